@@ -1,0 +1,474 @@
+//! Configuration: the raw TOML file ([`ConfigFile`], every key optional, unknown keys refused)
+//! resolved into typed, validated values ([`Config`]).
+//!
+//! Owns: where the configuration comes from (`--config`, `EVIDOCK_CONFIG`,
+//! `/etc/evidock/evidock.toml`, built-in defaults) and what every key means.
+//! Must never: hold global state; every error names the file, the key and the bad value.
+//! Every number the regulations leave to the bureau is a key here, never a constant (R3, R7).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The system-wide configuration file.
+pub const SYSTEM_CONFIG: &str = "/etc/evidock/evidock.toml";
+
+/// A configuration that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema (unknown key, wrong type).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The TOML parser's message, which names the key and line.
+        message: String,
+    },
+    /// A key has a value outside what it allows.
+    #[error("{path}: {key} = {value}: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Dotted key, e.g. `ingest.max_concurrent_bays`.
+        key: String,
+        /// The value as given.
+        value: String,
+        /// What is allowed.
+        reason: String,
+    },
+}
+
+/// The configuration file as written: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `[station]`
+    #[serde(default)]
+    pub station: StationFile,
+    /// `[paths]`
+    #[serde(default)]
+    pub paths: PathsFile,
+    /// `[ingest]`
+    #[serde(default)]
+    pub ingest: IngestFile,
+    /// `[usb]`
+    #[serde(default)]
+    pub usb: UsbFile,
+    /// `[daemon]`
+    #[serde(default)]
+    pub daemon: DaemonFile,
+}
+
+/// `[station]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StationFile {
+    /// Station name shown in reports.
+    pub name: Option<String>,
+    /// IANA time zone for archive dates and local times.
+    pub timezone: Option<String>,
+}
+
+/// `[paths]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsFile {
+    /// Where recorder volumes appear.
+    pub dock_root: Option<PathBuf>,
+    /// Where footage is filed.
+    pub archive_root: Option<PathBuf>,
+    /// Catalogue, lock and status.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `[ingest]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestFile {
+    /// Wipe the recorder after every segment is durable and verified.
+    pub wipe_after_verify: Option<bool>,
+    /// Recorders ingested at the same time.
+    pub max_concurrent_bays: Option<u64>,
+    /// A pause between segments longer than this is a gap.
+    pub gap_tolerance_ms: Option<u64>,
+    /// Copy buffer size.
+    pub chunk_bytes: Option<u64>,
+    /// Largest segment accepted.
+    pub max_segment_bytes: Option<u64>,
+    /// Most entries scanned on one volume.
+    pub max_files_per_volume: Option<u64>,
+    /// Read-back mode: "direct" or "drop-cache".
+    pub read_back: Option<String>,
+    /// Set archived files immutable (chattr +i) where the filesystem allows.
+    pub immutable: Option<bool>,
+    /// Limit on the recorder read rate in bytes per second (0: none).
+    pub read_rate_limit: Option<u64>,
+    /// Attempts to copy one segment before giving up.
+    pub copy_attempts: Option<u64>,
+    /// Ask recorders that allow it to set their clock.
+    pub set_clock: Option<bool>,
+    /// Drift above which footage times are flagged unreliable, in seconds.
+    pub clock_drift_threshold_s: Option<u64>,
+}
+
+/// `[usb]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsbFile {
+    /// Watch the USB bus.
+    pub enabled: Option<bool>,
+    /// Enumeration interval when hotplug is unavailable.
+    pub poll_interval_s: Option<u64>,
+    /// Known recorder models.
+    #[serde(default)]
+    pub models: Vec<UsbModelFile>,
+}
+
+/// One `[[usb.models]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsbModelFile {
+    /// Model name.
+    pub name: String,
+    /// Vendor id, hex string such as "0x46f4".
+    pub vendor_id: String,
+    /// Product id, hex string.
+    pub product_id: String,
+}
+
+/// `[daemon]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonFile {
+    /// How often the status file is refreshed while work is under way, in milliseconds.
+    pub status_interval_ms: Option<u64>,
+}
+
+/// How a copied file is read back from disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadBack {
+    /// `O_DIRECT`, bypassing the page cache (falls back to drop-cache where refused).
+    Direct,
+    /// Drop the file's cached pages (`posix_fadvise(DONTNEED)` after `fsync`), then read.
+    DropCache,
+}
+
+/// A known recorder model's USB identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsbModel {
+    /// Model name.
+    pub name: String,
+    /// Vendor id.
+    pub vendor_id: u16,
+    /// Product id.
+    pub product_id: u16,
+}
+
+/// `[paths]`, resolved.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Where recorder volumes appear, one folder each.
+    pub dock_root: PathBuf,
+    /// Where footage is filed.
+    pub archive_root: PathBuf,
+    /// Catalogue, lock and status.
+    pub state_dir: PathBuf,
+}
+
+/// `[ingest]`, resolved.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    /// Wipe after verify.
+    pub wipe_after_verify: bool,
+    /// Concurrent bays.
+    pub max_concurrent_bays: usize,
+    /// Gap tolerance.
+    pub gap_tolerance_ms: u64,
+    /// Copy buffer size (a multiple of 4096).
+    pub chunk_bytes: usize,
+    /// Largest segment accepted.
+    pub max_segment_bytes: u64,
+    /// Most entries scanned on one volume.
+    pub max_files_per_volume: usize,
+    /// Read-back mode.
+    pub read_back: ReadBack,
+    /// chattr +i where allowed.
+    pub immutable: bool,
+    /// Bytes per second, 0 for none.
+    pub read_rate_limit: u64,
+    /// Attempts per segment.
+    pub copy_attempts: u32,
+    /// Set recorder clocks.
+    pub set_clock: bool,
+    /// Drift threshold in seconds.
+    pub clock_drift_threshold_s: u64,
+}
+
+/// `[usb]`, resolved.
+#[derive(Debug, Clone)]
+pub struct Usb {
+    /// Watch the bus.
+    pub enabled: bool,
+    /// Poll interval without hotplug, seconds.
+    pub poll_interval_s: u64,
+    /// Known models.
+    pub models: Vec<UsbModel>,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from (`None`: built-in defaults).
+    pub source: Option<PathBuf>,
+    /// Station name.
+    pub station_name: String,
+    /// Time zone.
+    pub timezone: chrono_tz::Tz,
+    /// Paths.
+    pub paths: Paths,
+    /// Ingest.
+    pub ingest: Ingest,
+    /// USB.
+    pub usb: Usb,
+    /// Status refresh interval.
+    pub status_interval_ms: u64,
+}
+
+impl Config {
+    /// Loads the configuration: `explicit` (from `--config`), else `EVIDOCK_CONFIG`, else
+    /// [`SYSTEM_CONFIG`] when it exists, else the built-in defaults.
+    ///
+    /// # Errors
+    /// When a named file cannot be read or a value is invalid.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let env = std::env::var_os("EVIDOCK_CONFIG").map(PathBuf::from);
+        let path = match (explicit, env) {
+            (Some(p), _) => Some(p.to_path_buf()),
+            (None, Some(p)) => Some(p),
+            (None, None) => Some(PathBuf::from(SYSTEM_CONFIG)).filter(|p| p.exists()),
+        };
+        match path {
+            None => Config::resolve(ConfigFile::default(), None),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                Config::parse(&text, &path)
+            }
+        }
+    }
+
+    /// Parses configuration text that came from `path`.
+    ///
+    /// # Errors
+    /// On a TOML or schema error, or an invalid value.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        Config::resolve(file, Some(path))
+    }
+
+    /// Resolves a raw file into typed values, filling defaults.
+    ///
+    /// # Errors
+    /// On an invalid value, naming its key.
+    pub fn resolve(file: ConfigFile, path: Option<&Path>) -> Result<Config, ConfigError> {
+        let shown = path.map_or_else(|| PathBuf::from("<built-in defaults>"), Path::to_path_buf);
+        let invalid = |key: &str, value: &dyn std::fmt::Display, reason: &str| ConfigError::Invalid {
+            path: shown.clone(),
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        let tz_name = file.station.timezone.unwrap_or_else(|| "Asia/Shanghai".to_string());
+        let timezone: chrono_tz::Tz = tz_name
+            .parse()
+            .map_err(|_| invalid("station.timezone", &format!("{tz_name:?}"), "not an IANA time zone name"))?;
+
+        // Relative paths in a file are relative to the file's folder.
+        let base = path.and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+        let abs = |key: &str, p: Option<PathBuf>, default: &str| -> Result<PathBuf, ConfigError> {
+            let p = p.unwrap_or_else(|| PathBuf::from(default));
+            if p.as_os_str().is_empty() {
+                return Err(invalid(key, &"\"\"", "must not be empty"));
+            }
+            Ok(if p.is_absolute() { p } else { base.join(p) })
+        };
+        let paths = Paths {
+            dock_root: abs("paths.dock_root", file.paths.dock_root, "/run/evidock/dock")?,
+            archive_root: abs("paths.archive_root", file.paths.archive_root, "/var/lib/evidock/archive")?,
+            state_dir: abs("paths.state_dir", file.paths.state_dir, "/var/lib/evidock/state")?,
+        };
+        for (key, p) in [("paths.archive_root", &paths.archive_root), ("paths.state_dir", &paths.state_dir)] {
+            if p.starts_with(&paths.dock_root) {
+                return Err(invalid(key, &p.display(), "must not lie inside paths.dock_root"));
+            }
+        }
+        if paths.dock_root.starts_with(&paths.archive_root) {
+            return Err(invalid(
+                "paths.dock_root",
+                &paths.dock_root.display(),
+                "must not lie inside paths.archive_root",
+            ));
+        }
+
+        let i = file.ingest;
+        let range = |key: &str, v: Option<u64>, default: u64, lo: u64, hi: u64| -> Result<u64, ConfigError> {
+            let v = v.unwrap_or(default);
+            if v < lo || v > hi {
+                return Err(invalid(key, &v, &format!("must be between {lo} and {hi}")));
+            }
+            Ok(v)
+        };
+        let chunk = range("ingest.chunk_bytes", i.chunk_bytes, 1 << 20, 4096, 64 << 20)?;
+        if chunk % 4096 != 0 {
+            return Err(invalid("ingest.chunk_bytes", &chunk, "must be a multiple of 4096"));
+        }
+        let read_back = match i.read_back.as_deref().unwrap_or("direct") {
+            "direct" => ReadBack::Direct,
+            "drop-cache" => ReadBack::DropCache,
+            other => {
+                return Err(invalid("ingest.read_back", &format!("{other:?}"), "must be \"direct\" or \"drop-cache\""))
+            }
+        };
+        let ingest = Ingest {
+            wipe_after_verify: i.wipe_after_verify.unwrap_or(true),
+            max_concurrent_bays: range("ingest.max_concurrent_bays", i.max_concurrent_bays, 8, 1, 64)? as usize,
+            gap_tolerance_ms: range("ingest.gap_tolerance_ms", i.gap_tolerance_ms, 2000, 0, 3_600_000)?,
+            chunk_bytes: chunk as usize,
+            max_segment_bytes: range("ingest.max_segment_bytes", i.max_segment_bytes, 64 << 30, 1, 1 << 50)?,
+            max_files_per_volume: range("ingest.max_files_per_volume", i.max_files_per_volume, 100_000, 1, 10_000_000)?
+                as usize,
+            read_back,
+            immutable: i.immutable.unwrap_or(false),
+            read_rate_limit: i.read_rate_limit.unwrap_or(0),
+            copy_attempts: range("ingest.copy_attempts", i.copy_attempts, 3, 1, 100)? as u32,
+            set_clock: i.set_clock.unwrap_or(true),
+            clock_drift_threshold_s: range(
+                "ingest.clock_drift_threshold_s",
+                i.clock_drift_threshold_s,
+                30,
+                0,
+                86_400 * 365,
+            )?,
+        };
+
+        let hex16 = |key: &str, s: &str| -> Result<u16, ConfigError> {
+            let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+            u16::from_str_radix(digits, 16)
+                .ok()
+                .filter(|_| digits.len() == 4)
+                .ok_or_else(|| invalid(key, &format!("{s:?}"), "must be 4 hex digits, e.g. \"0x46f4\""))
+        };
+        let mut models = Vec::new();
+        for (n, m) in file.usb.models.iter().enumerate() {
+            models.push(UsbModel {
+                name: m.name.clone(),
+                vendor_id: hex16(&format!("usb.models[{n}].vendor_id"), &m.vendor_id)?,
+                product_id: hex16(&format!("usb.models[{n}].product_id"), &m.product_id)?,
+            });
+        }
+        if path.is_none() && models.is_empty() {
+            models.push(UsbModel {
+                name: "ZFY-CUSTODY/1 reference recorder".into(),
+                vendor_id: 0x46f4,
+                product_id: 0x0001,
+            });
+        }
+        let usb = Usb {
+            enabled: file.usb.enabled.unwrap_or(true),
+            poll_interval_s: range("usb.poll_interval_s", file.usb.poll_interval_s, 5, 1, 3600)?,
+            models,
+        };
+        Ok(Config {
+            source: path.map(Path::to_path_buf),
+            station_name: file.station.name.unwrap_or_else(|| "evidock".to_string()),
+            timezone,
+            paths,
+            ingest,
+            usb,
+            status_interval_ms: range("daemon.status_interval_ms", file.daemon.status_interval_ms, 500, 50, 60_000)?,
+        })
+    }
+
+    /// A configuration with every path under one folder (quick start, tests, benchmarks).
+    pub fn under(root: &Path) -> Config {
+        let file = ConfigFile {
+            paths: PathsFile {
+                dock_root: Some(root.join("dock")),
+                archive_root: Some(root.join("archive")),
+                state_dir: Some(root.join("state")),
+            },
+            ..ConfigFile::default()
+        };
+        Config::resolve(file, None).expect("defaults under a folder are valid")
+    }
+
+    /// The catalogue database.
+    pub fn catalog_path(&self) -> PathBuf {
+        self.paths.state_dir.join("catalog.sqlite")
+    }
+
+    /// The daemon's status file, refreshed while it runs.
+    pub fn status_path(&self) -> PathBuf {
+        self.paths.state_dir.join("status.json")
+    }
+
+    /// The single-instance lock.
+    pub fn lock_path(&self) -> PathBuf {
+        self.paths.state_dir.join("evidock.lock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Config::parse(text, Path::new("/etc/evidock/evidock.toml")).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn shipped_example_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/evidock.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let c = Config::parse(&text, &path).unwrap();
+        assert_eq!(c.timezone, chrono_tz::Asia::Shanghai);
+        assert!(!c.usb.models.is_empty());
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::resolve(ConfigFile::default(), None).unwrap();
+        assert_eq!(c.paths.archive_root, PathBuf::from("/var/lib/evidock/archive"));
+        assert_eq!(c.ingest.read_back, ReadBack::Direct);
+        assert!(c.ingest.wipe_after_verify);
+    }
+
+    #[test]
+    fn errors_name_file_key_and_value() {
+        assert_eq!(
+            err("[ingest]\nmax_concurrent_bays = 0\n"),
+            "/etc/evidock/evidock.toml: ingest.max_concurrent_bays = 0: must be between 1 and 64"
+        );
+        assert_eq!(
+            err("[station]\ntimezone = \"Mars/Olympus\"\n"),
+            "/etc/evidock/evidock.toml: station.timezone = \"Mars/Olympus\": not an IANA time zone name"
+        );
+        assert!(err("[ingest]\nwipe = true\n").contains("unknown field `wipe`"));
+        assert!(err("[[usb.models]]\nname = \"x\"\nvendor_id = \"46f\"\nproduct_id = \"0001\"\n")
+            .contains("usb.models[0].vendor_id = \"46f\": must be 4 hex digits"));
+        assert!(err("[paths]\ndock_root = \"/a\"\narchive_root = \"/a/b\"\n")
+            .contains("must not lie inside paths.dock_root"));
+        assert!(err("[ingest]\nchunk_bytes = 5000\n").contains("multiple of 4096"));
+    }
+}

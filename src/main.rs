@@ -1,0 +1,16 @@
+//! The `evidock` binary: parse, install tracing, run, map the result to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = evidock::cli::Cli::parse();
+    match evidock::cli::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("evidock: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Recorder adapters: identify, read clock, set clock, switch to storage.

@@ -1,0 +1,1 @@
+//! The recorder simulator: writes volumes that follow the contract, clean or with faults.

@@ -6,6 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = evidock::cli::Cli::parse();
+    evidock::cli::init_tracing();
     match evidock::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {

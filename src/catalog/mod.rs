@@ -1,1 +1,15 @@
-//! catalog
+//! The catalogue: one SQLite database (WAL, `synchronous=FULL`) holding devices, dockings,
+//! archived files, segments with their verdicts and times, sessions, gaps, hostile entries,
+//! wipes, and the custody log (whose table and hashing belong to [`crate::custody`]).
+//!
+//! Owns: the schema and every write to it. Every state change is written in one transaction
+//! together with the custody event that records it, so the log and the catalogue never
+//! disagree (INV-5).
+//! Must never: update or delete custody events (the triggers refuse it), or hold the database
+//! readable by other users (mode 0600, R12).
+
+mod store;
+
+pub use store::{
+    ArchivedFile, Catalog, CatalogError, CopyRecord, DockingStart, DockingSummary, SegmentRow, WipeRecord,
+};

@@ -1,4 +1,13 @@
-//! The command-line interface: noun then verb, one file per command.
+//! The command-line interface: noun then verb, one file per command. Data goes to stdout,
+//! diagnostics to stderr. Exit codes: 0 ok; 1 ran and found a problem (tampering, flagged
+//! footage, a broken log); 2 could not run (usage, configuration, I/O).
+
+mod daemon;
+mod demo;
+mod ingest;
+pub mod log;
+pub mod sim;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,7 +16,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 
-/// evidock: evidence-custody ingest for body-recorder docking stations.
+/// evidock: evidence-custody ingest for body-recorder docking stations (执法记录仪采集工作站).
 #[derive(Debug, Parser)]
 #[command(name = "evidock", version, about)]
 pub struct Cli {
@@ -22,22 +31,70 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Recorder simulator.
+    /// Run the docking-station service (under systemd: Type=notify).
+    Daemon,
+    /// Ingest one volume folder once, with the same pipeline as the service.
+    Ingest(ingest::Args),
+    /// Show docked recorders, progress and results.
+    Status(status::Args),
+    /// Read and verify the custody log.
     #[command(subcommand)]
-    Sim(SimCommand),
+    Log(log::LogCommand),
+    /// Write simulated recorder volumes (tests, demos, benchmarks).
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
+    /// Run the service on a local folder and dock the bundled fixture recorders into it.
+    Demo(demo::Args),
 }
-
-/// `evidock sim ...`
-#[derive(Debug, Subcommand)]
-pub enum SimCommand {}
 
 /// Runs a parsed command line.
 ///
 /// # Errors
 /// When the command could not run (exit code 2).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let _config = Config::load(cli.config.as_deref())?;
-    match cli.command {
-        Command::Sim(s) => match s {},
+    match &cli.command {
+        Command::Sim(cmd) => sim::run(cmd),
+        Command::Demo(args) => demo::run(args),
+        command => {
+            let config = Config::load(cli.config.as_deref())?;
+            match command {
+                Command::Daemon => daemon::run(config),
+                Command::Ingest(args) => ingest::run(args, &config),
+                Command::Status(args) => status::run(args, &config),
+                Command::Log(cmd) => log::run(cmd, &config.catalog_path()),
+                Command::Sim(_) | Command::Demo(_) => unreachable!("handled above"),
+            }
+        }
+    }
+}
+
+/// Installs tracing: to stderr; under systemd (`JOURNAL_STREAM` set) without colours or
+/// timestamps, since the journal adds its own. `RUST_LOG` overrides the level.
+pub fn init_tracing() {
+    let under_systemd = std::env::var_os("JOURNAL_STREAM").is_some();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = if under_systemd {
+        builder.with_ansi(false).without_time().try_init()
+    } else {
+        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
+    };
+    let _ = result;
+}
+
+/// Human-readable bytes (binary units).
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
     }
 }

@@ -1,1 +1,70 @@
-//! custody
+//! The custody log: an append-only, tamper-evident record of every action the station takes
+//! on evidence (R11).
+//!
+//! Owns: the event model and its canonical encoding ([`event`], pure), the hash chain check
+//! ([`chain`], pure, streaming) and the `custody_log` table with its append-only triggers and
+//! queries ([`store`], the SQLite edge).
+//! Must never: update or delete an event, hold the whole log in memory, or treat tampering as
+//! an error: verification reports findings; [`CustodyError`] means "could not look" or "could
+//! not write".
+//!
+//! The format is described in `docs/CUSTODY-LOG.md`.
+
+use std::path::PathBuf;
+
+pub mod chain;
+pub mod event;
+pub mod store;
+
+/// Why the custody log could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CustodyError {
+    /// The database does not exist.
+    #[error("custody log database {} does not exist: the daemon has not run yet (it creates the database when it starts), or paths.state_dir points elsewhere", path.display())]
+    Missing {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// Whether the database exists could not be told (permissions).
+    #[error("cannot look for custody log database {}: {source}", path.display())]
+    Access {
+        /// The database file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or is not a database.
+    #[error("cannot open custody log database {}: {source}", path.display())]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's reason.
+        source: rusqlite::Error,
+    },
+    /// The database has no `custody_log` table.
+    #[error("{} has no custody_log table: not an evidock database, or the table was removed (which is itself a finding to investigate)", path.display())]
+    NoLog {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A statement failed.
+    #[error("custody log: {doing}: {source}")]
+    Sqlite {
+        /// What was being done, e.g. "appending an event".
+        doing: &'static str,
+        /// SQLite's reason.
+        source: rusqlite::Error,
+    },
+    /// The event could not be built.
+    #[error(transparent)]
+    Event(#[from] event::EventError),
+    /// A stored row could not be read as an event (wrong type or length). `verify` reports
+    /// such a row as a finding instead.
+    #[error("custody log row {seq} is unreadable: {reason}; run `evidock log verify`")]
+    Corrupt {
+        /// The row's seq (0 when even that is unreadable).
+        seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}

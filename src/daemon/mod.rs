@@ -1,1 +1,430 @@
-//! daemon
+//! The long-running service: one explicit event loop over [`DockEvent`]s and timers, a bay
+//! (a blocking ingest task) per docked volume, the status file, and systemd notifications.
+//!
+//! Owns: which volumes are being ingested, start-up recovery, and shutdown. A bay's error or
+//! panic stays in its bay (logged and recorded); the loop and the other bays go on.
+//! Must never: write to the archive itself (only [`crate::ingest::exec`] does), or exit
+//! with bays still copying (they reach a safe point first).
+
+pub mod status;
+mod systemd;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::archive::fsio;
+use crate::catalog::{Catalog, CatalogError};
+use crate::config::Config;
+use crate::custody::event::{Action, Actor};
+use crate::dock::{self, DockEvent};
+use crate::ingest::{Bay, Outcome, Phase, Progress};
+
+/// Why the daemon could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Another daemon holds the state folder.
+    #[error("another evidock daemon is already running on {path} (pid {pid}); refusing to start a second one")]
+    AlreadyRunning {
+        /// The lock file.
+        path: PathBuf,
+        /// The holder's pid as written in the lock file.
+        pid: String,
+    },
+    /// A folder could not be prepared.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The catalogue could not be opened or written.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+/// The single-instance lock on the state folder, held for the daemon's life.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _lock: nix::fcntl::Flock<File>,
+}
+
+/// Takes the state folder's lock, or says who holds it.
+///
+/// # Errors
+/// [`DaemonError::AlreadyRunning`] when another process holds it.
+pub fn lock_state(config: &Config) -> Result<InstanceLock, DaemonError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let state = &config.paths.state_dir;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(state).map_err(|source| DaemonError::Io {
+        action: "creating",
+        path: state.clone(),
+        source,
+    })?;
+    let path = config.lock_path();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|source| DaemonError::Io { action: "opening", path: path.clone(), source })?;
+    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(mut lock) => {
+            let _ = lock.set_len(0);
+            let _ = write!(lock, "{}", std::process::id());
+            Ok(InstanceLock { _lock: lock })
+        }
+        Err(_) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
+            Err(DaemonError::AlreadyRunning { path, pid })
+        }
+    }
+}
+
+/// Opens the catalogue as the daemon's actor.
+///
+/// # Errors
+/// When it cannot be opened or is damaged.
+pub fn open_catalog(config: &Config) -> Result<Catalog, CatalogError> {
+    Catalog::open(&config.catalog_path(), config.timezone, Actor::daemon(current_user()))
+}
+
+/// The operating-system user the process runs as.
+pub fn current_user() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid).ok().flatten().map_or_else(|| format!("uid:{uid}"), |u| u.name)
+}
+
+/// A volume folder being, or having been, ingested.
+struct BayState {
+    dev_ino: (u64, u64),
+    progress: Arc<Progress>,
+    finished: Arc<AtomicBool>,
+}
+
+/// Everything the loop owns.
+struct Station {
+    config: Arc<Config>,
+    catalog: Arc<Mutex<Catalog>>,
+    bays: BTreeMap<String, BayState>,
+    tasks: JoinSet<()>,
+    permits: Arc<Semaphore>,
+    stop: Arc<AtomicBool>,
+    info: status::DaemonInfo,
+    usb_present: BTreeMap<String, dock::usb::UsbDevice>,
+}
+
+impl Station {
+    fn event(&self, action: Action, subject: &str, details: serde_json::Value) {
+        let result =
+            self.catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner).event(action, subject, details);
+        if let Err(e) = result {
+            tracing::error!(error = %e, "cannot write the custody log");
+        }
+    }
+
+    /// Level-triggered: compares the dock root with the bays and starts or retires bays.
+    fn rescan(&mut self) {
+        let root = self.config.paths.dock_root.clone();
+        let mut seen: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        match std::fs::read_dir(&root) {
+            Ok(entries) => {
+                for entry in entries.flatten() {
+                    let Ok(meta) = std::fs::symlink_metadata(entry.path()) else { continue };
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if !meta.is_dir() || name.starts_with('.') {
+                        continue;
+                    }
+                    seen.insert(name, (meta.dev(), meta.ino()));
+                }
+            }
+            Err(e) => tracing::error!(root = %root.display(), error = %e, "cannot read the dock root"),
+        }
+        // Undocked: finished bays whose folder is gone (or is another folder now).
+        let gone: Vec<String> = self
+            .bays
+            .iter()
+            .filter(|(name, b)| b.finished.load(Ordering::Acquire) && seen.get(*name) != Some(&b.dev_ino))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in gone {
+            if let Some(b) = self.bays.remove(&name) {
+                let snap = b.progress.snapshot();
+                self.event(
+                    Action::Undocked,
+                    &format!("volume:{name}"),
+                    json!({ "volume": name, "serial": snap.serial, "docking": snap.docking_id,
+                            "safe_to_undock": snap.safe_to_undock, "phase": snap.phase.as_str() }),
+                );
+                tracing::info!(volume = %name, "undocked");
+            }
+        }
+        for (name, dev_ino) in seen {
+            if self.bays.contains_key(&name) {
+                continue;
+            }
+            self.start_bay(name, dev_ino);
+        }
+    }
+
+    fn start_bay(&mut self, name: String, dev_ino: (u64, u64)) {
+        let progress = Arc::new(Progress::new(&name));
+        let finished = Arc::new(AtomicBool::new(false));
+        self.bays.insert(name.clone(), BayState { dev_ino, progress: progress.clone(), finished: finished.clone() });
+        if let Some(usb) = self.usb_present.get(&name) {
+            tracing::info!(volume = %name, usb = %usb.id(), "volume matches a recorder on the USB bus");
+        }
+        let path = self.config.paths.dock_root.join(&name);
+        let (config, catalog, permits, stop) =
+            (self.config.clone(), self.catalog.clone(), self.permits.clone(), self.stop.clone());
+        tracing::info!(volume = %name, "docked");
+        self.tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let p = progress.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                let bay = Bay { config: &config, catalog: &catalog, progress: &p, stop: &stop };
+                bay.run(&path)
+            })
+            .await;
+            match result {
+                Ok(Ok(outcome)) => log_outcome(&name, &outcome),
+                Ok(Err(e)) => tracing::error!(volume = %name, error = %e, "ingest stopped"),
+                Err(panic) => {
+                    tracing::error!(volume = %name, error = %panic, "ingest panicked; the recorder keeps its footage");
+                    progress.update(|s| {
+                        s.phase = Phase::Abandoned;
+                        s.message = "internal error: ingest stopped, recorder untouched / 内部错误，导入中止".into();
+                    });
+                }
+            }
+            finished.store(true, Ordering::Release);
+        });
+    }
+
+    fn snapshots(&self) -> Vec<crate::ingest::Snapshot> {
+        self.bays.values().map(|b| b.progress.snapshot()).collect()
+    }
+
+    fn write_status(&self) {
+        let doc = status::document(&self.info, &self.snapshots(), &Utc::now().to_rfc3339());
+        let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        if let Err(e) = fsio::replace(&self.config.status_path(), text.as_bytes()) {
+            tracing::warn!(error = %e, "cannot write the status file");
+        }
+    }
+
+    fn status_line(&self) -> String {
+        let snaps = self.snapshots();
+        let busy = snaps.iter().filter(|s| !s.phase.is_final()).count();
+        let done = snaps.iter().filter(|s| s.phase == Phase::Done).count();
+        let attention = snaps.iter().filter(|s| s.phase == Phase::Attention || s.phase == Phase::Abandoned).count();
+        format!("{busy} ingesting, {done} safe to undock, {attention} need attention")
+    }
+
+    fn handle(&mut self, event: DockEvent) {
+        match event {
+            DockEvent::Rescan => self.rescan(),
+            DockEvent::UsbArrived(d) => {
+                tracing::info!(usb = %d.id(), serial = ?d.serial, model = %d.model, "recorder on USB");
+                self.event(
+                    Action::UsbArrived,
+                    &format!("usb:{}", d.serial.clone().unwrap_or_else(|| format!("{}-{}", d.bus, d.address))),
+                    json!({ "id": d.id(), "serial": d.serial, "model": d.model, "bus": d.bus, "address": d.address }),
+                );
+                if let Some(s) = &d.serial {
+                    self.usb_present.insert(s.clone(), d.clone());
+                }
+                self.rescan();
+            }
+            DockEvent::UsbDeparted(d) => {
+                tracing::info!(usb = %d.id(), serial = ?d.serial, "recorder left USB");
+                self.event(
+                    Action::UsbDeparted,
+                    &format!("usb:{}", d.serial.clone().unwrap_or_else(|| format!("{}-{}", d.bus, d.address))),
+                    json!({ "id": d.id(), "serial": d.serial, "model": d.model }),
+                );
+                if let Some(s) = &d.serial {
+                    self.usb_present.remove(s);
+                }
+                self.rescan();
+            }
+            DockEvent::UsbUnavailable(why) => {
+                tracing::warn!(reason = %why, "USB unavailable");
+                self.info.usb = why;
+            }
+            DockEvent::WatchFailed(why) => {
+                tracing::warn!(reason = %why, "dock-root watch failed; periodic rescans go on");
+            }
+        }
+    }
+}
+
+fn log_outcome(volume: &str, outcome: &Outcome) {
+    match outcome {
+        Outcome::NotARecorder => tracing::info!(volume, "not a recorder: left alone"),
+        Outcome::BadIdentity(why) => tracing::warn!(volume, why = %why, "invalid identity: nothing ingested"),
+        Outcome::Finished { archived, failed, flagged, review, wiped, safe_to_undock } => {
+            tracing::info!(volume, archived, failed, flagged, review, wiped, safe_to_undock, "ingest finished")
+        }
+    }
+}
+
+/// Prepares the folders, takes the lock, opens the catalogue and recovers from an
+/// interrupted run. Returns what [`run`] needs.
+///
+/// # Errors
+/// When another daemon runs, or a folder or the catalogue cannot be used.
+pub fn prepare(config: &Config) -> Result<(InstanceLock, Catalog), DaemonError> {
+    let lock = lock_state(config)?;
+    for (dir, mode) in [(&config.paths.archive_root, 0o700), (&config.paths.dock_root, 0o750)] {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(mode).create(dir).map_err(|source| DaemonError::Io {
+            action: "creating",
+            path: dir.clone(),
+            source,
+        })?;
+    }
+    let mut catalog = open_catalog(config)?;
+    // A temporary file is never a complete file (INV-2): remove what a crash left.
+    let removed = fsio::sweep_temporaries(&config.paths.archive_root).map_err(|source| DaemonError::Io {
+        action: "sweeping temporary files under",
+        path: config.paths.archive_root.clone(),
+        source,
+    })?;
+    for path in &removed {
+        let rel = path.strip_prefix(&config.paths.archive_root).unwrap_or(path).to_string_lossy().into_owned();
+        catalog.event(
+            Action::ArchiveRecovered,
+            "archive",
+            json!({ "removed_temporary": rel, "reason": "left by an interrupted run; never counted as archived" }),
+        )?;
+    }
+    Ok((lock, catalog))
+}
+
+/// Runs the daemon until `shutdown` is cancelled.
+///
+/// # Errors
+/// When it cannot start (see [`prepare`]).
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
+    let (lock, catalog) = prepare(&config)?;
+    let config = Arc::new(config);
+    let catalog = Arc::new(Mutex::new(catalog));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, mut rx) = mpsc::channel::<DockEvent>(64);
+    let started = Utc::now().to_rfc3339();
+    let mut station = Station {
+        config: config.clone(),
+        catalog: catalog.clone(),
+        bays: BTreeMap::new(),
+        tasks: JoinSet::new(),
+        permits: Arc::new(Semaphore::new(config.ingest.max_concurrent_bays)),
+        stop: stop.clone(),
+        info: status::DaemonInfo {
+            pid: std::process::id(),
+            started,
+            stopping: false,
+            usb: if config.usb.enabled { "starting".into() } else { "disabled (usb.enabled = false)".into() },
+            dock_root: config.paths.dock_root.display().to_string(),
+            archive_root: config.paths.archive_root.display().to_string(),
+        },
+        usb_present: BTreeMap::new(),
+    };
+    station.event(
+        Action::DaemonStarted,
+        "daemon",
+        json!({
+            "version": env!("CARGO_PKG_VERSION"), "pid": std::process::id(),
+            "config": config.source.as_ref().map(|p| p.display().to_string()),
+            "dock_root": station.info.dock_root, "archive_root": station.info.archive_root,
+        }),
+    );
+
+    let _watcher = match dock::watch::watch(&config.paths.dock_root, tx.clone()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the dock root; rescanning periodically");
+            None
+        }
+    };
+    let usb_stop = Arc::new(AtomicBool::new(false));
+    let usb_thread = config.usb.enabled.then(|| {
+        station.info.usb = "watching".into();
+        dock::usb::spawn(
+            config.usb.models.clone(),
+            Duration::from_secs(config.usb.poll_interval_s),
+            tx.clone(),
+            usb_stop.clone(),
+        )
+    });
+    drop(tx);
+
+    station.rescan();
+    station.write_status();
+    let notifier = systemd::Notifier::from_env();
+    notifier.ready(&station.status_line());
+    tracing::info!(dock_root = %config.paths.dock_root.display(), "ready");
+
+    let mut rescan = tokio::time::interval(Duration::from_secs(2));
+    let mut status_tick = tokio::time::interval(Duration::from_millis(config.status_interval_ms));
+    let mut watchdog = tokio::time::interval(notifier.watchdog_interval().unwrap_or(Duration::from_secs(3600)));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            Some(event) = rx.recv() => station.handle(event),
+            _ = rescan.tick() => station.rescan(),
+            _ = status_tick.tick() => {
+                station.write_status();
+                notifier.status(&station.status_line());
+            }
+            _ = watchdog.tick() => notifier.watchdog(),
+            Some(done) = station.tasks.join_next(), if !station.tasks.is_empty() => {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "bay task failed");
+                }
+                station.write_status();
+            }
+        }
+    }
+
+    // Shutdown: bays stop at their next safe point; the log says so.
+    tracing::info!("stopping");
+    notifier.stopping();
+    stop.store(true, Ordering::Relaxed);
+    usb_stop.store(true, Ordering::Relaxed);
+    station.info.stopping = true;
+    station.write_status();
+    while let Some(done) = station.tasks.join_next().await {
+        if let Err(e) = done {
+            tracing::error!(error = %e, "bay task failed");
+        }
+    }
+    if let Some(t) = usb_thread {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
+    station.event(Action::DaemonStopped, "daemon", json!({ "pid": std::process::id() }));
+    station.write_status();
+    drop(lock);
+    Ok(())
+}
+
+/// Whether `path` lies inside the dock root (a volume folder).
+pub fn is_in_dock_root(config: &Config, path: &Path) -> bool {
+    path.starts_with(&config.paths.dock_root)
+}

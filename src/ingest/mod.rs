@@ -1,1 +1,16 @@
-//! ingest
+//! Ingest: from a docked volume to verified, durable archive footage.
+//!
+//! - [`scan`]: what the volume holds, and what the dock refuses to touch.
+//! - [`plan`]: where each file goes and its corrected times (pure).
+//! - [`exec`]: the one executor that writes to the archive and wipes recorders.
+//! - [`progress`]: a bay's live state for the status view.
+//!
+//! Must never: write to the archive or remove from a recorder anywhere but [`exec`].
+
+pub mod exec;
+pub mod plan;
+pub mod progress;
+pub mod scan;
+
+pub use exec::{Bay, IngestError, Outcome};
+pub use progress::{Phase, Progress, Snapshot};

@@ -1,0 +1,418 @@
+//! Durable file primitives, the only way anything is written to the archive or the state
+//! folder: create folders durably, stage into a temporary file, fsync, rename without
+//! overwriting, fsync the folder, read back from disk (not the page cache), seal read-only.
+//!
+//! Owns: the order of system calls that makes a crash at any point lose nothing and leave
+//! nothing that looks complete but is not (INV-2, INV-3).
+//! Must never: overwrite an existing archive file, follow a symbolic link, or report a file
+//! durable before `fsync` of the file and of its folder returned success.
+
+use std::alloc::{self, Layout};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::config::ReadBack;
+
+use super::layout::TEMP_PREFIX;
+
+/// Mode of archive folders: the service user only (R12).
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of sealed archive files: read-only, the service user only (R5, R12).
+pub const SEALED_MODE: u32 = 0o400;
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Opens a folder for `fsync`.
+fn open_dir(dir: &Path) -> io::Result<File> {
+    OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC).open(dir)
+}
+
+/// `fsync` of a folder, making the names in it durable.
+///
+/// # Errors
+/// When the folder cannot be opened or synced.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    open_dir(dir)?.sync_all()
+}
+
+/// Creates `root/rel` and every missing folder on the way, each with [`DIR_MODE`], and
+/// fsyncs the parent of every folder it created, so the new path survives a crash.
+/// `rel` must be made of safe components (see [`super::layout`]); symbolic links on the way
+/// are refused.
+///
+/// # Errors
+/// When a component exists but is not a folder (or is a link), or on any I/O error.
+pub fn create_dirs(root: &Path, rel: &Path) -> io::Result<PathBuf> {
+    let mut at = root.to_path_buf();
+    for part in rel.components() {
+        let std::path::Component::Normal(part) = part else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("unsafe path {}", rel.display())));
+        };
+        let next = at.join(part);
+        match fs::symlink_metadata(&next) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} exists and is not a folder", next.display()),
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match fs::DirBuilder::new().mode(DIR_MODE).create(&next) {
+                    Ok(()) => fsync_dir(&at)?,
+                    // Another bay created it at the same moment: fine, it is a folder.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && next.is_dir() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        at = next;
+    }
+    Ok(at)
+}
+
+/// A temporary file inside its final folder, named with [`TEMP_PREFIX`] so that it never
+/// looks complete; removed on drop unless [`Staged::commit`] renamed it into place.
+#[derive(Debug)]
+pub struct Staged {
+    file: File,
+    tmp: PathBuf,
+    dir: PathBuf,
+    done: bool,
+}
+
+impl Staged {
+    /// Creates the temporary file in `dir` (mode 0600, exclusive, no link followed).
+    ///
+    /// # Errors
+    /// On any I/O error.
+    pub fn new(dir: &Path, final_name: &str) -> io::Result<Staged> {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let short: String = final_name.chars().take(60).collect();
+        let tmp = dir.join(format!("{TEMP_PREFIX}{}.{n}.{short}", std::process::id()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        Ok(Staged { file, tmp, dir: dir.to_path_buf(), done: false })
+    }
+
+    /// The open file, for writing.
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// The temporary path.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// `fsync` of the file's data and metadata. An error means the copy failed.
+    ///
+    /// # Errors
+    /// When `fsync` fails (the data may not be on disk: redo the copy).
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        self.file.sync_all()
+    }
+
+    /// Renames the temporary file to `final_name` without overwriting, then fsyncs the
+    /// folder. Returns the final path.
+    ///
+    /// # Errors
+    /// `AlreadyExists` when the final name is taken (the temporary file stays, the caller
+    /// decides); any other I/O error.
+    pub fn commit(mut self, final_name: &str) -> Result<PathBuf, (Staged, io::Error)> {
+        let target = self.dir.join(final_name);
+        if let Err(e) = rename_noreplace(&self.tmp, &target) {
+            return Err((self, e));
+        }
+        self.done = true;
+        if let Err(e) = fsync_dir(&self.dir) {
+            return Err((self, e));
+        }
+        Ok(target)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Renames `from` to `to`, failing with `AlreadyExists` rather than replacing `to`
+/// (`renameat2(RENAME_NOREPLACE)`, or a hard link then unlink where the filesystem lacks it).
+///
+/// # Errors
+/// `AlreadyExists` when `to` exists; any other I/O error.
+pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c =
+        |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e));
+    let (f, t) = (c(from)?, c(to)?);
+    // SAFETY: both are valid NUL-terminated paths; AT_FDCWD with absolute or cwd-relative paths.
+    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, f.as_ptr(), libc::AT_FDCWD, t.as_ptr(), libc::RENAME_NOREPLACE) };
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => {
+            fs::hard_link(from, to)?;
+            fs::remove_file(from)
+        }
+        _ => Err(err),
+    }
+}
+
+/// Writes `bytes` as a new file `dir/name` durably (stage, fsync, rename without
+/// overwriting, fsync the folder) and seals it read-only.
+///
+/// # Errors
+/// `AlreadyExists` when the name is taken; any other I/O error.
+pub fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    let mut staged = Staged::new(dir, name)?;
+    staged.file().write_all(bytes)?;
+    staged.sync()?;
+    let path = staged.commit(name).map_err(|(_, e)| e)?;
+    seal_read_only(&path)?;
+    Ok(path)
+}
+
+/// Replaces `path` with `bytes` atomically and durably (state files such as the status
+/// view; never used for archive footage).
+///
+/// # Errors
+/// On any I/O error.
+pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no parent folder"))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let mut staged = Staged::new(dir, name)?;
+    staged.file().write_all(bytes)?;
+    staged.sync()?;
+    fs::rename(staged.path(), path)?;
+    staged.done = true;
+    fsync_dir(dir)
+}
+
+/// Makes an archive file read-only ([`SEALED_MODE`]).
+///
+/// # Errors
+/// On any I/O error.
+pub fn seal_read_only(path: &Path) -> io::Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(SEALED_MODE))
+}
+
+/// Sets the immutable attribute (`chattr +i`) where the filesystem and the process's
+/// capabilities allow. Returns whether it was set.
+pub fn set_immutable(path: &Path) -> io::Result<bool> {
+    const FS_IMMUTABLE_FL: libc::c_long = 0x0000_0010;
+    nix::ioctl_read!(get_flags, b'f', 1, libc::c_long);
+    nix::ioctl_write_ptr!(set_flags, b'f', 2, libc::c_long);
+    let file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)?;
+    use std::os::fd::AsRawFd;
+    let mut flags: libc::c_long = 0;
+    // SAFETY: FS_IOC_GETFLAGS/SETFLAGS take a pointer to a long on this fd.
+    let got = unsafe { get_flags(file.as_raw_fd(), &mut flags) };
+    if got.is_err() {
+        return Ok(false);
+    }
+    flags |= FS_IMMUTABLE_FL;
+    // SAFETY: as above.
+    match unsafe { set_flags(file.as_raw_fd(), &flags) } {
+        Ok(_) => Ok(true),
+        Err(nix::errno::Errno::EPERM | nix::errno::Errno::ENOTTY | nix::errno::Errno::EOPNOTSUPP) => Ok(false),
+        Err(e) => Err(io::Error::from(e)),
+    }
+}
+
+/// How a read-back actually bypassed the page cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadBackUsed {
+    /// `O_DIRECT`.
+    Direct,
+    /// Cached pages dropped with `posix_fadvise(DONTNEED)` first (the filesystem refused
+    /// `O_DIRECT`, or the configuration asked for it).
+    DropCache,
+}
+
+impl ReadBackUsed {
+    /// Stable name for the catalogue and the custody log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadBackUsed::Direct => "direct",
+            ReadBackUsed::DropCache => "drop-cache",
+        }
+    }
+}
+
+/// A heap buffer aligned for `O_DIRECT`.
+struct Aligned {
+    ptr: *mut u8,
+    layout: Layout,
+}
+
+impl Aligned {
+    fn new(len: usize) -> Aligned {
+        let layout = Layout::from_size_align(len.max(4096), 4096).expect("valid layout");
+        // SAFETY: layout has a non-zero size.
+        let ptr = unsafe { alloc::alloc_zeroed(layout) };
+        if ptr.is_null() {
+            alloc::handle_alloc_error(layout);
+        }
+        Aligned { ptr, layout }
+    }
+    fn as_mut(&mut self) -> &mut [u8] {
+        // SAFETY: ptr is valid for layout.size() bytes, owned by self.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.layout.size()) }
+    }
+}
+
+impl Drop for Aligned {
+    fn drop(&mut self) {
+        // SAFETY: allocated with this layout in `new`.
+        unsafe { alloc::dealloc(self.ptr, self.layout) }
+    }
+}
+
+/// Reads a file back from disk, bypassing the page cache, and returns its size and BLAKE3.
+///
+/// # Errors
+/// On any read error (the copy is then not verified).
+pub fn read_back(path: &Path, mode: ReadBack, chunk: usize) -> io::Result<(u64, blake3::Hash, ReadBackUsed)> {
+    if mode == ReadBack::Direct {
+        match OpenOptions::new().read(true).custom_flags(libc::O_DIRECT | libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)
+        {
+            Ok(file) => match hash_reader(file, Aligned::new(chunk)) {
+                Ok((n, h)) => return Ok((n, h, ReadBackUsed::Direct)),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+                Err(e) => return Err(e),
+            },
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)?;
+    drop_cache(&file);
+    let (n, h) = hash_reader(file, Aligned::new(chunk))?;
+    Ok((n, h, ReadBackUsed::DropCache))
+}
+
+/// Asks the kernel to drop the file's cached pages (best effort; the file was fsynced).
+pub fn drop_cache(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain advisory call on an open descriptor.
+    unsafe {
+        libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+    }
+}
+
+fn hash_reader(mut file: File, mut buf: Aligned) -> io::Result<(u64, blake3::Hash)> {
+    let mut hasher = blake3::Hasher::new();
+    let mut total = 0u64;
+    let buf = buf.as_mut();
+    loop {
+        let n = match file.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((total, hasher.finalize()))
+}
+
+/// Removes temporary files left under `root` by an interrupted run (they never count as
+/// archived: INV-2). Returns their paths.
+///
+/// # Errors
+/// When the tree cannot be walked.
+pub fn sweep_temporaries(root: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let ty = entry.file_type()?;
+            let name = entry.file_name();
+            if ty.is_dir() {
+                stack.push(entry.path());
+            } else if ty.is_file() && name.to_string_lossy().starts_with(TEMP_PREFIX) {
+                fs::remove_file(entry.path())?;
+                fsync_dir(&dir)?;
+                removed.push(entry.path());
+            }
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_file_is_invisible_until_committed_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Staged::new(dir.path(), "a.MP4").unwrap();
+        s.file().write_all(b"footage").unwrap();
+        s.sync().unwrap();
+        assert!(!dir.path().join("a.MP4").exists());
+        let p = s.commit("a.MP4").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"footage");
+
+        let mut s = Staged::new(dir.path(), "a.MP4").unwrap();
+        s.file().write_all(b"other").unwrap();
+        let (s, err) = s.commit("a.MP4").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&p).unwrap(), b"footage", "never overwritten");
+        let tmp = s.path().to_path_buf();
+        drop(s);
+        assert!(!tmp.exists(), "abandoned temporary removed");
+    }
+
+    #[test]
+    fn read_back_hashes_what_is_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let p = write_new(dir.path(), "x", &data).unwrap();
+        for mode in [ReadBack::Direct, ReadBack::DropCache] {
+            let (n, h, _) = read_back(&p, mode, 8192).unwrap();
+            assert_eq!(n, data.len() as u64);
+            assert_eq!(h, blake3::hash(&data));
+        }
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, SEALED_MODE);
+    }
+
+    #[test]
+    fn create_dirs_refuses_links_and_sweep_removes_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = create_dirs(dir.path(), Path::new("2024/05/01/案/A1")).unwrap();
+        assert!(made.is_dir());
+        std::os::unix::fs::symlink("/", dir.path().join("link")).unwrap();
+        assert!(create_dirs(dir.path(), Path::new("link/x")).is_err());
+        assert!(create_dirs(dir.path(), Path::new("../x")).is_err());
+        let s = Staged::new(&made, "f").unwrap();
+        std::mem::forget(s); // as if the process died
+        let removed = sweep_temporaries(dir.path()).unwrap();
+        assert_eq!(removed.len(), 1);
+        assert_eq!(fs::read_dir(&made).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,145 @@
+//! `evidock demo`: the quick start. Runs the service on a local folder (no root, no
+//! hardware: dock root, archive and state all under `--dir`), docks copies of the bundled
+//! fixture recorders into it one by one, waits until every bay has finished, and prints the
+//! station's status and the custody log's verification.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// Arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Folder for the demo station (created if missing; reused if present).
+    #[arg(long, default_value = "evidock-demo")]
+    pub dir: PathBuf,
+    /// Folder of recorder volumes to dock (default: the repository's fixtures/recorders).
+    #[arg(long)]
+    pub fixtures: Option<PathBuf>,
+    /// Keep the service running after the fixtures are ingested (stop with Ctrl-C).
+    #[arg(long)]
+    pub keep_running: bool,
+}
+
+const CONFIG: &str = r#"# evidock demo station: every path is relative to this file.
+[station]
+name = "evidock 演示工作站 (demo)"
+timezone = "Asia/Shanghai"
+
+[paths]
+dock_root = "dock"
+archive_root = "archive"
+state_dir = "state"
+
+[usb]
+enabled = false
+"#;
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let ty = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if ty.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if ty.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+fn fixtures_dir(args: &Args) -> anyhow::Result<PathBuf> {
+    if let Some(f) = &args.fixtures {
+        return Ok(f.clone());
+    }
+    let local = PathBuf::from("fixtures/recorders");
+    if local.is_dir() {
+        return Ok(local);
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/recorders");
+    if built.is_dir() {
+        return Ok(built);
+    }
+    anyhow::bail!("no fixture recorders found: run from the source tree or pass --fixtures DIR")
+}
+
+fn all_final(config: &Config, expected: usize) -> bool {
+    let Ok(bytes) = std::fs::read(config.status_path()) else { return false };
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return false };
+    let bays = doc["bays"].as_array().cloned().unwrap_or_default();
+    bays.len() >= expected
+        && bays
+            .iter()
+            .all(|b| matches!(b["phase"].as_str(), Some("done" | "attention" | "not_a_recorder" | "abandoned")))
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let fixtures = fixtures_dir(args)?;
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("creating {}", args.dir.display()))?;
+    let dir = args.dir.canonicalize()?;
+    let config_path = dir.join("evidock.toml");
+    if !config_path.exists() {
+        std::fs::write(&config_path, CONFIG)?;
+    }
+    let config = Config::parse(&std::fs::read_to_string(&config_path)?, &config_path)?;
+    let mut volumes: Vec<PathBuf> = std::fs::read_dir(&fixtures)
+        .with_context(|| format!("reading fixtures {}", fixtures.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    volumes.sort();
+    let incoming = dir.join("incoming");
+    let _ = std::fs::remove_dir_all(&incoming);
+    for v in &volumes {
+        copy_tree(v, &incoming.join(v.file_name().unwrap_or_default()))?;
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let shutdown = CancellationToken::new();
+    let daemon = runtime.spawn(crate::daemon::run(config.clone(), shutdown.clone()));
+    eprintln!("evidock demo: station in {} (config {})", dir.display(), config_path.display());
+    let start = Instant::now();
+    while !config.status_path().exists() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Dock: each volume appears whole, by an atomic rename into the dock root.
+    let dock = &config.paths.dock_root;
+    let mut docked = 0;
+    for v in &volumes {
+        let name = v.file_name().unwrap_or_default();
+        let target = dock.join(name);
+        if target.exists() {
+            std::fs::remove_dir_all(&target)?;
+        }
+        std::fs::rename(incoming.join(name), &target)?;
+        docked += 1;
+        eprintln!("  docked {}", name.to_string_lossy());
+    }
+    let start = Instant::now();
+    while !all_final(&config, docked) && start.elapsed() < Duration::from_secs(600) {
+        if daemon.is_finished() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = super::status::run(&super::status::Args { json: false, watch: false }, &config)?;
+    let verify = super::log::run(&super::log::LogCommand::Verify { json: false }, &config.catalog_path())?;
+    if args.keep_running {
+        eprintln!("evidock demo: still running; dock more volumes into {} (Ctrl-C stops)", dock.display());
+        runtime.block_on(async { tokio::signal::ctrl_c().await })?;
+    }
+    shutdown.cancel();
+    runtime.block_on(daemon).context("waiting for the service")??;
+    println!();
+    println!("archive 归档目录: {}", config.paths.archive_root.display());
+    println!("try 试试: evidock --config {} status | log tail | log verify", config_path.display());
+    Ok(if status == ExitCode::SUCCESS { verify } else { status })
+}

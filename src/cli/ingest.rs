@@ -1,0 +1,74 @@
+//! `evidock ingest PATH`: the service's pipeline, once, on one volume folder, with progress
+//! on stderr and the outcome on stdout. Refuses to run beside a daemon on the same state.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::ingest::{Bay, Outcome, Progress};
+
+/// Arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The volume folder (a mounted recorder, or a copy of one).
+    pub path: PathBuf,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
+    let meta = std::fs::symlink_metadata(&args.path)
+        .map_err(|e| anyhow::anyhow!("cannot read volume folder {}: {e}", args.path.display()))?;
+    if !meta.is_dir() {
+        anyhow::bail!("{} is not a folder (a symbolic link is not followed)", args.path.display());
+    }
+    let (lock, catalog) = crate::daemon::prepare(config)?;
+    let catalog = Mutex::new(catalog);
+    let name = args.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let progress = Progress::new(&name);
+    let stop = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    let bay = Bay { config, catalog: &catalog, progress: &progress, stop: &stop };
+    let result = std::thread::scope(|s| {
+        s.spawn(|| {
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            while !done.load(std::sync::atomic::Ordering::Acquire) {
+                let snap = progress.snapshot();
+                if tty && snap.bytes_total > 0 {
+                    eprint!(
+                        "\r{} {}/{} files, {} / {}   ",
+                        snap.phase.as_str(),
+                        snap.files_done,
+                        snap.files_total,
+                        super::bytes(snap.bytes_done),
+                        super::bytes(snap.bytes_total)
+                    );
+                }
+                std::thread::park_timeout(Duration::from_millis(300));
+            }
+        });
+        let r = bay.run(&args.path);
+        done.store(true, std::sync::atomic::Ordering::Release);
+        r
+    });
+    drop(lock);
+    let snap = progress.snapshot();
+    let outcome = result?;
+    if args.json {
+        println!("{}", crate::daemon::status::bay_json(&snap));
+    } else {
+        eprintln!();
+        println!("{}", snap.message);
+        for (verdict, n) in &snap.verdicts {
+            println!("  {verdict}: {n}");
+        }
+    }
+    Ok(match outcome {
+        Outcome::Finished { review: false, failed: 0, .. } => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}

@@ -1,0 +1,187 @@
+//! `evidock status [--json] [--watch]`: the custodian's view of the station: per bay the
+//! recorder, officer, progress, rate, time left, verdicts, and a plain "safe to undock".
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+
+/// Arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print the status document as JSON (shape: `daemon::status`, version 1).
+    #[arg(long)]
+    pub json: bool,
+    /// Redraw every half second until interrupted (the station's live view).
+    #[arg(long)]
+    pub watch: bool,
+}
+
+fn daemon_running(config: &Config) -> bool {
+    match std::fs::OpenOptions::new().read(true).write(true).open(config.lock_path()) {
+        Ok(f) => nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockSharedNonblock).is_err(),
+        Err(_) => false,
+    }
+}
+
+fn load(config: &Config) -> anyhow::Result<Value> {
+    let path = config.status_path();
+    let mut doc: Value = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| anyhow::anyhow!("status file {} is not valid JSON: {e}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({ "version": 1, "bays": [] }),
+        Err(e) => anyhow::bail!("cannot read status file {}: {e}", path.display()),
+    };
+    doc["running"] = Value::Bool(daemon_running(config));
+    let recent = match Catalog::open_read_only(&config.catalog_path(), config.timezone) {
+        Ok(cat) => cat
+            .recent_dockings(10)?
+            .into_iter()
+            .map(|d| {
+                serde_json::json!({
+                    "docking_id": d.id, "serial": d.serial, "volume": d.volume, "started": d.started,
+                    "finished": d.finished, "outcome": d.outcome, "safe_to_undock": d.safe_to_undock,
+                    "verdicts": d.verdicts.into_iter().map(|(k, n)| (k, Value::from(n))).collect::<serde_json::Map<String, Value>>(),
+                })
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    doc["recent_dockings"] = Value::Array(recent);
+    Ok(doc)
+}
+
+fn bar(done: u64, total: u64, width: usize) -> String {
+    let filled = if total == 0 { width } else { ((done as f64 / total as f64) * width as f64).round() as usize };
+    format!("[{}{}]", "#".repeat(filled.min(width)), ".".repeat(width - filled.min(width)))
+}
+
+fn duration(s: u64) -> String {
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Renders the status document for a person, in Chinese and English.
+pub fn render(doc: &Value) -> String {
+    let mut out = String::new();
+    let running = doc["running"].as_bool().unwrap_or(false);
+    out += &format!(
+        "evidock  {}  dock {}  USB: {}\n",
+        if running { "running 运行中" } else { "not running 未运行" },
+        doc["daemon"]["dock_root"].as_str().unwrap_or("-"),
+        doc["daemon"]["usb"].as_str().unwrap_or("-"),
+    );
+    let bays = doc["bays"].as_array().cloned().unwrap_or_default();
+    if bays.is_empty() {
+        out += "no recorder docked / 无记录仪接入\n";
+    }
+    for b in &bays {
+        let s = |k: &str| b[k].as_str().unwrap_or("-").to_string();
+        let n = |k: &str| b[k].as_u64().unwrap_or(0);
+        out += &format!("\n■ {}  recorder 记录仪 {}  officer 警员 {}\n", s("volume"), s("serial"), s("officer"));
+        let (done, total) = (n("bytes_done"), n("bytes_total"));
+        let pct = if total == 0 { 100 } else { done * 100 / total };
+        out += &format!(
+            "  {} {}  {} {pct:>3}%  {}/{} files 文件  {} / {}",
+            s("phase"),
+            s("phase_zh"),
+            bar(done, total, 24),
+            n("files_done"),
+            n("files_total"),
+            super::bytes(done),
+            super::bytes(total)
+        );
+        if n("rate_bytes_per_s") > 0 {
+            out += &format!("  {}/s", super::bytes(n("rate_bytes_per_s")));
+        }
+        if let Some(eta) = b["eta_s"].as_u64() {
+            out += &format!("  left 剩余 {}", duration(eta));
+        }
+        out += "\n";
+        let mut health = Vec::new();
+        if let Some(v) = b["battery"].as_u64() {
+            health.push(format!("battery 电量 {v}%"));
+        }
+        if let Some(v) = b["storage_free"].as_u64() {
+            health.push(format!("free 剩余空间 {}", super::bytes(v)));
+        }
+        if let Some(v) = b["drift_s"].as_i64() {
+            health.push(format!("clock drift 时钟偏差 {v:+} s"));
+        }
+        if !health.is_empty() {
+            out += &format!("  {}\n", health.join("  "));
+        }
+        if let Some(v) = b["verdicts"].as_object().filter(|v| !v.is_empty()) {
+            let list: Vec<String> = v.iter().map(|(k, c)| format!("{k} {c}")).collect();
+            out += &format!("  verdicts 校验结果: {}", list.join(", "));
+            if n("unexplained_gaps") > 0 {
+                out += &format!("; unexplained gaps 未说明中断 {}", n("unexplained_gaps"));
+            }
+            out += "\n";
+        }
+        let safe = b["safe_to_undock"].as_bool().unwrap_or(false);
+        out += &format!("  {} {}\n", if safe { "✔" } else { "…" }, s("message"));
+    }
+    if let Some(recent) = doc["recent_dockings"].as_array().filter(|r| !r.is_empty()) {
+        out += "\nrecent dockings 最近接入:\n";
+        for d in recent {
+            out += &format!(
+                "  #{:<4} {:<8} {:<24} {}\n",
+                d["docking_id"].as_i64().unwrap_or(0),
+                d["serial"].as_str().unwrap_or("-"),
+                d["started"].as_str().unwrap_or("-").chars().take(19).collect::<String>(),
+                d["outcome"].as_str().unwrap_or("in progress 进行中")
+            );
+        }
+    }
+    out
+}
+
+pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    if args.json && !args.watch {
+        let doc = load(config)?;
+        let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    loop {
+        let doc = load(config)?;
+        let text = if args.json { serde_json::to_string(&doc)? } else { render(&doc) };
+        let written =
+            if args.watch && !args.json { write!(stdout, "\x1b[H\x1b[2J{text}") } else { writeln!(stdout, "{text}") };
+        if written.and_then(|()| stdout.flush()).is_err() {
+            return Ok(ExitCode::SUCCESS); // broken pipe: the reader left
+        }
+        if !args.watch {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_a_bay_in_both_languages() {
+        let doc = serde_json::json!({
+            "running": true,
+            "daemon": { "dock_root": "/run/evidock/dock", "usb": "watching" },
+            "bays": [{
+                "volume": "A100001", "serial": "A100001", "officer": "012345 张三", "phase": "done", "phase_zh": "完成",
+                "bytes_done": 2048, "bytes_total": 2048, "files_done": 2, "files_total": 2, "battery": 80,
+                "verdicts": { "verified": 2 }, "safe_to_undock": true,
+                "message": "safe to undock: all footage archived, verified, recorder wiped / 可以拔出：已归档、校验并清除"
+            }],
+        });
+        let text = render(&doc);
+        assert!(text.contains("officer 警员 012345 张三"), "{text}");
+        assert!(text.contains("100%"), "{text}");
+        assert!(text.contains("✔ safe to undock"), "{text}");
+        assert!(text.contains("verdicts 校验结果: verified 2"), "{text}");
+    }
+}

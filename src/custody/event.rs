@@ -1,0 +1,702 @@
+//! Custody events and their canonical encoding, version 1 (`evidock-custody/1`).
+//!
+//! Owns: what a custody event is ([`NewEvent`] before it is written, [`StoredEvent`] after),
+//! the closed list of [`Action`]s and [`Role`]s with their stable names and Chinese labels,
+//! the canonical JSON of an event's details ([`canonical_json`]), the bytes that are hashed
+//! ([`encode`]) and the chain link ([`event_hash`]).
+//! Must never: do I/O, read a clock (time comes in as a value), or change the encoding of
+//! version 1: the golden vector in the tests pins it byte for byte. A new encoding gets a new
+//! version tag (R11).
+//!
+//! The normative description is `docs/CUSTODY-LOG.md`; this module is its reference
+//! implementation.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+/// Version tag that opens every encoded event.
+pub const ENCODING_VERSION: &str = "evidock-custody/1";
+
+/// The `prev_hash` of the first event (seq 1): 32 zero bytes.
+pub const GENESIS_PREV: [u8; 32] = [0u8; 32];
+
+/// Why an event could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// A details value is a floating-point number, which has no single canonical text.
+    #[error("custody event details: {path} is a floating-point number ({value}); use an integer (e.g. milliseconds) or a string")]
+    Float {
+        /// Where in the details, e.g. `details.drift_s` or `details.items[2]`.
+        path: String,
+        /// The number as given.
+        value: String,
+    },
+    /// The sequence number would pass `i64::MAX`, the largest SQLite stores.
+    #[error("custody log is full: seq {last} is the largest a log can hold")]
+    SeqOverflow {
+        /// The last sequence number.
+        last: u64,
+    },
+}
+
+/// Who acts: the role an operating-system identity holds (R12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The daemon itself.
+    System,
+    /// The custodian (设备管理员) who keeps the footage.
+    Custodian,
+    /// The archive keeper (档案管理员).
+    Archivist,
+    /// A unit head who approves access (审批人).
+    Approver,
+    /// A supervisor who queries and spot-checks (监督人员).
+    Supervisor,
+    /// The system administrator (系统管理员).
+    Admin,
+}
+
+impl Role {
+    /// Every role, in declaration order.
+    pub const ALL: [Role; 6] =
+        [Role::System, Role::Custodian, Role::Archivist, Role::Approver, Role::Supervisor, Role::Admin];
+
+    /// The stable name stored in the log, e.g. `custodian`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::Custodian => "custodian",
+            Role::Archivist => "archivist",
+            Role::Approver => "approver",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The Chinese label.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::System => "系统",
+            Role::Custodian => "设备管理员",
+            Role::Archivist => "档案管理员",
+            Role::Approver => "审批人",
+            Role::Supervisor => "监督人员",
+            Role::Admin => "系统管理员",
+        }
+    }
+
+    /// The role with this stable name, if any.
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Who performed an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// Operating-system user name (the daemon's own user for [`Role::System`]).
+    pub user: String,
+    /// The role the user acted in.
+    pub role: Role,
+    /// The user's officer number (警号 / 执法证号), when the actor is an officer.
+    pub officer: Option<String>,
+}
+
+impl Actor {
+    /// The daemon acting on its own, as operating-system user `user`.
+    pub fn daemon(user: impl Into<String>) -> Actor {
+        Actor { user: user.into(), role: Role::System, officer: None }
+    }
+}
+
+/// What happened. The stable names ([`Action::as_str`]) are part of the log format and never
+/// change; new actions may be added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// The daemon started.
+    DaemonStarted,
+    /// The daemon stopped.
+    DaemonStopped,
+    /// A recorder volume appeared in a bay.
+    Docked,
+    /// A recorder volume left its bay.
+    Undocked,
+    /// A volume appeared that is not a recorder of a known format.
+    UnknownVolume,
+    /// A known recorder appeared on the USB bus.
+    UsbArrived,
+    /// A recorder left the USB bus.
+    UsbDeparted,
+    /// The recorder's identity file was read (R1, R14).
+    IdentityRead,
+    /// The recorder's clock differs from the station's (R2).
+    ClockDrift,
+    /// The recorder's clock was set (R2).
+    ClockSet,
+    /// Ingest of a docked recorder began (R3).
+    IngestStarted,
+    /// A segment was copied to the archive and made durable.
+    SegmentCopied,
+    /// A segment matched its recorder chain record (R5).
+    SegmentVerified,
+    /// A segment was flagged: altered, missing, inserted, reordered, truncated, unchained (R5).
+    SegmentFlagged,
+    /// A recording session's chain verified complete (R5).
+    SessionVerified,
+    /// A gap between segments was found, explained or not (R6).
+    GapFound,
+    /// A volume entry was refused as hostile (link, device node, path escape, oversize).
+    HostileEntry,
+    /// Copying a segment failed.
+    CopyFailed,
+    /// An ingest stopped before finishing (unplug, full disk, error); the recorder is untouched.
+    IngestAbandoned,
+    /// An ingest finished.
+    IngestFinished,
+    /// A verified, durable segment was deleted from the recorder (R3).
+    SegmentWiped,
+    /// Every archived segment was deleted from the recorder (R3).
+    RecorderWiped,
+    /// The recorder was not wiped, with the reason (R3, R5).
+    WipeSkipped,
+    /// Work left half done by a crash was recovered at start.
+    ArchiveRecovered,
+    /// The custody log was verified (R11).
+    LogVerified,
+}
+
+impl Action {
+    /// Every action, in declaration order.
+    pub const ALL: [Action; 25] = [
+        Action::DaemonStarted,
+        Action::DaemonStopped,
+        Action::Docked,
+        Action::Undocked,
+        Action::UnknownVolume,
+        Action::UsbArrived,
+        Action::UsbDeparted,
+        Action::IdentityRead,
+        Action::ClockDrift,
+        Action::ClockSet,
+        Action::IngestStarted,
+        Action::SegmentCopied,
+        Action::SegmentVerified,
+        Action::SegmentFlagged,
+        Action::SessionVerified,
+        Action::GapFound,
+        Action::HostileEntry,
+        Action::CopyFailed,
+        Action::IngestAbandoned,
+        Action::IngestFinished,
+        Action::SegmentWiped,
+        Action::RecorderWiped,
+        Action::WipeSkipped,
+        Action::ArchiveRecovered,
+        Action::LogVerified,
+    ];
+
+    /// The stable snake_case name stored in the log, e.g. `segment_verified`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::DaemonStarted => "daemon_started",
+            Action::DaemonStopped => "daemon_stopped",
+            Action::Docked => "docked",
+            Action::Undocked => "undocked",
+            Action::UnknownVolume => "unknown_volume",
+            Action::UsbArrived => "usb_arrived",
+            Action::UsbDeparted => "usb_departed",
+            Action::IdentityRead => "identity_read",
+            Action::ClockDrift => "clock_drift",
+            Action::ClockSet => "clock_set",
+            Action::IngestStarted => "ingest_started",
+            Action::SegmentCopied => "segment_copied",
+            Action::SegmentVerified => "segment_verified",
+            Action::SegmentFlagged => "segment_flagged",
+            Action::SessionVerified => "session_verified",
+            Action::GapFound => "gap_found",
+            Action::HostileEntry => "hostile_entry",
+            Action::CopyFailed => "copy_failed",
+            Action::IngestAbandoned => "ingest_abandoned",
+            Action::IngestFinished => "ingest_finished",
+            Action::SegmentWiped => "segment_wiped",
+            Action::RecorderWiped => "recorder_wiped",
+            Action::WipeSkipped => "wipe_skipped",
+            Action::ArchiveRecovered => "archive_recovered",
+            Action::LogVerified => "log_verified",
+        }
+    }
+
+    /// The Chinese label shown beside the stable name.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Action::DaemonStarted => "服务启动",
+            Action::DaemonStopped => "服务停止",
+            Action::Docked => "记录仪接入",
+            Action::Undocked => "记录仪拔出",
+            Action::UnknownVolume => "未知存储卷",
+            Action::UsbArrived => "USB设备接入",
+            Action::UsbDeparted => "USB设备断开",
+            Action::IdentityRead => "读取设备信息",
+            Action::ClockDrift => "设备时钟偏差",
+            Action::ClockSet => "校准设备时钟",
+            Action::IngestStarted => "开始导入",
+            Action::SegmentCopied => "片段已复制",
+            Action::SegmentVerified => "片段校验通过",
+            Action::SegmentFlagged => "片段异常",
+            Action::SessionVerified => "录制会话校验通过",
+            Action::GapFound => "发现录制中断",
+            Action::HostileEntry => "拒绝可疑文件",
+            Action::CopyFailed => "复制失败",
+            Action::IngestAbandoned => "导入中止",
+            Action::IngestFinished => "导入完成",
+            Action::SegmentWiped => "片段已从记录仪清除",
+            Action::RecorderWiped => "记录仪已清空",
+            Action::WipeSkipped => "未清除记录仪",
+            Action::ArchiveRecovered => "恢复未完成的归档",
+            Action::LogVerified => "保管日志已校验",
+        }
+    }
+
+    /// The action with this stable name, if any.
+    pub fn parse(s: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// An event to append: everything the caller knows. The store adds the sequence number, the
+/// times and the hashes ([`seal`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Who.
+    pub actor: Actor,
+    /// What.
+    pub action: Action,
+    /// To what, as `kind:id`: `device:A100001`, `segment:A100001/42`, `docking:17`,
+    /// `session:A100001/20240501-083000`, `log`, `daemon`.
+    pub subject: String,
+    /// Facts about the action. Integers, strings, booleans, null, arrays and objects only
+    /// (see [`canonical_json`]).
+    pub details: Map<String, Value>,
+}
+
+impl NewEvent {
+    /// An event with no details.
+    pub fn new(actor: Actor, action: Action, subject: impl Into<String>) -> NewEvent {
+        NewEvent { actor, action, subject: subject.into(), details: Map::new() }
+    }
+
+    /// Adds one detail (replacing an earlier one of the same key).
+    #[must_use]
+    pub fn detail(mut self, key: impl Into<String>, value: impl Into<Value>) -> NewEvent {
+        self.details.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// An event as stored in the log: one row of `custody_log`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Position in the log: 1 for the first event, then each one more than the last.
+    pub seq: u64,
+    /// When it was written, UTC, RFC 3339 with milliseconds: `2024-05-01T08:30:00.125Z`.
+    pub ts_utc: String,
+    /// The same instant in the station's time zone: `2024-05-01T16:30:00.125+08:00`.
+    pub ts_local: String,
+    /// [`Actor::user`].
+    pub actor_user: String,
+    /// [`Role::as_str`].
+    pub actor_role: String,
+    /// [`Actor::officer`].
+    pub actor_officer: Option<String>,
+    /// [`Action::as_str`].
+    pub action: String,
+    /// [`NewEvent::subject`].
+    pub subject: String,
+    /// [`canonical_json`] of the details.
+    pub details: String,
+    /// The previous event's `hash` ([`GENESIS_PREV`] for seq 1).
+    pub prev_hash: [u8; 32],
+    /// [`event_hash`]`(prev_hash, self)`.
+    pub hash: [u8; 32],
+}
+
+impl StoredEvent {
+    /// The action, when its name is one this version knows.
+    pub fn known_action(&self) -> Option<Action> {
+        Action::parse(&self.action)
+    }
+}
+
+/// The canonical JSON text of a details map: keys sorted by their UTF-8 bytes, no whitespace,
+/// strings escaped minimally (`"` `\` and control characters only; everything else, Chinese
+/// included, is written as UTF-8), integers in plain decimal.
+///
+/// # Errors
+/// [`EventError::Float`] when any value, however deep, is a floating-point number: a float has
+/// no single canonical text, so it is refused rather than rounded.
+pub fn canonical_json(map: &Map<String, Value>) -> Result<String, EventError> {
+    let mut out = String::new();
+    write_object(&mut out, map, "details")?;
+    Ok(out)
+}
+
+fn write_value(out: &mut String, v: &Value, path: &str) -> Result<(), EventError> {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if let Some(i) = n.as_u64() {
+                let _ = write!(out, "{i}");
+            } else if let Some(i) = n.as_i64() {
+                let _ = write!(out, "{i}");
+            } else {
+                return Err(EventError::Float { path: path.to_string(), value: n.to_string() });
+            }
+        }
+        Value::String(s) => write_string(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, item, &format!("{path}[{i}]"))?;
+            }
+            out.push(']');
+        }
+        Value::Object(map) => write_object(out, map, path)?,
+    }
+    Ok(())
+}
+
+fn write_object(out: &mut String, map: &Map<String, Value>, path: &str) -> Result<(), EventError> {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    out.push('{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(out, k);
+        out.push(':');
+        write_value(out, v, &format!("{path}.{k}"))?;
+    }
+    out.push('}');
+    Ok(())
+}
+
+fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u64).to_be_bytes());
+    out.extend_from_slice(b);
+}
+
+/// The canonical encoding of an event, version 1: every field except `prev_hash` and `hash`
+/// (the chain link prepends `prev_hash`, see [`event_hash`]).
+///
+/// A string field is its length in bytes as a big-endian `u64`, then its UTF-8 bytes. In order:
+/// 1. the version tag [`ENCODING_VERSION`], as a string field;
+/// 2. `seq`, 8 bytes big-endian;
+/// 3. `ts_utc`, `ts_local`, `actor_user`, `actor_role`, as string fields;
+/// 4. `actor_officer`: one byte `0x00` when absent, or `0x01` then a string field;
+/// 5. `action`, `subject`, `details`, as string fields.
+pub fn encode(ev: &StoredEvent) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        128 + ev.ts_utc.len()
+            + ev.ts_local.len()
+            + ev.actor_user.len()
+            + ev.actor_role.len()
+            + ev.actor_officer.as_ref().map_or(0, String::len)
+            + ev.action.len()
+            + ev.subject.len()
+            + ev.details.len(),
+    );
+    put_bytes(&mut out, ENCODING_VERSION.as_bytes());
+    out.extend_from_slice(&ev.seq.to_be_bytes());
+    put_bytes(&mut out, ev.ts_utc.as_bytes());
+    put_bytes(&mut out, ev.ts_local.as_bytes());
+    put_bytes(&mut out, ev.actor_user.as_bytes());
+    put_bytes(&mut out, ev.actor_role.as_bytes());
+    match &ev.actor_officer {
+        None => out.push(0),
+        Some(o) => {
+            out.push(1);
+            put_bytes(&mut out, o.as_bytes());
+        }
+    }
+    put_bytes(&mut out, ev.action.as_bytes());
+    put_bytes(&mut out, ev.subject.as_bytes());
+    put_bytes(&mut out, ev.details.as_bytes());
+    out
+}
+
+/// The chain link: `BLAKE3(prev || encode(ev))`. `ev.prev_hash` and `ev.hash` are not read;
+/// a sound event has `ev.prev_hash == *prev` and `ev.hash == event_hash(prev, ev)`.
+pub fn event_hash(prev: &[u8; 32], ev: &StoredEvent) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(prev);
+    h.update(&encode(ev));
+    *h.finalize().as_bytes()
+}
+
+/// The two timestamps of an event written at `now`: UTC with milliseconds and `Z`, and the same
+/// instant in `tz` with its offset.
+pub fn timestamps(now: DateTime<Utc>, tz: chrono_tz::Tz) -> (String, String) {
+    let utc = now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let local = now.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string();
+    (utc, local)
+}
+
+/// Builds the stored form of `ev` as the event after `last` (`None`: the first event), written
+/// at `now` in the station time zone `tz`.
+///
+/// # Errors
+/// When the details hold a float ([`EventError::Float`]) or the log is full.
+pub fn seal(
+    last: Option<(u64, [u8; 32])>,
+    ev: &NewEvent,
+    now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> Result<StoredEvent, EventError> {
+    let (seq, prev_hash) = match last {
+        None => (1, GENESIS_PREV),
+        Some((last, _)) if last >= i64::MAX as u64 => return Err(EventError::SeqOverflow { last }),
+        Some((last, hash)) => (last + 1, hash),
+    };
+    let (ts_utc, ts_local) = timestamps(now, tz);
+    let mut stored = StoredEvent {
+        seq,
+        ts_utc,
+        ts_local,
+        actor_user: ev.actor.user.clone(),
+        actor_role: ev.actor.role.as_str().to_string(),
+        actor_officer: ev.actor.officer.clone(),
+        action: ev.action.as_str().to_string(),
+        subject: ev.subject.clone(),
+        details: canonical_json(&ev.details)?,
+        prev_hash,
+        hash: [0; 32],
+    };
+    stored.hash = event_hash(&prev_hash, &stored);
+    Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    /// The event of the worked example in docs/CUSTODY-LOG.md.
+    pub(crate) fn golden_event() -> StoredEvent {
+        let now = Utc.with_ymd_and_hms(2024, 5, 1, 8, 30, 0).single().expect("valid time")
+            + chrono::Duration::milliseconds(125);
+        let ev = NewEvent::new(
+            Actor { user: "zhangsan".into(), role: Role::Custodian, officer: Some("012345".into()) },
+            Action::Docked,
+            "device:A100001",
+        )
+        .detail("bay", 3)
+        .detail("officer_name", "张三");
+        seal(None, &ev, now, chrono_tz::Asia::Shanghai).expect("seals")
+    }
+
+    #[test]
+    fn golden_vector_pins_the_encoding_and_hash() {
+        let ev = golden_event();
+        assert_eq!(ev.ts_utc, "2024-05-01T08:30:00.125Z");
+        assert_eq!(ev.ts_local, "2024-05-01T16:30:00.125+08:00");
+        assert_eq!(ev.details, r#"{"bay":3,"officer_name":"张三"}"#);
+        assert_eq!(
+            hex(&encode(&ev)),
+            concat!(
+                "0000000000000011",
+                "657669646f636b2d637573746f64792f31", // "evidock-custody/1"
+                "0000000000000001",                   // seq 1
+                "0000000000000018",
+                "323032342d30352d30315430383a33303a30302e3132355a",
+                "000000000000001d",
+                "323032342d30352d30315431363a33303a30302e3132352b30383a3030",
+                "0000000000000008",
+                "7a68616e6773616e", // zhangsan
+                "0000000000000009",
+                "637573746f6469616e", // custodian
+                "01",
+                "0000000000000006",
+                "303132333435", // officer 012345
+                "0000000000000006",
+                "646f636b6564", // docked
+                "000000000000000e",
+                "6465766963653a41313030303031", // device:A100001
+                "0000000000000021",
+                "7b22626179223a332c226f6666696365725f6e616d65223a22e5bca0e4b889227d",
+            )
+        );
+        assert_eq!(ev.prev_hash, GENESIS_PREV);
+        assert_eq!(hex(&ev.hash), GOLDEN_HASH);
+        let whole: Vec<u8> = GENESIS_PREV.iter().copied().chain(encode(&ev)).collect();
+        assert_eq!(blake3::hash(&whole).to_hex().as_str(), GOLDEN_HASH);
+
+        // The second event of the worked example links to the first.
+        let now = Utc.with_ymd_and_hms(2024, 5, 1, 8, 41, 7).single().expect("valid time");
+        let next = NewEvent::new(Actor::daemon("evidock"), Action::Undocked, "device:A100001");
+        let second = seal(Some((ev.seq, ev.hash)), &next, now, chrono_tz::Asia::Shanghai).expect("seals");
+        assert_eq!(second.prev_hash, ev.hash);
+        assert_eq!(hex(&second.hash), "44e99ead5d89fd9f2c7c6d19d8cdd478e33535f0915c344125d06977535fea58");
+    }
+
+    /// BLAKE3(32 zero bytes || encoding) of [`golden_event`].
+    const GOLDEN_HASH: &str = "200e998f1206e6f23b2c71c47b521cddba8aa3fb2fba19ed42374d36f1a16ece";
+
+    #[test]
+    fn canonical_json_sorts_keys_and_refuses_floats() {
+        let check = |v: Value, want: &str| assert_eq!(canonical_json(&map(v)).as_deref(), Ok(want));
+        check(json!({}), "{}");
+        check(json!({"b": 1, "a": -2, "c": u64::MAX}), r#"{"a":-2,"b":1,"c":18446744073709551615}"#);
+        check(json!({"z": [true, null, {"y": "x", "x": []}]}), r#"{"z":[true,null,{"x":[],"y":"x"}]}"#);
+        check(json!({"名": "张三\n\"\\\u{1}\u{7f}"}), "{\"名\":\"张三\\n\\\"\\\\\\u0001\u{7f}\"}");
+        // Keys sort by UTF-8 bytes: uppercase before lowercase before Chinese.
+        check(json!({"中": 1, "a": 2, "B": 3}), r#"{"B":3,"a":2,"中":1}"#);
+        assert_eq!(
+            canonical_json(&map(json!({"a": [1, {"drift_s": 1.5}]}))),
+            Err(EventError::Float { path: "details.a[1].drift_s".into(), value: "1.5".into() })
+        );
+        assert!(canonical_json(&map(json!({"x": 1.0}))).is_err());
+    }
+
+    #[test]
+    fn canonical_json_reparses_to_the_same_value() {
+        let v = json!({"k": "执法记录仪 \u{0} \t", "n": [i64::MIN, 0, u64::MAX], "o": {"b": false}});
+        let text = canonical_json(&map(v.clone())).expect("canonical");
+        let back: Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn optional_officer_cannot_be_confused_with_a_field() {
+        let mut a = golden_event();
+        a.actor_officer = None;
+        let mut b = a.clone();
+        b.actor_officer = Some(String::new());
+        assert_ne!(encode(&a), encode(&b));
+        // Moving bytes between adjacent fields changes the encoding.
+        let mut c = golden_event();
+        c.subject = "device:A10000".into();
+        c.details = format!("1{}", c.details);
+        assert_ne!(encode(&c), encode(&golden_event()));
+    }
+
+    #[test]
+    fn every_field_is_covered_by_the_hash() {
+        let base = golden_event();
+        let h = |e: &StoredEvent| event_hash(&e.prev_hash, e);
+        let edits: Vec<fn(&mut StoredEvent)> = vec![
+            |e| e.seq += 1,
+            |e| e.ts_utc.push('0'),
+            |e| e.ts_local.push('0'),
+            |e| e.actor_user.push('x'),
+            |e| e.actor_role = "admin".into(),
+            |e| e.actor_officer = None,
+            |e| e.action = "undocked".into(),
+            |e| e.subject.push('2'),
+            |e| e.details = "{}".into(),
+            |e| e.prev_hash[31] ^= 1,
+        ];
+        for edit in edits {
+            let mut e = base.clone();
+            edit(&mut e);
+            assert_ne!(h(&e), base.hash);
+        }
+        assert_eq!(h(&base), base.hash);
+    }
+
+    #[test]
+    fn seal_links_to_the_last_event() {
+        let first = golden_event();
+        let now = Utc.with_ymd_and_hms(2024, 12, 31, 23, 59, 59).single().expect("valid time");
+        let next = seal(
+            Some((first.seq, first.hash)),
+            &NewEvent::new(Actor::daemon("evidock"), Action::Undocked, "device:A100001"),
+            now,
+            chrono_tz::Asia::Shanghai,
+        )
+        .expect("seals");
+        assert_eq!(next.seq, 2);
+        assert_eq!(next.prev_hash, first.hash);
+        assert_eq!(next.hash, event_hash(&first.hash, &next));
+        assert_eq!(next.actor_role, "system");
+        assert_eq!(next.details, "{}");
+        assert_eq!(next.ts_utc, "2024-12-31T23:59:59.000Z");
+        assert_eq!(next.ts_local, "2025-01-01T07:59:59.000+08:00");
+        let full = seal(
+            Some((i64::MAX as u64, [0; 32])),
+            &NewEvent::new(Actor::daemon("d"), Action::Docked, "x"),
+            now,
+            chrono_tz::UTC,
+        );
+        assert_eq!(full, Err(EventError::SeqOverflow { last: i64::MAX as u64 }));
+    }
+
+    #[test]
+    fn names_are_stable_unique_and_parse_back() {
+        let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(
+            names.join(" "),
+            "daemon_started daemon_stopped docked undocked unknown_volume usb_arrived usb_departed identity_read \
+             clock_drift clock_set ingest_started segment_copied segment_verified segment_flagged session_verified \
+             gap_found hostile_entry copy_failed ingest_abandoned ingest_finished segment_wiped recorder_wiped \
+             wipe_skipped archive_recovered log_verified"
+        );
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.as_str()), Some(a));
+            assert!(!a.label_zh().is_empty());
+        }
+        let mut labels: Vec<&str> = Action::ALL.iter().map(|a| a.label_zh()).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), Action::ALL.len(), "Chinese labels are distinct");
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("root"), None);
+        assert_eq!(Action::parse("Docked"), None);
+    }
+
+    /// INV: the event module is pure (no I/O, no database, no clock).
+    #[test]
+    fn event_module_is_pure() {
+        crate::custody::chain::tests::assert_pure(include_str!("event.rs"));
+    }
+}

@@ -1,0 +1,354 @@
+//! A docked recorder's storage volume, opened so that nothing on it can lead the dock
+//! astray: every path is walked one component at a time with `O_NOFOLLOW` from a descriptor
+//! held on the volume root, only regular files are ever opened, and reads are bounded.
+//!
+//! Owns: every read of, and every removal from, recorder storage.
+//! Must never: follow a symbolic link, open a FIFO or device node, write anywhere but the
+//! adapter's request files, or remove anything the executor did not name.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{openat, OFlag};
+use nix::sys::stat::{fstat, fstatat, Mode, SFlag};
+use nix::unistd::{unlinkat, UnlinkatFlags};
+
+/// What a directory entry is, from `fstatat` without following links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file of this size.
+    File {
+        /// Size in bytes.
+        size: u64,
+    },
+    /// A folder.
+    Dir,
+    /// A symbolic link (never followed).
+    Symlink,
+    /// A FIFO, socket, or device node (never opened).
+    Special,
+}
+
+/// One entry of a folder on the volume.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Name as stored (may be any bytes but `/` and NUL).
+    pub name: OsString,
+    /// Kind.
+    pub kind: EntryKind,
+}
+
+/// Identity of a file at a moment, to notice it changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// Inode.
+    pub ino: u64,
+    /// Size.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+}
+
+/// A volume root held open.
+#[derive(Debug)]
+pub struct Volume {
+    root: OwnedFd,
+    path: PathBuf,
+    dev_ino: (u64, u64),
+}
+
+fn io_err(e: nix::errno::Errno) -> io::Error {
+    io::Error::from(e)
+}
+
+fn stamp_of(st: &nix::sys::stat::FileStat) -> Stamp {
+    Stamp {
+        ino: st.st_ino,
+        size: st.st_size as u64,
+        mtime_ns: i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
+    }
+}
+
+impl Volume {
+    /// Opens the folder `path` as a volume root (refusing a symbolic link).
+    ///
+    /// # Errors
+    /// When it is not a folder or cannot be opened.
+    pub fn open(path: &Path) -> io::Result<Volume> {
+        let fd = nix::fcntl::open(
+            path,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io_err)?;
+        // SAFETY: `open` returned a fresh descriptor we now own.
+        let root = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        let st = fstat(root.as_raw_fd()).map_err(io_err)?;
+        Ok(Volume { root, path: path.to_path_buf(), dev_ino: (st.st_dev, st.st_ino) })
+    }
+
+    /// The path it was opened at.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the volume is still docked: its path still names the folder held open.
+    pub fn present(&self) -> bool {
+        match std::fs::symlink_metadata(&self.path) {
+            Ok(m) => {
+                use std::os::unix::fs::MetadataExt;
+                m.is_dir() && (m.dev(), m.ino()) == self.dev_ino
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Opens the folder `rel` (components separated by `/`), no link followed.
+    fn open_dir(&self, rel: &[&OsStr]) -> io::Result<OwnedFd> {
+        let mut cur: Option<OwnedFd> = None;
+        for part in rel {
+            check_component(part)?;
+            let parent = cur.as_ref().map_or(self.root.as_raw_fd(), |f| f.as_raw_fd());
+            let fd = openat(
+                Some(parent),
+                *part,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(io_err)?;
+            // SAFETY: `openat` returned a fresh descriptor we now own.
+            cur = Some(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        }
+        match cur {
+            Some(fd) => Ok(fd),
+            None => self.root.try_clone(),
+        }
+    }
+
+    /// Lists the folder `rel`, with each entry's kind (links and special files reported as
+    /// such, never followed). At most `limit` entries; more is an error.
+    ///
+    /// # Errors
+    /// When the folder cannot be read, or holds more than `limit` entries.
+    pub fn list(&self, rel: &[&OsStr], limit: usize) -> io::Result<Vec<Entry>> {
+        let dirfd = self.open_dir(rel)?;
+        let mut dir =
+            nix::dir::Dir::from_fd(std::os::fd::IntoRawFd::into_raw_fd(dirfd.try_clone()?)).map_err(io_err)?;
+        let mut out = Vec::new();
+        for ent in dir.iter() {
+            let ent = ent.map_err(io_err)?;
+            let name = OsStr::from_bytes(ent.file_name().to_bytes());
+            if name == "." || name == ".." {
+                continue;
+            }
+            if out.len() >= limit {
+                return Err(io::Error::other(format!("more than {limit} entries")));
+            }
+            let st =
+                fstatat(Some(dirfd.as_raw_fd()), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).map_err(io_err)?;
+            let kind = match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
+                SFlag::S_IFREG => EntryKind::File { size: st.st_size as u64 },
+                SFlag::S_IFDIR => EntryKind::Dir,
+                SFlag::S_IFLNK => EntryKind::Symlink,
+                _ => EntryKind::Special,
+            };
+            out.push(Entry { name: name.to_os_string(), kind });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Opens the regular file `rel` for reading: no link followed, never blocking on a FIFO,
+    /// refused unless it is a regular file.
+    ///
+    /// # Errors
+    /// When it is absent, not a regular file, or cannot be opened.
+    pub fn open_file(&self, rel: &[&OsStr]) -> io::Result<(File, Stamp)> {
+        let (dirs, name) = split_last(rel)?;
+        check_component(name)?;
+        let dirfd = self.open_dir(dirs)?;
+        let fd = openat(
+            Some(dirfd.as_raw_fd()),
+            name,
+            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
+            Mode::empty(),
+        )
+        .map_err(io_err)?;
+        // SAFETY: `openat` returned a fresh descriptor we now own.
+        let file = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        let st = fstat(file.as_raw_fd()).map_err(io_err)?;
+        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+        }
+        // Back to blocking reads for the copy.
+        nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(OFlag::empty())).map_err(io_err)?;
+        Ok((file, stamp_of(&st)))
+    }
+
+    /// The current stamp of the file `rel` (no link followed).
+    ///
+    /// # Errors
+    /// When it is absent or cannot be examined.
+    pub fn stamp(&self, rel: &[&OsStr]) -> io::Result<Stamp> {
+        let (dirs, name) = split_last(rel)?;
+        let dirfd = self.open_dir(dirs)?;
+        let st = fstatat(Some(dirfd.as_raw_fd()), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).map_err(io_err)?;
+        Ok(stamp_of(&st))
+    }
+
+    /// Reads a small regular file whole, refusing one larger than `max` bytes.
+    ///
+    /// # Errors
+    /// When absent, not a regular file, larger than `max`, or unreadable.
+    pub fn read_small(&self, rel: &[&OsStr], max: u64) -> io::Result<Vec<u8>> {
+        let (file, stamp) = self.open_file(rel)?;
+        if stamp.size > max {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} bytes, more than the {max} allowed", stamp.size),
+            ));
+        }
+        let mut out = Vec::with_capacity(stamp.size as usize);
+        file.take(max + 1).read_to_end(&mut out)?;
+        if out.len() as u64 > max {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("grew past the {max} bytes allowed")));
+        }
+        Ok(out)
+    }
+
+    /// Removes the regular file `rel` if it still has `expect`'s inode, size and time, then
+    /// fsyncs its folder.
+    ///
+    /// # Errors
+    /// `InvalidData` when the file changed since it was read; any I/O error.
+    pub fn remove_file(&self, rel: &[&OsStr], expect: Stamp) -> io::Result<()> {
+        let (dirs, name) = split_last(rel)?;
+        let dirfd = self.open_dir(dirs)?;
+        let st = fstatat(Some(dirfd.as_raw_fd()), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).map_err(io_err)?;
+        if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG || stamp_of(&st) != expect {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "changed since it was copied"));
+        }
+        unlinkat(Some(dirfd.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir).map_err(io_err)?;
+        nix::unistd::fsync(dirfd.as_raw_fd()).map_err(io_err)
+    }
+
+    /// Writes a small request file for the recorder (clock setting), replacing any earlier
+    /// one. Only adapters call this.
+    ///
+    /// # Errors
+    /// On any I/O error.
+    pub fn write_request(&self, rel: &[&OsStr], bytes: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        let (dirs, name) = split_last(rel)?;
+        check_component(name)?;
+        let dirfd = self.open_dir(dirs)?;
+        let fd = openat(
+            Some(dirfd.as_raw_fd()),
+            name,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )
+        .map_err(io_err)?;
+        // SAFETY: `openat` returned a fresh descriptor we now own.
+        let mut file = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        nix::unistd::fsync(dirfd.as_fd().as_raw_fd()).map_err(io_err)
+    }
+}
+
+fn split_last<'a, 'b>(rel: &'a [&'b OsStr]) -> io::Result<(&'a [&'b OsStr], &'b OsStr)> {
+    match rel.split_last() {
+        Some((name, dirs)) => Ok((dirs, name)),
+        None => Err(io::Error::new(io::ErrorKind::InvalidInput, "empty path")),
+    }
+}
+
+fn check_component(part: &OsStr) -> io::Result<()> {
+    let b = part.as_bytes();
+    if b.is_empty() || b == b"." || b == b".." || b.contains(&b'/') {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("unsafe path component {part:?}")));
+    }
+    Ok(())
+}
+
+/// Splits a `/`-separated relative path into components for the calls above.
+pub fn components(rel: &str) -> Vec<&OsStr> {
+    rel.split('/').filter(|p| !p.is_empty()).map(OsStr::new).collect()
+}
+
+/// A printable, unambiguous rendering of any name (control characters and invalid UTF-8
+/// escaped), for reports and the custody log.
+pub fn display_name(name: &OsStr) -> String {
+    let mut out = String::new();
+    for chunk in name.as_bytes().utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() || c == '\\' {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_follows_links_or_opens_fifos() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("d")).unwrap();
+        std::fs::write(root.join("d/f"), b"x").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("d/l")).unwrap();
+        std::os::unix::fs::symlink("/", root.join("up")).unwrap();
+        nix::unistd::mkfifo(&root.join("d/p"), Mode::from_bits_truncate(0o600)).unwrap();
+        let v = Volume::open(root).unwrap();
+        let kinds: Vec<_> = v.list(&components("d"), 10).unwrap().into_iter().map(|e| (e.name, e.kind)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("f".into(), EntryKind::File { size: 1 }),
+                ("l".into(), EntryKind::Symlink),
+                ("p".into(), EntryKind::Special)
+            ]
+        );
+        assert!(v.open_file(&components("d/l")).is_err());
+        assert!(v.open_file(&components("d/p")).is_err(), "a FIFO is refused without blocking");
+        assert!(v.open_file(&components("up/etc/passwd")).is_err());
+        assert!(v.open_file(&[OsStr::new(".."), OsStr::new("x")]).is_err());
+        assert_eq!(v.read_small(&components("d/f"), 10).unwrap(), b"x");
+        assert!(v.read_small(&components("d/f"), 0).is_err());
+        assert!(v.list(&components("d"), 2).is_err(), "entry limit");
+        assert!(v.present());
+    }
+
+    #[test]
+    fn remove_only_what_was_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), b"abc").unwrap();
+        let v = Volume::open(dir.path()).unwrap();
+        let (_, stamp) = v.open_file(&components("f")).unwrap();
+        std::fs::write(dir.path().join("f"), b"abcd").unwrap();
+        assert_eq!(v.remove_file(&components("f"), stamp).unwrap_err().kind(), io::ErrorKind::InvalidData);
+        let stamp = v.stamp(&components("f")).unwrap();
+        v.remove_file(&components("f"), stamp).unwrap();
+        assert!(!dir.path().join("f").exists());
+    }
+
+    #[test]
+    fn names_are_displayed_unambiguously() {
+        assert_eq!(display_name(OsStr::from_bytes(b"a\x1b[31m\n\xff.MP4")), "a\\u{1b}[31m\\n\\xff.MP4");
+        assert_eq!(display_name(OsStr::new("张三.MP4")), "张三.MP4");
+    }
+}

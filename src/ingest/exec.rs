@@ -1,0 +1,902 @@
+//! The ingest executor: the one place that writes footage into the archive and the one
+//! place that removes it from a recorder. It runs the steps in the order the invariants name:
+//! identify, scan, copy while hashing into a temporary file, fsync, read back from disk,
+//! rename without overwriting, fsync the folder, seal read-only, catalogue with its custody
+//! event; then verify the chain; then, only when every footage file is durable and verified,
+//! wipe the recorder file by file.
+//!
+//! Runs on a blocking thread, one call per docked volume. Errors that end a bay early
+//! ([`IngestError`]) leave the recorder untouched beyond what was already verified.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDateTime, Utc};
+use serde_json::json;
+
+use crate::archive::{fsio, layout};
+use crate::catalog::{ArchivedFile, Catalog, CatalogError, CopyRecord, DockingStart, SegmentRow, WipeRecord};
+use crate::config::Config;
+use crate::custody::event::Action;
+use crate::dock::volume::{components, Stamp, Volume};
+use crate::recorder::adapter::{Adapter, AdapterError, ContractAdapter};
+use crate::recorder::format::{self, hex, ChainFile, Digest, Identity};
+use crate::recorder::{seal, verify};
+
+use super::plan;
+use super::progress::{Phase, Progress};
+use super::scan::{self, Item, Limits};
+
+/// What one bay works with. The catalogue mutex is shared by all bays (one writer).
+#[derive(Debug, Clone, Copy)]
+pub struct Bay<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    /// The catalogue, shared by all bays.
+    pub catalog: &'a Mutex<Catalog>,
+    /// This bay's progress, read by the status view.
+    pub progress: &'a Progress,
+    /// Set when the daemon stops: the bay stops at the next safe point.
+    pub stop: &'a AtomicBool,
+}
+
+/// How an ingest ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// No identity file: not a recorder, left alone.
+    NotARecorder,
+    /// An identity file that is not valid: nothing copied, nothing written, reported.
+    BadIdentity(String),
+    /// The ingest ran to the end.
+    Finished {
+        /// Footage files archived and verified by read-back (now or at an earlier docking).
+        archived: u64,
+        /// Footage files that could not be archived (left on the recorder).
+        failed: u64,
+        /// Segments with a flagged verdict.
+        flagged: u64,
+        /// Something needs a person's review: a flagged segment, an unexplained gap, a cut
+        /// session, a broken chain link or an unreadable chain line (R5, R6).
+        review: bool,
+        /// Whether the recorder was wiped.
+        wiped: bool,
+        /// Every footage file is durable and verified in the archive.
+        safe_to_undock: bool,
+    },
+}
+
+/// Why a bay stopped before the end. Nothing was wiped that is not verified (INV-1).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The volume disappeared (undocked mid-ingest).
+    #[error("recorder volume {volume} disappeared during the ingest (undocked): nothing unverified was wiped; dock it again to resume")]
+    DeviceGone {
+        /// The volume folder.
+        volume: PathBuf,
+    },
+    /// The archive filesystem is full.
+    #[error("the archive is full (writing {path}): free space on the archive disk and dock the recorder again; it keeps everything not yet verified")]
+    NoSpace {
+        /// Where the write failed.
+        path: PathBuf,
+    },
+    /// The daemon is stopping.
+    #[error("stopping: ingest of {volume} left at a safe point; it resumes when the daemon starts again")]
+    Stopped {
+        /// The volume folder.
+        volume: PathBuf,
+    },
+    /// An I/O error outside a single file's copy.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// The catalogue failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+}
+
+impl IngestError {
+    /// Whether docking again (or restarting) can help without a person acting first.
+    pub fn retry_helps(&self) -> bool {
+        matches!(self, IngestError::DeviceGone { .. } | IngestError::Stopped { .. })
+    }
+    fn short(&self) -> &'static str {
+        match self {
+            IngestError::DeviceGone { .. } => "undocked",
+            IngestError::NoSpace { .. } => "archive full",
+            IngestError::Stopped { .. } => "daemon stopping",
+            IngestError::Io { .. } => "i/o error",
+            IngestError::Catalog(_) => "catalogue error",
+        }
+    }
+}
+
+/// The outcome of one file: done, or failed with a reason (the bay goes on).
+enum FileError {
+    Failed(String),
+    Fatal(IngestError),
+}
+
+impl From<IngestError> for FileError {
+    fn from(e: IngestError) -> FileError {
+        FileError::Fatal(e)
+    }
+}
+
+impl From<CatalogError> for FileError {
+    fn from(e: CatalogError) -> FileError {
+        FileError::Fatal(e.into())
+    }
+}
+
+/// A file durable and verified in the archive, with what was read from the recorder.
+struct Done {
+    read: verify::ReadFile,
+    archived: ArchivedFile,
+    stamp: Stamp,
+}
+
+/// Hashes a stream and the prefixes at the requested offsets (for `PART` records).
+#[derive(Debug)]
+pub struct PrefixHasher<'o> {
+    hasher: blake3::Hasher,
+    offsets: &'o [u64],
+    total: u64,
+    prefixes: Vec<(u64, Digest)>,
+}
+
+impl<'o> PrefixHasher<'o> {
+    /// A hasher that also snapshots the hash of the first `o` bytes for each `o` in
+    /// `offsets` (sorted ascending).
+    pub fn new(offsets: &'o [u64]) -> PrefixHasher<'o> {
+        let mut h = PrefixHasher { hasher: blake3::Hasher::new(), offsets, total: 0, prefixes: Vec::new() };
+        h.snapshot_due();
+        h
+    }
+
+    fn snapshot_due(&mut self) {
+        while let Some((&o, rest)) = self.offsets.split_first() {
+            if o > self.total {
+                break;
+            }
+            if o == self.total {
+                self.prefixes.push((o, *self.hasher.clone().finalize().as_bytes()));
+            }
+            self.offsets = rest;
+        }
+    }
+
+    /// Feeds bytes.
+    pub fn update(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let room = match self.offsets.first() {
+                Some(&o) if o > self.total => (o - self.total).min(data.len() as u64) as usize,
+                _ => data.len(),
+            };
+            self.hasher.update(&data[..room]);
+            self.total += room as u64;
+            data = &data[room..];
+            self.snapshot_due();
+        }
+    }
+
+    /// Bytes fed, the whole hash, and the prefix hashes.
+    pub fn finish(self) -> (u64, Digest, Vec<(u64, Digest)>) {
+        (self.total, *self.hasher.finalize().as_bytes(), self.prefixes)
+    }
+}
+
+/// Paces reads to a rate (bytes per second), in steps short enough to notice a stop.
+struct Pace {
+    rate: u64,
+    start: Instant,
+    bytes: u64,
+}
+
+impl Pace {
+    fn new(rate: u64) -> Pace {
+        Pace { rate, start: Instant::now(), bytes: 0 }
+    }
+    fn after(&mut self, n: usize, stop: &AtomicBool) {
+        if self.rate == 0 {
+            return;
+        }
+        self.bytes += n as u64;
+        let due = Duration::from_secs_f64(self.bytes as f64 / self.rate as f64);
+        while self.start.elapsed() < due && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep((due - self.start.elapsed()).min(Duration::from_millis(50)));
+        }
+    }
+}
+
+/// Test-build failpoints: with the `failpoints` feature, `EVIDOCK_FAILPOINTS=name[,name]`
+/// aborts the process at the named step (as a power cut or `kill -9` would).
+macro_rules! failpoint {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        {
+            if std::env::var("EVIDOCK_FAILPOINTS").is_ok_and(|v| v.split(',').any(|p| p == $name)) {
+                eprintln!("evidock: failpoint {} reached: aborting", $name);
+                std::process::abort();
+            }
+        }
+    };
+}
+
+fn is_nospace(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
+impl Bay<'_> {
+    fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
+        self.catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Ingests the volume at `path`: the whole pipeline, once.
+    ///
+    /// # Errors
+    /// When the bay stops early (undocked, full archive, stopping, catalogue failure). The
+    /// custody log records why; the recorder keeps everything not yet verified.
+    pub fn run(&self, path: &Path) -> Result<Outcome, IngestError> {
+        let volume_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let vol = Volume::open(path).map_err(|source| IngestError::Io {
+            action: "opening volume",
+            path: path.into(),
+            source,
+        })?;
+        let adapter = ContractAdapter::new(&vol);
+        let tz = self.config.timezone;
+        let now_utc = Utc::now();
+        let dock_now = now_utc.with_timezone(&tz).naive_local();
+        let identity = match adapter.identify() {
+            Ok(id) => id,
+            Err(AdapterError::NotARecorder { file }) => {
+                self.catalog().event(
+                    Action::UnknownVolume,
+                    &format!("volume:{volume_name}"),
+                    json!({ "volume": volume_name, "reason": format!("no {file} at the volume root"), "touched": false }),
+                )?;
+                self.progress.update(|s| {
+                    s.phase = Phase::NotARecorder;
+                    s.message = format!(
+                        "not a recorder (no {file}): left alone, nothing read or written / 非执法记录仪，未读写"
+                    );
+                });
+                return Ok(Outcome::NotARecorder);
+            }
+            Err(e @ AdapterError::BadIdentity { .. }) => {
+                let msg = e.to_string();
+                let mut cat = self.catalog();
+                let docking = cat.begin_docking(&DockingStart {
+                    volume: &volume_name,
+                    identity: None,
+                    dock_clock: dock_now,
+                    drift_s: None,
+                    drift_threshold_s: self.config.ingest.clock_drift_threshold_s,
+                })?;
+                cat.record_hostile(docking, format::IDENTITY_FILE, &msg)?;
+                cat.finish_docking(
+                    docking,
+                    "refused: invalid identity file",
+                    false,
+                    Action::IngestAbandoned,
+                    json!({ "error": msg }),
+                )?;
+                self.progress.update(|s| {
+                    s.docking_id = Some(docking);
+                    s.phase = Phase::Attention;
+                    s.message = format!("{msg}: nothing copied or wiped / 身份文件无效，未导入");
+                });
+                return Ok(Outcome::BadIdentity(msg));
+            }
+            Err(e) if !vol.present() => {
+                let _ = e;
+                return Err(IngestError::DeviceGone { volume: path.into() });
+            }
+            Err(AdapterError::Io { source, .. }) => {
+                return Err(IngestError::Io { action: "reading the identity of", path: path.into(), source })
+            }
+            Err(e) => {
+                return Err(IngestError::Io { action: "identifying", path: path.into(), source: io::Error::other(e) })
+            }
+        };
+
+        // Drift: both clocks in UTC where the recorder states its zone, else both local.
+        let drift_s = match identity.clock_utc_offset {
+            Some(off) => {
+                (identity.clock - chrono::Duration::seconds(i64::from(off)) - now_utc.naive_utc()).num_seconds()
+            }
+            None => plan::drift_seconds(identity.clock, dock_now),
+        };
+        let docking_id = self.catalog().begin_docking(&DockingStart {
+            volume: &volume_name,
+            identity: Some(&identity),
+            dock_clock: dock_now,
+            drift_s: Some(drift_s),
+            drift_threshold_s: self.config.ingest.clock_drift_threshold_s,
+        })?;
+        self.progress.update(|s| {
+            s.docking_id = Some(docking_id);
+            s.serial = Some(identity.serial.clone());
+            s.officer = Some(match &identity.officer_name {
+                Some(n) => format!("{} {n}", identity.badge),
+                None => identity.badge.clone(),
+            });
+            s.battery = identity.battery_percent;
+            s.storage_free = identity.storage_free;
+            s.drift_s = Some(drift_s);
+            s.phase = Phase::Copying;
+        });
+        match self.ingest_recorder(&vol, &identity, docking_id, drift_s, dock_now) {
+            Ok(outcome) => Ok(outcome),
+            Err(e) => {
+                let reason = e.to_string();
+                self.progress.update(|s| {
+                    s.phase = Phase::Abandoned;
+                    s.message = format!("{reason} / 导入中止，记录仪内容保留");
+                });
+                // The log says why; if the catalogue itself failed, this may fail too.
+                let _ = self.catalog().finish_docking(
+                    docking_id,
+                    &format!("abandoned: {}", e.short()),
+                    false,
+                    Action::IngestAbandoned,
+                    json!({ "error": reason, "retry_helps": e.retry_helps() }),
+                );
+                Err(e)
+            }
+        }
+    }
+
+    fn set_clock(&self, adapter: &ContractAdapter<'_>, identity: &Identity, drift_s: i64, dock_now: NaiveDateTime) {
+        if !self.config.ingest.set_clock || !identity.clock_settable || drift_s == 0 {
+            return;
+        }
+        let subject = format!("device:{}", identity.serial);
+        let result = adapter.set_clock(dock_now);
+        let details = match &result {
+            Ok(()) => json!({ "old": format::format_wall(identity.clock), "new": format::format_wall(dock_now),
+                              "drift_s": drift_s, "applied": "on undock" }),
+            Err(e) => json!({ "old": format::format_wall(identity.clock), "error": e.to_string() }),
+        };
+        if let Err(e) = self.catalog().event(Action::ClockSet, &subject, details) {
+            tracing::error!(error = %e, "cannot log the clock request");
+        }
+    }
+
+    fn ingest_recorder(
+        &self,
+        vol: &Volume,
+        identity: &Identity,
+        docking_id: i64,
+        drift_s: i64,
+        dock_now: NaiveDateTime,
+    ) -> Result<Outcome, IngestError> {
+        let serial = identity.serial.as_str();
+        let limits = Limits {
+            max_file_bytes: self.config.ingest.max_segment_bytes,
+            max_entries: self.config.ingest.max_files_per_volume,
+        };
+        let inventory = scan::scan(vol, limits).map_err(|source| {
+            if vol.present() {
+                IngestError::Io { action: "scanning", path: vol.path().into(), source }
+            } else {
+                IngestError::DeviceGone { volume: vol.path().into() }
+            }
+        })?;
+        for r in &inventory.refused {
+            tracing::warn!(serial, path = %r.path, what = %r.what, "entry left alone");
+            self.catalog().record_hostile(docking_id, &r.path, &r.what)?;
+        }
+
+        // Chains first: their PART records say which prefixes to hash while copying.
+        let mut chains: Vec<(String, ChainFile)> = Vec::new();
+        for c in &inventory.chains {
+            match vol.read_small(&components(&c.rel), format::MAX_CHAIN_BYTES) {
+                Ok(bytes) => chains.push((c.name.clone(), ChainFile::parse(&bytes))),
+                Err(_) if !vol.present() => return Err(IngestError::DeviceGone { volume: vol.path().into() }),
+                Err(e) => {
+                    self.catalog().record_hostile(docking_id, &c.rel, &format!("chain file unreadable: {e}"))?;
+                }
+            }
+        }
+        let names: Vec<String> = inventory.footage.iter().map(|f| f.name.clone()).collect();
+        let prefixes = verify::requested_prefixes(&chains, &names);
+        let expected_first_seq = self.catalog().device_last_seq(serial)?.map(|s| s + 1);
+
+        let bytes_total: u64 = inventory.footage.iter().chain(&inventory.chains).map(|f| f.size).sum();
+        self.progress.update(|s| {
+            s.files_total = inventory.footage.len() as u64;
+            s.bytes_total = bytes_total;
+            s.message =
+                format!("copying {} files / 正在导入 {} 个文件", inventory.footage.len(), inventory.footage.len());
+        });
+        self.set_clock(&ContractAdapter::new(vol), identity, drift_s, dock_now);
+
+        let mut done: Vec<(Item, Done)> = Vec::new();
+        let mut failed: Vec<(Item, String)> = Vec::new();
+        let no_offsets = Vec::new();
+        for item in &inventory.footage {
+            let dest = plan::footage_destination(serial, &item.name, drift_s, dock_now)
+                .expect("scanned names and identity serials are safe path components");
+            let offsets = prefixes.get(&item.name).unwrap_or(&no_offsets);
+            match self.ingest_file(vol, serial, docking_id, item, &dest, offsets) {
+                Ok(d) => {
+                    self.progress.update(|s| s.files_done += 1);
+                    done.push((item.clone(), d));
+                }
+                Err(FileError::Failed(why)) => {
+                    tracing::error!(serial, file = %item.rel, why = %why, "copy failed");
+                    self.catalog().event(
+                        Action::CopyFailed,
+                        &format!("file:{serial}/{}", item.rel),
+                        json!({ "docking": docking_id, "source": item.rel, "error": why, "kept_on_recorder": true }),
+                    )?;
+                    failed.push((item.clone(), why));
+                }
+                Err(FileError::Fatal(e)) => return Err(e),
+            }
+        }
+        let mut chain_done: Vec<(Item, Done)> = Vec::new();
+        for item in &inventory.chains {
+            let start = chains
+                .iter()
+                .find(|(n, _)| *n == item.name)
+                .and_then(|(_, c)| c.records.first())
+                .and_then(|l| match &l.record {
+                    format::Record::Genesis { wall, .. } => Some(plan::corrected(*wall, drift_s)),
+                    _ => None,
+                })
+                .unwrap_or(dock_now);
+            let dest = layout::chain_path(start, serial, &item.name).expect("scanned names are safe");
+            match self.ingest_file(vol, serial, docking_id, item, &dest, &no_offsets) {
+                Ok(d) => chain_done.push((item.clone(), d)),
+                Err(FileError::Failed(why)) => {
+                    self.catalog().event(
+                        Action::CopyFailed,
+                        &format!("file:{serial}/{}", item.rel),
+                        json!({ "docking": docking_id, "source": item.rel, "error": why, "kept_on_recorder": true }),
+                    )?;
+                    failed.push((item.clone(), why));
+                }
+                Err(FileError::Fatal(e)) => return Err(e),
+            }
+        }
+
+        // Verify: a pure function of the chains and what was read (R5, R6).
+        self.progress.update(|s| s.phase = Phase::Verifying);
+        let read_files: Vec<verify::ReadFile> = done.iter().map(|(_, d)| d.read.clone()).collect();
+        let report = verify::verify(&verify::Input {
+            chains: &chains,
+            files: &read_files,
+            writes_chain: identity.writes_chain,
+            gap_tolerance_ms: self.config.ingest.gap_tolerance_ms,
+            expected_first_seq,
+        });
+        let by_name: BTreeMap<&str, &Done> = done.iter().map(|(i, d)| (i.name.as_str(), d)).collect();
+        let rows: Vec<SegmentRow<'_>> = report
+            .segments
+            .iter()
+            .map(|f| SegmentRow {
+                file_id: f.name.as_deref().and_then(|n| by_name.get(n)).map(|d| d.archived.id),
+                corrected: (f.start.map(|t| plan::corrected(t, drift_s)), f.end.map(|t| plan::corrected(t, drift_s))),
+                finding: f,
+            })
+            .collect();
+        self.catalog().record_verification(docking_id, serial, &report, &rows)?;
+        if report.provenance == verify::Provenance::SealedAtDock && !read_files.is_empty() {
+            self.write_dock_seal(serial, docking_id, &read_files, dock_now)?;
+        }
+        let flagged = report.segments.iter().filter(|s| s.verdict.is_flagged()).count() as u64;
+        let review = flagged > 0
+            || !report.bad_lines.is_empty()
+            || report.sessions.iter().any(|s| {
+                s.state != verify::SessionState::Complete
+                    || !s.links_intact
+                    || s.gaps.iter().any(|g| g.reason.is_none())
+            });
+        self.progress.update(|s| {
+            s.verdicts.clear();
+            for f in &report.segments {
+                *s.verdicts.entry(f.verdict.as_str().to_string()).or_default() += 1;
+            }
+            s.unexplained_gaps =
+                report.sessions.iter().flat_map(|x| &x.gaps).filter(|g| g.reason.is_none()).count() as u64;
+        });
+
+        // Wipe only when every footage file is durable and verified (INV-1).
+        let all_archived = failed.is_empty();
+        let mut wiped = false;
+        let mut kept: Vec<String> = failed.iter().map(|(i, why)| format!("{}: {why}", i.rel)).collect();
+        if all_archived && self.config.ingest.wipe_after_verify && !done.is_empty() {
+            failpoint!("ingest.before-wipe");
+            self.progress.update(|s| s.phase = Phase::Wiping);
+            let mut removed = 0u64;
+            for (item, d) in done.iter().chain(&chain_done) {
+                if self.stopping() {
+                    return Err(IngestError::Stopped { volume: vol.path().into() });
+                }
+                match vol.remove_file(&components(&item.rel), d.stamp) {
+                    Ok(()) => {
+                        removed += 1;
+                        self.catalog().record_wipe(&WipeRecord {
+                            docking_id,
+                            serial,
+                            source: &item.rel,
+                            file: &d.archived,
+                        })?;
+                        failpoint!("wipe.mid");
+                    }
+                    Err(_) if !vol.present() => return Err(IngestError::DeviceGone { volume: vol.path().into() }),
+                    Err(e) => {
+                        kept.push(format!("{}: not wiped: {e}", item.rel));
+                        self.catalog().event(
+                            Action::WipeSkipped,
+                            &format!("file:{serial}/{}", item.rel),
+                            json!({ "docking": docking_id, "source": item.rel, "reason": e.to_string() }),
+                        )?;
+                    }
+                }
+            }
+            wiped = kept.is_empty();
+            self.catalog().event(
+                Action::RecorderWiped,
+                &format!("device:{serial}"),
+                json!({ "docking": docking_id, "files_removed": removed, "complete": wiped,
+                        "left_alone": inventory.refused.len() }),
+            )?;
+        } else if !done.is_empty() {
+            let reason = if !all_archived {
+                "some footage could not be archived: the recorder keeps everything"
+            } else {
+                "ingest.wipe_after_verify is off"
+            };
+            self.catalog().event(
+                Action::WipeSkipped,
+                &format!("device:{serial}"),
+                json!({ "docking": docking_id, "reason": reason }),
+            )?;
+        }
+
+        let safe = all_archived;
+        let outcome_text = if safe { "done" } else { "attention: footage left on the recorder" };
+        self.catalog().finish_docking(
+            docking_id,
+            outcome_text,
+            safe,
+            Action::IngestFinished,
+            json!({
+                "archived": done.len(), "failed": failed.len(), "flagged": flagged, "review": review, "wiped": wiped,
+                "left_alone": inventory.refused.iter().map(|r| format!("{}: {}", r.path, r.what)).collect::<Vec<_>>(),
+                "problems": kept,
+            }),
+        )?;
+        self.progress.update(|s| {
+            s.safe_to_undock = safe;
+            s.wiped = wiped;
+            if safe {
+                s.phase = Phase::Done;
+                s.message = if wiped {
+                    "safe to undock: all footage archived, verified, recorder wiped / 可以拔出：已归档、校验并清除"
+                        .into()
+                } else {
+                    "safe to undock: all footage archived and verified / 可以拔出：已归档并校验".into()
+                };
+            } else {
+                s.phase = Phase::Attention;
+                s.message = format!(
+                    "{} file(s) could not be archived and stay on the recorder / {} 个文件未能归档，保留在记录仪上",
+                    failed.len(),
+                    failed.len()
+                );
+            }
+            if flagged > 0 {
+                s.message += &format!("; {flagged} segment(s) flagged / {flagged} 个片段有异常");
+            }
+        });
+        Ok(Outcome::Finished {
+            archived: done.len() as u64,
+            failed: failed.len() as u64,
+            flagged,
+            review,
+            wiped,
+            safe_to_undock: safe,
+        })
+    }
+
+    fn write_dock_seal(
+        &self,
+        serial: &str,
+        docking_id: i64,
+        files: &[verify::ReadFile],
+        dock_now: NaiveDateTime,
+    ) -> Result<(), IngestError> {
+        let seal_files: Vec<seal::SealFile> =
+            files.iter().map(|f| seal::SealFile { name: f.name.clone(), size: f.size, hash: f.hash }).collect();
+        let session = format!("DOCK-{docking_id}");
+        let first_seq_hint = self.catalog().device_last_seq(serial)?.map_or(1, |s| s + 1);
+        let sealed = seal::seal_at_dock(serial, &session, &seal_files, dock_now, first_seq_hint).map_err(|e| {
+            IngestError::Io { action: "sealing at dock", path: PathBuf::from(serial), source: io::Error::other(e) }
+        })?;
+        let name = sealed.file_name.clone();
+        let rel = layout::chain_path(dock_now, serial, &name).expect("safe names");
+        let rel = Path::new(&rel);
+        let root = &self.config.paths.archive_root;
+        let io_err = |source: io::Error, path: PathBuf| {
+            if is_nospace(&source) {
+                IngestError::NoSpace { path }
+            } else {
+                IngestError::Io { action: "writing the dock seal", path, source }
+            }
+        };
+        let dir =
+            fsio::create_dirs(root, rel.parent().unwrap_or(Path::new(""))).map_err(|e| io_err(e, root.join(rel)))?;
+        fsio::write_new(&dir, &name, sealed.text.as_bytes()).map_err(|e| io_err(e, dir.join(&name)))?;
+        self.catalog().event(
+            Action::SessionVerified,
+            &format!("session:{serial}/{session}"),
+            json!({
+                "docking": docking_id, "provenance": "sealed_at_dock", "chain_file": rel.to_string_lossy(),
+                "blake3": hex(blake3::hash(sealed.text.as_bytes()).as_bytes()), "segments": files.len(),
+                "unsealed": sealed.unsealed,
+            }),
+        )?;
+        Ok(())
+    }
+
+    /// Archives one file, or finds it already archived with the same hash.
+    fn ingest_file(
+        &self,
+        vol: &Volume,
+        serial: &str,
+        docking_id: i64,
+        item: &Item,
+        dest: &str,
+        offsets: &[u64],
+    ) -> Result<Done, FileError> {
+        // Re-docked: an archived copy with this size may exist; hash the recorder's file and
+        // compare before copying anything (a segment is never stored twice).
+        let prior = self.catalog().archived(serial, &item.rel)?;
+        if prior.iter().any(|p| p.size == item.size) {
+            let (read, stamp) = self.hash_source(vol, item, offsets)?;
+            let h = hex(&read.hash);
+            if let Some(p) = prior.iter().find(|p| p.blake3 == h && p.size == read.size) {
+                // Verify the archive copy itself before anything relies on it.
+                let path = self.config.paths.archive_root.join(&p.archive_path);
+                match fsio::read_back(&path, self.config.ingest.read_back, self.config.ingest.chunk_bytes) {
+                    Ok((n, ah, _)) if n == p.size && ah.to_hex().as_str() == p.blake3 => {
+                        return Ok(Done { read, archived: p.clone(), stamp });
+                    }
+                    other => {
+                        let why = match other {
+                            Ok(_) => "differs from its catalogued hash".to_string(),
+                            Err(e) => e.to_string(),
+                        };
+                        tracing::error!(path = %path.display(), why = %why, "archived copy failed its check");
+                        self.catalog().event(
+                            Action::CopyFailed,
+                            &format!("file:{serial}/{}", item.rel),
+                            json!({ "docking": docking_id, "archive_path": p.archive_path,
+                                    "error": format!("archived copy failed its check: {why}"), "kept_on_recorder": true }),
+                        )?;
+                        return Err(FileError::Failed(format!(
+                            "archived copy {} failed its check: {why}",
+                            p.archive_path
+                        )));
+                    }
+                }
+            }
+        }
+        let mut last = String::new();
+        for attempt in 1..=self.config.ingest.copy_attempts {
+            match self.copy_once(vol, serial, docking_id, item, dest, offsets) {
+                Ok(done) => return Ok(done),
+                Err(FileError::Failed(why)) => {
+                    tracing::warn!(file = %item.rel, attempt, why = %why, "copy attempt failed");
+                    last = why;
+                }
+                Err(fatal) => return Err(fatal),
+            }
+        }
+        Err(FileError::Failed(format!("{last} (after {} attempts)", self.config.ingest.copy_attempts)))
+    }
+
+    fn open_source(&self, vol: &Volume, item: &Item) -> Result<(std::fs::File, Stamp), FileError> {
+        vol.open_file(&components(&item.rel)).map_err(|e| {
+            if !vol.present() {
+                FileError::Fatal(IngestError::DeviceGone { volume: vol.path().into() })
+            } else {
+                FileError::Failed(format!("cannot open on the recorder: {e}"))
+            }
+        })
+    }
+
+    /// Reads a source file in chunks through `sink`, pacing, watching for a stop or an
+    /// undock, and checking the file did not change while it was read.
+    fn stream(
+        &self,
+        vol: &Volume,
+        item: &Item,
+        offsets: &[u64],
+        mut sink: impl FnMut(&[u8]) -> Result<(), FileError>,
+    ) -> Result<(verify::ReadFile, Stamp), FileError> {
+        let (mut src, stamp) = self.open_source(vol, item)?;
+        let mut hasher = PrefixHasher::new(offsets);
+        let mut buf = vec![0u8; self.config.ingest.chunk_bytes];
+        let mut pace = Pace::new(self.config.ingest.read_rate_limit);
+        let mut total = 0u64;
+        loop {
+            if self.stopping() {
+                return Err(IngestError::Stopped { volume: vol.path().into() }.into());
+            }
+            if !vol.present() {
+                return Err(IngestError::DeviceGone { volume: vol.path().into() }.into());
+            }
+            let n = match src.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) if !vol.present() => return Err(IngestError::DeviceGone { volume: vol.path().into() }.into()),
+                Err(e) => return Err(FileError::Failed(format!("read error on the recorder at byte {total}: {e}"))),
+            };
+            if total + n as u64 > stamp.size {
+                return Err(FileError::Failed("file grew while being copied (still being written?)".into()));
+            }
+            hasher.update(&buf[..n]);
+            sink(&buf[..n])?;
+            total += n as u64;
+            self.progress.update(|s| s.bytes_done += n as u64);
+            pace.after(n, self.stop);
+        }
+        let (size, hash, prefixes) = hasher.finish();
+        let now = vol.stamp(&components(&item.rel)).ok();
+        if size != stamp.size || now != Some(stamp) {
+            return Err(FileError::Failed("file changed while being copied (still being written?)".into()));
+        }
+        Ok((verify::ReadFile { name: item.name.clone(), size, hash, prefixes }, stamp))
+    }
+
+    fn hash_source(&self, vol: &Volume, item: &Item, offsets: &[u64]) -> Result<(verify::ReadFile, Stamp), FileError> {
+        self.stream(vol, item, offsets, |_| Ok(()))
+    }
+
+    fn copy_once(
+        &self,
+        vol: &Volume,
+        serial: &str,
+        docking_id: i64,
+        item: &Item,
+        dest: &str,
+        offsets: &[u64],
+    ) -> Result<Done, FileError> {
+        let root = &self.config.paths.archive_root;
+        let dest = Path::new(dest);
+        let dest_name = dest.file_name().and_then(|n| n.to_str()).expect("layout paths end in a file name");
+        let fatal_or_failed = |e: io::Error, path: PathBuf, what: &str| -> FileError {
+            if is_nospace(&e) {
+                FileError::Fatal(IngestError::NoSpace { path })
+            } else {
+                FileError::Failed(format!("{what} {}: {e}", path.display()))
+            }
+        };
+        let dir = fsio::create_dirs(root, dest.parent().unwrap_or(Path::new("")))
+            .map_err(|e| fatal_or_failed(e, root.join(dest), "creating the folder for"))?;
+        let mut staged =
+            fsio::Staged::new(&dir, dest_name).map_err(|e| fatal_or_failed(e, dir.join(dest_name), "creating"))?;
+        let tmp = staged.path().to_path_buf();
+        let mut first = true;
+        let (read, stamp) = self.stream(vol, item, offsets, |chunk| {
+            staged.file().write_all(chunk).map_err(|e| fatal_or_failed(e, tmp.clone(), "writing"))?;
+            if first {
+                first = false;
+                failpoint!("copy.mid");
+            }
+            Ok(())
+        })?;
+        failpoint!("copy.before-fsync");
+        // An fsync error means the data may not be on disk: the copy failed, redo it.
+        staged.sync().map_err(|e| fatal_or_failed(e, tmp.clone(), "fsync of"))?;
+        // Read back from disk, not from the page cache.
+        let (n, h, used) = fsio::read_back(&tmp, self.config.ingest.read_back, self.config.ingest.chunk_bytes)
+            .map_err(|e| fatal_or_failed(e, tmp.clone(), "reading back"))?;
+        if n != read.size || h.as_bytes() != &read.hash {
+            return Err(FileError::Failed(format!(
+                "read-back of {} differs from what was read from the recorder ({} bytes {} vs {} bytes {})",
+                tmp.display(),
+                read.size,
+                &hex(&read.hash)[..16],
+                n,
+                &h.to_hex()[..16]
+            )));
+        }
+        // Rename without overwriting; a name taken by an earlier, interrupted run is
+        // adopted when it holds exactly these bytes, else the next free name is used.
+        let mut attempt = 1u32;
+        let (final_path, recovered) = loop {
+            let name = if attempt == 1 { dest_name.to_string() } else { plan::alternative_name(dest_name, attempt) };
+            let rel = dest.with_file_name(&name).to_string_lossy().into_owned();
+            match staged.commit(&name) {
+                Ok(path) => break (path, false),
+                Err((back, e)) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    staged = back;
+                    let existing = dir.join(&name);
+                    if let Some(known) = self.catalog().archived_at(&rel)? {
+                        if known.blake3 == hex(&read.hash) {
+                            // Same bytes already catalogued under this name (another source
+                            // path with identical content): never stored twice.
+                            return Ok(Done { read, archived: known, stamp });
+                        }
+                    } else if let Ok((n, h, _)) =
+                        fsio::read_back(&existing, self.config.ingest.read_back, self.config.ingest.chunk_bytes)
+                    {
+                        if n == read.size && h.as_bytes() == &read.hash {
+                            drop(staged);
+                            break (existing, true);
+                        }
+                    }
+                    attempt += 1;
+                    if attempt > 1000 {
+                        return Err(FileError::Failed(format!("no free name for {}", dest.display())));
+                    }
+                }
+                Err((_, e)) => return Err(fatal_or_failed(e, dir.join(&name), "renaming into place")),
+            }
+        };
+        failpoint!("copy.after-rename");
+        fsio::seal_read_only(&final_path).map_err(|e| fatal_or_failed(e, final_path.clone(), "sealing"))?;
+        let immutable = self.config.ingest.immutable && fsio::set_immutable(&final_path).unwrap_or(false);
+        let rel = final_path.strip_prefix(root).unwrap_or(&final_path).to_string_lossy().into_owned();
+        let archived = self.catalog().record_copy(&CopyRecord {
+            docking_id,
+            serial,
+            source: &item.rel,
+            size: read.size,
+            hash: read.hash,
+            archive_path: &rel,
+            read_back: used.as_str(),
+            immutable,
+            recovered,
+        })?;
+        Ok(Done { read, archived, stamp })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_hasher_snapshots_exact_prefixes_across_chunk_boundaries() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 256) as u8).collect();
+        let offsets = [0, 1, 4096, 5000, 9999, 10_000, 20_000];
+        for chunk in [1, 3, 4096, 7000, 10_000] {
+            let mut h = PrefixHasher::new(&offsets);
+            for c in data.chunks(chunk) {
+                h.update(c);
+            }
+            let (n, whole, prefixes) = h.finish();
+            assert_eq!(n, 10_000);
+            assert_eq!(whole, *blake3::hash(&data).as_bytes());
+            let expect: Vec<(u64, Digest)> = offsets
+                .iter()
+                .filter(|&&o| o <= 10_000)
+                .map(|&o| (o, *blake3::hash(&data[..o as usize]).as_bytes()))
+                .collect();
+            assert_eq!(prefixes, expect, "chunk {chunk}");
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Live progress of one bay, written by the executor and read by the status view.
+//!
+//! The executor holds the only writer; the daemon's status task reads snapshots. A mutex
+//! guards a small plain struct; nothing here blocks on I/O.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Where a bay stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    /// Reading the identity.
+    #[default]
+    Identifying,
+    /// Copying, hashing, reading back.
+    Copying,
+    /// Verifying the chain.
+    Verifying,
+    /// Removing verified footage from the recorder.
+    Wiping,
+    /// Finished: every footage file archived and verified.
+    Done,
+    /// Finished, but something needs a custodian (copy failures, entries left behind).
+    Attention,
+    /// Not a recorder: left alone.
+    NotARecorder,
+    /// Stopped before the end (undocked, daemon stopping, disk full): resumes on re-dock.
+    Abandoned,
+}
+
+impl Phase {
+    /// Stable name for `--json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Identifying => "identifying",
+            Phase::Copying => "copying",
+            Phase::Verifying => "verifying",
+            Phase::Wiping => "wiping",
+            Phase::Done => "done",
+            Phase::Attention => "attention",
+            Phase::NotARecorder => "not_a_recorder",
+            Phase::Abandoned => "abandoned",
+        }
+    }
+    /// Chinese label for the custodian's view.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Phase::Identifying => "识别中",
+            Phase::Copying => "导入中",
+            Phase::Verifying => "校验中",
+            Phase::Wiping => "清除记录仪",
+            Phase::Done => "完成",
+            Phase::Attention => "需人工处理",
+            Phase::NotARecorder => "非记录仪",
+            Phase::Abandoned => "已中止",
+        }
+    }
+    /// Whether the bay has stopped working.
+    pub fn is_final(self) -> bool {
+        matches!(self, Phase::Done | Phase::Attention | Phase::NotARecorder | Phase::Abandoned)
+    }
+}
+
+/// A copy of a bay's state.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Folder name under the dock root.
+    pub volume: String,
+    /// Docking id in the catalogue.
+    pub docking_id: Option<i64>,
+    /// Device serial.
+    pub serial: Option<String>,
+    /// Officer badge and name.
+    pub officer: Option<String>,
+    /// Phase.
+    pub phase: Phase,
+    /// Footage files found.
+    pub files_total: u64,
+    /// Footage files archived (or found already archived).
+    pub files_done: u64,
+    /// Bytes to copy.
+    pub bytes_total: u64,
+    /// Bytes copied.
+    pub bytes_done: u64,
+    /// Seconds since the bay started.
+    pub elapsed_s: f64,
+    /// Segments by verdict.
+    pub verdicts: BTreeMap<String, u64>,
+    /// Unexplained gaps.
+    pub unexplained_gaps: u64,
+    /// Battery percent.
+    pub battery: Option<u8>,
+    /// Free storage.
+    pub storage_free: Option<u64>,
+    /// Clock drift in seconds.
+    pub drift_s: Option<i64>,
+    /// One line for the custodian.
+    pub message: String,
+    /// Every footage file is durable and verified in the archive.
+    pub safe_to_undock: bool,
+    /// Whether the recorder was wiped.
+    pub wiped: bool,
+}
+
+/// A bay's progress, shared between the executor (writer) and the status view (reader).
+#[derive(Debug)]
+pub struct Progress {
+    state: Mutex<Snapshot>,
+    started: Instant,
+}
+
+impl Progress {
+    /// A new bay for `volume`.
+    pub fn new(volume: &str) -> Progress {
+        Progress {
+            state: Mutex::new(Snapshot { volume: volume.to_string(), ..Snapshot::default() }),
+            started: Instant::now(),
+        }
+    }
+
+    /// Changes the state.
+    pub fn update(&self, f: impl FnOnce(&mut Snapshot)) {
+        let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut s);
+    }
+
+    /// A copy of the state.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        s.elapsed_s = self.started.elapsed().as_secs_f64();
+        s
+    }
+}

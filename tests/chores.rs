@@ -1,0 +1,684 @@
+//! Chores are tests too: the packaging files shipped with evidock agree with each other and with
+//! the tools that will read them.
+//!
+//! - The systemd unit passes `systemd-analyze verify` with no output at all (the tool only warns,
+//!   with exit status 0, about unknown keys), keeps the settings the daemon relies on, and keeps
+//!   its `systemd-analyze security` exposure low.
+//! - The sysusers and tmpfiles files create the user and the folders the configuration names.
+//! - The udev rules know exactly the USB ids of the configuration's `[[usb.models]]` (R1, R2,
+//!   R14), one commented line each, sorted, and are well-formed rules.
+//! - The CI script runs the README's test command; the install guide's commands name files that
+//!   exist.
+//!
+//! A check that needs an outside tool prints why it is skipped when the tool is missing; CI
+//! installs every one of them.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use evidock::config::{Config, ConfigFile};
+
+/// The exposure `systemd-analyze security` may report for the unit (0.0 best, 10.0 worst).
+const MAX_EXPOSURE: f64 = 1.5;
+
+/// The test command of the README, run by CI.
+const TEST_COMMAND: &str = "cargo test --locked";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    let path = repo().join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// The full path of a program found on `PATH`.
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn shipped_config() -> Config {
+    let path = repo().join("config/evidock.toml");
+    Config::parse(&read("config/evidock.toml"), &path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+#[test]
+fn shipped_config_spells_out_the_defaults() {
+    // The example promises that every value it writes is the built-in default. Recorder models
+    // are the exception: the example may list more (udev_ids_match_configured_models).
+    let mut shipped = shipped_config();
+    shipped.source = None;
+    shipped.usb.models.clear();
+    let mut defaults = Config::resolve(ConfigFile::default(), None).expect("built-in defaults");
+    defaults.usb.models.clear();
+    assert_eq!(format!("{shipped:#?}"), format!("{defaults:#?}"), "config/evidock.toml differs from the defaults");
+}
+
+// ---------------------------------------------------------------------------------------------
+// systemd
+
+/// `(section, key, value)` of every setting of a unit file, in order.
+fn unit_settings(text: &str) -> Vec<(String, String, String)> {
+    let mut section = String::new();
+    let mut settings = Vec::new();
+    let mut pending = String::new();
+    for raw in text.lines() {
+        let line = raw.trim();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with(';')) {
+            continue;
+        }
+        if let Some(cont) = line.strip_suffix('\\') {
+            pending.push_str(cont);
+            pending.push(' ');
+            continue;
+        }
+        let line = std::mem::take(&mut pending) + line;
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_string();
+        } else if let Some((key, value)) = line.split_once('=') {
+            settings.push((section.clone(), key.trim().to_string(), value.trim().to_string()));
+        } else {
+            panic!("evidock.service: not a setting: {line:?}");
+        }
+    }
+    settings
+}
+
+/// Every value of `key` in `[Service]`.
+fn service_values<'a>(settings: &'a [(String, String, String)], key: &str) -> Vec<&'a str> {
+    settings.iter().filter(|(s, k, _)| s == "Service" && k == key).map(|(_, _, v)| v.as_str()).collect()
+}
+
+/// The single value of `key` in `[Service]`.
+fn service_value<'a>(settings: &'a [(String, String, String)], key: &str) -> &'a str {
+    match service_values(settings, key).as_slice() {
+        [one] => one,
+        other => panic!("evidock.service: expected exactly one {key}=, found {other:?}"),
+    }
+}
+
+/// The unit with its `ExecStart=` binary replaced by `binary`, written as `evidock.service` in a
+/// fresh temporary folder (systemd-analyze checks that the binary exists).
+fn unit_with_binary(binary: &Path) -> (tempfile::TempDir, PathBuf) {
+    const SHIPPED: &str = "ExecStart=/usr/local/bin/evidock ";
+    let shipped = read("systemd/evidock.service");
+    assert_eq!(shipped.matches(SHIPPED).count(), 1, "evidock.service: one `{SHIPPED}` line expected");
+    let mut exe = binary.display().to_string().replace('%', "%%");
+    if exe.contains(char::is_whitespace) {
+        exe = format!("\"{exe}\"");
+    }
+    let unit = shipped.replace(SHIPPED, &format!("ExecStart={exe} "));
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("evidock.service");
+    std::fs::write(&path, unit).expect("write the unit");
+    (dir, path)
+}
+
+#[test]
+fn systemd_unit_verifies_without_output() {
+    let Some(analyze) = which("systemd-analyze") else {
+        println!(
+            "SKIPPED systemd_unit_verifies_without_output: systemd-analyze is not installed (apt-get install systemd)"
+        );
+        return;
+    };
+    let (_dir, unit) = unit_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
+    let out = run(Command::new(&analyze).arg("verify").arg(&unit));
+    let said = text(&out);
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "systemd-analyze verify evidock.service: {}\n{said}",
+        out.status
+    );
+}
+
+#[test]
+fn systemd_unit_security_exposure_is_low() {
+    let Some(analyze) = which("systemd-analyze") else {
+        println!(
+            "SKIPPED systemd_unit_security_exposure_is_low: systemd-analyze is not installed (apt-get install systemd)"
+        );
+        return;
+    };
+    let (_dir, unit) = unit_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
+    let out = run(Command::new(&analyze).args(["security", "--offline=true", "--no-pager"]).arg(&unit));
+    let said = text(&out);
+    if !out.status.success() && said.contains("--offline") {
+        println!(
+            "SKIPPED systemd_unit_security_exposure_is_low: this systemd-analyze has no --offline (systemd < 252)"
+        );
+        return;
+    }
+    assert!(out.status.success(), "systemd-analyze security: {}\n{said}", out.status);
+    let marker = "Overall exposure level for evidock.service:";
+    let score: f64 = said
+        .lines()
+        .find_map(|l| l.split_once(marker))
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure score in:\n{said}"));
+    println!("systemd-analyze security: exposure {score} for evidock.service");
+    assert!(score <= MAX_EXPOSURE, "exposure {score} above {MAX_EXPOSURE}: a hardening line was lost\n{said}");
+}
+
+#[test]
+fn systemd_unit_keeps_what_the_daemon_relies_on() {
+    let s = unit_settings(&read("systemd/evidock.service"));
+    assert_eq!(service_value(&s, "Type"), "notify");
+    assert_eq!(service_value(&s, "NotifyAccess"), "main");
+    assert_eq!(service_value(&s, "ExecStart"), "/usr/local/bin/evidock --config /etc/evidock/evidock.toml daemon");
+    let watchdog = service_value(&s, "WatchdogSec");
+    let seconds: u64 = watchdog.trim_end_matches('s').parse().unwrap_or(0);
+    assert!(seconds > 0, "WatchdogSec={watchdog}: the daemon's watchdog must be on");
+    assert!(["on-failure", "on-watchdog", "always"].contains(&service_value(&s, "Restart")));
+    let stop = service_value(&s, "TimeoutStopSec");
+    assert!(
+        stop.trim_end_matches('s').parse::<u64>().is_ok_and(|t| t >= 60),
+        "TimeoutStopSec={stop}: copies need time"
+    );
+    assert_eq!(service_value(&s, "User"), "evidock");
+    assert_eq!(service_value(&s, "Group"), "evidock");
+    assert_eq!(service_value(&s, "UMask"), "0077");
+    assert_eq!(service_value(&s, "ProtectSystem"), "strict");
+    assert_eq!(service_value(&s, "NoNewPrivileges"), "yes");
+    assert_eq!(service_value(&s, "PrivateTmp"), "yes");
+    assert_eq!(service_value(&s, "RuntimeDirectoryPreserve"), "yes");
+    assert_eq!(service_value(&s, "DevicePolicy"), "closed");
+    assert!(service_values(&s, "DeviceAllow").contains(&"char-usb_device rw"), "USB device nodes must stay reachable");
+    for value in service_values(&s, "PrivateDevices") {
+        assert!(!["yes", "true", "1", "on"].contains(&value), "PrivateDevices={value} hides the recorders' USB nodes");
+    }
+    let caps = service_value(&s, "CapabilityBoundingSet");
+    assert!(caps.split_whitespace().all(|c| c == "CAP_LINUX_IMMUTABLE"), "CapabilityBoundingSet={caps}: too wide");
+    let families = service_value(&s, "RestrictAddressFamilies");
+    assert!(!families.contains("AF_INET"), "RestrictAddressFamilies={families}: no IP for the daemon");
+    assert!(families.contains("AF_NETLINK"), "RestrictAddressFamilies={families}: USB hotplug needs AF_NETLINK");
+
+    // The folders the shipped configuration names are writable inside the sandbox.
+    let c = shipped_config();
+    let writable: Vec<PathBuf> = service_values(&s, "ReadWritePaths")
+        .iter()
+        .flat_map(|v| v.split_whitespace())
+        .map(|p| PathBuf::from(p.trim_start_matches(['-', '+'])))
+        .collect();
+    for dir in [&c.paths.dock_root, &c.paths.archive_root] {
+        assert!(
+            writable.iter().any(|w| dir.starts_with(w)),
+            "{} is not in ReadWritePaths= {writable:?}",
+            dir.display()
+        );
+    }
+    let state = Path::new("/var/lib").join(service_value(&s, "StateDirectory"));
+    assert!(
+        c.paths.state_dir.starts_with(&state),
+        "state_dir {} is outside {}",
+        c.paths.state_dir.display(),
+        state.display()
+    );
+    let runtime = Path::new("/run").join(service_value(&s, "RuntimeDirectory"));
+    assert!(
+        c.paths.dock_root.starts_with(&runtime),
+        "dock_root {} is outside {}",
+        c.paths.dock_root.display(),
+        runtime.display()
+    );
+}
+
+/// `(path, mode, user, group)` of every `d` line of the tmpfiles file.
+fn tmpfiles_dirs() -> Vec<(PathBuf, String, String, String)> {
+    read("systemd/evidock.tmpfiles.conf")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert!(f.len() >= 5 && f[0] == "d", "evidock.tmpfiles.conf: unexpected line {l:?}");
+            (PathBuf::from(f[1]), f[2].to_string(), f[3].to_string(), f[4].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn sysusers_and_tmpfiles_cover_the_configured_folders() {
+    let sysusers = read("systemd/evidock.sysusers.conf");
+    assert!(
+        sysusers.lines().any(|l| l.split_whitespace().take(2).eq(["u", "evidock"])),
+        "evidock.sysusers.conf must declare user evidock"
+    );
+    let dirs = tmpfiles_dirs();
+    let c = shipped_config();
+    for (dir, mode) in [(&c.paths.dock_root, "0750"), (&c.paths.archive_root, "0700"), (&c.paths.state_dir, "0700")] {
+        let line = dirs.iter().find(|(p, ..)| p == dir);
+        let Some((_, m, u, g)) = line else { panic!("evidock.tmpfiles.conf does not create {}", dir.display()) };
+        assert_eq!((m.as_str(), u.as_str(), g.as_str()), (mode, "evidock", "evidock"), "{}", dir.display());
+    }
+}
+
+#[test]
+fn sysusers_and_tmpfiles_apply_to_an_empty_root() {
+    let (Some(sysusers), Some(tmpfiles)) = (which("systemd-sysusers"), which("systemd-tmpfiles")) else {
+        println!("SKIPPED sysusers_and_tmpfiles_apply_to_an_empty_root: systemd-sysusers or systemd-tmpfiles is not installed (apt-get install systemd)");
+        return;
+    };
+    if !is_root() {
+        println!("SKIPPED sysusers_and_tmpfiles_apply_to_an_empty_root: systemd-tmpfiles needs root to give folders to evidock (CI runs as root)");
+        return;
+    }
+    let root = tempfile::tempdir().expect("temporary folder");
+    std::fs::create_dir(root.path().join("etc")).expect("etc");
+    let out =
+        run(Command::new(sysusers).arg("--root").arg(root.path()).arg(repo().join("systemd/evidock.sysusers.conf")));
+    assert!(out.status.success(), "systemd-sysusers: {}\n{}", out.status, text(&out));
+    let passwd = std::fs::read_to_string(root.path().join("etc/passwd")).expect("passwd written");
+    let uid: u32 = passwd
+        .lines()
+        .find_map(|l| l.strip_prefix("evidock:x:"))
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no evidock user in:\n{passwd}"));
+    let out = run(Command::new(tmpfiles)
+        .arg("--root")
+        .arg(root.path())
+        .arg("--create")
+        .arg(repo().join("systemd/evidock.tmpfiles.conf")));
+    assert!(out.status.success(), "systemd-tmpfiles: {}\n{}", out.status, text(&out));
+    for (dir, mode, ..) in tmpfiles_dirs() {
+        let inside = root.path().join(dir.strip_prefix("/").expect("absolute"));
+        let meta = std::fs::metadata(&inside).unwrap_or_else(|e| panic!("{}: {e}", inside.display()));
+        assert!(meta.is_dir(), "{}", inside.display());
+        assert_eq!(format!("{:04o}", meta.mode() & 0o7777), mode, "{}", dir.display());
+        assert_eq!(meta.uid(), uid, "{} owner", dir.display());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// udev
+
+/// One rule line: its 1-based line number and its `key op "value"` triples.
+struct Rule {
+    line: usize,
+    keys: Vec<(String, String, String)>,
+}
+
+impl Rule {
+    fn value(&self, key: &str, op: &str) -> Option<&str> {
+        self.keys.iter().find(|(k, o, _)| k == key && o == op).map(|(_, _, v)| v.as_str())
+    }
+}
+
+/// Parses udev rules text into rules, refusing anything that is not `KEY{attr} OP "value"`
+/// separated by commas.
+fn udev_rules(text: &str) -> Result<Vec<Rule>, String> {
+    let mut rules = Vec::new();
+    let mut joined = String::new();
+    let mut first = 0;
+    for (n, raw) in text.lines().enumerate() {
+        if joined.is_empty() {
+            first = n + 1;
+            if raw.trim().is_empty() || raw.trim_start().starts_with('#') {
+                continue;
+            }
+        }
+        if let Some(cont) = raw.strip_suffix('\\') {
+            joined.push_str(cont);
+            continue;
+        }
+        joined.push_str(raw);
+        let line = std::mem::take(&mut joined);
+        rules.push(Rule { line: first, keys: udev_line(&line).map_err(|e| format!("line {first}: {e}: {line}"))? });
+    }
+    if !joined.is_empty() {
+        return Err(format!("line {first}: continuation at end of file"));
+    }
+    Ok(rules)
+}
+
+fn udev_line(line: &str) -> Result<Vec<(String, String, String)>, String> {
+    let mut keys = Vec::new();
+    let mut rest = line.trim();
+    loop {
+        let name_len = rest.find(|c: char| !(c.is_ascii_uppercase() || c == '_')).unwrap_or(rest.len());
+        if name_len == 0 {
+            return Err(format!("expected a key at {rest:?}"));
+        }
+        let mut key = rest[..name_len].to_string();
+        rest = &rest[name_len..];
+        if let Some(attr) = rest.strip_prefix('{') {
+            let close = attr.find('}').ok_or("unclosed {")?;
+            key = format!("{key}{{{}}}", &attr[..close]);
+            rest = &attr[close + 1..];
+        }
+        rest = rest.trim_start();
+        let op =
+            ["==", "!=", "+=", "-=", ":=", "="].into_iter().find(|op| rest.starts_with(op)).ok_or("no operator")?;
+        rest = rest[op.len()..].trim_start();
+        let body = rest.strip_prefix('"').ok_or("value not in double quotes")?;
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let end = end.ok_or("unterminated value")?;
+        keys.push((key, op.to_string(), body[..end].to_string()));
+        rest = body[end + 1..].trim_start();
+        if rest.is_empty() {
+            return Ok(keys);
+        }
+        rest = rest.strip_prefix(',').ok_or("expected a comma")?.trim_start();
+    }
+}
+
+/// Checks the keys and operators udev knows, and that GOTO and LABEL pair up.
+fn lint_udev(rules: &[Rule]) -> Result<(), String> {
+    const MATCH_ONLY: &[&str] = &[
+        "ACTION",
+        "DEVPATH",
+        "KERNEL",
+        "KERNELS",
+        "SUBSYSTEM",
+        "SUBSYSTEMS",
+        "DRIVER",
+        "DRIVERS",
+        "ATTRS",
+        "TAGS",
+        "TEST",
+        "PROGRAM",
+        "RESULT",
+        "CONST",
+    ];
+    const ASSIGN_ONLY: &[&str] = &["GOTO", "LABEL", "GROUP", "OWNER", "MODE", "RUN", "IMPORT", "OPTIONS", "SECLABEL"];
+    const BOTH: &[&str] = &["ENV", "ATTR", "TAG", "SYMLINK", "NAME", "SYSCTL"];
+    let mut labels = BTreeSet::new();
+    let mut gotos = Vec::new();
+    for rule in rules {
+        for (key, op, value) in &rule.keys {
+            let base = key.split('{').next().unwrap_or(key);
+            let matching = op == "==" || op == "!=";
+            let known = if MATCH_ONLY.contains(&base) {
+                matching
+            } else if ASSIGN_ONLY.contains(&base) {
+                !matching
+            } else {
+                BOTH.contains(&base)
+            };
+            if !known {
+                return Err(format!("line {}: {key}{op}\"{value}\" is not a udev key and operator", rule.line));
+            }
+            if ["ENV", "ATTR", "ATTRS", "SYSCTL", "CONST"].contains(&base) && !key.contains('{') {
+                return Err(format!("line {}: {key} needs {{name}}", rule.line));
+            }
+            if base == "MODE" && !(value.len() == 4 && value.chars().all(|c| ('0'..='7').contains(&c))) {
+                return Err(format!("line {}: MODE=\"{value}\" is not four octal digits", rule.line));
+            }
+            if value.matches('{').count() != value.matches('}').count() {
+                return Err(format!("line {}: unbalanced braces in \"{value}\"", rule.line));
+            }
+            match base {
+                "LABEL" if op == "=" && labels.insert(value.clone()) => {}
+                "LABEL" => return Err(format!("line {}: LABEL \"{value}\" repeated or not set with =", rule.line)),
+                "GOTO" if op == "=" => gotos.push((rule.line, value.clone())),
+                "GOTO" => return Err(format!("line {}: GOTO needs =", rule.line)),
+                _ => {}
+            }
+        }
+    }
+    for (line, target) in &gotos {
+        let label_line = rules.iter().find(|r| r.value("LABEL", "=") == Some(target)).map(|r| r.line);
+        if !label_line.is_some_and(|l| l > *line) {
+            return Err(format!("line {line}: GOTO=\"{target}\" has no LABEL after it"));
+        }
+    }
+    if let Some(unused) = labels.iter().find(|l| !gotos.iter().any(|(_, t)| t == *l)) {
+        return Err(format!("LABEL=\"{unused}\" is never a GOTO target"));
+    }
+    Ok(())
+}
+
+/// The `(vendor, product)` ids of the recorder list, checking the house rules: one line per id,
+/// a comment line `# vvvv:pppp name` right above it, sorted, lower-case four-digit hex.
+fn udev_ids(text: &str) -> Result<Vec<(u16, u16)>, String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut ids = Vec::new();
+    for rule in udev_rules(text)? {
+        let vendor = rule.value("ENV{ID_VENDOR_ID}", "==");
+        let product = rule.value("ENV{ID_MODEL_ID}", "==");
+        let (vendor, product) = match (vendor, product) {
+            (None, None) => continue,
+            (Some(v), Some(p)) => (v, p),
+            _ => return Err(format!("line {}: vendor and product must be matched together", rule.line)),
+        };
+        let hex = |s: &str| {
+            (s.len() == 4 && s.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
+                .then(|| u16::from_str_radix(s, 16).ok())
+                .flatten()
+                .ok_or_else(|| format!("line {}: {s:?} is not four lower-case hex digits", rule.line))
+        };
+        let id = (hex(vendor)?, hex(product)?);
+        let comment = rule.line.checked_sub(2).and_then(|i| lines.get(i)).copied().unwrap_or("");
+        if !comment.starts_with(&format!("# {vendor}:{product} ")) {
+            return Err(format!("line {}: the line above must be `# {vendor}:{product} <model name>`", rule.line));
+        }
+        if ids.last().is_some_and(|last| *last >= id) {
+            return Err(format!("line {}: {vendor}:{product} is out of order or repeated", rule.line));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+#[test]
+fn udev_rules_are_well_formed() {
+    let rules = udev_rules(&read("udev/70-evidock.rules")).unwrap_or_else(|e| panic!("70-evidock.rules: {e}"));
+    lint_udev(&rules).unwrap_or_else(|e| panic!("70-evidock.rules: {e}"));
+    // The linter itself catches what it claims to.
+    for (bad, why) in [
+        ("SUBSYSTEM=\"usb\", GROUP=\"evidock\"\n", "assignment to a match key"),
+        ("SUBSYSTEM==\"usb\" GROUP=\"evidock\"\n", "missing comma"),
+        ("ENV{X}==\"1\", GOTO=\"nowhere\"\n", "GOTO without LABEL"),
+        ("SUBSYSTEM==\"usb\", MODE=\"660\"\n", "short MODE"),
+        ("SUBSYTEM==\"usb\", MODE=\"0660\"\n", "misspelt key"),
+        ("LABEL=\"unused\"\n", "LABEL without GOTO"),
+    ] {
+        let verdict = udev_rules(bad).and_then(|r| lint_udev(&r));
+        assert!(verdict.is_err(), "the udev linter missed a {why}: {bad}");
+    }
+}
+
+#[test]
+fn udev_rules_touch_only_known_recorders() {
+    let text = read("udev/70-evidock.rules");
+    let rules = udev_rules(&text).unwrap_or_else(|e| panic!("70-evidock.rules: {e}"));
+    let assigns = |r: &Rule, key: &str| r.keys.iter().any(|(k, o, _)| k == key && o != "==" && o != "!=");
+    // Everything that changes a device comes after the known-model gate.
+    let gate = rules
+        .iter()
+        .position(|r| r.value("ENV{.evidock_known}", "!=") == Some("1") && r.value("GOTO", "=").is_some())
+        .expect("a line that skips devices not in the recorder list");
+    for rule in &rules[..gate] {
+        for key in ["GROUP", "MODE", "RUN", "TAG", "OWNER"] {
+            assert!(!assigns(rule, key), "line {}: {key} set before the known-model gate", rule.line);
+        }
+    }
+    let node = rules.iter().find(|r| assigns(r, "GROUP")).expect("a GROUP= line");
+    assert_eq!(node.value("GROUP", "="), Some("evidock"));
+    assert_eq!(node.value("MODE", "="), Some("0660"));
+    assert_eq!(node.value("ENV{EVIDOCK_RECORDER}", "="), Some("1"));
+    assert_eq!(node.value("SUBSYSTEM", "=="), Some("usb"));
+    let runs: Vec<&str> = rules.iter().filter_map(|r| r.value("RUN", "+=")).collect();
+    assert!(runs
+        .iter()
+        .any(|r| r.starts_with("/usr/bin/systemd-mount --no-block") && r.contains("/run/evidock/dock/")));
+    assert!(runs.iter().any(|r| r.starts_with("/usr/bin/systemd-mount --umount")));
+    assert!(
+        runs.iter().all(|r| r.contains("nosuid,nodev,noexec") || r.contains("--umount")),
+        "recorder volumes are mounted nosuid,nodev,noexec: {runs:?}"
+    );
+    // The mount point lies in the shipped configuration's dock root.
+    let dock = shipped_config().paths.dock_root;
+    assert!(runs.iter().all(|r| r.contains(&format!(" {}/", dock.display()))), "{runs:?} outside {}", dock.display());
+}
+
+#[test]
+fn udev_ids_match_configured_models() {
+    let rules = udev_ids(&read("udev/70-evidock.rules")).unwrap_or_else(|e| panic!("70-evidock.rules: {e}"));
+    let config = shipped_config();
+    let models: BTreeSet<(u16, u16)> = config.usb.models.iter().map(|m| (m.vendor_id, m.product_id)).collect();
+    let udev: BTreeSet<(u16, u16)> = rules.iter().copied().collect();
+    assert!(udev.contains(&(0x46f4, 0x0001)), "the reference recorder 46f4:0001 must be known");
+    let name = |id: &(u16, u16)| {
+        config.usb.models.iter().find(|m| (m.vendor_id, m.product_id) == *id).map_or("", |m| m.name.as_str())
+    };
+    let only_config: Vec<String> =
+        models.difference(&udev).map(|id| format!("{:04x}:{:04x} {}", id.0, id.1, name(id))).collect();
+    let only_udev: Vec<String> = udev.difference(&models).map(|id| format!("{:04x}:{:04x}", id.0, id.1)).collect();
+    assert!(
+        only_config.is_empty() && only_udev.is_empty(),
+        "in config/evidock.toml only: {only_config:?}; in udev/70-evidock.rules only: {only_udev:?}"
+    );
+}
+
+#[test]
+fn udev_id_list_rules_are_enforced() {
+    let good = "# 46f4:0001 a\nENV{ID_VENDOR_ID}==\"46f4\", ENV{ID_MODEL_ID}==\"0001\", ENV{.m}=\"1\"\n";
+    assert_eq!(udev_ids(good), Ok(vec![(0x46f4, 0x0001)]));
+    let two = |a: &str, b: &str| {
+        format!(
+            "# {a} x\nENV{{ID_VENDOR_ID}}==\"{}\", ENV{{ID_MODEL_ID}}==\"{}\"\n# {b} y\nENV{{ID_VENDOR_ID}}==\"{}\", ENV{{ID_MODEL_ID}}==\"{}\"\n",
+            &a[..4],
+            &a[5..],
+            &b[..4],
+            &b[5..]
+        )
+    };
+    assert!(udev_ids(&two("46f4:0001", "1234:0001")).is_err(), "unsorted ids pass");
+    assert!(udev_ids(&two("1234:0001", "1234:0001")).is_err(), "repeated ids pass");
+    assert!(udev_ids(&two("1234:0001", "46f4:0001")).is_ok());
+    assert!(udev_ids("ENV{ID_VENDOR_ID}==\"46f4\", ENV{ID_MODEL_ID}==\"0001\"\n").is_err(), "uncommented id passes");
+    assert!(
+        udev_ids("# 46F4:0001 a\nENV{ID_VENDOR_ID}==\"46F4\", ENV{ID_MODEL_ID}==\"0001\"\n").is_err(),
+        "upper case"
+    );
+    assert!(udev_ids("# 46f4: a\nENV{ID_VENDOR_ID}==\"46f4\"\n").is_err(), "vendor without product passes");
+}
+
+#[test]
+fn udev_rules_pass_udevadm_verify() {
+    let Some(udevadm) = which("udevadm") else {
+        println!("SKIPPED udev_rules_pass_udevadm_verify: udevadm is not installed (apt-get install udev)");
+        return;
+    };
+    let help = run(Command::new(&udevadm).args(["verify", "--help"]));
+    if !help.status.success() {
+        println!(
+            "SKIPPED udev_rules_pass_udevadm_verify: this udevadm has no `verify` (it came in systemd 254); \
+             udev_rules_are_well_formed checks the syntax instead"
+        );
+        return;
+    }
+    let out =
+        run(Command::new(&udevadm).args(["verify", "--resolve-names=never"]).arg(repo().join("udev/70-evidock.rules")));
+    assert!(out.status.success(), "udevadm verify 70-evidock.rules: {}\n{}", out.status, text(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// CI and install guide
+
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let ci = read(".ci/run");
+    assert!(ci.starts_with("#!/usr/bin/env bash\n") || ci.starts_with("#!/bin/bash\n"), ".ci/run must be bash");
+    assert!(ci.lines().any(|l| l.trim() == "set -euo pipefail"), ".ci/run must `set -euo pipefail`");
+    let runs = ci.lines().filter(|l| l.trim() == TEST_COMMAND).count();
+    assert_eq!(runs, 1, ".ci/run must run `{TEST_COMMAND}` on a line of its own, once");
+    let mode = std::fs::metadata(repo().join(".ci/run")).expect(".ci/run").permissions().mode();
+    assert!(mode & 0o111 != 0, ".ci/run must be executable (mode {mode:o})");
+    match std::fs::read_to_string(repo().join("README.md")) {
+        Ok(readme) => assert!(readme.contains(TEST_COMMAND), "README.md must give the test command `{TEST_COMMAND}`"),
+        Err(e) => println!("README.md not checked ({e}): only .ci/run was checked for `{TEST_COMMAND}`"),
+    }
+}
+
+#[test]
+fn ci_script_passes_bash_and_shellcheck() {
+    let script = repo().join(".ci/run");
+    let out = run(Command::new("bash").arg("-n").arg(&script));
+    assert!(out.status.success(), "bash -n .ci/run: {}", text(&out));
+    let Some(shellcheck) = which("shellcheck") else {
+        println!("SKIPPED shellcheck of .ci/run: shellcheck is not installed (apt-get install shellcheck)");
+        return;
+    };
+    let out = run(Command::new(shellcheck).arg(&script));
+    assert!(out.status.success(), "shellcheck .ci/run:\n{}", text(&out));
+}
+
+/// The contents of the ```sh blocks of a Markdown text.
+fn sh_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        let fence = line.trim();
+        if let Some(block) = current.as_mut() {
+            if fence == "```" {
+                blocks.extend(current.take());
+            } else {
+                block.push_str(line);
+                block.push('\n');
+            }
+        } else if fence == "```sh" {
+            current = Some(String::new());
+        }
+    }
+    assert!(current.is_none(), "unterminated ```sh block");
+    blocks
+}
+
+#[test]
+fn install_guide_commands_are_sound() {
+    let guide = read("docs/INSTALL.md");
+    let blocks = sh_blocks(&guide);
+    assert!(blocks.len() >= 5, "docs/INSTALL.md: expected the install steps as ```sh blocks");
+    let all = blocks.concat();
+    for needed in [
+        "cargo build --release --locked",
+        "systemctl daemon-reload",
+        "systemctl enable --now evidock",
+        "udevadm control --reload",
+    ] {
+        assert!(all.contains(needed), "docs/INSTALL.md: no `{needed}` in its commands");
+    }
+    // Every file of the repository that a command names exists.
+    for word in all.split_whitespace() {
+        if ["systemd/", "udev/", "config/"].iter().any(|d| word.starts_with(d)) {
+            assert!(repo().join(word).is_file(), "docs/INSTALL.md names {word}, which does not exist");
+        }
+    }
+    if which("bash").is_some() {
+        for block in &blocks {
+            let out = run(Command::new("bash").args(["-n", "-c", block]));
+            assert!(out.status.success(), "docs/INSTALL.md: bash -n refuses\n{block}\n{}", text(&out));
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The command line: clear errors naming the file and key, status views, exit codes.
+
+use crate::support::Station;
+
+#[test]
+fn a_bad_configuration_value_names_file_key_and_value() {
+    let st = Station::new();
+    std::fs::write(&st.config, "[ingest]\nmax_concurrent_bays = 0\n").unwrap();
+    let o = st.evidock(&["status"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("evidock.toml: ingest.max_concurrent_bays = 0: must be between 1 and 64"), "{err}");
+    std::fs::write(&st.config, "[ingest]\nwipe = true\n").unwrap();
+    let err = String::from_utf8_lossy(&st.evidock(&["status"]).stderr).into_owned();
+    assert!(err.contains("unknown field `wipe`"), "{err}");
+}
+
+#[test]
+fn status_shows_each_bay_in_chinese_and_english_and_as_json() {
+    let mut st = Station::new();
+    let (vol, _) =
+        st.sim("S1", &["--serial", "E500001", "--sessions", "1", "--segments", "2", "--segment-bytes", "10000"]);
+    st.start();
+    st.dock(&vol, "S1");
+    st.wait_finished("S1");
+    let o = st.evidock(&["status"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("running 运行中"), "{text}");
+    assert!(text.contains("recorder 记录仪 E500001"), "{text}");
+    assert!(text.contains("safe to undock"), "{text}");
+    assert!(text.contains("可以拔出"), "{text}");
+    let o = st.evidock(&["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["bays"][0]["serial"], "E500001");
+    assert_eq!(doc["recent_dockings"][0]["outcome"], "done");
+}
+
+#[test]
+fn log_tail_and_verify_report_the_story() {
+    let st = Station::new();
+    let (vol, _) =
+        st.sim("L1", &["--serial", "E500002", "--sessions", "1", "--segments", "2", "--segment-bytes", "10000"]);
+    assert!(st.evidock(&["ingest", vol.to_str().unwrap()]).status.success());
+    let o = st.evidock(&["log", "tail", "-n", "100"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("segment_copied"), "{text}");
+    let o = st.evidock(&["log", "verify", "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+
+    // Tamper with the log (triggers dropped first, as an attacker with the file would).
+    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
+    let triggers: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'custody_log'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(db.execute("UPDATE custody_log SET subject = 'x' WHERE seq = 3", []).is_err(), "triggers refuse UPDATE");
+    for t in triggers {
+        db.execute(&format!("DROP TRIGGER {t}"), []).unwrap();
+    }
+    db.execute("UPDATE custody_log SET subject = 'device:FORGED' WHERE seq = 3", []).unwrap();
+    drop(db);
+    let o = st.evidock(&["log", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "a broken log exits 1");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains('3'), "names the first bad event: {text}");
+}

@@ -1,0 +1,112 @@
+//! A kill -9 or an unplug in the middle of a copy loses nothing and duplicates nothing;
+//! re-docking resumes (INV-1, INV-2, INV-3).
+
+use std::collections::BTreeMap;
+
+use crate::support::{files_under, volume_footage, Station};
+
+/// Slow enough that the test can act in the middle of the copy (4 MiB at 4 MiB/s).
+const SLOW: &str = "read_rate_limit = 4194304\nchunk_bytes = 65536";
+
+fn assert_each_once(st: &Station, source: &[(String, String)]) {
+    let archived = st.archived_footage();
+    let mut by_hash: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, h) in &archived {
+        *by_hash.entry(h.as_str()).or_default() += 1;
+    }
+    for (name, h) in source {
+        assert_eq!(by_hash.get(h.as_str()), Some(&1), "{name} must be archived exactly once: {archived:?}");
+    }
+    assert_eq!(archived.len(), source.len(), "no extra files: {archived:?}");
+    let temps: Vec<_> =
+        files_under(&st.archive()).into_iter().filter(|p| p.to_string_lossy().contains(".evidock-tmp.")).collect();
+    assert!(temps.is_empty(), "temporary files left: {temps:?}");
+}
+
+#[test]
+fn kill_9_mid_copy_then_restart_loses_nothing_and_duplicates_nothing() {
+    let mut st = Station::with_ingest(SLOW);
+    let (vol, _) =
+        st.sim("K1", &["--serial", "D400001", "--sessions", "1", "--segments", "4", "--segment-bytes", "1048576"]);
+    let source = volume_footage(&vol);
+    st.start();
+    let docked = st.dock(&vol, "K1");
+    // Mid-copy: some bytes copied, not all.
+    st.wait_bay("K1", "the copy to be under way", |b| {
+        b["phase"] == "copying" && b["bytes_done"].as_u64().unwrap_or(0) > 1_200_000
+    });
+    st.kill9();
+
+    // Nothing at its final name is incomplete: every archived file equals a source file.
+    let hashes: Vec<&str> = source.iter().map(|(_, h)| h.as_str()).collect();
+    for (p, h) in st.archived_footage() {
+        assert!(hashes.contains(&h.as_str()), "{} looks complete but is not", p.display());
+    }
+    // The recorder keeps everything.
+    assert_eq!(volume_footage(&docked), source);
+
+    st.start();
+    let bay = st.wait_finished("K1");
+    assert_eq!(bay["phase"], "done", "{bay:#}\n{}", st.log());
+    assert_each_once(&st, &source);
+    assert!(files_under(&docked.join("DCIM")).is_empty(), "wiped after the resumed ingest");
+    st.assert_log_verifies();
+}
+
+#[test]
+fn unplug_mid_copy_then_redock_loses_nothing_and_duplicates_nothing() {
+    let mut st = Station::with_ingest(SLOW);
+    let (vol, _) =
+        st.sim("U1", &["--serial", "D400002", "--sessions", "1", "--segments", "4", "--segment-bytes", "1048576"]);
+    let source = volume_footage(&vol);
+    st.start();
+    let docked = st.dock(&vol, "U1");
+    st.wait_bay("U1", "the copy to be under way", |b| {
+        b["phase"] == "copying" && b["bytes_done"].as_u64().unwrap_or(0) > 1_200_000
+    });
+    // Unplug: the volume disappears from the dock root.
+    let unplugged = st.path("unplugged-U1");
+    std::fs::rename(&docked, &unplugged).unwrap();
+    crate::support::wait_for(60, "the undocked event", || st.actions().contains(&"undocked".to_string()).then_some(()));
+    assert!(st.actions().contains(&"ingest_abandoned".to_string()), "{:?}", st.actions());
+    assert_eq!(volume_footage(&unplugged), source, "the recorder keeps everything");
+
+    // Re-dock: resumes.
+    std::fs::rename(&unplugged, &docked).unwrap();
+    let bay = st.wait_bay("U1", "the resumed ingest to finish", |b| b["phase"] == "done");
+    assert_eq!(bay["safe_to_undock"], true);
+    assert_each_once(&st, &source);
+    assert!(files_under(&docked.join("DCIM")).is_empty());
+    st.assert_log_verifies();
+}
+
+#[test]
+fn sigterm_mid_copy_stops_at_a_safe_point_and_the_next_start_resumes() {
+    let mut st = Station::with_ingest(SLOW);
+    let (vol, _) =
+        st.sim("T1", &["--serial", "D400003", "--sessions", "1", "--segments", "3", "--segment-bytes", "1048576"]);
+    let source = volume_footage(&vol);
+    st.start();
+    st.dock(&vol, "T1");
+    st.wait_bay("T1", "the copy to be under way", |b| b["bytes_done"].as_u64().unwrap_or(0) > 500_000);
+    assert!(st.stop().success(), "clean exit on SIGTERM:\n{}", st.log());
+    let actions = st.actions();
+    assert!(actions.contains(&"ingest_abandoned".to_string()), "{actions:?}");
+    assert_eq!(actions.last().map(String::as_str), Some("daemon_stopped"));
+    st.start();
+    assert_eq!(st.wait_finished("T1")["phase"], "done");
+    assert_each_once(&st, &source);
+    st.assert_log_verifies();
+}
+
+#[test]
+fn a_second_daemon_on_the_same_state_refuses_to_start() {
+    let mut st = Station::new();
+    st.start();
+    let o = st.evidock(&["daemon"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("another evidock daemon is already running"), "{err}");
+    let o = st.evidock(&["ingest", st.path("incoming").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "a one-shot ingest refuses too");
+}

@@ -1,0 +1,99 @@
+//! Hostile volumes: traversal, control characters, non-UTF-8 and over-long names, links,
+//! FIFOs, malformed identity and chain files. Never followed, never written outside the
+//! archive, never a crash; each reported and logged (INV-6).
+
+use crate::support::{files_under, Station};
+
+#[test]
+fn hostile_names_and_links_are_reported_left_alone_and_never_followed() {
+    let mut st = Station::new();
+    let (vol, summary) = st.sim(
+        "H1",
+        &[
+            "--serial",
+            "F600001",
+            "--segments",
+            "4",
+            "--segment-bytes",
+            "20000",
+            "--fault",
+            "hostile-names",
+            "--fault",
+            "symlinks",
+        ],
+    );
+    let before: Vec<_> = files_under(&vol);
+    st.start();
+    let docked = st.dock(&vol, "H1");
+    let bay = st.wait_finished("H1");
+    assert_eq!(bay["phase"], "done", "normal footage still ingested: {bay:#}\n{}", st.log());
+
+    let db = st.db();
+    let refused: Vec<(String, String)> = db
+        .prepare("SELECT path, what FROM hostile")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let text = format!("{refused:#?}");
+    for expected in ["symbolic link (never followed)", "special file", "control characters", "not valid UTF-8"] {
+        assert!(text.contains(expected), "no refusal mentioning {expected:?} in {text}");
+    }
+    assert!(!text.contains('\u{1b}'), "names are escaped in reports");
+    // The chain line naming ../../etc/passwd is a bad line, reported by the verifier.
+    let notes: String =
+        db.query_row("SELECT group_concat(notes, ' ') FROM sessions", [], |r| r.get(0)).unwrap_or_default();
+    let _ = notes;
+    let events: i64 =
+        db.query_row("SELECT COUNT(*) FROM custody_log WHERE action = 'hostile_entry'", [], |r| r.get(0)).unwrap();
+    assert_eq!(events as usize, refused.len());
+
+    // Nothing from outside the volume reached the archive; every archived file is dated footage or a chain.
+    let passwd = std::fs::read("/etc/passwd").unwrap();
+    for p in files_under(&st.archive()) {
+        let s = p.to_string_lossy().into_owned();
+        assert!(s.len() > 11 && s.as_bytes()[4] == b'/' && s.as_bytes()[7] == b'/', "{s}");
+        assert_ne!(std::fs::read(st.archive().join(&p)).unwrap(), passwd, "{s} is /etc/passwd");
+    }
+    // Everything refused is still on the volume; the real footage was wiped.
+    let after = files_under(&docked);
+    for f in &before {
+        let s = f.to_string_lossy();
+        let footage = summary["segments"].as_array().unwrap().iter().any(|x| x["path"] == *s);
+        if !footage && !s.starts_with("ZFY/CHAIN/") {
+            assert!(after.contains(f), "{s} should have been left alone");
+        }
+    }
+    st.assert_log_verifies();
+}
+
+#[test]
+fn a_malformed_identity_is_refused_with_a_clear_message_and_nothing_is_touched() {
+    let st = Station::new();
+    let (vol, _) = st.sim("I1", &["--serial", "F600002", "--segments", "2", "--segment-bytes", "1000"]);
+    std::fs::write(vol.join("ZFYINFO.TXT"), b"format=ZFY-CUSTODY/1\nserial=../../x\n").unwrap();
+    let before = files_under(&vol);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("ZFYINFO.TXT") && out.contains("serial must be 7 characters"), "{out}");
+    assert_eq!(files_under(&vol), before);
+    assert!(files_under(&st.archive()).is_empty());
+    st.assert_log_verifies();
+}
+
+#[test]
+fn malformed_chain_lines_are_reported_and_footage_still_archived() {
+    let st = Station::new();
+    let (vol, _) = st.sim("C1", &["--serial", "F600003", "--segments", "3", "--segment-bytes", "1000"]);
+    let chain_dir = vol.join("ZFY/CHAIN");
+    let chain = std::fs::read_dir(&chain_dir).unwrap().next().unwrap().unwrap().path();
+    let mut text = std::fs::read(&chain).unwrap();
+    text.extend_from_slice(b"SEG|x|\xff\xfe garbage\nNOPE\n");
+    std::fs::write(&chain, text).unwrap();
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(st.archived_footage().len(), 3, "evidence is never refused");
+    st.assert_log_verifies();
+}

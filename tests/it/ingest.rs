@@ -1,0 +1,135 @@
+//! A recorder docked while the daemon runs becomes verified, durable archive footage, and
+//! the recorder is wiped only after that (R3, R4, R5; INV-1).
+
+use std::collections::BTreeSet;
+
+use crate::support::{files_under, volume_footage, Station};
+
+#[test]
+fn a_docked_fixture_lands_in_the_archive_byte_identical_and_the_recorder_is_wiped() {
+    let mut st = Station::new();
+    st.start();
+    let clean = std::fs::read_dir(crate::support::fixtures())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("clean"))
+        .expect("a clean fixture recorder");
+    let source = volume_footage(&clean);
+    assert!(source.len() >= 3, "fixture has footage");
+
+    let docked = st.dock(&clean, "BAY1");
+    let bay = st.wait_finished("BAY1");
+    assert_eq!(bay["phase"], "done", "{bay:#}\n{}", st.log());
+    assert_eq!(bay["safe_to_undock"], true);
+    assert_eq!(bay["wiped"], true);
+    assert_eq!(bay["verdicts"]["verified"].as_u64(), Some(source.len() as u64), "{bay:#}");
+
+    // Byte-identical by hash, each exactly once, filed by date under the holding folder.
+    let archived = st.archived_footage();
+    let archived_hashes: BTreeSet<&str> = archived.iter().map(|(_, h)| h.as_str()).collect();
+    assert_eq!(archived.len(), source.len(), "{archived:?}");
+    for (name, hash) in &source {
+        assert!(archived_hashes.contains(hash.as_str()), "{name} missing from the archive");
+        let (path, _) = archived.iter().find(|(p, _)| p.ends_with(name)).expect("same name");
+        let p = path.to_string_lossy();
+        assert!(p.contains("/未关联案件+UNASSIGNED/"), "{p}");
+        assert!(p.chars().nth(4) == Some('/') && p.chars().nth(7) == Some('/'), "YYYY/MM/DD/...: {p}");
+    }
+    // The recorder's chain files are archived too.
+    assert!(files_under(&st.archive()).iter().any(|p| p.to_string_lossy().ends_with(".CHN")));
+    // Wiped: no footage left, identity kept.
+    assert!(files_under(&docked.join("DCIM")).is_empty(), "recorder still holds footage");
+    assert!(docked.join("ZFYINFO.TXT").exists());
+    // Archive files are read-only and private.
+    use std::os::unix::fs::PermissionsExt;
+    for (p, _) in &archived {
+        let mode = std::fs::metadata(st.archive().join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o400, "{}", p.display());
+    }
+
+    st.assert_log_verifies();
+    let actions = st.actions();
+    for a in [
+        "daemon_started",
+        "docked",
+        "identity_read",
+        "clock_drift",
+        "segment_copied",
+        "segment_verified",
+        "session_verified",
+        "segment_wiped",
+        "recorder_wiped",
+        "ingest_finished",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "no {a} event in {actions:?}");
+    }
+    let first_wipe = actions.iter().position(|a| a == "segment_wiped").unwrap();
+    let last_copy = actions.iter().rposition(|a| a == "segment_copied").unwrap();
+    let last_verify = actions.iter().rposition(|a| a == "segment_verified").unwrap();
+    assert!(first_wipe > last_copy && first_wipe > last_verify, "wiped before every copy was verified: {actions:?}");
+
+    // Undock: the custody log says so.
+    std::fs::rename(&docked, st.path("incoming/BAY1")).unwrap();
+    crate::support::wait_for(30, "the undocked event", || st.actions().contains(&"undocked".to_string()).then_some(()));
+    assert!(st.stop().success());
+    assert_eq!(st.actions().last().map(String::as_str), Some("daemon_stopped"));
+    st.assert_log_verifies();
+}
+
+#[test]
+fn re_docking_an_already_archived_recorder_stores_nothing_twice() {
+    let st = Station::with_ingest("wipe_after_verify = false");
+    let (vol, _) =
+        st.sim("R1", &["--serial", "B200001", "--sessions", "1", "--segments", "3", "--segment-bytes", "40000"]);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = st.archived_footage();
+    assert_eq!(first.len(), 3);
+    // Not wiped (configured), so the same files are there at the next docking.
+    assert_eq!(volume_footage(&vol).len(), 3);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(st.archived_footage(), first, "nothing stored twice");
+    let copies: i64 =
+        st.db().query_row("SELECT COUNT(*) FROM files WHERE source LIKE 'DCIM/%'", [], |r| r.get(0)).unwrap();
+    assert_eq!(copies, 3);
+    st.assert_log_verifies();
+}
+
+#[test]
+fn a_folder_that_is_not_a_recorder_is_left_alone_and_reported() {
+    let mut st = Station::new();
+    st.start();
+    let stick = st.path("incoming/STICK");
+    std::fs::create_dir_all(stick.join("DCIM/100PHOTO")).unwrap();
+    std::fs::write(stick.join("DCIM/100PHOTO/IMG_0001.JPG"), b"holiday").unwrap();
+    std::fs::write(stick.join("notes.txt"), b"x").unwrap();
+    let before = files_under(&stick);
+    let docked = st.dock(&stick, "STICK");
+    let bay = st.wait_finished("STICK");
+    assert_eq!(bay["phase"], "not_a_recorder", "{bay:#}");
+    assert_eq!(files_under(&docked), before, "nothing written or removed");
+    assert!(files_under(&st.archive()).is_empty());
+    assert!(st.actions().contains(&"unknown_volume".to_string()));
+}
+
+#[test]
+fn several_recorders_docked_at_once_are_all_ingested() {
+    let mut st = Station::new();
+    let serials = ["C300001", "C300002", "C300003", "C300004"];
+    let vols: Vec<_> = serials
+        .iter()
+        .map(|s| st.sim(s, &["--serial", s, "--sessions", "1", "--segments", "3", "--segment-bytes", "200000"]).0)
+        .collect();
+    st.start();
+    for (s, v) in serials.iter().zip(&vols) {
+        st.dock(v, s);
+    }
+    for s in serials {
+        let bay = st.wait_finished(s);
+        assert_eq!(bay["phase"], "done", "{bay:#}");
+    }
+    assert_eq!(st.archived_footage().len(), 12);
+    st.assert_log_verifies();
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `evidock` binary on temporary stations, real SQLite, real
+//! filesystem events. One binary, a module per feature, `support` for the station.
+
+mod cli;
+mod crash;
+mod faults;
+mod hostile;
+mod ingest;
+mod support;

@@ -1,0 +1,264 @@
+//! A temporary docking station running the real binary: its own dock root, archive and
+//! state, a systemd notify socket to know when the daemon is ready, and helpers to dock
+//! volumes, read the status, and query the catalogue.
+
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_evidock")
+}
+
+/// The repository's fixtures.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/recorders")
+}
+
+/// Waits until `f` returns `Some`, polling, or panics with `what` after `secs`.
+pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// BLAKE3 of a file, hex.
+pub fn b3(path: &Path) -> String {
+    blake3::hash(&std::fs::read(path).unwrap()).to_hex().to_string()
+}
+
+/// Every regular file under `root`, relative, sorted.
+pub fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let ty = e.file_type().unwrap();
+            if ty.is_dir() {
+                stack.push(e.path());
+            } else if ty.is_file() {
+                out.push(e.path().strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Copies a volume tree (regular files and folders).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let ty = e.file_type().unwrap();
+        if ty.is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else if ty.is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A station in a temporary folder.
+pub struct Station {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    child: Option<Child>,
+    notify: Option<UnixDatagram>,
+}
+
+impl Station {
+    /// A station with the default test configuration plus `extra` TOML lines in `[ingest]`.
+    pub fn with_ingest(extra: &str) -> Station {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("evidock.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[paths]\ndock_root = \"dock\"\narchive_root = \"archive\"\nstate_dir = \"state\"\n\
+                 [usb]\nenabled = false\n[daemon]\nstatus_interval_ms = 100\n[ingest]\n{extra}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("incoming")).unwrap();
+        Station { dir, config, child: None, notify: None }
+    }
+
+    /// A station with the default test configuration.
+    pub fn new() -> Station {
+        Station::with_ingest("")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+    pub fn dock_root(&self) -> PathBuf {
+        self.path("dock")
+    }
+    pub fn archive(&self) -> PathBuf {
+        self.path("archive")
+    }
+
+    /// Runs `evidock --config <station> ARGS`.
+    pub fn evidock(&self, args: &[&str]) -> Output {
+        Command::new(bin()).arg("--config").arg(&self.config).args(args).output().unwrap()
+    }
+
+    /// Writes a simulated recorder volume into `incoming/<name>`; returns its path and the
+    /// simulator's JSON summary.
+    pub fn sim(&self, name: &str, args: &[&str]) -> (PathBuf, Value) {
+        let out = self.path("incoming").join(name);
+        let o =
+            Command::new(bin()).args(["sim", "recorder", "--out"]).arg(&out).args(args).arg("--json").output().unwrap();
+        assert!(o.status.success(), "sim failed: {}", String::from_utf8_lossy(&o.stderr));
+        (out, serde_json::from_slice(&o.stdout).expect("sim --json prints JSON"))
+    }
+
+    /// Starts the daemon and waits for READY=1 on its notify socket.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let sock_path = self.path(&format!("notify-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&sock_path);
+        let sock = UnixDatagram::bind(&sock_path).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let child = Command::new(bin())
+            .arg("--config")
+            .arg(&self.config)
+            .arg("daemon")
+            .env("NOTIFY_SOCKET", &sock_path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.path("daemon.log")).unwrap())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("no READY=1 from the daemon: {e}\n{}", self.log()));
+            if String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == "READY=1") {
+                break;
+            }
+        }
+        self.notify = Some(sock);
+    }
+
+    /// The daemon's stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path("daemon.log")).unwrap_or_default()
+    }
+
+    /// `kill -9` the daemon.
+    pub fn kill9(&mut self) {
+        let mut c = self.child.take().expect("running");
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+        c.wait().unwrap()
+    }
+
+    /// Docks a volume: moves `incoming/<name>` (or a copy of `from`) into the dock root in
+    /// one rename, as a mount would make it appear.
+    pub fn dock(&self, from: &Path, name: &str) -> PathBuf {
+        let staged = self.path("incoming").join(name);
+        if from != staged {
+            copy_tree(from, &staged);
+        }
+        let target = self.dock_root().join(name);
+        std::fs::create_dir_all(self.dock_root()).unwrap();
+        std::fs::rename(&staged, &target).unwrap();
+        target
+    }
+
+    /// The status document (from the status file).
+    pub fn status(&self) -> Option<Value> {
+        let bytes = std::fs::read(self.path("state/status.json")).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The bay for `volume` once `pred` holds for it.
+    pub fn wait_bay(&self, volume: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        wait_for(120, what, || {
+            let doc = self.status()?;
+            doc["bays"].as_array()?.iter().find(|b| b["volume"] == volume && pred(b)).cloned()
+        })
+    }
+
+    /// Waits until the bay for `volume` has finished.
+    pub fn wait_finished(&self, volume: &str) -> Value {
+        self.wait_bay(volume, "the bay to finish", |b| {
+            matches!(b["phase"].as_str(), Some("done" | "attention" | "not_a_recorder" | "abandoned"))
+        })
+    }
+
+    /// A read-only connection to the catalogue.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            self.path("state/catalog.sqlite"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap()
+    }
+
+    /// Custody log actions in order.
+    pub fn actions(&self) -> Vec<String> {
+        let db = self.db();
+        let mut st = db.prepare("SELECT action FROM custody_log ORDER BY seq").unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    }
+
+    /// Archive files (excluding chain files) by BLAKE3.
+    pub fn archived_footage(&self) -> Vec<(PathBuf, String)> {
+        files_under(&self.archive())
+            .into_iter()
+            .filter(|p| !p.components().any(|c| c.as_os_str() == "chain"))
+            .map(|p| {
+                let h = b3(&self.archive().join(&p));
+                (p, h)
+            })
+            .collect()
+    }
+
+    /// `log verify` succeeds.
+    pub fn assert_log_verifies(&self) {
+        let o = self.evidock(&["log", "verify"]);
+        assert!(
+            o.status.success(),
+            "log verify failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+impl Drop for Station {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Footage files of a volume (under DCIM), with their BLAKE3, keyed by file name.
+pub fn volume_footage(volume: &Path) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = files_under(&volume.join("DCIM"))
+        .into_iter()
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), b3(&volume.join("DCIM").join(&p))))
+        .collect();
+    v.sort();
+    v
+}

@@ -22,3 +22,49 @@ pub mod daemon;
 pub mod dock;
 pub mod ingest;
 pub mod recorder;
+
+#[cfg(test)]
+mod purity {
+    //! INV-7: the pure core does no I/O and reads no clock.
+
+    const PURE: &[&str] = &[
+        "src/recorder/format.rs",
+        "src/recorder/verify.rs",
+        "src/recorder/seal.rs",
+        "src/archive/layout.rs",
+        "src/ingest/plan.rs",
+        "src/custody/event.rs",
+        "src/custody/chain.rs",
+    ];
+    const FORBIDDEN: &[&str] = &[
+        "tokio",
+        "rusb",
+        "notify",
+        "rusqlite",
+        "std::fs",
+        "std::net",
+        "Utc::now",
+        "Local::now",
+        "SystemTime",
+        "Instant",
+    ];
+
+    #[test]
+    fn the_pure_core_imports_no_io_and_reads_no_clock() {
+        for file in PURE {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Only the code before the unit tests counts: tests may use temporary files.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                let line = line.trim_start();
+                if line.starts_with("//") {
+                    continue;
+                }
+                for word in FORBIDDEN {
+                    assert!(!line.contains(word), "{file}:{}: pure code mentions {word}: {line}", n + 1);
+                }
+            }
+        }
+    }
+}

@@ -447,7 +447,7 @@ fn lint_udev(rules: &[Rule]) -> Result<(), String> {
     }
     for (line, target) in &gotos {
         let label_line = rules.iter().find(|r| r.value("LABEL", "=") == Some(target)).map(|r| r.line);
-        if !label_line.is_some_and(|l| l > *line) {
+        if label_line.is_none_or(|l| l <= *line) {
             return Err(format!("line {line}: GOTO=\"{target}\" has no LABEL after it"));
         }
     }

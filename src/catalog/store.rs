@@ -657,6 +657,23 @@ impl Catalog {
                 )?;
             }
         }
+        for (file, err) in &report.bad_lines {
+            let path = format!("{}/{file}", crate::recorder::format::CHAIN_DIR);
+            let what = format!("unreadable chain line: {err}");
+            tx.execute(
+                "INSERT INTO hostile (docking_id, path, what) VALUES (?1, ?2, ?3)",
+                params![docking_id, path, what],
+            )
+            .map_err(sql("recording an unreadable chain line"))?;
+            append(
+                &self.actor,
+                self.tz,
+                &tx,
+                Action::HostileEntry,
+                format!("docking:{docking_id}"),
+                json!({ "path": path, "what": what }),
+            )?;
+        }
         let max_seq = report.segments.iter().filter_map(|s| s.seq).max();
         if let Some(max) = max_seq {
             tx.execute(

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::{Duration, Local, NaiveDateTime};
+use chrono::{Duration, NaiveDateTime, Utc};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
@@ -67,7 +67,7 @@ pub struct RecorderArgs {
     /// Start of the first session, true time (default: yesterday 09:00:00 local time).
     #[arg(long, value_parser = parse_time, value_name = "YYYY-MM-DDThh:mm:ss")]
     pub start: Option<NaiveDateTime>,
-    /// True time at docking; the identity clock is this plus the drift (default: now).
+    /// True time at docking; the identity clock is this plus the drift (default: now, Beijing time).
     #[arg(long, value_parser = parse_time, value_name = "YYYY-MM-DDThh:mm:ss")]
     pub now: Option<NaiveDateTime>,
     /// Length of one video segment in seconds.
@@ -137,7 +137,8 @@ pub fn run(cmd: &SimCommand) -> anyhow::Result<ExitCode> {
 
 fn recorder(args: &RecorderArgs) -> anyhow::Result<ExitCode> {
     let now = args.now.unwrap_or_else(|| {
-        let n = Local::now().naive_local();
+        // Chinese recorders keep Beijing time, the station's default zone.
+        let n = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).naive_local();
         n - Duration::nanoseconds(i64::from(chrono::Timelike::nanosecond(&n)))
     });
     let start = args.start.unwrap_or_else(|| {

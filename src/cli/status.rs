@@ -83,7 +83,7 @@ pub fn render(doc: &Value) -> String {
         let n = |k: &str| b[k].as_u64().unwrap_or(0);
         out += &format!("\n■ {}  recorder 记录仪 {}  officer 警员 {}\n", s("volume"), s("serial"), s("officer"));
         let (done, total) = (n("bytes_done"), n("bytes_total"));
-        let pct = if total == 0 { 100 } else { done * 100 / total };
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
         out += &format!(
             "  {} {}  {} {pct:>3}%  {}/{} files 文件  {} / {}",
             s("phase"),

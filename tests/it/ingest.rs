@@ -13,7 +13,7 @@ fn a_docked_fixture_lands_in_the_archive_byte_identical_and_the_recorder_is_wipe
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("clean"))
+        .find(|p| p.is_dir() && p.file_name().unwrap().to_string_lossy().starts_with("clean"))
         .expect("a clean fixture recorder");
     let source = volume_footage(&clean);
     assert!(source.len() >= 3, "fixture has footage");

@@ -191,10 +191,22 @@ impl Station {
 
     /// The bay for `volume` once `pred` holds for it.
     pub fn wait_bay(&self, volume: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        wait_for(120, what, || {
-            let doc = self.status()?;
-            doc["bays"].as_array()?.iter().find(|b| b["volume"] == volume && pred(b)).cloned()
-        })
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let found = self
+                .status()
+                .and_then(|doc| doc["bays"].as_array()?.iter().find(|b| b["volume"] == volume && pred(b)).cloned());
+            if let Some(b) = found {
+                return b;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\nstatus: {:#}\ndaemon log:\n{}",
+                self.status().unwrap_or_default(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
     }
 
     /// Waits until the bay for `volume` has finished.
@@ -225,6 +237,7 @@ impl Station {
         files_under(&self.archive())
             .into_iter()
             .filter(|p| !p.components().any(|c| c.as_os_str() == "chain"))
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with(".evidock-tmp."))
             .map(|p| {
                 let h = b3(&self.archive().join(&p));
                 (p, h)

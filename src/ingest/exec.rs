@@ -139,6 +139,24 @@ impl From<CatalogError> for FileError {
     }
 }
 
+/// A copy in its temporary file: read and hashed, not yet durable or verified.
+struct StagedCopy {
+    staged: fsio::Staged,
+    dir: PathBuf,
+    dest: PathBuf,
+    dest_name: String,
+    read: verify::ReadFile,
+    stamp: Stamp,
+}
+
+/// What the first stage hands to the second.
+enum Copied {
+    /// Already archived at an earlier docking.
+    Done(Done),
+    /// Streamed into a temporary file.
+    Staged(StagedCopy),
+}
+
 /// A file durable and verified in the archive, with what was read from the recorder.
 struct Done {
     read: verify::ReadFile,
@@ -430,15 +448,9 @@ impl Bay<'_> {
         let mut done: Vec<(Item, Done)> = Vec::new();
         let mut failed: Vec<(Item, String)> = Vec::new();
         let no_offsets = Vec::new();
-        for item in &inventory.footage {
-            let dest = plan::footage_destination(serial, &item.name, drift_s, dock_now)
-                .expect("scanned names and identity serials are safe path components");
-            let offsets = prefixes.get(&item.name).unwrap_or(&no_offsets);
-            match self.ingest_file(vol, serial, docking_id, item, &dest, offsets) {
-                Ok(d) => {
-                    self.progress.update(|s| s.files_done += 1);
-                    done.push((item.clone(), d));
-                }
+        for (item, result) in self.copy_all(vol, serial, docking_id, &inventory.footage, &prefixes, drift_s, dock_now) {
+            match result {
+                Ok(d) => done.push((item, d)),
                 Err(FileError::Failed(why)) => {
                     tracing::error!(serial, file = %item.rel, why = %why, "copy failed");
                     self.catalog().event(
@@ -446,7 +458,7 @@ impl Bay<'_> {
                         &format!("file:{serial}/{}", item.rel),
                         json!({ "docking": docking_id, "source": item.rel, "error": why, "kept_on_recorder": true }),
                     )?;
-                    failed.push((item.clone(), why));
+                    failed.push((item, why));
                 }
                 Err(FileError::Fatal(e)) => return Err(e),
             }
@@ -658,7 +670,8 @@ impl Bay<'_> {
         Ok(())
     }
 
-    /// Archives one file, or finds it already archived with the same hash.
+    /// Archives one file, or finds it already archived with the same hash (sequentially:
+    /// chain files and retries).
     fn ingest_file(
         &self,
         vol: &Volume,
@@ -668,51 +681,50 @@ impl Bay<'_> {
         dest: &str,
         offsets: &[u64],
     ) -> Result<Done, FileError> {
-        // Re-docked: an archived copy with this size may exist; hash the recorder's file and
-        // compare before copying anything (a segment is never stored twice).
+        match self.already_archived(vol, serial, docking_id, item, offsets)? {
+            Some(done) => Ok(done),
+            None => self.copy_attempts(vol, serial, docking_id, item, dest, offsets, 1),
+        }
+    }
+
+    /// Re-docked: an archived copy with this size may exist; the recorder's file is hashed
+    /// and compared, and the archive copy read back, before anything relies on it (a segment
+    /// is never stored twice).
+    fn already_archived(
+        &self,
+        vol: &Volume,
+        serial: &str,
+        docking_id: i64,
+        item: &Item,
+        offsets: &[u64],
+    ) -> Result<Option<Done>, FileError> {
         let prior = self.catalog().archived(serial, &item.rel)?;
-        if prior.iter().any(|p| p.size == item.size) {
-            let (read, stamp) = self.hash_source(vol, item, offsets)?;
-            let h = hex(&read.hash);
-            if let Some(p) = prior.iter().find(|p| p.blake3 == h && p.size == read.size) {
-                // Verify the archive copy itself before anything relies on it.
-                let path = self.config.paths.archive_root.join(&p.archive_path);
-                match fsio::read_back(&path, self.config.ingest.read_back, self.config.ingest.chunk_bytes) {
-                    Ok((n, ah, _)) if n == p.size && ah.to_hex().as_str() == p.blake3 => {
-                        return Ok(Done { read, archived: p.clone(), stamp });
-                    }
-                    other => {
-                        let why = match other {
-                            Ok(_) => "differs from its catalogued hash".to_string(),
-                            Err(e) => e.to_string(),
-                        };
-                        tracing::error!(path = %path.display(), why = %why, "archived copy failed its check");
-                        self.catalog().event(
-                            Action::CopyFailed,
-                            &format!("file:{serial}/{}", item.rel),
-                            json!({ "docking": docking_id, "archive_path": p.archive_path,
-                                    "error": format!("archived copy failed its check: {why}"), "kept_on_recorder": true }),
-                        )?;
-                        return Err(FileError::Failed(format!(
-                            "archived copy {} failed its check: {why}",
-                            p.archive_path
-                        )));
-                    }
-                }
+        if !prior.iter().any(|p| p.size == item.size) {
+            return Ok(None);
+        }
+        let (read, stamp) = self.hash_source(vol, item, offsets)?;
+        let h = hex(&read.hash);
+        let Some(p) = prior.iter().find(|p| p.blake3 == h && p.size == read.size) else { return Ok(None) };
+        let path = self.config.paths.archive_root.join(&p.archive_path);
+        match fsio::read_back(&path, self.config.ingest.read_back, self.config.ingest.chunk_bytes) {
+            Ok((n, ah, _)) if n == p.size && ah.to_hex().as_str() == p.blake3 => {
+                Ok(Some(Done { read, archived: p.clone(), stamp }))
+            }
+            other => {
+                let why = match other {
+                    Ok(_) => "differs from its catalogued hash".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                tracing::error!(path = %path.display(), why = %why, "archived copy failed its check");
+                self.catalog().event(
+                    Action::CopyFailed,
+                    &format!("file:{serial}/{}", item.rel),
+                    json!({ "docking": docking_id, "archive_path": p.archive_path,
+                            "error": format!("archived copy failed its check: {why}"), "kept_on_recorder": true }),
+                )?;
+                Err(FileError::Failed(format!("archived copy {} failed its check: {why}", p.archive_path)))
             }
         }
-        let mut last = String::new();
-        for attempt in 1..=self.config.ingest.copy_attempts {
-            match self.copy_once(vol, serial, docking_id, item, dest, offsets) {
-                Ok(done) => return Ok(done),
-                Err(FileError::Failed(why)) => {
-                    tracing::warn!(file = %item.rel, attempt, why = %why, "copy attempt failed");
-                    last = why;
-                }
-                Err(fatal) => return Err(fatal),
-            }
-        }
-        Err(FileError::Failed(format!("{last} (after {} attempts)", self.config.ingest.copy_attempts)))
     }
 
     fn open_source(&self, vol: &Volume, item: &Item) -> Result<(std::fs::File, Stamp), FileError> {
@@ -774,7 +786,74 @@ impl Bay<'_> {
         self.stream(vol, item, offsets, |_| Ok(()))
     }
 
-    fn copy_once(
+    /// Copies every footage file through a two-stage pipeline: this thread streams file
+    /// `k+1` from the recorder into its temporary file while a second thread makes file `k`
+    /// durable, reads it back from disk and files it. A file whose second stage fails is
+    /// copied again from the start (up to `ingest.copy_attempts`). Results come back in
+    /// order; the first fatal error stops both stages.
+    #[allow(clippy::too_many_arguments)]
+    fn copy_all(
+        &self,
+        vol: &Volume,
+        serial: &str,
+        docking_id: i64,
+        items: &[Item],
+        prefixes: &BTreeMap<String, Vec<u64>>,
+        drift_s: i64,
+        dock_now: NaiveDateTime,
+    ) -> Vec<(Item, Result<Done, FileError>)> {
+        let no_offsets = Vec::new();
+        let dest_of = |item: &Item| {
+            plan::footage_destination(serial, &item.name, drift_s, dock_now)
+                .expect("scanned names and identity serials are safe path components")
+        };
+        let abort = AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(&Item, Result<Copied, FileError>)>(1);
+        std::thread::scope(|scope| {
+            let second = scope.spawn(|| {
+                let mut out = Vec::new();
+                for (item, first) in rx {
+                    let offsets = prefixes.get(&item.name).unwrap_or(&no_offsets);
+                    let result = match first {
+                        Ok(Copied::Done(d)) => Ok(d),
+                        Ok(Copied::Staged(c)) => match self.make_durable(serial, docking_id, item, c) {
+                            Err(FileError::Failed(why)) => {
+                                tracing::warn!(file = %item.rel, why = %why, "copy attempt failed");
+                                self.copy_attempts(vol, serial, docking_id, item, &dest_of(item), offsets, 2)
+                            }
+                            other => other,
+                        },
+                        Err(e) => Err(e),
+                    };
+                    if matches!(result, Err(FileError::Fatal(_))) {
+                        abort.store(true, Ordering::Relaxed);
+                    }
+                    if result.is_ok() {
+                        self.progress.update(|s| s.files_done += 1);
+                    }
+                    out.push((item.clone(), result));
+                }
+                out
+            });
+            for item in items {
+                if abort.load(Ordering::Relaxed) {
+                    break;
+                }
+                let offsets = prefixes.get(&item.name).unwrap_or(&no_offsets);
+                let first = self.first_stage(vol, serial, docking_id, item, &dest_of(item), offsets);
+                let fatal = matches!(first, Err(FileError::Fatal(_)));
+                if tx.send((item, first)).is_err() || fatal {
+                    break;
+                }
+            }
+            drop(tx);
+            second.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    /// The first stage for one file: found already archived (re-hashed on the recorder), or
+    /// streamed into a temporary file (retrying a failed read up to `ingest.copy_attempts`).
+    fn first_stage(
         &self,
         vol: &Volume,
         serial: &str,
@@ -782,21 +861,62 @@ impl Bay<'_> {
         item: &Item,
         dest: &str,
         offsets: &[u64],
-    ) -> Result<Done, FileError> {
-        let root = &self.config.paths.archive_root;
-        let dest = Path::new(dest);
-        let dest_name = dest.file_name().and_then(|n| n.to_str()).expect("layout paths end in a file name");
-        let fatal_or_failed = |e: io::Error, path: PathBuf, what: &str| -> FileError {
-            if is_nospace(&e) {
-                FileError::Fatal(IngestError::NoSpace { path })
-            } else {
-                FileError::Failed(format!("{what} {}: {e}", path.display()))
+    ) -> Result<Copied, FileError> {
+        if let Some(done) = self.already_archived(vol, serial, docking_id, item, offsets)? {
+            return Ok(Copied::Done(done));
+        }
+        let mut last = String::new();
+        for attempt in 1..=self.config.ingest.copy_attempts {
+            match self.write_temp(vol, item, dest, offsets) {
+                Ok(c) => return Ok(Copied::Staged(c)),
+                Err(FileError::Failed(why)) => {
+                    tracing::warn!(file = %item.rel, attempt, why = %why, "copy attempt failed");
+                    last = why;
+                }
+                Err(fatal) => return Err(fatal),
             }
-        };
+        }
+        Err(FileError::Failed(format!("{last} (after {} attempts)", self.config.ingest.copy_attempts)))
+    }
+
+    /// Copy attempts `from..=ingest.copy_attempts`, each one whole (both stages).
+    #[allow(clippy::too_many_arguments)]
+    fn copy_attempts(
+        &self,
+        vol: &Volume,
+        serial: &str,
+        docking_id: i64,
+        item: &Item,
+        dest: &str,
+        offsets: &[u64],
+        from: u32,
+    ) -> Result<Done, FileError> {
+        let mut last = String::from("no attempt left");
+        for attempt in from..=self.config.ingest.copy_attempts {
+            let result =
+                self.write_temp(vol, item, dest, offsets).and_then(|c| self.make_durable(serial, docking_id, item, c));
+            match result {
+                Ok(done) => return Ok(done),
+                Err(FileError::Failed(why)) => {
+                    tracing::warn!(file = %item.rel, attempt, why = %why, "copy attempt failed");
+                    last = why;
+                }
+                Err(fatal) => return Err(fatal),
+            }
+        }
+        Err(FileError::Failed(format!("{last} (after {} attempts)", self.config.ingest.copy_attempts)))
+    }
+
+    /// Streams one file from the recorder into a temporary file beside its final name,
+    /// hashing it; nothing is durable yet.
+    fn write_temp(&self, vol: &Volume, item: &Item, dest: &str, offsets: &[u64]) -> Result<StagedCopy, FileError> {
+        let root = &self.config.paths.archive_root;
+        let dest = PathBuf::from(dest);
+        let dest_name = dest.file_name().and_then(|n| n.to_str()).expect("layout paths end in a file name").to_string();
         let dir = fsio::create_dirs(root, dest.parent().unwrap_or(Path::new("")))
-            .map_err(|e| fatal_or_failed(e, root.join(dest), "creating the folder for"))?;
+            .map_err(|e| fatal_or_failed(e, root.join(&dest), "creating the folder for"))?;
         let mut staged =
-            fsio::Staged::new(&dir, dest_name).map_err(|e| fatal_or_failed(e, dir.join(dest_name), "creating"))?;
+            fsio::Staged::new(&dir, &dest_name).map_err(|e| fatal_or_failed(e, dir.join(&dest_name), "creating"))?;
         let tmp = staged.path().to_path_buf();
         let mut first = true;
         let (read, stamp) = self.stream(vol, item, offsets, |chunk| {
@@ -807,6 +927,15 @@ impl Bay<'_> {
             }
             Ok(())
         })?;
+        Ok(StagedCopy { staged, dir, dest, dest_name, read, stamp })
+    }
+
+    /// The second stage: fsync, read back from disk and compare, rename without
+    /// overwriting, fsync the folder, seal, catalogue (INV-2, INV-3).
+    fn make_durable(&self, serial: &str, docking_id: i64, item: &Item, c: StagedCopy) -> Result<Done, FileError> {
+        let StagedCopy { mut staged, dir, dest, dest_name, read, stamp } = c;
+        let root = &self.config.paths.archive_root;
+        let tmp = staged.path().to_path_buf();
         failpoint!("copy.before-fsync");
         // An fsync error means the data may not be on disk: the copy failed, redo it.
         staged.sync().map_err(|e| fatal_or_failed(e, tmp.clone(), "fsync of"))?;
@@ -827,7 +956,7 @@ impl Bay<'_> {
         // adopted when it holds exactly these bytes, else the next free name is used.
         let mut attempt = 1u32;
         let (final_path, recovered) = loop {
-            let name = if attempt == 1 { dest_name.to_string() } else { plan::alternative_name(dest_name, attempt) };
+            let name = if attempt == 1 { dest_name.clone() } else { plan::alternative_name(&dest_name, attempt) };
             let rel = dest.with_file_name(&name).to_string_lossy().into_owned();
             match staged.commit(&name) {
                 Ok(path) => break (path, false),
@@ -872,6 +1001,14 @@ impl Bay<'_> {
             recovered,
         })?;
         Ok(Done { read, archived, stamp })
+    }
+}
+
+fn fatal_or_failed(e: io::Error, path: PathBuf, what: &str) -> FileError {
+    if is_nospace(&e) {
+        FileError::Fatal(IngestError::NoSpace { path })
+    } else {
+        FileError::Failed(format!("{what} {}: {e}", path.display()))
     }
 }
 

@@ -258,6 +258,8 @@ impl Config {
         match path {
             None => Config::resolve(ConfigFile::default(), None),
             Some(path) => {
+                // Relative paths inside the file are relative to its folder: make that absolute.
+                let path = std::path::absolute(&path).unwrap_or(path);
                 let text = std::fs::read_to_string(&path)
                     .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
                 Config::parse(&text, &path)

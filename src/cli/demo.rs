@@ -98,8 +98,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     volumes.sort();
     let incoming = dir.join("incoming");
     let _ = std::fs::remove_dir_all(&incoming);
+    // A recorder writes its identity, with its clock reading, when it docks: the bundled
+    // fixtures were written long ago, so their clock is set to now (Beijing time) here.
+    let now = chrono::Utc::now().with_timezone(&config.timezone).naive_local();
     for v in &volumes {
-        copy_tree(v, &incoming.join(v.file_name().unwrap_or_default()))?;
+        let copy = incoming.join(v.file_name().unwrap_or_default());
+        copy_tree(v, &copy)?;
+        let id = copy.join(crate::recorder::format::IDENTITY_FILE);
+        if let Ok(bytes) = std::fs::read(&id) {
+            std::fs::write(&id, with_clock(&bytes, now))?;
+        }
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -142,4 +150,32 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     println!("archive 归档目录: {}", config.paths.archive_root.display());
     println!("try 试试: evidock --config {} status | log tail | log verify", config_path.display());
     Ok(if status == ExitCode::SUCCESS { verify } else { status })
+}
+
+/// The identity file's bytes with its `clock=` line set to `now` (other lines, GBK text
+/// included, untouched).
+fn with_clock(identity: &[u8], now: chrono::NaiveDateTime) -> Vec<u8> {
+    let mut out = Vec::with_capacity(identity.len());
+    for line in identity.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"clock=") {
+            out.extend_from_slice(format!("clock={}\n", crate::recorder::format::format_wall(now)).as_bytes());
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_the_clock_line_changes() {
+        let id = b"format=ZFY-CUSTODY/1\nofficer_name=\xd5\xc5\xc8\xfd\nclock=2024-05-01T18:00:00\nbattery=80\n";
+        let now = crate::recorder::format::parse_wall(0, "t", "2026-11-25T04:00:00").unwrap();
+        let out = super::with_clock(id, now);
+        assert_eq!(
+            out,
+            b"format=ZFY-CUSTODY/1\nofficer_name=\xd5\xc5\xc8\xfd\nclock=2026-11-25T04:00:00\nbattery=80\n".to_vec()
+        );
+    }
 }

@@ -109,7 +109,8 @@ pub fn render(doc: &Value) -> String {
             health.push(format!("free 剩余空间 {}", super::bytes(v)));
         }
         if let Some(v) = b["drift_s"].as_i64() {
-            health.push(format!("clock drift 时钟偏差 {v:+} s"));
+            let warn = if b["clock_unreliable"].as_bool().unwrap_or(false) { " (unreliable 不可靠)" } else { "" };
+            health.push(format!("clock drift 时钟偏差 {v:+} s{warn}"));
         }
         if !health.is_empty() {
             out += &format!("  {}\n", health.join("  "));

@@ -357,6 +357,7 @@ impl Bay<'_> {
             s.battery = identity.battery_percent;
             s.storage_free = identity.storage_free;
             s.drift_s = Some(drift_s);
+            s.clock_unreliable = drift_s.unsigned_abs() > self.config.ingest.clock_drift_threshold_s;
             s.phase = Phase::Copying;
         });
         match self.ingest_recorder(&vol, &identity, docking_id, drift_s, dock_now) {
@@ -618,6 +619,14 @@ impl Bay<'_> {
             }
             if flagged > 0 {
                 s.message += &format!("; {flagged} segment(s) flagged / {flagged} 个片段有异常");
+            }
+            if s.unexplained_gaps > 0 {
+                let n = s.unexplained_gaps;
+                s.message +=
+                    &format!("; {n} unexplained gap(s) need a written explanation / {n} 处中断未说明，需书面说明");
+            }
+            if s.clock_unreliable {
+                s.message += "; recorder clock off: footage times unreliable / 记录仪时钟偏差过大，时间不可靠";
             }
         });
         Ok(Outcome::Finished {

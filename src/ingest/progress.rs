@@ -95,6 +95,8 @@ pub struct Snapshot {
     pub storage_free: Option<u64>,
     /// Clock drift in seconds.
     pub drift_s: Option<i64>,
+    /// The drift exceeds `ingest.clock_drift_threshold_s`: footage times are unreliable (R2).
+    pub clock_unreliable: bool,
     /// One line for the custodian.
     pub message: String,
     /// Every footage file is durable and verified in the archive.

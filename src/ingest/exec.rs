@@ -493,13 +493,35 @@ impl Bay<'_> {
         // Verify: a pure function of the chains and what was read (R5, R6).
         self.progress.update(|s| s.phase = Phase::Verifying);
         let read_files: Vec<verify::ReadFile> = done.iter().map(|(_, d)| d.read.clone()).collect();
-        let report = verify::verify(&verify::Input {
+        let mut report = verify::verify(&verify::Input {
             chains: &chains,
             files: &read_files,
             writes_chain: identity.writes_chain,
             gap_tolerance_ms: self.config.ingest.gap_tolerance_ms,
             expected_first_seq,
         });
+        // A file the dock could not copy is absent from the archive, not from the recorder:
+        // say so where the verifier reports it missing (or not at all, without a chain).
+        for (item, why) in &failed {
+            let note = format!("on the recorder but could not be archived ({why}); kept on the recorder");
+            match report.segments.iter_mut().find(|f| f.name.as_deref() == Some(item.name.as_str())) {
+                Some(f) => f.detail = format!("{note}: {}", f.detail),
+                None if inventory.footage.iter().any(|f| f.name == item.name) => {
+                    report.segments.push(verify::SegmentFinding {
+                        seq: crate::recorder::format::SegmentName::parse(&item.name).map(|n| n.seq),
+                        name: Some(item.name.clone()),
+                        session: None,
+                        kind: None,
+                        start: None,
+                        end: None,
+                        verdict: verify::Verdict::Missing,
+                        attested_bytes: 0,
+                        detail: note,
+                    });
+                }
+                None => {}
+            }
+        }
         let by_name: BTreeMap<&str, &Done> = done.iter().map(|(i, d)| (i.name.as_str(), d)).collect();
         let rows: Vec<SegmentRow<'_>> = report
             .segments

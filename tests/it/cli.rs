@@ -70,3 +70,31 @@ fn log_tail_and_verify_report_the_story() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains('3'), "names the first bad event: {text}");
 }
+
+#[test]
+fn status_watch_redraws_the_station_view() {
+    use std::io::Read;
+    let mut st = Station::new();
+    st.start();
+    let mut child = std::process::Command::new(crate::support::bin())
+        .arg("--config")
+        .arg(&st.config)
+        .args(["status", "--watch"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut screen = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Two frames: each starts by clearing the screen.
+    while screen.windows(7).filter(|w| *w == b"\x1b[H\x1b[2J").count() < 2 {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "status --watch ended early");
+        screen.extend_from_slice(&buf[..n]);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = String::from_utf8_lossy(&screen);
+    assert!(text.contains("running 运行中"), "{text}");
+    assert!(text.contains("no recorder docked / 无记录仪接入"), "{text}");
+}

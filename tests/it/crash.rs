@@ -110,3 +110,72 @@ fn a_second_daemon_on_the_same_state_refuses_to_start() {
     let o = st.evidock(&["ingest", st.path("incoming").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "a one-shot ingest refuses too");
 }
+
+/// A tmpfs of a fixed size mounted on a folder, unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    /// Mounts; `None` (with the reason printed) where mounting is not permitted, which CI
+    /// (running as root) treats as a failure.
+    fn mount(at: &std::path::Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(at).unwrap();
+        let o = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(at)
+            .output()
+            .unwrap();
+        if o.status.success() {
+            return Some(SmallDisk(at.to_path_buf()));
+        }
+        let why = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(std::env::var_os("CI").is_none(), "CI must be able to mount a small filesystem: {why}");
+        eprintln!("skipping the disk-full test: cannot mount a tmpfs here: {why}");
+        None
+    }
+    fn resize(&self, size: &str) {
+        let o = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_archive_stops_the_ingest_cleanly_and_the_recorder_keeps_everything() {
+    let st = Station::new();
+    let Some(disk) = SmallDisk::mount(&st.archive(), "3m") else { return };
+    let (vol, _) =
+        st.sim("F1", &["--serial", "D400004", "--sessions", "1", "--segments", "4", "--segment-bytes", "1048576"]);
+    let source = volume_footage(&vol);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("the archive is full") && err.contains("free space"), "{err}");
+    assert_eq!(volume_footage(&vol), source, "the recorder keeps everything");
+    let hashes: Vec<&str> = source.iter().map(|(_, h)| h.as_str()).collect();
+    for (p, h) in st.archived_footage() {
+        assert!(hashes.contains(&h.as_str()), "{} looks complete but is not", p.display());
+    }
+    assert!(
+        !files_under(&st.archive()).iter().any(|p| p.to_string_lossy().contains(".evidock-tmp.")),
+        "temporary files removed"
+    );
+    assert!(st.actions().contains(&"ingest_abandoned".to_string()));
+    st.assert_log_verifies();
+
+    // Space freed: docking again completes, nothing twice.
+    disk.resize("16m");
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_each_once(&st, &source);
+    assert!(files_under(&vol.join("DCIM")).is_empty());
+    st.assert_log_verifies();
+}

@@ -165,6 +165,8 @@ CREATE TABLE IF NOT EXISTS wipes (
 pub struct DockingStart<'a> {
     /// Folder name under the dock root.
     pub volume: &'a str,
+    /// The USB device the volume came from (id, model, serial), when seen on the bus.
+    pub usb: Option<String>,
     /// The recorder's identity, when it could be read.
     pub identity: Option<&'a Identity>,
     /// The dock's clock (station local time) when the identity was read.
@@ -416,7 +418,14 @@ impl Catalog {
         .map_err(sql("recording the docking"))?;
         let docking = tx.last_insert_rowid();
         let subject = format!("docking:{docking}");
-        append(&self.actor, self.tz, &tx, Action::Docked, subject.clone(), json!({ "volume": d.volume }))?;
+        append(
+            &self.actor,
+            self.tz,
+            &tx,
+            Action::Docked,
+            subject.clone(),
+            json!({ "volume": d.volume, "usb": d.usb }),
+        )?;
         if let Some(id) = id {
             append(
                 &self.actor,

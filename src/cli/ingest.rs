@@ -32,7 +32,7 @@ pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     let progress = Progress::new(&name);
     let stop = AtomicBool::new(false);
     let done = AtomicBool::new(false);
-    let bay = Bay { config, catalog: &catalog, progress: &progress, stop: &stop };
+    let bay = Bay { config, catalog: &catalog, progress: &progress, stop: &stop, usb: None };
     let result = std::thread::scope(|s| {
         s.spawn(|| {
             let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -187,8 +187,10 @@ impl Station {
         let progress = Arc::new(Progress::new(&name));
         let finished = Arc::new(AtomicBool::new(false));
         self.bays.insert(name.clone(), BayState { dev_ino, progress: progress.clone(), finished: finished.clone() });
-        if let Some(usb) = self.usb_present.get(&name) {
-            tracing::info!(volume = %name, usb = %usb.id(), "volume matches a recorder on the USB bus");
+        // udev mounts a recorder at its USB serial: that is how a volume and a device meet.
+        let usb = self.usb_present.get(&name).cloned();
+        if let Some(u) = &usb {
+            tracing::info!(volume = %name, usb = %u.id(), "volume matches a recorder on the USB bus");
         }
         let path = self.config.paths.dock_root.join(&name);
         let (config, catalog, permits, stop) =
@@ -198,7 +200,7 @@ impl Station {
             let _permit = permits.acquire_owned().await;
             let p = progress.clone();
             let result = tokio::task::spawn_blocking(move || {
-                let bay = Bay { config: &config, catalog: &catalog, progress: &p, stop: &stop };
+                let bay = Bay { config: &config, catalog: &catalog, progress: &p, stop: &stop, usb: usb.as_ref() };
                 bay.run(&path)
             })
             .await;

@@ -23,7 +23,7 @@ use crate::catalog::{ArchivedFile, Catalog, CatalogError, CopyRecord, DockingSta
 use crate::config::Config;
 use crate::custody::event::Action;
 use crate::dock::volume::{components, Stamp, Volume};
-use crate::recorder::adapter::{Adapter, AdapterError, ContractAdapter};
+use crate::recorder::adapter::{self, Adapter, AdapterError};
 use crate::recorder::format::{self, hex, ChainFile, Digest, Identity};
 use crate::recorder::{seal, verify};
 
@@ -42,6 +42,8 @@ pub struct Bay<'a> {
     pub progress: &'a Progress,
     /// Set when the daemon stops: the bay stops at the next safe point.
     pub stop: &'a AtomicBool,
+    /// The USB device the volume came from, when the daemon saw it on the bus.
+    pub usb: Option<&'a crate::dock::usb::UsbDevice>,
 }
 
 /// How an ingest ended.
@@ -251,6 +253,10 @@ macro_rules! failpoint {
     };
 }
 
+fn usb_text(u: &crate::dock::usb::UsbDevice) -> String {
+    format!("{} {} serial {}", u.id(), u.model, u.serial.as_deref().unwrap_or("?"))
+}
+
 fn is_nospace(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
 }
@@ -276,7 +282,7 @@ impl Bay<'_> {
             path: path.into(),
             source,
         })?;
-        let adapter = ContractAdapter::new(&vol);
+        let adapter = adapter::select(&vol, self.usb.as_ref().map(|u| (u.vendor_id, u.product_id)));
         let tz = self.config.timezone;
         let now_utc = Utc::now();
         let dock_now = now_utc.with_timezone(&tz).naive_local();
@@ -301,6 +307,7 @@ impl Bay<'_> {
                 let mut cat = self.catalog();
                 let docking = cat.begin_docking(&DockingStart {
                     volume: &volume_name,
+                    usb: self.usb.map(usb_text),
                     identity: None,
                     dock_clock: dock_now,
                     drift_s: None,
@@ -342,6 +349,7 @@ impl Bay<'_> {
         };
         let docking_id = self.catalog().begin_docking(&DockingStart {
             volume: &volume_name,
+            usb: self.usb.map(usb_text),
             identity: Some(&identity),
             dock_clock: dock_now,
             drift_s: Some(drift_s),
@@ -360,7 +368,7 @@ impl Bay<'_> {
             s.clock_unreliable = drift_s.unsigned_abs() > self.config.ingest.clock_drift_threshold_s;
             s.phase = Phase::Copying;
         });
-        match self.ingest_recorder(&vol, &identity, docking_id, drift_s, dock_now) {
+        match self.ingest_recorder(&vol, adapter.as_ref(), &identity, docking_id, drift_s, dock_now) {
             Ok(outcome) => Ok(outcome),
             Err(e) => {
                 let reason = e.to_string();
@@ -381,7 +389,7 @@ impl Bay<'_> {
         }
     }
 
-    fn set_clock(&self, adapter: &ContractAdapter<'_>, identity: &Identity, drift_s: i64, dock_now: NaiveDateTime) {
+    fn set_clock(&self, adapter: &dyn Adapter, identity: &Identity, drift_s: i64, dock_now: NaiveDateTime) {
         if !self.config.ingest.set_clock || !identity.clock_settable || drift_s == 0 {
             return;
         }
@@ -400,6 +408,7 @@ impl Bay<'_> {
     fn ingest_recorder(
         &self,
         vol: &Volume,
+        adapter: &dyn Adapter,
         identity: &Identity,
         docking_id: i64,
         drift_s: i64,
@@ -444,7 +453,7 @@ impl Bay<'_> {
             s.message =
                 format!("copying {} files / 正在导入 {} 个文件", inventory.footage.len(), inventory.footage.len());
         });
-        self.set_clock(&ContractAdapter::new(vol), identity, drift_s, dock_now);
+        self.set_clock(adapter, identity, drift_s, dock_now);
 
         let mut done: Vec<(Item, Done)> = Vec::new();
         let mut failed: Vec<(Item, String)> = Vec::new();
@@ -538,6 +547,7 @@ impl Bay<'_> {
         }
         let flagged = report.segments.iter().filter(|s| s.verdict.is_flagged()).count() as u64;
         let review = flagged > 0
+            || !inventory.refused.is_empty()
             || !report.bad_lines.is_empty()
             || report.sessions.iter().any(|s| {
                 s.state != verify::SessionState::Complete
@@ -646,6 +656,11 @@ impl Bay<'_> {
                 let n = s.unexplained_gaps;
                 s.message +=
                     &format!("; {n} unexplained gap(s) need a written explanation / {n} 处中断未说明，需书面说明");
+            }
+            if !inventory.refused.is_empty() {
+                let n = inventory.refused.len();
+                s.message +=
+                    &format!("; {n} entr(ies) refused and left on the recorder / {n} 项异常内容未导入，留在记录仪上");
             }
             if s.clock_unreliable {
                 s.message += "; recorder clock off: footage times unreliable / 记录仪时钟偏差过大，时间不可靠";

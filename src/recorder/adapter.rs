@@ -77,6 +77,15 @@ pub trait Adapter {
     fn switch_to_storage(&self) -> Result<(), AdapterError>;
 }
 
+/// The adapter for a docked volume: the one place that chooses how to talk to a recorder.
+/// Every recorder follows the storage contract today; a vendor adapter (selected here by the
+/// USB vendor and product id of the device the volume came from) is added without touching
+/// the pipeline, which only sees [`Adapter`].
+pub fn select<'v>(volume: &'v Volume, usb_id: Option<(u16, u16)>) -> Box<dyn Adapter + 'v> {
+    let _ = usb_id;
+    Box::new(ContractAdapter::new(volume))
+}
+
 /// The adapter for recorders that follow the storage contract (`ZFY-CUSTODY/1`).
 #[derive(Debug)]
 pub struct ContractAdapter<'v> {

@@ -118,3 +118,50 @@ fn all_entries(root: &std::path::Path) -> (Vec<std::path::PathBuf>, Vec<std::pat
     }
     (all, special)
 }
+
+#[test]
+fn a_file_larger_than_allowed_is_refused_and_left_on_the_recorder() {
+    let st = Station::with_ingest("max_segment_bytes = 100000");
+    let (vol, summary) = st.sim("B1", &["--serial", "F600004", "--segments", "3", "--segment-bytes", "50000"]);
+    // A sparse file of 1 TiB claiming to be footage.
+    let huge = vol.join(summary["segments"][0]["path"].as_str().unwrap()).with_file_name("HUGE_000999.MP4");
+    std::fs::File::create(&huge).unwrap().set_len(1 << 40).unwrap();
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "a refused entry needs review: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("refused and left on the recorder"));
+    let what: String =
+        st.db().query_row("SELECT what FROM hostile WHERE path LIKE '%HUGE_000999.MP4'", [], |r| r.get(0)).unwrap();
+    assert!(what.contains("larger than ingest.max_segment_bytes"), "{what}");
+    assert!(huge.exists(), "left on the recorder");
+    assert_eq!(st.archived_footage().len(), 3);
+}
+
+#[test]
+fn a_file_still_being_written_is_never_archived_half_and_stays_on_the_recorder() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let st = Station::with_ingest("read_rate_limit = 2097152\nchunk_bytes = 65536\ncopy_attempts = 2");
+    let (vol, summary) = st.sim("G1", &["--serial", "F600005", "--segments", "3", "--segment-bytes", "262144"]);
+    let growing = vol.join(summary["segments"][1]["path"].as_str().unwrap());
+    let done = AtomicBool::new(false);
+    let o = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut f = std::fs::OpenOptions::new().append(true).open(&growing).unwrap();
+            while !done.load(Ordering::Relaxed) {
+                f.write_all(&[7u8; 4096]).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        });
+        let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+        done.store(true, Ordering::Relaxed);
+        o
+    });
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let error: String =
+        st.db().query_row("SELECT details FROM custody_log WHERE action = 'copy_failed'", [], |r| r.get(0)).unwrap();
+    assert!(error.contains("while being copied"), "{error}");
+    // The other two are archived; nothing is wiped while a file could not be archived.
+    assert_eq!(st.archived_footage().len(), 2);
+    assert_eq!(files_under(&vol.join("DCIM")).len(), 3, "nothing wiped");
+    st.assert_log_verifies();
+}

@@ -8,8 +8,11 @@
 //! Must never: update or delete custody events (the triggers refuse it), or hold the database
 //! readable by other users (mode 0600, R12).
 
+mod cases;
+mod registry;
 mod store;
 
+pub use registry::{Registration, RegistryCheck, RegistryEntry};
 pub use store::{
     ArchivedFile, Catalog, CatalogError, CopyRecord, DockingStart, DockingSummary, SegmentRow, WipeRecord,
 };

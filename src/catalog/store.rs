@@ -12,6 +12,8 @@ use crate::custody::store as log;
 use crate::recorder::format::{hex, Digest, Identity};
 use crate::recorder::verify::{Provenance, Report};
 
+use super::registry::RegistryCheck;
+
 /// A catalogue operation that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -39,6 +41,9 @@ pub enum CatalogError {
         /// The SQLite error.
         source: rusqlite::Error,
     },
+    /// A value given by a person is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
     /// Appending to the custody log failed.
     #[error("custody log: {0}")]
     Custody(#[from] crate::custody::CustodyError),
@@ -52,7 +57,7 @@ pub enum CatalogError {
     },
 }
 
-fn sql(action: &'static str) -> impl FnOnce(rusqlite::Error) -> CatalogError {
+pub(super) fn sql(action: &'static str) -> impl FnOnce(rusqlite::Error) -> CatalogError {
     move |source| CatalogError::Sql { action, source }
 }
 
@@ -82,7 +87,10 @@ CREATE TABLE IF NOT EXISTS dockings (
     storage_free  INTEGER,
     storage_total INTEGER,
     outcome       TEXT,
-    safe_to_undock INTEGER NOT NULL DEFAULT 0
+    safe_to_undock INTEGER NOT NULL DEFAULT 0,
+    badge         TEXT,
+    registered    INTEGER,
+    clock_unreliable INTEGER
 );
 CREATE TABLE IF NOT EXISTS files (
     id            INTEGER PRIMARY KEY,
@@ -262,29 +270,29 @@ pub struct DockingSummary {
 /// The catalogue, holding the one write connection.
 #[derive(Debug)]
 pub struct Catalog {
-    conn: Connection,
+    pub(super) conn: Connection,
     path: PathBuf,
-    tz: chrono_tz::Tz,
-    actor: Actor,
+    pub(super) tz: chrono_tz::Tz,
+    pub(super) actor: Actor,
 }
 
 /// JSON object from a `json!` value.
-fn obj(v: Value) -> Map<String, Value> {
+pub(super) fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
     }
 }
 
-fn wall(t: &NaiveDateTime) -> String {
+pub(super) fn wall(t: &NaiveDateTime) -> String {
     crate::recorder::format::format_wall(*t)
 }
 
-fn begin(conn: &mut Connection) -> Result<Transaction<'_>, CatalogError> {
+pub(super) fn begin(conn: &mut Connection) -> Result<Transaction<'_>, CatalogError> {
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql("begin"))
 }
 
-fn append(
+pub(super) fn append(
     actor: &Actor,
     tz: chrono_tz::Tz,
     tx: &Transaction<'_>,
@@ -334,6 +342,8 @@ impl Catalog {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::registry::SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::cases::SCHEMA).map_err(open_err)?;
         log::create_schema(&conn)?;
         for f in [path.with_extension("sqlite-wal"), path.with_extension("sqlite-shm")] {
             if f.exists() {
@@ -381,12 +391,13 @@ impl Catalog {
         Ok(seq)
     }
 
-    /// Records a docking: the device (registered or updated), the docking row, and the
-    /// events docked, identity read and clock drift (R1, R2, R14). Returns the docking id.
+    /// Records a docking: the device (seen or updated), the docking row, and the events
+    /// docked, identity read and clock drift (R1, R2, R14). Returns the docking id and what
+    /// the registry says of the recorder.
     ///
     /// # Errors
     /// When the write fails.
-    pub fn begin_docking(&mut self, d: &DockingStart<'_>) -> Result<i64, CatalogError> {
+    pub fn begin_docking(&mut self, d: &DockingStart<'_>) -> Result<(i64, RegistryCheck), CatalogError> {
         let now = Utc::now().to_rfc3339();
         let tx = begin(&mut self.conn)?;
         let id = d.identity;
@@ -400,9 +411,15 @@ impl Catalog {
             )
             .map_err(sql("registering the device"))?;
         }
+        let registry = match id {
+            Some(i) => super::registry::check(super::registry::lookup(&tx, &i.serial)?, &i.badge),
+            None => RegistryCheck::Unregistered,
+        };
+        let unreliable = d.drift_s.map(|s| s.unsigned_abs() > d.drift_threshold_s);
         tx.execute(
-            "INSERT INTO dockings (serial, volume, started, dock_clock, device_clock, drift_s, battery, storage_free, storage_total)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO dockings (serial, volume, started, dock_clock, device_clock, drift_s, battery, storage_free,
+                 storage_total, badge, registered, clock_unreliable)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 id.map(|i| &i.serial),
                 d.volume,
@@ -413,6 +430,9 @@ impl Catalog {
                 id.and_then(|i| i.battery_percent),
                 id.and_then(|i| i.storage_free).map(|v| v as i64),
                 id.and_then(|i| i.storage_total).map(|v| v as i64),
+                id.map(|i| &i.badge),
+                id.map(|_| !registry.is_flagged()),
+                unreliable,
             ],
         )
         .map_err(sql("recording the docking"))?;
@@ -437,6 +457,7 @@ impl Catalog {
                     "docking": docking, "serial": id.serial, "badge": id.badge, "officer_name": id.officer_name,
                     "unit": id.unit, "model": id.model, "firmware": id.firmware, "writes_chain": id.writes_chain,
                     "battery_percent": id.battery_percent, "storage_free": id.storage_free, "storage_total": id.storage_total,
+                    "registry": registry.as_str(), "registry_note": registry.describe(&id.serial),
                 }),
             )?;
             append(
@@ -453,7 +474,7 @@ impl Catalog {
             )?;
         }
         tx.commit().map_err(sql("commit docking"))?;
-        Ok(docking)
+        Ok((docking, registry))
     }
 
     /// The file already archived for `source` of device `serial`, if any (latest first).

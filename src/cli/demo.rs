@@ -106,7 +106,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         copy_tree(v, &copy)?;
         let id = copy.join(crate::recorder::format::IDENTITY_FILE);
         if let Ok(bytes) = std::fs::read(&id) {
-            std::fs::write(&id, with_clock(&bytes, now))?;
+            std::fs::write(&id, crate::recorder::sim::restamp_clock(&bytes, now))?;
         }
     }
 
@@ -152,27 +152,13 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     Ok(if status == ExitCode::SUCCESS { verify } else { status })
 }
 
-/// The identity file's bytes with its `clock=` line set to `now` (other lines, GBK text
-/// included, untouched).
-fn with_clock(identity: &[u8], now: chrono::NaiveDateTime) -> Vec<u8> {
-    let mut out = Vec::with_capacity(identity.len());
-    for line in identity.split_inclusive(|&b| b == b'\n') {
-        if line.starts_with(b"clock=") {
-            out.extend_from_slice(format!("clock={}\n", crate::recorder::format::format_wall(now)).as_bytes());
-        } else {
-            out.extend_from_slice(line);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn only_the_clock_line_changes() {
         let id = b"format=ZFY-CUSTODY/1\nofficer_name=\xd5\xc5\xc8\xfd\nclock=2024-05-01T18:00:00\nbattery=80\n";
         let now = crate::recorder::format::parse_wall(0, "t", "2026-11-25T04:00:00").unwrap();
-        let out = super::with_clock(id, now);
+        let out = crate::recorder::sim::restamp_clock(id, now);
         assert_eq!(
             out,
             b"format=ZFY-CUSTODY/1\nofficer_name=\xd5\xc5\xc8\xfd\nclock=2026-11-25T04:00:00\nbattery=80\n".to_vec()

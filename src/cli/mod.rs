@@ -4,6 +4,7 @@
 
 mod daemon;
 mod demo;
+mod device;
 mod ingest;
 pub mod log;
 pub mod sim;
@@ -38,6 +39,9 @@ pub enum Command {
     Ingest(ingest::Args),
     /// Show docked recorders, progress and results.
     Status(status::Args),
+    /// The device registry: register, retire, list recorders (R1).
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
     /// Read and verify the custody log.
     #[command(subcommand)]
     Log(log::LogCommand),
@@ -63,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Ingest(args) => ingest::run(args, &config),
                 Command::Status(args) => status::run(args, &config),
                 Command::Log(cmd) => log::run(cmd, &config.catalog_path()),
+                Command::Device(cmd) => device::run(cmd, &config),
                 Command::Sim(_) | Command::Demo(_) => unreachable!("handled above"),
             }
         }
@@ -82,6 +87,17 @@ pub fn init_tracing() {
         builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init()
     };
     let _ = result;
+}
+
+/// Opens the catalogue to write as the operating-system user running the command (role
+/// custodian until roles come from the configuration).
+///
+/// # Errors
+/// When the catalogue cannot be opened.
+pub fn open_catalog_as_user(config: &Config) -> anyhow::Result<crate::catalog::Catalog> {
+    use crate::custody::event::{Actor, Role};
+    let actor = Actor { user: crate::daemon::current_user(), role: Role::Custodian, officer: None };
+    Ok(crate::catalog::Catalog::open(&config.catalog_path(), config.timezone, actor)?)
 }
 
 /// Human-readable bytes (binary units).

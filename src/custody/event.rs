@@ -165,11 +165,23 @@ pub enum Action {
     ArchiveRecovered,
     /// The custody log was verified (R11).
     LogVerified,
+    /// A recorder was registered, or its assignment changed (R1).
+    DeviceRegistered,
+    /// A recorder was retired from service (R1).
+    DeviceRetired,
+    /// A case was created (R4).
+    CaseCreated,
+    /// A case's label (party, officers, kind, windows) changed (R4).
+    CaseLabelled,
+    /// Footage was filed into a case folder (R4, R13).
+    FootageAssigned,
+    /// A written explanation was attached to a gap in recording (R6).
+    GapExplained,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 31] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -195,6 +207,12 @@ impl Action {
         Action::WipeSkipped,
         Action::ArchiveRecovered,
         Action::LogVerified,
+        Action::DeviceRegistered,
+        Action::DeviceRetired,
+        Action::CaseCreated,
+        Action::CaseLabelled,
+        Action::FootageAssigned,
+        Action::GapExplained,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -225,6 +243,12 @@ impl Action {
             Action::WipeSkipped => "wipe_skipped",
             Action::ArchiveRecovered => "archive_recovered",
             Action::LogVerified => "log_verified",
+            Action::DeviceRegistered => "device_registered",
+            Action::DeviceRetired => "device_retired",
+            Action::CaseCreated => "case_created",
+            Action::CaseLabelled => "case_labelled",
+            Action::FootageAssigned => "footage_assigned",
+            Action::GapExplained => "gap_explained",
         }
     }
 
@@ -256,6 +280,12 @@ impl Action {
             Action::WipeSkipped => "未清除记录仪",
             Action::ArchiveRecovered => "恢复未完成的归档",
             Action::LogVerified => "保管日志已校验",
+            Action::DeviceRegistered => "记录仪已登记",
+            Action::DeviceRetired => "记录仪已停用",
+            Action::CaseCreated => "案件已创建",
+            Action::CaseLabelled => "案件信息已修改",
+            Action::FootageAssigned => "录像已归入案件",
+            Action::GapExplained => "中断已书面说明",
         }
     }
 
@@ -677,7 +707,8 @@ mod tests {
             "daemon_started daemon_stopped docked undocked unknown_volume usb_arrived usb_departed identity_read \
              clock_drift clock_set ingest_started segment_copied segment_verified segment_flagged session_verified \
              gap_found hostile_entry copy_failed ingest_abandoned ingest_finished segment_wiped recorder_wiped \
-             wipe_skipped archive_recovered log_verified"
+             wipe_skipped archive_recovered log_verified device_registered device_retired case_created case_labelled \
+             footage_assigned gap_explained"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -5,7 +5,7 @@
 //! Shape: `{"version":1, "updated": RFC 3339, "daemon": {...}, "bays": [...]}`; each bay:
 //! volume, docking_id, serial, officer, phase, phase_zh, files_total, files_done,
 //! bytes_total, bytes_done, rate_bytes_per_s, eta_s, verdicts {verdict: count},
-//! unexplained_gaps, battery, storage_free, drift_s, clock_unreliable, message, safe_to_undock, wiped.
+//! unexplained_gaps, battery, storage_free, drift_s, clock_unreliable, registry, message, safe_to_undock, wiped.
 
 use serde_json::{json, Value};
 
@@ -58,6 +58,7 @@ pub fn bay_json(s: &Snapshot) -> Value {
         "storage_free": s.storage_free,
         "drift_s": s.drift_s,
         "clock_unreliable": s.clock_unreliable,
+        "registry": s.registry,
         "message": s.message,
         "safe_to_undock": s.safe_to_undock,
         "wiped": s.wiped,

@@ -305,7 +305,7 @@ impl Bay<'_> {
             Err(e @ AdapterError::BadIdentity { .. }) => {
                 let msg = e.to_string();
                 let mut cat = self.catalog();
-                let docking = cat.begin_docking(&DockingStart {
+                let (docking, _) = cat.begin_docking(&DockingStart {
                     volume: &volume_name,
                     usb: self.usb.map(usb_text),
                     identity: None,
@@ -347,7 +347,7 @@ impl Bay<'_> {
             }
             None => plan::drift_seconds(identity.clock, dock_now),
         };
-        let docking_id = self.catalog().begin_docking(&DockingStart {
+        let (docking_id, registry) = self.catalog().begin_docking(&DockingStart {
             volume: &volume_name,
             usb: self.usb.map(usb_text),
             identity: Some(&identity),
@@ -366,6 +366,10 @@ impl Bay<'_> {
             s.storage_free = identity.storage_free;
             s.drift_s = Some(drift_s);
             s.clock_unreliable = drift_s.unsigned_abs() > self.config.ingest.clock_drift_threshold_s;
+            s.registry = registry.as_str().to_string();
+            if registry.is_flagged() {
+                s.registry_note = Some(registry.describe(&identity.serial));
+            }
             s.phase = Phase::Copying;
         });
         match self.ingest_recorder(&vol, adapter.as_ref(), &identity, docking_id, drift_s, dock_now) {
@@ -546,7 +550,13 @@ impl Bay<'_> {
             self.write_dock_seal(serial, docking_id, &read_files, dock_now)?;
         }
         let flagged = report.segments.iter().filter(|s| s.verdict.is_flagged()).count() as u64;
+        let (clock_unreliable, registry_flagged) = {
+            let snap = self.progress.snapshot();
+            (snap.clock_unreliable, snap.registry_note.is_some())
+        };
         let review = flagged > 0
+            || clock_unreliable
+            || registry_flagged
             || !inventory.refused.is_empty()
             || !report.bad_lines.is_empty()
             || report.sessions.iter().any(|s| {
@@ -661,6 +671,9 @@ impl Bay<'_> {
                 let n = inventory.refused.len();
                 s.message +=
                     &format!("; {n} entr(ies) refused and left on the recorder / {n} 项异常内容未导入，留在记录仪上");
+            }
+            if let Some(note) = &s.registry_note {
+                s.message += &format!("; {note}");
             }
             if s.clock_unreliable {
                 s.message += "; recorder clock off: footage times unreliable / 记录仪时钟偏差过大，时间不可靠";

@@ -97,6 +97,10 @@ pub struct Snapshot {
     pub drift_s: Option<i64>,
     /// The drift exceeds `ingest.clock_drift_threshold_s`: footage times are unreliable (R2).
     pub clock_unreliable: bool,
+    /// What the registry says of the recorder (`registered`, `unregistered`, ...; R1).
+    pub registry: String,
+    /// The registry's problem with the recorder, when there is one.
+    pub registry_note: Option<String>,
     /// One line for the custodian.
     pub message: String,
     /// Every footage file is durable and verified in the archive.

@@ -1071,6 +1071,20 @@ fn symlinks(
     Ok(AppliedFault { fault: Fault::Symlinks, seqs: Vec::new(), session: None, paths, detail })
 }
 
+/// An identity file's bytes with its `clock=` line set to `now`, as a recorder rewrites it
+/// when it docks (other lines, GBK text included, untouched).
+pub fn restamp_clock(identity: &[u8], now: NaiveDateTime) -> Vec<u8> {
+    let mut out = Vec::with_capacity(identity.len());
+    for line in identity.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"clock=") {
+            out.extend_from_slice(format!("clock={}\n", super::format::format_wall(now)).as_bytes());
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::format::{parse_wall, ChainFile, Linked, ZERO_LINK};

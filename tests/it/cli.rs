@@ -40,6 +40,7 @@ fn status_shows_each_bay_in_chinese_and_english_and_as_json() {
 #[test]
 fn log_tail_and_verify_report_the_story() {
     let st = Station::new();
+    st.register("E500002");
     let (vol, _) =
         st.sim("L1", &["--serial", "E500002", "--sessions", "1", "--segments", "2", "--segment-bytes", "10000"]);
     assert!(st.evidock(&["ingest", vol.to_str().unwrap()]).status.success());

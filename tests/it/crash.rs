@@ -152,6 +152,7 @@ impl Drop for SmallDisk {
 fn a_full_archive_stops_the_ingest_cleanly_and_the_recorder_keeps_everything() {
     let st = Station::new();
     let Some(disk) = SmallDisk::mount(&st.archive(), "3m") else { return };
+    st.register("D400004");
     let (vol, _) =
         st.sim("F1", &["--serial", "D400004", "--sessions", "1", "--segments", "4", "--segment-bytes", "1048576"]);
     let source = volume_footage(&vol);

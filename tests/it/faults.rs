@@ -26,6 +26,8 @@ fn ingest_fixture(name: &str) -> (Outcome, Value) {
         serde_json::from_slice(&std::fs::read(fixtures().join(format!("{name}.json"))).unwrap()).unwrap();
     let vol = st.path("incoming").join(name);
     crate::support::copy_tree(&src, &vol);
+    crate::support::restamp(&vol);
+    st.register(summary["serial"].as_str().unwrap());
     let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
     assert!(
         matches!(o.status.code(), Some(0 | 1)),

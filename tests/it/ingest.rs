@@ -80,6 +80,7 @@ fn a_docked_fixture_lands_in_the_archive_byte_identical_and_the_recorder_is_wipe
 #[test]
 fn re_docking_an_already_archived_recorder_stores_nothing_twice() {
     let st = Station::with_ingest("wipe_after_verify = false");
+    st.register("B200001");
     let (vol, _) =
         st.sim("R1", &["--serial", "B200001", "--sessions", "1", "--segments", "3", "--segment-bytes", "40000"]);
     let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
@@ -132,4 +133,40 @@ fn several_recorders_docked_at_once_are_all_ingested() {
     }
     assert_eq!(st.archived_footage().len(), 12);
     st.assert_log_verifies();
+}
+
+#[test]
+fn an_unregistered_recorder_and_a_drifting_clock_are_ingested_and_flagged() {
+    let st = Station::new();
+    // Unregistered: ingested (evidence is never refused), flagged.
+    let (vol, _) = st.sim("N1", &["--serial", "C300009", "--segments", "2", "--segment-bytes", "10000"]);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("is not registered"), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(st.archived_footage().len(), 2);
+    let registered: Option<bool> =
+        st.db().query_row("SELECT registered FROM dockings ORDER BY id DESC", [], |r| r.get(0)).unwrap();
+    assert_eq!(registered, Some(false));
+
+    // Registered, but its clock runs 2 minutes fast (threshold 30 s): flagged, times corrected.
+    st.register("C300010");
+    let (vol, _) =
+        st.sim("N2", &["--serial", "C300010", "--segments", "2", "--segment-bytes", "10000", "--clock-drift-s", "120"]);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let bay: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(bay["clock_unreliable"], true);
+    assert_eq!(bay["registry"], "registered");
+    let drift = bay["drift_s"].as_i64().unwrap();
+    assert!((118..=122).contains(&drift), "{drift}");
+    let (dev, cor): (String, String) = st
+        .db()
+        .query_row(
+            "SELECT start_device, start_corrected FROM segments WHERE serial = 'C300010' ORDER BY seq LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap();
+    assert_eq!((t(&dev) - t(&cor)).num_seconds(), drift, "corrected = device time - drift (R2, R13)");
 }

@@ -245,6 +245,12 @@ impl Station {
             .collect()
     }
 
+    /// Registers a recorder to officer 012345 (the simulator's default badge).
+    pub fn register(&self, serial: &str) {
+        let o = self.evidock(&["device", "register", serial, "--officer-id", "012345", "--officer-name", "张三"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
     /// `log verify` succeeds.
     pub fn assert_log_verifies(&self) {
         let o = self.evidock(&["log", "verify"]);
@@ -264,6 +270,15 @@ impl Drop for Station {
             let _ = c.wait();
         }
     }
+}
+
+/// Sets a volume's identity clock to now, as a recorder does when it docks (committed
+/// fixtures carry the clock of the day they were made).
+pub fn restamp(volume: &Path) {
+    let id = volume.join("ZFYINFO.TXT");
+    let now = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).naive_local();
+    let bytes = std::fs::read(&id).unwrap();
+    std::fs::write(&id, evidock::recorder::sim::restamp_clock(&bytes, now)).unwrap();
 }
 
 /// Footage files of a volume (under DCIM), with their BLAKE3, keyed by file name.

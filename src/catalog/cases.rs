@@ -1,0 +1,2 @@
+//! Cases (R4, R13).
+pub(super) const SCHEMA: &str = "";

@@ -215,7 +215,19 @@ pub fn seal_read_only(path: &Path) -> io::Result<()> {
 
 /// Sets the immutable attribute (`chattr +i`) where the filesystem and the process's
 /// capabilities allow. Returns whether it was set.
+///
+/// # Errors
+/// When the file cannot be opened, or the filesystem fails otherwise than by refusing.
 pub fn set_immutable(path: &Path) -> io::Result<bool> {
+    set_immutable_flag(path, true)
+}
+
+/// Sets or clears the immutable attribute. Returns whether the change was made (`false`
+/// where the filesystem or missing capabilities refuse it).
+///
+/// # Errors
+/// When the file cannot be opened, or the filesystem fails otherwise than by refusing.
+pub fn set_immutable_flag(path: &Path, on: bool) -> io::Result<bool> {
     const FS_IMMUTABLE_FL: libc::c_long = 0x0000_0010;
     nix::ioctl_read!(get_flags, b'f', 1, libc::c_long);
     nix::ioctl_write_ptr!(set_flags, b'f', 2, libc::c_long);
@@ -227,9 +239,12 @@ pub fn set_immutable(path: &Path) -> io::Result<bool> {
     if got.is_err() {
         return Ok(false);
     }
-    flags |= FS_IMMUTABLE_FL;
+    let wanted = if on { flags | FS_IMMUTABLE_FL } else { flags & !FS_IMMUTABLE_FL };
+    if wanted == flags {
+        return Ok(true);
+    }
     // SAFETY: as above.
-    match unsafe { set_flags(file.as_raw_fd(), &flags) } {
+    match unsafe { set_flags(file.as_raw_fd(), &wanted) } {
         Ok(_) => Ok(true),
         Err(nix::errno::Errno::EPERM | nix::errno::Errno::ENOTTY | nix::errno::Errno::EOPNOTSUPP) => Ok(false),
         Err(e) => Err(io::Error::from(e)),

@@ -2,6 +2,7 @@
 //! diagnostics to stderr. Exit codes: 0 ok; 1 ran and found a problem (tampering, flagged
 //! footage, a broken log); 2 could not run (usage, configuration, I/O).
 
+mod case;
 mod daemon;
 mod demo;
 mod device;
@@ -42,6 +43,12 @@ pub enum Command {
     /// The device registry: register, retire, list recorders (R1).
     #[command(subcommand)]
     Device(device::DeviceCommand),
+    /// Cases and their footage (R4, R13).
+    #[command(subcommand)]
+    Case(case::CaseCommand),
+    /// Gaps in recording and their written explanations (R6).
+    #[command(subcommand)]
+    Gap(case::GapCommand),
     /// Read and verify the custody log.
     #[command(subcommand)]
     Log(log::LogCommand),
@@ -68,6 +75,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Status(args) => status::run(args, &config),
                 Command::Log(cmd) => log::run(cmd, &config.catalog_path()),
                 Command::Device(cmd) => device::run(cmd, &config),
+                Command::Case(cmd) => case::run(cmd, &config),
+                Command::Gap(cmd) => case::run_gap(cmd, &config),
                 Command::Sim(_) | Command::Demo(_) => unreachable!("handled above"),
             }
         }

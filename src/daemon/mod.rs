@@ -317,6 +317,15 @@ pub fn prepare(config: &Config) -> Result<(InstanceLock, Catalog), DaemonError> 
             json!({ "removed_temporary": rel, "reason": "left by an interrupted run; never counted as archived" }),
         )?;
     }
+    // A move into a case folder that a crash interrupted is finished or abandoned.
+    let finished = crate::archive::assign::recover(config, &mut catalog).map_err(|e| DaemonError::Io {
+        action: "recovering interrupted case moves under",
+        path: config.paths.archive_root.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    if finished > 0 {
+        tracing::info!(finished, "finished case moves a crash had interrupted");
+    }
     Ok((lock, catalog))
 }
 

@@ -238,6 +238,7 @@ impl Station {
             .into_iter()
             .filter(|p| !p.components().any(|c| c.as_os_str() == "chain"))
             .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with(".evidock-tmp."))
+            .filter(|p| p.file_name().unwrap() != "案件信息.txt")
             .map(|p| {
                 let h = b3(&self.archive().join(&p));
                 (p, h)

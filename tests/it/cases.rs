@@ -1,0 +1,162 @@
+//! Cases (R4, R13): footage filed into case folders atomically with hashes intact, serving
+//! several cases without a second copy; interrupted moves recovered; gaps explained (R6).
+
+use std::os::unix::fs::MetadataExt;
+
+use crate::support::{b3, files_under, Station};
+
+const CASE: &str = "宜卫罚〔2024〕12号";
+
+fn yesterday(hm: &str) -> String {
+    let d = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive() - chrono::Duration::days(1);
+    format!("{d}T{hm}")
+}
+
+fn ok(o: std::process::Output) -> String {
+    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn footage_is_proposed_filed_into_a_case_and_linked_into_a_second_one() {
+    let st = Station::new();
+    st.register("H700001");
+    let (vol, _) = st.sim("V1", &["--serial", "H700001", "--segments", "3", "--segment-bytes", "30000"]);
+    ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
+    let before: Vec<String> = st.archived_footage().into_iter().map(|(_, h)| h).collect();
+    assert_eq!(before.len(), 3);
+
+    let window = format!("{},{}", yesterday("08:00"), yesterday("12:00"));
+    ok(st.evidock(&[
+        "case",
+        "create",
+        CASE,
+        "--party",
+        "某某餐饮有限公司",
+        "--officer",
+        "012345",
+        "--kind",
+        "penalty",
+        "--window",
+        &window,
+    ]));
+    let proposed = ok(st.evidock(&["case", "propose", CASE]));
+    assert_eq!(proposed.lines().count(), 3, "{proposed}");
+    ok(st.evidock(&["case", "propose", CASE, "--confirm"]));
+
+    // Moved into the case folder, contents untouched, nothing left in the holding folder.
+    let after = st.archived_footage();
+    assert_eq!(after.iter().map(|(_, h)| h.clone()).collect::<Vec<_>>().len(), 3);
+    for (p, h) in &after {
+        assert!(p.to_string_lossy().contains(&format!("/{CASE}/H700001/")), "{}", p.display());
+        assert!(before.contains(h));
+    }
+    let label = files_under(&st.archive()).into_iter().find(|p| p.ends_with("案件信息.txt")).expect("label file");
+    let text = std::fs::read_to_string(st.archive().join(&label)).unwrap();
+    assert!(text.contains(CASE) && text.contains("某某餐饮有限公司") && text.contains("012345"), "{text}");
+    let holding: Vec<_> = files_under(&st.archive())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("UNASSIGNED") && !p.to_string_lossy().contains("/chain/"))
+        .collect();
+    assert!(holding.is_empty(), "{holding:?}");
+
+    // A second case: the same recording, linked, no second copy.
+    let other = "宜卫罚〔2024〕13号";
+    ok(st.evidock(&["case", "create", other, "--officer", "012345"]));
+    let session: String = st.db().query_row("SELECT session FROM segments LIMIT 1", [], |r| r.get(0)).unwrap();
+    ok(st.evidock(&["case", "assign", other, "--session", &format!("H700001/{session}")]));
+    let all = st.archived_footage();
+    assert_eq!(all.len(), 6, "two names per file");
+    for (p, _) in all.iter().filter(|(p, _)| p.to_string_lossy().contains(other)) {
+        let twin = all.iter().find(|(q, _)| q.file_name() == p.file_name() && q != p).unwrap();
+        let (a, b) =
+            (std::fs::metadata(st.archive().join(p)).unwrap(), std::fs::metadata(st.archive().join(&twin.0)).unwrap());
+        assert_eq!(a.ino(), b.ino(), "same file, not a copy");
+    }
+    let show = ok(st.evidock(&["case", "show", other, "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 3);
+    assert_eq!(v["files"][0]["linked"], true);
+    assert_eq!(st.actions().iter().filter(|a| *a == "footage_assigned").count(), 6);
+    st.assert_log_verifies();
+}
+
+#[test]
+fn a_move_interrupted_by_a_crash_is_finished_or_abandoned_at_the_next_start() {
+    let mut st = Station::new();
+    st.register("H700002");
+    let (vol, _) = st.sim("V2", &["--serial", "H700002", "--segments", "2", "--segment-bytes", "10000"]);
+    ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
+    ok(st.evidock(&["case", "create", CASE, "--officer", "012345"]));
+    let files: Vec<(i64, String, String)> = st
+        .db()
+        .prepare("SELECT id, archive_path, blake3 FROM files WHERE source LIKE 'DCIM/%' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    // As the filer leaves things when killed: both moves recorded; the first renamed, the
+    // second not yet.
+    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
+    let mut targets = Vec::new();
+    for (id, path, _) in &files {
+        let to = path.replace("未关联案件+UNASSIGNED", CASE);
+        db.execute(
+            "INSERT INTO moves (file_id, case_id, from_path, to_path, state, started) VALUES (?1, 1, ?2, ?3, 'pending', 'x')",
+            rusqlite::params![id, path, to],
+        )
+        .unwrap();
+        targets.push(to);
+    }
+    drop(db);
+    std::fs::create_dir_all(st.archive().join(&targets[0]).parent().unwrap()).unwrap();
+    std::fs::rename(st.archive().join(&files[0].1), st.archive().join(&targets[0])).unwrap();
+
+    st.start();
+    let paths: Vec<String> = st
+        .db()
+        .prepare("SELECT archive_path FROM files WHERE source LIKE 'DCIM/%' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(paths, vec![targets[0].clone(), files[1].1.clone()], "first finished, second abandoned");
+    assert_eq!(b3(&st.archive().join(&targets[0])), files[0].2, "hash intact");
+    let states: Vec<String> = st
+        .db()
+        .prepare("SELECT state FROM moves ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(states, vec!["done", "abandoned"]);
+    let recovered: String = st
+        .db()
+        .query_row("SELECT details FROM custody_log WHERE action = 'footage_assigned'", [], |r| r.get(0))
+        .unwrap();
+    assert!(recovered.contains("\"recovered\":true"), "{recovered}");
+    st.assert_log_verifies();
+}
+
+#[test]
+fn an_unexplained_gap_stays_open_until_explained_in_writing() {
+    let st = Station::new();
+    st.register("H700003");
+    let (vol, _) =
+        st.sim("V3", &["--serial", "H700003", "--segments", "3", "--segment-bytes", "10000", "--fault", "gap"]);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "an unexplained gap needs review");
+    let open = ok(st.evidock(&["gap", "list", "--open", "--json"]));
+    let gap: serde_json::Value = serde_json::from_str(open.lines().next().expect("one open gap")).unwrap();
+    assert_eq!(gap["explanation"], serde_json::Value::Null);
+    let id = gap["id"].as_i64().unwrap().to_string();
+    ok(st.evidock(&["gap", "explain", &id, "--text", "现场当事人遮挡镜头，执法人员口头说明后继续录制"]));
+    assert_eq!(ok(st.evidock(&["gap", "list", "--open"])), "", "no open gap left");
+    let again = st.evidock(&["gap", "explain", &id, "--text", "another"]);
+    assert_eq!(again.status.code(), Some(2), "an explanation is never replaced");
+    assert!(st.actions().contains(&"gap_explained".to_string()));
+    st.assert_log_verifies();
+}

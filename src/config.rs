@@ -65,6 +65,53 @@ pub struct ConfigFile {
     /// `[daemon]`
     #[serde(default)]
     pub daemon: DaemonFile,
+    /// `[retention]`
+    #[serde(default)]
+    pub retention: RetentionFile,
+    /// `[compliance]`
+    #[serde(default)]
+    pub compliance: ComplianceFile,
+}
+
+/// `[retention]` as written (R7).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionFile {
+    /// Standard retention in months (6; some bureaus 3).
+    pub standard_months: Option<u32>,
+    /// Long-term retention in years; absent: permanent.
+    pub long_term_years: Option<u32>,
+    /// Footage filed into a case is kept long-term.
+    pub case_footage_long_term: Option<bool>,
+    /// Days an approved purge waits, cancellable, before it may run.
+    pub purge_grace_days: Option<u32>,
+}
+
+/// `[compliance]` as written (R3, R4).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceFile {
+    /// Deadline to ingest after the work ended: "24h", "same-day", "2wd".
+    pub ingest_deadline: Option<String>,
+    /// Deadline after returning from remote work.
+    pub ingest_deadline_after_return: Option<String>,
+    /// Footage still without a case after this many days is reported.
+    pub no_case_after_days: Option<u32>,
+    /// Holiday calendars (China's adjusted working days), merged.
+    pub calendar_files: Option<Vec<PathBuf>>,
+}
+
+/// `[compliance]`, resolved.
+#[derive(Debug, Clone)]
+pub struct Compliance {
+    /// Ingest deadline.
+    pub ingest_deadline: crate::retention::IngestRule,
+    /// Ingest deadline after return from remote work.
+    pub ingest_deadline_after_return: crate::retention::IngestRule,
+    /// Days without a case before it is reported.
+    pub no_case_after_days: u32,
+    /// Calendar files (absolute).
+    pub calendar_files: Vec<PathBuf>,
 }
 
 /// `[station]` as written.
@@ -240,6 +287,10 @@ pub struct Config {
     pub usb: Usb,
     /// Status refresh interval.
     pub status_interval_ms: u64,
+    /// Retention policy (R7).
+    pub retention: crate::retention::Policy,
+    /// Compliance rules (R3, R4).
+    pub compliance: Compliance,
 }
 
 impl Config {
@@ -391,7 +442,51 @@ impl Config {
             poll_interval_s: range("usb.poll_interval_s", file.usb.poll_interval_s, 5, 1, 3600)?,
             models,
         };
+        let r = file.retention;
+        let mut retention = crate::retention::Policy::new(timezone);
+        if let Some(m) = r.standard_months {
+            retention.standard_months = m;
+        }
+        if let Some(y) = r.long_term_years {
+            retention.long_term = crate::retention::LongTerm::Years(y);
+        }
+        if let Some(c) = r.case_footage_long_term {
+            retention.case_footage_long_term = c;
+        }
+        if let Some(d) = r.purge_grace_days {
+            retention.purge_grace = chrono::TimeDelta::days(i64::from(d));
+        }
+        if let Err(e) = retention.validate() {
+            return Err(ConfigError::Invalid {
+                path: shown.clone(),
+                key: "retention".into(),
+                value: "-".into(),
+                reason: e.to_string(),
+            });
+        }
+        let c = file.compliance;
+        let rule = |key: &str, v: Option<String>, default: &str| {
+            let v = v.unwrap_or_else(|| default.to_string());
+            crate::retention::IngestRule::parse(&v).map_err(|e| invalid(key, &format!("{v:?}"), &e))
+        };
+        let compliance = Compliance {
+            ingest_deadline: rule("compliance.ingest_deadline", c.ingest_deadline, "same-day")?,
+            ingest_deadline_after_return: rule(
+                "compliance.ingest_deadline_after_return",
+                c.ingest_deadline_after_return,
+                "24h",
+            )?,
+            no_case_after_days: c.no_case_after_days.unwrap_or(30),
+            calendar_files: c
+                .calendar_files
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| if p.is_absolute() { p } else { base.join(p) })
+                .collect(),
+        };
         Ok(Config {
+            retention,
+            compliance,
             source: path.map(Path::to_path_buf),
             station_name: file.station.name.unwrap_or_else(|| "evidock".to_string()),
             timezone,

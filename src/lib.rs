@@ -10,6 +10,9 @@
 //! - [`custody`]: the custody log's canonical encoding and hash chain (pure) and its queries.
 //! - [`dock`]: the edges that notice dockings: the dock-root watch and USB hotplug.
 //! - [`daemon`]: the long-running service: event loop, bays, status, systemd.
+//! - [`retention`]: retention classes, deadlines, long-term flags, holds, the purge queue,
+//!   and the working-day calendar (pure).
+//! - [`report`]: compliance reports and spot-check samples for supervisors (pure).
 //! - [`config`]: the configuration file, resolved into typed values.
 //! - [`cli`]: the command-line interface.
 
@@ -22,6 +25,8 @@ pub mod daemon;
 pub mod dock;
 pub mod ingest;
 pub mod recorder;
+pub mod report;
+pub mod retention;
 
 #[cfg(test)]
 mod purity {
@@ -35,6 +40,14 @@ mod purity {
         "src/ingest/plan.rs",
         "src/custody/event.rs",
         "src/custody/chain.rs",
+        "src/retention/calendar.rs",
+        "src/retention/months.rs",
+        "src/retention/policy.rs",
+        "src/retention/purge.rs",
+        "src/retention/mod.rs",
+        "src/report/mod.rs",
+        "src/report/render.rs",
+        "src/report/sample.rs",
     ];
     const FORBIDDEN: &[&str] = &[
         "tokio",

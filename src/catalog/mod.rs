@@ -10,10 +10,12 @@
 
 mod cases;
 mod registry;
+mod retention;
 mod store;
 
 pub use cases::{Case, CaseKind, CaseLabel, GapRow, PendingMove};
 pub use registry::{Registration, RegistryCheck, RegistryEntry};
+pub use retention::RecordingRow;
 pub use store::{
     ArchivedFile, Catalog, CatalogError, CopyRecord, DockingStart, DockingSummary, SegmentRow, WipeRecord,
 };

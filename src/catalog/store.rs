@@ -103,6 +103,7 @@ CREATE TABLE IF NOT EXISTS files (
     stored        TEXT NOT NULL,
     read_back     TEXT NOT NULL,
     immutable     INTEGER NOT NULL,
+    purged        TEXT,
     UNIQUE (serial, source, blake3)
 );
 CREATE TABLE IF NOT EXISTS segments (
@@ -288,6 +289,22 @@ pub(super) fn wall(t: &NaiveDateTime) -> String {
     crate::recorder::format::format_wall(*t)
 }
 
+/// Makes the database files ours alone (0600), where they are ours (R12).
+fn restrict(path: &Path) -> Result<(), CatalogError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let me = nix::unistd::geteuid().as_raw();
+    for f in [path.to_path_buf(), path.with_extension("sqlite-wal"), path.with_extension("sqlite-shm")] {
+        match std::fs::metadata(&f) {
+            Ok(m) if m.uid() == me && m.mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|source| CatalogError::Io { path: f.clone(), source })?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn begin(conn: &mut Connection) -> Result<Transaction<'_>, CatalogError> {
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql("begin"))
 }
@@ -311,7 +328,7 @@ impl Catalog {
     /// # Errors
     /// When it cannot be opened, or is damaged ([`CatalogError::Damaged`]: nothing is written).
     pub fn open(path: &Path, tz: chrono_tz::Tz, actor: Actor) -> Result<Catalog, CatalogError> {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        use std::os::unix::fs::DirBuilderExt;
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -320,12 +337,7 @@ impl Catalog {
             .map_err(|source| CatalogError::Io { path: dir.to_path_buf(), source })?;
         let open_err = |source| CatalogError::Open { path: path.to_path_buf(), source };
         let conn = Connection::open(path).map_err(open_err)?;
-        for f in [path.to_path_buf(), path.with_extension("sqlite-wal"), path.with_extension("sqlite-shm")] {
-            if f.exists() {
-                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600))
-                    .map_err(|source| CatalogError::Io { path: f.clone(), source })?;
-            }
-        }
+        restrict(path)?;
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(|e| match e {
             rusqlite::Error::SqliteFailure(f, msg)
                 if f.code == rusqlite::ErrorCode::NotADatabase || f.code == rusqlite::ErrorCode::DatabaseCorrupt =>
@@ -344,13 +356,9 @@ impl Catalog {
         conn.execute_batch(SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::registry::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::cases::SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::retention::SCHEMA).map_err(open_err)?;
         log::create_schema(&conn)?;
-        for f in [path.with_extension("sqlite-wal"), path.with_extension("sqlite-shm")] {
-            if f.exists() {
-                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600))
-                    .map_err(|source| CatalogError::Io { path: f.clone(), source })?;
-            }
-        }
+        restrict(path)?;
         Ok(Catalog { conn, path: path.to_path_buf(), tz, actor })
     }
 

@@ -139,7 +139,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         std::thread::sleep(Duration::from_millis(200));
     }
     let status = super::status::run(&super::status::Args { json: false, watch: false }, &config)?;
-    let verify = super::log::run(&super::log::LogCommand::Verify { json: false }, &config.catalog_path())?;
+    let verify = super::log::run(
+        &super::log::LogCommand::Verify { checkpoints: Vec::new(), from: super::log::Source::default(), json: false },
+        &config.catalog_path(),
+        &config.paths.state_dir,
+        &crate::custody::checkpoint::key_name(&config.station_name),
+    )?;
     if args.keep_running {
         eprintln!("evidock demo: still running; dock more volumes into {} (Ctrl-C stops)", dock.display());
         runtime.block_on(async { tokio::signal::ctrl_c().await })?;

@@ -1,17 +1,26 @@
-//! `evidock log tail` and `evidock log verify`: read the custody log (R11).
+//! `evidock log tail|verify|checkpoint|prove|consistency`: read the custody log, check it
+//! against its hash chain and signed checkpoints, make checkpoints, and print inclusion and
+//! consistency proofs (R11).
 //!
-//! Owns: the table and JSON shapes these commands print (documented in `docs/CUSTODY-LOG.md`).
-//! Must never: write to the database (it is opened read-only), or panic on a closed pipe.
+//! Owns: the table, text and JSON shapes these commands print (documented in
+//! `docs/CUSTODY-LOG.md`).
+//! Must never: write to the database except `log checkpoint` (which adds one checkpoint
+//! row), print a private key, or panic on a closed pipe.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use crate::custody::chain::LogReport;
-use crate::custody::event::{Action, Role, StoredEvent};
-use crate::custody::store;
+use crate::custody::checkpoint::{Checkpoint, NoteVerifier};
+use crate::custody::event::{encode, Action, Role, StoredEvent};
+use crate::custody::files::{self, KeyPaths};
+use crate::custody::merkle::{self, Hash};
+use crate::custody::store::{self, AuditReport, CheckpointSource};
+use crate::custody::CustodyError;
 
 /// `evidock log ...`
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -25,34 +34,81 @@ pub enum LogCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Check the custody log's hash chain and name the first event that is not sound.
-    /// Exit code 0: intact; 1: edited, deleted or reordered events found.
+    /// Check the custody log's hash chain and its signed checkpoints (stored, in the side file,
+    /// and any given), and name the first event that is not sound or the bad checkpoint.
+    /// Exit code 0: intact; 1: tampering found.
     Verify {
+        /// Also check against the checkpoints in FILE (one note, or a side file); repeatable.
+        #[arg(long = "checkpoint", value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
+        /// Where to read from (for offline checks of exported copies).
+        #[command(flatten)]
+        from: Source,
         /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a signed checkpoint of the whole log now: stored in the database and appended to
+    /// the side file. Refused (exit code 1) when the log is not sound.
+    Checkpoint {
+        /// Print the checkpoint as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the inclusion proof of event SEQ against the latest stored checkpoint or the
+    /// given one, with everything an independent verifier needs.
+    Prove {
+        /// The event's sequence number.
+        seq: u64,
+        /// Prove against the checkpoint in FILE (the last one, when it holds several).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Where to read from (for offline checks of exported copies).
+        #[command(flatten)]
+        from: Source,
+        /// Print the proof as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the consistency proof that the log at NEW extends the log at OLD. Each is a tree
+    /// size or a checkpoint file (its last checkpoint).
+    Consistency {
+        /// The older tree: a size, or a checkpoint file.
+        old: String,
+        /// The newer tree: a size, or a checkpoint file.
+        new: String,
+        /// Where to read from (for offline checks of exported copies).
+        #[command(flatten)]
+        from: Source,
+        /// Print the proof as one JSON object.
         #[arg(long)]
         json: bool,
     },
 }
 
-/// Runs a `log` command against the database at `db`, opened read-only.
+/// Where the read commands read from: the station's files by default, or exported copies.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Source {
+    /// Database file to read instead of the station's (an exported copy). The state folder's
+    /// key and side file are then not used: give --key and --checkpoint.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Verifier key file, one line `<name>+<key id>+<key>` (default: custody-signing.pub in
+    /// the state folder).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+}
+
+/// Runs a `log` command. `db` is the station database, `state_dir` the state folder (signing
+/// key, verifier key, checkpoint side file: [`files::KeyPaths::in_dir`]), `key_name` the name a
+/// new signing key gets ([`crate::custody::checkpoint::key_name`] of the station name).
+/// Every command but `checkpoint` opens the database read-only.
 ///
 /// # Errors
-/// When the database is missing, unreadable or has no custody log (exit code 2). A broken log
-/// is not an error: `verify` returns exit code 1.
-pub fn run(cmd: &LogCommand, db: &Path) -> anyhow::Result<ExitCode> {
-    let conn = store::open_read_only(db)?;
-    let (text, code) = match cmd {
-        LogCommand::Tail { n, json } => {
-            let events = store::tail(&conn, *n)?;
-            let text = if *json { events.iter().map(|e| event_json(e) + "\n").collect() } else { table(&events) };
-            (text, ExitCode::SUCCESS)
-        }
-        LogCommand::Verify { json } => {
-            let report = store::verify(&conn)?;
-            let text = if *json { verify_json(&report) + "\n" } else { verify_text(&report) };
-            (text, if report.intact() { ExitCode::SUCCESS } else { ExitCode::from(1) })
-        }
-    };
+/// When the command could not run (exit code 2): no database, unreadable files, no key. A
+/// broken log is not an error: exit code 1.
+pub fn run(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> anyhow::Result<ExitCode> {
+    let (text, code) = execute(cmd, db, state_dir, key_name)?;
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(code),
@@ -62,8 +118,311 @@ pub fn run(cmd: &LogCommand, db: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
+const FOUND: u8 = 1;
+
+fn execute(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> anyhow::Result<(String, ExitCode)> {
+    let paths = KeyPaths::in_dir(state_dir);
+    match cmd {
+        LogCommand::Tail { n, json } => {
+            let conn = store::open_read_only(db)?;
+            let events = store::tail(&conn, *n)?;
+            let text = if *json { events.iter().map(|e| event_json(e) + "\n").collect() } else { table(&events) };
+            Ok((text, ExitCode::SUCCESS))
+        }
+        LogCommand::Verify { checkpoints, from, json } => {
+            let conn = store::open_read_only(from.db.as_deref().unwrap_or(db))?;
+            let mut files: Vec<PathBuf> = Vec::new();
+            if from.db.is_none() && paths.checkpoints.exists() {
+                files.push(paths.checkpoints.clone());
+            }
+            files.extend(checkpoints.iter().cloned());
+            let mut external = Vec::new();
+            for f in &files {
+                external.extend(files::read_notes(f)?.into_iter().map(|n| (f.display().to_string(), n)));
+            }
+            let stored = store::checkpoints(&conn)?.len();
+            let report = match verifier(from, &paths)? {
+                Some(v) => store::audit(&conn, &v, &external)?,
+                None if stored + external.len() > 0 => bail!(
+                    "cannot check {} checkpoints without the station's verifier key: {} is missing; pass --key FILE",
+                    stored + external.len(),
+                    key_path(from, &paths).map_or("custody-signing.pub".into(), |p| p.display().to_string())
+                ),
+                None => store::audit_unsigned(&conn)?,
+            };
+            let text = if *json { audit_json(&report) + "\n" } else { audit_text(&report) };
+            Ok((text, if report.intact() { ExitCode::SUCCESS } else { ExitCode::from(FOUND) }))
+        }
+        LogCommand::Checkpoint { json } => {
+            let conn = store::open_read_write(db)?;
+            let signer = files::load_or_create_signer(&paths, key_name)?;
+            let made = match store::checkpoint(&conn, &signer, Some(&paths.checkpoints), chrono::Utc::now()) {
+                Ok(c) => c,
+                Err(e @ CustodyError::Unsound { .. }) => {
+                    eprintln!("evidock: {e}");
+                    return Ok((String::new(), ExitCode::from(FOUND)));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let vkey = signer.verifier().encode();
+            let text = if *json {
+                json!({
+                    "id": made.id,
+                    "made_utc": made.made_utc,
+                    "tree_size": made.tree_size,
+                    "root": hex(&made.root),
+                    "note": made.note,
+                    "verifier_key": vkey,
+                })
+                .to_string()
+                    + "\n"
+            } else {
+                format!(
+                    "checkpoint #{} made: {} events, root {}\n检查点 #{} 已生成：覆盖 {} 条事件\n\n{}",
+                    made.id,
+                    made.tree_size,
+                    hex(&made.root),
+                    made.id,
+                    made.tree_size,
+                    made.note
+                )
+            };
+            Ok((text, ExitCode::SUCCESS))
+        }
+        LogCommand::Prove { seq, checkpoint, from, json } => {
+            let conn = store::open_read_only(from.db.as_deref().unwrap_or(db))?;
+            let Some(v) = verifier(from, &paths)? else {
+                bail!("no verifier key to check the checkpoint with: pass --key FILE");
+            };
+            let (note, label) = match checkpoint {
+                Some(f) => (last_note(f)?, f.display().to_string()),
+                None => match store::checkpoints(&conn)?.pop() {
+                    Some(c) => (c.note, format!("stored checkpoint #{}", c.id)),
+                    None => {
+                        bail!("no checkpoint to prove against: run `evidock log checkpoint` or pass --checkpoint FILE")
+                    }
+                },
+            };
+            let cp = match Checkpoint::open(&note, &v) {
+                Ok(cp) => cp,
+                Err(e) => return Ok(found(format!("{label}: forged or altered checkpoint: {e}"))),
+            };
+            prove(&conn, *seq, &cp, &note, &v, *json)
+        }
+        LogCommand::Consistency { old, new, from, json } => {
+            let conn = store::open_read_only(from.db.as_deref().unwrap_or(db))?;
+            let v = verifier(from, &paths)?;
+            let old = match tree_arg(old, v.as_ref())? {
+                Ok(t) => t,
+                Err(msg) => return Ok(found(msg)),
+            };
+            let new = match tree_arg(new, v.as_ref())? {
+                Ok(t) => t,
+                Err(msg) => return Ok(found(msg)),
+            };
+            consistency(&conn, old, new, *json)
+        }
+    }
+}
+
+/// A finding printed on stderr, with exit code 1.
+fn found(msg: String) -> (String, ExitCode) {
+    eprintln!("evidock: {msg}");
+    (String::new(), ExitCode::from(FOUND))
+}
+
+fn key_path(from: &Source, paths: &KeyPaths) -> Option<PathBuf> {
+    match (&from.key, &from.db) {
+        (Some(k), _) => Some(k.clone()),
+        (None, None) => Some(paths.verifier.clone()),
+        (None, Some(_)) => None,
+    }
+}
+
+/// The verifier key: the given file (must exist), or the state folder's when it exists.
+fn verifier(from: &Source, paths: &KeyPaths) -> anyhow::Result<Option<NoteVerifier>> {
+    match key_path(from, paths) {
+        Some(p) if from.key.is_some() || p.exists() => Ok(Some(files::load_verifier(&p)?)),
+        _ => Ok(None),
+    }
+}
+
+fn last_note(path: &Path) -> anyhow::Result<String> {
+    files::read_notes(path)?.pop().with_context(|| format!("{} holds no checkpoint", path.display()))
+}
+
+/// A tree named on the command line: a size, or a verified checkpoint.
+struct TreeArg {
+    size: u64,
+    checkpoint: Option<(Checkpoint, String, String)>,
+}
+
+/// Reads `arg` as a tree size or a checkpoint file. The inner `Err` is a finding (a forged
+/// checkpoint); the outer one means the command cannot run.
+fn tree_arg(arg: &str, v: Option<&NoteVerifier>) -> anyhow::Result<Result<TreeArg, String>> {
+    if let Ok(size) = arg.parse::<u64>() {
+        return Ok(Ok(TreeArg { size, checkpoint: None }));
+    }
+    let path = Path::new(arg);
+    let note = last_note(path)?;
+    let Some(v) = v else {
+        bail!("no verifier key to check {arg} with: pass --key FILE");
+    };
+    Ok(match Checkpoint::open(&note, v) {
+        Ok(cp) => Ok(TreeArg { size: cp.size, checkpoint: Some((cp, note, arg.to_string())) }),
+        Err(e) => Err(format!("{arg}: forged or altered checkpoint: {e}")),
+    })
+}
+
+fn prove(
+    conn: &rusqlite::Connection,
+    seq: u64,
+    cp: &Checkpoint,
+    note: &str,
+    v: &NoteVerifier,
+    as_json: bool,
+) -> anyhow::Result<(String, ExitCode)> {
+    if seq == 0 || seq > cp.size {
+        bail!("event {seq} is not covered by the checkpoint, which covers events 1..={}", cp.size);
+    }
+    let index = seq - 1;
+    let ranges = merkle::inclusion_ranges(index, cp.size)?;
+    let scan = store::scan_tree(conn, cp.size, &ranges, Some(index))?;
+    let (Some(proof), Some(ev)) = (scan.nodes, scan.captured) else {
+        return Ok(found(format!(
+            "the checkpoint covers {} events but the log holds {}: the log was truncated; run `evidock log verify`",
+            cp.size, scan.events
+        )));
+    };
+    if ev.seq != seq {
+        return Ok(found(format!(
+            "the row where event {seq} belongs carries seq {}: the log is not sound; run `evidock log verify`",
+            ev.seq
+        )));
+    }
+    let encoding = encode(&ev);
+    let leaf = merkle::leaf_hash(&encoding);
+    if let Err(e) = merkle::verify_inclusion(index, cp.size, &leaf, &proof, &cp.root) {
+        return Ok(found(format!(
+            "the log's first {} events do not match the checkpoint ({e}): the log was rewritten; run `evidock log verify`",
+            cp.size
+        )));
+    }
+    let proof_hex: Vec<String> = proof.iter().map(hex).collect();
+    let text = if as_json {
+        json!({
+            "seq": seq,
+            "leaf_index": index,
+            "event": serde_json::from_str::<Value>(&event_json(&ev)).unwrap_or(Value::Null),
+            "encoding": hex_bytes(&encoding),
+            "leaf_hash": hex(&leaf),
+            "tree_size": cp.size,
+            "root": hex(&cp.root),
+            "proof": proof_hex,
+            "checkpoint": note,
+            "verifier_key": v.encode(),
+            "verified": true,
+        })
+        .to_string()
+            + "\n"
+    } else {
+        let mut t = format!(
+            "inclusion proof: event {seq} is in the custody log as signed at {size} events\n\
+             包含证明：第 {seq} 条事件包含在已签名的保管日志（共 {size} 条事件）中\n\
+             event:       {}\n\
+             encoding:    {}\n\
+             leaf index:  {index}\n\
+             leaf hash:   {}  SHA-256(00 ‖ encoding)\n\
+             tree size:   {size}\n\
+             root:        {}\n\
+             proof:       {} hashes, nearest the leaf first (RFC 9162 §2.1.3)\n",
+            event_json(&ev),
+            hex_bytes(&encoding),
+            hex(&leaf),
+            hex(&cp.root),
+            proof.len(),
+            size = cp.size,
+        );
+        for p in &proof_hex {
+            t.push_str(&format!("  {p}\n"));
+        }
+        t.push_str(&format!("checkpoint:\n{note}verifier key: {}\nverified:    yes / 已验证\n", v.encode()));
+        t
+    };
+    Ok((text, ExitCode::SUCCESS))
+}
+
+fn consistency(
+    conn: &rusqlite::Connection,
+    old: TreeArg,
+    new: TreeArg,
+    as_json: bool,
+) -> anyhow::Result<(String, ExitCode)> {
+    if old.size > new.size {
+        bail!("the old tree ({} events) is larger than the new one ({} events)", old.size, new.size);
+    }
+    let scan = store::scan_tree(conn, new.size, &merkle::consistency_ranges(old.size, new.size)?, None)?;
+    let Some(proof) = scan.nodes else {
+        let msg = format!("the log holds {} events, fewer than {}", scan.events, new.size);
+        if new.checkpoint.is_some() {
+            return Ok(found(format!("{msg} of the checkpoint: the log was truncated; run `evidock log verify`")));
+        }
+        bail!("{msg}");
+    };
+    let root_of = |t: &TreeArg, computed: Option<Hash>| -> anyhow::Result<(Hash, String)> {
+        Ok(match (&t.checkpoint, computed) {
+            (Some((cp, _, file)), _) => (cp.root, format!("checkpoint {file}")),
+            (None, Some(r)) => (r, "the log".to_string()),
+            (None, None) => (store::scan_tree(conn, t.size, &[], None)?.root, "the log".to_string()),
+        })
+    };
+    let (old_root, old_from) = root_of(&old, (old.size == new.size).then_some(scan.root))?;
+    let (new_root, new_from) = root_of(&new, Some(scan.root))?;
+    let verdict = merkle::verify_consistency(old.size, new.size, &old_root, &new_root, &proof);
+    let proof_hex: Vec<String> = proof.iter().map(hex).collect();
+    let side = |t: &TreeArg, root: &Hash, from: &str| json!({"size": t.size, "root": hex(root), "from": from, "checkpoint": t.checkpoint.as_ref().map(|c| &c.1)});
+    let text = if as_json {
+        json!({
+            "old": side(&old, &old_root, &old_from),
+            "new": side(&new, &new_root, &new_from),
+            "proof": proof_hex,
+            "verified": verdict.is_ok(),
+            "reason": verdict.as_ref().err().map(ToString::to_string),
+        })
+        .to_string()
+            + "\n"
+    } else {
+        let mut t = match &verdict {
+            Ok(()) => format!(
+                "consistency proof: the log at {n} events extends the log at {o} events\n\
+                 一致性证明：{n} 条事件的日志是 {o} 条事件日志的延续\n",
+                o = old.size,
+                n = new.size
+            ),
+            Err(e) => format!(
+                "NOT consistent: the log at {n} events does not extend the log at {o} events: {e}\n\
+                 不一致：{n} 条事件的日志不是 {o} 条事件日志的延续（日志被截断或重写）\n",
+                o = old.size,
+                n = new.size
+            ),
+        };
+        t.push_str(&format!("old:   {} events, root {} ({old_from})\n", old.size, hex(&old_root)));
+        t.push_str(&format!("new:   {} events, root {} ({new_from})\n", new.size, hex(&new_root)));
+        t.push_str(&format!("proof: {} hashes (RFC 9162 §2.1.4)\n", proof.len()));
+        for p in &proof_hex {
+            t.push_str(&format!("  {p}\n"));
+        }
+        t
+    };
+    Ok((text, if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(FOUND) }))
+}
+
 fn hex(h: &[u8; 32]) -> String {
-    blake3::Hash::from_bytes(*h).to_hex().to_string()
+    hex_bytes(h)
+}
+
+fn hex_bytes(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// One event as a JSON object on one line (the `log tail --json` shape).
@@ -86,8 +445,12 @@ pub fn event_json(ev: &StoredEvent) -> String {
     .to_string()
 }
 
-/// The verification result as one JSON object (the `log verify --json` shape).
+/// The chain's verification result as one JSON object (the chain part of `log verify --json`).
 pub fn verify_json(r: &LogReport) -> String {
+    chain_json(r).to_string()
+}
+
+fn chain_json(r: &LogReport) -> Value {
     json!({
         "intact": r.intact(),
         "events": r.events,
@@ -99,10 +462,9 @@ pub fn verify_json(r: &LogReport) -> String {
             "reason_zh": f.reason_zh(),
         })),
     })
-    .to_string()
 }
 
-/// The verification result as two lines, English then Chinese.
+/// The chain's verification result as two lines, English then Chinese.
 pub fn verify_text(r: &LogReport) -> String {
     match (&r.finding, &r.head) {
         (None, None) => "custody log intact: 0 events (empty log)\n保管日志完好：0 条事件（空日志）\n".to_string(),
@@ -119,6 +481,77 @@ pub fn verify_text(r: &LogReport) -> String {
             )
         }
     }
+}
+
+fn source_json(s: &CheckpointSource) -> Value {
+    match s {
+        CheckpointSource::Stored { id } => json!({"stored": id}),
+        CheckpointSource::File { path, index } => json!({"file": path, "index": index}),
+    }
+}
+
+/// The full verification result as one JSON object (the `log verify --json` shape).
+pub fn audit_json(r: &AuditReport) -> String {
+    let mut v = chain_json(&r.chain);
+    v["intact"] = json!(r.intact());
+    v["first_bad"] = r.first_bad_event().map_or(
+        Value::Null,
+        |(seq, kind, reason, reason_zh)| json!({"seq": seq, "kind": kind, "reason": reason, "reason_zh": reason_zh}),
+    );
+    v["tree"] = json!({"size": r.tree_size, "root": hex(&r.root)});
+    v["checkpoints"] = json!({
+        "checked": r.checkpoints.len(),
+        "latest_size": r.checkpoints.iter().filter(|c| c.problem.is_none()).filter_map(|c| c.checkpoint.as_ref().map(|c| c.size)).max(),
+        "bad": r.bad_checkpoints().map(|c| {
+            let p = c.problem.as_ref();
+            json!({
+                "source": source_json(&c.source),
+                "size": c.checkpoint.as_ref().map(|c| c.size),
+                "kind": p.map(|p| p.kind()),
+                "reason": p.map(|p| p.reason()),
+                "reason_zh": p.map(|p| p.reason_zh()),
+            })
+        }).collect::<Vec<_>>(),
+    });
+    v.to_string()
+}
+
+/// The full verification result: the chain's two lines (or the first bad event), the tree
+/// root, and the checkpoints, English then Chinese.
+pub fn audit_text(r: &AuditReport) -> String {
+    let mut out = match (&r.chain.finding, r.first_bad_event()) {
+        (None, Some((s, _, reason, reason_zh))) => format!(
+            "custody log BROKEN at event {s} ({n} rows read): {reason}\n保管日志校验失败，问题始于第 {s} 条事件（共读取 {n} 行）：{reason_zh}\n",
+            n = r.chain.events
+        ),
+        _ => verify_text(&r.chain),
+    };
+    out.push_str(&format!("Merkle tree root (RFC 9162, SHA-256) at {} events: {}\n", r.tree_size, hex(&r.root)));
+    let good: Vec<u64> = r
+        .checkpoints
+        .iter()
+        .filter(|c| c.problem.is_none())
+        .filter_map(|c| c.checkpoint.as_ref().map(|c| c.size))
+        .collect();
+    let stored = r.checkpoints.iter().filter(|c| matches!(c.source, CheckpointSource::Stored { .. })).count();
+    let (n, files) = (r.checkpoints.len(), r.checkpoints.len() - stored);
+    if n == 0 {
+        out.push_str("checkpoints: none yet (run `evidock log checkpoint`)\n检查点：尚无\n");
+    } else {
+        let latest = good.iter().max().map_or("none".to_string(), |s| format!("{s} events"));
+        out.push_str(&format!(
+            "checkpoints: {n} checked ({stored} stored, {files} from files), {} match, latest matching covers {latest}\n\
+             检查点：已核对 {n} 个（库内 {stored} 个，文件中 {files} 个），{} 个一致\n",
+            good.len(),
+            good.len()
+        ));
+    }
+    for c in r.bad_checkpoints() {
+        if let Some(p) = &c.problem {
+            out.push_str(&format!("BAD {}: {}\n检查点异常 {}：{}\n", c.source, p.reason(), c.source, p.reason_zh()));
+        }
+    }
+    out
 }
 
 /// Terminal columns a character takes: 2 for East Asian wide and full-width characters,
@@ -213,6 +646,7 @@ mod tests {
     use crate::custody::event::{seal, Actor, NewEvent};
     use crate::custody::store::{append, create_schema};
     use chrono::{TimeZone, Utc};
+    use std::path::PathBuf;
 
     fn events() -> Vec<StoredEvent> {
         let now = Utc.with_ymd_and_hms(2024, 5, 1, 8, 30, 0).single().expect("valid time");
@@ -305,30 +739,203 @@ mod tests {
         assert_eq!(v["first_bad"]["kind"], "deleted");
     }
 
-    #[test]
-    fn run_reports_exit_codes() {
+    fn verify_cmd(checkpoints: Vec<PathBuf>, from: Source) -> LogCommand {
+        LogCommand::Verify { checkpoints, from, json: false }
+    }
+
+    const NAME: &str = "evidock/测试站";
+
+    /// A station: a database with `n` events in `dir/state`.
+    fn station(n: usize) -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("catalog.db");
-        let missing = run(&LogCommand::Verify { json: false }, &db).expect_err("missing");
-        assert!(format!("{missing:#}").contains("has not run yet"));
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).expect("mkdir");
+        let db = state.join("catalog.sqlite");
         let conn = rusqlite::Connection::open(&db).expect("open");
         create_schema(&conn).expect("schema");
         let now = Utc.with_ymd_and_hms(2024, 5, 1, 8, 30, 0).single().expect("valid time");
-        for i in 0..3 {
+        for i in 0..n {
             append(
                 &conn,
-                &NewEvent::new(Actor::daemon("evidock"), Action::Docked, format!("docking:{i}")),
+                &NewEvent::new(Actor::daemon("evidock"), Action::Docked, format!("docking:{i}"))
+                    .detail("bay", i as u64),
                 now,
                 chrono_tz::UTC,
             )
             .expect("append");
         }
-        assert_eq!(run(&LogCommand::Verify { json: true }, &db).expect("runs"), ExitCode::SUCCESS);
-        assert_eq!(run(&LogCommand::Tail { n: 2, json: false }, &db).expect("runs"), ExitCode::SUCCESS);
+        (dir, db, state)
+    }
+
+    fn exec(cmd: &LogCommand, db: &Path, state: &Path) -> (String, ExitCode) {
+        execute(cmd, db, state, NAME).expect("runs")
+    }
+
+    #[test]
+    fn run_reports_exit_codes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("catalog.db");
+        let missing = run(&verify_cmd(vec![], Source::default()), &db, dir.path(), NAME).expect_err("missing");
+        assert!(format!("{missing:#}").contains("has not run yet"));
+        let (_d, db, state) = station(3);
+        assert_eq!(exec(&verify_cmd(vec![], Source::default()), &db, &state).1, ExitCode::SUCCESS);
+        assert_eq!(exec(&LogCommand::Tail { n: 2, json: false }, &db, &state).1, ExitCode::SUCCESS);
+        let conn = rusqlite::Connection::open(&db).expect("open");
         conn.execute_batch(
             "DROP TRIGGER custody_log_no_update; UPDATE custody_log SET subject = 'docking:9' WHERE seq = 2;",
         )
         .expect("tamper");
-        assert_eq!(run(&LogCommand::Verify { json: false }, &db).expect("runs"), ExitCode::from(1));
+        let (text, code) = exec(&verify_cmd(vec![], Source::default()), &db, &state);
+        assert_eq!(code, ExitCode::from(1));
+        assert!(text.starts_with("custody log BROKEN at event 2"), "{text}");
+    }
+
+    #[test]
+    fn checkpoint_prove_consistency_and_verify() {
+        let (_d, db, state) = station(20);
+        let (text, code) = exec(&LogCommand::Checkpoint { json: false }, &db, &state);
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert!(text.starts_with("checkpoint #1 made: 20 events, root "), "{text}");
+        assert!(text.contains(&format!("\n{NAME}\n20\n")) && text.contains("\n\u{2014} evidock/测试站 "), "{text}");
+        let paths = KeyPaths::in_dir(&state);
+        assert!(paths.signing.exists() && paths.verifier.exists() && paths.checkpoints.exists());
+
+        // Twelve more events and a second checkpoint (JSON).
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        let now = Utc.with_ymd_and_hms(2024, 5, 2, 0, 0, 0).single().expect("valid time");
+        for i in 20..32 {
+            append(
+                &conn,
+                &NewEvent::new(Actor::daemon("evidock"), Action::Undocked, format!("docking:{i}")),
+                now,
+                chrono_tz::UTC,
+            )
+            .expect("append");
+        }
+        let (text, _) = exec(&LogCommand::Checkpoint { json: true }, &db, &state);
+        let v: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!((v["id"].clone(), v["tree_size"].clone()), (json!(2), json!(32)));
+        assert_eq!(v["verifier_key"], std::fs::read_to_string(&paths.verifier).expect("vkey").trim());
+
+        let (text, code) = exec(&verify_cmd(vec![], Source::default()), &db, &state);
+        assert_eq!(code, ExitCode::SUCCESS, "{text}");
+        assert!(
+            text.contains("checkpoints: 4 checked (2 stored, 2 from files), 4 match, latest matching covers 32 events"),
+            "{text}"
+        );
+
+        // Inclusion proof of event 7 against the latest checkpoint, checked independently.
+        let prove = LogCommand::Prove { seq: 7, checkpoint: None, from: Source::default(), json: true };
+        let (text, code) = exec(&prove, &db, &state);
+        assert_eq!(code, ExitCode::SUCCESS);
+        let v: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!((v["leaf_index"].clone(), v["tree_size"].clone()), (json!(6), json!(32)));
+        let unhex = |s: &Value| -> Vec<u8> {
+            let s = s.as_str().expect("hex");
+            (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+        };
+        let leaf = merkle::leaf_hash(&unhex(&v["encoding"]));
+        assert_eq!(hex(&leaf), v["leaf_hash"].as_str().expect("str"));
+        let proof: Vec<Hash> = v["proof"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|p| <Hash>::try_from(unhex(p).as_slice()).expect("32"))
+            .collect();
+        let vkey = NoteVerifier::parse(v["verifier_key"].as_str().expect("str")).expect("vkey");
+        let cp = Checkpoint::open(v["checkpoint"].as_str().expect("str"), &vkey).expect("opens");
+        merkle::verify_inclusion(6, cp.size, &leaf, &proof, &cp.root).expect("verifies");
+        let (text, _) =
+            exec(&LogCommand::Prove { seq: 7, checkpoint: None, from: Source::default(), json: false }, &db, &state);
+        assert!(text.contains("leaf index:  6\n") && text.contains("verified:    yes"), "{text}");
+        assert!(execute(
+            &LogCommand::Prove { seq: 33, checkpoint: None, from: Source::default(), json: false },
+            &db,
+            &state,
+            NAME
+        )
+        .is_err());
+
+        // Consistency between sizes, and between the side file's checkpoints.
+        let cons = |old: &str, new: &str| LogCommand::Consistency {
+            old: old.into(),
+            new: new.into(),
+            from: Source::default(),
+            json: false,
+        };
+        let (text, code) = exec(&cons("20", "32"), &db, &state);
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert!(text.starts_with("consistency proof: the log at 32 events extends the log at 20 events"), "{text}");
+        let first = state.join("first.txt");
+        std::fs::write(&first, &files::read_notes(&paths.checkpoints).expect("notes")[0]).expect("write");
+        let (text, code) =
+            exec(&cons(first.to_str().expect("utf-8"), paths.checkpoints.to_str().expect("utf-8")), &db, &state);
+        assert_eq!(code, ExitCode::SUCCESS, "{text}");
+        assert!(text.contains("(checkpoint "), "{text}");
+
+        // Truncate the log: verify names event 21 onwards, prove and consistency fail with 1.
+        conn.execute_batch("DROP TRIGGER custody_log_no_delete; DELETE FROM custody_log WHERE seq > 20;")
+            .expect("truncate");
+        let (text, code) = exec(&verify_cmd(vec![], Source::default()), &db, &state);
+        assert_eq!(code, ExitCode::from(1));
+        assert!(
+            text.starts_with(
+                "custody log BROKEN at event 21 (20 rows read): stored checkpoint #2: the checkpoint covers 32 events"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("BAD checkpoint 2 in "), "{text}");
+        assert_eq!(exec(&prove, &db, &state).1, ExitCode::from(1));
+        assert_eq!(
+            exec(&cons(first.to_str().expect("utf-8"), paths.checkpoints.to_str().expect("utf-8")), &db, &state).1,
+            ExitCode::from(1)
+        );
+        assert_eq!(exec(&LogCommand::Checkpoint { json: false }, &db, &state).1, ExitCode::from(1));
+        let (text, _) =
+            exec(&LogCommand::Verify { checkpoints: vec![], from: Source::default(), json: true }, &db, &state);
+        let v: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(v["first_bad"]["kind"], "truncated");
+        assert_eq!(v["first_bad"]["seq"], 21);
+        assert_eq!(v["checkpoints"]["bad"].as_array().map(Vec::len), Some(2));
+    }
+
+    /// Offline: a copy of the database, the public key and the side file in another folder,
+    /// with no state folder at all.
+    #[test]
+    fn offline_verification_from_exported_files() {
+        let (_d, db, state) = station(9);
+        exec(&LogCommand::Checkpoint { json: false }, &db, &state);
+        let paths = KeyPaths::in_dir(&state);
+        let out = tempfile::tempdir().expect("export dir");
+        for (from, name) in
+            [(&db, "catalog.sqlite"), (&paths.verifier, "station.pub"), (&paths.checkpoints, "checkpoints.txt")]
+        {
+            std::fs::copy(from, out.path().join(name)).expect("copy");
+        }
+        let nowhere = out.path().join("no-state");
+        let from = Source { db: Some(out.path().join("catalog.sqlite")), key: Some(out.path().join("station.pub")) };
+        let (text, code) = exec(&verify_cmd(vec![out.path().join("checkpoints.txt")], from.clone()), &db, &nowhere);
+        assert_eq!(code, ExitCode::SUCCESS, "{text}");
+        assert!(text.contains("2 checked (1 stored, 1 from files), 2 match"), "{text}");
+        let prove = LogCommand::Prove {
+            seq: 9,
+            checkpoint: Some(out.path().join("checkpoints.txt")),
+            from: from.clone(),
+            json: false,
+        };
+        assert_eq!(exec(&prove, &db, &nowhere).1, ExitCode::SUCCESS);
+        // Without the key, checkpoints cannot be checked: exit code 2, saying so.
+        let nokey = Source { db: from.db.clone(), key: None };
+        let err = execute(&verify_cmd(vec![], nokey), &db, &nowhere, NAME).expect_err("no key");
+        assert!(format!("{err:#}").contains("without the station's verifier key"), "{err:#}");
+        // A checkpoint signed by another key is named as such.
+        let other = crate::custody::checkpoint::NoteSigner::from_seed(NAME, [5; 32]).expect("signer");
+        let forged =
+            Checkpoint { origin: NAME.into(), size: 9, root: [0; 32], extensions: vec![] }.sign(&other).expect("signs");
+        std::fs::write(out.path().join("forged.txt"), forged).expect("write");
+        let (text, code) = exec(&verify_cmd(vec![out.path().join("forged.txt")], from), &db, &nowhere);
+        assert_eq!(code, ExitCode::from(1));
+        assert!(text.contains("forged or altered checkpoint: not signed by evidock/测试站+"), "{text}");
+        assert!(text.starts_with("custody log intact: 9 events"), "the chain itself is sound: {text}");
     }
 }

@@ -8,6 +8,7 @@ mod demo;
 mod device;
 mod ingest;
 pub mod log;
+mod retention;
 pub mod sim;
 mod status;
 
@@ -49,6 +50,12 @@ pub enum Command {
     /// Gaps in recording and their written explanations (R6).
     #[command(subcommand)]
     Gap(case::GapCommand),
+    /// Retention: flags, holds, deadlines, purges (R7).
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
+    /// Compliance reports and spot checks for supervisors (R3, R6, R11).
+    #[command(subcommand)]
+    Report(retention::ReportCommand),
     /// Read and verify the custody log.
     #[command(subcommand)]
     Log(log::LogCommand),
@@ -73,10 +80,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Daemon => daemon::run(config),
                 Command::Ingest(args) => ingest::run(args, &config),
                 Command::Status(args) => status::run(args, &config),
-                Command::Log(cmd) => log::run(cmd, &config.catalog_path()),
+                Command::Log(cmd) => log::run(
+                    cmd,
+                    &config.catalog_path(),
+                    &config.paths.state_dir,
+                    &crate::custody::checkpoint::key_name(&config.station_name),
+                ),
                 Command::Device(cmd) => device::run(cmd, &config),
                 Command::Case(cmd) => case::run(cmd, &config),
                 Command::Gap(cmd) => case::run_gap(cmd, &config),
+                Command::Retention(cmd) => retention::run(cmd, &config),
+                Command::Report(cmd) => retention::run_report(cmd, &config),
                 Command::Sim(_) | Command::Demo(_) => unreachable!("handled above"),
             }
         }

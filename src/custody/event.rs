@@ -177,11 +177,29 @@ pub enum Action {
     FootageAssigned,
     /// A written explanation was attached to a gap in recording (R6).
     GapExplained,
+    /// A long-term retention flag was set, with who and why (R7).
+    RetentionFlagSet,
+    /// A long-term retention flag was withdrawn; the deadline it gave stays (R7).
+    RetentionFlagWithdrawn,
+    /// A legal hold was placed (R7).
+    HoldPlaced,
+    /// A legal hold was released (R7).
+    HoldReleased,
+    /// Deletion of footage past its retention deadline was requested (R7).
+    PurgeRequested,
+    /// A deletion was approved by someone other than the requester; the grace period starts (R7).
+    PurgeApproved,
+    /// A pending deletion was cancelled (R7).
+    PurgeCancelled,
+    /// Footage past its deadline was deleted; a tombstone keeps what it was (R7).
+    PurgeExecuted,
+    /// A compliance report or spot-check sample was made (R11).
+    ReportMade,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 40] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -213,6 +231,15 @@ impl Action {
         Action::CaseLabelled,
         Action::FootageAssigned,
         Action::GapExplained,
+        Action::RetentionFlagSet,
+        Action::RetentionFlagWithdrawn,
+        Action::HoldPlaced,
+        Action::HoldReleased,
+        Action::PurgeRequested,
+        Action::PurgeApproved,
+        Action::PurgeCancelled,
+        Action::PurgeExecuted,
+        Action::ReportMade,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -249,6 +276,15 @@ impl Action {
             Action::CaseLabelled => "case_labelled",
             Action::FootageAssigned => "footage_assigned",
             Action::GapExplained => "gap_explained",
+            Action::RetentionFlagSet => "retention_flag_set",
+            Action::RetentionFlagWithdrawn => "retention_flag_withdrawn",
+            Action::HoldPlaced => "hold_placed",
+            Action::HoldReleased => "hold_released",
+            Action::PurgeRequested => "purge_requested",
+            Action::PurgeApproved => "purge_approved",
+            Action::PurgeCancelled => "purge_cancelled",
+            Action::PurgeExecuted => "purge_executed",
+            Action::ReportMade => "report_made",
         }
     }
 
@@ -286,6 +322,15 @@ impl Action {
             Action::CaseLabelled => "案件信息已修改",
             Action::FootageAssigned => "录像已归入案件",
             Action::GapExplained => "中断已书面说明",
+            Action::RetentionFlagSet => "长期保存标记已设置",
+            Action::RetentionFlagWithdrawn => "长期保存标记已撤销",
+            Action::HoldPlaced => "已冻结保全",
+            Action::HoldReleased => "保全已解除",
+            Action::PurgeRequested => "已申请删除",
+            Action::PurgeApproved => "删除已批准",
+            Action::PurgeCancelled => "删除已撤销",
+            Action::PurgeExecuted => "录像已删除",
+            Action::ReportMade => "报告已生成",
         }
     }
 
@@ -708,7 +753,8 @@ mod tests {
              clock_drift clock_set ingest_started segment_copied segment_verified segment_flagged session_verified \
              gap_found hostile_entry copy_failed ingest_abandoned ingest_finished segment_wiped recorder_wiped \
              wipe_skipped archive_recovered log_verified device_registered device_retired case_created case_labelled \
-             footage_assigned gap_explained"
+             footage_assigned gap_explained retention_flag_set retention_flag_withdrawn hold_placed hold_released \
+             purge_requested purge_approved purge_cancelled purge_executed report_made"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

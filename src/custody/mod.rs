@@ -2,8 +2,10 @@
 //! on evidence (R11).
 //!
 //! Owns: the event model and its canonical encoding ([`event`], pure), the hash chain check
-//! ([`chain`], pure, streaming) and the `custody_log` table with its append-only triggers and
-//! queries ([`store`], the SQLite edge).
+//! ([`chain`], pure, streaming), the RFC 9162 Merkle tree and its proofs ([`merkle`], pure),
+//! signed checkpoints ([`checkpoint`], pure), the `custody_log` and `custody_checkpoints`
+//! tables with their append-only triggers and queries ([`store`], the SQLite edge), and the
+//! signing key and checkpoint side file ([`files`], the file edge).
 //! Must never: update or delete an event, hold the whole log in memory, or treat tampering as
 //! an error: verification reports findings; [`CustodyError`] means "could not look" or "could
 //! not write".
@@ -13,7 +15,10 @@
 use std::path::PathBuf;
 
 pub mod chain;
+pub mod checkpoint;
 pub mod event;
+pub mod files;
+pub mod merkle;
 pub mod store;
 
 /// Why the custody log could not be read or written.
@@ -54,6 +59,40 @@ pub enum CustodyError {
         doing: &'static str,
         /// SQLite's reason.
         source: rusqlite::Error,
+    },
+    /// A key or checkpoint file could not be read or written.
+    #[error("{doing} {}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What was being done, e.g. "creating the signing key".
+        doing: &'static str,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A key file holds no usable key.
+    #[error("key file {}: {reason}", path.display())]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A key or note could not be made.
+    #[error(transparent)]
+    Note(#[from] checkpoint::NoteError),
+    /// A checkpoint was refused because the log it would sign is not sound, or does not extend
+    /// the last checkpoint: signing it would vouch for tampering.
+    #[error("no checkpoint made: {reason}; run `evidock log verify`")]
+    Unsound {
+        /// What is wrong with the log.
+        reason: String,
+    },
+    /// Checkpoints need the station's verifier key to be checked, and none was given.
+    #[error("{checkpoints} checkpoints cannot be checked without the station's verifier key (custody-signing.pub)")]
+    NoVerifier {
+        /// How many checkpoints wait.
+        checkpoints: usize,
     },
     /// The event could not be built.
     #[error(transparent)]

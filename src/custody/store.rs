@@ -1,5 +1,6 @@
 //! The custody log in SQLite: the `custody_log` table, its append-only triggers, appending,
-//! reading and verifying.
+//! reading and verifying; the `custody_checkpoints` table of signed tree heads, making
+//! checkpoints and verifying the log against them.
 //!
 //! Owns: the table layout and the SQL. Hashes are stored as 32-byte BLOBs; every other field
 //! as TEXT exactly as hashed.
@@ -10,7 +11,8 @@
 //! The triggers refuse `UPDATE` and `DELETE` outright, and refuse an `INSERT` that does not
 //! follow the last event (wrong seq or `prev_hash`), which also blocks `INSERT OR REPLACE`.
 //! They guard against mistakes and casual edits; the hash chain is what detects a determined
-//! edit made by dropping them (R11).
+//! edit made by dropping them, and the signed checkpoints (kept here, in a side file and
+//! elsewhere) what detects a truncated or wholly rewritten tail (R11).
 
 use std::path::Path;
 
@@ -19,10 +21,14 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OpenFlags, Row};
 
 use super::chain::{LogReport, Verifier};
-use super::event::{seal, NewEvent, StoredEvent};
+use super::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
+use super::event::{seal, timestamps, NewEvent, StoredEvent};
+use super::files::append_note;
+use super::merkle::{event_leaf, Hash, SubtreeHasher, TreeBuilder};
 use super::CustodyError;
 
-/// The table and its triggers. Idempotent.
+/// The tables and their triggers. Idempotent: creating them on an older database adds the
+/// checkpoint table.
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS custody_log (
     seq           INTEGER PRIMARY KEY CHECK (seq >= 1),
@@ -51,6 +57,27 @@ WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM custody_log)
 BEGIN
     SELECT RAISE(ABORT, 'custody_log is append-only: a new event must follow the last one (seq = last seq + 1, prev_hash = last hash)');
 END;
+CREATE TABLE IF NOT EXISTS custody_checkpoints (
+    id        INTEGER PRIMARY KEY CHECK (id >= 1),
+    made_utc  TEXT NOT NULL,
+    tree_size INTEGER NOT NULL CHECK (tree_size >= 0),
+    root_hash BLOB NOT NULL CHECK (length(root_hash) = 32),
+    note      TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER IF NOT EXISTS custody_checkpoints_no_update BEFORE UPDATE ON custody_checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'custody_checkpoints is append-only: UPDATE refused');
+END;
+CREATE TRIGGER IF NOT EXISTS custody_checkpoints_no_delete BEFORE DELETE ON custody_checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'custody_checkpoints is append-only: DELETE refused');
+END;
+CREATE TRIGGER IF NOT EXISTS custody_checkpoints_append_only BEFORE INSERT ON custody_checkpoints
+WHEN NEW.id IS NOT (SELECT coalesce(max(id), 0) + 1 FROM custody_checkpoints)
+  OR NEW.tree_size < (SELECT coalesce(max(tree_size), 0) FROM custody_checkpoints)
+BEGIN
+    SELECT RAISE(ABORT, 'custody_checkpoints is append-only: a new checkpoint must follow the last one (id = last id + 1, tree_size not smaller)');
+END;
 ";
 
 const COLUMNS: &str =
@@ -74,14 +101,28 @@ pub fn create_schema(conn: &Connection) -> Result<(), CustodyError> {
 /// [`CustodyError::Missing`] when the file does not exist, [`CustodyError::Open`] when it
 /// cannot be opened or is not a database, [`CustodyError::NoLog`] when it has no log table.
 pub fn open_read_only(path: &Path) -> Result<Connection, CustodyError> {
+    open_existing(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+}
+
+/// Opens the existing database at `path` to write (for `log checkpoint`), and creates the
+/// checkpoint table if the database predates it.
+///
+/// # Errors
+/// As [`open_read_only`], and when the tables cannot be created.
+pub fn open_read_write(path: &Path) -> Result<Connection, CustodyError> {
+    let conn = open_existing(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    create_schema(&conn)?;
+    Ok(conn)
+}
+
+fn open_existing(path: &Path, mode: OpenFlags) -> Result<Connection, CustodyError> {
     let open = |source| CustodyError::Open { path: path.to_path_buf(), source };
     match path.try_exists() {
         Ok(true) => {}
         Ok(false) => return Err(CustodyError::Missing { path: path.to_path_buf() }),
         Err(source) => return Err(CustodyError::Access { path: path.to_path_buf(), source }),
     }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(open)?;
+    let conn = Connection::open_with_flags(path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(open)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open)?;
     let tables: i64 = conn
         .query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'custody_log'", [], |r| r.get(0))
@@ -259,6 +300,563 @@ pub fn verify(conn: &Connection) -> Result<LogReport, CustodyError> {
         }
     }
     Ok(v.finish())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Merkle tree and signed checkpoints (docs/CUSTODY-LOG.md §9-§12).
+
+/// The row order of the log: leaf `i` of the Merkle tree is the `i`-th row in seq order (in a
+/// sound log, event `i + 1`).
+fn each_row(
+    conn: &Connection,
+    limit: Option<u64>,
+    mut f: impl FnMut(Result<StoredEvent, (u64, String)>) -> bool,
+) -> Result<(), CustodyError> {
+    let doing = "reading events";
+    let mut stmt =
+        conn.prepare(&format!("SELECT {COLUMNS} FROM custody_log ORDER BY seq LIMIT ?1")).map_err(sql(doing))?;
+    let mut rows = stmt.query([limit.map_or(-1, clamp)]).map_err(sql(doing))?;
+    while let Some(row) = rows.next().map_err(sql(doing))? {
+        if !f(decode(row)) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A checkpoint kept in the `custody_checkpoints` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Its row number: 1, 2, 3, …
+    pub id: u64,
+    /// When it was made (UTC, RFC 3339 with milliseconds). Not signed.
+    pub made_utc: String,
+    /// The signed note, exactly as signed.
+    pub note: String,
+    /// The tree size column (a copy of what the note says, for queries).
+    pub tree_size: u64,
+    /// The root hash column (a copy of what the note says, for queries).
+    pub root: Hash,
+}
+
+fn checkpoints_table_exists(conn: &Connection) -> Result<bool, CustodyError> {
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'custody_checkpoints'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sql("looking for the custody_checkpoints table"))?;
+    Ok(n > 0)
+}
+
+/// Every stored checkpoint, oldest first (none when the table does not exist: a database from
+/// before checkpoints). A row of the wrong shape is an error naming it.
+///
+/// # Errors
+/// When the query fails or a row is unreadable.
+pub fn checkpoints(conn: &Connection) -> Result<Vec<StoredCheckpoint>, CustodyError> {
+    if !checkpoints_table_exists(conn)? {
+        return Ok(Vec::new());
+    }
+    let doing = "reading checkpoints";
+    let mut stmt = conn
+        .prepare("SELECT id, made_utc, tree_size, root_hash, note FROM custody_checkpoints ORDER BY id")
+        .map_err(sql(doing))?;
+    let mut rows = stmt.query([]).map_err(sql(doing))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sql(doing))? {
+        let id: i64 = row.get(0).map_err(sql(doing))?;
+        let corrupt =
+            |reason: String| CustodyError::Corrupt { seq: 0, reason: format!("checkpoint row {id}: {reason}") };
+        let size: i64 = row.get(2).map_err(|e| corrupt(e.to_string()))?;
+        let root: Vec<u8> = row.get(3).map_err(|e| corrupt(e.to_string()))?;
+        out.push(StoredCheckpoint {
+            id: u64::try_from(id).map_err(|_| corrupt("negative id".into()))?,
+            made_utc: row.get(1).map_err(|e| corrupt(e.to_string()))?,
+            tree_size: u64::try_from(size).map_err(|_| corrupt("negative tree size".into()))?,
+            root: <Hash>::try_from(root.as_slice()).map_err(|_| corrupt("root_hash is not 32 bytes".into()))?,
+            note: row.get(4).map_err(|e| corrupt(e.to_string()))?,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether a new checkpoint would cover more than the last one: the log has events the last
+/// checkpoint does not cover, or there is no checkpoint yet. For the daemon's timer.
+///
+/// # Errors
+/// When the queries fail.
+pub fn checkpoint_due(conn: &Connection) -> Result<bool, CustodyError> {
+    let events: i64 =
+        conn.query_row("SELECT count(*) FROM custody_log", [], |r| r.get(0)).map_err(sql("counting events"))?;
+    if !checkpoints_table_exists(conn)? {
+        return Ok(true);
+    }
+    let last: Option<i64> = conn
+        .query_row("SELECT tree_size FROM custody_checkpoints ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+        .map_err(sql("reading the last checkpoint"))
+        .map(Some)
+        .or_else(|e| match e {
+            CustodyError::Sqlite { source: rusqlite::Error::QueryReturnedNoRows, .. } => Ok(None),
+            e => Err(e),
+        })?;
+    Ok(last.is_none_or(|s| events > s))
+}
+
+/// Makes a checkpoint of the whole log now: computes the tree head over every event, checks
+/// that the log is sound and extends the last stored checkpoint, signs, stores the checkpoint
+/// in `custody_checkpoints` and appends its note to `side_file` (if given).
+///
+/// Like [`append`], it never begins or commits: in autocommit mode the row is written at once;
+/// inside the caller's transaction it commits with it. The side file is written after the
+/// row is inserted.
+///
+/// # Errors
+/// [`CustodyError::Unsound`] when the chain is broken or the log does not extend the last
+/// checkpoint (a log never signs over tampering); otherwise when reading, inserting or the
+/// side file fails.
+pub fn checkpoint(
+    conn: &Connection,
+    signer: &NoteSigner,
+    side_file: Option<&Path>,
+    now: DateTime<Utc>,
+) -> Result<StoredCheckpoint, CustodyError> {
+    let verifier = signer.verifier();
+    let last = checkpoints(conn)?.pop();
+    let last_cp = match &last {
+        None => None,
+        Some(s) => Some(Checkpoint::open(&s.note, &verifier).map_err(|e| CustodyError::Unsound {
+            reason: format!("the last checkpoint (#{}) does not verify with this station's key: {e}", s.id),
+        })?),
+    };
+    let mut chain = Verifier::new();
+    let mut tree = TreeBuilder::new();
+    let mut at_last = None;
+    if last_cp.as_ref().is_some_and(|c| c.size == 0) {
+        at_last = Some(tree.root());
+    }
+    each_row(conn, None, |row| {
+        match row {
+            Ok(ev) => {
+                chain.push(&ev);
+                tree.push(event_leaf(&ev));
+            }
+            Err((_, reason)) => chain.push_malformed(reason),
+        }
+        if last_cp.as_ref().is_some_and(|c| c.size == tree.size()) {
+            at_last = Some(tree.root());
+        }
+        true
+    })?;
+    let report = chain.finish();
+    if let Some(f) = &report.finding {
+        return Err(CustodyError::Unsound {
+            reason: format!("the log is broken at event {}: {}", f.seq(), f.reason()),
+        });
+    }
+    if let (Some(s), Some(c)) = (&last, &last_cp) {
+        match at_last {
+            None => {
+                return Err(CustodyError::Unsound {
+                    reason: format!(
+                        "the log holds {} events, fewer than the {} of the last checkpoint (#{}): it was cut back",
+                        tree.size(),
+                        c.size,
+                        s.id
+                    ),
+                })
+            }
+            Some(r) if r != c.root => {
+                return Err(CustodyError::Unsound {
+                    reason: format!(
+                        "the first {} events no longer match the last checkpoint (#{}): they were rewritten",
+                        c.size, s.id
+                    ),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    let cp = Checkpoint { origin: signer.name().to_string(), size: tree.size(), root: tree.root(), extensions: vec![] };
+    let note = cp.sign(signer)?;
+    let made_utc = timestamps(now, chrono_tz::UTC).0;
+    let id = last.as_ref().map_or(1, |s| s.id + 1);
+    conn.execute(
+        "INSERT INTO custody_checkpoints (id, made_utc, tree_size, root_hash, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![clamp(id), made_utc, clamp(cp.size), &cp.root[..], note],
+    )
+    .map_err(sql("storing a checkpoint"))?;
+    if let Some(path) = side_file {
+        append_note(path, &note)?;
+    }
+    Ok(StoredCheckpoint { id, made_utc, note, tree_size: cp.size, root: cp.root })
+}
+
+/// Where a checkpoint being verified came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointSource {
+    /// The `custody_checkpoints` table, row `id`.
+    Stored {
+        /// The row.
+        id: u64,
+    },
+    /// A checkpoint file (a side file, an exported copy), note `index` (1-based) in it.
+    File {
+        /// The file as given.
+        path: String,
+        /// The note's position in the file.
+        index: usize,
+    },
+}
+
+impl std::fmt::Display for CheckpointSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckpointSource::Stored { id } => write!(f, "stored checkpoint #{id}"),
+            CheckpointSource::File { path, index } => write!(f, "checkpoint {index} in {path}"),
+        }
+    }
+}
+
+/// What is wrong with one checkpoint, or what it shows is wrong with the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointProblem {
+    /// The note does not open with the station's verifier key: altered, forged, signed by
+    /// another key, or not a checkpoint.
+    Forged(NoteError),
+    /// The stored row's `tree_size` or `root_hash` column differs from its signed note.
+    RowDisagrees {
+        /// The column.
+        column: &'static str,
+    },
+    /// Stored checkpoint rows are missing (their ids skip).
+    RowsDeleted {
+        /// The last row before the gap (0: none).
+        after_id: u64,
+        /// How many ids are missing.
+        missing: u64,
+    },
+    /// The log holds fewer events than the checkpoint covers: events were removed from the end.
+    Truncated {
+        /// The checkpoint's tree size.
+        size: u64,
+        /// Events in the log.
+        events: u64,
+    },
+    /// The log's first `size` events do not hash to the checkpoint's root: an event at or
+    /// after `from` was changed, removed or inserted.
+    Rewritten {
+        /// The checkpoint's tree size.
+        size: u64,
+        /// The first event that may differ: one after the largest matching checkpoint below.
+        from: u64,
+    },
+    /// A row the checkpoint covers could not be read, so its root could not be computed.
+    Unreadable {
+        /// The checkpoint's tree size.
+        size: u64,
+        /// The position (1-based) of the unreadable row.
+        at: u64,
+    },
+}
+
+impl CheckpointProblem {
+    /// A stable one-word name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CheckpointProblem::Forged(_) => "forged",
+            CheckpointProblem::RowDisagrees { .. } => "row_disagrees",
+            CheckpointProblem::RowsDeleted { .. } => "checkpoint_deleted",
+            CheckpointProblem::Truncated { .. } => "truncated",
+            CheckpointProblem::Rewritten { .. } => "rewritten",
+            CheckpointProblem::Unreadable { .. } => "unreadable",
+        }
+    }
+
+    /// The events this problem shows to hold the first bad one (`first..=last`), if it is
+    /// about events.
+    pub fn bad_range(&self) -> Option<(u64, u64)> {
+        match self {
+            CheckpointProblem::Truncated { size, events } => Some((events + 1, *size)),
+            CheckpointProblem::Rewritten { size, from } => Some((*from, *size)),
+            CheckpointProblem::Unreadable { size, at } => Some((*at, *size)),
+            _ => None,
+        }
+    }
+
+    /// What is wrong, in English.
+    pub fn reason(&self) -> String {
+        match self {
+            CheckpointProblem::Forged(e) => format!("forged or altered checkpoint: {e}"),
+            CheckpointProblem::RowDisagrees { column } => {
+                format!("the stored {column} differs from the signed note: the row was edited")
+            }
+            CheckpointProblem::RowsDeleted { after_id, missing } => {
+                format!("{missing} stored checkpoint row(s) after #{after_id} were deleted")
+            }
+            CheckpointProblem::Truncated { size, events } => format!(
+                "the checkpoint covers {size} events but the log holds {events}: events {}..={size} were removed from the end (truncated)",
+                events + 1
+            ),
+            CheckpointProblem::Rewritten { size, from } => format!(
+                "the first {size} events do not match the checkpoint: events in {from}..={size} were changed, removed or inserted (rewritten)"
+            ),
+            CheckpointProblem::Unreadable { size, at } => {
+                format!("row {at} is unreadable, so the first {size} events cannot be checked against the checkpoint")
+            }
+        }
+    }
+
+    /// What is wrong, in Chinese.
+    pub fn reason_zh(&self) -> String {
+        match self {
+            CheckpointProblem::Forged(e) => format!("检查点被伪造或篡改：{e}"),
+            CheckpointProblem::RowDisagrees { column } => format!("存储的 {column} 与签名内容不符：记录被篡改"),
+            CheckpointProblem::RowsDeleted { after_id, missing } => {
+                format!("第 {after_id} 号检查点之后有 {missing} 条检查点记录被删除")
+            }
+            CheckpointProblem::Truncated { size, events } => format!(
+                "检查点覆盖 {size} 条事件，日志仅有 {events} 条：第 {} 至 {size} 条事件被从末尾删除（截断）",
+                events + 1
+            ),
+            CheckpointProblem::Rewritten { size, from } => {
+                format!("前 {size} 条事件与检查点不符：第 {from} 至 {size} 条事件被修改、删除或插入（重写）")
+            }
+            CheckpointProblem::Unreadable { size, at } => {
+                format!("第 {at} 行无法读取，无法用检查点核对前 {size} 条事件")
+            }
+        }
+    }
+}
+
+/// One checkpoint as verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointCheck {
+    /// Where it came from.
+    pub source: CheckpointSource,
+    /// What it says, when its note opened.
+    pub checkpoint: Option<Checkpoint>,
+    /// What is wrong (`None`: it verifies and the log matches it).
+    pub problem: Option<CheckpointProblem>,
+}
+
+/// The result of verifying the log against its chain and against checkpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditReport {
+    /// The hash chain's verdict.
+    pub chain: LogReport,
+    /// Leaves in the tree: the rows read, up to the first unreadable one.
+    pub tree_size: u64,
+    /// The tree's root over those leaves.
+    pub root: Hash,
+    /// Every checkpoint checked, stored ones first, then those from files, in order.
+    pub checkpoints: Vec<CheckpointCheck>,
+}
+
+impl AuditReport {
+    /// Whether the chain is sound and every checkpoint verifies and matches.
+    pub fn intact(&self) -> bool {
+        self.chain.intact() && self.checkpoints.iter().all(|c| c.problem.is_none())
+    }
+
+    /// The checkpoints with a problem.
+    pub fn bad_checkpoints(&self) -> impl Iterator<Item = &CheckpointCheck> {
+        self.checkpoints.iter().filter(|c| c.problem.is_some())
+    }
+
+    /// The first event shown to be bad, by the chain or by a checkpoint, with its kind and
+    /// reasons (English, Chinese). `None` when no event is bad (a forged checkpoint alone is
+    /// not a bad event).
+    pub fn first_bad_event(&self) -> Option<(u64, &'static str, String, String)> {
+        let chain = self.chain.finding.as_ref().map(|f| (f.seq(), f.kind(), f.reason(), f.reason_zh()));
+        let chain_seq = chain.as_ref().map_or(u64::MAX, |c| c.0);
+        // The chain's finding is exact; a checkpoint only says the first bad event lies in a
+        // range. A range that holds the chain's finding, or lies after it, adds nothing; one
+        // that ends before it shows an earlier change the chain could not see.
+        let cps = self.bad_checkpoints().filter_map(|c| {
+            let p = c.problem.as_ref()?;
+            let (first, last) = p.bad_range()?;
+            (last < chain_seq).then(|| {
+                (first, p.kind(), format!("{}: {}", c.source, p.reason()), format!("{}：{}", c.source, p.reason_zh()))
+            })
+        });
+        chain.into_iter().chain(cps).min_by_key(|(s, ..)| *s)
+    }
+}
+
+/// Verifies the log's hash chain and every stored checkpoint and every note in `external`
+/// (`(file name, note)` pairs) with `verifier`: each checkpoint's signature, and that the tree
+/// of the log's first `size` events has the checkpoint's root. Streams the log once.
+///
+/// # Errors
+/// Only when the log or the checkpoint table could not be read at all.
+pub fn audit(
+    conn: &Connection,
+    verifier: &NoteVerifier,
+    external: &[(String, String)],
+) -> Result<AuditReport, CustodyError> {
+    let mut checks = Vec::new();
+    let mut expect_id = 1;
+    for s in checkpoints(conn)? {
+        if s.id > expect_id {
+            checks.push(CheckpointCheck {
+                source: CheckpointSource::Stored { id: s.id },
+                checkpoint: None,
+                problem: Some(CheckpointProblem::RowsDeleted { after_id: expect_id - 1, missing: s.id - expect_id }),
+            });
+        }
+        expect_id = s.id + 1;
+        let source = CheckpointSource::Stored { id: s.id };
+        match Checkpoint::open(&s.note, verifier) {
+            Err(e) => {
+                checks.push(CheckpointCheck { source, checkpoint: None, problem: Some(CheckpointProblem::Forged(e)) })
+            }
+            Ok(c) => {
+                let problem = if c.size != s.tree_size {
+                    Some(CheckpointProblem::RowDisagrees { column: "tree_size" })
+                } else if c.root != s.root {
+                    Some(CheckpointProblem::RowDisagrees { column: "root_hash" })
+                } else {
+                    None
+                };
+                checks.push(CheckpointCheck { source, checkpoint: Some(c), problem });
+            }
+        }
+    }
+    let mut per_file: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (path, note) in external {
+        let index = per_file.entry(path.as_str()).and_modify(|i| *i += 1).or_insert(1);
+        let source = CheckpointSource::File { path: path.clone(), index: *index };
+        match Checkpoint::open(note, verifier) {
+            Err(e) => {
+                checks.push(CheckpointCheck { source, checkpoint: None, problem: Some(CheckpointProblem::Forged(e)) })
+            }
+            Ok(c) => checks.push(CheckpointCheck { source, checkpoint: Some(c), problem: None }),
+        }
+    }
+
+    check_against_log(conn, checks)
+}
+
+/// Verifies the hash chain and computes the tree head, for a log with no checkpoints (when no
+/// verifier key exists yet).
+///
+/// # Errors
+/// [`CustodyError::NoVerifier`] when the log has stored checkpoints (they need the key), or when
+/// the log could not be read.
+pub fn audit_unsigned(conn: &Connection) -> Result<AuditReport, CustodyError> {
+    let stored = checkpoints(conn)?.len();
+    if stored > 0 {
+        return Err(CustodyError::NoVerifier { checkpoints: stored });
+    }
+    check_against_log(conn, Vec::new())
+}
+
+/// One pass over the log: the chain, and the root at every size a sound checkpoint names.
+fn check_against_log(conn: &Connection, mut checks: Vec<CheckpointCheck>) -> Result<AuditReport, CustodyError> {
+    let sizes: std::collections::BTreeSet<u64> =
+        checks.iter().filter(|c| c.problem.is_none()).filter_map(|c| c.checkpoint.as_ref().map(|c| c.size)).collect();
+    let mut roots: std::collections::BTreeMap<u64, Hash> = std::collections::BTreeMap::new();
+    let mut chain = Verifier::new();
+    let mut tree = TreeBuilder::new();
+    let mut unreadable_at = None;
+    if sizes.contains(&0) {
+        roots.insert(0, tree.root());
+    }
+    each_row(conn, None, |row| {
+        match row {
+            Ok(ev) => {
+                chain.push(&ev);
+                if unreadable_at.is_none() {
+                    tree.push(event_leaf(&ev));
+                    if sizes.contains(&tree.size()) {
+                        roots.insert(tree.size(), tree.root());
+                    }
+                }
+            }
+            Err((_, reason)) => {
+                chain.push_malformed(reason);
+                unreadable_at.get_or_insert(tree.size() + 1);
+            }
+        }
+        true
+    })?;
+
+    let mut good = std::collections::BTreeSet::new();
+    for c in checks.iter_mut().filter(|c| c.problem.is_none()) {
+        let Some(cp) = &c.checkpoint else { continue };
+        c.problem = match (roots.get(&cp.size), unreadable_at) {
+            (Some(r), _) if *r == cp.root => {
+                good.insert(cp.size);
+                None
+            }
+            (Some(_), _) => Some(CheckpointProblem::Rewritten { size: cp.size, from: 0 }),
+            (None, Some(at)) => Some(CheckpointProblem::Unreadable { size: cp.size, at }),
+            (None, None) => Some(CheckpointProblem::Truncated { size: cp.size, events: tree.size() }),
+        };
+    }
+    for c in &mut checks {
+        if let Some(CheckpointProblem::Rewritten { size, from }) = &mut c.problem {
+            *from = good.range(..*size).next_back().map_or(1, |g| g + 1);
+        }
+    }
+    Ok(AuditReport { chain: chain.finish(), tree_size: tree.size(), root: tree.root(), checkpoints: checks })
+}
+
+/// The first `size` events of the log as a Merkle tree: its root, and the tree hashes of
+/// `ranges` (a proof's nodes), from one pass. Also captures the row at leaf `capture`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeScan {
+    /// Rows read (at most `size`; fewer when the log is shorter).
+    pub events: u64,
+    /// The root over the rows read.
+    pub root: Hash,
+    /// The tree hashes of the ranges, when the log reached `size`.
+    pub nodes: Option<Vec<Hash>>,
+    /// The captured row.
+    pub captured: Option<StoredEvent>,
+}
+
+/// Reads the first `size` rows once, computing the root, the tree hashes of `ranges` and
+/// capturing the row at leaf index `capture`.
+///
+/// # Errors
+/// When the log cannot be read, or a row within the first `size` is unreadable.
+pub fn scan_tree(
+    conn: &Connection,
+    size: u64,
+    ranges: &[std::ops::Range<u64>],
+    capture: Option<u64>,
+) -> Result<TreeScan, CustodyError> {
+    let mut tree = TreeBuilder::new();
+    let mut hasher = SubtreeHasher::new(ranges);
+    let mut captured = None;
+    let mut bad = None;
+    each_row(conn, Some(size), |row| match row {
+        Ok(ev) => {
+            let leaf = event_leaf(&ev);
+            if capture == Some(tree.size()) {
+                captured = Some(ev);
+            }
+            tree.push(leaf);
+            hasher.push(leaf);
+            true
+        }
+        Err(e) => {
+            bad = Some(e);
+            false
+        }
+    })?;
+    if let Some((seq, reason)) = bad {
+        return Err(CustodyError::Corrupt { seq, reason });
+    }
+    let nodes = if tree.size() == size {
+        Some(hasher.finish().map_err(|e| CustodyError::Unsound { reason: e.to_string() })?)
+    } else {
+        None
+    };
+    Ok(TreeScan { events: tree.size(), root: tree.root(), nodes, captured })
 }
 
 #[cfg(test)]
@@ -476,5 +1074,248 @@ mod tests {
         let err = append(&conn, &bad, t(2), TZ).expect_err("float");
         assert!(err.to_string().contains("details.drift_s is a floating-point number"), "{err}");
         assert_eq!(head(&conn).expect("head").map(|h| h.0), Some(2));
+    }
+
+    fn signer(b: u8) -> NoteSigner {
+        NoteSigner::from_seed("evidock/测试站", [b; 32]).expect("signer")
+    }
+
+    fn notes_of(path: &Path) -> Vec<(String, String)> {
+        crate::custody::files::read_notes(path)
+            .expect("side file")
+            .into_iter()
+            .map(|n| (path.display().to_string(), n))
+            .collect()
+    }
+
+    fn problems(r: &AuditReport) -> Vec<(CheckpointSource, CheckpointProblem)> {
+        r.bad_checkpoints().map(|c| (c.source.clone(), c.problem.clone().expect("problem"))).collect()
+    }
+
+    #[test]
+    fn checkpoints_are_signed_stored_appended_and_append_only() {
+        let (dir, conn, stored) = db_with(10);
+        let key = signer(1);
+        let side = dir.path().join("custody-checkpoints.txt");
+        assert!(checkpoint_due(&conn).expect("due"));
+        let c1 = checkpoint(&conn, &key, Some(&side), t(100)).expect("checkpoint");
+        assert_eq!((c1.id, c1.tree_size, c1.made_utc.as_str()), (1, 10, "2024-05-01T08:00:25.000Z"));
+        assert_eq!(c1.root, crate::custody::merkle::root(stored.iter().map(event_leaf)));
+        let cp = Checkpoint::open(&c1.note, &key.verifier()).expect("opens");
+        assert_eq!((cp.origin.as_str(), cp.size, cp.root), ("evidock/测试站", 10, c1.root));
+        assert!(!checkpoint_due(&conn).expect("due"));
+        for i in 10..15 {
+            append(&conn, &ev(i), t(i as i64), TZ).expect("append");
+        }
+        assert!(checkpoint_due(&conn).expect("due"));
+        let c2 = checkpoint(&conn, &key, Some(&side), t(200)).expect("checkpoint");
+        assert_eq!((c2.id, c2.tree_size), (2, 15));
+        assert_eq!(checkpoints(&conn).expect("list"), vec![c1.clone(), c2.clone()]);
+        assert_eq!(notes_of(&side).into_iter().map(|(_, n)| n).collect::<Vec<_>>(), vec![c1.note, c2.note]);
+
+        let report = audit(&conn, &key.verifier(), &notes_of(&side)).expect("audit");
+        assert!(report.intact(), "{report:?}");
+        assert_eq!((report.tree_size, report.checkpoints.len()), (15, 4));
+        assert_eq!(report.first_bad_event(), None);
+
+        let update = refused(&conn, "UPDATE custody_checkpoints SET tree_size = 3");
+        assert!(update.contains("custody_checkpoints is append-only: UPDATE refused"), "{update}");
+        assert!(refused(&conn, "DELETE FROM custody_checkpoints").contains("DELETE refused"));
+        let insert = refused(
+            &conn,
+            "INSERT INTO custody_checkpoints (id, made_utc, tree_size, root_hash, note) VALUES (3, 'x', 1, zeroblob(32), 'n')",
+        );
+        assert!(insert.contains("a new checkpoint must follow the last one"), "{insert}");
+    }
+
+    #[test]
+    fn empty_log_checkpoint_and_old_databases() {
+        let (_dir, conn, _) = db_with(0);
+        let c = checkpoint(&conn, &signer(1), None, t(0)).expect("checkpoint");
+        assert_eq!((c.tree_size, c.root), (0, crate::custody::merkle::EMPTY_ROOT));
+        assert!(audit(&conn, &signer(1).verifier(), &[]).expect("audit").intact());
+        // A database from before checkpoints: no table, no checkpoints, and a checkpoint is due.
+        let (_dir2, conn2, _) = db_with(2);
+        conn2.execute_batch("DROP TABLE custody_checkpoints").expect("drop");
+        assert_eq!(checkpoints(&conn2).expect("none"), vec![]);
+        assert!(checkpoint_due(&conn2).expect("due"));
+    }
+
+    /// (a) Events removed from the end after a checkpoint: the chain alone is intact, the
+    /// checkpoint names the truncation, in the table and in the side file even when the
+    /// checkpoint rows are deleted too.
+    #[test]
+    fn a_truncated_tail_is_named_by_an_older_checkpoint() {
+        let (dir, conn, _) = db_with(1000);
+        let key = signer(1);
+        let side = dir.path().join("side.txt");
+        checkpoint(&conn, &key, Some(&side), t(2000)).expect("checkpoint");
+        drop_triggers(&conn);
+        conn.execute("DELETE FROM custody_log WHERE seq > 900", []).expect("truncate");
+        assert!(verify(&conn).expect("verify").intact(), "the chain alone cannot see a truncation");
+
+        let report = audit(&conn, &key.verifier(), &[]).expect("audit");
+        assert!(!report.intact());
+        assert_eq!(
+            problems(&report),
+            vec![(CheckpointSource::Stored { id: 1 }, CheckpointProblem::Truncated { size: 1000, events: 900 })]
+        );
+        let (seq, kind, reason, reason_zh) = report.first_bad_event().expect("named");
+        assert_eq!((seq, kind), (901, "truncated"));
+        assert!(reason.contains("events 901..=1000 were removed from the end"), "{reason}");
+        assert!(reason_zh.contains("截断"), "{reason_zh}");
+
+        // The checkpoint rows deleted as well: the side file still names it.
+        conn.execute_batch("DROP TRIGGER custody_checkpoints_no_delete; DELETE FROM custody_checkpoints;")
+            .expect("delete checkpoints");
+        assert!(audit(&conn, &key.verifier(), &[]).expect("audit").intact(), "nothing left to compare with");
+        let report = audit(&conn, &key.verifier(), &notes_of(&side)).expect("audit");
+        let file = CheckpointSource::File { path: side.display().to_string(), index: 1 };
+        assert_eq!(problems(&report), vec![(file, CheckpointProblem::Truncated { size: 1000, events: 900 })]);
+
+        // And no new checkpoint vouches for the shortened log while a checkpoint says otherwise.
+        let (dir2, conn2, _) = db_with(20);
+        checkpoint(&conn2, &key, None, t(50)).expect("checkpoint");
+        drop_triggers(&conn2);
+        conn2.execute("DELETE FROM custody_log WHERE seq > 15", []).expect("truncate");
+        let err = checkpoint(&conn2, &key, Some(&dir2.path().join("s")), t(60)).expect_err("refused");
+        assert!(err.to_string().contains("fewer than the 20 of the last checkpoint (#1)"), "{err}");
+        assert!(!dir2.path().join("s").exists());
+    }
+
+    /// A tail rewritten with a recomputed chain: intact to the chain, named by the checkpoint,
+    /// with the range after the last matching checkpoint.
+    #[test]
+    fn a_rewritten_tail_is_named_between_checkpoints() {
+        let (_dir, conn, _) = db_with(10);
+        let key = signer(1);
+        checkpoint(&conn, &key, None, t(20)).expect("checkpoint at 10");
+        for i in 10..30 {
+            append(&conn, &ev(i), t(i as i64), TZ).expect("append");
+        }
+        checkpoint(&conn, &key, None, t(40)).expect("checkpoint at 30");
+        drop_triggers(&conn);
+        conn.execute("DELETE FROM custody_log WHERE seq >= 15", []).expect("cut");
+        for i in 14..30 {
+            append(&conn, &ev(i + 1000), t(i as i64), TZ).expect("append forged");
+        }
+        assert!(verify(&conn).expect("verify").intact(), "the chain was recomputed");
+        let report = audit(&conn, &key.verifier(), &[]).expect("audit");
+        assert_eq!(
+            problems(&report),
+            vec![(CheckpointSource::Stored { id: 2 }, CheckpointProblem::Rewritten { size: 30, from: 11 })]
+        );
+        let (seq, kind, ..) = report.first_bad_event().expect("named");
+        assert_eq!((seq, kind), (11, "rewritten"));
+        let err = checkpoint(&conn, &key, None, t(50)).expect_err("refused");
+        assert!(err.to_string().contains("no longer match the last checkpoint (#2)"), "{err}");
+    }
+
+    /// (b) Forged checkpoints: an edited size or root, a signature by another key, a row whose
+    /// columns disagree with its note, a deleted checkpoint row.
+    #[test]
+    fn forged_checkpoints_are_named() {
+        let (dir, conn, _) = db_with(40);
+        let key = signer(1);
+        for _ in 0..4 {
+            checkpoint(&conn, &key, None, t(100)).expect("checkpoint");
+        }
+        conn.execute_batch(
+            "DROP TRIGGER custody_checkpoints_no_update; DROP TRIGGER custody_checkpoints_no_delete;
+             DROP TRIGGER custody_checkpoints_append_only;
+             UPDATE custody_checkpoints SET note = replace(note, char(10) || '40' || char(10), char(10) || '39' || char(10)) WHERE id = 1;
+             UPDATE custody_checkpoints SET tree_size = 41 WHERE id = 3;
+             DELETE FROM custody_checkpoints WHERE id = 4;",
+        )
+        .expect("tamper");
+        let stored = checkpoints(&conn).expect("list");
+        assert!(stored[0].note.contains("\n39\n"));
+        // Checkpoint 2's root replaced by another valid-looking root, re-signed by another key.
+        let other = NoteSigner::from_seed(key.name(), [2; 32]).expect("other key");
+        let mut cp = Checkpoint::open(&stored[1].note, &key.verifier()).expect("opens");
+        cp.root = [9; 32];
+        let by_other = cp.sign(&other).expect("signs");
+        conn.execute(
+            "UPDATE custody_checkpoints SET note = ?1, root_hash = ?2 WHERE id = 2",
+            params![by_other, &cp.root[..]],
+        )
+        .expect("replace");
+        conn.execute(
+            "INSERT INTO custody_checkpoints (id, made_utc, tree_size, root_hash, note) VALUES (5, 'x', 40, ?1, ?2)",
+            params![&stored[2].root[..], stored[2].note],
+        )
+        .expect("insert after a gap");
+        // A file holding a checkpoint with an edited root.
+        let forged_file = dir.path().join("forged.txt");
+        let real = Checkpoint::open(&stored[2].note, &key.verifier()).expect("opens");
+        let edited = stored[2].note.replacen(
+            &Checkpoint { root: real.root, ..real.clone() }.body(),
+            &Checkpoint { root: [1; 32], ..real.clone() }.body(),
+            1,
+        );
+        std::fs::write(&forged_file, edited).expect("write");
+
+        let report = audit(&conn, &key.verifier(), &notes_of(&forged_file)).expect("audit");
+        assert!(report.chain.intact());
+        assert!(!report.intact());
+        let got = problems(&report);
+        let kinds: Vec<(String, &str)> = got.iter().map(|(s, p)| (s.to_string(), p.kind())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("stored checkpoint #1".to_string(), "forged"),
+                ("stored checkpoint #2".to_string(), "forged"),
+                ("stored checkpoint #3".to_string(), "row_disagrees"),
+                ("stored checkpoint #5".to_string(), "checkpoint_deleted"),
+                (format!("checkpoint 1 in {}", forged_file.display()), "forged"),
+            ]
+        );
+        let reason = |i: usize| got[i].1.reason();
+        assert!(reason(0).contains("does not verify: the checkpoint was altered or forged"), "{}", reason(0));
+        assert!(reason(1).contains("it is signed only by evidock/测试站+"), "{}", reason(1));
+        assert!(reason(2).contains("tree_size differs from the signed note"), "{}", reason(2));
+        assert_eq!(got[3].1, CheckpointProblem::RowsDeleted { after_id: 3, missing: 1 });
+        assert!(reason(4).contains("altered or forged"), "{}", reason(4));
+        assert_eq!(report.first_bad_event(), None, "forged checkpoints are not bad events");
+    }
+
+    /// (c) An edited row is still named exactly by the chain, even though a checkpoint covering
+    /// it no longer matches.
+    #[test]
+    fn an_edited_row_is_named_by_the_chain_under_a_checkpoint() {
+        let (_dir, conn, _) = db_with(1000);
+        let key = signer(1);
+        checkpoint(&conn, &key, None, t(2000)).expect("checkpoint");
+        drop_triggers(&conn);
+        conn.execute("UPDATE custody_log SET details = replace(details, '李四', '王五') WHERE seq = 500", [])
+            .expect("tamper");
+        let report = audit(&conn, &key.verifier(), &[]).expect("audit");
+        assert_eq!(report.chain.finding, Some(Finding::Edited { seq: 500, stored_seq: 500 }));
+        assert_eq!(problems(&report)[0].1, CheckpointProblem::Rewritten { size: 1000, from: 1 });
+        let (seq, kind, ..) = report.first_bad_event().expect("named");
+        assert_eq!((seq, kind), (500, "edited"));
+        let err = checkpoint(&conn, &key, None, t(3000)).expect_err("refused");
+        assert!(err.to_string().contains("broken at event 500"), "{err}");
+    }
+
+    #[test]
+    fn proofs_from_the_database_verify_against_checkpoints() {
+        use crate::custody::merkle::{consistency_ranges, inclusion_ranges, verify_consistency, verify_inclusion};
+        let (_dir, conn, stored) = db_with(37);
+        let key = signer(1);
+        let c = checkpoint(&conn, &key, None, t(100)).expect("checkpoint");
+        let ranges = inclusion_ranges(20, 37).expect("ranges");
+        let scan = scan_tree(&conn, 37, &ranges, Some(20)).expect("scan");
+        assert_eq!((scan.events, scan.root), (37, c.root));
+        assert_eq!(scan.captured.as_ref(), Some(&stored[20]));
+        let proof = scan.nodes.expect("complete");
+        verify_inclusion(20, 37, &event_leaf(&stored[20]), &proof, &c.root).expect("verifies");
+
+        let old = scan_tree(&conn, 12, &[], None).expect("scan");
+        let cons = scan_tree(&conn, 37, &consistency_ranges(12, 37).expect("ranges"), None).expect("scan");
+        verify_consistency(12, 37, &old.root, &c.root, &cons.nodes.expect("complete")).expect("verifies");
+
+        let short = scan_tree(&conn, 50, &inclusion_ranges(3, 50).expect("ranges"), None).expect("scan");
+        assert_eq!((short.events, short.nodes), (37, None));
     }
 }

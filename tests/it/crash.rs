@@ -180,3 +180,27 @@ fn a_full_archive_stops_the_ingest_cleanly_and_the_recorder_keeps_everything() {
     assert!(files_under(&vol.join("DCIM")).is_empty());
     st.assert_log_verifies();
 }
+
+#[test]
+fn a_damaged_catalogue_is_refused_clearly_and_not_touched() {
+    let st = Station::new();
+    st.register("D400005");
+    let db = st.path("state/catalog.sqlite");
+    // Checkpoint the WAL into the main file so the damage lands in real pages.
+    rusqlite::Connection::open(&db).unwrap().pragma_update(None, "wal_checkpoint", "TRUNCATE").unwrap();
+    let mut bytes = std::fs::read(&db).unwrap();
+    assert!(bytes.len() > 8192);
+    // Damage the header of every b-tree page after the first.
+    for page in 1..bytes.len() / 4096 {
+        for b in &mut bytes[page * 4096..page * 4096 + 12] {
+            *b ^= 0x5a;
+        }
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let before = crate::support::b3(&db);
+    let o = st.evidock_within(30, &["daemon"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is damaged") && err.contains("restore it from a backup"), "{err}");
+    assert_eq!(crate::support::b3(&db), before, "no further damage");
+}

@@ -7,4 +7,5 @@ mod crash;
 mod faults;
 mod hostile;
 mod ingest;
+mod retention;
 mod support;

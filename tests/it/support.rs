@@ -113,6 +113,28 @@ impl Station {
         Command::new(bin()).arg("--config").arg(&self.config).args(args).output().unwrap()
     }
 
+    /// Runs `evidock --config <station> ARGS`, killing it and failing after `secs`.
+    pub fn evidock_within(&self, secs: u64, args: &[&str]) -> Output {
+        let mut child = Command::new(bin())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let o = child.wait_with_output().unwrap();
+                panic!("evidock {args:?} still running after {secs} s: {}", String::from_utf8_lossy(&o.stderr));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    }
+
     /// Writes a simulated recorder volume into `incoming/<name>`; returns its path and the
     /// simulator's JSON summary.
     pub fn sim(&self, name: &str, args: &[&str]) -> (PathBuf, Value) {

@@ -1,0 +1,390 @@
+//! Custody log at scale (R11): with a log of `--events` events (default 1,000,000), measures
+//! the time to append `--appends` more durable events (default 10,000) each in its own
+//! transaction and all in one, a full verification (library and `evidock log verify`), a
+//! `log tail`, and the daemon's time from start to `READY=1` with that database.
+//!
+//! `cargo bench --bench custody -- [--events N] [--appends N] [--dir DIR] [--json OUT] [--bin EVIDOCK]`
+//!
+//! The database is built once in `--dir` (default: a temporary folder) and reused by a later
+//! run with the same folder when it already holds enough events. Filtered queries by case and
+//! by officer and inclusion proofs are listed as not yet measurable until they exist.
+
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use evidock::catalog::Catalog;
+use evidock::custody::event::{Action, Actor, NewEvent, Role};
+use evidock::custody::store;
+use serde_json::{json, Value};
+
+const TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+/// Events per transaction while the log is built.
+const FILL_BATCH: u64 = 10_000;
+
+#[derive(Debug, Parser)]
+#[command(about = "Custody log at scale")]
+struct Args {
+    /// Events in the log before measuring.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: u64,
+    /// Durable events appended (each in its own transaction, then all in one).
+    #[arg(long, default_value_t = 10_000)]
+    appends: u64,
+    /// Folder for the station (default: a new temporary folder, removed at the end).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// The evidock binary for the command-line and daemon rows (default: this package's).
+    /// `$EVIDOCK_BIN` is used when this is not given.
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    /// Daemon starts measured (median reported).
+    #[arg(long, default_value_t = 3)]
+    starts: u32,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// One measured row.
+struct Row {
+    name: String,
+    value: Option<f64>,
+    unit: &'static str,
+    detail: Value,
+}
+
+/// The `i`-th event of a realistic mix: a docking's events over segments, officers and cases.
+fn event(i: u64) -> NewEvent {
+    let serial = format!("A{:06}", 100_000 + i % 200);
+    let docking = i / 40;
+    let officer = format!("{:06}", 10_000 + i % 150);
+    let case = format!("卫健罚〔2024〕{}号", 1 + i % 5000);
+    let (action, subject) = match i % 40 {
+        0 => (Action::Docked, format!("volume:{serial}")),
+        1 => (Action::IdentityRead, format!("device:{serial}")),
+        2 => (Action::IngestStarted, format!("docking:{docking}")),
+        38 => (Action::IngestFinished, format!("docking:{docking}")),
+        39 => (Action::RecorderWiped, format!("device:{serial}")),
+        k if k % 3 == 0 => (Action::SegmentVerified, format!("segment:{serial}/{i}")),
+        k if k % 3 == 1 => (Action::SegmentCopied, format!("segment:{serial}/{i}")),
+        _ => (Action::SegmentWiped, format!("segment:{serial}/{i}")),
+    };
+    let actor = if i % 97 == 1 {
+        Actor { user: "lisi".into(), role: Role::Custodian, officer: Some(format!("警{officer}")) }
+    } else {
+        Actor::daemon("evidock")
+    };
+    NewEvent::new(actor, action, subject)
+        .detail("docking", docking)
+        .detail("officer", officer)
+        .detail("officer_name", "张三")
+        .detail("case", case)
+        .detail("archive_path", format!("2024/05/01/UNASSIGNED/{serial}/{i:08}.MP4"))
+        .detail("size", 268_435_456u64)
+        .detail("blake3", blake3::hash(&i.to_le_bytes()).to_hex().to_string())
+}
+
+fn count(cat: &Catalog) -> anyhow::Result<u64> {
+    Ok(store::head(cat.connection())?.map_or(0, |(seq, _)| seq))
+}
+
+/// Appends events `from..to` in one transaction.
+fn append_batch(cat: &Catalog, from: u64, to: u64) -> anyhow::Result<()> {
+    let conn = cat.connection();
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    for i in from..to {
+        if let Err(e) = store::append(conn, &event(i), chrono::Utc::now(), TZ) {
+            conn.execute_batch("ROLLBACK")?;
+            return Err(e.into());
+        }
+    }
+    conn.execute_batch("COMMIT")?;
+    Ok(())
+}
+
+/// Drops the file's pages from the page cache, so a start reads it from disk.
+fn evict(path: &Path) {
+    if let Ok(f) = std::fs::File::open(path) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor; the call only advises the kernel.
+        unsafe {
+            libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+        }
+    }
+}
+
+fn timed_command(bin: &Path, config: &Path, args: &[&str]) -> anyhow::Result<(f64, String)> {
+    let t = Instant::now();
+    let out = Command::new(bin).arg("--config").arg(config).args(args).stderr(Stdio::inherit()).output()?;
+    let s = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!("evidock {}: {}", args.join(" "), out.status);
+    }
+    Ok((s, String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// Starts the daemon, waits for `READY=1` on a notify socket, stops it. Returns the seconds
+/// from spawn to ready.
+fn time_to_ready(bin: &Path, config: &Path, dir: &Path) -> anyhow::Result<f64> {
+    let sock_path = dir.join("notify.sock");
+    let _ = std::fs::remove_file(&sock_path);
+    let sock = UnixDatagram::bind(&sock_path).context("binding the notify socket")?;
+    sock.set_read_timeout(Some(Duration::from_secs(600)))?;
+    let log = std::fs::File::create(dir.join("daemon.log"))?;
+    let t = Instant::now();
+    let mut child = Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .arg("daemon")
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting the daemon")?;
+    let mut buf = [0u8; 4096];
+    let ready = loop {
+        match sock.recv(&mut buf) {
+            Ok(n) if String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == "READY=1") => {
+                break Ok(t.elapsed().as_secs_f64())
+            }
+            Ok(_) => {}
+            Err(e) => break Err(anyhow::Error::new(e).context("waiting for READY=1")),
+        }
+    };
+    let pid = i32::try_from(child.id())?;
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let status = child.wait()?;
+    if ready.is_ok() && !status.success() {
+        bail!("the daemon exited with {status}; see {}", dir.join("daemon.log").display());
+    }
+    ready
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
+    let bin = args
+        .bin
+        .clone()
+        .or_else(|| std::env::var_os("EVIDOCK_BIN").map(PathBuf::from))
+        .or_else(|| option_env!("CARGO_BIN_EXE_evidock").map(PathBuf::from))
+        .context("no evidock binary: pass --bin or set EVIDOCK_BIN")?;
+    let _tmp;
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => {
+            _tmp = tempfile::tempdir()?;
+            _tmp.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let config = dir.join("evidock.toml");
+    std::fs::write(
+        &config,
+        "[paths]\ndock_root = \"dock\"\narchive_root = \"archive\"\nstate_dir = \"state\"\n\n[usb]\nenabled = false\n",
+    )?;
+    let db = dir.join("state").join("catalog.sqlite");
+    let mut rows = Vec::new();
+
+    let t = Instant::now();
+    let mut cat = Catalog::open(&db, TZ, Actor::daemon("evidock"))?;
+    let mut n = count(&cat)?;
+    let reused = n;
+    let open_s = t.elapsed().as_secs_f64();
+    if n < args.events {
+        let t = Instant::now();
+        while n < args.events {
+            let to = (n + FILL_BATCH).min(args.events);
+            append_batch(&cat, n, to)?;
+            n = to;
+        }
+        let s = t.elapsed().as_secs_f64();
+        eprintln!("custody: built a log of {n} events in {s:.1}s");
+        rows.push(Row {
+            name: format!("build the log ({} events, {FILL_BATCH} per transaction)", n - reused),
+            value: Some(s),
+            unit: "s",
+            detail: json!({ "events_per_s": (n - reused) as f64 / s }),
+        });
+    } else {
+        eprintln!("custody: reusing a log of {n} events (catalogue opened in {open_s:.2}s)");
+    }
+    let db_bytes = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+
+    // Durable appends, each in its own transaction (what the daemon does per event).
+    let t = Instant::now();
+    for i in 0..args.appends {
+        let ev = event(n + i);
+        cat.event(ev.action, &ev.subject, Value::Object(ev.details))?;
+    }
+    let s = t.elapsed().as_secs_f64();
+    n += args.appends;
+    rows.push(Row {
+        name: format!("append {} durable events, one transaction each", args.appends),
+        value: Some(s),
+        unit: "s",
+        detail: json!({ "ms_per_event": s * 1000.0 / args.appends as f64, "events_before": n - args.appends }),
+    });
+
+    // The same number in one transaction.
+    let t = Instant::now();
+    append_batch(&cat, n, n + args.appends)?;
+    let s = t.elapsed().as_secs_f64();
+    n += args.appends;
+    rows.push(Row {
+        name: format!("append {} durable events in one transaction", args.appends),
+        value: Some(s),
+        unit: "s",
+        detail: json!({ "ms_per_event": s * 1000.0 / args.appends as f64 }),
+    });
+
+    let t = Instant::now();
+    let report = store::verify(cat.connection())?;
+    let s = t.elapsed().as_secs_f64();
+    if !report.intact() || report.events != n {
+        bail!("verification: {} events, intact {}: {:?}", report.events, report.intact(), report.first_bad);
+    }
+    rows.push(Row {
+        name: format!("verify the whole log ({n} events), library"),
+        value: Some(s),
+        unit: "s",
+        detail: json!({ "events_per_s": n as f64 / s, "database_bytes": db_bytes }),
+    });
+    let mut tails = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let last = store::tail(cat.connection(), 50)?;
+        tails.push(t.elapsed().as_secs_f64());
+        if last.len() != 50 {
+            bail!("tail returned {} events", last.len());
+        }
+    }
+    drop(cat);
+
+    // The same through the command line, then the daemon's start-up.
+    let (verify_s, out) = timed_command(&bin, &config, &["log", "verify", "--json"])?;
+    let verdict: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+    rows.push(Row {
+        name: format!("evidock log verify ({n} events), database in the page cache"),
+        value: Some(verify_s),
+        unit: "s",
+        detail: verdict,
+    });
+    for f in [db.clone(), db.with_extension("sqlite-wal")] {
+        evict(&f);
+    }
+    let (verify_s, _) = timed_command(&bin, &config, &["log", "verify", "--json"])?;
+    rows.push(Row {
+        name: format!("evidock log verify ({n} events), database out of the page cache"),
+        value: Some(verify_s),
+        unit: "s",
+        detail: json!({}),
+    });
+    rows.push(Row {
+        name: "log tail of 50 events, library (median of 5)".into(),
+        value: Some(median(tails) * 1000.0),
+        unit: "ms",
+        detail: json!({}),
+    });
+    let (tail_s, _) = timed_command(&bin, &config, &["log", "tail", "-n", "50"])?;
+    rows.push(Row { name: "evidock log tail -n 50".into(), value: Some(tail_s), unit: "s", detail: json!({}) });
+
+    let mut cold = Vec::new();
+    for _ in 0..args.starts.max(1) {
+        for f in [db.clone(), db.with_extension("sqlite-wal")] {
+            evict(&f);
+        }
+        cold.push(time_to_ready(&bin, &config, &dir)?);
+    }
+    let warm = time_to_ready(&bin, &config, &dir)?;
+    rows.push(Row {
+        name: format!("daemon start to READY=1, database out of the page cache (median of {})", cold.len()),
+        value: Some(median(cold.clone())),
+        unit: "s",
+        detail: json!({ "runs_s": cold, "database_bytes": db_bytes }),
+    });
+    rows.push(Row {
+        name: "daemon start to READY=1, database in the page cache".into(),
+        value: Some(warm),
+        unit: "s",
+        detail: json!({}),
+    });
+    // What the start-up spends its time on: the catalogue's integrity check of the whole file.
+    let mut checks = Vec::new();
+    for _ in 0..args.starts.max(1) {
+        for f in [db.clone(), db.with_extension("sqlite-wal")] {
+            evict(&f);
+        }
+        let t = Instant::now();
+        let cat = Catalog::open_read_only(&db, TZ)?;
+        let check: String = cat.connection().query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        checks.push(t.elapsed().as_secs_f64());
+        if check != "ok" {
+            bail!("quick_check: {check}");
+        }
+    }
+    rows.push(Row {
+        name: format!("PRAGMA quick_check alone, database out of the page cache (median of {})", checks.len()),
+        value: Some(median(checks.clone())),
+        unit: "s",
+        detail: json!({ "runs_s": checks }),
+    });
+    for name in ["filtered query by case", "filtered query by officer", "inclusion proof of one event"] {
+        rows.push(Row {
+            name: name.into(),
+            value: None,
+            unit: "s",
+            detail: json!({ "why": "not yet measurable: the query does not exist yet" }),
+        });
+    }
+    Ok(rows)
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let rows = match run(&args) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("custody bench: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let mut out = String::from("| custody log | measured |\n|---|---|\n");
+    for r in &rows {
+        let v = r.value.map_or_else(|| "not yet measurable".to_string(), |v| format!("{v:.3} {}", r.unit));
+        out += &format!("| {} | {v} |\n", r.name);
+    }
+    print!("{out}");
+    if let Some(path) = &args.json {
+        let doc = json!({
+            "version": 1,
+            "events": args.events,
+            "appends": args.appends,
+            "rows": rows.iter().map(|r| json!({
+                "name": r.name, "value": r.value, "unit": r.unit, "detail": r.detail,
+            })).collect::<Vec<_>>(),
+        });
+        let written = std::fs::File::create(path).and_then(|mut f| {
+            f.write_all(format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()).as_bytes())
+        });
+        if let Err(e) = written {
+            eprintln!("custody bench: writing {}: {e}", path.display());
+            return std::process::ExitCode::from(2);
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}

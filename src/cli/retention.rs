@@ -1,0 +1,451 @@
+//! `evidock retention ...` (R7): long-term flags, legal holds, what is due, and purges of
+//! footage past its deadline through a queue with approval and a grace period; and
+//! `evidock report compliance|spot-check` (R3, R6, R11).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::{NaiveDate, TimeDelta, Utc};
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::report::{self, render, CaseWindow, DeviceFacts, Period, Rules};
+use crate::retention::{self, Calendar, Deadline, PurgeRequest, Revision, Trigger};
+
+/// `evidock retention ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum RetentionCommand {
+    /// Show a recording's class, deadline, flags and holds.
+    Show {
+        /// Recording: SERIAL/SESSION (or SERIAL/file-ID).
+        recording: String,
+    },
+    /// List what reaches its deadline within a window (deadlines are recorded, never shortened).
+    Due {
+        /// Window in days from now.
+        #[arg(long, default_value_t = 30)]
+        within_days: u32,
+        /// JSON, one object per recording.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a long-term flag: evidence, dispute, obstruction, emergency, major-case, other.
+    Flag {
+        /// Recording.
+        recording: String,
+        /// Trigger.
+        #[arg(long, value_parser = parse_trigger)]
+        trigger: Trigger,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Withdraw a flag (its deadline stays).
+    Unflag {
+        /// Flag id (from `retention show`).
+        id: i64,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Place a legal hold.
+    Hold {
+        /// Recording.
+        recording: String,
+        /// Hold identifier (e.g. the court's reference).
+        #[arg(long = "id")]
+        hold: String,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Release a legal hold.
+    Release {
+        /// Hold row (from `retention show`).
+        id: i64,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
+    /// The purge queue.
+    #[command(subcommand)]
+    Purge(PurgeCommand),
+}
+
+/// `evidock retention purge ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum PurgeCommand {
+    /// Request deletion of a recording past its deadline.
+    Request {
+        /// Recording.
+        recording: String,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Approve a request (not by its requester); the grace period starts.
+    Approve {
+        /// Request id.
+        id: i64,
+    },
+    /// Cancel a request before it runs.
+    Cancel {
+        /// Request id.
+        id: i64,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Delete what is approved and past its grace period, leaving tombstones.
+    Run,
+    /// List requests.
+    List,
+}
+
+fn parse_trigger(s: &str) -> Result<Trigger, String> {
+    Trigger::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = Trigger::ALL.iter().map(|t| t.as_str()).collect();
+        format!("{s:?}: expected one of {}", all.join(", "))
+    })
+}
+
+/// Records the deadline of every recording, revised and never shortened; returns them.
+fn refresh(catalog: &mut Catalog, config: &Config) -> anyhow::Result<Vec<crate::catalog::RecordingRow>> {
+    let mut rows = catalog.recordings()?;
+    for row in &mut rows {
+        let computed = retention::computed_deadline(&row.recording, &config.retention);
+        match retention::revise(row.recording.kept_deadline, computed) {
+            Revision::Unchanged(_) => {}
+            rev => {
+                catalog.keep_deadline(&row.recording.id, rev.deadline())?;
+                row.recording.kept_deadline = Some(rev.deadline());
+            }
+        }
+    }
+    Ok(rows)
+}
+
+fn deadline_str(d: Deadline, tz: chrono_tz::Tz) -> String {
+    match d {
+        Deadline::Permanent => "permanent 永久".into(),
+        Deadline::At(t) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+    }
+}
+
+pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let mut catalog = super::open_catalog_as_user(config)?;
+    let policy = &config.retention;
+    let tz = config.timezone;
+    match cmd {
+        RetentionCommand::Show { recording } => {
+            refresh(&mut catalog, config)?;
+            let row = catalog.recording(recording)?;
+            let r = &row.recording;
+            let class = retention::class(r, policy);
+            let deadline = retention::deadline(r, policy);
+            println!("recording 录像 {}  device {}  officer {}", r.id, r.device, r.officer.as_deref().unwrap_or("-"));
+            println!("  {} – {}", r.start, r.end);
+            println!(
+                "  class 类别: {} {}  deadline 保存期限: {}",
+                class.as_str(),
+                class.label_zh(),
+                deadline_str(deadline, tz)
+            );
+            if !r.cases.is_empty() {
+                println!("  cases 案件: {}", r.cases.join(", "));
+            }
+            for (id, f) in catalog.flags(recording)? {
+                let state = if f.is_active() { "" } else { " (withdrawn 已撤销)" };
+                println!(
+                    "  flag #{id} {} {}: {} — {} {}{state}",
+                    f.trigger.as_str(),
+                    f.trigger.label_zh(),
+                    f.reason,
+                    f.set_by,
+                    f.set_at
+                );
+            }
+            for (id, h) in catalog.holds(recording)? {
+                let state = if h.is_active() { "" } else { " (released 已解除)" };
+                println!("  hold #{id} {}: {} — {} {}{state}", h.id, h.reason, h.set_by, h.set_at);
+            }
+            for f in &r.files {
+                println!("  {}  {} bytes  blake3 {}", f.path, f.size, f.blake3);
+            }
+        }
+        RetentionCommand::Due { within_days, json } => {
+            let rows = refresh(&mut catalog, config)?;
+            let recs: Vec<_> = rows.into_iter().map(|r| r.recording).collect();
+            for d in retention::due(&recs, policy, TimeDelta::days(i64::from(*within_days)), Utc::now()) {
+                if *json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "recording": d.id, "device": d.device, "officer": d.officer,
+                            "deadline": d.deadline.to_rfc3339(), "class": d.class.as_str(),
+                            "held": d.held, "overdue": d.overdue,
+                        })
+                    );
+                } else {
+                    println!(
+                        "{}  {}  {}  {}{}{}",
+                        d.id,
+                        d.officer.as_deref().unwrap_or("-"),
+                        deadline_str(Deadline::At(d.deadline), tz),
+                        d.class.label_zh(),
+                        if d.held { "  held 保全中" } else { "" },
+                        if d.overdue { "  overdue 已到期" } else { "" }
+                    );
+                }
+            }
+        }
+        RetentionCommand::Flag { recording, trigger, reason } => {
+            let id = catalog.set_flag(recording, *trigger, reason)?;
+            refresh(&mut catalog, config)?;
+            println!("flag #{id} set: {} {} / 已标记长期保存", trigger.as_str(), trigger.label_zh());
+        }
+        RetentionCommand::Unflag { id, reason } => {
+            catalog.withdraw_flag(*id, reason)?;
+            println!("flag #{id} withdrawn; its deadline stays / 已撤销，保存期限不缩短");
+        }
+        RetentionCommand::Hold { recording, hold, reason } => {
+            let id = catalog.set_hold(recording, hold, reason)?;
+            println!("hold #{id} placed / 已冻结保全");
+        }
+        RetentionCommand::Release { id, reason } => {
+            catalog.release_hold(*id, reason)?;
+            println!("hold #{id} released / 保全已解除");
+        }
+        RetentionCommand::Purge(p) => return purge(p, &mut catalog, config),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn refusal(e: retention::RetentionError) -> anyhow::Error {
+    anyhow::anyhow!("refused: {e}")
+}
+
+fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::Result<ExitCode> {
+    let policy = &config.retention;
+    let user = crate::daemon::current_user();
+    let now = Utc::now();
+    match cmd {
+        PurgeCommand::Request { recording, reason } => {
+            refresh(catalog, config)?;
+            let row = catalog.recording(recording)?;
+            let req = PurgeRequest::new("new", &row.recording, policy, &user, now, reason).map_err(refusal)?;
+            let id = catalog.insert_purge(&req)?;
+            println!("purge request #{id} awaits approval by someone else / 删除申请已提交，待他人批准");
+        }
+        PurgeCommand::Approve { id } => {
+            refresh(catalog, config)?;
+            let mut req = catalog.purge(*id)?;
+            let row = catalog.recording(&req.recording)?;
+            req.approve(&user, now, &row.recording, policy).map_err(refusal)?;
+            catalog.update_purge(&req)?;
+            let until = req.grace_until().map(|t| t.with_timezone(&config.timezone).to_string()).unwrap_or_default();
+            println!("purge #{id} approved; it can be cancelled until {until} / 已批准，宽限期内可撤销");
+        }
+        PurgeCommand::Cancel { id, reason } => {
+            let mut req = catalog.purge(*id)?;
+            req.cancel(&user, now, reason).map_err(refusal)?;
+            catalog.update_purge(&req)?;
+            println!("purge #{id} cancelled / 已撤销");
+        }
+        PurgeCommand::List => {
+            for p in catalog.purges()? {
+                println!("#{}  {}  {}  {}  {}", p.id, p.recording, p.state.as_str(), p.requested_by, p.reason);
+            }
+        }
+        PurgeCommand::Run => {
+            let rows = refresh(catalog, config)?;
+            let mut done = 0;
+            for mut req in catalog.purges()? {
+                let Some(until) = req.grace_until() else { continue };
+                if until > now {
+                    continue;
+                }
+                let Some(row) = rows.iter().find(|r| r.recording.id == req.recording) else { continue };
+                // Checks eligibility again: a hold placed during the grace period stops it.
+                let tomb = match req.execute(now, &row.recording, policy) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("purge #{}: {}", req.id, refusal(e));
+                        continue;
+                    }
+                };
+                let root = &config.paths.archive_root;
+                for (_, paths) in &row.files {
+                    for p in paths {
+                        remove_archived(root, p).with_context(|| format!("deleting {p}"))?;
+                    }
+                }
+                let ids: Vec<i64> = row.files.iter().map(|(id, _)| *id).collect();
+                catalog.record_purge(&req, &ids, &tomb)?;
+                println!(
+                    "purge #{} done: {} file(s) deleted, tombstone kept / 已删除，保留删除记录",
+                    req.id,
+                    ids.len()
+                );
+                done += 1;
+            }
+            if done == 0 {
+                println!("nothing to purge / 无可删除项");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn remove_archived(root: &Path, rel: &str) -> std::io::Result<()> {
+    let path = root.join(rel);
+    let _ = crate::archive::fsio::set_immutable_flag(&path, false);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    match path.parent() {
+        Some(dir) => crate::archive::fsio::fsync_dir(dir),
+        None => Ok(()),
+    }
+}
+
+/// `evidock report ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum ReportCommand {
+    /// Compliance with the rules, per officer and per device, for a period.
+    Compliance {
+        /// First day (YYYY-MM-DD, station time).
+        #[arg(long)]
+        from: NaiveDate,
+        /// Last day, included.
+        #[arg(long)]
+        to: NaiveDate,
+        /// table, json, csv or html.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// A reproducible random sample of recordings for a supervisor to replay.
+    SpotCheck {
+        /// How many.
+        #[arg(long)]
+        sample: usize,
+        /// Seed (default: from the clock; printed and logged either way).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// First day.
+        #[arg(long)]
+        from: NaiveDate,
+        /// Last day, included.
+        #[arg(long)]
+        to: NaiveDate,
+        /// table, json, csv or html.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+}
+
+fn calendar(config: &Config) -> anyhow::Result<Calendar> {
+    let mut cal = Calendar::weekends_only();
+    for f in &config.compliance.calendar_files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading calendar {}", f.display()))?;
+        cal.merge(Calendar::parse(&text).with_context(|| format!("calendar {}", f.display()))?)
+            .with_context(|| format!("calendar {}", f.display()))?;
+    }
+    Ok(cal)
+}
+
+pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let mut catalog = super::open_catalog_as_user(config)?;
+    let rows = catalog.recordings()?;
+    let facts: Vec<_> = rows.iter().map(|r| r.facts.clone()).collect();
+    let (text, what) = match cmd {
+        ReportCommand::Compliance { from, to, format } => {
+            let period = Period::days(*from, *to)?;
+            let mut devices: Vec<DeviceFacts> = catalog
+                .registry()?
+                .into_iter()
+                .map(|e| DeviceFacts {
+                    serial: e.registration.serial,
+                    registered: e.retired.is_none(),
+                    officer: Some(e.registration.officer_id),
+                })
+                .collect();
+            for r in &facts {
+                if !devices.iter().any(|d| d.serial == r.device) {
+                    devices.push(DeviceFacts {
+                        serial: r.device.clone(),
+                        registered: false,
+                        officer: r.officer.clone(),
+                    });
+                }
+            }
+            let mut windows = Vec::new();
+            for n in catalog.case_numbers()? {
+                let case = catalog.case(&n)?;
+                for (a, b) in &case.label.windows {
+                    windows.push(CaseWindow {
+                        case: n.clone(),
+                        officers: case.label.officers.clone(),
+                        from: *a,
+                        to: *b,
+                    });
+                }
+            }
+            let names = BTreeMap::new();
+            let cal = calendar(config)?;
+            let rules = Rules {
+                tz: config.timezone,
+                ingest: config.compliance.ingest_deadline,
+                ingest_after_return: config.compliance.ingest_deadline_after_return,
+                drift_threshold_s: config.ingest.clock_drift_threshold_s,
+                no_case_after_days: config.compliance.no_case_after_days,
+            };
+            let input = report::Input {
+                period,
+                now: Utc::now(),
+                recordings: &facts,
+                devices: &devices,
+                windows: &windows,
+                officer_names: &names,
+                calendar: &cal,
+                rules: &rules,
+            };
+            let r = report::build(&input);
+            let text = match format.as_str() {
+                "table" => render::table(&r),
+                "json" => render::json(&r),
+                "csv" => render::csv(&r, render::Bom::With),
+                "html" => render::html(&r),
+                other => anyhow::bail!("--format {other:?}: expected table, json, csv or html"),
+            };
+            (
+                text,
+                serde_json::json!({ "report": "compliance", "from": from.to_string(), "to": to.to_string(), "findings": r.findings.len() }),
+            )
+        }
+        ReportCommand::SpotCheck { sample, seed, from, to, format } => {
+            let period = Period::days(*from, *to)?;
+            let seed = seed.unwrap_or_else(|| Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
+            let s = report::spot_check(&facts, period, *sample, seed);
+            let text = match format.as_str() {
+                "table" => render::sample_table(&s),
+                "json" => render::sample_json(&s),
+                "csv" => render::sample_csv(&s, render::Bom::With),
+                "html" => render::sample_html(&s),
+                other => anyhow::bail!("--format {other:?}: expected table, json, csv or html"),
+            };
+            let picks: Vec<String> = s.picks.iter().map(|p| format!("{p:?}")).collect();
+            (
+                text,
+                serde_json::json!({ "report": "spot_check", "seed": seed, "method": report::SAMPLE_METHOD, "picks": picks }),
+            )
+        }
+    };
+    catalog.event(crate::custody::event::Action::ReportMade, "report", what)?;
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}

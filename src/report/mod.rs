@@ -1,0 +1,615 @@
+//! Compliance reports and spot checks for supervisors (R3, R6, R11; also R1, R2, R4, R5, R7).
+//!
+//! Owns: the compliance report built from plain facts about recordings, recorders and case
+//! on-site windows for a period ([`build`] → [`Report`], one [`Finding`] per breach naming the
+//! recording, recorder or case and the requirement); its renderers (text table, JSON, CSV, HTML
+//! in [`render`]); and the reproducible spot-check sample ([`spot_check`]).
+//!
+//! Must never: read the catalogue, the archive or the clock. The caller gathers the facts and
+//! passes `now`; everything here is a function of its arguments (INV-7).
+
+pub mod render;
+mod sample;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+
+use crate::retention::{ingest_deadline, local_to_utc, Calendar, Flag, IngestRule, Pick};
+
+pub use sample::{spot_check, SplitMix64, SpotCheck, SAMPLE_METHOD};
+
+/// A report that could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    /// The period ends before it starts.
+    #[error("report period: --to {to} is before --from {from}")]
+    Period {
+        /// First day.
+        from: String,
+        /// Last day.
+        to: String,
+    },
+}
+
+/// The period a report covers, station-local, `from` included and `to` excluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    /// Start (included).
+    pub from: NaiveDateTime,
+    /// End (excluded).
+    pub to: NaiveDateTime,
+}
+
+impl Period {
+    /// Whole days from `first` through `last`.
+    ///
+    /// # Errors
+    /// [`ReportError::Period`] when `last` is before `first`.
+    pub fn days(first: NaiveDate, last: NaiveDate) -> Result<Period, ReportError> {
+        if last < first {
+            return Err(ReportError::Period { from: first.to_string(), to: last.to_string() });
+        }
+        let end = last.succ_opt().unwrap_or(last);
+        Ok(Period { from: first.and_time(NaiveTime::MIN), to: end.and_time(NaiveTime::MIN) })
+    }
+
+    /// Whether a local time falls inside.
+    pub fn contains(&self, t: NaiveDateTime) -> bool {
+        self.from <= t && t < self.to
+    }
+
+    /// Whether `[from, to]` overlaps the period.
+    pub fn overlaps(&self, from: NaiveDateTime, to: NaiveDateTime) -> bool {
+        from < self.to && to >= self.from
+    }
+}
+
+/// One segment's chain verdict (the stable names of `recorder::verify::Verdict`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainVerdict {
+    /// Segment file name or sequence number.
+    pub segment: String,
+    /// Verdict name: `verified`, `altered`, `missing`, `inserted`, `reordered`, `truncated`,
+    /// `unchained`. Anything but `verified` is a finding.
+    pub verdict: String,
+}
+
+/// One archived file as last checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFacts {
+    /// Path in the archive.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Whether the last fixity check could read it.
+    pub readable: bool,
+}
+
+/// What the report needs to know about one recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingFacts {
+    /// Recording (session) id.
+    pub id: String,
+    /// Recorder serial.
+    pub device: String,
+    /// Officer the recorder was assigned to at the time, if known.
+    pub officer: Option<String>,
+    /// Corrected start, station-local.
+    pub start: NaiveDateTime,
+    /// Corrected end, station-local.
+    pub end: NaiveDateTime,
+    /// When the officer returned to the unit after remote, continuous or outlying work, if
+    /// recorded (R3: the deadline then also runs from the return, under its own rule).
+    pub returned: Option<NaiveDateTime>,
+    /// When the footage was durably archived.
+    pub ingested_at: DateTime<Utc>,
+    /// Gaps with neither the recorder's reason nor a written explanation (R6).
+    pub unexplained_gaps: u32,
+    /// Recorder clock minus true time at the docking that ingested it, in seconds, if measured.
+    pub drift_s: Option<i64>,
+    /// Chain verdicts of its segments.
+    pub chain: Vec<ChainVerdict>,
+    /// Case numbers it is filed under.
+    pub cases: Vec<String>,
+    /// Long-term flags.
+    pub flags: Vec<Flag>,
+    /// Its archived files.
+    pub files: Vec<FileFacts>,
+}
+
+/// What the report needs to know about one recorder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceFacts {
+    /// Serial.
+    pub serial: String,
+    /// Whether it is in the registry (R1).
+    pub registered: bool,
+    /// Officer currently assigned, if any.
+    pub officer: Option<String>,
+}
+
+/// A case's on-site window and its handling officers (R11: none of them recording is a breach).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseWindow {
+    /// Case number.
+    pub case: String,
+    /// Handling officers' numbers.
+    pub officers: Vec<String>,
+    /// Start, station-local.
+    pub from: NaiveDateTime,
+    /// End, station-local.
+    pub to: NaiveDateTime,
+}
+
+/// The bureau's thresholds (configuration keys under `[compliance]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// Station time zone.
+    pub tz: Tz,
+    /// Ingest deadline after the work ends (R3; S4 §22: the same day).
+    pub ingest: IngestRule,
+    /// Ingest deadline after returning from remote work (R3; S4 §22: 24 hours, S3 §26: one
+    /// working day, S2 §22: two).
+    pub ingest_after_return: IngestRule,
+    /// Clock drift above which footage times are unreliable, in seconds (R2).
+    pub drift_threshold_s: u64,
+    /// Days after its end by which footage should be filed into a case (R4).
+    pub no_case_after_days: u32,
+}
+
+/// Everything a compliance report is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// The period.
+    pub period: Period,
+    /// When the report is made.
+    pub now: DateTime<Utc>,
+    /// Recordings (those starting outside the period are ignored).
+    pub recordings: &'a [RecordingFacts],
+    /// Recorders.
+    pub devices: &'a [DeviceFacts],
+    /// Case on-site windows (those outside the period are ignored).
+    pub windows: &'a [CaseWindow],
+    /// Officer number → name, for display.
+    pub officer_names: &'a BTreeMap<String, String>,
+    /// Working-day calendar.
+    pub calendar: &'a Calendar,
+    /// Thresholds.
+    pub rules: &'a Rules,
+}
+
+/// A kind of breach, with the requirement it breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// Footage ingested after the deadline (R3).
+    LateIngest,
+    /// Unexplained gaps in recording (R6).
+    UnexplainedGap,
+    /// Recorder clock drift beyond the threshold (R2).
+    ClockDrift,
+    /// A segment whose chain verdict is not `verified` (R5).
+    ChainFailure,
+    /// Footage from a recorder not in the registry (R1).
+    UnregisteredDevice,
+    /// Footage not filed into any case after the configured number of days (R4).
+    NoCase,
+    /// A long-term flag without a reason or without who set it (R7).
+    FlagWithoutReason,
+    /// A zero-byte archived file (R11).
+    EmptyFile,
+    /// An archived file that could not be read (R11).
+    UnreadableFile,
+    /// A case on-site window with no footage at all from its handling officers (R11).
+    NoFootage,
+}
+
+impl Kind {
+    /// All kinds, in report order.
+    pub const ALL: [Kind; 10] = [
+        Kind::LateIngest,
+        Kind::UnexplainedGap,
+        Kind::ClockDrift,
+        Kind::ChainFailure,
+        Kind::UnregisteredDevice,
+        Kind::NoCase,
+        Kind::FlagWithoutReason,
+        Kind::EmptyFile,
+        Kind::UnreadableFile,
+        Kind::NoFootage,
+    ];
+
+    /// Stable name (`--json`, CSV).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::LateIngest => "late-ingest",
+            Kind::UnexplainedGap => "unexplained-gap",
+            Kind::ClockDrift => "clock-drift",
+            Kind::ChainFailure => "chain-failure",
+            Kind::UnregisteredDevice => "unregistered-device",
+            Kind::NoCase => "no-case",
+            Kind::FlagWithoutReason => "flag-without-reason",
+            Kind::EmptyFile => "empty-file",
+            Kind::UnreadableFile => "unreadable-file",
+            Kind::NoFootage => "no-footage",
+        }
+    }
+
+    /// The requirement broken.
+    pub fn rule(self) -> &'static str {
+        match self {
+            Kind::LateIngest => "R3",
+            Kind::UnexplainedGap => "R6",
+            Kind::ClockDrift => "R2",
+            Kind::ChainFailure => "R5",
+            Kind::UnregisteredDevice => "R1",
+            Kind::NoCase => "R4",
+            Kind::FlagWithoutReason => "R7",
+            Kind::EmptyFile | Kind::UnreadableFile | Kind::NoFootage => "R11",
+        }
+    }
+
+    /// Chinese label.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Kind::LateIngest => "逾期入库",
+            Kind::UnexplainedGap => "中断未说明",
+            Kind::ClockDrift => "时间偏差超限",
+            Kind::ChainFailure => "完整性校验未通过",
+            Kind::UnregisteredDevice => "记录仪未登记",
+            Kind::NoCase => "未关联案件",
+            Kind::FlagWithoutReason => "长期保存标记无理由",
+            Kind::EmptyFile => "零字节文件",
+            Kind::UnreadableFile => "文件无法读取",
+            Kind::NoFootage => "现场执法无录像",
+        }
+    }
+
+    /// English label.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Kind::LateIngest => "Ingested late",
+            Kind::UnexplainedGap => "Unexplained gap",
+            Kind::ClockDrift => "Clock drift",
+            Kind::ChainFailure => "Chain failure",
+            Kind::UnregisteredDevice => "Unregistered recorder",
+            Kind::NoCase => "Not filed to a case",
+            Kind::FlagWithoutReason => "Flag without reason",
+            Kind::EmptyFile => "Zero-byte file",
+            Kind::UnreadableFile => "Unreadable file",
+            Kind::NoFootage => "On-site without footage",
+        }
+    }
+
+    fn index(self) -> usize {
+        Kind::ALL.iter().position(|k| *k == self).unwrap_or(0)
+    }
+}
+
+/// One breach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// What kind.
+    pub kind: Kind,
+    /// Officers it is attributed to (empty when unknown).
+    pub officers: Vec<String>,
+    /// Recorder serial, where one is concerned.
+    pub device: Option<String>,
+    /// Recording id, where one is concerned.
+    pub recording: Option<String>,
+    /// Case number, where one is concerned.
+    pub case: Option<String>,
+    /// What was found, in English, with the values.
+    pub detail: String,
+    /// The same in Chinese.
+    pub detail_zh: String,
+}
+
+/// Counts for one officer or one recorder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// Officer number or recorder serial; `None` for footage whose officer is unknown.
+    pub key: Option<String>,
+    /// Officer name, where known.
+    pub name: Option<String>,
+    /// Recordings in the period.
+    pub recordings: usize,
+    /// Findings per kind, in [`Kind::ALL`] order.
+    pub counts: [usize; 10],
+}
+
+impl Tally {
+    fn new(key: Option<String>, name: Option<String>) -> Tally {
+        Tally { key, name, recordings: 0, counts: [0; 10] }
+    }
+
+    /// All findings.
+    pub fn total(&self) -> usize {
+        self.counts.iter().sum()
+    }
+
+    /// Findings of one kind.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.counts[kind.index()]
+    }
+}
+
+/// A compliance report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// The period.
+    pub period: Period,
+    /// When it was made.
+    pub generated_at: DateTime<Utc>,
+    /// The thresholds applied.
+    pub rules: Rules,
+    /// Caveats (e.g. a year without a holiday calendar).
+    pub notes: Vec<String>,
+    /// Recordings in the period.
+    pub recordings: usize,
+    /// Case on-site windows in the period.
+    pub windows: usize,
+    /// The findings, ordered by kind, officer, recorder, recording and case.
+    pub findings: Vec<Finding>,
+    /// Per officer, ordered by number (unknown last).
+    pub by_officer: Vec<Tally>,
+    /// Per recorder, ordered by serial.
+    pub by_device: Vec<Tally>,
+}
+
+impl Report {
+    /// Whether nothing was found.
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+fn local(tz: Tz, t: DateTime<Utc>) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn duration_text(d: TimeDelta) -> (String, String) {
+    let h = d.num_hours();
+    let m = d.num_minutes() % 60;
+    (format!("{h} h {m} min"), format!("{h}小时{m}分"))
+}
+
+/// Builds the compliance report.
+pub fn build(input: &Input<'_>) -> Report {
+    let rules = input.rules;
+    let tz = rules.tz;
+    let devices: BTreeMap<&str, &DeviceFacts> = input.devices.iter().map(|d| (d.serial.as_str(), d)).collect();
+    let officer_of = |r: &RecordingFacts| -> Option<String> {
+        r.officer.clone().or_else(|| devices.get(r.device.as_str()).and_then(|d| d.officer.clone()))
+    };
+    let recs: Vec<&RecordingFacts> = input.recordings.iter().filter(|r| input.period.contains(r.start)).collect();
+    let mut findings = Vec::new();
+    let mut push = |kind: Kind, r: &RecordingFacts, detail: String, detail_zh: String| {
+        findings.push(Finding {
+            kind,
+            officers: officer_of(r).into_iter().collect(),
+            device: Some(r.device.clone()),
+            recording: Some(r.id.clone()),
+            case: None,
+            detail,
+            detail_zh,
+        });
+    };
+
+    for r in &recs {
+        // R3: late ingest.
+        let mut basis = ("work ended", "执法结束于", r.end, rules.ingest);
+        let mut deadline = ingest_deadline(r.end, rules.ingest, input.calendar, tz);
+        if let Some(back) = r.returned {
+            let later = ingest_deadline(back.max(r.end), rules.ingest_after_return, input.calendar, tz);
+            if later > deadline {
+                deadline = later;
+                basis = ("returned", "返回单位于", back.max(r.end), rules.ingest_after_return);
+            }
+        }
+        if r.ingested_at >= deadline {
+            let (late_en, late_zh) = duration_text(r.ingested_at - deadline);
+            let (what, what_zh, when, rule) = basis;
+            push(
+                Kind::LateIngest,
+                r,
+                format!(
+                    "{what} {}, ingested {}, deadline ({rule}) {}: {late_en} late",
+                    when.format("%Y-%m-%d %H:%M"),
+                    local(tz, r.ingested_at),
+                    local(tz, deadline)
+                ),
+                format!(
+                    "{what_zh}{}，入库于{}，期限（{}）为{}，逾期{late_zh}",
+                    when.format("%Y-%m-%d %H:%M"),
+                    local(tz, r.ingested_at),
+                    rule_zh(rule),
+                    local(tz, deadline)
+                ),
+            );
+        }
+        // R6: unexplained gaps.
+        if r.unexplained_gaps > 0 {
+            push(
+                Kind::UnexplainedGap,
+                r,
+                format!("{} gap(s) without the recorder's reason or a written explanation", r.unexplained_gaps),
+                format!("{}处中断既无记录仪标记原因，也无书面说明", r.unexplained_gaps),
+            );
+        }
+        // R2: clock drift.
+        if let Some(drift) = r.drift_s.filter(|d| d.unsigned_abs() > rules.drift_threshold_s) {
+            push(
+                Kind::ClockDrift,
+                r,
+                format!("recorder clock off by {drift} s at docking (threshold {} s)", rules.drift_threshold_s),
+                format!("入库时记录仪时间偏差{drift}秒（阈值{}秒）", rules.drift_threshold_s),
+            );
+        }
+        // R5: chain failures.
+        let bad: Vec<&ChainVerdict> = r.chain.iter().filter(|v| v.verdict != "verified").collect();
+        if !bad.is_empty() {
+            let list: Vec<String> = bad.iter().map(|v| format!("{} {}", v.segment, v.verdict)).collect();
+            push(
+                Kind::ChainFailure,
+                r,
+                format!("{} segment(s) not verified: {}", bad.len(), list.join(", ")),
+                format!("{}个片段未通过校验：{}", bad.len(), list.join("，")),
+            );
+        }
+        // R4: footage not filed into a case after N days.
+        let end_utc = local_to_utc(tz, r.end, Pick::Latest);
+        let limit = TimeDelta::days(i64::from(rules.no_case_after_days));
+        if r.cases.is_empty() && input.now - end_utc > limit {
+            let days = (input.now - end_utc).num_days();
+            push(
+                Kind::NoCase,
+                r,
+                format!("not filed into any case {days} days after it ended (limit {} days)", rules.no_case_after_days),
+                format!("结束{days}天后仍未关联案件（期限{}天）", rules.no_case_after_days),
+            );
+        }
+        // R7: flags without who or why.
+        for f in r.flags.iter().filter(|f| f.reason.trim().is_empty() || f.set_by.trim().is_empty()) {
+            push(
+                Kind::FlagWithoutReason,
+                r,
+                format!(
+                    "long-term flag {} set {} without a stated reason or user",
+                    f.trigger.as_str(),
+                    local(tz, f.set_at)
+                ),
+                format!("长期保存标记（{}）于{}设置，未写明理由或设置人", f.trigger.label_zh(), local(tz, f.set_at)),
+            );
+        }
+        // R11: zero-byte and unreadable files.
+        for file in &r.files {
+            if file.size == 0 {
+                push(Kind::EmptyFile, r, format!("{} is zero bytes", file.path), format!("{}为零字节文件", file.path));
+            }
+            if !file.readable {
+                push(
+                    Kind::UnreadableFile,
+                    r,
+                    format!("{} could not be read at its last check", file.path),
+                    format!("{}在最近一次检查中无法读取", file.path),
+                );
+            }
+        }
+    }
+
+    // R1: unregistered recorders, one finding per recorder.
+    let mut by_serial: BTreeMap<&str, Vec<&RecordingFacts>> = BTreeMap::new();
+    for r in &recs {
+        by_serial.entry(r.device.as_str()).or_default().push(r);
+    }
+    for (serial, list) in &by_serial {
+        if devices.get(serial).is_some_and(|d| d.registered) {
+            continue;
+        }
+        let officers: BTreeSet<String> = list.iter().filter_map(|r| officer_of(r)).collect();
+        findings.push(Finding {
+            kind: Kind::UnregisteredDevice,
+            officers: officers.into_iter().collect(),
+            device: Some(serial.to_string()),
+            recording: None,
+            case: None,
+            detail: format!("recorder {serial} is not registered; {} recording(s) from it", list.len()),
+            detail_zh: format!("记录仪{serial}未登记，期间有{}段录像", list.len()),
+        });
+    }
+
+    // R11: on-site windows without any footage from the handling officers.
+    let windows: Vec<&CaseWindow> = input.windows.iter().filter(|w| input.period.overlaps(w.from, w.to)).collect();
+    for w in &windows {
+        let covered = input
+            .recordings
+            .iter()
+            .any(|r| officer_of(r).is_some_and(|o| w.officers.contains(&o)) && r.start <= w.to && r.end >= w.from);
+        if !covered {
+            let span = format!("{} – {}", w.from.format("%Y-%m-%d %H:%M"), w.to.format("%Y-%m-%d %H:%M"));
+            findings.push(Finding {
+                kind: Kind::NoFootage,
+                officers: w.officers.clone(),
+                device: None,
+                recording: None,
+                case: Some(w.case.clone()),
+                detail: format!("on site {span}: no footage from the handling officers' recorders"),
+                detail_zh: format!("现场执法时段{span}：承办人员的记录仪均无录像"),
+            });
+        }
+    }
+
+    findings.sort_by(|a, b| {
+        (a.kind, &a.officers, &a.device, &a.recording, &a.case).cmp(&(
+            b.kind,
+            &b.officers,
+            &b.device,
+            &b.recording,
+            &b.case,
+        ))
+    });
+
+    // Tallies.
+    let name = |o: &Option<String>| o.as_ref().and_then(|o| input.officer_names.get(o).cloned());
+    let mut officers: BTreeMap<Option<String>, Tally> = BTreeMap::new();
+    let mut devs: BTreeMap<String, Tally> = BTreeMap::new();
+    for r in &recs {
+        let o = officer_of(r);
+        officers.entry(o.clone()).or_insert_with(|| Tally::new(o.clone(), name(&o))).recordings += 1;
+        devs.entry(r.device.clone()).or_insert_with(|| Tally::new(Some(r.device.clone()), None)).recordings += 1;
+    }
+    for f in &findings {
+        let keys: Vec<Option<String>> =
+            if f.officers.is_empty() { vec![None] } else { f.officers.iter().cloned().map(Some).collect() };
+        for o in keys {
+            officers.entry(o.clone()).or_insert_with(|| Tally::new(o.clone(), name(&o))).counts[f.kind.index()] += 1;
+        }
+        if let Some(d) = &f.device {
+            devs.entry(d.clone()).or_insert_with(|| Tally::new(Some(d.clone()), None)).counts[f.kind.index()] += 1;
+        }
+    }
+    let mut by_officer: Vec<Tally> = officers.into_values().collect();
+    // Unknown officer last.
+    by_officer.sort_by(|a, b| (a.key.is_none(), &a.key).cmp(&(b.key.is_none(), &b.key)));
+
+    Report {
+        period: input.period,
+        generated_at: input.now,
+        rules: rules.clone(),
+        notes: calendar_notes(input),
+        recordings: recs.len(),
+        windows: windows.len(),
+        findings,
+        by_officer,
+        by_device: devs.into_values().collect(),
+    }
+}
+
+fn rule_zh(rule: IngestRule) -> String {
+    match rule {
+        IngestRule::Hours(h) => format!("{h}小时内"),
+        IngestRule::SameDay => "当日".to_string(),
+        IngestRule::WorkingDays(n) => format!("{n}个工作日内"),
+    }
+}
+
+/// Years the period touches that no calendar file covers, when deadlines count working days.
+fn calendar_notes(input: &Input<'_>) -> Vec<String> {
+    use chrono::Datelike;
+    let counts_working_days = |r: IngestRule| matches!(r, IngestRule::WorkingDays(_));
+    if !counts_working_days(input.rules.ingest) && !counts_working_days(input.rules.ingest_after_return) {
+        return Vec::new();
+    }
+    let last = input.period.to - TimeDelta::seconds(1);
+    (input.period.from.year()..=last.year().max(input.period.from.year()))
+        .filter(|y| !input.calendar.covers(*y))
+        .map(|y| {
+            format!("no holiday calendar for {y}: working days count Saturdays and Sundays only / {y}年无节假日日历，仅按周末计算工作日")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,581 @@
+//! Compliance report and spot-check tests on crafted data: clean data yields no findings, and
+//! each breach (R1-R7, R11) is flagged exactly once, naming exactly the recording, recorder or
+//! case concerned.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+
+use super::render::{self, Bom};
+use super::*;
+use crate::retention::{Calendar, Flag, IngestRule, Trigger};
+
+const CAL: &str = include_str!("../../config/holidays-2026.toml");
+const CASE1: &str = "宜卫罚〔2026〕1号";
+
+fn t(s: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap()
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn rules() -> Rules {
+    Rules {
+        tz: chrono_tz::Asia::Shanghai,
+        ingest: IngestRule::WorkingDays(2),
+        ingest_after_return: IngestRule::Hours(24),
+        drift_threshold_s: 30,
+        no_case_after_days: 30,
+    }
+}
+
+fn period() -> Period {
+    Period::days(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 3, 31).unwrap()).unwrap()
+}
+
+const NOW: &str = "2026-04-20T00:00:00Z";
+
+/// A recording that breaks no rule: filed, verified, ingested two hours after it ended.
+fn clean(id: &str, device: &str, officer: &str, start: &str) -> RecordingFacts {
+    let start = t(start);
+    let end = start + TimeDelta::minutes(30);
+    RecordingFacts {
+        id: id.to_string(),
+        device: device.to_string(),
+        officer: Some(officer.to_string()),
+        start,
+        end,
+        returned: None,
+        ingested_at: crate::retention::local_to_utc(chrono_tz::Asia::Shanghai, end, crate::retention::Pick::Latest)
+            + TimeDelta::hours(2),
+        unexplained_gaps: 0,
+        drift_s: Some(5),
+        chain: vec![
+            ChainVerdict { segment: "0001".into(), verdict: "verified".into() },
+            ChainVerdict { segment: "0002".into(), verdict: "verified".into() },
+        ],
+        cases: vec![CASE1.to_string()],
+        flags: vec![Flag::new(Trigger::Evidence, "王科长", utc("2026-03-05T00:00:00Z"), "作为处罚证据").unwrap()],
+        files: vec![FileFacts { path: format!("2026/03/{id}.mp4"), size: 1_000_000, readable: true }],
+    }
+}
+
+struct World {
+    recordings: Vec<RecordingFacts>,
+    devices: Vec<DeviceFacts>,
+    windows: Vec<CaseWindow>,
+    names: BTreeMap<String, String>,
+    calendar: Calendar,
+    rules: Rules,
+    now: DateTime<Utc>,
+}
+
+fn world() -> World {
+    World {
+        recordings: vec![
+            clean("s1", "ZFY0001", "3201001", "2026-03-02T09:00:00"),
+            clean("s2", "ZFY0001", "3201001", "2026-03-06T14:30:00"),
+            clean("s3", "ZFY0002", "3201002", "2026-03-10T10:00:00"),
+            // Boundary cases that are not breaches: drift exactly at the threshold; ingested at
+            // the last minute (ended Friday 6 March; Monday and Tuesday are the two working days).
+            RecordingFacts {
+                drift_s: Some(-30),
+                ingested_at: utc("2026-03-10T15:59:59Z"),
+                ..clean("s4", "ZFY0002", "3201002", "2026-03-06T15:00:00")
+            },
+            // Not filed, but only 21 days old.
+            RecordingFacts { cases: vec![], flags: vec![], ..clean("s5", "ZFY0001", "3201001", "2026-03-29T15:00:00") },
+        ],
+        devices: vec![
+            DeviceFacts { serial: "ZFY0001".into(), registered: true, officer: Some("3201001".into()) },
+            DeviceFacts { serial: "ZFY0002".into(), registered: true, officer: Some("3201002".into()) },
+        ],
+        windows: vec![
+            CaseWindow {
+                case: CASE1.into(),
+                officers: vec!["3201001".into(), "3201002".into()],
+                from: t("2026-03-02T08:50:00"),
+                to: t("2026-03-02T09:10:00"),
+            },
+            // Covered by s3 from the second handling officer only.
+            CaseWindow {
+                case: "宜卫罚〔2026〕2号".into(),
+                officers: vec!["3201001".into(), "3201002".into()],
+                from: t("2026-03-10T10:20:00"),
+                to: t("2026-03-10T11:00:00"),
+            },
+        ],
+        names: BTreeMap::from([("3201001".into(), "王五".into()), ("3201002".into(), "赵六".into())]),
+        calendar: Calendar::parse(CAL).unwrap(),
+        rules: rules(),
+        now: utc(NOW),
+    }
+}
+
+fn run(w: &World) -> Report {
+    build(&Input {
+        period: period(),
+        now: w.now,
+        recordings: &w.recordings,
+        devices: &w.devices,
+        windows: &w.windows,
+        officer_names: &w.names,
+        calendar: &w.calendar,
+        rules: &w.rules,
+    })
+}
+
+/// (kind, officers, device, recording, case) of each finding.
+type Key = (Kind, Vec<String>, Option<String>, Option<String>, Option<String>);
+
+fn keys(r: &Report) -> Vec<Key> {
+    r.findings
+        .iter()
+        .map(|f| (f.kind, f.officers.clone(), f.device.clone(), f.recording.clone(), f.case.clone()))
+        .collect()
+}
+
+fn on(kind: Kind, officer: &str, device: &str, recording: &str) -> Key {
+    (kind, vec![officer.to_string()], Some(device.to_string()), Some(recording.to_string()), None)
+}
+
+#[test]
+fn clean_data_yields_no_findings() {
+    let r = run(&world());
+    assert_eq!(keys(&r), vec![]);
+    assert!(r.is_clean());
+    assert_eq!((r.recordings, r.windows), (5, 2));
+    assert!(r.notes.is_empty());
+    let officers: Vec<(Option<String>, Option<String>, usize, usize)> =
+        r.by_officer.iter().map(|t| (t.key.clone(), t.name.clone(), t.recordings, t.total())).collect();
+    assert_eq!(
+        officers,
+        vec![(Some("3201001".into()), Some("王五".into()), 3, 0), (Some("3201002".into()), Some("赵六".into()), 2, 0)]
+    );
+    let devices: Vec<(Option<String>, usize)> = r.by_device.iter().map(|t| (t.key.clone(), t.recordings)).collect();
+    assert_eq!(devices, vec![(Some("ZFY0001".into()), 3), (Some("ZFY0002".into()), 2)]);
+}
+
+/// Applies one breach to the clean world and expects exactly `expect`.
+fn check(breach: impl FnOnce(&mut World), expect: Vec<Key>) -> Report {
+    let mut w = world();
+    breach(&mut w);
+    let r = run(&w);
+    assert_eq!(keys(&r), expect);
+    for f in &r.findings {
+        assert!(!f.detail.is_empty() && !f.detail_zh.is_empty());
+    }
+    r
+}
+
+#[test]
+fn late_ingest_is_flagged_against_working_days() {
+    let r = check(
+        |w| w.recordings[3].ingested_at = utc("2026-03-10T16:00:00Z"),
+        vec![on(Kind::LateIngest, "3201002", "ZFY0002", "s4")],
+    );
+    assert_eq!(r.findings[0].kind.rule(), "R3");
+    assert!(r.findings[0].detail.contains("deadline (2wd) 2026-03-11 00:00"), "{}", r.findings[0].detail);
+    // Under a 24-hour rule the same footage was late long before.
+    let r = check(
+        |w| {
+            w.rules.ingest = IngestRule::Hours(24);
+            w.recordings[3].ingested_at = utc("2026-03-07T07:31:00Z");
+        },
+        vec![on(Kind::LateIngest, "3201002", "ZFY0002", "s4")],
+    );
+    assert!(r.findings[0].detail.contains("0 h 1 min late"), "{}", r.findings[0].detail);
+}
+
+#[test]
+fn a_return_from_remote_work_extends_the_ingest_deadline_under_its_own_rule() {
+    // Returned Wednesday 11 March 18:00 (local): 24 hours from then.
+    check(
+        |w| {
+            w.recordings[3].ingested_at = utc("2026-03-12T09:59:59Z");
+            w.recordings[3].returned = Some(t("2026-03-11T18:00:00"));
+        },
+        vec![],
+    );
+    let r = check(
+        |w| {
+            w.recordings[3].ingested_at = utc("2026-03-12T10:00:00Z");
+            w.recordings[3].returned = Some(t("2026-03-11T18:00:00"));
+        },
+        vec![on(Kind::LateIngest, "3201002", "ZFY0002", "s4")],
+    );
+    assert!(r.findings[0].detail.starts_with("returned 2026-03-11 18:00"), "{}", r.findings[0].detail);
+    assert!(r.findings[0].detail_zh.starts_with("返回单位于2026-03-11 18:00"), "{}", r.findings[0].detail_zh);
+    // A return before the ordinary deadline does not shorten it.
+    check(
+        |w| {
+            w.recordings[3].ingested_at = utc("2026-03-10T15:00:00Z");
+            w.recordings[3].returned = Some(t("2026-03-06T16:00:00"));
+        },
+        vec![],
+    );
+}
+
+#[test]
+fn unexplained_gaps_are_flagged() {
+    let r = check(|w| w.recordings[1].unexplained_gaps = 2, vec![on(Kind::UnexplainedGap, "3201001", "ZFY0001", "s2")]);
+    assert_eq!(r.findings[0].kind.rule(), "R6");
+}
+
+#[test]
+fn drift_beyond_the_threshold_is_flagged() {
+    check(|w| w.recordings[2].drift_s = Some(-31), vec![on(Kind::ClockDrift, "3201002", "ZFY0002", "s3")]);
+    check(|w| w.recordings[2].drift_s = None, vec![]);
+}
+
+#[test]
+fn chain_failures_are_flagged_with_the_segments() {
+    let r = check(
+        |w| {
+            w.recordings[0].chain[1].verdict = "altered".into();
+            w.recordings[0].chain.push(ChainVerdict { segment: "0003".into(), verdict: "unchained".into() });
+        },
+        vec![on(Kind::ChainFailure, "3201001", "ZFY0001", "s1")],
+    );
+    assert!(r.findings[0].detail.contains("0002 altered, 0003 unchained"), "{}", r.findings[0].detail);
+}
+
+#[test]
+fn unregistered_recorders_are_flagged_once_each() {
+    let r = check(
+        |w| {
+            w.recordings.push(clean("u1", "ZFY0009", "3201001", "2026-03-03T09:00:00"));
+            w.recordings.push(clean("u2", "ZFY0009", "3201001", "2026-03-04T09:00:00"));
+            w.devices[1].registered = false;
+        },
+        vec![
+            (Kind::UnregisteredDevice, vec!["3201001".into()], Some("ZFY0009".into()), None, None),
+            (Kind::UnregisteredDevice, vec!["3201002".into()], Some("ZFY0002".into()), None, None),
+        ],
+    );
+    assert!(r.findings[0].detail.contains("2 recording(s)"));
+    assert_eq!(r.findings[0].kind.rule(), "R1");
+}
+
+#[test]
+fn footage_without_a_case_after_n_days_is_flagged() {
+    check(
+        |w| {
+            w.recordings[2].cases.clear();
+            w.windows.remove(1);
+        },
+        vec![on(Kind::NoCase, "3201002", "ZFY0002", "s3")],
+    );
+    // s5 (not filed, ended 29 March) crosses the 30-day line on 28 April.
+    check(|w| w.now = utc("2026-04-28T16:00:00Z"), vec![on(Kind::NoCase, "3201001", "ZFY0001", "s5")]);
+}
+
+#[test]
+fn flags_without_reasons_are_flagged() {
+    check(
+        |w| {
+            w.recordings[1].flags[0].reason = " ".into();
+            w.recordings[2].flags.push(Flag {
+                trigger: Trigger::Obstruction,
+                set_by: String::new(),
+                set_at: utc("2026-03-12T00:00:00Z"),
+                reason: "当事人阻挠".into(),
+                withdrawn: None,
+            });
+        },
+        vec![
+            on(Kind::FlagWithoutReason, "3201001", "ZFY0001", "s2"),
+            on(Kind::FlagWithoutReason, "3201002", "ZFY0002", "s3"),
+        ],
+    );
+}
+
+#[test]
+fn zero_byte_and_unreadable_files_are_flagged() {
+    check(
+        |w| {
+            w.recordings[0].files[0].size = 0;
+            w.recordings[2].files[0].readable = false;
+        },
+        vec![on(Kind::EmptyFile, "3201001", "ZFY0001", "s1"), on(Kind::UnreadableFile, "3201002", "ZFY0002", "s3")],
+    );
+}
+
+#[test]
+fn on_site_windows_without_footage_are_flagged() {
+    let r = check(
+        |w| {
+            w.windows.push(CaseWindow {
+                case: "宜卫罚〔2026〕3号".into(),
+                officers: vec!["3201002".into(), "3201003".into()],
+                from: t("2026-03-02T08:50:00"),
+                to: t("2026-03-02T09:10:00"),
+            });
+        },
+        vec![(Kind::NoFootage, vec!["3201002".into(), "3201003".into()], None, None, Some("宜卫罚〔2026〕3号".into()))],
+    );
+    assert_eq!(r.findings[0].kind.rule(), "R11");
+    // Counted against both handling officers, including one with no recordings at all.
+    let per: Vec<(Option<String>, usize, usize)> =
+        r.by_officer.iter().map(|t| (t.key.clone(), t.recordings, t.count(Kind::NoFootage))).collect();
+    assert_eq!(
+        per,
+        vec![(Some("3201001".into()), 3, 0), (Some("3201002".into()), 2, 1), (Some("3201003".into()), 0, 1)]
+    );
+}
+
+#[test]
+fn recordings_and_windows_outside_the_period_are_left_out() {
+    let mut bad = clean("x1", "ZFY0009", "3201001", "2026-04-02T09:00:00");
+    bad.unexplained_gaps = 3;
+    bad.files[0].size = 0;
+    check(
+        |w| {
+            w.recordings.push(bad);
+            w.windows.push(CaseWindow {
+                case: "宜卫罚〔2026〕9号".into(),
+                officers: vec!["3201009".into()],
+                from: t("2026-04-01T00:00:00"),
+                to: t("2026-04-01T01:00:00"),
+            });
+        },
+        vec![],
+    );
+}
+
+#[test]
+fn every_kind_of_breach_at_once_is_tallied_per_officer_and_recorder() {
+    let mut w = world();
+    w.recordings[0].unexplained_gaps = 1;
+    w.recordings[0].drift_s = Some(400);
+    w.recordings[0].files[0].size = 0;
+    w.recordings.push(RecordingFacts { officer: None, ..clean("u1", "ZFY0009", "x", "2026-03-03T09:00:00") });
+    let r = run(&w);
+    let kinds: Vec<Kind> = r.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, vec![Kind::UnexplainedGap, Kind::ClockDrift, Kind::UnregisteredDevice, Kind::EmptyFile]);
+    let o1 = &r.by_officer[0];
+    assert_eq!((o1.key.as_deref(), o1.total(), o1.count(Kind::ClockDrift)), (Some("3201001"), 3, 1));
+    let unknown = r.by_officer.last().unwrap();
+    assert_eq!((unknown.key.as_deref(), unknown.recordings, unknown.total()), (None, 1, 1));
+    let d9 = r.by_device.iter().find(|t| t.key.as_deref() == Some("ZFY0009")).unwrap();
+    assert_eq!((d9.recordings, d9.count(Kind::UnregisteredDevice)), (1, 1));
+}
+
+#[test]
+fn a_year_without_a_calendar_is_noted() {
+    let mut w = world();
+    w.calendar = Calendar::weekends_only();
+    let r = run(&w);
+    assert_eq!(r.notes.len(), 1);
+    assert!(r.notes[0].contains("2026"));
+    w.rules.ingest = IngestRule::Hours(24);
+    assert_eq!(run(&w).notes.len(), 0);
+    w.rules.ingest_after_return = IngestRule::WorkingDays(1);
+    assert_eq!(run(&w).notes.len(), 1);
+}
+
+#[test]
+fn a_reversed_period_is_refused() {
+    let e = Period::days(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(), NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+    assert!(matches!(e, Err(ReportError::Period { .. })));
+}
+
+fn messy() -> Report {
+    let mut w = world();
+    w.names.insert("3201001".into(), "王五 <b>&".into());
+    w.recordings[0].unexplained_gaps = 1;
+    w.recordings[1].files[0].readable = false;
+    w.recordings[1].files[0].path = "2026/03/06/宜卫罚〔2026〕1号, \"复核\"/s2.mp4".into();
+    w.windows.push(CaseWindow {
+        case: "宜卫罚〔2026〕4号".into(),
+        officers: vec!["3201002".into()],
+        from: t("2026-03-20T09:00:00"),
+        to: t("2026-03-20T10:00:00"),
+    });
+    run(&w)
+}
+
+#[test]
+fn the_json_shape_is_stable() {
+    let r = messy();
+    let v: serde_json::Value = serde_json::from_str(&render::json(&r)).unwrap();
+    assert_eq!(v["format"], "evidock-compliance/1");
+    assert_eq!(v["period"]["from"], "2026-03-01T00:00:00");
+    assert_eq!(v["period"]["to"], "2026-04-01T00:00:00");
+    assert_eq!(v["timezone"], "Asia/Shanghai");
+    assert_eq!(v["generated_at"], "2026-04-20T00:00:00Z");
+    assert_eq!(v["rules"]["ingest_deadline"], "2wd");
+    assert_eq!(v["rules"]["ingest_deadline_after_return"], "24h");
+    assert_eq!(v["recordings"], 5);
+    let f = v["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 3);
+    assert_eq!(f[0]["rule"], "R6");
+    assert_eq!(f[0]["kind"], "unexplained-gap");
+    assert_eq!(f[0]["officers"][0], "3201001");
+    assert_eq!(f[2]["case"], "宜卫罚〔2026〕4号");
+    assert!(f[2]["device"].is_null() && f[2]["recording"].is_null());
+    assert!(f[1]["detail"].as_str().unwrap().contains("\"复核\""));
+    let o = &v["by_officer"][0];
+    assert_eq!(o["name"], "王五 <b>&");
+    assert_eq!(o["total"], 2);
+    let names: Vec<&str> = o["findings"].as_object().unwrap().keys().map(String::as_str).collect();
+    let mut all: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+    all.sort_unstable();
+    assert_eq!(names, all);
+    assert_eq!(v["by_device"][1]["device"], "ZFY0002");
+    let clean: serde_json::Value = serde_json::from_str(&render::json(&run(&world()))).unwrap();
+    assert_eq!(clean["findings"].as_array().unwrap().len(), 0);
+}
+
+/// Splits RFC 4180 text into records of fields (the reading side, for the test).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = vec![];
+    let mut row = vec![];
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {
+                assert_eq!(chars.next(), Some('\n'));
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    assert!(field.is_empty() && row.is_empty(), "text ends with CRLF");
+    rows
+}
+
+#[test]
+fn csv_round_trips_chinese_commas_and_quotes() {
+    let r = messy();
+    let with = render::csv(&r, Bom::With);
+    assert!(with.starts_with('\u{feff}'));
+    let without = render::csv(&r, Bom::Without);
+    assert_eq!(&with['\u{feff}'.len_utf8()..], without);
+    let rows = parse_csv(&without);
+    assert_eq!(rows.len(), 1 + r.findings.len());
+    assert!(rows.iter().all(|row| row.len() == 9));
+    assert_eq!(rows[0][0], "规则 rule");
+    assert_eq!(rows[2][1], "unreadable-file");
+    assert!(rows[2][8].contains("2026/03/06/宜卫罚〔2026〕1号, \"复核\"/s2.mp4"), "{}", rows[2][8]);
+}
+
+#[test]
+fn the_table_and_the_html_page_are_bilingual_and_escaped() {
+    let r = messy();
+    let table = render::table(&r);
+    for needle in ["合规报告 Compliance report", "执法人员 Officer", "王五 <b>& (3201001)", "R11", "现场执法无录像"]
+    {
+        assert!(table.contains(needle), "table lacks {needle:?}:\n{table}");
+    }
+    let html = render::html(&r);
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<meta charset=\"utf-8\">"));
+    assert!(html.contains("王五 &lt;b&gt;&amp; (3201001)"));
+    assert!(!html.contains("<b>&"));
+    assert!(html.contains("&quot;复核&quot;"));
+    assert!(html.contains("问题明细 <span class=\"en\">Findings</span>"));
+    assert!(!html.contains("http"), "self-contained: no external resources");
+    assert!(render::table(&run(&world())).contains("无 None"));
+}
+
+// Spot checks.
+
+fn population(n: usize) -> Vec<RecordingFacts> {
+    (0..n)
+        .map(|i| clean(&format!("s{i:03}"), "ZFY0001", "3201001", &format!("2026-03-{:02}T09:00:00", 1 + i % 28)))
+        .collect()
+}
+
+#[test]
+fn splitmix64_matches_its_reference_outputs() {
+    // Published first outputs for seed 0 (e.g. the reference C code by Vigna).
+    let mut g = SplitMix64::new(0);
+    assert_eq!(g.next_u64(), 0xe220_a839_7b1d_cdaf);
+    assert_eq!(g.next_u64(), 0x6e78_9e6a_a1b9_65f4);
+    assert_eq!(g.next_u64(), 0x06c4_5d18_8009_454f);
+}
+
+#[test]
+fn bounded_draws_are_in_range_and_roughly_uniform() {
+    let mut g = SplitMix64::new(42);
+    let mut counts = [0usize; 7];
+    for _ in 0..70_000 {
+        counts[g.below(7) as usize] += 1;
+    }
+    assert!(counts.iter().all(|c| (9_400..10_600).contains(c)), "{counts:?}");
+    assert_eq!(g.below(1), 0);
+    assert_eq!(g.below(0), 0);
+}
+
+#[test]
+fn the_sample_is_reproducible_and_records_its_seed() {
+    let pop = population(40);
+    let a = spot_check(&pop, period(), 5, 20_260_401);
+    let mut shuffled = pop.clone();
+    shuffled.reverse();
+    let b = spot_check(&shuffled, period(), 5, 20_260_401);
+    assert_eq!(a, b);
+    assert_eq!((a.seed, a.population, a.requested, a.picks.len()), (20_260_401, 40, 5, 5));
+    assert!(a.method.starts_with("splitmix64-fisher-yates/1"));
+    let ids: Vec<&str> = a.picks.iter().map(|p| p.id.as_str()).collect();
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 5, "without replacement: {ids:?}");
+    let c = spot_check(&pop, period(), 5, 20_260_402);
+    assert_ne!(a.picks, c.picks);
+    // Pinned: the same seed gives the same sample in every build and on every machine.
+    assert_eq!(ids, ["s014", "s038", "s004", "s010", "s026"]);
+}
+
+#[test]
+fn the_sample_never_exceeds_the_period() {
+    let mut pop = population(3);
+    pop.push(clean("late", "ZFY0001", "3201001", "2026-04-01T00:00:00"));
+    let s = spot_check(&pop, period(), 10, 7);
+    assert_eq!((s.population, s.picks.len(), s.requested), (3, 3, 10));
+    assert!(s.picks.iter().all(|p| p.id != "late"));
+    assert!(spot_check(&[], period(), 3, 7).picks.is_empty());
+}
+
+#[test]
+fn every_recording_can_be_drawn() {
+    let pop = population(10);
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in 0..200 {
+        for p in spot_check(&pop, period(), 1, seed).picks {
+            seen.insert(p.id);
+        }
+    }
+    assert_eq!(seen.len(), 10);
+}
+
+#[test]
+fn sample_renderers_carry_the_seed_and_method() {
+    let s = spot_check(&population(12), period(), 3, u64::MAX);
+    let v: serde_json::Value = serde_json::from_str(&render::sample_json(&s)).unwrap();
+    assert_eq!(v["format"], "evidock-spot-check/1");
+    assert_eq!(v["seed"], u64::MAX.to_string());
+    assert_eq!(v["picks"].as_array().unwrap().len(), 3);
+    assert_eq!(v["picks"][0]["cases"][0], CASE1);
+    let rows = parse_csv(&render::sample_csv(&s, Bom::Without));
+    assert_eq!(rows.len(), 1 + 3 + 1);
+    assert!(rows.iter().all(|r| r.len() == 7));
+    assert_eq!(rows[4][0], format!("种子 seed={}", u64::MAX));
+    assert!(render::sample_table(&s).contains(&u64::MAX.to_string()));
+    let html = render::sample_html(&s);
+    assert!(html.contains("抽查样本") && html.contains(&u64::MAX.to_string()));
+}

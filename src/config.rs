@@ -197,6 +197,8 @@ pub struct UsbModelFile {
 pub struct DaemonFile {
     /// How often the status file is refreshed while work is under way, in milliseconds.
     pub status_interval_ms: Option<u64>,
+    /// How often a signed checkpoint of the custody log is made, in seconds.
+    pub checkpoint_interval_s: Option<u64>,
 }
 
 /// How a copied file is read back from disk.
@@ -287,6 +289,8 @@ pub struct Config {
     pub usb: Usb,
     /// Status refresh interval.
     pub status_interval_ms: u64,
+    /// Custody checkpoint interval, seconds.
+    pub checkpoint_interval_s: u64,
     /// Retention policy (R7).
     pub retention: crate::retention::Policy,
     /// Compliance rules (R3, R4).
@@ -494,6 +498,13 @@ impl Config {
             ingest,
             usb,
             status_interval_ms: range("daemon.status_interval_ms", file.daemon.status_interval_ms, 500, 50, 60_000)?,
+            checkpoint_interval_s: range(
+                "daemon.checkpoint_interval_s",
+                file.daemon.checkpoint_interval_s,
+                3600,
+                1,
+                7 * 86_400,
+            )?,
         })
     }
 

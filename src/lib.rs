@@ -16,6 +16,23 @@
 //! - [`config`]: the configuration file, resolved into typed values.
 //! - [`cli`]: the command-line interface.
 
+/// Test-build failpoints: with the `failpoints` feature, `EVIDOCK_FAILPOINTS=name[,name]`
+/// aborts the process at the named step, as a power cut or `kill -9` would. Without the
+/// feature it compiles to nothing. Steps: `copy.mid`, `copy.before-fsync`,
+/// `copy.after-rename`, `ingest.before-wipe`, `wipe.mid`, `assign.after-rename`.
+#[macro_export]
+macro_rules! failpoint {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        {
+            if std::env::var("EVIDOCK_FAILPOINTS").is_ok_and(|v| v.split(',').any(|p| p == $name)) {
+                eprintln!("evidock: failpoint {} reached: aborting", $name);
+                std::process::abort();
+            }
+        }
+    };
+}
+
 pub mod archive;
 pub mod catalog;
 pub mod cli;
@@ -40,6 +57,8 @@ mod purity {
         "src/ingest/plan.rs",
         "src/custody/event.rs",
         "src/custody/chain.rs",
+        "src/custody/merkle.rs",
+        "src/custody/checkpoint.rs",
         "src/retention/calendar.rs",
         "src/retention/months.rs",
         "src/retention/policy.rs",

@@ -24,7 +24,7 @@ use evidock::config::{Config, ConfigFile};
 const MAX_EXPOSURE: f64 = 1.5;
 
 /// The test command of the README, run by CI.
-const TEST_COMMAND: &str = "cargo test --locked";
+const TEST_COMMAND: &str = "cargo test --locked --all-features";
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

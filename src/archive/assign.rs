@@ -127,6 +127,7 @@ pub fn assign(
         if in_holding {
             let move_id = catalog.begin_move(file, case.id, &target)?;
             fsio::rename_noreplace(&from, &to).map_err(io_err("moving", &from))?;
+            crate::failpoint!("assign.after-rename");
             fsio::fsync_dir(&dir).map_err(io_err("syncing", &dir))?;
             if let Some(old) = from.parent() {
                 fsio::fsync_dir(old).map_err(io_err("syncing", old))?;

@@ -789,6 +789,33 @@ impl Catalog {
         tx.commit().map_err(sql("commit docking outcome"))
     }
 
+    /// Footage of a device archived and then wiped from it at an earlier docking: file name,
+    /// size, BLAKE3. A chain still on the recorder may name them (a wipe interrupted before
+    /// the chain files went): they are verified against what the archive holds.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub fn wiped_footage(&self, serial: &str) -> Result<Vec<(String, u64, Digest)>, CatalogError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT DISTINCT f.source, f.size, f.blake3 FROM wipes w JOIN files f ON f.id = w.file_id
+                 WHERE w.serial = ?1 AND f.purged IS NULL",
+            )
+            .map_err(sql("reading wiped footage"))?;
+        let rows = st
+            .query_map(params![serial], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))
+            .map_err(sql("reading wiped footage"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (source, size, hex_hash) = row.map_err(sql("reading wiped footage"))?;
+            let Ok(h) = crate::recorder::format::parse_hex(0, "blake3", &hex_hash) else { continue };
+            let name = source.rsplit('/').next().unwrap_or(&source).to_string();
+            out.push((name, size as u64, h));
+        }
+        Ok(out)
+    }
+
     /// The last sequence number seen from a device at an earlier docking.
     ///
     /// # Errors
@@ -842,6 +869,23 @@ impl Catalog {
                 .map_err(sql("counting verdicts"))?;
         }
         Ok(out)
+    }
+
+    /// Signs a checkpoint of the custody log when events were added since the last one
+    /// (stored, appended to `side_file`). `None` when nothing new was logged.
+    ///
+    /// # Errors
+    /// [`crate::custody::CustodyError::Unsound`] when the log no longer verifies or no longer
+    /// extends the last checkpoint: tampering.
+    pub fn checkpoint(
+        &mut self,
+        signer: &crate::custody::checkpoint::NoteSigner,
+        side_file: &Path,
+    ) -> Result<Option<crate::custody::store::StoredCheckpoint>, CatalogError> {
+        if !log::checkpoint_due(&self.conn)? {
+            return Ok(None);
+        }
+        Ok(Some(log::checkpoint(&self.conn, signer, Some(side_file), Utc::now())?))
     }
 
     /// Row counts of the main tables (for tests and the status view).

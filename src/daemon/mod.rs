@@ -335,6 +335,18 @@ pub fn prepare(config: &Config) -> Result<(InstanceLock, Catalog), DaemonError> 
 /// When it cannot start (see [`prepare`]).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
     let (lock, catalog) = prepare(&config)?;
+    // The station's custody signing key, created at the first start (issue it to auditors
+    // as custody-signing.pub from the state folder).
+    let keys = crate::custody::files::KeyPaths::in_dir(&config.paths.state_dir);
+    let signer = crate::custody::files::load_or_create_signer(
+        &keys,
+        &crate::custody::checkpoint::key_name(&config.station_name),
+    )
+    .map_err(|e| DaemonError::Io {
+        action: "loading the custody signing key in",
+        path: config.paths.state_dir.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     let config = Arc::new(config);
     let catalog = Arc::new(Mutex::new(catalog));
     let stop = Arc::new(AtomicBool::new(false));
@@ -395,6 +407,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     let mut rescan = tokio::time::interval(Duration::from_secs(2));
     let mut status_tick = tokio::time::interval(Duration::from_millis(config.status_interval_ms));
     let mut watchdog = tokio::time::interval(notifier.watchdog_interval().unwrap_or(Duration::from_secs(3600)));
+    let mut checkpoints = tokio::time::interval(Duration::from_secs(config.checkpoint_interval_s));
+    checkpoints.tick().await;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -405,6 +419,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
                 notifier.status(&station.status_line());
             }
             _ = watchdog.tick() => notifier.watchdog(),
+            _ = checkpoints.tick() => make_checkpoint(&catalog, &signer, &keys),
             Some(done) = station.tasks.join_next(), if !station.tasks.is_empty() => {
                 if let Err(e) = done {
                     tracing::error!(error = %e, "bay task failed");
@@ -430,9 +445,27 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
     station.event(Action::DaemonStopped, "daemon", json!({ "pid": std::process::id() }));
+    make_checkpoint(&catalog, &signer, &keys);
     station.write_status();
     drop(lock);
     Ok(())
+}
+
+/// Signs a checkpoint of the custody log when there is something new: stored, appended to
+/// the side file, and written to the journal through the log line. A log that no longer
+/// verifies raises the alarm; ingest goes on (evidence is still protected by the archive).
+fn make_checkpoint(
+    catalog: &Mutex<Catalog>,
+    signer: &crate::custody::checkpoint::NoteSigner,
+    keys: &crate::custody::files::KeyPaths,
+) {
+    let result =
+        catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner).checkpoint(signer, &keys.checkpoints);
+    match result {
+        Ok(Some(c)) => tracing::info!(id = c.id, note = %c.note, "custody checkpoint"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "ALARM: the custody log does not verify; run `evidock log verify`"),
+    }
 }
 
 /// Whether `path` lies inside the dock root (a volume folder).

@@ -239,20 +239,6 @@ impl Pace {
     }
 }
 
-/// Test-build failpoints: with the `failpoints` feature, `EVIDOCK_FAILPOINTS=name[,name]`
-/// aborts the process at the named step (as a power cut or `kill -9` would).
-macro_rules! failpoint {
-    ($name:literal) => {
-        #[cfg(feature = "failpoints")]
-        {
-            if std::env::var("EVIDOCK_FAILPOINTS").is_ok_and(|v| v.split(',').any(|p| p == $name)) {
-                eprintln!("evidock: failpoint {} reached: aborting", $name);
-                std::process::abort();
-            }
-        }
-    };
-}
-
 fn usb_text(u: &crate::dock::usb::UsbDevice) -> String {
     format!("{} {} serial {}", u.id(), u.model, u.serial.as_deref().unwrap_or("?"))
 }
@@ -505,7 +491,22 @@ impl Bay<'_> {
 
         // Verify: a pure function of the chains and what was read (R5, R6).
         self.progress.update(|s| s.phase = Phase::Verifying);
-        let read_files: Vec<verify::ReadFile> = done.iter().map(|(_, d)| d.read.clone()).collect();
+        let mut read_files: Vec<verify::ReadFile> = done.iter().map(|(_, d)| d.read.clone()).collect();
+        // Segments a chain names that an earlier docking archived and wiped: judged by the
+        // archive's verified copy, not reported missing.
+        let named: std::collections::BTreeSet<&str> = chains
+            .iter()
+            .flat_map(|(_, c)| &c.records)
+            .filter_map(|l| match &l.record {
+                format::Record::Segment { name, .. } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        for (name, size, hash) in self.catalog().wiped_footage(serial)? {
+            if named.contains(name.as_str()) && !read_files.iter().any(|f| f.name == name) {
+                read_files.push(verify::ReadFile { name, size, hash, prefixes: Vec::new() });
+            }
+        }
         let mut report = verify::verify(&verify::Input {
             chains: &chains,
             files: &read_files,
@@ -578,7 +579,7 @@ impl Bay<'_> {
         let mut wiped = false;
         let mut kept: Vec<String> = failed.iter().map(|(i, why)| format!("{}: {why}", i.rel)).collect();
         if all_archived && self.config.ingest.wipe_after_verify && !done.is_empty() {
-            failpoint!("ingest.before-wipe");
+            crate::failpoint!("ingest.before-wipe");
             self.progress.update(|s| s.phase = Phase::Wiping);
             let mut removed = 0u64;
             for (item, d) in done.iter().chain(&chain_done) {
@@ -594,7 +595,7 @@ impl Bay<'_> {
                             source: &item.rel,
                             file: &d.archived,
                         })?;
-                        failpoint!("wipe.mid");
+                        crate::failpoint!("wipe.mid");
                     }
                     Err(_) if !vol.present() => return Err(IngestError::DeviceGone { volume: vol.path().into() }),
                     Err(e) => {
@@ -982,7 +983,7 @@ impl Bay<'_> {
             staged.file().write_all(chunk).map_err(|e| fatal_or_failed(e, tmp.clone(), "writing"))?;
             if first {
                 first = false;
-                failpoint!("copy.mid");
+                crate::failpoint!("copy.mid");
             }
             Ok(())
         })?;
@@ -995,7 +996,7 @@ impl Bay<'_> {
         let StagedCopy { mut staged, dir, dest, dest_name, read, stamp } = c;
         let root = &self.config.paths.archive_root;
         let tmp = staged.path().to_path_buf();
-        failpoint!("copy.before-fsync");
+        crate::failpoint!("copy.before-fsync");
         // An fsync error means the data may not be on disk: the copy failed, redo it.
         staged.sync().map_err(|e| fatal_or_failed(e, tmp.clone(), "fsync of"))?;
         // Read back from disk, not from the page cache.
@@ -1044,7 +1045,7 @@ impl Bay<'_> {
                 Err((_, e)) => return Err(fatal_or_failed(e, dir.join(&name), "renaming into place")),
             }
         };
-        failpoint!("copy.after-rename");
+        crate::failpoint!("copy.after-rename");
         fsio::seal_read_only(&final_path).map_err(|e| fatal_or_failed(e, final_path.clone(), "sealing"))?;
         let immutable = self.config.ingest.immutable && fsio::set_immutable(&final_path).unwrap_or(false);
         let rel = final_path.strip_prefix(root).unwrap_or(&final_path).to_string_lossy().into_owned();

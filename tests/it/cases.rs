@@ -160,3 +160,35 @@ fn an_unexplained_gap_stays_open_until_explained_in_writing() {
     assert!(st.actions().contains(&"gap_explained".to_string()));
     st.assert_log_verifies();
 }
+
+#[test]
+fn a_crash_right_after_the_rename_of_a_case_move_is_recovered_at_the_next_start() {
+    let mut st = Station::new();
+    st.register("H700004");
+    let (vol, _) = st.sim("V4", &["--serial", "H700004", "--segments", "2", "--segment-bytes", "10000"]);
+    ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
+    let before: Vec<String> = st.archived_footage().into_iter().map(|(_, h)| h).collect();
+    ok(st.evidock(&["case", "create", CASE, "--officer", "012345"]));
+    let session: String = st.db().query_row("SELECT session FROM segments LIMIT 1", [], |r| r.get(0)).unwrap();
+    let o = std::process::Command::new(crate::support::bin())
+        .arg("--config")
+        .arg(&st.config)
+        .args(["case", "assign", CASE, "--session", &format!("H700004/{session}")])
+        .env("EVIDOCK_FAILPOINTS", "assign.after-rename")
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(o.status.signal(), Some(6), "the failpoint aborts: {}", String::from_utf8_lossy(&o.stderr));
+    st.start();
+    let after = st.archived_footage();
+    assert_eq!(after.len(), 2);
+    for (p, h) in &after {
+        assert!(before.contains(h), "hash intact");
+        let catalogued: i64 = st
+            .db()
+            .query_row("SELECT COUNT(*) FROM files WHERE archive_path = ?1", [p.to_string_lossy()], |r| r.get(0))
+            .unwrap();
+        assert_eq!(catalogued, 1, "the catalogue points where the file is: {}", p.display());
+    }
+    st.assert_log_verifies();
+}

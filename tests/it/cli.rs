@@ -99,3 +99,33 @@ fn status_watch_redraws_the_station_view() {
     assert!(text.contains("running 运行中"), "{text}");
     assert!(text.contains("no recorder docked / 无记录仪接入"), "{text}");
 }
+
+#[test]
+fn the_daemon_signs_checkpoints_and_a_truncated_log_is_caught() {
+    let mut st = Station::new();
+    st.start();
+    assert!(st.stop().success());
+    let side = std::fs::read_to_string(st.path("state/custody-checkpoints.txt")).expect("side file");
+    assert!(side.contains("\n— evidock/"), "a signed note: {side}");
+    assert!(st.path("state/custody-signing.pub").exists());
+    assert_eq!(st.evidock(&["log", "verify"]).status.code(), Some(0));
+
+    // Cut the tail after the checkpoint (triggers dropped, as an attacker with the file would).
+    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
+    let triggers: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'custody_log'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for t in triggers {
+        db.execute(&format!("DROP TRIGGER {t}"), []).unwrap();
+    }
+    db.execute("DELETE FROM custody_log WHERE seq = (SELECT MAX(seq) FROM custody_log)", []).unwrap();
+    drop(db);
+    let o = st.evidock(&["log", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
+    let text = String::from_utf8_lossy(&o.stdout).to_lowercase();
+    assert!(text.contains("truncat"), "{text}");
+}

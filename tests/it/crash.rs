@@ -204,3 +204,42 @@ fn a_damaged_catalogue_is_refused_clearly_and_not_touched() {
     assert!(err.contains("is damaged") && err.contains("restore it from a backup"), "{err}");
     assert_eq!(crate::support::b3(&db), before, "no further damage");
 }
+
+/// `evidock ARGS` with a failpoint armed: the process must die there (SIGABRT, like a power cut).
+fn crash_at(st: &Station, failpoint: &str, args: &[&str]) {
+    let o = std::process::Command::new(crate::support::bin())
+        .arg("--config")
+        .arg(&st.config)
+        .args(args)
+        .env("EVIDOCK_FAILPOINTS", failpoint)
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(o.status.signal(), Some(6), "{failpoint} not reached: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_crash_at_every_step_of_an_ingest_loses_nothing_and_stores_nothing_twice() {
+    for step in ["copy.mid", "copy.before-fsync", "copy.after-rename", "ingest.before-wipe", "wipe.mid"] {
+        let st = Station::new();
+        st.register("D400006");
+        let (vol, _) = st.sim("P1", &["--serial", "D400006", "--segments", "3", "--segment-bytes", "50000"]);
+        let source = volume_footage(&vol);
+        crash_at(&st, step, &["ingest", vol.to_str().unwrap()]);
+        // Whatever is on the recorder or in the archive: nothing lost.
+        let on_recorder: Vec<String> = volume_footage(&vol).into_iter().map(|(_, h)| h).collect();
+        let archived: Vec<String> = st.archived_footage().into_iter().map(|(_, h)| h).collect();
+        for (name, h) in &source {
+            assert!(on_recorder.contains(h) || archived.contains(h), "{step}: {name} lost");
+        }
+        for h in &archived {
+            assert!(source.iter().any(|(_, s)| s == h), "{step}: an archive file looks complete but is not");
+        }
+        // Docked again: completes, each file once, recorder wiped, the log tells the story.
+        let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+        assert!(o.status.success(), "{step}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_each_once(&st, &source);
+        assert!(files_under(&vol.join("DCIM")).is_empty(), "{step}: wiped");
+        st.assert_log_verifies();
+    }
+}

@@ -9,7 +9,7 @@
 //! ([`IngestError`]) leave the recorder untouched beyond what was already verified.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -126,6 +126,8 @@ impl IngestError {
 /// The outcome of one file: done, or failed with a reason (the bay goes on).
 enum FileError {
     Failed(String),
+    /// The recorder could not read part of the file (after retries: salvage what it can).
+    Unreadable(String),
     Fatal(IngestError),
 }
 
@@ -237,6 +239,30 @@ impl Pace {
             std::thread::sleep((due - self.start.elapsed()).min(Duration::from_millis(50)));
         }
     }
+}
+
+/// A positioned read from the recorder. Test builds can make a byte range of a named file
+/// fail with `EIO` (`EVIDOCK_FAIL_READ=NAME:FROM-TO`), as a damaged card does.
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64, name: &str) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    #[cfg(feature = "failpoints")]
+    if let Ok(spec) = std::env::var("EVIDOCK_FAIL_READ") {
+        if let Some((n, range)) = spec.split_once(':') {
+            if let Some((a, b)) = range.split_once('-') {
+                let (a, b): (u64, u64) = (a.parse().unwrap_or(0), b.parse().unwrap_or(0));
+                if n == name && offset < b && offset + buf.len() as u64 > a {
+                    // Read up to the bad range, then fail, as a disk would.
+                    if offset < a {
+                        let ok = (a - offset) as usize;
+                        return file.read_at(&mut buf[..ok], offset);
+                    }
+                    return Err(io::Error::from_raw_os_error(libc::EIO));
+                }
+            }
+        }
+    }
+    let _ = name;
+    file.read_at(buf, offset)
 }
 
 fn usb_text(u: &crate::dock::usb::UsbDevice) -> String {
@@ -451,7 +477,7 @@ impl Bay<'_> {
         for (item, result) in self.copy_all(vol, serial, docking_id, &inventory.footage, &prefixes, drift_s, dock_now) {
             match result {
                 Ok(d) => done.push((item, d)),
-                Err(FileError::Failed(why)) => {
+                Err(FileError::Failed(why) | FileError::Unreadable(why)) => {
                     tracing::error!(serial, file = %item.rel, why = %why, "copy failed");
                     self.catalog().event(
                         Action::CopyFailed,
@@ -477,7 +503,7 @@ impl Bay<'_> {
             let dest = layout::chain_path(start, serial, &item.name).expect("scanned names are safe");
             match self.ingest_file(vol, serial, docking_id, item, &dest, &no_offsets) {
                 Ok(d) => chain_done.push((item.clone(), d)),
-                Err(FileError::Failed(why)) => {
+                Err(FileError::Failed(why) | FileError::Unreadable(why)) => {
                     self.catalog().event(
                         Action::CopyFailed,
                         &format!("file:{serial}/{}", item.rel),
@@ -806,7 +832,7 @@ impl Bay<'_> {
         offsets: &[u64],
         mut sink: impl FnMut(&[u8]) -> Result<(), FileError>,
     ) -> Result<(verify::ReadFile, Stamp), FileError> {
-        let (mut src, stamp) = self.open_source(vol, item)?;
+        let (src, stamp) = self.open_source(vol, item)?;
         let mut hasher = PrefixHasher::new(offsets);
         let mut buf = vec![0u8; self.config.ingest.chunk_bytes];
         let mut pace = Pace::new(self.config.ingest.read_rate_limit);
@@ -818,12 +844,14 @@ impl Bay<'_> {
             if !vol.present() {
                 return Err(IngestError::DeviceGone { volume: vol.path().into() }.into());
             }
-            let n = match src.read(&mut buf) {
+            let n = match read_at(&src, &mut buf, total, &item.name) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) if !vol.present() => return Err(IngestError::DeviceGone { volume: vol.path().into() }.into()),
-                Err(e) => return Err(FileError::Failed(format!("read error on the recorder at byte {total}: {e}"))),
+                Err(e) => {
+                    return Err(FileError::Unreadable(format!("read error on the recorder at byte {total}: {e}")))
+                }
             };
             if total + n as u64 > stamp.size {
                 return Err(FileError::Failed("file grew while being copied (still being written?)".into()));
@@ -925,18 +953,20 @@ impl Bay<'_> {
         if let Some(done) = self.already_archived(vol, serial, docking_id, item, offsets)? {
             return Ok(Copied::Done(done));
         }
-        let mut last = String::new();
+        let mut last = FileError::Failed(String::new());
         for attempt in 1..=self.config.ingest.copy_attempts {
             match self.write_temp(vol, item, dest, offsets) {
                 Ok(c) => return Ok(Copied::Staged(c)),
-                Err(FileError::Failed(why)) => {
-                    tracing::warn!(file = %item.rel, attempt, why = %why, "copy attempt failed");
-                    last = why;
+                Err(e @ (FileError::Failed(_) | FileError::Unreadable(_))) => {
+                    if let FileError::Failed(why) | FileError::Unreadable(why) = &e {
+                        tracing::warn!(file = %item.rel, attempt, why = %why, "copy attempt failed");
+                    }
+                    last = e;
                 }
                 Err(fatal) => return Err(fatal),
             }
         }
-        Err(FileError::Failed(format!("{last} (after {} attempts)", self.config.ingest.copy_attempts)))
+        Err(self.give_up(vol, docking_id, serial, item, dest, last))
     }
 
     /// Copy attempts `from..=ingest.copy_attempts`, each one whole (both stages).
@@ -951,20 +981,133 @@ impl Bay<'_> {
         offsets: &[u64],
         from: u32,
     ) -> Result<Done, FileError> {
-        let mut last = String::from("no attempt left");
+        let mut last = FileError::Failed("no attempt left".into());
         for attempt in from..=self.config.ingest.copy_attempts {
             let result =
                 self.write_temp(vol, item, dest, offsets).and_then(|c| self.make_durable(serial, docking_id, item, c));
             match result {
                 Ok(done) => return Ok(done),
-                Err(FileError::Failed(why)) => {
-                    tracing::warn!(file = %item.rel, attempt, why = %why, "copy attempt failed");
-                    last = why;
+                Err(e @ (FileError::Failed(_) | FileError::Unreadable(_))) => {
+                    if let FileError::Failed(why) | FileError::Unreadable(why) = &e {
+                        tracing::warn!(file = %item.rel, attempt, why = %why, "copy attempt failed");
+                    }
+                    last = e;
                 }
                 Err(fatal) => return Err(fatal),
             }
         }
-        Err(FileError::Failed(format!("{last} (after {} attempts)", self.config.ingest.copy_attempts)))
+        Err(self.give_up(vol, docking_id, serial, item, dest, last))
+    }
+
+    /// After the last attempt: a file the recorder could not read is salvaged (what can be
+    /// read goes to the archive as `<name>.PARTIAL`, sparse where unreadable, with the
+    /// unreadable byte ranges listed beside it: never papered over as a complete file); every
+    /// other failure is returned as it is. The recorder keeps the file either way.
+    fn give_up(
+        &self,
+        vol: &Volume,
+        docking_id: i64,
+        serial: &str,
+        item: &Item,
+        dest: &str,
+        last: FileError,
+    ) -> FileError {
+        let attempts = self.config.ingest.copy_attempts;
+        match last {
+            FileError::Unreadable(why) => match self.salvage(vol, docking_id, serial, item, dest) {
+                Ok(summary) => FileError::Failed(format!("{why} (after {attempts} attempts); {summary}")),
+                Err(FileError::Fatal(e)) => FileError::Fatal(e),
+                Err(FileError::Failed(e) | FileError::Unreadable(e)) => {
+                    FileError::Failed(format!("{why} (after {attempts} attempts); salvage failed: {e}"))
+                }
+            },
+            FileError::Failed(why) => FileError::Failed(format!("{why} (after {attempts} attempts)")),
+            fatal => fatal,
+        }
+    }
+
+    /// Reads what can be read of a file with read errors, block by block, into
+    /// `<name>.PARTIAL` in its archive folder, and lists the unreadable ranges in
+    /// `<name>.PARTIAL.unreadable.txt`. Returns a summary naming the ranges.
+    fn salvage(
+        &self,
+        vol: &Volume,
+        docking_id: i64,
+        serial: &str,
+        item: &Item,
+        dest: &str,
+    ) -> Result<String, FileError> {
+        use std::os::unix::fs::FileExt;
+        const BLOCK: usize = 4096;
+        let (src, stamp) = self.open_source(vol, item)?;
+        let root = &self.config.paths.archive_root;
+        let dest = Path::new(dest);
+        let partial = format!("{}.PARTIAL", dest.file_name().and_then(|n| n.to_str()).unwrap_or("file"));
+        let dir = fsio::create_dirs(root, dest.parent().unwrap_or(Path::new("")))
+            .map_err(|e| fatal_or_failed(e, root.join(dest), "creating the folder for"))?;
+        let mut staged =
+            fsio::Staged::new(&dir, &partial).map_err(|e| fatal_or_failed(e, dir.join(&partial), "creating"))?;
+        staged.file().set_len(stamp.size).map_err(|e| fatal_or_failed(e, dir.join(&partial), "sizing"))?;
+        let mut bad: Vec<(u64, u64)> = Vec::new();
+        let mut buf = vec![0u8; BLOCK];
+        let mut offset = 0u64;
+        while offset < stamp.size {
+            if self.stopping() {
+                return Err(IngestError::Stopped { volume: vol.path().into() }.into());
+            }
+            let want = BLOCK.min((stamp.size - offset) as usize);
+            match read_at(&src, &mut buf[..want], offset, &item.name) {
+                Ok(0) => break,
+                Ok(n) => {
+                    staged
+                        .file()
+                        .write_all_at(&buf[..n], offset)
+                        .map_err(|e| fatal_or_failed(e, dir.join(&partial), "writing"))?;
+                    offset += n as u64;
+                }
+                Err(_) if !vol.present() => return Err(IngestError::DeviceGone { volume: vol.path().into() }.into()),
+                Err(_) => {
+                    let end = offset + want as u64;
+                    match bad.last_mut() {
+                        Some(last) if last.1 == offset => last.1 = end,
+                        _ => bad.push((offset, end)),
+                    }
+                    offset = end;
+                }
+            }
+        }
+        staged.sync().map_err(|e| fatal_or_failed(e, dir.join(&partial), "fsync of"))?;
+        let mut n = 1;
+        let final_path = loop {
+            let name = if n == 1 { partial.clone() } else { plan::alternative_name(&partial, n) };
+            match staged.commit(&name) {
+                Ok(p) => break p,
+                Err((back, e)) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => {
+                    staged = back;
+                    n += 1;
+                }
+                Err((_, e)) => return Err(fatal_or_failed(e, dir.join(&name), "renaming into place")),
+            }
+        };
+        fsio::seal_read_only(&final_path).map_err(|e| fatal_or_failed(e, final_path.clone(), "sealing"))?;
+        let ranges: Vec<String> = bad.iter().map(|(a, b)| format!("{a}-{b}")).collect();
+        let listing = format!(
+            "source: {}\nsize: {}\nunreadable byte ranges (start-end, end excluded), left as holes:\n{}\n",
+            item.rel,
+            stamp.size,
+            ranges.join("\n")
+        );
+        let list_name = format!("{}.unreadable.txt", final_path.file_name().and_then(|n| n.to_str()).unwrap_or("file"));
+        fsio::write_new(&dir, &list_name, listing.as_bytes())
+            .map_err(|e| fatal_or_failed(e, dir.join(&list_name), "writing"))?;
+        let rel = final_path.strip_prefix(root).unwrap_or(&final_path).to_string_lossy().into_owned();
+        self.catalog().event(
+            Action::CopyFailed,
+            &format!("file:{serial}/{}", item.rel),
+            json!({ "docking": docking_id, "source": item.rel, "salvaged_to": rel, "unreadable_ranges": ranges,
+                    "kept_on_recorder": true }),
+        )?;
+        Ok(format!("readable parts salvaged to {rel}; unreadable byte ranges {}", ranges.join(", ")))
     }
 
     /// Streams one file from the recorder into a temporary file beside its final name,

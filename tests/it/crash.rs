@@ -243,3 +243,44 @@ fn a_crash_at_every_step_of_an_ingest_loses_nothing_and_stores_nothing_twice() {
         st.assert_log_verifies();
     }
 }
+
+#[test]
+fn a_read_error_on_the_recorder_is_never_papered_over_and_the_recorder_keeps_the_file() {
+    let st = Station::new();
+    st.register("D400007");
+    let (vol, summary) = st.sim("E1", &["--serial", "D400007", "--segments", "3", "--segment-bytes", "20000"]);
+    let bad = summary["segments"][1]["path"].as_str().unwrap().to_string();
+    let name = bad.rsplit('/').next().unwrap().to_string();
+    let o = std::process::Command::new(crate::support::bin())
+        .arg("--config")
+        .arg(&st.config)
+        .args(["ingest", vol.to_str().unwrap()])
+        .env("EVIDOCK_FAIL_READ", format!("{name}:5000-9000"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    // The other two are archived; the damaged one only as a .PARTIAL with its ranges listed.
+    let archived = st.archived_footage();
+    assert_eq!(archived.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "MP4")).count(), 2);
+    let partial = archived.iter().find(|(p, _)| p.to_string_lossy().ends_with(".MP4.PARTIAL")).expect("salvaged part");
+    let source = std::fs::read(vol.join(&bad)).unwrap();
+    let salvaged = std::fs::read(st.archive().join(&partial.0)).unwrap();
+    assert_eq!(salvaged.len(), source.len());
+    // Read errors from byte 5000 to 9000; salvage goes on in 4 KiB blocks from there.
+    assert_eq!(&salvaged[..5000], &source[..5000], "readable bytes kept");
+    assert_eq!(&salvaged[9096..], &source[9096..], "readable bytes kept");
+    let listing =
+        std::fs::read_to_string(st.archive().join(format!("{}.unreadable.txt", partial.0.display()))).unwrap();
+    assert!(listing.contains("5000-9096"), "{listing}");
+    // Nothing wiped: the recorder keeps everything while a file could not be archived.
+    assert_eq!(volume_footage(&vol).len(), 3);
+    let details: String = st
+        .db()
+        .query_row("SELECT details FROM custody_log WHERE details LIKE '%unreadable_ranges%'", [], |r| r.get(0))
+        .unwrap();
+    assert!(details.contains("5000-9096"), "{details}");
+    let verdict: String =
+        st.db().query_row("SELECT detail FROM segments WHERE name = ?1", [&name], |r| r.get(0)).unwrap();
+    assert!(verdict.contains("kept on the recorder"), "{verdict}");
+    st.assert_log_verifies();
+}

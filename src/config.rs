@@ -580,3 +580,22 @@ mod tests {
         assert!(err("[ingest]\nchunk_bytes = 5000\n").contains("multiple of 4096"));
     }
 }
+
+#[cfg(test)]
+mod hostile_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+        /// Any text: a configuration or an error naming the file; never a panic.
+        #[test]
+        fn config_loader_never_panics(text in "(\\[[a-z.]{1,12}\\]|[a-z_]{1,20} = (\"[^\"\n]{0,20}\"|[0-9-]{1,22}|true|false)|\n|#.{0,10}){0,30}") {
+            match Config::parse(&text, Path::new("/etc/evidock/evidock.toml")) {
+                Ok(_) => {}
+                Err(e) => prop_assert!(e.to_string().contains("/etc/evidock/evidock.toml"), "{}", e),
+            }
+        }
+    }
+}

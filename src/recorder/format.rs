@@ -920,3 +920,56 @@ mod tests {
         assert_eq!(parsed.bad_lines.iter().map(|e| e.line).collect::<Vec<_>>(), vec![1, 2]);
     }
 }
+
+#[cfg(test)]
+mod hostile_input {
+    //! Parsers fed arbitrary bytes: never a panic, always a value or a clear error.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn identity_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = Identity::parse(&bytes);
+        }
+
+        #[test]
+        fn identity_parser_survives_mutated_valid_files(
+            pos in 0usize..200, byte in any::<u8>(), cut in 0usize..250,
+        ) {
+            let good = "format=ZFY-CUSTODY/1\nserial=A123456\nbadge=012345\nofficer_name=张三\nmodel=M\nfirmware=1\nclock=2024-05-01T18:00:00\nbattery=80\n";
+            let mut b = encode_gbk(good).unwrap();
+            let p = pos % b.len();
+            b[p] = byte;
+            b.truncate(cut.min(b.len()));
+            if let Ok(id) = Identity::parse(&b) {
+                prop_assert_eq!(id.serial.len(), 7);
+                prop_assert_eq!(id.badge.len(), 6);
+            }
+        }
+
+        #[test]
+        fn chain_parser_never_panics(text in "(GEN|SEG|PART|INT|BOOT|CLK|END|\\||[0-9a-f]{1,64}|[A-Z0-9_.:-]{1,20}|\n|\u{0}|é){0,60}") {
+            let c = ChainFile::parse(text.as_bytes());
+            for l in &c.records {
+                // Anything that parsed renders back to the same canonical line.
+                let again = Record::parse(l.line, &l.record.canonical());
+                prop_assert_eq!(again.as_ref(), Ok(&l.record));
+            }
+        }
+
+        #[test]
+        fn chain_parser_never_panics_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..800)) {
+            let _ = ChainFile::parse(&bytes);
+        }
+
+        #[test]
+        fn segment_names_never_panic(name in "\\PC{0,60}") {
+            if let Some(n) = SegmentName::parse(&name) {
+                prop_assert_eq!(SegmentName::parse(&n.render()), Some(n));
+            }
+        }
+    }
+}

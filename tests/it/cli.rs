@@ -129,3 +129,39 @@ fn the_daemon_signs_checkpoints_and_a_truncated_log_is_caught() {
     let text = String::from_utf8_lossy(&o.stdout).to_lowercase();
     assert!(text.contains("truncat"), "{text}");
 }
+
+#[test]
+fn a_log_tampered_while_the_daemon_runs_raises_the_alarm_and_ingest_goes_on() {
+    let mut st = Station::new();
+    std::fs::write(
+        &st.config,
+        std::fs::read_to_string(&st.config).unwrap().replace("[daemon]\n", "[daemon]\ncheckpoint_interval_s = 1\n"),
+    )
+    .unwrap();
+    st.start();
+    crate::support::wait_for(30, "a first checkpoint", || {
+        std::fs::read_to_string(st.path("state/custody-checkpoints.txt")).ok().filter(|s| !s.is_empty())
+    });
+    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
+    let triggers: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'custody_log'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for t in triggers {
+        db.execute(&format!("DROP TRIGGER {t}"), []).unwrap();
+    }
+    db.execute("UPDATE custody_log SET subject = 'daemon:forged' WHERE seq = 1", []).unwrap();
+    drop(db);
+    // Something new to checkpoint: a docking. Evidence is still taken in.
+    let (vol, _) = st.sim("T1", &["--serial", "E500003", "--segments", "2", "--segment-bytes", "5000"]);
+    st.dock(&vol, "T1");
+    let bay = st.wait_finished("T1");
+    assert_eq!(bay["safe_to_undock"], true, "ingest goes on");
+    crate::support::wait_for(30, "the alarm", || {
+        st.log().contains("ALARM: the custody log does not verify").then_some(())
+    });
+    assert_eq!(st.evidock(&["log", "verify"]).status.code(), Some(1));
+}

@@ -165,3 +165,25 @@ fn a_file_still_being_written_is_never_archived_half_and_stays_on_the_recorder()
     assert_eq!(files_under(&vol.join("DCIM")).len(), 3, "nothing wiped");
     st.assert_log_verifies();
 }
+
+#[test]
+fn zero_byte_and_sparse_files_are_archived_exactly() {
+    let st = Station::new();
+    st.register("F600006");
+    let (vol, summary) = st.sim("Z1", &["--serial", "F600006", "--segments", "2", "--segment-bytes", "4096"]);
+    let dir = vol.join(summary["segments"][0]["path"].as_str().unwrap()).parent().unwrap().to_path_buf();
+    std::fs::write(dir.join("F600006_012345_20240101000000_000900.MP4"), b"").unwrap();
+    let sparse = dir.join("F600006_012345_20240101000000_000901.MP4");
+    let f = std::fs::File::create(&sparse).unwrap();
+    f.set_len(8 << 20).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, b"data in the middle of holes", 4 << 20).unwrap();
+    drop(f);
+    let want = crate::support::b3(&sparse);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "files no chain covers are flagged: {}", String::from_utf8_lossy(&o.stderr));
+    let archived = st.archived_footage();
+    assert_eq!(archived.len(), 4);
+    assert!(archived.iter().any(|(_, h)| *h == want), "the sparse file, byte for byte");
+    assert!(archived.iter().any(|(_, h)| *h == blake3::hash(b"").to_hex().as_str()), "the empty file");
+    st.assert_log_verifies();
+}

@@ -118,7 +118,7 @@ fn a_folder_that_is_not_a_recorder_is_left_alone_and_reported() {
 #[test]
 fn several_recorders_docked_at_once_are_all_ingested() {
     let mut st = Station::new();
-    let serials = ["C300001", "C300002", "C300003", "C300004"];
+    let serials = ["C300001", "C300002", "C300003", "C300004", "C300005", "C300006", "C300007", "C300008"];
     let vols: Vec<_> = serials
         .iter()
         .map(|s| st.sim(s, &["--serial", s, "--sessions", "1", "--segments", "3", "--segment-bytes", "200000"]).0)
@@ -131,7 +131,7 @@ fn several_recorders_docked_at_once_are_all_ingested() {
         let bay = st.wait_finished(s);
         assert_eq!(bay["phase"], "done", "{bay:#}");
     }
-    assert_eq!(st.archived_footage().len(), 12);
+    assert_eq!(st.archived_footage().len(), 24);
     st.assert_log_verifies();
 }
 

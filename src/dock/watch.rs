@@ -19,6 +19,7 @@ use super::DockEvent;
 pub fn watch(dock_root: &Path, tx: Sender<DockEvent>) -> notify::Result<notify::RecommendedWatcher> {
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         let event = match res {
+            Ok(ev) if !is_hint(&ev.kind) => return,
             Ok(_) => DockEvent::Rescan,
             Err(e) => DockEvent::WatchFailed(e.to_string()),
         };
@@ -32,9 +33,27 @@ pub fn watch(dock_root: &Path, tx: Sender<DockEvent>) -> notify::Result<notify::
     Ok(watcher)
 }
 
+/// Whether an event can mean a docking or an undocking. Opening or reading the dock root
+/// (which every rescan does) cannot: treating it as a hint would make each rescan trigger the
+/// next.
+fn is_hint(kind: &notify::EventKind) -> bool {
+    !matches!(kind, notify::EventKind::Access(_))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opening_the_dock_root_is_no_hint() {
+        use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
+        use notify::EventKind;
+        assert!(!is_hint(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
+        assert!(!is_hint(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
+        assert!(is_hint(&EventKind::Create(CreateKind::Folder)));
+        assert!(is_hint(&EventKind::Remove(RemoveKind::Folder)));
+        assert!(is_hint(&EventKind::Modify(ModifyKind::Name(RenameMode::Both))));
+    }
 
     #[tokio::test]
     async fn a_new_folder_is_a_hint() {

@@ -169,4 +169,10 @@ fn an_unregistered_recorder_and_a_drifting_clock_are_ingested_and_flagged() {
         .unwrap();
     let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap();
     assert_eq!((t(&dev) - t(&cor)).num_seconds(), drift, "corrected = device time - drift (R2, R13)");
+    // The recorder allows setting its clock: the dock asks it to (SyncDevTime), logging old and new.
+    let sync = std::fs::read_to_string(vol.join("ZFY/SYNCTIME.TXT")).expect("clock request written");
+    assert!(sync.starts_with("clock="), "{sync}");
+    let set: String =
+        st.db().query_row("SELECT details FROM custody_log WHERE action = 'clock_set'", [], |r| r.get(0)).unwrap();
+    assert!(set.contains("\"old\"") && set.contains("\"new\""), "{set}");
 }

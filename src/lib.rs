@@ -67,6 +67,7 @@ mod purity {
         "src/report/mod.rs",
         "src/report/render.rs",
         "src/report/sample.rs",
+        "src/report/history.rs",
     ];
     const FORBIDDEN: &[&str] = &[
         "tokio",

@@ -169,6 +169,18 @@ CREATE TABLE IF NOT EXISTS wipes (
 );
 "#;
 
+/// Indexes for the archivists' queries (`log query`, `case history`) and the catalogue joins.
+const INDEXES: &str = r#"
+CREATE INDEX IF NOT EXISTS custody_by_subject ON custody_log (subject, seq);
+CREATE INDEX IF NOT EXISTS custody_by_action ON custody_log (action, seq);
+CREATE INDEX IF NOT EXISTS custody_by_time ON custody_log (ts_utc);
+CREATE INDEX IF NOT EXISTS custody_by_actor ON custody_log (actor_user, seq);
+CREATE INDEX IF NOT EXISTS dockings_by_serial ON dockings (serial);
+CREATE INDEX IF NOT EXISTS dockings_by_badge ON dockings (badge);
+CREATE INDEX IF NOT EXISTS segments_by_file ON segments (file_id);
+CREATE INDEX IF NOT EXISTS case_files_by_file ON case_files (file_id);
+"#;
+
 /// What the dock learnt when a recorder docked.
 #[derive(Debug, Clone)]
 pub struct DockingStart<'a> {
@@ -358,6 +370,7 @@ impl Catalog {
         conn.execute_batch(super::cases::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::retention::SCHEMA).map_err(open_err)?;
         log::create_schema(&conn)?;
+        conn.execute_batch(INDEXES).map_err(open_err)?;
         restrict(path)?;
         Ok(Catalog { conn, path: path.to_path_buf(), tz, actor })
     }

@@ -6,6 +6,7 @@ mod case;
 mod daemon;
 mod demo;
 mod device;
+mod history;
 mod ingest;
 pub mod log;
 mod retention;
@@ -46,7 +47,7 @@ pub enum Command {
     Device(device::DeviceCommand),
     /// Cases and their footage (R4, R13).
     #[command(subcommand)]
-    Case(case::CaseCommand),
+    Case(history::CaseCommand),
     /// Gaps in recording and their written explanations (R6).
     #[command(subcommand)]
     Gap(case::GapCommand),
@@ -58,7 +59,7 @@ pub enum Command {
     Report(retention::ReportCommand),
     /// Read and verify the custody log.
     #[command(subcommand)]
-    Log(log::LogCommand),
+    Log(history::LogCommand),
     /// Write simulated recorder volumes (tests, demos, benchmarks).
     #[command(subcommand)]
     Sim(sim::SimCommand),
@@ -80,14 +81,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Daemon => daemon::run(config),
                 Command::Ingest(args) => ingest::run(args, &config),
                 Command::Status(args) => status::run(args, &config),
-                Command::Log(cmd) => log::run(
+                Command::Log(history::LogCommand::Query(args)) => history::run_query(args, &config),
+                Command::Log(history::LogCommand::Log(cmd)) => log::run(
                     cmd,
                     &config.catalog_path(),
                     &config.paths.state_dir,
                     &crate::custody::checkpoint::key_name(&config.station_name),
                 ),
                 Command::Device(cmd) => device::run(cmd, &config),
-                Command::Case(cmd) => case::run(cmd, &config),
+                Command::Case(history::CaseCommand::History(args)) => history::run_history(args, &config),
+                Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, &config),
                 Command::Gap(cmd) => case::run_gap(cmd, &config),
                 Command::Retention(cmd) => retention::run(cmd, &config),
                 Command::Report(cmd) => retention::run_report(cmd, &config),

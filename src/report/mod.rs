@@ -8,6 +8,7 @@
 //! Must never: read the catalogue, the archive or the clock. The caller gathers the facts and
 //! passes `now`; everything here is a function of its arguments (INV-7).
 
+pub mod history;
 pub mod render;
 mod sample;
 

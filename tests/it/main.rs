@@ -5,6 +5,7 @@ mod cases;
 mod cli;
 mod crash;
 mod faults;
+mod history;
 mod hostile;
 mod ingest;
 mod retention;

@@ -1,0 +1,985 @@
+//! `evidock log query` and `evidock case history`: what archivists ask of the custody log
+//! (R4, R11, R13).
+//!
+//! Owns: the filters of `log query` and how each is matched against events (below), the
+//! gathering of a case's chain of custody from the catalogue and the log (rendered by
+//! [`crate::report::history`]), and the `log`/`case` command sets with these two added.
+//! Must never: write to the database (it is opened read-only), or read the whole log into
+//! memory for a query (filters run in SQL; only the page asked for is read).
+//!
+//! # What each filter matches
+//! Filters combine with AND; within one filter, any of its rules is enough.
+//! - `--device S`: subject `device:S`, `usb:S`, `docking:N` for every docking of S, or a
+//!   subject starting `file:S/`, `segment:S/`, `session:S/` or `recording:S/`; or
+//!   `details.serial = S` (identity read, registration).
+//! - `--recording S/SESSION` (or `S/file-ID`): subject `session:S/SESSION` or
+//!   `recording:S/SESSION`, and every event touching a file of the recording (as for a case).
+//! - `--case NUMBER`: subject `case:NUMBER`, and every event touching a file filed into the
+//!   case: its `file:S/SOURCE` subject (copied, wiped), the `segment:` subjects of the segments
+//!   it holds (verified, flagged), the `session:` of their sessions (session verified, gaps),
+//!   the `recording:` of its recording and the `flag:`/`hold:` rows set on it (retention), the
+//!   `docking:N` that brought it in (docked, ingest finished), the `device:S` events of that
+//!   docking (identity read, clock drift, wipe), and `footage_assigned` events whose
+//!   `details.file` is its id (filing into this or any other case).
+//! - `--officer ID`: the actor's officer number is ID, `details.badge` or `details.officer_id`
+//!   is ID, or the event belongs to a docking of a recorder carrying badge ID (`docking:N`
+//!   subject or `details.docking = N`).
+//! - `--actor USER`: the operating-system user; `--action NAME` (repeatable): the stable name.
+//! - `--from`/`--to`: RFC 3339 instants (inclusive), or station-local dates `YYYY-MM-DD` or
+//!   times `YYYY-MM-DDThh:mm[:ss]` (`--to DATE` includes that whole day), compared with the
+//!   stored UTC time.
+//! - `--seq-from`/`--seq-to`: inclusive; `--after SEQ --limit N`: the next page.
+
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+use crate::catalog::CaseKind;
+use crate::config::Config;
+use crate::custody::event::{Action, Role, StoredEvent};
+use crate::custody::files::{self, KeyPaths};
+use crate::custody::store::{self, CheckpointSource};
+use crate::report::history::{
+    self as render, CaseHistory, CaseInfo, CheckpointInfo, CopyInfo, DockingInfo, EventLine, FileHistory, FilingInfo,
+    LogStatus, RetentionMark, VerdictInfo,
+};
+
+/// `evidock log ...`: the log commands, and `query`.
+#[derive(Debug, clap::Subcommand)]
+pub enum LogCommand {
+    /// The commands of `log.rs` (tail, verify, checkpoint, prove, consistency).
+    #[command(flatten)]
+    Log(super::log::LogCommand),
+    /// Find events by case, device, officer, recording, actor, action, time or sequence
+    /// number, a page at a time.
+    Query(QueryArgs),
+}
+
+/// `evidock case ...`: the case commands, and `history`.
+#[derive(Debug, clap::Subcommand)]
+pub enum CaseCommand {
+    /// The commands of `case.rs` (create, label, list, show, assign, propose).
+    #[command(flatten)]
+    Case(super::case::CaseCommand),
+    /// The chain of custody of every recording in a case, from docking to now, with the
+    /// log's verification and its latest signed checkpoint (text, JSON or printable HTML).
+    History(HistoryArgs),
+}
+
+/// Output of `log query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueryFormat {
+    /// A table with a bilingual header.
+    Table,
+    /// One JSON object per line, the `log tail --json` shape.
+    Json,
+    /// RFC 4180 CSV, UTF-8, with a header line.
+    Csv,
+}
+
+/// Output of `case history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HistoryFormat {
+    /// Plain text.
+    Text,
+    /// One JSON object.
+    Json,
+    /// A self-contained printable HTML page.
+    Html,
+}
+
+/// `evidock log query` filters (see the module documentation for what each matches).
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueryArgs {
+    /// Events of a case and of every file filed into it.
+    #[arg(long, value_name = "NUMBER")]
+    pub case: Option<String>,
+    /// Events of a recorder.
+    #[arg(long, value_name = "SERIAL")]
+    pub device: Option<String>,
+    /// Events of an officer: as actor, or of the dockings of the recorder they carry.
+    #[arg(long, value_name = "ID")]
+    pub officer: Option<String>,
+    /// Events of a recording session and its files.
+    #[arg(long, value_name = "SERIAL/SESSION")]
+    pub recording: Option<String>,
+    /// Events by an operating-system user.
+    #[arg(long, value_name = "USER")]
+    pub actor: Option<String>,
+    /// Events with this action, e.g. segment_wiped (repeatable).
+    #[arg(long = "action", value_name = "NAME")]
+    pub actions: Vec<String>,
+    /// From this time on: RFC 3339, or YYYY-MM-DD / YYYY-MM-DDThh:mm[:ss] in station time.
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Up to this time (a date: the whole day).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// From this sequence number on.
+    #[arg(long, value_name = "N")]
+    pub seq_from: Option<u64>,
+    /// Up to this sequence number.
+    #[arg(long, value_name = "N")]
+    pub seq_to: Option<u64>,
+    /// At most this many events.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub limit: u64,
+    /// Only events after this sequence number (the last one of the previous page).
+    #[arg(long, value_name = "SEQ", default_value_t = 0)]
+    pub after: u64,
+    /// table, json or csv.
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    pub format: QueryFormat,
+}
+
+/// `evidock case history` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HistoryArgs {
+    /// Case number.
+    pub number: String,
+    /// text, json or html.
+    #[arg(long, value_enum, default_value_t = HistoryFormat::Text)]
+    pub format: HistoryFormat,
+}
+
+fn emit(text: &str, code: ExitCode) -> anyhow::Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(code),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(code),
+        Err(e) => Err(anyhow::Error::new(e).context("writing to standard output")),
+    }
+}
+
+/// Runs `evidock log query`.
+///
+/// # Errors
+/// When the database cannot be read or a filter is not understood (exit code 2).
+pub fn run_query(args: &QueryArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    let conn = store::open_read_only(&config.catalog_path())?;
+    let events = query(&conn, args, config.timezone)?;
+    if events.len() as u64 == args.limit && args.limit > 0 {
+        if let Some(last) = events.last() {
+            eprintln!("evidock: more events may follow: next page with --after {}", last.seq);
+        }
+    }
+    let text = match args.format {
+        QueryFormat::Table => super::log::table(&events),
+        QueryFormat::Json => events.iter().map(|e| super::log::event_json(e) + "\n").collect(),
+        QueryFormat::Csv => csv(&events),
+    };
+    emit(&text, ExitCode::SUCCESS)
+}
+
+/// Runs `evidock case history`. Exit code 1 when the custody log does not verify (the report
+/// is still printed, and says so).
+///
+/// # Errors
+/// When the database cannot be read or the case does not exist (exit code 2).
+pub fn run_history(args: &HistoryArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    let conn = store::open_read_only(&config.catalog_path())?;
+    let h = gather(&conn, &args.number, config)?;
+    let text = match args.format {
+        HistoryFormat::Text => render::text(&h),
+        HistoryFormat::Json => render::json(&h),
+        HistoryFormat::Html => render::html(&h),
+    };
+    emit(&text, if h.log.intact { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matching.
+
+/// SQL text with numbered parameters.
+#[derive(Default)]
+struct Sql {
+    params: Vec<SqlValue>,
+}
+
+impl Sql {
+    fn p(&mut self, v: impl Into<SqlValue>) -> String {
+        self.params.push(v.into());
+        format!("?{}", self.params.len())
+    }
+
+    /// A JSON array parameter, for `IN (SELECT value FROM json_each(?))`: one parameter
+    /// however many values.
+    fn set<T: Into<Value> + Clone>(&mut self, items: impl IntoIterator<Item = T>) -> String {
+        let arr: Vec<Value> = items.into_iter().map(Into::into).collect();
+        format!("(SELECT value FROM json_each({}))", self.p(Value::Array(arr).to_string()))
+    }
+}
+
+/// A details field, NULL when the details are not JSON (a tampered row never fails a query).
+fn detail(key: &str) -> String {
+    format!("(CASE WHEN json_valid(details) THEN json_extract(details, '$.{key}') END)")
+}
+
+/// What one filter accepts: any of its rules.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Scope {
+    subjects: BTreeSet<String>,
+    prefixes: BTreeSet<String>,
+    details: Vec<(&'static str, String)>,
+    dockings: BTreeSet<i64>,
+    device_subjects: BTreeSet<String>,
+    device_dockings: BTreeSet<i64>,
+    assigned_files: BTreeSet<i64>,
+    officer: Option<String>,
+}
+
+impl Scope {
+    fn sql(&self, q: &mut Sql) -> String {
+        let mut terms = Vec::new();
+        if !self.subjects.is_empty() {
+            terms.push(format!("subject IN {}", q.set(self.subjects.iter().cloned())));
+        }
+        for p in &self.prefixes {
+            // A range rather than LIKE: exact (LIKE ignores ASCII case) and able to use an
+            // index on subject.
+            terms.push(format!("(subject >= {} AND subject < {})", q.p(p.clone()), q.p(prefix_end(p))));
+        }
+        for (k, v) in &self.details {
+            terms.push(format!("{} = {}", detail(k), q.p(v.clone())));
+        }
+        if !self.dockings.is_empty() {
+            terms.push(format!("{} IN {}", detail("docking"), q.set(self.dockings.iter().copied())));
+        }
+        if !self.device_subjects.is_empty() && !self.device_dockings.is_empty() {
+            terms.push(format!(
+                "(subject IN {} AND {} IN {})",
+                q.set(self.device_subjects.iter().cloned()),
+                detail("docking"),
+                q.set(self.device_dockings.iter().copied())
+            ));
+        }
+        if !self.assigned_files.is_empty() {
+            terms.push(format!(
+                "(action = 'footage_assigned' AND {} IN {})",
+                detail("file"),
+                q.set(self.assigned_files.iter().copied())
+            ));
+        }
+        if let Some(o) = &self.officer {
+            terms.push(format!("actor_officer = {}", q.p(o.clone())));
+        }
+        if terms.is_empty() {
+            "0".to_string()
+        } else {
+            format!("({})", terms.join(" OR "))
+        }
+    }
+
+    fn add(&mut self, k: &FileKey) {
+        self.subjects.extend(k.subjects.iter().cloned());
+        self.device_subjects.insert(format!("device:{}", k.serial));
+        self.device_dockings.extend(k.dockings.iter().copied());
+        self.assigned_files.insert(k.id);
+    }
+}
+
+/// The first string after every string that starts with `p` (`p` is not empty).
+fn prefix_end(p: &str) -> String {
+    let mut s = p.to_string();
+    match s.pop() {
+        Some(c) => {
+            s.push(char::from_u32(c as u32 + 1).unwrap_or(char::MAX));
+            s
+        }
+        None => s,
+    }
+}
+
+/// Everything that names one archived file in the log.
+#[derive(Debug, Clone)]
+struct FileKey {
+    id: i64,
+    serial: String,
+    subjects: BTreeSet<String>,
+    dockings: BTreeSet<i64>,
+    recordings: BTreeSet<String>,
+}
+
+impl FileKey {
+    fn touches(&self, ev: &StoredEvent, details: &Value) -> bool {
+        self.subjects.contains(&ev.subject)
+            || (ev.subject.strip_prefix("device:") == Some(self.serial.as_str())
+                && details["docking"].as_i64().is_some_and(|d| self.dockings.contains(&d)))
+            || (ev.action == Action::FootageAssigned.as_str() && details["file"].as_i64() == Some(self.id))
+    }
+}
+
+fn file_key(conn: &Connection, id: i64) -> anyhow::Result<Option<FileKey>> {
+    let row: Option<(String, String, i64)> = conn
+        .query_row("SELECT serial, source, docking_id FROM files WHERE id = ?1", params![id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()
+        .context("reading an archived file")?;
+    let Some((serial, source, docking)) = row else { return Ok(None) };
+    let mut k = FileKey {
+        id,
+        serial: serial.clone(),
+        subjects: BTreeSet::from([format!("file:{serial}/{source}"), format!("docking:{docking}")]),
+        dockings: BTreeSet::from([docking]),
+        recordings: BTreeSet::new(),
+    };
+    let mut st = conn
+        .prepare_cached("SELECT session, seq, name, docking_id FROM segments WHERE file_id = ?1 ORDER BY id")
+        .context("reading segments")?;
+    let segs = st
+        .query_map(params![id], |r| {
+            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, Option<String>>(2)?, r.get(3)?))
+        })
+        .context("reading segments")?
+        .collect::<Result<Vec<(Option<String>, Option<i64>, Option<String>, i64)>, _>>()
+        .context("reading segments")?;
+    for (session, seq, name, d) in &segs {
+        match (seq, name) {
+            (Some(s), _) => k.subjects.insert(format!("segment:{serial}/{s}")),
+            (None, Some(n)) => k.subjects.insert(format!("segment:{serial}/{n}")),
+            (None, None) => false,
+        };
+        if let Some(s) = session {
+            k.subjects.insert(format!("session:{serial}/{s}"));
+            k.recordings.insert(format!("{serial}/{s}"));
+        }
+        k.subjects.insert(format!("docking:{d}"));
+        k.dockings.insert(*d);
+    }
+    if k.recordings.is_empty() {
+        k.recordings.insert(format!("{serial}/file-{id}"));
+    }
+    for rec in k.recordings.clone() {
+        k.subjects.insert(format!("recording:{rec}"));
+        for (table, kind) in [("retention_flags", "flag"), ("holds", "hold")] {
+            let mut st = conn
+                .prepare_cached(&format!("SELECT id FROM {table} WHERE recording = ?1"))
+                .context("reading retention marks")?;
+            for id in st.query_map(params![rec], |r| r.get::<_, i64>(0)).context("reading retention marks")? {
+                k.subjects.insert(format!("{kind}:{}", id.context("reading retention marks")?));
+            }
+        }
+    }
+    Ok(Some(k))
+}
+
+fn ids(conn: &Connection, sql: &str, arg: &str) -> anyhow::Result<Vec<i64>> {
+    let mut st = conn.prepare(sql).context("reading the catalogue")?;
+    let rows = st.query_map(params![arg], |r| r.get::<_, i64>(0)).context("reading the catalogue")?;
+    rows.collect::<Result<_, _>>().context("reading the catalogue")
+}
+
+fn case_id(conn: &Connection, number: &str) -> anyhow::Result<i64> {
+    let number = number.trim();
+    conn.query_row("SELECT id FROM cases WHERE number = ?1", params![number], |r| r.get(0))
+        .optional()
+        .context("looking up a case")?
+        .with_context(|| format!("no case {number}: see `evidock case list`"))
+}
+
+fn case_scope(conn: &Connection, number: &str) -> anyhow::Result<(Scope, Vec<FileKey>)> {
+    let id = case_id(conn, number)?;
+    let mut scope = Scope::default();
+    scope.subjects.insert(format!("case:{}", number.trim()));
+    let mut keys = Vec::new();
+    for f in ids(conn, "SELECT file_id FROM case_files WHERE case_id = ?1 ORDER BY path", &id.to_string())? {
+        if let Some(k) = file_key(conn, f)? {
+            scope.add(&k);
+            keys.push(k);
+        }
+    }
+    Ok((scope, keys))
+}
+
+fn recording_scope(conn: &Connection, rec: &str) -> anyhow::Result<Scope> {
+    let Some((serial, session)) = rec.split_once('/') else {
+        bail!("--recording {rec:?}: expected SERIAL/SESSION or SERIAL/file-ID");
+    };
+    let mut scope = Scope::default();
+    scope.subjects.insert(format!("session:{rec}"));
+    scope.subjects.insert(format!("recording:{rec}"));
+    let files: Vec<i64> = match session.strip_prefix("file-").and_then(|n| n.parse().ok()) {
+        Some(id) => vec![id],
+        None => {
+            let mut st = conn
+                .prepare(
+                    "SELECT DISTINCT file_id FROM segments WHERE serial = ?1 AND session = ?2 AND file_id IS NOT NULL",
+                )
+                .context("reading segments")?;
+            let rows = st.query_map(params![serial, session], |r| r.get(0)).context("reading segments")?;
+            rows.collect::<Result<_, _>>().context("reading segments")?
+        }
+    };
+    for f in files {
+        if let Some(k) = file_key(conn, f)? {
+            scope.add(&k);
+        }
+    }
+    Ok(scope)
+}
+
+/// A time bound in the stored UTC format, and whether it is included.
+fn time_bound(s: &str, tz: chrono_tz::Tz, end: bool) -> anyhow::Result<(String, bool)> {
+    let s = s.trim();
+    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok((fmt(t.with_timezone(&Utc)), true));
+    }
+    let local = |n: NaiveDateTime| -> anyhow::Result<DateTime<Utc>> {
+        n.and_local_timezone(tz)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .with_context(|| format!("{s:?} does not exist in the station's time zone {tz}"))
+    };
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if end {
+            let next = d.succ_opt().with_context(|| format!("{s:?}: no day after it"))?;
+            return Ok((fmt(local(next.and_time(NaiveTime::MIN))?), false));
+        }
+        return Ok((fmt(local(d.and_time(NaiveTime::MIN))?), true));
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, f) {
+            return Ok((fmt(local(n)?), true));
+        }
+    }
+    bail!("{s:?}: expected an RFC 3339 time (2024-05-01T08:30:00+08:00), a date (2024-05-01) or a station time (2024-05-01T16:30)")
+}
+
+/// The events `args` selects, oldest first, at most `args.limit`.
+fn query(conn: &Connection, args: &QueryArgs, tz: chrono_tz::Tz) -> anyhow::Result<Vec<StoredEvent>> {
+    let mut q = Sql::default();
+    let mut clauses = vec![format!("seq > {}", q.p(clamp(args.after)))];
+    if let Some(n) = args.seq_from {
+        clauses.push(format!("seq >= {}", q.p(clamp(n))));
+    }
+    if let Some(n) = args.seq_to {
+        clauses.push(format!("seq <= {}", q.p(clamp(n))));
+    }
+    if !args.actions.is_empty() {
+        for a in &args.actions {
+            if Action::parse(a).is_none() {
+                let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+                bail!("--action {a:?} is not an action; known: {}", known.join(", "));
+            }
+        }
+        clauses.push(format!("action IN {}", q.set(args.actions.iter().cloned())));
+    }
+    if let Some(u) = &args.actor {
+        clauses.push(format!("actor_user = {}", q.p(u.clone())));
+    }
+    if let Some(f) = &args.from {
+        let (t, _) = time_bound(f, tz, false).context("--from")?;
+        clauses.push(format!("ts_utc >= {}", q.p(t)));
+    }
+    if let Some(f) = &args.to {
+        let (t, inclusive) = time_bound(f, tz, true).context("--to")?;
+        clauses.push(format!("ts_utc {} {}", if inclusive { "<=" } else { "<" }, q.p(t)));
+    }
+    if let Some(s) = &args.device {
+        let s = s.trim();
+        let mut scope = Scope::default();
+        scope.subjects.insert(format!("device:{s}"));
+        scope.subjects.insert(format!("usb:{s}"));
+        for d in ids(conn, "SELECT id FROM dockings WHERE serial = ?1", s)? {
+            scope.subjects.insert(format!("docking:{d}"));
+        }
+        for kind in ["file", "segment", "session", "recording"] {
+            scope.prefixes.insert(format!("{kind}:{s}/"));
+        }
+        scope.details.push(("serial", s.to_string()));
+        clauses.push(scope.sql(&mut q));
+    }
+    if let Some(o) = &args.officer {
+        let o = o.trim();
+        let mut scope = Scope { officer: Some(o.to_string()), ..Scope::default() };
+        scope.details.push(("badge", o.to_string()));
+        scope.details.push(("officer_id", o.to_string()));
+        for d in ids(conn, "SELECT id FROM dockings WHERE badge = ?1", o)? {
+            scope.subjects.insert(format!("docking:{d}"));
+            scope.dockings.insert(d);
+        }
+        clauses.push(scope.sql(&mut q));
+    }
+    if let Some(r) = &args.recording {
+        let scope = recording_scope(conn, r.trim())?;
+        clauses.push(scope.sql(&mut q));
+    }
+    if let Some(c) = &args.case {
+        let (scope, _) = case_scope(conn, c)?;
+        clauses.push(scope.sql(&mut q));
+    }
+    let limit = q.p(clamp(args.limit));
+    read_events(conn, &format!("WHERE {} ORDER BY seq LIMIT {limit}", clauses.join(" AND ")), &q.params)
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn read_events(conn: &Connection, tail: &str, params: &[SqlValue]) -> anyhow::Result<Vec<StoredEvent>> {
+    let sql = format!(
+        "SELECT seq, ts_utc, ts_local, actor_user, actor_role, actor_officer, action, subject, details, prev_hash, hash
+         FROM custody_log {tail}"
+    );
+    let mut st = conn.prepare(&sql).context("querying the custody log")?;
+    let mut rows = st.query(rusqlite::params_from_iter(params.iter())).context("querying the custody log")?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().context("querying the custody log")? {
+        let seq: i64 = row.get(0).context("an event's seq is not an integer: run `evidock log verify`")?;
+        let bad = |what: &str| format!("event {seq}: {what} is unreadable: run `evidock log verify`");
+        let hash = |i: usize, what: &str| -> anyhow::Result<[u8; 32]> {
+            let b: Vec<u8> = row.get(i).with_context(|| bad(what))?;
+            <[u8; 32]>::try_from(b.as_slice()).ok().with_context(|| bad(what))
+        };
+        out.push(StoredEvent {
+            seq: u64::try_from(seq).ok().with_context(|| bad("seq"))?,
+            ts_utc: row.get(1).with_context(|| bad("ts_utc"))?,
+            ts_local: row.get(2).with_context(|| bad("ts_local"))?,
+            actor_user: row.get(3).with_context(|| bad("actor_user"))?,
+            actor_role: row.get(4).with_context(|| bad("actor_role"))?,
+            actor_officer: row.get(5).with_context(|| bad("actor_officer"))?,
+            action: row.get(6).with_context(|| bad("action"))?,
+            subject: row.get(7).with_context(|| bad("subject"))?,
+            details: row.get(8).with_context(|| bad("details"))?,
+            prev_hash: hash(9, "prev_hash")?,
+            hash: hash(10, "hash")?,
+        });
+    }
+    Ok(out)
+}
+
+/// RFC 4180: CRLF line ends, a field quoted when it holds a comma, quote, CR or LF.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The events as CSV with a header line (UTF-8, no byte-order mark).
+fn csv(events: &[StoredEvent]) -> String {
+    let mut out = String::from(
+        "seq,ts_utc,ts_local,actor_user,actor_role,actor_officer,action,action_zh,subject,details,prev_hash,hash\r\n",
+    );
+    for e in events {
+        let fields = [
+            e.seq.to_string(),
+            e.ts_utc.clone(),
+            e.ts_local.clone(),
+            e.actor_user.clone(),
+            e.actor_role.clone(),
+            e.actor_officer.clone().unwrap_or_default(),
+            e.action.clone(),
+            e.known_action().map(|a| a.label_zh().to_string()).unwrap_or_default(),
+            e.subject.clone(),
+            e.details.clone(),
+            hex(&e.prev_hash),
+            hex(&e.hash),
+        ];
+        out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Case history.
+
+fn actor_text(ev: &StoredEvent) -> String {
+    let role =
+        Role::parse(&ev.actor_role).map_or(ev.actor_role.clone(), |r| format!("{} {}", r.as_str(), r.label_zh()));
+    match &ev.actor_officer {
+        None => format!("{} ({role})", ev.actor_user),
+        Some(o) => format!("{} ({role}, 警号 {o})", ev.actor_user),
+    }
+}
+
+fn line(ev: &StoredEvent) -> EventLine {
+    EventLine {
+        seq: ev.seq,
+        ts_utc: ev.ts_utc.clone(),
+        ts_local: ev.ts_local.clone(),
+        actor: actor_text(ev),
+        action: ev.action.clone(),
+        action_zh: ev.known_action().map(|a| a.label_zh().to_string()),
+        subject: ev.subject.clone(),
+        details: ev.details.clone(),
+        prev_hash: hex(&ev.prev_hash),
+        hash: hex(&ev.hash),
+    }
+}
+
+type CaseRow = (i64, String, Option<String>, String, String, String, String);
+
+fn gather(conn: &Connection, number: &str, config: &Config) -> anyhow::Result<CaseHistory> {
+    let number = number.trim();
+    let row: Option<CaseRow> = conn
+        .query_row(
+            "SELECT id, folder, party, kind, officers, created, created_by FROM cases WHERE number = ?1",
+            params![number],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+        )
+        .optional()
+        .context("looking up a case")?;
+    let Some((case_id, folder, party, kind, officers, created, created_by)) = row else {
+        bail!("no case {number}: see `evidock case list`");
+    };
+    let kind_zh = CaseKind::parse(&kind).map_or("", CaseKind::label_zh).to_string();
+    let mut st = conn.prepare("SELECT from_t, to_t FROM case_windows WHERE case_id = ?1 ORDER BY from_t")?;
+    let windows = st
+        .query_map(params![case_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<(String, String)>, _>>()
+        .context("reading on-site windows")?;
+    let case = CaseInfo {
+        number: number.to_string(),
+        folder,
+        party,
+        officers: serde_json::from_str(&officers).unwrap_or_default(),
+        kind,
+        kind_zh,
+        windows,
+        created,
+        created_by,
+    };
+
+    // Every event of the case, in one pass over the log, then shared out by file.
+    let (scope, keys) = case_scope(conn, number)?;
+    let mut q = Sql::default();
+    let clause = scope.sql(&mut q);
+    let events = read_events(conn, &format!("WHERE {clause} ORDER BY seq"), &q.params)?;
+    let parsed: Vec<(StoredEvent, Value)> = events
+        .into_iter()
+        .map(|e| {
+            let d = serde_json::from_str(&e.details).unwrap_or(Value::Null);
+            (e, d)
+        })
+        .collect();
+    let case_subject = format!("case:{number}");
+    let case_events = parsed
+        .iter()
+        .filter(|(e, _)| e.subject == case_subject && e.action != Action::FootageAssigned.as_str())
+        .map(|(e, _)| line(e))
+        .collect();
+
+    let mut files = Vec::new();
+    for k in &keys {
+        let mine: Vec<&(StoredEvent, Value)> = parsed.iter().filter(|(e, d)| k.touches(e, d)).collect();
+        files.push(file_history(conn, case_id, k, &mine)?);
+    }
+
+    let (log, checkpoint) = verification(conn, &config.paths.state_dir)?;
+    Ok(CaseHistory {
+        case,
+        files,
+        case_events,
+        log,
+        checkpoint,
+        generated: Utc::now().with_timezone(&config.timezone).to_rfc3339(),
+    })
+}
+
+type FileRow = (String, String, i64, String, String, i64, String, String, bool, Option<String>);
+
+fn file_history(
+    conn: &Connection,
+    case_id: i64,
+    k: &FileKey,
+    events: &[&(StoredEvent, Value)],
+) -> anyhow::Result<FileHistory> {
+    let (serial, source, size, blake3, archive_path, docking_id, stored, read_back, immutable, purged): FileRow = conn
+        .query_row(
+            "SELECT serial, source, size, blake3, archive_path, docking_id, stored, read_back, immutable, purged
+             FROM files WHERE id = ?1",
+            params![k.id],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            },
+        )
+        .context("reading an archived file")?;
+    let identity = events
+        .iter()
+        .find(|(e, d)| e.action == Action::IdentityRead.as_str() && d["docking"].as_i64() == Some(docking_id));
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    let docking = conn
+        .query_row(
+            "SELECT started, finished, volume, badge, device_clock, dock_clock, drift_s, clock_unreliable, outcome
+             FROM dockings WHERE id = ?1",
+            params![docking_id],
+            |r| {
+                Ok(DockingInfo {
+                    id: docking_id,
+                    started: r.get(0)?,
+                    finished: r.get(1)?,
+                    volume: r.get(2)?,
+                    officer: r.get(3)?,
+                    officer_name: identity.and_then(|(_, d)| text(&d["officer_name"])),
+                    device_clock: r.get(4)?,
+                    dock_clock: r.get(5)?,
+                    drift_s: r.get(6)?,
+                    clock_unreliable: r.get(7)?,
+                    registry: identity.and_then(|(_, d)| {
+                        let reg = text(&d["registry"])?;
+                        Some(match text(&d["registry_note"]) {
+                            Some(n) if !n.is_empty() => format!("{reg}: {n}"),
+                            _ => reg,
+                        })
+                    }),
+                    outcome: r.get(8)?,
+                })
+            },
+        )
+        .optional()
+        .context("reading a docking")?;
+    let first_path: String = conn
+        .query_row(
+            "SELECT from_path FROM moves WHERE file_id = ?1 AND state = 'done' ORDER BY id LIMIT 1",
+            params![k.id],
+            |r| r.get(0),
+        )
+        .optional()
+        .context("reading moves")?
+        .unwrap_or_else(|| archive_path.clone());
+    let mut st = conn.prepare_cached(
+        "SELECT session, seq, verdict, start_corrected, end_corrected, detail FROM segments WHERE file_id = ?1 ORDER BY id",
+    )?;
+    let verdicts = st
+        .query_map(params![k.id], |r| {
+            Ok(VerdictInfo {
+                session: r.get(0)?,
+                seq: r.get(1)?,
+                verdict: r.get(2)?,
+                start: r.get(3)?,
+                end: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()
+        .context("reading verdicts")?;
+    let mut st = conn.prepare_cached("SELECT wiped FROM wipes WHERE file_id = ?1 ORDER BY id")?;
+    let wipes =
+        st.query_map(params![k.id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>().context("reading wipes")?;
+    let filing = conn
+        .query_row(
+            "SELECT path, linked, assigned, assigned_by FROM case_files WHERE case_id = ?1 AND file_id = ?2",
+            params![case_id, k.id],
+            |r| Ok(FilingInfo { path: r.get(0)?, linked: r.get(1)?, at: r.get(2)?, by: r.get(3)? }),
+        )
+        .context("reading the filing")?;
+    let mut st = conn.prepare_cached(
+        "SELECT c.number FROM case_files cf JOIN cases c ON c.id = cf.case_id WHERE cf.file_id = ?1 AND cf.case_id != ?2 ORDER BY c.number",
+    )?;
+    let other_cases = st
+        .query_map(params![k.id, case_id], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()
+        .context("reading cases")?;
+    let mut retention = Vec::new();
+    let mut deadline = None;
+    for rec in &k.recordings {
+        let mut st = conn.prepare_cached(
+            "SELECT trigger_kind, reason, set_by, set_at, withdrawn_by, withdrawn_at, withdraw_why
+             FROM retention_flags WHERE recording = ?1 ORDER BY id",
+        )?;
+        let flags = st.query_map(params![rec], |r| mark(r, "flag"))?;
+        for f in flags {
+            retention.push(f.context("reading flags")?);
+        }
+        let mut st = conn.prepare_cached(
+            "SELECT hold, reason, set_by, set_at, released_by, released_at, release_why
+             FROM holds WHERE recording = ?1 ORDER BY id",
+        )?;
+        for h in st.query_map(params![rec], |r| mark(r, "hold"))? {
+            retention.push(h.context("reading holds")?);
+        }
+        let d: Option<String> = conn
+            .query_row("SELECT deadline FROM deadlines WHERE recording = ?1", params![rec], |r| r.get(0))
+            .optional()
+            .context("reading a deadline")?;
+        deadline = deadline.or(d);
+    }
+    Ok(FileHistory {
+        id: k.id,
+        serial,
+        source,
+        size: u64::try_from(size).unwrap_or(0),
+        blake3,
+        recording: k.recordings.iter().cloned().collect::<Vec<_>>().join(", "),
+        docking,
+        copy: CopyInfo { stored, first_path, archive_path, read_back, immutable },
+        verdicts,
+        wipes,
+        filing,
+        other_cases,
+        retention,
+        deadline,
+        purged,
+        events: events.iter().map(|(e, _)| line(e)).collect(),
+    })
+}
+
+fn mark(r: &rusqlite::Row<'_>, kind: &'static str) -> rusqlite::Result<RetentionMark> {
+    let ended = match (r.get::<_, Option<String>>(4)?, r.get::<_, Option<String>>(5)?) {
+        (Some(by), Some(at)) => Some(format!("{at} by {by}: {}", r.get::<_, Option<String>>(6)?.unwrap_or_default())),
+        _ => None,
+    };
+    Ok(RetentionMark { kind, what: r.get(0)?, reason: r.get(1)?, by: r.get(2)?, at: r.get(3)?, ended })
+}
+
+/// The log's verification (chain, and checkpoints when the verifier key is there) and the
+/// latest stored checkpoint.
+fn verification(conn: &Connection, state_dir: &Path) -> anyhow::Result<(LogStatus, Option<CheckpointInfo>)> {
+    let paths = KeyPaths::in_dir(state_dir);
+    let latest = store::checkpoints(conn)?.pop();
+    let verifier = if paths.verifier.exists() { Some(files::load_verifier(&paths.verifier)?) } else { None };
+    let (status, cp_verified) = match &verifier {
+        Some(v) => {
+            let mut external = Vec::new();
+            if paths.checkpoints.exists() {
+                let name = paths.checkpoints.display().to_string();
+                external.extend(files::read_notes(&paths.checkpoints)?.into_iter().map(|n| (name.clone(), n)));
+            }
+            let r = store::audit(conn, v, &external)?;
+            let cp_ok = latest.as_ref().and_then(|l| {
+                r.checkpoints
+                    .iter()
+                    .find(|c| c.source == CheckpointSource::Stored { id: l.id })
+                    .map(|c| c.problem.is_none())
+            });
+            (audit_status(&r, None), cp_ok)
+        }
+        None if latest.is_none() => (audit_status(&store::audit_unsigned(conn)?, None), None),
+        None => {
+            let chain = store::verify(conn)?;
+            let status = LogStatus {
+                intact: chain.intact(),
+                events: chain.events,
+                head: chain.head.as_ref().map(|h| hex(h)),
+                first_bad: chain.finding.as_ref().map(|f| (f.seq(), f.reason(), f.reason_zh())),
+                tree_size: 0,
+                root: String::new(),
+                checkpoints_checked: 0,
+                checkpoints_bad: 0,
+                note: Some(format!(
+                    "the verifier key {} is missing: the hash chain was checked, the signed checkpoints were not",
+                    paths.verifier.display()
+                )),
+            };
+            (status, None)
+        }
+    };
+    let checkpoint = latest.map(|c| CheckpointInfo {
+        id: c.id,
+        made_utc: c.made_utc,
+        tree_size: c.tree_size,
+        root: hex(&c.root),
+        note: c.note,
+        verified: cp_verified,
+        verifier_key: verifier.as_ref().map(|v| v.encode()),
+    });
+    Ok((status, checkpoint))
+}
+
+fn audit_status(r: &store::AuditReport, note: Option<String>) -> LogStatus {
+    LogStatus {
+        intact: r.intact(),
+        events: r.chain.events,
+        head: r.chain.head.as_ref().map(|h| hex(h)),
+        first_bad: r.first_bad_event().map(|(s, _, reason, zh)| (s, reason, zh)),
+        tree_size: r.tree_size,
+        root: hex(&r.root),
+        checkpoints_checked: r.checkpoints.len(),
+        checkpoints_bad: r.bad_checkpoints().count(),
+        note,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_only_what_rfc_4180_requires() {
+        assert_eq!(csv_field("plain 中文"), "plain 中文");
+        assert_eq!(csv_field(r#"{"a":1,"b":"x"}"#), r#""{""a"":1,""b"":""x""}""#);
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn prefixes_become_exact_ranges() {
+        assert_eq!(prefix_end("file:A100001/"), "file:A1000010");
+        let inside = |s: &str| s >= "file:A100001/" && s < prefix_end("file:A100001/").as_str();
+        assert!(inside("file:A100001/DCIM/x.MP4"));
+        assert!(!inside("file:A1000012/DCIM/x.MP4"));
+        assert!(!inside("file:a100001/DCIM/x.MP4"));
+    }
+
+    #[test]
+    fn time_bounds_in_station_time() {
+        let tz = chrono_tz::Asia::Shanghai;
+        let check = |s: &str, end: bool, want: (&str, bool)| {
+            assert_eq!(time_bound(s, tz, end).expect(s), (want.0.to_string(), want.1), "{s}");
+        };
+        check("2024-05-01", false, ("2024-04-30T16:00:00.000Z", true));
+        check("2024-05-01", true, ("2024-05-01T16:00:00.000Z", false));
+        check("2024-05-01T08:30:00Z", true, ("2024-05-01T08:30:00.000Z", true));
+        check("2024-05-01T16:30", false, ("2024-05-01T08:30:00.000Z", true));
+        assert!(time_bound("yesterday", tz, false).is_err());
+    }
+
+    #[test]
+    fn scopes_match_subjects_prefixes_and_details_and_nothing_when_empty() {
+        let mut q = Sql::default();
+        assert_eq!(Scope::default().sql(&mut q), "0");
+        let conn = Connection::open_in_memory().expect("memory db");
+        let mut scope = Scope::default();
+        scope.subjects.insert("case:宜卫罚〔2024〕12号".into());
+        scope.prefixes.insert("file:A1/".into());
+        scope.details.push(("serial", "A1".into()));
+        let mut q = Sql::default();
+        let clause = scope.sql(&mut q);
+        let hit = |subject: &str, details: &str| -> bool {
+            conn.query_row(
+                &format!(
+                    "SELECT {clause} FROM (SELECT ?{} AS subject, ?{} AS details, '' AS action, NULL AS actor_officer)",
+                    q.params.len() + 1,
+                    q.params.len() + 2
+                ),
+                rusqlite::params_from_iter(
+                    q.params.iter().cloned().chain([SqlValue::Text(subject.into()), SqlValue::Text(details.into())]),
+                ),
+                |r| r.get::<_, Option<bool>>(0),
+            )
+            .expect("query")
+            .unwrap_or(false) // NULL, as in a WHERE clause: no match
+        };
+        assert!(hit("case:宜卫罚〔2024〕12号", "{}"));
+        assert!(hit("file:A1/DCIM/1.MP4", "{}"));
+        assert!(hit("device:B2", r#"{"serial":"A1"}"#));
+        assert!(!hit("device:B2", r#"{"serial":"A2"}"#));
+        assert!(!hit("device:B2", "not json"), "a tampered details text does not fail the query");
+    }
+}

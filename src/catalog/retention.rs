@@ -92,6 +92,18 @@ fn parse_deadline(s: &str) -> Option<Deadline> {
     }
 }
 
+/// A release (of a flag or hold) from columns `by, at, why` starting at `first`.
+fn release_at(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Option<Release>> {
+    Ok(match (r.get::<_, Option<String>>(first)?, r.get::<_, Option<String>>(first + 1)?) {
+        (Some(by), Some(at)) => Some(Release {
+            by,
+            at: utc(&at).unwrap_or_default(),
+            reason: r.get::<_, Option<String>>(first + 2)?.unwrap_or_default(),
+        }),
+        _ => None,
+    })
+}
+
 /// Everything known about one recording, gathered from the catalogue.
 #[derive(Debug, Clone)]
 pub struct RecordingRow {
@@ -357,14 +369,7 @@ impl Catalog {
             )
             .map_err(sql("reading flags"))?
             .query_map(params![recording], |r| {
-                let withdrawn = match (r.get::<_, Option<String>>(5)?, r.get::<_, Option<String>>(6)?) {
-                    (Some(by), Some(at)) => Some(Release {
-                        by,
-                        at: utc(&at).unwrap_or_default(),
-                        reason: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
-                    }),
-                    _ => None,
-                };
+                let withdrawn = release_at(r, 5)?;
                 Ok((
                     r.get(0)?,
                     Flag {
@@ -393,14 +398,7 @@ impl Catalog {
             )
             .map_err(sql("reading holds"))?
             .query_map(params![recording], |r| {
-                let released = match (r.get::<_, Option<String>>(5)?, r.get::<_, Option<String>>(6)?) {
-                    (Some(by), Some(at)) => Some(Release {
-                        by,
-                        at: utc(&at).unwrap_or_default(),
-                        reason: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
-                    }),
-                    _ => None,
-                };
+                let released = release_at(r, 5)?;
                 Ok((
                     r.get(0)?,
                     Hold {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -466,9 +466,4 @@ fn make_checkpoint(
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "ALARM: the custody log does not verify; run `evidock log verify`"),
     }
-}
-
-/// Whether `path` lies inside the dock root (a volume folder).
-pub fn is_in_dock_root(config: &Config, path: &Path) -> bool {
-    path.starts_with(&config.paths.dock_root)
 }

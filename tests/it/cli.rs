@@ -53,17 +53,9 @@ fn log_tail_and_verify_report_the_story() {
 
     // Tamper with the log (triggers dropped first, as an attacker with the file would).
     let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
-    let triggers: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'custody_log'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
     assert!(db.execute("UPDATE custody_log SET subject = 'x' WHERE seq = 3", []).is_err(), "triggers refuse UPDATE");
-    for t in triggers {
-        db.execute(&format!("DROP TRIGGER {t}"), []).unwrap();
-    }
+    drop(db);
+    let db = st.open_log_for_tampering();
     db.execute("UPDATE custody_log SET subject = 'device:FORGED' WHERE seq = 3", []).unwrap();
     drop(db);
     let o = st.evidock(&["log", "verify"]);
@@ -111,17 +103,7 @@ fn the_daemon_signs_checkpoints_and_a_truncated_log_is_caught() {
     assert_eq!(st.evidock(&["log", "verify"]).status.code(), Some(0));
 
     // Cut the tail after the checkpoint (triggers dropped, as an attacker with the file would).
-    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
-    let triggers: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'custody_log'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    for t in triggers {
-        db.execute(&format!("DROP TRIGGER {t}"), []).unwrap();
-    }
+    let db = st.open_log_for_tampering();
     db.execute("DELETE FROM custody_log WHERE seq = (SELECT MAX(seq) FROM custody_log)", []).unwrap();
     drop(db);
     let o = st.evidock(&["log", "verify"]);
@@ -142,17 +124,7 @@ fn a_log_tampered_while_the_daemon_runs_raises_the_alarm_and_ingest_goes_on() {
     crate::support::wait_for(30, "a first checkpoint", || {
         std::fs::read_to_string(st.path("state/custody-checkpoints.txt")).ok().filter(|s| !s.is_empty())
     });
-    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
-    let triggers: Vec<String> = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'custody_log'")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    for t in triggers {
-        db.execute(&format!("DROP TRIGGER {t}"), []).unwrap();
-    }
+    let db = st.open_log_for_tampering();
     db.execute("UPDATE custody_log SET subject = 'daemon:forged' WHERE seq = 1", []).unwrap();
     drop(db);
     // Something new to checkpoint: a docking. Evidence is still taken in.

@@ -274,6 +274,23 @@ impl Station {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 
+    /// A writable connection to the catalogue with the custody log's triggers dropped, as an
+    /// attacker holding the file would have it.
+    pub fn open_log_for_tampering(&self) -> rusqlite::Connection {
+        let db = rusqlite::Connection::open(self.path("state/catalog.sqlite")).unwrap();
+        let triggers: Vec<String> = db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'custody_log'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for t in triggers {
+            db.execute(&format!("DROP TRIGGER {t}"), []).unwrap();
+        }
+        db
+    }
+
     /// `log verify` succeeds.
     pub fn assert_log_verifies(&self) {
         let o = self.evidock(&["log", "verify"]);

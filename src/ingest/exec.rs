@@ -953,20 +953,32 @@ impl Bay<'_> {
         if let Some(done) = self.already_archived(vol, serial, docking_id, item, offsets)? {
             return Ok(Copied::Done(done));
         }
-        let mut last = FileError::Failed(String::new());
-        for attempt in 1..=self.config.ingest.copy_attempts {
-            match self.write_temp(vol, item, dest, offsets) {
-                Ok(c) => return Ok(Copied::Staged(c)),
+        self.retry(item, 1, || self.write_temp(vol, item, dest, offsets).map(Copied::Staged))
+            .map_err(|last| self.give_up(vol, docking_id, serial, item, dest, last))
+    }
+
+    /// Runs `attempt` for attempts `from..=ingest.copy_attempts` until it succeeds or fails
+    /// fatally; otherwise returns the last failure.
+    fn retry<T>(
+        &self,
+        item: &Item,
+        from: u32,
+        mut attempt: impl FnMut() -> Result<T, FileError>,
+    ) -> Result<T, FileError> {
+        let mut last = FileError::Failed("no attempt left".into());
+        for n in from..=self.config.ingest.copy_attempts {
+            match attempt() {
+                Ok(v) => return Ok(v),
                 Err(e @ (FileError::Failed(_) | FileError::Unreadable(_))) => {
                     if let FileError::Failed(why) | FileError::Unreadable(why) = &e {
-                        tracing::warn!(file = %item.rel, attempt, why = %why, "copy attempt failed");
+                        tracing::warn!(file = %item.rel, attempt = n, why = %why, "copy attempt failed");
                     }
                     last = e;
                 }
                 Err(fatal) => return Err(fatal),
             }
         }
-        Err(self.give_up(vol, docking_id, serial, item, dest, last))
+        Err(last)
     }
 
     /// Copy attempts `from..=ingest.copy_attempts`, each one whole (both stages).
@@ -981,22 +993,10 @@ impl Bay<'_> {
         offsets: &[u64],
         from: u32,
     ) -> Result<Done, FileError> {
-        let mut last = FileError::Failed("no attempt left".into());
-        for attempt in from..=self.config.ingest.copy_attempts {
-            let result =
-                self.write_temp(vol, item, dest, offsets).and_then(|c| self.make_durable(serial, docking_id, item, c));
-            match result {
-                Ok(done) => return Ok(done),
-                Err(e @ (FileError::Failed(_) | FileError::Unreadable(_))) => {
-                    if let FileError::Failed(why) | FileError::Unreadable(why) = &e {
-                        tracing::warn!(file = %item.rel, attempt, why = %why, "copy attempt failed");
-                    }
-                    last = e;
-                }
-                Err(fatal) => return Err(fatal),
-            }
-        }
-        Err(self.give_up(vol, docking_id, serial, item, dest, last))
+        self.retry(item, from, || {
+            self.write_temp(vol, item, dest, offsets).and_then(|c| self.make_durable(serial, docking_id, item, c))
+        })
+        .map_err(|last| self.give_up(vol, docking_id, serial, item, dest, last))
     }
 
     /// After the last attempt: a file the recorder could not read is salvaged (what can be

@@ -321,6 +321,28 @@ pub(super) fn begin(conn: &mut Connection) -> Result<Transaction<'_>, CatalogErr
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sql("begin"))
 }
 
+/// A refused entry of a volume (or an unreadable chain line) with its custody event.
+fn insert_hostile(
+    actor: &Actor,
+    tz: chrono_tz::Tz,
+    tx: &Transaction<'_>,
+    docking_id: i64,
+    path: &str,
+    what: &str,
+) -> Result<(), CatalogError> {
+    tx.execute("INSERT INTO hostile (docking_id, path, what) VALUES (?1, ?2, ?3)", params![docking_id, path, what])
+        .map_err(sql("recording a hostile entry"))?;
+    append(
+        actor,
+        tz,
+        tx,
+        Action::HostileEntry,
+        format!("docking:{docking_id}"),
+        json!({ "path": path, "what": what }),
+    )?;
+    Ok(())
+}
+
 pub(super) fn append(
     actor: &Actor,
     tz: chrono_tz::Tz,
@@ -711,19 +733,7 @@ impl Catalog {
         for (file, err) in &report.bad_lines {
             let path = format!("{}/{file}", crate::recorder::format::CHAIN_DIR);
             let what = format!("unreadable chain line: {err}");
-            tx.execute(
-                "INSERT INTO hostile (docking_id, path, what) VALUES (?1, ?2, ?3)",
-                params![docking_id, path, what],
-            )
-            .map_err(sql("recording an unreadable chain line"))?;
-            append(
-                &self.actor,
-                self.tz,
-                &tx,
-                Action::HostileEntry,
-                format!("docking:{docking_id}"),
-                json!({ "path": path, "what": what }),
-            )?;
+            insert_hostile(&self.actor, self.tz, &tx, docking_id, &path, &what)?;
         }
         let max_seq = report.segments.iter().filter_map(|s| s.seq).max();
         if let Some(max) = max_seq {
@@ -742,16 +752,7 @@ impl Catalog {
     /// When the write fails.
     pub fn record_hostile(&mut self, docking_id: i64, path: &str, what: &str) -> Result<(), CatalogError> {
         let tx = begin(&mut self.conn)?;
-        tx.execute("INSERT INTO hostile (docking_id, path, what) VALUES (?1, ?2, ?3)", params![docking_id, path, what])
-            .map_err(sql("recording a hostile entry"))?;
-        append(
-            &self.actor,
-            self.tz,
-            &tx,
-            Action::HostileEntry,
-            format!("docking:{docking_id}"),
-            json!({ "path": path, "what": what }),
-        )?;
+        insert_hostile(&self.actor, self.tz, &tx, docking_id, path, what)?;
         tx.commit().map_err(sql("commit hostile entry"))
     }
 

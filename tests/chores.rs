@@ -622,16 +622,20 @@ fn ci_runs_the_readme_test_command() {
 }
 
 #[test]
-fn ci_script_passes_bash_and_shellcheck() {
-    let script = repo().join(".ci/run");
-    let out = run(Command::new("bash").arg("-n").arg(&script));
-    assert!(out.status.success(), "bash -n .ci/run: {}", text(&out));
-    let Some(shellcheck) = which("shellcheck") else {
-        println!("SKIPPED shellcheck of .ci/run: shellcheck is not installed (apt-get install shellcheck)");
-        return;
-    };
-    let out = run(Command::new(shellcheck).arg(&script));
-    assert!(out.status.success(), "shellcheck .ci/run:\n{}", text(&out));
+fn ci_scripts_pass_bash_and_shellcheck() {
+    // .ci/run and the virtual docking station's image builder (tests/vm/build-image).
+    let shellcheck = which("shellcheck");
+    for name in [".ci/run", "tests/vm/build-image"] {
+        let script = repo().join(name);
+        let out = run(Command::new("bash").arg("-n").arg(&script));
+        assert!(out.status.success(), "bash -n {name}: {}", text(&out));
+        let Some(shellcheck) = &shellcheck else {
+            println!("SKIPPED shellcheck of {name}: shellcheck is not installed (apt-get install shellcheck)");
+            continue;
+        };
+        let out = run(Command::new(shellcheck).arg(&script));
+        assert!(out.status.success(), "shellcheck {name}:\n{}", text(&out));
+    }
 }
 
 /// The contents of the ```sh blocks of a Markdown text.

@@ -175,8 +175,9 @@ impl Station {
                 tracing::info!(volume = %name, "undocked");
             }
         }
+        let root_dev = std::fs::metadata(&root).map(|m| m.dev()).ok();
         for (name, dev_ino) in seen {
-            if self.bays.contains_key(&name) {
+            if self.bays.contains_key(&name) || awaits_mount(&root.join(&name), dev_ino.0, root_dev) {
                 continue;
             }
             self.start_bay(name, dev_ino);
@@ -275,6 +276,14 @@ impl Station {
             }
         }
     }
+}
+
+/// Whether a dock-root folder is a mount point that has no volume on it yet: empty, on the
+/// dock root's own file system. `systemd-mount` creates the folder a moment before it mounts
+/// the recorder's volume there; the rescan that follows the mount starts the bay. An empty
+/// folder holds no recorder either way.
+fn awaits_mount(path: &std::path::Path, dev: u64, root_dev: Option<u64>) -> bool {
+    Some(dev) == root_dev && std::fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_none())
 }
 
 fn log_outcome(volume: &str, outcome: &Outcome) {

@@ -47,8 +47,7 @@ impl UsbDevice {
 fn describe<T: UsbContext>(device: &rusb::Device<T>, models: &[UsbModel], read_serial: bool) -> Option<UsbDevice> {
     let desc = device.device_descriptor().ok()?;
     let model = models.iter().find(|m| m.vendor_id == desc.vendor_id() && m.product_id == desc.product_id())?;
-    let serial =
-        if read_serial { device.open().ok().and_then(|h| h.read_serial_number_string_ascii(&desc).ok()) } else { None };
+    let serial = if read_serial { serial_of(device, &desc) } else { None };
     Some(UsbDevice {
         bus: device.bus_number(),
         address: device.address(),
@@ -57,6 +56,23 @@ fn describe<T: UsbContext>(device: &rusb::Device<T>, models: &[UsbModel], read_s
         serial,
         model: model.name.clone(),
     })
+}
+
+/// How long an arrival waits for udev to give the service access to the device node.
+const ACCESS_WAIT: Duration = Duration::from_secs(3);
+
+/// The device's USB serial string. libusb reports an arrival as soon as the kernel announces
+/// it, before udev has applied the rules that give the service user access to the node
+/// (70-evidock.rules): "access denied" is retried for a few seconds.
+fn serial_of<T: UsbContext>(device: &rusb::Device<T>, desc: &rusb::DeviceDescriptor) -> Option<String> {
+    let until = Instant::now() + ACCESS_WAIT;
+    loop {
+        match device.open() {
+            Ok(h) => return h.read_serial_number_string_ascii(desc).ok(),
+            Err(rusb::Error::Access) if Instant::now() < until => std::thread::sleep(Duration::from_millis(100)),
+            Err(_) => return None,
+        }
+    }
 }
 
 struct Callback {

@@ -107,6 +107,17 @@ impl Volume {
         }
     }
 
+    /// Writes everything changed on the volume's file system to the device (`syncfs`). A
+    /// removal's directory `fsync` leaves a FAT volume's allocation table and free-space
+    /// summary in the page cache; a recorder unplugged before they are written holds a
+    /// damaged file system.
+    ///
+    /// # Errors
+    /// When the device fails the write (e.g. it was unplugged).
+    pub fn sync(&self) -> io::Result<()> {
+        nix::unistd::syncfs(self.root.as_raw_fd()).map_err(io_err)
+    }
+
     /// Opens the folder `rel` (components separated by `/`), no link followed.
     fn open_dir(&self, rel: &[&OsStr]) -> io::Result<OwnedFd> {
         let mut cur: Option<OwnedFd> = None;

@@ -634,6 +634,13 @@ impl Bay<'_> {
                     }
                 }
             }
+            // "Safe to undock" only once the removals are on the recorder itself.
+            if let Err(e) = vol.sync() {
+                if !vol.present() {
+                    return Err(IngestError::DeviceGone { volume: vol.path().into() });
+                }
+                kept.push(format!("the recorder's file system could not be written out: {e}"));
+            }
             wiped = kept.is_empty();
             self.catalog().event(
                 Action::RecorderWiped,

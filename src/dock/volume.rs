@@ -59,6 +59,22 @@ pub struct Volume {
     root: OwnedFd,
     path: PathBuf,
     dev_ino: (u64, u64),
+    /// The block device under the volume's file system, `/sys/dev/block/<major>:<minor>`, when
+    /// it has one (a recorder on USB does; a folder on tmpfs does not).
+    backing: Option<PathBuf>,
+}
+
+/// Whether a block device (its `/sys/dev/block/M:m` folder) still exists and, for a SCSI
+/// disk (USB storage), is not offline or being deleted.
+fn device_online(dev: &Path) -> bool {
+    if !dev.exists() {
+        return false;
+    }
+    // A partition's state is its disk's.
+    let state = std::fs::read_to_string(dev.join("device/state"))
+        .or_else(|_| std::fs::read_to_string(dev.join("../device/state")))
+        .unwrap_or_default();
+    !matches!(state.trim(), "offline" | "deleted" | "transport-offline" | "cancel" | "cancel-offline")
 }
 
 fn io_err(e: nix::errno::Errno) -> io::Error {
@@ -88,7 +104,9 @@ impl Volume {
         // SAFETY: `open` returned a fresh descriptor we now own.
         let root = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         let st = fstat(root.as_raw_fd()).map_err(io_err)?;
-        Ok(Volume { root, path: path.to_path_buf(), dev_ino: (st.st_dev, st.st_ino) })
+        let (major, minor) = (nix::sys::stat::major(st.st_dev), nix::sys::stat::minor(st.st_dev));
+        let backing = Some(PathBuf::from(format!("/sys/dev/block/{major}:{minor}"))).filter(|p| major != 0 && p.exists());
+        Ok(Volume { root, path: path.to_path_buf(), dev_ino: (st.st_dev, st.st_ino), backing })
     }
 
     /// The path it was opened at.
@@ -96,15 +114,34 @@ impl Volume {
         &self.path
     }
 
-    /// Whether the volume is still docked: its path still names the folder held open.
+    /// Whether the volume is still docked: its path still names the folder held open, and
+    /// the block device under it (if any) is still there and not taken offline. An unplugged
+    /// USB recorder's file system stays mounted for a moment after the device is gone: its
+    /// reads fail, and that is an undocking, not a damaged recorder.
     pub fn present(&self) -> bool {
-        match std::fs::symlink_metadata(&self.path) {
+        let here = match std::fs::symlink_metadata(&self.path) {
             Ok(m) => {
                 use std::os::unix::fs::MetadataExt;
                 m.is_dir() && (m.dev(), m.ino()) == self.dev_ino
             }
             Err(_) => false,
+        };
+        here && self.backing.as_ref().is_none_or(|dev| device_online(dev))
+    }
+
+    /// [`Volume::present`] after an I/O error: an unplugged device's reads fail a moment
+    /// before the kernel has removed it, so a volume on a block device gets up to a second
+    /// to show it is gone.
+    pub fn present_after_error(&self) -> bool {
+        if self.backing.is_some() {
+            for _ in 0..10 {
+                if !self.present() {
+                    return false;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
         }
+        self.present()
     }
 
     /// Writes everything changed on the volume's file system to the device (`syncfs`). A
@@ -268,7 +305,10 @@ impl Volume {
         let mut file = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         file.write_all(bytes)?;
         file.sync_all()?;
-        nix::unistd::fsync(dirfd.as_fd().as_raw_fd()).map_err(io_err)
+        nix::unistd::fsync(dirfd.as_fd().as_raw_fd()).map_err(io_err)?;
+        // The rest of the file system's metadata (a FAT volume's allocation table and free
+        // space summary), so a recorder unplugged right after holds a consistent one.
+        self.sync()
     }
 }
 

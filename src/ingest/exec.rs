@@ -822,7 +822,7 @@ impl Bay<'_> {
 
     fn open_source(&self, vol: &Volume, item: &Item) -> Result<(std::fs::File, Stamp), FileError> {
         vol.open_file(&components(&item.rel)).map_err(|e| {
-            if !vol.present() {
+            if !vol.present_after_error() {
                 FileError::Fatal(IngestError::DeviceGone { volume: vol.path().into() })
             } else {
                 FileError::Failed(format!("cannot open on the recorder: {e}"))
@@ -855,7 +855,9 @@ impl Bay<'_> {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) if !vol.present() => return Err(IngestError::DeviceGone { volume: vol.path().into() }.into()),
+                Err(_) if !vol.present_after_error() => {
+                    return Err(IngestError::DeviceGone { volume: vol.path().into() }.into())
+                }
                 Err(e) => {
                     return Err(FileError::Unreadable(format!("read error on the recorder at byte {total}: {e}")))
                 }

@@ -476,3 +476,21 @@ fn make_checkpoint(
         Err(e) => tracing::error!(error = %e, "ALARM: the custody log does not verify; run `evidock log verify`"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_folder_on_the_dock_roots_file_system_awaits_its_mount() {
+        let dir = tempfile::tempdir().unwrap();
+        let root_dev = std::fs::metadata(dir.path()).unwrap().dev();
+        let bay = dir.path().join("SN00001");
+        std::fs::create_dir(&bay).unwrap();
+        assert!(awaits_mount(&bay, root_dev, Some(root_dev)), "an empty mount point is not a docking yet");
+        // Another file system mounted there (another device), even an empty one, is a docking.
+        assert!(!awaits_mount(&bay, root_dev + 1, Some(root_dev)));
+        std::fs::write(bay.join("ZFYINFO.TXT"), b"x").unwrap();
+        assert!(!awaits_mount(&bay, root_dev, Some(root_dev)), "a folder with files is a docking");
+    }
+}

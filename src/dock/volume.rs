@@ -105,7 +105,8 @@ impl Volume {
         let root = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
         let st = fstat(root.as_raw_fd()).map_err(io_err)?;
         let (major, minor) = (nix::sys::stat::major(st.st_dev), nix::sys::stat::minor(st.st_dev));
-        let backing = Some(PathBuf::from(format!("/sys/dev/block/{major}:{minor}"))).filter(|p| major != 0 && p.exists());
+        let backing =
+            Some(PathBuf::from(format!("/sys/dev/block/{major}:{minor}"))).filter(|p| major != 0 && p.exists());
         Ok(Volume { root, path: path.to_path_buf(), dev_ino: (st.st_dev, st.st_ino), backing })
     }
 
@@ -354,6 +355,32 @@ pub fn display_name(name: &OsStr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_volume_on_a_folder_is_present_until_its_folder_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("SN00001");
+        std::fs::create_dir(&path).unwrap();
+        let vol = Volume::open(&path).unwrap();
+        assert!(vol.present() && vol.present_after_error());
+        std::fs::remove_dir(&path).unwrap();
+        assert!(!vol.present() && !vol.present_after_error());
+    }
+
+    #[test]
+    fn a_block_device_that_is_gone_or_offline_is_not_online() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!device_online(&dir.path().join("8:0")), "a removed device");
+        let disk = dir.path().join("8:16");
+        std::fs::create_dir_all(disk.join("device")).unwrap();
+        std::fs::write(disk.join("device/state"), "running\n").unwrap();
+        assert!(device_online(&disk));
+        std::fs::write(disk.join("device/state"), "offline\n").unwrap();
+        assert!(!device_online(&disk), "a disk taken offline (unplugged)");
+        let part = disk.join("8:17");
+        std::fs::create_dir(&part).unwrap();
+        assert!(!device_online(&part), "a partition of an offline disk");
+    }
 
     #[test]
     fn never_follows_links_or_opens_fifos() {

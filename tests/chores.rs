@@ -638,6 +638,21 @@ fn ci_scripts_pass_bash_and_shellcheck() {
     }
 }
 
+#[test]
+fn the_virtual_docking_station_driver_parses() {
+    // tests/vm/run is Python (QMP and the guest agent speak JSON); CI runs it after the tests.
+    let Some(python) = which("python3") else {
+        println!("SKIPPED the_virtual_docking_station_driver_parses: python3 is not installed");
+        return;
+    };
+    let out = run(Command::new(python)
+        .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])"])
+        .arg(repo().join("tests/vm/run")));
+    assert!(out.status.success(), "tests/vm/run does not parse:\n{}", text(&out));
+    let mode = std::fs::metadata(repo().join("tests/vm/run")).expect("tests/vm/run").permissions().mode();
+    assert!(mode & 0o111 != 0, "tests/vm/run must be executable (mode {mode:o})");
+}
+
 /// The contents of the ```sh blocks of a Markdown text.
 fn sh_blocks(markdown: &str) -> Vec<String> {
     let mut blocks = Vec::new();

@@ -71,6 +71,62 @@ pub struct ConfigFile {
     /// `[compliance]`
     #[serde(default)]
     pub compliance: ComplianceFile,
+    /// `[roles]`: who holds which role (R12). Absent: the built-in map
+    /// ([`crate::control::roles::RoleMap::builtin`]).
+    pub roles: Option<RolesFile>,
+    /// `[officers]`: user name to officer number (警号).
+    #[serde(default)]
+    pub officers: std::collections::BTreeMap<String, String>,
+    /// `[access]`: access requests and confidentiality (R9, R10).
+    #[serde(default)]
+    pub access: AccessFile,
+}
+
+/// `[roles]` as written: for each role, its members (`NAME`, `group:NAME`, `uid:N`, `gid:N`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesFile {
+    /// 设备管理员: docks recorders, registers devices, files footage into cases.
+    #[serde(default)]
+    pub custodian: Vec<String>,
+    /// 档案管理员: keeps the archive, registers access, copies and exports.
+    #[serde(default)]
+    pub archivist: Vec<String>,
+    /// 审批人: approves access and deletions.
+    #[serde(default)]
+    pub approver: Vec<String>,
+    /// 监督人员: queries, reports, spot checks.
+    #[serde(default)]
+    pub supervisor: Vec<String>,
+    /// 系统管理员: the station itself (checkpoints, purge runs).
+    #[serde(default)]
+    pub admin: Vec<String>,
+}
+
+/// `[access]` as written (R9, R10).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessFile {
+    /// Days an approval stays valid (default 7).
+    pub approval_valid_days: Option<u32>,
+    /// `[access.secret]`: who may request and approve access to footage marked secret (国家秘密).
+    pub secret: Option<MarkFile>,
+    /// `[access.commercial_secret]`: the same for commercial secrets (商业秘密).
+    pub commercial_secret: Option<MarkFile>,
+    /// `[access.privacy]`: the same for personal privacy (个人隐私).
+    pub privacy: Option<MarkFile>,
+}
+
+/// Who may request and approve access to footage with one confidentiality mark.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkFile {
+    /// Who may request (besides holding a role that may request at all).
+    #[serde(default)]
+    pub requesters: Vec<String>,
+    /// Who may approve (besides holding the approver role).
+    #[serde(default)]
+    pub approvers: Vec<String>,
 }
 
 /// `[retention]` as written (R7).
@@ -134,6 +190,8 @@ pub struct PathsFile {
     pub archive_root: Option<PathBuf>,
     /// Catalogue, lock and status.
     pub state_dir: Option<PathBuf>,
+    /// The control socket the command line talks to the daemon through.
+    pub control_socket: Option<PathBuf>,
 }
 
 /// `[ingest]` as written.
@@ -230,6 +288,8 @@ pub struct Paths {
     pub archive_root: PathBuf,
     /// Catalogue, lock and status.
     pub state_dir: PathBuf,
+    /// The control socket (default `/run/evidock/control.sock`).
+    pub control_socket: PathBuf,
 }
 
 /// `[ingest]`, resolved.
@@ -291,6 +351,10 @@ pub struct Config {
     pub status_interval_ms: u64,
     /// Custody checkpoint interval, seconds.
     pub checkpoint_interval_s: u64,
+    /// Who holds which role, and officer numbers (R12).
+    pub roles: crate::control::roles::RoleMap,
+    /// Access requests and confidentiality (R9, R10).
+    pub access: crate::control::roles::AccessPolicy,
     /// Retention policy (R7).
     pub retention: crate::retention::Policy,
     /// Compliance rules (R3, R4).
@@ -364,7 +428,15 @@ impl Config {
             dock_root: abs("paths.dock_root", file.paths.dock_root, "/run/evidock/dock")?,
             archive_root: abs("paths.archive_root", file.paths.archive_root, "/var/lib/evidock/archive")?,
             state_dir: abs("paths.state_dir", file.paths.state_dir, "/var/lib/evidock/state")?,
+            control_socket: abs("paths.control_socket", file.paths.control_socket, "/run/evidock/control.sock")?,
         };
+        if paths.control_socket.as_os_str().len() > 107 {
+            return Err(invalid(
+                "paths.control_socket",
+                &paths.control_socket.display(),
+                "is longer than the 107 bytes a Unix socket path may have",
+            ));
+        }
         for (key, p) in [("paths.archive_root", &paths.archive_root), ("paths.state_dir", &paths.state_dir)] {
             if p.starts_with(&paths.dock_root) {
                 return Err(invalid(key, &p.display(), "must not lie inside paths.dock_root"));
@@ -488,7 +560,49 @@ impl Config {
                 .map(|p| if p.is_absolute() { p } else { base.join(p) })
                 .collect(),
         };
+        let members = |key: &str, v: &[String]| {
+            crate::control::roles::Members::parse(v).map_err(|e| invalid(key, &e.entry, e.reason))
+        };
+        let mut roles = match &file.roles {
+            None => crate::control::roles::RoleMap::builtin(),
+            Some(r) => {
+                let mut map = crate::control::roles::RoleMap::default();
+                for (name, list) in [
+                    ("custodian", &r.custodian),
+                    ("archivist", &r.archivist),
+                    ("approver", &r.approver),
+                    ("supervisor", &r.supervisor),
+                    ("admin", &r.admin),
+                ] {
+                    map.roles.insert(name, members(&format!("roles.{name}"), list)?);
+                }
+                map
+            }
+        };
+        roles.officers = file.officers;
+        let a = file.access;
+        let mark = |key: &str, m: Option<MarkFile>| -> Result<crate::control::roles::MarkRule, ConfigError> {
+            let m = m.unwrap_or_default();
+            Ok(crate::control::roles::MarkRule {
+                requesters: members(&format!("access.{key}.requesters"), &m.requesters)?,
+                approvers: members(&format!("access.{key}.approvers"), &m.approvers)?,
+            })
+        };
+        let access = crate::control::roles::AccessPolicy {
+            approval_valid: chrono::TimeDelta::days(range(
+                "access.approval_valid_days",
+                a.approval_valid_days.map(u64::from),
+                7,
+                1,
+                366,
+            )? as i64),
+            secret: mark("secret", a.secret)?,
+            commercial_secret: mark("commercial_secret", a.commercial_secret)?,
+            privacy: mark("privacy", a.privacy)?,
+        };
         Ok(Config {
+            roles,
+            access,
             retention,
             compliance,
             source: path.map(Path::to_path_buf),
@@ -515,6 +629,7 @@ impl Config {
                 dock_root: Some(root.join("dock")),
                 archive_root: Some(root.join("archive")),
                 state_dir: Some(root.join("state")),
+                control_socket: Some(root.join("control.sock")),
             },
             ..ConfigFile::default()
         };

@@ -14,6 +14,8 @@
 //!   and the working-day calendar (pure).
 //! - [`report`]: compliance reports and spot-check samples for supervisors (pure).
 //! - [`config`]: the configuration file, resolved into typed values.
+//! - [`control`]: the control socket between the command line and the daemon, and the roles
+//!   that decide who may do what.
 //! - [`cli`]: the command-line interface.
 
 /// Test-build failpoints: with the `failpoints` feature, `EVIDOCK_FAILPOINTS=name[,name]`
@@ -37,6 +39,7 @@ pub mod archive;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod custody;
 pub mod daemon;
 pub mod dock;

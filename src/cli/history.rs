@@ -150,7 +150,7 @@ pub struct HistoryArgs {
 }
 
 fn emit(text: &str, code: ExitCode) -> anyhow::Result<ExitCode> {
-    let mut out = io::stdout().lock();
+    let mut out = super::invoke::stdout();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(code),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(code),

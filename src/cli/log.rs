@@ -109,7 +109,7 @@ pub struct Source {
 /// broken log is not an error: exit code 1.
 pub fn run(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> anyhow::Result<ExitCode> {
     let (text, code) = execute(cmd, db, state_dir, key_name)?;
-    let mut out = io::stdout().lock();
+    let mut out = super::invoke::stdout();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(code),
         // A reader that stopped early (`| head`) is not a failure; the verdict's code stands.

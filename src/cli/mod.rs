@@ -8,6 +8,7 @@ mod demo;
 mod device;
 mod history;
 mod ingest;
+pub mod invoke;
 pub mod log;
 mod retention;
 pub mod sim;
@@ -67,7 +68,8 @@ pub enum Command {
     Demo(demo::Args),
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line: local commands here; station commands through the daemon
+/// when it runs, else directly ([`invoke::run_station`]).
 ///
 /// # Errors
 /// When the command could not run (exit code 2).
@@ -77,26 +79,38 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         command => {
             let config = Config::load(cli.config.as_deref())?;
-            match command {
-                Command::Daemon => daemon::run(config),
-                Command::Ingest(args) => ingest::run(args, &config),
-                Command::Status(args) => status::run(args, &config),
-                Command::Log(history::LogCommand::Query(args)) => history::run_query(args, &config),
-                Command::Log(history::LogCommand::Log(cmd)) => log::run(
-                    cmd,
-                    &config.catalog_path(),
-                    &config.paths.state_dir,
-                    &crate::custody::checkpoint::key_name(&config.station_name),
-                ),
-                Command::Device(cmd) => device::run(cmd, &config),
-                Command::Case(history::CaseCommand::History(args)) => history::run_history(args, &config),
-                Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, &config),
-                Command::Gap(cmd) => case::run_gap(cmd, &config),
-                Command::Retention(cmd) => retention::run(cmd, &config),
-                Command::Report(cmd) => retention::run_report(cmd, &config),
-                Command::Sim(_) | Command::Demo(_) => unreachable!("handled above"),
+            match invoke::rule(command) {
+                invoke::Rule::Local => dispatch(command, &config),
+                invoke::Rule::Station(_) => invoke::run_station(command, &config),
             }
         }
+    }
+}
+
+/// Runs a command with a loaded configuration, in this process.
+///
+/// # Errors
+/// When the command could not run (exit code 2).
+pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Daemon => daemon::run(config.clone()),
+        Command::Ingest(args) => ingest::run(args, config),
+        Command::Status(args) => status::run(args, config),
+        Command::Log(history::LogCommand::Query(args)) => history::run_query(args, config),
+        Command::Log(history::LogCommand::Log(cmd)) => log::run(
+            cmd,
+            &config.catalog_path(),
+            &config.paths.state_dir,
+            &crate::custody::checkpoint::key_name(&config.station_name),
+        ),
+        Command::Device(cmd) => device::run(cmd, config),
+        Command::Case(history::CaseCommand::History(args)) => history::run_history(args, config),
+        Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, config),
+        Command::Gap(cmd) => case::run_gap(cmd, config),
+        Command::Retention(cmd) => retention::run(cmd, config),
+        Command::Report(cmd) => retention::run_report(cmd, config),
+        Command::Sim(cmd) => sim::run(cmd),
+        Command::Demo(args) => demo::run(args),
     }
 }
 
@@ -115,15 +129,20 @@ pub fn init_tracing() {
     let _ = result;
 }
 
-/// Opens the catalogue to write as the operating-system user running the command (role
-/// custodian until roles come from the configuration).
+/// Opens the catalogue to write as the caller of the running command ([`invoke::caller`]):
+/// in the daemon without a new integrity check (the daemon checked it at start), directly with
+/// one.
 ///
 /// # Errors
 /// When the catalogue cannot be opened.
 pub fn open_catalog_as_user(config: &Config) -> anyhow::Result<crate::catalog::Catalog> {
-    use crate::custody::event::{Actor, Role};
-    let actor = Actor { user: crate::daemon::current_user(), role: Role::Custodian, officer: None };
-    Ok(crate::catalog::Catalog::open(&config.catalog_path(), config.timezone, actor)?)
+    let caller = invoke::caller();
+    let path = config.catalog_path();
+    Ok(if caller.via_daemon {
+        crate::catalog::Catalog::open_trusted(&path, config.timezone, caller.actor)?
+    } else {
+        crate::catalog::Catalog::open(&path, config.timezone, caller.actor)?
+    })
 }
 
 /// Human-readable bytes (binary units).

@@ -142,7 +142,7 @@ pub fn render(doc: &Value) -> String {
 }
 
 pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = super::invoke::stdout();
     if args.json && !args.watch {
         let doc = load(config)?;
         let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&doc)?);

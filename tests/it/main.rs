@@ -3,6 +3,7 @@
 
 mod cases;
 mod cli;
+mod control;
 mod crash;
 mod faults;
 mod history;

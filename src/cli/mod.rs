@@ -2,6 +2,7 @@
 //! diagnostics to stderr. Exit codes: 0 ok; 1 ran and found a problem (tampering, flagged
 //! footage, a broken log); 2 could not run (usage, configuration, I/O).
 
+mod burn;
 mod case;
 mod daemon;
 mod demo;
@@ -57,6 +58,9 @@ pub enum Command {
     /// Compliance reports and spot checks for supervisors (R3, R6, R11).
     #[command(subcommand)]
     Report(retention::ReportCommand),
+    /// Burn long-term footage to verified optical discs (R8).
+    #[command(subcommand)]
+    Burn(burn::BurnCommand),
     /// Read and verify the custody log.
     #[command(subcommand)]
     Log(history::LogCommand),
@@ -94,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Command::Gap(cmd) => case::run_gap(cmd, &config),
                 Command::Retention(cmd) => retention::run(cmd, &config),
                 Command::Report(cmd) => retention::run_report(cmd, &config),
+                Command::Burn(cmd) => burn::run(cmd, &config),
                 Command::Sim(_) | Command::Demo(_) => unreachable!("handled above"),
             }
         }

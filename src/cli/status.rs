@@ -52,6 +52,18 @@ fn load(config: &Config) -> anyhow::Result<Value> {
         Err(_) => Vec::new(),
     };
     doc["recent_dockings"] = Value::Array(recent);
+    // A burn job's progress (R8), while the process that writes it is alive.
+    if let Some(burn) = std::fs::read(config.burn_progress_path())
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .filter(|b| {
+            b["pid"]
+                .as_i64()
+                .is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok())
+        })
+    {
+        doc["burn"] = burn;
+    }
     Ok(doc)
 }
 
@@ -125,6 +137,9 @@ pub fn render(doc: &Value) -> String {
         }
         let safe = b["safe_to_undock"].as_bool().unwrap_or(false);
         out += &format!("  {} {}\n", if safe { "✔" } else { "…" }, s("message"));
+    }
+    if let Some(line) = super::burn::status_line(doc) {
+        out += &format!("\n{line}");
     }
     if let Some(recent) = doc["recent_dockings"].as_array().filter(|r| !r.is_empty()) {
         out += "\nrecent dockings 最近接入:\n";

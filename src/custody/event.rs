@@ -195,11 +195,25 @@ pub enum Action {
     PurgeExecuted,
     /// A compliance report or spot-check sample was made (R11).
     ReportMade,
+    /// A burn plan was made: discs, their footage, files refused (R8).
+    BurnPlanned,
+    /// A disc was staged as a BagIt bag, every file read back from the archive (R8).
+    DiscStaged,
+    /// A disc image was built or a disc written (R8).
+    DiscWritten,
+    /// A disc passed a full read-back verify and counts as a copy (R8).
+    DiscVerified,
+    /// A disc, or a staging, failed; its footage stays in the next plan (R8).
+    DiscFailed,
+    /// A disc changed place or holder (R8, R9).
+    DiscMoved,
+    /// A registered disc was re-checked, with the result (R8).
+    DiscRechecked,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 40] = [
+    pub const ALL: [Action; 47] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -240,6 +254,13 @@ impl Action {
         Action::PurgeCancelled,
         Action::PurgeExecuted,
         Action::ReportMade,
+        Action::BurnPlanned,
+        Action::DiscStaged,
+        Action::DiscWritten,
+        Action::DiscVerified,
+        Action::DiscFailed,
+        Action::DiscMoved,
+        Action::DiscRechecked,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -285,6 +306,13 @@ impl Action {
             Action::PurgeCancelled => "purge_cancelled",
             Action::PurgeExecuted => "purge_executed",
             Action::ReportMade => "report_made",
+            Action::BurnPlanned => "burn_planned",
+            Action::DiscStaged => "disc_staged",
+            Action::DiscWritten => "disc_written",
+            Action::DiscVerified => "disc_verified",
+            Action::DiscFailed => "disc_failed",
+            Action::DiscMoved => "disc_moved",
+            Action::DiscRechecked => "disc_rechecked",
         }
     }
 
@@ -331,6 +359,13 @@ impl Action {
             Action::PurgeCancelled => "删除已撤销",
             Action::PurgeExecuted => "录像已删除",
             Action::ReportMade => "报告已生成",
+            Action::BurnPlanned => "刻录计划已生成",
+            Action::DiscStaged => "光盘内容已备妥",
+            Action::DiscWritten => "光盘已刻录",
+            Action::DiscVerified => "光盘校验通过",
+            Action::DiscFailed => "光盘校验失败",
+            Action::DiscMoved => "光盘已移交",
+            Action::DiscRechecked => "光盘已复检",
         }
     }
 
@@ -754,7 +789,8 @@ mod tests {
              gap_found hostile_entry copy_failed ingest_abandoned ingest_finished segment_wiped recorder_wiped \
              wipe_skipped archive_recovered log_verified device_registered device_retired case_created case_labelled \
              footage_assigned gap_explained retention_flag_set retention_flag_withdrawn hold_placed hold_released \
-             purge_requested purge_approved purge_cancelled purge_executed report_made"
+             purge_requested purge_approved purge_cancelled purge_executed report_made burn_planned disc_staged \
+             disc_written disc_verified disc_failed disc_moved disc_rechecked"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -253,7 +253,7 @@ mod tests {
         let (ok, bad) = parse_check_md5("MD5 MISMATCH: '/data/a/f1.bin'\nMismatch detected\n");
         assert!(!ok);
         assert_eq!(bad, ["/data/a/f1.bin"]);
-        assert_eq!(parse_check_md5("Not a single file with MD5 checksum was found.").0, false);
+        assert!(!parse_check_md5("Not a single file with MD5 checksum was found.").0);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! the archive with a fixity check ([`bag`]), and the `xorriso` edge that builds the ISO
 //! image, writes it, checks the medium and reads every file back ([`image`]).
 //! Must never: modify the archive (staging hard-links or copies, then reads back); count a
-//! disc as a copy before a full read-back verify found every file intact (INV-11); split a
+//! disc as a copy before a full read-back verify found every file intact (INV-13); split a
 //! file across discs.
 
 pub mod bag;

@@ -1,9 +1,9 @@
 //! Burn jobs and discs (R8): the jobs planned, every disc with its label (volume id), medium,
 //! place, holder and state, the files on it with their hashes, and its checks. Every step is
-//! written in one transaction with its custody event (INV-5).
+//! written in one transaction with its custody event (INV-4).
 //!
 //! A disc's states: `planned` → `staged` → `written` → `verified`, or `failed` at any step.
-//! Only a `verified` disc counts as a copy of its footage (INV-11); a disc that fails a
+//! Only a `verified` disc counts as a copy of its footage (INV-13); a disc that fails a
 //! re-check goes to `failed` and its footage is planned again.
 
 use std::collections::HashMap;

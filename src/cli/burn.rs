@@ -30,8 +30,9 @@ pub enum BurnCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Run a burn job: plan (shown and logged first), stage every disc as a BagIt bag, build
-    /// its ISO image, and write it when asked. Discs count as copies only after `burn verify`.
+    /// Run a burn job: plan (shown and logged first), stage every disc as a BagIt bag and build
+    /// its ISO image. Then write each disc (`burn write`) or burn the images elsewhere; discs
+    /// count as copies only after `burn verify`.
     Run {
         /// Medium: bd25, bd50, bd100, dvd or custom:BYTES.
         #[arg(long, value_parser = Media::parse)]
@@ -42,10 +43,13 @@ pub enum BurnCommand {
         /// Who extracts the footage (提取人); default: burn.extractor, else the maker.
         #[arg(long)]
         extractor: Option<String>,
-        /// Write every disc with burn.write_command after its image is built.
-        #[arg(long)]
-        write: bool,
-        /// The burner for --write (default: burn.device).
+    },
+    /// Write one staged disc with burn.write_command onto a blank disc in the burner (run it
+    /// supervised with `systemctl start evidock-burn@LABEL`).
+    Write {
+        /// The disc label (volume id).
+        label: String,
+        /// The burner (default: burn.device).
         #[arg(long, value_name = "DEV")]
         device: Option<String>,
     },
@@ -126,12 +130,15 @@ pub fn run(cmd: &BurnCommand, config: &Config) -> anyhow::Result<ExitCode> {
             }
             Ok(if p.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        BurnCommand::Run { media, maker, extractor, write, device } => {
+        BurnCommand::Run { media, maker, extractor } => {
             let maker = maker.clone().unwrap_or_else(crate::daemon::current_user);
             let extractor =
                 extractor.clone().or_else(|| config.burn.extractor.clone()).unwrap_or_else(|| maker.clone());
+            run_job(config, media, &maker, &extractor)
+        }
+        BurnCommand::Write { label, device } => {
             let device = device.clone().unwrap_or_else(|| config.burn.device.clone());
-            run_job(config, media, &maker, &extractor, write.then_some(device.as_str()))
+            write_disc(config, label, &device)
         }
         BurnCommand::Verify { source, json } => {
             let src = match (&source.image, &source.device) {
@@ -306,8 +313,7 @@ fn plan_table(p: &Plan, config: &Config) -> String {
         t += "nothing to burn: every long-term recording has its verified copies / 无需刻录：长期保存录像均已有足够的已校验光盘\n";
         return t;
     }
-    t += &format!("{:<6} {:>7} {:>12} {:>6}  {}\n", "disc", "files", "footage", "used", "cases / recordings");
-    t += &format!("{:<6} {:>7} {:>12} {:>6}  {}\n", "光盘", "文件数", "录像大小", "占用", "案件 / 录像");
+    t += "disc 光盘 | files 文件 | footage 录像 | used 占用 | cases / recordings 案件 / 录像\n";
     for d in &p.discs {
         let pct = (d.used as f64 * 100.0 / p.media.capacity as f64).round() as u64;
         let groups: Vec<String> = d
@@ -316,7 +322,7 @@ fn plan_table(p: &Plan, config: &Config) -> String {
             .map(|g| if g.of > 1 { format!("{} ({}/{})", g.group.label(), g.part, g.of) } else { g.group.label() })
             .collect();
         t += &format!(
-            "{:<6} {:>7} {:>12} {:>5}%  {}\n",
+            "{:<9} | {:>10} | {:>12} | {:>6}% | {}\n",
             format!("{}/{}", d.number, p.discs.len()),
             d.files.len(),
             super::bytes(d.payload()),
@@ -354,13 +360,47 @@ impl Progress<'_> {
     }
 }
 
-fn run_job(
-    config: &Config,
-    media: &Media,
-    maker: &str,
-    extractor: &str,
-    write: Option<&str>,
-) -> anyhow::Result<ExitCode> {
+fn job_dir(config: &Config, job: i64) -> PathBuf {
+    config.burn.staging_dir.join(format!("job-{job:05}"))
+}
+
+/// Writes a staged disc with the configured command and records it.
+fn write_disc(config: &Config, label: &str, device: &str) -> anyhow::Result<ExitCode> {
+    let mut catalog = super::open_catalog_as_user(config)?;
+    let disc = catalog.disc(label)?;
+    if !matches!(disc.state.as_str(), "staged" | "written") {
+        anyhow::bail!(
+            "disc {label} is {}: only a staged disc can be written (run `evidock burn run` first)",
+            disc.state
+        );
+    }
+    let dir = job_dir(config, disc.job);
+    let (bag_dir, iso) = (dir.join(label), dir.join(format!("{label}.iso")));
+    if !bag_dir.is_dir() {
+        anyhow::bail!("the staged bag {} is gone: plan and stage again with `evidock burn run`", bag_dir.display());
+    }
+    let progress = Progress { path: config.burn_progress_path(), job: disc.job, discs: 1, label };
+    progress.set(disc.number.0 as usize, "writing", "刻录中", 0, disc.bytes as u64);
+    let argv = image::fill(&config.burn.write_command, &iso, device, label, &bag_dir);
+    let result = image::write(&argv);
+    let _ = std::fs::remove_file(config.burn_progress_path());
+    match result {
+        Ok(()) => {
+            catalog.record_disc_written(label, device, "write")?;
+            println!(
+                "disc 光盘 {label}: written to 已刻录到 {device}; eject and reload it, then run `evidock burn verify --device {device}` / 请取出重新放入后校验"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            catalog.record_disc_failed(label, json!({ "stage": "write", "device": device, "error": e.to_string() }))?;
+            eprintln!("evidock: disc {label}: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyhow::Result<ExitCode> {
     let mut catalog = super::open_catalog_as_user(config)?;
     let p = make_plan(&catalog, config, media)?;
     print!("{}", plan_table(&p, config));
@@ -377,7 +417,7 @@ fn run_job(
         })
         .collect();
     let (job, labels) = catalog.record_burn_plan(&media.name, media.capacity, &discs, plan_json(&p, config))?;
-    let out = config.burn.staging_dir.join(format!("job-{job:05}"));
+    let out = job_dir(config, job);
     std::fs::create_dir_all(&out).with_context(|| format!("creating the staging folder {}", out.display()))?;
     let keys = KeyPaths::in_dir(&config.paths.state_dir);
     if !keys.checkpoints.exists() {
@@ -400,7 +440,7 @@ fn run_job(
             media: media.name.clone(),
             maker: maker.to_string(),
             extractor: extractor.to_string(),
-            extracted_at: now.to_rfc3339(),
+            extracted_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
             date: now.format("%Y-%m-%d").to_string(),
         };
         let bag_dir = out.join(label);
@@ -456,26 +496,6 @@ fn run_job(
         }
         catalog.record_disc_written(label, &iso.display().to_string(), "image")?;
         println!("disc 光盘 {label}: image 镜像 {}", iso.display());
-        if let Some(device) = write {
-            progress.set(d.number, "writing", "刻录中", total, total);
-            let argv = image::fill(&config.burn.write_command, &iso, device, label, &bag_dir);
-            match image::write(&argv) {
-                Ok(()) => {
-                    catalog.record_disc_written(label, device, "write")?;
-                    println!(
-                        "disc 光盘 {label}: written to 已刻录到 {device}; reload it and run `evidock burn verify --device {device}`"
-                    );
-                }
-                Err(e) => {
-                    catalog.record_disc_failed(
-                        label,
-                        json!({ "stage": "write", "device": device, "error": e.to_string() }),
-                    )?;
-                    eprintln!("evidock: disc {label}: {e}");
-                    failed = true;
-                }
-            }
-        }
     }
     let _ = std::fs::remove_file(config.burn_progress_path());
     println!(

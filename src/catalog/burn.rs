@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::burn::bag::{BagFile, Expected};
 use crate::custody::event::Action;
 
-use super::store::{append, begin, sql, Catalog, CatalogError};
+use super::store::{append, begin, sql, ArchivedFile, Catalog, CatalogError};
 
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS burn_jobs (
@@ -389,6 +389,33 @@ impl Catalog {
             .map_err(sql("reading a disc's files"))?
             .collect::<Result<_, _>>()
             .map_err(sql("reading a disc's files"))
+    }
+
+    /// The archived chain files of a recording session (the recorder's hash chain, or the
+    /// dock's seal), still in the archive: a disc carries them so its footage can be checked
+    /// against the chain offline.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub fn session_chain_files(&self, serial: &str, session: &str) -> Result<Vec<ArchivedFile>, CatalogError> {
+        self.conn
+            .prepare(
+                "SELECT DISTINCT f.id, f.archive_path, f.size, f.blake3 FROM sessions s JOIN files f
+                   ON f.serial = s.serial AND f.archive_path LIKE '%/chain/' || s.chain_file
+                 WHERE s.serial = ?1 AND s.session = ?2 AND f.purged IS NULL ORDER BY f.id",
+            )
+            .map_err(sql("reading chain files"))?
+            .query_map(params![serial, session], |r| {
+                Ok(ArchivedFile {
+                    id: r.get(0)?,
+                    archive_path: r.get(1)?,
+                    size: r.get::<_, i64>(2)? as u64,
+                    blake3: r.get(3)?,
+                })
+            })
+            .map_err(sql("reading chain files"))?
+            .collect::<Result<_, _>>()
+            .map_err(sql("reading chain files"))
     }
 
     /// Verified disc copies per archived file id.

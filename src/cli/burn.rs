@@ -253,7 +253,8 @@ fn state_zh(state: &str) -> &'static str {
     }
 }
 
-/// Long-term footage with fewer verified disc copies than `burn.copies`.
+/// Long-term footage with fewer verified disc copies than `burn.copies`, with the chain files
+/// of its sessions.
 fn candidates(catalog: &Catalog, config: &Config) -> anyhow::Result<Vec<Candidate>> {
     let copies = catalog.verified_copies()?;
     let mut out = Vec::new();
@@ -265,19 +266,22 @@ fn candidates(catalog: &Catalog, config: &Config) -> anyhow::Result<Vec<Candidat
             Some(c) => Group::Case(c.clone()),
             None => Group::Recording(row.recording.id.clone()),
         };
+        let mut files: Vec<(i64, String, u64, String)> = Vec::new();
         for (file_id, paths) in &row.files {
-            if copies.get(file_id).copied().unwrap_or(0) >= config.burn.copies {
-                continue;
-            }
             let Some(path) = paths.first() else { continue };
             let Some(f) = row.recording.files.iter().find(|f| &f.path == path) else { continue };
-            out.push(Candidate {
-                file_id: *file_id,
-                path: path.clone(),
-                size: f.size,
-                blake3: f.blake3.clone(),
-                group: group.clone(),
-            });
+            files.push((*file_id, path.clone(), f.size, f.blake3.clone()));
+        }
+        if let Some((serial, session)) = row.recording.id.split_once('/').filter(|(_, s)| !s.starts_with("file-")) {
+            for f in catalog.session_chain_files(serial, session)? {
+                files.push((f.id, f.archive_path, f.size, f.blake3));
+            }
+        }
+        for (file_id, path, size, blake3) in files {
+            if copies.get(&file_id).copied().unwrap_or(0) >= config.burn.copies {
+                continue;
+            }
+            out.push(Candidate { file_id, path, size, blake3, group: group.clone() });
         }
     }
     Ok(out)

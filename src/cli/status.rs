@@ -200,4 +200,18 @@ mod tests {
         assert!(text.contains("✔ safe to undock"), "{text}");
         assert!(text.contains("verdicts 校验结果: verified 2"), "{text}");
     }
+
+    #[test]
+    fn renders_a_running_burn_job() {
+        let doc = serde_json::json!({
+            "running": false, "bays": [],
+            "burn": { "job": 3, "disc": 2, "discs": 4, "label": "EVIDOCK_J00003_D02_OF_04", "phase": "staging",
+                      "phase_zh": "备妥内容", "bytes_done": 512, "bytes_total": 2048 },
+        });
+        let text = render(&doc);
+        assert!(
+            text.contains("burn 刻录 job 任务 3  disc 光盘 2/4 EVIDOCK_J00003_D02_OF_04  staging 备妥内容  25%"),
+            "{text}"
+        );
+    }
 }

@@ -95,8 +95,9 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
     let st = station_with_long_term_footage();
     let before = st.archived_footage();
 
-    // Plan: 30000-byte files cost 30720 + 8192 bytes; 151424 bytes of room per disc hold
-    // three: the case on one disc, the flagged recording on another; the third, ordinary
+    // Plan: 30000-byte files cost 30720 + 8192 bytes, a chain file 2048 + 8192; 151424 bytes
+    // of room per disc hold a recording's three segments and its chain file, not two
+    // recordings: the case on one disc, the flagged recording on another; the third, ordinary
     // recording is not long-term and not planned.
     let media = "custom:1200000";
     let plan = plan_json(&st, media);
@@ -105,7 +106,7 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
     let groups: Vec<String> = discs.iter().map(|d| d["groups"][0]["group"].as_str().unwrap().to_string()).collect();
     assert!(groups.contains(&CASE.to_string()), "{groups:?}");
     assert!(groups.iter().any(|g| g.starts_with("recording K900001/")), "{groups:?}");
-    assert!(discs.iter().all(|d| d["files"] == 3 && d["used"].as_u64().unwrap() <= 1_200_000), "{plan:#}");
+    assert!(discs.iter().all(|d| d["files"] == 4 && d["used"].as_u64().unwrap() <= 1_200_000), "{plan:#}");
     let table = ok(st.evidock(&["burn", "plan", "--media", media]));
     assert!(table.contains("刻录计划") && table.contains(CASE), "{table}");
     assert!(!st.actions().contains(&"burn_planned".to_string()), "showing a plan logs nothing");
@@ -133,19 +134,20 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
     let case_label = case_disc.expect("a disc holds the case")["label"].as_str().unwrap().to_string();
     let bag = job.join(&case_label);
     let bag_files = crate::support::files_under(&bag.join("data"));
-    assert_eq!(bag_files.len(), 3);
-    for f in &bag_files {
+    assert_eq!(bag_files.len(), 4);
+    let (chain, footage): (Vec<_>, Vec<_>) = bag_files.iter().partition(|p| p.to_string_lossy().contains("/chain/"));
+    assert_eq!((chain.len(), footage.len()), (1, 3), "three segments and their session's chain file");
+    for f in &footage {
         assert!(f.to_string_lossy().contains(&format!("/{CASE}/K900001/")), "{}", f.display());
-        assert!(before.iter().any(|(p, _)| p == f), "{} mirrors an archive path", f.display());
+        assert!(before.iter().any(|(p, _)| p == *f), "{} mirrors an archive path", f.display());
     }
+    assert!(st.archive().join(chain[0]).is_file(), "{} mirrors an archive path", chain[0].display());
     let info = std::fs::read_to_string(bag.join("bag-info.txt")).unwrap();
-    for want in [
-        "Payload-Oxum: 90000.3",
-        "Maker-制作人: 李四",
-        "Extractor-提取人: 张三",
-        "Extraction-Time-提取时间: ",
-        "Bag-Count: ",
-    ] {
+    let chain_size = std::fs::metadata(bag.join("data").join(chain[0])).unwrap().len();
+    let oxum = format!("Payload-Oxum: {}.4", 90000 + chain_size);
+    for want in
+        [oxum.as_str(), "Maker-制作人: 李四", "Extractor-提取人: 张三", "Extraction-Time-提取时间: ", "Bag-Count: "]
+    {
         assert!(info.contains(want), "{want} in\n{info}");
     }
     let readme = std::fs::read_to_string(bag.join("README.txt")).unwrap();
@@ -169,10 +171,13 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
     let image = |l: &str| job.join(format!("{l}.iso"));
     let v = ok(st.evidock(&["burn", "verify", "--image", image(&labels[0]).to_str().unwrap(), "--json"]));
     let v: serde_json::Value = serde_json::from_str(v.trim()).unwrap();
-    assert_eq!((v["ok"].as_bool(), v["files"].as_u64()), (Some(true), Some(3)), "{v}");
+    assert_eq!((v["ok"].as_bool(), v["files"].as_u64()), (Some(true), Some(4)), "{v}");
 
     // One changed byte inside a file of disc 2's image: the verify fails and names the file.
-    let victim = crate::support::files_under(&job.join(&labels[1]).join("data")).remove(0);
+    let victim = crate::support::files_under(&job.join(&labels[1]).join("data"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "MP4"))
+        .unwrap();
     let victim_bytes = std::fs::read(job.join(&labels[1]).join("data").join(&victim)).unwrap();
     let bad = st.path("bad.iso");
     corrupt_inside(&image(&labels[1]), &victim_bytes[..64], &bad);
@@ -195,7 +200,7 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
         .iter()
         .flat_map(|d| d["paths"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()))
         .collect();
-    assert_eq!(paths.len(), 3, "{again:#}");
+    assert_eq!(paths.len(), 4, "{again:#}");
     assert!(paths.iter().any(|p| *p == victim.display().to_string()), "{paths:?}");
 
     // The intact image of disc 2 verifies; then nothing is left to burn.
@@ -218,6 +223,20 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
     let due = ok(st.evidock(&["burn", "recheck"]));
     assert!(due.contains("no disc due"), "{due}");
     ok(st.evidock(&["burn", "recheck", "--image", image(&labels[0]).to_str().unwrap()]));
+
+    // Two years on (the last check is set back in the catalogue): disc 2 is due; its re-check
+    // from a damaged copy fails and its footage is planned again.
+    rusqlite::Connection::open(st.path("state/catalog.sqlite"))
+        .unwrap()
+        .execute("UPDATE discs SET last_check = '2020-01-01T00:00:00+00:00' WHERE label = ?1", [&labels[1]])
+        .unwrap();
+    let o = st.evidock(&["burn", "recheck"]);
+    assert_eq!(o.status.code(), Some(1), "a disc is due: {}", text(&o));
+    assert!(text(&o).contains(&labels[1]) && !text(&o).contains(&labels[0]), "{}", text(&o));
+    let o = st.evidock(&["burn", "recheck", "--image", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(plan_json(&st, media)["discs"][0]["paths"].as_array().unwrap().len(), 4, "back in the plan");
+
     let actions = st.actions();
     for a in
         ["burn_planned", "disc_staged", "disc_written", "disc_verified", "disc_failed", "disc_moved", "disc_rechecked"]
@@ -244,7 +263,7 @@ fn a_staged_disc_is_written_with_the_configured_command_and_verified_from_the_de
     let w = ok(st.evidock(&["burn", "write", label, "--device", device.to_str().unwrap()]));
     assert!(w.contains("written to"), "{w}");
     let v = ok(st.evidock(&["burn", "verify", "--device", device.to_str().unwrap()]));
-    assert!(v.contains("verified") && v.contains("6 files"), "{v}");
+    assert!(v.contains("verified") && v.contains("8 files"), "{v}");
     let written: i64 = st
         .db()
         .query_row(

@@ -274,3 +274,29 @@ fn a_staged_disc_is_written_with_the_configured_command_and_verified_from_the_de
         .unwrap();
     assert_eq!(written, 1);
 }
+
+#[test]
+fn an_archive_file_changed_since_ingest_stops_the_staging_and_is_named() {
+    const TEST: &str = "an_archive_file_changed_since_ingest_stops_the_staging_and_is_named";
+    if !tool(TEST, "xorriso", &["-version"], "apt-get install xorriso") {
+        return;
+    }
+    let st = station_with_long_term_footage();
+    // Someone changes one byte of a case file in the archive behind evidock's back (R5).
+    let (victim, _) = st.archived_footage().into_iter().find(|(p, _)| p.to_string_lossy().contains(CASE)).unwrap();
+    let path = st.archive().join(&victim);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[100] ^= 0x01;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+
+    let o = st.evidock(&["burn", "run", "--media", "dvd"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("fixity check failed") && said.contains(&victim.display().to_string()), "{said}");
+    let failed: String =
+        st.db().query_row("SELECT details FROM custody_log WHERE action = 'disc_failed'", [], |r| r.get(0)).unwrap();
+    assert!(failed.contains("staging") && failed.contains("fixity"), "{failed}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the archive file is left as found, for inspection");
+    assert!(!st.actions().contains(&"disc_staged".to_string()));
+}

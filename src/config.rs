@@ -80,6 +80,9 @@ pub struct ConfigFile {
     /// `[access]`: access requests and confidentiality (R9, R10).
     #[serde(default)]
     pub access: AccessFile,
+    /// `[burn]`
+    #[serde(default)]
+    pub burn: BurnFile,
 }
 
 /// `[roles]` as written: for each role, its members (`NAME`, `group:NAME`, `uid:N`, `gid:N`).
@@ -127,6 +130,80 @@ pub struct MarkFile {
     /// Who may approve (besides holding the approver role).
     #[serde(default)]
     pub approvers: Vec<String>,
+}
+
+/// `[burn]` as written (R8).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurnFile {
+    /// Verified disc copies every long-term recording needs.
+    pub copies: Option<u32>,
+    /// Days after which a verified disc is due for a re-check.
+    pub recheck_interval_days: Option<u32>,
+    /// Room reserved per file on a disc, bytes.
+    pub reserve_per_file_bytes: Option<u64>,
+    /// Room reserved per disc, bytes.
+    pub reserve_per_disc_bytes: Option<u64>,
+    /// Where discs are staged and images built.
+    pub staging_dir: Option<PathBuf>,
+    /// The burner.
+    pub device: Option<String>,
+    /// The command that writes a disc, with `{image}`, `{device}`, `{label}`, `{bag}`.
+    pub write_command: Option<Vec<String>>,
+    /// Add manifest-blake3.txt to every bag.
+    pub blake3_manifest: Option<bool>,
+    /// The bureau named in bag-info.txt (default: the station name).
+    pub bureau: Option<String>,
+    /// Who extracts footage for discs (提取人), when not given on the command line.
+    pub extractor: Option<String>,
+}
+
+/// The default command that writes a staged disc: xorriso building the disc straight onto the
+/// burner from the bag, with the same options as the image, then closing and ejecting it.
+pub const DEFAULT_WRITE_COMMAND: [&str; 20] = [
+    "xorriso",
+    "-md5",
+    "on",
+    "-outdev",
+    "{device}",
+    "-volid",
+    "{label}",
+    "-joliet",
+    "on",
+    "-rockridge",
+    "on",
+    "-compliance",
+    "iso_9660_level=3",
+    "-map",
+    "{bag}",
+    "/",
+    "-close",
+    "on",
+    "-commit_eject",
+    "all",
+];
+
+/// `[burn]`, resolved (R8).
+#[derive(Debug, Clone)]
+pub struct Burn {
+    /// Verified disc copies each long-term recording needs.
+    pub copies: u32,
+    /// A verified disc is re-checked after this long.
+    pub recheck_interval: chrono::TimeDelta,
+    /// Reserved room per file and per disc.
+    pub reserve: crate::burn::plan::Reserve,
+    /// Where discs are staged and images built.
+    pub staging_dir: PathBuf,
+    /// The burner.
+    pub device: String,
+    /// The write command.
+    pub write_command: Vec<String>,
+    /// Add manifest-blake3.txt.
+    pub blake3_manifest: bool,
+    /// The bureau.
+    pub bureau: String,
+    /// The extractor, when configured.
+    pub extractor: Option<String>,
 }
 
 /// `[retention]` as written (R7).
@@ -359,6 +436,8 @@ pub struct Config {
     pub retention: crate::retention::Policy,
     /// Compliance rules (R3, R4).
     pub compliance: Compliance,
+    /// Burn-to-disc jobs (R8).
+    pub burn: Burn,
 }
 
 impl Config {
@@ -600,13 +679,48 @@ impl Config {
             commercial_secret: mark("commercial_secret", a.commercial_secret)?,
             privacy: mark("privacy", a.privacy)?,
         };
+        let b = file.burn;
+        let station_name = file.station.name.unwrap_or_else(|| "evidock".to_string());
+        let write_command =
+            b.write_command.unwrap_or_else(|| DEFAULT_WRITE_COMMAND.iter().map(|s| s.to_string()).collect());
+        if write_command.is_empty() || write_command[0].trim().is_empty() {
+            return Err(invalid("burn.write_command", &"[]", "must name a program"));
+        }
+        let burn = Burn {
+            copies: range("burn.copies", b.copies.map(u64::from), 2, 1, 10)? as u32,
+            recheck_interval: chrono::TimeDelta::days(range(
+                "burn.recheck_interval_days",
+                b.recheck_interval_days.map(u64::from),
+                730,
+                1,
+                3650,
+            )? as i64),
+            reserve: crate::burn::plan::Reserve {
+                per_file: range("burn.reserve_per_file_bytes", b.reserve_per_file_bytes, 8192, 2048, 1 << 20)?,
+                per_disc: range("burn.reserve_per_disc_bytes", b.reserve_per_disc_bytes, 64 << 20, 1 << 20, 4 << 30)?,
+            },
+            staging_dir: abs("burn.staging_dir", b.staging_dir, "/var/lib/evidock/burn")?,
+            device: b.device.unwrap_or_else(|| "/dev/sr0".to_string()),
+            write_command,
+            blake3_manifest: b.blake3_manifest.unwrap_or(true),
+            bureau: b.bureau.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| station_name.clone()),
+            extractor: b.extractor.filter(|s| !s.trim().is_empty()),
+        };
+        if burn.staging_dir.starts_with(&paths.archive_root) || paths.archive_root.starts_with(&burn.staging_dir) {
+            return Err(invalid(
+                "burn.staging_dir",
+                &burn.staging_dir.display(),
+                "must not lie inside paths.archive_root, nor contain it",
+            ));
+        }
         Ok(Config {
             roles,
             access,
+            burn,
             retention,
             compliance,
             source: path.map(Path::to_path_buf),
-            station_name: file.station.name.unwrap_or_else(|| "evidock".to_string()),
+            station_name,
             timezone,
             paths,
             ingest,
@@ -631,6 +745,7 @@ impl Config {
                 state_dir: Some(root.join("state")),
                 control_socket: Some(root.join("control.sock")),
             },
+            burn: BurnFile { staging_dir: Some(root.join("burn")), ..BurnFile::default() },
             ..ConfigFile::default()
         };
         Config::resolve(file, None).expect("defaults under a folder are valid")
@@ -644,6 +759,11 @@ impl Config {
     /// The daemon's status file, refreshed while it runs.
     pub fn status_path(&self) -> PathBuf {
         self.paths.state_dir.join("status.json")
+    }
+
+    /// The progress file of the burn job running now, read by `evidock status`.
+    pub fn burn_progress_path(&self) -> PathBuf {
+        self.paths.state_dir.join("burn-progress.json")
     }
 
     /// The single-instance lock.

@@ -12,6 +12,8 @@
 //! - [`daemon`]: the long-running service: event loop, bays, status, systemd.
 //! - [`retention`]: retention classes, deadlines, long-term flags, holds, the purge queue,
 //!   and the working-day calendar (pure).
+//! - [`burn`]: burn-to-disc jobs: the disc plan (pure), BagIt staging, the xorriso image,
+//!   write and read-back verify (R8).
 //! - [`report`]: compliance reports and spot-check samples for supervisors (pure).
 //! - [`config`]: the configuration file, resolved into typed values.
 //! - [`control`]: the control socket between the command line and the daemon, and the roles
@@ -36,6 +38,7 @@ macro_rules! failpoint {
 }
 
 pub mod archive;
+pub mod burn;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -71,6 +74,7 @@ mod purity {
         "src/report/render.rs",
         "src/report/sample.rs",
         "src/report/history.rs",
+        "src/burn/plan.rs",
     ];
     const FORBIDDEN: &[&str] = &[
         "tokio",

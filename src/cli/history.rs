@@ -167,7 +167,7 @@ pub fn run_query(args: &QueryArgs, config: &Config) -> anyhow::Result<ExitCode> 
     let events = query(&conn, args, config.timezone)?;
     if events.len() as u64 == args.limit && args.limit > 0 {
         if let Some(last) = events.last() {
-            eprintln!("evidock: more events may follow: next page with --after {}", last.seq);
+            crate::errln!("evidock: more events may follow: next page with --after {}", last.seq);
         }
     }
     let text = match args.format {

@@ -37,6 +37,11 @@ pub enum Rule {
     /// Through the daemon, by a caller holding one of these roles; the first one held is the
     /// role the command acts in.
     Station(&'static [Role]),
+    /// A long job that needs devices or time the daemon should not lend (a disc burn): in the
+    /// calling process, usually a supervised unit of its own, by a caller holding one of these
+    /// roles or by the station's own user (the owner of the catalogue), writing the catalogue
+    /// in its own transactions beside the daemon.
+    Job(&'static [Role]),
 }
 
 const ANY: &[Role] = &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian, Role::Admin];
@@ -45,6 +50,7 @@ const FILERS: &[Role] = &[Role::Custodian, Role::Archivist];
 
 /// The rule of a command. Exhaustive: a new command must be placed here before it compiles.
 pub fn rule(cmd: &Command) -> Rule {
+    use super::burn::{BurnCommand as B, DiscCommand as Dc};
     use super::case::{CaseCommand as C, GapCommand as G};
     use super::device::DeviceCommand as D;
     use super::log::LogCommand as L;
@@ -52,6 +58,9 @@ pub fn rule(cmd: &Command) -> Rule {
     match cmd {
         Command::Sim(_) | Command::Demo(_) | Command::Daemon | Command::Ingest(_) => Rule::Local,
         Command::Status(_) => Rule::Station(ANY),
+        Command::Burn(B::Plan { .. } | B::Disc(Dc::List { .. })) => Rule::Station(ANY),
+        Command::Burn(B::Disc(Dc::Move { .. })) => Rule::Station(FILERS),
+        Command::Burn(B::Run { .. } | B::Write { .. } | B::Verify { .. } | B::Recheck { .. }) => Rule::Job(FILERS),
         Command::Device(D::Register { .. } | D::Retire { .. }) => Rule::Station(&[Role::Custodian, Role::Admin]),
         Command::Device(D::List { .. }) => Rule::Station(ANY),
         Command::Case(history::CaseCommand::History(_)) => {
@@ -129,6 +138,7 @@ pub struct Caller {
 thread_local! {
     static CALLER: RefCell<Option<Caller>> = const { RefCell::new(None) };
     static OUT: RefCell<Option<Box<dyn Write + Send>>> = const { RefCell::new(None) };
+    static ERR: RefCell<Option<Box<dyn Write + Send>>> = const { RefCell::new(None) };
 }
 
 /// The caller of the command running on this thread. Outside a station command (the daemon's
@@ -166,6 +176,40 @@ impl Write for Stdout {
     }
 }
 
+/// Standard error of the command running on this thread: the terminal, or notes the daemon
+/// sends back to its client.
+pub fn stderr() -> Stderr {
+    Stderr
+}
+
+/// See [`stderr`].
+pub struct Stderr;
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        ERR.with(|o| match o.borrow_mut().as_mut() {
+            Some(w) => w.write(buf),
+            None => std::io::stderr().lock().write(buf),
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        ERR.with(|o| match o.borrow_mut().as_mut() {
+            Some(w) => w.flush(),
+            None => std::io::stderr().lock().flush(),
+        })
+    }
+}
+
+/// `eprintln!` to the command's standard error ([`stderr`]).
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!($crate::cli::invoke::stderr(), $($arg)*);
+    }};
+}
+
 /// `println!` to the command's standard output ([`stdout`]). A closed pipe is not an error.
 #[macro_export]
 macro_rules! outln {
@@ -191,14 +235,22 @@ macro_rules! outprint {
 pub fn authorize(cmd: &Command, who: &Identity, config: &Config) -> Result<Caller, Refused> {
     let officer = config.roles.officer_of(who);
     let held = config.roles.roles_of(who);
-    let needed = match rule(cmd) {
-        Rule::Local => &[][..],
-        Rule::Station(roles) => roles,
+    let (needed, station_may) = match rule(cmd) {
+        Rule::Local => (&[][..], false),
+        Rule::Station(roles) => (roles, false),
+        Rule::Job(roles) => (roles, true),
     };
-    match needed.iter().find(|r| held.contains(r)) {
+    let owner = || {
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(config.catalog_path()).ok()?).eq(&who.uid).then_some(())
+    };
+    let role = needed.iter().find(|r| held.contains(r)).copied().or_else(|| {
+        // The station's own user running a job (a burn unit): it acts as the system.
+        (station_may && who.uid != 0 && owner().is_some()).then_some(Role::System)
+    });
+    match role {
         Some(role) => Ok(Caller {
             identity: who.clone(),
-            actor: Actor { user: who.user.clone(), role: *role, officer },
+            actor: Actor { user: who.user.clone(), role, officer },
             via_daemon: false,
         }),
         None => {
@@ -250,13 +302,17 @@ fn run_as(
     cmd: &Command,
     config: &Config,
     caller: Caller,
-    out: Option<Box<dyn Write + Send>>,
+    streams: Option<crate::control::server::Streams>,
 ) -> anyhow::Result<ExitCode> {
     CALLER.with(|c| *c.borrow_mut() = Some(caller.clone()));
-    OUT.with(|o| *o.borrow_mut() = out);
+    if let Some(s) = streams {
+        OUT.with(|o| *o.borrow_mut() = Some(s.out));
+        ERR.with(|o| *o.borrow_mut() = Some(s.err));
+    }
     let result = super::dispatch(cmd, config);
     CALLER.with(|c| *c.borrow_mut() = None);
     OUT.with(|o| *o.borrow_mut() = None);
+    ERR.with(|o| *o.borrow_mut() = None);
     if let Err(e) = &result {
         if let Some(r) = e.downcast_ref::<Refused>() {
             log_refusal(config, &caller.identity, Some(caller.actor.role), cmd, &r.0, caller.via_daemon);
@@ -289,7 +345,7 @@ pub fn serve(
     pid: i32,
     request: Request,
     fds: Vec<OwnedFd>,
-    out: Box<dyn Write + Send>,
+    streams: crate::control::server::Streams,
 ) -> Result<u8, String> {
     let argv = std::iter::once("evidock".to_string()).chain(request.argv.iter().cloned());
     let mut cli = match <super::Cli as clap::Parser>::try_parse_from(argv) {
@@ -304,7 +360,7 @@ pub fn serve(
             None => return Err(format!("{} was not sent as an open file", path.display())),
         }
     }
-    if rule(&cli.command) == Rule::Local {
+    if !matches!(rule(&cli.command), Rule::Station(_)) {
         return Err(format!("`{}` runs on its own, not through the service", command_name(&cli.command)));
     }
     tracing::info!(user = %who.user, uid = who.uid, pid, "control: {}", command_name(&cli.command));
@@ -315,7 +371,7 @@ pub fn serve(
             return Err(format!("{refused}"));
         }
     };
-    let result = run_as(&cli.command, config, caller, Some(out));
+    let result = run_as(&cli.command, config, caller, Some(streams));
     drop(sent);
     result.map(exit_number).map_err(|e| format!("{e:#}"))
 }
@@ -359,6 +415,9 @@ pub fn run_station(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
             crate::control::wire::Reply::Out(text) => {
                 let _ = stdout().write_all(text.as_bytes());
             }
+            crate::control::wire::Reply::Note(text) => {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }
             crate::control::wire::Reply::Error(message) => error = Some(message.clone()),
             crate::control::wire::Reply::Exit(_) => {}
         })?;
@@ -377,6 +436,21 @@ pub fn run_station(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
         }
     };
     run_as(cmd, config, caller, None)
+}
+
+/// Runs a job ([`Rule::Job`]) in this process, for this process's user, under the rules.
+///
+/// # Errors
+/// When it is refused or could not run (exit code 2).
+pub fn run_job(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
+    let who = crate::control::peer::current();
+    match authorize(cmd, &who, config) {
+        Ok(caller) => run_as(cmd, config, caller, None),
+        Err(refused) => {
+            log_refusal(config, &who, None, cmd, &refused.0, false);
+            Err(refused.into())
+        }
+    }
 }
 
 /// The number of an exit code (`ExitCode` hides it).

@@ -159,7 +159,7 @@ fn execute(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> any
             let made = match store::checkpoint(&conn, &signer, Some(&paths.checkpoints), chrono::Utc::now()) {
                 Ok(c) => c,
                 Err(e @ CustodyError::Unsound { .. }) => {
-                    eprintln!("evidock: {e}");
+                    crate::errln!("evidock: {e}");
                     return Ok((String::new(), ExitCode::from(FOUND)));
                 }
                 Err(e) => return Err(e.into()),
@@ -227,7 +227,7 @@ fn execute(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> any
 
 /// A finding printed on stderr, with exit code 1.
 fn found(msg: String) -> (String, ExitCode) {
-    eprintln!("evidock: {msg}");
+    crate::errln!("evidock: {msg}");
     (String::new(), ExitCode::from(FOUND))
 }
 

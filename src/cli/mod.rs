@@ -2,6 +2,7 @@
 //! diagnostics to stderr. Exit codes: 0 ok; 1 ran and found a problem (tampering, flagged
 //! footage, a broken log); 2 could not run (usage, configuration, I/O).
 
+mod burn;
 mod case;
 mod daemon;
 mod demo;
@@ -58,6 +59,9 @@ pub enum Command {
     /// Compliance reports and spot checks for supervisors (R3, R6, R11).
     #[command(subcommand)]
     Report(retention::ReportCommand),
+    /// Burn long-term footage to verified optical discs (R8).
+    #[command(subcommand)]
+    Burn(burn::BurnCommand),
     /// Read and verify the custody log.
     #[command(subcommand)]
     Log(history::LogCommand),
@@ -82,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match invoke::rule(command) {
                 invoke::Rule::Local => dispatch(command, &config),
                 invoke::Rule::Station(_) => invoke::run_station(command, &config),
+                invoke::Rule::Job(_) => invoke::run_job(command, &config),
             }
         }
     }
@@ -109,6 +114,7 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Gap(cmd) => case::run_gap(cmd, config),
         Command::Retention(cmd) => retention::run(cmd, config),
         Command::Report(cmd) => retention::run_report(cmd, config),
+        Command::Burn(cmd) => burn::run(cmd, config),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),
     }

@@ -277,7 +277,7 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
                 let tomb = match req.execute(now, &row.recording, policy) {
                     Ok(t) => t,
                     Err(e) => {
-                        eprintln!("purge #{}: {}", req.id, refusal(e));
+                        crate::errln!("purge #{}: {}", req.id, refusal(e));
                         continue;
                     }
                 };

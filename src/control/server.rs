@@ -14,18 +14,27 @@ use super::roles::Identity;
 use super::wire::{Reply, Request, MAX_FDS, MAX_REQUEST, VERSION};
 
 /// What the daemon does with one request: given the caller (from the kernel), its pid, the
-/// request, the descriptors it carried and the command's standard output (streamed to the
-/// caller as it is written), the result: an exit code, or the message of an error that
-/// stopped the command.
-pub type Handler =
-    dyn Fn(Identity, i32, Request, Vec<OwnedFd>, Box<dyn Write + Send>) -> Result<u8, String> + Send + Sync;
+/// request, the descriptors it carried and the command's output streams (sent to the caller
+/// as they are written), the result: an exit code, or the message of an error that stopped
+/// the command.
+pub type Handler = dyn Fn(Identity, i32, Request, Vec<OwnedFd>, Streams) -> Result<u8, String> + Send + Sync;
 
-/// Standard output of a command run for a client: each write goes out as one `out` reply.
-struct ReplyOut(std::os::unix::net::UnixStream);
+/// The standard output and standard error of a command run for a client.
+pub struct Streams {
+    /// Standard output: each write goes out as one `out` reply.
+    pub out: Box<dyn Write + Send>,
+    /// Standard error: each write goes out as one `note` reply.
+    pub err: Box<dyn Write + Send>,
+}
+
+/// One of [`Streams`]: the connection, and whether it carries standard error.
+struct ReplyOut(std::os::unix::net::UnixStream, bool);
 
 impl Write for ReplyOut {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write_all(Reply::Out(String::from_utf8_lossy(buf).into_owned()).line().as_bytes())?;
+        let text = String::from_utf8_lossy(buf).into_owned();
+        let reply = if self.1 { Reply::Note(text) } else { Reply::Out(text) };
+        self.0.write_all(reply.line().as_bytes())?;
         Ok(buf.len())
     }
 
@@ -135,7 +144,11 @@ fn handle(stream: std::os::unix::net::UnixStream, handler: &Handler) -> std::io:
             return s.write_all(Reply::Exit(2).line().as_bytes());
         }
     };
-    let result = handler(who, pid, request, fds, Box::new(ReplyOut(stream.try_clone()?)));
+    let streams = Streams {
+        out: Box::new(ReplyOut(stream.try_clone()?, false)),
+        err: Box::new(ReplyOut(stream.try_clone()?, true)),
+    };
+    let result = handler(who, pid, request, fds, streams);
     let mut s = &stream;
     let code = match result {
         Ok(code) => code,

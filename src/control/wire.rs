@@ -3,7 +3,7 @@
 //! A request is one JSON object on one line, sent with `sendmsg`; its `paths` name the
 //! arguments that are files, and the same message carries one open descriptor per entry, in
 //! order (`SCM_RIGHTS`). Replies are JSON objects, one per line: any number of `{"out": TEXT}`
-//! (standard output), at most one `{"error": TEXT}` (the command could not run), and a last
+//! (standard output), `{"note": TEXT}` (standard error), at most one `{"error": TEXT}` (the command could not run), and a last
 //! `{"exit": CODE}`.
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,8 @@ pub struct Request {
 pub enum Reply {
     /// Standard output of the command.
     Out(String),
+    /// Standard error of the command: notes and warnings for the caller.
+    Note(String),
     /// The command could not run: the message `evidock: ...` the caller prints.
     Error(String),
     /// The exit code; the last line.

@@ -219,11 +219,25 @@ pub enum Action {
     FootageCopied,
     /// Approved footage was exported to an outside party (R9).
     FootageExported,
+    /// A burn plan was made: discs, their footage, files refused (R8).
+    BurnPlanned,
+    /// A disc was staged as a BagIt bag, every file read back from the archive (R8).
+    DiscStaged,
+    /// A disc image was built or a disc written (R8).
+    DiscWritten,
+    /// A disc passed a full read-back verify and counts as a copy (R8).
+    DiscVerified,
+    /// A disc, or a staging, failed; its footage stays in the next plan (R8).
+    DiscFailed,
+    /// A disc changed place or holder (R8, R9).
+    DiscMoved,
+    /// A registered disc was re-checked, with the result (R8).
+    DiscRechecked,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 50] = [
+    pub const ALL: [Action; 57] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -274,6 +288,13 @@ impl Action {
         Action::FootageViewed,
         Action::FootageCopied,
         Action::FootageExported,
+        Action::BurnPlanned,
+        Action::DiscStaged,
+        Action::DiscWritten,
+        Action::DiscVerified,
+        Action::DiscFailed,
+        Action::DiscMoved,
+        Action::DiscRechecked,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -329,6 +350,13 @@ impl Action {
             Action::FootageViewed => "footage_viewed",
             Action::FootageCopied => "footage_copied",
             Action::FootageExported => "footage_exported",
+            Action::BurnPlanned => "burn_planned",
+            Action::DiscStaged => "disc_staged",
+            Action::DiscWritten => "disc_written",
+            Action::DiscVerified => "disc_verified",
+            Action::DiscFailed => "disc_failed",
+            Action::DiscMoved => "disc_moved",
+            Action::DiscRechecked => "disc_rechecked",
         }
     }
 
@@ -385,6 +413,13 @@ impl Action {
             Action::FootageViewed => "录像已查看",
             Action::FootageCopied => "录像已复制",
             Action::FootageExported => "录像已导出",
+            Action::BurnPlanned => "刻录计划已生成",
+            Action::DiscStaged => "光盘内容已备妥",
+            Action::DiscWritten => "光盘已刻录",
+            Action::DiscVerified => "光盘校验通过",
+            Action::DiscFailed => "光盘校验失败",
+            Action::DiscMoved => "光盘已移交",
+            Action::DiscRechecked => "光盘已复检",
         }
     }
 
@@ -810,7 +845,8 @@ mod tests {
              footage_assigned gap_explained retention_flag_set retention_flag_withdrawn hold_placed hold_released \
              purge_requested purge_approved purge_cancelled purge_executed report_made call_refused \
              confidentiality_marked confidentiality_cleared access_requested access_approved access_denied \
-             access_expired footage_viewed footage_copied footage_exported"
+             access_expired footage_viewed footage_copied footage_exported burn_planned disc_staged disc_written \
+             disc_verified disc_failed disc_moved disc_rechecked"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -23,11 +23,9 @@ fn a_user_without_a_role_is_refused_by_the_socket_and_the_refusal_is_logged() {
     // It could not have opened the catalogue itself: the daemon answered (and logged).
     let (user, role, details): (String, String, String) = st
         .db()
-        .query_row(
-            "SELECT actor_user, actor_role, details FROM custody_log WHERE action = 'call_refused'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .query_row("SELECT actor_user, actor_role, details FROM custody_log WHERE action = 'call_refused'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .unwrap();
     assert_eq!((user.as_str(), role.as_str()), ("uid:4242", "none"));
     assert!(details.contains("\"command\":\"device list\"") && details.contains("\"via\":\"socket\""), "{details}");
@@ -35,7 +33,8 @@ fn a_user_without_a_role_is_refused_by_the_socket_and_the_refusal_is_logged() {
     // The approver (nobody, uid 65534) may read the registry but not register a recorder.
     let o = st.evidock_as(65534, &["device", "list"]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = st.evidock_as(65534, &["device", "register", "J100001", "--officer-id", "310001", "--officer-name", "李四"]);
+    let o =
+        st.evidock_as(65534, &["device", "register", "J100001", "--officer-id", "310001", "--officer-name", "李四"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("needs one of: custodian, admin"), "{}", text(&o));
     let refusals: i64 =
@@ -53,11 +52,9 @@ fn the_daemon_writes_for_the_caller_and_names_it_from_the_kernel() {
     st.register("J100002");
     let (user, role): (String, String) = st
         .db()
-        .query_row(
-            "SELECT actor_user, actor_role FROM custody_log WHERE action = 'device_registered'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT actor_user, actor_role FROM custody_log WHERE action = 'device_registered'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert_eq!((user.as_str(), role.as_str()), ("root", "custodian"));
     assert!(st.log().contains("control: device register"), "the daemon ran it:\n{}", st.log());

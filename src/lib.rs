@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`recorder`]: the recorder contract, chain verification, adapters, simulator (pure core
 //!   plus the simulator's writer).
+//! - [`access`]: access requests, approvals and confidentiality marks (pure).
 //! - [`archive`]: archive layout (pure) and the durable file primitives (`fsio`).
 //! - [`ingest`]: the volume scanner, the pure planner and the one executor that writes to
 //!   the archive and wipes recorders.
@@ -37,6 +38,7 @@ macro_rules! failpoint {
     };
 }
 
+pub mod access;
 pub mod archive;
 pub mod burn;
 pub mod catalog;
@@ -65,6 +67,8 @@ mod purity {
         "src/custody/chain.rs",
         "src/custody/merkle.rs",
         "src/custody/checkpoint.rs",
+        "src/access/mod.rs",
+        "src/custody/extract.rs",
         "src/retention/calendar.rs",
         "src/retention/months.rs",
         "src/retention/policy.rs",

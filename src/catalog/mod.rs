@@ -8,12 +8,14 @@
 //! Must never: update or delete custody events (the triggers refuse it), or hold the database
 //! readable by other users (mode 0600, R12).
 
+mod access;
 mod burn;
 mod cases;
 mod registry;
 mod retention;
 mod store;
 
+pub use access::request_subject;
 pub use burn::{DiscRow, NewDisc};
 pub use cases::{Case, CaseKind, CaseLabel, GapRow, PendingMove};
 pub use registry::{Registration, RegistryCheck, RegistryEntry};

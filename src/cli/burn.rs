@@ -457,7 +457,7 @@ fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyh
             d,
             &info,
             config.burn.blake3_manifest,
-            &|_, dir| custody_files(&keys, dir),
+            &|disc, dir| custody_files(config, disc, dir),
             &mut |n| {
                 done += n;
                 if done - last >= 64 << 20 {
@@ -508,18 +508,27 @@ fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyh
     Ok(if failed || !p.refused.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// The custody files every disc carries: the station's public key and the latest signed
-/// checkpoint of the custody log.
-fn custody_files(keys: &KeyPaths, dir: &Path) -> std::io::Result<()> {
-    if keys.verifier.exists() {
-        std::fs::copy(&keys.verifier, dir.join(crate::custody::files::VERIFIER_KEY_FILE))?;
-    }
-    if keys.checkpoints.exists() {
-        let notes = crate::custody::files::read_notes(&keys.checkpoints).map_err(std::io::Error::other)?;
-        if let Some(last) = notes.last() {
-            std::fs::write(dir.join("custody-checkpoint.txt"), last)?;
+/// The custody files every disc carries: a fresh signed checkpoint of the custody log, the
+/// station's verifier key, and the extract of every event about the disc's recordings and
+/// their cases, each with its inclusion proof (`evidock log verify-extract`).
+fn custody_files(config: &Config, disc: &bag::StagedDisc, dir: &Path) -> std::io::Result<()> {
+    let io = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
+    let mut catalog = super::open_catalog_as_user(config).map_err(io)?;
+    let on_disc: std::collections::BTreeSet<i64> = disc.files.iter().map(|f| f.file_id).collect();
+    let mut wanted = std::collections::BTreeSet::new();
+    let mut cases = std::collections::BTreeSet::new();
+    for r in catalog.recordings().map_err(|e| io(e.into()))? {
+        if r.files.iter().any(|(id, _)| on_disc.contains(id)) {
+            let seqs = super::history::event_seqs(catalog.connection(), None, Some(&r.recording.id), config.timezone)
+                .map_err(io)?;
+            wanted.extend(seqs);
+            cases.extend(r.recording.cases.iter().cloned());
         }
     }
+    for c in &cases {
+        wanted.extend(super::history::event_seqs(catalog.connection(), Some(c), None, config.timezone).map_err(io)?);
+    }
+    super::access::write_custody_folder(&mut catalog, config, &wanted, &|_| false, dir).map_err(io)?;
     Ok(())
 }
 

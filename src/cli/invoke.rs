@@ -50,6 +50,7 @@ const FILERS: &[Role] = &[Role::Custodian, Role::Archivist];
 
 /// The rule of a command. Exhaustive: a new command must be placed here before it compiles.
 pub fn rule(cmd: &Command) -> Rule {
+    use super::access::AccessCommand as A;
     use super::burn::{BurnCommand as B, DiscCommand as Dc};
     use super::case::{CaseCommand as C, GapCommand as G};
     use super::device::DeviceCommand as D;
@@ -58,6 +59,12 @@ pub fn rule(cmd: &Command) -> Rule {
     match cmd {
         Command::Sim(_) | Command::Demo(_) | Command::Daemon | Command::Ingest(_) => Rule::Local,
         Command::Status(_) => Rule::Station(ANY),
+        Command::Access(a) => match a {
+            A::Request { .. } | A::List { .. } | A::View { .. } => Rule::Station(ANY),
+            A::Approve { .. } | A::Deny { .. } => Rule::Station(&[Role::Approver]),
+            A::Mark { .. } | A::Unmark { .. } | A::Informant { .. } => Rule::Station(&[Role::Archivist, Role::Admin]),
+        },
+        Command::Export(_) => Rule::Station(&[Role::Archivist, Role::Custodian]),
         Command::Burn(B::Plan { .. } | B::Disc(Dc::List { .. })) => Rule::Station(ANY),
         Command::Burn(B::Disc(Dc::Move { .. })) => Rule::Station(FILERS),
         Command::Burn(B::Run { .. } | B::Write { .. } | B::Verify { .. } | B::Recheck { .. }) => Rule::Job(FILERS),
@@ -93,6 +100,7 @@ pub fn rule(cmd: &Command) -> Rule {
             }
             L::Tail { .. } | L::Verify { .. } | L::Prove { .. } | L::Consistency { .. } => Rule::Station(READERS),
             L::Checkpoint { .. } => Rule::Station(&[Role::Admin, Role::Archivist, Role::Supervisor]),
+            L::VerifyExtract { .. } => Rule::Local,
         },
     }
 }
@@ -102,6 +110,8 @@ pub fn rule(cmd: &Command) -> Rule {
 pub enum PathUse {
     /// A file to read.
     Read,
+    /// A folder to write into (made when missing).
+    Dir,
 }
 
 /// The file arguments of a station command, to be sent as descriptors and replaced, in the
@@ -120,6 +130,7 @@ pub fn paths(cmd: &mut Command) -> Vec<(&mut PathBuf, PathUse)> {
         Command::Log(history::LogCommand::Log(L::Consistency { from, .. })) => {
             from.key.iter_mut().map(|p| (p, PathUse::Read)).collect()
         }
+        Command::Export(args) => vec![(&mut args.to, PathUse::Dir)],
         _ => Vec::new(),
     }
 }
@@ -404,7 +415,9 @@ pub fn run_station(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
             std::iter::once("evidock".to_string()).chain(args.iter().cloned()),
         )?;
         for (path, how) in paths(&mut parsed.command) {
-            let PathUse::Read = how;
+            if how == PathUse::Dir {
+                std::fs::create_dir_all(&*path).map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
+            }
             let file = std::fs::File::open(&*path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
             cmd_paths.push(path.to_string_lossy().into_owned());
             fds.push(file.into());

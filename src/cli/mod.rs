@@ -2,6 +2,7 @@
 //! diagnostics to stderr. Exit codes: 0 ok; 1 ran and found a problem (tampering, flagged
 //! footage, a broken log); 2 could not run (usage, configuration, I/O).
 
+pub mod access;
 mod burn;
 mod case;
 mod daemon;
@@ -65,6 +66,12 @@ pub enum Command {
     /// Read and verify the custody log.
     #[command(subcommand)]
     Log(history::LogCommand),
+    /// Access requests, approvals, confidentiality marks and informants (R9, R10).
+    #[command(subcommand)]
+    Access(access::AccessCommand),
+    /// Copy the footage of an approved access request out, with its hashes, the custody
+    /// extract and a signed checkpoint (R9).
+    Export(access::ExportArgs),
     /// Write simulated recorder volumes (tests, demos, benchmarks).
     #[command(subcommand)]
     Sim(sim::SimCommand),
@@ -82,7 +89,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),
         command => {
-            let config = Config::load(cli.config.as_deref())?;
+            let config = match Config::load(cli.config.as_deref()) {
+                Ok(c) => c,
+                // The configuration belongs to the service (mode 0640): a caller outside its
+                // group still reaches the service at the default socket, which decides.
+                Err(crate::config::ConfigError::Read { source, .. })
+                    if source.kind() == std::io::ErrorKind::PermissionDenied
+                        && matches!(invoke::rule(command), invoke::Rule::Station(_)) =>
+                {
+                    let defaults = Config::resolve(crate::config::ConfigFile::default(), None)?;
+                    if crate::control::client::connect(&defaults.paths.control_socket)?.is_none() {
+                        anyhow::bail!(
+                            "cannot read the configuration ({source}) and the evidock service is not listening at {}",
+                            defaults.paths.control_socket.display()
+                        );
+                    }
+                    return invoke::run_station(command, &defaults);
+                }
+                Err(e) => return Err(e.into()),
+            };
             match invoke::rule(command) {
                 invoke::Rule::Local => dispatch(command, &config),
                 invoke::Rule::Station(_) => invoke::run_station(command, &config),
@@ -115,6 +140,8 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Retention(cmd) => retention::run(cmd, config),
         Command::Report(cmd) => retention::run_report(cmd, config),
         Command::Burn(cmd) => burn::run(cmd, config),
+        Command::Access(cmd) => access::run(cmd, config),
+        Command::Export(args) => access::export(args, config),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),
     }

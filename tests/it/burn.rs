@@ -152,8 +152,23 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
     }
     let readme = std::fs::read_to_string(bag.join("README.txt")).unwrap();
     assert!(readme.contains("sha512sum -c manifest-sha512.txt") && readme.contains("如何离线校验"), "{readme}");
-    assert!(bag.join("custody/custody-checkpoint.txt").is_file(), "the signed checkpoint is on the disc");
+    assert!(bag.join("custody/checkpoint.txt").is_file(), "the signed checkpoint is on the disc");
     assert!(bag.join("custody/custody-signing.pub").is_file(), "the public key is on the disc");
+    // The custody extract on the disc proves its recordings' events offline, against the key
+    // the station holds.
+    let key = st.path("state/custody-signing.pub");
+    let o = st.evidock(&[
+        "log",
+        "verify-extract",
+        "--dir",
+        bag.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["proven"].as_u64().unwrap() > 3, "{v}");
 
     // An independent BagIt validator accepts both bags.
     if tool(TEST, "python3", &["-c", "import bagit"], "pip install bagit") {

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `evidock` binary on temporary stations, real SQLite, real
 //! filesystem events. One binary, a module per feature, `support` for the station.
 
+mod access;
 mod burn;
 mod cases;
 mod cli;

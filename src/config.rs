@@ -71,6 +71,139 @@ pub struct ConfigFile {
     /// `[compliance]`
     #[serde(default)]
     pub compliance: ComplianceFile,
+    /// `[roles]`: who holds which role (R12). Absent: the built-in map
+    /// ([`crate::control::roles::RoleMap::builtin`]).
+    pub roles: Option<RolesFile>,
+    /// `[officers]`: user name to officer number (警号).
+    #[serde(default)]
+    pub officers: std::collections::BTreeMap<String, String>,
+    /// `[access]`: access requests and confidentiality (R9, R10).
+    #[serde(default)]
+    pub access: AccessFile,
+    /// `[burn]`
+    #[serde(default)]
+    pub burn: BurnFile,
+}
+
+/// `[roles]` as written: for each role, its members (`NAME`, `group:NAME`, `uid:N`, `gid:N`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesFile {
+    /// 设备管理员: docks recorders, registers devices, files footage into cases.
+    #[serde(default)]
+    pub custodian: Vec<String>,
+    /// 档案管理员: keeps the archive, registers access, copies and exports.
+    #[serde(default)]
+    pub archivist: Vec<String>,
+    /// 审批人: approves access and deletions.
+    #[serde(default)]
+    pub approver: Vec<String>,
+    /// 监督人员: queries, reports, spot checks.
+    #[serde(default)]
+    pub supervisor: Vec<String>,
+    /// 系统管理员: the station itself (checkpoints, purge runs).
+    #[serde(default)]
+    pub admin: Vec<String>,
+}
+
+/// `[access]` as written (R9, R10).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessFile {
+    /// Days an approval stays valid (default 7).
+    pub approval_valid_days: Option<u32>,
+    /// `[access.secret]`: who may request and approve access to footage marked secret (国家秘密).
+    pub secret: Option<MarkFile>,
+    /// `[access.commercial_secret]`: the same for commercial secrets (商业秘密).
+    pub commercial_secret: Option<MarkFile>,
+    /// `[access.privacy]`: the same for personal privacy (个人隐私).
+    pub privacy: Option<MarkFile>,
+}
+
+/// Who may request and approve access to footage with one confidentiality mark.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkFile {
+    /// Who may request (besides holding a role that may request at all).
+    #[serde(default)]
+    pub requesters: Vec<String>,
+    /// Who may approve (besides holding the approver role).
+    #[serde(default)]
+    pub approvers: Vec<String>,
+}
+
+/// `[burn]` as written (R8).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurnFile {
+    /// Verified disc copies every long-term recording needs.
+    pub copies: Option<u32>,
+    /// Days after which a verified disc is due for a re-check.
+    pub recheck_interval_days: Option<u32>,
+    /// Room reserved per file on a disc, bytes.
+    pub reserve_per_file_bytes: Option<u64>,
+    /// Room reserved per disc, bytes.
+    pub reserve_per_disc_bytes: Option<u64>,
+    /// Where discs are staged and images built.
+    pub staging_dir: Option<PathBuf>,
+    /// The burner.
+    pub device: Option<String>,
+    /// The command that writes a disc, with `{image}`, `{device}`, `{label}`, `{bag}`.
+    pub write_command: Option<Vec<String>>,
+    /// Add manifest-blake3.txt to every bag.
+    pub blake3_manifest: Option<bool>,
+    /// The bureau named in bag-info.txt (default: the station name).
+    pub bureau: Option<String>,
+    /// Who extracts footage for discs (提取人), when not given on the command line.
+    pub extractor: Option<String>,
+}
+
+/// The default command that writes a staged disc: xorriso building the disc straight onto the
+/// burner from the bag, with the same options as the image, then closing and ejecting it.
+pub const DEFAULT_WRITE_COMMAND: [&str; 20] = [
+    "xorriso",
+    "-md5",
+    "on",
+    "-outdev",
+    "{device}",
+    "-volid",
+    "{label}",
+    "-joliet",
+    "on",
+    "-rockridge",
+    "on",
+    "-compliance",
+    "iso_9660_level=3",
+    "-map",
+    "{bag}",
+    "/",
+    "-close",
+    "on",
+    "-commit_eject",
+    "all",
+];
+
+/// `[burn]`, resolved (R8).
+#[derive(Debug, Clone)]
+pub struct Burn {
+    /// Verified disc copies each long-term recording needs.
+    pub copies: u32,
+    /// A verified disc is re-checked after this long.
+    pub recheck_interval: chrono::TimeDelta,
+    /// Reserved room per file and per disc.
+    pub reserve: crate::burn::plan::Reserve,
+    /// Where discs are staged and images built.
+    pub staging_dir: PathBuf,
+    /// The burner.
+    pub device: String,
+    /// The write command.
+    pub write_command: Vec<String>,
+    /// Add manifest-blake3.txt.
+    pub blake3_manifest: bool,
+    /// The bureau.
+    pub bureau: String,
+    /// The extractor, when configured.
+    pub extractor: Option<String>,
 }
 
 /// `[retention]` as written (R7).
@@ -134,6 +267,8 @@ pub struct PathsFile {
     pub archive_root: Option<PathBuf>,
     /// Catalogue, lock and status.
     pub state_dir: Option<PathBuf>,
+    /// The control socket the command line talks to the daemon through.
+    pub control_socket: Option<PathBuf>,
 }
 
 /// `[ingest]` as written.
@@ -230,6 +365,8 @@ pub struct Paths {
     pub archive_root: PathBuf,
     /// Catalogue, lock and status.
     pub state_dir: PathBuf,
+    /// The control socket (default `/run/evidock/control.sock`).
+    pub control_socket: PathBuf,
 }
 
 /// `[ingest]`, resolved.
@@ -291,10 +428,16 @@ pub struct Config {
     pub status_interval_ms: u64,
     /// Custody checkpoint interval, seconds.
     pub checkpoint_interval_s: u64,
+    /// Who holds which role, and officer numbers (R12).
+    pub roles: crate::control::roles::RoleMap,
+    /// Access requests and confidentiality (R9, R10).
+    pub access: crate::control::roles::AccessPolicy,
     /// Retention policy (R7).
     pub retention: crate::retention::Policy,
     /// Compliance rules (R3, R4).
     pub compliance: Compliance,
+    /// Burn-to-disc jobs (R8).
+    pub burn: Burn,
 }
 
 impl Config {
@@ -364,7 +507,15 @@ impl Config {
             dock_root: abs("paths.dock_root", file.paths.dock_root, "/run/evidock/dock")?,
             archive_root: abs("paths.archive_root", file.paths.archive_root, "/var/lib/evidock/archive")?,
             state_dir: abs("paths.state_dir", file.paths.state_dir, "/var/lib/evidock/state")?,
+            control_socket: abs("paths.control_socket", file.paths.control_socket, "/run/evidock/control.sock")?,
         };
+        if paths.control_socket.as_os_str().len() > 107 {
+            return Err(invalid(
+                "paths.control_socket",
+                &paths.control_socket.display(),
+                "is longer than the 107 bytes a Unix socket path may have",
+            ));
+        }
         for (key, p) in [("paths.archive_root", &paths.archive_root), ("paths.state_dir", &paths.state_dir)] {
             if p.starts_with(&paths.dock_root) {
                 return Err(invalid(key, &p.display(), "must not lie inside paths.dock_root"));
@@ -488,11 +639,88 @@ impl Config {
                 .map(|p| if p.is_absolute() { p } else { base.join(p) })
                 .collect(),
         };
+        let members = |key: &str, v: &[String]| {
+            crate::control::roles::Members::parse(v).map_err(|e| invalid(key, &e.entry, e.reason))
+        };
+        let mut roles = match &file.roles {
+            None => crate::control::roles::RoleMap::builtin(),
+            Some(r) => {
+                let mut map = crate::control::roles::RoleMap::default();
+                for (name, list) in [
+                    ("custodian", &r.custodian),
+                    ("archivist", &r.archivist),
+                    ("approver", &r.approver),
+                    ("supervisor", &r.supervisor),
+                    ("admin", &r.admin),
+                ] {
+                    map.roles.insert(name, members(&format!("roles.{name}"), list)?);
+                }
+                map
+            }
+        };
+        roles.officers = file.officers;
+        let a = file.access;
+        let mark = |key: &str, m: Option<MarkFile>| -> Result<crate::control::roles::MarkRule, ConfigError> {
+            let m = m.unwrap_or_default();
+            Ok(crate::control::roles::MarkRule {
+                requesters: members(&format!("access.{key}.requesters"), &m.requesters)?,
+                approvers: members(&format!("access.{key}.approvers"), &m.approvers)?,
+            })
+        };
+        let access = crate::control::roles::AccessPolicy {
+            approval_valid: chrono::TimeDelta::days(range(
+                "access.approval_valid_days",
+                a.approval_valid_days.map(u64::from),
+                7,
+                1,
+                366,
+            )? as i64),
+            secret: mark("secret", a.secret)?,
+            commercial_secret: mark("commercial_secret", a.commercial_secret)?,
+            privacy: mark("privacy", a.privacy)?,
+        };
+        let b = file.burn;
+        let station_name = file.station.name.unwrap_or_else(|| "evidock".to_string());
+        let write_command =
+            b.write_command.unwrap_or_else(|| DEFAULT_WRITE_COMMAND.iter().map(|s| s.to_string()).collect());
+        if write_command.is_empty() || write_command[0].trim().is_empty() {
+            return Err(invalid("burn.write_command", &"[]", "must name a program"));
+        }
+        let burn = Burn {
+            copies: range("burn.copies", b.copies.map(u64::from), 2, 1, 10)? as u32,
+            recheck_interval: chrono::TimeDelta::days(range(
+                "burn.recheck_interval_days",
+                b.recheck_interval_days.map(u64::from),
+                730,
+                1,
+                3650,
+            )? as i64),
+            reserve: crate::burn::plan::Reserve {
+                per_file: range("burn.reserve_per_file_bytes", b.reserve_per_file_bytes, 8192, 2048, 1 << 20)?,
+                per_disc: range("burn.reserve_per_disc_bytes", b.reserve_per_disc_bytes, 64 << 20, 1 << 20, 4 << 30)?,
+            },
+            staging_dir: abs("burn.staging_dir", b.staging_dir, "/var/lib/evidock/burn")?,
+            device: b.device.unwrap_or_else(|| "/dev/sr0".to_string()),
+            write_command,
+            blake3_manifest: b.blake3_manifest.unwrap_or(true),
+            bureau: b.bureau.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| station_name.clone()),
+            extractor: b.extractor.filter(|s| !s.trim().is_empty()),
+        };
+        if burn.staging_dir.starts_with(&paths.archive_root) || paths.archive_root.starts_with(&burn.staging_dir) {
+            return Err(invalid(
+                "burn.staging_dir",
+                &burn.staging_dir.display(),
+                "must not lie inside paths.archive_root, nor contain it",
+            ));
+        }
         Ok(Config {
+            roles,
+            access,
+            burn,
             retention,
             compliance,
             source: path.map(Path::to_path_buf),
-            station_name: file.station.name.unwrap_or_else(|| "evidock".to_string()),
+            station_name,
             timezone,
             paths,
             ingest,
@@ -515,7 +743,9 @@ impl Config {
                 dock_root: Some(root.join("dock")),
                 archive_root: Some(root.join("archive")),
                 state_dir: Some(root.join("state")),
+                control_socket: Some(root.join("control.sock")),
             },
+            burn: BurnFile { staging_dir: Some(root.join("burn")), ..BurnFile::default() },
             ..ConfigFile::default()
         };
         Config::resolve(file, None).expect("defaults under a folder are valid")
@@ -529,6 +759,11 @@ impl Config {
     /// The daemon's status file, refreshed while it runs.
     pub fn status_path(&self) -> PathBuf {
         self.paths.state_dir.join("status.json")
+    }
+
+    /// The progress file of the burn job running now, read by `evidock status`.
+    pub fn burn_progress_path(&self) -> PathBuf {
+        self.paths.state_dir.join("burn-progress.json")
     }
 
     /// The single-instance lock.

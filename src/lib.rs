@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`recorder`]: the recorder contract, chain verification, adapters, simulator (pure core
 //!   plus the simulator's writer).
+//! - [`access`]: access requests, approvals and confidentiality marks (pure).
 //! - [`archive`]: archive layout (pure) and the durable file primitives (`fsio`).
 //! - [`ingest`]: the volume scanner, the pure planner and the one executor that writes to
 //!   the archive and wipes recorders.
@@ -12,8 +13,12 @@
 //! - [`daemon`]: the long-running service: event loop, bays, status, systemd.
 //! - [`retention`]: retention classes, deadlines, long-term flags, holds, the purge queue,
 //!   and the working-day calendar (pure).
+//! - [`burn`]: burn-to-disc jobs: the disc plan (pure), BagIt staging, the xorriso image,
+//!   write and read-back verify (R8).
 //! - [`report`]: compliance reports and spot-check samples for supervisors (pure).
 //! - [`config`]: the configuration file, resolved into typed values.
+//! - [`control`]: the control socket between the command line and the daemon, and the roles
+//!   that decide who may do what.
 //! - [`cli`]: the command-line interface.
 
 /// Test-build failpoints: with the `failpoints` feature, `EVIDOCK_FAILPOINTS=name[,name]`
@@ -33,10 +38,13 @@ macro_rules! failpoint {
     };
 }
 
+pub mod access;
 pub mod archive;
+pub mod burn;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod custody;
 pub mod daemon;
 pub mod dock;
@@ -59,6 +67,8 @@ mod purity {
         "src/custody/chain.rs",
         "src/custody/merkle.rs",
         "src/custody/checkpoint.rs",
+        "src/access/mod.rs",
+        "src/custody/extract.rs",
         "src/retention/calendar.rs",
         "src/retention/months.rs",
         "src/retention/policy.rs",
@@ -68,6 +78,7 @@ mod purity {
         "src/report/render.rs",
         "src/report/sample.rs",
         "src/report/history.rs",
+        "src/burn/plan.rs",
     ];
     const FORBIDDEN: &[&str] = &[
         "tokio",

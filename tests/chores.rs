@@ -3,7 +3,8 @@
 //!
 //! - The systemd unit passes `systemd-analyze verify` with no output at all (the tool only warns,
 //!   with exit status 0, about unknown keys), keeps the settings the daemon relies on, and keeps
-//!   its `systemd-analyze security` exposure low.
+//!   its `systemd-analyze security` exposure low; the burn units (R8) verify the same way and
+//!   run the burn commands with the folders they need.
 //! - The sysusers and tmpfiles files create the user and the folders the configuration names.
 //! - The udev rules know exactly the USB ids of the configuration's `[[usb.models]]` (R1, R2,
 //!   R14), one commented line each, sorted, and are well-formed rules.
@@ -148,6 +149,77 @@ fn systemd_unit_verifies_without_output() {
     );
 }
 
+/// The burn units (R8), written with their `ExecStart=` binary replaced by `binary` into a fresh
+/// temporary folder (the timer finds its service beside it).
+fn burn_units_with_binary(binary: &Path) -> (tempfile::TempDir, Vec<PathBuf>) {
+    const SHIPPED: &str = "ExecStart=/usr/local/bin/evidock ";
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let mut paths = Vec::new();
+    for name in ["evidock-burn@.service", "evidock-burn-recheck.service", "evidock-burn-recheck.timer"] {
+        let shipped = read(&format!("systemd/{name}"));
+        let unit = if name.ends_with(".service") {
+            assert_eq!(shipped.matches(SHIPPED).count(), 1, "{name}: one `{SHIPPED}` line expected");
+            shipped.replace(SHIPPED, &format!("ExecStart={} ", binary.display().to_string().replace('%', "%%")))
+        } else {
+            shipped
+        };
+        let path = dir.path().join(name);
+        std::fs::write(&path, unit).expect("write the unit");
+        paths.push(path);
+    }
+    (dir, paths)
+}
+
+#[test]
+fn burn_units_verify_without_output() {
+    let Some(analyze) = which("systemd-analyze") else {
+        println!(
+            "SKIPPED burn_units_verify_without_output: systemd-analyze is not installed (apt-get install systemd)"
+        );
+        return;
+    };
+    let (_dir, units) = burn_units_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
+    // The template itself, and an instance named like a disc label.
+    let instance = units[0].with_file_name("evidock-burn@EVIDOCK_J00001_D01_OF_02.service");
+    for unit in units.iter().chain([&instance]) {
+        let out = run(Command::new(&analyze).arg("verify").arg(unit));
+        let said = text(&out);
+        assert!(
+            out.status.success() && said.trim().is_empty(),
+            "systemd-analyze verify {}: {}\n{said}",
+            unit.display(),
+            out.status
+        );
+    }
+}
+
+#[test]
+fn burn_units_run_the_burn_commands_with_the_folders_they_need() {
+    let c = shipped_config();
+    let write = unit_settings(&read("systemd/evidock-burn@.service"));
+    assert_eq!(
+        service_value(&write, "ExecStart"),
+        "/usr/local/bin/evidock --config /etc/evidock/evidock.toml burn write %I"
+    );
+    assert_eq!(service_value(&write, "Restart"), "no", "a spoilt write needs a new blank disc, not a restart");
+    assert_eq!(service_value(&write, "User"), "evidock");
+    assert!(service_values(&write, "DeviceAllow").contains(&"block-sr rw"), "the burner must be reachable");
+    let writable: Vec<PathBuf> =
+        service_values(&write, "ReadWritePaths").iter().flat_map(|v| v.split_whitespace()).map(PathBuf::from).collect();
+    for dir in [&c.paths.state_dir, &c.burn.staging_dir] {
+        assert!(writable.iter().any(|w| dir.starts_with(w)), "{} not in ReadWritePaths= {writable:?}", dir.display());
+    }
+    let recheck = unit_settings(&read("systemd/evidock-burn-recheck.service"));
+    assert_eq!(service_value(&recheck, "Type"), "oneshot");
+    assert_eq!(
+        service_value(&recheck, "ExecStart"),
+        "/usr/local/bin/evidock --config /etc/evidock/evidock.toml burn recheck"
+    );
+    let timer = unit_settings(&read("systemd/evidock-burn-recheck.timer"));
+    assert!(timer.iter().any(|(s, k, v)| s == "Timer" && k == "Persistent" && v == "true"), "{timer:?}");
+    assert!(timer.iter().any(|(s, k, _)| s == "Timer" && k == "OnCalendar"), "{timer:?}");
+}
+
 #[test]
 fn systemd_unit_security_exposure_is_low() {
     let Some(analyze) = which("systemd-analyze") else {
@@ -263,7 +335,12 @@ fn sysusers_and_tmpfiles_cover_the_configured_folders() {
     );
     let dirs = tmpfiles_dirs();
     let c = shipped_config();
-    for (dir, mode) in [(&c.paths.dock_root, "0750"), (&c.paths.archive_root, "0700"), (&c.paths.state_dir, "0700")] {
+    for (dir, mode) in [
+        (&c.paths.dock_root, "0750"),
+        (&c.paths.archive_root, "0700"),
+        (&c.paths.state_dir, "0700"),
+        (&c.burn.staging_dir, "0700"),
+    ] {
         let line = dirs.iter().find(|(p, ..)| p == dir);
         let Some((_, m, u, g)) = line else { panic!("evidock.tmpfiles.conf does not create {}", dir.display()) };
         assert_eq!((m.as_str(), u.as_str(), g.as_str()), (mode, "evidock", "evidock"), "{}", dir.display());

@@ -1,6 +1,6 @@
 //! The catalogue: one SQLite database (WAL, `synchronous=FULL`) holding devices, dockings,
 //! archived files, segments with their verdicts and times, sessions, gaps, hostile entries,
-//! wipes, and the custody log (whose table and hashing belong to [`crate::custody`]).
+//! wipes, burn jobs and discs, and the custody log (whose table and hashing belong to [`crate::custody`]).
 //!
 //! Owns: the schema and every write to it. Every state change is written in one transaction
 //! together with the custody event that records it, so the log and the catalogue never
@@ -8,11 +8,15 @@
 //! Must never: update or delete custody events (the triggers refuse it), or hold the database
 //! readable by other users (mode 0600, R12).
 
+mod access;
+mod burn;
 mod cases;
 mod registry;
 mod retention;
 mod store;
 
+pub use access::request_subject;
+pub use burn::{DiscRow, NewDisc};
 pub use cases::{Case, CaseKind, CaseLabel, GapRow, PendingMove};
 pub use registry::{Registration, RegistryCheck, RegistryEntry};
 pub use retention::RecordingRow;

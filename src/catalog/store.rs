@@ -362,6 +362,19 @@ impl Catalog {
     /// # Errors
     /// When it cannot be opened, or is damaged ([`CatalogError::Damaged`]: nothing is written).
     pub fn open(path: &Path, tz: chrono_tz::Tz, actor: Actor) -> Result<Catalog, CatalogError> {
+        Catalog::open_with(path, tz, actor, true)
+    }
+
+    /// Opens the catalogue like [`Catalog::open`] but without the integrity check: for the
+    /// daemon's further connections, after its own opening checked the file.
+    ///
+    /// # Errors
+    /// When it cannot be opened.
+    pub fn open_trusted(path: &Path, tz: chrono_tz::Tz, actor: Actor) -> Result<Catalog, CatalogError> {
+        Catalog::open_with(path, tz, actor, false)
+    }
+
+    fn open_with(path: &Path, tz: chrono_tz::Tz, actor: Actor, check: bool) -> Result<Catalog, CatalogError> {
         use std::os::unix::fs::DirBuilderExt;
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::DirBuilder::new()
@@ -372,14 +385,19 @@ impl Catalog {
         let open_err = |source| CatalogError::Open { path: path.to_path_buf(), source };
         let conn = Connection::open(path).map_err(open_err)?;
         restrict(path)?;
-        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, msg)
-                if f.code == rusqlite::ErrorCode::NotADatabase || f.code == rusqlite::ErrorCode::DatabaseCorrupt =>
-            {
-                CatalogError::Damaged { path: path.to_path_buf(), detail: msg.unwrap_or_else(|| f.to_string()) }
-            }
-            other => open_err(other),
-        })?;
+        let check: String = if !check {
+            "ok".to_string()
+        } else {
+            conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, msg)
+                    if f.code == rusqlite::ErrorCode::NotADatabase
+                        || f.code == rusqlite::ErrorCode::DatabaseCorrupt =>
+                {
+                    CatalogError::Damaged { path: path.to_path_buf(), detail: msg.unwrap_or_else(|| f.to_string()) }
+                }
+                other => open_err(other),
+            })?
+        };
         if check != "ok" {
             return Err(CatalogError::Damaged { path: path.to_path_buf(), detail: check });
         }
@@ -391,6 +409,8 @@ impl Catalog {
         conn.execute_batch(super::registry::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::cases::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::retention::SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::burn::SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::access::SCHEMA).map_err(open_err)?;
         log::create_schema(&conn)?;
         conn.execute_batch(INDEXES).map_err(open_err)?;
         restrict(path)?;

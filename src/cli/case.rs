@@ -126,15 +126,15 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
     match cmd {
         CaseCommand::Create(args) => {
             catalog.create_case(&args.label())?;
-            println!("case {} created / 案件已创建", args.number.trim());
+            crate::outln!("case {} created / 案件已创建", args.number.trim());
         }
         CaseCommand::Label(args) => {
             catalog.label_case(&args.label())?;
-            println!("case {} relabelled / 案件信息已修改", args.number.trim());
+            crate::outln!("case {} relabelled / 案件信息已修改", args.number.trim());
         }
         CaseCommand::List => {
             for n in catalog.case_numbers()? {
-                println!("{n}");
+                crate::outln!("{n}");
             }
         }
         CaseCommand::Show { number, json } => {
@@ -146,7 +146,7 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
                     .iter()
                     .map(|(id, path, linked)| serde_json::json!({ "file": id, "path": path, "linked": linked }))
                     .collect();
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::json!({
                         "number": l.number, "folder": case.folder, "party": l.party, "officers": l.officers,
@@ -156,10 +156,10 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
                     })
                 );
             } else {
-                print!("{}", assign::label_text(&case));
-                println!("footage 录像 ({}):", case.files.len());
+                crate::outprint!("{}", assign::label_text(&case));
+                crate::outln!("footage 录像 ({}):", case.files.len());
                 for (_, path, linked) in &case.files {
-                    println!("  {path}{}", if *linked { "  (linked 链接)" } else { "" });
+                    crate::outln!("  {path}{}", if *linked { "  (linked 链接)" } else { "" });
                 }
             }
         }
@@ -179,21 +179,21 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("nothing to assign: give --file, --session or --segment");
             }
             for path in assign::assign(config, &mut catalog, &case, &selected)? {
-                println!("{path}");
+                crate::outln!("{path}");
             }
         }
         CaseCommand::Propose { number, confirm } => {
             let proposed = catalog.propose(number)?;
             if proposed.is_empty() {
-                println!("no footage matches the case's officers and on-site windows / 无匹配录像");
+                crate::outln!("no footage matches the case's officers and on-site windows / 无匹配录像");
             }
             for f in &proposed {
-                println!("{}", f.archive_path);
+                crate::outln!("{}", f.archive_path);
             }
             if *confirm && !proposed.is_empty() {
                 let case = catalog.case(number)?;
                 let filed = assign::assign(config, &mut catalog, &case, &proposed)?;
-                println!("filed {} file(s) into {} / 已归入案件", filed.len(), case.label.number);
+                crate::outln!("filed {} file(s) into {} / 已归入案件", filed.len(), case.label.number);
             }
         }
     }
@@ -206,7 +206,7 @@ pub fn run_gap(cmd: &GapCommand, config: &Config) -> anyhow::Result<ExitCode> {
         GapCommand::List { open, json } => {
             for g in catalog.gaps(*open)? {
                 if *json {
-                    println!(
+                    crate::outln!(
                         "{}",
                         serde_json::json!({
                             "id": g.id, "serial": g.serial, "session": g.session, "after_seq": g.after_seq,
@@ -220,7 +220,7 @@ pub fn run_gap(cmd: &GapCommand, config: &Config) -> anyhow::Result<ExitCode> {
                         (None, Some(e)) => format!("explained 已说明: {e}"),
                         (None, None) => "UNEXPLAINED 未说明".to_string(),
                     };
-                    println!(
+                    crate::outln!(
                         "#{:<4} {} {} seq {}→{}  {} – {}  {} s  {why}",
                         g.id,
                         g.serial,
@@ -236,7 +236,7 @@ pub fn run_gap(cmd: &GapCommand, config: &Config) -> anyhow::Result<ExitCode> {
         }
         GapCommand::Explain { id, text } => {
             catalog.explain_gap(*id, text)?;
-            println!("gap {id} explained / 已书面说明");
+            crate::outln!("gap {id} explained / 已书面说明");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -35,6 +35,7 @@ timezone = "Asia/Shanghai"
 dock_root = "dock"
 archive_root = "archive"
 state_dir = "state"
+control_socket = "run/control.sock"
 
 [usb]
 enabled = false
@@ -86,7 +87,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let dir = args.dir.canonicalize()?;
     let config_path = dir.join("evidock.toml");
     if !config_path.exists() {
-        std::fs::write(&config_path, CONFIG)?;
+        // The person running the demo holds every role but approver at this station.
+        let me = crate::control::peer::current().user;
+        let roles = format!(
+            "\n[roles]\ncustodian = [{me:?}]\narchivist = [{me:?}]\nsupervisor = [{me:?}]\nadmin = [{me:?}]\napprover = []\n"
+        );
+        std::fs::write(&config_path, format!("{CONFIG}{roles}"))?;
     }
     let config = Config::parse(&std::fs::read_to_string(&config_path)?, &config_path)?;
     let mut volumes: Vec<PathBuf> = std::fs::read_dir(&fixtures)

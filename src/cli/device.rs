@@ -52,11 +52,11 @@ pub fn run(cmd: &DeviceCommand, config: &Config) -> anyhow::Result<ExitCode> {
                 officer_name: officer_name.clone(),
                 unit: unit.clone(),
             })?;
-            println!("registered {serial} to officer {officer_id} / 已登记");
+            crate::outln!("registered {serial} to officer {officer_id} / 已登记");
         }
         DeviceCommand::Retire { serial, reason } => {
             catalog.retire_device(serial, reason)?;
-            println!("retired {serial} / 已停用");
+            crate::outln!("retired {serial} / 已停用");
         }
         DeviceCommand::List { json } => {
             for e in catalog.registry()? {
@@ -67,7 +67,7 @@ pub fn run(cmd: &DeviceCommand, config: &Config) -> anyhow::Result<ExitCode> {
                         .iter()
                         .map(|(o, n, u, since)| serde_json::json!({ "officer_id": o, "officer_name": n, "unit": u, "since": since }))
                         .collect();
-                    println!(
+                    crate::outln!(
                         "{}",
                         serde_json::json!({
                             "serial": r.serial, "model": r.model, "officer_id": r.officer_id, "officer_name": r.officer_name,
@@ -75,7 +75,7 @@ pub fn run(cmd: &DeviceCommand, config: &Config) -> anyhow::Result<ExitCode> {
                         })
                     );
                 } else {
-                    println!(
+                    crate::outln!(
                         "{}  {}  {} {}  {}{}",
                         r.serial,
                         r.model.as_deref().unwrap_or("-"),

@@ -150,7 +150,7 @@ pub struct HistoryArgs {
 }
 
 fn emit(text: &str, code: ExitCode) -> anyhow::Result<ExitCode> {
-    let mut out = io::stdout().lock();
+    let mut out = super::invoke::stdout();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(code),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(code),
@@ -167,7 +167,7 @@ pub fn run_query(args: &QueryArgs, config: &Config) -> anyhow::Result<ExitCode> 
     let events = query(&conn, args, config.timezone)?;
     if events.len() as u64 == args.limit && args.limit > 0 {
         if let Some(last) = events.last() {
-            eprintln!("evidock: more events may follow: next page with --after {}", last.seq);
+            crate::errln!("evidock: more events may follow: next page with --after {}", last.seq);
         }
     }
     let text = match args.format {
@@ -455,6 +455,41 @@ fn time_bound(s: &str, tz: chrono_tz::Tz, end: bool) -> anyhow::Result<(String, 
 }
 
 /// The events `args` selects, oldest first, at most `args.limit`.
+/// The sequence numbers of every event `log query --case` (or `--recording`) would show.
+///
+/// # Errors
+/// When the log cannot be read.
+pub(crate) fn event_seqs(
+    conn: &Connection,
+    case: Option<&str>,
+    recording: Option<&str>,
+    tz: chrono_tz::Tz,
+) -> anyhow::Result<BTreeSet<u64>> {
+    let mut args = QueryArgs {
+        case: case.map(str::to_string),
+        device: None,
+        officer: None,
+        recording: recording.map(str::to_string),
+        actor: None,
+        actions: Vec::new(),
+        from: None,
+        to: None,
+        seq_from: None,
+        seq_to: None,
+        limit: 10_000,
+        after: 0,
+        format: QueryFormat::Json,
+    };
+    let mut out = BTreeSet::new();
+    loop {
+        let page = query(conn, &args, tz)?;
+        let Some(last) = page.last().map(|e| e.seq) else { break };
+        out.extend(page.iter().map(|e| e.seq));
+        args.after = last;
+    }
+    Ok(out)
+}
+
 fn query(conn: &Connection, args: &QueryArgs, tz: chrono_tz::Tz) -> anyhow::Result<Vec<StoredEvent>> {
     let mut q = Sql::default();
     let mut clauses = vec![format!("seq > {}", q.p(clamp(args.after)))];

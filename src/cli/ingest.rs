@@ -59,12 +59,12 @@ pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     let snap = progress.snapshot();
     let outcome = result?;
     if args.json {
-        println!("{}", crate::daemon::status::bay_json(&snap));
+        crate::outln!("{}", crate::daemon::status::bay_json(&snap));
     } else {
         eprintln!();
-        println!("{}", snap.message);
+        crate::outln!("{}", snap.message);
         for (verdict, n) in &snap.verdicts {
-            println!("  {verdict}: {n}");
+            crate::outln!("  {verdict}: {n}");
         }
     }
     Ok(match outcome {

@@ -2,12 +2,15 @@
 //! diagnostics to stderr. Exit codes: 0 ok; 1 ran and found a problem (tampering, flagged
 //! footage, a broken log); 2 could not run (usage, configuration, I/O).
 
+pub mod access;
+mod burn;
 mod case;
 mod daemon;
 mod demo;
 mod device;
 mod history;
 mod ingest;
+pub mod invoke;
 pub mod log;
 mod retention;
 pub mod sim;
@@ -57,9 +60,18 @@ pub enum Command {
     /// Compliance reports and spot checks for supervisors (R3, R6, R11).
     #[command(subcommand)]
     Report(retention::ReportCommand),
+    /// Burn long-term footage to verified optical discs (R8).
+    #[command(subcommand)]
+    Burn(burn::BurnCommand),
     /// Read and verify the custody log.
     #[command(subcommand)]
     Log(history::LogCommand),
+    /// Access requests, approvals, confidentiality marks and informants (R9, R10).
+    #[command(subcommand)]
+    Access(access::AccessCommand),
+    /// Copy the footage of an approved access request out, with its hashes, the custody
+    /// extract and a signed checkpoint (R9).
+    Export(access::ExportArgs),
     /// Write simulated recorder volumes (tests, demos, benchmarks).
     #[command(subcommand)]
     Sim(sim::SimCommand),
@@ -67,7 +79,8 @@ pub enum Command {
     Demo(demo::Args),
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line: local commands here; station commands through the daemon
+/// when it runs, else directly ([`invoke::run_station`]).
 ///
 /// # Errors
 /// When the command could not run (exit code 2).
@@ -76,27 +89,61 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),
         command => {
-            let config = Config::load(cli.config.as_deref())?;
-            match command {
-                Command::Daemon => daemon::run(config),
-                Command::Ingest(args) => ingest::run(args, &config),
-                Command::Status(args) => status::run(args, &config),
-                Command::Log(history::LogCommand::Query(args)) => history::run_query(args, &config),
-                Command::Log(history::LogCommand::Log(cmd)) => log::run(
-                    cmd,
-                    &config.catalog_path(),
-                    &config.paths.state_dir,
-                    &crate::custody::checkpoint::key_name(&config.station_name),
-                ),
-                Command::Device(cmd) => device::run(cmd, &config),
-                Command::Case(history::CaseCommand::History(args)) => history::run_history(args, &config),
-                Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, &config),
-                Command::Gap(cmd) => case::run_gap(cmd, &config),
-                Command::Retention(cmd) => retention::run(cmd, &config),
-                Command::Report(cmd) => retention::run_report(cmd, &config),
-                Command::Sim(_) | Command::Demo(_) => unreachable!("handled above"),
+            let config = match Config::load(cli.config.as_deref()) {
+                Ok(c) => c,
+                // The configuration belongs to the service (mode 0640): a caller outside its
+                // group still reaches the service at the default socket, which decides.
+                Err(crate::config::ConfigError::Read { source, .. })
+                    if source.kind() == std::io::ErrorKind::PermissionDenied
+                        && matches!(invoke::rule(command), invoke::Rule::Station(_)) =>
+                {
+                    let defaults = Config::resolve(crate::config::ConfigFile::default(), None)?;
+                    if crate::control::client::connect(&defaults.paths.control_socket)?.is_none() {
+                        anyhow::bail!(
+                            "cannot read the configuration ({source}) and the evidock service is not listening at {}",
+                            defaults.paths.control_socket.display()
+                        );
+                    }
+                    return invoke::run_station(command, &defaults);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            match invoke::rule(command) {
+                invoke::Rule::Local => dispatch(command, &config),
+                invoke::Rule::Station(_) => invoke::run_station(command, &config),
+                invoke::Rule::Job(_) => invoke::run_job(command, &config),
             }
         }
+    }
+}
+
+/// Runs a command with a loaded configuration, in this process.
+///
+/// # Errors
+/// When the command could not run (exit code 2).
+pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Daemon => daemon::run(config.clone()),
+        Command::Ingest(args) => ingest::run(args, config),
+        Command::Status(args) => status::run(args, config),
+        Command::Log(history::LogCommand::Query(args)) => history::run_query(args, config),
+        Command::Log(history::LogCommand::Log(cmd)) => log::run(
+            cmd,
+            &config.catalog_path(),
+            &config.paths.state_dir,
+            &crate::custody::checkpoint::key_name(&config.station_name),
+        ),
+        Command::Device(cmd) => device::run(cmd, config),
+        Command::Case(history::CaseCommand::History(args)) => history::run_history(args, config),
+        Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, config),
+        Command::Gap(cmd) => case::run_gap(cmd, config),
+        Command::Retention(cmd) => retention::run(cmd, config),
+        Command::Report(cmd) => retention::run_report(cmd, config),
+        Command::Burn(cmd) => burn::run(cmd, config),
+        Command::Access(cmd) => access::run(cmd, config),
+        Command::Export(args) => access::export(args, config),
+        Command::Sim(cmd) => sim::run(cmd),
+        Command::Demo(args) => demo::run(args),
     }
 }
 
@@ -115,15 +162,20 @@ pub fn init_tracing() {
     let _ = result;
 }
 
-/// Opens the catalogue to write as the operating-system user running the command (role
-/// custodian until roles come from the configuration).
+/// Opens the catalogue to write as the caller of the running command ([`invoke::caller`]):
+/// in the daemon without a new integrity check (the daemon checked it at start), directly with
+/// one.
 ///
 /// # Errors
 /// When the catalogue cannot be opened.
 pub fn open_catalog_as_user(config: &Config) -> anyhow::Result<crate::catalog::Catalog> {
-    use crate::custody::event::{Actor, Role};
-    let actor = Actor { user: crate::daemon::current_user(), role: Role::Custodian, officer: None };
-    Ok(crate::catalog::Catalog::open(&config.catalog_path(), config.timezone, actor)?)
+    let caller = invoke::caller();
+    let path = config.catalog_path();
+    Ok(if caller.via_daemon {
+        crate::catalog::Catalog::open_trusted(&path, config.timezone, caller.actor)?
+    } else {
+        crate::catalog::Catalog::open(&path, config.timezone, caller.actor)?
+    })
 }
 
 /// Human-readable bytes (binary units).

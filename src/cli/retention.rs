@@ -145,20 +145,25 @@ pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> 
             let r = &row.recording;
             let class = retention::class(r, policy);
             let deadline = retention::deadline(r, policy);
-            println!("recording 录像 {}  device {}  officer {}", r.id, r.device, r.officer.as_deref().unwrap_or("-"));
-            println!("  {} – {}", r.start, r.end);
-            println!(
+            crate::outln!(
+                "recording 录像 {}  device {}  officer {}",
+                r.id,
+                r.device,
+                r.officer.as_deref().unwrap_or("-")
+            );
+            crate::outln!("  {} – {}", r.start, r.end);
+            crate::outln!(
                 "  class 类别: {} {}  deadline 保存期限: {}",
                 class.as_str(),
                 class.label_zh(),
                 deadline_str(deadline, tz)
             );
             if !r.cases.is_empty() {
-                println!("  cases 案件: {}", r.cases.join(", "));
+                crate::outln!("  cases 案件: {}", r.cases.join(", "));
             }
             for (id, f) in catalog.flags(recording)? {
                 let state = if f.is_active() { "" } else { " (withdrawn 已撤销)" };
-                println!(
+                crate::outln!(
                     "  flag #{id} {} {}: {} — {} {}{state}",
                     f.trigger.as_str(),
                     f.trigger.label_zh(),
@@ -169,10 +174,10 @@ pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> 
             }
             for (id, h) in catalog.holds(recording)? {
                 let state = if h.is_active() { "" } else { " (released 已解除)" };
-                println!("  hold #{id} {}: {} — {} {}{state}", h.id, h.reason, h.set_by, h.set_at);
+                crate::outln!("  hold #{id} {}: {} — {} {}{state}", h.id, h.reason, h.set_by, h.set_at);
             }
             for f in &r.files {
-                println!("  {}  {} bytes  blake3 {}", f.path, f.size, f.blake3);
+                crate::outln!("  {}  {} bytes  blake3 {}", f.path, f.size, f.blake3);
             }
         }
         RetentionCommand::Due { within_days, json } => {
@@ -180,7 +185,7 @@ pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> 
             let recs: Vec<_> = rows.into_iter().map(|r| r.recording).collect();
             for d in retention::due(&recs, policy, TimeDelta::days(i64::from(*within_days)), Utc::now()) {
                 if *json {
-                    println!(
+                    crate::outln!(
                         "{}",
                         serde_json::json!({
                             "recording": d.id, "device": d.device, "officer": d.officer,
@@ -189,7 +194,7 @@ pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> 
                         })
                     );
                 } else {
-                    println!(
+                    crate::outln!(
                         "{}  {}  {}  {}{}{}",
                         d.id,
                         d.officer.as_deref().unwrap_or("-"),
@@ -204,19 +209,19 @@ pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> 
         RetentionCommand::Flag { recording, trigger, reason } => {
             let id = catalog.set_flag(recording, *trigger, reason)?;
             refresh(&mut catalog, config)?;
-            println!("flag #{id} set: {} {} / 已标记长期保存", trigger.as_str(), trigger.label_zh());
+            crate::outln!("flag #{id} set: {} {} / 已标记长期保存", trigger.as_str(), trigger.label_zh());
         }
         RetentionCommand::Unflag { id, reason } => {
             catalog.withdraw_flag(*id, reason)?;
-            println!("flag #{id} withdrawn; its deadline stays / 已撤销，保存期限不缩短");
+            crate::outln!("flag #{id} withdrawn; its deadline stays / 已撤销，保存期限不缩短");
         }
         RetentionCommand::Hold { recording, hold, reason } => {
             let id = catalog.set_hold(recording, hold, reason)?;
-            println!("hold #{id} placed / 已冻结保全");
+            crate::outln!("hold #{id} placed / 已冻结保全");
         }
         RetentionCommand::Release { id, reason } => {
             catalog.release_hold(*id, reason)?;
-            println!("hold #{id} released / 保全已解除");
+            crate::outln!("hold #{id} released / 保全已解除");
         }
         RetentionCommand::Purge(p) => return purge(p, &mut catalog, config),
     }
@@ -224,12 +229,12 @@ pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> 
 }
 
 fn refusal(e: retention::RetentionError) -> anyhow::Error {
-    anyhow::anyhow!("refused: {e}")
+    super::invoke::Refused(e.to_string()).into()
 }
 
 fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::Result<ExitCode> {
     let policy = &config.retention;
-    let user = crate::daemon::current_user();
+    let user = super::invoke::caller().actor.user;
     let now = Utc::now();
     match cmd {
         PurgeCommand::Request { recording, reason } => {
@@ -237,7 +242,7 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
             let row = catalog.recording(recording)?;
             let req = PurgeRequest::new("new", &row.recording, policy, &user, now, reason).map_err(refusal)?;
             let id = catalog.insert_purge(&req)?;
-            println!("purge request #{id} awaits approval by someone else / 删除申请已提交，待他人批准");
+            crate::outln!("purge request #{id} awaits approval by someone else / 删除申请已提交，待他人批准");
         }
         PurgeCommand::Approve { id } => {
             refresh(catalog, config)?;
@@ -246,17 +251,17 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
             req.approve(&user, now, &row.recording, policy).map_err(refusal)?;
             catalog.update_purge(&req)?;
             let until = req.grace_until().map(|t| t.with_timezone(&config.timezone).to_string()).unwrap_or_default();
-            println!("purge #{id} approved; it can be cancelled until {until} / 已批准，宽限期内可撤销");
+            crate::outln!("purge #{id} approved; it can be cancelled until {until} / 已批准，宽限期内可撤销");
         }
         PurgeCommand::Cancel { id, reason } => {
             let mut req = catalog.purge(*id)?;
             req.cancel(&user, now, reason).map_err(refusal)?;
             catalog.update_purge(&req)?;
-            println!("purge #{id} cancelled / 已撤销");
+            crate::outln!("purge #{id} cancelled / 已撤销");
         }
         PurgeCommand::List => {
             for p in catalog.purges()? {
-                println!("#{}  {}  {}  {}  {}", p.id, p.recording, p.state.as_str(), p.requested_by, p.reason);
+                crate::outln!("#{}  {}  {}  {}  {}", p.id, p.recording, p.state.as_str(), p.requested_by, p.reason);
             }
         }
         PurgeCommand::Run => {
@@ -272,7 +277,7 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
                 let tomb = match req.execute(now, &row.recording, policy) {
                     Ok(t) => t,
                     Err(e) => {
-                        eprintln!("purge #{}: {}", req.id, refusal(e));
+                        crate::errln!("purge #{}: {}", req.id, refusal(e));
                         continue;
                     }
                 };
@@ -284,7 +289,7 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
                 }
                 let ids: Vec<i64> = row.files.iter().map(|(id, _)| *id).collect();
                 catalog.record_purge(&req, &ids, &tomb)?;
-                println!(
+                crate::outln!(
                     "purge #{} done: {} file(s) deleted, tombstone kept / 已删除，保留删除记录",
                     req.id,
                     ids.len()
@@ -292,7 +297,7 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
                 done += 1;
             }
             if done == 0 {
-                println!("nothing to purge / 无可删除项");
+                crate::outln!("nothing to purge / 无可删除项");
             }
         }
     }
@@ -446,6 +451,6 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
         }
     };
     catalog.event(crate::custody::event::Action::ReportMade, "report", what)?;
-    print!("{text}");
+    crate::outprint!("{text}");
     Ok(ExitCode::SUCCESS)
 }

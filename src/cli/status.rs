@@ -52,6 +52,18 @@ fn load(config: &Config) -> anyhow::Result<Value> {
         Err(_) => Vec::new(),
     };
     doc["recent_dockings"] = Value::Array(recent);
+    // A burn job's progress (R8), while the process that writes it is alive.
+    if let Some(burn) = std::fs::read(config.burn_progress_path())
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .filter(|b| {
+            b["pid"]
+                .as_i64()
+                .is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok())
+        })
+    {
+        doc["burn"] = burn;
+    }
     Ok(doc)
 }
 
@@ -126,6 +138,9 @@ pub fn render(doc: &Value) -> String {
         let safe = b["safe_to_undock"].as_bool().unwrap_or(false);
         out += &format!("  {} {}\n", if safe { "✔" } else { "…" }, s("message"));
     }
+    if let Some(line) = super::burn::status_line(doc) {
+        out += &format!("\n{line}");
+    }
     if let Some(recent) = doc["recent_dockings"].as_array().filter(|r| !r.is_empty()) {
         out += "\nrecent dockings 最近接入:\n";
         for d in recent {
@@ -142,7 +157,7 @@ pub fn render(doc: &Value) -> String {
 }
 
 pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = super::invoke::stdout();
     if args.json && !args.watch {
         let doc = load(config)?;
         let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&doc)?);
@@ -184,5 +199,19 @@ mod tests {
         assert!(text.contains("100%"), "{text}");
         assert!(text.contains("✔ safe to undock"), "{text}");
         assert!(text.contains("verdicts 校验结果: verified 2"), "{text}");
+    }
+
+    #[test]
+    fn renders_a_running_burn_job() {
+        let doc = serde_json::json!({
+            "running": false, "bays": [],
+            "burn": { "job": 3, "disc": 2, "discs": 4, "label": "EVIDOCK_J00003_D02_OF_04", "phase": "staging",
+                      "phase_zh": "备妥内容", "bytes_done": 512, "bytes_total": 2048 },
+        });
+        let text = render(&doc);
+        assert!(
+            text.contains("burn 刻录 job 任务 3  disc 光盘 2/4 EVIDOCK_J00003_D02_OF_04  staging 备妥内容  25%"),
+            "{text}"
+        );
     }
 }

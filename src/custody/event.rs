@@ -56,12 +56,14 @@ pub enum Role {
     Supervisor,
     /// The system administrator (系统管理员).
     Admin,
+    /// A caller who holds no role (无角色): only refusals are logged with it.
+    Nobody,
 }
 
 impl Role {
     /// Every role, in declaration order.
-    pub const ALL: [Role; 6] =
-        [Role::System, Role::Custodian, Role::Archivist, Role::Approver, Role::Supervisor, Role::Admin];
+    pub const ALL: [Role; 7] =
+        [Role::System, Role::Custodian, Role::Archivist, Role::Approver, Role::Supervisor, Role::Admin, Role::Nobody];
 
     /// The stable name stored in the log, e.g. `custodian`.
     pub fn as_str(self) -> &'static str {
@@ -72,6 +74,7 @@ impl Role {
             Role::Approver => "approver",
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
+            Role::Nobody => "none",
         }
     }
 
@@ -84,6 +87,7 @@ impl Role {
             Role::Approver => "审批人",
             Role::Supervisor => "监督人员",
             Role::Admin => "系统管理员",
+            Role::Nobody => "无角色",
         }
     }
 
@@ -195,11 +199,45 @@ pub enum Action {
     PurgeExecuted,
     /// A compliance report or spot-check sample was made (R11).
     ReportMade,
+    /// A command was refused: the caller lacks the role, or the rules forbid it (R9, R12).
+    CallRefused,
+    /// A case or recording was marked secret, commercial secret or privacy (R10).
+    ConfidentialityMarked,
+    /// A confidentiality mark was removed (R10).
+    ConfidentialityCleared,
+    /// Access (view, copy or export) to footage was requested, with the reason (R9).
+    AccessRequested,
+    /// An access request was approved by an approver who is not the requester (R9).
+    AccessApproved,
+    /// An access request was denied (R9).
+    AccessDenied,
+    /// An approval lapsed unused past its validity (R9).
+    AccessExpired,
+    /// Approved footage was viewed (R9).
+    FootageViewed,
+    /// Approved footage was copied out (R9).
+    FootageCopied,
+    /// Approved footage was exported to an outside party (R9).
+    FootageExported,
+    /// A burn plan was made: discs, their footage, files refused (R8).
+    BurnPlanned,
+    /// A disc was staged as a BagIt bag, every file read back from the archive (R8).
+    DiscStaged,
+    /// A disc image was built or a disc written (R8).
+    DiscWritten,
+    /// A disc passed a full read-back verify and counts as a copy (R8).
+    DiscVerified,
+    /// A disc, or a staging, failed; its footage stays in the next plan (R8).
+    DiscFailed,
+    /// A disc changed place or holder (R8, R9).
+    DiscMoved,
+    /// A registered disc was re-checked, with the result (R8).
+    DiscRechecked,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 40] = [
+    pub const ALL: [Action; 57] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -240,6 +278,23 @@ impl Action {
         Action::PurgeCancelled,
         Action::PurgeExecuted,
         Action::ReportMade,
+        Action::CallRefused,
+        Action::ConfidentialityMarked,
+        Action::ConfidentialityCleared,
+        Action::AccessRequested,
+        Action::AccessApproved,
+        Action::AccessDenied,
+        Action::AccessExpired,
+        Action::FootageViewed,
+        Action::FootageCopied,
+        Action::FootageExported,
+        Action::BurnPlanned,
+        Action::DiscStaged,
+        Action::DiscWritten,
+        Action::DiscVerified,
+        Action::DiscFailed,
+        Action::DiscMoved,
+        Action::DiscRechecked,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -285,6 +340,23 @@ impl Action {
             Action::PurgeCancelled => "purge_cancelled",
             Action::PurgeExecuted => "purge_executed",
             Action::ReportMade => "report_made",
+            Action::CallRefused => "call_refused",
+            Action::ConfidentialityMarked => "confidentiality_marked",
+            Action::ConfidentialityCleared => "confidentiality_cleared",
+            Action::AccessRequested => "access_requested",
+            Action::AccessApproved => "access_approved",
+            Action::AccessDenied => "access_denied",
+            Action::AccessExpired => "access_expired",
+            Action::FootageViewed => "footage_viewed",
+            Action::FootageCopied => "footage_copied",
+            Action::FootageExported => "footage_exported",
+            Action::BurnPlanned => "burn_planned",
+            Action::DiscStaged => "disc_staged",
+            Action::DiscWritten => "disc_written",
+            Action::DiscVerified => "disc_verified",
+            Action::DiscFailed => "disc_failed",
+            Action::DiscMoved => "disc_moved",
+            Action::DiscRechecked => "disc_rechecked",
         }
     }
 
@@ -331,6 +403,23 @@ impl Action {
             Action::PurgeCancelled => "删除已撤销",
             Action::PurgeExecuted => "录像已删除",
             Action::ReportMade => "报告已生成",
+            Action::CallRefused => "操作被拒绝",
+            Action::ConfidentialityMarked => "已标记密级",
+            Action::ConfidentialityCleared => "密级标记已解除",
+            Action::AccessRequested => "已申请调阅",
+            Action::AccessApproved => "调阅已批准",
+            Action::AccessDenied => "调阅未批准",
+            Action::AccessExpired => "调阅批准已过期",
+            Action::FootageViewed => "录像已查看",
+            Action::FootageCopied => "录像已复制",
+            Action::FootageExported => "录像已导出",
+            Action::BurnPlanned => "刻录计划已生成",
+            Action::DiscStaged => "光盘内容已备妥",
+            Action::DiscWritten => "光盘已刻录",
+            Action::DiscVerified => "光盘校验通过",
+            Action::DiscFailed => "光盘校验失败",
+            Action::DiscMoved => "光盘已移交",
+            Action::DiscRechecked => "光盘已复检",
         }
     }
 
@@ -754,7 +843,10 @@ mod tests {
              gap_found hostile_entry copy_failed ingest_abandoned ingest_finished segment_wiped recorder_wiped \
              wipe_skipped archive_recovered log_verified device_registered device_retired case_created case_labelled \
              footage_assigned gap_explained retention_flag_set retention_flag_withdrawn hold_placed hold_released \
-             purge_requested purge_approved purge_cancelled purge_executed report_made"
+             purge_requested purge_approved purge_cancelled purge_executed report_made call_refused \
+             confidentiality_marked confidentiality_cleared access_requested access_approved access_denied \
+             access_expired footage_viewed footage_copied footage_exported burn_planned disc_staged disc_written \
+             disc_verified disc_failed disc_moved disc_rechecked"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));
@@ -769,6 +861,18 @@ mod tests {
         }
         assert_eq!(Role::parse("root"), None);
         assert_eq!(Action::parse("Docked"), None);
+    }
+
+    /// The normative document lists every action and role with its Chinese label.
+    #[test]
+    fn the_format_document_lists_every_action_and_role() {
+        let doc = include_str!("../../docs/CUSTODY-LOG.md");
+        for a in Action::ALL {
+            assert!(doc.contains(&format!("| `{}` | {} |", a.as_str(), a.label_zh())), "{} missing", a.as_str());
+        }
+        for r in Role::ALL {
+            assert!(doc.contains(&format!("| `{}` | {}", r.as_str(), r.label_zh())), "{} missing", r.as_str());
+        }
     }
 
     /// INV: the event module is pure (no I/O, no database, no clock).

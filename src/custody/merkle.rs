@@ -320,6 +320,65 @@ fn hash_ranges(ranges: &[Range<u64>], leaves: impl IntoIterator<Item = Hash>) ->
     h.finish()
 }
 
+/// Many inclusion proofs over one list of leaves held in memory (a custody extract): subtree
+/// hashes of 64 leaves or more are computed once and reused across proofs, so k proofs cost
+/// about one pass over the tree instead of k.
+#[derive(Debug, Clone)]
+pub struct ProofCache {
+    leaves: Vec<Hash>,
+    memo: std::collections::HashMap<(u64, u64), Hash>,
+}
+
+impl ProofCache {
+    /// A cache over `leaves`, leaf 0 first.
+    pub fn new(leaves: Vec<Hash>) -> ProofCache {
+        ProofCache { leaves, memo: std::collections::HashMap::new() }
+    }
+
+    /// The tree hash of leaves `range` (a range an RFC 9162 proof names).
+    fn subtree(&mut self, range: Range<u64>) -> Hash {
+        let n = range.end - range.start;
+        if n == 1 {
+            return self.leaves[range.start as usize];
+        }
+        if let Some(h) = self.memo.get(&(range.start, range.end)) {
+            return *h;
+        }
+        let k = split(n);
+        let left = self.subtree(range.start..range.start + k);
+        let right = self.subtree(range.start + k..range.end);
+        let h = node_hash(&left, &right);
+        if n >= 64 {
+            self.memo.insert((range.start, range.end), h);
+        }
+        h
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of the first `size` leaves.
+    ///
+    /// # Errors
+    /// When `index >= size` or fewer than `size` leaves are held.
+    pub fn inclusion(&mut self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
+        let got = self.leaves.len() as u64;
+        if size > got {
+            return Err(ProofError::TooFewLeaves { needed: size, got });
+        }
+        Ok(inclusion_ranges(index, size)?.into_iter().map(|r| self.subtree(r)).collect())
+    }
+
+    /// The root of the first `size` leaves.
+    ///
+    /// # Errors
+    /// When fewer than `size` leaves are held.
+    pub fn root(&mut self, size: u64) -> Result<Hash, ProofError> {
+        let got = self.leaves.len() as u64;
+        if size > got {
+            return Err(ProofError::TooFewLeaves { needed: size, got });
+        }
+        Ok(if size == 0 { root(std::iter::empty()) } else { self.subtree(0..size) })
+    }
+}
+
 /// The inclusion proof of leaf `index` in the tree of the first `size` of `leaves`.
 ///
 /// # Errors
@@ -948,5 +1007,20 @@ mod tests {
                 prop_assert_eq!(accepts_consistency(&d, m, other, &p), same, "{} -> new {}", m, other);
             }
         }
+    }
+
+    #[test]
+    fn the_proof_cache_gives_the_same_proofs_and_roots() {
+        let leaves: Vec<Hash> = (0u32..300).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut cache = ProofCache::new(leaves.clone());
+        for size in [1u64, 2, 3, 64, 65, 129, 300] {
+            assert_eq!(cache.root(size).unwrap(), root(leaves[..size as usize].iter().copied()));
+            for index in [0, size / 2, size - 1] {
+                let direct = inclusion_proof(index, size, leaves.iter().copied()).unwrap();
+                assert_eq!(cache.inclusion(index, size).unwrap(), direct, "index {index} size {size}");
+            }
+        }
+        assert!(cache.inclusion(0, 301).is_err());
+        assert!(cache.inclusion(300, 300).is_err());
     }
 }

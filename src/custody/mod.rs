@@ -17,6 +17,7 @@ use std::path::PathBuf;
 pub mod chain;
 pub mod checkpoint;
 pub mod event;
+pub mod extract;
 pub mod files;
 pub mod merkle;
 pub mod store;

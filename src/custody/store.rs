@@ -324,6 +324,43 @@ fn each_row(
     Ok(())
 }
 
+/// The leaf hashes of the first `size` rows, and the rows whose seq is in `wanted` (a custody
+/// extract's events).
+///
+/// # Errors
+/// When the log cannot be read, a row within `size` is unreadable, or it holds fewer rows.
+pub fn leaves_and_events(
+    conn: &Connection,
+    size: u64,
+    wanted: &std::collections::BTreeSet<u64>,
+) -> Result<(Vec<Hash>, Vec<StoredEvent>), CustodyError> {
+    let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    let mut events = Vec::new();
+    let mut bad = None;
+    each_row(conn, Some(size), |row| match row {
+        Ok(ev) => {
+            leaves.push(event_leaf(&ev));
+            if wanted.contains(&ev.seq) {
+                events.push(ev);
+            }
+            true
+        }
+        Err(e) => {
+            bad = Some(e);
+            false
+        }
+    })?;
+    if let Some((seq, reason)) = bad {
+        return Err(CustodyError::Corrupt { seq, reason });
+    }
+    if (leaves.len() as u64) < size {
+        return Err(CustodyError::Unsound {
+            reason: format!("the log holds {} events, fewer than the {size} its checkpoint signs", leaves.len()),
+        });
+    }
+    Ok((leaves, events))
+}
+
 /// A checkpoint kept in the `custody_checkpoints` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCheckpoint {

@@ -407,6 +407,28 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     });
     drop(tx);
 
+    // The control socket: the command line's way in (the daemon is the only writer).
+    let control_stop = shutdown.child_token();
+    let control = match crate::control::server::bind(&config.paths.control_socket) {
+        Ok(listener) => {
+            let cfg = config.clone();
+            let handler: Arc<crate::control::server::Handler> = Arc::new(move |who, pid, request, fds, out| {
+                crate::cli::invoke::serve(&cfg, who, pid, request, fds, out)
+            });
+            Some(tokio::spawn(crate::control::server::serve(
+                listener,
+                config.paths.control_socket.clone(),
+                4,
+                handler,
+                control_stop.clone(),
+            )))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "no control socket: commands cannot reach the service");
+            None
+        }
+    };
+
     station.rescan();
     station.write_status();
     let notifier = systemd::Notifier::from_env();
@@ -452,6 +474,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     }
     if let Some(t) = usb_thread {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
+    control_stop.cancel();
+    if let Some(c) = control {
+        let _ = c.await;
     }
     station.event(Action::DaemonStopped, "daemon", json!({ "pid": std::process::id() }));
     make_checkpoint(&catalog, &signer, &keys);

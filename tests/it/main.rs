@@ -1,8 +1,11 @@
 //! End-to-end tests: the real `evidock` binary on temporary stations, real SQLite, real
 //! filesystem events. One binary, a module per feature, `support` for the station.
 
+mod access;
+mod burn;
 mod cases;
 mod cli;
+mod control;
 mod crash;
 mod faults;
 mod history;

@@ -68,6 +68,11 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The roles of the test station: the superuser (who runs the tests) holds every role but
+/// approver; `nobody` (uid 65534) approves.
+pub const ROLES: &str = "[roles]\ncustodian = [\"uid:0\"]\narchivist = [\"uid:0\"]\nsupervisor = [\"uid:0\"]\n\
+                         admin = [\"uid:0\"]\napprover = [\"uid:65534\"]\n";
+
 /// A station in a temporary folder.
 pub struct Station {
     pub dir: tempfile::TempDir,
@@ -85,7 +90,8 @@ impl Station {
             &config,
             format!(
                 "[paths]\ndock_root = \"dock\"\narchive_root = \"archive\"\nstate_dir = \"state\"\n\
-                 [usb]\nenabled = false\n[daemon]\nstatus_interval_ms = 100\n[ingest]\n{extra}\n"
+                 control_socket = \"run/control.sock\"\n\
+                 [usb]\nenabled = false\n[daemon]\nstatus_interval_ms = 100\n{ROLES}[ingest]\n{extra}\n"
             ),
         )
         .unwrap();
@@ -111,6 +117,24 @@ impl Station {
     /// Runs `evidock --config <station> ARGS`.
     pub fn evidock(&self, args: &[&str]) -> Output {
         Command::new(bin()).arg("--config").arg(&self.config).args(args).output().unwrap()
+    }
+
+    /// Runs `evidock --config <station> ARGS` as another user (`setpriv`, no groups but its
+    /// own gid = uid), after opening the station folder for traversal and the configuration for
+    /// reading, as an installed station has them.
+    pub fn evidock_as(&self, uid: u32, args: &[&str]) -> Output {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(self.dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+        std::fs::set_permissions(&self.config, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Command::new("setpriv")
+            .args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into()])
+            .arg(bin())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .current_dir("/")
+            .output()
+            .unwrap()
     }
 
     /// Runs `evidock --config <station> ARGS`, killing it and failing after `secs`.

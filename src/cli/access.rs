@@ -1,0 +1,631 @@
+//! `evidock access ...` and `evidock export`: access requests, approvals, confidentiality marks,
+//! informants, and the export of approved footage with its custody extract (R9, R10).
+//!
+//! Owns: who may request and approve marked footage (the configuration's `[access.*]` lists,
+//! on top of the roles `cli/invoke.rs` checks), the lapse of approvals, and the export folder.
+//! Must never: let footage leave without a live approval of the right kind, move or change an
+//! archived file (exports copy and verify), or put an informant's name into anything that leaves.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+
+use super::invoke::{caller, Refused};
+use crate::access::{AccessError, AccessRequest, Kind, Mark, Party, Scope, State};
+use crate::catalog::{Catalog, RecordingRow};
+use crate::config::Config;
+use crate::control::roles::MarkRule;
+use crate::custody::extract::Entry;
+use crate::custody::{files, merkle, store};
+
+/// `evidock access ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum AccessCommand {
+    /// Ask to view, copy or export footage of a case or of recordings, with the reason.
+    Request {
+        /// Every recording filed into this case.
+        #[arg(long, value_name = "NUMBER", conflicts_with = "recordings")]
+        case: Option<String>,
+        /// A recording (SERIAL/SESSION); repeatable.
+        #[arg(long = "recording", value_name = "SERIAL/SESSION")]
+        recordings: Vec<String>,
+        /// view (at the station), copy (internal use) or export (to an outside party).
+        #[arg(long)]
+        kind: String,
+        /// What for (用途).
+        #[arg(long)]
+        reason: String,
+        /// Who receives an export: court, procuratorate, party (当事人) or other.
+        #[arg(long, default_value = "internal")]
+        party: String,
+        /// The receiving body or person, by name.
+        #[arg(long, value_name = "NAME")]
+        party_name: Option<String>,
+    },
+    /// Approve a request (an approver who is not the requester).
+    Approve {
+        /// Request number.
+        id: i64,
+    },
+    /// Deny a request, with the reason.
+    Deny {
+        /// Request number.
+        id: i64,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Every request and where it stands.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record that an approved request's footage was viewed, and list its files.
+    View {
+        /// Request number.
+        id: i64,
+    },
+    /// Mark a case or a recording secret, commercial-secret or privacy (R10).
+    Mark {
+        /// The case.
+        #[arg(long, value_name = "NUMBER", conflicts_with = "recording")]
+        case: Option<String>,
+        /// The recording.
+        #[arg(long, value_name = "SERIAL/SESSION")]
+        recording: Option<String>,
+        /// secret, commercial-secret or privacy.
+        #[arg(long)]
+        level: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Remove a confidentiality mark, with the reason.
+    Unmark {
+        /// Mark number (printed by `access mark`).
+        id: i64,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Record an informant (举报人) of a case. The name stays in the station's catalogue: no
+    /// custody event, report or export carries it.
+    Informant {
+        /// The case.
+        #[arg(long, value_name = "NUMBER")]
+        case: String,
+        /// The informant's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// `evidock export`
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The approved request.
+    #[arg(long = "request", value_name = "N")]
+    pub id: i64,
+    /// The folder (a removable drive) the export is written into, as `evidock-export-N/`.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+}
+
+fn refused(e: AccessError) -> anyhow::Error {
+    Refused(e.to_string()).into()
+}
+
+fn mark_rule(config: &Config, m: Mark) -> &MarkRule {
+    match m {
+        Mark::Secret => &config.access.secret,
+        Mark::CommercialSecret => &config.access.commercial_secret,
+        Mark::Privacy => &config.access.privacy,
+    }
+}
+
+/// The recordings a scope covers (still in the archive).
+fn recordings_of(catalog: &Catalog, scope: &Scope) -> anyhow::Result<Vec<RecordingRow>> {
+    let all = catalog.recordings()?;
+    let rows: Vec<RecordingRow> = match scope {
+        Scope::Case(c) => all.into_iter().filter(|r| r.recording.cases.iter().any(|x| x == c)).collect(),
+        Scope::Recordings(ids) => {
+            for id in ids {
+                if !all.iter().any(|r| &r.recording.id == id) {
+                    bail!("no recording {id} in the archive (see `evidock retention due --within-days 100000`)");
+                }
+            }
+            all.into_iter().filter(|r| ids.contains(&r.recording.id)).collect()
+        }
+    };
+    if rows.is_empty() {
+        bail!("no footage in the archive for {}", scope_text(scope));
+    }
+    Ok(rows)
+}
+
+fn scope_text(s: &Scope) -> String {
+    match s {
+        Scope::Case(c) => format!("case {c}"),
+        Scope::Recordings(r) => format!("recording(s) {}", r.join(", ")),
+    }
+}
+
+/// Active marks on the scope, on its recordings and on the cases they are filed into.
+fn marks_of(catalog: &Catalog, scope: &Scope, recs: &[RecordingRow]) -> anyhow::Result<Vec<Mark>> {
+    let mut subjects = BTreeSet::new();
+    if let Scope::Case(c) = scope {
+        subjects.insert(format!("case:{c}"));
+    }
+    for r in recs {
+        subjects.insert(format!("recording:{}", r.recording.id));
+        for c in &r.recording.cases {
+            subjects.insert(format!("case:{c}"));
+        }
+    }
+    let mut marks = BTreeSet::new();
+    for s in subjects {
+        marks.extend(catalog.marks(&s)?.into_iter().map(|(_, m)| m));
+    }
+    Ok(marks.into_iter().collect())
+}
+
+/// Lapses every approval and undecided request past its validity, each with its event.
+fn expire_lapsed(catalog: &mut Catalog, config: &Config) -> anyhow::Result<()> {
+    let now = Utc::now();
+    for mut r in catalog.accesses(None)? {
+        if r.expire(now, config.access.approval_valid) {
+            catalog.update_access(&r, json!({}))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs an `access` command.
+///
+/// # Errors
+/// When it is refused or could not run (exit code 2).
+pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let mut catalog = super::open_catalog_as_user(config)?;
+    expire_lapsed(&mut catalog, config)?;
+    let me = caller();
+    let user = me.actor.user.clone();
+    match cmd {
+        AccessCommand::Request { case, recordings, kind, reason, party, party_name } => {
+            let kind = Kind::parse(kind).with_context(|| format!("--kind {kind:?}: use view, copy or export"))?;
+            let party = Party::parse(party)
+                .with_context(|| format!("--party {party:?}: use internal, court, procuratorate, party or other"))?;
+            let scope = match case {
+                Some(c) => Scope::Case(c.trim().to_string()),
+                None => Scope::Recordings(recordings.clone()),
+            };
+            let recs = recordings_of(&catalog, &scope)?;
+            let marks = marks_of(&catalog, &scope, &recs)?;
+            for m in &marks {
+                if !mark_rule(config, *m).requesters.contains(&me.identity) {
+                    return Err(Refused(format!(
+                        "the footage is marked {} ({}); {user} is not in access.{}.requesters / 涉密录像，无权申请",
+                        m.as_str(),
+                        m.label_zh(),
+                        m.as_str().replace('-', "_")
+                    ))
+                    .into());
+                }
+            }
+            let req = AccessRequest::new(kind, scope, reason, party, party_name.as_deref(), &user, Utc::now(), marks)
+                .map_err(refused)?;
+            let id = catalog.insert_access(&req)?;
+            crate::outln!("access request #{id} awaits an approver who is not you / 调阅申请 #{id} 已提交，待他人审批");
+        }
+        AccessCommand::Approve { id } | AccessCommand::Deny { id, .. } => {
+            let mut req = catalog.access(*id)?;
+            for m in &req.marks {
+                if !mark_rule(config, *m).approvers.contains(&me.identity) {
+                    return Err(Refused(format!(
+                        "request #{id} covers footage marked {} ({}); {user} is not in access.{}.approvers / 涉密录像，无权审批",
+                        m.as_str(),
+                        m.label_zh(),
+                        m.as_str().replace('-', "_")
+                    ))
+                    .into());
+                }
+            }
+            let now = Utc::now();
+            match cmd {
+                AccessCommand::Deny { reason, .. } => {
+                    req.deny(&user, now, reason).map_err(refused)?;
+                    catalog.update_access(&req, json!({}))?;
+                    crate::outln!("access request #{id} denied / 调阅申请 #{id} 未批准");
+                }
+                _ => {
+                    req.approve(&user, now, config.access.approval_valid).map_err(refused)?;
+                    catalog.update_access(&req, json!({}))?;
+                    let State::Approved { until, .. } = &req.state else { unreachable!("just approved") };
+                    crate::outln!(
+                        "access request #{id} approved until {} / 调阅申请 #{id} 已批准，有效期至上述时间",
+                        until.with_timezone(&config.timezone).format("%Y-%m-%d %H:%M")
+                    );
+                }
+            }
+        }
+        AccessCommand::List { json } => {
+            for r in catalog.accesses(None)? {
+                if *json {
+                    crate::outln!("{}", request_json(&r));
+                } else {
+                    crate::outln!(
+                        "#{:<4} {:<8} {:<6} {} {}  {}  by {}  [{}]",
+                        r.id,
+                        r.state.as_str(),
+                        r.kind.as_str(),
+                        r.state.label_zh(),
+                        scope_text(&r.scope),
+                        r.reason,
+                        r.requested_by,
+                        r.marks.iter().map(|m| m.label_zh()).collect::<Vec<_>>().join(",")
+                    );
+                }
+            }
+        }
+        AccessCommand::View { id } => {
+            let req = catalog.access(*id)?;
+            if req.requested_by != user {
+                return Err(Refused(format!(
+                    "request #{id} is {}'s; only the requester views under it",
+                    req.requested_by
+                ))
+                .into());
+            }
+            req.usable(Kind::View, Utc::now()).map_err(refused)?;
+            let recs = recordings_of(&catalog, &req.scope)?;
+            let files: Vec<&str> =
+                recs.iter().flat_map(|r| r.recording.files.iter().map(|f| f.path.as_str())).collect();
+            catalog.event(
+                crate::custody::event::Action::FootageViewed,
+                &crate::catalog::request_subject(*id),
+                json!({ "requested_by": req.requested_by, "files": files.len() }),
+            )?;
+            for f in files {
+                crate::outln!("{}", config.paths.archive_root.join(f).display());
+            }
+        }
+        AccessCommand::Mark { case, recording, level, reason } => {
+            let mark = Mark::parse(level)
+                .with_context(|| format!("--level {level:?}: use secret, commercial-secret or privacy"))?;
+            let subject = match (case, recording) {
+                (Some(c), None) => format!("case:{}", catalog.case(c.trim())?.label.number),
+                (None, Some(r)) => format!("recording:{}", catalog.recording(r)?.recording.id),
+                _ => bail!("name a case (--case) or a recording (--recording)"),
+            };
+            if reason.trim().is_empty() {
+                bail!("a reason is required");
+            }
+            let id = catalog.set_mark(&subject, mark, reason.trim())?;
+            crate::outln!("mark #{id}: {subject} is {} / 已标记为{}", mark.as_str(), mark.label_zh());
+        }
+        AccessCommand::Unmark { id, reason } => {
+            if reason.trim().is_empty() {
+                bail!("a reason is required");
+            }
+            catalog.clear_mark(*id, reason.trim())?;
+            crate::outln!("mark #{id} cleared / 密级标记已解除");
+        }
+        AccessCommand::Informant { case, name } => {
+            let number = catalog.case(case.trim())?.label.number;
+            if name.trim().is_empty() {
+                bail!("--name must not be empty");
+            }
+            catalog.add_informant(&number, name.trim())?;
+            crate::outln!(
+                "informant recorded for case {number}; it never leaves the station / 举报人信息已登记，不对外提供"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn request_json(r: &AccessRequest) -> String {
+    let (decided_by, until) = match &r.state {
+        State::Approved { by, until, .. } => (Some(by.clone()), Some(until.to_rfc3339())),
+        State::Denied { by, .. } => (Some(by.clone()), None),
+        _ => (None, None),
+    };
+    json!({
+        "id": r.id, "state": r.state.as_str(), "kind": r.kind.as_str(), "reason": r.reason,
+        "party": r.party.as_str(), "party_name": r.party_name, "requested_by": r.requested_by,
+        "requested_at": r.requested_at.to_rfc3339(), "decided_by": decided_by, "valid_until": until,
+        "marks": r.marks.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "case": match &r.scope { Scope::Case(c) => Some(c.clone()), Scope::Recordings(_) => None },
+        "recordings": match &r.scope { Scope::Recordings(v) => v.clone(), Scope::Case(_) => Vec::new() },
+    })
+    .to_string()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Copies `from` to `to` (a new file), hashing both ways as it goes; fsyncs it. Returns
+/// (size, BLAKE3 hex, SHA-256 hex).
+fn copy_hashed(from: &Path, to: &Path) -> anyhow::Result<(u64, String, String)> {
+    let mut src = std::fs::File::open(from).with_context(|| format!("reading {}", from.display()))?;
+    let mut dst = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .with_context(|| format!("creating {}", to.display()))?;
+    let (mut b3, mut sha) = (blake3::Hasher::new(), Sha256::new());
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = src.read(&mut buf).with_context(|| format!("reading {}", from.display()))?;
+        if n == 0 {
+            break;
+        }
+        b3.update(&buf[..n]);
+        sha.update(&buf[..n]);
+        dst.write_all(&buf[..n]).with_context(|| format!("writing {}", to.display()))?;
+        size += n as u64;
+    }
+    dst.sync_all().with_context(|| format!("syncing {}", to.display()))?;
+    Ok((size, b3.finalize().to_hex().to_string(), hex(&sha.finalize())))
+}
+
+fn blake3_of(path: &Path) -> anyhow::Result<String> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("re-reading {}", path.display()))?;
+    let mut h = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().to_hex().to_string())
+}
+
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing folder {}", dir.display()))
+}
+
+const EXPORT_README: &str = "\
+evidock export / 执法记录仪视音频导出
+
+This folder holds footage copied out of an evidence archive under an approved access request,
+and everything needed to check it offline.
+本文件夹为经批准调取的执法记录仪视音频副本，以及离线核验所需的全部材料。
+
+  data/                       the footage, in the archive's YYYY/MM/DD/<case>/ layout / 视音频文件
+  manifest-sha256.txt         check with: sha256sum -c manifest-sha256.txt / 用 sha256sum 核验
+  manifest-blake3.txt         check with: b3sum -c manifest-blake3.txt
+  export.json                 who asked, who approved, who copied, when, why, every file's hashes
+                              申请人、审批人、复制人、时间、用途及每个文件的哈希值
+  custody/custody-extract.jsonl  the custody-log events about this footage, each with its
+                              Merkle inclusion proof (RFC 9162) / 保管日志摘录及包含证明
+  custody/checkpoint.txt      the station's signed checkpoint (C2SP signed note, Ed25519)
+  custody/custody-signing.pub the station's verifier key: compare it with the key the bureau
+                              published or you hold from elsewhere / 请与另行获得的公钥比对
+
+Check the custody extract / 核验保管日志摘录:
+  evidock log verify-extract --dir . [--key KEY-YOU-HOLD.pub]
+or write your own verifier from docs/CUSTODY-LOG.md (sections 3, 9, 10, 11, 14).
+";
+
+/// Runs `evidock export`: copies the approved footage with its hashes, the custody extract and
+/// a fresh checkpoint into `<to>/evidock-export-N/`, and uses up the approval.
+///
+/// # Errors
+/// When it is refused (no live approval of kind copy or export) or could not run.
+pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    let mut catalog = super::open_catalog_as_user(config)?;
+    expire_lapsed(&mut catalog, config)?;
+    let copier = caller().actor.user;
+    let mut req = catalog.access(args.id)?;
+    let use_ = if req.kind == Kind::Export { Kind::Export } else { Kind::Copy };
+    let now = Utc::now();
+    req.usable(use_, now).map_err(refused)?;
+    let State::Approved { by: approver, at: approved_at, .. } = req.state.clone() else { unreachable!("usable") };
+    let recs = recordings_of(&catalog, &req.scope)?;
+
+    // Everything is written under a temporary name and renamed when complete: a folder named
+    // evidock-export-N is always whole.
+    let name = format!("evidock-export-{}", req.id);
+    let final_dir = args.to.join(&name);
+    if final_dir.exists() {
+        bail!("{} exists already: an approval is used once; choose another folder", final_dir.display());
+    }
+    let tmp = args.to.join(format!(".{name}.partial"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).with_context(|| format!("removing an unfinished {}", tmp.display()))?;
+    }
+    std::fs::create_dir_all(tmp.join("data")).with_context(|| format!("creating {}", tmp.display()))?;
+
+    let mut files = Vec::new();
+    let (mut m256, mut mb3) = (String::new(), String::new());
+    let mut bytes = 0u64;
+    for r in &recs {
+        for f in &r.recording.files {
+            let rel = Path::new(&f.path);
+            if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+                bail!("catalogue path {} is not inside the archive", f.path);
+            }
+            let to = tmp.join("data").join(rel);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            }
+            let (size, b3, sha) = copy_hashed(&config.paths.archive_root.join(rel), &to)?;
+            if b3 != f.blake3 || size != f.size {
+                bail!("fixity check failed for {}: the archive copy no longer matches its catalogue hash; nothing was exported", f.path);
+            }
+            if blake3_of(&to)? != f.blake3 {
+                bail!("the exported copy of {} does not read back as written; check the target drive", f.path);
+            }
+            bytes += size;
+            m256.push_str(&format!("{sha}  data/{}\n", f.path));
+            mb3.push_str(&format!("{b3}  data/{}\n", f.path));
+            files.push(
+                json!({ "path": f.path, "size": size, "blake3": b3, "sha256": sha, "recording": r.recording.id }),
+            );
+        }
+    }
+    std::fs::write(tmp.join("manifest-sha256.txt"), &m256)?;
+    std::fs::write(tmp.join("manifest-blake3.txt"), &mb3)?;
+    let manifest_sha256 = hex(&Sha256::digest(m256.as_bytes()));
+
+    // The use of the approval, logged with requester, copier, approver, time and reason.
+    let party_name = req.party_name.clone();
+    req.use_up(use_, &copier, now).map_err(refused)?;
+    let used_seq = catalog.update_access(
+        &req,
+        json!({
+            "copier": copier, "approver": approver, "reason": req.reason, "party": req.party.as_str(),
+            "party_name": party_name, "files": files.len(), "bytes": bytes,
+            "manifest_sha256": manifest_sha256, "folder": name,
+        }),
+    )?;
+
+    // A fresh checkpoint covering that event, and the extract against it.
+    let conn = catalog.connection();
+    let mut wanted = BTreeSet::new();
+    if let Scope::Case(c) = &req.scope {
+        wanted.extend(super::history::event_seqs(conn, Some(c), None, config.timezone)?);
+    }
+    for r in &recs {
+        wanted.extend(super::history::event_seqs(conn, None, Some(&r.recording.id), config.timezone)?);
+    }
+    let subject = crate::catalog::request_subject(req.id);
+    let mut st = conn.prepare("SELECT seq FROM custody_log WHERE subject = ?1")?;
+    for seq in st.query_map([&subject], |r| r.get::<_, i64>(0))? {
+        wanted.insert(u64::try_from(seq?).unwrap_or(0));
+    }
+    drop(st);
+    let informants = informants_of(conn, &recs, &req.scope)?;
+    let party = req.withholds_informants();
+    let hide = |ev: &crate::custody::event::StoredEvent| {
+        // Towards a party, an event that mentions an informant leaves as its hash alone.
+        party && informants.iter().any(|n| ev.details.contains(n.as_str()) || ev.subject.contains(n.as_str()))
+    };
+    let (size, events, withheld) = write_custody_folder(&mut catalog, config, &wanted, &hide, &tmp.join("custody"))?;
+    let summary = json!({
+        "format": "evidock-export/1",
+        "station": config.station_name,
+        "request": req.id, "kind": req.kind.as_str(), "reason": req.reason,
+        "party": req.party.as_str(), "party_name": req.party_name,
+        "requested_by": req.requested_by, "requested_at": req.requested_at.to_rfc3339(),
+        "approved_by": approver, "approved_at": approved_at.to_rfc3339(),
+        "copied_by": copier, "copied_at": now.to_rfc3339(),
+        "custody_event": used_seq, "checkpoint_size": size,
+        "scope": match &req.scope { Scope::Case(c) => json!({ "case": c }), Scope::Recordings(r) => json!({ "recordings": r }) },
+        "files": files,
+    });
+    std::fs::write(tmp.join("export.json"), serde_json::to_string_pretty(&summary)? + "\n")?;
+    std::fs::write(tmp.join("README.txt"), EXPORT_README)?;
+    for dir in walk_dirs(&tmp) {
+        sync_dir(&dir)?;
+    }
+    std::fs::rename(&tmp, &final_dir).with_context(|| format!("renaming {} into place", tmp.display()))?;
+    sync_dir(&args.to)?;
+    crate::outln!(
+        "exported {} file(s), {} to {}/ with {} custody event(s){} / 已导出，附保管日志摘录与签名检查点",
+        files.len(),
+        super::bytes(bytes),
+        name,
+        events,
+        if withheld > 0 { format!(" ({withheld} withheld: they name an informant)") } else { String::new() }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a custody folder into `dir`: a fresh signed checkpoint (`checkpoint.txt`), the
+/// verifier key, and the extract of the events `wanted` (those the checkpoint covers), each with
+/// its inclusion proof; events `hide` says are withheld leave as their leaf hash. Returns the
+/// checkpoint's size, the events written and how many were withheld.
+///
+/// # Errors
+/// When the log cannot be read or signed, or a file cannot be written.
+pub(crate) fn write_custody_folder(
+    catalog: &mut Catalog,
+    config: &Config,
+    wanted: &BTreeSet<u64>,
+    hide: &dyn Fn(&crate::custody::event::StoredEvent) -> bool,
+    dir: &Path,
+) -> anyhow::Result<(u64, usize, usize)> {
+    let paths = files::KeyPaths::in_dir(&config.paths.state_dir);
+    let signer = files::load_or_create_signer(&paths, &crate::custody::checkpoint::key_name(&config.station_name))?;
+    let made = catalog.checkpoint(&signer, &paths.checkpoints)?;
+    let conn = catalog.connection();
+    let (note, size) = match made {
+        Some(c) => (c.note, c.tree_size),
+        None => {
+            let last = store::checkpoints(conn)?.pop().context("no checkpoint could be made")?;
+            (last.note, last.tree_size)
+        }
+    };
+    let wanted: BTreeSet<u64> = wanted.iter().copied().filter(|s| *s <= size).collect();
+    let (leaves, events) = store::leaves_and_events(conn, size, &wanted)?;
+    let mut cache = merkle::ProofCache::new(leaves);
+    let mut extract = String::new();
+    let (mut count, mut withheld) = (0, 0);
+    for ev in events {
+        let index = ev.seq - 1;
+        let hidden = hide(&ev);
+        withheld += usize::from(hidden);
+        count += 1;
+        let entry = Entry {
+            seq: ev.seq,
+            leaf_index: index,
+            tree_size: size,
+            proof: cache.inclusion(index, size)?,
+            leaf_hash: merkle::event_leaf(&ev),
+            withheld: hidden.then(|| "informant".to_string()),
+            event: (!hidden).then_some(ev),
+        };
+        extract.push_str(&entry.line(super::log::event_json));
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(dir.join("custody-extract.jsonl"), &extract)?;
+    std::fs::write(dir.join("checkpoint.txt"), &note)?;
+    std::fs::write(dir.join(files::VERIFIER_KEY_FILE), signer.verifier().encode() + "\n")?;
+    Ok((size, count, withheld))
+}
+
+/// Informants of the cases the footage is filed into.
+fn informants_of(conn: &rusqlite::Connection, recs: &[RecordingRow], scope: &Scope) -> anyhow::Result<Vec<String>> {
+    let mut cases: BTreeSet<String> = recs.iter().flat_map(|r| r.recording.cases.iter().cloned()).collect();
+    if let Scope::Case(c) = scope {
+        cases.insert(c.clone());
+    }
+    let mut st = conn.prepare("SELECT name FROM case_informants WHERE case_number = ?1")?;
+    let mut out = BTreeMap::new();
+    for c in cases {
+        for n in st.query_map([&c], |r| r.get::<_, String>(0))? {
+            let n = n?;
+            out.insert(n.clone(), ());
+        }
+    }
+    Ok(out.into_keys().collect())
+}
+
+fn walk_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = vec![root.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        if let Ok(rd) = std::fs::read_dir(&out[i]) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    out.push(e.path());
+                }
+            }
+        }
+        i += 1;
+    }
+    out.reverse();
+    out
+}

@@ -1,0 +1,665 @@
+//! `evidock burn ...` (R8): plan discs of long-term footage, stage them as BagIt bags, build
+//! and write the images, verify discs by reading every file back, re-check them on a
+//! schedule, and keep track of where every disc is.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::Utc;
+use serde_json::{json, Value};
+
+use crate::burn::bag::{self, BagInfo};
+use crate::burn::image::{self, Source};
+use crate::burn::plan::{self, Candidate, Group, Media, Plan};
+use crate::catalog::{Catalog, NewDisc};
+use crate::config::Config;
+use crate::custody::files::KeyPaths;
+use crate::retention::{self, Class};
+
+/// `evidock burn ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum BurnCommand {
+    /// Show which long-term footage would go on which disc (nothing is written or logged).
+    Plan {
+        /// Medium: bd25, bd50, bd100, dvd or custom:BYTES.
+        #[arg(long, value_parser = Media::parse)]
+        media: Media,
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a burn job: plan (shown and logged first), stage every disc as a BagIt bag and build
+    /// its ISO image. Then write each disc (`burn write`) or burn the images elsewhere; discs
+    /// count as copies only after `burn verify`.
+    Run {
+        /// Medium: bd25, bd50, bd100, dvd or custom:BYTES.
+        #[arg(long, value_parser = Media::parse)]
+        media: Media,
+        /// Who makes the copy (制作人); default: the operating-system user.
+        #[arg(long)]
+        maker: Option<String>,
+        /// Who extracts the footage (提取人); default: burn.extractor, else the maker.
+        #[arg(long)]
+        extractor: Option<String>,
+    },
+    /// Write one staged disc with burn.write_command onto a blank disc in the burner (run it
+    /// supervised with `systemctl start evidock-burn@LABEL`).
+    Write {
+        /// The disc label (volume id).
+        label: String,
+        /// The burner (default: burn.device).
+        #[arg(long, value_name = "DEV")]
+        device: Option<String>,
+    },
+    /// Verify a disc (after ejecting and reloading it) or an image: the medium, the MD5
+    /// session tags, then every file read back and checked against the bag's manifests and
+    /// the archive's hashes. Only then does the disc count as a copy. Exit 1 when it fails.
+    Verify {
+        #[command(flatten)]
+        source: SourceArgs,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List verified discs due for a re-check (older than burn.recheck_interval_days); with
+    /// --device or --image, re-check the disc found there. Exit 1 when a disc is due or fails.
+    Recheck {
+        /// The drive holding the disc to re-check.
+        #[arg(long, value_name = "DEV", conflicts_with = "image")]
+        device: Option<PathBuf>,
+        /// An image to re-check.
+        #[arg(long, value_name = "FILE")]
+        image: Option<PathBuf>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Registered discs.
+    #[command(subcommand)]
+    Disc(DiscCommand),
+}
+
+/// Where `burn verify` reads.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct SourceArgs {
+    /// An ISO image file.
+    #[arg(long, value_name = "FILE")]
+    image: Option<PathBuf>,
+    /// An optical drive, e.g. /dev/sr0.
+    #[arg(long, value_name = "DEV")]
+    device: Option<PathBuf>,
+}
+
+/// `evidock burn disc ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum DiscCommand {
+    /// Every registered disc: label, state, place, holder, last check.
+    List {
+        /// One JSON object per disc.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record that a disc moved to another place or holder.
+    Move {
+        /// The disc label (volume id).
+        label: String,
+        /// Where it is stored now (e.g. 档案室 柜3 格2).
+        #[arg(long)]
+        location: Option<String>,
+        /// Who holds it now.
+        #[arg(long)]
+        holder: Option<String>,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+pub fn run(cmd: &BurnCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BurnCommand::Plan { media, json } => {
+            let catalog = super::open_catalog_as_user(config)?;
+            let p = make_plan(&catalog, config, media)?;
+            if *json {
+                crate::outln!("{}", plan_json(&p, config));
+            } else {
+                crate::outprint!("{}", plan_table(&p, config));
+            }
+            Ok(if p.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        BurnCommand::Run { media, maker, extractor } => {
+            let maker = maker.clone().unwrap_or_else(|| super::invoke::caller().actor.user);
+            let extractor =
+                extractor.clone().or_else(|| config.burn.extractor.clone()).unwrap_or_else(|| maker.clone());
+            run_job(config, media, &maker, &extractor)
+        }
+        BurnCommand::Write { label, device } => {
+            let device = device.clone().unwrap_or_else(|| config.burn.device.clone());
+            write_disc(config, label, &device)
+        }
+        BurnCommand::Verify { source, json } => {
+            let src = match (&source.image, &source.device) {
+                (Some(i), _) => Source::Image(i.clone()),
+                (None, Some(d)) => Source::Device(d.clone()),
+                (None, None) => anyhow::bail!("give --image FILE or --device DEV"),
+            };
+            let mut catalog = super::open_catalog_as_user(config)?;
+            let v = verify(&mut catalog, config, &src, false)?;
+            print_verdict(&v, *json);
+            Ok(if v.findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        BurnCommand::Recheck { device, image, json } => {
+            let mut catalog = super::open_catalog_as_user(config)?;
+            let src = match (image, device) {
+                (Some(i), _) => Some(Source::Image(i.clone())),
+                (None, Some(d)) => Some(Source::Device(d.clone())),
+                (None, None) => None,
+            };
+            if let Some(src) = src {
+                let v = verify(&mut catalog, config, &src, true)?;
+                print_verdict(&v, *json);
+                return Ok(if v.findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) });
+            }
+            let due = due_for_recheck(&catalog, config)?;
+            for d in &due {
+                if *json {
+                    crate::outln!(
+                        "{}",
+                        json!({ "label": d.label, "last_check": d.last_check.as_ref().map(|c| &c.0), "location": d.location, "holder": d.holder })
+                    );
+                } else {
+                    crate::outln!(
+                        "due 待复检: {}  last checked 上次检查 {}  at 存放 {}  holder 保管人 {}",
+                        d.label,
+                        d.last_check.as_ref().map_or("-", |c| c.0.as_str()),
+                        d.location.as_deref().unwrap_or("-"),
+                        d.holder.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+            if due.is_empty() {
+                if !*json {
+                    crate::outln!("no disc due for a re-check / 暂无需要复检的光盘");
+                }
+                Ok(ExitCode::SUCCESS)
+            } else {
+                if !*json {
+                    crate::outln!(
+                        "{} disc(s) due: insert each and run `evidock burn recheck --device {}` / 请逐张放入光盘复检",
+                        due.len(),
+                        config.burn.device
+                    );
+                }
+                Ok(ExitCode::from(1))
+            }
+        }
+        BurnCommand::Disc(DiscCommand::List { json }) => {
+            let catalog = super::open_catalog_as_user(config)?;
+            let discs = catalog.discs()?;
+            if !*json && discs.is_empty() {
+                crate::outln!("no disc registered / 尚无登记的光盘");
+            }
+            for d in discs {
+                if *json {
+                    crate::outln!(
+                        "{}",
+                        json!({
+                            "label": d.label, "job": d.job, "number": d.number.0, "of": d.number.1, "media": d.media,
+                            "state": d.state, "location": d.location, "holder": d.holder, "maker": d.maker,
+                            "extractor": d.extractor, "extracted_at": d.extracted_at, "verified_at": d.verified_at,
+                            "last_check": d.last_check.as_ref().map(|c| &c.0), "last_result": d.last_check.as_ref().map(|c| &c.1),
+                            "files": d.files, "bytes": d.bytes,
+                        })
+                    );
+                } else {
+                    crate::outln!(
+                        "{}  {} {}  {}/{}  {}  {} files 文件  {}  at 存放 {}  holder 保管人 {}  checked 检查 {}",
+                        d.label,
+                        d.state,
+                        state_zh(&d.state),
+                        d.number.0,
+                        d.number.1,
+                        d.media,
+                        d.files,
+                        super::bytes(d.bytes as u64),
+                        d.location.as_deref().unwrap_or("-"),
+                        d.holder.as_deref().unwrap_or("-"),
+                        d.last_check.as_ref().map_or("-".to_string(), |(t, r)| format!("{t} {r}")),
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BurnCommand::Disc(DiscCommand::Move { label, location, holder, reason }) => {
+            let mut catalog = super::open_catalog_as_user(config)?;
+            catalog.move_disc(label, location.as_deref(), holder.as_deref(), reason)?;
+            crate::outln!("disc {label} moved / 光盘已移交");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn state_zh(state: &str) -> &'static str {
+    match state {
+        "planned" => "已计划",
+        "staged" => "已备妥",
+        "written" => "已刻录",
+        "verified" => "已校验",
+        "failed" => "校验失败",
+        _ => "",
+    }
+}
+
+/// Long-term footage with fewer verified disc copies than `burn.copies`, with the chain files
+/// of its sessions.
+fn candidates(catalog: &Catalog, config: &Config) -> anyhow::Result<Vec<Candidate>> {
+    let copies = catalog.verified_copies()?;
+    let mut out = Vec::new();
+    for row in catalog.recordings()? {
+        if retention::class(&row.recording, &config.retention) != Class::LongTerm {
+            continue;
+        }
+        let group = match row.recording.cases.first() {
+            Some(c) => Group::Case(c.clone()),
+            None => Group::Recording(row.recording.id.clone()),
+        };
+        let mut files: Vec<(i64, String, u64, String)> = Vec::new();
+        for (file_id, paths) in &row.files {
+            let Some(path) = paths.first() else { continue };
+            let Some(f) = row.recording.files.iter().find(|f| &f.path == path) else { continue };
+            files.push((*file_id, path.clone(), f.size, f.blake3.clone()));
+        }
+        if let Some((serial, session)) = row.recording.id.split_once('/').filter(|(_, s)| !s.starts_with("file-")) {
+            for f in catalog.session_chain_files(serial, session)? {
+                files.push((f.id, f.archive_path, f.size, f.blake3));
+            }
+        }
+        for (file_id, path, size, blake3) in files {
+            if copies.get(&file_id).copied().unwrap_or(0) >= config.burn.copies {
+                continue;
+            }
+            out.push(Candidate { file_id, path, size, blake3, group: group.clone() });
+        }
+    }
+    Ok(out)
+}
+
+fn make_plan(catalog: &Catalog, config: &Config, media: &Media) -> anyhow::Result<Plan> {
+    Ok(plan::plan(&candidates(catalog, config)?, media, config.burn.reserve))
+}
+
+fn plan_json(p: &Plan, config: &Config) -> Value {
+    json!({
+        "media": p.media.name, "capacity": p.media.capacity, "room": p.room(), "copies_needed": config.burn.copies,
+        "reserve": { "per_file": p.reserve.per_file, "per_disc": p.reserve.per_disc },
+        "discs": p.discs.iter().map(|d| json!({
+            "number": d.number, "files": d.files.len(), "payload": d.payload(), "used": d.used,
+            "groups": d.groups.iter().map(|g| json!({ "group": g.group.label(), "part": g.part, "of": g.of, "discs": g.discs })).collect::<Vec<_>>(),
+            "paths": d.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "refused": p.refused.iter().map(|r| json!({ "path": r.file.path, "size": r.file.size, "room": r.room, "message": r.message() })).collect::<Vec<_>>(),
+    })
+}
+
+/// The plan as a bilingual table.
+fn plan_table(p: &Plan, config: &Config) -> String {
+    let mut t = format!(
+        "burn plan 刻录计划: media 介质 {} ({} per disc 每张, {} usable 可用), copies needed 需要份数 {}\n",
+        p.media.name,
+        super::bytes(p.media.capacity),
+        super::bytes(p.room()),
+        config.burn.copies
+    );
+    if p.discs.is_empty() && p.refused.is_empty() {
+        t += "nothing to burn: every long-term recording has its verified copies / 无需刻录：长期保存录像均已有足够的已校验光盘\n";
+        return t;
+    }
+    t += "disc 光盘 | files 文件 | footage 录像 | used 占用 | cases / recordings 案件 / 录像\n";
+    for d in &p.discs {
+        let pct = (d.used as f64 * 100.0 / p.media.capacity as f64).round() as u64;
+        let groups: Vec<String> = d
+            .groups
+            .iter()
+            .map(|g| if g.of > 1 { format!("{} ({}/{})", g.group.label(), g.part, g.of) } else { g.group.label() })
+            .collect();
+        t += &format!(
+            "{:<9} | {:>10} | {:>12} | {:>6}% | {}\n",
+            format!("{}/{}", d.number, p.discs.len()),
+            d.files.len(),
+            super::bytes(d.payload()),
+            pct,
+            groups.join(", ")
+        );
+    }
+    let notes: BTreeSet<String> = p.discs.iter().flat_map(|d| d.groups.iter().filter_map(|g| g.note())).collect();
+    for n in notes {
+        t += &format!("  continuation 续盘: {n}\n");
+    }
+    for r in &p.refused {
+        t += &format!("refused 无法刻录: {}\n", r.message());
+    }
+    t
+}
+
+/// The progress of the running burn job, in the state folder for `evidock status`.
+struct Progress<'a> {
+    path: PathBuf,
+    job: i64,
+    discs: usize,
+    label: &'a str,
+}
+
+impl Progress<'_> {
+    fn set(&self, disc: usize, phase: &str, phase_zh: &str, done: u64, total: u64) {
+        let doc = json!({
+            "version": 1, "job": self.job, "disc": disc, "discs": self.discs, "label": self.label,
+            "phase": phase, "phase_zh": phase_zh, "bytes_done": done, "bytes_total": total,
+            "pid": std::process::id(), "updated": Utc::now().to_rfc3339(),
+        });
+        // Progress is a view for people: a failed write is not worth stopping the job for.
+        let _ = crate::archive::fsio::replace(&self.path, doc.to_string().as_bytes());
+    }
+}
+
+fn job_dir(config: &Config, job: i64) -> PathBuf {
+    config.burn.staging_dir.join(format!("job-{job:05}"))
+}
+
+/// Writes a staged disc with the configured command and records it.
+fn write_disc(config: &Config, label: &str, device: &str) -> anyhow::Result<ExitCode> {
+    let mut catalog = super::open_catalog_as_user(config)?;
+    let disc = catalog.disc(label)?;
+    if !matches!(disc.state.as_str(), "staged" | "written") {
+        anyhow::bail!(
+            "disc {label} is {}: only a staged disc can be written (run `evidock burn run` first)",
+            disc.state
+        );
+    }
+    let dir = job_dir(config, disc.job);
+    let (bag_dir, iso) = (dir.join(label), dir.join(format!("{label}.iso")));
+    if !bag_dir.is_dir() {
+        anyhow::bail!("the staged bag {} is gone: plan and stage again with `evidock burn run`", bag_dir.display());
+    }
+    let progress = Progress { path: config.burn_progress_path(), job: disc.job, discs: 1, label };
+    progress.set(disc.number.0 as usize, "writing", "刻录中", 0, disc.bytes as u64);
+    let argv = image::fill(&config.burn.write_command, &iso, device, label, &bag_dir);
+    let result = image::write(&argv);
+    let _ = std::fs::remove_file(config.burn_progress_path());
+    match result {
+        Ok(()) => {
+            catalog.record_disc_written(label, device, "write")?;
+            crate::outln!(
+                "disc 光盘 {label}: written to 已刻录到 {device}; eject and reload it, then run `evidock burn verify --device {device}` / 请取出重新放入后校验"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            catalog.record_disc_failed(label, json!({ "stage": "write", "device": device, "error": e.to_string() }))?;
+            crate::errln!("evidock: disc {label}: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyhow::Result<ExitCode> {
+    let mut catalog = super::open_catalog_as_user(config)?;
+    let p = make_plan(&catalog, config, media)?;
+    crate::outprint!("{}", plan_table(&p, config));
+    if p.discs.is_empty() {
+        return Ok(if p.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
+    // The plan is logged before anything is written.
+    let discs: Vec<NewDisc> = p
+        .discs
+        .iter()
+        .map(|d| NewDisc {
+            number: d.number,
+            files: d.files.iter().map(|f| (f.file_id, format!("data/{}", f.path), f.size)).collect(),
+        })
+        .collect();
+    let (job, labels) = catalog.record_burn_plan(&media.name, media.capacity, &discs, plan_json(&p, config))?;
+    let out = job_dir(config, job);
+    std::fs::create_dir_all(&out).with_context(|| format!("creating the staging folder {}", out.display()))?;
+    let keys = KeyPaths::in_dir(&config.paths.state_dir);
+    if !keys.checkpoints.exists() {
+        crate::errln!(
+            "evidock: warning: no signed checkpoint yet ({}): run `evidock log checkpoint` before burning so the disc carries one",
+            keys.checkpoints.display()
+        );
+    }
+    let now = Utc::now().with_timezone(&config.timezone);
+    let mut failed = false;
+    for (d, (_, label)) in p.discs.iter().zip(&labels) {
+        let progress = Progress { path: config.burn_progress_path(), job, discs: p.discs.len(), label: label.as_str() };
+        let total = d.payload();
+        let info = BagInfo {
+            bureau: config.burn.bureau.clone(),
+            station: config.station_name.clone(),
+            label: label.clone(),
+            job,
+            disc: (d.number, p.discs.len()),
+            media: media.name.clone(),
+            maker: maker.to_string(),
+            extractor: extractor.to_string(),
+            extracted_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            date: now.format("%Y-%m-%d").to_string(),
+        };
+        let bag_dir = out.join(label);
+        let mut done = 0u64;
+        progress.set(d.number, "staging", "备妥内容", 0, total);
+        let mut last = 0u64;
+        let staged = bag::stage(
+            &config.paths.archive_root,
+            &bag_dir,
+            d,
+            &info,
+            config.burn.blake3_manifest,
+            &|disc, dir| custody_files(config, disc, dir),
+            &mut |n| {
+                done += n;
+                if done - last >= 64 << 20 {
+                    last = done;
+                    progress.set(d.number, "staging", "备妥内容", done, total);
+                }
+            },
+        );
+        let staged = match staged {
+            Ok(s) => s,
+            Err(e) => {
+                catalog.record_disc_failed(label, json!({ "stage": "staging", "error": e.to_string() }))?;
+                let _ = std::fs::remove_file(config.burn_progress_path());
+                crate::errln!("evidock: disc {label}: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        };
+        catalog.record_disc_staged(
+            label,
+            &staged.files,
+            maker,
+            extractor,
+            &info.extracted_at,
+            &bag_dir.display().to_string(),
+        )?;
+        crate::outln!(
+            "disc 光盘 {label}: staged 已备妥 {} files 文件 ({} linked 硬链接, {} copied 复制) in {}",
+            staged.files.len(),
+            staged.linked,
+            staged.copied,
+            bag_dir.display()
+        );
+        progress.set(d.number, "image", "生成镜像", total, total);
+        let iso = out.join(format!("{label}.iso"));
+        if let Err(e) = image::build_image(&bag_dir, &iso, label) {
+            catalog.record_disc_failed(label, json!({ "stage": "image", "error": e.to_string() }))?;
+            crate::errln!("evidock: disc {label}: {e}");
+            failed = true;
+            continue;
+        }
+        catalog.record_disc_written(label, &iso.display().to_string(), "image")?;
+        crate::outln!("disc 光盘 {label}: image 镜像 {}", iso.display());
+    }
+    let _ = std::fs::remove_file(config.burn_progress_path());
+    crate::outln!(
+        "job 任务 {job}: verify every disc (or image) with `evidock burn verify`; only verified discs count as copies / 仅校验通过的光盘计为副本"
+    );
+    Ok(if failed || !p.refused.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The custody files every disc carries: a fresh signed checkpoint of the custody log, the
+/// station's verifier key, and the extract of every event about the disc's recordings and
+/// their cases, each with its inclusion proof (`evidock log verify-extract`).
+fn custody_files(config: &Config, disc: &bag::StagedDisc, dir: &Path) -> std::io::Result<()> {
+    let io = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
+    let mut catalog = super::open_catalog_as_user(config).map_err(io)?;
+    let on_disc: std::collections::BTreeSet<i64> = disc.files.iter().map(|f| f.file_id).collect();
+    let mut wanted = std::collections::BTreeSet::new();
+    let mut cases = std::collections::BTreeSet::new();
+    for r in catalog.recordings().map_err(|e| io(e.into()))? {
+        if r.files.iter().any(|(id, _)| on_disc.contains(id)) {
+            let seqs = super::history::event_seqs(catalog.connection(), None, Some(&r.recording.id), config.timezone)
+                .map_err(io)?;
+            wanted.extend(seqs);
+            cases.extend(r.recording.cases.iter().cloned());
+        }
+    }
+    for c in &cases {
+        wanted.extend(super::history::event_seqs(catalog.connection(), Some(c), None, config.timezone).map_err(io)?);
+    }
+    super::access::write_custody_folder(&mut catalog, config, &wanted, &|_| false, dir).map_err(io)?;
+    Ok(())
+}
+
+/// The result of one verify.
+struct Verdict {
+    label: String,
+    source: String,
+    files: usize,
+    findings: Vec<(String, String)>,
+}
+
+fn print_verdict(v: &Verdict, as_json: bool) {
+    if as_json {
+        crate::outln!(
+            "{}",
+            json!({
+                "label": v.label, "source": v.source, "files": v.files, "ok": v.findings.is_empty(),
+                "findings": v.findings.iter().map(|(p, w)| json!({ "path": p, "what": w })).collect::<Vec<_>>(),
+            })
+        );
+        return;
+    }
+    if v.findings.is_empty() {
+        crate::outln!(
+            "disc 光盘 {}: verified 校验通过 — {} files read back and match the manifests and the archive / 全部文件读回比对一致 ({})",
+            v.label, v.files, v.source
+        );
+    } else {
+        crate::outln!(
+            "disc 光盘 {}: FAILED 校验失败 ({}); its footage stays in the next plan / 其录像将列入下次刻录计划",
+            v.label,
+            v.source
+        );
+        for (p, w) in &v.findings {
+            crate::outln!("  {p}: {w}");
+        }
+    }
+}
+
+/// Verifies a disc or image: medium and MD5 checks, every file extracted without mounting
+/// and checked against the manifests and the catalogue; the result is recorded.
+fn verify(catalog: &mut Catalog, config: &Config, src: &Source, recheck: bool) -> anyhow::Result<Verdict> {
+    let medium = image::check_medium(src)?;
+    let label = medium
+        .label
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("{}: no volume id found: not an evidock disc", src.describe()))?;
+    let disc = catalog.disc(&label)?;
+    let expected = catalog.disc_expected(disc.id)?;
+    let mut findings: Vec<(String, String)> = Vec::new();
+    for p in &medium.problems {
+        findings.push(("-".into(), p.clone()));
+    }
+    for f in &medium.bad_files {
+        findings.push((f.trim_start_matches('/').to_string(), "MD5 on the disc differs (xorriso -check_md5_r)".into()));
+    }
+    std::fs::create_dir_all(&config.burn.staging_dir)
+        .with_context(|| format!("creating {}", config.burn.staging_dir.display()))?;
+    let scratch = config.burn.staging_dir.join(format!(".verify-{label}-{}", std::process::id()));
+    if scratch.exists() {
+        remove_tree(&scratch)?;
+    }
+    let progress = Progress { path: config.burn_progress_path(), job: disc.job, discs: 1, label: &label };
+    let total: u64 = expected.iter().map(|e| e.size).sum();
+    progress.set(1, "verifying", "校验中", 0, total);
+    match image::extract(src, &scratch) {
+        Ok(()) => {
+            let mut done = 0u64;
+            for f in bag::check_bag(&scratch, &expected, &mut |n| {
+                done += n;
+                if done % (256 << 20) < n {
+                    progress.set(1, "verifying", "校验中", done, total);
+                }
+            }) {
+                findings.push((f.path, f.what));
+            }
+        }
+        Err(e) => findings.push(("-".into(), format!("files could not be read back: {e}"))),
+    }
+    let _ = remove_tree(&scratch);
+    let _ = std::fs::remove_file(config.burn_progress_path());
+    catalog.record_disc_check(&label, &src.describe(), &findings, recheck)?;
+    Ok(Verdict { label, source: src.describe(), files: expected.len(), findings })
+}
+
+/// Removes an extraction folder, whose folders may have been extracted read-only.
+fn remove_tree(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        if std::fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir()) {
+            let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700));
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                stack.push(e.path());
+            }
+        }
+    }
+    std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))
+}
+
+/// Verified discs whose last check is older than the re-check interval.
+fn due_for_recheck(catalog: &Catalog, config: &Config) -> anyhow::Result<Vec<crate::catalog::DiscRow>> {
+    let cutoff = Utc::now() - config.burn.recheck_interval;
+    Ok(catalog
+        .discs()?
+        .into_iter()
+        .filter(|d| d.state == "verified")
+        .filter(|d| {
+            d.last_check
+                .as_ref()
+                .and_then(|(t, _)| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .is_none_or(|t| t.with_timezone(&Utc) < cutoff)
+        })
+        .collect())
+}
+
+/// The burn line of `evidock status`, from the progress file, when a job runs.
+pub fn status_line(doc: &Value) -> Option<String> {
+    let b = doc.get("burn")?;
+    let n = |k: &str| b[k].as_u64().unwrap_or(0);
+    let (done, total) = (n("bytes_done"), n("bytes_total"));
+    let pct = (done * 100).checked_div(total).unwrap_or(100);
+    Some(format!(
+        "burn 刻录 job 任务 {}  disc 光盘 {}/{} {}  {} {}  {pct}%  {} / {}\n",
+        n("job"),
+        n("disc"),
+        n("discs"),
+        b["label"].as_str().unwrap_or("-"),
+        b["phase"].as_str().unwrap_or("-"),
+        b["phase_zh"].as_str().unwrap_or(""),
+        super::bytes(done),
+        super::bytes(total)
+    ))
+}

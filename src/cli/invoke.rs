@@ -1,0 +1,511 @@
+//! How a station command runs: through the daemon when it listens, else directly; who may run
+//! it; where its output goes (R9, R12).
+//!
+//! Owns: the routing of each command ([`rule`]: local, or which roles may run it), the files a
+//! command names ([`paths`], sent over the socket as descriptors), the caller a command acts
+//! for ([`caller`]), its standard output ([`stdout`], a buffer when the daemon runs it for a
+//! client), the typed refusal ([`Refused`]) and the logging of every refusal.
+//! Must never: take a caller's word for who it is: over the socket the kernel says
+//! (`SO_PEERCRED`), directly it is this process's own user.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use super::{history, Command};
+use crate::config::Config;
+use crate::control::roles::Identity;
+use crate::control::wire::Request;
+use crate::custody::event::{Action, Actor, Role};
+
+/// A command refused by the rules: a missing role, self-approval, a missing approval. Logged
+/// as `call_refused`; exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("refused: {0}")]
+pub struct Refused(pub String);
+
+/// Where a command runs and who may run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// In the calling process, without the station's catalogue (`sim`, `demo`), or as the
+    /// station itself (`daemon`, `ingest`), or offline on exported files.
+    Local,
+    /// Through the daemon, by a caller holding one of these roles; the first one held is the
+    /// role the command acts in.
+    Station(&'static [Role]),
+    /// A long job that needs devices or time the daemon should not lend (a disc burn): in the
+    /// calling process, usually a supervised unit of its own, by a caller holding one of these
+    /// roles or by the station's own user (the owner of the catalogue), writing the catalogue
+    /// in its own transactions beside the daemon.
+    Job(&'static [Role]),
+}
+
+const ANY: &[Role] = &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian, Role::Admin];
+const READERS: &[Role] = &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Admin];
+const FILERS: &[Role] = &[Role::Custodian, Role::Archivist];
+
+/// The rule of a command. Exhaustive: a new command must be placed here before it compiles.
+pub fn rule(cmd: &Command) -> Rule {
+    use super::access::AccessCommand as A;
+    use super::burn::{BurnCommand as B, DiscCommand as Dc};
+    use super::case::{CaseCommand as C, GapCommand as G};
+    use super::device::DeviceCommand as D;
+    use super::log::LogCommand as L;
+    use super::retention::{PurgeCommand as P, ReportCommand as Rp, RetentionCommand as R};
+    match cmd {
+        Command::Sim(_) | Command::Demo(_) | Command::Daemon | Command::Ingest(_) => Rule::Local,
+        Command::Status(_) => Rule::Station(ANY),
+        Command::Access(a) => match a {
+            A::Request { .. } | A::List { .. } | A::View { .. } => Rule::Station(ANY),
+            A::Approve { .. } | A::Deny { .. } => Rule::Station(&[Role::Approver]),
+            A::Mark { .. } | A::Unmark { .. } | A::Informant { .. } => Rule::Station(&[Role::Archivist, Role::Admin]),
+        },
+        Command::Export(_) => Rule::Station(&[Role::Archivist, Role::Custodian]),
+        Command::Burn(B::Plan { .. } | B::Disc(Dc::List { .. })) => Rule::Station(ANY),
+        Command::Burn(B::Disc(Dc::Move { .. })) => Rule::Station(FILERS),
+        Command::Burn(B::Run { .. } | B::Write { .. } | B::Verify { .. } | B::Recheck { .. }) => Rule::Job(FILERS),
+        Command::Device(D::Register { .. } | D::Retire { .. }) => Rule::Station(&[Role::Custodian, Role::Admin]),
+        Command::Device(D::List { .. }) => Rule::Station(ANY),
+        Command::Case(history::CaseCommand::History(_)) => {
+            Rule::Station(&[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian])
+        }
+        Command::Case(history::CaseCommand::Case(c)) => match c {
+            C::Create(_) | C::Label(_) | C::Assign { .. } => Rule::Station(FILERS),
+            C::List | C::Show { .. } | C::Propose { .. } => Rule::Station(ANY),
+        },
+        Command::Gap(G::Explain { .. }) => Rule::Station(FILERS),
+        Command::Gap(G::List { .. }) => Rule::Station(ANY),
+        Command::Retention(r) => match r {
+            R::Show { .. } | R::Due { .. } | R::Purge(P::List) => Rule::Station(ANY),
+            R::Flag { .. } | R::Unflag { .. } | R::Hold { .. } | R::Release { .. } => {
+                Rule::Station(&[Role::Archivist, Role::Supervisor])
+            }
+            R::Purge(P::Request { .. }) => Rule::Station(&[Role::Archivist, Role::Custodian]),
+            R::Purge(P::Approve { .. }) => Rule::Station(&[Role::Approver]),
+            R::Purge(P::Cancel { .. }) => Rule::Station(&[Role::Archivist, Role::Approver, Role::Custodian]),
+            R::Purge(P::Run) => Rule::Station(&[Role::Admin, Role::Archivist]),
+        },
+        Command::Report(Rp::Compliance { .. } | Rp::SpotCheck { .. }) => {
+            Rule::Station(&[Role::Supervisor, Role::Archivist, Role::Admin])
+        }
+        Command::Log(history::LogCommand::Query(_)) => Rule::Station(READERS),
+        Command::Log(history::LogCommand::Log(l)) => match l {
+            // Checks of exported copies run offline, on the caller's own files.
+            L::Verify { from, .. } | L::Prove { from, .. } | L::Consistency { from, .. } if from.db.is_some() => {
+                Rule::Local
+            }
+            L::Tail { .. } | L::Verify { .. } | L::Prove { .. } | L::Consistency { .. } => Rule::Station(READERS),
+            L::Checkpoint { .. } => Rule::Station(&[Role::Admin, Role::Archivist, Role::Supervisor]),
+            L::VerifyExtract { .. } => Rule::Local,
+        },
+    }
+}
+
+/// What a file argument is for: the client opens it accordingly and sends the descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathUse {
+    /// A file to read.
+    Read,
+    /// A folder to write into (made when missing).
+    Dir,
+}
+
+/// The file arguments of a station command, to be sent as descriptors and replaced, in the
+/// daemon, by `/proc/self/fd/N` paths to what the caller opened.
+pub fn paths(cmd: &mut Command) -> Vec<(&mut PathBuf, PathUse)> {
+    use super::log::LogCommand as L;
+    match cmd {
+        Command::Log(history::LogCommand::Log(L::Verify { checkpoints, from, .. })) => {
+            let mut v: Vec<_> = checkpoints.iter_mut().map(|p| (p, PathUse::Read)).collect();
+            v.extend(from.key.iter_mut().map(|p| (p, PathUse::Read)));
+            v
+        }
+        Command::Log(history::LogCommand::Log(L::Prove { checkpoint, from, .. })) => {
+            checkpoint.iter_mut().chain(from.key.iter_mut()).map(|p| (p, PathUse::Read)).collect()
+        }
+        Command::Log(history::LogCommand::Log(L::Consistency { from, .. })) => {
+            from.key.iter_mut().map(|p| (p, PathUse::Read)).collect()
+        }
+        Command::Export(args) => vec![(&mut args.to, PathUse::Dir)],
+        _ => Vec::new(),
+    }
+}
+
+/// The caller a station command acts for, and the role it acts in.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who, as the kernel reported.
+    pub identity: Identity,
+    /// The actor written into custody events.
+    pub actor: Actor,
+    /// Whether the daemon runs the command (else the caller's own process does).
+    pub via_daemon: bool,
+}
+
+thread_local! {
+    static CALLER: RefCell<Option<Caller>> = const { RefCell::new(None) };
+    static OUT: RefCell<Option<Box<dyn Write + Send>>> = const { RefCell::new(None) };
+    static ERR: RefCell<Option<Box<dyn Write + Send>>> = const { RefCell::new(None) };
+}
+
+/// The caller of the command running on this thread. Outside a station command (the daemon's
+/// own work, `sim`), this process's user in the custodian role.
+pub fn caller() -> Caller {
+    CALLER.with(|c| c.borrow().clone()).unwrap_or_else(|| {
+        let identity = crate::control::peer::current();
+        let actor = Actor { user: identity.user.clone(), role: Role::Custodian, officer: None };
+        Caller { identity, actor, via_daemon: false }
+    })
+}
+
+/// Standard output of the command running on this thread: the terminal, or the buffer the
+/// daemon sends back to its client.
+pub fn stdout() -> Stdout {
+    Stdout
+}
+
+/// See [`stdout`].
+pub struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        OUT.with(|o| match o.borrow_mut().as_mut() {
+            Some(w) => w.write(buf),
+            None => std::io::stdout().lock().write(buf),
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        OUT.with(|o| match o.borrow_mut().as_mut() {
+            Some(w) => w.flush(),
+            None => std::io::stdout().lock().flush(),
+        })
+    }
+}
+
+/// Standard error of the command running on this thread: the terminal, or notes the daemon
+/// sends back to its client.
+pub fn stderr() -> Stderr {
+    Stderr
+}
+
+/// See [`stderr`].
+pub struct Stderr;
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        ERR.with(|o| match o.borrow_mut().as_mut() {
+            Some(w) => w.write(buf),
+            None => std::io::stderr().lock().write(buf),
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        ERR.with(|o| match o.borrow_mut().as_mut() {
+            Some(w) => w.flush(),
+            None => std::io::stderr().lock().flush(),
+        })
+    }
+}
+
+/// `eprintln!` to the command's standard error ([`stderr`]).
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!($crate::cli::invoke::stderr(), $($arg)*);
+    }};
+}
+
+/// `println!` to the command's standard output ([`stdout`]). A closed pipe is not an error.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!($crate::cli::invoke::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` to the command's standard output ([`stdout`]).
+#[macro_export]
+macro_rules! outprint {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!($crate::cli::invoke::stdout(), $($arg)*);
+    }};
+}
+
+/// Decides whether `who` may run `cmd` and in which role.
+///
+/// # Errors
+/// [`Refused`] when `who` holds none of the roles the command needs.
+pub fn authorize(cmd: &Command, who: &Identity, config: &Config) -> Result<Caller, Refused> {
+    let officer = config.roles.officer_of(who);
+    let held = config.roles.roles_of(who);
+    let (needed, station_may) = match rule(cmd) {
+        Rule::Local => (&[][..], false),
+        Rule::Station(roles) => (roles, false),
+        Rule::Job(roles) => (roles, true),
+    };
+    let owner = || {
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(config.catalog_path()).ok()?).eq(&who.uid).then_some(())
+    };
+    let role = needed.iter().find(|r| held.contains(r)).copied().or_else(|| {
+        // The station's own user running a job (a burn unit): it acts as the system.
+        (station_may && who.uid != 0 && owner().is_some()).then_some(Role::System)
+    });
+    match role {
+        Some(role) => Ok(Caller {
+            identity: who.clone(),
+            actor: Actor { user: who.user.clone(), role, officer },
+            via_daemon: false,
+        }),
+        None => {
+            let names: Vec<&str> = needed.iter().map(|r| r.as_str()).collect();
+            let has = if held.is_empty() {
+                "no role".to_string()
+            } else {
+                held.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+            };
+            Err(Refused(format!(
+                "user {} (uid {}) has {has}; `{}` needs one of: {} (set in [roles] of the configuration) / 无此操作权限",
+                who.user,
+                who.uid,
+                command_name(cmd),
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// The command's words, e.g. `retention purge approve`, for logs and messages.
+pub fn command_name(cmd: &Command) -> String {
+    // The variant names of the parsed command, outermost first: `Retention(Purge(Approve { id:
+    // 1 }))` gives retention, purge, approve; argument structs (`...Args`) and the wrappers that
+    // repeat their parent's name (`Case(Case(..))`) are left out.
+    let debug = format!("{cmd:?}");
+    let mut words: Vec<String> = Vec::new();
+    for w in debug.split(['(', ' ', '{']).take_while(|w| w.chars().next().is_some_and(char::is_uppercase)) {
+        if w.ends_with("Args") {
+            break;
+        }
+        let mut s = String::new();
+        for (i, c) in w.chars().enumerate() {
+            if c.is_uppercase() && i > 0 {
+                s.push('-');
+            }
+            s.extend(c.to_lowercase());
+        }
+        if words.last() != Some(&s) {
+            words.push(s);
+        }
+    }
+    words.join(" ")
+}
+
+/// Runs a station command for `caller`: sets who acts and where output goes (`out`, else
+/// this process's standard output), runs it, logs a refusal.
+fn run_as(
+    cmd: &Command,
+    config: &Config,
+    caller: Caller,
+    streams: Option<crate::control::server::Streams>,
+) -> anyhow::Result<ExitCode> {
+    CALLER.with(|c| *c.borrow_mut() = Some(caller.clone()));
+    if let Some(s) = streams {
+        OUT.with(|o| *o.borrow_mut() = Some(s.out));
+        ERR.with(|o| *o.borrow_mut() = Some(s.err));
+    }
+    let result = super::dispatch(cmd, config);
+    CALLER.with(|c| *c.borrow_mut() = None);
+    OUT.with(|o| *o.borrow_mut() = None);
+    ERR.with(|o| *o.borrow_mut() = None);
+    if let Err(e) = &result {
+        if let Some(r) = e.downcast_ref::<Refused>() {
+            log_refusal(config, &caller.identity, Some(caller.actor.role), cmd, &r.0, caller.via_daemon);
+        }
+    }
+    result
+}
+
+/// Writes a `call_refused` event. A refusal that cannot be logged is reported on stderr (the
+/// daemon's journal), never hidden.
+pub fn log_refusal(config: &Config, who: &Identity, role: Option<Role>, cmd: &Command, reason: &str, via_daemon: bool) {
+    let actor =
+        Actor { user: who.user.clone(), role: role.unwrap_or(Role::Nobody), officer: config.roles.officer_of(who) };
+    let logged = crate::catalog::Catalog::open_trusted(&config.catalog_path(), config.timezone, actor).and_then(|mut c| {
+        c.event(
+            Action::CallRefused,
+            &format!("user:{}", who.user),
+            json!({ "command": command_name(cmd), "uid": who.uid, "reason": reason, "via": if via_daemon { "socket" } else { "direct" } }),
+        )
+    });
+    if let Err(e) = logged {
+        tracing::error!("a refused call could not be logged: user {} `{}`: {reason}: {e}", who.user, command_name(cmd));
+    }
+}
+
+/// The daemon's handler of one socket request ([`crate::control::server::Handler`]).
+pub fn serve(
+    config: &Config,
+    who: Identity,
+    pid: i32,
+    request: Request,
+    fds: Vec<OwnedFd>,
+    streams: crate::control::server::Streams,
+) -> Result<u8, String> {
+    let argv = std::iter::once("evidock".to_string()).chain(request.argv.iter().cloned());
+    let mut cli = match <super::Cli as clap::Parser>::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => return Err(e.to_string().trim_end().to_string()),
+    };
+    // Files named on the command line: the caller's open descriptors, in order.
+    let sent: Vec<(String, OwnedFd)> = request.paths.into_iter().zip(fds).collect();
+    for (path, _) in paths(&mut cli.command) {
+        match sent.iter().find(|(p, _)| std::path::Path::new(p) == path.as_path()) {
+            Some((_, fd)) => *path = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd))),
+            None => return Err(format!("{} was not sent as an open file", path.display())),
+        }
+    }
+    if !matches!(rule(&cli.command), Rule::Station(_)) {
+        return Err(format!("`{}` runs on its own, not through the service", command_name(&cli.command)));
+    }
+    tracing::info!(user = %who.user, uid = who.uid, pid, "control: {}", command_name(&cli.command));
+    let caller = match authorize(&cli.command, &who, config) {
+        Ok(c) => Caller { via_daemon: true, ..c },
+        Err(refused) => {
+            log_refusal(config, &who, None, &cli.command, &refused.0, true);
+            return Err(format!("{refused}"));
+        }
+    };
+    let result = run_as(&cli.command, config, caller, Some(streams));
+    drop(sent);
+    result.map(exit_number).map_err(|e| format!("{e:#}"))
+}
+
+/// Runs a station command from the command line: through the daemon when it listens on the
+/// control socket, else directly as this process's user (who must then be able to open the
+/// catalogue: the service user, or the superuser), under the same role rules.
+///
+/// # Errors
+/// When it could not run (exit code 2).
+pub fn run_station(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
+    let socket = &config.paths.control_socket;
+    if let Some(stream) = crate::control::client::connect(socket)? {
+        let mut cmd_paths = Vec::new();
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        let mut args: Vec<String> = Vec::new();
+        let mut raw = std::env::args_os().skip(1);
+        while let Some(a) = raw.next() {
+            let a = a.into_string().map_err(|a| anyhow::anyhow!("argument {a:?} is not valid UTF-8"))?;
+            if a == "--config" {
+                raw.next();
+                continue;
+            }
+            if a.starts_with("--config=") {
+                continue;
+            }
+            args.push(a);
+        }
+        let mut parsed = <super::Cli as clap::Parser>::try_parse_from(
+            std::iter::once("evidock".to_string()).chain(args.iter().cloned()),
+        )?;
+        for (path, how) in paths(&mut parsed.command) {
+            if how == PathUse::Dir {
+                std::fs::create_dir_all(&*path).map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
+            }
+            let file = std::fs::File::open(&*path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+            cmd_paths.push(path.to_string_lossy().into_owned());
+            fds.push(file.into());
+        }
+        let request = Request { v: crate::control::wire::VERSION, argv: args, paths: cmd_paths };
+        let mut error = None;
+        let code = crate::control::client::call(socket, stream, &request, &fds, |reply| match reply {
+            crate::control::wire::Reply::Out(text) => {
+                let _ = stdout().write_all(text.as_bytes());
+            }
+            crate::control::wire::Reply::Note(text) => {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }
+            crate::control::wire::Reply::Error(message) => error = Some(message.clone()),
+            crate::control::wire::Reply::Exit(_) => {}
+        })?;
+        let _ = stdout().flush();
+        if let Some(message) = error {
+            eprintln!("evidock: {message}");
+        }
+        return Ok(ExitCode::from(code));
+    }
+    let who = crate::control::peer::current();
+    let caller = match authorize(cmd, &who, config) {
+        Ok(c) => c,
+        Err(refused) => {
+            log_refusal(config, &who, None, cmd, &refused.0, false);
+            return Err(refused.into());
+        }
+    };
+    run_as(cmd, config, caller, None)
+}
+
+/// Runs a job ([`Rule::Job`]) in this process, for this process's user, under the rules.
+///
+/// # Errors
+/// When it is refused or could not run (exit code 2).
+pub fn run_job(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
+    let who = crate::control::peer::current();
+    match authorize(cmd, &who, config) {
+        Ok(caller) => run_as(cmd, config, caller, None),
+        Err(refused) => {
+            log_refusal(config, &who, None, cmd, &refused.0, false);
+            Err(refused.into())
+        }
+    }
+}
+
+/// The number of an exit code (`ExitCode` hides it).
+fn exit_number(code: ExitCode) -> u8 {
+    (0..=u8::MAX).find(|n| ExitCode::from(*n) == code).unwrap_or(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Command {
+        super::super::Cli::try_parse_from(std::iter::once("evidock").chain(args.iter().copied())).unwrap().command
+    }
+
+    #[test]
+    fn command_names_read_as_typed() {
+        assert_eq!(command_name(&parse(&["retention", "purge", "approve", "3"])), "retention purge approve");
+        assert_eq!(command_name(&parse(&["device", "list"])), "device list");
+        assert_eq!(command_name(&parse(&["log", "checkpoint"])), "log checkpoint");
+        assert_eq!(command_name(&parse(&["case", "history", "A"])), "case history");
+        assert_eq!(command_name(&parse(&["status"])), "status");
+    }
+
+    #[test]
+    fn approvals_need_the_approver_role_and_offline_checks_stay_local() {
+        assert_eq!(rule(&parse(&["retention", "purge", "approve", "3"])), Rule::Station(&[Role::Approver]));
+        assert_eq!(rule(&parse(&["log", "verify", "--db", "copy.sqlite", "--key", "k.pub"])), Rule::Local);
+        assert!(matches!(rule(&parse(&["log", "verify"])), Rule::Station(_)));
+        assert_eq!(rule(&parse(&["sim", "recorder", "--out", "x", "--serial", "J1"])), Rule::Local);
+    }
+
+    #[test]
+    fn a_caller_without_a_role_is_refused_with_what_it_needs() {
+        let config = Config::under(std::path::Path::new("/nonexistent"));
+        let nobody = Identity { uid: 65534, user: "nobody".into(), gids: vec![65534], groups: vec!["nogroup".into()] };
+        let e = authorize(&parse(&["device", "list"]), &nobody, &config).unwrap_err();
+        assert!(e.0.contains("nobody") && e.0.contains("no role") && e.0.contains("custodian"), "{e}");
+        let root = Identity { uid: 0, user: "root".into(), gids: vec![0], groups: vec!["root".into()] };
+        let c = authorize(&parse(&["device", "list"]), &root, &config).unwrap();
+        assert_eq!(c.actor.role, Role::Archivist);
+        assert!(authorize(&parse(&["retention", "purge", "approve", "1"]), &root, &config).is_err(), "no approver");
+    }
+}

@@ -1,0 +1,102 @@
+//! The command line's side of the control socket.
+
+use std::io::{BufRead, BufReader, IoSlice, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+
+use super::wire::{Reply, Request, MAX_FDS, VERSION};
+
+/// Why a call through the socket failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Sending the request or reading the replies failed.
+    #[error("talking to the evidock service at {path}: {source}")]
+    Io {
+        /// The socket.
+        path: std::path::PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The service answered something this build does not understand.
+    #[error("the evidock service at {path} answered {line:?}, which this program does not understand (are both the same version?)")]
+    Protocol {
+        /// The socket.
+        path: std::path::PathBuf,
+        /// The line received.
+        line: String,
+    },
+    /// The service closed the connection without an exit code.
+    #[error(
+        "the evidock service at {path} closed the connection before the command finished (see `journalctl -u evidock`)"
+    )]
+    Cut {
+        /// The socket.
+        path: std::path::PathBuf,
+    },
+}
+
+/// Connects to the service. `None` when nothing listens there (no socket file, or a stale one):
+/// the service is not running.
+///
+/// # Errors
+/// When the socket exists but cannot be reached for another reason (permissions).
+pub fn connect(path: &Path) -> Result<Option<UnixStream>, ClientError> {
+    match UnixStream::connect(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => Ok(None),
+        Err(source) => Err(ClientError::Io { path: path.to_path_buf(), source }),
+    }
+}
+
+/// Sends `request` with one descriptor per path, then passes each reply to `on_reply` until
+/// the exit code, which it returns.
+///
+/// # Errors
+/// On an I/O or protocol failure.
+pub fn call(
+    path: &Path,
+    stream: UnixStream,
+    request: &Request,
+    fds: &[OwnedFd],
+    mut on_reply: impl FnMut(&Reply),
+) -> Result<u8, ClientError> {
+    let io = |source| ClientError::Io { path: path.to_path_buf(), source };
+    debug_assert_eq!(request.v, VERSION);
+    if fds.len() > MAX_FDS {
+        return Err(io(std::io::Error::other(format!("more than {MAX_FDS} files on one command line"))));
+    }
+    let mut line = serde_json::to_vec(request).map_err(|e| io(std::io::Error::other(e)))?;
+    line.push(b'\n');
+    let raw: Vec<i32> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    // The descriptors go with the first bytes; the rest of a long request follows plainly.
+    let cmsg = [ControlMessage::ScmRights(&raw)];
+    let sent = sendmsg::<()>(
+        stream.as_raw_fd(),
+        &[IoSlice::new(&line)],
+        if raw.is_empty() { &[] } else { &cmsg },
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| io(std::io::Error::from(e)))?;
+    (&stream).write_all(&line[sent..]).map_err(io)?;
+    stream.shutdown(std::net::Shutdown::Write).map_err(io)?;
+
+    let mut reader = BufReader::new(&stream);
+    let mut buf = String::new();
+    loop {
+        buf.clear();
+        if reader.read_line(&mut buf).map_err(io)? == 0 {
+            return Err(ClientError::Cut { path: path.to_path_buf() });
+        }
+        let reply: Reply = serde_json::from_str(buf.trim_end())
+            .map_err(|_| ClientError::Protocol { path: path.to_path_buf(), line: buf.trim_end().to_string() })?;
+        if let Reply::Exit(code) = reply {
+            return Ok(code);
+        }
+        on_reply(&reply);
+    }
+}

@@ -1,0 +1,74 @@
+//! The control socket's wire format, version 1: one request, then a stream of replies.
+//!
+//! A request is one JSON object on one line, sent with `sendmsg`; its `paths` name the
+//! arguments that are files, and the same message carries one open descriptor per entry, in
+//! order (`SCM_RIGHTS`). Replies are JSON objects, one per line: any number of `{"out": TEXT}`
+//! (standard output), `{"note": TEXT}` (standard error), at most one `{"error": TEXT}` (the command could not run), and a last
+//! `{"exit": CODE}`.
+
+use serde::{Deserialize, Serialize};
+
+/// The version this build speaks.
+pub const VERSION: u32 = 1;
+
+/// The largest request accepted, in bytes.
+pub const MAX_REQUEST: usize = 256 * 1024;
+
+/// The most descriptors one request may carry.
+pub const MAX_FDS: usize = 16;
+
+/// A command to run, as the caller typed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// Wire version ([`VERSION`]).
+    pub v: u32,
+    /// The arguments after the program name, `--config` removed.
+    pub argv: Vec<String>,
+    /// The path arguments that travel as descriptors, in descriptor order.
+    pub paths: Vec<String>,
+}
+
+/// One reply line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reply {
+    /// Standard output of the command.
+    Out(String),
+    /// Standard error of the command: notes and warnings for the caller.
+    Note(String),
+    /// The command could not run: the message `evidock: ...` the caller prints.
+    Error(String),
+    /// The exit code; the last line.
+    Exit(u8),
+}
+
+impl Reply {
+    /// The line for this reply, newline included.
+    pub fn line(&self) -> String {
+        let mut s = serde_json::to_string(self).unwrap_or_else(|_| "{\"exit\":2}".to_string());
+        s.push('\n');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_have_one_stable_shape() {
+        assert_eq!(Reply::Out("案件 A\n".into()).line(), "{\"out\":\"案件 A\\n\"}\n");
+        assert_eq!(Reply::Error("refused".into()).line(), "{\"error\":\"refused\"}\n");
+        assert_eq!(Reply::Exit(1).line(), "{\"exit\":1}\n");
+        let r: Reply = serde_json::from_str("{\"exit\":2}").unwrap();
+        assert_eq!(r, Reply::Exit(2));
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        let ok = r#"{"v":1,"argv":["status"],"paths":[]}"#;
+        assert_eq!(serde_json::from_str::<Request>(ok).unwrap().argv, vec!["status"]);
+        assert!(serde_json::from_str::<Request>(r#"{"v":1,"argv":[],"paths":[],"uid":0}"#).is_err());
+    }
+}

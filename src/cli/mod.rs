@@ -127,12 +127,23 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Ingest(args) => ingest::run(args, config),
         Command::Status(args) => status::run(args, config),
         Command::Log(history::LogCommand::Query(args)) => history::run_query(args, config),
-        Command::Log(history::LogCommand::Log(cmd)) => log::run(
-            cmd,
-            &config.catalog_path(),
-            &config.paths.state_dir,
-            &crate::custody::checkpoint::key_name(&config.station_name),
-        ),
+        Command::Log(history::LogCommand::Log(cmd)) => {
+            let code = log::run(
+                cmd,
+                &config.catalog_path(),
+                &config.paths.state_dir,
+                &crate::custody::checkpoint::key_name(&config.station_name),
+            )?;
+            // A verification of the station's own log, asked of the service, is itself an event.
+            if matches!(cmd, log::LogCommand::Verify { from, .. } if from.db.is_none()) && invoke::caller().via_daemon {
+                open_catalog_as_user(config)?.event(
+                    crate::custody::event::Action::LogVerified,
+                    "log",
+                    serde_json::json!({ "intact": code == ExitCode::SUCCESS }),
+                )?;
+            }
+            Ok(code)
+        }
         Command::Device(cmd) => device::run(cmd, config),
         Command::Case(history::CaseCommand::History(args)) => history::run_history(args, config),
         Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, config),

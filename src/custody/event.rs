@@ -233,11 +233,13 @@ pub enum Action {
     DiscMoved,
     /// A registered disc was re-checked, with the result (R8).
     DiscRechecked,
+    /// The daemon started with a configuration that differs from the last one recorded.
+    ConfigChanged,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 57] = [
+    pub const ALL: [Action; 58] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -295,6 +297,7 @@ impl Action {
         Action::DiscFailed,
         Action::DiscMoved,
         Action::DiscRechecked,
+        Action::ConfigChanged,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -357,6 +360,7 @@ impl Action {
             Action::DiscFailed => "disc_failed",
             Action::DiscMoved => "disc_moved",
             Action::DiscRechecked => "disc_rechecked",
+            Action::ConfigChanged => "config_changed",
         }
     }
 
@@ -420,6 +424,7 @@ impl Action {
             Action::DiscFailed => "光盘校验失败",
             Action::DiscMoved => "光盘已移交",
             Action::DiscRechecked => "光盘已复检",
+            Action::ConfigChanged => "配置已变更",
         }
     }
 
@@ -846,7 +851,7 @@ mod tests {
              purge_requested purge_approved purge_cancelled purge_executed report_made call_refused \
              confidentiality_marked confidentiality_cleared access_requested access_approved access_denied \
              access_expired footage_viewed footage_copied footage_exported burn_planned disc_staged disc_written \
-             disc_verified disc_failed disc_moved disc_rechecked"
+             disc_verified disc_failed disc_moved disc_rechecked config_changed"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

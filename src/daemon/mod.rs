@@ -102,7 +102,55 @@ pub fn lock_state(config: &Config) -> Result<InstanceLock, DaemonError> {
 /// # Errors
 /// When it cannot be opened or is damaged.
 pub fn open_catalog(config: &Config) -> Result<Catalog, CatalogError> {
-    Catalog::open(&config.catalog_path(), config.timezone, Actor::daemon(current_user()))
+    let actor = Actor::daemon(current_user());
+    // After a clean stop the integrity check runs in the background once the daemon is ready
+    // ([`background_check`]); after anything else, before it touches the file.
+    if stopped_cleanly(config) {
+        Catalog::open_trusted(&config.catalog_path(), config.timezone, actor)
+    } else {
+        Catalog::open(&config.catalog_path(), config.timezone, actor)
+    }
+}
+
+/// Whether the last custody event is `daemon_stopped`: the previous run ended cleanly (a crash,
+/// `kill -9` or power cut leaves something else last).
+pub fn stopped_cleanly(config: &Config) -> bool {
+    Catalog::open_read_only(&config.catalog_path(), config.timezone)
+        .and_then(|c| {
+            c.connection()
+                .query_row("SELECT action FROM custody_log ORDER BY seq DESC LIMIT 1", [], |r| r.get::<_, String>(0))
+                .map_err(|source| CatalogError::Open { path: config.catalog_path(), source })
+        })
+        .is_ok_and(|a| a == Action::DaemonStopped.as_str())
+}
+
+/// The integrity check of the catalogue (`PRAGMA quick_check`) on its own read-only
+/// connection and thread, after a clean start: a damaged file raises the alarm in the journal
+/// and the status line. Returns the thread and the handle that interrupts the check at stop.
+fn background_check(config: &Config) -> Option<(std::thread::JoinHandle<()>, rusqlite::InterruptHandle)> {
+    let catalog = Catalog::open_read_only(&config.catalog_path(), config.timezone).ok()?;
+    let interrupt = catalog.connection().get_interrupt_handle();
+    let path = config.catalog_path();
+    let thread = std::thread::Builder::new()
+        .name("catalog-check".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            match catalog.connection().query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)) {
+                Ok(v) if v == "ok" => {
+                    tracing::info!(secs = started.elapsed().as_secs_f64(), "catalogue integrity check: ok");
+                }
+                Ok(v) => tracing::error!(
+                    "ALARM: the catalogue {} is damaged ({v}); stop the service and restore it (see docs/RELIABILITY.md)",
+                    path.display()
+                ),
+                Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::OperationInterrupted => {
+                    tracing::info!("catalogue integrity check interrupted by the stop");
+                }
+                Err(e) => tracing::error!("ALARM: the catalogue integrity check could not run: {e}"),
+            }
+        })
+        .ok()?;
+    Some((thread, interrupt))
 }
 
 /// The operating-system user the process runs as.
@@ -136,6 +184,42 @@ impl Station {
             self.catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner).event(action, subject, details);
         if let Err(e) = result {
             tracing::error!(error = %e, "cannot write the custody log");
+        }
+    }
+
+    /// Records the configuration in force when it differs from the last one recorded (its path
+    /// and the BLAKE3 of its bytes; `built-in` without a file), so that every change of rules
+    /// between two runs is a custody event.
+    fn record_config(&self) {
+        let (path, hash) = match &self.config.source {
+            Some(p) => match std::fs::read(p) {
+                Ok(bytes) => (p.display().to_string(), blake3::hash(&bytes).to_hex().to_string()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot re-read the configuration to record it");
+                    return;
+                }
+            },
+            None => ("built-in".to_string(), "built-in".to_string()),
+        };
+        let catalog = self.catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let last: Option<String> = catalog
+            .connection()
+            .query_row(
+                "SELECT details FROM custody_log WHERE action = 'config_changed' ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .ok();
+        drop(catalog);
+        let previous = last
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+            .and_then(|v| v.get("blake3").and_then(|h| h.as_str()).map(str::to_string));
+        if previous.as_deref() != Some(hash.as_str()) {
+            self.event(
+                Action::ConfigChanged,
+                "config",
+                json!({ "path": path, "blake3": hash, "previous_blake3": previous }),
+            );
         }
     }
 
@@ -343,6 +427,7 @@ pub fn prepare(config: &Config) -> Result<(InstanceLock, Catalog), DaemonError> 
 /// # Errors
 /// When it cannot start (see [`prepare`]).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
+    let clean = stopped_cleanly(&config);
     let (lock, catalog) = prepare(&config)?;
     // The station's custody signing key, created at the first start (issue it to auditors
     // as custody-signing.pub from the state folder).
@@ -387,6 +472,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
             "dock_root": station.info.dock_root, "archive_root": station.info.archive_root,
         }),
     );
+
+    station.record_config();
 
     let _watcher = match dock::watch::watch(&config.paths.dock_root, tx.clone()) {
         Ok(w) => Some(w),
@@ -434,6 +521,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     let notifier = systemd::Notifier::from_env();
     notifier.ready(&station.status_line());
     tracing::info!(dock_root = %config.paths.dock_root.display(), "ready");
+    let check = if clean { background_check(&config) } else { None };
 
     let mut rescan = tokio::time::interval(Duration::from_secs(2));
     let mut status_tick = tokio::time::interval(Duration::from_millis(config.status_interval_ms));
@@ -474,6 +562,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     }
     if let Some(t) = usb_thread {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
+    if let Some((thread, interrupt)) = check {
+        interrupt.interrupt();
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
     control_stop.cancel();
     if let Some(c) = control {

@@ -91,3 +91,32 @@ fn without_the_daemon_the_superuser_acts_directly_under_the_same_rules() {
     assert_eq!(user, "root");
     assert!(details.contains("\"via\":\"direct\""), "{details}");
 }
+
+#[test]
+fn configuration_changes_and_verifications_asked_of_the_service_are_events() {
+    let mut st = Station::new();
+    let count = |st: &Station, action: &str| -> i64 {
+        st.db().query_row("SELECT count(*) FROM custody_log WHERE action = ?1", [action], |r| r.get(0)).unwrap()
+    };
+    st.start();
+    assert_eq!(count(&st, "config_changed"), 1, "the first configuration is recorded");
+    let o = st.evidock(&["log", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let details: String =
+        st.db().query_row("SELECT details FROM custody_log WHERE action = 'log_verified'", [], |r| r.get(0)).unwrap();
+    assert_eq!(details, "{\"intact\":true}");
+    st.stop();
+    st.start();
+    assert_eq!(count(&st, "config_changed"), 1, "the same configuration again: no event");
+    // After a clean stop, the catalogue's integrity check runs once the daemon is ready.
+    crate::support::wait_for(20, "the background integrity check", || {
+        st.log().contains("catalogue integrity check: ok").then_some(())
+    });
+    st.stop();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, cfg + "\n[retention]\nstandard_months = 12\n").unwrap();
+    st.start();
+    assert_eq!(count(&st, "config_changed"), 2, "a changed configuration is recorded");
+    st.stop();
+    st.assert_log_verifies();
+}

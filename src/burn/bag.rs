@@ -209,12 +209,14 @@ fn readme(info: &BagInfo, notes: &[String], blake3: bool) -> String {
 本光盘是一个 BagIt 包（RFC 8493）。data/ 目录按 年/月/日/案件/记录仪编号 存放原始录像，\n\
 未经任何修改。manifest-sha512.txt 与 manifest-sha256.txt 列出每个文件的哈希值，\n\
 bag-info.txt 记录单位、案件编号、制作人、提取人和提取时间，custody/ 目录存放保管日志的\n\
-签名检查点和公钥。\n\n\
+签名检查点、公钥，以及本盘录像的保管日志摘录（每条事件附包含证明）。\n\n\
 This disc is a BagIt bag (RFC 8493). data/ holds the original footage, unmodified, filed as\n\
 year/month/day/case/recorder serial. manifest-sha512.txt and manifest-sha256.txt list the hash\n\
 of every file; bag-info.txt names the bureau, the case numbers, who made the copy, who\n\
-extracted the footage and when; custody/ holds the custody log's signed checkpoint and the\n\
-station's public key.\n\n\
+extracted the footage and when; custody/ holds the custody log's signed checkpoint, the\n\
+station's public key, and the custody-log extract of this disc's footage, every event with its\n\
+Merkle inclusion proof (check it with `evidock log verify-extract --dir .`, or by hand as\n\
+docs/CUSTODY-LOG.md section 14 describes).\n\n\
 如何离线校验 / How to verify offline (any Linux or macOS machine, no evidock needed):\n\n\
 1. 检查光盘本身 / Check the medium itself (package xorriso):\n\
      xorriso -md5 on -indev /dev/sr0 -check_media --\n\

@@ -418,6 +418,24 @@ impl Catalog {
             .map_err(sql("reading chain files"))
     }
 
+    /// Copies in progress per archived file id: on discs planned, staged or written but not yet
+    /// verified (nor failed or abandoned).
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub fn pending_copies(&self) -> Result<HashMap<i64, u32>, CatalogError> {
+        self.conn
+            .prepare(
+                "SELECT df.file_id, COUNT(*) FROM disc_files df JOIN discs d ON d.id = df.disc_id
+                 WHERE d.state IN ('planned', 'staged', 'written') GROUP BY df.file_id",
+            )
+            .map_err(sql("counting disc copies"))?
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u32)))
+            .map_err(sql("counting disc copies"))?
+            .collect::<Result<_, _>>()
+            .map_err(sql("counting disc copies"))
+    }
+
     /// Verified disc copies per archived file id.
     ///
     /// # Errors

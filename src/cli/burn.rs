@@ -15,7 +15,6 @@ use crate::burn::image::{self, Source};
 use crate::burn::plan::{self, Candidate, Group, Media, Plan};
 use crate::catalog::{Catalog, NewDisc};
 use crate::config::Config;
-use crate::custody::files::KeyPaths;
 use crate::retention::{self, Class};
 
 /// `evidock burn ...`
@@ -112,6 +111,15 @@ pub enum DiscCommand {
         /// Who holds it now.
         #[arg(long)]
         holder: Option<String>,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Give up a disc that was planned, staged or written but will never be verified (a
+    /// spoiled blank, a lost image): it counts as failed and its footage returns to planning.
+    Abandon {
+        /// The disc label (volume id).
+        label: String,
         /// Why (required).
         #[arg(long)]
         reason: String,
@@ -239,6 +247,21 @@ pub fn run(cmd: &BurnCommand, config: &Config) -> anyhow::Result<ExitCode> {
             crate::outln!("disc {label} moved / 光盘已移交");
             Ok(ExitCode::SUCCESS)
         }
+        BurnCommand::Disc(DiscCommand::Abandon { label, reason }) => {
+            if reason.trim().is_empty() {
+                anyhow::bail!("a reason is required");
+            }
+            let mut catalog = super::open_catalog_as_user(config)?;
+            let disc = catalog.disc(label)?;
+            if !matches!(disc.state.as_str(), "planned" | "staged" | "written") {
+                anyhow::bail!("disc {label} is {}; only a disc not yet verified can be abandoned", disc.state);
+            }
+            catalog.record_disc_failed(label, json!({ "stage": "abandoned", "reason": reason.trim() }))?;
+            crate::outln!(
+                "disc {label} abandoned; its footage returns to the next plan / 光盘已作废，录像重新列入刻录计划"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -255,8 +278,12 @@ fn state_zh(state: &str) -> &'static str {
 
 /// Long-term footage with fewer verified disc copies than `burn.copies`, with the chain files
 /// of its sessions.
+/// Copies on discs not yet verified count too, so that a second job does not put the same
+/// footage on more discs while the first is being written; `burn disc abandon` releases them.
 fn candidates(catalog: &Catalog, config: &Config) -> anyhow::Result<Vec<Candidate>> {
-    let copies = catalog.verified_copies()?;
+    let mut copies = catalog.verified_copies()?;
+    let pending = catalog.pending_copies()?;
+    let mut waiting = 0usize;
     let mut out = Vec::new();
     for row in catalog.recordings()? {
         if retention::class(&row.recording, &config.retention) != Class::LongTerm {
@@ -278,11 +305,22 @@ fn candidates(catalog: &Catalog, config: &Config) -> anyhow::Result<Vec<Candidat
             }
         }
         for (file_id, path, size, blake3) in files {
-            if copies.get(&file_id).copied().unwrap_or(0) >= config.burn.copies {
+            let verified = copies.entry(file_id).or_default();
+            if *verified >= config.burn.copies {
+                continue;
+            }
+            if *verified + pending.get(&file_id).copied().unwrap_or(0) >= config.burn.copies {
+                waiting += 1;
                 continue;
             }
             out.push(Candidate { file_id, path, size, blake3, group: group.clone() });
         }
+    }
+    if waiting > 0 {
+        crate::errln!(
+            "evidock: {waiting} file(s) are on discs not yet verified and are left out; `evidock burn disc list` shows \
+             them, `burn verify` counts them, `burn disc abandon LABEL --reason ...` returns them / {waiting} 个文件已在待校验光盘上"
+        );
     }
     Ok(out)
 }
@@ -423,13 +461,6 @@ fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyh
     let (job, labels) = catalog.record_burn_plan(&media.name, media.capacity, &discs, plan_json(&p, config))?;
     let out = job_dir(config, job);
     std::fs::create_dir_all(&out).with_context(|| format!("creating the staging folder {}", out.display()))?;
-    let keys = KeyPaths::in_dir(&config.paths.state_dir);
-    if !keys.checkpoints.exists() {
-        crate::errln!(
-            "evidock: warning: no signed checkpoint yet ({}): run `evidock log checkpoint` before burning so the disc carries one",
-            keys.checkpoints.display()
-        );
-    }
     let now = Utc::now().with_timezone(&config.timezone);
     let mut failed = false;
     for (d, (_, label)) in p.discs.iter().zip(&labels) {

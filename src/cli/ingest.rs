@@ -32,7 +32,8 @@ pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     let progress = Progress::new(&name);
     let stop = AtomicBool::new(false);
     let done = AtomicBool::new(false);
-    let bay = Bay { config, catalog: &catalog, progress: &progress, stop: &stop, usb: None };
+    let claims = crate::ingest::exec::Claims::default();
+    let bay = Bay { config, catalog: &catalog, progress: &progress, stop: &stop, usb: None, claims: &claims };
     let result = std::thread::scope(|s| {
         s.spawn(|| {
             let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());

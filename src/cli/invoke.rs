@@ -66,7 +66,7 @@ pub fn rule(cmd: &Command) -> Rule {
         },
         Command::Export(_) => Rule::Station(&[Role::Archivist, Role::Custodian]),
         Command::Burn(B::Plan { .. } | B::Disc(Dc::List { .. })) => Rule::Station(ANY),
-        Command::Burn(B::Disc(Dc::Move { .. })) => Rule::Station(FILERS),
+        Command::Burn(B::Disc(Dc::Move { .. } | Dc::Abandon { .. })) => Rule::Station(FILERS),
         Command::Burn(B::Run { .. } | B::Write { .. } | B::Verify { .. } | B::Recheck { .. }) => Rule::Job(FILERS),
         Command::Device(D::Register { .. } | D::Retire { .. }) => Rule::Station(&[Role::Custodian, Role::Admin]),
         Command::Device(D::List { .. }) => Rule::Station(ANY),

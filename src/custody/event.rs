@@ -235,11 +235,14 @@ pub enum Action {
     DiscRechecked,
     /// The daemon started with a configuration that differs from the last one recorded.
     ConfigChanged,
+    /// A recorder's identity serial differs from its USB serial, or another volume docked now
+    /// claims the same serial: ingested, never wiped (R1, R14).
+    IdentityConflict,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 58] = [
+    pub const ALL: [Action; 59] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -298,6 +301,7 @@ impl Action {
         Action::DiscMoved,
         Action::DiscRechecked,
         Action::ConfigChanged,
+        Action::IdentityConflict,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -361,6 +365,7 @@ impl Action {
             Action::DiscMoved => "disc_moved",
             Action::DiscRechecked => "disc_rechecked",
             Action::ConfigChanged => "config_changed",
+            Action::IdentityConflict => "identity_conflict",
         }
     }
 
@@ -425,6 +430,7 @@ impl Action {
             Action::DiscMoved => "光盘已移交",
             Action::DiscRechecked => "光盘已复检",
             Action::ConfigChanged => "配置已变更",
+            Action::IdentityConflict => "设备身份冲突",
         }
     }
 
@@ -851,7 +857,8 @@ mod tests {
              purge_requested purge_approved purge_cancelled purge_executed report_made call_refused \
              confidentiality_marked confidentiality_cleared access_requested access_approved access_denied \
              access_expired footage_viewed footage_copied footage_exported burn_planned disc_staged disc_written \
-             disc_verified disc_failed disc_moved disc_rechecked config_changed"
+             disc_verified disc_failed disc_moved disc_rechecked config_changed \
+             identity_conflict"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

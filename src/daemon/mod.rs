@@ -176,6 +176,8 @@ struct Station {
     stop: Arc<AtomicBool>,
     info: status::DaemonInfo,
     usb_present: BTreeMap<String, dock::usb::UsbDevice>,
+    /// Serials being ingested now, shared by the bays (identity conflicts).
+    claims: Arc<crate::ingest::exec::Claims>,
 }
 
 impl Station {
@@ -278,14 +280,21 @@ impl Station {
             tracing::info!(volume = %name, usb = %u.id(), "volume matches a recorder on the USB bus");
         }
         let path = self.config.paths.dock_root.join(&name);
-        let (config, catalog, permits, stop) =
-            (self.config.clone(), self.catalog.clone(), self.permits.clone(), self.stop.clone());
+        let (config, catalog, permits, stop, claims) =
+            (self.config.clone(), self.catalog.clone(), self.permits.clone(), self.stop.clone(), self.claims.clone());
         tracing::info!(volume = %name, "docked");
         self.tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             let p = progress.clone();
             let result = tokio::task::spawn_blocking(move || {
-                let bay = Bay { config: &config, catalog: &catalog, progress: &p, stop: &stop, usb: usb.as_ref() };
+                let bay = Bay {
+                    config: &config,
+                    catalog: &catalog,
+                    progress: &p,
+                    stop: &stop,
+                    usb: usb.as_ref(),
+                    claims: &claims,
+                };
                 bay.run(&path)
             })
             .await;
@@ -462,6 +471,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
             archive_root: config.paths.archive_root.display().to_string(),
         },
         usb_present: BTreeMap::new(),
+        claims: Arc::default(),
     };
     station.event(
         Action::DaemonStarted,

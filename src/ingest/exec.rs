@@ -44,6 +44,27 @@ pub struct Bay<'a> {
     pub stop: &'a AtomicBool,
     /// The USB device the volume came from, when the daemon saw it on the bus.
     pub usb: Option<&'a crate::dock::usb::UsbDevice>,
+    /// The serials being ingested now, by every bay, with their volume: two volumes claiming
+    /// one serial at once is an identity conflict.
+    pub claims: &'a Claims,
+}
+
+/// Serial being ingested → the volume folder claiming it, shared by the bays.
+pub type Claims = Mutex<std::collections::BTreeMap<String, String>>;
+
+/// Releases a bay's claim on a serial when its ingest ends, however it ends.
+struct Claim<'a> {
+    claims: &'a Claims,
+    serial: String,
+    held: bool,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            self.claims.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.serial);
+        }
+    }
 }
 
 /// How an ingest ended.
@@ -384,7 +405,37 @@ impl Bay<'_> {
             }
             s.phase = Phase::Copying;
         });
-        match self.ingest_recorder(&vol, adapter.as_ref(), &identity, docking_id, drift_s, dock_now) {
+        // One serial, one recorder: the USB serial must be the identity's, and no other volume
+        // docked now may claim it. A conflict is ingested (the evidence is kept) but not wiped.
+        let mut claim = Claim { claims: self.claims, serial: identity.serial.clone(), held: false };
+        let conflict = {
+            let mut claims = self.claims.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let usb_serial = self.usb.and_then(|u| u.serial.clone());
+            match (usb_serial, claims.get(&identity.serial)) {
+                (Some(u), _) if u != identity.serial => {
+                    Some(format!("the identity file says {} but the USB serial is {u}", identity.serial))
+                }
+                (_, Some(other)) if *other != volume_name => {
+                    Some(format!("volume {other} docked now claims the same serial {}", identity.serial))
+                }
+                _ => {
+                    claims.insert(identity.serial.clone(), volume_name.clone());
+                    claim.held = true;
+                    None
+                }
+            }
+        };
+        if let Some(why) = &conflict {
+            self.catalog().event(
+                Action::IdentityConflict,
+                &format!("device:{}", identity.serial),
+                json!({ "docking": docking_id, "volume": volume_name, "conflict": why }),
+            )?;
+            self.progress.update(|s| s.registry_note = Some(format!("{why} / 设备身份冲突，不清除记录仪")));
+        }
+        let result = self.ingest_recorder(&vol, adapter.as_ref(), &identity, docking_id, drift_s, dock_now, conflict);
+        drop(claim);
+        match result {
             Ok(outcome) => Ok(outcome),
             Err(e) => {
                 let reason = e.to_string();
@@ -421,6 +472,7 @@ impl Bay<'_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // the facts of one docking, each read once in `run`
     fn ingest_recorder(
         &self,
         vol: &Volume,
@@ -429,6 +481,7 @@ impl Bay<'_> {
         docking_id: i64,
         drift_s: i64,
         dock_now: NaiveDateTime,
+        conflict: Option<String>,
     ) -> Result<Outcome, IngestError> {
         let serial = identity.serial.as_str();
         let limits = Limits {
@@ -604,7 +657,7 @@ impl Bay<'_> {
         let all_archived = failed.is_empty();
         let mut wiped = false;
         let mut kept: Vec<String> = failed.iter().map(|(i, why)| format!("{}: {why}", i.rel)).collect();
-        if all_archived && self.config.ingest.wipe_after_verify && !done.is_empty() {
+        if all_archived && self.config.ingest.wipe_after_verify && !done.is_empty() && conflict.is_none() {
             crate::failpoint!("ingest.before-wipe");
             self.progress.update(|s| s.phase = Phase::Wiping);
             let mut removed = 0u64;
@@ -650,9 +703,11 @@ impl Bay<'_> {
             )?;
         } else if !done.is_empty() {
             let reason = if !all_archived {
-                "some footage could not be archived: the recorder keeps everything"
+                "some footage could not be archived: the recorder keeps everything".to_string()
+            } else if let Some(why) = &conflict {
+                format!("identity conflict ({why}): the recorder keeps everything for investigation")
             } else {
-                "ingest.wipe_after_verify is off"
+                "ingest.wipe_after_verify is off".to_string()
             };
             self.catalog().event(
                 Action::WipeSkipped,
@@ -695,6 +750,10 @@ impl Bay<'_> {
             }
             if flagged > 0 {
                 s.message += &format!("; {flagged} segment(s) flagged / {flagged} 个片段有异常");
+            }
+            if conflict.is_some() {
+                // Archived, so safe to undock; but a person must look at whose footage this is.
+                s.phase = Phase::Attention;
             }
             if s.unexplained_gaps > 0 {
                 let n = s.unexplained_gaps;

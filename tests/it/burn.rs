@@ -125,6 +125,11 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
     let job = st.path("burn/job-00001");
     let labels: Vec<String> = list.iter().map(|d| d["label"].as_str().unwrap().to_string()).collect();
     assert_eq!(labels, ["EVIDOCK_J00001_D01_OF_02", "EVIDOCK_J00001_D02_OF_02"]);
+    // While its discs await verification, a second plan leaves their footage out and says so.
+    let o = st.evidock(&["burn", "plan", "--media", media, "--json"]);
+    assert!(text(&o).contains("not yet verified"), "{}", text(&o));
+    let pending: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(pending["discs"].as_array().unwrap().len(), 0, "{pending:#}");
 
     // The bag: data mirrors the archive, Chinese case folder kept; bag-info and README.
     let case_disc = list.iter().find(|d| {
@@ -251,6 +256,13 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
     let o = st.evidock(&["burn", "recheck", "--image", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(plan_json(&st, media)["discs"][0]["paths"].as_array().unwrap().len(), 4, "back in the plan");
+    // A new job puts it on a disc; a spoiled blank is abandoned and the footage returns.
+    ok(st.evidock(&["burn", "run", "--media", media, "--maker", "李四", "--extractor", "张三"]));
+    assert_eq!(plan_json(&st, media)["discs"].as_array().unwrap().len(), 0, "on a disc in progress");
+    let o = st.evidock(&["burn", "disc", "abandon", &labels[0], "--reason", "x"]);
+    assert!(text(&o).contains("only a disc not yet verified"), "a verified disc stays: {}", text(&o));
+    ok(st.evidock(&["burn", "disc", "abandon", "EVIDOCK_J00002_D01_OF_01", "--reason", "盘片刻录失败"]));
+    assert_eq!(plan_json(&st, media)["discs"][0]["paths"].as_array().unwrap().len(), 4, "back after abandoning");
 
     let actions = st.actions();
     for a in

@@ -284,3 +284,30 @@ fn a_read_error_on_the_recorder_is_never_papered_over_and_the_recorder_keeps_the
     assert!(verdict.contains("kept on the recorder"), "{verdict}");
     st.assert_log_verifies();
 }
+
+#[test]
+fn a_catalogue_damaged_after_a_clean_stop_raises_the_alarm_once_the_daemon_is_ready() {
+    let mut st = Station::new();
+    st.start();
+    st.stop();
+    let db = st.path("state/catalog.sqlite");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.pragma_update(None, "wal_checkpoint", "TRUNCATE").unwrap();
+    // Damage one page start-up never reads: the root of the (empty) informants table.
+    let root: i64 =
+        conn.query_row("SELECT rootpage FROM sqlite_schema WHERE name = 'case_informants'", [], |r| r.get(0)).unwrap();
+    let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(&db).unwrap();
+    let at = ((root - 1) * page) as usize;
+    for b in &mut bytes[at..at + 8] {
+        *b = 0xff;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    st.start();
+    crate::support::wait_for(30, "the alarm of the background integrity check", || {
+        st.log().contains("ALARM: the catalogue").then_some(())
+    });
+    assert!(st.log().contains("is damaged"), "{}", st.log());
+    st.stop();
+}

@@ -187,3 +187,54 @@ fn zero_byte_and_sparse_files_are_archived_exactly() {
     assert!(archived.iter().any(|(_, h)| *h == blake3::hash(b"").to_hex().as_str()), "the empty file");
     st.assert_log_verifies();
 }
+
+#[test]
+fn two_volumes_claiming_one_serial_at_once_are_both_kept_and_the_second_is_not_wiped() {
+    let mut st = Station::with_ingest("read_rate_limit = 2097152\nchunk_bytes = 65536");
+    st.register("C300001");
+    let (a, _) =
+        st.sim("A", &["--serial", "C300001", "--sessions", "1", "--segments", "4", "--segment-bytes", "1048576"]);
+    let (b, _) = st.sim(
+        "B",
+        &[
+            "--serial",
+            "C300001",
+            "--sessions",
+            "1",
+            "--segments",
+            "2",
+            "--segment-bytes",
+            "20000",
+            "--start",
+            "2024-02-01T09:00:00",
+        ],
+    );
+    let b_source = crate::support::volume_footage(&b);
+    st.start();
+    st.dock(&a, "A");
+    st.wait_bay("A", "the first recorder's copy to be under way", |bay| bay["phase"] == "copying");
+    let docked_b = st.dock(&b, "B");
+    let bay_b = st.wait_finished("B");
+    st.wait_finished("A");
+    // The impostor's footage is archived (evidence is kept) but its volume is not wiped.
+    let archived: Vec<String> = st.archived_footage().into_iter().map(|(_, h)| h).collect();
+    for (name, h) in &b_source {
+        assert!(archived.contains(h), "{name} archived");
+    }
+    assert_eq!(crate::support::volume_footage(&docked_b), b_source, "the second volume keeps everything");
+    assert!(bay_b["message"].as_str().unwrap().contains("claims the same serial"), "{bay_b:#}");
+    assert_eq!(
+        (bay_b["phase"].as_str(), bay_b["safe_to_undock"].as_bool()),
+        (Some("attention"), Some(true)),
+        "{bay_b:#}"
+    );
+    let conflict: String = st
+        .db()
+        .query_row("SELECT details FROM custody_log WHERE action = 'identity_conflict'", [], |r| r.get(0))
+        .unwrap();
+    assert!(conflict.contains("\"volume\":\"B\"") && conflict.contains("volume A docked now"), "{conflict}");
+    // The first volume, which held the serial first, is wiped as usual.
+    assert!(files_under(&st.dock_root().join("A").join("DCIM")).is_empty());
+    st.stop();
+    st.assert_log_verifies();
+}

@@ -311,3 +311,36 @@ fn a_catalogue_damaged_after_a_clean_stop_raises_the_alarm_once_the_daemon_is_re
     assert!(st.log().contains("is damaged"), "{}", st.log());
     st.stop();
 }
+
+#[test]
+fn a_storm_of_docks_and_undocks_loses_nothing_and_stores_nothing_twice() {
+    let mut st = Station::with_ingest(SLOW);
+    let (vol, _) =
+        st.sim("S1", &["--serial", "D400009", "--sessions", "1", "--segments", "4", "--segment-bytes", "1048576"]);
+    let source = volume_footage(&vol);
+    st.start();
+    // 24 dockings, each undocked again after 5 ms to 300 ms: before, during and after copies.
+    for i in 0..24 {
+        let docked = st.dock(&vol, "S1");
+        std::thread::sleep(std::time::Duration::from_millis([5, 40, 120, 300][i % 4]));
+        std::fs::rename(&docked, &vol).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    let docked = st.dock(&vol, "S1");
+    crate::support::wait_for(120, "the last docking to archive and wipe everything", || {
+        files_under(&docked.join("DCIM")).is_empty().then_some(())
+    });
+    assert_each_once(&st, &source);
+    let actions = st.actions();
+    assert!(actions.iter().filter(|a| *a == "docked").count() >= 2, "the storm was seen: {actions:?}");
+    assert!(!actions.contains(&"identity_conflict".to_string()), "one recorder re-docked is no conflict");
+    // The daemon serves the next docking.
+    let (other, _) = st.sim("S2", &["--serial", "D400010", "--segments", "1", "--segment-bytes", "5000"]);
+    let other_src = volume_footage(&other);
+    st.dock(&other, "S2");
+    assert_eq!(st.wait_finished("S2")["phase"], "done");
+    let archived: Vec<String> = st.archived_footage().into_iter().map(|(_, h)| h).collect();
+    assert!(other_src.iter().all(|(_, h)| archived.contains(h)));
+    st.stop();
+    st.assert_log_verifies();
+}

@@ -176,3 +176,26 @@ fn an_unregistered_recorder_and_a_drifting_clock_are_ingested_and_flagged() {
         st.db().query_row("SELECT details FROM custody_log WHERE action = 'clock_set'", [], |r| r.get(0)).unwrap();
     assert!(set.contains("\"old\"") && set.contains("\"new\""), "{set}");
 }
+
+#[test]
+fn a_recorder_with_ten_thousand_small_files_is_archived_whole() {
+    let st = Station::new();
+    st.register("T100001");
+    let (vol, _) =
+        st.sim("T1", &["--serial", "T100001", "--sessions", "1", "--segments", "10000", "--segment-bytes", "64"]);
+    let source = volume_footage(&vol);
+    assert_eq!(source.len(), 10_000);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let archived: BTreeSet<String> = st.archived_footage().into_iter().map(|(_, h)| h).collect();
+    let wanted: BTreeSet<String> = source.iter().map(|(_, h)| h.clone()).collect();
+    assert_eq!(archived.len(), 10_000);
+    assert_eq!(archived, wanted, "every file, byte for byte");
+    let verified: i64 = st
+        .db()
+        .query_row("SELECT count(*) FROM custody_log WHERE action = 'segment_verified'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(verified, 10_000);
+    assert!(files_under(&vol.join("DCIM")).is_empty(), "wiped");
+    st.assert_log_verifies();
+}

@@ -164,6 +164,10 @@ struct BayState {
     dev_ino: (u64, u64),
     progress: Arc<Progress>,
     finished: Arc<AtomicBool>,
+    /// The ingest stopped because the volume left: if the same folder is back (a quick
+    /// unplug and replug between two scans, or a FAT volume mounted again with the same
+    /// device and root inode), it is a new docking.
+    left: Arc<AtomicBool>,
 }
 
 /// Everything the loop owns.
@@ -246,7 +250,10 @@ impl Station {
         let gone: Vec<String> = self
             .bays
             .iter()
-            .filter(|(name, b)| b.finished.load(Ordering::Acquire) && seen.get(*name) != Some(&b.dev_ino))
+            .filter(|(name, b)| {
+                b.finished.load(Ordering::Acquire)
+                    && (seen.get(*name) != Some(&b.dev_ino) || b.left.load(Ordering::Acquire))
+            })
             .map(|(n, _)| n.clone())
             .collect();
         for name in gone {
@@ -273,7 +280,11 @@ impl Station {
     fn start_bay(&mut self, name: String, dev_ino: (u64, u64)) {
         let progress = Arc::new(Progress::new(&name));
         let finished = Arc::new(AtomicBool::new(false));
-        self.bays.insert(name.clone(), BayState { dev_ino, progress: progress.clone(), finished: finished.clone() });
+        let left = Arc::new(AtomicBool::new(false));
+        self.bays.insert(
+            name.clone(),
+            BayState { dev_ino, progress: progress.clone(), finished: finished.clone(), left: left.clone() },
+        );
         // udev mounts a recorder at its USB serial: that is how a volume and a device meet.
         let usb = self.usb_present.get(&name).cloned();
         if let Some(u) = &usb {
@@ -300,7 +311,12 @@ impl Station {
             .await;
             match result {
                 Ok(Ok(outcome)) => log_outcome(&name, &outcome),
-                Ok(Err(e)) => tracing::error!(volume = %name, error = %e, "ingest stopped"),
+                Ok(Err(e)) => {
+                    tracing::error!(volume = %name, error = %e, "ingest stopped");
+                    if matches!(e, crate::ingest::IngestError::DeviceGone { .. }) {
+                        left.store(true, Ordering::Release);
+                    }
+                }
                 Err(panic) => {
                     tracing::error!(volume = %name, error = %panic, "ingest panicked; the recorder keeps its footage");
                     progress.update(|s| {

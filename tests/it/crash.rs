@@ -344,3 +344,25 @@ fn a_storm_of_docks_and_undocks_loses_nothing_and_stores_nothing_twice() {
     st.stop();
     st.assert_log_verifies();
 }
+
+#[test]
+fn a_recorder_unplugged_mid_copy_and_back_before_the_next_scan_is_ingested_again() {
+    let mut st = Station::with_ingest(SLOW);
+    let (vol, _) =
+        st.sim("Q1", &["--serial", "D400011", "--sessions", "1", "--segments", "4", "--segment-bytes", "1048576"]);
+    let source = volume_footage(&vol);
+    st.start();
+    let docked = st.dock(&vol, "Q1");
+    st.wait_bay("Q1", "the copy to be under way", |b| b["phase"] == "copying");
+    // Out and back within 50 ms: the same folder (same device and inode, as a FAT volume
+    // mounted again can be) while the bay is still noticing that it left.
+    std::fs::rename(&docked, &vol).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let docked = st.dock(&vol, "Q1");
+    crate::support::wait_for(60, "the volume to be ingested again and wiped", || {
+        files_under(&docked.join("DCIM")).is_empty().then_some(())
+    });
+    assert_each_once(&st, &source);
+    st.stop();
+    st.assert_log_verifies();
+}

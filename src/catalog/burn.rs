@@ -424,16 +424,7 @@ impl Catalog {
     /// # Errors
     /// When the query fails.
     pub fn pending_copies(&self) -> Result<HashMap<i64, u32>, CatalogError> {
-        self.conn
-            .prepare(
-                "SELECT df.file_id, COUNT(*) FROM disc_files df JOIN discs d ON d.id = df.disc_id
-                 WHERE d.state IN ('planned', 'staged', 'written') GROUP BY df.file_id",
-            )
-            .map_err(sql("counting disc copies"))?
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u32)))
-            .map_err(sql("counting disc copies"))?
-            .collect::<Result<_, _>>()
-            .map_err(sql("counting disc copies"))
+        self.copies_on("'planned', 'staged', 'written'")
     }
 
     /// Verified disc copies per archived file id.
@@ -441,11 +432,16 @@ impl Catalog {
     /// # Errors
     /// When the query fails.
     pub fn verified_copies(&self) -> Result<HashMap<i64, u32>, CatalogError> {
+        self.copies_on("'verified'")
+    }
+
+    /// Disc copies per archived file id, on discs in one of `states` (an SQL list of literals).
+    fn copies_on(&self, states: &str) -> Result<HashMap<i64, u32>, CatalogError> {
         self.conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT df.file_id, COUNT(*) FROM disc_files df JOIN discs d ON d.id = df.disc_id
-                 WHERE d.state = 'verified' GROUP BY df.file_id",
-            )
+                 WHERE d.state IN ({states}) GROUP BY df.file_id"
+            ))
             .map_err(sql("counting disc copies"))?
             .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u32)))
             .map_err(sql("counting disc copies"))?

@@ -6,7 +6,7 @@
 //! Must never: let footage leave without a live approval of the right kind, move or change an
 //! archived file (exports copy and verify), or put an informant's name into anything that leaves.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -603,14 +603,13 @@ fn informants_of(conn: &rusqlite::Connection, recs: &[RecordingRow], scope: &Sco
         cases.insert(c.clone());
     }
     let mut st = conn.prepare("SELECT name FROM case_informants WHERE case_number = ?1")?;
-    let mut out = BTreeMap::new();
+    let mut out = BTreeSet::new();
     for c in cases {
         for n in st.query_map([&c], |r| r.get::<_, String>(0))? {
-            let n = n?;
-            out.insert(n.clone(), ());
+            out.insert(n?);
         }
     }
-    Ok(out.into_keys().collect())
+    Ok(out.into_iter().collect())
 }
 
 fn walk_dirs(root: &Path) -> Vec<PathBuf> {

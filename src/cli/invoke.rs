@@ -162,53 +162,41 @@ pub fn caller() -> Caller {
     })
 }
 
-/// Standard output of the command running on this thread: the terminal, or the buffer the
-/// daemon sends back to its client.
-pub fn stdout() -> Stdout {
-    Stdout
+/// Standard output of the command running on this thread: the terminal, or the `out` replies
+/// the daemon sends back to its client.
+pub fn stdout() -> Stream {
+    Stream { err: false }
 }
 
-/// See [`stdout`].
-pub struct Stdout;
+/// Standard error of the command running on this thread: the terminal, or the `note` replies
+/// the daemon sends back to its client.
+pub fn stderr() -> Stream {
+    Stream { err: true }
+}
 
-impl Write for Stdout {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        OUT.with(|o| match o.borrow_mut().as_mut() {
-            Some(w) => w.write(buf),
-            None => std::io::stdout().lock().write(buf),
+/// One of the running command's output streams ([`stdout`], [`stderr`]).
+pub struct Stream {
+    err: bool,
+}
+
+impl Stream {
+    fn with<R>(&self, f: impl FnOnce(&mut dyn Write) -> R) -> R {
+        let sink = if self.err { &ERR } else { &OUT };
+        sink.with(|o| match o.borrow_mut().as_mut() {
+            Some(w) => f(w.as_mut()),
+            None if self.err => f(&mut std::io::stderr().lock()),
+            None => f(&mut std::io::stdout().lock()),
         })
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.with(|w| w.write(buf))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        OUT.with(|o| match o.borrow_mut().as_mut() {
-            Some(w) => w.flush(),
-            None => std::io::stdout().lock().flush(),
-        })
-    }
-}
-
-/// Standard error of the command running on this thread: the terminal, or notes the daemon
-/// sends back to its client.
-pub fn stderr() -> Stderr {
-    Stderr
-}
-
-/// See [`stderr`].
-pub struct Stderr;
-
-impl Write for Stderr {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        ERR.with(|o| match o.borrow_mut().as_mut() {
-            Some(w) => w.write(buf),
-            None => std::io::stderr().lock().write(buf),
-        })
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        ERR.with(|o| match o.borrow_mut().as_mut() {
-            Some(w) => w.flush(),
-            None => std::io::stderr().lock().flush(),
-        })
+        self.with(|w| w.flush())
     }
 }
 

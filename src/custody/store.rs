@@ -324,6 +324,26 @@ fn each_row(
     Ok(())
 }
 
+/// Like [`each_row`], for readers that need every row sound: stops at the first unreadable row
+/// and returns it as [`CustodyError::Corrupt`].
+fn each_sound_row(conn: &Connection, limit: Option<u64>, mut f: impl FnMut(StoredEvent)) -> Result<(), CustodyError> {
+    let mut bad = None;
+    each_row(conn, limit, |row| match row {
+        Ok(ev) => {
+            f(ev);
+            true
+        }
+        Err(e) => {
+            bad = Some(e);
+            false
+        }
+    })?;
+    match bad {
+        Some((seq, reason)) => Err(CustodyError::Corrupt { seq, reason }),
+        None => Ok(()),
+    }
+}
+
 /// The leaf hashes of the first `size` rows, and the rows whose seq is in `wanted` (a custody
 /// extract's events).
 ///
@@ -336,23 +356,12 @@ pub fn leaves_and_events(
 ) -> Result<(Vec<Hash>, Vec<StoredEvent>), CustodyError> {
     let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     let mut events = Vec::new();
-    let mut bad = None;
-    each_row(conn, Some(size), |row| match row {
-        Ok(ev) => {
-            leaves.push(event_leaf(&ev));
-            if wanted.contains(&ev.seq) {
-                events.push(ev);
-            }
-            true
-        }
-        Err(e) => {
-            bad = Some(e);
-            false
+    each_sound_row(conn, Some(size), |ev| {
+        leaves.push(event_leaf(&ev));
+        if wanted.contains(&ev.seq) {
+            events.push(ev);
         }
     })?;
-    if let Some((seq, reason)) = bad {
-        return Err(CustodyError::Corrupt { seq, reason });
-    }
     if (leaves.len() as u64) < size {
         return Err(CustodyError::Unsound {
             reason: format!("the log holds {} events, fewer than the {size} its checkpoint signs", leaves.len()),
@@ -869,25 +878,14 @@ pub fn scan_tree(
     let mut tree = TreeBuilder::new();
     let mut hasher = SubtreeHasher::new(ranges);
     let mut captured = None;
-    let mut bad = None;
-    each_row(conn, Some(size), |row| match row {
-        Ok(ev) => {
-            let leaf = event_leaf(&ev);
-            if capture == Some(tree.size()) {
-                captured = Some(ev);
-            }
-            tree.push(leaf);
-            hasher.push(leaf);
-            true
+    each_sound_row(conn, Some(size), |ev| {
+        let leaf = event_leaf(&ev);
+        if capture == Some(tree.size()) {
+            captured = Some(ev);
         }
-        Err(e) => {
-            bad = Some(e);
-            false
-        }
+        tree.push(leaf);
+        hasher.push(leaf);
     })?;
-    if let Some((seq, reason)) = bad {
-        return Err(CustodyError::Corrupt { seq, reason });
-    }
     let nodes = if tree.size() == size {
         Some(hasher.finish().map_err(|e| CustodyError::Unsound { reason: e.to_string() })?)
     } else {

@@ -26,7 +26,7 @@ pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     if !meta.is_dir() {
         anyhow::bail!("{} is not a folder (a symbolic link is not followed)", args.path.display());
     }
-    let (lock, catalog) = crate::daemon::prepare(config)?;
+    let (lock, catalog, _) = crate::daemon::prepare(config, false)?;
     let catalog = Mutex::new(catalog);
     let name = args.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let progress = Progress::new(&name);

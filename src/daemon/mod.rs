@@ -97,19 +97,22 @@ pub fn lock_state(config: &Config) -> Result<InstanceLock, DaemonError> {
     }
 }
 
-/// Opens the catalogue as the daemon's actor.
+/// Opens the catalogue as the daemon's actor, and says whether the previous run stopped
+/// cleanly. With `defer_check` and a clean stop, the integrity check is left to the caller (the
+/// daemon runs it in the background once ready, [`background_check`]); otherwise it runs before
+/// anything touches the file.
 ///
 /// # Errors
 /// When it cannot be opened or is damaged.
-pub fn open_catalog(config: &Config) -> Result<Catalog, CatalogError> {
+pub fn open_catalog(config: &Config, defer_check: bool) -> Result<(Catalog, bool), CatalogError> {
     let actor = Actor::daemon(current_user());
-    // After a clean stop the integrity check runs in the background once the daemon is ready
-    // ([`background_check`]); after anything else, before it touches the file.
-    if stopped_cleanly(config) {
-        Catalog::open_trusted(&config.catalog_path(), config.timezone, actor)
+    let clean = stopped_cleanly(config);
+    let catalog = if defer_check && clean {
+        Catalog::open_trusted(&config.catalog_path(), config.timezone, actor)?
     } else {
-        Catalog::open(&config.catalog_path(), config.timezone, actor)
-    }
+        Catalog::open(&config.catalog_path(), config.timezone, actor)?
+    };
+    Ok((catalog, clean))
 }
 
 /// Whether the last custody event is `daemon_stopped`: the previous run ended cleanly (a crash,
@@ -405,12 +408,13 @@ fn log_outcome(volume: &str, outcome: &Outcome) {
     }
 }
 
-/// Prepares the folders, takes the lock, opens the catalogue and recovers from an
-/// interrupted run. Returns what [`run`] needs.
+/// Prepares the folders, takes the lock, opens the catalogue ([`open_catalog`], with
+/// `defer_check`) and recovers from an interrupted run. Returns what [`run`] needs: the lock,
+/// the catalogue, and whether the previous run stopped cleanly.
 ///
 /// # Errors
 /// When another daemon runs, or a folder or the catalogue cannot be used.
-pub fn prepare(config: &Config) -> Result<(InstanceLock, Catalog), DaemonError> {
+pub fn prepare(config: &Config, defer_check: bool) -> Result<(InstanceLock, Catalog, bool), DaemonError> {
     let lock = lock_state(config)?;
     for (dir, mode) in [(&config.paths.archive_root, 0o700), (&config.paths.dock_root, 0o750)] {
         use std::os::unix::fs::DirBuilderExt;
@@ -420,7 +424,7 @@ pub fn prepare(config: &Config) -> Result<(InstanceLock, Catalog), DaemonError> 
             source,
         })?;
     }
-    let mut catalog = open_catalog(config)?;
+    let (mut catalog, clean) = open_catalog(config, defer_check)?;
     // A temporary file is never a complete file (INV-2): remove what a crash left.
     let removed = fsio::sweep_temporaries(&config.paths.archive_root).map_err(|source| DaemonError::Io {
         action: "sweeping temporary files under",
@@ -444,7 +448,7 @@ pub fn prepare(config: &Config) -> Result<(InstanceLock, Catalog), DaemonError> 
     if finished > 0 {
         tracing::info!(finished, "finished case moves a crash had interrupted");
     }
-    Ok((lock, catalog))
+    Ok((lock, catalog, clean))
 }
 
 /// Runs the daemon until `shutdown` is cancelled.
@@ -452,8 +456,7 @@ pub fn prepare(config: &Config) -> Result<(InstanceLock, Catalog), DaemonError> 
 /// # Errors
 /// When it cannot start (see [`prepare`]).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
-    let clean = stopped_cleanly(&config);
-    let (lock, catalog) = prepare(&config)?;
+    let (lock, catalog, clean) = prepare(&config, true)?;
     // The station's custody signing key, created at the first start (issue it to auditors
     // as custody-signing.pub from the state folder).
     let keys = crate::custody::files::KeyPaths::in_dir(&config.paths.state_dir);

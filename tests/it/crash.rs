@@ -8,7 +8,7 @@ use crate::support::{files_under, volume_footage, Station};
 /// Slow enough that the test can act in the middle of the copy (4 MiB at 4 MiB/s).
 const SLOW: &str = "read_rate_limit = 4194304\nchunk_bytes = 65536";
 
-fn assert_each_once(st: &Station, source: &[(String, String)]) {
+pub(crate) fn assert_each_once(st: &Station, source: &[(String, String)]) {
     let archived = st.archived_footage();
     let mut by_hash: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, h) in &archived {

@@ -199,3 +199,36 @@ fn a_recorder_with_ten_thousand_small_files_is_archived_whole() {
     assert!(files_under(&vol.join("DCIM")).is_empty(), "wiped");
     st.assert_log_verifies();
 }
+
+/// A segment of 4 GiB and one byte: every size, offset and count past 32 bits (the chain's
+/// PART records at 1, 2, 3 and 4 GiB, the copy, the read-back, the catalogue).
+#[test]
+fn a_segment_over_four_gib_is_archived_verified_and_wiped() {
+    const SIZE: u64 = (4 << 30) + 1;
+    let st = Station::new();
+    st.register("G400001");
+    let (vol, summary) = st.sim(
+        "G4",
+        &["--serial", "G400001", "--sessions", "1", "--segments", "1", "--segment-bytes", &SIZE.to_string()],
+    );
+    let source = volume_footage(&vol);
+    assert_eq!(source.len(), 1, "{summary:#}");
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let archived = st.archived_footage();
+    assert_eq!(archived.len(), 1, "{archived:?}");
+    assert_eq!(archived[0].1, source[0].1, "byte for byte");
+    assert_eq!(std::fs::metadata(st.archive().join(&archived[0].0)).unwrap().len(), SIZE);
+    let (verdict, attested, size): (String, i64, i64) = st
+        .db()
+        .query_row(
+            "SELECT s.verdict, s.attested_bytes, f.size FROM segments s JOIN files f ON f.id = s.file_id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((verdict.as_str(), attested, size), ("verified", SIZE as i64, SIZE as i64));
+    assert!(files_under(&vol.join("DCIM")).is_empty(), "wiped");
+    st.assert_log_verifies();
+}

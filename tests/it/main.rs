@@ -7,6 +7,7 @@ mod cases;
 mod cli;
 mod control;
 mod crash;
+mod devices;
 mod faults;
 mod history;
 mod hostile;

@@ -1,0 +1,319 @@
+//! Recorders and archives on real file systems over loop devices, not folders: an ext4
+//! recorder detached mid-copy (`umount -l`, `losetup -d`), an exFAT recorder whose file-system
+//! process dies mid-copy so every read fails (as a yanked USB device's do), and an ext4
+//! archive that fills up and is then grown (INV-1, INV-2, INV-3; R4, R13).
+//!
+//! They need root (loop devices, mounts) and `mkfs.ext4`, `e2fsck`, `resize2fs`,
+//! `mkfs.exfat`, `fsck.exfat` and `mount.exfat-fuse`. CI runs as root and installs them; a
+//! machine without them skips these tests and says why.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::crash::assert_each_once;
+use crate::support::{copy_tree, files_under, volume_footage, wait_for, Station};
+
+/// Slow enough to act in the middle of the copy (4 MiB at 4 MiB/s).
+const SLOW: &str = "read_rate_limit = 4194304\nchunk_bytes = 65536";
+
+/// Runs a command that must succeed; returns its stdout.
+fn run(cmd: &str, args: &[&str]) -> String {
+    let o = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        o.status.success(),
+        "{cmd} {args:?} failed ({}):\n{}{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Whether loop devices and `tools` can be used here. In CI they must be.
+fn usable(tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| {
+            Command::new("sh").args(["-c", &format!("command -v {t}")]).output().map_or(true, |o| !o.status.success())
+        })
+        .collect();
+    let root = nix::unistd::Uid::effective().is_root();
+    let why = if !root {
+        "not root: loop devices and mounts need root".to_string()
+    } else if !missing.is_empty() {
+        format!("missing {}", missing.join(", "))
+    } else if !Path::new("/dev/loop-control").exists() {
+        "no /dev/loop-control".to_string()
+    } else {
+        return true;
+    };
+    assert!(std::env::var_os("CI").is_none(), "CI must run the loop-device tests: {why}");
+    eprintln!("skipping: {why}");
+    false
+}
+
+/// A file-system image attached to a loop device, and where it is mounted. Dropping it
+/// unmounts (lazily) and detaches.
+struct Loop {
+    image: PathBuf,
+    dev: Option<String>,
+    at: Option<PathBuf>,
+}
+
+impl Loop {
+    fn new(image: PathBuf) -> Loop {
+        Loop { image, dev: None, at: None }
+    }
+
+    fn attach(&mut self) -> &str {
+        assert!(self.dev.is_none());
+        self.wait_released();
+        self.dev = Some(run("losetup", &["-f", "--show", p(&self.image)]).trim().to_string());
+        self.dev.as_deref().unwrap()
+    }
+
+    /// Mounts the attached device at `at` (created), with `mount` or an exFAT FUSE process.
+    fn mount(&mut self, at: &Path, exfat: bool) {
+        std::fs::create_dir_all(at).unwrap();
+        let dev = self.dev.clone().expect("attached");
+        if exfat {
+            run("mount.exfat-fuse", &["-o", "noatime", &dev, p(at)]);
+        } else {
+            run("mount", &["-o", "noatime", &dev, p(at)]);
+        }
+        self.at = Some(at.to_path_buf());
+    }
+
+    /// A clean unmount and detach.
+    fn unmount(&mut self) {
+        if let Some(at) = self.at.take() {
+            run("umount", &[p(&at)]);
+        }
+        if let Some(dev) = self.dev.take() {
+            run("losetup", &["-d", &dev]);
+        }
+    }
+
+    /// What the system does when a device leaves: the file system is detached from the tree
+    /// at once (`umount -l`) and the loop device goes when its last user lets go.
+    fn detach(&mut self) {
+        if let Some(at) = self.at.take() {
+            run("umount", &["-l", p(&at)]);
+        }
+        if let Some(dev) = self.dev.take() {
+            run("losetup", &["-d", &dev]);
+        }
+    }
+
+    /// Waits until no loop device holds the image: mounting it again while a detached mount
+    /// still has it would be two file systems on one disk.
+    fn wait_released(&self) {
+        wait_for(60, "the image to be released by its old loop device", || {
+            run("losetup", &["-j", p(&self.image)]).trim().is_empty().then_some(())
+        });
+    }
+
+    /// The PID of the exFAT FUSE process serving the mount.
+    fn fuse_pid(&self) -> i32 {
+        let (dev, at) = (self.dev.as_deref().unwrap(), self.at.as_deref().unwrap());
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+            let args: Vec<String> =
+                cmdline.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            if args.iter().any(|a| a.contains("exfat"))
+                && args.iter().any(|a| a == dev)
+                && args.iter().any(|a| a == p(at))
+            {
+                return pid;
+            }
+        }
+        panic!("no mount.exfat-fuse process for {dev} on {}", at.display());
+    }
+}
+
+impl Drop for Loop {
+    fn drop(&mut self) {
+        if let Some(at) = self.at.take() {
+            let _ = Command::new("umount").arg("-l").arg(at).status();
+        }
+        if let Some(dev) = self.dev.take() {
+            let _ = Command::new("losetup").args(["-d", &dev]).status();
+        }
+    }
+}
+
+/// The footage of an image, read through a scratch mount.
+fn image_footage(img: &mut Loop, scratch: &Path, exfat: bool) -> Vec<(String, String)> {
+    img.attach();
+    img.mount(scratch, exfat);
+    let footage = volume_footage(scratch);
+    img.unmount();
+    footage
+}
+
+fn sim_volume(st: &Station, name: &str, serial: &str, segments: &str) -> PathBuf {
+    st.sim(name, &["--serial", serial, "--sessions", "1", "--segments", segments, "--segment-bytes", "1048576"]).0
+}
+
+fn wait_undocked_after_abandon(st: &Station) {
+    wait_for(60, "ingest_abandoned and undocked", || {
+        let a = st.actions();
+        (a.contains(&"ingest_abandoned".to_string()) && a.contains(&"undocked".to_string())).then_some(())
+    });
+    let a = st.actions();
+    assert!(!a.contains(&"segment_wiped".to_string()), "nothing may be wiped before the ingest completes: {a:?}");
+    // Told as an undocking (dock again to resume), not as a damaged recorder or disk.
+    let error: String = st
+        .db()
+        .query_row(
+            "SELECT json_extract(details, '$.error') FROM custody_log WHERE action = 'ingest_abandoned'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(error.contains("disappeared during the ingest (undocked)"), "{error}");
+}
+
+#[test]
+fn an_ext4_recorder_detached_mid_copy_keeps_everything_and_is_ingested_when_mounted_again() {
+    if !usable(&["mkfs.ext4", "e2fsck", "losetup"]) {
+        return;
+    }
+    let mut st = Station::with_ingest(SLOW);
+    let vol = sim_volume(&st, "L1", "D410001", "4");
+    let source = volume_footage(&vol);
+    let mut img = Loop::new(st.path("L1.img"));
+    run("truncate", &["-s", "32M", p(&img.image)]);
+    run("mkfs.ext4", &["-q", "-F", "-d", p(&vol), p(&img.image)]);
+    std::fs::create_dir_all(st.dock_root()).unwrap();
+    st.start();
+    let docked = st.dock_root().join("L1");
+    img.attach();
+    img.mount(&docked, false);
+    st.wait_bay("L1", "the copy to be under way", |b| {
+        b["phase"] == "copying" && b["bytes_done"].as_u64().unwrap_or(0) > 1_200_000
+    });
+    img.detach();
+    wait_undocked_after_abandon(&st);
+
+    // The recorder's disk holds everything, and its file system is sound.
+    img.wait_released();
+    run("e2fsck", &["-f", "-n", p(&img.image)]);
+    assert_eq!(image_footage(&mut img, &st.path("look-L1"), false), source, "the recorder keeps everything");
+
+    // Mounted again at the same place: a new docking resumes; each file archived once.
+    img.attach();
+    img.mount(&docked, false);
+    let bay = st.wait_bay("L1", "the second docking to finish", |b| b["phase"] == "done");
+    assert_eq!(bay["safe_to_undock"], true, "{bay:#}");
+    assert_each_once(&st, &source);
+    assert!(files_under(&docked.join("DCIM")).is_empty(), "wiped after the verified ingest");
+    img.unmount();
+    run("e2fsck", &["-f", "-n", p(&img.image)]);
+    st.assert_log_verifies();
+}
+
+#[test]
+fn an_exfat_recorder_yanked_mid_copy_fails_its_reads_keeps_everything_and_is_ingested_when_back() {
+    if !usable(&["mkfs.exfat", "fsck.exfat", "mount.exfat-fuse", "losetup"]) {
+        return;
+    }
+    let mut st = Station::with_ingest(SLOW);
+    let vol = sim_volume(&st, "X1", "D410002", "4");
+    let source = volume_footage(&vol);
+    let mut img = Loop::new(st.path("X1.img"));
+    run("truncate", &["-s", "32M", p(&img.image)]);
+    run("mkfs.exfat", &["-L", "RECORDER", p(&img.image)]);
+    img.attach();
+    let fill = st.path("fill-X1");
+    img.mount(&fill, true);
+    copy_tree(&vol, &fill);
+    img.unmount();
+
+    std::fs::create_dir_all(st.dock_root()).unwrap();
+    st.start();
+    let docked = st.dock_root().join("X1");
+    img.attach();
+    img.mount(&docked, true);
+    st.wait_bay("X1", "the copy to be under way", |b| {
+        b["phase"] == "copying" && b["bytes_done"].as_u64().unwrap_or(0) > 1_200_000
+    });
+    // The device is gone: the file-system process dies and every access fails
+    // ("Transport endpoint is not connected"), as reads from an unplugged USB disk do.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(img.fuse_pid()), nix::sys::signal::Signal::SIGKILL).unwrap();
+    wait_undocked_after_abandon(&st);
+    let log = st.log();
+    assert!(!log.contains("unreadable"), "an unplug is not a damaged recorder:\n{log}");
+    img.detach();
+
+    img.wait_released();
+    run("fsck.exfat", &["-n", p(&img.image)]);
+    assert_eq!(image_footage(&mut img, &st.path("look-X1"), true), source, "the recorder keeps everything");
+
+    img.attach();
+    img.mount(&docked, true);
+    let bay = st.wait_bay("X1", "the second docking to finish", |b| b["phase"] == "done");
+    assert_eq!(bay["safe_to_undock"], true, "{bay:#}");
+    assert_each_once(&st, &source);
+    assert!(files_under(&docked.join("DCIM")).is_empty(), "wiped after the verified ingest");
+    img.unmount();
+    run("fsck.exfat", &["-n", p(&img.image)]);
+    st.assert_log_verifies();
+}
+
+#[test]
+fn a_full_ext4_archive_stops_the_ingest_cleanly_and_completes_once_the_disk_is_grown() {
+    if !usable(&["mkfs.ext4", "resize2fs", "e2fsck", "losetup"]) {
+        return;
+    }
+    let st = Station::new();
+    let mut disk = Loop::new(st.path("archive.img"));
+    run("truncate", &["-s", "6M", p(&disk.image)]);
+    run("mkfs.ext4", &["-q", "-F", "-m", "0", p(&disk.image)]);
+    disk.attach();
+    disk.mount(&st.archive(), false);
+    std::fs::set_permissions(st.archive(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    st.register("D410003");
+    let vol = sim_volume(&st, "F2", "D410003", "8");
+    let source = volume_footage(&vol);
+
+    let o = st.evidock(&["ingest", p(&vol)]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("the archive is full") && err.contains("free space"), "{err}");
+    assert_eq!(volume_footage(&vol), source, "the recorder keeps everything");
+    let hashes: Vec<&str> = source.iter().map(|(_, h)| h.as_str()).collect();
+    let partly = st.archived_footage();
+    assert!(partly.len() < source.len(), "the disk was meant to fill: {partly:?}");
+    for (path, h) in &partly {
+        assert!(hashes.contains(&h.as_str()), "{} looks complete but is not", path.display());
+    }
+    assert!(
+        !files_under(&st.archive()).iter().any(|f| f.to_string_lossy().contains(".evidock-tmp.")),
+        "temporary files removed"
+    );
+    assert!(st.actions().contains(&"ingest_abandoned".to_string()));
+    st.assert_log_verifies();
+
+    // A bigger disk: the file system grown offline (`resize2fs`), mounted again; docking
+    // again completes.
+    disk.unmount();
+    run("truncate", &["-s", "48M", p(&disk.image)]);
+    run("e2fsck", &["-f", "-p", p(&disk.image)]);
+    run("resize2fs", &[p(&disk.image)]);
+    disk.attach();
+    disk.mount(&st.archive(), false);
+    let o = st.evidock(&["ingest", p(&vol)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_each_once(&st, &source);
+    assert!(files_under(&vol.join("DCIM")).is_empty());
+    st.assert_log_verifies();
+    disk.unmount();
+    run("e2fsck", &["-f", "-n", p(&disk.image)]);
+}

@@ -325,10 +325,31 @@ pub fn read_back(path: &Path, mode: ReadBack, chunk: usize) -> io::Result<(u64, 
 
 /// Asks the kernel to drop the file's cached pages (best effort; the file was fsynced).
 pub fn drop_cache(file: &File) {
+    drop_cache_range(file, 0, 0);
+}
+
+/// Starts writing `len` bytes from `offset` to disk without waiting (best effort:
+/// `sync_file_range(SYNC_FILE_RANGE_WRITE)`). Durability still comes only from `fsync`.
+pub fn start_writeback(file: &File, offset: u64, len: u64) {
     use std::os::fd::AsRawFd;
+    let (offset, len) = (offset.min(i64::MAX as u64) as libc::off64_t, len.min(i64::MAX as u64) as libc::off64_t);
     // SAFETY: plain advisory call on an open descriptor.
     unsafe {
-        libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+/// Asks the kernel to drop the cached pages of `len` bytes from `offset` (`len` 0: to the
+/// end). Best effort: only clean pages go, and nothing is lost if the advice is ignored.
+/// An ingest streams tens of gigabytes it will never read again through the page cache;
+/// dropping them as it goes keeps the station's other pages (the catalogue's among them)
+/// in memory and lets the next chunk reuse the memory just freed.
+pub fn drop_cache_range(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (offset, len) = (offset.min(i64::MAX as u64) as libc::off_t, len.min(i64::MAX as u64) as libc::off_t);
+    // SAFETY: plain advisory call on an open descriptor.
+    unsafe {
+        libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_DONTNEED);
     }
 }
 

@@ -244,11 +244,13 @@ struct Pace {
     rate: u64,
     start: Instant,
     bytes: u64,
+    /// Time spent waiting for the pace, for the stage timings in the debug log.
+    waited: Duration,
 }
 
 impl Pace {
     fn new(rate: u64) -> Pace {
-        Pace { rate, start: Instant::now(), bytes: 0 }
+        Pace { rate, start: Instant::now(), bytes: 0, waited: Duration::ZERO }
     }
     fn after(&mut self, n: usize, stop: &AtomicBool) {
         if self.rate == 0 {
@@ -256,9 +258,11 @@ impl Pace {
         }
         self.bytes += n as u64;
         let due = Duration::from_secs_f64(self.bytes as f64 / self.rate as f64);
+        let t = Instant::now();
         while self.start.elapsed() < due && !stop.load(Ordering::Relaxed) {
             std::thread::sleep((due - self.start.elapsed()).min(Duration::from_millis(50)));
         }
+        self.waited += t.elapsed();
     }
 }
 
@@ -288,6 +292,15 @@ fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64, name: &str) -> io:
 
 fn usb_text(u: &crate::dock::usb::UsbDevice) -> String {
     format!("{} {} serial {}", u.id(), u.model, u.serial.as_deref().unwrap_or("?"))
+}
+
+/// How much of a recorder file is read before its cached pages are dropped (see
+/// [`fsio::drop_cache_range`]).
+const DROP_BEHIND: u64 = 8 << 20;
+
+/// Milliseconds since `t`, for the stage timings in the debug log.
+fn ms(t: Instant) -> u64 {
+    t.elapsed().as_millis() as u64
 }
 
 fn is_nospace(e: &io::Error) -> bool {
@@ -898,11 +911,13 @@ impl Bay<'_> {
         offsets: &[u64],
         mut sink: impl FnMut(&[u8]) -> Result<(), FileError>,
     ) -> Result<(verify::ReadFile, Stamp), FileError> {
+        let started = Instant::now();
         let (src, stamp) = self.open_source(vol, item)?;
         let mut hasher = PrefixHasher::new(offsets);
         let mut buf = vec![0u8; self.config.ingest.chunk_bytes];
         let mut pace = Pace::new(self.config.ingest.read_rate_limit);
-        let mut total = 0u64;
+        let (mut total, mut dropped) = (0u64, 0u64);
+        let (mut read_time, mut hash_time, mut sink_time) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         loop {
             if self.stopping() {
                 return Err(IngestError::Stopped { volume: vol.path().into() }.into());
@@ -910,7 +925,10 @@ impl Bay<'_> {
             if !vol.present() {
                 return Err(IngestError::DeviceGone { volume: vol.path().into() }.into());
             }
-            let n = match read_at(&src, &mut buf, total, &item.name) {
+            let t_read = Instant::now();
+            let r = read_at(&src, &mut buf, total, &item.name);
+            read_time += t_read.elapsed();
+            let n = match r {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -924,13 +942,25 @@ impl Bay<'_> {
             if total + n as u64 > stamp.size {
                 return Err(FileError::Failed("file grew while being copied (still being written?)".into()));
             }
+            let t_hash = Instant::now();
             hasher.update(&buf[..n]);
+            hash_time += t_hash.elapsed();
+            let t_sink = Instant::now();
             sink(&buf[..n])?;
+            sink_time += t_sink.elapsed();
             total += n as u64;
+            if total - dropped >= DROP_BEHIND {
+                fsio::drop_cache_range(&src, dropped, total - dropped);
+                dropped = total;
+            }
             self.progress.update(|s| s.bytes_done += n as u64);
             pace.after(n, self.stop);
         }
+        fsio::drop_cache_range(&src, dropped, 0);
         let (size, hash, prefixes) = hasher.finish();
+        tracing::debug!(file = %item.rel, bytes = total, ms = ms(started), paced_ms = pace.waited.as_millis() as u64,
+            read_ms = read_time.as_millis() as u64, hash_ms = hash_time.as_millis() as u64,
+            write_ms = sink_time.as_millis() as u64, "read from the recorder");
         let now = vol.stamp(&components(&item.rel)).ok();
         if size != stamp.size || now != Some(stamp) {
             return Err(FileError::Failed("file changed while being copied (still being written?)".into()));
@@ -968,7 +998,9 @@ impl Bay<'_> {
         std::thread::scope(|scope| {
             let second = scope.spawn(|| {
                 let mut out = Vec::new();
+                let mut idle = Instant::now();
                 for (item, first) in rx {
+                    tracing::debug!(file = %item.rel, idle_ms = ms(idle), "second stage takes");
                     let offsets = prefixes.get(&item.name).unwrap_or(&no_offsets);
                     let result = match first {
                         Ok(Copied::Done(d)) => Ok(d),
@@ -988,6 +1020,7 @@ impl Bay<'_> {
                         self.progress.update(|s| s.files_done += 1);
                     }
                     out.push((item.clone(), result));
+                    idle = Instant::now();
                 }
                 out
             });
@@ -998,9 +1031,11 @@ impl Bay<'_> {
                 let offsets = prefixes.get(&item.name).unwrap_or(&no_offsets);
                 let first = self.first_stage(vol, serial, docking_id, item, &dest_of(item), offsets);
                 let fatal = matches!(first, Err(FileError::Fatal(_)));
+                let handed = Instant::now();
                 if tx.send((item, first)).is_err() || fatal {
                     break;
                 }
+                tracing::debug!(file = %item.rel, waited_ms = ms(handed), "handed to the second stage");
             }
             drop(tx);
             second.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
@@ -1190,8 +1225,16 @@ impl Bay<'_> {
             fsio::Staged::new(&dir, &dest_name).map_err(|e| fatal_or_failed(e, dir.join(&dest_name), "creating"))?;
         let tmp = staged.path().to_path_buf();
         let mut first = true;
+        let (mut written, mut flushing) = (0u64, 0u64);
         let (read, stamp) = self.stream(vol, item, offsets, |chunk| {
             staged.file().write_all(chunk).map_err(|e| fatal_or_failed(e, tmp.clone(), "writing"))?;
+            written += chunk.len() as u64;
+            if written - flushing >= DROP_BEHIND {
+                // Start writing this window to disk now, so the fsync of the second stage
+                // finds little left to do (it still decides durability).
+                fsio::start_writeback(staged.file(), flushing, written - flushing);
+                flushing = written;
+            }
             if first {
                 first = false;
                 crate::failpoint!("copy.mid");
@@ -1209,10 +1252,16 @@ impl Bay<'_> {
         let tmp = staged.path().to_path_buf();
         crate::failpoint!("copy.before-fsync");
         // An fsync error means the data may not be on disk: the copy failed, redo it.
+        let started = Instant::now();
         staged.sync().map_err(|e| fatal_or_failed(e, tmp.clone(), "fsync of"))?;
+        // Clean now: its cached pages are of no further use (the read-back bypasses them).
+        fsio::drop_cache(staged.file());
+        let synced = Instant::now();
         // Read back from disk, not from the page cache.
         let (n, h, used) = fsio::read_back(&tmp, self.config.ingest.read_back, self.config.ingest.chunk_bytes)
             .map_err(|e| fatal_or_failed(e, tmp.clone(), "reading back"))?;
+        tracing::debug!(file = %item.rel, fsync_ms = (synced - started).as_millis() as u64,
+            read_back_ms = ms(synced), "made durable and read back");
         if n != read.size || h.as_bytes() != &read.hash {
             return Err(FileError::Failed(format!(
                 "read-back of {} differs from what was read from the recorder ({} bytes {} vs {} bytes {})",

@@ -9,8 +9,8 @@
 
 use std::alloc::{self, Layout};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -293,6 +293,10 @@ impl Aligned {
     }
 }
 
+// SAFETY: an `Aligned` owns its allocation alone, like a `Vec<u8>`; nothing else points into
+// it, so it may move to another thread.
+unsafe impl Send for Aligned {}
+
 impl Drop for Aligned {
     fn drop(&mut self) {
         // SAFETY: allocated with this layout in `new`.
@@ -305,22 +309,133 @@ impl Drop for Aligned {
 /// # Errors
 /// On any read error (the copy is then not verified).
 pub fn read_back(path: &Path, mode: ReadBack, chunk: usize) -> io::Result<(u64, blake3::Hash, ReadBackUsed)> {
-    if mode == ReadBack::Direct {
-        match OpenOptions::new().read(true).custom_flags(libc::O_DIRECT | libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)
-        {
-            Ok(file) => match hash_reader(file, Aligned::new(chunk)) {
-                Ok((n, h)) => return Ok((n, h, ReadBackUsed::Direct)),
+    Rereader::open(path, mode, chunk)?.finish()
+}
+
+/// A read-back that may start while the file is still being written.
+///
+/// With `O_DIRECT`, [`Rereader::step`] reads back, from the disk, a chunk that lies wholly
+/// in the part already written (an `O_DIRECT` read first writes that range's cached pages
+/// to the disk, then reads the disk); the copy never writes that part again. After the
+/// `fsync`, [`Rereader::finish`] reads the rest. The bytes checked are the disk's either way;
+/// reading the early part while the copy goes on (in the time a slow link leaves idle) only
+/// takes the read-back of a large file off the end of the ingest. Without `O_DIRECT` (a file
+/// system that refuses it, or `read_back = "drop-cache"`), nothing is read early: `finish`
+/// drops the cached pages and reads the whole file.
+pub struct Rereader {
+    path: PathBuf,
+    file: File,
+    buf: Aligned,
+    hasher: blake3::Hasher,
+    done: u64,
+    direct: bool,
+}
+
+impl Rereader {
+    /// Opens `path` for reading back.
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn open(path: &Path, mode: ReadBack, chunk: usize) -> io::Result<Rereader> {
+        let buf = Aligned::new(chunk);
+        if mode == ReadBack::Direct {
+            match OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECT | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(path)
+            {
+                Ok(file) => {
+                    return Ok(Rereader {
+                        path: path.to_path_buf(),
+                        file,
+                        buf,
+                        hasher: blake3::Hasher::new(),
+                        done: 0,
+                        direct: true,
+                    })
+                }
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
                 Err(e) => return Err(e),
-            },
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
-            Err(e) => return Err(e),
+            }
         }
+        let file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)?;
+        Ok(Rereader { path: path.to_path_buf(), file, buf, hasher: blake3::Hasher::new(), done: 0, direct: false })
     }
-    let file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)?;
-    drop_cache(&file);
-    let (n, h) = hash_reader(file, Aligned::new(chunk))?;
-    Ok((n, h, ReadBackUsed::DropCache))
+
+    /// Bytes read back so far.
+    pub fn done(&self) -> u64 {
+        self.done
+    }
+
+    /// Reads back the next chunk if it ends at or before `written` (bytes of the file already
+    /// written and never to be written again). Returns whether it read.
+    ///
+    /// # Errors
+    /// On a read error, or a file shorter than `written`.
+    pub fn step(&mut self, written: u64) -> io::Result<bool> {
+        let len = self.buf.as_mut().len();
+        if !self.direct || self.done + len as u64 > written {
+            return Ok(false);
+        }
+        let mut filled = 0;
+        while filled < len {
+            match self.file.read_at(&mut self.buf.as_mut()[filled..], self.done + filled as u64) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("{} is shorter than the {written} bytes written", self.path.display()),
+                    ))
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    self.buffered()?;
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.hasher.update(&self.buf.as_mut()[..len]);
+        self.done += len as u64;
+        Ok(true)
+    }
+
+    /// Once the file is durable: reads back the rest and returns the size, the BLAKE3 of the
+    /// whole file as read back, and how the page cache was bypassed.
+    ///
+    /// # Errors
+    /// On any read error (the copy is then not verified).
+    pub fn finish(mut self) -> io::Result<(u64, blake3::Hash, ReadBackUsed)> {
+        if !self.direct {
+            drop_cache(&self.file);
+        }
+        loop {
+            let at = self.done;
+            match self.file.read_at(self.buf.as_mut(), at) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.hasher.update(&self.buf.as_mut()[..n]);
+                    self.done += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if self.direct && e.raw_os_error() == Some(libc::EINVAL) => self.buffered()?,
+                Err(e) => return Err(e),
+            }
+        }
+        let used = if self.direct { ReadBackUsed::Direct } else { ReadBackUsed::DropCache };
+        Ok((self.done, self.hasher.finalize(), used))
+    }
+
+    /// Falls back to buffered reads after dropping the cache (the file system accepted
+    /// `O_DIRECT` at open but refuses the reads), starting again from the first byte.
+    fn buffered(&mut self) -> io::Result<()> {
+        self.file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(&self.path)?;
+        drop_cache(&self.file);
+        self.direct = false;
+        self.done = 0;
+        self.hasher = blake3::Hasher::new();
+        Ok(())
+    }
 }
 
 /// Asks the kernel to drop the file's cached pages (best effort; the file was fsynced).
@@ -351,23 +466,6 @@ pub fn drop_cache_range(file: &File, offset: u64, len: u64) {
     unsafe {
         libc::posix_fadvise(file.as_raw_fd(), offset, len, libc::POSIX_FADV_DONTNEED);
     }
-}
-
-fn hash_reader(mut file: File, mut buf: Aligned) -> io::Result<(u64, blake3::Hash)> {
-    let mut hasher = blake3::Hasher::new();
-    let mut total = 0u64;
-    let buf = buf.as_mut();
-    loop {
-        let n = match file.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok((total, hasher.finalize()))
 }
 
 /// Removes temporary files left under `root` by an interrupted run (they never count as
@@ -435,6 +533,47 @@ mod tests {
             assert_eq!(h, blake3::hash(&data));
         }
         assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, SEALED_MODE);
+    }
+
+    #[test]
+    fn a_read_back_begun_while_the_file_is_written_checks_every_byte_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut staged = Staged::new(dir.path(), "y").unwrap();
+        let mut reread = Rereader::open(staged.path(), ReadBack::Direct, 8192).unwrap();
+        let direct = reread.direct;
+        let mut written = 0;
+        for part in data.chunks(30_000) {
+            staged.file().write_all(part).unwrap();
+            written += part.len() as u64;
+            // Only whole chunks below what was written are read early.
+            while reread.step(written).unwrap() {}
+            assert!(reread.done() <= written);
+            if direct {
+                assert_eq!(reread.done(), written / 8192 * 8192);
+            }
+        }
+        staged.sync().unwrap();
+        let (n, h, used) = reread.finish().unwrap();
+        assert_eq!((n, h), (data.len() as u64, blake3::hash(&data)));
+        assert_eq!(used == ReadBackUsed::Direct, direct);
+
+        // A byte changed on disk in the part not yet read back is caught by `finish`.
+        let mut staged = Staged::new(dir.path(), "z").unwrap();
+        let mut reread = Rereader::open(staged.path(), ReadBack::Direct, 8192).unwrap();
+        staged.file().write_all(&data).unwrap();
+        while reread.step(data.len() as u64).unwrap() {}
+        use std::os::unix::fs::FileExt;
+        let f = OpenOptions::new().write(true).open(staged.path()).unwrap();
+        f.write_all_at(&[data[99_000] ^ 1], 99_000).unwrap();
+        staged.sync().unwrap();
+        let (_, h, _) = reread.finish().unwrap();
+        assert_ne!(h, blake3::hash(&data));
+
+        // Without O_DIRECT nothing is read early.
+        let mut reread = Rereader::open(staged.path(), ReadBack::DropCache, 8192).unwrap();
+        assert!(!reread.step(u64::MAX).unwrap());
+        assert_eq!(reread.done(), 0);
     }
 
     #[test]

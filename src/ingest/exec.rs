@@ -167,6 +167,8 @@ impl From<CatalogError> for FileError {
 /// A copy in its temporary file: read and hashed, not yet durable or verified.
 struct StagedCopy {
     staged: fsio::Staged,
+    /// Its read-back, perhaps begun while it was written.
+    reread: fsio::Rereader,
     dir: PathBuf,
     dest: PathBuf,
     dest_name: String,
@@ -179,7 +181,7 @@ enum Copied {
     /// Already archived at an earlier docking.
     Done(Done),
     /// Streamed into a temporary file.
-    Staged(StagedCopy),
+    Staged(Box<StagedCopy>),
 }
 
 /// A file durable and verified in the archive, with what was read from the recorder.
@@ -252,17 +254,39 @@ impl Pace {
     fn new(rate: u64) -> Pace {
         Pace { rate, start: Instant::now(), bytes: 0, waited: Duration::ZERO }
     }
-    fn after(&mut self, n: usize, stop: &AtomicBool) {
+    /// Waits until `n` more bytes are due, giving the time to `idle` while it has work.
+    fn after<E>(&mut self, n: usize, stop: &AtomicBool, idle: &mut impl FnMut() -> Result<bool, E>) -> Result<(), E> {
         if self.rate == 0 {
-            return;
+            return Ok(());
         }
         self.bytes += n as u64;
         let due = Duration::from_secs_f64(self.bytes as f64 / self.rate as f64);
         let t = Instant::now();
         while self.start.elapsed() < due && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep((due - self.start.elapsed()).min(Duration::from_millis(50)));
+            if idle()? {
+                continue;
+            }
+            // The idle step may have run past `due`: then there is nothing to sleep.
+            std::thread::sleep(due.saturating_sub(self.start.elapsed()).min(Duration::from_millis(50)));
         }
         self.waited += t.elapsed();
+        Ok(())
+    }
+}
+
+/// Test builds can store a wrong byte in a copy, as a failing disk or controller would
+/// (`EVIDOCK_CORRUPT_WRITE=NAME:OFFSET`): the read-back must catch it.
+#[cfg(feature = "failpoints")]
+fn corrupt_write(path: &Path, name: &str, at: u64, len: usize) {
+    use std::os::unix::fs::FileExt;
+    let Ok(spec) = std::env::var("EVIDOCK_CORRUPT_WRITE") else { return };
+    let Some((n, offset)) = spec.split_once(':') else { return };
+    let Ok(offset) = offset.parse::<u64>() else { return };
+    if n == name && (at..at + len as u64).contains(&offset) {
+        let file = std::fs::OpenOptions::new().read(true).write(true).open(path).expect("the copy being written");
+        let mut b = [0u8];
+        file.read_exact_at(&mut b, offset).expect("the byte just written");
+        file.write_all_at(&[b[0] ^ 0x01], offset).expect("a write to the copy");
     }
 }
 
@@ -903,13 +927,15 @@ impl Bay<'_> {
     }
 
     /// Reads a source file in chunks through `sink`, pacing, watching for a stop or an
-    /// undock, and checking the file did not change while it was read.
+    /// undock, and checking the file did not change while it was read. While the pace
+    /// holds the reader back (a slow link), `idle` is given the time, a step at a time.
     fn stream(
         &self,
         vol: &Volume,
         item: &Item,
         offsets: &[u64],
         mut sink: impl FnMut(&[u8]) -> Result<(), FileError>,
+        mut idle: impl FnMut() -> Result<bool, FileError>,
     ) -> Result<(verify::ReadFile, Stamp), FileError> {
         let started = Instant::now();
         let (src, stamp) = self.open_source(vol, item)?;
@@ -954,7 +980,7 @@ impl Bay<'_> {
                 dropped = total;
             }
             self.progress.update(|s| s.bytes_done += n as u64);
-            pace.after(n, self.stop);
+            pace.after(n, self.stop, &mut idle)?;
         }
         fsio::drop_cache_range(&src, dropped, 0);
         let (size, hash, prefixes) = hasher.finish();
@@ -969,7 +995,7 @@ impl Bay<'_> {
     }
 
     fn hash_source(&self, vol: &Volume, item: &Item, offsets: &[u64]) -> Result<(verify::ReadFile, Stamp), FileError> {
-        self.stream(vol, item, offsets, |_| Ok(()))
+        self.stream(vol, item, offsets, |_| Ok(()), || Ok(false))
     }
 
     /// Copies every footage file through a two-stage pipeline: this thread streams file
@@ -1004,7 +1030,7 @@ impl Bay<'_> {
                     let offsets = prefixes.get(&item.name).unwrap_or(&no_offsets);
                     let result = match first {
                         Ok(Copied::Done(d)) => Ok(d),
-                        Ok(Copied::Staged(c)) => match self.make_durable(serial, docking_id, item, c) {
+                        Ok(Copied::Staged(c)) => match self.make_durable(serial, docking_id, item, *c) {
                             Err(FileError::Failed(why)) => {
                                 tracing::warn!(file = %item.rel, why = %why, "copy attempt failed");
                                 self.copy_attempts(vol, serial, docking_id, item, &dest_of(item), offsets, 2)
@@ -1056,7 +1082,7 @@ impl Bay<'_> {
         if let Some(done) = self.already_archived(vol, serial, docking_id, item, offsets)? {
             return Ok(Copied::Done(done));
         }
-        self.retry(item, 1, || self.write_temp(vol, item, dest, offsets).map(Copied::Staged))
+        self.retry(item, 1, || self.write_temp(vol, item, dest, offsets).map(|c| Copied::Staged(Box::new(c))))
             .map_err(|last| self.give_up(vol, docking_id, serial, item, dest, last))
     }
 
@@ -1224,30 +1250,42 @@ impl Bay<'_> {
         let mut staged =
             fsio::Staged::new(&dir, &dest_name).map_err(|e| fatal_or_failed(e, dir.join(&dest_name), "creating"))?;
         let tmp = staged.path().to_path_buf();
+        let mut reread = fsio::Rereader::open(&tmp, self.config.ingest.read_back, self.config.ingest.chunk_bytes)
+            .map_err(|e| fatal_or_failed(e, tmp.clone(), "opening for the read-back"))?;
         let mut first = true;
-        let (mut written, mut flushing) = (0u64, 0u64);
-        let (read, stamp) = self.stream(vol, item, offsets, |chunk| {
-            staged.file().write_all(chunk).map_err(|e| fatal_or_failed(e, tmp.clone(), "writing"))?;
-            written += chunk.len() as u64;
-            if written - flushing >= DROP_BEHIND {
-                // Start writing this window to disk now, so the fsync of the second stage
-                // finds little left to do (it still decides durability).
-                fsio::start_writeback(staged.file(), flushing, written - flushing);
-                flushing = written;
-            }
-            if first {
-                first = false;
-                crate::failpoint!("copy.mid");
-            }
-            Ok(())
-        })?;
-        Ok(StagedCopy { staged, dir, dest, dest_name, read, stamp })
+        let mut written = 0u64;
+        // Bytes whose write-back has been started: what the read-back may read early.
+        let flushing = std::cell::Cell::new(0u64);
+        let (read, stamp) = self.stream(
+            vol,
+            item,
+            offsets,
+            |chunk| {
+                staged.file().write_all(chunk).map_err(|e| fatal_or_failed(e, tmp.clone(), "writing"))?;
+                #[cfg(feature = "failpoints")]
+                corrupt_write(&tmp, &item.name, written, chunk.len());
+                written += chunk.len() as u64;
+                if written - flushing.get() >= DROP_BEHIND {
+                    // Start writing this window to disk now, so the fsync of the second stage
+                    // finds little left to do (it still decides durability).
+                    fsio::start_writeback(staged.file(), flushing.get(), written - flushing.get());
+                    flushing.set(written);
+                }
+                if first {
+                    first = false;
+                    crate::failpoint!("copy.mid");
+                }
+                Ok(())
+            },
+            || reread.step(flushing.get()).map_err(|e| fatal_or_failed(e, tmp.clone(), "reading back")),
+        )?;
+        Ok(StagedCopy { staged, reread, dir, dest, dest_name, read, stamp })
     }
 
     /// The second stage: fsync, read back from disk and compare, rename without
     /// overwriting, fsync the folder, seal, catalogue (INV-2, INV-3).
     fn make_durable(&self, serial: &str, docking_id: i64, item: &Item, c: StagedCopy) -> Result<Done, FileError> {
-        let StagedCopy { mut staged, dir, dest, dest_name, read, stamp } = c;
+        let StagedCopy { mut staged, reread, dir, dest, dest_name, read, stamp } = c;
         let root = &self.config.paths.archive_root;
         let tmp = staged.path().to_path_buf();
         crate::failpoint!("copy.before-fsync");
@@ -1257,11 +1295,12 @@ impl Bay<'_> {
         // Clean now: its cached pages are of no further use (the read-back bypasses them).
         fsio::drop_cache(staged.file());
         let synced = Instant::now();
-        // Read back from disk, not from the page cache.
-        let (n, h, used) = fsio::read_back(&tmp, self.config.ingest.read_back, self.config.ingest.chunk_bytes)
-            .map_err(|e| fatal_or_failed(e, tmp.clone(), "reading back"))?;
+        // Read back from disk, not from the page cache: the rest of what was not read back
+        // while the file was written.
+        let early = reread.done();
+        let (n, h, used) = reread.finish().map_err(|e| fatal_or_failed(e, tmp.clone(), "reading back"))?;
         tracing::debug!(file = %item.rel, fsync_ms = (synced - started).as_millis() as u64,
-            read_back_ms = ms(synced), "made durable and read back");
+            read_back_ms = ms(synced), read_back_early = early, "made durable and read back");
         if n != read.size || h.as_bytes() != &read.hash {
             return Err(FileError::Failed(format!(
                 "read-back of {} differs from what was read from the recorder ({} bytes {} vs {} bytes {})",
@@ -1335,6 +1374,35 @@ fn fatal_or_failed(e: io::Error, path: PathBuf, what: &str) -> FileError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pace_gives_its_idle_time_to_other_work_and_survives_work_that_runs_past_due() {
+        let stop = AtomicBool::new(false);
+        // Unpaced: nothing waits, nothing idle runs.
+        let mut calls = 0;
+        Pace::new(0)
+            .after(1 << 20, &stop, &mut || -> Result<bool, ()> {
+                calls += 1;
+                Ok(true)
+            })
+            .unwrap();
+        assert_eq!(calls, 0);
+        // 1,000 bytes at 100,000 B/s are due after 10 ms: the idle work is called meanwhile,
+        // and a step that overshoots the deadline ends the wait without a panic.
+        let mut pace = Pace::new(100_000);
+        let t = Instant::now();
+        let mut steps = 0;
+        pace.after(1_000, &stop, &mut || -> Result<bool, ()> {
+            steps += 1;
+            std::thread::sleep(Duration::from_millis(if steps < 3 { 1 } else { 30 }));
+            Ok(steps < 3)
+        })
+        .unwrap();
+        assert_eq!(steps, 3);
+        assert!(t.elapsed() >= Duration::from_millis(10));
+        // An error from the idle work ends the wait with it.
+        assert_eq!(Pace::new(1).after(1_000, &stop, &mut || Err("read-back failed")), Err("read-back failed"));
+    }
 
     #[test]
     fn prefix_hasher_snapshots_exact_prefixes_across_chunk_boundaries() {

@@ -366,3 +366,55 @@ fn a_recorder_unplugged_mid_copy_and_back_before_the_next_scan_is_ingested_again
     st.stop();
     st.assert_log_verifies();
 }
+
+/// A copy that the disk stores wrong (one byte flipped as it is written, every attempt) is
+/// caught by the read-back, never archived and never wiped; the other files are archived.
+/// Paced like a slow link, the read-back of a large file starts while it is still being
+/// written, and that early part catches the flip too (INV-3).
+#[test]
+fn a_copy_the_disk_stores_wrong_is_caught_by_the_read_back_whether_read_back_early_or_at_the_end() {
+    for (paced, serial) in [(false, "D400011"), (true, "D400012")] {
+        let st = Station::with_ingest(if paced { "read_rate_limit = 67108864" } else { "" });
+        st.register(serial);
+        let (vol, summary) =
+            st.sim("W1", &["--serial", serial, "--segments", "3", "--segment-bytes", &(12u64 << 20).to_string()]);
+        let bad = summary["segments"][1]["path"].as_str().unwrap().to_string();
+        let name = bad.rsplit('/').next().unwrap().to_string();
+        let source = volume_footage(&vol);
+        let o = std::process::Command::new(crate::support::bin())
+            .arg("--config")
+            .arg(&st.config)
+            .args(["ingest", vol.to_str().unwrap()])
+            .env("EVIDOCK_CORRUPT_WRITE", format!("{name}:1000000"))
+            .env("RUST_LOG", "evidock=debug")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "paced {paced}: {err}");
+        // Where the read-back of the bad file started: early only when paced.
+        let early: u64 = err
+            .lines()
+            .filter(|l| l.contains("made durable and read back") && l.contains(&name))
+            .filter_map(|l| l.split("read_back_early=").nth(1)?.split_whitespace().next()?.parse().ok())
+            .max()
+            .unwrap_or_else(|| panic!("no read-back timing for {name}:\n{err}"));
+        if paced {
+            assert!(early >= 1 << 20, "the read-back began while the file was written: {early}");
+        } else {
+            assert_eq!(early, 0, "unpaced, the whole read-back comes after the fsync");
+        }
+        let detail: String =
+            st.db().query_row("SELECT detail FROM segments WHERE name = ?1", [&name], |r| r.get(0)).unwrap();
+        assert!(detail.contains("read-back of") && detail.contains("differs"), "{detail}");
+        let archived = st.archived_footage();
+        assert_eq!(archived.len(), 2, "{archived:?}");
+        let bad_hash = &source.iter().find(|(n, _)| *n == name).unwrap().1;
+        assert!(!archived.iter().any(|(_, h)| h == bad_hash), "the bad copy is not archived");
+        assert!(
+            !files_under(&st.archive()).iter().any(|p| p.to_string_lossy().contains(".evidock-tmp.")),
+            "temporary files removed"
+        );
+        assert_eq!(volume_footage(&vol), source, "nothing wiped while a file could not be archived");
+        st.assert_log_verifies();
+    }
+}

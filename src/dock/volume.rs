@@ -62,6 +62,9 @@ pub struct Volume {
     /// The block device under the volume's file system, `/sys/dev/block/<major>:<minor>`, when
     /// it has one (a recorder on USB does; a folder on tmpfs does not).
     backing: Option<PathBuf>,
+    /// The folder is the root of a file system of its own (a mounted recorder), not a folder
+    /// on the station's disk.
+    own_fs: bool,
 }
 
 /// Whether a block device (its `/sys/dev/block/M:m` folder) still exists and, for a SCSI
@@ -75,6 +78,16 @@ fn device_online(dev: &Path) -> bool {
         .or_else(|_| std::fs::read_to_string(dev.join("../device/state")))
         .unwrap_or_default();
     !matches!(state.trim(), "offline" | "deleted" | "transport-offline" | "cancel" | "cancel-offline")
+}
+
+/// The serial number of the USB device a block device (`/sys/dev/block/M:m`) sits on: the
+/// `serial` of the nearest folder above it in sysfs that is a USB device (has `idVendor`).
+/// `None` off USB, or for a USB device without a serial (never a hub's further up).
+fn usb_serial_of(dev: &Path) -> Option<String> {
+    let real = std::fs::canonicalize(dev).ok()?;
+    let usb = real.ancestors().find(|d| d.join("idVendor").is_file())?;
+    let serial = std::fs::read_to_string(usb.join("serial")).ok()?;
+    Some(serial.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 fn io_err(e: nix::errno::Errno) -> io::Error {
@@ -107,7 +120,11 @@ impl Volume {
         let (major, minor) = (nix::sys::stat::major(st.st_dev), nix::sys::stat::minor(st.st_dev));
         let backing =
             Some(PathBuf::from(format!("/sys/dev/block/{major}:{minor}"))).filter(|p| major != 0 && p.exists());
-        Ok(Volume { root, path: path.to_path_buf(), dev_ino: (st.st_dev, st.st_ino), backing })
+        let own_fs = path.parent().and_then(|p| std::fs::metadata(p).ok()).is_none_or(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.dev() != st.st_dev
+        });
+        Ok(Volume { root, path: path.to_path_buf(), dev_ino: (st.st_dev, st.st_ino), backing, own_fs })
     }
 
     /// The path it was opened at.
@@ -128,6 +145,15 @@ impl Volume {
             Err(_) => false,
         };
         here && self.backing.as_ref().is_none_or(|dev| device_online(dev))
+    }
+
+    /// The serial number of the USB device under the volume, as the kernel read it when the
+    /// device arrived; `None` for a volume that is not a mounted USB storage device (a folder
+    /// on the station's own disk says nothing of a recorder, even when that disk is on USB).
+    /// Known as soon as the volume is mounted, even before the USB watch has reported the
+    /// device (a daemon starting with a recorder already docked).
+    pub fn usb_serial(&self) -> Option<String> {
+        self.backing.as_deref().filter(|_| self.own_fs).and_then(usb_serial_of)
     }
 
     /// [`Volume::present`] after an I/O error: an unplugged device's reads fail a moment
@@ -363,6 +389,7 @@ mod tests {
         std::fs::create_dir(&path).unwrap();
         let vol = Volume::open(&path).unwrap();
         assert!(vol.present() && vol.present_after_error());
+        assert!(!vol.own_fs && vol.usb_serial().is_none(), "a folder is not a mounted recorder");
         std::fs::remove_dir(&path).unwrap();
         assert!(!vol.present() && !vol.present_after_error());
     }
@@ -380,6 +407,36 @@ mod tests {
         let part = disk.join("8:17");
         std::fs::create_dir(&part).unwrap();
         assert!(!device_online(&part), "a partition of an offline disk");
+    }
+
+    #[test]
+    fn the_usb_serial_is_the_nearest_usb_device_s_above_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = dir.path();
+        let hub = sys.join("devices/pci0000:00/0000:00:1d.0/usb2");
+        let device = hub.join("2-1");
+        let disk = device.join("2-1:1.0/host0/target0:0:0/0:0:0:0/block/sda");
+        std::fs::create_dir_all(disk.join("sda1")).unwrap();
+        for (folder, serial) in [(&hub, "0000:00:1d.0\n"), (&device, "VM70009\n")] {
+            std::fs::write(folder.join("idVendor"), "46f4\n").unwrap();
+            std::fs::write(folder.join("serial"), serial).unwrap();
+        }
+        std::fs::create_dir_all(sys.join("dev/block")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../devices/pci0000:00/0000:00:1d.0/usb2/2-1/2-1:1.0/host0/target0:0:0/0:0:0:0/block/sda/sda1",
+            sys.join("dev/block/8:1"),
+        )
+        .unwrap();
+        assert_eq!(usb_serial_of(&sys.join("dev/block/8:1")).as_deref(), Some("VM70009"), "a partition");
+        assert_eq!(usb_serial_of(&disk).as_deref(), Some("VM70009"), "the whole disk");
+        // A USB device without a serial: none, not the hub's.
+        std::fs::remove_file(device.join("serial")).unwrap();
+        assert_eq!(usb_serial_of(&disk), None);
+        // Not on USB (a loop or device-mapper device).
+        let dm = sys.join("devices/virtual/block/dm-0");
+        std::fs::create_dir_all(&dm).unwrap();
+        assert_eq!(usb_serial_of(&dm), None);
+        assert_eq!(usb_serial_of(&sys.join("dev/block/253:9")), None, "a device that is gone");
     }
 
     #[test]

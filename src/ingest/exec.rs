@@ -149,6 +149,8 @@ enum FileError {
     Failed(String),
     /// The recorder could not read part of the file (after retries: salvage what it can).
     Unreadable(String),
+    /// Unreadable after every attempt; its readable parts are archived as `<name>.PARTIAL`.
+    Salvaged(String),
     Fatal(IngestError),
 }
 
@@ -444,10 +446,14 @@ impl Bay<'_> {
         });
         // One serial, one recorder: the USB serial must be the identity's, and no other volume
         // docked now may claim it. A conflict is ingested (the evidence is kept) but not wiped.
+        // The USB serial as the USB watch reported it, or as the kernel has it for the volume's
+        // disk: the watch may report the device only after the volume is mounted (a daemon
+        // starting with a recorder docked).
+        let usb_serial =
+            self.usb.and_then(|u| u.serial.clone()).into_iter().chain(vol.usb_serial()).find(|u| *u != identity.serial);
         let mut claim = Claim { claims: self.claims, serial: identity.serial.clone(), held: false };
         let conflict = {
             let mut claims = self.claims.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let usb_serial = self.usb.and_then(|u| u.serial.clone());
             match (usb_serial, claims.get(&identity.serial)) {
                 (Some(u), _) if u != identity.serial => {
                     Some(format!("the identity file says {} but the USB serial is {u}", identity.serial))
@@ -563,21 +569,29 @@ impl Bay<'_> {
 
         let mut done: Vec<(Item, Done)> = Vec::new();
         let mut failed: Vec<(Item, String)> = Vec::new();
+        // Files the recorder could not read, their readable parts archived as `.PARTIAL`.
+        let mut salvaged = 0u64;
         let no_offsets = Vec::new();
         for (item, result) in self.copy_all(vol, serial, docking_id, &inventory.footage, &prefixes, drift_s, dock_now) {
-            match result {
-                Ok(d) => done.push((item, d)),
-                Err(FileError::Failed(why) | FileError::Unreadable(why)) => {
-                    tracing::error!(serial, file = %item.rel, why = %why, "copy failed");
-                    self.catalog().event(
-                        Action::CopyFailed,
-                        &format!("file:{serial}/{}", item.rel),
-                        json!({ "docking": docking_id, "source": item.rel, "error": why, "kept_on_recorder": true }),
-                    )?;
-                    failed.push((item, why));
+            let why = match result {
+                Ok(d) => {
+                    done.push((item, d));
+                    continue;
                 }
+                Err(FileError::Salvaged(why)) => {
+                    salvaged += 1;
+                    why
+                }
+                Err(FileError::Failed(why) | FileError::Unreadable(why)) => why,
                 Err(FileError::Fatal(e)) => return Err(e),
-            }
+            };
+            tracing::error!(serial, file = %item.rel, why = %why, "copy failed");
+            self.catalog().event(
+                Action::CopyFailed,
+                &format!("file:{serial}/{}", item.rel),
+                json!({ "docking": docking_id, "source": item.rel, "error": why, "kept_on_recorder": true }),
+            )?;
+            failed.push((item, why));
         }
         let mut chain_done: Vec<(Item, Done)> = Vec::new();
         for item in &inventory.chains {
@@ -591,18 +605,24 @@ impl Bay<'_> {
                 })
                 .unwrap_or(dock_now);
             let dest = layout::chain_path(start, serial, &item.name).expect("scanned names are safe");
-            match self.ingest_file(vol, serial, docking_id, item, &dest, &no_offsets) {
-                Ok(d) => chain_done.push((item.clone(), d)),
-                Err(FileError::Failed(why) | FileError::Unreadable(why)) => {
-                    self.catalog().event(
-                        Action::CopyFailed,
-                        &format!("file:{serial}/{}", item.rel),
-                        json!({ "docking": docking_id, "source": item.rel, "error": why, "kept_on_recorder": true }),
-                    )?;
-                    failed.push((item.clone(), why));
+            let why = match self.ingest_file(vol, serial, docking_id, item, &dest, &no_offsets) {
+                Ok(d) => {
+                    chain_done.push((item.clone(), d));
+                    continue;
                 }
+                Err(FileError::Salvaged(why)) => {
+                    salvaged += 1;
+                    why
+                }
+                Err(FileError::Failed(why) | FileError::Unreadable(why)) => why,
                 Err(FileError::Fatal(e)) => return Err(e),
-            }
+            };
+            self.catalog().event(
+                Action::CopyFailed,
+                &format!("file:{serial}/{}", item.rel),
+                json!({ "docking": docking_id, "source": item.rel, "error": why, "kept_on_recorder": true }),
+            )?;
+            failed.push((item.clone(), why));
         }
 
         // Verify: a pure function of the chains and what was read (R5, R6).
@@ -783,6 +803,15 @@ impl Bay<'_> {
                     "{} file(s) could not be archived and stay on the recorder / {} 个文件未能归档，保留在记录仪上",
                     failed.len(),
                     failed.len()
+                );
+            }
+            if salvaged > 0 {
+                // What the custodian does next: the recorder is the only whole copy.
+                s.message += &format!(
+                    "; {salvaged} of them unreadable (read errors on the recorder), their readable parts archived \
+                     as .PARTIAL: keep the recorder as it is and do not reuse it; dock it again to retry, or hand it \
+                     over for examination / 其中 {salvaged} 个文件读取出错，可读部分已存为 .PARTIAL：\
+                     请保持记录仪原状、勿再使用；可重新接入重试，或送检"
                 );
             }
             if flagged > 0 {
@@ -1130,8 +1159,9 @@ impl Bay<'_> {
 
     /// After the last attempt: a file the recorder could not read is salvaged (what can be
     /// read goes to the archive as `<name>.PARTIAL`, sparse where unreadable, with the
-    /// unreadable byte ranges listed beside it: never papered over as a complete file); every
-    /// other failure is returned as it is. The recorder keeps the file either way.
+    /// unreadable byte ranges listed beside it: never papered over as a complete file) and
+    /// returned as [`FileError::Salvaged`]; every other failure is returned as it is. The
+    /// recorder keeps the file either way.
     fn give_up(
         &self,
         vol: &Volume,
@@ -1144,9 +1174,9 @@ impl Bay<'_> {
         let attempts = self.config.ingest.copy_attempts;
         match last {
             FileError::Unreadable(why) => match self.salvage(vol, docking_id, serial, item, dest) {
-                Ok(summary) => FileError::Failed(format!("{why} (after {attempts} attempts); {summary}")),
+                Ok(summary) => FileError::Salvaged(format!("{why} (after {attempts} attempts); {summary}")),
                 Err(FileError::Fatal(e)) => FileError::Fatal(e),
-                Err(FileError::Failed(e) | FileError::Unreadable(e)) => {
+                Err(FileError::Failed(e) | FileError::Unreadable(e) | FileError::Salvaged(e)) => {
                     FileError::Failed(format!("{why} (after {attempts} attempts); salvage failed: {e}"))
                 }
             },

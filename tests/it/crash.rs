@@ -259,6 +259,15 @@ fn a_read_error_on_the_recorder_is_never_papered_over_and_the_recorder_keeps_the
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    // The custodian is told what happened and what to do with the recorder.
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("1 file(s) could not be archived")
+            && said.contains("1 of them unreadable")
+            && said.contains("do not reuse it; dock it again to retry, or hand it over for examination")
+            && said.contains("请保持记录仪原状"),
+        "{said}"
+    );
     // The other two are archived; the damaged one only as a .PARTIAL with its ranges listed.
     let archived = st.archived_footage();
     assert_eq!(archived.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "MP4")).count(), 2);

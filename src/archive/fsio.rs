@@ -325,7 +325,9 @@ pub fn read_back(path: &Path, mode: ReadBack, chunk: usize) -> io::Result<(u64, 
 pub struct Rereader {
     path: PathBuf,
     file: File,
-    buf: Aligned,
+    /// Allocated at the first read: a file queued between the stages holds no buffer.
+    buf: Option<Aligned>,
+    chunk: usize,
     hasher: blake3::Hasher,
     done: u64,
     direct: bool,
@@ -337,7 +339,7 @@ impl Rereader {
     /// # Errors
     /// When the file cannot be opened.
     pub fn open(path: &Path, mode: ReadBack, chunk: usize) -> io::Result<Rereader> {
-        let buf = Aligned::new(chunk);
+        let buf = None;
         if mode == ReadBack::Direct {
             match OpenOptions::new()
                 .read(true)
@@ -349,6 +351,7 @@ impl Rereader {
                         path: path.to_path_buf(),
                         file,
                         buf,
+                        chunk,
                         hasher: blake3::Hasher::new(),
                         done: 0,
                         direct: true,
@@ -359,7 +362,15 @@ impl Rereader {
             }
         }
         let file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)?;
-        Ok(Rereader { path: path.to_path_buf(), file, buf, hasher: blake3::Hasher::new(), done: 0, direct: false })
+        Ok(Rereader {
+            path: path.to_path_buf(),
+            file,
+            buf,
+            chunk,
+            hasher: blake3::Hasher::new(),
+            done: 0,
+            direct: false,
+        })
     }
 
     /// Bytes read back so far.
@@ -373,13 +384,15 @@ impl Rereader {
     /// # Errors
     /// On a read error, or a file shorter than `written`.
     pub fn step(&mut self, written: u64) -> io::Result<bool> {
-        let len = self.buf.as_mut().len();
+        let len = self.chunk.max(4096);
         if !self.direct || self.done + len as u64 > written {
             return Ok(false);
         }
+        let chunk = self.chunk;
+        let buf = self.buf.get_or_insert_with(|| Aligned::new(chunk)).as_mut();
         let mut filled = 0;
         while filled < len {
-            match self.file.read_at(&mut self.buf.as_mut()[filled..], self.done + filled as u64) {
+            match self.file.read_at(&mut buf[filled..], self.done + filled as u64) {
                 Ok(0) => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -395,7 +408,7 @@ impl Rereader {
                 Err(e) => return Err(e),
             }
         }
-        self.hasher.update(&self.buf.as_mut()[..len]);
+        self.hasher.update(&buf[..len]);
         self.done += len as u64;
         Ok(true)
     }
@@ -409,12 +422,14 @@ impl Rereader {
         if !self.direct {
             drop_cache(&self.file);
         }
+        let chunk = self.chunk;
+        let mut buf = self.buf.take().unwrap_or_else(|| Aligned::new(chunk));
         loop {
             let at = self.done;
-            match self.file.read_at(self.buf.as_mut(), at) {
+            match self.file.read_at(buf.as_mut(), at) {
                 Ok(0) => break,
                 Ok(n) => {
-                    self.hasher.update(&self.buf.as_mut()[..n]);
+                    self.hasher.update(&buf.as_mut()[..n]);
                     self.done += n as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

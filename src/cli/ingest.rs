@@ -52,9 +52,9 @@ pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
                 std::thread::park_timeout(Duration::from_millis(300));
             }
         });
-        let r = bay.run(&args.path);
-        done.store(true, std::sync::atomic::Ordering::Release);
-        r
+        // Set even if the ingest panics, or the progress thread would keep the scope open.
+        let _done = SetOnDrop(&done);
+        bay.run(&args.path)
     });
     drop(lock);
     let snap = progress.snapshot();
@@ -72,4 +72,13 @@ pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
         Outcome::Finished { review: false, failed: 0, .. } => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     })
+}
+
+/// Sets its flag when dropped, also while unwinding from a panic.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
 }

@@ -35,7 +35,7 @@ pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     let claims = crate::ingest::exec::Claims::default();
     let bay = Bay { config, catalog: &catalog, progress: &progress, stop: &stop, usb: None, claims: &claims };
     let result = std::thread::scope(|s| {
-        s.spawn(|| {
+        let ticker = s.spawn(|| {
             let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
             while !done.load(std::sync::atomic::Ordering::Acquire) {
                 let snap = progress.snapshot();
@@ -52,8 +52,9 @@ pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
                 std::thread::park_timeout(Duration::from_millis(300));
             }
         });
-        // Set even if the ingest panics, or the progress thread would keep the scope open.
-        let _done = SetOnDrop(&done);
+        // Set even if the ingest panics, or the progress thread would keep the scope open;
+        // and wake it, or the command would wait out its sleep before exiting.
+        let _done = Finished { flag: &done, ticker: ticker.thread() };
         bay.run(&args.path)
     });
     drop(lock);
@@ -74,11 +75,16 @@ pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Sets its flag when dropped, also while unwinding from a panic.
-struct SetOnDrop<'a>(&'a AtomicBool);
+/// Tells the progress thread the ingest is over when dropped, also while unwinding from a
+/// panic.
+struct Finished<'a> {
+    flag: &'a AtomicBool,
+    ticker: &'a std::thread::Thread,
+}
 
-impl Drop for SetOnDrop<'_> {
+impl Drop for Finished<'_> {
     fn drop(&mut self) {
-        self.0.store(true, std::sync::atomic::Ordering::Release);
+        self.flag.store(true, std::sync::atomic::Ordering::Release);
+        self.ticker.unpark();
     }
 }

@@ -379,7 +379,7 @@ fn a_recorder_unplugged_mid_copy_and_back_before_the_next_scan_is_ingested_again
 /// A copy that the disk stores wrong (one byte flipped as it is written, every attempt) is
 /// caught by the read-back, never archived and never wiped; the other files are archived.
 /// Paced like a slow link, the read-back of a large file starts while it is still being
-/// written, and that early part catches the flip too (INV-3).
+/// written, and that early part catches the flip too (INV-2).
 #[test]
 fn a_copy_the_disk_stores_wrong_is_caught_by_the_read_back_whether_read_back_early_or_at_the_end() {
     for (paced, serial) in [(false, "D400011"), (true, "D400012")] {

@@ -289,6 +289,9 @@ pub fn stage(
             sha256: h.sha256,
             blake3: h.blake3,
         });
+        if staged.files.len() == 1 {
+            crate::failpoint!("burn.stage-mid");
+        }
     }
     let manifest = |pick: fn(&BagFile) -> &str| -> String {
         staged.files.iter().map(|f| format!("{}  {}\n", pick(f), encode_path(&f.bag_path))).collect()

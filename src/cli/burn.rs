@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::burn::bag::{self, BagInfo};
 use crate::burn::image::{self, Source};
 use crate::burn::plan::{self, Candidate, Group, Media, Plan};
-use crate::catalog::{Catalog, NewDisc};
+use crate::catalog::{Catalog, DiscRow, NewDisc};
 use crate::config::Config;
 use crate::retention::{self, Class};
 
@@ -134,7 +134,7 @@ pub fn run(cmd: &BurnCommand, config: &Config) -> anyhow::Result<ExitCode> {
             if *json {
                 crate::outln!("{}", plan_json(&p, config));
             } else {
-                crate::outprint!("{}", plan_table(&p, config));
+                crate::outprint!("{}", plan_table(&p, config, &in_progress(&catalog)?));
             }
             Ok(if p.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
@@ -343,7 +343,13 @@ fn plan_json(p: &Plan, config: &Config) -> Value {
 }
 
 /// The plan as a bilingual table.
-fn plan_table(p: &Plan, config: &Config) -> String {
+/// Discs made but not yet verified: their footage counts as on its way, so the plan leaves it
+/// out until they are verified or abandoned.
+fn in_progress(catalog: &Catalog) -> anyhow::Result<Vec<DiscRow>> {
+    Ok(catalog.discs()?.into_iter().filter(|d| matches!(d.state.as_str(), "planned" | "staged" | "written")).collect())
+}
+
+fn plan_table(p: &Plan, config: &Config, in_progress: &[DiscRow]) -> String {
     let mut t = format!(
         "burn plan 刻录计划: media 介质 {} ({} per disc 每张, {} usable 可用), copies needed 需要份数 {}\n",
         p.media.name,
@@ -351,10 +357,29 @@ fn plan_table(p: &Plan, config: &Config) -> String {
         super::bytes(p.room()),
         config.burn.copies
     );
+    let waiting = in_progress.iter().map(|d| {
+        let what = match d.state.as_str() {
+            "planned" => "planned but never staged: its job was interrupted? / 已计划未备妥：任务中断？",
+            "staged" => "staged, not yet written / 已备妥未刻录",
+            _ => "written, not yet verified / 已刻录未校验",
+        };
+        format!(
+            "in progress 制作中: {} ({} files 文件): {what}; verify it with `evidock burn verify`, or if it will never be \
+             verified, `evidock burn disc abandon {} --reason ...` plans its footage again / 校验后计入；无法完成的请放弃以重新计划\n",
+            d.label, d.files, d.label
+        )
+    });
+    let waiting: String = waiting.collect();
     if p.discs.is_empty() && p.refused.is_empty() {
-        t += "nothing to burn: every long-term recording has its verified copies / 无需刻录：长期保存录像均已有足够的已校验光盘\n";
+        if in_progress.is_empty() {
+            t += "nothing to burn: every long-term recording has its verified copies / 无需刻录：长期保存录像均已有足够的已校验光盘\n";
+        } else {
+            t += "nothing new to burn: the rest is on discs in progress / 无新刻录内容：其余录像已在制作中的光盘上\n";
+            t += &waiting;
+        }
         return t;
     }
+    t += &waiting;
     t += "disc 光盘 | files 文件 | footage 录像 | used 占用 | cases / recordings 案件 / 录像\n";
     for d in &p.discs {
         let pct = (d.used as f64 * 100.0 / p.media.capacity as f64).round() as u64;
@@ -445,7 +470,7 @@ fn write_disc(config: &Config, label: &str, device: &str) -> anyhow::Result<Exit
 fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyhow::Result<ExitCode> {
     let mut catalog = super::open_catalog_as_user(config)?;
     let p = make_plan(&catalog, config, media)?;
-    crate::outprint!("{}", plan_table(&p, config));
+    crate::outprint!("{}", plan_table(&p, config, &in_progress(&catalog)?));
     if p.discs.is_empty() {
         return Ok(if p.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) });
     }

@@ -327,3 +327,56 @@ fn an_archive_file_changed_since_ingest_stops_the_staging_and_is_named() {
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "the archive file is left as found, for inspection");
     assert!(!st.actions().contains(&"disc_staged".to_string()));
 }
+
+/// A crash in the middle of staging a disc (power cut, `kill -9`): nothing that looks like a
+/// finished disc is left (no tag manifests, no `disc_staged`), the archive is untouched, the
+/// custody log verifies; the disc shows as never staged, and once abandoned its footage is
+/// planned again and a new job makes a disc that verifies.
+#[test]
+fn a_crash_mid_staging_leaves_no_disc_that_looks_finished_and_the_footage_is_burned_again() {
+    const TEST: &str = "a_crash_mid_staging_leaves_no_disc_that_looks_finished_and_the_footage_is_burned_again";
+    if !tool(TEST, "xorriso", &["-version"], "apt-get install xorriso") {
+        return;
+    }
+    let st = station_with_long_term_footage();
+    let before = st.archived_footage();
+    let o = std::process::Command::new(crate::support::bin())
+        .arg("--config")
+        .arg(&st.config)
+        .args(["burn", "run", "--media", "dvd", "--maker", "李四", "--extractor", "张三"])
+        .env("EVIDOCK_FAILPOINTS", "burn.stage-mid")
+        .output()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(o.status.signal(), Some(6), "the failpoint was reached: {}", text(&o));
+    let (label, state): (String, String) =
+        st.db().query_row("SELECT label, state FROM discs", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(state, "planned", "never staged");
+    let bag = crate::support::files_under(&st.path("burn"));
+    assert!(bag.iter().any(|p| p.to_string_lossy().contains(&format!("{label}/data/"))), "stopped mid-way: {bag:?}");
+    assert!(!bag.iter().any(|p| p.to_string_lossy().contains("tagmanifest")), "no half bag looks finished: {bag:?}");
+    assert!(!st.actions().contains(&"disc_staged".to_string()));
+    assert_eq!(st.archived_footage(), before, "the archive is untouched");
+    st.assert_log_verifies();
+
+    // The disc is listed as never staged; the footage waits for it until it is abandoned.
+    let list = ok(st.evidock(&["burn", "disc", "list"]));
+    assert!(list.contains(&label), "{list}");
+    assert_eq!(plan_json(&st, "dvd")["discs"].as_array().unwrap().len(), 0, "held by the interrupted disc");
+    let plan = ok(st.evidock(&["burn", "plan", "--media", "dvd"]));
+    assert!(
+        plan.contains("nothing new to burn")
+            && plan.contains(&format!("{label} ("))
+            && plan.contains("never staged")
+            && plan.contains(&format!("burn disc abandon {label}")),
+        "the plan says where the footage is and what to do: {plan}"
+    );
+    ok(st.evidock(&["burn", "disc", "abandon", &label, "--reason", "staging interrupted by a power cut"]));
+    assert_eq!(plan_json(&st, "dvd")["discs"].as_array().unwrap().len(), 1, "planned again");
+    ok(st.evidock(&["burn", "run", "--media", "dvd", "--maker", "李四", "--extractor", "张三"]));
+    let iso: String =
+        st.db().query_row("SELECT written_to FROM discs WHERE label != ?1", [&label], |r| r.get(0)).unwrap();
+    ok(st.evidock(&["burn", "verify", "--image", &iso]));
+    assert_eq!(st.archived_footage(), before);
+    st.assert_log_verifies();
+}

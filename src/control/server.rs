@@ -65,8 +65,11 @@ pub struct BindError {
 /// When the folder cannot be made or the socket cannot be bound.
 pub fn bind(path: &Path) -> Result<tokio::net::UnixListener, BindError> {
     let err = |source| BindError { path: path.to_path_buf(), source };
-    if let Some(dir) = path.parent() {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        // As systemd makes `/run/evidock` (RuntimeDirectoryMode=0751): others may reach the
+        // socket but not list the folder; the umask would close it to them.
         std::fs::create_dir_all(dir).map_err(err)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o751)).map_err(err)?;
     }
     match std::fs::remove_file(path) {
         Ok(()) => {}

@@ -192,3 +192,68 @@ fn a_crash_right_after_the_rename_of_a_case_move_is_recovered_at_the_next_start(
     }
     st.assert_log_verifies();
 }
+
+/// Every file and folder the station writes (archive, salvaged parts, case folders, the
+/// catalogue and its journal, keys, checkpoints, status, burn staging, disc images) is closed
+/// to other users: no group or other permission bits, after every write path, even when the
+/// commands are started from a shell whose umask is 022 (R13).
+#[test]
+fn nothing_the_station_writes_is_open_to_other_users() {
+    use std::os::unix::fs::PermissionsExt;
+    let st = Station::new();
+    std::fs::write(
+        &st.config,
+        std::fs::read_to_string(&st.config).unwrap() + "[burn]\nstaging_dir = \"burn\"\ncopies = 1\n",
+    )
+    .unwrap();
+    st.register("P700001");
+    let (vol, summary) =
+        st.sim("P1", &["--serial", "P700001", "--sessions", "2", "--segments", "2", "--segment-bytes", "20000"]);
+    // A read error too, so a salvaged part and its list of unreadable ranges are written.
+    let bad = summary["segments"][1]["path"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+    let o = std::process::Command::new(crate::support::bin())
+        .arg("--config")
+        .arg(&st.config)
+        .args(["ingest", vol.to_str().unwrap()])
+        .env("EVIDOCK_FAIL_READ", format!("{bad}:5000-9000"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let session: String = st.db().query_row("SELECT min(session) FROM segments", [], |r| r.get(0)).unwrap();
+    let window = format!("{},{}", yesterday("00:00"), yesterday("23:59"));
+    for args in [
+        vec!["case", "create", "权限案", "--officer", "012345", "--kind", "penalty", "--window", &window],
+        vec!["case", "assign", "权限案"],
+        vec!["log", "checkpoint"],
+        vec!["burn", "run", "--media", "dvd"],
+    ] {
+        let mut args = args.clone();
+        let assign = format!("P700001/{session}");
+        if args[1] == "assign" {
+            args.extend(["--session", &assign]);
+        }
+        let o = st.evidock(&args);
+        assert!(o.status.code().is_some_and(|c| c <= 1), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let mut open = Vec::new();
+    let mut seen = 0;
+    for root in ["archive", "state", "burn"] {
+        let root = st.path(root);
+        assert!(root.exists(), "{} was written", root.display());
+        let mut stack = vec![root];
+        while let Some(p) = stack.pop() {
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            seen += 1;
+            // The public verifier key is meant to be handed out (mode 0644, in a closed folder).
+            let public = p.file_name().is_some_and(|n| n == "custody-signing.pub");
+            if meta.permissions().mode() & 0o077 != 0 && !public {
+                open.push(format!("{:o} {}", meta.permissions().mode() & 0o7777, p.display()));
+            }
+            if meta.is_dir() {
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            }
+        }
+    }
+    assert!(seen > 30, "the sweep saw the station's files: {seen}");
+    assert!(open.is_empty(), "open to other users:\n{}", open.join("\n"));
+}

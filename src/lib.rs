@@ -22,17 +22,27 @@
 //! - [`cli`]: the command-line interface.
 
 /// Test-build failpoints: with the `failpoints` feature, `EVIDOCK_FAILPOINTS=name[,name]`
-/// aborts the process at the named step, as a power cut or `kill -9` would. Without the
-/// feature it compiles to nothing. Steps: `copy.mid`, `copy.before-fsync`,
-/// `copy.after-rename`, `ingest.before-wipe`, `wipe.mid`, `assign.after-rename`.
+/// aborts the process at the named step, as a power cut or `kill -9` would; `name:panic`
+/// panics there instead, once per process, as a bug in that step would. Without the feature
+/// it compiles to nothing. Steps: `copy.mid`, `copy.before-fsync`, `copy.after-rename`,
+/// `ingest.before-wipe`, `wipe.mid`, `assign.after-rename`, `burn.stage-mid`.
 #[macro_export]
 macro_rules! failpoint {
     ($name:literal) => {
         #[cfg(feature = "failpoints")]
         {
-            if std::env::var("EVIDOCK_FAILPOINTS").is_ok_and(|v| v.split(',').any(|p| p == $name)) {
-                eprintln!("evidock: failpoint {} reached: aborting", $name);
-                std::process::abort();
+            static PANICKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            let armed = std::env::var("EVIDOCK_FAILPOINTS").unwrap_or_default();
+            for point in armed.split(',') {
+                if point == $name {
+                    eprintln!("evidock: failpoint {} reached: aborting", $name);
+                    std::process::abort();
+                }
+                if point.strip_suffix(":panic") == Some($name)
+                    && !PANICKED.swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    panic!("failpoint {} reached", $name);
+                }
             }
         }
     };

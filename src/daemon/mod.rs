@@ -321,10 +321,18 @@ impl Station {
                     }
                 }
                 Err(panic) => {
-                    tracing::error!(volume = %name, error = %panic, "ingest panicked; the recorder keeps its footage");
+                    // A panic may come in the wipe phase: files verified in the archive may be
+                    // gone from the recorder already (INV-2), every other file is still on it.
+                    tracing::error!(
+                        volume = %name, error = %panic,
+                        "ingest panicked; the recorder keeps every file not yet verified in the archive"
+                    );
                     progress.update(|s| {
                         s.phase = Phase::Abandoned;
-                        s.message = "internal error: ingest stopped, recorder untouched / 内部错误，导入中止".into();
+                        s.message = "internal error: ingest stopped; only footage verified in the archive was wiped, \
+                                     the rest is still on the recorder: re-dock it to finish / \
+                                     内部错误，导入中止：仅删除了已在档案中核验的录像，其余仍在记录仪上，请重新插入以完成导入"
+                            .into();
                     });
                 }
             }

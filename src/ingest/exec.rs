@@ -126,6 +126,23 @@ pub enum IngestError {
     /// The catalogue failed.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// A bug: the ingest panicked. Only files already verified in the archive were wiped.
+    #[error("internal error ({what}): ingest of {volume} stopped; only footage verified in the archive was wiped, the rest is still on the recorder: dock it again to finish")]
+    Internal {
+        /// The volume folder.
+        volume: PathBuf,
+        /// The panic's message.
+        what: String,
+    },
+}
+
+/// The message of a caught panic.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
 }
 
 impl IngestError {
@@ -140,6 +157,7 @@ impl IngestError {
             IngestError::Stopped { .. } => "daemon stopping",
             IngestError::Io { .. } => "i/o error",
             IngestError::Catalog(_) => "catalogue error",
+            IngestError::Internal { .. } => "internal error",
         }
     }
 }
@@ -476,7 +494,13 @@ impl Bay<'_> {
             )?;
             self.progress.update(|s| s.registry_note = Some(format!("{why} / 设备身份冲突，不清除记录仪")));
         }
-        let result = self.ingest_recorder(&vol, adapter.as_ref(), &identity, docking_id, drift_s, dock_now, conflict);
+        // A bug in one bay must not leave its docking open with no word in the log: the panic
+        // becomes an abandoned docking like any other stop (INV-2 still holds: a file is wiped
+        // only after its own verification, so the recorder keeps everything not yet verified).
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.ingest_recorder(&vol, adapter.as_ref(), &identity, docking_id, drift_s, dock_now, conflict)
+        }))
+        .unwrap_or_else(|panic| Err(IngestError::Internal { volume: vol.path().into(), what: panic_text(&*panic) }));
         drop(claim);
         match result {
             Ok(outcome) => Ok(outcome),
@@ -484,7 +508,7 @@ impl Bay<'_> {
                 let reason = e.to_string();
                 self.progress.update(|s| {
                     s.phase = Phase::Abandoned;
-                    s.message = format!("{reason} / 导入中止，记录仪内容保留");
+                    s.message = format!("{reason} / 导入中止：未经核验的录像均仍在记录仪上");
                 });
                 // The log says why; if the catalogue itself failed, this may fail too.
                 let _ = self.catalog().finish_docking(
@@ -565,7 +589,12 @@ impl Bay<'_> {
             s.message =
                 format!("copying {} files / 正在导入 {} 个文件", inventory.footage.len(), inventory.footage.len());
         });
-        self.set_clock(adapter, identity, drift_s, dock_now);
+        // A recorder held for an identity conflict is evidence under investigation: nothing is
+        // written to it, not even the clock request (R13 asks the dock to set clocks, R1 forbids
+        // altering what an investigation may need).
+        if conflict.is_none() {
+            self.set_clock(adapter, identity, drift_s, dock_now);
+        }
 
         let mut done: Vec<(Item, Done)> = Vec::new();
         let mut failed: Vec<(Item, String)> = Vec::new();

@@ -245,6 +245,52 @@ fn a_crash_at_every_step_of_an_ingest_loses_nothing_and_stores_nothing_twice() {
 }
 
 #[test]
+fn a_bug_mid_wipe_abandons_that_docking_truthfully_and_the_daemon_serves_the_next() {
+    let mut st = Station::new();
+    st.register("D400016");
+    let (vol, _) = st.sim("B1", &["--serial", "D400016", "--segments", "3", "--segment-bytes", "50000"]);
+    let source = volume_footage(&vol);
+    // A panic right after the first file is wiped, as a bug in the wipe step would.
+    st.start_with(&[("EVIDOCK_FAILPOINTS", "wipe.mid:panic")]);
+    let docked = st.dock(&vol, "B1");
+    let bay = st.wait_finished("B1");
+    assert_eq!(bay["phase"], "abandoned", "{bay:#}\n{}", st.log());
+    let message = bay["message"].as_str().unwrap();
+    // Not "recorder untouched": one file is gone from it, and the message says what holds.
+    assert!(
+        message.contains("internal error")
+            && message.contains("only footage verified in the archive was wiped")
+            && message.contains("dock it again to finish")
+            && message.contains("未经核验的录像均仍在记录仪上"),
+        "{message}"
+    );
+    let on_recorder = volume_footage(&docked);
+    assert_eq!(on_recorder.len(), source.len() - 1, "exactly the first verified file was wiped");
+    let archived: Vec<String> = st.archived_footage().into_iter().map(|(_, h)| h).collect();
+    for (name, h) in &source {
+        assert!(on_recorder.iter().any(|(_, r)| r == h) || archived.contains(h), "{name} lost");
+    }
+    // The log tells it: the docking is closed as abandoned for an internal error.
+    let why: String = st
+        .db()
+        .query_row("SELECT details FROM custody_log WHERE action = 'ingest_abandoned'", [], |r| r.get(0))
+        .unwrap();
+    assert!(why.contains("internal error") && why.contains("failpoint wipe.mid reached"), "{why}");
+
+    // The same daemon serves the next docking: undocked and docked again, it finishes.
+    let away = st.path("undocked-B1");
+    std::fs::rename(&docked, &away).unwrap();
+    crate::support::wait_for(60, "the undocked event", || st.actions().contains(&"undocked".to_string()).then_some(()));
+    std::fs::rename(&away, &docked).unwrap();
+    let bay = st.wait_bay("B1", "the second docking to finish", |b| b["phase"] == "done");
+    assert_eq!(bay["safe_to_undock"], true);
+    assert_each_once(&st, &source);
+    assert!(files_under(&docked.join("DCIM")).is_empty(), "wiped after the second docking");
+    assert!(st.stop().success(), "{}", st.log());
+    st.assert_log_verifies();
+}
+
+#[test]
 fn a_read_error_on_the_recorder_is_never_papered_over_and_the_recorder_keeps_the_file() {
     let st = Station::new();
     st.register("D400007");

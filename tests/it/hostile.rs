@@ -207,6 +207,8 @@ fn two_volumes_claiming_one_serial_at_once_are_both_kept_and_the_second_is_not_w
             "20000",
             "--start",
             "2024-02-01T09:00:00",
+            "--clock-drift-s",
+            "120",
         ],
     );
     let b_source = crate::support::volume_footage(&b);
@@ -222,6 +224,8 @@ fn two_volumes_claiming_one_serial_at_once_are_both_kept_and_the_second_is_not_w
         assert!(archived.contains(h), "{name} archived");
     }
     assert_eq!(crate::support::volume_footage(&docked_b), b_source, "the second volume keeps everything");
+    // Its clock is 2 minutes off, but a held recorder is written nothing, not even the clock request.
+    assert!(!docked_b.join("ZFY/SYNCTIME.TXT").exists(), "no clock request on a held recorder");
     assert!(bay_b["message"].as_str().unwrap().contains("claims the same serial"), "{bay_b:#}");
     assert_eq!(
         (bay_b["phase"].as_str(), bay_b["safe_to_undock"].as_bool()),

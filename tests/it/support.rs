@@ -171,6 +171,11 @@ impl Station {
 
     /// Starts the daemon and waits for READY=1 on its notify socket.
     pub fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    /// Starts the daemon with extra environment (failpoints, faults) and waits for READY=1.
+    pub fn start_with(&mut self, env: &[(&str, &str)]) {
         assert!(self.child.is_none(), "already running");
         let sock_path = self.path(&format!("notify-{}.sock", std::process::id()));
         let _ = std::fs::remove_file(&sock_path);
@@ -182,6 +187,7 @@ impl Station {
             .arg("daemon")
             .env("NOTIFY_SOCKET", &sock_path)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.path("daemon.log")).unwrap())
             .spawn()

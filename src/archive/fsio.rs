@@ -213,6 +213,60 @@ pub fn seal_read_only(path: &Path) -> io::Result<()> {
     fs::set_permissions(path, fs::Permissions::from_mode(SEALED_MODE))
 }
 
+/// The POSIX access ACL, in the kernel's `system.posix_acl_access` encoding, that keeps a
+/// file's `mode` and adds one named user with `perm` (`r` 4, `w` 2, `x` 1): version 2, then
+/// (tag, perm, id) entries in tag order, the mask covering the named user and the group.
+pub fn acl_with_user(mode: u32, uid: u32, perm: u16) -> Vec<u8> {
+    const UNDEFINED: u32 = u32::MAX;
+    let bits = |shift: u32| ((mode >> shift) & 7) as u16;
+    let entries: [(u16, u16, u32); 5] = [
+        (0x01, bits(6), UNDEFINED),              // owner
+        (0x02, perm & 7, uid),                   // the named user
+        (0x04, bits(3), UNDEFINED),              // owning group
+        (0x10, (perm & 7) | bits(3), UNDEFINED), // mask
+        (0x20, bits(0), UNDEFINED),              // others
+    ];
+    let mut out = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in entries {
+        out.extend_from_slice(&tag.to_le_bytes());
+        out.extend_from_slice(&perm.to_le_bytes());
+        out.extend_from_slice(&id.to_le_bytes());
+    }
+    out
+}
+
+/// Grants user `uid` access to `path` (never following a link at its last component) by a
+/// POSIX ACL: read for a file, read, write and search for a folder, so that the user can read
+/// and remove what this process wrote for them. Other users gain nothing. Returns `false` where
+/// the file system keeps no ACLs (FAT, exFAT: their mount options decide access).
+///
+/// # Errors
+/// When the file cannot be examined, or the file system refuses otherwise.
+pub fn grant_user(path: &Path, uid: u32) -> io::Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    let meta = fs::symlink_metadata(path)?;
+    let perm = if meta.is_dir() {
+        7
+    } else if meta.is_file() {
+        4
+    } else {
+        return Ok(false);
+    };
+    let acl = acl_with_user(meta.permissions().mode(), uid, perm);
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: both strings are NUL-terminated and the value buffer outlives the call.
+    let rc = unsafe {
+        libc::lsetxattr(c_path.as_ptr(), c"system.posix_acl_access".as_ptr(), acl.as_ptr().cast(), acl.len(), 0)
+    };
+    if rc == 0 {
+        return Ok(true);
+    }
+    match io::Error::last_os_error() {
+        e if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(false),
+        e => Err(e),
+    }
+}
+
 /// Sets the immutable attribute (`chattr +i`) where the filesystem and the process's
 /// capabilities allow. Returns whether it was set.
 ///
@@ -516,6 +570,49 @@ pub fn sweep_temporaries(root: &Path) -> io::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_acl_names_one_user_and_keeps_the_mode() {
+        let acl = acl_with_user(0o600, 4243, 4);
+        let words: Vec<(u16, u16, u32)> = acl[4..]
+            .chunks(8)
+            .map(|c| {
+                (
+                    u16::from_le_bytes([c[0], c[1]]),
+                    u16::from_le_bytes([c[2], c[3]]),
+                    u32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+                )
+            })
+            .collect();
+        assert_eq!(acl[..4], 2u32.to_le_bytes());
+        assert_eq!(words, [(1, 6, u32::MAX), (2, 4, 4243), (4, 0, u32::MAX), (0x10, 4, u32::MAX), (0x20, 0, u32::MAX)]);
+        assert_eq!(acl_with_user(0o750, 7, 7)[4..][8..16], [2, 0, 7, 0, 7, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_granted_file_carries_the_acl_and_its_group_bits_show_the_mask() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("片段.MP4");
+        fs::write(&f, b"x").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
+        if !grant_user(&f, 4243).unwrap() {
+            eprintln!("skipped: this file system keeps no ACLs");
+            return;
+        }
+        let mut buf = [0u8; 64];
+        let c = std::ffi::CString::new(f.as_os_str().as_bytes()).unwrap();
+        // SAFETY: NUL-terminated strings, a buffer of the stated size.
+        let n = unsafe {
+            libc::lgetxattr(c.as_ptr(), c"system.posix_acl_access".as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+        };
+        assert_eq!(&buf[..usize::try_from(n).unwrap()], acl_with_user(0o600, 4243, 4).as_slice());
+        assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o640, "group bits show the mask");
+        // A link is never followed: granting on it changes nothing it points to.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert!(!grant_user(&link, 1).unwrap());
+    }
 
     #[test]
     fn staged_file_is_invisible_until_committed_and_never_overwrites() {

@@ -18,6 +18,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::invoke::{caller, Refused};
 use crate::access::{AccessError, AccessRequest, Kind, Mark, Party, Scope, State};
+use crate::archive::fsio;
 use crate::catalog::{Catalog, RecordingRow};
 use crate::config::Config;
 use crate::control::roles::MarkRule;
@@ -116,6 +117,11 @@ pub struct ExportArgs {
     /// The folder (a removable drive) the export is written into, as `evidock-export-N/`.
     #[arg(long, value_name = "DIR")]
     pub to: PathBuf,
+    /// `--to` is the export's own empty folder, made by the caller, who renames it into place
+    /// once the export is complete (how exports through the service are written: the service
+    /// user may not write into the caller's folder, only into this one).
+    #[arg(long, hide = true)]
+    pub prepared: bool,
 }
 
 fn refused(e: AccessError) -> anyhow::Error {
@@ -435,16 +441,28 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let recs = recordings_of(&catalog, &req.scope)?;
 
     // Everything is written under a temporary name and renamed when complete: a folder named
-    // evidock-export-N is always whole.
-    let name = format!("evidock-export-{}", req.id);
+    // evidock-export-N is always whole. Through the service, the caller made that temporary
+    // folder and renames it.
+    let name = export_folder(req.id);
     let final_dir = args.to.join(&name);
-    if final_dir.exists() {
-        bail!("{} exists already: an approval is used once; choose another folder", final_dir.display());
-    }
-    let tmp = args.to.join(format!(".{name}.partial"));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("removing an unfinished {}", tmp.display()))?;
-    }
+    let tmp = if args.prepared {
+        if std::fs::read_dir(&args.to).with_context(|| format!("reading {}", args.to.display()))?.next().is_some() {
+            bail!("the folder prepared for the export is not empty");
+        }
+        args.to.clone()
+    } else {
+        if final_dir.exists() {
+            bail!("{} exists already: an approval is used once; choose another folder", final_dir.display());
+        }
+        let tmp = args.to.join(partial_folder(req.id));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).with_context(|| format!("removing an unfinished {}", tmp.display()))?;
+        }
+        tmp
+    };
+    // Written by the service for another user: that user may read it all and remove it, and
+    // nobody else gains anything, whether the export completes or not.
+    let grant = Grant { root: &tmp, uid: caller().identity.uid, skip_root: args.prepared };
     std::fs::create_dir_all(tmp.join("data")).with_context(|| format!("creating {}", tmp.display()))?;
 
     let mut files = Vec::new();
@@ -527,11 +545,16 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
     });
     std::fs::write(tmp.join("export.json"), serde_json::to_string_pretty(&summary)? + "\n")?;
     std::fs::write(tmp.join("README.txt"), EXPORT_README)?;
-    for dir in walk_dirs(&tmp) {
-        sync_dir(&dir)?;
+    drop(grant);
+    // Every file, its access list and every folder reach the disk before the folder is named
+    // complete.
+    let folder = std::fs::File::open(&tmp).with_context(|| format!("opening {}", tmp.display()))?;
+    nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&folder))
+        .with_context(|| format!("writing {} out to its disk", tmp.display()))?;
+    if !args.prepared {
+        std::fs::rename(&tmp, &final_dir).with_context(|| format!("renaming {} into place", tmp.display()))?;
+        sync_dir(&args.to)?;
     }
-    std::fs::rename(&tmp, &final_dir).with_context(|| format!("renaming {} into place", tmp.display()))?;
-    sync_dir(&args.to)?;
     crate::outln!(
         "exported {} file(s), {} to {}/ with {} custody event(s){} / 已导出，附保管日志摘录与签名检查点",
         files.len(),
@@ -610,6 +633,127 @@ fn informants_of(conn: &rusqlite::Connection, recs: &[RecordingRow], scope: &Sco
         }
     }
     Ok(out.into_iter().collect())
+}
+
+/// The name of the folder an export is delivered as.
+pub fn export_folder(request: i64) -> String {
+    format!("evidock-export-{request}")
+}
+
+/// The name an export is written under until it is complete.
+pub fn partial_folder(request: i64) -> String {
+    format!(".{}.partial", export_folder(request))
+}
+
+/// An export through the service, on the caller's side: the service user may not write into
+/// the caller's folder, so the caller makes the export's temporary folder, lets the service's
+/// user write into it (an ACL naming that user), and renames it into place once the service
+/// reports the export complete. What the service writes there it grants back to the caller.
+pub struct PreparedExport {
+    to: PathBuf,
+    partial: PathBuf,
+    done: PathBuf,
+}
+
+impl PreparedExport {
+    /// Makes `<to>/.evidock-export-N.partial/` for the service behind `service`.
+    ///
+    /// # Errors
+    /// When the export's folder exists already, or the folder cannot be made or opened to the
+    /// service.
+    pub fn make(args: &ExportArgs, service: &std::os::unix::net::UnixStream) -> anyhow::Result<PreparedExport> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::create_dir_all(&args.to).with_context(|| format!("creating {}", args.to.display()))?;
+        let done = args.to.join(export_folder(args.id));
+        if std::fs::symlink_metadata(&done).is_ok() {
+            bail!("{} exists already: an approval is used once; choose another folder", done.display());
+        }
+        let partial = args.to.join(partial_folder(args.id));
+        if std::fs::symlink_metadata(&partial).is_ok() {
+            std::fs::remove_dir_all(&partial).with_context(|| {
+                format!(
+                    "removing {}, left by an export that did not finish; remove it, then try again",
+                    partial.display()
+                )
+            })?;
+        }
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&partial)
+            .with_context(|| format!("creating {}", partial.display()))?;
+        let prepared = PreparedExport { to: args.to.clone(), partial, done };
+        let service = nix::sys::socket::getsockopt(service, nix::sys::socket::sockopt::PeerCredentials)
+            .context("asking the control socket which user the service runs as")?
+            .uid();
+        if service != 0 && service != nix::unistd::geteuid().as_raw() {
+            // On FAT and exFAT, which keep no ACLs, the mount options decide alone.
+            if let Err(e) = fsio::grant_user(&prepared.partial, service) {
+                prepared.abandon();
+                bail!("cannot let the service write into {}: {e}", args.to.display());
+            }
+        }
+        Ok(prepared)
+    }
+
+    /// The folder the service writes into.
+    pub fn folder(&self) -> &Path {
+        &self.partial
+    }
+
+    /// Names the complete export `evidock-export-N`, durably.
+    ///
+    /// # Errors
+    /// When the rename or the folder's sync fails.
+    pub fn finish(self) -> anyhow::Result<()> {
+        if std::fs::symlink_metadata(&self.done).is_ok() {
+            bail!(
+                "{} appeared during the export; the export is complete in {}",
+                self.done.display(),
+                self.partial.display()
+            );
+        }
+        std::fs::rename(&self.partial, &self.done)
+            .with_context(|| format!("renaming {} into place", self.partial.display()))?;
+        sync_dir(&self.to)
+    }
+
+    /// Removes the temporary folder of an export that did not complete.
+    pub fn abandon(self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.partial) {
+            eprintln!("evidock: could not remove {}: {e}", self.partial.display());
+        }
+    }
+}
+
+/// On drop, grants `uid` access to everything under `root` (by ACL, [`fsio::grant_user`]) when
+/// this process runs as another user: the service writing an export for its caller.
+struct Grant<'a> {
+    root: &'a Path,
+    uid: u32,
+    skip_root: bool,
+}
+
+impl Drop for Grant<'_> {
+    fn drop(&mut self) {
+        if self.uid == nix::unistd::geteuid().as_raw() {
+            return;
+        }
+        let mut paths = Vec::new();
+        for dir in walk_dirs(self.root) {
+            if let Ok(rd) = std::fs::read_dir(&dir) {
+                paths.extend(rd.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_file())).map(|e| e.path()));
+            }
+            if !(self.skip_root && dir == self.root) {
+                paths.push(dir);
+            }
+        }
+        for p in paths {
+            match fsio::grant_user(&p, self.uid) {
+                Ok(_) => {}
+                Err(e) => tracing::warn!(path = %p.display(), error = %e, "cannot grant the caller access"),
+            }
+        }
+    }
 }
 
 fn walk_dirs(root: &Path) -> Vec<PathBuf> {

@@ -402,17 +402,28 @@ pub fn run_station(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
         let mut parsed = <super::Cli as clap::Parser>::try_parse_from(
             std::iter::once("evidock".to_string()).chain(args.iter().cloned()),
         )?;
-        for (path, how) in paths(&mut parsed.command) {
-            if how == PathUse::Dir {
-                std::fs::create_dir_all(&*path).map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?;
+        // An export is written into a folder this process makes for the service to write in.
+        let export = match &parsed.command {
+            Command::Export(a) => {
+                if !a.prepared {
+                    args.push("--prepared".into());
+                }
+                Some(super::access::PreparedExport::make(a, &stream)?)
             }
-            let file = std::fs::File::open(&*path).map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+            _ => None,
+        };
+        for (path, how) in paths(&mut parsed.command) {
+            let open = export.as_ref().map_or(path.as_path(), |e| e.folder());
+            if how == PathUse::Dir {
+                std::fs::create_dir_all(open).map_err(|e| anyhow::anyhow!("creating {}: {e}", open.display()))?;
+            }
+            let file = std::fs::File::open(open).map_err(|e| anyhow::anyhow!("opening {}: {e}", open.display()))?;
             cmd_paths.push(path.to_string_lossy().into_owned());
             fds.push(file.into());
         }
         let request = Request { v: crate::control::wire::VERSION, argv: args, paths: cmd_paths };
         let mut error = None;
-        let code = crate::control::client::call(socket, stream, &request, &fds, |reply| match reply {
+        let called = crate::control::client::call(socket, stream, &request, &fds, |reply| match reply {
             crate::control::wire::Reply::Out(text) => {
                 let _ = stdout().write_all(text.as_bytes());
             }
@@ -421,10 +432,24 @@ pub fn run_station(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
             }
             crate::control::wire::Reply::Error(message) => error = Some(message.clone()),
             crate::control::wire::Reply::Exit(_) => {}
-        })?;
+        });
+        let code = match called {
+            Ok(code) => code,
+            Err(e) => {
+                if let Some(export) = export {
+                    export.abandon();
+                }
+                return Err(e.into());
+            }
+        };
         let _ = stdout().flush();
         if let Some(message) = error {
             eprintln!("evidock: {message}");
+        }
+        match export {
+            Some(e) if code == 0 => e.finish()?,
+            Some(e) => e.abandon(),
+            None => {}
         }
         return Ok(ExitCode::from(code));
     }

@@ -65,6 +65,9 @@ fn an_export_needs_an_approval_by_someone_else_and_carries_a_verifiable_custody_
     let o = st.evidock(&["export", "--request", "1", "--to", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("nothing leaves without an approved request"), "{}", text(&o));
+    let left: Vec<_> =
+        std::fs::read_dir(&out).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "a refused export leaves nothing in the target: {left:?}");
     // The requester cannot approve their own request, even holding the approver role.
     let o = st.evidock(&["access", "approve", "1"]);
     assert_eq!(o.status.code(), Some(2));
@@ -238,4 +241,68 @@ fn approvals_lapse_and_a_view_is_logged_for_the_requester_only() {
     assert_eq!(state_of(&st, 1), "expired");
     assert!(st.actions().contains(&"access_expired".to_string()));
     assert!(st.actions().contains(&"footage_viewed".to_string()));
+}
+
+/// Runs `program args` as user `uid` (no groups) in `dir`.
+fn as_user(uid: u32, dir: &Path, program: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("setpriv")
+        .args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into()])
+        .arg(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_export_through_the_service_under_its_own_user_is_readable_by_the_requester_alone() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    const SERVICE: u32 = 4250;
+    const REQUESTER: u32 = 4243;
+    const OTHER: u32 = 4244;
+    let mut st = station();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, cfg.replace("archivist = [\"uid:0\"]", "archivist = [\"uid:0\", \"uid:4243\"]"))
+        .unwrap();
+    // The service runs as its own user, as under its unit (User=evidock).
+    st.start_as(SERVICE);
+    // The requester exports into a folder of their own, which the service's user cannot enter.
+    let home = st.path("home-4243");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(REQUESTER), Some(REQUESTER)).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = home.join("导出");
+    let out_s = out.to_str().unwrap();
+    ok(st.evidock_as(REQUESTER, &["access", "request", "--case", CASE, "--kind", "copy", "--reason", "行政复议"]));
+    ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    let said = ok(st.evidock_as(REQUESTER, &["export", "--request", "1", "--to", out_s]));
+    assert!(said.contains("exported") && said.contains("evidock-export-1/"), "{said}");
+    let dir = out.join("evidock-export-1");
+    assert!(!out.join(".evidock-export-1.partial").exists(), "renamed into place");
+    // Written by the service's user, 0600 as everything it writes...
+    let meta = std::fs::metadata(dir.join("export.json")).unwrap();
+    assert_eq!(meta.uid(), SERVICE);
+    assert_eq!(meta.mode() & 0o007, 0, "nothing for other users");
+    // ...yet the requester reads every file: each checks against its manifest, the custody
+    // extract included.
+    let o = as_user(REQUESTER, &dir, "sha256sum", &["-c", "--strict", "manifest-sha256.txt"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = as_user(REQUESTER, &dir, crate::support::bin(), &["log", "verify-extract", "--dir", "."]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Another user gets nothing, even with the folders opened to them.
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+    let o = as_user(OTHER, &dir, "cat", &["export.json"]);
+    assert!(!o.status.success() && text(&o).contains("Permission denied"), "{}", text(&o));
+    let footage = files_under(&dir.join("data"));
+    assert!(!footage.is_empty());
+    let o = as_user(OTHER, &dir, "ls", &["data"]);
+    assert!(!o.status.success(), "another user lists no footage: {}", text(&o));
+    // The requester can remove the export once it is handed over.
+    let o = as_user(REQUESTER, &out, "rm", &["-r", "evidock-export-1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!dir.exists());
+    assert!(st.stop().success(), "{}", st.log());
+    st.assert_log_verifies();
 }

@@ -176,12 +176,31 @@ impl Station {
 
     /// Starts the daemon with extra environment (failpoints, faults) and waits for READY=1.
     pub fn start_with(&mut self, env: &[(&str, &str)]) {
+        self.start_inner(Command::new(bin()), env);
+    }
+
+    /// Starts the daemon as user `uid`, as the service runs under its own user: the station's
+    /// folders are handed to that user first.
+    pub fn start_as(&mut self, uid: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        let o = Command::new("chown").arg("-R").arg(format!("{uid}:{uid}")).arg(self.dir.path()).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::set_permissions(self.dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+        let mut cmd = Command::new("setpriv");
+        cmd.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into()]).arg(bin());
+        self.start_inner(cmd, &[]);
+    }
+
+    fn start_inner(&mut self, mut cmd: Command, env: &[(&str, &str)]) {
+        use std::os::unix::fs::PermissionsExt;
         assert!(self.child.is_none(), "already running");
         let sock_path = self.path(&format!("notify-{}.sock", std::process::id()));
         let _ = std::fs::remove_file(&sock_path);
         let sock = UnixDatagram::bind(&sock_path).unwrap();
+        // A daemon started as another user must be able to send to it.
+        std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o777)).unwrap();
         sock.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let child = Command::new(bin())
+        let child = cmd
             .arg("--config")
             .arg(&self.config)
             .arg("daemon")

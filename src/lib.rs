@@ -25,7 +25,7 @@
 /// aborts the process at the named step, as a power cut or `kill -9` would; `name:panic`
 /// panics there instead, once per process, as a bug in that step would. Without the feature
 /// it compiles to nothing. Steps: `copy.mid`, `copy.before-fsync`, `copy.after-rename`,
-/// `ingest.before-wipe`, `wipe.mid`, `assign.after-rename`, `burn.stage-mid`.
+/// `ingest.before-wipe`, `wipe.mid`, `assign.after-rename`, `burn.stage-mid`, `export.mid`.
 #[macro_export]
 macro_rules! failpoint {
     ($name:literal) => {

@@ -477,8 +477,10 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
             let to = tmp.join("data").join(rel);
             if let Some(parent) = to.parent() {
                 std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+                grant.folders(parent);
             }
             let (size, b3, sha) = copy_hashed(&config.paths.archive_root.join(rel), &to)?;
+            crate::failpoint!("export.mid");
             if b3 != f.blake3 || size != f.size {
                 bail!("fixity check failed for {}: the archive copy no longer matches its catalogue hash; nothing was exported", f.path);
             }
@@ -530,6 +532,8 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
         // Towards a party, an event that mentions an informant leaves as its hash alone.
         party && informants.iter().any(|n| ev.details.contains(n.as_str()) || ev.subject.contains(n.as_str()))
     };
+    std::fs::create_dir_all(tmp.join("custody")).with_context(|| format!("creating {}", tmp.display()))?;
+    grant.folders(&tmp.join("custody"));
     let (size, events, withheld) = write_custody_folder(&mut catalog, config, &wanted, &hide, &tmp.join("custody"))?;
     let summary = json!({
         "format": "evidock-export/1",
@@ -725,17 +729,40 @@ impl PreparedExport {
     }
 }
 
-/// On drop, grants `uid` access to everything under `root` (by ACL, [`fsio::grant_user`]) when
-/// this process runs as another user: the service writing an export for its caller.
+/// Grants `uid` access to what is written under `root` (by ACL, [`fsio::grant_user`]) when this
+/// process runs as another user (the service writing an export for its caller): each folder as
+/// it is made, and everything on drop.
 struct Grant<'a> {
     root: &'a Path,
     uid: u32,
     skip_root: bool,
 }
 
+impl Grant<'_> {
+    fn needed(&self) -> bool {
+        self.uid != nix::unistd::geteuid().as_raw()
+    }
+
+    /// Grants `dir` and the folders above it, up to the export's own, as soon as they are made:
+    /// should this process die mid-export, the caller can still remove what it left.
+    fn folders(&self, dir: &Path) {
+        if !self.needed() {
+            return;
+        }
+        for d in dir.ancestors().take_while(|d| d.starts_with(self.root)) {
+            if self.skip_root && d == self.root {
+                break;
+            }
+            if let Err(e) = fsio::grant_user(d, self.uid) {
+                tracing::warn!(path = %d.display(), error = %e, "cannot grant the caller access");
+            }
+        }
+    }
+}
+
 impl Drop for Grant<'_> {
     fn drop(&mut self) {
-        if self.uid == nix::unistd::geteuid().as_raw() {
+        if !self.needed() {
             return;
         }
         let mut paths = Vec::new();

@@ -265,7 +265,7 @@ fn an_export_through_the_service_under_its_own_user_is_readable_by_the_requester
     std::fs::write(&st.config, cfg.replace("archivist = [\"uid:0\"]", "archivist = [\"uid:0\", \"uid:4243\"]"))
         .unwrap();
     // The service runs as its own user, as under its unit (User=evidock).
-    st.start_as(SERVICE);
+    st.start_as(SERVICE, &[]);
     // The requester exports into a folder of their own, which the service's user cannot enter.
     let home = st.path("home-4243");
     std::fs::create_dir(&home).unwrap();
@@ -303,6 +303,43 @@ fn an_export_through_the_service_under_its_own_user_is_readable_by_the_requester
     let o = as_user(REQUESTER, &out, "rm", &["-r", "evidock-export-1"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(!dir.exists());
+    assert!(st.stop().success(), "{}", st.log());
+    st.assert_log_verifies();
+}
+
+#[test]
+fn a_service_killed_mid_export_leaves_nothing_the_requester_cannot_remove_and_the_approval_unspent() {
+    use std::os::unix::fs::PermissionsExt;
+    const SERVICE: u32 = 4250;
+    const REQUESTER: u32 = 4243;
+    let mut st = station();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, cfg.replace("archivist = [\"uid:0\"]", "archivist = [\"uid:0\", \"uid:4243\"]"))
+        .unwrap();
+    // The service dies (as by kill -9) right after copying the first file of the export.
+    st.start_as(SERVICE, &[("EVIDOCK_FAILPOINTS", "export.mid")]);
+    let out = st.path("home-4243");
+    std::fs::create_dir(&out).unwrap();
+    std::os::unix::fs::chown(&out, Some(REQUESTER), Some(REQUESTER)).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out_s = out.to_str().unwrap();
+    ok(st.evidock_as(REQUESTER, &["access", "request", "--case", CASE, "--kind", "copy", "--reason", "行政复议"]));
+    ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    let o = st.evidock_as(REQUESTER, &["export", "--request", "1", "--to", out_s]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    // The requester's own client removed the unfinished folder: the service had granted it
+    // each folder as it made it. Nothing looks like an export.
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "left in the requester's folder: {left:?}");
+    // The approval was not spent: the same request exports once the service is back.
+    assert_eq!(state_of(&st, 1), "approved");
+    st.kill9();
+    st.start_as(SERVICE, &[]);
+    // (Starting as the service hands the whole station folder to it: the requester's folder back.)
+    std::os::unix::fs::chown(&out, Some(REQUESTER), Some(REQUESTER)).unwrap();
+    ok(st.evidock_as(REQUESTER, &["export", "--request", "1", "--to", out_s]));
+    let o = as_user(REQUESTER, &out.join("evidock-export-1"), "sha256sum", &["-c", "--strict", "manifest-sha256.txt"]);
+    assert!(o.status.success(), "{}", text(&o));
     assert!(st.stop().success(), "{}", st.log());
     st.assert_log_verifies();
 }

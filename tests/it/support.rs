@@ -181,14 +181,14 @@ impl Station {
 
     /// Starts the daemon as user `uid`, as the service runs under its own user: the station's
     /// folders are handed to that user first.
-    pub fn start_as(&mut self, uid: u32) {
+    pub fn start_as(&mut self, uid: u32, env: &[(&str, &str)]) {
         use std::os::unix::fs::PermissionsExt;
         let o = Command::new("chown").arg("-R").arg(format!("{uid}:{uid}")).arg(self.dir.path()).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         std::fs::set_permissions(self.dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
         let mut cmd = Command::new("setpriv");
         cmd.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into()]).arg(bin());
-        self.start_inner(cmd, &[]);
+        self.start_inner(cmd, env);
     }
 
     fn start_inner(&mut self, mut cmd: Command, env: &[(&str, &str)]) {

@@ -446,7 +446,8 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let name = export_folder(req.id);
     let final_dir = args.to.join(&name);
     let tmp = if args.prepared {
-        if std::fs::read_dir(&args.to).with_context(|| format!("reading {}", args.to.display()))?.next().is_some() {
+        let listed = std::fs::read_dir(&args.to).map_err(|e| no_access(e, &args.to, true))?;
+        if listed.into_iter().next().is_some() {
             bail!("the folder prepared for the export is not empty");
         }
         args.to.clone()
@@ -463,7 +464,7 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
     // Written by the service for another user: that user may read it all and remove it, and
     // nobody else gains anything, whether the export completes or not.
     let grant = Grant { root: &tmp, uid: caller().identity.uid, skip_root: args.prepared };
-    std::fs::create_dir_all(tmp.join("data")).with_context(|| format!("creating {}", tmp.display()))?;
+    std::fs::create_dir_all(tmp.join("data")).map_err(|e| no_access(e, &tmp, args.prepared))?;
 
     let mut files = Vec::new();
     let (mut m256, mut mb3) = (String::new(), String::new());
@@ -637,6 +638,21 @@ fn informants_of(conn: &rusqlite::Connection, recs: &[RecordingRow], scope: &Sco
         }
     }
     Ok(out.into_iter().collect())
+}
+
+/// The error for `folder` of an export: where the service may not enter or write it, what the
+/// requester can do about it. The caller of a service export names the service's user in
+/// the folder's ACL, so a refusal means its file system keeps none (FAT, exFAT).
+fn no_access(e: std::io::Error, folder: &Path, for_service: bool) -> anyhow::Error {
+    if !for_service || e.kind() != std::io::ErrorKind::PermissionDenied {
+        return anyhow::Error::new(e).context(format!("writing into {}", folder.display()));
+    }
+    anyhow::anyhow!(
+        "the service cannot write into the export's folder: its drive keeps no access lists (FAT, exFAT) \
+         and is not mounted writable for the service's user; mount it writable for all users \
+         (for example umask=000), or export to a folder on the station's disk and copy that to the drive \
+         / 服务无权写入导出文件夹：请以所有用户可写方式挂载该存储设备，或先导出到本机磁盘再复制"
+    )
 }
 
 /// The name of the folder an export is delivered as.

@@ -5,21 +5,21 @@ use std::path::Path;
 
 use crate::support::{b3, files_under, Station};
 
-const CASE: &str = "宜卫罚〔2025〕3号";
+pub(crate) const CASE: &str = "宜卫罚〔2025〕3号";
 const INFORMANT: &str = "王举报";
 
-fn text(o: &std::process::Output) -> String {
+pub(crate) fn text(o: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-fn ok(o: std::process::Output) -> String {
+pub(crate) fn ok(o: std::process::Output) -> String {
     assert!(o.status.success(), "{}", text(&o));
     String::from_utf8(o.stdout).unwrap()
 }
 
 /// A station whose superuser is also an approver (for the self-approval test), with one
 /// recorder ingested and its session filed into CASE.
-fn station() -> Station {
+pub(crate) fn station() -> Station {
     let st = Station::new();
     let cfg = std::fs::read_to_string(&st.config).unwrap();
     std::fs::write(&st.config, cfg.replace("approver = [\"uid:65534\"]", "approver = [\"uid:65534\", \"uid:0\"]"))
@@ -39,7 +39,7 @@ fn request(st: &Station, extra: &[&str]) -> std::process::Output {
     st.evidock(&args)
 }
 
-fn state_of(st: &Station, id: i64) -> String {
+pub(crate) fn state_of(st: &Station, id: i64) -> String {
     st.db().query_row("SELECT state FROM access_requests WHERE id = ?1", [id], |r| r.get(0)).unwrap()
 }
 
@@ -244,7 +244,7 @@ fn approvals_lapse_and_a_view_is_logged_for_the_requester_only() {
 }
 
 /// Runs `program args` as user `uid` (no groups) in `dir`.
-fn as_user(uid: u32, dir: &Path, program: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn as_user(uid: u32, dir: &Path, program: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new("setpriv")
         .args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into()])
         .arg(program)

@@ -1,7 +1,8 @@
 //! Recorders and archives on real file systems over loop devices, not folders: an ext4
 //! recorder detached mid-copy (`umount -l`, `losetup -d`), an exFAT recorder whose file-system
-//! process dies mid-copy so every read fails (as a yanked USB device's do), and an ext4
-//! archive that fills up and is then grown (INV-1, INV-2, INV-3; R4, R13).
+//! process dies mid-copy so every read fails (as a yanked USB device's do), an ext4
+//! archive that fills up and is then grown (INV-1, INV-2, INV-3; R4, R13), and an export onto
+//! a requester's exFAT drive (R9).
 //!
 //! They need root (loop devices, mounts) and `mkfs.ext4`, `e2fsck`, `resize2fs`,
 //! `mkfs.exfat`, `fsck.exfat` and `mount.exfat-fuse`. CI runs as root and installs them; a
@@ -86,6 +87,14 @@ impl Loop {
         } else {
             run("mount", &["-o", "noatime", &dev, p(at)]);
         }
+        self.at = Some(at.to_path_buf());
+    }
+
+    /// Mounts the attached exFAT device at `at` (created) with these FUSE options.
+    fn mount_exfat_with(&mut self, at: &Path, options: &str) {
+        std::fs::create_dir_all(at).unwrap();
+        let dev = self.dev.clone().expect("attached");
+        run("mount.exfat-fuse", &["-o", options, &dev, p(at)]);
         self.at = Some(at.to_path_buf());
     }
 
@@ -316,4 +325,56 @@ fn a_full_ext4_archive_stops_the_ingest_cleanly_and_completes_once_the_disk_is_g
     st.assert_log_verifies();
     disk.unmount();
     run("e2fsck", &["-f", "-n", p(&disk.image)]);
+}
+
+#[test]
+fn an_export_to_an_exfat_drive_is_refused_clearly_unless_the_service_may_write_there() {
+    use crate::access::{as_user, ok, state_of, station, text, CASE};
+    const SERVICE: u32 = 4250;
+    const REQUESTER: u32 = 4243;
+    if !usable(&["mkfs.exfat", "fsck.exfat", "mount.exfat-fuse", "losetup"]) {
+        return;
+    }
+    let mut st = station();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, cfg.replace("archivist = [\"uid:0\"]", "archivist = [\"uid:0\", \"uid:4243\"]"))
+        .unwrap();
+    st.start_as(SERVICE, &[]);
+    ok(st.evidock_as(REQUESTER, &["access", "request", "--case", CASE, "--kind", "copy", "--reason", "行政复议"]));
+    ok(st.evidock_as(65534, &["access", "approve", "1"]));
+
+    // The requester's USB drive, exFAT (no ACLs), mounted for them alone, as a desktop does.
+    let mut stick = Loop::new(st.path("stick.img"));
+    run("truncate", &["-s", "32M", p(&stick.image)]);
+    run("mkfs.exfat", &["-L", "EXPORT", p(&stick.image)]);
+    stick.attach();
+    let at = st.path("stick");
+    stick.mount_exfat_with(&at, "allow_other,uid=4243,gid=4243,umask=077");
+    let out = at.join("导出");
+    let o = st.evidock_as(REQUESTER, &["export", "--request", "1", "--to", p(&out)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("the service cannot write into the export's folder")
+            && text(&o).contains("mount it writable for all users")
+            && text(&o).contains("请以所有用户可写方式挂载"),
+        "{}",
+        text(&o)
+    );
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "nothing left on the drive: {left:?}");
+    assert_eq!(state_of(&st, 1), "approved", "the approval is not spent");
+
+    // Mounted writable for all users, as the message says: the export completes and checks.
+    stick.unmount();
+    stick.attach();
+    stick.mount_exfat_with(&at, "allow_other,uid=4243,gid=4243,umask=000");
+    ok(st.evidock_as(REQUESTER, &["export", "--request", "1", "--to", p(&out)]));
+    let dir = out.join("evidock-export-1");
+    let o = as_user(REQUESTER, &dir, "sha256sum", &["-c", "--strict", "manifest-sha256.txt"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!files_under(&dir.join("data")).is_empty());
+    stick.unmount();
+    run("fsck.exfat", &["-n", p(&stick.image)]);
+    assert!(st.stop().success(), "{}", st.log());
+    st.assert_log_verifies();
 }

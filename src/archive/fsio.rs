@@ -393,37 +393,29 @@ impl Rereader {
     /// # Errors
     /// When the file cannot be opened.
     pub fn open(path: &Path, mode: ReadBack, chunk: usize) -> io::Result<Rereader> {
-        let buf = None;
-        if mode == ReadBack::Direct {
-            match OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_DIRECT | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(path)
-            {
-                Ok(file) => {
-                    return Ok(Rereader {
-                        path: path.to_path_buf(),
-                        file,
-                        buf,
-                        chunk,
-                        hasher: blake3::Hasher::new(),
-                        done: 0,
-                        direct: true,
-                    })
-                }
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+        let open =
+            |flags| OpenOptions::new().read(true).custom_flags(flags | libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path);
+        // A file system that refuses O_DIRECT (EINVAL) is read back through dropped pages.
+        let direct = match mode {
+            ReadBack::Direct => match open(libc::O_DIRECT) {
+                Ok(file) => Some(file),
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => None,
                 Err(e) => return Err(e),
-            }
-        }
-        let file = OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)?;
+            },
+            ReadBack::DropCache => None,
+        };
+        let (file, direct) = match direct {
+            Some(file) => (file, true),
+            None => (open(0)?, false),
+        };
         Ok(Rereader {
             path: path.to_path_buf(),
             file,
-            buf,
+            buf: None,
             chunk,
             hasher: blake3::Hasher::new(),
             done: 0,
-            direct: false,
+            direct,
         })
     }
 

@@ -243,6 +243,34 @@ fn approvals_lapse_and_a_view_is_logged_for_the_requester_only() {
     assert!(st.actions().contains(&"footage_viewed".to_string()));
 }
 
+/// The service's own user, as under its unit (User=evidock).
+pub(crate) const SERVICE: u32 = 4250;
+/// A requester holding the archivist role.
+pub(crate) const REQUESTER: u32 = 4243;
+
+/// [`station`] with [`REQUESTER`] an archivist, its daemon running as [`SERVICE`] with `env`,
+/// and request 1 (a copy of CASE by the requester) approved by `nobody`.
+pub(crate) fn service_station(env: &[(&str, &str)]) -> Station {
+    let mut st = station();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, cfg.replace("archivist = [\"uid:0\"]", "archivist = [\"uid:0\", \"uid:4243\"]"))
+        .unwrap();
+    st.start_as(SERVICE, env);
+    ok(st.evidock_as(REQUESTER, &["access", "request", "--case", CASE, "--kind", "copy", "--reason", "行政复议"]));
+    ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    st
+}
+
+/// A folder of the requester's own (0700), which the service's user cannot enter.
+fn requester_folder(st: &Station) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let home = st.path("home-4243");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(REQUESTER), Some(REQUESTER)).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    home
+}
+
 /// Runs `program args` as user `uid` (no groups) in `dir`.
 pub(crate) fn as_user(uid: u32, dir: &Path, program: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new("setpriv")
@@ -257,24 +285,12 @@ pub(crate) fn as_user(uid: u32, dir: &Path, program: &str, args: &[&str]) -> std
 #[test]
 fn an_export_through_the_service_under_its_own_user_is_readable_by_the_requester_alone() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    const SERVICE: u32 = 4250;
-    const REQUESTER: u32 = 4243;
     const OTHER: u32 = 4244;
-    let mut st = station();
-    let cfg = std::fs::read_to_string(&st.config).unwrap();
-    std::fs::write(&st.config, cfg.replace("archivist = [\"uid:0\"]", "archivist = [\"uid:0\", \"uid:4243\"]"))
-        .unwrap();
-    // The service runs as its own user, as under its unit (User=evidock).
-    st.start_as(SERVICE, &[]);
+    let mut st = service_station(&[]);
     // The requester exports into a folder of their own, which the service's user cannot enter.
-    let home = st.path("home-4243");
-    std::fs::create_dir(&home).unwrap();
-    std::os::unix::fs::chown(&home, Some(REQUESTER), Some(REQUESTER)).unwrap();
-    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let home = requester_folder(&st);
     let out = home.join("导出");
     let out_s = out.to_str().unwrap();
-    ok(st.evidock_as(REQUESTER, &["access", "request", "--case", CASE, "--kind", "copy", "--reason", "行政复议"]));
-    ok(st.evidock_as(65534, &["access", "approve", "1"]));
     let said = ok(st.evidock_as(REQUESTER, &["export", "--request", "1", "--to", out_s]));
     assert!(said.contains("exported") && said.contains("evidock-export-1/"), "{said}");
     let dir = out.join("evidock-export-1");
@@ -309,22 +325,10 @@ fn an_export_through_the_service_under_its_own_user_is_readable_by_the_requester
 
 #[test]
 fn a_service_killed_mid_export_leaves_nothing_the_requester_cannot_remove_and_the_approval_unspent() {
-    use std::os::unix::fs::PermissionsExt;
-    const SERVICE: u32 = 4250;
-    const REQUESTER: u32 = 4243;
-    let mut st = station();
-    let cfg = std::fs::read_to_string(&st.config).unwrap();
-    std::fs::write(&st.config, cfg.replace("archivist = [\"uid:0\"]", "archivist = [\"uid:0\", \"uid:4243\"]"))
-        .unwrap();
     // The service dies (as by kill -9) right after copying the first file of the export.
-    st.start_as(SERVICE, &[("EVIDOCK_FAILPOINTS", "export.mid")]);
-    let out = st.path("home-4243");
-    std::fs::create_dir(&out).unwrap();
-    std::os::unix::fs::chown(&out, Some(REQUESTER), Some(REQUESTER)).unwrap();
-    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut st = service_station(&[("EVIDOCK_FAILPOINTS", "export.mid")]);
+    let out = requester_folder(&st);
     let out_s = out.to_str().unwrap();
-    ok(st.evidock_as(REQUESTER, &["access", "request", "--case", CASE, "--kind", "copy", "--reason", "行政复议"]));
-    ok(st.evidock_as(65534, &["access", "approve", "1"]));
     let o = st.evidock_as(REQUESTER, &["export", "--request", "1", "--to", out_s]);
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
     // The requester's own client removed the unfinished folder: the service had granted it

@@ -166,6 +166,33 @@ fn image_footage(img: &mut Loop, scratch: &Path, exfat: bool) -> Vec<(String, St
     footage
 }
 
+/// After an undocking: the recorder's disk holds all of `source` and its file system is sound;
+/// mounted again at `docked`, a new docking archives each file once and wipes the recorder.
+fn redock_and_finish(st: &Station, img: &mut Loop, docked: &Path, source: &[(String, String)], exfat: bool) {
+    let name = docked.file_name().unwrap().to_str().unwrap();
+    let fsck = |img: &Loop| {
+        if exfat {
+            run("fsck.exfat", &["-n", p(&img.image)])
+        } else {
+            run("e2fsck", &["-f", "-n", p(&img.image)])
+        }
+    };
+    img.wait_released();
+    fsck(img);
+    assert_eq!(image_footage(img, &st.path(&format!("look-{name}")), exfat), source, "the recorder keeps everything");
+
+    // Mounted again at the same place: a new docking resumes; each file archived once.
+    img.attach();
+    img.mount(docked, exfat);
+    let bay = st.wait_bay(name, "the second docking to finish", |b| b["phase"] == "done");
+    assert_eq!(bay["safe_to_undock"], true, "{bay:#}");
+    assert_each_once(st, source);
+    assert!(files_under(&docked.join("DCIM")).is_empty(), "wiped after the verified ingest");
+    img.unmount();
+    fsck(img);
+    st.assert_log_verifies();
+}
+
 fn sim_volume(st: &Station, name: &str, serial: &str, segments: &str) -> PathBuf {
     st.sim(name, &["--serial", serial, "--sessions", "1", "--segments", segments, "--segment-bytes", "1048576"]).0
 }
@@ -211,21 +238,7 @@ fn an_ext4_recorder_detached_mid_copy_keeps_everything_and_is_ingested_when_moun
     img.detach();
     wait_undocked_after_abandon(&st);
 
-    // The recorder's disk holds everything, and its file system is sound.
-    img.wait_released();
-    run("e2fsck", &["-f", "-n", p(&img.image)]);
-    assert_eq!(image_footage(&mut img, &st.path("look-L1"), false), source, "the recorder keeps everything");
-
-    // Mounted again at the same place: a new docking resumes; each file archived once.
-    img.attach();
-    img.mount(&docked, false);
-    let bay = st.wait_bay("L1", "the second docking to finish", |b| b["phase"] == "done");
-    assert_eq!(bay["safe_to_undock"], true, "{bay:#}");
-    assert_each_once(&st, &source);
-    assert!(files_under(&docked.join("DCIM")).is_empty(), "wiped after the verified ingest");
-    img.unmount();
-    run("e2fsck", &["-f", "-n", p(&img.image)]);
-    st.assert_log_verifies();
+    redock_and_finish(&st, &mut img, &docked, &source, false);
 }
 
 #[test]
@@ -261,19 +274,7 @@ fn an_exfat_recorder_yanked_mid_copy_fails_its_reads_keeps_everything_and_is_ing
     assert!(!log.contains("unreadable"), "an unplug is not a damaged recorder:\n{log}");
     img.detach();
 
-    img.wait_released();
-    run("fsck.exfat", &["-n", p(&img.image)]);
-    assert_eq!(image_footage(&mut img, &st.path("look-X1"), true), source, "the recorder keeps everything");
-
-    img.attach();
-    img.mount(&docked, true);
-    let bay = st.wait_bay("X1", "the second docking to finish", |b| b["phase"] == "done");
-    assert_eq!(bay["safe_to_undock"], true, "{bay:#}");
-    assert_each_once(&st, &source);
-    assert!(files_under(&docked.join("DCIM")).is_empty(), "wiped after the verified ingest");
-    img.unmount();
-    run("fsck.exfat", &["-n", p(&img.image)]);
-    st.assert_log_verifies();
+    redock_and_finish(&st, &mut img, &docked, &source, true);
 }
 
 #[test]
@@ -329,19 +330,11 @@ fn a_full_ext4_archive_stops_the_ingest_cleanly_and_completes_once_the_disk_is_g
 
 #[test]
 fn an_export_to_an_exfat_drive_is_refused_clearly_unless_the_service_may_write_there() {
-    use crate::access::{as_user, ok, state_of, station, text, CASE};
-    const SERVICE: u32 = 4250;
-    const REQUESTER: u32 = 4243;
+    use crate::access::{as_user, ok, service_station, state_of, text, REQUESTER};
     if !usable(&["mkfs.exfat", "fsck.exfat", "mount.exfat-fuse", "losetup"]) {
         return;
     }
-    let mut st = station();
-    let cfg = std::fs::read_to_string(&st.config).unwrap();
-    std::fs::write(&st.config, cfg.replace("archivist = [\"uid:0\"]", "archivist = [\"uid:0\", \"uid:4243\"]"))
-        .unwrap();
-    st.start_as(SERVICE, &[]);
-    ok(st.evidock_as(REQUESTER, &["access", "request", "--case", CASE, "--kind", "copy", "--reason", "行政复议"]));
-    ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    let mut st = service_station(&[]);
 
     // The requester's USB drive, exFAT (no ACLs), mounted for them alone, as a desktop does.
     let mut stick = Loop::new(st.path("stick.img"));

@@ -523,6 +523,34 @@ impl Bay<'_> {
         }
     }
 
+    /// Records a file that could not be archived (`copy_failed`; it stays on the recorder) and
+    /// counts it in `salvaged` when its readable parts were archived as `.PARTIAL`. A fatal
+    /// error ends the ingest.
+    fn copy_failed(
+        &self,
+        serial: &str,
+        docking_id: i64,
+        item: Item,
+        error: FileError,
+        salvaged: &mut u64,
+    ) -> Result<(Item, String), IngestError> {
+        let why = match error {
+            FileError::Salvaged(why) => {
+                *salvaged += 1;
+                why
+            }
+            FileError::Failed(why) | FileError::Unreadable(why) => why,
+            FileError::Fatal(e) => return Err(e),
+        };
+        tracing::error!(serial, file = %item.rel, why = %why, "copy failed");
+        self.catalog().event(
+            Action::CopyFailed,
+            &format!("file:{serial}/{}", item.rel),
+            json!({ "docking": docking_id, "source": item.rel, "error": why, "kept_on_recorder": true }),
+        )?;
+        Ok((item, why))
+    }
+
     fn set_clock(&self, adapter: &dyn Adapter, identity: &Identity, drift_s: i64, dock_now: NaiveDateTime) {
         if !self.config.ingest.set_clock || !identity.clock_settable || drift_s == 0 {
             return;
@@ -602,25 +630,10 @@ impl Bay<'_> {
         let mut salvaged = 0u64;
         let no_offsets = Vec::new();
         for (item, result) in self.copy_all(vol, serial, docking_id, &inventory.footage, &prefixes, drift_s, dock_now) {
-            let why = match result {
-                Ok(d) => {
-                    done.push((item, d));
-                    continue;
-                }
-                Err(FileError::Salvaged(why)) => {
-                    salvaged += 1;
-                    why
-                }
-                Err(FileError::Failed(why) | FileError::Unreadable(why)) => why,
-                Err(FileError::Fatal(e)) => return Err(e),
-            };
-            tracing::error!(serial, file = %item.rel, why = %why, "copy failed");
-            self.catalog().event(
-                Action::CopyFailed,
-                &format!("file:{serial}/{}", item.rel),
-                json!({ "docking": docking_id, "source": item.rel, "error": why, "kept_on_recorder": true }),
-            )?;
-            failed.push((item, why));
+            match result {
+                Ok(d) => done.push((item, d)),
+                Err(e) => failed.push(self.copy_failed(serial, docking_id, item, e, &mut salvaged)?),
+            }
         }
         let mut chain_done: Vec<(Item, Done)> = Vec::new();
         for item in &inventory.chains {
@@ -634,24 +647,10 @@ impl Bay<'_> {
                 })
                 .unwrap_or(dock_now);
             let dest = layout::chain_path(start, serial, &item.name).expect("scanned names are safe");
-            let why = match self.ingest_file(vol, serial, docking_id, item, &dest, &no_offsets) {
-                Ok(d) => {
-                    chain_done.push((item.clone(), d));
-                    continue;
-                }
-                Err(FileError::Salvaged(why)) => {
-                    salvaged += 1;
-                    why
-                }
-                Err(FileError::Failed(why) | FileError::Unreadable(why)) => why,
-                Err(FileError::Fatal(e)) => return Err(e),
-            };
-            self.catalog().event(
-                Action::CopyFailed,
-                &format!("file:{serial}/{}", item.rel),
-                json!({ "docking": docking_id, "source": item.rel, "error": why, "kept_on_recorder": true }),
-            )?;
-            failed.push((item.clone(), why));
+            match self.ingest_file(vol, serial, docking_id, item, &dest, &no_offsets) {
+                Ok(d) => chain_done.push((item.clone(), d)),
+                Err(e) => failed.push(self.copy_failed(serial, docking_id, item.clone(), e, &mut salvaged)?),
+            }
         }
 
         // Verify: a pure function of the chains and what was read (R5, R6).

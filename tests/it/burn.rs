@@ -7,20 +7,13 @@
 //! say so and pass, except under CI (`CI` set), where a missing tool fails them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use crate::support::Station;
 
 const CASE: &str = "宜卫罚〔2024〕12号";
 
-fn ok(o: Output) -> String {
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+use crate::support::{ok, text};
 
 /// Whether `program args` runs; when it does not: under CI a failure, else a loud skip.
 fn tool(test: &str, program: &str, args: &[&str], install: &str) -> bool {
@@ -171,7 +164,7 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
         key.to_str().unwrap(),
         "--json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}", crate::support::text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["proven"].as_u64().unwrap() > 3, "{v}");
 

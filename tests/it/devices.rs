@@ -20,13 +20,7 @@ const SLOW: &str = "read_rate_limit = 4194304\nchunk_bytes = 65536";
 /// Runs a command that must succeed; returns its stdout.
 fn run(cmd: &str, args: &[&str]) -> String {
     let o = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        o.status.success(),
-        "{cmd} {args:?} failed ({}):\n{}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{cmd} {args:?} failed:\n{}", crate::support::text(&o));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -294,9 +288,9 @@ fn a_full_ext4_archive_stops_the_ingest_cleanly_and_completes_once_the_disk_is_g
     let source = volume_footage(&vol);
 
     let o = st.evidock(&["ingest", p(&vol)]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(o.status.code(), Some(2), "{}", crate::support::text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("the archive is full") && err.contains("free space"), "{err}");
+    assert!(err.contains("the archive is full") && err.contains("free space"), "{}", crate::support::text(&o));
     assert_eq!(volume_footage(&vol), source, "the recorder keeps everything");
     let hashes: Vec<&str> = source.iter().map(|(_, h)| h.as_str()).collect();
     let partly = st.archived_footage();
@@ -320,7 +314,7 @@ fn a_full_ext4_archive_stops_the_ingest_cleanly_and_completes_once_the_disk_is_g
     disk.attach();
     disk.mount(&st.archive(), false);
     let o = st.evidock(&["ingest", p(&vol)]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}", crate::support::text(&o));
     assert_each_once(&st, &source);
     assert!(files_under(&vol.join("DCIM")).is_empty());
     st.assert_log_verifies();

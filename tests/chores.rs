@@ -11,8 +11,8 @@
 //! - The CI script runs the README's test command; the install guide's commands name files that
 //!   exist.
 //!
-//! A check that needs an outside tool prints why it is skipped when the tool is missing; CI
-//! installs every one of them.
+//! A check that needs an outside tool is ignored, with the reason, where the tool is missing
+//! (`build.rs` looks for it); CI installs every one of them, and there a missing tool fails.
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -42,12 +42,29 @@ fn which(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
 }
 
+/// The full path of a program the test needs: a failure when it is missing (the test is
+/// ignored where `build.rs` did not find it; under CI it must be there).
+fn need(program: &str, install: &str) -> PathBuf {
+    which(program).unwrap_or_else(|| panic!("{program} is not installed ({install})"))
+}
+
 fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
-fn text(output: &Output) -> String {
+/// What a command printed on its standard output and error.
+fn printed(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// What a command printed: its exit status, then its standard output and error, labelled.
+fn text(output: &Output) -> String {
+    format!(
+        "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 fn shipped_config() -> Config {
@@ -132,16 +149,12 @@ fn unit_with_binary(binary: &Path) -> (tempfile::TempDir, PathBuf) {
 }
 
 #[test]
+#[cfg_attr(not(has_systemd_analyze), ignore = "systemd-analyze is not installed: apt-get install systemd")]
 fn systemd_unit_verifies_without_output() {
-    let Some(analyze) = which("systemd-analyze") else {
-        println!(
-            "SKIPPED systemd_unit_verifies_without_output: systemd-analyze is not installed (apt-get install systemd)"
-        );
-        return;
-    };
+    let analyze = need("systemd-analyze", "apt-get install systemd");
     let (_dir, unit) = unit_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
     let out = run(Command::new(&analyze).arg("verify").arg(&unit));
-    let said = text(&out);
+    let said = printed(&out);
     assert!(
         out.status.success() && said.trim().is_empty(),
         "systemd-analyze verify evidock.service: {}\n{said}",
@@ -171,19 +184,15 @@ fn burn_units_with_binary(binary: &Path) -> (tempfile::TempDir, Vec<PathBuf>) {
 }
 
 #[test]
+#[cfg_attr(not(has_systemd_analyze), ignore = "systemd-analyze is not installed: apt-get install systemd")]
 fn burn_units_verify_without_output() {
-    let Some(analyze) = which("systemd-analyze") else {
-        println!(
-            "SKIPPED burn_units_verify_without_output: systemd-analyze is not installed (apt-get install systemd)"
-        );
-        return;
-    };
+    let analyze = need("systemd-analyze", "apt-get install systemd");
     let (_dir, units) = burn_units_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
     // The template itself, and an instance named like a disc label.
     let instance = units[0].with_file_name("evidock-burn@EVIDOCK_J00001_D01_OF_02.service");
     for unit in units.iter().chain([&instance]) {
         let out = run(Command::new(&analyze).arg("verify").arg(unit));
-        let said = text(&out);
+        let said = printed(&out);
         assert!(
             out.status.success() && said.trim().is_empty(),
             "systemd-analyze verify {}: {}\n{said}",
@@ -221,22 +230,15 @@ fn burn_units_run_the_burn_commands_with_the_folders_they_need() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_systemd_analyze_offline),
+    ignore = "systemd-analyze with --offline (systemd 252 or later) is not installed: apt-get install systemd"
+)]
 fn systemd_unit_security_exposure_is_low() {
-    let Some(analyze) = which("systemd-analyze") else {
-        println!(
-            "SKIPPED systemd_unit_security_exposure_is_low: systemd-analyze is not installed (apt-get install systemd)"
-        );
-        return;
-    };
+    let analyze = need("systemd-analyze", "apt-get install systemd");
     let (_dir, unit) = unit_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
     let out = run(Command::new(&analyze).args(["security", "--offline=true", "--no-pager"]).arg(&unit));
-    let said = text(&out);
-    if !out.status.success() && said.contains("--offline") {
-        println!(
-            "SKIPPED systemd_unit_security_exposure_is_low: this systemd-analyze has no --offline (systemd < 252)"
-        );
-        return;
-    }
+    let said = printed(&out);
     assert!(out.status.success(), "systemd-analyze security: {}\n{said}", out.status);
     let marker = "Overall exposure level for evidock.service:";
     let score: f64 = said
@@ -348,15 +350,14 @@ fn sysusers_and_tmpfiles_cover_the_configured_folders() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_systemd_sysusers, is_root)),
+    ignore = "needs systemd-sysusers and systemd-tmpfiles (apt-get install systemd) and root, to give folders to evidock"
+)]
 fn sysusers_and_tmpfiles_apply_to_an_empty_root() {
-    let (Some(sysusers), Some(tmpfiles)) = (which("systemd-sysusers"), which("systemd-tmpfiles")) else {
-        println!("SKIPPED sysusers_and_tmpfiles_apply_to_an_empty_root: systemd-sysusers or systemd-tmpfiles is not installed (apt-get install systemd)");
-        return;
-    };
-    if !is_root() {
-        println!("SKIPPED sysusers_and_tmpfiles_apply_to_an_empty_root: systemd-tmpfiles needs root to give folders to evidock (CI runs as root)");
-        return;
-    }
+    let sysusers = need("systemd-sysusers", "apt-get install systemd");
+    let tmpfiles = need("systemd-tmpfiles", "apt-get install systemd");
+    assert!(is_root(), "systemd-tmpfiles needs root to give folders to evidock");
     let root = tempfile::tempdir().expect("temporary folder");
     std::fs::create_dir(root.path().join("etc")).expect("etc");
     let out =
@@ -662,19 +663,13 @@ fn udev_id_list_rules_are_enforced() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_udevadm_verify),
+    ignore = "udevadm with `verify` (systemd 254 or later) is not installed: apt-get install udev; \
+              udev_rules_are_well_formed checks the syntax meanwhile"
+)]
 fn udev_rules_pass_udevadm_verify() {
-    let Some(udevadm) = which("udevadm") else {
-        println!("SKIPPED udev_rules_pass_udevadm_verify: udevadm is not installed (apt-get install udev)");
-        return;
-    };
-    let help = run(Command::new(&udevadm).args(["verify", "--help"]));
-    if !help.status.success() {
-        println!(
-            "SKIPPED udev_rules_pass_udevadm_verify: this udevadm has no `verify` (it came in systemd 254); \
-             udev_rules_are_well_formed checks the syntax instead"
-        );
-        return;
-    }
+    let udevadm = need("udevadm", "apt-get install udev");
     let out =
         run(Command::new(&udevadm).args(["verify", "--resolve-names=never"]).arg(repo().join("udev/70-evidock.rules")));
     assert!(out.status.success(), "udevadm verify 70-evidock.rules: {}\n{}", out.status, text(&out));
@@ -698,30 +693,33 @@ fn ci_runs_the_readme_test_command() {
     }
 }
 
+/// The shell scripts of the repository: .ci/run and the virtual docking station's image
+/// builder (tests/vm/build-image).
+const SCRIPTS: [&str; 2] = [".ci/run", "tests/vm/build-image"];
+
 #[test]
-fn ci_scripts_pass_bash_and_shellcheck() {
-    // .ci/run and the virtual docking station's image builder (tests/vm/build-image).
-    let shellcheck = which("shellcheck");
-    for name in [".ci/run", "tests/vm/build-image"] {
-        let script = repo().join(name);
-        let out = run(Command::new("bash").arg("-n").arg(&script));
+fn ci_scripts_pass_bash() {
+    for name in SCRIPTS {
+        let out = run(Command::new("bash").arg("-n").arg(repo().join(name)));
         assert!(out.status.success(), "bash -n {name}: {}", text(&out));
-        let Some(shellcheck) = &shellcheck else {
-            println!("SKIPPED shellcheck of {name}: shellcheck is not installed (apt-get install shellcheck)");
-            continue;
-        };
-        let out = run(Command::new(shellcheck).arg(&script));
+    }
+}
+
+#[test]
+#[cfg_attr(not(has_shellcheck), ignore = "shellcheck is not installed: apt-get install shellcheck")]
+fn ci_scripts_pass_shellcheck() {
+    let shellcheck = need("shellcheck", "apt-get install shellcheck");
+    for name in SCRIPTS {
+        let out = run(Command::new(&shellcheck).arg(repo().join(name)));
         assert!(out.status.success(), "shellcheck {name}:\n{}", text(&out));
     }
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed: apt-get install python3")]
 fn the_virtual_docking_station_driver_parses() {
     // tests/vm/run is Python (QMP and the guest agent speak JSON); CI runs it after the tests.
-    let Some(python) = which("python3") else {
-        println!("SKIPPED the_virtual_docking_station_driver_parses: python3 is not installed");
-        return;
-    };
+    let python = need("python3", "apt-get install python3");
     let out = run(Command::new(python)
         .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])"])
         .arg(repo().join("tests/vm/run")));

@@ -728,6 +728,84 @@ fn the_virtual_docking_station_driver_parses() {
     assert!(mode & 0o111 != 0, "tests/vm/run must be executable (mode {mode:o})");
 }
 
+/// Every list of scenario numbers in `text` ("scenarios 1, 3 and 4", any case), with the text
+/// around it (`around` characters each side, whitespace collapsed).
+fn scenario_lists(text: &str, around: usize) -> Vec<(Vec<u32>, String)> {
+    let flat: Vec<char> = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
+    let lower: String = flat.iter().collect::<String>().to_lowercase();
+    let lower: Vec<char> = lower.chars().collect();
+    let key: Vec<char> = "scenarios ".chars().collect();
+    let mut found = Vec::new();
+    for start in 0..lower.len().saturating_sub(key.len()) {
+        if lower[start..start + key.len()] != key[..] {
+            continue;
+        }
+        let mut i = start + key.len();
+        let mut numbers = Vec::new();
+        loop {
+            let digits: String = flat[i..].iter().take_while(|c| c.is_ascii_digit()).collect();
+            let Ok(n) = digits.parse::<u32>() else { break };
+            numbers.push(n);
+            i += digits.len();
+            let rest: String = flat[i..].iter().take(5).collect();
+            if rest.starts_with(", ") && flat.get(i + 2).is_some_and(char::is_ascii_digit) {
+                i += 2;
+            } else if rest.starts_with(" and ") && flat.get(i + 5).is_some_and(char::is_ascii_digit) {
+                i += 5;
+            } else {
+                break;
+            }
+        }
+        if !numbers.is_empty() {
+            let context: String = flat[start.saturating_sub(around)..(i + around).min(flat.len())].iter().collect();
+            found.push((numbers, context));
+        }
+    }
+    found
+}
+
+#[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed: apt-get install python3")]
+fn the_docs_name_the_virtual_station_scenarios_the_runner_runs() {
+    // The runner says which scenarios CI runs and how many there are (`tests/vm/run --list`).
+    let python = need("python3", "apt-get install python3");
+    let out = run(Command::new(python).arg(repo().join("tests/vm/run")).arg("--list"));
+    assert!(out.status.success(), "tests/vm/run --list: {}", text(&out));
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |name: &str| -> String {
+        listed
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no `{name}` line in tests/vm/run --list:\n{listed}"))
+            .to_string()
+    };
+    let ci: Vec<u32> = scenario_lists(&field("ci: "), 0).into_iter().next().expect("the CI set").0;
+    let all = field("all: ");
+    let all_word = all.split_whitespace().next().expect("a count of scenarios");
+    assert!(listed.lines().any(|l| l.starts_with(&format!("{}. ", ci[ci.len() - 1]))), "{listed}");
+    let numbers = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"];
+
+    for name in ["README.md", "docs/RELIABILITY.md", ".ci/run"] {
+        let doc = read(name);
+        // A list of scenarios said to be what CI runs is the runner's CI set (in .ci/run, every
+        // list is).
+        for (list, context) in scenario_lists(&doc, 60) {
+            if name == ".ci/run" || context.contains("CI") {
+                assert_eq!(list, ci, "{name}: \"{context}\" does not name the CI set of tests/vm/run --list");
+            }
+        }
+        // "all six": the count of every scenario.
+        let flat = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+        for word in numbers {
+            let said = format!("all {word} ");
+            if flat.contains(&said) || flat.contains(&format!("all {word}.")) {
+                assert_eq!(word, all_word, "{name} says \"all {word}\"; tests/vm/run --list: {all}");
+            }
+        }
+        assert!(flat.contains(&format!("all {all_word}")), "{name} does not say how many scenarios there are ({all})");
+    }
+}
+
 /// The contents of the ```sh blocks of a Markdown text.
 fn sh_blocks(markdown: &str) -> Vec<String> {
     let mut blocks = Vec::new();

@@ -3,8 +3,10 @@
 //! a missing tool is then marked ignored, with the reason and what to install, so the test
 //! runner counts it as ignored, never as passed.
 //!
-//! Under CI (`CI` set) every flag is set whatever is found: CI installs every tool, and a test
-//! whose tool is missing there fails instead of being ignored.
+//! Under CI (`CI` set) every flag of a tool or privilege is set whatever is found: CI runs as
+//! root and installs every tool, and a test whose tool is missing there fails instead of being
+//! ignored. Flags of a tool's version (`udevadm verify` came in systemd 254; CI's Debian 12 has
+//! 252) are what the probe finds, under CI too.
 //!
 //! The probes run again when `PATH` or `CI` changes or a folder on `PATH` does (a tool installed).
 //! The library and the binary use none of these flags.
@@ -43,24 +45,25 @@ fn main() {
     let ci = std::env::var_os("CI").is_some();
     let on_path = |program: &str| path_dirs.iter().any(|d| d.join(program).is_file());
     let root = effective_uid() == Some(0);
+    // (flag, found, whether CI sets it regardless)
     let found = [
-        ("is_root", root),
-        ("has_loop_devices", root && on_path("losetup") && Path::new("/dev/loop-control").exists()),
-        ("has_ext4_tools", ["mkfs.ext4", "e2fsck", "resize2fs"].iter().all(|t| on_path(t))),
-        ("has_exfat_tools", ["mkfs.exfat", "fsck.exfat", "mount.exfat-fuse"].iter().all(|t| on_path(t))),
-        ("has_xorriso", on_path("xorriso")),
-        ("has_bagit", on_path("python3") && runs("python3", &["-c", "import bagit"])),
-        ("has_systemd_analyze", on_path("systemd-analyze")),
+        ("is_root", root, true),
+        ("has_loop_devices", root && on_path("losetup") && Path::new("/dev/loop-control").exists(), true),
+        ("has_ext4_tools", ["mkfs.ext4", "e2fsck", "resize2fs"].iter().all(|t| on_path(t)), true),
+        ("has_exfat_tools", ["mkfs.exfat", "fsck.exfat", "mount.exfat-fuse"].iter().all(|t| on_path(t)), true),
+        ("has_xorriso", on_path("xorriso"), true),
+        ("has_bagit", on_path("python3") && runs("python3", &["-c", "import bagit"]), true),
+        ("has_systemd_analyze", on_path("systemd-analyze"), true),
         // `systemd-analyze security --offline` came in systemd 252.
-        ("has_systemd_analyze_offline", version("systemd-analyze").is_some_and(|v| v >= 252)),
-        ("has_systemd_sysusers", on_path("systemd-sysusers") && on_path("systemd-tmpfiles")),
+        ("has_systemd_analyze_offline", version("systemd-analyze").is_some_and(|v| v >= 252), false),
+        ("has_systemd_sysusers", on_path("systemd-sysusers") && on_path("systemd-tmpfiles"), true),
         // `udevadm verify` came in systemd 254.
-        ("has_udevadm_verify", on_path("udevadm") && runs("udevadm", &["verify", "--help"])),
-        ("has_shellcheck", on_path("shellcheck")),
-        ("has_python3", on_path("python3")),
+        ("has_udevadm_verify", on_path("udevadm") && runs("udevadm", &["verify", "--help"]), false),
+        ("has_shellcheck", on_path("shellcheck"), true),
+        ("has_python3", on_path("python3"), true),
     ];
-    for (flag, present) in found {
-        if present || ci {
+    for (flag, present, ci_sets) in found {
+        if present || (ci && ci_sets) {
             println!("cargo::rustc-cfg={flag}");
         }
     }

@@ -20,7 +20,7 @@ use crate::support::{ok, text};
 /// missing tool is a failure that says what to install.
 fn require(program: &str, args: &[&str], install: &str) {
     let found = Command::new(program).args(args).output().is_ok_and(|o| o.status.success());
-    assert!(found, "{program} is required here ({install})");
+    assert!(found, "`{program} {}` does not run here: {install}", args.join(" "));
 }
 
 fn yesterday(hm: &str) -> String {

@@ -611,6 +611,20 @@ mod tests {
     }
 
     #[test]
+    fn only_a_plain_status_is_quick() {
+        let quick = |argv: &[&str]| {
+            is_quick(&Request {
+                v: crate::control::wire::VERSION,
+                argv: argv.iter().map(|a| a.to_string()).collect(),
+                paths: Vec::new(),
+            })
+        };
+        assert!(quick(&["status"]) && quick(&["status", "--json"]));
+        assert!(!quick(&["status", "--watch"]), "a watch runs until the caller leaves");
+        assert!(!quick(&["device", "list"]) && !quick(&["--config", "x.toml", "status"]) && !quick(&["stat"]));
+    }
+
+    #[test]
     fn command_names_read_as_typed() {
         assert_eq!(command_name(&parse(&["retention", "purge", "approve", "3"])), "retention purge approve");
         assert_eq!(command_name(&parse(&["device", "list"])), "device list");

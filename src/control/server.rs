@@ -438,3 +438,38 @@ fn parse_request(first: &[u8], fds: Vec<OwnedFd>) -> Result<(Request, Vec<OwnedF
     }
     Ok((request, fds))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_caller_and_all_callers_hold_at_most_their_share_and_give_it_back() {
+        let limits = Limits { per_caller: 2, connections: 3, ..Limits::default() };
+        let open: Arc<std::sync::Mutex<Open>> = Arc::default();
+        let a1 = admit(&open, 1000, &limits).unwrap();
+        let _a2 = admit(&open, 1000, &limits).unwrap();
+        let e = admit(&open, 1000, &limits).err().unwrap();
+        assert!(e.contains("user id 1000 has 2 requests open") && e.contains("(at most 2)"), "{e}");
+        let b1 = admit(&open, 1001, &limits).unwrap();
+        let e = admit(&open, 1002, &limits).err().unwrap();
+        assert!(e.contains("the service has 3 requests open (at most 3)"), "{e}");
+        drop(a1);
+        assert!(admit(&open, 1002, &limits).is_ok(), "a closed connection gives its place back");
+        drop(b1);
+        assert_eq!(open.lock().unwrap().by_uid.get(&1001), None, "no entry left for a user with none open");
+    }
+
+    #[test]
+    fn a_request_is_one_line_of_the_current_version_with_its_descriptors() {
+        let ok = format!("{{\"v\":{VERSION},\"argv\":[\"status\"],\"paths\":[]}}\n");
+        assert_eq!(parse_request(ok.as_bytes(), Vec::new()).unwrap().0.argv, ["status"]);
+        let old = b"{\"v\":1,\"argv\":[\"status\"],\"paths\":[]}\n";
+        assert!(parse_request(old, Vec::new()).unwrap_err().contains("request version 1 is not"));
+        let missing = format!("{{\"v\":{VERSION},\"argv\":[\"log\",\"verify\"],\"paths\":[\"c.txt\"]}}\n");
+        assert!(parse_request(missing.as_bytes(), Vec::new()).unwrap_err().contains("1 file argument(s) but 0"));
+        let long = vec![b'x'; MAX_REQUEST + 1];
+        assert!(parse_request(&long, Vec::new()).unwrap_err().contains("longer than"));
+        assert!(parse_request(b"{", Vec::new()).unwrap_err().contains("not an evidock request"));
+    }
+}

@@ -11,8 +11,8 @@
 //! - The CI script runs the README's test command; the install guide's commands name files that
 //!   exist.
 //!
-//! A check that needs an outside tool prints why it is skipped when the tool is missing; CI
-//! installs every one of them.
+//! A check that needs an outside tool is ignored, with the reason, where the tool is missing
+//! (`build.rs` looks for it); CI installs every one of them, and there a missing tool fails.
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -42,12 +42,29 @@ fn which(program: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
 }
 
+/// The full path of a program the test needs: a failure when it is missing (the test is
+/// ignored where `build.rs` did not find it; under CI it must be there).
+fn need(program: &str, install: &str) -> PathBuf {
+    which(program).unwrap_or_else(|| panic!("{program} is not installed ({install})"))
+}
+
 fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
-fn text(output: &Output) -> String {
+/// What a command printed on its standard output and error.
+fn printed(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// What a command printed: its exit status, then its standard output and error, labelled.
+fn text(output: &Output) -> String {
+    format!(
+        "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 fn shipped_config() -> Config {
@@ -132,16 +149,12 @@ fn unit_with_binary(binary: &Path) -> (tempfile::TempDir, PathBuf) {
 }
 
 #[test]
+#[cfg_attr(not(has_systemd_analyze), ignore = "systemd-analyze is not installed: apt-get install systemd")]
 fn systemd_unit_verifies_without_output() {
-    let Some(analyze) = which("systemd-analyze") else {
-        println!(
-            "SKIPPED systemd_unit_verifies_without_output: systemd-analyze is not installed (apt-get install systemd)"
-        );
-        return;
-    };
+    let analyze = need("systemd-analyze", "apt-get install systemd");
     let (_dir, unit) = unit_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
     let out = run(Command::new(&analyze).arg("verify").arg(&unit));
-    let said = text(&out);
+    let said = printed(&out);
     assert!(
         out.status.success() && said.trim().is_empty(),
         "systemd-analyze verify evidock.service: {}\n{said}",
@@ -171,19 +184,15 @@ fn burn_units_with_binary(binary: &Path) -> (tempfile::TempDir, Vec<PathBuf>) {
 }
 
 #[test]
+#[cfg_attr(not(has_systemd_analyze), ignore = "systemd-analyze is not installed: apt-get install systemd")]
 fn burn_units_verify_without_output() {
-    let Some(analyze) = which("systemd-analyze") else {
-        println!(
-            "SKIPPED burn_units_verify_without_output: systemd-analyze is not installed (apt-get install systemd)"
-        );
-        return;
-    };
+    let analyze = need("systemd-analyze", "apt-get install systemd");
     let (_dir, units) = burn_units_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
     // The template itself, and an instance named like a disc label.
     let instance = units[0].with_file_name("evidock-burn@EVIDOCK_J00001_D01_OF_02.service");
     for unit in units.iter().chain([&instance]) {
         let out = run(Command::new(&analyze).arg("verify").arg(unit));
-        let said = text(&out);
+        let said = printed(&out);
         assert!(
             out.status.success() && said.trim().is_empty(),
             "systemd-analyze verify {}: {}\n{said}",
@@ -221,22 +230,15 @@ fn burn_units_run_the_burn_commands_with_the_folders_they_need() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_systemd_analyze_offline),
+    ignore = "systemd-analyze with --offline (systemd 252 or later) is not installed: apt-get install systemd"
+)]
 fn systemd_unit_security_exposure_is_low() {
-    let Some(analyze) = which("systemd-analyze") else {
-        println!(
-            "SKIPPED systemd_unit_security_exposure_is_low: systemd-analyze is not installed (apt-get install systemd)"
-        );
-        return;
-    };
+    let analyze = need("systemd-analyze", "apt-get install systemd");
     let (_dir, unit) = unit_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
     let out = run(Command::new(&analyze).args(["security", "--offline=true", "--no-pager"]).arg(&unit));
-    let said = text(&out);
-    if !out.status.success() && said.contains("--offline") {
-        println!(
-            "SKIPPED systemd_unit_security_exposure_is_low: this systemd-analyze has no --offline (systemd < 252)"
-        );
-        return;
-    }
+    let said = printed(&out);
     assert!(out.status.success(), "systemd-analyze security: {}\n{said}", out.status);
     let marker = "Overall exposure level for evidock.service:";
     let score: f64 = said
@@ -348,15 +350,14 @@ fn sysusers_and_tmpfiles_cover_the_configured_folders() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_systemd_sysusers, is_root)),
+    ignore = "needs systemd-sysusers and systemd-tmpfiles (apt-get install systemd) and root, to give folders to evidock"
+)]
 fn sysusers_and_tmpfiles_apply_to_an_empty_root() {
-    let (Some(sysusers), Some(tmpfiles)) = (which("systemd-sysusers"), which("systemd-tmpfiles")) else {
-        println!("SKIPPED sysusers_and_tmpfiles_apply_to_an_empty_root: systemd-sysusers or systemd-tmpfiles is not installed (apt-get install systemd)");
-        return;
-    };
-    if !is_root() {
-        println!("SKIPPED sysusers_and_tmpfiles_apply_to_an_empty_root: systemd-tmpfiles needs root to give folders to evidock (CI runs as root)");
-        return;
-    }
+    let sysusers = need("systemd-sysusers", "apt-get install systemd");
+    let tmpfiles = need("systemd-tmpfiles", "apt-get install systemd");
+    assert!(is_root(), "systemd-tmpfiles needs root to give folders to evidock");
     let root = tempfile::tempdir().expect("temporary folder");
     std::fs::create_dir(root.path().join("etc")).expect("etc");
     let out =
@@ -662,19 +663,13 @@ fn udev_id_list_rules_are_enforced() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_udevadm_verify),
+    ignore = "udevadm with `verify` (systemd 254 or later) is not installed: apt-get install udev; \
+              udev_rules_are_well_formed checks the syntax meanwhile"
+)]
 fn udev_rules_pass_udevadm_verify() {
-    let Some(udevadm) = which("udevadm") else {
-        println!("SKIPPED udev_rules_pass_udevadm_verify: udevadm is not installed (apt-get install udev)");
-        return;
-    };
-    let help = run(Command::new(&udevadm).args(["verify", "--help"]));
-    if !help.status.success() {
-        println!(
-            "SKIPPED udev_rules_pass_udevadm_verify: this udevadm has no `verify` (it came in systemd 254); \
-             udev_rules_are_well_formed checks the syntax instead"
-        );
-        return;
-    }
+    let udevadm = need("udevadm", "apt-get install udev");
     let out =
         run(Command::new(&udevadm).args(["verify", "--resolve-names=never"]).arg(repo().join("udev/70-evidock.rules")));
     assert!(out.status.success(), "udevadm verify 70-evidock.rules: {}\n{}", out.status, text(&out));
@@ -698,36 +693,117 @@ fn ci_runs_the_readme_test_command() {
     }
 }
 
+/// The shell scripts of the repository: .ci/run and the virtual docking station's image
+/// builder (tests/vm/build-image).
+const SCRIPTS: [&str; 2] = [".ci/run", "tests/vm/build-image"];
+
 #[test]
-fn ci_scripts_pass_bash_and_shellcheck() {
-    // .ci/run and the virtual docking station's image builder (tests/vm/build-image).
-    let shellcheck = which("shellcheck");
-    for name in [".ci/run", "tests/vm/build-image"] {
-        let script = repo().join(name);
-        let out = run(Command::new("bash").arg("-n").arg(&script));
+fn ci_scripts_pass_bash() {
+    for name in SCRIPTS {
+        let out = run(Command::new("bash").arg("-n").arg(repo().join(name)));
         assert!(out.status.success(), "bash -n {name}: {}", text(&out));
-        let Some(shellcheck) = &shellcheck else {
-            println!("SKIPPED shellcheck of {name}: shellcheck is not installed (apt-get install shellcheck)");
-            continue;
-        };
-        let out = run(Command::new(shellcheck).arg(&script));
+    }
+}
+
+#[test]
+#[cfg_attr(not(has_shellcheck), ignore = "shellcheck is not installed: apt-get install shellcheck")]
+fn ci_scripts_pass_shellcheck() {
+    let shellcheck = need("shellcheck", "apt-get install shellcheck");
+    for name in SCRIPTS {
+        let out = run(Command::new(&shellcheck).arg(repo().join(name)));
         assert!(out.status.success(), "shellcheck {name}:\n{}", text(&out));
     }
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed: apt-get install python3")]
 fn the_virtual_docking_station_driver_parses() {
     // tests/vm/run is Python (QMP and the guest agent speak JSON); CI runs it after the tests.
-    let Some(python) = which("python3") else {
-        println!("SKIPPED the_virtual_docking_station_driver_parses: python3 is not installed");
-        return;
-    };
+    let python = need("python3", "apt-get install python3");
     let out = run(Command::new(python)
         .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])"])
         .arg(repo().join("tests/vm/run")));
     assert!(out.status.success(), "tests/vm/run does not parse:\n{}", text(&out));
     let mode = std::fs::metadata(repo().join("tests/vm/run")).expect("tests/vm/run").permissions().mode();
     assert!(mode & 0o111 != 0, "tests/vm/run must be executable (mode {mode:o})");
+}
+
+/// Every list of scenario numbers in `text` ("scenarios 1, 3 and 4", any case), with the text
+/// around it (`around` characters each side, whitespace collapsed).
+fn scenario_lists(text: &str, around: usize) -> Vec<(Vec<u32>, String)> {
+    let flat: Vec<char> = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
+    let lower: String = flat.iter().collect::<String>().to_lowercase();
+    let lower: Vec<char> = lower.chars().collect();
+    let key: Vec<char> = "scenarios ".chars().collect();
+    let mut found = Vec::new();
+    for start in 0..lower.len().saturating_sub(key.len()) {
+        if lower[start..start + key.len()] != key[..] {
+            continue;
+        }
+        let mut i = start + key.len();
+        let mut numbers = Vec::new();
+        loop {
+            let digits: String = flat[i..].iter().take_while(|c| c.is_ascii_digit()).collect();
+            let Ok(n) = digits.parse::<u32>() else { break };
+            numbers.push(n);
+            i += digits.len();
+            let rest: String = flat[i..].iter().take(5).collect();
+            if rest.starts_with(", ") && flat.get(i + 2).is_some_and(char::is_ascii_digit) {
+                i += 2;
+            } else if rest.starts_with(" and ") && flat.get(i + 5).is_some_and(char::is_ascii_digit) {
+                i += 5;
+            } else {
+                break;
+            }
+        }
+        if !numbers.is_empty() {
+            let context: String = flat[start.saturating_sub(around)..(i + around).min(flat.len())].iter().collect();
+            found.push((numbers, context));
+        }
+    }
+    found
+}
+
+#[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed: apt-get install python3")]
+fn the_docs_name_the_virtual_station_scenarios_the_runner_runs() {
+    // The runner says which scenarios CI runs and how many there are (`tests/vm/run --list`).
+    let python = need("python3", "apt-get install python3");
+    let out = run(Command::new(python).arg(repo().join("tests/vm/run")).arg("--list"));
+    assert!(out.status.success(), "tests/vm/run --list: {}", text(&out));
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |name: &str| -> String {
+        listed
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no `{name}` line in tests/vm/run --list:\n{listed}"))
+            .to_string()
+    };
+    let ci: Vec<u32> = scenario_lists(&field("ci: "), 0).into_iter().next().expect("the CI set").0;
+    let all = field("all: ");
+    let all_word = all.split_whitespace().next().expect("a count of scenarios");
+    assert!(listed.lines().any(|l| l.starts_with(&format!("{}. ", ci[ci.len() - 1]))), "{listed}");
+    let numbers = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"];
+
+    for name in ["README.md", "docs/RELIABILITY.md", ".ci/run"] {
+        let doc = read(name);
+        // A list of scenarios said to be what CI runs is the runner's CI set (in .ci/run, every
+        // list is).
+        for (list, context) in scenario_lists(&doc, 60) {
+            if name == ".ci/run" || context.contains("CI") {
+                assert_eq!(list, ci, "{name}: \"{context}\" does not name the CI set of tests/vm/run --list");
+            }
+        }
+        // "all six": the count of every scenario.
+        let flat = doc.split_whitespace().collect::<Vec<_>>().join(" ");
+        for word in numbers {
+            let said = format!("all {word} ");
+            if flat.contains(&said) || flat.contains(&format!("all {word}.")) {
+                assert_eq!(word, all_word, "{name} says \"all {word}\"; tests/vm/run --list: {all}");
+            }
+        }
+        assert!(flat.contains(&format!("all {all_word}")), "{name} does not say how many scenarios there are ({all})");
+    }
 }
 
 /// The contents of the ```sh blocks of a Markdown text.

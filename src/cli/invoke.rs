@@ -363,6 +363,10 @@ pub fn serve(
         return Err(format!("`{}` runs on its own, not through the service", command_name(&cli.command)));
     }
     tracing::info!(user = %who.user, uid = who.uid, pid, "control: {}", command_name(&cli.command));
+    if let Err(refused) = wire_only(&cli, &who) {
+        log_refusal(config, &who, None, &cli.command, &refused.0, true);
+        return Err(format!("{refused}"));
+    }
     let caller = match authorize(&cli.command, &who, config) {
         Ok(c) => Caller { via_daemon: true, ..c },
         Err(refused) => {
@@ -375,15 +379,128 @@ pub fn serve(
     result.map(exit_number).map_err(|e| format!("{e:#}"))
 }
 
-/// Runs a station command from the command line: through the daemon when it listens on the
-/// control socket, else directly as this process's user (who must then be able to open the
-/// catalogue: the service user, or the superuser), under the same role rules.
+/// Refuses what a request over the socket may not carry, whatever program sent it: the command
+/// line's own options (`--config`: the service runs with its own configuration) and an export
+/// into a folder that is not the caller's. The evidock program exports through the service into
+/// a folder it made for the export and opened itself (`--prepared`, which it adds); the service
+/// writes only into such a folder of the caller's own, so it never writes where the caller
+/// could not.
+fn wire_only(cli: &super::Cli, who: &Identity) -> Result<(), Refused> {
+    use std::os::unix::fs::MetadataExt;
+    if let Some(config) = &cli.config {
+        return Err(Refused(format!(
+            "--config {} is an option of the evidock program, not of the service, which runs with its own configuration / 服务不接受 --config",
+            config.display()
+        )));
+    }
+    if let Command::Export(args) = &cli.command {
+        if !args.prepared {
+            return Err(Refused(
+                "an export through the service is written into a folder the evidock program makes for it: run `evidock export` / 请使用 evidock export 命令导出"
+                    .to_string(),
+            ));
+        }
+        let meta = std::fs::metadata(&args.to).map_err(|e| Refused(format!("the export's folder: {e}")))?;
+        if !meta.is_dir() {
+            return Err(Refused("the descriptor sent for the export's folder is not a folder".to_string()));
+        }
+        if meta.uid() != who.uid {
+            return Err(Refused(format!(
+                "the folder sent for the export belongs to uid {}, not to the caller (uid {}): the service writes an export only into a folder the caller made for it / 导出目录必须由请求者本人创建",
+                meta.uid(),
+                who.uid
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a request is a quick read-only one, served in the control socket's slots kept for
+/// those: a `status` (not `--watch`), so that the custodian's view answers while other callers
+/// hold every command slot.
+pub fn is_quick(request: &Request) -> bool {
+    let argv = std::iter::once("evidock".to_string()).chain(request.argv.iter().cloned());
+    matches!(
+        <super::Cli as clap::Parser>::try_parse_from(argv),
+        Ok(super::Cli { command: Command::Status(super::status::Args { watch: false, .. }), config: None })
+    )
+}
+
+/// The station a configuration belongs to, as its service greets clients and as a client
+/// checks that greeting: its state folder, canonical where it can be resolved.
+pub fn station_of(config: &Config) -> crate::control::wire::Station {
+    let state = std::fs::canonicalize(&config.paths.state_dir).unwrap_or_else(|_| config.paths.state_dir.clone());
+    crate::control::wire::Station { station: config.station_name.clone(), state: state.to_string_lossy().into_owned() }
+}
+
+/// Which service a station command may be sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Only the service of the configuration's own station (its state folder).
+    ThisStation,
+    /// Whichever listens on the socket: the caller cannot read the configuration, so it has no
+    /// station to compare with, and the service decides.
+    AnyStation,
+}
+
+/// Whether the daemon of `config`'s station runs now (it holds the state folder's lock);
+/// `None` when this process cannot tell (it cannot open the lock).
+fn station_daemon_running(config: &Config) -> Option<bool> {
+    match std::fs::File::open(config.lock_path()) {
+        Ok(f) => Some(nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockSharedNonblock).is_err()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(false),
+        Err(_) => None,
+    }
+}
+
+/// Runs a station command from the command line: through the daemon of the configuration's
+/// station when it listens on the control socket, else directly as this process's user (who
+/// must then be able to open the catalogue: the service user, or the superuser), under the
+/// same role rules. A service of another station on that socket is never sent the command.
 ///
 /// # Errors
 /// When it could not run (exit code 2).
 pub fn run_station(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
+    run_station_at(cmd, config, Expect::ThisStation)
+}
+
+/// [`run_station`], sending the command to the service `expect` allows.
+///
+/// # Errors
+/// When it could not run (exit code 2).
+pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow::Result<ExitCode> {
+    use crate::control::client::Greeting;
     let socket = &config.paths.control_socket;
-    if let Some(stream) = crate::control::client::connect(socket)? {
+    let mut service = crate::control::client::connect(socket)?;
+    if let Some(stream) = &service {
+        match crate::control::client::greet(socket, stream)? {
+            Greeting::Refused(message) => anyhow::bail!("{message}"),
+            Greeting::Hello(theirs) => {
+                let ours = station_of(config);
+                if expect == Expect::ThisStation && theirs.state != ours.state {
+                    let told = format!(
+                        "the evidock service at {} belongs to station {:?} (state folder {}), not to the station of this configuration{} (state folder {})",
+                        socket.display(),
+                        theirs.station,
+                        theirs.state,
+                        config.source.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default(),
+                        ours.state
+                    );
+                    if station_daemon_running(config) != Some(false) {
+                        anyhow::bail!(
+                            "{told}; the command was not sent there. Give each station its own `paths.control_socket`, \
+                             or use the configuration of that station / 该服务属于另一工作站，命令未发送；请为每个工作站配置各自的控制套接字"
+                        );
+                    }
+                    eprintln!(
+                        "evidock: note: {told}; no service of this station is running, so the command runs directly on its state / 该服务属于另一工作站；本工作站的服务未运行，命令直接在本站执行"
+                    );
+                    service = None;
+                }
+            }
+        }
+    }
+    if let Some(stream) = service {
         let mut cmd_paths = Vec::new();
         let mut fds: Vec<OwnedFd> = Vec::new();
         let mut args: Vec<String> = Vec::new();
@@ -431,7 +548,7 @@ pub fn run_station(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
                 let _ = std::io::stderr().write_all(text.as_bytes());
             }
             crate::control::wire::Reply::Error(message) => error = Some(message.clone()),
-            crate::control::wire::Reply::Exit(_) => {}
+            crate::control::wire::Reply::Exit(_) | crate::control::wire::Reply::Hello(_) => {}
         });
         let code = match called {
             Ok(code) => code,
@@ -491,6 +608,20 @@ mod tests {
 
     fn parse(args: &[&str]) -> Command {
         super::super::Cli::try_parse_from(std::iter::once("evidock").chain(args.iter().copied())).unwrap().command
+    }
+
+    #[test]
+    fn only_a_plain_status_is_quick() {
+        let quick = |argv: &[&str]| {
+            is_quick(&Request {
+                v: crate::control::wire::VERSION,
+                argv: argv.iter().map(|a| a.to_string()).collect(),
+                paths: Vec::new(),
+            })
+        };
+        assert!(quick(&["status"]) && quick(&["status", "--json"]));
+        assert!(!quick(&["status", "--watch"]), "a watch runs until the caller leaves");
+        assert!(!quick(&["device", "list"]) && !quick(&["--config", "x.toml", "status"]) && !quick(&["stat"]));
     }
 
     #[test]

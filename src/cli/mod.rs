@@ -104,7 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                             defaults.paths.control_socket.display()
                         );
                     }
-                    return invoke::run_station(command, &defaults);
+                    return invoke::run_station_at(command, &defaults, invoke::Expect::AnyStation);
                 }
                 Err(e) => return Err(e.into()),
             };

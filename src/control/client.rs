@@ -7,7 +7,7 @@ use std::path::Path;
 
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 
-use super::wire::{Reply, Request, MAX_FDS, VERSION};
+use super::wire::{Reply, Request, Station, MAX_FDS, VERSION};
 
 /// Why a call through the socket failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +52,54 @@ pub fn connect(path: &Path) -> Result<Option<UnixStream>, ClientError> {
     }
 }
 
-/// Sends `request` with one descriptor per path, then passes each reply to `on_reply` until
-/// the exit code, which it returns.
+/// What the service said on connecting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Greeting {
+    /// The station it belongs to: send the request if it is the caller's.
+    Hello(Station),
+    /// It will not take a request now (too many open): its message.
+    Refused(String),
+}
+
+/// How long a client waits for the service's greeting (sent as soon as it accepts).
+const GREETING_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Reads the service's greeting, the first line it sends.
+///
+/// # Errors
+/// On an I/O or protocol failure, or when the service sends nothing within a minute.
+pub fn greet(path: &Path, stream: &UnixStream) -> Result<Greeting, ClientError> {
+    let io = |source| ClientError::Io { path: path.to_path_buf(), source };
+    stream.set_read_timeout(Some(GREETING_WAIT)).map_err(io)?;
+    // Byte by byte up to the newline: nothing after it may be taken from the stream here.
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match std::io::Read::read(&mut &*stream, &mut byte) {
+            Ok(0) => return Err(ClientError::Cut { path: path.to_path_buf() }),
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) if line.len() > 64 * 1024 => {
+                return Err(ClientError::Protocol {
+                    path: path.to_path_buf(),
+                    line: String::from_utf8_lossy(&line[..200]).into_owned(),
+                })
+            }
+            Ok(_) => line.push(byte[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+    stream.set_read_timeout(None).map_err(io)?;
+    let text = String::from_utf8_lossy(&line).into_owned();
+    match serde_json::from_str::<Reply>(&text) {
+        Ok(Reply::Hello(station)) => Ok(Greeting::Hello(station)),
+        Ok(Reply::Error(message)) => Ok(Greeting::Refused(message)),
+        _ => Err(ClientError::Protocol { path: path.to_path_buf(), line: text }),
+    }
+}
+
+/// Sends `request` with one descriptor per path (after [`greet`]), then passes each reply to
+/// `on_reply` until the exit code, which it returns.
 ///
 /// # Errors
 /// On an I/O or protocol failure.

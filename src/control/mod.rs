@@ -5,7 +5,11 @@
 //! over a Unix socket; the daemon learns the caller from the kernel (`SO_PEERCRED`), maps it to
 //! roles from the configuration, runs the command in its own process as that actor, and sends
 //! the output back. Files named on the command line travel as open descriptors
-//! (`SCM_RIGHTS`), so the daemon reads and writes only what the caller itself could.
+//! (`SCM_RIGHTS`), so the daemon reads and writes only what the caller itself could. The
+//! daemon greets each client with its station (state folder), so that a command is never
+//! served by the daemon of another station, and bounds what any one local user can hold
+//! ([`server::Limits`]): a client that sends its request slowly is cut, and `status` keeps
+//! slots of its own.
 //!
 //! Owns: role mapping ([`roles`], pure), the wire format ([`wire`]), peer identity ([`peer`]),
 //! the client ([`client`]) and the listener ([`server`]).

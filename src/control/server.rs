@@ -1,6 +1,7 @@
-//! The daemon's side of the control socket: bind, accept, identify, hand over, reply.
+//! The daemon's side of the control socket: bind, accept, identify, greet, read within a
+//! deadline, hand over within the limits of each caller, reply.
 
-use std::io::{IoSliceMut, Read, Write};
+use std::io::{IoSliceMut, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use tokio_util::sync::CancellationToken;
 
 use super::roles::Identity;
-use super::wire::{Reply, Request, MAX_FDS, MAX_REQUEST, VERSION};
+use super::wire::{Reply, Request, Station, MAX_FDS, MAX_REQUEST, VERSION};
 
 /// What the daemon does with one request: given the caller (from the kernel), its pid, the
 /// request, the descriptors it carried and the command's output streams (sent to the caller
@@ -27,19 +28,33 @@ pub struct Streams {
     pub err: Box<dyn Write + Send>,
 }
 
-/// One of [`Streams`]: the connection, and whether it carries standard error.
-struct ReplyOut(std::os::unix::net::UnixStream, bool);
+/// One of [`Streams`]: the connection, whether it carries standard error, and whether a
+/// write to the client has failed (then every later one fails at once: a client that stopped
+/// reading costs one write timeout, not one per line).
+struct ReplyOut {
+    stream: std::os::unix::net::UnixStream,
+    err: bool,
+    broken: Arc<std::sync::atomic::AtomicBool>,
+}
 
 impl Write for ReplyOut {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::sync::atomic::Ordering;
+        if self.broken.load(Ordering::Acquire) {
+            return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        }
         let text = String::from_utf8_lossy(buf).into_owned();
-        let reply = if self.1 { Reply::Note(text) } else { Reply::Out(text) };
-        self.0.write_all(reply.line().as_bytes())?;
+        let reply = if self.err { Reply::Note(text) } else { Reply::Out(text) };
+        if let Err(e) = self.stream.write_all(reply.line().as_bytes()) {
+            self.broken.store(true, Ordering::Release);
+            let _ = self.stream.shutdown(std::net::Shutdown::Both);
+            return Err(e);
+        }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
+        self.stream.flush()
     }
 }
 
@@ -58,11 +73,13 @@ pub struct BindError {
 }
 
 /// Binds the socket at `path`, replacing a stale one (the caller holds the single-instance
-/// lock, so no other daemon owns it), readable and writable by every local user: the roles,
+/// lock, so no other daemon of this station owns it; a socket that still answers is another
+/// station's and is left alone), readable and writable by every local user: the roles,
 /// not the file mode, decide who may do what, and every refusal is logged.
 ///
 /// # Errors
-/// When the folder cannot be made or the socket cannot be bound.
+/// When the folder cannot be made, another station's service listens at `path`, or the socket
+/// cannot be bound.
 pub fn bind(path: &Path) -> Result<tokio::net::UnixListener, BindError> {
     let err = |source| BindError { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
@@ -70,6 +87,16 @@ pub fn bind(path: &Path) -> Result<tokio::net::UnixListener, BindError> {
         // socket but not list the folder; the umask would close it to them.
         std::fs::create_dir_all(dir).map_err(err)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o751)).map_err(err)?;
+    }
+    // The lock is this station's: a socket that answers belongs to the daemon of another
+    // station configured with the same path. Taking it over would serve that station's
+    // callers from this one's catalogue.
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "another evidock service (another station) is listening there; give each station its own \
+             paths.control_socket / 另一工作站的服务已占用此控制套接字",
+        )));
     }
     match std::fs::remove_file(path) {
         Ok(()) => {}
@@ -81,16 +108,113 @@ pub fn bind(path: &Path) -> Result<tokio::net::UnixListener, BindError> {
     Ok(listener)
 }
 
-/// Accepts connections until `shutdown`, each handled on a blocking thread (at most
-/// `max_parallel` at once; more wait). Removes the socket file on the way out.
+/// How much of the daemon one caller, and all callers together, may hold (R9, R12): a local
+/// user who opens connections and sends nothing, or a byte at a time, must not keep the
+/// custodian's `status` or an approver's decision waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The whole request (hello to newline) must arrive within this time of the connection
+    /// being accepted; a slower client is told so and cut.
+    pub deadline: Duration,
+    /// Connections open at once, all callers together (reading, waiting or running).
+    pub connections: usize,
+    /// Connections open at once from one user id.
+    pub per_caller: usize,
+    /// Commands running at once.
+    pub commands: usize,
+    /// Further slots kept for quick read-only requests (a `status`), so that they are answered
+    /// while every command slot is taken.
+    pub quick: usize,
+    /// A client that reads none of its replies for this long is cut.
+    pub write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            deadline: Duration::from_secs(10),
+            connections: 64,
+            per_caller: 4,
+            commands: 16,
+            quick: 2,
+            write_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The daemon's side of the socket: what runs a request, and which requests are quick.
+pub struct Service {
+    /// Runs one request.
+    pub handler: Arc<Handler>,
+    /// Whether a request is a quick read-only one (a `status`), served in the slots kept for
+    /// those ([`Limits::quick`]).
+    pub quick: Box<dyn Fn(&Request) -> bool + Send + Sync>,
+    /// Who this daemon is, told to every client before it sends its request: a client holding
+    /// the configuration of another station must not be served here.
+    pub station: Station,
+}
+
+/// Connections open now, per caller user id; a [`Held`] gives its place back when dropped.
+#[derive(Default)]
+struct Open {
+    total: usize,
+    by_uid: std::collections::HashMap<u32, usize>,
+}
+
+/// One admitted connection's place in [`Open`].
+struct Held {
+    open: Arc<std::sync::Mutex<Open>>,
+    uid: u32,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        open.total = open.total.saturating_sub(1);
+        if let Some(n) = open.by_uid.get_mut(&self.uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.by_uid.remove(&self.uid);
+            }
+        }
+    }
+}
+
+/// Admits a connection from `uid` within `limits`, or says why not.
+fn admit(open: &Arc<std::sync::Mutex<Open>>, uid: u32, limits: &Limits) -> Result<Held, String> {
+    let mut o = open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mine = o.by_uid.get(&uid).copied().unwrap_or(0);
+    if mine >= limits.per_caller {
+        return Err(format!(
+            "user id {uid} has {mine} requests open at the service already (at most {}); wait for one to finish, then try again / 同一用户同时请求过多，请稍后重试",
+            limits.per_caller
+        ));
+    }
+    if o.total >= limits.connections {
+        return Err(format!(
+            "the service has {} requests open (at most {}); try again in a moment / 服务繁忙，请稍后重试",
+            o.total, limits.connections
+        ));
+    }
+    o.total += 1;
+    *o.by_uid.entry(uid).or_default() += 1;
+    Ok(Held { open: open.clone(), uid })
+}
+
+/// Accepts connections until `shutdown`. Each request is read within [`Limits::deadline`],
+/// within the connections one caller and all callers may hold, then run on a blocking thread
+/// in a command slot (a quick one for a `status`). Removes the socket file on the way out.
 pub async fn serve(
     listener: tokio::net::UnixListener,
     path: PathBuf,
-    max_parallel: usize,
-    handler: Arc<Handler>,
+    limits: Limits,
+    service: Service,
     shutdown: CancellationToken,
 ) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(max_parallel.max(1)));
+    let service = Arc::new(service);
+    let commands = Arc::new(tokio::sync::Semaphore::new(limits.commands.max(1)));
+    let quick = Arc::new(tokio::sync::Semaphore::new(limits.quick.max(1)));
+    let open: Arc<std::sync::Mutex<Open>> = Arc::default();
     let tracker = tokio_util::task::TaskTracker::new();
     let live: Live = Arc::default();
     let mut next_id = 0u64;
@@ -99,31 +223,47 @@ pub async fn serve(
             () = shutdown.cancelled() => break,
             a = listener.accept() => a,
         };
-        let stream = match accepted.and_then(|(s, _)| s.into_std()) {
-            Ok(s) => s,
+        let stream = match accepted {
+            Ok((s, _)) => s,
             Err(e) => {
                 tracing::warn!("control socket: accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
-        let permit = tokio::select! {
-            () = shutdown.cancelled() => break,
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        let uid = match stream.peer_cred() {
+            Ok(c) => c.uid(),
+            Err(e) => {
+                tracing::warn!("control socket: no peer credentials: {e}");
+                continue;
+            }
         };
-        let handler = handler.clone();
+        let held = match admit(&open, uid, &limits) {
+            Ok(h) => h,
+            Err(message) => {
+                // Told at once, without waiting on the client: a full socket buffer loses
+                // only the message, never a slot.
+                tracing::warn!(uid, "control socket: refused: {message}");
+                let text = Reply::Error(message).line() + &Reply::Exit(2).line();
+                let _ = stream.try_write(text.as_bytes());
+                continue;
+            }
+        };
         next_id += 1;
-        let id = next_id;
-        if let Ok(clone) = stream.try_clone() {
-            live.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, clone);
-        }
-        let live_here = live.clone();
-        tracker.spawn_blocking(move || {
-            let _permit = permit;
-            if let Err(e) = handle(stream, &*handler) {
+        let conn = Connection {
+            id: next_id,
+            service: service.clone(),
+            limits,
+            commands: commands.clone(),
+            quick: quick.clone(),
+            live: live.clone(),
+            shutdown: shutdown.clone(),
+        };
+        tracker.spawn(async move {
+            let _held = held;
+            if let Err(e) = conn.serve(stream).await {
                 tracing::debug!("control socket: {e}");
             }
-            live_here.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
         });
     }
     // Stopping: cut the connections still open; their commands see their output fail.
@@ -135,21 +275,95 @@ pub async fn serve(
     let _ = std::fs::remove_file(&path);
 }
 
-fn handle(stream: std::os::unix::net::UnixStream, handler: &Handler) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let (who, pid) = super::peer::of_socket(&stream).map_err(std::io::Error::from)?;
-    let (request, fds) = match read_request(&stream) {
-        Ok(r) => r,
-        Err(message) => {
-            let mut s = &stream;
-            s.write_all(Reply::Error(message).line().as_bytes())?;
-            return s.write_all(Reply::Exit(2).line().as_bytes());
+/// One accepted connection and what it may use.
+struct Connection {
+    id: u64,
+    service: Arc<Service>,
+    limits: Limits,
+    commands: Arc<tokio::sync::Semaphore>,
+    quick: Arc<tokio::sync::Semaphore>,
+    live: Live,
+    shutdown: CancellationToken,
+}
+
+impl Connection {
+    async fn serve(self, stream: tokio::net::UnixStream) -> std::io::Result<()> {
+        let mut stream = stream;
+        let deadline = tokio::time::Instant::now() + self.limits.deadline;
+        let hello = Reply::Hello(self.service.station.clone()).line();
+        let arrived = tokio::select! {
+            () = self.shutdown.cancelled() => return Ok(()),
+            r = tokio::time::timeout_at(deadline, async {
+                write_all(&stream, hello.as_bytes()).await.map_err(|e| format!("greeting the client: {e}"))?;
+                read_request(&stream).await
+            }) => r,
+        };
+        let (request, fds) = match arrived {
+            Ok(Ok(r)) => r,
+            Ok(Err(message)) => return refuse(&mut stream, message, &self.limits).await,
+            Err(_) => {
+                let message = format!(
+                    "the request did not arrive within {} s of connecting; cut / 请求未在时限内送达，连接已断开",
+                    self.limits.deadline.as_secs()
+                );
+                return refuse(&mut stream, message, &self.limits).await;
+            }
+        };
+        let lane = if (self.service.quick)(&request) { &self.quick } else { &self.commands };
+        let permit = tokio::select! {
+            () = self.shutdown.cancelled() => return Ok(()),
+            p = lane.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return Ok(()) },
+        };
+        let stream = stream.into_std()?;
+        stream.set_nonblocking(false)?;
+        stream.set_write_timeout(Some(self.limits.write_timeout))?;
+        if let Ok(clone) = stream.try_clone() {
+            self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(self.id, clone);
         }
-    };
+        let service = self.service.clone();
+        let ran = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            handle(stream, request, fds, &*service.handler)
+        })
+        .await;
+        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&self.id);
+        ran.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+}
+
+/// Tells the client why its request is not served, within the write timeout, and closes.
+async fn refuse(stream: &mut tokio::net::UnixStream, message: String, limits: &Limits) -> std::io::Result<()> {
+    let text = Reply::Error(message).line() + &Reply::Exit(2).line();
+    match tokio::time::timeout(limits.write_timeout, write_all(stream, text.as_bytes())).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::from(std::io::ErrorKind::TimedOut)),
+    }
+}
+
+/// Writes all of `bytes` as the socket takes them.
+async fn write_all(stream: &tokio::net::UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn handle(
+    stream: std::os::unix::net::UnixStream,
+    request: Request,
+    fds: Vec<OwnedFd>,
+    handler: &Handler,
+) -> std::io::Result<()> {
+    let (who, pid) = super::peer::of_socket(&stream).map_err(std::io::Error::from)?;
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let streams = Streams {
-        out: Box::new(ReplyOut(stream.try_clone()?, false)),
-        err: Box::new(ReplyOut(stream.try_clone()?, true)),
+        out: Box::new(ReplyOut { stream: stream.try_clone()?, err: false, broken: broken.clone() }),
+        err: Box::new(ReplyOut { stream: stream.try_clone()?, err: true, broken: broken.clone() }),
     };
     let result = handler(who, pid, request, fds, streams);
     let mut s = &stream;
@@ -163,35 +377,50 @@ fn handle(stream: std::os::unix::net::UnixStream, handler: &Handler) -> std::io:
     s.write_all(Reply::Exit(code).line().as_bytes())
 }
 
-fn read_request(stream: &std::os::unix::net::UnixStream) -> Result<(Request, Vec<OwnedFd>), String> {
-    let mut first = vec![0u8; 64 * 1024];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
+/// Reads one request: a JSON line, with the descriptors its first bytes carried, up to
+/// [`MAX_REQUEST`] bytes. The caller bounds the time it may take.
+async fn read_request(stream: &tokio::net::UnixStream) -> Result<(Request, Vec<OwnedFd>), String> {
+    let mut got: Vec<u8> = Vec::new();
     let mut fds = Vec::new();
-    let n = {
-        let mut iov = [IoSliceMut::new(&mut first)];
-        let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)
-            .map_err(|e| format!("reading the request: {e}"))?;
-        for c in msg.cmsgs().map_err(|e| format!("reading the request: {e}"))? {
-            if let ControlMessageOwned::ScmRights(list) = c {
-                // SAFETY: the kernel just installed these descriptors in this process for us;
-                // nothing else owns them.
-                fds.extend(list.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
-            }
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = stream
+            .async_io(tokio::io::Interest::READABLE, || {
+                receive(stream.as_raw_fd(), &mut chunk, &mut fds).map_err(std::io::Error::from)
+            })
+            .await
+            .map_err(|e| format!("reading the request: {e}"))??;
+        if n == 0 {
+            break;
         }
-        if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
-            return Err(format!("more than {MAX_FDS} files on one command line"));
+        got.extend_from_slice(&chunk[..n]);
+        if got.len() > MAX_REQUEST || chunk[..n].contains(&b'\n') {
+            break;
         }
-        msg.bytes
-    };
-    first.truncate(n);
-    if !first.contains(&b'\n') {
-        let mut rest = Vec::new();
-        stream
-            .take((MAX_REQUEST - first.len().min(MAX_REQUEST)) as u64 + 1)
-            .read_to_end(&mut rest)
-            .map_err(|e| format!("reading the request: {e}"))?;
-        first.extend(rest);
     }
+    parse_request(&got, fds)
+}
+
+/// One `recvmsg`: the bytes it read (0 at the end), descriptors added to `fds`; `Err` with a
+/// message when more descriptors came than a request may carry.
+fn receive(fd: std::os::fd::RawFd, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> nix::Result<Result<usize, String>> {
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT)?;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(list) = c {
+            // SAFETY: the kernel just installed these descriptors in this process for us;
+            // nothing else owns them.
+            fds.extend(list.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+        }
+    }
+    if msg.flags.contains(MsgFlags::MSG_CTRUNC) || fds.len() > MAX_FDS {
+        return Ok(Err(format!("more than {MAX_FDS} files on one command line")));
+    }
+    Ok(Ok(msg.bytes))
+}
+
+fn parse_request(first: &[u8], fds: Vec<OwnedFd>) -> Result<(Request, Vec<OwnedFd>), String> {
     let line = first.split(|b| *b == b'\n').next().unwrap_or_default();
     if line.len() > MAX_REQUEST {
         return Err(format!("request longer than {MAX_REQUEST} bytes"));
@@ -208,4 +437,39 @@ fn read_request(stream: &std::os::unix::net::UnixStream) -> Result<(Request, Vec
         return Err(format!("{} file argument(s) but {} descriptor(s)", request.paths.len(), fds.len()));
     }
     Ok((request, fds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_caller_and_all_callers_hold_at_most_their_share_and_give_it_back() {
+        let limits = Limits { per_caller: 2, connections: 3, ..Limits::default() };
+        let open: Arc<std::sync::Mutex<Open>> = Arc::default();
+        let a1 = admit(&open, 1000, &limits).unwrap();
+        let _a2 = admit(&open, 1000, &limits).unwrap();
+        let e = admit(&open, 1000, &limits).err().unwrap();
+        assert!(e.contains("user id 1000 has 2 requests open") && e.contains("(at most 2)"), "{e}");
+        let b1 = admit(&open, 1001, &limits).unwrap();
+        let e = admit(&open, 1002, &limits).err().unwrap();
+        assert!(e.contains("the service has 3 requests open (at most 3)"), "{e}");
+        drop(a1);
+        assert!(admit(&open, 1002, &limits).is_ok(), "a closed connection gives its place back");
+        drop(b1);
+        assert_eq!(open.lock().unwrap().by_uid.get(&1001), None, "no entry left for a user with none open");
+    }
+
+    #[test]
+    fn a_request_is_one_line_of_the_current_version_with_its_descriptors() {
+        let ok = format!("{{\"v\":{VERSION},\"argv\":[\"status\"],\"paths\":[]}}\n");
+        assert_eq!(parse_request(ok.as_bytes(), Vec::new()).unwrap().0.argv, ["status"]);
+        let old = b"{\"v\":1,\"argv\":[\"status\"],\"paths\":[]}\n";
+        assert!(parse_request(old, Vec::new()).unwrap_err().contains("request version 1 is not"));
+        let missing = format!("{{\"v\":{VERSION},\"argv\":[\"log\",\"verify\"],\"paths\":[\"c.txt\"]}}\n");
+        assert!(parse_request(missing.as_bytes(), Vec::new()).unwrap_err().contains("1 file argument(s) but 0"));
+        let long = vec![b'x'; MAX_REQUEST + 1];
+        assert!(parse_request(&long, Vec::new()).unwrap_err().contains("longer than"));
+        assert!(parse_request(b"{", Vec::new()).unwrap_err().contains("not an evidock request"));
+    }
 }

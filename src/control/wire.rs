@@ -1,6 +1,11 @@
-//! The control socket's wire format, version 1: one request, then a stream of replies.
+//! The control socket's wire format, version 2: a greeting, one request, then a stream of
+//! replies.
 //!
-//! A request is one JSON object on one line, sent with `sendmsg`; its `paths` name the
+//! On connecting, the client first reads the service's greeting, `{"hello": {"station": NAME,
+//! "state": FOLDER}}`: the station it belongs to, named by its state folder (canonical path).
+//! A client whose configuration names another state folder must not send its request there.
+//! The service may instead answer at once with an `error` and an `exit` (too many requests
+//! open). A request is one JSON object on one line, sent with `sendmsg`; its `paths` name the
 //! arguments that are files, and the same message carries one open descriptor per entry, in
 //! order (`SCM_RIGHTS`). Replies are JSON objects, one per line: any number of `{"out": TEXT}`
 //! (standard output), `{"note": TEXT}` (standard error), at most one `{"error": TEXT}` (the command could not run), and a last
@@ -8,8 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The version this build speaks.
-pub const VERSION: u32 = 1;
+/// The version this build speaks (2: the service greets first).
+pub const VERSION: u32 = 2;
 
 /// The largest request accepted, in bytes.
 pub const MAX_REQUEST: usize = 256 * 1024;
@@ -29,10 +34,22 @@ pub struct Request {
     pub paths: Vec<String>,
 }
 
+/// The station a service belongs to, as it greets its clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Station {
+    /// `station.name` of its configuration.
+    pub station: String,
+    /// Its state folder (catalogue, custody log, keys), canonical where it can be resolved.
+    pub state: String,
+}
+
 /// One reply line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reply {
+    /// The greeting, sent once, first, before the request is read.
+    Hello(Station),
     /// Standard output of the command.
     Out(String),
     /// Standard error of the command: notes and warnings for the caller.
@@ -63,12 +80,14 @@ mod tests {
         assert_eq!(Reply::Exit(1).line(), "{\"exit\":1}\n");
         let r: Reply = serde_json::from_str("{\"exit\":2}").unwrap();
         assert_eq!(r, Reply::Exit(2));
+        let hello = Reply::Hello(Station { station: "宜昌站".into(), state: "/var/lib/evidock".into() });
+        assert_eq!(hello.line(), "{\"hello\":{\"station\":\"宜昌站\",\"state\":\"/var/lib/evidock\"}}\n");
     }
 
     #[test]
     fn requests_refuse_unknown_fields() {
-        let ok = r#"{"v":1,"argv":["status"],"paths":[]}"#;
+        let ok = r#"{"v":2,"argv":["status"],"paths":[]}"#;
         assert_eq!(serde_json::from_str::<Request>(ok).unwrap().argv, vec!["status"]);
-        assert!(serde_json::from_str::<Request>(r#"{"v":1,"argv":[],"paths":[],"uid":0}"#).is_err());
+        assert!(serde_json::from_str::<Request>(r#"{"v":2,"argv":[],"paths":[],"uid":0}"#).is_err());
     }
 }

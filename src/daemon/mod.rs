@@ -539,11 +539,16 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
             let handler: Arc<crate::control::server::Handler> = Arc::new(move |who, pid, request, fds, out| {
                 crate::cli::invoke::serve(&cfg, who, pid, request, fds, out)
             });
+            let service = crate::control::server::Service {
+                handler,
+                quick: Box::new(crate::cli::invoke::is_quick),
+                station: crate::cli::invoke::station_of(&config),
+            };
             Some(tokio::spawn(crate::control::server::serve(
                 listener,
                 config.paths.control_socket.clone(),
-                4,
-                handler,
+                crate::control::server::Limits::default(),
+                service,
                 control_stop.clone(),
             )))
         }

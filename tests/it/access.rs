@@ -8,14 +8,7 @@ use crate::support::{b3, files_under, Station};
 pub(crate) const CASE: &str = "宜卫罚〔2025〕3号";
 const INFORMANT: &str = "王举报";
 
-pub(crate) fn text(o: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-pub(crate) fn ok(o: std::process::Output) -> String {
-    assert!(o.status.success(), "{}", text(&o));
-    String::from_utf8(o.stdout).unwrap()
-}
+pub(crate) use crate::support::{ok, text};
 
 /// A station whose superuser is also an approver (for the self-approval test), with one
 /// recorder ingested and its session filed into CASE.
@@ -56,21 +49,21 @@ fn an_export_needs_an_approval_by_someone_else_and_carries_a_verifiable_custody_
     let out = st.path("usb-drive");
     // No request, no export.
     let o = st.evidock(&["export", "--request", "1", "--to", out.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(2), "{}", crate::support::text(&o));
     assert!(text(&o).contains("no access request #1"), "{}", text(&o));
 
     ok(request(&st, &["--kind", "export", "--party", "party", "--party-name", "某某商行负责人"]));
     assert_eq!(state_of(&st, 1), "pending");
     // Not approved yet: refused, and the refusal is logged.
     let o = st.evidock(&["export", "--request", "1", "--to", out.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(2), "{}", crate::support::text(&o));
     assert!(text(&o).contains("nothing leaves without an approved request"), "{}", text(&o));
     let left: Vec<_> =
         std::fs::read_dir(&out).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "a refused export leaves nothing in the target: {left:?}");
     // The requester cannot approve their own request, even holding the approver role.
     let o = st.evidock(&["access", "approve", "1"]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(2), "{}", crate::support::text(&o));
     assert!(text(&o).contains("cannot approve or deny it"), "{}", text(&o));
     assert_eq!(state_of(&st, 1), "pending");
     // A user without the approver role is refused by the socket.
@@ -171,7 +164,7 @@ fn marked_footage_narrows_who_may_request_and_approve() {
     ok(st.evidock(&["access", "mark", "--case", CASE, "--level", "privacy", "--reason", "涉及未成年人"]));
     // No [access.privacy] lists: nobody may request it.
     let o = request(&st, &["--kind", "copy"]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(2), "{}", crate::support::text(&o));
     assert!(text(&o).contains("access.privacy.requesters"), "{}", text(&o));
     // Name root as a privacy requester and nobody as approver of privacy.
     let cfg = std::fs::read_to_string(&st.config).unwrap();

@@ -4,32 +4,23 @@
 //! the file; only verified discs count as copies (INV-14).
 //!
 //! These tests need `xorriso` (and `python3 -m bagit` for the bag check). Without them they
-//! say so and pass, except under CI (`CI` set), where a missing tool fails them.
+//! are ignored, with the reason (`build.rs` looks for the tools), except under CI (`CI` set),
+//! where a missing tool fails them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use crate::support::Station;
 
 const CASE: &str = "宜卫罚〔2024〕12号";
 
-fn ok(o: Output) -> String {
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use crate::support::{ok, text};
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-/// Whether `program args` runs; when it does not: under CI a failure, else a loud skip.
-fn tool(test: &str, program: &str, args: &[&str], install: &str) -> bool {
+/// Fails unless `program args` runs: under CI, where `build.rs` sets every tool's flag, a
+/// missing tool is a failure that says what to install.
+fn require(program: &str, args: &[&str], install: &str) {
     let found = Command::new(program).args(args).output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var_os("CI").is_none(), "{test}: {program} is required under CI ({install})");
-        println!("SKIPPED {test}: {program} is not installed ({install})");
-    }
-    found
+    assert!(found, "`{program} {}` does not run here: {install}", args.join(" "));
 }
 
 fn yesterday(hm: &str) -> String {
@@ -87,11 +78,9 @@ fn corrupt_inside(image: &Path, needle: &[u8], out: &Path) {
 }
 
 #[test]
+#[cfg_attr(not(has_xorriso), ignore = "xorriso is not installed: apt-get install xorriso")]
 fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is_named() {
-    const TEST: &str = "long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is_named";
-    if !tool(TEST, "xorriso", &["-version"], "apt-get install xorriso") {
-        return;
-    }
+    require("xorriso", &["-version"], "apt-get install xorriso");
     let st = station_with_long_term_footage();
     let before = st.archived_footage();
 
@@ -171,17 +160,11 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
         key.to_str().unwrap(),
         "--json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}", crate::support::text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["proven"].as_u64().unwrap() > 3, "{v}");
 
-    // An independent BagIt validator accepts both bags.
-    if tool(TEST, "python3", &["-c", "import bagit"], "pip install bagit") {
-        for l in &labels {
-            let o = Command::new("python3").args(["-m", "bagit", "--validate"]).arg(job.join(l)).output().unwrap();
-            assert!(o.status.success(), "bagit --validate {l}: {}", text(&o));
-        }
-    }
+    // An independent BagIt validator accepts both bags: staged_discs_pass_an_independent_bagit_validator.
     // Standard tools check the manifest inside the bag too.
     let o =
         Command::new("sha512sum").args(["-c", "--quiet", "manifest-sha512.txt"]).current_dir(&bag).output().unwrap();
@@ -277,11 +260,9 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
 }
 
 #[test]
+#[cfg_attr(not(has_xorriso), ignore = "xorriso is not installed: apt-get install xorriso")]
 fn a_staged_disc_is_written_with_the_configured_command_and_verified_from_the_device() {
-    const TEST: &str = "a_staged_disc_is_written_with_the_configured_command_and_verified_from_the_device";
-    if !tool(TEST, "xorriso", &["-version"], "apt-get install xorriso") {
-        return;
-    }
+    require("xorriso", &["-version"], "apt-get install xorriso");
     let st = station_with_long_term_footage();
     // One disc large enough for everything; the default write command, with a file as the burner.
     ok(st.evidock(&["burn", "run", "--media", "dvd"]));
@@ -303,11 +284,9 @@ fn a_staged_disc_is_written_with_the_configured_command_and_verified_from_the_de
 }
 
 #[test]
+#[cfg_attr(not(has_xorriso), ignore = "xorriso is not installed: apt-get install xorriso")]
 fn an_archive_file_changed_since_ingest_stops_the_staging_and_is_named() {
-    const TEST: &str = "an_archive_file_changed_since_ingest_stops_the_staging_and_is_named";
-    if !tool(TEST, "xorriso", &["-version"], "apt-get install xorriso") {
-        return;
-    }
+    require("xorriso", &["-version"], "apt-get install xorriso");
     let st = station_with_long_term_footage();
     // Someone changes one byte of a case file in the archive behind evidock's back (R5).
     let (victim, _) = st.archived_footage().into_iter().find(|(p, _)| p.to_string_lossy().contains(CASE)).unwrap();
@@ -333,11 +312,9 @@ fn an_archive_file_changed_since_ingest_stops_the_staging_and_is_named() {
 /// custody log verifies; the disc shows as never staged, and once abandoned its footage is
 /// planned again and a new job makes a disc that verifies.
 #[test]
+#[cfg_attr(not(has_xorriso), ignore = "xorriso is not installed: apt-get install xorriso")]
 fn a_crash_mid_staging_leaves_no_disc_that_looks_finished_and_the_footage_is_burned_again() {
-    const TEST: &str = "a_crash_mid_staging_leaves_no_disc_that_looks_finished_and_the_footage_is_burned_again";
-    if !tool(TEST, "xorriso", &["-version"], "apt-get install xorriso") {
-        return;
-    }
+    require("xorriso", &["-version"], "apt-get install xorriso");
     let st = station_with_long_term_footage();
     let before = st.archived_footage();
     let o = std::process::Command::new(crate::support::bin())
@@ -379,4 +356,24 @@ fn a_crash_mid_staging_leaves_no_disc_that_looks_finished_and_the_footage_is_bur
     ok(st.evidock(&["burn", "verify", "--image", &iso]));
     assert_eq!(st.archived_footage(), before);
     st.assert_log_verifies();
+}
+
+#[test]
+#[cfg_attr(
+    not(all(has_xorriso, has_bagit)),
+    ignore = "xorriso or the BagIt validator is not installed: apt-get install xorriso; pip install bagit"
+)]
+fn staged_discs_pass_an_independent_bagit_validator() {
+    require("xorriso", &["-version"], "apt-get install xorriso");
+    require("python3", &["-c", "import bagit"], "pip install bagit");
+    let st = station_with_long_term_footage();
+    ok(st.evidock(&["burn", "run", "--media", "custom:1200000", "--maker", "李四", "--extractor", "张三"]));
+    let list: Vec<serde_json::Value> =
+        ok(st.evidock(&["burn", "disc", "list", "--json"])).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(list.len(), 2, "{list:?}");
+    for d in &list {
+        let bag = st.path("burn/job-00001").join(d["label"].as_str().unwrap());
+        let o = Command::new("python3").args(["-m", "bagit", "--validate"]).arg(&bag).output().unwrap();
+        assert!(o.status.success(), "bagit --validate {}: {}", bag.display(), text(&o));
+    }
 }

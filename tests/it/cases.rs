@@ -12,10 +12,7 @@ fn yesterday(hm: &str) -> String {
     format!("{d}T{hm}")
 }
 
-fn ok(o: std::process::Output) -> String {
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use crate::support::ok;
 
 #[test]
 fn footage_is_proposed_filed_into_a_case_and_linked_into_a_second_one() {
@@ -148,7 +145,7 @@ fn an_unexplained_gap_stays_open_until_explained_in_writing() {
     let (vol, _) =
         st.sim("V3", &["--serial", "H700003", "--segments", "3", "--segment-bytes", "10000", "--fault", "gap"]);
     let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1), "an unexplained gap needs review");
+    assert_eq!(o.status.code(), Some(1), "an unexplained gap needs review: {}", crate::support::text(&o));
     let open = ok(st.evidock(&["gap", "list", "--open", "--json"]));
     let gap: serde_json::Value = serde_json::from_str(open.lines().next().expect("one open gap")).unwrap();
     assert_eq!(gap["explanation"], serde_json::Value::Null);
@@ -156,7 +153,7 @@ fn an_unexplained_gap_stays_open_until_explained_in_writing() {
     ok(st.evidock(&["gap", "explain", &id, "--text", "现场当事人遮挡镜头，执法人员口头说明后继续录制"]));
     assert_eq!(ok(st.evidock(&["gap", "list", "--open"])), "", "no open gap left");
     let again = st.evidock(&["gap", "explain", &id, "--text", "another"]);
-    assert_eq!(again.status.code(), Some(2), "an explanation is never replaced");
+    assert_eq!(again.status.code(), Some(2), "an explanation is never replaced: {}", crate::support::text(&again));
     assert!(st.actions().contains(&"gap_explained".to_string()));
     st.assert_log_verifies();
 }
@@ -178,7 +175,7 @@ fn a_crash_right_after_the_rename_of_a_case_move_is_recovered_at_the_next_start(
         .output()
         .unwrap();
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(o.status.signal(), Some(6), "the failpoint aborts: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.signal(), Some(6), "the failpoint aborts: {}", crate::support::text(&o));
     st.start();
     let after = st.archived_footage();
     assert_eq!(after.len(), 2);
@@ -218,7 +215,7 @@ fn nothing_the_station_writes_is_open_to_other_users() {
         .env("EVIDOCK_FAIL_READ", format!("{bad}:5000-9000"))
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{}", crate::support::text(&o));
     let session: String = st.db().query_row("SELECT min(session) FROM segments", [], |r| r.get(0)).unwrap();
     let window = format!("{},{}", yesterday("00:00"), yesterday("23:59"));
     for args in [
@@ -233,7 +230,7 @@ fn nothing_the_station_writes_is_open_to_other_users() {
             args.extend(["--session", &assign]);
         }
         let o = st.evidock(&args);
-        assert!(o.status.code().is_some_and(|c| c <= 1), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.code().is_some_and(|c| c <= 1), "{args:?}: {}", crate::support::text(&o));
     }
     let mut open = Vec::new();
     let mut seen = 0;

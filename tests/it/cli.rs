@@ -7,12 +7,16 @@ fn a_bad_configuration_value_names_file_key_and_value() {
     let st = Station::new();
     std::fs::write(&st.config, "[ingest]\nmax_concurrent_bays = 0\n").unwrap();
     let o = st.evidock(&["status"]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(2), "{}", crate::support::text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("evidock.toml: ingest.max_concurrent_bays = 0: must be between 1 and 64"), "{err}");
+    assert!(
+        err.contains("evidock.toml: ingest.max_concurrent_bays = 0: must be between 1 and 64"),
+        "{}",
+        crate::support::text(&o)
+    );
     std::fs::write(&st.config, "[ingest]\nwipe = true\n").unwrap();
-    let err = String::from_utf8_lossy(&st.evidock(&["status"]).stderr).into_owned();
-    assert!(err.contains("unknown field `wipe`"), "{err}");
+    let o = st.evidock(&["status"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown field `wipe`"), "{}", crate::support::text(&o));
 }
 
 #[test]
@@ -24,7 +28,7 @@ fn status_shows_each_bay_in_chinese_and_english_and_as_json() {
     st.dock(&vol, "S1");
     st.wait_finished("S1");
     let o = st.evidock(&["status"]);
-    assert!(o.status.success());
+    assert!(o.status.success(), "{}", crate::support::text(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("running 运行中"), "{text}");
     assert!(text.contains("recorder 记录仪 E500001"), "{text}");
@@ -43,13 +47,13 @@ fn log_tail_and_verify_report_the_story() {
     st.register("E500002");
     let (vol, _) =
         st.sim("L1", &["--serial", "E500002", "--sessions", "1", "--segments", "2", "--segment-bytes", "10000"]);
-    assert!(st.evidock(&["ingest", vol.to_str().unwrap()]).status.success());
+    crate::support::ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
     let o = st.evidock(&["log", "tail", "-n", "100"]);
-    assert!(o.status.success());
+    assert!(o.status.success(), "{}", crate::support::text(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("segment_copied"), "{text}");
     let o = st.evidock(&["log", "verify", "--json"]);
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(0), "{}", crate::support::text(&o));
 
     // Tamper with the log (triggers dropped first, as an attacker with the file would).
     let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
@@ -59,7 +63,7 @@ fn log_tail_and_verify_report_the_story() {
     db.execute("UPDATE custody_log SET subject = 'device:FORGED' WHERE seq = 3", []).unwrap();
     drop(db);
     let o = st.evidock(&["log", "verify"]);
-    assert_eq!(o.status.code(), Some(1), "a broken log exits 1");
+    assert_eq!(o.status.code(), Some(1), "a broken log exits 1: {}", crate::support::text(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains('3'), "names the first bad event: {text}");
 }
@@ -100,14 +104,15 @@ fn the_daemon_signs_checkpoints_and_a_truncated_log_is_caught() {
     let side = std::fs::read_to_string(st.path("state/custody-checkpoints.txt")).expect("side file");
     assert!(side.contains("\n— evidock/"), "a signed note: {side}");
     assert!(st.path("state/custody-signing.pub").exists());
-    assert_eq!(st.evidock(&["log", "verify"]).status.code(), Some(0));
+    let o = st.evidock(&["log", "verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::support::text(&o));
 
     // Cut the tail after the checkpoint (triggers dropped, as an attacker with the file would).
     let db = st.open_log_for_tampering();
     db.execute("DELETE FROM custody_log WHERE seq = (SELECT MAX(seq) FROM custody_log)", []).unwrap();
     drop(db);
     let o = st.evidock(&["log", "verify"]);
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(o.status.code(), Some(1), "{}", crate::support::text(&o));
     let text = String::from_utf8_lossy(&o.stdout).to_lowercase();
     assert!(text.contains("truncat"), "{text}");
 }
@@ -135,5 +140,6 @@ fn a_log_tampered_while_the_daemon_runs_raises_the_alarm_and_ingest_goes_on() {
     crate::support::wait_for(30, "the alarm", || {
         st.log().contains("ALARM: the custody log does not verify").then_some(())
     });
-    assert_eq!(st.evidock(&["log", "verify"]).status.code(), Some(1));
+    let o = st.evidock(&["log", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", crate::support::text(&o));
 }

@@ -5,8 +5,8 @@
 //! a requester's exFAT drive (R9).
 //!
 //! They need root (loop devices, mounts) and `mkfs.ext4`, `e2fsck`, `resize2fs`,
-//! `mkfs.exfat`, `fsck.exfat` and `mount.exfat-fuse`. CI runs as root and installs them; a
-//! machine without them skips these tests and says why.
+//! `mkfs.exfat`, `fsck.exfat` and `mount.exfat-fuse`. CI runs as root and installs them; on a
+//! machine without them these tests are ignored, with the reason (`build.rs` looks).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,13 +20,7 @@ const SLOW: &str = "read_rate_limit = 4194304\nchunk_bytes = 65536";
 /// Runs a command that must succeed; returns its stdout.
 fn run(cmd: &str, args: &[&str]) -> String {
     let o = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
-    assert!(
-        o.status.success(),
-        "{cmd} {args:?} failed ({}):\n{}{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{cmd} {args:?} failed:\n{}", crate::support::text(&o));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -34,8 +28,9 @@ fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// Whether loop devices and `tools` can be used here. In CI they must be.
-fn usable(tools: &[&str]) -> bool {
+/// Fails unless loop devices and `tools` can be used here: under CI, where `build.rs` sets
+/// every flag, a missing one is a failure that says what is missing.
+fn require(tools: &[&str]) {
     let missing: Vec<&str> = tools
         .iter()
         .copied()
@@ -43,19 +38,9 @@ fn usable(tools: &[&str]) -> bool {
             Command::new("sh").args(["-c", &format!("command -v {t}")]).output().map_or(true, |o| !o.status.success())
         })
         .collect();
-    let root = nix::unistd::Uid::effective().is_root();
-    let why = if !root {
-        "not root: loop devices and mounts need root".to_string()
-    } else if !missing.is_empty() {
-        format!("missing {}", missing.join(", "))
-    } else if !Path::new("/dev/loop-control").exists() {
-        "no /dev/loop-control".to_string()
-    } else {
-        return true;
-    };
-    assert!(std::env::var_os("CI").is_none(), "CI must run the loop-device tests: {why}");
-    eprintln!("skipping: {why}");
-    false
+    assert!(nix::unistd::Uid::effective().is_root(), "loop devices and mounts need root");
+    assert!(missing.is_empty(), "missing {}", missing.join(", "));
+    assert!(Path::new("/dev/loop-control").exists(), "no /dev/loop-control");
 }
 
 /// A file-system image attached to a loop device, and where it is mounted. Dropping it
@@ -217,10 +202,12 @@ fn wait_undocked_after_abandon(st: &Station) {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_loop_devices, has_ext4_tools)),
+    ignore = "needs root, loop devices and e2fsprogs (mkfs.ext4, e2fsck, resize2fs): run as root, apt-get install e2fsprogs"
+)]
 fn an_ext4_recorder_detached_mid_copy_keeps_everything_and_is_ingested_when_mounted_again() {
-    if !usable(&["mkfs.ext4", "e2fsck", "losetup"]) {
-        return;
-    }
+    require(&["mkfs.ext4", "e2fsck", "losetup"]);
     let mut st = Station::with_ingest(SLOW);
     let vol = sim_volume(&st, "L1", "D410001", "4");
     let source = volume_footage(&vol);
@@ -242,10 +229,12 @@ fn an_ext4_recorder_detached_mid_copy_keeps_everything_and_is_ingested_when_moun
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_loop_devices, has_exfat_tools)),
+    ignore = "needs root, loop devices and exFAT tools (mkfs.exfat, fsck.exfat, mount.exfat-fuse): run as root, apt-get install exfatprogs exfat-fuse"
+)]
 fn an_exfat_recorder_yanked_mid_copy_fails_its_reads_keeps_everything_and_is_ingested_when_back() {
-    if !usable(&["mkfs.exfat", "fsck.exfat", "mount.exfat-fuse", "losetup"]) {
-        return;
-    }
+    require(&["mkfs.exfat", "fsck.exfat", "mount.exfat-fuse", "losetup"]);
     let mut st = Station::with_ingest(SLOW);
     let vol = sim_volume(&st, "X1", "D410002", "4");
     let source = volume_footage(&vol);
@@ -278,10 +267,12 @@ fn an_exfat_recorder_yanked_mid_copy_fails_its_reads_keeps_everything_and_is_ing
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_loop_devices, has_ext4_tools)),
+    ignore = "needs root, loop devices and e2fsprogs (mkfs.ext4, e2fsck, resize2fs): run as root, apt-get install e2fsprogs"
+)]
 fn a_full_ext4_archive_stops_the_ingest_cleanly_and_completes_once_the_disk_is_grown() {
-    if !usable(&["mkfs.ext4", "resize2fs", "e2fsck", "losetup"]) {
-        return;
-    }
+    require(&["mkfs.ext4", "resize2fs", "e2fsck", "losetup"]);
     let st = Station::new();
     let mut disk = Loop::new(st.path("archive.img"));
     run("truncate", &["-s", "6M", p(&disk.image)]);
@@ -294,9 +285,9 @@ fn a_full_ext4_archive_stops_the_ingest_cleanly_and_completes_once_the_disk_is_g
     let source = volume_footage(&vol);
 
     let o = st.evidock(&["ingest", p(&vol)]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(o.status.code(), Some(2), "{}", crate::support::text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("the archive is full") && err.contains("free space"), "{err}");
+    assert!(err.contains("the archive is full") && err.contains("free space"), "{}", crate::support::text(&o));
     assert_eq!(volume_footage(&vol), source, "the recorder keeps everything");
     let hashes: Vec<&str> = source.iter().map(|(_, h)| h.as_str()).collect();
     let partly = st.archived_footage();
@@ -320,7 +311,7 @@ fn a_full_ext4_archive_stops_the_ingest_cleanly_and_completes_once_the_disk_is_g
     disk.attach();
     disk.mount(&st.archive(), false);
     let o = st.evidock(&["ingest", p(&vol)]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}", crate::support::text(&o));
     assert_each_once(&st, &source);
     assert!(files_under(&vol.join("DCIM")).is_empty());
     st.assert_log_verifies();
@@ -329,11 +320,13 @@ fn a_full_ext4_archive_stops_the_ingest_cleanly_and_completes_once_the_disk_is_g
 }
 
 #[test]
+#[cfg_attr(
+    not(all(has_loop_devices, has_exfat_tools)),
+    ignore = "needs root, loop devices and exFAT tools (mkfs.exfat, fsck.exfat, mount.exfat-fuse): run as root, apt-get install exfatprogs exfat-fuse"
+)]
 fn an_export_to_an_exfat_drive_is_refused_clearly_unless_the_service_may_write_there() {
     use crate::access::{as_user, ok, service_station, state_of, text, REQUESTER};
-    if !usable(&["mkfs.exfat", "fsck.exfat", "mount.exfat-fuse", "losetup"]) {
-        return;
-    }
+    require(&["mkfs.exfat", "fsck.exfat", "mount.exfat-fuse", "losetup"]);
     let mut st = service_station(&[]);
 
     // The requester's USB drive, exFAT (no ACLs), mounted for them alone, as a desktop does.

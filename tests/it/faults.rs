@@ -29,12 +29,7 @@ fn ingest_fixture(name: &str) -> (Outcome, Value) {
     crate::support::restamp(&vol);
     st.register(summary["serial"].as_str().unwrap());
     let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
-    assert!(
-        matches!(o.status.code(), Some(0 | 1)),
-        "{name}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{name}: {}", crate::support::text(&o));
     let db = st.db();
     let mut verdicts = BTreeMap::new();
     let mut st_ = db.prepare("SELECT seq, name, verdict FROM segments").unwrap();

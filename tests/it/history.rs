@@ -8,10 +8,7 @@ use crate::support::Station;
 const CASE: &str = "宜卫罚〔2024〕7号<b>";
 const PARTY: &str = "<script>alert(\"x\")</script>某某餐饮有限公司";
 
-fn ok(o: std::process::Output) -> String {
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).expect("UTF-8 output")
-}
+use crate::support::ok;
 
 /// Two recorders ingested (H710001 with 3 segments, H710002 with 2), and a case holding
 /// H710001's session.
@@ -113,7 +110,7 @@ fn log_query_filters_by_device_and_action_and_pages() {
     let today = ok(st.evidock(&["log", "query", "--from", "2000-01-01", "--format", "json", "--limit", "1000"]));
     assert_eq!(json_lines(&today).len() as i64, all);
     let typo = st.evidock(&["log", "query", "--action", "segment_wipe"]);
-    assert_eq!(typo.status.code(), Some(2));
+    assert_eq!(typo.status.code(), Some(2), "{}", crate::support::text(&typo));
 }
 
 #[test]
@@ -172,5 +169,5 @@ fn case_history_is_a_complete_escaped_report() {
     let text = ok(st.evidock(&["case", "history", CASE]));
     assert!(text.contains(PARTY) && text.contains("filed 归入案件"));
     let missing = st.evidock(&["case", "history", "no such case"]);
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(missing.status.code(), Some(2), "{}", crate::support::text(&missing));
 }

@@ -76,9 +76,9 @@ fn a_malformed_identity_is_refused_with_a_clear_message_and_nothing_is_touched()
     std::fs::write(vol.join("ZFYINFO.TXT"), b"format=ZFY-CUSTODY/1\nserial=../../x\n").unwrap();
     let before = files_under(&vol);
     let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(1), "{}", crate::support::text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("ZFYINFO.TXT") && out.contains("serial must be 7 characters"), "{out}");
+    assert!(out.contains("ZFYINFO.TXT") && out.contains("serial must be 7 characters"), "{}", crate::support::text(&o));
     assert_eq!(files_under(&vol), before);
     assert!(files_under(&st.archive()).is_empty());
     st.assert_log_verifies();
@@ -94,7 +94,7 @@ fn malformed_chain_lines_are_reported_and_footage_still_archived() {
     text.extend_from_slice(b"SEG|x|\xff\xfe garbage\nNOPE\n");
     std::fs::write(&chain, text).unwrap();
     let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{}", crate::support::text(&o));
     assert_eq!(st.archived_footage().len(), 3, "evidence is never refused");
     st.assert_log_verifies();
 }
@@ -127,8 +127,12 @@ fn a_file_larger_than_allowed_is_refused_and_left_on_the_recorder() {
     let huge = vol.join(summary["segments"][0]["path"].as_str().unwrap()).with_file_name("HUGE_000999.MP4");
     std::fs::File::create(&huge).unwrap().set_len(1 << 40).unwrap();
     let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1), "a refused entry needs review: {}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("refused and left on the recorder"));
+    assert_eq!(o.status.code(), Some(1), "a refused entry needs review: {}", crate::support::text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("refused and left on the recorder"),
+        "{}",
+        crate::support::text(&o)
+    );
     let what: String =
         st.db().query_row("SELECT what FROM hostile WHERE path LIKE '%HUGE_000999.MP4'", [], |r| r.get(0)).unwrap();
     assert!(what.contains("larger than ingest.max_segment_bytes"), "{what}");
@@ -156,7 +160,7 @@ fn a_file_still_being_written_is_never_archived_half_and_stays_on_the_recorder()
         done.store(true, Ordering::Relaxed);
         o
     });
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{}", crate::support::text(&o));
     let error: String =
         st.db().query_row("SELECT details FROM custody_log WHERE action = 'copy_failed'", [], |r| r.get(0)).unwrap();
     assert!(error.contains("while being copied"), "{error}");
@@ -180,7 +184,7 @@ fn zero_byte_and_sparse_files_are_archived_exactly() {
     drop(f);
     let want = crate::support::b3(&sparse);
     let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1), "files no chain covers are flagged: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "files no chain covers are flagged: {}", crate::support::text(&o));
     let archived = st.archived_footage();
     assert_eq!(archived.len(), 4);
     assert!(archived.iter().any(|(_, h)| *h == want), "the sparse file, byte for byte");

@@ -4,13 +4,10 @@
 
 use crate::support::Station;
 
-fn ok(o: std::process::Output) -> String {
-    assert!(o.status.success(), "{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use crate::support::ok;
 
 fn err(o: std::process::Output) -> String {
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(o.status.code(), Some(2), "{}", crate::support::text(&o));
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
@@ -84,7 +81,7 @@ fn only_due_unflagged_unheld_footage_is_purged_after_approval_and_grace_leaving_
         std::fs::set_permissions(f.path(), std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
     }
     let o = as_nobody(&st, &["retention", "purge", "approve", "1"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}", crate::support::text(&o));
 
     let before = st.archived_footage().len();
     ok(st.evidock(&["retention", "purge", "run"]));

@@ -19,6 +19,23 @@ pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/recorders")
 }
 
+/// What a command printed, for assertion messages and checks of its output: its exit status,
+/// then its standard output and standard error, each labelled.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The standard output of a command that must succeed; otherwise fails with all it printed.
+pub fn ok(o: Output) -> String {
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// Waits until `f` returns `Some`, polling, or panics with `what` after `secs`.
 pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -28,6 +45,90 @@ pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T
         }
         assert!(Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
         std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Runs `cmd` to its end, collecting what it prints; kills it and fails after `secs`.
+pub fn within(secs: u64, mut cmd: Command, what: &str) -> Output {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let o = child.wait_with_output().unwrap();
+            panic!("{what} still running after {secs} s: {}", text(&o));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Runs `f` on a thread of its own that acts as user `uid` (group `uid`, no supplementary
+/// groups): what it opens and connects to, the kernel sees that user open and connect. Only
+/// that thread changes credentials (raw system calls: libc's `setuid` would change the whole
+/// test process).
+pub fn as_uid<T: Send + 'static>(uid: u32, f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        // SAFETY: plain system calls on this thread's own credentials; no memory is shared.
+        unsafe {
+            assert_eq!(libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()), 0);
+            assert_eq!(libc::syscall(libc::SYS_setresgid, uid, uid, uid), 0);
+            assert_eq!(libc::syscall(libc::SYS_setresuid, uid, uid, uid), 0);
+        }
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+/// A client of the control socket that speaks the wire by hand, as any local program may.
+pub struct RawClient {
+    pub stream: std::os::unix::net::UnixStream,
+}
+
+impl RawClient {
+    /// Connects to `socket` as user `uid`.
+    pub fn connect_as(uid: u32, socket: &Path) -> RawClient {
+        let socket = socket.to_path_buf();
+        let stream = as_uid(uid, move || std::os::unix::net::UnixStream::connect(&socket).unwrap());
+        stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        RawClient { stream }
+    }
+
+    /// The next line the service sends (without its newline), or `None` at the end.
+    pub fn line(&mut self) -> Option<String> {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            match std::io::Read::read(&mut self.stream, &mut byte) {
+                Ok(0) if line.is_empty() => return None,
+                Ok(0) => break,
+                Ok(_) if byte[0] == b'\n' => break,
+                Ok(_) => line.push(byte[0]),
+                Err(e) => panic!("reading from the control socket: {e} (after {:?})", String::from_utf8_lossy(&line)),
+            }
+        }
+        Some(String::from_utf8_lossy(&line).into_owned())
+    }
+
+    /// Sends `bytes`, with `fds` as `SCM_RIGHTS` on them.
+    pub fn send(&self, bytes: &[u8], fds: &[std::os::fd::RawFd]) {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        let cmsg = [ControlMessage::ScmRights(fds)];
+        let sent = sendmsg::<()>(
+            std::os::fd::AsRawFd::as_raw_fd(&self.stream),
+            &[std::io::IoSlice::new(bytes)],
+            if fds.is_empty() { &[] } else { &cmsg },
+            MsgFlags::empty(),
+            None,
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut &self.stream, &bytes[sent..]).unwrap();
+    }
+
+    /// Every line the service sends until it closes the connection.
+    pub fn rest(&mut self) -> Vec<String> {
+        std::iter::from_fn(|| self.line()).collect()
     }
 }
 
@@ -139,24 +240,24 @@ impl Station {
 
     /// Runs `evidock --config <station> ARGS`, killing it and failing after `secs`.
     pub fn evidock_within(&self, secs: u64, args: &[&str]) -> Output {
-        let mut child = Command::new(bin())
+        let mut cmd = Command::new(bin());
+        cmd.arg("--config").arg(&self.config).args(args);
+        within(secs, cmd, &format!("evidock {args:?}"))
+    }
+
+    /// [`Station::evidock_as`], killing it and failing after `secs`.
+    pub fn evidock_as_within(&self, secs: u64, uid: u32, args: &[&str]) -> Output {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(self.dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+        std::fs::set_permissions(&self.config, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut cmd = Command::new("setpriv");
+        cmd.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into()])
+            .arg(bin())
             .arg("--config")
             .arg(&self.config)
             .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let o = child.wait_with_output().unwrap();
-                panic!("evidock {args:?} still running after {secs} s: {}", String::from_utf8_lossy(&o.stderr));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child.wait_with_output().unwrap()
+            .current_dir("/");
+        within(secs, cmd, &format!("evidock {args:?} as uid {uid}"))
     }
 
     /// Writes a simulated recorder volume into `incoming/<name>`; returns its path and the
@@ -165,7 +266,7 @@ impl Station {
         let out = self.path("incoming").join(name);
         let o =
             Command::new(bin()).args(["sim", "recorder", "--out"]).arg(&out).args(args).arg("--json").output().unwrap();
-        assert!(o.status.success(), "sim failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "sim failed: {}", text(&o));
         (out, serde_json::from_slice(&o.stdout).expect("sim --json prints JSON"))
     }
 
@@ -184,7 +285,7 @@ impl Station {
     pub fn start_as(&mut self, uid: u32, env: &[(&str, &str)]) {
         use std::os::unix::fs::PermissionsExt;
         let o = Command::new("chown").arg("-R").arg(format!("{uid}:{uid}")).arg(self.dir.path()).output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "{}", text(&o));
         std::fs::set_permissions(self.dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
         let mut cmd = Command::new("setpriv");
         cmd.args([format!("--reuid={uid}"), format!("--regid={uid}"), "--clear-groups".into()]).arg(bin());
@@ -320,7 +421,7 @@ impl Station {
     /// Registers a recorder to officer 012345 (the simulator's default badge).
     pub fn register(&self, serial: &str) {
         let o = self.evidock(&["device", "register", serial, "--officer-id", "012345", "--officer-name", "张三"]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "{}", text(&o));
     }
 
     /// A writable connection to the catalogue with the custody log's triggers dropped, as an
@@ -343,12 +444,7 @@ impl Station {
     /// `log verify` succeeds.
     pub fn assert_log_verifies(&self) {
         let o = self.evidock(&["log", "verify"]);
-        assert!(
-            o.status.success(),
-            "log verify failed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert!(o.status.success(), "log verify failed: {}", text(&o));
     }
 }
 

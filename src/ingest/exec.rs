@@ -681,7 +681,7 @@ impl Bay<'_> {
             max_file_bytes: self.config.ingest.max_segment_bytes,
             max_entries: self.config.ingest.max_files_per_volume,
         };
-        let inventory = scan::scan(vol, limits).map_err(|source| {
+        let inventory = scan::scan(vol, limits, serial).map_err(|source| {
             if vol.present() {
                 IngestError::Io { action: "scanning", path: vol.path().into(), source }
             } else {
@@ -804,7 +804,11 @@ impl Bay<'_> {
                 _ => None,
             })
             .collect();
+        // What the archive holds of this recorder, durable and verified: what this docking
+        // archived, and what earlier ones archived and wiped.
+        let mut archived: BTreeSet<String> = done.iter().map(|(i, _)| i.name.clone()).collect();
         for (name, size, hash) in self.catalog().wiped_footage(serial)? {
+            archived.insert(name.clone());
             if named.contains(name.as_str()) && !read_files.iter().any(|f| f.name == name) {
                 read_files.push(verify::ReadFile { name, size, hash, prefixes: Vec::new() });
             }
@@ -837,6 +841,14 @@ impl Bay<'_> {
                     });
                 }
                 None => {}
+            }
+        }
+        // A segment the chain names that the scan left on the recorder (refused, or over the
+        // budget of files) is not missing from the recorder: say so where it is reported.
+        for f in report.segments.iter_mut().filter(|f| f.verdict == verify::Verdict::Missing) {
+            let Some(name) = f.name.as_deref() else { continue };
+            if let Some(r) = inventory.refused.iter().find(|r| r.path.rsplit('/').next() == Some(name)) {
+                f.detail = format!("on the recorder but not taken at this docking ({}): {}", r.what, f.detail);
             }
         }
         let by_name: BTreeMap<&str, &Done> = done.iter().map(|(i, d)| (i.name.as_str(), d)).collect();
@@ -882,15 +894,55 @@ impl Bay<'_> {
                 report.sessions.iter().flat_map(|x| &x.gaps).filter(|g| g.reason.is_none()).count() as u64;
         });
 
-        // Wipe only when every footage file is durable and verified (INV-1).
+        // Wipe only when every footage file is durable and verified (INV-1); a chain file only
+        // when no segment it attests may be on the recorder unarchived, or the next docking
+        // could only call that segment unchained.
         let all_archived = failed.is_empty();
         let mut wiped = false;
         let mut kept: Vec<String> = failed.iter().map(|(i, why)| format!("{}: {why}", i.rel)).collect();
-        if all_archived && self.config.ingest.wipe_after_verify && !done.is_empty() && conflict.is_none() {
+        if inventory.deferred > 0 {
+            kept.push(format!(
+                "{} file(s) over ingest.max_files_per_volume left on the recorder for the next docking",
+                inventory.deferred
+            ));
+        }
+        if all_archived
+            && self.config.ingest.wipe_after_verify
+            && !(done.is_empty() && chain_done.is_empty())
+            && conflict.is_none()
+        {
             crate::failpoint!("ingest.before-wipe");
             self.progress.update(|s| s.phase = Phase::Wiping);
+            let on_volume: BTreeSet<String> = inventory.footage.iter().map(|f| f.name.clone()).collect();
+            let on_recorder =
+                if inventory.whole { plan::OnRecorder::Listed(&on_volume) } else { plan::OnRecorder::Unknown };
+            let mut wipe: Vec<&(Item, Done)> = done.iter().collect();
+            for c in &chain_done {
+                let left = match chains.iter().find(|(n, _)| *n == c.0.name) {
+                    Some((_, chain)) => plan::chain_attests_unarchived(chain, &archived, on_recorder),
+                    None => vec!["segments it could not be read for".to_string()],
+                };
+                if left.is_empty() {
+                    wipe.push(c);
+                    continue;
+                }
+                let reason = format!(
+                    "it attests {} segment(s) the archive does not hold yet ({}{}): kept on the recorder to judge \
+                     them when they are archived",
+                    left.len(),
+                    left.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                    if left.len() > 5 { ", ..." } else { "" }
+                );
+                kept.push(format!("{}: not wiped: {reason}", c.0.rel));
+                self.catalog().event(
+                    Action::WipeSkipped,
+                    &format!("file:{serial}/{}", c.0.rel),
+                    json!({ "docking": docking_id, "source": c.0.rel, "reason": reason,
+                            "segments": left.iter().take(100).collect::<Vec<_>>(), "unarchived": left.len() }),
+                )?;
+            }
             let mut removed = 0u64;
-            for (item, d) in done.iter().chain(&chain_done) {
+            for (item, d) in wipe {
                 if self.stopping() {
                     return Err(IngestError::Stopped { volume: vol.path().into() });
                 }
@@ -930,7 +982,7 @@ impl Bay<'_> {
                 json!({ "docking": docking_id, "files_removed": removed, "complete": wiped,
                         "left_alone": inventory.refused.len() }),
             )?;
-        } else if !done.is_empty() {
+        } else if !(done.is_empty() && chain_done.is_empty()) {
             let reason = if !all_archived {
                 "some footage could not be archived: the recorder keeps everything".to_string()
             } else if let Some(why) = &conflict {
@@ -945,7 +997,7 @@ impl Bay<'_> {
             )?;
         }
 
-        let safe = all_archived;
+        let safe = all_archived && inventory.deferred == 0;
         let outcome_text = if safe { "done" } else { "attention: footage left on the recorder" };
         self.catalog().finish_docking(
             docking_id,
@@ -954,7 +1006,7 @@ impl Bay<'_> {
             Action::IngestFinished,
             json!({
                 "archived": done.len(), "failed": failed.len(), "flagged": flagged, "review": review, "wiped": wiped,
-                "impossible_values": impossible,
+                "deferred": inventory.deferred, "impossible_values": impossible,
                 "left_alone": inventory.refused.iter().map(|r| format!("{}: {}", r.path, r.what)).collect::<Vec<_>>(),
                 "problems": kept,
             }),
@@ -970,12 +1022,24 @@ impl Bay<'_> {
                 } else {
                     "safe to undock: all footage archived and verified / 可以拔出：已归档并校验".into()
                 };
-            } else {
+            } else if !failed.is_empty() {
                 s.phase = Phase::Attention;
                 s.message = format!(
                     "{} file(s) could not be archived and stay on the recorder / {} 个文件未能归档，保留在记录仪上",
                     failed.len(),
                     failed.len()
+                );
+            } else {
+                s.phase = Phase::Attention;
+                s.message = "the footage taken is archived and verified, not all of it / 本次导入的录像已归档并校验，\
+                             但未全部导入"
+                    .into();
+            }
+            if inventory.deferred > 0 {
+                let n = inventory.deferred;
+                s.message += &format!(
+                    "; {n} file(s) over ingest.max_files_per_volume left on the recorder: dock it again to take them \
+                     / 超出单卷文件数上限，{n} 个文件留在记录仪上，请再次接入导入"
                 );
             }
             if salvaged > 0 {
@@ -1103,7 +1167,7 @@ impl Bay<'_> {
             json!({ "docking": docking_id,
                     "reason": "a repeated internal error: the recorder keeps everything" }),
         )?;
-        let safe = failed.is_empty();
+        let safe = failed.is_empty() && inventory.deferred == 0;
         self.catalog().finish_docking(
             docking_id,
             if verified { UNWIPED_OUTCOME } else { UNVERIFIED_OUTCOME },
@@ -1111,7 +1175,7 @@ impl Bay<'_> {
             Action::IngestFinished,
             json!({
                 "archived": archived, "failed": failed.len(), "verified": verified, "review": true, "wiped": false,
-                "error": what, "step": step.as_str(),
+                "error": what, "step": step.as_str(), "deferred": inventory.deferred,
                 "problems": failed.iter().map(|(i, why)| format!("{}: {why}", i.rel)).collect::<Vec<_>>(),
             }),
         )?;
@@ -1138,6 +1202,13 @@ impl Bay<'_> {
                 let n = failed.len();
                 s.message += &format!(
                     "; {n} file(s) could not be archived and stay on the recorder / {n} 个文件未能归档，保留在记录仪上"
+                );
+            }
+            if inventory.deferred > 0 {
+                let n = inventory.deferred;
+                s.message += &format!(
+                    "; {n} file(s) over ingest.max_files_per_volume left on the recorder / 超出单卷文件数上限，\
+                     {n} 个文件留在记录仪上"
                 );
             }
         });

@@ -1,10 +1,12 @@
 //! The pure part of an ingest: where each file goes, what its times are once corrected
-//! for the recorder's clock drift (R2, R4, R13), and which of a recorder's values cannot be
-//! true.
+//! for the recorder's clock drift (R2, R4, R13), which of a recorder's values cannot be true,
+//! and which chain files may leave the recorder (INV-1).
 //!
 //! Must never: do I/O or read a clock; `dock_now` and the drift are inputs. Every sum,
 //! difference and conversion of a value a recorder wrote is checked: a time, size or number
 //! that cannot be used is a [`Finding`], never a panic.
+
+use std::collections::BTreeSet;
 
 use chrono::{Datelike, NaiveDateTime, TimeDelta};
 
@@ -236,6 +238,60 @@ fn record_times(r: &Record) -> Vec<(&'static str, NaiveDateTime)> {
     }
 }
 
+/// Whether the recorder may still hold a segment the dock did not archive.
+#[derive(Debug, Clone, Copy)]
+pub enum OnRecorder<'a> {
+    /// The scan saw the whole volume and took every footage file on it: these names.
+    Listed(&'a BTreeSet<String>),
+    /// Some entries were not looked at, refused or left for a later docking: any segment may be
+    /// on the recorder still.
+    Unknown,
+}
+
+/// The segments a chain file attests (its `SEG` records by name, its `PART` records of a
+/// number no `SEG` names) that the archive does not hold durable and verified (`archived`:
+/// file names, from this docking and earlier ones) and that the recorder may still hold.
+/// The chain file stays on the recorder while this is not empty (INV-1): it is what judges
+/// them at a later docking. A segment absent from a volume seen whole is missing (flagged);
+/// keeping the chain would never bring it back.
+pub fn chain_attests_unarchived(
+    chain: &ChainFile,
+    archived: &BTreeSet<String>,
+    on_recorder: OnRecorder<'_>,
+) -> Vec<String> {
+    let mut named_seqs = BTreeSet::new();
+    let mut out = BTreeSet::new();
+    for l in &chain.records {
+        if let Record::Segment { seq, name, .. } = &l.record {
+            named_seqs.insert(*seq);
+            let on = match on_recorder {
+                OnRecorder::Listed(names) => names.contains(name),
+                OnRecorder::Unknown => true,
+            };
+            if on && !archived.contains(name) {
+                out.insert(name.clone());
+            }
+        }
+    }
+    let seqs = |names: &BTreeSet<String>| -> BTreeSet<u64> {
+        names.iter().filter_map(|n| SegmentName::parse(n)).map(|n| n.seq).collect()
+    };
+    let archived_seqs = seqs(archived);
+    let listed_seqs = match on_recorder {
+        OnRecorder::Listed(names) => Some(seqs(names)),
+        OnRecorder::Unknown => None,
+    };
+    for l in &chain.records {
+        if let Record::Partial { seq, .. } = &l.record {
+            let on = listed_seqs.as_ref().is_none_or(|s| s.contains(seq));
+            if on && !named_seqs.contains(seq) && !archived_seqs.contains(seq) {
+                out.insert(format!("sequence number {seq} (PART record)"));
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +437,31 @@ mod tests {
         assert_eq!((found.len(), total), (MAX_FINDINGS, 201));
         assert_eq!(found[0].field, "clock");
         assert!(found[0].why.contains("corrects no footage time"), "{}", found[0].why);
+    }
+
+    #[test]
+    fn a_chain_stays_while_a_segment_it_attests_may_be_on_the_recorder_unarchived() {
+        let c = chain(vec![
+            seg(1, t("2024-05-01T09:30:00")),
+            seg(2, t("2024-05-01T09:40:00")),
+            Record::Partial { seq: 3, offset: 4, hash: ZERO_LINK, wall: t("2024-05-01T09:50:00"), mono_ms: 0 },
+        ]);
+        let name = |s: u64| format!("A123456_012345_20240501093000_{s:06}.MP4");
+        let set = |names: &[String]| names.iter().cloned().collect::<BTreeSet<String>>();
+        // Everything archived: the chain may go.
+        let all = set(&[name(1), name(2), name(3)]);
+        assert!(chain_attests_unarchived(&c, &all, OnRecorder::Unknown).is_empty());
+        // Segment 2 left on the recorder (or perhaps there): the chain stays for it.
+        let some = set(&[name(1), name(3)]);
+        assert_eq!(chain_attests_unarchived(&c, &some, OnRecorder::Unknown), vec![name(2)]);
+        assert_eq!(chain_attests_unarchived(&c, &some, OnRecorder::Listed(&set(&[name(2)]))), vec![name(2)]);
+        // Segment 2 is on a volume seen whole no more: missing, and the chain cannot bring it back.
+        assert!(chain_attests_unarchived(&c, &some, OnRecorder::Listed(&set(&[]))).is_empty());
+        // The segment a PART record was attesting, by its number.
+        let two = set(&[name(1), name(2)]);
+        assert_eq!(chain_attests_unarchived(&c, &two, OnRecorder::Unknown), vec!["sequence number 3 (PART record)"]);
+        assert!(chain_attests_unarchived(&c, &two, OnRecorder::Listed(&set(&[]))).is_empty());
+        assert_eq!(chain_attests_unarchived(&c, &two, OnRecorder::Listed(&set(&[name(3)]))).len(), 1);
     }
 
     #[test]

@@ -592,24 +592,17 @@ fn any_record() -> impl Strategy<Value = Record> {
     ]
 }
 
-fn any_volume() -> impl Strategy<Value = Vol> {
+fn any_volume() -> impl Strategy<Value = (Vol, usize)> {
     (
         (any_time(), proptest::option::of(-14i32 * 60..=14 * 60), any_time()),
         (proptest::option::of(any_number()), proptest::option::of(any_number())),
         (proptest::collection::vec(any_seg(), 0..5), proptest::option::of(any_number())),
         (proptest::collection::vec(any_record(), 0..3), proptest::option::of((any_number(), any_number(), any_time()))),
-        0usize..4,
+        (0usize..4, 1usize..10),
     )
-        .prop_map(|((clock, tz, gen_wall), storage, (segs, first_seq), (extra, end), junk)| Vol {
-            clock,
-            tz_minutes: tz,
-            storage,
-            segs,
-            first_seq,
-            gen_wall,
-            extra,
-            end,
-            junk,
+        .prop_map(|((clock, tz, gen_wall), storage, (segs, first_seq), (extra, end), (junk, budget))| {
+            let vol = Vol { clock, tz_minutes: tz, storage, segs, first_seq, gen_wall, extra, end, junk };
+            (vol, budget)
         })
 }
 
@@ -617,12 +610,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// The whole ingest (the one the daemon's bays run, in this process, on a real folder and
-    /// a real catalogue) with arbitrary times, sizes, sequence numbers and counts: never a
-    /// panic or an internal error; every byte archived or left on the recorder; the docking
-    /// closed in the custody log, which verifies.
+    /// a real catalogue) with arbitrary times, sizes, sequence numbers and counts, against a
+    /// budget of files junk competes for: never a panic or an internal error; every byte
+    /// archived or left on the recorder; no chain file wiped while a segment it attests stays
+    /// on the recorder unarchived; the docking closed in the custody log, which verifies.
     #[test]
-    fn any_recorder_values_are_ingested_whole_without_a_panic(v in any_volume()) {
-        let st = Station::new();
+    fn any_recorder_values_are_ingested_whole_without_a_panic((v, budget) in any_volume()) {
+        let st = Station::with_ingest(&format!("max_files_per_volume = {budget}"));
         let vol = st.path("incoming/P1");
         v.write(&vol);
         let before = contents(&vol);
@@ -642,6 +636,20 @@ proptest! {
             matches!(outcome, Ok(evidock::ingest::Outcome::Finished { .. })),
             "{outcome:?}\n{}", progress.snapshot().message
         );
+        // A chain file gone from the recorder: every segment it names that the recorder held is
+        // in the archive.
+        let archived: BTreeSet<String> =
+            files_under(&st.archive()).iter().map(|p| b3(&st.archive().join(p))).collect();
+        let held: BTreeSet<&String> = before.iter().map(|(_, h)| h).collect();
+        if !vol.join("ZFY/CHAIN/S1.CHN").exists() {
+            let hash = |s: &Seg| blake3::hash(&s.bytes).to_hex().to_string();
+            for s in v.segs.iter().filter(|s| s.in_chain && held.contains(&hash(s))) {
+                prop_assert!(
+                    archived.contains(blake3::hash(&s.bytes).to_hex().as_str()),
+                    "the chain was wiped while {} is not archived", s.name()
+                );
+            }
+        }
         assert_nothing_lost(&st, &before, &vol);
     }
 }

@@ -285,7 +285,7 @@ pub struct IngestFile {
     pub chunk_bytes: Option<u64>,
     /// Largest segment accepted.
     pub max_segment_bytes: Option<u64>,
-    /// Most entries scanned on one volume.
+    /// Most files taken from one volume at one docking.
     pub max_files_per_volume: Option<u64>,
     /// Read-back mode: "direct" or "drop-cache".
     pub read_back: Option<String>,
@@ -382,7 +382,8 @@ pub struct Ingest {
     pub chunk_bytes: usize,
     /// Largest segment accepted.
     pub max_segment_bytes: u64,
-    /// Most entries scanned on one volume.
+    /// Most files (chain files and footage first) taken from one volume at one docking; the
+    /// rest wait on the recorder for the next.
     pub max_files_per_volume: usize,
     /// Read-back mode.
     pub read_back: ReadBack,

@@ -491,8 +491,8 @@ impl Catalog {
                 id.map(|i| wall(&i.clock)),
                 d.drift_s,
                 id.and_then(|i| i.battery_percent),
-                id.and_then(|i| i.storage_free).map(|v| v as i64),
-                id.and_then(|i| i.storage_total).map(|v| v as i64),
+                id.and_then(|i| i.storage_free).and_then(|v| i64::try_from(v).ok()),
+                id.and_then(|i| i.storage_total).and_then(|v| i64::try_from(v).ok()),
                 id.map(|i| &i.badge),
                 id.map(|_| !registry.is_flagged()),
                 unreliable,
@@ -821,6 +821,23 @@ impl Catalog {
         d.insert("safe_to_undock".into(), Value::from(safe_to_undock));
         append(&self.actor, self.tz, &tx, action, format!("docking:{docking_id}"), Value::Object(d))?;
         tx.commit().map_err(sql("commit docking outcome"))
+    }
+
+    /// The latest docking of device `serial` before `docking_id` that was closed, with its
+    /// outcome: what the last attempt to ingest this recorder came to.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub fn previous_outcome(&self, serial: &str, docking_id: i64) -> Result<Option<(i64, String)>, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT id, outcome FROM dockings WHERE serial = ?1 AND id < ?2 AND outcome IS NOT NULL
+                 ORDER BY id DESC LIMIT 1",
+                params![serial, docking_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql("reading the previous docking of a device"))
     }
 
     /// Footage of a device archived and then wiped from it at an earlier docking: file name,

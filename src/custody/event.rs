@@ -238,11 +238,18 @@ pub enum Action {
     /// A recorder's identity serial differs from its USB serial, or another volume docked now
     /// claims the same serial: ingested, never wiped (R1, R14).
     IdentityConflict,
+    /// A value the recorder wrote (a time, a size) cannot be true or cannot be used: named with
+    /// its record; the footage is archived all the same and the docking needs review (R2, R13).
+    ImpossibleValue,
+    /// The same recorder met an internal error again: its footage was archived without the
+    /// steps that may have failed (the chain verification, unless done first), and it was not
+    /// wiped (R3, R5).
+    IngestDegraded,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 59] = [
+    pub const ALL: [Action; 61] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -302,6 +309,8 @@ impl Action {
         Action::DiscRechecked,
         Action::ConfigChanged,
         Action::IdentityConflict,
+        Action::ImpossibleValue,
+        Action::IngestDegraded,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -366,6 +375,8 @@ impl Action {
             Action::DiscRechecked => "disc_rechecked",
             Action::ConfigChanged => "config_changed",
             Action::IdentityConflict => "identity_conflict",
+            Action::ImpossibleValue => "impossible_value",
+            Action::IngestDegraded => "ingest_degraded",
         }
     }
 
@@ -431,6 +442,8 @@ impl Action {
             Action::DiscRechecked => "光盘已复检",
             Action::ConfigChanged => "配置已变更",
             Action::IdentityConflict => "设备身份冲突",
+            Action::ImpossibleValue => "记录仪数值不合理",
+            Action::IngestDegraded => "导入降级仅归档",
         }
     }
 
@@ -858,7 +871,7 @@ mod tests {
              confidentiality_marked confidentiality_cleared access_requested access_approved access_denied \
              access_expired footage_viewed footage_copied footage_exported burn_planned disc_staged disc_written \
              disc_verified disc_failed disc_moved disc_rechecked config_changed \
-             identity_conflict"
+             identity_conflict impossible_value ingest_degraded"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

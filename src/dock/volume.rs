@@ -9,6 +9,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
+use std::ops::ControlFlow;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -210,31 +211,56 @@ impl Volume {
     /// # Errors
     /// When the folder cannot be read, or holds more than `limit` entries.
     pub fn list(&self, rel: &[&OsStr], limit: usize) -> io::Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        let mut over = false;
+        self.for_each_entry(rel, |entry| {
+            if out.len() >= limit {
+                over = true;
+                return ControlFlow::Break(());
+            }
+            out.push(entry);
+            ControlFlow::Continue(())
+        })?;
+        if over {
+            return Err(io::Error::other(format!("more than {limit} entries")));
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Calls `f` with each entry of the folder `rel` (its kind from `fstatat`, no link
+    /// followed), in the order the file system lists them, until `f` breaks. Nothing is
+    /// gathered here: a folder of any size costs no memory.
+    ///
+    /// # Errors
+    /// When the folder cannot be opened or read.
+    pub fn for_each_entry(&self, rel: &[&OsStr], mut f: impl FnMut(Entry) -> ControlFlow<()>) -> io::Result<()> {
         let dirfd = self.open_dir(rel)?;
         let mut dir =
             nix::dir::Dir::from_fd(std::os::fd::IntoRawFd::into_raw_fd(dirfd.try_clone()?)).map_err(io_err)?;
-        let mut out = Vec::new();
         for ent in dir.iter() {
             let ent = ent.map_err(io_err)?;
             let name = OsStr::from_bytes(ent.file_name().to_bytes());
             if name == "." || name == ".." {
                 continue;
             }
-            if out.len() >= limit {
-                return Err(io::Error::other(format!("more than {limit} entries")));
-            }
-            let st =
-                fstatat(Some(dirfd.as_raw_fd()), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).map_err(io_err)?;
+            let st = match fstatat(Some(dirfd.as_raw_fd()), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) => st,
+                // Removed since it was listed: no longer on the volume.
+                Err(nix::errno::Errno::ENOENT) => continue,
+                Err(e) => return Err(io_err(e)),
+            };
             let kind = match SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT {
                 SFlag::S_IFREG => EntryKind::File { size: st.st_size as u64 },
                 SFlag::S_IFDIR => EntryKind::Dir,
                 SFlag::S_IFLNK => EntryKind::Symlink,
                 _ => EntryKind::Special,
             };
-            out.push(Entry { name: name.to_os_string(), kind });
+            if f(Entry { name: name.to_os_string(), kind }).is_break() {
+                break;
+            }
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        Ok(())
     }
 
     /// Opens the regular file `rel` for reading: no link followed, never blocking on a FIFO,

@@ -8,7 +8,8 @@
 //! Runs on a blocking thread, one call per docked volume. Errors that end a bay early
 //! ([`IngestError`]) leave the recorder untouched beyond what was already verified.
 
-use std::collections::BTreeMap;
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +30,7 @@ use crate::recorder::{seal, verify};
 
 use super::plan;
 use super::progress::{Phase, Progress};
-use super::scan::{self, Item, Limits};
+use super::scan::{self, Inventory, Item, Limits};
 
 /// What one bay works with. The catalogue mutex is shared by all bays (one writer).
 #[derive(Debug, Clone, Copy)]
@@ -145,7 +146,48 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "panic".into())
 }
 
+/// The facts of one docking, each read once in [`Bay::run`].
+struct Docking<'a> {
+    identity: &'a Identity,
+    docking_id: i64,
+    /// Device clock minus dock clock, seconds.
+    drift_s: i64,
+    /// The dock's clock when the identity was read (station local time).
+    dock_now: NaiveDateTime,
+    /// Why the recorder is held (an identity conflict): nothing is written to it.
+    conflict: Option<String>,
+}
+
+/// What an attempt at a docking got done, for a second attempt after an internal error.
+#[derive(Debug, Default)]
+struct Attempt {
+    /// The scan's refusals are in the custody log.
+    refusals_logged: Cell<bool>,
+    /// The chain verification is in the catalogue and the custody log.
+    verified: Cell<bool>,
+}
+
+/// How a docking that met an internal error again closes: archived, without the steps that
+/// may have failed (the verification too, unless it was done before the error).
+const UNVERIFIED_OUTCOME: &str = "archived, not verified: repeated internal error";
+const UNWIPED_OUTCOME: &str = "archived, not wiped: repeated internal error";
+
+/// Outcomes of a docking that met an internal error: abandoned, or archived without the
+/// failing steps after a repeated one.
+const INTERNAL_OUTCOMES: [&str; 4] =
+    ["abandoned: internal error", "abandoned: catalogue error", UNVERIFIED_OUTCOME, UNWIPED_OUTCOME];
+
+fn is_internal_outcome(outcome: &str) -> bool {
+    INTERNAL_OUTCOMES.contains(&outcome)
+}
+
 impl IngestError {
+    /// A bug, or a catalogue that refused what this recorder gave it: the same docking would
+    /// fail the same way again.
+    fn is_internal(&self) -> bool {
+        matches!(self, IngestError::Internal { .. } | IngestError::Catalog(_))
+    }
+
     /// Whether docking again (or restarting) can help without a person acting first.
     pub fn retry_helps(&self) -> bool {
         matches!(self, IngestError::DeviceGone { .. } | IngestError::Stopped { .. })
@@ -392,76 +434,40 @@ impl Bay<'_> {
                 });
                 return Ok(Outcome::NotARecorder);
             }
-            Err(e @ AdapterError::BadIdentity { .. }) => {
-                let msg = e.to_string();
+            Err(_) if !vol.present() => return Err(IngestError::DeviceGone { volume: path.into() }),
+            // Invalid, unreadable, too large, a link or not a regular file: refused, and that
+            // refusal is a docking of its own in the custody log.
+            Err(e) => return self.refuse_identity(&volume_name, dock_now, e),
+        };
+
+        // Drift: both clocks in UTC where the recorder states its zone, else both local. Whole
+        // seconds, so that a clock at either end of the range of times cannot overflow.
+        let drift_s = match identity.clock_utc_offset {
+            Some(off) => plan::drift_seconds_utc(identity.clock, off, now_utc.naive_utc()),
+            None => plan::drift_seconds(identity.clock, dock_now),
+        };
+        // Nothing before the docking is catalogued may escape as a panic either: the docking is
+        // then recorded without its drift, and closed as abandoned.
+        let begun = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.begin(&volume_name, &identity, drift_s, dock_now)
+        }));
+        let docking_id = match begun {
+            Ok(r) => r?,
+            Err(panic) => {
+                let e = IngestError::Internal { volume: vol.path().into(), what: panic_text(&*panic) };
                 let mut cat = self.catalog();
                 let (docking, _) = cat.begin_docking(&DockingStart {
                     volume: &volume_name,
                     usb: self.usb.map(usb_text),
-                    identity: None,
+                    identity: Some(&identity),
                     dock_clock: dock_now,
                     drift_s: None,
                     drift_threshold_s: self.config.ingest.clock_drift_threshold_s,
                 })?;
-                cat.record_hostile(docking, format::IDENTITY_FILE, &msg)?;
-                cat.finish_docking(
-                    docking,
-                    "refused: invalid identity file",
-                    false,
-                    Action::IngestAbandoned,
-                    json!({ "error": msg }),
-                )?;
-                self.progress.update(|s| {
-                    s.docking_id = Some(docking);
-                    s.phase = Phase::Attention;
-                    s.message = format!("{msg}: nothing copied or wiped / 身份文件无效，未导入");
-                });
-                return Ok(Outcome::BadIdentity(msg));
-            }
-            Err(e) if !vol.present() => {
-                let _ = e;
-                return Err(IngestError::DeviceGone { volume: path.into() });
-            }
-            Err(AdapterError::Io { source, .. }) => {
-                return Err(IngestError::Io { action: "reading the identity of", path: path.into(), source })
-            }
-            Err(e) => {
-                return Err(IngestError::Io { action: "identifying", path: path.into(), source: io::Error::other(e) })
+                drop(cat);
+                return Err(self.abandon(docking, e));
             }
         };
-
-        // Drift: both clocks in UTC where the recorder states its zone, else both local.
-        let drift_s = match identity.clock_utc_offset {
-            Some(off) => {
-                (identity.clock - chrono::Duration::seconds(i64::from(off)) - now_utc.naive_utc()).num_seconds()
-            }
-            None => plan::drift_seconds(identity.clock, dock_now),
-        };
-        let (docking_id, registry) = self.catalog().begin_docking(&DockingStart {
-            volume: &volume_name,
-            usb: self.usb.map(usb_text),
-            identity: Some(&identity),
-            dock_clock: dock_now,
-            drift_s: Some(drift_s),
-            drift_threshold_s: self.config.ingest.clock_drift_threshold_s,
-        })?;
-        self.progress.update(|s| {
-            s.docking_id = Some(docking_id);
-            s.serial = Some(identity.serial.clone());
-            s.officer = Some(match &identity.officer_name {
-                Some(n) => format!("{} {n}", identity.badge),
-                None => identity.badge.clone(),
-            });
-            s.battery = identity.battery_percent;
-            s.storage_free = identity.storage_free;
-            s.drift_s = Some(drift_s);
-            s.clock_unreliable = drift_s.unsigned_abs() > self.config.ingest.clock_drift_threshold_s;
-            s.registry = registry.as_str().to_string();
-            if registry.is_flagged() {
-                s.registry_note = Some(registry.describe(&identity.serial));
-            }
-            s.phase = Phase::Copying;
-        });
         // One serial, one recorder: the USB serial must be the identity's, and no other volume
         // docked now may claim it. A conflict is ingested (the evidence is kept) but not wiped.
         // The USB serial as the USB watch reported it, or as the kernel has it for the volume's
@@ -497,30 +503,132 @@ impl Bay<'_> {
         // A bug in one bay must not leave its docking open with no word in the log: the panic
         // becomes an abandoned docking like any other stop (INV-2 still holds: a file is wiped
         // only after its own verification, so the recorder keeps everything not yet verified).
+        let attempt = Attempt::default();
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.ingest_recorder(&vol, adapter.as_ref(), &identity, docking_id, drift_s, dock_now, conflict)
+            let facts = Docking { identity: &identity, docking_id, drift_s, dock_now, conflict: conflict.clone() };
+            self.ingest_recorder(&vol, adapter.as_ref(), &facts, &attempt)
         }))
         .unwrap_or_else(|panic| Err(IngestError::Internal { volume: vol.path().into(), what: panic_text(&*panic) }));
+        // The same recorder failing the same way at every docking would never be verified nor
+        // wiped, and its footage never archived: when its previous docking also ended in an
+        // internal error, what can be done without the failing steps is done.
+        let previous = match &result {
+            // Bound here: the catalogue's lock is released before anything else takes it.
+            Err(e) if e.is_internal() => self.catalog().previous_outcome(&identity.serial, docking_id),
+            _ => Ok(None),
+        };
+        let result = match result {
+            Err(e) if e.is_internal() => match previous {
+                Ok(Some((previous, outcome))) if is_internal_outcome(&outcome) => {
+                    let step = self.progress.snapshot().phase;
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        self.ingest_unverified(&vol, &identity, docking_id, dock_now, &attempt, &e, step, previous)
+                    }))
+                    .unwrap_or_else(|panic| {
+                        Err(IngestError::Internal { volume: vol.path().into(), what: panic_text(&*panic) })
+                    })
+                }
+                _ => Err(e),
+            },
+            other => other,
+        };
         drop(claim);
-        match result {
-            Ok(outcome) => Ok(outcome),
-            Err(e) => {
-                let reason = e.to_string();
-                self.progress.update(|s| {
-                    s.phase = Phase::Abandoned;
-                    s.message = format!("{reason} / 导入中止：未经核验的录像均仍在记录仪上");
-                });
-                // The log says why; if the catalogue itself failed, this may fail too.
-                let _ = self.catalog().finish_docking(
-                    docking_id,
-                    &format!("abandoned: {}", e.short()),
-                    false,
-                    Action::IngestAbandoned,
-                    json!({ "error": reason, "retry_helps": e.retry_helps() }),
-                );
-                Err(e)
+        result.map_err(|e| self.abandon(docking_id, e))
+    }
+
+    /// Catalogues a docking with its identity and drift (R1, R2, R14) and shows it in the bay.
+    fn begin(
+        &self,
+        volume_name: &str,
+        identity: &Identity,
+        drift_s: i64,
+        dock_now: NaiveDateTime,
+    ) -> Result<i64, IngestError> {
+        let (docking_id, registry) = self.catalog().begin_docking(&DockingStart {
+            volume: volume_name,
+            usb: self.usb.map(usb_text),
+            identity: Some(identity),
+            dock_clock: dock_now,
+            drift_s: Some(drift_s),
+            drift_threshold_s: self.config.ingest.clock_drift_threshold_s,
+        })?;
+        self.progress.update(|s| {
+            s.docking_id = Some(docking_id);
+            s.serial = Some(identity.serial.clone());
+            s.officer = Some(match &identity.officer_name {
+                Some(n) => format!("{} {n}", identity.badge),
+                None => identity.badge.clone(),
+            });
+            s.battery = identity.battery_percent;
+            s.storage_free = identity.storage_free;
+            s.drift_s = Some(drift_s);
+            s.clock_unreliable = drift_s.unsigned_abs() > self.config.ingest.clock_drift_threshold_s;
+            s.registry = registry.as_str().to_string();
+            if registry.is_flagged() {
+                s.registry_note = Some(registry.describe(&identity.serial));
             }
-        }
+            s.phase = Phase::Copying;
+        });
+        Ok(docking_id)
+    }
+
+    /// Closes a docking that stopped early as `ingest_abandoned`, says so in the bay, and hands
+    /// the error back.
+    fn abandon(&self, docking_id: i64, e: IngestError) -> IngestError {
+        let reason = e.to_string();
+        self.progress.update(|s| {
+            s.phase = Phase::Abandoned;
+            s.message = format!("{reason} / 导入中止：未经核验的录像均仍在记录仪上");
+        });
+        // The log says why; if the catalogue itself failed, this may fail too.
+        let _ = self.catalog().finish_docking(
+            docking_id,
+            &format!("abandoned: {}", e.short()),
+            false,
+            Action::IngestAbandoned,
+            json!({ "error": reason, "retry_helps": e.retry_helps() }),
+        );
+        e
+    }
+
+    /// An identity file that cannot be used (invalid, unreadable, too large, not a regular
+    /// file): a docking without identity, the file reported as refused, closed as abandoned.
+    /// Nothing is copied, nothing is written to the recorder.
+    fn refuse_identity(
+        &self,
+        volume_name: &str,
+        dock_now: NaiveDateTime,
+        e: AdapterError,
+    ) -> Result<Outcome, IngestError> {
+        let msg = match e {
+            AdapterError::BadIdentity { .. } => e.to_string(),
+            _ => format!("identity file {} cannot be used: {e}", format::IDENTITY_FILE),
+        };
+        let (outcome, zh) = match e {
+            AdapterError::BadIdentity { .. } => ("refused: invalid identity file", "身份文件无效，未导入"),
+            _ => (
+                "refused: identity file unreadable",
+                "身份文件无法读取（过大、不可读或非普通文件），未导入；请重新接入，仍不行请送检",
+            ),
+        };
+        let mut cat = self.catalog();
+        let (docking, _) = cat.begin_docking(&DockingStart {
+            volume: volume_name,
+            usb: self.usb.map(usb_text),
+            identity: None,
+            dock_clock: dock_now,
+            drift_s: None,
+            drift_threshold_s: self.config.ingest.clock_drift_threshold_s,
+        })?;
+        cat.record_hostile(docking, format::IDENTITY_FILE, &msg)?;
+        cat.finish_docking(docking, outcome, false, Action::IngestAbandoned, json!({ "error": msg }))?;
+        drop(cat);
+        self.progress.update(|s| {
+            s.docking_id = Some(docking);
+            s.phase = Phase::Attention;
+            s.message = format!("{msg}: nothing copied or wiped / {zh}");
+        });
+        Ok(Outcome::BadIdentity(msg))
     }
 
     /// Records a file that could not be archived (`copy_failed`; it stays on the recorder) and
@@ -567,33 +675,59 @@ impl Bay<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)] // the facts of one docking, each read once in `run`
-    fn ingest_recorder(
-        &self,
-        vol: &Volume,
-        adapter: &dyn Adapter,
-        identity: &Identity,
-        docking_id: i64,
-        drift_s: i64,
-        dock_now: NaiveDateTime,
-        conflict: Option<String>,
-    ) -> Result<Outcome, IngestError> {
-        let serial = identity.serial.as_str();
+    /// Scans the volume and records what it refuses (once per docking: `logged` says it was).
+    fn scan(&self, vol: &Volume, serial: &str, docking_id: i64, logged: &Cell<bool>) -> Result<Inventory, IngestError> {
         let limits = Limits {
             max_file_bytes: self.config.ingest.max_segment_bytes,
             max_entries: self.config.ingest.max_files_per_volume,
         };
-        let inventory = scan::scan(vol, limits).map_err(|source| {
+        let inventory = scan::scan(vol, limits, serial).map_err(|source| {
             if vol.present() {
                 IngestError::Io { action: "scanning", path: vol.path().into(), source }
             } else {
                 IngestError::DeviceGone { volume: vol.path().into() }
             }
         })?;
-        for r in &inventory.refused {
-            tracing::warn!(serial, path = %r.path, what = %r.what, "entry left alone");
-            self.catalog().record_hostile(docking_id, &r.path, &r.what)?;
+        if !logged.get() {
+            for r in &inventory.refused {
+                tracing::warn!(serial, path = %r.path, what = %r.what, "entry left alone");
+                self.catalog().record_hostile(docking_id, &r.path, &r.what)?;
+            }
+            logged.set(true);
         }
+        Ok(inventory)
+    }
+
+    /// Records the values of a docking that cannot be true or cannot be used (R2, R13, R14),
+    /// each named with its record, at most [`plan::MAX_FINDINGS`] of them. Returns how many
+    /// there are.
+    fn record_findings(&self, docking_id: i64, serial: &str, values: &plan::Values<'_>) -> Result<u64, IngestError> {
+        let (found, total) = plan::findings(values);
+        for (i, f) in found.iter().enumerate() {
+            tracing::warn!(serial, record = %f.record, field = f.field, value = %f.value, why = %f.why, "impossible value");
+            let mut details = json!({ "docking": docking_id, "record": f.record, "field": f.field, "value": f.value,
+                                      "why": f.why });
+            if i + 1 == found.len() && total > found.len() as u64 {
+                details["more"] = json!(total - found.len() as u64);
+                details["total"] = json!(total);
+            }
+            self.catalog().event(Action::ImpossibleValue, &format!("device:{serial}"), details)?;
+        }
+        Ok(total)
+    }
+
+    fn ingest_recorder(
+        &self,
+        vol: &Volume,
+        adapter: &dyn Adapter,
+        d: &Docking<'_>,
+        attempt: &Attempt,
+    ) -> Result<Outcome, IngestError> {
+        let Docking { identity, docking_id, drift_s, dock_now, ref conflict } = *d;
+        let serial = identity.serial.as_str();
+        // What footage times are corrected by: nothing, when the clock is no possible reading.
+        let correction = plan::correction(identity.clock, drift_s);
+        let inventory = self.scan(vol, serial, docking_id, &attempt.refusals_logged)?;
 
         // Chains first: their PART records say which prefixes to hash while copying.
         let mut chains: Vec<(String, ChainFile)> = Vec::new();
@@ -606,11 +740,19 @@ impl Bay<'_> {
                 }
             }
         }
+        let footage_names: Vec<(&str, &str)> =
+            inventory.footage.iter().map(|f| (f.rel.as_str(), f.name.as_str())).collect();
+        let impossible = self.record_findings(
+            docking_id,
+            serial,
+            &plan::Values { identity, drift_s, footage: &footage_names, chains: &chains },
+        )?;
         let names: Vec<String> = inventory.footage.iter().map(|f| f.name.clone()).collect();
         let prefixes = verify::requested_prefixes(&chains, &names);
-        let expected_first_seq = self.catalog().device_last_seq(serial)?.map(|s| s + 1);
+        let expected_first_seq = self.catalog().device_last_seq(serial)?.and_then(|s| s.checked_add(1));
 
-        let bytes_total: u64 = inventory.footage.iter().chain(&inventory.chains).map(|f| f.size).sum();
+        let bytes_total =
+            inventory.footage.iter().chain(&inventory.chains).fold(0u64, |sum, f| sum.saturating_add(f.size));
         self.progress.update(|s| {
             s.files_total = inventory.footage.len() as u64;
             s.bytes_total = bytes_total;
@@ -629,7 +771,9 @@ impl Bay<'_> {
         // Files the recorder could not read, their readable parts archived as `.PARTIAL`.
         let mut salvaged = 0u64;
         let no_offsets = Vec::new();
-        for (item, result) in self.copy_all(vol, serial, docking_id, &inventory.footage, &prefixes, drift_s, dock_now) {
+        for (item, result) in
+            self.copy_all(vol, serial, docking_id, &inventory.footage, &prefixes, correction, dock_now)
+        {
             match result {
                 Ok(d) => done.push((item, d)),
                 Err(e) => failed.push(self.copy_failed(serial, docking_id, item, e, &mut salvaged)?),
@@ -637,17 +781,11 @@ impl Bay<'_> {
         }
         let mut chain_done: Vec<(Item, Done)> = Vec::new();
         for item in &inventory.chains {
-            let start = chains
-                .iter()
-                .find(|(n, _)| *n == item.name)
-                .and_then(|(_, c)| c.records.first())
-                .and_then(|l| match &l.record {
-                    format::Record::Genesis { wall, .. } => Some(plan::corrected(*wall, drift_s)),
-                    _ => None,
-                })
-                .unwrap_or(dock_now);
-            let dest = layout::chain_path(start, serial, &item.name).expect("scanned names are safe");
-            match self.ingest_file(vol, serial, docking_id, item, &dest, &no_offsets) {
+            let chain = chains.iter().find(|(n, _)| *n == item.name).map(|(_, c)| c);
+            let copied = plan::chain_destination(serial, &item.name, chain, correction, dock_now)
+                .map_err(|e| FileError::Failed(format!("no archive path for it: {e}")))
+                .and_then(|dest| self.ingest_file(vol, serial, docking_id, item, &dest, &no_offsets));
+            match copied {
                 Ok(d) => chain_done.push((item.clone(), d)),
                 Err(e) => failed.push(self.copy_failed(serial, docking_id, item.clone(), e, &mut salvaged)?),
             }
@@ -666,11 +804,16 @@ impl Bay<'_> {
                 _ => None,
             })
             .collect();
+        // What the archive holds of this recorder, durable and verified: what this docking
+        // archived, and what earlier ones archived and wiped.
+        let mut archived: BTreeSet<String> = done.iter().map(|(i, _)| i.name.clone()).collect();
         for (name, size, hash) in self.catalog().wiped_footage(serial)? {
+            archived.insert(name.clone());
             if named.contains(name.as_str()) && !read_files.iter().any(|f| f.name == name) {
                 read_files.push(verify::ReadFile { name, size, hash, prefixes: Vec::new() });
             }
         }
+        crate::failpoint!("ingest.verify");
         let mut report = verify::verify(&verify::Input {
             chains: &chains,
             files: &read_files,
@@ -700,17 +843,29 @@ impl Bay<'_> {
                 None => {}
             }
         }
+        // A segment the chain names that the scan left on the recorder (refused, or over the
+        // budget of files) is not missing from the recorder: say so where it is reported.
+        for f in report.segments.iter_mut().filter(|f| f.verdict == verify::Verdict::Missing) {
+            let Some(name) = f.name.as_deref() else { continue };
+            if let Some(r) = inventory.refused.iter().find(|r| r.path.rsplit('/').next() == Some(name)) {
+                f.detail = format!("on the recorder but not taken at this docking ({}): {}", r.what, f.detail);
+            }
+        }
         let by_name: BTreeMap<&str, &Done> = done.iter().map(|(i, d)| (i.name.as_str(), d)).collect();
         let rows: Vec<SegmentRow<'_>> = report
             .segments
             .iter()
             .map(|f| SegmentRow {
                 file_id: f.name.as_deref().and_then(|n| by_name.get(n)).map(|d| d.archived.id),
-                corrected: (f.start.map(|t| plan::corrected(t, drift_s)), f.end.map(|t| plan::corrected(t, drift_s))),
+                corrected: (
+                    f.start.zip(correction).and_then(|(t, d)| plan::corrected(t, d)),
+                    f.end.zip(correction).and_then(|(t, d)| plan::corrected(t, d)),
+                ),
                 finding: f,
             })
             .collect();
         self.catalog().record_verification(docking_id, serial, &report, &rows)?;
+        attempt.verified.set(true);
         if report.provenance == verify::Provenance::SealedAtDock && !read_files.is_empty() {
             self.write_dock_seal(serial, docking_id, &read_files, dock_now)?;
         }
@@ -720,6 +875,7 @@ impl Bay<'_> {
             (snap.clock_unreliable, snap.registry_note.is_some())
         };
         let review = flagged > 0
+            || impossible > 0
             || clock_unreliable
             || registry_flagged
             || !inventory.refused.is_empty()
@@ -738,15 +894,55 @@ impl Bay<'_> {
                 report.sessions.iter().flat_map(|x| &x.gaps).filter(|g| g.reason.is_none()).count() as u64;
         });
 
-        // Wipe only when every footage file is durable and verified (INV-1).
+        // Wipe only when every footage file is durable and verified (INV-1); a chain file only
+        // when no segment it attests may be on the recorder unarchived, or the next docking
+        // could only call that segment unchained.
         let all_archived = failed.is_empty();
         let mut wiped = false;
         let mut kept: Vec<String> = failed.iter().map(|(i, why)| format!("{}: {why}", i.rel)).collect();
-        if all_archived && self.config.ingest.wipe_after_verify && !done.is_empty() && conflict.is_none() {
+        if inventory.deferred > 0 {
+            kept.push(format!(
+                "{} file(s) over ingest.max_files_per_volume left on the recorder for the next docking",
+                inventory.deferred
+            ));
+        }
+        if all_archived
+            && self.config.ingest.wipe_after_verify
+            && !(done.is_empty() && chain_done.is_empty())
+            && conflict.is_none()
+        {
             crate::failpoint!("ingest.before-wipe");
             self.progress.update(|s| s.phase = Phase::Wiping);
+            let on_volume: BTreeSet<String> = inventory.footage.iter().map(|f| f.name.clone()).collect();
+            let on_recorder =
+                if inventory.whole { plan::OnRecorder::Listed(&on_volume) } else { plan::OnRecorder::Unknown };
+            let mut wipe: Vec<&(Item, Done)> = done.iter().collect();
+            for c in &chain_done {
+                let left = match chains.iter().find(|(n, _)| *n == c.0.name) {
+                    Some((_, chain)) => plan::chain_attests_unarchived(chain, &archived, on_recorder),
+                    None => vec!["segments it could not be read for".to_string()],
+                };
+                if left.is_empty() {
+                    wipe.push(c);
+                    continue;
+                }
+                let reason = format!(
+                    "it attests {} segment(s) the archive does not hold yet ({}{}): kept on the recorder to judge \
+                     them when they are archived",
+                    left.len(),
+                    left.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                    if left.len() > 5 { ", ..." } else { "" }
+                );
+                kept.push(format!("{}: not wiped: {reason}", c.0.rel));
+                self.catalog().event(
+                    Action::WipeSkipped,
+                    &format!("file:{serial}/{}", c.0.rel),
+                    json!({ "docking": docking_id, "source": c.0.rel, "reason": reason,
+                            "segments": left.iter().take(100).collect::<Vec<_>>(), "unarchived": left.len() }),
+                )?;
+            }
             let mut removed = 0u64;
-            for (item, d) in done.iter().chain(&chain_done) {
+            for (item, d) in wipe {
                 if self.stopping() {
                     return Err(IngestError::Stopped { volume: vol.path().into() });
                 }
@@ -786,7 +982,7 @@ impl Bay<'_> {
                 json!({ "docking": docking_id, "files_removed": removed, "complete": wiped,
                         "left_alone": inventory.refused.len() }),
             )?;
-        } else if !done.is_empty() {
+        } else if !(done.is_empty() && chain_done.is_empty()) {
             let reason = if !all_archived {
                 "some footage could not be archived: the recorder keeps everything".to_string()
             } else if let Some(why) = &conflict {
@@ -801,7 +997,7 @@ impl Bay<'_> {
             )?;
         }
 
-        let safe = all_archived;
+        let safe = all_archived && inventory.deferred == 0;
         let outcome_text = if safe { "done" } else { "attention: footage left on the recorder" };
         self.catalog().finish_docking(
             docking_id,
@@ -810,6 +1006,7 @@ impl Bay<'_> {
             Action::IngestFinished,
             json!({
                 "archived": done.len(), "failed": failed.len(), "flagged": flagged, "review": review, "wiped": wiped,
+                "deferred": inventory.deferred, "impossible_values": impossible,
                 "left_alone": inventory.refused.iter().map(|r| format!("{}: {}", r.path, r.what)).collect::<Vec<_>>(),
                 "problems": kept,
             }),
@@ -825,12 +1022,24 @@ impl Bay<'_> {
                 } else {
                     "safe to undock: all footage archived and verified / 可以拔出：已归档并校验".into()
                 };
-            } else {
+            } else if !failed.is_empty() {
                 s.phase = Phase::Attention;
                 s.message = format!(
                     "{} file(s) could not be archived and stay on the recorder / {} 个文件未能归档，保留在记录仪上",
                     failed.len(),
                     failed.len()
+                );
+            } else {
+                s.phase = Phase::Attention;
+                s.message = "the footage taken is archived and verified, not all of it / 本次导入的录像已归档并校验，\
+                             但未全部导入"
+                    .into();
+            }
+            if inventory.deferred > 0 {
+                let n = inventory.deferred;
+                s.message += &format!(
+                    "; {n} file(s) over ingest.max_files_per_volume left on the recorder: dock it again to take them \
+                     / 超出单卷文件数上限，{n} 个文件留在记录仪上，请再次接入导入"
                 );
             }
             if salvaged > 0 {
@@ -865,6 +1074,12 @@ impl Bay<'_> {
             if s.clock_unreliable {
                 s.message += "; recorder clock off: footage times unreliable / 记录仪时钟偏差过大，时间不可靠";
             }
+            if impossible > 0 {
+                s.message += &format!(
+                    "; {impossible} impossible value(s) from the recorder (times, sizes), footage archived all the \
+                     same / 记录仪提供的 {impossible} 个数值不合理（时间、容量），录像仍已归档"
+                );
+            }
         });
         Ok(Outcome::Finished {
             archived: done.len() as u64,
@@ -872,6 +1087,137 @@ impl Bay<'_> {
             flagged,
             review,
             wiped,
+            safe_to_undock: safe,
+        })
+    }
+
+    /// The fallback after a repeated internal error on the same recorder (`error`, met in
+    /// `step`; its docking `previous` ended in one too): every file the scan takes is archived
+    /// and read back, one at a time and each in its own guard, filed by the docking day (no
+    /// time the recorder wrote is used); the chain is not verified (unless the failed attempt
+    /// recorded its verification before the error), no clock request is written, nothing is
+    /// wiped. The docking closes as [`UNVERIFIED_OUTCOME`] or [`UNWIPED_OUTCOME`].
+    #[allow(clippy::too_many_arguments)] // the facts of one docking and of its failure
+    fn ingest_unverified(
+        &self,
+        vol: &Volume,
+        identity: &Identity,
+        docking_id: i64,
+        dock_now: NaiveDateTime,
+        attempt: &Attempt,
+        error: &IngestError,
+        step: Phase,
+        previous: i64,
+    ) -> Result<Outcome, IngestError> {
+        let serial = identity.serial.as_str();
+        let what = error.to_string();
+        let verified = attempt.verified.get();
+        tracing::error!(serial, error = %what, step = step.as_str(), previous, "internal error again: archiving without verification");
+        self.catalog().event(
+            Action::IngestDegraded,
+            &format!("docking:{docking_id}"),
+            json!({ "docking": docking_id, "error": what, "step": step.as_str(), "previous_docking": previous,
+                    "verified": verified, "wiped": false }),
+        )?;
+        let inventory = self.scan(vol, serial, docking_id, &attempt.refusals_logged)?;
+        let bytes_total =
+            inventory.footage.iter().chain(&inventory.chains).fold(0u64, |sum, f| sum.saturating_add(f.size));
+        self.progress.update(|s| {
+            s.phase = Phase::Copying;
+            s.files_total = inventory.footage.len() as u64;
+            s.files_done = 0;
+            s.bytes_total = bytes_total;
+            s.bytes_done = 0;
+            if !verified {
+                s.verdicts.clear();
+                s.unexplained_gaps = 0;
+            }
+            s.message = "internal error again: archiving, nothing wiped / 再次发生内部错误：仅归档，不清除".into();
+        });
+        let mut archived = 0u64;
+        let mut failed: Vec<(Item, String)> = Vec::new();
+        let mut salvaged = 0u64;
+        let chain_names: BTreeSet<&str> = inventory.chains.iter().map(|c| c.rel.as_str()).collect();
+        for item in inventory.footage.iter().chain(&inventory.chains) {
+            let dest = if chain_names.contains(item.rel.as_str()) {
+                layout::chain_path(dock_now, serial, &item.name)
+            } else {
+                layout::segment_path(dock_now, None, serial, &item.name)
+            };
+            let result = match dest {
+                Err(e) => Err(FileError::Failed(format!("no archive path for it: {e}"))),
+                Ok(dest) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.ingest_file(vol, serial, docking_id, item, &dest, &[])
+                }))
+                .unwrap_or_else(|panic| Err(FileError::Failed(format!("internal error: {}", panic_text(&*panic))))),
+            };
+            match result {
+                Ok(_) => {
+                    archived += 1;
+                    if !chain_names.contains(item.rel.as_str()) {
+                        self.progress.update(|s| s.files_done += 1);
+                    }
+                }
+                Err(e) => failed.push(self.copy_failed(serial, docking_id, item.clone(), e, &mut salvaged)?),
+            }
+        }
+        self.catalog().event(
+            Action::WipeSkipped,
+            &format!("device:{serial}"),
+            json!({ "docking": docking_id,
+                    "reason": "a repeated internal error: the recorder keeps everything" }),
+        )?;
+        let safe = failed.is_empty() && inventory.deferred == 0;
+        self.catalog().finish_docking(
+            docking_id,
+            if verified { UNWIPED_OUTCOME } else { UNVERIFIED_OUTCOME },
+            safe,
+            Action::IngestFinished,
+            json!({
+                "archived": archived, "failed": failed.len(), "verified": verified, "review": true, "wiped": false,
+                "error": what, "step": step.as_str(), "deferred": inventory.deferred,
+                "problems": failed.iter().map(|(i, why)| format!("{}: {why}", i.rel)).collect::<Vec<_>>(),
+            }),
+        )?;
+        self.progress.update(|s| {
+            s.phase = Phase::Attention;
+            s.safe_to_undock = safe;
+            s.wiped = false;
+            s.message = if verified {
+                format!(
+                    "internal error again ({what}): {archived} file(s) archived, read back and verified against the \
+                     recorder's chain, but nothing was wiped: report this error, and dock the recorder again once \
+                     evidock is updated / 再次发生内部错误：已归档、回读并按哈希链校验 {archived} 个文件，但记录仪未清除；\
+                     请报告该错误，升级后重新接入以完成清除"
+                )
+            } else {
+                format!(
+                    "internal error again ({what}): {archived} file(s) archived and read back, but the recorder's \
+                     chain was not verified and nothing was wiped: report this error, and dock the recorder again once \
+                     evidock is updated / 再次发生内部错误：已归档并回读 {archived} 个文件，但未校验哈希链，记录仪未清除；\
+                     请报告该错误，升级后重新接入以完成校验和清除"
+                )
+            };
+            if !failed.is_empty() {
+                let n = failed.len();
+                s.message += &format!(
+                    "; {n} file(s) could not be archived and stay on the recorder / {n} 个文件未能归档，保留在记录仪上"
+                );
+            }
+            if inventory.deferred > 0 {
+                let n = inventory.deferred;
+                s.message += &format!(
+                    "; {n} file(s) over ingest.max_files_per_volume left on the recorder / 超出单卷文件数上限，\
+                     {n} 个文件留在记录仪上"
+                );
+            }
+        });
+        Ok(Outcome::Finished {
+            archived,
+            failed: failed.len() as u64,
+            flagged: 0,
+            review: true,
+            wiped: false,
             safe_to_undock: safe,
         })
     }
@@ -1068,13 +1414,13 @@ impl Bay<'_> {
         docking_id: i64,
         items: &[Item],
         prefixes: &BTreeMap<String, Vec<u64>>,
-        drift_s: i64,
+        drift_s: Option<i64>,
         dock_now: NaiveDateTime,
     ) -> Vec<(Item, Result<Done, FileError>)> {
         let no_offsets = Vec::new();
         let dest_of = |item: &Item| {
             plan::footage_destination(serial, &item.name, drift_s, dock_now)
-                .expect("scanned names and identity serials are safe path components")
+                .map_err(|e| FileError::Failed(format!("no archive path for it: {e}")))
         };
         let abort = AtomicBool::new(false);
         let (tx, rx) = std::sync::mpsc::sync_channel::<(&Item, Result<Copied, FileError>)>(1);
@@ -1090,7 +1436,9 @@ impl Bay<'_> {
                         Ok(Copied::Staged(c)) => match self.make_durable(serial, docking_id, item, *c) {
                             Err(FileError::Failed(why)) => {
                                 tracing::warn!(file = %item.rel, why = %why, "copy attempt failed");
-                                self.copy_attempts(vol, serial, docking_id, item, &dest_of(item), offsets, 2)
+                                dest_of(item).and_then(|dest| {
+                                    self.copy_attempts(vol, serial, docking_id, item, &dest, offsets, 2)
+                                })
                             }
                             other => other,
                         },
@@ -1112,7 +1460,8 @@ impl Bay<'_> {
                     break;
                 }
                 let offsets = prefixes.get(&item.name).unwrap_or(&no_offsets);
-                let first = self.first_stage(vol, serial, docking_id, item, &dest_of(item), offsets);
+                let first =
+                    dest_of(item).and_then(|dest| self.first_stage(vol, serial, docking_id, item, &dest, offsets));
                 let fatal = matches!(first, Err(FileError::Fatal(_)));
                 let handed = Instant::now();
                 if tx.send((item, first)).is_err() || fatal {

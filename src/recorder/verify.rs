@@ -1227,7 +1227,7 @@ fn absent_runs(
                 out.push(missing(n, session, detail));
             }
         } else {
-            let detail = format!("sequence numbers {from} to {to} ({} numbers) are absent", to - from + 1);
+            let detail = format!("sequence numbers {from} to {to} ({} numbers) are absent", u128::from(to - from) + 1);
             out.push(missing(from, None, detail));
         }
     };

@@ -12,5 +12,7 @@ mod faults;
 mod history;
 mod hostile;
 mod ingest;
+mod limits;
 mod retention;
 mod support;
+mod values;

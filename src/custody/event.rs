@@ -238,11 +238,18 @@ pub enum Action {
     /// A recorder's identity serial differs from its USB serial, or another volume docked now
     /// claims the same serial: ingested, never wiped (R1, R14).
     IdentityConflict,
+    /// A recorder's chain contradicts what the dock remembers of it, its identity, or itself
+    /// (a link not continued, numbers or a session id used before, another recorder's serial,
+    /// an `END` that disagrees, duplicate records), or one docking's findings were capped (R5, R13).
+    ContradictionFound,
+    /// The dock now remembers a recorder's session (its opening and last links, its sequence
+    /// numbers), to check later dockings against.
+    SessionRemembered,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 59] = [
+    pub const ALL: [Action; 61] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -302,6 +309,8 @@ impl Action {
         Action::DiscRechecked,
         Action::ConfigChanged,
         Action::IdentityConflict,
+        Action::ContradictionFound,
+        Action::SessionRemembered,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -366,6 +375,8 @@ impl Action {
             Action::DiscRechecked => "disc_rechecked",
             Action::ConfigChanged => "config_changed",
             Action::IdentityConflict => "identity_conflict",
+            Action::ContradictionFound => "contradiction_found",
+            Action::SessionRemembered => "session_remembered",
         }
     }
 
@@ -431,6 +442,8 @@ impl Action {
             Action::DiscRechecked => "光盘已复检",
             Action::ConfigChanged => "配置已变更",
             Action::IdentityConflict => "设备身份冲突",
+            Action::ContradictionFound => "发现矛盾",
+            Action::SessionRemembered => "已记住录制会话",
         }
     }
 
@@ -858,7 +871,7 @@ mod tests {
              confidentiality_marked confidentiality_cleared access_requested access_approved access_denied \
              access_expired footage_viewed footage_copied footage_exported burn_planned disc_staged disc_written \
              disc_verified disc_failed disc_moved disc_rechecked config_changed \
-             identity_conflict"
+             identity_conflict contradiction_found session_remembered"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -12,5 +12,6 @@ mod faults;
 mod history;
 mod hostile;
 mod ingest;
+mod memory;
 mod retention;
 mod support;

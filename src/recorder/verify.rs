@@ -876,6 +876,14 @@ struct Verifier<'a> {
     by_hash: HashMap<Digest, Vec<usize>>,
     /// Runs of removed records (first, last, chain, line of the record after them), by first.
     removed: Vec<(u64, u64, usize, usize)>,
+    /// Indexes into `segs` of each chain's records.
+    by_chain: Vec<Vec<usize>>,
+    /// The dock's memory by session id, its last session, how far its numbers reach, and its
+    /// sessions by first number.
+    mem_by_id: HashMap<&'a str, &'a KnownSession>,
+    mem_last: Option<&'a KnownSession>,
+    mem_next: Option<u64>,
+    mem_by_first: Vec<&'a KnownSession>,
 }
 
 impl<'a> Verifier<'a> {
@@ -917,15 +925,17 @@ impl<'a> Verifier<'a> {
         });
         // A chain file that holds the very records of an earlier one (the same session copied
         // under another name) is judged once.
-        let mut by_session: HashMap<&str, Vec<usize>> = HashMap::new();
+        // (Found by session id, record count and last link; then compared whole.)
+        let mut first_of: HashMap<(&str, usize, Option<Digest>), usize> = HashMap::new();
         let mut dup_of = vec![None; chains.len()];
         for (i, w) in chains.iter().enumerate().filter(|(_, w)| w.genesis.is_some()) {
-            let same = by_session
-                .get(w.session.as_str())
-                .and_then(|earlier| earlier.iter().copied().find(|&j| chains[j].chain.records == w.chain.records));
-            match same {
-                Some(j) => dup_of[i] = Some(j),
-                None => by_session.entry(w.session.as_str()).or_default().push(i),
+            let key = (w.session.as_str(), w.chain.records.len(), w.chain.records.last().map(|l| l.link));
+            match first_of.get(&key) {
+                Some(&j) if chains[j].chain.records == w.chain.records => dup_of[i] = Some(j),
+                Some(_) => {}
+                None => {
+                    first_of.insert(key, i);
+                }
             }
         }
         for (w, d) in chains.iter_mut().zip(dup_of) {
@@ -985,7 +995,32 @@ impl<'a> Verifier<'a> {
             seg_seqs.insert(s.seq);
             by_hash.entry(s.hash).or_default().push(k);
         }
-        Verifier { input, chains, segs, parts, seg_seqs, recorded: ctx.seg_seqs, by_hash, removed }
+        let mut by_chain = vec![Vec::new(); chains.len()];
+        for (k, s) in segs.iter().enumerate() {
+            by_chain[s.chain].push(k);
+        }
+        let memory = input.memory;
+        let mut mem_by_id = HashMap::new();
+        for k in &memory.sessions {
+            mem_by_id.entry(k.session.as_str()).or_insert(k);
+        }
+        let mut mem_by_first: Vec<&KnownSession> = memory.sessions.iter().collect();
+        mem_by_first.sort_by_key(|k| k.first_seq);
+        Verifier {
+            input,
+            chains,
+            segs,
+            parts,
+            seg_seqs,
+            recorded: ctx.seg_seqs,
+            by_hash,
+            removed,
+            by_chain,
+            mem_by_id,
+            mem_last: memory.last(),
+            mem_next: memory.next_seq(),
+            mem_by_first,
+        }
     }
 
     fn loc(&self, chain: usize, line: usize) -> String {
@@ -1501,7 +1536,7 @@ impl<'a> Verifier<'a> {
     }
 
     fn recall(&self, w: &Walked<'_>, g: &Linked, session: &str) -> Recall<'a> {
-        let Some(k) = self.input.memory.find(session) else { return Recall::New };
+        let Some(&k) = self.mem_by_id.get(session) else { return Recall::New };
         if k.genesis != g.link {
             return Recall::Differs(k);
         }
@@ -1521,7 +1556,6 @@ impl<'a> Verifier<'a> {
     ) -> (Vec<SessionFinding>, Vec<KnownSession>) {
         use ContradictionKind as K;
         let serial = self.input.serial;
-        let memory = self.input.memory;
         let mut findings: Vec<SessionFinding> =
             self.chains.iter().enumerate().map(|(ci, w)| self.session(ci, w, out)).collect();
         let mut learnt = Vec::new();
@@ -1638,7 +1672,7 @@ impl<'a> Verifier<'a> {
                     // session the dock has not seen, the last one it remembers, whichever reaches
                     // further.
                     let on_volume = prev.map(|p| &self.chains[p]);
-                    let remembered = if matches!(recall, Recall::New) { memory.last() } else { None };
+                    let remembered = if matches!(recall, Recall::New) { self.mem_last } else { None };
                     let previous = match (on_volume, remembered) {
                         (Some(p), Some(m)) if m.next_seq > p.next_seq().unwrap_or(0) => Some(Previous::Remembered(m)),
                         (Some(p), _) => Some(Previous::OnVolume(p)),
@@ -1717,58 +1751,8 @@ impl<'a> Verifier<'a> {
                             ));
                         }
                     }
-                    // Its numbers must be new: past every earlier session on the volume and, for a
-                    // session the dock has not seen, past every number the dock saw the recorder use.
                     let lowest = w.seqs().min().map_or(*first_seq, |s| s.min(*first_seq));
-                    let highest = w.next_seq().map_or(lowest, |n| n.saturating_sub(1).max(lowest));
-                    let vol_ref = reach.map(|(n, _)| n);
-                    let mem_ref = if matches!(recall, Recall::New) { memory.next_seq() } else { None };
-                    let reused = match (vol_ref, mem_ref) {
-                        (_, Some(m)) if m > lowest && vol_ref.is_none_or(|v| m >= v) => {
-                            let k = memory.using(lowest).or_else(|| memory.last());
-                            k.map(|k| {
-                                (
-                                    m,
-                                    format!(
-                                        "the dock saw session {} (docking {}) use numbers up to {}",
-                                        k.session,
-                                        docking_text(k.docking),
-                                        m - 1
-                                    ),
-                                    format!("本站{}时见到会话 {} 已用到 {}", docking_zh(k.docking), k.session, m - 1),
-                                )
-                            })
-                        }
-                        (Some(v), _) if v > lowest => reach.map(|(_, r)| {
-                            let p = &self.chains[r];
-                            (
-                                v,
-                                format!(
-                                    "session {} ({}) on this volume uses numbers up to {}",
-                                    p.session,
-                                    p.file,
-                                    v - 1
-                                ),
-                                format!("本卷会话 {}（{}）已用到 {}", p.session, p.file, v - 1),
-                            )
-                        }),
-                        _ => None,
-                    };
-                    if let Some((limit, why, why_zh)) = reused {
-                        let upto = highest.min(limit - 1);
-                        out.push(contradiction(
-                            K::SeqReused,
-                            Some(w),
-                            Some(g.line),
-                            Some((lowest, upto)),
-                            format!(
-                                "session {session} ({}) uses sequence number {} again: {why}",
-                                w.file,
-                                range_text(lowest, upto)
-                            ),
-                            format!("会话 {session}（{}）再次使用序号 {}：{why_zh}", w.file, range_zh(lowest, upto)),
-                        ));
-                    }
+                    out.extend(self.reused(w, Some(g.line), lowest, reach, matches!(recall, Recall::New)));
                     if matches!(recall, Recall::New) && first_on_volume && gs == serial {
                         learnt.push(KnownSession {
                             session: session.clone(),
@@ -1780,6 +1764,32 @@ impl<'a> Verifier<'a> {
                             next_seq: w.next_seq().unwrap_or(*first_seq),
                         });
                     }
+                }
+            } else if let Some((_, first)) = w.accepted().next() {
+                // No GEN record: nothing ties the session to the device's previous one (its links
+                // run from the zero link), nor names its serial or id.
+                let previous = match (prev.map(|p| &self.chains[p]), self.mem_last) {
+                    (Some(p), Some(m)) if m.next_seq > p.next_seq().unwrap_or(0) => {
+                        format!("session {} (the last the dock saw from this recorder)", m.session)
+                    }
+                    (Some(p), _) => format!("session {} ({})", p.session, p.file),
+                    (None, Some(m)) => format!("session {} (the last the dock saw from this recorder)", m.session),
+                    (None, None) => "the device's previous session".to_string(),
+                };
+                out.push(contradiction(
+                    K::LinkNotContinued,
+                    Some(w),
+                    Some(first.line),
+                    None,
+                    format!(
+                        "{} has no GEN record, so nothing shows it continues {previous}: its links run from the zero \
+                         link, which anyone can compute",
+                        w.file
+                    ),
+                    format!("{} 没有 GEN 记录，无法证明其衔接此前的会话：其链接从零链接算起，任何人都能伪造", w.file),
+                ));
+                if let Some(lowest) = w.seqs().min() {
+                    out.extend(self.reused(w, Some(first.line), lowest, reach, true));
                 }
             }
             out.extend(self.within_session(ci, w));
@@ -1801,12 +1811,72 @@ impl<'a> Verifier<'a> {
         (findings, learnt)
     }
 
+    /// A session's numbers must be new: past every earlier session on the volume (`reach`: the
+    /// one whose numbers reach furthest) and, for a session the dock has not read before
+    /// (`new`), past every number the dock saw the recorder use.
+    fn reused(
+        &self,
+        w: &Walked<'_>,
+        line: Option<usize>,
+        lowest: u64,
+        reach: Option<(u64, usize)>,
+        new: bool,
+    ) -> Option<Contradiction> {
+        let highest = w.next_seq().map_or(lowest, |n| n.saturating_sub(1).max(lowest));
+        let vol_ref = reach.map(|(n, _)| n);
+        let mem_ref = if new { self.mem_next } else { None };
+        let (limit, why, why_zh) = match (vol_ref, mem_ref) {
+            (_, Some(m)) if m > lowest && vol_ref.is_none_or(|v| m >= v) => {
+                let k = self.mem_using(lowest).or(self.mem_last)?;
+                (
+                    m,
+                    format!(
+                        "the dock saw session {} (docking {}) use numbers up to {}",
+                        k.session,
+                        docking_text(k.docking),
+                        m - 1
+                    ),
+                    format!("本站{}时见到会话 {} 已用到 {}", docking_zh(k.docking), k.session, m - 1),
+                )
+            }
+            (Some(v), _) if v > lowest => {
+                let p = &self.chains[reach?.1];
+                (
+                    v,
+                    format!("session {} ({}) on this volume uses numbers up to {}", p.session, p.file, v - 1),
+                    format!("本卷会话 {}（{}）已用到 {}", p.session, p.file, v - 1),
+                )
+            }
+            _ => return None,
+        };
+        let upto = highest.min(limit - 1);
+        Some(contradiction(
+            ContradictionKind::SeqReused,
+            Some(w),
+            line,
+            Some((lowest, upto)),
+            format!(
+                "session {} ({}) uses sequence number {} again: {why}",
+                w.session,
+                w.file,
+                range_text(lowest, upto)
+            ),
+            format!("会话 {}（{}）再次使用序号 {}：{why_zh}", w.session, w.file, range_zh(lowest, upto)),
+        ))
+    }
+
+    /// The remembered session that used `seq`, if one did.
+    fn mem_using(&self, seq: u64) -> Option<&'a KnownSession> {
+        let i = self.mem_by_first.partition_point(|k| k.first_seq <= seq);
+        self.mem_by_first[..i].iter().rev().take(16).copied().find(|k| seq < k.next_seq)
+    }
+
     /// Contradictions inside one session: one number for two segments, segment names of
     /// another recorder.
     fn within_session(&self, ci: usize, w: &Walked<'_>) -> Vec<Contradiction> {
         let mut out = Vec::new();
         let own: Vec<&SegRec<'_>> =
-            self.segs.iter().filter(|s| s.chain == ci && s.status != Status::Inserted).collect();
+            self.by_chain[ci].iter().map(|&k| &self.segs[k]).filter(|s| s.status != Status::Inserted).collect();
         let mut names: BTreeMap<u64, (&str, usize)> = BTreeMap::new();
         let mut twice: Vec<(u64, usize, usize)> = Vec::new();
         for s in &own {
@@ -1920,7 +1990,7 @@ impl<'a> Verifier<'a> {
         let close = w.close();
         let mut state = if close.is_some() { SessionState::Complete } else { SessionState::Cut };
         let own: Vec<&SegRec<'_>> =
-            self.segs.iter().filter(|s| s.chain == judged && s.status != Status::Inserted).collect();
+            self.by_chain[judged].iter().map(|&k| &self.segs[k]).filter(|s| s.status != Status::Inserted).collect();
         if let Some((line, Record::Close { last_seq, segments, .. })) = close.map(|l| (l.line, &l.record)) {
             // The END counts the segments the recorder wrote: those whose records were found
             // removed count too (they are reported missing); one number recorded twice counts once.
@@ -3477,6 +3547,30 @@ mod tests {
         assert_eq!(r.sessions[0].session, "X");
         assert!(r.sessions[0].links_intact);
         assert!(r.sessions[0].notes[0].starts_with("the chain file does not start with a GEN record"));
+        // Nothing ties it to the device's previous session: not clean, named.
+        assert!(!r.is_clean());
+        let c: Vec<(ContradictionKind, Option<usize>)> = r.contradictions.iter().map(|c| (c.kind, c.line)).collect();
+        assert_eq!(c, vec![(K::LinkNotContinued, Some(1))]);
+        assert!(r.contradictions[0].detail.starts_with("X.CHN has no GEN record, so nothing shows it continues"));
+        // Against a memory that has seen number 7 already, its numbers are used again too.
+        let memory = Memory {
+            sessions: vec![KnownSession {
+                session: "E".into(),
+                chain_file: "E.CHN".into(),
+                docking: Some(3),
+                genesis: ZERO_LINK,
+                tail: ZERO_LINK,
+                first_seq: 1,
+                next_seq: 9,
+            }],
+        };
+        let r = verify(&Input { memory: &memory, ..input });
+        let c: Vec<ContradictionKind> = r.contradictions.iter().map(|c| c.kind).collect();
+        assert_eq!(c, vec![K::LinkNotContinued, K::SeqReused]);
+        assert!(r.contradictions[0].detail.contains("continues session E (the last the dock saw"));
+        assert!(r.contradictions[1]
+            .detail
+            .contains("uses sequence number 7 again: the dock saw session E (docking 3)"));
     }
 
     #[test]

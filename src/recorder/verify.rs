@@ -772,6 +772,8 @@ struct Walked<'a> {
     /// The chain file (by index) this one is an exact copy of (the same session, the same
     /// records): it is judged once, by that one.
     dup_of: Option<usize>,
+    /// Its `END` record (part of the chain), found once.
+    closed: Option<&'a Linked>,
 }
 
 impl Walked<'_> {
@@ -780,7 +782,7 @@ impl Walked<'_> {
         self.chain.records.iter().enumerate().filter(|(i, _)| self.walk.status[*i] != Status::Inserted)
     }
     fn close(&self) -> Option<&Linked> {
-        self.accepted().map(|(_, l)| l).find(|l| matches!(l.record, Record::Close { .. }))
+        self.closed
     }
     fn seqs(&self) -> impl Iterator<Item = u64> + '_ {
         self.accepted().filter_map(|(_, l)| match &l.record {
@@ -917,7 +919,13 @@ impl<'a> Verifier<'a> {
                     Some(Record::Genesis { session, .. }) => session.clone(),
                     _ => stem(file),
                 };
-                Walked { file, chain, walk, session, genesis, dup_of: None }
+                let closed = chain
+                    .records
+                    .iter()
+                    .enumerate()
+                    .find(|(i, l)| walk.status[*i] != Status::Inserted && matches!(l.record, Record::Close { .. }))
+                    .map(|(_, l)| l);
+                Walked { file, chain, walk, session, genesis, dup_of: None, closed }
             })
             .collect();
         chains.sort_by(|a, b| {

@@ -70,6 +70,7 @@ mod purity {
     const PURE: &[&str] = &[
         "src/recorder/format.rs",
         "src/recorder/verify.rs",
+        "src/recorder/memory.rs",
         "src/recorder/seal.rs",
         "src/archive/layout.rs",
         "src/ingest/plan.rs",

@@ -1,6 +1,7 @@
 //! The catalogue: one SQLite database (WAL, `synchronous=FULL`) holding devices, dockings,
 //! archived files, segments with their verdicts and times, sessions, gaps, hostile entries,
-//! wipes, burn jobs and discs, and the custody log (whose table and hashing belong to [`crate::custody`]).
+//! wipes, what the dock remembers of each recorder's chain and the contradictions found
+//! against it, burn jobs and discs, and the custody log (whose table and hashing belong to [`crate::custody`]).
 //!
 //! Owns: the schema and every write to it. Every state change is written in one transaction
 //! together with the custody event that records it, so the log and the catalogue never
@@ -11,6 +12,7 @@
 mod access;
 mod burn;
 mod cases;
+mod memory;
 mod registry;
 mod retention;
 mod store;

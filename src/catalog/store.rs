@@ -278,6 +278,8 @@ pub struct DockingSummary {
     pub safe_to_undock: bool,
     /// Segments by verdict.
     pub verdicts: Vec<(String, u64)>,
+    /// Contradictions found at this docking.
+    pub contradictions: u64,
 }
 
 /// The catalogue, holding the one write connection.
@@ -407,6 +409,7 @@ impl Catalog {
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::registry::SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::memory::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::cases::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::retention::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::burn::SCHEMA).map_err(open_err)?;
@@ -627,9 +630,10 @@ impl Catalog {
         Ok(ArchivedFile { id, archive_path: c.archive_path.to_string(), size: c.size, blake3: h })
     }
 
-    /// Records the verification of one docking: a row per segment, session and gap, and
-    /// their events (segment verified or flagged, session verified, gap found). Updates the
-    /// device's last sequence number.
+    /// Records the verification of one docking: a row per segment, session, gap and
+    /// contradiction, and their events (segment verified or flagged, session verified, gap
+    /// found, contradiction found); remembers the sessions seen for the first time
+    /// (`session_remembered`). Updates the device's last sequence number.
     ///
     /// # Errors
     /// When the write fails.
@@ -686,6 +690,7 @@ impl Catalog {
                 json!({
                     "docking": docking_id, "verdict": f.verdict.as_str(), "name": f.name, "session": f.session,
                     "attested_bytes": f.attested_bytes, "provenance": provenance, "detail": f.detail,
+                    "source": f.source, "seq_last": f.last_seq,
                 }),
             )?;
         }
@@ -755,7 +760,9 @@ impl Catalog {
             let what = format!("unreadable chain line: {err}");
             insert_hostile(&self.actor, self.tz, &tx, docking_id, &path, &what)?;
         }
-        let max_seq = report.segments.iter().filter_map(|s| s.seq).max();
+        super::memory::record_contradictions(&self.actor, self.tz, &tx, docking_id, serial, &report.contradictions)?;
+        super::memory::remember(&self.actor, self.tz, &tx, docking_id, serial, &report.learnt)?;
+        let max_seq = report.segments.iter().filter_map(|s| s.last_seq.or(s.seq)).max();
         if let Some(max) = max_seq {
             tx.execute(
                 "UPDATE devices SET last_seq = MAX(COALESCE(last_seq, 0), ?2) WHERE serial = ?1",
@@ -841,12 +848,12 @@ impl Catalog {
     }
 
     /// Footage of a device archived and then wiped from it at an earlier docking: file name,
-    /// size, BLAKE3. A chain still on the recorder may name them (a wipe interrupted before
+    /// path on the volume, size, BLAKE3. A chain still on the recorder may name them (a wipe interrupted before
     /// the chain files went): they are verified against what the archive holds.
     ///
     /// # Errors
     /// When the query fails.
-    pub fn wiped_footage(&self, serial: &str) -> Result<Vec<(String, u64, Digest)>, CatalogError> {
+    pub fn wiped_footage(&self, serial: &str) -> Result<Vec<(String, String, u64, Digest)>, CatalogError> {
         let mut st = self
             .conn
             .prepare(
@@ -862,7 +869,7 @@ impl Catalog {
             let (source, size, hex_hash) = row.map_err(sql("reading wiped footage"))?;
             let Ok(h) = crate::recorder::format::parse_hex(0, "blake3", &hex_hash) else { continue };
             let name = source.rsplit('/').next().unwrap_or(&source).to_string();
-            out.push((name, size as u64, h));
+            out.push((name, source, size as u64, h));
         }
         Ok(out)
     }
@@ -903,6 +910,7 @@ impl Catalog {
                     outcome: r.get(5)?,
                     safe_to_undock: r.get(6)?,
                     verdicts: Vec::new(),
+                    contradictions: 0,
                 })
             })
             .map_err(sql("listing dockings"))?
@@ -912,7 +920,13 @@ impl Catalog {
             .conn
             .prepare("SELECT verdict, COUNT(*) FROM segments WHERE docking_id = ?1 GROUP BY verdict ORDER BY verdict")
             .map_err(sql("counting verdicts"))?;
+        let mut count = self
+            .conn
+            .prepare("SELECT COUNT(*) FROM contradictions WHERE docking_id = ?1")
+            .map_err(sql("counting contradictions"))?;
         for d in &mut out {
+            d.contradictions =
+                count.query_row(params![d.id], |r| r.get::<_, i64>(0)).map_err(sql("counting contradictions"))? as u64;
             d.verdicts = st
                 .query_map(params![d.id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
                 .map_err(sql("counting verdicts"))?
@@ -944,7 +958,18 @@ impl Catalog {
     /// # Errors
     /// When the query fails.
     pub fn count(&self, table: &str) -> Result<u64, CatalogError> {
-        const TABLES: &[&str] = &["devices", "dockings", "files", "segments", "sessions", "gaps", "hostile", "wipes"];
+        const TABLES: &[&str] = &[
+            "devices",
+            "dockings",
+            "files",
+            "segments",
+            "sessions",
+            "gaps",
+            "hostile",
+            "wipes",
+            "chain_sessions",
+            "contradictions",
+        ];
         if !TABLES.contains(&table) {
             return Ok(0);
         }

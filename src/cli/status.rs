@@ -45,6 +45,7 @@ fn load(config: &Config) -> anyhow::Result<Value> {
                 serde_json::json!({
                     "docking_id": d.id, "serial": d.serial, "volume": d.volume, "started": d.started,
                     "finished": d.finished, "outcome": d.outcome, "safe_to_undock": d.safe_to_undock,
+                    "contradictions": d.contradictions,
                     "verdicts": d.verdicts.into_iter().map(|(k, n)| (k, Value::from(n))).collect::<serde_json::Map<String, Value>>(),
                 })
             })
@@ -135,6 +136,12 @@ pub fn render(doc: &Value) -> String {
             }
             out += "\n";
         }
+        if n("contradictions") > 0 {
+            out += &format!("  contradictions 矛盾: {}\n", n("contradictions"));
+            for line in b["contradiction_lines"].as_array().into_iter().flatten() {
+                out += &format!("    ! {}\n", line.as_str().unwrap_or("-"));
+            }
+        }
         let safe = b["safe_to_undock"].as_bool().unwrap_or(false);
         out += &format!("  {} {}\n", if safe { "✔" } else { "…" }, s("message"));
     }
@@ -145,12 +152,16 @@ pub fn render(doc: &Value) -> String {
         out += "\nrecent dockings 最近接入:\n";
         for d in recent {
             out += &format!(
-                "  #{:<4} {:<8} {:<24} {}\n",
+                "  #{:<4} {:<8} {:<24} {}",
                 d["docking_id"].as_i64().unwrap_or(0),
                 d["serial"].as_str().unwrap_or("-"),
                 d["started"].as_str().unwrap_or("-").chars().take(19).collect::<String>(),
                 d["outcome"].as_str().unwrap_or("in progress 进行中")
             );
+            match d["contradictions"].as_u64() {
+                Some(c) if c > 0 => out += &format!("  ({c} contradictions 处矛盾: review 需复核)\n"),
+                _ => out += "\n",
+            }
         }
     }
     out

@@ -245,11 +245,18 @@ pub enum Action {
     /// steps that may have failed (the chain verification, unless done first), and it was not
     /// wiped (R3, R5).
     IngestDegraded,
+    /// A recorder's chain contradicts what the dock remembers of it, its identity, or itself
+    /// (a link not continued, numbers or a session id used before, another recorder's serial,
+    /// an `END` that disagrees, duplicate records), or one docking's findings were capped (R5, R13).
+    ContradictionFound,
+    /// The dock now remembers a recorder's session (its opening and last links, its sequence
+    /// numbers), to check later dockings against.
+    SessionRemembered,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 61] = [
+    pub const ALL: [Action; 63] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -311,6 +318,8 @@ impl Action {
         Action::IdentityConflict,
         Action::ImpossibleValue,
         Action::IngestDegraded,
+        Action::ContradictionFound,
+        Action::SessionRemembered,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -377,6 +386,8 @@ impl Action {
             Action::IdentityConflict => "identity_conflict",
             Action::ImpossibleValue => "impossible_value",
             Action::IngestDegraded => "ingest_degraded",
+            Action::ContradictionFound => "contradiction_found",
+            Action::SessionRemembered => "session_remembered",
         }
     }
 
@@ -444,6 +455,8 @@ impl Action {
             Action::IdentityConflict => "设备身份冲突",
             Action::ImpossibleValue => "记录仪数值不合理",
             Action::IngestDegraded => "导入降级仅归档",
+            Action::ContradictionFound => "发现矛盾",
+            Action::SessionRemembered => "已记住录制会话",
         }
     }
 
@@ -871,7 +884,7 @@ mod tests {
              confidentiality_marked confidentiality_cleared access_requested access_approved access_denied \
              access_expired footage_viewed footage_copied footage_exported burn_planned disc_staged disc_written \
              disc_verified disc_failed disc_moved disc_rechecked config_changed \
-             identity_conflict impossible_value ingest_degraded"
+             identity_conflict impossible_value ingest_degraded contradiction_found session_remembered"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

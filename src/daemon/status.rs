@@ -5,7 +5,8 @@
 //! Shape: `{"version":1, "updated": RFC 3339, "daemon": {...}, "bays": [...]}`; each bay:
 //! volume, docking_id, serial, officer, phase, phase_zh, files_total, files_done,
 //! bytes_total, bytes_done, rate_bytes_per_s, eta_s, verdicts {verdict: count},
-//! unexplained_gaps, battery, storage_free, drift_s, clock_unreliable, registry, message, safe_to_undock, wiped.
+//! unexplained_gaps, contradictions (count), contradiction_lines (the first ten, each in English
+//! and Chinese), battery, storage_free, drift_s, clock_unreliable, registry, message, safe_to_undock, wiped.
 
 use serde_json::{json, Value};
 
@@ -54,6 +55,8 @@ pub fn bay_json(s: &Snapshot) -> Value {
         "eta_s": eta,
         "verdicts": s.verdicts,
         "unexplained_gaps": s.unexplained_gaps,
+        "contradictions": s.contradictions,
+        "contradiction_lines": s.contradiction_lines,
         "battery": s.battery,
         "storage_free": s.storage_free,
         "drift_s": s.drift_s,

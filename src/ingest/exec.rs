@@ -29,7 +29,7 @@ use crate::recorder::format::{self, hex, ChainFile, Digest, Identity};
 use crate::recorder::{seal, verify};
 
 use super::plan;
-use super::progress::{Phase, Progress};
+use super::progress::{Phase, Progress, CONTRADICTIONS_SHOWN};
 use super::scan::{self, Inventory, Item, Limits};
 
 /// What one bay works with. The catalogue mutex is shared by all bays (one writer).
@@ -724,6 +724,7 @@ impl Bay<'_> {
         attempt: &Attempt,
     ) -> Result<Outcome, IngestError> {
         let Docking { identity, docking_id, drift_s, dock_now, ref conflict } = *d;
+        let mut conflict = conflict.clone();
         let serial = identity.serial.as_str();
         // What footage times are corrected by: nothing, when the clock is no possible reading.
         let correction = plan::correction(identity.clock, drift_s);
@@ -750,6 +751,23 @@ impl Bay<'_> {
         let names: Vec<String> = inventory.footage.iter().map(|f| f.name.clone()).collect();
         let prefixes = verify::requested_prefixes(&chains, &names);
         let expected_first_seq = self.catalog().device_last_seq(serial)?.and_then(|s| s.checked_add(1));
+        let memory = self.catalog().chain_memory(serial)?;
+        // Another recorder's serial in the chain or the footage names (its footage on this
+        // volume, or an edited identity) is an identity conflict too: kept, never wiped (R1).
+        let others = verify::other_serials(&chains, &names, serial);
+        if conflict.is_none() && !others.is_empty() {
+            let list: Vec<&str> = others.iter().map(String::as_str).collect();
+            let why =
+                format!("the identity file says {serial} but the chain or the footage names carry {}", list.join(", "));
+            self.catalog().event(
+                Action::IdentityConflict,
+                &format!("device:{serial}"),
+                json!({ "docking": docking_id, "volume": vol.path().file_name().map(|n| n.to_string_lossy()),
+                        "conflict": why }),
+            )?;
+            self.progress.update(|s| s.registry_note = Some(format!("{why} / 设备身份冲突，不清除记录仪")));
+            conflict = Some(why);
+        }
 
         let bytes_total =
             inventory.footage.iter().chain(&inventory.chains).fold(0u64, |sum, f| sum.saturating_add(f.size));
@@ -807,10 +825,10 @@ impl Bay<'_> {
         // What the archive holds of this recorder, durable and verified: what this docking
         // archived, and what earlier ones archived and wiped.
         let mut archived: BTreeSet<String> = done.iter().map(|(i, _)| i.name.clone()).collect();
-        for (name, size, hash) in self.catalog().wiped_footage(serial)? {
+        for (name, source, size, hash) in self.catalog().wiped_footage(serial)? {
             archived.insert(name.clone());
             if named.contains(name.as_str()) && !read_files.iter().any(|f| f.name == name) {
-                read_files.push(verify::ReadFile { name, size, hash, prefixes: Vec::new() });
+                read_files.push(verify::ReadFile { name, source, size, hash, prefixes: Vec::new() });
             }
         }
         crate::failpoint!("ingest.verify");
@@ -820,17 +838,28 @@ impl Bay<'_> {
             writes_chain: identity.writes_chain,
             gap_tolerance_ms: self.config.ingest.gap_tolerance_ms,
             expected_first_seq,
+            serial,
+            memory: &memory,
         });
         // A file the dock could not copy is absent from the archive, not from the recorder:
         // say so where the verifier reports it missing (or not at all, without a chain).
         for (item, why) in &failed {
             let note = format!("on the recorder but could not be archived ({why}); kept on the recorder");
-            match report.segments.iter_mut().find(|f| f.name.as_deref() == Some(item.name.as_str())) {
-                Some(f) => f.detail = format!("{note}: {}", f.detail),
-                None if inventory.footage.iter().any(|f| f.name == item.name) => {
+            let judged = report
+                .segments
+                .iter_mut()
+                .find(|f| f.source.is_none() && f.name.as_deref() == Some(item.name.as_str()));
+            match judged {
+                Some(f) => {
+                    f.detail = format!("{note}: {}", f.detail);
+                    f.source = Some(item.rel.clone());
+                }
+                None if inventory.footage.iter().any(|f| f.rel == item.rel) => {
                     report.segments.push(verify::SegmentFinding {
                         seq: crate::recorder::format::SegmentName::parse(&item.name).map(|n| n.seq),
+                        last_seq: None,
                         name: Some(item.name.clone()),
+                        source: Some(item.rel.clone()),
                         session: None,
                         kind: None,
                         start: None,
@@ -845,18 +874,20 @@ impl Bay<'_> {
         }
         // A segment the chain names that the scan left on the recorder (refused, or over the
         // budget of files) is not missing from the recorder: say so where it is reported.
-        for f in report.segments.iter_mut().filter(|f| f.verdict == verify::Verdict::Missing) {
+        for f in report.segments.iter_mut().filter(|f| f.verdict == verify::Verdict::Missing && f.source.is_none()) {
             let Some(name) = f.name.as_deref() else { continue };
             if let Some(r) = inventory.refused.iter().find(|r| r.path.rsplit('/').next() == Some(name)) {
                 f.detail = format!("on the recorder but not taken at this docking ({}): {}", r.what, f.detail);
             }
         }
-        let by_name: BTreeMap<&str, &Done> = done.iter().map(|(i, d)| (i.name.as_str(), d)).collect();
+                // Each verdict is tied to the archived copy of the very file it judged (by its path on
+        // the volume: two files may share a name in two dated folders).
+        let by_source: BTreeMap<&str, &Done> = done.iter().map(|(i, d)| (i.rel.as_str(), d)).collect();
         let rows: Vec<SegmentRow<'_>> = report
             .segments
             .iter()
             .map(|f| SegmentRow {
-                file_id: f.name.as_deref().and_then(|n| by_name.get(n)).map(|d| d.archived.id),
+                file_id: f.source.as_deref().and_then(|n| by_source.get(n)).map(|d| d.archived.id),
                 corrected: (
                     f.start.zip(correction).and_then(|(t, d)| plan::corrected(t, d)),
                     f.end.zip(correction).and_then(|(t, d)| plan::corrected(t, d)),
@@ -880,6 +911,7 @@ impl Bay<'_> {
             || registry_flagged
             || !inventory.refused.is_empty()
             || !report.bad_lines.is_empty()
+            || !report.contradictions.is_empty()
             || report.sessions.iter().any(|s| {
                 s.state != verify::SessionState::Complete
                     || !s.links_intact
@@ -892,6 +924,13 @@ impl Bay<'_> {
             }
             s.unexplained_gaps =
                 report.sessions.iter().flat_map(|x| &x.gaps).filter(|g| g.reason.is_none()).count() as u64;
+            s.contradictions = report.contradictions.len() as u64;
+            s.contradiction_lines = report
+                .contradictions
+                .iter()
+                .take(CONTRADICTIONS_SHOWN)
+                .map(|c| format!("{} {}: {} / {}", c.kind.as_str(), c.kind.label_zh(), c.detail, c.detail_zh))
+                .collect();
         });
 
         // Wipe only when every footage file is durable and verified (INV-1); a chain file only
@@ -1053,6 +1092,16 @@ impl Bay<'_> {
             }
             if flagged > 0 {
                 s.message += &format!("; {flagged} segment(s) flagged / {flagged} 个片段有异常");
+            }
+            if s.contradictions > 0 {
+                // The chain contradicts itself, the identity or what the station remembers of
+                // this recorder: a person must look, whatever the verdicts say.
+                let n = s.contradictions;
+                s.phase = Phase::Attention;
+                s.message += &format!(
+                    "; {n} contradiction(s) with the recorder's chain or this station's memory of it: review \
+                     / {n} 处与记录仪哈希链或本站记录矛盾，需复核"
+                );
             }
             if conflict.is_some() {
                 // Archived, so safe to undock; but a person must look at whose footage this is.
@@ -1394,7 +1443,7 @@ impl Bay<'_> {
         if size != stamp.size || now != Some(stamp) {
             return Err(FileError::Failed("file changed while being copied (still being written?)".into()));
         }
-        Ok((verify::ReadFile { name: item.name.clone(), size, hash, prefixes }, stamp))
+        Ok((verify::ReadFile { name: item.name.clone(), source: item.rel.clone(), size, hash, prefixes }, stamp))
     }
 
     fn hash_source(&self, vol: &Volume, item: &Item, offsets: &[u64]) -> Result<(verify::ReadFile, Stamp), FileError> {
@@ -1729,19 +1778,16 @@ impl Bay<'_> {
                 Err((back, e)) if e.kind() == io::ErrorKind::AlreadyExists => {
                     staged = back;
                     let existing = dir.join(&name);
-                    if let Some(known) = self.catalog().archived_at(&rel)? {
-                        if known.blake3 == hex(&read.hash) {
-                            // Same bytes already catalogued under this name (another source
-                            // path with identical content): never stored twice.
-                            return Ok(Done { read, archived: known, stamp });
-                        }
-                    } else if let Ok((n, h, _)) =
-                        fsio::read_back(&existing, self.config.ingest.read_back, self.config.ingest.chunk_bytes)
-                    {
-                        if n == read.size && h.as_bytes() == &read.hash {
-                            drop(staged);
-                            break (existing, true);
-                        }
+                    // A name catalogued for another file (the same name in another dated
+                    // folder, even with the same bytes) is that file's: this one gets its own
+                    // name and its own row, so that each verdict points at its own copy. An
+                    // uncatalogued one left by an interrupted run is adopted if it holds these bytes.
+                    let adopt = self.catalog().archived_at(&rel)?.is_none()
+                        && fsio::read_back(&existing, self.config.ingest.read_back, self.config.ingest.chunk_bytes)
+                            .is_ok_and(|(n, h, _)| n == read.size && h.as_bytes() == &read.hash);
+                    if adopt {
+                        drop(staged);
+                        break (existing, true);
                     }
                     attempt += 1;
                     if attempt > 1000 {

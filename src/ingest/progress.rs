@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+/// Contradictions the status view lists for a bay (the rest are counted).
+pub const CONTRADICTIONS_SHOWN: usize = 10;
+
 /// Where a bay stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Phase {
@@ -89,6 +92,10 @@ pub struct Snapshot {
     pub verdicts: BTreeMap<String, u64>,
     /// Unexplained gaps.
     pub unexplained_gaps: u64,
+    /// Contradictions with the recorder's chain, identity or the dock's memory of it.
+    pub contradictions: u64,
+    /// The first [`CONTRADICTIONS_SHOWN`] of them, each one line in English and Chinese.
+    pub contradiction_lines: Vec<String>,
     /// Battery percent.
     pub battery: Option<u8>,
     /// Free storage.

@@ -131,6 +131,7 @@ pub fn seal_at_dock(
 mod tests {
     use super::*;
     use crate::recorder::format::parse_wall;
+    use crate::recorder::memory::Memory;
     use crate::recorder::verify::{verify, Input, Provenance, ReadFile, Verdict};
 
     fn file(name: &str, content: &[u8]) -> SealFile {
@@ -142,7 +143,9 @@ mod tests {
     }
 
     fn read(f: &SealFile) -> ReadFile {
-        ReadFile { name: f.name.clone(), size: f.size, hash: f.hash, prefixes: vec![] }
+        let source =
+            SegmentName::parse(&f.name).map_or_else(|| f.name.clone(), |n| format!("{}/{}", n.folder(), f.name));
+        ReadFile { name: f.name.clone(), source, size: f.size, hash: f.hash, prefixes: vec![] }
     }
 
     #[test]
@@ -167,6 +170,8 @@ mod tests {
             writes_chain: true,
             gap_tolerance_ms: 0,
             expected_first_seq: Some(7),
+            serial: "A123456",
+            memory: &Memory::default(),
         };
         let report = verify(&input);
         assert!(report.is_clean(), "{report:#?}");

@@ -13,6 +13,7 @@ mod history;
 mod hostile;
 mod ingest;
 mod limits;
+mod memory;
 mod retention;
 mod support;
 mod values;

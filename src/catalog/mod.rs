@@ -9,6 +9,7 @@
 //! readable by other users (mode 0600, R12).
 
 mod access;
+mod alarms;
 mod burn;
 mod cases;
 mod registry;
@@ -16,6 +17,7 @@ mod retention;
 mod store;
 
 pub use access::request_subject;
+pub use alarms::{AlarmKind, AlarmRow, NewAlarm};
 pub use burn::{DiscRow, NewDisc};
 pub use cases::{Case, CaseKind, CaseLabel, GapRow, PendingMove};
 pub use registry::{Registration, RegistryCheck, RegistryEntry};

@@ -173,7 +173,7 @@ fn execute(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> any
             let signer = files::load_or_create_signer(&paths, key_name)?;
             let made = match store::checkpoint(&conn, &signer, Some(&paths.checkpoints), chrono::Utc::now()) {
                 Ok(c) => c,
-                Err(e @ CustodyError::Unsound { .. }) => {
+                Err(e @ (CustodyError::Unsound { .. } | CustodyError::Contradiction(_))) => {
                     crate::errln!("evidock: {e}");
                     return Ok((String::new(), ExitCode::from(FOUND)));
                 }

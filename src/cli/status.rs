@@ -52,6 +52,7 @@ fn load(config: &Config) -> anyhow::Result<Value> {
         Err(_) => Vec::new(),
     };
     doc["recent_dockings"] = Value::Array(recent);
+    alarms_into(config, &mut doc);
     // A burn job's progress (R8), while the process that writes it is alive.
     if let Some(burn) = std::fs::read(config.burn_progress_path())
         .ok()
@@ -65,6 +66,51 @@ fn load(config: &Config) -> anyhow::Result<Value> {
         doc["burn"] = burn;
     }
     Ok(doc)
+}
+
+/// How many open alarms the status shows one by one.
+const ALARMS_SHOWN: usize = 20;
+
+/// Adds the open alarms (`alarms`, newest first, and `alarms_open`, how many in all) from the
+/// catalogue: files that no longer match the custody log, a catalogue that contradicts it,
+/// checkpoints the station refused to sign.
+fn alarms_into(config: &Config, doc: &mut Value) {
+    let Ok(cat) = Catalog::open_read_only(&config.catalog_path(), config.timezone) else { return };
+    let Ok((rows, total)) = cat.open_alarms(ALARMS_SHOWN) else { return };
+    doc["alarms_open"] = Value::from(total);
+    doc["alarms"] = Value::Array(
+        rows.into_iter()
+            .map(|a| {
+                serde_json::json!({
+                    "id": a.id, "kind": a.kind, "subject": a.subject, "message": a.message, "message_zh": a.message_zh,
+                    "raised": a.raised, "custody_event": a.raised_seq, "last_seen": a.last_seen, "times": a.times,
+                })
+            })
+            .collect(),
+    );
+}
+
+/// The alarm lines of the status view (empty when none is open).
+fn alarm_lines(doc: &Value) -> String {
+    let Some(alarms) = doc["alarms"].as_array().filter(|a| !a.is_empty()) else { return String::new() };
+    let total = doc["alarms_open"].as_u64().unwrap_or(alarms.len() as u64);
+    let mut out = format!("\n!! ALARM 警报: {total} open / 未解除 {total} 项\n");
+    for a in alarms {
+        let s = |k: &str| a[k].as_str().unwrap_or("-").to_string();
+        out += &format!(
+            "  ! [{}] {}: {}\n    {}\n    since 自 {}{}\n",
+            s("kind"),
+            s("subject"),
+            s("message"),
+            s("message_zh"),
+            s("raised").chars().take(19).collect::<String>(),
+            a["custody_event"].as_i64().map_or(String::new(), |q| format!("  custody event 保管日志事件 #{q}"))
+        );
+    }
+    if total > alarms.len() as u64 {
+        out += &format!("  … and {} more / 另有 {} 项\n", total - alarms.len() as u64, total - alarms.len() as u64);
+    }
+    out
 }
 
 fn bar(done: u64, total: u64, width: usize) -> String {
@@ -86,6 +132,7 @@ pub fn render(doc: &Value) -> String {
         doc["daemon"]["dock_root"].as_str().unwrap_or("-"),
         doc["daemon"]["usb"].as_str().unwrap_or("-"),
     );
+    out += &alarm_lines(doc);
     let bays = doc["bays"].as_array().cloned().unwrap_or_default();
     if bays.is_empty() {
         out += "no recorder docked / 无记录仪接入\n";
@@ -199,6 +246,25 @@ mod tests {
         assert!(text.contains("100%"), "{text}");
         assert!(text.contains("✔ safe to undock"), "{text}");
         assert!(text.contains("verdicts 校验结果: verified 2"), "{text}");
+    }
+
+    #[test]
+    fn renders_open_alarms_first_in_both_languages() {
+        let alarm = |i: i64| {
+            serde_json::json!({
+                "id": i, "kind": "fixity", "subject": format!("file:2024/01/10/x/{i}.MP4"),
+                "message": "differs from the custody log", "message_zh": "与保管日志记录的哈希值不符",
+                "raised": "2024-05-01T08:00:00.000000+00:00", "custody_event": 40 + i, "times": 1,
+            })
+        };
+        let doc = serde_json::json!({ "running": true, "bays": [], "alarms_open": 3, "alarms": [alarm(3), alarm(2)] });
+        let text = render(&doc);
+        assert!(text.contains("ALARM 警报: 3 open"), "{text}");
+        assert!(text.contains("[fixity] file:2024/01/10/x/3.MP4: differs from the custody log"), "{text}");
+        assert!(text.contains("与保管日志记录的哈希值不符") && text.contains("#43"), "{text}");
+        assert!(text.contains("and 1 more"), "{text}");
+        assert!(text.find("ALARM").unwrap() < text.find("no recorder docked").unwrap(), "alarms first: {text}");
+        assert!(!render(&serde_json::json!({ "running": true, "bays": [] })).contains("ALARM"));
     }
 
     #[test]

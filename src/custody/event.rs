@@ -238,11 +238,23 @@ pub enum Action {
     /// A recorder's identity serial differs from its USB serial, or another volume docked now
     /// claims the same serial: ingested, never wiped (R1, R14).
     IdentityConflict,
+    /// The station's verifier key was recorded in the log, so that a replaced key is noticed (R11).
+    SigningKeyRecorded,
+    /// The station refused to sign a checkpoint that would contradict one it signed before, or with a replaced key (R11).
+    CheckpointRefused,
+    /// A recording's retention deadline was first recorded or extended; it is never shortened (R7).
+    DeadlineRecorded,
+    /// The catalogue contradicts the custody log (a hold, flag, deadline, approval, filing or file hash); the action was refused (R7, R11).
+    CatalogueMismatch,
+    /// An archived file's bytes differ from the hash the custody log recorded, or the file is missing (R11).
+    FixityFailed,
+    /// An archive scrub re-read archived files and compared them with the custody log: what was checked, bytes, duration, findings (R11).
+    ArchiveScrubbed,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 59] = [
+    pub const ALL: [Action; 65] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -302,6 +314,12 @@ impl Action {
         Action::DiscRechecked,
         Action::ConfigChanged,
         Action::IdentityConflict,
+        Action::SigningKeyRecorded,
+        Action::CheckpointRefused,
+        Action::DeadlineRecorded,
+        Action::CatalogueMismatch,
+        Action::FixityFailed,
+        Action::ArchiveScrubbed,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -366,6 +384,12 @@ impl Action {
             Action::DiscRechecked => "disc_rechecked",
             Action::ConfigChanged => "config_changed",
             Action::IdentityConflict => "identity_conflict",
+            Action::SigningKeyRecorded => "signing_key_recorded",
+            Action::CheckpointRefused => "checkpoint_refused",
+            Action::DeadlineRecorded => "deadline_recorded",
+            Action::CatalogueMismatch => "catalogue_mismatch",
+            Action::FixityFailed => "fixity_failed",
+            Action::ArchiveScrubbed => "archive_scrubbed",
         }
     }
 
@@ -431,6 +455,12 @@ impl Action {
             Action::DiscRechecked => "光盘已复检",
             Action::ConfigChanged => "配置已变更",
             Action::IdentityConflict => "设备身份冲突",
+            Action::SigningKeyRecorded => "签名公钥已记录",
+            Action::CheckpointRefused => "拒绝签署检查点",
+            Action::DeadlineRecorded => "保存期限已记录",
+            Action::CatalogueMismatch => "目录与保管日志不符",
+            Action::FixityFailed => "文件校验不符",
+            Action::ArchiveScrubbed => "归档巡检完成",
         }
     }
 
@@ -858,7 +888,8 @@ mod tests {
              confidentiality_marked confidentiality_cleared access_requested access_approved access_denied \
              access_expired footage_viewed footage_copied footage_exported burn_planned disc_staged disc_written \
              disc_verified disc_failed disc_moved disc_rechecked config_changed \
-             identity_conflict"
+             identity_conflict signing_key_recorded checkpoint_refused deadline_recorded catalogue_mismatch \
+             fixity_failed archive_scrubbed"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -11,6 +11,8 @@
 //! - [`custody`]: the custody log's canonical encoding and hash chain (pure) and its queries.
 //! - [`dock`]: the edges that notice dockings: the dock-root watch and USB hotplug.
 //! - [`daemon`]: the long-running service: event loop, bays, status, systemd.
+//! - [`ledger`]: what the verified custody log says of archived files and retention, held
+//!   against the catalogue (pure, and its one edge that reads the log).
 //! - [`retention`]: retention classes, deadlines, long-term flags, holds, the purge queue,
 //!   and the working-day calendar (pure).
 //! - [`burn`]: burn-to-disc jobs: the disc plan (pure), BagIt staging, the xorriso image,
@@ -59,6 +61,7 @@ pub mod custody;
 pub mod daemon;
 pub mod dock;
 pub mod ingest;
+pub mod ledger;
 pub mod recorder;
 pub mod report;
 pub mod retention;
@@ -89,6 +92,7 @@ mod purity {
         "src/report/sample.rs",
         "src/report/history.rs",
         "src/burn/plan.rs",
+        "src/ledger/mod.rs",
     ];
     const FORBIDDEN: &[&str] = &[
         "tokio",

@@ -621,7 +621,7 @@ impl Catalog {
             format!("file:{}/{}", c.serial, c.source),
             json!({
                 "docking": c.docking_id, "source": c.source, "archive_path": c.archive_path, "size": c.size,
-                "blake3": h, "read_back": c.read_back, "immutable": c.immutable,
+                "blake3": h, "read_back": c.read_back, "immutable": c.immutable, "file": id,
             }),
         )?;
         tx.commit().map_err(sql("commit archived file"))?;

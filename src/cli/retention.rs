@@ -9,10 +9,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{NaiveDate, TimeDelta, Utc};
 
-use crate::catalog::Catalog;
+use crate::catalog::{AlarmKind, Catalog, NewAlarm};
 use crate::config::Config;
+use crate::custody::event::Action;
+use crate::ledger::Ledger;
 use crate::report::{self, render, CaseWindow, DeviceFacts, Period, Rules};
-use crate::retention::{self, Calendar, Deadline, PurgeRequest, Revision, Trigger};
+use crate::retention::{self, Calendar, Catalogued, Deadline, PurgeRequest, Revision, Trigger};
 
 /// `evidock retention ...`
 #[derive(Debug, clap::Subcommand)]
@@ -232,6 +234,88 @@ fn refusal(e: retention::RetentionError) -> anyhow::Error {
     super::invoke::Refused(e.to_string()).into()
 }
 
+/// The custody log's facts, read while verifying the log (INV-16). A log that does not verify
+/// cannot vouch for anything: the purge is refused and the alarm raised.
+///
+/// # Errors
+/// [`super::invoke::Refused`] when the log does not verify or cannot be read.
+pub(super) fn trusted_ledger(catalog: &mut Catalog, config: &Config, by: &str) -> anyhow::Result<Ledger> {
+    let (en, zh) = match crate::ledger::load(catalog.connection(), &config.paths.state_dir) {
+        Ok(v) => match v.problem() {
+            None => return Ok(v.ledger),
+            Some(p) => p,
+        },
+        Err(e) => (format!("the custody log cannot be verified: {e}"), "无法校验保管日志".to_string()),
+    };
+    tracing::error!(by, "ALARM: {en}");
+    catalog.raise_alarm(&NewAlarm {
+        kind: AlarmKind::Log,
+        subject: "log",
+        message: &en,
+        message_zh: &zh,
+        action: Action::LogVerified,
+        details: serde_json::json!({ "intact": false, "reason": en, "reason_zh": zh, "by": by }),
+    })?;
+    Err(super::invoke::Refused(format!("{en}; refused until it does / {zh}，在此之前拒绝执行")).into())
+}
+
+/// Holds a recording's catalogue rows against the verified custody log before a purge step
+/// (INV-11, INV-16). Agreement clears an earlier alarm about the recording; a contradiction
+/// raises the alarm (journal, `status`, `catalogue_mismatch` in the log) and refuses.
+///
+/// # Errors
+/// [`super::invoke::Refused`] naming every contradiction, in both languages.
+fn check_with_log(
+    catalog: &mut Catalog,
+    config: &Config,
+    ledger: &Ledger,
+    row: &crate::catalog::RecordingRow,
+    request: Option<&PurgeRequest>,
+    step: &str,
+) -> anyhow::Result<()> {
+    let id = row.recording.id.clone();
+    let holds = catalog.holds(&id)?;
+    let flags = catalog.flags(&id)?;
+    let ids: Vec<i64> = row.files.iter().map(|(f, _)| *f).collect();
+    let logged = ledger.recording(&id, &ids);
+    let found = retention::check_against_log(
+        &Catalogued { recording: &row.recording, holds: &holds, flags: &flags, files: &row.files },
+        &logged,
+        request,
+        &config.retention,
+    );
+    let subject = format!("recording:{id}");
+    if found.is_empty() {
+        catalog.clear_alarms(
+            AlarmKind::Catalogue,
+            Some(&subject),
+            "the catalogue agrees with the custody log again",
+        )?;
+        return Ok(());
+    }
+    let en: Vec<String> = found.iter().map(|m| m.text.clone()).collect();
+    let zh: Vec<String> = found.iter().map(|m| m.text_zh.clone()).collect();
+    let message = format!("the catalogue contradicts the custody log about {id}: {}", en.join("; "));
+    let message_zh = format!("目录与保管日志不符（录像 {id}）：{}", zh.join("；"));
+    tracing::error!(recording = %id, step, "ALARM: {message}");
+    catalog.raise_alarm(&NewAlarm {
+        kind: AlarmKind::Catalogue,
+        subject: &subject,
+        message: &message,
+        message_zh: &message_zh,
+        action: Action::CatalogueMismatch,
+        details: serde_json::json!({
+            "what": format!("retention purge {step}"),
+            "purge": request.map(|r| r.id.clone()),
+            "findings": found.iter().map(|m| serde_json::json!({ "what": m.what, "text": m.text, "text_zh": m.text_zh })).collect::<Vec<_>>(),
+        }),
+    })?;
+    Err(super::invoke::Refused(format!(
+        "{message}; nothing purged, the alarm is raised / {message_zh}；未执行删除，已发出警报"
+    ))
+    .into())
+}
+
 fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::Result<ExitCode> {
     let policy = &config.retention;
     let user = super::invoke::caller().actor.user;
@@ -241,6 +325,8 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
             refresh(catalog, config)?;
             let row = catalog.recording(recording)?;
             let req = PurgeRequest::new("new", &row.recording, policy, &user, now, reason).map_err(refusal)?;
+            let ledger = trusted_ledger(catalog, config, "retention purge request")?;
+            check_with_log(catalog, config, &ledger, &row, None, "request")?;
             let id = catalog.insert_purge(&req)?;
             crate::outln!("purge request #{id} awaits approval by someone else / 删除申请已提交，待他人批准");
         }
@@ -248,6 +334,8 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
             refresh(catalog, config)?;
             let mut req = catalog.purge(*id)?;
             let row = catalog.recording(&req.recording)?;
+            let ledger = trusted_ledger(catalog, config, "retention purge approve")?;
+            check_with_log(catalog, config, &ledger, &row, Some(&req), "approve")?;
             req.approve(&user, now, &row.recording, policy).map_err(refusal)?;
             catalog.update_purge(&req)?;
             let until = req.grace_until().map(|t| t.with_timezone(&config.timezone).to_string()).unwrap_or_default();
@@ -266,13 +354,22 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
         }
         PurgeCommand::Run => {
             let rows = refresh(catalog, config)?;
+            let ledger = trusted_ledger(catalog, config, "retention purge run")?;
             let mut done = 0;
+            let mut contradicted = 0;
             for mut req in catalog.purges()? {
                 let Some(until) = req.grace_until() else { continue };
                 if until > now {
                     continue;
                 }
                 let Some(row) = rows.iter().find(|r| r.recording.id == req.recording) else { continue };
+                // The catalogue is checked against the custody log first: holds, flags,
+                // deadline, approval and every file to delete (INV-16).
+                if let Err(e) = check_with_log(catalog, config, &ledger, row, Some(&req), "run") {
+                    crate::errln!("purge #{}: {e}", req.id);
+                    contradicted += 1;
+                    continue;
+                }
                 // Checks eligibility again: a hold placed during the grace period stops it.
                 let tomb = match req.execute(now, &row.recording, policy) {
                     Ok(t) => t,
@@ -296,8 +393,11 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
                 );
                 done += 1;
             }
-            if done == 0 {
+            if done == 0 && contradicted == 0 {
                 crate::outln!("nothing to purge / 无可删除项");
+            }
+            if contradicted > 0 {
+                return Ok(ExitCode::from(1));
             }
         }
     }

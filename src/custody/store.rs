@@ -893,6 +893,29 @@ pub fn audit(
     verifier: &NoteVerifier,
     external: &[(String, String)],
 ) -> Result<AuditReport, CustodyError> {
+    audit_with(conn, Some(verifier), external, &mut |_| {})
+}
+
+/// [`audit`] (or, without a verifier, [`audit_unsigned`]), handing every readable row to
+/// `visit` in `seq` order from the same single pass: what a reader folds is trusted only when
+/// the report is intact.
+///
+/// # Errors
+/// As [`audit`]; without a verifier, [`CustodyError::NoVerifier`] when there are checkpoints
+/// to check.
+pub fn audit_with(
+    conn: &Connection,
+    verifier: Option<&NoteVerifier>,
+    external: &[(String, String)],
+    visit: &mut dyn FnMut(&StoredEvent),
+) -> Result<AuditReport, CustodyError> {
+    let Some(verifier) = verifier else {
+        let stored = checkpoints(conn)?.len();
+        if stored + external.len() > 0 {
+            return Err(CustodyError::NoVerifier { checkpoints: stored + external.len() });
+        }
+        return check_against_log(conn, Vec::new(), visit);
+    };
     let mut checks = Vec::new();
     let mut expect_id = 1;
     for s in checkpoints(conn)? {
@@ -933,7 +956,7 @@ pub fn audit(
         }
     }
 
-    check_against_log(conn, checks)
+    check_against_log(conn, checks, visit)
 }
 
 /// Verifies the hash chain and computes the tree head, for a log with no checkpoints (when no
@@ -947,11 +970,15 @@ pub fn audit_unsigned(conn: &Connection) -> Result<AuditReport, CustodyError> {
     if stored > 0 {
         return Err(CustodyError::NoVerifier { checkpoints: stored });
     }
-    check_against_log(conn, Vec::new())
+    check_against_log(conn, Vec::new(), &mut |_| {})
 }
 
 /// One pass over the log: the chain, and the root at every size a sound checkpoint names.
-fn check_against_log(conn: &Connection, mut checks: Vec<CheckpointCheck>) -> Result<AuditReport, CustodyError> {
+fn check_against_log(
+    conn: &Connection,
+    mut checks: Vec<CheckpointCheck>,
+    visit: &mut dyn FnMut(&StoredEvent),
+) -> Result<AuditReport, CustodyError> {
     let sizes: std::collections::BTreeSet<u64> =
         checks.iter().filter(|c| c.problem.is_none()).filter_map(|c| c.checkpoint.as_ref().map(|c| c.size)).collect();
     let mut roots: std::collections::BTreeMap<u64, Hash> = std::collections::BTreeMap::new();
@@ -965,6 +992,7 @@ fn check_against_log(conn: &Connection, mut checks: Vec<CheckpointCheck>) -> Res
         match row {
             Ok(ev) => {
                 chain.push(&ev);
+                visit(&ev);
                 if unreadable_at.is_none() {
                     tree.push(event_leaf(&ev));
                     if sizes.contains(&tree.size()) {

@@ -17,6 +17,8 @@
 //!   and the working-day calendar (pure).
 //! - [`burn`]: burn-to-disc jobs: the disc plan (pure), BagIt staging, the xorriso image,
 //!   write and read-back verify (R8).
+//! - [`scrub`]: the archive scrub: every archived file re-read and compared with the custody
+//!   log's hash, paced and resumable (the plan and pace pure, the run an edge).
 //! - [`report`]: compliance reports and spot-check samples for supervisors (pure).
 //! - [`config`]: the configuration file, resolved into typed values.
 //! - [`control`]: the control socket between the command line and the daemon, and the roles
@@ -65,6 +67,7 @@ pub mod ledger;
 pub mod recorder;
 pub mod report;
 pub mod retention;
+pub mod scrub;
 
 #[cfg(test)]
 mod purity {
@@ -93,6 +96,7 @@ mod purity {
         "src/report/history.rs",
         "src/burn/plan.rs",
         "src/ledger/mod.rs",
+        "src/scrub/mod.rs",
     ];
     const FORBIDDEN: &[&str] = &[
         "tokio",

@@ -13,6 +13,7 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
 use crate::custody::event::Action;
+use crate::ledger::Fixity;
 
 use super::store::{append, begin, sql, Catalog, CatalogError};
 
@@ -100,6 +101,40 @@ pub struct AlarmRow {
 }
 
 impl Catalog {
+    /// Raises the alarm for an archived name that a fixity check (`by`: export, burn, scrub)
+    /// found wrong: its bytes differ from the custody log or it is missing (`fixity_failed`),
+    /// or its catalogue row contradicts the log (`catalogue_mismatch`). Returns what to tell
+    /// people (English, Chinese).
+    ///
+    /// # Errors
+    /// When the write fails.
+    pub fn fixity_alarm(&mut self, path: &str, found: &Fixity, by: &str) -> Result<(String, String), CatalogError> {
+        let (text, text_zh) = (found.text(path), found.text_zh(path));
+        let subject = format!("file:{path}");
+        let mut details = serde_json::json!({ "path": path, "by": by, "text": text });
+        match found {
+            Fixity::BytesDiffer { logged, read, size } => {
+                details["expected"] = logged.clone().into();
+                details["found"] = read.clone().into();
+                details["size"] = (*size).into();
+            }
+            Fixity::CatalogueDiffers { logged, catalogue } => {
+                details["expected"] = logged.clone().into();
+                details["catalogue"] = catalogue.clone().into();
+            }
+            Fixity::Unreadable { error } => details["error"] = error.clone().into(),
+            Fixity::Intact | Fixity::Unknown | Fixity::Missing | Fixity::NotCatalogued => {}
+        }
+        let (kind, action) = if found.is_catalogue() {
+            (AlarmKind::Catalogue, Action::CatalogueMismatch)
+        } else {
+            (AlarmKind::Fixity, Action::FixityFailed)
+        };
+        tracing::error!(by, "ALARM: {text}");
+        self.raise_alarm(&NewAlarm { kind, subject: &subject, message: &text, message_zh: &text_zh, action, details })?;
+        Ok((text, text_zh))
+    }
+
     /// Raises an alarm with its custody event, in one transaction. An open alarm of the same
     /// kind and subject is counted again instead, with the newest words, and no event: one
     /// event per alarm. Returns the event's seq when one was written.

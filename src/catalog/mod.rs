@@ -14,6 +14,7 @@ mod burn;
 mod cases;
 mod registry;
 mod retention;
+mod scrub;
 mod store;
 
 pub use access::request_subject;
@@ -22,6 +23,7 @@ pub use burn::{DiscRow, NewDisc};
 pub use cases::{Case, CaseKind, CaseLabel, GapRow, PendingMove};
 pub use registry::{Registration, RegistryCheck, RegistryEntry};
 pub use retention::RecordingRow;
+pub use scrub::{CheckedName, PassDelta, ScrubPass};
 pub use store::{
     ArchivedFile, Catalog, CatalogError, CopyRecord, DockingStart, DockingSummary, SegmentRow, WipeRecord,
 };

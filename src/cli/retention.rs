@@ -234,31 +234,6 @@ fn refusal(e: retention::RetentionError) -> anyhow::Error {
     super::invoke::Refused(e.to_string()).into()
 }
 
-/// The custody log's facts, read while verifying the log (INV-16). A log that does not verify
-/// cannot vouch for anything: the purge is refused and the alarm raised.
-///
-/// # Errors
-/// [`super::invoke::Refused`] when the log does not verify or cannot be read.
-pub(super) fn trusted_ledger(catalog: &mut Catalog, config: &Config, by: &str) -> anyhow::Result<Ledger> {
-    let (en, zh) = match crate::ledger::load(catalog.connection(), &config.paths.state_dir) {
-        Ok(v) => match v.problem() {
-            None => return Ok(v.ledger),
-            Some(p) => p,
-        },
-        Err(e) => (format!("the custody log cannot be verified: {e}"), "无法校验保管日志".to_string()),
-    };
-    tracing::error!(by, "ALARM: {en}");
-    catalog.raise_alarm(&NewAlarm {
-        kind: AlarmKind::Log,
-        subject: "log",
-        message: &en,
-        message_zh: &zh,
-        action: Action::LogVerified,
-        details: serde_json::json!({ "intact": false, "reason": en, "reason_zh": zh, "by": by }),
-    })?;
-    Err(super::invoke::Refused(format!("{en}; refused until it does / {zh}，在此之前拒绝执行")).into())
-}
-
 /// Holds a recording's catalogue rows against the verified custody log before a purge step
 /// (INV-11, INV-16). Agreement clears an earlier alarm about the recording; a contradiction
 /// raises the alarm (journal, `status`, `catalogue_mismatch` in the log) and refuses.
@@ -325,7 +300,7 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
             refresh(catalog, config)?;
             let row = catalog.recording(recording)?;
             let req = PurgeRequest::new("new", &row.recording, policy, &user, now, reason).map_err(refusal)?;
-            let ledger = trusted_ledger(catalog, config, "retention purge request")?;
+            let ledger = super::archive::trusted_ledger(catalog, config, "retention purge request")?;
             check_with_log(catalog, config, &ledger, &row, None, "request")?;
             let id = catalog.insert_purge(&req)?;
             crate::outln!("purge request #{id} awaits approval by someone else / 删除申请已提交，待他人批准");
@@ -334,7 +309,7 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
             refresh(catalog, config)?;
             let mut req = catalog.purge(*id)?;
             let row = catalog.recording(&req.recording)?;
-            let ledger = trusted_ledger(catalog, config, "retention purge approve")?;
+            let ledger = super::archive::trusted_ledger(catalog, config, "retention purge approve")?;
             check_with_log(catalog, config, &ledger, &row, Some(&req), "approve")?;
             req.approve(&user, now, &row.recording, policy).map_err(refusal)?;
             catalog.update_purge(&req)?;
@@ -354,7 +329,7 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
         }
         PurgeCommand::Run => {
             let rows = refresh(catalog, config)?;
-            let ledger = trusted_ledger(catalog, config, "retention purge run")?;
+            let ledger = super::archive::trusted_ledger(catalog, config, "retention purge run")?;
             let mut done = 0;
             let mut contradicted = 0;
             for mut req in catalog.purges()? {
@@ -453,6 +428,33 @@ pub enum ReportCommand {
     },
 }
 
+/// The archive scrub's state for the compliance report: its passes and the open alarms about
+/// archived files (R11).
+fn fixity_summary(catalog: &Catalog) -> anyhow::Result<report::FixitySummary> {
+    let facts = |p: crate::catalog::ScrubPass| report::ScrubFacts {
+        pass: p.id,
+        started: p.started,
+        finished: p.finished,
+        files: (p.files, p.files_total),
+        bytes: p.bytes,
+        differ: p.differ,
+        missing: p.missing,
+        catalogue: p.catalogue,
+        busy_ms: p.busy_ms,
+    };
+    let (in_progress, last_complete) = catalog.scrub_state()?;
+    let (alarms, _) = catalog.open_alarms(usize::MAX)?;
+    Ok(report::FixitySummary {
+        last_complete: last_complete.map(facts),
+        in_progress: in_progress.map(facts),
+        open: alarms
+            .into_iter()
+            .filter(|a| (a.kind == "fixity" || a.kind == "catalogue") && a.subject.starts_with("file:"))
+            .map(|a| (a.message, a.message_zh))
+            .collect(),
+    })
+}
+
 fn calendar(config: &Config) -> anyhow::Result<Calendar> {
     let mut cal = Calendar::weekends_only();
     for f in &config.compliance.calendar_files {
@@ -519,7 +521,8 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
                 calendar: &cal,
                 rules: &rules,
             };
-            let r = report::build(&input);
+            let mut r = report::build(&input);
+            r.fixity = Some(fixity_summary(&catalog)?);
             let text = match format.as_str() {
                 "table" => render::table(&r),
                 "json" => render::json(&r),

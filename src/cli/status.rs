@@ -76,6 +76,18 @@ const ALARMS_SHOWN: usize = 20;
 /// checkpoints the station refused to sign.
 fn alarms_into(config: &Config, doc: &mut Value) {
     let Ok(cat) = Catalog::open_read_only(&config.catalog_path(), config.timezone) else { return };
+    if let Ok((in_progress, last)) = cat.scrub_state() {
+        let pass = |p: &crate::catalog::ScrubPass| {
+            serde_json::json!({
+                "pass": p.id, "started": p.started, "updated": p.updated, "finished": p.finished,
+                "files": p.files, "files_total": p.files_total, "bytes": p.bytes, "bytes_total": p.bytes_total,
+                "differ": p.differ, "missing": p.missing, "catalogue": p.catalogue, "busy_ms": p.busy_ms, "runs": p.runs,
+            })
+        };
+        doc["scrub"] = serde_json::json!({
+            "in_progress": in_progress.as_ref().map(pass), "last_complete": last.as_ref().map(pass),
+        });
+    }
     let Ok((rows, total)) = cat.open_alarms(ALARMS_SHOWN) else { return };
     doc["alarms_open"] = Value::from(total);
     doc["alarms"] = Value::Array(
@@ -88,6 +100,34 @@ fn alarms_into(config: &Config, doc: &mut Value) {
             })
             .collect(),
     );
+}
+
+/// The archive scrub's line: the last complete pass and the one in progress.
+fn scrub_line(doc: &Value) -> String {
+    let s = &doc["scrub"];
+    if s.is_null() {
+        return String::new();
+    }
+    let n = |p: &Value, k: &str| p[k].as_u64().unwrap_or(0);
+    let mut out = String::from("\narchive scrub 归档巡检: ");
+    match s["last_complete"].as_object() {
+        Some(_) => {
+            let p = &s["last_complete"];
+            out += &format!(
+                "last complete pass 最近完成 #{} {} ({} files 文件, {}; problems 问题 {})",
+                n(p, "pass"),
+                p["finished"].as_str().unwrap_or("-").chars().take(19).collect::<String>(),
+                n(p, "files"),
+                super::bytes(n(p, "bytes")),
+                n(p, "differ") + n(p, "missing") + n(p, "catalogue")
+            );
+        }
+        None => out += "no complete pass yet 尚无完成的巡检",
+    }
+    if let Some(p) = s["in_progress"].as_object().map(|_| &s["in_progress"]) {
+        out += &format!("; in progress 进行中 #{} {}/{} files 文件", n(p, "pass"), n(p, "files"), n(p, "files_total"));
+    }
+    out + "\n"
 }
 
 /// The alarm lines of the status view (empty when none is open).
@@ -188,6 +228,7 @@ pub fn render(doc: &Value) -> String {
     if let Some(line) = super::burn::status_line(doc) {
         out += &format!("\n{line}");
     }
+    out += &scrub_line(doc);
     if let Some(recent) = doc["recent_dockings"].as_array().filter(|r| !r.is_empty()) {
         out += "\nrecent dockings 最近接入:\n";
         for d in recent {

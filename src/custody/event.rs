@@ -656,6 +656,45 @@ pub fn encode(ev: &StoredEvent) -> Vec<u8> {
     out
 }
 
+/// Reads an encoding (§3) back into the event it encodes (`prev_hash` and `hash` zero: the
+/// encoding holds neither). `None` when it is not exactly one encoding of this version.
+pub fn decode(bytes: &[u8]) -> Option<StoredEvent> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = b.split_at_checked(n)?;
+        *b = rest;
+        Some(head)
+    }
+    fn text(b: &mut &[u8]) -> Option<String> {
+        let len = u64::from_be_bytes(take(b, 8)?.try_into().ok()?);
+        String::from_utf8(take(b, usize::try_from(len).ok()?)?.to_vec()).ok()
+    }
+    let mut b = bytes;
+    if text(&mut b)? != ENCODING_VERSION {
+        return None;
+    }
+    let seq = u64::from_be_bytes(take(&mut b, 8)?.try_into().ok()?);
+    let (ts_utc, ts_local, actor_user, actor_role) = (text(&mut b)?, text(&mut b)?, text(&mut b)?, text(&mut b)?);
+    let actor_officer = match take(&mut b, 1)? {
+        [0] => None,
+        [1] => Some(text(&mut b)?),
+        _ => return None,
+    };
+    let (action, subject, details) = (text(&mut b)?, text(&mut b)?, text(&mut b)?);
+    b.is_empty().then_some(StoredEvent {
+        seq,
+        ts_utc,
+        ts_local,
+        actor_user,
+        actor_role,
+        actor_officer,
+        action,
+        subject,
+        details,
+        prev_hash: [0; 32],
+        hash: [0; 32],
+    })
+}
+
 /// The chain link: `BLAKE3(prev || encode(ev))`. `ev.prev_hash` and `ev.hash` are not read;
 /// a sound event has `ev.prev_hash == *prev` and `ev.hash == event_hash(prev, ev)`.
 pub fn event_hash(prev: &[u8; 32], ev: &StoredEvent) -> [u8; 32] {
@@ -904,6 +943,30 @@ mod tests {
         }
         assert_eq!(Role::parse("root"), None);
         assert_eq!(Action::parse("Docked"), None);
+    }
+
+    #[test]
+    fn an_encoding_reads_back_into_its_event_and_nothing_else_does() {
+        let ev = StoredEvent {
+            seq: 42,
+            ts_utc: "2024-05-01T08:30:00.125Z".into(),
+            ts_local: "2024-05-01T16:30:00.125+08:00".into(),
+            actor_user: "zhangsan".into(),
+            actor_role: "custodian".into(),
+            actor_officer: Some("012345".into()),
+            action: "docked".into(),
+            subject: "device:A100001".into(),
+            details: "{\"officer_name\":\"张三\"}".into(),
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        };
+        let bytes = encode(&ev);
+        assert_eq!(decode(&bytes), Some(ev.clone()));
+        let plain = StoredEvent { actor_officer: None, ..ev };
+        assert_eq!(decode(&encode(&plain)), Some(plain));
+        assert_eq!(decode(&bytes[..bytes.len() - 1]), None, "cut short");
+        assert_eq!(decode(&[bytes.clone(), vec![0]].concat()), None, "a byte too many");
+        assert_eq!(decode(&[]), None);
     }
 
     /// The normative document lists every action and role with its Chinese label.

@@ -345,6 +345,13 @@ pub enum Fixity {
     },
     /// The file is not in the archive.
     Missing,
+    /// The catalogue has no row for a file the log records as archived.
+    NotCatalogued,
+    /// The file could not be read.
+    Unreadable {
+        /// The operating system's reason.
+        error: String,
+    },
 }
 
 impl Fixity {
@@ -365,7 +372,16 @@ impl Fixity {
                 "{path}: the archived bytes ({size} bytes, BLAKE3 {read}) differ from the hash the custody log recorded when it was copied ({logged}): the file was altered or damaged"
             ),
             Fixity::Missing => format!("{path}: missing from the archive although the custody log records it"),
+            Fixity::Unreadable { error } => format!("{path}: cannot be read ({error})"),
+            Fixity::NotCatalogued => {
+                format!("{path}: the custody log records this archived file, the catalogue has no row for it")
+            }
         }
+    }
+
+    /// Whether this is about the catalogue (its row contradicts the log), not the bytes.
+    pub fn is_catalogue(&self) -> bool {
+        matches!(self, Fixity::Unknown | Fixity::CatalogueDiffers { .. } | Fixity::NotCatalogued)
     }
 
     /// In Chinese.
@@ -378,6 +394,8 @@ impl Fixity {
                 format!("{path}：归档文件内容与保管日志复制时记录的哈希值不符，文件被改动或损坏")
             }
             Fixity::Missing => format!("{path}：保管日志有记录，但归档中找不到该文件"),
+            Fixity::Unreadable { .. } => format!("{path}：无法读取"),
+            Fixity::NotCatalogued => format!("{path}：保管日志记载此归档文件，目录中却没有记录"),
         }
     }
 }
@@ -398,6 +416,18 @@ pub fn fixity(logged: Option<&FileFacts>, catalogue: Option<(&str, u64)>, read: 
         }
     }
     Fixity::Intact
+}
+
+/// Judges a file's catalogue row alone against the log (before any byte is read): the log
+/// must know a file at `path` with the same hash and size.
+pub fn catalogue_check(logged: Option<&FileFacts>, hash: &str, size: u64) -> Fixity {
+    match logged {
+        None => Fixity::Unknown,
+        Some(f) if f.blake3 != hash || f.size != size => {
+            Fixity::CatalogueDiffers { logged: f.blake3.clone(), catalogue: hash.to_string() }
+        }
+        Some(_) => Fixity::Intact,
+    }
 }
 
 #[cfg(test)]
@@ -524,6 +554,10 @@ mod tests {
         assert!(matches!(fixity(f, None, Some(("aa", 4999))), Fixity::BytesDiffer { .. }), "size counts");
         assert_eq!(fixity(f, None, None), Fixity::Missing);
         assert_eq!(fixity(None, None, Some(("aa", 5000))), Fixity::Unknown);
+        assert_eq!(catalogue_check(f, "aa", 5000), Fixity::Intact);
+        assert!(matches!(catalogue_check(f, "cc", 5000), Fixity::CatalogueDiffers { .. }));
+        assert!(matches!(catalogue_check(f, "aa", 1), Fixity::CatalogueDiffers { .. }));
+        assert_eq!(catalogue_check(None, "aa", 5000), Fixity::Unknown);
     }
 
     #[test]

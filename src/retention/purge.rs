@@ -734,19 +734,19 @@ pub fn check_against_log(
             ));
         }
         match (&req.state, &l.approved_by) {
-            (PurgeState::Grace { approved_by, until, .. }, Some(by)) => {
-                if by != approved_by || l.grace_until != Some(*until) || *by == l.requested_by {
-                    out.push(mismatch(
-                        "approval",
-                        format!(
-                            "purge request {} was approved by {by} until {} according to the custody log, not by {approved_by} until {}",
-                            req.id,
-                            l.grace_until.map_or("-".into(), |t| t.to_rfc3339()),
-                            until.to_rfc3339()
-                        ),
-                        format!("删除申请 {} 的批准人或宽限期与保管日志记载不符", req.id),
-                    ));
-                }
+            (PurgeState::Grace { approved_by, until, .. }, Some(by))
+                if by != approved_by || l.grace_until != Some(*until) || *by == l.requested_by =>
+            {
+                out.push(mismatch(
+                    "approval",
+                    format!(
+                        "purge request {} was approved by {by} until {} according to the custody log, not by {approved_by} until {}",
+                        req.id,
+                        l.grace_until.map_or("-".into(), |t| t.to_rfc3339()),
+                        until.to_rfc3339()
+                    ),
+                    format!("删除申请 {} 的批准人或宽限期与保管日志记载不符", req.id),
+                ));
             }
             (PurgeState::Grace { approved_by, .. }, None) => out.push(mismatch(
                 "approval",
@@ -977,7 +977,7 @@ mod tests {
         assert_eq!(whats(&check(plain, &later, None)), ["deadline"]);
         // Times edited back: the dated folder of the file still says when it was recorded.
         let mut moved_back = r.clone();
-        moved_back.end = moved_back.end - TimeDelta::days(400);
+        moved_back.end -= TimeDelta::days(400);
         let mut dated = agreeing(&r);
         dated.earliest_end = Some(r.end - TimeDelta::days(1));
         let c = Catalogued { recording: &moved_back, ..plain };

@@ -83,6 +83,28 @@ pub struct ConfigFile {
     /// `[burn]`
     #[serde(default)]
     pub burn: BurnFile,
+    /// `[scrub]`
+    #[serde(default)]
+    pub scrub: ScrubFile,
+}
+
+/// `[scrub]` as written: the archive scrub (`evidock archive scrub`, R11).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrubFile {
+    /// Bytes read per second at most, so that ingest keeps its speed.
+    pub rate_bytes_per_s: Option<u64>,
+    /// Seconds one run may take before it stops and keeps its place (0: until the pass ends).
+    pub max_seconds: Option<u64>,
+}
+
+/// `[scrub]`, resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scrub {
+    /// Bytes read per second at most.
+    pub rate_bytes_per_s: u64,
+    /// Seconds one run may take (0: until the pass ends).
+    pub max_seconds: u64,
 }
 
 /// `[roles]` as written: for each role, its members (`NAME`, `group:NAME`, `uid:N`, `gid:N`).
@@ -439,6 +461,8 @@ pub struct Config {
     pub compliance: Compliance,
     /// Burn-to-disc jobs (R8).
     pub burn: Burn,
+    /// The archive scrub (R11).
+    pub scrub: Scrub,
 }
 
 impl Config {
@@ -714,10 +738,15 @@ impl Config {
                 "must not lie inside paths.archive_root, nor contain it",
             ));
         }
+        let scrub = Scrub {
+            rate_bytes_per_s: range("scrub.rate_bytes_per_s", file.scrub.rate_bytes_per_s, 64 << 20, 1 << 20, 1 << 40)?,
+            max_seconds: range("scrub.max_seconds", file.scrub.max_seconds, 0, 0, 7 * 86_400)?,
+        };
         Ok(Config {
             roles,
             access,
             burn,
+            scrub,
             retention,
             compliance,
             source: path.map(Path::to_path_buf),

@@ -11,10 +11,14 @@
 //! - [`custody`]: the custody log's canonical encoding and hash chain (pure) and its queries.
 //! - [`dock`]: the edges that notice dockings: the dock-root watch and USB hotplug.
 //! - [`daemon`]: the long-running service: event loop, bays, status, systemd.
+//! - [`ledger`]: what the verified custody log says of archived files and retention, held
+//!   against the catalogue (pure, and its one edge that reads the log).
 //! - [`retention`]: retention classes, deadlines, long-term flags, holds, the purge queue,
 //!   and the working-day calendar (pure).
 //! - [`burn`]: burn-to-disc jobs: the disc plan (pure), BagIt staging, the xorriso image,
 //!   write and read-back verify (R8).
+//! - [`scrub`]: the archive scrub: every archived file re-read and compared with the custody
+//!   log's hash, paced and resumable (the plan and pace pure, the run an edge).
 //! - [`report`]: compliance reports and spot-check samples for supervisors (pure).
 //! - [`config`]: the configuration file, resolved into typed values.
 //! - [`control`]: the control socket between the command line and the daemon, and the roles
@@ -59,9 +63,11 @@ pub mod custody;
 pub mod daemon;
 pub mod dock;
 pub mod ingest;
+pub mod ledger;
 pub mod recorder;
 pub mod report;
 pub mod retention;
+pub mod scrub;
 
 #[cfg(test)]
 mod purity {
@@ -90,6 +96,8 @@ mod purity {
         "src/report/sample.rs",
         "src/report/history.rs",
         "src/burn/plan.rs",
+        "src/ledger/mod.rs",
+        "src/scrub/mod.rs",
     ];
     const FORBIDDEN: &[&str] = &[
         "tokio",

@@ -4,7 +4,8 @@
 //! - The systemd unit passes `systemd-analyze verify` with no output at all (the tool only warns,
 //!   with exit status 0, about unknown keys), keeps the settings the daemon relies on, and keeps
 //!   its `systemd-analyze security` exposure low; the burn units (R8) verify the same way and
-//!   run the burn commands with the folders they need.
+//!   run the burn commands with the folders they need; the archive scrub's units (R11) verify,
+//!   score low, and run the scrub weekly at the lowest priority with the folders it needs.
 //! - The sysusers and tmpfiles files create the user and the folders the configuration names.
 //! - The udev rules know exactly the USB ids of the configuration's `[[usb.models]]` (R1, R2,
 //!   R14), one commented line each, sorted, and are well-formed rules.
@@ -227,6 +228,96 @@ fn burn_units_run_the_burn_commands_with_the_folders_they_need() {
     let timer = unit_settings(&read("systemd/evidock-burn-recheck.timer"));
     assert!(timer.iter().any(|(s, k, v)| s == "Timer" && k == "Persistent" && v == "true"), "{timer:?}");
     assert!(timer.iter().any(|(s, k, _)| s == "Timer" && k == "OnCalendar"), "{timer:?}");
+}
+
+/// The archive scrub's units (R11), written with their `ExecStart=` binary replaced by `binary`
+/// into a fresh temporary folder (the timer finds its service beside it).
+fn scrub_units_with_binary(binary: &Path) -> (tempfile::TempDir, Vec<PathBuf>) {
+    const SHIPPED: &str = "ExecStart=/usr/local/bin/evidock ";
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let mut paths = Vec::new();
+    for name in ["evidock-scrub.service", "evidock-scrub.timer"] {
+        let shipped = read(&format!("systemd/{name}"));
+        let unit = if name.ends_with(".service") {
+            assert_eq!(shipped.matches(SHIPPED).count(), 1, "{name}: one `{SHIPPED}` line expected");
+            shipped.replace(SHIPPED, &format!("ExecStart={} ", binary.display().to_string().replace('%', "%%")))
+        } else {
+            shipped
+        };
+        let path = dir.path().join(name);
+        std::fs::write(&path, unit).expect("write the unit");
+        paths.push(path);
+    }
+    (dir, paths)
+}
+
+#[test]
+#[cfg_attr(not(has_systemd_analyze), ignore = "systemd-analyze is not installed: apt-get install systemd")]
+fn scrub_units_verify_without_output() {
+    let analyze = need("systemd-analyze", "apt-get install systemd");
+    let (_dir, units) = scrub_units_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
+    for unit in &units {
+        let out = run(Command::new(&analyze).arg("verify").arg(unit));
+        let said = text(&out);
+        assert!(
+            out.status.success() && said.trim().is_empty(),
+            "systemd-analyze verify {}: {}\n{said}",
+            unit.display(),
+            out.status
+        );
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(has_systemd_analyze_offline),
+    ignore = "systemd-analyze with --offline (systemd 252 or later) is not installed: apt-get install systemd"
+)]
+fn scrub_unit_security_exposure_is_low() {
+    let analyze = need("systemd-analyze", "apt-get install systemd");
+    let (_dir, units) = scrub_units_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
+    let out = run(Command::new(&analyze).args(["security", "--offline=true", "--no-pager"]).arg(&units[0]));
+    let said = text(&out);
+    assert!(out.status.success(), "systemd-analyze security: {}\n{said}", out.status);
+    let marker = "Overall exposure level for evidock-scrub.service:";
+    let score: f64 = said
+        .lines()
+        .find_map(|l| l.split_once(marker))
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure score in:\n{said}"));
+    println!("systemd-analyze security: exposure {score} for evidock-scrub.service");
+    assert!(score <= MAX_EXPOSURE, "exposure {score} above {MAX_EXPOSURE}: a hardening line was lost\n{said}");
+}
+
+#[test]
+fn scrub_units_run_the_scrub_weekly_behind_ingest_with_the_folders_it_needs() {
+    let c = shipped_config();
+    let s = unit_settings(&read("systemd/evidock-scrub.service"));
+    assert_eq!(service_value(&s, "Type"), "oneshot");
+    assert_eq!(
+        service_value(&s, "ExecStart"),
+        "/usr/local/bin/evidock --config /etc/evidock/evidock.toml archive scrub"
+    );
+    assert_eq!(service_value(&s, "User"), "evidock");
+    assert_eq!(service_value(&s, "UMask"), "0077");
+    assert_eq!(service_value(&s, "KillSignal"), "SIGTERM", "a stop keeps the pass's place");
+    // Ingest keeps its speed: the scrub is paced, and the kernel serves it last.
+    assert_eq!(service_value(&s, "IOSchedulingClass"), "idle");
+    assert_eq!(service_value(&s, "CPUSchedulingPolicy"), "idle");
+    assert_eq!(service_value(&s, "Nice"), "19");
+    assert!(c.scrub.rate_bytes_per_s > 0, "the shipped configuration paces the scrub");
+    let writable: Vec<PathBuf> =
+        service_values(&s, "ReadWritePaths").iter().flat_map(|v| v.split_whitespace()).map(PathBuf::from).collect();
+    assert!(writable.iter().any(|w| c.paths.state_dir.starts_with(w)), "state_dir not writable: {writable:?}");
+    assert!(!writable.iter().any(|w| c.paths.archive_root.starts_with(w)), "the scrub never writes the archive");
+    let timer = unit_settings(&read("systemd/evidock-scrub.timer"));
+    assert!(timer.iter().any(|(s, k, v)| s == "Timer" && k == "Persistent" && v == "true"), "{timer:?}");
+    assert!(timer.iter().any(|(s, k, _)| s == "Timer" && k == "OnCalendar"), "{timer:?}");
+    let install = read("docs/INSTALL.md");
+    for f in ["systemd/evidock-scrub.service", "systemd/evidock-scrub.timer", "enable --now evidock-scrub.timer"] {
+        assert!(install.contains(f), "docs/INSTALL.md does not install {f}");
+    }
 }
 
 #[test]

@@ -27,11 +27,11 @@ pub enum BurnError {
         /// The error.
         source: std::io::Error,
     },
-    /// An archive file no longer has the hash the catalogue recorded at ingest (R5).
+    /// An archive file no longer has the hash the custody log recorded at its copy (R5).
     #[error(
-        "fixity check failed: archive file {path} has BLAKE3 {found}, the catalogue recorded {expected} at ingest; \
+        "fixity check failed: archive file {path} has BLAKE3 {found}, the custody log recorded {expected} when it was copied; \
          nothing was burned and the archive was not touched: report it and check the file with `evidock log query` / \
-         存档文件与登记的哈希值不符，已停止"
+         存档文件与保管日志记录的哈希值不符，已停止"
     )]
     Fixity {
         /// Path relative to the archive root.

@@ -10,18 +10,22 @@
 //! readable by other users (mode 0600, R12).
 
 mod access;
+mod alarms;
 mod burn;
 mod cases;
 mod memory;
 mod registry;
 mod retention;
+mod scrub;
 mod store;
 
 pub use access::request_subject;
+pub use alarms::{AlarmKind, AlarmRow, NewAlarm};
 pub use burn::{DiscRow, NewDisc};
 pub use cases::{Case, CaseKind, CaseLabel, GapRow, PendingMove};
 pub use registry::{Registration, RegistryCheck, RegistryEntry};
 pub use retention::RecordingRow;
+pub use scrub::{CheckedName, PassDelta, ScrubPass};
 pub use store::{
     ArchivedFile, Catalog, CatalogError, CopyRecord, DockingStart, DockingSummary, SegmentRow, WipeRecord,
 };

@@ -342,19 +342,36 @@ impl Catalog {
         })
     }
 
-    /// Records a deadline as revised by [`crate::retention::revise`] (never shortened).
+    /// Records a deadline as revised by [`crate::retention::revise`] (never shortened). A
+    /// deadline first recorded or moved is a custody event (`deadline_recorded`), so that the
+    /// log, not only this table, says how long the recording is kept.
     ///
     /// # Errors
     /// When the write fails.
     pub fn keep_deadline(&mut self, recording: &str, deadline: Deadline) -> Result<(), CatalogError> {
-        self.conn
-            .execute(
-                "INSERT INTO deadlines (recording, deadline, computed) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(recording) DO UPDATE SET deadline = ?2, computed = ?3",
-                params![recording, deadline_text(deadline), Utc::now().to_rfc3339()],
-            )
-            .map_err(sql("recording a deadline"))?;
-        Ok(())
+        let text = deadline_text(deadline);
+        let tx = begin(&mut self.conn)?;
+        let previous: Option<String> = tx
+            .query_row("SELECT deadline FROM deadlines WHERE recording = ?1", params![recording], |r| r.get(0))
+            .optional()
+            .map_err(sql("reading a deadline"))?;
+        tx.execute(
+            "INSERT INTO deadlines (recording, deadline, computed) VALUES (?1, ?2, ?3)
+             ON CONFLICT(recording) DO UPDATE SET deadline = ?2, computed = ?3",
+            params![recording, text, Utc::now().to_rfc3339()],
+        )
+        .map_err(sql("recording a deadline"))?;
+        if previous.as_deref() != Some(text.as_str()) {
+            append(
+                &self.actor,
+                self.tz,
+                &tx,
+                Action::DeadlineRecorded,
+                format!("recording:{recording}"),
+                json!({ "deadline": text, "previous": previous }),
+            )?;
+        }
+        tx.commit().map_err(sql("commit deadline"))
     }
 
     /// The flags of a recording with their row ids.

@@ -414,6 +414,8 @@ impl Catalog {
         conn.execute_batch(super::retention::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::burn::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::access::SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::alarms::SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::scrub::SCHEMA).map_err(open_err)?;
         log::create_schema(&conn)?;
         conn.execute_batch(INDEXES).map_err(open_err)?;
         restrict(path)?;
@@ -623,7 +625,7 @@ impl Catalog {
             format!("file:{}/{}", c.serial, c.source),
             json!({
                 "docking": c.docking_id, "source": c.source, "archive_path": c.archive_path, "size": c.size,
-                "blake3": h, "read_back": c.read_back, "immutable": c.immutable,
+                "blake3": h, "read_back": c.read_back, "immutable": c.immutable, "file": id,
             }),
         )?;
         tx.commit().map_err(sql("commit archived file"))?;

@@ -439,6 +439,15 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
     req.usable(use_, now).map_err(refused)?;
     let State::Approved { by: approver, at: approved_at, .. } = req.state.clone() else { unreachable!("usable") };
     let recs = recordings_of(&catalog, &req.scope)?;
+    // Every file is held against the custody log before a byte leaves (INV-16): the catalogue
+    // must name the file and hash the log recorded when it was copied.
+    let ledger = super::archive::trusted_ledger(&mut catalog, config, "export")?;
+    for f in recs.iter().flat_map(|r| r.recording.files.iter()) {
+        let v = crate::ledger::catalogue_check(ledger.file_at(&f.path), &f.blake3, f.size);
+        if !v.is_intact() {
+            return Err(fixity_refused(&mut catalog, &f.path, &v));
+        }
+    }
 
     // Everything is written under a temporary name and renamed when complete: a folder named
     // evidock-export-N is always whole. Through the service, the caller made that temporary
@@ -482,10 +491,14 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
             }
             let (size, b3, sha) = copy_hashed(&config.paths.archive_root.join(rel), &to)?;
             crate::failpoint!("export.mid");
-            if b3 != f.blake3 || size != f.size {
-                bail!("fixity check failed for {}: the archive copy no longer matches its catalogue hash; nothing was exported", f.path);
+            let v = crate::ledger::fixity(ledger.file_at(&f.path), Some((&f.blake3, f.size)), Some((&b3, size)));
+            if !v.is_intact() {
+                if !args.prepared {
+                    let _ = std::fs::remove_dir_all(&tmp);
+                }
+                return Err(fixity_refused(&mut catalog, &f.path, &v));
             }
-            if blake3_of(&to)? != f.blake3 {
+            if blake3_of(&to)? != b3 {
                 bail!("the exported copy of {} does not read back as written; check the target drive", f.path);
             }
             bytes += size;
@@ -520,6 +533,11 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
     }
     for r in &recs {
         wanted.extend(super::history::event_seqs(conn, None, Some(&r.recording.id), config.timezone)?);
+    }
+    // The events that recorded each file's copy and filings, whatever the queries above found:
+    // `log verify-extract` checks the exported bytes against them.
+    for f in recs.iter().flat_map(|r| r.recording.files.iter()) {
+        wanted.extend(ledger.file_at(&f.path).map(|l| l.seqs.clone()).unwrap_or_default());
     }
     let subject = crate::catalog::request_subject(req.id);
     let mut st = conn.prepare("SELECT seq FROM custody_log WHERE subject = ?1")?;
@@ -569,6 +587,19 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
         if withheld > 0 { format!(" ({withheld} withheld: they name an informant)") } else { String::new() }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Raises the alarm for a file an export found contradicting the custody log, and the error
+/// that refuses the export, in both languages.
+fn fixity_refused(catalog: &mut Catalog, path: &str, found: &crate::ledger::Fixity) -> anyhow::Error {
+    let (en, zh) = match catalog.fixity_alarm(path, found, "export") {
+        Ok(t) => t,
+        Err(e) => return anyhow::Error::new(e).context(format!("recording the alarm for {path}")),
+    };
+    anyhow::anyhow!(
+        "fixity check failed, export refused: {en}; nothing was exported, the alarm is raised (`evidock status`) \
+         / 校验失败，拒绝导出：{zh}；未导出任何文件，已发出警报"
+    )
 }
 
 /// Writes a custody folder into `dir`: a fresh signed checkpoint (`checkpoint.txt`), the

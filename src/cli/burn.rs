@@ -483,6 +483,28 @@ fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyh
             files: d.files.iter().map(|f| (f.file_id, format!("data/{}", f.path), f.size)).collect(),
         })
         .collect();
+    // Every file is held against the custody log before the plan is logged (INV-16): staging
+    // then checks each file's bytes against the hash the log recorded at its copy.
+    let ledger = super::archive::trusted_ledger(&mut catalog, config, "burn run")?;
+    let mut contradicted = Vec::new();
+    for f in p.discs.iter().flat_map(|d| d.files.iter()) {
+        let v = crate::ledger::catalogue_check(ledger.file_at(&f.path), &f.blake3, f.size);
+        if !v.is_intact() {
+            contradicted.push(catalog.fixity_alarm(&f.path, &v, "burn run")?);
+        }
+    }
+    if !contradicted.is_empty() {
+        for (en, zh) in &contradicted {
+            crate::errln!("evidock: {en}\n  {zh}");
+        }
+        crate::errln!(
+            "evidock: burn refused: {} file(s) of the plan contradict the custody log; nothing was staged, the alarm is raised \
+             / 拒绝刻录：{} 个文件与保管日志不符，未备妥任何光盘，已发出警报",
+            contradicted.len(),
+            contradicted.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
     let (job, labels) = catalog.record_burn_plan(&media.name, media.capacity, &discs, plan_json(&p, config))?;
     let out = job_dir(config, job);
     std::fs::create_dir_all(&out).with_context(|| format!("creating the staging folder {}", out.display()))?;
@@ -513,7 +535,7 @@ fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyh
             d,
             &info,
             config.burn.blake3_manifest,
-            &|disc, dir| custody_files(config, disc, dir),
+            &|disc, dir| custody_files(config, &ledger, disc, dir),
             &mut |n| {
                 done += n;
                 if done - last >= 64 << 20 {
@@ -525,6 +547,20 @@ fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyh
         let staged = match staged {
             Ok(s) => s,
             Err(e) => {
+                if let crate::burn::BurnError::Fixity { path, .. } = &e {
+                    // The bytes differ from the custody log: an alarm with its event, beside the
+                    // disc's failure.
+                    let read =
+                        bag::hash_file(&config.paths.archive_root.join(path), &mut |_| {}).map(|h| (h.blake3, h.size));
+                    let v = match &read {
+                        Ok((h, n)) => crate::ledger::fixity(ledger.file_at(path), None, Some((h, *n))),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => crate::ledger::Fixity::Missing,
+                        Err(e) => crate::ledger::Fixity::Unreadable { error: e.to_string() },
+                    };
+                    if !v.is_intact() {
+                        catalog.fixity_alarm(path, &v, "burn run")?;
+                    }
+                }
                 catalog.record_disc_failed(label, json!({ "stage": "staging", "error": e.to_string() }))?;
                 let _ = std::fs::remove_file(config.burn_progress_path());
                 crate::errln!("evidock: disc {label}: {e}");
@@ -567,7 +603,12 @@ fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyh
 /// The custody files every disc carries: a fresh signed checkpoint of the custody log, the
 /// station's verifier key, and the extract of every event about the disc's recordings and
 /// their cases, each with its inclusion proof (`evidock log verify-extract`).
-fn custody_files(config: &Config, disc: &bag::StagedDisc, dir: &Path) -> std::io::Result<()> {
+fn custody_files(
+    config: &Config,
+    ledger: &crate::ledger::Ledger,
+    disc: &bag::StagedDisc,
+    dir: &Path,
+) -> std::io::Result<()> {
     let io = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
     let mut catalog = super::open_catalog_as_user(config).map_err(io)?;
     let on_disc: std::collections::BTreeSet<i64> = disc.files.iter().map(|f| f.file_id).collect();
@@ -583,6 +624,11 @@ fn custody_files(config: &Config, disc: &bag::StagedDisc, dir: &Path) -> std::io
     }
     for c in &cases {
         wanted.extend(super::history::event_seqs(catalog.connection(), Some(c), None, config.timezone).map_err(io)?);
+    }
+    // The events that recorded each file's copy and filings (chain files included): what
+    // `log verify-extract` checks the disc's bytes against.
+    for f in &disc.files {
+        wanted.extend(ledger.file(f.file_id).map(|l| l.seqs.clone()).unwrap_or_default());
     }
     super::access::write_custody_folder(&mut catalog, config, &wanted, &|_| false, dir).map_err(io)?;
     Ok(())
@@ -633,8 +679,30 @@ fn verify(catalog: &mut Catalog, config: &Config, src: &Source, recheck: bool) -
         .clone()
         .ok_or_else(|| anyhow::anyhow!("{}: no volume id found: not an evidock disc", src.describe()))?;
     let disc = catalog.disc(&label)?;
-    let expected = catalog.disc_expected(disc.id)?;
+    let mut expected = catalog.disc_expected(disc.id)?;
     let mut findings: Vec<(String, String)> = Vec::new();
+    // The disc's files are compared with the hashes the custody log recorded at their copy,
+    // not only the catalogue's (INV-16); a catalogue that disagrees is a finding and an alarm.
+    let ledger = super::archive::trusted_ledger(catalog, config, "burn verify")?;
+    let ids: std::collections::BTreeMap<String, i64> = catalog
+        .connection()
+        .prepare("SELECT bag_path, file_id FROM disc_files WHERE disc_id = ?1")?
+        .query_map([disc.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for e in &mut expected {
+        let Some(logged) = ids.get(&e.bag_path).and_then(|id| ledger.file(*id)) else {
+            findings.push((e.bag_path.clone(), "the custody log records no such archived file".into()));
+            continue;
+        };
+        if logged.blake3 != e.blake3 || logged.size != e.size {
+            let path = e.bag_path.trim_start_matches("data/").to_string();
+            let v =
+                crate::ledger::Fixity::CatalogueDiffers { logged: logged.blake3.clone(), catalogue: e.blake3.clone() };
+            let (en, zh) = catalog.fixity_alarm(&path, &v, "burn verify")?;
+            findings.push((e.bag_path.clone(), format!("{en} / {zh}")));
+            e.blake3 = logged.blake3.clone();
+        }
+    }
     for p in &medium.problems {
         findings.push(("-".into(), p.clone()));
     }

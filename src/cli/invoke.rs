@@ -68,6 +68,8 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Burn(B::Plan { .. } | B::Disc(Dc::List { .. })) => Rule::Station(ANY),
         Command::Burn(B::Disc(Dc::Move { .. } | Dc::Abandon { .. })) => Rule::Station(FILERS),
         Command::Burn(B::Run { .. } | B::Write { .. } | B::Verify { .. } | B::Recheck { .. }) => Rule::Job(FILERS),
+        // A long read of the whole archive, run by its timer as the station's own user.
+        Command::Archive(_) => Rule::Job(&[Role::Archivist, Role::Admin]),
         Command::Device(D::Register { .. } | D::Retire { .. }) => Rule::Station(&[Role::Custodian, Role::Admin]),
         Command::Device(D::List { .. }) => Rule::Station(ANY),
         Command::Case(history::CaseCommand::History(_)) => {

@@ -173,7 +173,7 @@ fn execute(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> any
             let signer = files::load_or_create_signer(&paths, key_name)?;
             let made = match store::checkpoint(&conn, &signer, Some(&paths.checkpoints), chrono::Utc::now()) {
                 Ok(c) => c,
-                Err(e @ CustodyError::Unsound { .. }) => {
+                Err(e @ (CustodyError::Unsound { .. } | CustodyError::Contradiction(_))) => {
                     crate::errln!("evidock: {e}");
                     return Ok((String::new(), ExitCode::from(FOUND)));
                 }
@@ -259,12 +259,26 @@ fn verify_extract(dir: &Path, key: Option<&Path>, as_json: bool) -> anyhow::Resu
         }
     };
     let report = crate::custody::extract::verify(&read("custody-extract.jsonl")?, &cp);
-    let intact = report.intact();
+    // The folder's footage against the proven events: each file's bytes must be those the
+    // custody log recorded when it was copied (an export or a disc holds `data/`).
+    let files = if custody != dir && dir.join("data").is_dir() {
+        let mut ledger = crate::ledger::Ledger::new();
+        for ev in &report.events {
+            ledger.push(ev);
+        }
+        extract_files(&dir.join("data"), &ledger)?
+    } else {
+        Vec::new()
+    };
+    let file_problems: Vec<&(String, Option<String>)> = files.iter().filter(|(_, p)| p.is_some()).collect();
+    let intact = report.intact() && file_problems.is_empty();
     let text = if as_json {
         json!({
             "intact": intact, "proven": report.proven, "withheld": report.withheld, "tree_size": cp.size,
             "root": hex(&cp.root), "key": v.label(), "key_from_folder": key.is_none(),
             "problems": report.problems.iter().map(|(line, seq, why)| json!({ "line": line, "seq": seq, "problem": why })).collect::<Vec<_>>(),
+            "files_checked": files.len(),
+            "files": file_problems.iter().map(|(path, why)| json!({ "path": path, "problem": why })).collect::<Vec<_>>(),
         })
         .to_string()
             + "\n"
@@ -283,9 +297,60 @@ fn verify_extract(dir: &Path, key: Option<&Path>, as_json: bool) -> anyhow::Resu
                 seq.map_or_else(|| "?".to_string(), |s| s.to_string())
             ));
         }
+        if !files.is_empty() {
+            t.push_str(&format!(
+                "footage: {} file(s) checked against the hashes the custody log recorded at their copy, {} do not match\n\
+                 录像文件：已按保管日志复制时记录的哈希值核对 {} 个，{} 个不符\n",
+                files.len(),
+                file_problems.len(),
+                files.len(),
+                file_problems.len()
+            ));
+        }
+        for (_, why) in &file_problems {
+            t.push_str(&format!("{}\n", why.as_deref().unwrap_or_default()));
+        }
         t
     };
     Ok((text, if intact { ExitCode::SUCCESS } else { ExitCode::from(FOUND) }))
+}
+
+/// Every file under `data` (the archive's layout), with what contradicts the custody events
+/// `ledger` was folded from (`None`: it matches them). A file no proven event records is a
+/// problem too: the extract does not vouch for it.
+fn extract_files(data: &Path, ledger: &crate::ledger::Ledger) -> anyhow::Result<Vec<(String, Option<String>)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![data.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let e = e.with_context(|| format!("reading {}", d.display()))?;
+            let ty = e.file_type().with_context(|| format!("reading {}", e.path().display()))?;
+            if ty.is_dir() {
+                stack.push(e.path());
+                continue;
+            }
+            let path = e.path();
+            let rel = path.strip_prefix(data).unwrap_or(&path).to_string_lossy().into_owned();
+            let shown = format!("data/{rel}");
+            if !ty.is_file() {
+                out.push((shown.clone(), Some(format!("{shown}: not a regular file / 不是普通文件"))));
+                continue;
+            }
+            let h = crate::burn::bag::hash_file(&path, &mut |_| {})
+                .with_context(|| format!("reading {}", path.display()))?;
+            let v = crate::ledger::fixity(ledger.file_at(&rel), None, Some((&h.blake3, h.size)));
+            let problem = match v {
+                crate::ledger::Fixity::Intact => None,
+                crate::ledger::Fixity::Unknown => Some(format!(
+                    "{shown}: no event of the custody extract records this file: the extract does not vouch for it / 保管日志摘录中没有此文件的记录"
+                )),
+                v => Some(format!("{} / {}", v.text(&shown), v.text_zh(&shown))),
+            };
+            out.push((shown, problem));
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// A finding printed on stderr, with exit code 1.

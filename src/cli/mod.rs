@@ -3,6 +3,7 @@
 //! footage, a broken log); 2 could not run (usage, configuration, I/O).
 
 pub mod access;
+mod archive;
 mod burn;
 mod case;
 mod daemon;
@@ -63,6 +64,9 @@ pub enum Command {
     /// Burn long-term footage to verified optical discs (R8).
     #[command(subcommand)]
     Burn(burn::BurnCommand),
+    /// The archive's fixity audit: re-read every archived file against the custody log (R11).
+    #[command(subcommand)]
+    Archive(archive::ArchiveCommand),
     /// Read and verify the custody log.
     #[command(subcommand)]
     Log(history::LogCommand),
@@ -151,6 +155,7 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Retention(cmd) => retention::run(cmd, config),
         Command::Report(cmd) => retention::run_report(cmd, config),
         Command::Burn(cmd) => burn::run(cmd, config),
+        Command::Archive(cmd) => archive::run(cmd, config),
         Command::Access(cmd) => access::run(cmd, config),
         Command::Export(args) => access::export(args, config),
         Command::Sim(cmd) => sim::run(cmd),

@@ -9,10 +9,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{NaiveDate, TimeDelta, Utc};
 
-use crate::catalog::Catalog;
+use crate::catalog::{AlarmKind, Catalog, NewAlarm};
 use crate::config::Config;
+use crate::custody::event::Action;
+use crate::ledger::Ledger;
 use crate::report::{self, render, CaseWindow, DeviceFacts, Period, Rules};
-use crate::retention::{self, Calendar, Deadline, PurgeRequest, Revision, Trigger};
+use crate::retention::{self, Calendar, Catalogued, Deadline, PurgeRequest, Revision, Trigger};
 
 /// `evidock retention ...`
 #[derive(Debug, clap::Subcommand)]
@@ -232,6 +234,63 @@ fn refusal(e: retention::RetentionError) -> anyhow::Error {
     super::invoke::Refused(e.to_string()).into()
 }
 
+/// Holds a recording's catalogue rows against the verified custody log before a purge step
+/// (INV-11, INV-16). Agreement clears an earlier alarm about the recording; a contradiction
+/// raises the alarm (journal, `status`, `catalogue_mismatch` in the log) and refuses.
+///
+/// # Errors
+/// [`super::invoke::Refused`] naming every contradiction, in both languages.
+fn check_with_log(
+    catalog: &mut Catalog,
+    config: &Config,
+    ledger: &Ledger,
+    row: &crate::catalog::RecordingRow,
+    request: Option<&PurgeRequest>,
+    step: &str,
+) -> anyhow::Result<()> {
+    let id = row.recording.id.clone();
+    let holds = catalog.holds(&id)?;
+    let flags = catalog.flags(&id)?;
+    let ids: Vec<i64> = row.files.iter().map(|(f, _)| *f).collect();
+    let logged = ledger.recording(&id, &ids);
+    let found = retention::check_against_log(
+        &Catalogued { recording: &row.recording, holds: &holds, flags: &flags, files: &row.files },
+        &logged,
+        request,
+        &config.retention,
+    );
+    let subject = format!("recording:{id}");
+    if found.is_empty() {
+        catalog.clear_alarms(
+            AlarmKind::Catalogue,
+            Some(&subject),
+            "the catalogue agrees with the custody log again",
+        )?;
+        return Ok(());
+    }
+    let en: Vec<String> = found.iter().map(|m| m.text.clone()).collect();
+    let zh: Vec<String> = found.iter().map(|m| m.text_zh.clone()).collect();
+    let message = format!("the catalogue contradicts the custody log about {id}: {}", en.join("; "));
+    let message_zh = format!("目录与保管日志不符（录像 {id}）：{}", zh.join("；"));
+    tracing::error!(recording = %id, step, "ALARM: {message}");
+    catalog.raise_alarm(&NewAlarm {
+        kind: AlarmKind::Catalogue,
+        subject: &subject,
+        message: &message,
+        message_zh: &message_zh,
+        action: Action::CatalogueMismatch,
+        details: serde_json::json!({
+            "what": format!("retention purge {step}"),
+            "purge": request.map(|r| r.id.clone()),
+            "findings": found.iter().map(|m| serde_json::json!({ "what": m.what, "text": m.text, "text_zh": m.text_zh })).collect::<Vec<_>>(),
+        }),
+    })?;
+    Err(super::invoke::Refused(format!(
+        "{message}; nothing purged, the alarm is raised / {message_zh}；未执行删除，已发出警报"
+    ))
+    .into())
+}
+
 fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::Result<ExitCode> {
     let policy = &config.retention;
     let user = super::invoke::caller().actor.user;
@@ -241,6 +300,8 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
             refresh(catalog, config)?;
             let row = catalog.recording(recording)?;
             let req = PurgeRequest::new("new", &row.recording, policy, &user, now, reason).map_err(refusal)?;
+            let ledger = super::archive::trusted_ledger(catalog, config, "retention purge request")?;
+            check_with_log(catalog, config, &ledger, &row, None, "request")?;
             let id = catalog.insert_purge(&req)?;
             crate::outln!("purge request #{id} awaits approval by someone else / 删除申请已提交，待他人批准");
         }
@@ -248,6 +309,8 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
             refresh(catalog, config)?;
             let mut req = catalog.purge(*id)?;
             let row = catalog.recording(&req.recording)?;
+            let ledger = super::archive::trusted_ledger(catalog, config, "retention purge approve")?;
+            check_with_log(catalog, config, &ledger, &row, Some(&req), "approve")?;
             req.approve(&user, now, &row.recording, policy).map_err(refusal)?;
             catalog.update_purge(&req)?;
             let until = req.grace_until().map(|t| t.with_timezone(&config.timezone).to_string()).unwrap_or_default();
@@ -266,13 +329,22 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
         }
         PurgeCommand::Run => {
             let rows = refresh(catalog, config)?;
+            let ledger = super::archive::trusted_ledger(catalog, config, "retention purge run")?;
             let mut done = 0;
+            let mut contradicted = 0;
             for mut req in catalog.purges()? {
                 let Some(until) = req.grace_until() else { continue };
                 if until > now {
                     continue;
                 }
                 let Some(row) = rows.iter().find(|r| r.recording.id == req.recording) else { continue };
+                // The catalogue is checked against the custody log first: holds, flags,
+                // deadline, approval and every file to delete (INV-16).
+                if let Err(e) = check_with_log(catalog, config, &ledger, row, Some(&req), "run") {
+                    crate::errln!("purge #{}: {e}", req.id);
+                    contradicted += 1;
+                    continue;
+                }
                 // Checks eligibility again: a hold placed during the grace period stops it.
                 let tomb = match req.execute(now, &row.recording, policy) {
                     Ok(t) => t,
@@ -296,8 +368,11 @@ fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::
                 );
                 done += 1;
             }
-            if done == 0 {
+            if done == 0 && contradicted == 0 {
                 crate::outln!("nothing to purge / 无可删除项");
+            }
+            if contradicted > 0 {
+                return Ok(ExitCode::from(1));
             }
         }
     }
@@ -351,6 +426,33 @@ pub enum ReportCommand {
         #[arg(long, default_value = "table")]
         format: String,
     },
+}
+
+/// The archive scrub's state for the compliance report: its passes and the open alarms about
+/// archived files (R11).
+fn fixity_summary(catalog: &Catalog) -> anyhow::Result<report::FixitySummary> {
+    let facts = |p: crate::catalog::ScrubPass| report::ScrubFacts {
+        pass: p.id,
+        started: p.started,
+        finished: p.finished,
+        files: (p.files, p.files_total),
+        bytes: p.bytes,
+        differ: p.differ,
+        missing: p.missing,
+        catalogue: p.catalogue,
+        busy_ms: p.busy_ms,
+    };
+    let (in_progress, last_complete) = catalog.scrub_state()?;
+    let (alarms, _) = catalog.open_alarms(usize::MAX)?;
+    Ok(report::FixitySummary {
+        last_complete: last_complete.map(facts),
+        in_progress: in_progress.map(facts),
+        open: alarms
+            .into_iter()
+            .filter(|a| (a.kind == "fixity" || a.kind == "catalogue") && a.subject.starts_with("file:"))
+            .map(|a| (a.message, a.message_zh))
+            .collect(),
+    })
 }
 
 fn calendar(config: &Config) -> anyhow::Result<Calendar> {
@@ -419,7 +521,8 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
                 calendar: &cal,
                 rules: &rules,
             };
-            let r = report::build(&input);
+            let mut r = report::build(&input);
+            r.fixity = Some(fixity_summary(&catalog)?);
             let text = match format.as_str() {
                 "table" => render::table(&r),
                 "json" => render::json(&r),

@@ -53,6 +53,7 @@ fn load(config: &Config) -> anyhow::Result<Value> {
         Err(_) => Vec::new(),
     };
     doc["recent_dockings"] = Value::Array(recent);
+    alarms_into(config, &mut doc);
     // A burn job's progress (R8), while the process that writes it is alive.
     if let Some(burn) = std::fs::read(config.burn_progress_path())
         .ok()
@@ -66,6 +67,91 @@ fn load(config: &Config) -> anyhow::Result<Value> {
         doc["burn"] = burn;
     }
     Ok(doc)
+}
+
+/// How many open alarms the status shows one by one.
+const ALARMS_SHOWN: usize = 20;
+
+/// Adds the open alarms (`alarms`, newest first, and `alarms_open`, how many in all) from the
+/// catalogue: files that no longer match the custody log, a catalogue that contradicts it,
+/// checkpoints the station refused to sign.
+fn alarms_into(config: &Config, doc: &mut Value) {
+    let Ok(cat) = Catalog::open_read_only(&config.catalog_path(), config.timezone) else { return };
+    if let Ok((in_progress, last)) = cat.scrub_state() {
+        let pass = |p: &crate::catalog::ScrubPass| {
+            serde_json::json!({
+                "pass": p.id, "started": p.started, "updated": p.updated, "finished": p.finished,
+                "files": p.files, "files_total": p.files_total, "bytes": p.bytes, "bytes_total": p.bytes_total,
+                "differ": p.differ, "missing": p.missing, "catalogue": p.catalogue, "busy_ms": p.busy_ms, "runs": p.runs,
+            })
+        };
+        doc["scrub"] = serde_json::json!({
+            "in_progress": in_progress.as_ref().map(pass), "last_complete": last.as_ref().map(pass),
+        });
+    }
+    let Ok((rows, total)) = cat.open_alarms(ALARMS_SHOWN) else { return };
+    doc["alarms_open"] = Value::from(total);
+    doc["alarms"] = Value::Array(
+        rows.into_iter()
+            .map(|a| {
+                serde_json::json!({
+                    "id": a.id, "kind": a.kind, "subject": a.subject, "message": a.message, "message_zh": a.message_zh,
+                    "raised": a.raised, "custody_event": a.raised_seq, "last_seen": a.last_seen, "times": a.times,
+                })
+            })
+            .collect(),
+    );
+}
+
+/// The archive scrub's line: the last complete pass and the one in progress.
+fn scrub_line(doc: &Value) -> String {
+    let s = &doc["scrub"];
+    if s.is_null() {
+        return String::new();
+    }
+    let n = |p: &Value, k: &str| p[k].as_u64().unwrap_or(0);
+    let mut out = String::from("\narchive scrub 归档巡检: ");
+    match s["last_complete"].as_object() {
+        Some(_) => {
+            let p = &s["last_complete"];
+            out += &format!(
+                "last complete pass 最近完成 #{} {} ({} files 文件, {}; problems 问题 {})",
+                n(p, "pass"),
+                p["finished"].as_str().unwrap_or("-").chars().take(19).collect::<String>(),
+                n(p, "files"),
+                super::bytes(n(p, "bytes")),
+                n(p, "differ") + n(p, "missing") + n(p, "catalogue")
+            );
+        }
+        None => out += "no complete pass yet 尚无完成的巡检",
+    }
+    if let Some(p) = s["in_progress"].as_object().map(|_| &s["in_progress"]) {
+        out += &format!("; in progress 进行中 #{} {}/{} files 文件", n(p, "pass"), n(p, "files"), n(p, "files_total"));
+    }
+    out + "\n"
+}
+
+/// The alarm lines of the status view (empty when none is open).
+fn alarm_lines(doc: &Value) -> String {
+    let Some(alarms) = doc["alarms"].as_array().filter(|a| !a.is_empty()) else { return String::new() };
+    let total = doc["alarms_open"].as_u64().unwrap_or(alarms.len() as u64);
+    let mut out = format!("\n!! ALARM 警报: {total} open / 未解除 {total} 项\n");
+    for a in alarms {
+        let s = |k: &str| a[k].as_str().unwrap_or("-").to_string();
+        out += &format!(
+            "  ! [{}] {}: {}\n    {}\n    since 自 {}{}\n",
+            s("kind"),
+            s("subject"),
+            s("message"),
+            s("message_zh"),
+            s("raised").chars().take(19).collect::<String>(),
+            a["custody_event"].as_i64().map_or(String::new(), |q| format!("  custody event 保管日志事件 #{q}"))
+        );
+    }
+    if total > alarms.len() as u64 {
+        out += &format!("  … and {} more / 另有 {} 项\n", total - alarms.len() as u64, total - alarms.len() as u64);
+    }
+    out
 }
 
 fn bar(done: u64, total: u64, width: usize) -> String {
@@ -87,6 +173,7 @@ pub fn render(doc: &Value) -> String {
         doc["daemon"]["dock_root"].as_str().unwrap_or("-"),
         doc["daemon"]["usb"].as_str().unwrap_or("-"),
     );
+    out += &alarm_lines(doc);
     let bays = doc["bays"].as_array().cloned().unwrap_or_default();
     if bays.is_empty() {
         out += "no recorder docked / 无记录仪接入\n";
@@ -148,6 +235,7 @@ pub fn render(doc: &Value) -> String {
     if let Some(line) = super::burn::status_line(doc) {
         out += &format!("\n{line}");
     }
+    out += &scrub_line(doc);
     if let Some(recent) = doc["recent_dockings"].as_array().filter(|r| !r.is_empty()) {
         out += "\nrecent dockings 最近接入:\n";
         for d in recent {
@@ -210,6 +298,25 @@ mod tests {
         assert!(text.contains("100%"), "{text}");
         assert!(text.contains("✔ safe to undock"), "{text}");
         assert!(text.contains("verdicts 校验结果: verified 2"), "{text}");
+    }
+
+    #[test]
+    fn renders_open_alarms_first_in_both_languages() {
+        let alarm = |i: i64| {
+            serde_json::json!({
+                "id": i, "kind": "fixity", "subject": format!("file:2024/01/10/x/{i}.MP4"),
+                "message": "differs from the custody log", "message_zh": "与保管日志记录的哈希值不符",
+                "raised": "2024-05-01T08:00:00.000000+00:00", "custody_event": 40 + i, "times": 1,
+            })
+        };
+        let doc = serde_json::json!({ "running": true, "bays": [], "alarms_open": 3, "alarms": [alarm(3), alarm(2)] });
+        let text = render(&doc);
+        assert!(text.contains("ALARM 警报: 3 open"), "{text}");
+        assert!(text.contains("[fixity] file:2024/01/10/x/3.MP4: differs from the custody log"), "{text}");
+        assert!(text.contains("与保管日志记录的哈希值不符") && text.contains("#43"), "{text}");
+        assert!(text.contains("and 1 more"), "{text}");
+        assert!(text.find("ALARM").unwrap() < text.find("no recorder docked").unwrap(), "alarms first: {text}");
+        assert!(!render(&serde_json::json!({ "running": true, "bays": [] })).contains("ALARM"));
     }
 
     #[test]

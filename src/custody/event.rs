@@ -252,11 +252,23 @@ pub enum Action {
     /// The dock now remembers a recorder's session (its opening and last links, its sequence
     /// numbers), to check later dockings against.
     SessionRemembered,
+    /// The station's verifier key was recorded in the log, so that a replaced key is noticed (R11).
+    SigningKeyRecorded,
+    /// The station refused to sign a checkpoint that would contradict one it signed before, or with a replaced key (R11).
+    CheckpointRefused,
+    /// A recording's retention deadline was first recorded or extended; it is never shortened (R7).
+    DeadlineRecorded,
+    /// The catalogue contradicts the custody log (a hold, flag, deadline, approval, filing or file hash); the action was refused (R7, R11).
+    CatalogueMismatch,
+    /// An archived file's bytes differ from the hash the custody log recorded, or the file is missing (R11).
+    FixityFailed,
+    /// An archive scrub re-read archived files and compared them with the custody log: what was checked, bytes, duration, findings (R11).
+    ArchiveScrubbed,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 63] = [
+    pub const ALL: [Action; 69] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -320,6 +332,12 @@ impl Action {
         Action::IngestDegraded,
         Action::ContradictionFound,
         Action::SessionRemembered,
+        Action::SigningKeyRecorded,
+        Action::CheckpointRefused,
+        Action::DeadlineRecorded,
+        Action::CatalogueMismatch,
+        Action::FixityFailed,
+        Action::ArchiveScrubbed,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -388,6 +406,12 @@ impl Action {
             Action::IngestDegraded => "ingest_degraded",
             Action::ContradictionFound => "contradiction_found",
             Action::SessionRemembered => "session_remembered",
+            Action::SigningKeyRecorded => "signing_key_recorded",
+            Action::CheckpointRefused => "checkpoint_refused",
+            Action::DeadlineRecorded => "deadline_recorded",
+            Action::CatalogueMismatch => "catalogue_mismatch",
+            Action::FixityFailed => "fixity_failed",
+            Action::ArchiveScrubbed => "archive_scrubbed",
         }
     }
 
@@ -457,6 +481,12 @@ impl Action {
             Action::IngestDegraded => "导入降级仅归档",
             Action::ContradictionFound => "发现矛盾",
             Action::SessionRemembered => "已记住录制会话",
+            Action::SigningKeyRecorded => "签名公钥已记录",
+            Action::CheckpointRefused => "拒绝签署检查点",
+            Action::DeadlineRecorded => "保存期限已记录",
+            Action::CatalogueMismatch => "目录与保管日志不符",
+            Action::FixityFailed => "文件校验不符",
+            Action::ArchiveScrubbed => "归档巡检完成",
         }
     }
 
@@ -650,6 +680,45 @@ pub fn encode(ev: &StoredEvent) -> Vec<u8> {
     put_bytes(&mut out, ev.subject.as_bytes());
     put_bytes(&mut out, ev.details.as_bytes());
     out
+}
+
+/// Reads an encoding (§3) back into the event it encodes (`prev_hash` and `hash` zero: the
+/// encoding holds neither). `None` when it is not exactly one encoding of this version.
+pub fn decode(bytes: &[u8]) -> Option<StoredEvent> {
+    fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = b.split_at_checked(n)?;
+        *b = rest;
+        Some(head)
+    }
+    fn text(b: &mut &[u8]) -> Option<String> {
+        let len = u64::from_be_bytes(take(b, 8)?.try_into().ok()?);
+        String::from_utf8(take(b, usize::try_from(len).ok()?)?.to_vec()).ok()
+    }
+    let mut b = bytes;
+    if text(&mut b)? != ENCODING_VERSION {
+        return None;
+    }
+    let seq = u64::from_be_bytes(take(&mut b, 8)?.try_into().ok()?);
+    let (ts_utc, ts_local, actor_user, actor_role) = (text(&mut b)?, text(&mut b)?, text(&mut b)?, text(&mut b)?);
+    let actor_officer = match take(&mut b, 1)? {
+        [0] => None,
+        [1] => Some(text(&mut b)?),
+        _ => return None,
+    };
+    let (action, subject, details) = (text(&mut b)?, text(&mut b)?, text(&mut b)?);
+    b.is_empty().then_some(StoredEvent {
+        seq,
+        ts_utc,
+        ts_local,
+        actor_user,
+        actor_role,
+        actor_officer,
+        action,
+        subject,
+        details,
+        prev_hash: [0; 32],
+        hash: [0; 32],
+    })
 }
 
 /// The chain link: `BLAKE3(prev || encode(ev))`. `ev.prev_hash` and `ev.hash` are not read;
@@ -884,7 +953,9 @@ mod tests {
              confidentiality_marked confidentiality_cleared access_requested access_approved access_denied \
              access_expired footage_viewed footage_copied footage_exported burn_planned disc_staged disc_written \
              disc_verified disc_failed disc_moved disc_rechecked config_changed \
-             identity_conflict impossible_value ingest_degraded contradiction_found session_remembered"
+             identity_conflict impossible_value ingest_degraded contradiction_found session_remembered \
+             signing_key_recorded checkpoint_refused deadline_recorded catalogue_mismatch \
+             fixity_failed archive_scrubbed"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));
@@ -899,6 +970,30 @@ mod tests {
         }
         assert_eq!(Role::parse("root"), None);
         assert_eq!(Action::parse("Docked"), None);
+    }
+
+    #[test]
+    fn an_encoding_reads_back_into_its_event_and_nothing_else_does() {
+        let ev = StoredEvent {
+            seq: 42,
+            ts_utc: "2024-05-01T08:30:00.125Z".into(),
+            ts_local: "2024-05-01T16:30:00.125+08:00".into(),
+            actor_user: "zhangsan".into(),
+            actor_role: "custodian".into(),
+            actor_officer: Some("012345".into()),
+            action: "docked".into(),
+            subject: "device:A100001".into(),
+            details: "{\"officer_name\":\"张三\"}".into(),
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        };
+        let bytes = encode(&ev);
+        assert_eq!(decode(&bytes), Some(ev.clone()));
+        let plain = StoredEvent { actor_officer: None, ..ev };
+        assert_eq!(decode(&encode(&plain)), Some(plain));
+        assert_eq!(decode(&bytes[..bytes.len() - 1]), None, "cut short");
+        assert_eq!(decode(&[bytes.clone(), vec![0]].concat()), None, "a byte too many");
+        assert_eq!(decode(&[]), None);
     }
 
     /// The normative document lists every action and role with its Chinese label.

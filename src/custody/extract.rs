@@ -17,7 +17,7 @@
 use serde_json::{json, Value};
 
 use super::checkpoint::Checkpoint;
-use super::event::{encode, StoredEvent};
+use super::event::{decode, encode, StoredEvent};
 use super::merkle::{leaf_hash, verify_inclusion, Hash};
 
 /// One event of an extract.
@@ -86,6 +86,9 @@ pub struct ExtractReport {
     pub withheld: u64,
     /// Problems: (line number from 1, the event's seq if readable, what is wrong).
     pub problems: Vec<(usize, Option<u64>, String)>,
+    /// The proven events, read from their encodings (what the checkpoint vouches for, not the
+    /// `event` shown beside it).
+    pub events: Vec<StoredEvent>,
 }
 
 impl ExtractReport {
@@ -149,6 +152,9 @@ pub fn verify(text: &str, cp: &Checkpoint) -> ExtractReport {
             report.withheld += 1;
         } else {
             report.proven += 1;
+            if let Some(ev) = v["encoding"].as_str().and_then(unhex).as_deref().and_then(decode) {
+                report.events.push(ev);
+            }
         }
     }
     report
@@ -206,6 +212,8 @@ mod tests {
         assert_eq!((r.proven, r.withheld, r.problems.len()), (2, 1, 0), "{r:?}");
         assert!(r.intact());
         assert!(!text.contains("footage_exported\",\"seq\":7"), "withheld content stays out");
+        // The proven events, read back from their encodings, are the events themselves.
+        assert_eq!(r.events, vec![event(3), event(20)]);
     }
 
     #[test]

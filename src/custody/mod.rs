@@ -89,6 +89,11 @@ pub enum CustodyError {
         /// What is wrong with the log.
         reason: String,
     },
+    /// A checkpoint was refused because signing it would contradict a checkpoint the station
+    /// signed before (its side file), or the signing key is not the one the log recorded: the
+    /// station never signs a fork of its own log (INV-12).
+    #[error("no checkpoint signed: {} / 拒绝签署检查点：{}", .0.reason(), .0.reason_zh())]
+    Contradiction(store::Contradiction),
     /// Checkpoints need the station's verifier key to be checked, and none was given.
     #[error("{checkpoints} checkpoints cannot be checked without the station's verifier key (custody-signing.pub)")]
     NoVerifier {

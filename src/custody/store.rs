@@ -450,9 +450,123 @@ pub fn checkpoint_due(conn: &Connection) -> Result<bool, CustodyError> {
     Ok(last.is_none_or(|s| events > s))
 }
 
+/// The action that records the station's verifier key in the log (see [`recorded_key`]).
+pub const KEY_RECORD_ACTION: &str = "signing_key_recorded";
+
+/// The verifier key (`<name>+<id>+<key>`) the log last recorded with a
+/// `signing_key_recorded` event, if any. Uses the action index when it exists; a record whose
+/// details hold no `verifier_key` is ignored.
+///
+/// # Errors
+/// When the query fails.
+pub fn recorded_key(conn: &Connection) -> Result<Option<String>, CustodyError> {
+    let doing = "reading the recorded signing key";
+    let mut stmt =
+        conn.prepare("SELECT details FROM custody_log WHERE action = ?1 ORDER BY seq DESC").map_err(sql(doing))?;
+    let mut rows = stmt.query([KEY_RECORD_ACTION]).map_err(sql(doing))?;
+    while let Some(row) = rows.next().map_err(sql(doing))? {
+        let details: String = row.get(0).map_err(sql(doing))?;
+        if let Some(k) = key_of_record(&details) {
+            return Ok(Some(k));
+        }
+    }
+    Ok(None)
+}
+
+fn key_of_record(details: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(details).ok()?;
+    v["verifier_key"].as_str().map(str::to_string)
+}
+
+/// Why a checkpoint may not be signed although the log's own chain is sound: it would
+/// contradict a checkpoint already signed (in the side file), or the key is not the one the
+/// log recorded. Signing anyway would make a fork of the station's own log (INV-12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contradiction {
+    /// A note in the side file does not open with this station's key: signed by another key
+    /// (the key was replaced), or altered.
+    SideNoteForeign {
+        /// The note's position (1-based) in the side file.
+        index: usize,
+        /// What the note check said.
+        reason: String,
+    },
+    /// The log holds fewer events than a checkpoint of the side file covers: the database lost
+    /// its WAL, or was rolled back to an earlier copy.
+    SideTruncated {
+        /// The note's position (1-based) in the side file.
+        index: usize,
+        /// The checkpoint's tree size.
+        size: u64,
+        /// Events in the log.
+        events: u64,
+    },
+    /// The log's first `size` events do not lead to the root a side-file checkpoint signed.
+    SideRewritten {
+        /// The note's position (1-based) in the side file.
+        index: usize,
+        /// The checkpoint's tree size.
+        size: u64,
+    },
+    /// The log recorded another verifier key than the one signing now.
+    KeyReplaced {
+        /// The key the log recorded.
+        recorded: String,
+        /// The key signing now.
+        current: String,
+    },
+}
+
+impl Contradiction {
+    /// A stable one-word name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Contradiction::SideNoteForeign { .. } => "side_file_foreign",
+            Contradiction::SideTruncated { .. } => "rolled_back",
+            Contradiction::SideRewritten { .. } => "forked",
+            Contradiction::KeyReplaced { .. } => "key_replaced",
+        }
+    }
+
+    /// What is wrong, in English.
+    pub fn reason(&self) -> String {
+        match self {
+            Contradiction::SideNoteForeign { index, reason } => format!(
+                "checkpoint {index} of the side file does not open with this station's key ({reason}): the signing key was replaced or the side file altered"
+            ),
+            Contradiction::SideTruncated { index, size, events } => format!(
+                "checkpoint {index} of the side file covers {size} events but the log holds {events}: the database lost its WAL or was rolled back to an earlier copy"
+            ),
+            Contradiction::SideRewritten { index, size } => format!(
+                "the log's first {size} events do not match checkpoint {index} of the side file: the database was replaced or rewritten, and a new checkpoint would fork the log"
+            ),
+            Contradiction::KeyReplaced { recorded, current } => format!(
+                "the custody log recorded the signing key {recorded}, but the key in the state folder is {current}: the signing key was replaced"
+            ),
+        }
+    }
+
+    /// What is wrong, in Chinese.
+    pub fn reason_zh(&self) -> String {
+        match self {
+            Contradiction::SideNoteForeign { index, .. } => {
+                format!("检查点文件中第 {index} 个检查点无法用本站公钥验证：签名密钥被更换或检查点文件被篡改")
+            }
+            Contradiction::SideTruncated { index, size, events } => format!(
+                "检查点文件中第 {index} 个检查点覆盖 {size} 条事件，日志仅有 {events} 条：数据库丢失了预写日志（WAL）或被回滚到旧副本"
+            ),
+            Contradiction::SideRewritten { index, size } => {
+                format!("日志前 {size} 条事件与检查点文件中第 {index} 个检查点不符：数据库被替换或改写，再签名将使日志分叉")
+            }
+            Contradiction::KeyReplaced { .. } => "保管日志记录的签名公钥与状态目录中的密钥不同：签名密钥被更换".to_string(),
+        }
+    }
+}
+
 /// Makes a checkpoint of the whole log now: computes the tree head over every event, checks
-/// that the log is sound and extends the last stored checkpoint, signs, stores the checkpoint
-/// in `custody_checkpoints` and appends its note to `side_file` (if given).
+/// that the log is sound, extends the last stored checkpoint and every checkpoint in
+/// `side_file`, and that the signing key is the one the log recorded; then signs, stores the
+/// checkpoint in `custody_checkpoints` and appends its note to `side_file` (if given).
 ///
 /// Like [`append`], it never begins or commits: in autocommit mode the row is written at once;
 /// inside the caller's transaction it commits with it. The side file is written after the
@@ -460,8 +574,9 @@ pub fn checkpoint_due(conn: &Connection) -> Result<bool, CustodyError> {
 ///
 /// # Errors
 /// [`CustodyError::Unsound`] when the chain is broken or the log does not extend the last
-/// checkpoint (a log never signs over tampering); otherwise when reading, inserting or the
-/// side file fails.
+/// checkpoint (a log never signs over tampering); [`CustodyError::Contradiction`] when the
+/// log no longer extends a checkpoint of the side file or the key was replaced (the station
+/// never signs a fork); otherwise when reading, inserting or the side file fails.
 pub fn checkpoint(
     conn: &Connection,
     signer: &NoteSigner,
@@ -469,6 +584,25 @@ pub fn checkpoint(
     now: DateTime<Utc>,
 ) -> Result<StoredCheckpoint, CustodyError> {
     let verifier = signer.verifier();
+    // Every checkpoint the station signed into its side file must still hold (INV-12).
+    let mut side = Vec::new();
+    if let Some(path) = side_file.filter(|p| p.exists()) {
+        for (i, note) in super::files::read_notes(path)?.iter().enumerate() {
+            match Checkpoint::open(note, &verifier) {
+                Ok(cp) => side.push((i + 1, cp)),
+                Err(e) => {
+                    return Err(CustodyError::Contradiction(Contradiction::SideNoteForeign {
+                        index: i + 1,
+                        reason: e.to_string(),
+                    }))
+                }
+            }
+        }
+    }
+    let current_key = verifier.encode();
+    if let Some(recorded) = recorded_key(conn)?.filter(|k| *k != current_key) {
+        return Err(CustodyError::Contradiction(Contradiction::KeyReplaced { recorded, current: current_key }));
+    }
     let last = checkpoints(conn)?.pop();
     let last_cp = match &last {
         None => None,
@@ -476,11 +610,13 @@ pub fn checkpoint(
             reason: format!("the last checkpoint (#{}) does not verify with this station's key: {e}", s.id),
         })?),
     };
+    let mut sizes: std::collections::BTreeSet<u64> = side.iter().map(|(_, c)| c.size).collect();
+    sizes.extend(last_cp.as_ref().map(|c| c.size));
+    let mut roots: std::collections::BTreeMap<u64, Hash> = std::collections::BTreeMap::new();
     let mut chain = Verifier::new();
     let mut tree = TreeBuilder::new();
-    let mut at_last = None;
-    if last_cp.as_ref().is_some_and(|c| c.size == 0) {
-        at_last = Some(tree.root());
+    if sizes.contains(&0) {
+        roots.insert(0, tree.root());
     }
     each_row(conn, None, |row| {
         match row {
@@ -490,8 +626,8 @@ pub fn checkpoint(
             }
             Err((_, reason)) => chain.push_malformed(reason),
         }
-        if last_cp.as_ref().is_some_and(|c| c.size == tree.size()) {
-            at_last = Some(tree.root());
+        if sizes.contains(&tree.size()) {
+            roots.insert(tree.size(), tree.root());
         }
         true
     })?;
@@ -502,7 +638,7 @@ pub fn checkpoint(
         });
     }
     if let (Some(s), Some(c)) = (&last, &last_cp) {
-        match at_last {
+        match roots.get(&c.size) {
             None => {
                 return Err(CustodyError::Unsound {
                     reason: format!(
@@ -513,13 +649,28 @@ pub fn checkpoint(
                     ),
                 })
             }
-            Some(r) if r != c.root => {
+            Some(r) if *r != c.root => {
                 return Err(CustodyError::Unsound {
                     reason: format!(
                         "the first {} events no longer match the last checkpoint (#{}): they were rewritten",
                         c.size, s.id
                     ),
                 })
+            }
+            Some(_) => {}
+        }
+    }
+    for (index, c) in &side {
+        match roots.get(&c.size) {
+            None => {
+                return Err(CustodyError::Contradiction(Contradiction::SideTruncated {
+                    index: *index,
+                    size: c.size,
+                    events: tree.size(),
+                }))
+            }
+            Some(r) if *r != c.root => {
+                return Err(CustodyError::Contradiction(Contradiction::SideRewritten { index: *index, size: c.size }))
             }
             Some(_) => {}
         }
@@ -742,6 +893,29 @@ pub fn audit(
     verifier: &NoteVerifier,
     external: &[(String, String)],
 ) -> Result<AuditReport, CustodyError> {
+    audit_with(conn, Some(verifier), external, &mut |_| {})
+}
+
+/// [`audit`] (or, without a verifier, [`audit_unsigned`]), handing every readable row to
+/// `visit` in `seq` order from the same single pass: what a reader folds is trusted only when
+/// the report is intact.
+///
+/// # Errors
+/// As [`audit`]; without a verifier, [`CustodyError::NoVerifier`] when there are checkpoints
+/// to check.
+pub fn audit_with(
+    conn: &Connection,
+    verifier: Option<&NoteVerifier>,
+    external: &[(String, String)],
+    visit: &mut dyn FnMut(&StoredEvent),
+) -> Result<AuditReport, CustodyError> {
+    let Some(verifier) = verifier else {
+        let stored = checkpoints(conn)?.len();
+        if stored + external.len() > 0 {
+            return Err(CustodyError::NoVerifier { checkpoints: stored + external.len() });
+        }
+        return check_against_log(conn, Vec::new(), visit);
+    };
     let mut checks = Vec::new();
     let mut expect_id = 1;
     for s in checkpoints(conn)? {
@@ -782,7 +956,7 @@ pub fn audit(
         }
     }
 
-    check_against_log(conn, checks)
+    check_against_log(conn, checks, visit)
 }
 
 /// Verifies the hash chain and computes the tree head, for a log with no checkpoints (when no
@@ -796,11 +970,15 @@ pub fn audit_unsigned(conn: &Connection) -> Result<AuditReport, CustodyError> {
     if stored > 0 {
         return Err(CustodyError::NoVerifier { checkpoints: stored });
     }
-    check_against_log(conn, Vec::new())
+    check_against_log(conn, Vec::new(), &mut |_| {})
 }
 
 /// One pass over the log: the chain, and the root at every size a sound checkpoint names.
-fn check_against_log(conn: &Connection, mut checks: Vec<CheckpointCheck>) -> Result<AuditReport, CustodyError> {
+fn check_against_log(
+    conn: &Connection,
+    mut checks: Vec<CheckpointCheck>,
+    visit: &mut dyn FnMut(&StoredEvent),
+) -> Result<AuditReport, CustodyError> {
     let sizes: std::collections::BTreeSet<u64> =
         checks.iter().filter(|c| c.problem.is_none()).filter_map(|c| c.checkpoint.as_ref().map(|c| c.size)).collect();
     let mut roots: std::collections::BTreeMap<u64, Hash> = std::collections::BTreeMap::new();
@@ -814,6 +992,7 @@ fn check_against_log(conn: &Connection, mut checks: Vec<CheckpointCheck>) -> Res
         match row {
             Ok(ev) => {
                 chain.push(&ev);
+                visit(&ev);
                 if unreadable_at.is_none() {
                     tree.push(event_leaf(&ev));
                     if sizes.contains(&tree.size()) {
@@ -1312,6 +1491,66 @@ mod tests {
         assert_eq!(got[3].1, CheckpointProblem::RowsDeleted { after_id: 3, missing: 1 });
         assert!(reason(4).contains("altered or forged"), "{}", reason(4));
         assert_eq!(report.first_bad_event(), None, "forged checkpoints are not bad events");
+    }
+
+    /// INV-12: a log that no longer extends a checkpoint of the side file (a database rolled
+    /// back to an earlier copy, then grown on into a fork), a side file holding checkpoints of
+    /// another key, a key other than the one the log recorded: no checkpoint is signed and
+    /// nothing is written, in the table or the side file.
+    #[test]
+    fn no_checkpoint_contradicts_the_side_file_or_the_key_the_log_recorded() {
+        use crate::custody::files::read_notes;
+        let (dir, conn, _) = db_with(10);
+        let key = signer(1);
+        let side = dir.path().join("side.txt");
+        checkpoint(&conn, &key, Some(&side), t(20)).expect("at 10");
+        // An earlier copy of the same database: 6 of its events, no checkpoint row yet.
+        let (_early_dir, early, _) = db_with(6);
+        let err = checkpoint(&early, &key, Some(&side), t(30)).expect_err("rolled back");
+        assert!(
+            matches!(&err, CustodyError::Contradiction(Contradiction::SideTruncated { index: 1, size: 10, events: 6 })),
+            "{err}"
+        );
+        assert!(err.to_string().contains("lost its WAL or was rolled back"), "{err}");
+        // Grown on past the side file's checkpoint with other events: signing would fork.
+        for i in 6..14 {
+            append(&early, &ev(i + 500), t(i as i64), TZ).expect("append");
+        }
+        let err = checkpoint(&early, &key, Some(&side), t(40)).expect_err("fork");
+        assert!(
+            matches!(&err, CustodyError::Contradiction(Contradiction::SideRewritten { index: 1, size: 10 })),
+            "{err}"
+        );
+        assert!(err.to_string().contains("拒绝签署检查点"), "{err}");
+        assert_eq!(checkpoints(&early).expect("list"), vec![]);
+        assert_eq!(read_notes(&side).expect("side").len(), 1);
+        // Without the side file it would have signed: the side file is what says no.
+        checkpoint(&early, &key, None, t(41)).expect("no side file, no contradiction known");
+
+        // The original, grown on, extends the side file and signs.
+        for i in 10..12 {
+            append(&conn, &ev(i), t(i as i64), TZ).expect("append");
+        }
+        checkpoint(&conn, &key, Some(&side), t(50)).expect("extends");
+        assert_eq!(read_notes(&side).expect("side").len(), 2);
+        // A replaced key: the side file's checkpoints do not open with it.
+        let other = signer(2);
+        let err = checkpoint(&conn, &other, Some(&side), t(60)).expect_err("foreign side file");
+        assert!(matches!(&err, CustodyError::Contradiction(Contradiction::SideNoteForeign { index: 1, .. })), "{err}");
+        assert_eq!(read_notes(&side).expect("side").len(), 2);
+
+        // A log that recorded its key: any other key is refused, even with no checkpoint left
+        // to compare with.
+        let (_d3, fresh, _) = db_with(3);
+        let record = NewEvent::new(Actor::daemon("evidock"), Action::SigningKeyRecorded, "log")
+            .detail("verifier_key", key.verifier().encode());
+        append(&fresh, &record, t(4), TZ).expect("record the key");
+        assert_eq!(recorded_key(&fresh).expect("read"), Some(key.verifier().encode()));
+        let err = checkpoint(&fresh, &other, None, t(5)).expect_err("replaced key");
+        assert!(matches!(&err, CustodyError::Contradiction(Contradiction::KeyReplaced { .. })), "{err}");
+        assert!(err.to_string().contains(&key.verifier().encode()), "{err}");
+        assert_eq!(checkpoints(&fresh).expect("list"), vec![]);
+        checkpoint(&fresh, &key, None, t(6)).expect("the recorded key signs");
     }
 
     /// (c) An edited row is still named exactly by the chain, even though a checkpoint covering

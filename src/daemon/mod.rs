@@ -511,6 +511,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     );
 
     station.record_config();
+    record_signing_key(&catalog, &signer, &keys);
 
     let _watcher = match dock::watch::watch(&config.paths.dock_root, tx.clone()) {
         Ok(w) => Some(w),
@@ -620,20 +621,101 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
     Ok(())
 }
 
+/// Records the station's verifier key in the custody log when the log holds no record of a
+/// key yet (the first start, or a log from before keys were recorded), so that a key replaced
+/// later is noticed at every checkpoint. A key that does not open the checkpoints already
+/// signed (stored or in the side file) is not recorded: the next checkpoint raises the alarm.
+fn record_signing_key(
+    catalog: &Mutex<Catalog>,
+    signer: &crate::custody::checkpoint::NoteSigner,
+    keys: &crate::custody::files::KeyPaths,
+) {
+    use crate::custody::checkpoint::Checkpoint;
+    let verifier = signer.verifier();
+    let mut cat = catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match crate::custody::store::recorded_key(cat.connection()) {
+        Ok(Some(_)) => return,
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the signing key recorded in the custody log");
+            return;
+        }
+    }
+    let mut notes: Vec<String> =
+        crate::custody::store::checkpoints(cat.connection()).unwrap_or_default().into_iter().map(|c| c.note).collect();
+    if keys.checkpoints.exists() {
+        match crate::custody::files::read_notes(&keys.checkpoints) {
+            Ok(n) => notes.extend(n),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the checkpoint side file");
+                return;
+            }
+        }
+    }
+    if notes.iter().any(|n| Checkpoint::open(n, &verifier).is_err()) {
+        return;
+    }
+    let recorded = cat.event(
+        Action::SigningKeyRecorded,
+        "log",
+        json!({
+            "verifier_key": verifier.encode(), "key_id": format!("{:08x}", verifier.id()), "name": verifier.name(),
+        }),
+    );
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, "cannot record the signing key in the custody log");
+    }
+}
+
 /// Signs a checkpoint of the custody log when there is something new: stored, appended to
 /// the side file, and written to the journal through the log line. A log that no longer
-/// verifies raises the alarm; ingest goes on (evidence is still protected by the archive).
+/// verifies, that would contradict a checkpoint already signed (a database rolled back or
+/// without its WAL), or a replaced key, is not signed: the alarm goes to the journal, to
+/// `evidock status` and, once, to the custody log; ingest goes on (evidence is still
+/// protected by the archive).
 fn make_checkpoint(
     catalog: &Mutex<Catalog>,
     signer: &crate::custody::checkpoint::NoteSigner,
     keys: &crate::custody::files::KeyPaths,
 ) {
-    let result =
-        catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner).checkpoint(signer, &keys.checkpoints);
-    match result {
-        Ok(Some(c)) => tracing::info!(id = c.id, note = %c.note, "custody checkpoint"),
-        Ok(None) => {}
-        Err(e) => tracing::error!(error = %e, "ALARM: the custody log does not verify; run `evidock log verify`"),
+    use crate::catalog::{AlarmKind, NewAlarm};
+    use crate::custody::CustodyError;
+    let mut cat = catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let err = match cat.checkpoint(signer, &keys.checkpoints) {
+        Ok(Some(c)) => {
+            tracing::info!(id = c.id, note = %c.note, "custody checkpoint");
+            if let Err(e) = cat.clear_alarms(AlarmKind::Checkpoint, None, "a checkpoint was signed") {
+                tracing::warn!(error = %e, "cannot clear checkpoint alarms");
+            }
+            return;
+        }
+        Ok(None) => return,
+        Err(e) => e,
+    };
+    let (kind, reason, reason_zh) = match &err {
+        CatalogError::Custody(CustodyError::Contradiction(c)) => (c.kind(), c.reason(), c.reason_zh()),
+        CatalogError::Custody(CustodyError::Unsound { reason }) => {
+            ("unsound", reason.clone(), "保管日志未通过校验或与已签署的检查点不符".to_string())
+        }
+        other => ("error", other.to_string(), "无法生成检查点".to_string()),
+    };
+    if kind == "unsound" {
+        tracing::error!(error = %err, "ALARM: the custody log does not verify; no checkpoint signed; run `evidock log verify`; ingest goes on");
+    } else {
+        tracing::error!(kind, error = %err, "ALARM: no custody checkpoint signed: it would contradict one the station signed before; ingest goes on");
+    }
+    let message = format!("no checkpoint signed: {reason}; ingest goes on; run `evidock log verify`");
+    let message_zh = format!("拒绝签署检查点：{reason_zh}；导入照常进行，请运行 evidock log verify");
+    let raised = cat.raise_alarm(&NewAlarm {
+        kind: AlarmKind::Checkpoint,
+        subject: "log",
+        message: &message,
+        message_zh: &message_zh,
+        action: Action::CheckpointRefused,
+        details: json!({ "kind": kind, "reason": reason, "reason_zh": reason_zh }),
+    });
+    if let Err(e) = raised {
+        tracing::error!(error = %e, "ALARM: cannot record the refused checkpoint");
     }
 }
 

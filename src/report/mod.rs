@@ -357,6 +357,75 @@ pub struct Report {
     pub by_officer: Vec<Tally>,
     /// Per recorder, ordered by serial.
     pub by_device: Vec<Tally>,
+    /// The archive's fixity audit (R11), when the caller gathered it.
+    pub fixity: Option<FixitySummary>,
+}
+
+/// One pass of the archive scrub, for the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScrubFacts {
+    /// Pass number.
+    pub pass: i64,
+    /// When it began (UTC, RFC 3339).
+    pub started: String,
+    /// When it was complete, if it is.
+    pub finished: Option<String>,
+    /// Files checked, of how many.
+    pub files: (u64, u64),
+    /// Bytes re-read.
+    pub bytes: u64,
+    /// Files whose bytes differ from the custody log.
+    pub differ: u64,
+    /// Files missing.
+    pub missing: u64,
+    /// Catalogue rows that contradict the custody log.
+    pub catalogue: u64,
+    /// Time spent reading, milliseconds.
+    pub busy_ms: u64,
+}
+
+/// The archive scrub's state: the last complete pass, the one in progress, and the alarms
+/// still open about archived files (R11).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FixitySummary {
+    /// The last complete pass.
+    pub last_complete: Option<ScrubFacts>,
+    /// The pass in progress.
+    pub in_progress: Option<ScrubFacts>,
+    /// Open alarms about archived files (bytes, missing, catalogue): English, Chinese.
+    pub open: Vec<(String, String)>,
+}
+
+impl FixitySummary {
+    /// One line per pass and per open alarm, in Chinese and English.
+    pub fn lines(&self) -> Vec<String> {
+        let pass = |label: &str, p: &ScrubFacts| {
+            format!(
+                "{label} #{}: {} – {}; {}/{} files 文件, {} bytes 字节, {:.1} s; differ 不符 {}, missing 缺失 {}, catalogue 目录不符 {}",
+                p.pass,
+                p.started,
+                p.finished.as_deref().unwrap_or("-"),
+                p.files.0,
+                p.files.1,
+                p.bytes,
+                p.busy_ms as f64 / 1000.0,
+                p.differ,
+                p.missing,
+                p.catalogue
+            )
+        };
+        let mut out = Vec::new();
+        match &self.last_complete {
+            Some(p) => out.push(pass("最近完成的巡检 Last complete pass", p)),
+            None => out.push("尚无完成的巡检 No complete pass yet: run `evidock archive scrub`".to_string()),
+        }
+        if let Some(p) = &self.in_progress {
+            out.push(pass("进行中 In progress", p));
+        }
+        out.push(format!("未解除的文件警报 Open alarms about archived files: {}", self.open.len()));
+        out.extend(self.open.iter().map(|(en, zh)| format!("  ! {en} / {zh}")));
+        out
+    }
 }
 
 impl Report {
@@ -585,6 +654,7 @@ pub fn build(input: &Input<'_>) -> Report {
         findings,
         by_officer,
         by_device: devs.into_values().collect(),
+        fixity: None,
     }
 }
 

@@ -188,6 +188,12 @@ pub fn table(r: &Report) -> String {
         let rows: Vec<Vec<String>> = r.findings.iter().map(finding_row).collect();
         out.push_str(&grid(&FINDING_HEADER, &rows));
     }
+    if let Some(f) = &r.fixity {
+        let _ = writeln!(out, "\n归档巡检 Archive fixity (R11)");
+        for l in f.lines() {
+            let _ = writeln!(out, "{l}");
+        }
+    }
     out
 }
 
@@ -297,7 +303,34 @@ pub fn json(r: &Report) -> String {
             )
         })
         .collect();
-    let _ = writeln!(o, "  \"by_device\": [{}]", block(&devices));
+    let _ = writeln!(o, "  \"by_device\": [{}]{}", block(&devices), if r.fixity.is_some() { "," } else { "" });
+    if let Some(f) = &r.fixity {
+        let pass = |p: &Option<super::ScrubFacts>| {
+            match p {
+            None => "null".to_string(),
+            Some(p) => format!(
+                "{{\"pass\": {}, \"started\": {}, \"finished\": {}, \"files\": {}, \"files_total\": {}, \"bytes\": {}, \"busy_ms\": {}, \"differ\": {}, \"missing\": {}, \"catalogue\": {}}}",
+                p.pass,
+                js(&p.started),
+                js_opt(p.finished.as_deref()),
+                p.files.0,
+                p.files.1,
+                p.bytes,
+                p.busy_ms,
+                p.differ,
+                p.missing,
+                p.catalogue
+            ),
+        }
+        };
+        let _ = writeln!(
+            o,
+            "  \"fixity\": {{\"last_complete\": {}, \"in_progress\": {}, \"open_alarms\": {}}}",
+            pass(&f.last_complete),
+            pass(&f.in_progress),
+            js_list(&f.open.iter().map(|(en, zh)| format!("{en} / {zh}")).collect::<Vec<_>>())
+        );
+    }
     o.push_str("}\n");
     o
 }
@@ -365,6 +398,21 @@ pub fn csv(r: &Report, bom: Bom) -> String {
             ]
         })
         .collect();
+    let mut rows = rows;
+    // Archived files that no longer match the custody log (R11), one row each.
+    for (en, zh) in r.fixity.iter().flat_map(|f| f.open.iter()) {
+        rows.push(vec![
+            "R11".into(),
+            "archive-fixity".into(),
+            "归档文件校验不符 Archive fixity".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            zh.clone(),
+            en.clone(),
+        ]);
+    }
     csv_rows(bom, &header, &rows)
 }
 
@@ -466,6 +514,12 @@ pub fn html(r: &Report) -> String {
         let header: Vec<(&str, &str)> = FINDING_HEADER.iter().map(|x| x.split_once(' ').unwrap_or((x, ""))).collect();
         let rows: Vec<Vec<String>> = r.findings.iter().map(finding_row).collect();
         b.push_str(&html_table(&header, &rows, usize::MAX));
+    }
+    if let Some(f) = &r.fixity {
+        let _ = writeln!(b, "<h2>归档巡检 <span class=\"en\">Archive fixity (R11)</span></h2>");
+        for l in f.lines() {
+            let _ = writeln!(b, "<p>{}</p>", h(&l));
+        }
     }
     page("执法音像记录合规报告", "Compliance report", &b)
 }

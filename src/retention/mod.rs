@@ -25,7 +25,10 @@ pub use policy::{
     class, computed_deadline, deadline, revise, Class, Deadline, FileHash, Flag, Hold, LongTerm, Policy, Recording,
     Release, Revision, Trigger, MIN_STANDARD_MONTHS,
 };
-pub use purge::{due, purge_eligible, DueItem, Obstacle, PurgeRequest, PurgeState, Refusal, Tombstone};
+pub use purge::{
+    check_against_log, due, logged_deadline, purge_eligible, Catalogued, DueItem, LoggedFile, LoggedPurge,
+    LoggedRecording, Mismatch, Obstacle, PurgeRequest, PurgeState, Refusal, Tombstone,
+};
 
 /// Something the retention rules refused or could not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

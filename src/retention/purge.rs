@@ -2,11 +2,14 @@
 //! approved by a second person, waits a grace period during which it can be cancelled, and only
 //! then runs, leaving a tombstone.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 
-use super::policy::{class, deadline, Class, Deadline, FileHash, Policy, Recording, Trigger};
+use super::policy::{
+    class, computed_deadline, deadline, Class, Deadline, FileHash, Flag, Hold, Policy, Recording, Trigger,
+};
 use super::RetentionError;
 
 /// A recording whose deadline falls within the window asked about (or has passed).
@@ -401,6 +404,369 @@ impl PurgeRequest {
     }
 }
 
+/// What the verified custody log says about one recording: the facts a purge rests on, built
+/// from the log's events alone (by `crate::ledger`), to be held against the catalogue's rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoggedRecording {
+    /// The recording.
+    pub id: String,
+    /// Holds placed on it, by catalogue row: (hold identifier, still in force).
+    pub holds: BTreeMap<i64, (String, bool)>,
+    /// Long-term flags set on it, by catalogue row: (trigger, still in force).
+    pub flags: BTreeMap<i64, (Trigger, bool)>,
+    /// Cases its files were filed into.
+    pub cases: BTreeSet<String>,
+    /// The latest deadline the station recorded for it (`deadline_recorded`), if any.
+    pub recorded_deadline: Option<Deadline>,
+    /// The earliest its end can be, from what the log says of its files (the dated folders
+    /// they were filed in at ingest, a day's margin taken off), if the log tells.
+    pub earliest_end: Option<NaiveDateTime>,
+    /// Its files as the log knows them, by catalogue file id (`None`: the log never recorded
+    /// that file).
+    pub files: BTreeMap<i64, Option<LoggedFile>>,
+    /// Purge requests of it, by request id.
+    pub requests: BTreeMap<i64, LoggedPurge>,
+}
+
+/// One archived file as the custody log recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedFile {
+    /// Its names in the archive now (after moves and links into cases).
+    pub paths: BTreeSet<String>,
+    /// BLAKE3 recorded when it was copied (hex).
+    pub blake3: String,
+    /// Size recorded when it was copied.
+    pub size: u64,
+    /// Whether a purge removed it.
+    pub purged: bool,
+    /// The recording its segment belongs to, when the log links them.
+    pub recording: Option<String>,
+}
+
+/// A purge request as the custody log recorded it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoggedPurge {
+    /// The recording it names.
+    pub recording: String,
+    /// Who requested it (the event's actor).
+    pub requested_by: String,
+    /// Who approved it (the event's actor), if approved.
+    pub approved_by: Option<String>,
+    /// End of its grace period, if approved.
+    pub grace_until: Option<DateTime<Utc>>,
+    /// Cancelled.
+    pub cancelled: bool,
+    /// Carried out.
+    pub executed: bool,
+}
+
+/// The catalogue's side of one recording, as the purge reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct Catalogued<'a> {
+    /// The recording as built from the catalogue.
+    pub recording: &'a Recording,
+    /// Its holds with their row ids.
+    pub holds: &'a [(i64, Hold)],
+    /// Its flags with their row ids.
+    pub flags: &'a [(i64, Flag)],
+    /// Its files: (file id, every name it has in the archive).
+    pub files: &'a [(i64, Vec<String>)],
+}
+
+/// One way the catalogue contradicts the custody log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// What it is about: `hold`, `flag`, `case`, `deadline`, `approval`, `file`.
+    pub what: &'static str,
+    /// In English.
+    pub text: String,
+    /// In Chinese.
+    pub text_zh: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} / {}", self.text, self.text_zh)
+    }
+}
+
+fn mismatch(what: &'static str, text: String, text_zh: String) -> Mismatch {
+    Mismatch { what, text, text_zh }
+}
+
+fn deadline_words(d: Deadline) -> String {
+    match d {
+        Deadline::Permanent => "permanent".into(),
+        Deadline::At(t) => t.to_rfc3339(),
+    }
+}
+
+/// The deadline the custody log alone gives a recording: the later of the one it recorded and
+/// the one its own facts give (its flags and cases, and the earliest its end can be). `None`
+/// when the log tells nothing.
+pub fn logged_deadline(c: &Recording, logged: &LoggedRecording, policy: &Policy) -> Option<Deadline> {
+    let from_facts = logged.earliest_end.map(|end| {
+        let rec = Recording {
+            end,
+            cases: logged.cases.iter().cloned().collect(),
+            flags: logged
+                .flags
+                .values()
+                .map(|(t, active)| Flag {
+                    trigger: *t,
+                    set_by: "log".into(),
+                    set_at: DateTime::<Utc>::MIN_UTC,
+                    reason: "log".into(),
+                    withdrawn: (!active).then(|| super::policy::Release {
+                        by: "log".into(),
+                        at: DateTime::<Utc>::MIN_UTC,
+                        reason: "log".into(),
+                    }),
+                })
+                .collect(),
+            holds: Vec::new(),
+            kept_deadline: None,
+            purge_grace_until: None,
+            ..c.clone()
+        };
+        computed_deadline(&rec, policy)
+    });
+    match (logged.recorded_deadline, from_facts) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Every way the catalogue's rows for a recording contradict the verified custody log: holds
+/// and flags in force (by row: deleted, released, withdrawn or moved to another recording in
+/// the catalogue alone), the cases its files were filed into, a deadline earlier than the one
+/// the log gives, the files (unknown to the log, already purged, other names, another hash or
+/// size, another recording), and, for a request, its approval (requester, approver, grace
+/// period, cancellation). An empty list: they agree. A catalogue row the log does not know is
+/// a contradiction too, even when it only keeps more.
+pub fn check_against_log(
+    c: &Catalogued<'_>,
+    logged: &LoggedRecording,
+    request: Option<&PurgeRequest>,
+    policy: &Policy,
+) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    let rec = c.recording;
+    // Holds.
+    let cat_holds: BTreeMap<i64, &Hold> = c.holds.iter().map(|(id, h)| (*id, h)).collect();
+    for (row, (name, active)) in &logged.holds {
+        match cat_holds.get(row) {
+            None if *active => out.push(mismatch(
+                "hold",
+                format!("legal hold {name} (row {row}) is in force in the custody log but missing from the catalogue"),
+                format!("保管日志记载的保全 {name}（第 {row} 行）仍然有效，但目录中已无此记录"),
+            )),
+            Some(h) if *active && !h.is_active() => out.push(mismatch(
+                "hold",
+                format!("legal hold {name} (row {row}) is in force in the custody log but released in the catalogue"),
+                format!("保管日志记载的保全 {name}（第 {row} 行）仍然有效，但目录显示已解除"),
+            )),
+            _ => {}
+        }
+    }
+    for (row, h) in c.holds {
+        if h.is_active() && !logged.holds.get(row).is_some_and(|(_, a)| *a) {
+            out.push(mismatch(
+                "hold",
+                format!("legal hold {} (row {row}) is in the catalogue but not in force in the custody log", h.id),
+                format!("目录中的保全 {}（第 {row} 行）在保管日志中无有效记载", h.id),
+            ));
+        }
+    }
+    // Long-term flags.
+    let cat_flags: BTreeMap<i64, &Flag> = c.flags.iter().map(|(id, f)| (*id, f)).collect();
+    for (row, (trigger, active)) in &logged.flags {
+        let t = trigger.as_str();
+        match cat_flags.get(row) {
+            None if *active => out.push(mismatch(
+                "flag",
+                format!("long-term flag {t} (row {row}) is in force in the custody log but missing from the catalogue"),
+                format!("保管日志记载的长期保存标记 {}（第 {row} 行）仍然有效，但目录中已无此记录", trigger.label_zh()),
+            )),
+            Some(f) if *active && (!f.is_active() || f.trigger != *trigger) => out.push(mismatch(
+                "flag",
+                format!(
+                    "long-term flag {t} (row {row}) is in force in the custody log but the catalogue says {} {}",
+                    f.trigger.as_str(),
+                    if f.is_active() { "in force" } else { "withdrawn" }
+                ),
+                format!("保管日志记载的长期保存标记 {}（第 {row} 行）仍然有效，但目录记载不同", trigger.label_zh()),
+            )),
+            _ => {}
+        }
+    }
+    for (row, f) in c.flags {
+        if f.is_active() && !logged.flags.get(row).is_some_and(|(_, a)| *a) {
+            out.push(mismatch(
+                "flag",
+                format!(
+                    "long-term flag {} (row {row}) is in the catalogue but not in force in the custody log",
+                    f.trigger.as_str()
+                ),
+                format!("目录中的长期保存标记（第 {row} 行）在保管日志中无有效记载"),
+            ));
+        }
+    }
+    // Cases.
+    let cat_cases: BTreeSet<&String> = rec.cases.iter().collect();
+    for case in &logged.cases {
+        if !cat_cases.contains(case) {
+            out.push(mismatch(
+                "case",
+                format!("the custody log filed its footage into case {case}; the catalogue does not"),
+                format!("保管日志记载其录像已归入案件 {case}，目录中无此记录"),
+            ));
+        }
+    }
+    for case in &rec.cases {
+        if !logged.cases.contains(case) {
+            out.push(mismatch(
+                "case",
+                format!("the catalogue files it into case {case}; the custody log does not"),
+                format!("目录记载其已归入案件 {case}，保管日志中无此记录"),
+            ));
+        }
+    }
+    // Deadline: the catalogue's may be later (recomputed, extended), never earlier.
+    if let Some(log_deadline) = logged_deadline(rec, logged, policy) {
+        let cat = deadline(rec, policy);
+        if cat < log_deadline {
+            out.push(mismatch(
+                "deadline",
+                format!(
+                    "the catalogue's deadline {} is earlier than the custody log's {}: the deadline or the recording's times were edited",
+                    deadline_words(cat),
+                    deadline_words(log_deadline)
+                ),
+                format!(
+                    "目录中的保存期限 {} 早于保管日志记载的 {}：保存期限或录像时间被改动",
+                    deadline_words(cat),
+                    deadline_words(log_deadline)
+                ),
+            ));
+        }
+    }
+    // Files.
+    for (id, paths) in c.files {
+        let names: BTreeSet<String> = paths.iter().cloned().collect();
+        let Some(Some(f)) = logged.files.get(id) else {
+            out.push(mismatch(
+                "file",
+                format!("file #{id} ({}) was never recorded as archived in the custody log", paths.join(", ")),
+                format!("文件 #{id}（{}）在保管日志中没有归档记录", paths.join("，")),
+            ));
+            continue;
+        };
+        if f.purged {
+            out.push(mismatch(
+                "file",
+                format!("file #{id} was purged according to the custody log"),
+                format!("保管日志记载文件 #{id} 已被删除"),
+            ));
+        }
+        if names != f.paths {
+            let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
+            out.push(mismatch(
+                "file",
+                format!(
+                    "file #{id} is at {} in the catalogue but at {} in the custody log",
+                    list(&names),
+                    list(&f.paths)
+                ),
+                format!("文件 #{id} 在目录中的位置与保管日志记载不符"),
+            ));
+        }
+        if let Some(h) = rec.files.iter().find(|h| names.contains(&h.path)) {
+            if h.blake3 != f.blake3 || h.size != f.size {
+                out.push(mismatch(
+                    "file",
+                    format!(
+                        "file #{id} ({}) has BLAKE3 {} and {} bytes in the catalogue, {} and {} bytes in the custody log",
+                        h.path, h.blake3, h.size, f.blake3, f.size
+                    ),
+                    format!("文件 #{id}（{}）在目录中的哈希值或大小与保管日志记载不符", h.path),
+                ));
+            }
+        }
+        if let Some(r) = f.recording.as_ref().filter(|r| **r != rec.id) {
+            out.push(mismatch(
+                "file",
+                format!("file #{id} belongs to recording {r} in the custody log, not to {}", rec.id),
+                format!("保管日志记载文件 #{id} 属于录像 {r}，而非 {}", rec.id),
+            ));
+        }
+    }
+    // The request and its approval.
+    if let Some(req) = request {
+        let logged_req = req.id.parse::<i64>().ok().and_then(|id| logged.requests.get(&id));
+        let Some(l) = logged_req else {
+            out.push(mismatch(
+                "approval",
+                format!("purge request {} is not in the custody log", req.id),
+                format!("删除申请 {} 在保管日志中没有记载", req.id),
+            ));
+            return out;
+        };
+        if l.recording != req.recording || l.requested_by != req.requested_by {
+            out.push(mismatch(
+                "approval",
+                format!(
+                    "purge request {} was made by {} for {} according to the custody log, not by {} for {}",
+                    req.id, l.requested_by, l.recording, req.requested_by, req.recording
+                ),
+                format!("删除申请 {} 的申请人或录像与保管日志记载不符", req.id),
+            ));
+        }
+        if l.cancelled || l.executed {
+            out.push(mismatch(
+                "approval",
+                format!(
+                    "purge request {} was {} according to the custody log",
+                    req.id,
+                    if l.cancelled { "cancelled" } else { "carried out already" }
+                ),
+                format!("保管日志记载删除申请 {} 已{}", req.id, if l.cancelled { "撤销" } else { "执行" }),
+            ));
+        }
+        match (&req.state, &l.approved_by) {
+            (PurgeState::Grace { approved_by, until, .. }, Some(by))
+                if by != approved_by || l.grace_until != Some(*until) || *by == l.requested_by =>
+            {
+                out.push(mismatch(
+                    "approval",
+                    format!(
+                        "purge request {} was approved by {by} until {} according to the custody log, not by {approved_by} until {}",
+                        req.id,
+                        l.grace_until.map_or("-".into(), |t| t.to_rfc3339()),
+                        until.to_rfc3339()
+                    ),
+                    format!("删除申请 {} 的批准人或宽限期与保管日志记载不符", req.id),
+                ));
+            }
+            (PurgeState::Grace { approved_by, .. }, None) => out.push(mismatch(
+                "approval",
+                format!(
+                    "purge request {} is approved by {approved_by} in the catalogue, but the custody log holds no approval",
+                    req.id
+                ),
+                format!("目录显示删除申请 {} 已批准，但保管日志中没有批准记录", req.id),
+            )),
+            (PurgeState::AwaitingApproval, Some(by)) => out.push(mismatch(
+                "approval",
+                format!("purge request {} was approved by {by} according to the custody log; the catalogue lost it", req.id),
+                format!("保管日志记载删除申请 {} 已批准，目录中无此记录", req.id),
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::policy::tests::{policy, rec, utc};
@@ -537,6 +903,136 @@ mod tests {
         let err = q.execute(utc("2026-08-10T00:00:00Z"), &r, &policy()).unwrap_err();
         assert!(matches!(err, RetentionError::Refused(ref f) if f.obstacles.len() == 1), "{err}");
         assert_eq!(q.state.as_str(), "grace");
+    }
+
+    /// The log's view of `r` when the catalogue and the log agree: one file, nothing else.
+    fn agreeing(r: &Recording) -> LoggedRecording {
+        let f = &r.files[0];
+        LoggedRecording {
+            id: r.id.clone(),
+            files: BTreeMap::from([(
+                1,
+                Some(LoggedFile {
+                    paths: BTreeSet::from([f.path.clone()]),
+                    blake3: f.blake3.clone(),
+                    size: f.size,
+                    purged: false,
+                    recording: Some(r.id.clone()),
+                }),
+            )]),
+            ..LoggedRecording::default()
+        }
+    }
+
+    fn whats(found: &[Mismatch]) -> Vec<&'static str> {
+        found.iter().map(|m| m.what).collect()
+    }
+
+    #[test]
+    fn the_catalogue_is_held_against_the_log_row_by_row() {
+        let r = rec("s1", "2026-01-15T10:00:00");
+        let files = vec![(1, vec![r.files[0].path.clone()])];
+        let hold = Hold::new("复议〔2026〕7号", "王科长", utc("2026-03-01T00:00:00Z"), "行政复议").unwrap();
+        let flag = Flag::new(Trigger::Dispute, "王科长", utc("2026-02-01T00:00:00Z"), "投诉").unwrap();
+        let check =
+            |c: Catalogued<'_>, l: &LoggedRecording, q: Option<&PurgeRequest>| check_against_log(&c, l, q, &policy());
+        let plain = Catalogued { recording: &r, holds: &[], flags: &[], files: &files };
+        assert_eq!(check(plain, &agreeing(&r), None), vec![], "agreement");
+
+        // A hold in force in the log: deleted, released, or never there in the catalogue.
+        let mut held = agreeing(&r);
+        held.holds.insert(4, ("复议〔2026〕7号".into(), true));
+        let found = check(plain, &held, None);
+        assert_eq!(whats(&found), ["hold"]);
+        assert!(found[0].text.contains("row 4") && found[0].text_zh.contains("保全"), "{}", found[0]);
+        let mut released = hold.clone();
+        released.release("李局长", utc("2026-04-01T00:00:00Z"), "x").unwrap();
+        let rows = [(4, released)];
+        assert_eq!(whats(&check(Catalogued { holds: &rows, ..plain }, &held, None)), ["hold"]);
+        let rows = [(4, hold.clone())];
+        assert_eq!(check(Catalogued { holds: &rows, ..plain }, &held, None), vec![]);
+        assert_eq!(whats(&check(Catalogued { holds: &rows, ..plain }, &agreeing(&r), None)), ["hold"], "forged");
+
+        // A flag in force in the log, withdrawn or of another trigger in the catalogue.
+        let mut flagged = agreeing(&r);
+        flagged.flags.insert(2, (Trigger::Dispute, true));
+        assert!(whats(&check(plain, &flagged, None)).contains(&"flag"));
+        let other = [(2, Flag { trigger: Trigger::Other, ..flag.clone() })];
+        assert!(whats(&check(Catalogued { flags: &other, ..plain }, &flagged, None)).contains(&"flag"));
+        let same = [(2, flag.clone())];
+        let mut flagged_cat = r.clone();
+        flagged_cat.flags.push(flag.clone());
+        flagged_cat.kept_deadline = Some(Deadline::Permanent);
+        assert_eq!(check(Catalogued { recording: &flagged_cat, flags: &same, ..plain }, &flagged, None), vec![]);
+
+        // Filed into a case in the log: the case is long-term, the deadline permanent.
+        let mut filed = agreeing(&r);
+        filed.cases.insert("宜卫罚〔2026〕3号".into());
+        filed.earliest_end = Some(r.start);
+        assert_eq!(whats(&check(plain, &filed, None)), ["case", "deadline"]);
+
+        // A deadline the log recorded later than the catalogue's.
+        let mut later = agreeing(&r);
+        later.recorded_deadline = Some(Deadline::At(utc("2027-01-01T00:00:00Z")));
+        assert_eq!(whats(&check(plain, &later, None)), ["deadline"]);
+        // Times edited back: the dated folder of the file still says when it was recorded.
+        let mut moved_back = r.clone();
+        moved_back.end -= TimeDelta::days(400);
+        let mut dated = agreeing(&r);
+        dated.earliest_end = Some(r.end - TimeDelta::days(1));
+        let c = Catalogued { recording: &moved_back, ..plain };
+        assert_eq!(whats(&check(c, &dated, None)), ["deadline"]);
+        assert_eq!(check(plain, &dated, None), vec![], "a day's margin is not a finding");
+
+        // Files: unknown, purged, elsewhere, another hash, another recording.
+        let mut l = agreeing(&r);
+        l.files.insert(1, None);
+        assert_eq!(whats(&check(plain, &l, None)), ["file"]);
+        for change in [
+            |f: &mut LoggedFile| f.purged = true,
+            |f: &mut LoggedFile| f.paths = BTreeSet::from(["other".to_string()]),
+            |f: &mut LoggedFile| f.blake3 = "cd".repeat(32),
+            |f: &mut LoggedFile| f.recording = Some("s9".into()),
+        ] {
+            let mut l = agreeing(&r);
+            change(l.files.get_mut(&1).unwrap().as_mut().unwrap());
+            assert_eq!(whats(&check(plain, &l, None)), ["file"]);
+        }
+    }
+
+    #[test]
+    fn an_approval_counts_only_as_the_log_recorded_it() {
+        let r = rec("s1", "2026-01-15T10:00:00");
+        let files = vec![(1, vec![r.files[0].path.clone()])];
+        let c = Catalogued { recording: &r, holds: &[], flags: &[], files: &files };
+        let mut q = PurgeRequest::new("1", &r, &policy(), "张管理员", utc("2026-08-01T00:00:00Z"), "期满").unwrap();
+        let mut l = agreeing(&r);
+        let check = |l: &LoggedRecording, q: &PurgeRequest| check_against_log(&c, l, Some(q), &policy());
+        assert_eq!(whats(&check(&l, &q)), ["approval"], "a request the log never saw");
+        l.requests.insert(
+            1,
+            LoggedPurge { recording: "s1".into(), requested_by: "张管理员".into(), ..LoggedPurge::default() },
+        );
+        assert_eq!(check(&l, &q), vec![]);
+        q.approve("李局长", utc("2026-08-02T00:00:00Z"), &r, &policy()).unwrap();
+        let found = check(&l, &q);
+        assert_eq!(whats(&found), ["approval"], "an approval forged into the catalogue");
+        assert!(found[0].text.contains("holds no approval"), "{}", found[0]);
+        let until = q.grace_until();
+        l.requests.get_mut(&1).unwrap().approved_by = Some("李局长".into());
+        l.requests.get_mut(&1).unwrap().grace_until = until;
+        assert_eq!(check(&l, &q), vec![]);
+        // Another approver, or the requester approving, or a shorter grace, in the log.
+        for edit in [
+            |p: &mut LoggedPurge| p.approved_by = Some("王五".into()),
+            |p: &mut LoggedPurge| p.requested_by = "李局长".into(),
+            |p: &mut LoggedPurge| p.grace_until = None,
+            |p: &mut LoggedPurge| p.cancelled = true,
+        ] {
+            let mut l2 = l.clone();
+            edit(l2.requests.get_mut(&1).unwrap());
+            assert!(whats(&check(&l2, &q)).contains(&"approval"));
+        }
     }
 
     #[test]

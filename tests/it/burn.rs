@@ -377,3 +377,99 @@ fn staged_discs_pass_an_independent_bagit_validator() {
         assert!(o.status.success(), "bagit --validate {}: {}", bag.display(), text(&o));
     }
 }
+
+/// Changes an archived file's bytes and its catalogue hash together, as someone holding the
+/// catalogue would to make a forgery pass; returns (path in the archive, original bytes).
+fn forge_with_catalogue(st: &Station, which: &str) -> (PathBuf, Vec<u8>) {
+    let (victim, _) = st.archived_footage().into_iter().find(|(p, _)| p.to_string_lossy().contains(which)).unwrap();
+    let path = st.archive().join(&victim);
+    let original = std::fs::read(&path).unwrap();
+    let mut forged = original.clone();
+    forged[100] ^= 0x01;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::write(&path, &forged).unwrap();
+    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
+    let n = db
+        .execute(
+            "UPDATE files SET blake3 = ?1 WHERE archive_path = ?2",
+            [blake3::hash(&forged).to_hex().to_string(), victim.to_string_lossy().into_owned()],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    (victim, original)
+}
+
+fn events_of(st: &Station, action: &str) -> Vec<String> {
+    let db = st.db();
+    let mut q = db.prepare("SELECT details FROM custody_log WHERE action = ?1 ORDER BY seq").unwrap();
+    q.query_map([action], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+#[cfg_attr(not(has_xorriso), ignore = "xorriso is not installed: apt-get install xorriso")]
+fn a_file_changed_with_its_catalogue_hash_is_never_burned_and_discs_are_checked_against_the_log() {
+    require("xorriso", &["-version"], "apt-get install xorriso");
+    let st = station_with_long_term_footage();
+    let (victim, original) = forge_with_catalogue(&st, CASE);
+    let o = st.evidock(&["burn", "run", "--media", "dvd"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains(&victim.display().to_string()) && said.contains("the custody log recorded"), "{said}");
+    assert!(said.contains("burn refused") && said.contains("拒绝刻录") && said.contains("已发出警报"), "{said}");
+    assert!(!st.actions().contains(&"burn_planned".to_string()), "nothing planned, nothing staged");
+    let found = events_of(&st, "catalogue_mismatch");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("burn run") && found[0].contains(&victim.display().to_string()), "{found:?}");
+    let status = ok(st.evidock(&["status"]));
+    assert!(status.contains("ALARM 警报") && status.contains(&victim.display().to_string()), "{status}");
+
+    // The bytes put back but not the catalogue: refused again, as a contradiction.
+    let path = st.archive().join(&victim);
+    std::fs::write(&path, &original).unwrap();
+    assert_eq!(st.evidock(&["burn", "run", "--media", "dvd"]).status.code(), Some(1));
+    // The catalogue put back but not the bytes: the staging reads them against the log.
+    let mut forged = original.clone();
+    forged[100] ^= 0x01;
+    std::fs::write(&path, &forged).unwrap();
+    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
+    db.execute(
+        "UPDATE files SET blake3 = ?1 WHERE archive_path = ?2",
+        [blake3::hash(&original).to_hex().to_string(), victim.to_string_lossy().into_owned()],
+    )
+    .unwrap();
+    let o = st.evidock(&["burn", "run", "--media", "dvd"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("fixity check failed") && text(&o).contains("the custody log recorded"), "{}", text(&o));
+    let failed = events_of(&st, "fixity_failed");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains(&blake3::hash(&forged).to_hex().to_string()), "{failed:?}");
+    assert!(!st.actions().contains(&"disc_staged".to_string()));
+
+    // All put back: the job runs. Then the catalogue's hash of a file on the disc is edited:
+    // the disc is read against the log, the catalogue's hash is named, the disc does not count.
+    std::fs::write(&path, &original).unwrap();
+    ok(st.evidock(&["burn", "run", "--media", "dvd"]));
+    let label: String =
+        st.db().query_row("SELECT label FROM discs ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
+    let job: i64 = st.db().query_row("SELECT job_id FROM discs ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).unwrap();
+    let image = st.path(&format!("burn/job-{job:05}/{label}.iso"));
+    let other: String = st
+        .db()
+        .query_row(
+            "SELECT f.archive_path FROM disc_files df JOIN files f ON f.id = df.file_id JOIN discs d ON d.id = df.disc_id
+             WHERE d.label = ?1 AND f.archive_path NOT LIKE '%/chain/%' LIMIT 1",
+            [&label],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute("UPDATE files SET blake3 = ?1 WHERE archive_path = ?2", ["00".repeat(32), other.clone()]).unwrap();
+    let o = st.evidock(&["burn", "verify", "--image", image.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "only the catalogue's edited hash, the disc's bytes match the log: {v:#}");
+    assert!(findings[0]["what"].as_str().unwrap().contains("the catalogue was altered"), "{v:#}");
+    let state: String = st.db().query_row("SELECT state FROM discs WHERE label = ?1", [&label], |r| r.get(0)).unwrap();
+    assert_ne!(state, "verified");
+    st.assert_log_verifies();
+}

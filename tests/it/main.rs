@@ -9,6 +9,8 @@ mod control;
 mod crash;
 mod devices;
 mod faults;
+mod fixity;
+mod fork;
 mod history;
 mod hostile;
 mod ingest;

@@ -1,0 +1,116 @@
+//! `evidock archive scrub` (R11): the archive's fixity audit, and the one place the command
+//! line reads the custody log as trusted facts ([`trusted_ledger`], for the purge, exports,
+//! burns and the scrub).
+//!
+//! Owns: the command's options, its output (text or JSON), its exit code (1 when this run found
+//! a file that differs, is missing, or a catalogue row that contradicts the log), and the stop
+//! on `SIGTERM` or `SIGINT` (the run keeps its place). The scrub itself is [`crate::scrub`].
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::catalog::{AlarmKind, Catalog, NewAlarm};
+use crate::config::Config;
+use crate::custody::event::Action;
+use crate::ledger::Ledger;
+
+/// `evidock archive ...`
+#[derive(Debug, clap::Subcommand)]
+pub enum ArchiveCommand {
+    /// Re-read every archived file and compare it with the hash the custody log recorded when
+    /// it was copied; resumes the pass in progress. Exit code 1 when a file differs or is
+    /// missing, or the catalogue contradicts the log (each is an alarm and a custody event).
+    Scrub {
+        /// Bytes per second at most (default: scrub.rate_bytes_per_s).
+        #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(65536..))]
+        rate: Option<u64>,
+        /// Stop after this many seconds and keep the place for the next run (default:
+        /// scrub.max_seconds; 0 reads until the pass is complete).
+        #[arg(long, value_name = "SECONDS")]
+        max_seconds: Option<u64>,
+        /// Close the pass in progress and begin a new one.
+        #[arg(long)]
+        restart: bool,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Runs an `archive` command.
+///
+/// # Errors
+/// When it could not run (exit code 2): no catalogue, a custody log that does not verify.
+pub fn run(cmd: &ArchiveCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let ArchiveCommand::Scrub { rate, max_seconds, restart, json } = cmd;
+    let mut catalog = super::open_catalog_as_user(config)?;
+    let ledger = trusted_ledger(&mut catalog, config, "archive scrub")?;
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    for s in [Signal::SIGTERM, Signal::SIGINT] {
+        // SAFETY: the handler only stores to an atomic.
+        unsafe { signal(s, SigHandler::Handler(on_signal)) }?;
+    }
+    let opts = crate::scrub::run::Options {
+        rate: rate.unwrap_or(config.scrub.rate_bytes_per_s),
+        max_seconds: max_seconds.unwrap_or(config.scrub.max_seconds),
+        restart: *restart,
+    };
+    let out = crate::scrub::run::run(&mut catalog, &config.paths.archive_root, &ledger, &opts, &STOP)?;
+    if *json {
+        let p = &out.pass;
+        crate::outln!(
+            "{}",
+            serde_json::json!({
+                "pass": p.id, "complete": out.complete, "started": p.started, "finished": p.finished,
+                "pass_files": p.files, "pass_files_total": p.files_total, "pass_bytes": p.bytes,
+                "pass_bytes_total": p.bytes_total, "runs": p.runs,
+                "run": {
+                    "files": out.run.files, "bytes": out.run.bytes, "duration_ms": out.run.elapsed_ms,
+                    "rate_bytes_per_s": crate::scrub::rate(out.run.bytes, out.run.elapsed_ms), "rate_limit": opts.rate,
+                    "differ": out.run.differ, "missing": out.run.missing, "catalogue": out.run.catalogue,
+                    "cleared": out.run.cleared,
+                },
+                "findings": out.findings.iter().map(|(path, f)| serde_json::json!({
+                    "path": path, "text": f.text(path), "text_zh": f.text_zh(path),
+                })).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        crate::outprint!("{}", out.text);
+        for (path, f) in &out.findings {
+            crate::outln!("  ! {}\n    {}", f.text(path), f.text_zh(path));
+        }
+    }
+    Ok(if out.run.problems() > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The custody log's facts, read while verifying the log (INV-16). A log that does not verify
+/// cannot vouch for anything: the purge, export, burn or scrub is refused and the alarm raised.
+///
+/// # Errors
+/// [`super::invoke::Refused`] when the log does not verify or cannot be read.
+pub(crate) fn trusted_ledger(catalog: &mut Catalog, config: &Config, by: &str) -> anyhow::Result<Ledger> {
+    let (en, zh) = match crate::ledger::load(catalog.connection(), &config.paths.state_dir) {
+        Ok(v) => match v.problem() {
+            None => return Ok(v.ledger),
+            Some(p) => p,
+        },
+        Err(e) => (format!("the custody log cannot be verified: {e}"), "无法校验保管日志".to_string()),
+    };
+    tracing::error!(by, "ALARM: {en}");
+    catalog.raise_alarm(&NewAlarm {
+        kind: AlarmKind::Log,
+        subject: "log",
+        message: &en,
+        message_zh: &zh,
+        action: Action::LogVerified,
+        details: serde_json::json!({ "intact": false, "reason": en, "reason_zh": zh, "by": by }),
+    })?;
+    Err(super::invoke::Refused(format!("{en}; refused until it does / {zh}，在此之前拒绝执行")).into())
+}

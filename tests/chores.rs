@@ -258,7 +258,7 @@ fn scrub_units_verify_without_output() {
     let (_dir, units) = scrub_units_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
     for unit in &units {
         let out = run(Command::new(&analyze).arg("verify").arg(unit));
-        let said = text(&out);
+        let said = printed(&out);
         assert!(
             out.status.success() && said.trim().is_empty(),
             "systemd-analyze verify {}: {}\n{said}",
@@ -277,7 +277,7 @@ fn scrub_unit_security_exposure_is_low() {
     let analyze = need("systemd-analyze", "apt-get install systemd");
     let (_dir, units) = scrub_units_with_binary(Path::new(env!("CARGO_BIN_EXE_evidock")));
     let out = run(Command::new(&analyze).args(["security", "--offline=true", "--no-pager"]).arg(&units[0]));
-    let said = text(&out);
+    let said = printed(&out);
     assert!(out.status.success(), "systemd-analyze security: {}\n{said}", out.status);
     let marker = "Overall exposure level for evidock-scrub.service:";
     let score: f64 = said

@@ -83,6 +83,8 @@ pub struct ConfigFile {
     /// `[burn]`
     #[serde(default)]
     pub burn: BurnFile,
+    /// `[central]`: the central copy (absent: none).
+    pub central: Option<crate::central::config::CentralFile>,
 }
 
 /// `[roles]` as written: for each role, its members (`NAME`, `group:NAME`, `uid:N`, `gid:N`).
@@ -438,6 +440,8 @@ pub struct Config {
     pub compliance: Compliance,
     /// Burn-to-disc jobs (R8).
     pub burn: Burn,
+    /// The central copy (`[central]`), when configured.
+    pub central: Option<crate::central::Central>,
 }
 
 impl Config {
@@ -713,7 +717,9 @@ impl Config {
                 "must not lie inside paths.archive_root, nor contain it",
             ));
         }
+        let central = crate::central::config::resolve(file.central, &shown, &base, &station_name)?;
         Ok(Config {
+            central,
             roles,
             access,
             burn,

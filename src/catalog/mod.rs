@@ -11,6 +11,7 @@
 mod access;
 mod burn;
 mod cases;
+mod central;
 mod registry;
 mod retention;
 mod store;
@@ -18,6 +19,7 @@ mod store;
 pub use access::request_subject;
 pub use burn::{DiscRow, NewDisc};
 pub use cases::{Case, CaseKind, CaseLabel, GapRow, PendingMove};
+pub use central::{Backlog, NewObject, OutboxItem};
 pub use registry::{Registration, RegistryCheck, RegistryEntry};
 pub use retention::RecordingRow;
 pub use store::{

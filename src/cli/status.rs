@@ -64,6 +64,9 @@ fn load(config: &Config) -> anyhow::Result<Value> {
     {
         doc["burn"] = burn;
     }
+    if let Some(central) = super::central::status_json(config) {
+        doc["central"] = central;
+    }
     Ok(doc)
 }
 
@@ -140,6 +143,9 @@ pub fn render(doc: &Value) -> String {
     }
     if let Some(line) = super::burn::status_line(doc) {
         out += &format!("\n{line}");
+    }
+    if doc["central"].is_object() {
+        out += &format!("\n{}", super::central::render(&doc["central"]));
     }
     if let Some(recent) = doc["recent_dockings"].as_array().filter(|r| !r.is_empty()) {
         out += "\nrecent dockings 最近接入:\n";

@@ -238,11 +238,18 @@ pub enum Action {
     /// A recorder's identity serial differs from its USB serial, or another volume docked now
     /// claims the same serial: ingested, never wiped (R1, R14).
     IdentityConflict,
+    /// The central store confirmed an object: its bytes, its lock and its legal hold.
+    CentralConfirmed,
+    /// A central object's lock was extended, or its legal hold set or removed.
+    CentralLockChanged,
+    /// The central copy disagrees with the station (the store as witness, an object with
+    /// other bytes at its key, a lock that does not match).
+    CentralAlarm,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 59] = [
+    pub const ALL: [Action; 62] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -302,6 +309,9 @@ impl Action {
         Action::DiscRechecked,
         Action::ConfigChanged,
         Action::IdentityConflict,
+        Action::CentralConfirmed,
+        Action::CentralLockChanged,
+        Action::CentralAlarm,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -366,6 +376,9 @@ impl Action {
             Action::DiscRechecked => "disc_rechecked",
             Action::ConfigChanged => "config_changed",
             Action::IdentityConflict => "identity_conflict",
+            Action::CentralConfirmed => "central_confirmed",
+            Action::CentralLockChanged => "central_lock_changed",
+            Action::CentralAlarm => "central_alarm",
         }
     }
 
@@ -431,6 +444,9 @@ impl Action {
             Action::DiscRechecked => "光盘已复检",
             Action::ConfigChanged => "配置已变更",
             Action::IdentityConflict => "设备身份冲突",
+            Action::CentralConfirmed => "已确认存入中心存储",
+            Action::CentralLockChanged => "中心存储锁定已变更",
+            Action::CentralAlarm => "中心存储告警",
         }
     }
 
@@ -858,7 +874,7 @@ mod tests {
              confidentiality_marked confidentiality_cleared access_requested access_approved access_denied \
              access_expired footage_viewed footage_copied footage_exported burn_planned disc_staged disc_written \
              disc_verified disc_failed disc_moved disc_rechecked config_changed \
-             identity_conflict"
+             identity_conflict central_confirmed central_lock_changed central_alarm"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

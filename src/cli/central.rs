@@ -102,7 +102,8 @@ pub fn status_json(config: &Config) -> Option<Value> {
     Some(backlog_json(config, &catalog))
 }
 
-fn backlog_json(config: &Config, catalog: &Catalog) -> Value {
+/// The central copy's numbers (`replicate status --json`, `status`, the compliance report).
+pub fn backlog_json(config: &Config, catalog: &Catalog) -> Value {
     let b = catalog.central_backlog().unwrap_or_default();
     let now = Utc::now();
     let age = central::backlog_age(&b, now);

@@ -340,6 +340,11 @@ fn store_down_ingest_goes_on_the_backlog_grows_and_the_alarm_fires() {
     assert!(status.1["oldest_footage"].as_str().unwrap().contains("C300001"), "{}", status.1);
     let text = ok(st.evidock(&["status"]));
     assert!(text.contains("central copy 中心存储") && text.contains("waiting 待上传"), "{text}");
+    let (from, to) =
+        ((Utc::now() - TimeDelta::days(3)).format("%Y-%m-%d").to_string(), Utc::now().format("%Y-%m-%d").to_string());
+    let report = st.evidock(&["report", "compliance", "--from", &from, "--to", &to]);
+    let report = String::from_utf8_lossy(&report.stdout).into_owned();
+    assert!(report.contains("oldest recording on this station alone") && report.contains("ALARM"), "{report}");
     assert_eq!(st.archived_footage(), before, "bytes lost: 0");
 }
 

@@ -3,6 +3,16 @@
 //! GET), with its own timeouts, and every failure a [`S3Error`] that says whether a retry can
 //! help and what to do, in Chinese too.
 //!
+//! Why `ureq` and our own signing rather than an S3 crate: the replicator is a plain thread
+//! doing one request at a time per upload slot, so a small blocking client fits it; `ureq`
+//! (rustls with the system's CA certificates, so a bureau's own CA works) added 45 packages to
+//! the lock file, most of them the URL crate's Unicode tables. The full AWS SDK supports Object Lock but brings its own async HTTP stack and a
+//! large code generator output; the smaller community S3 crates are async-first or do not
+//! expose the Object Lock and legal-hold calls. Signing is 150 lines, pure, and pinned by
+//! AWS's published examples ([`super::sigv4`]). Per-part integrity is `Content-MD5`, which
+//! every S3 store checks, the RADOS Gateway of Debian 12 (16.2) included; the newer
+//! `x-amz-checksum-*` headers are not relied on.
+//!
 //! Owns: the wire (paths, headers, query parameters, status codes, error documents).
 //! Must never: decide what to upload or when (that is [`super::replicate`]), delete or
 //! overwrite an object, or shorten a lock (it has no call that could).

@@ -487,6 +487,15 @@ impl Store {
         self.call("PUT", None, &[], &extra, &[], false).map(|_| ())
     }
 
+    /// Sets the bucket's policy (a JSON document).
+    ///
+    /// # Errors
+    /// When the store refuses.
+    pub fn put_bucket_policy(&self, policy: &str) -> Result<(), S3Error> {
+        let h = [("content-md5".to_string(), content_md5(policy.as_bytes()))];
+        self.call("PUT", None, &[("policy", "")], &h, policy.as_bytes(), false).map(|_| ())
+    }
+
     /// HEAD of an object; `None` when it does not exist.
     ///
     /// # Errors

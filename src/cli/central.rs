@@ -39,8 +39,34 @@ pub enum CentralCommand {
     /// checkpoints consistent, every confirmed object present with the logged hash, every lock
     /// at least until its deadline, holds where the logs say. Exit 1 on any finding.
     Verify(VerifyArgs),
-    /// Create a bucket with Object Lock enabled (first set-up).
-    CreateBucket(EndpointArgs),
+    /// Create a bucket with Object Lock enabled (first set-up), optionally readable by
+    /// auditors' users (read-only: objects, versions, locks, holds; never a write).
+    CreateBucket {
+        /// The bucket.
+        #[command(flatten)]
+        at: EndpointArgs,
+        /// A store user (uid) given read-only access to the whole bucket, for `central verify`.
+        #[arg(long, value_name = "UID")]
+        reader: Vec<String>,
+    },
+}
+
+/// The bucket policy that lets `readers` read everything an audit needs and write nothing.
+pub fn reader_policy(bucket: &str, readers: &[String]) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "evidock-auditors-read-only",
+            "Effect": "Allow",
+            "Principal": { "AWS": readers.iter().map(|r| format!("arn:aws:iam:::user/{r}")).collect::<Vec<_>>() },
+            "Action": [
+                "s3:ListBucket", "s3:ListBucketVersions", "s3:GetObject", "s3:GetObjectVersion",
+                "s3:GetObjectRetention", "s3:GetObjectLegalHold", "s3:GetBucketObjectLockConfiguration",
+            ],
+            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+        }],
+    })
+    .to_string()
 }
 
 /// Where the bucket is.
@@ -257,13 +283,17 @@ pub fn run_replicate(cmd: &ReplicateCommand, config: &Config) -> anyhow::Result<
 /// When the bucket cannot be read (exit 2).
 pub fn run_central(cmd: &CentralCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        CentralCommand::CreateBucket(a) => {
+        CentralCommand::CreateBucket { at: a, reader } => {
             let store = store_for(a)?;
             store.create_bucket(true)?;
             if !store.object_lock_enabled()? {
                 anyhow::bail!("the store created {} but does not report Object Lock on it", a.bucket);
             }
             outln!("bucket {} created with Object Lock / 已创建启用对象锁定的存储桶", a.bucket);
+            if !reader.is_empty() {
+                store.put_bucket_policy(&reader_policy(&a.bucket, reader))?;
+                outln!("read-only for auditors 审计只读: {}", reader.join(", "));
+            }
             Ok(ExitCode::SUCCESS)
         }
         CentralCommand::Verify(v) => {

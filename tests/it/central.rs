@@ -170,7 +170,22 @@ fn deadlines(st: &Station) -> Vec<(String, String, Value)> {
 #[test]
 #[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
 fn a_station_replicates_into_ceph_locks_follow_deadlines_and_holds_and_the_auditor_names_tampering() {
-    let st = ceph_station("e2e", "");
+    let c = ceph();
+    let st = station(&c.endpoint, "e2e", &c.access, &c.secret, "");
+    // The bucket made as an administrator would, readable by an auditor's user.
+    let auditor = c.ask("user auditor");
+    ok(st.evidock(&[
+        "central",
+        "create-bucket",
+        "--endpoint",
+        &c.endpoint,
+        "--bucket",
+        "e2e",
+        "--credentials",
+        st.path("central.credentials").to_str().unwrap(),
+        "--reader",
+        "auditor",
+    ]));
     recent_footage(&st, "A", "C100001", "3000000");
     ok(st.evidock(&["log", "checkpoint"]));
     let p = replicate(&st);
@@ -232,10 +247,28 @@ fn a_station_replicates_into_ceph_locks_follow_deadlines_and_holds_and_the_audit
     let actions = st.actions();
     assert!(actions.iter().any(|a| a == "central_confirmed") && actions.iter().any(|a| a == "central_lock_changed"));
 
-    // The auditor's check: clean.
+    // The auditor's check, with the auditor's read-only credentials: clean.
     ok(st.evidock(&["log", "checkpoint"]));
     replicate(&st);
-    let cred = st.path("central.credentials");
+    let cred = st.path("auditor.credentials");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let (ak, sk) = (auditor["access_key"].as_str().unwrap(), auditor["secret_key"].as_str().unwrap());
+        std::fs::write(&cred, format!("access_key = \"{ak}\"\nsecret_key = \"{sk}\"\n")).unwrap();
+        std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let ro = Store::new(
+            Endpoint {
+                url: c.endpoint.clone(),
+                bucket: "e2e".into(),
+                region: "us-east-1".into(),
+                credentials: Credentials { access_key: ak.into(), secret_key: sk.into() },
+            },
+            None,
+        );
+        let opts = PutOptions { meta: vec![], retain_until: Utc::now() + TimeDelta::days(1), legal_hold: false };
+        let refused = ro.put("站-e2e/archive/intruder", b"x", &opts).unwrap_err();
+        assert!(refused.to_string().contains("AccessDenied"), "the auditor cannot write: {refused}");
+    }
     let verify = |extra: &[&str]| {
         let mut args = vec![
             "central",
@@ -306,6 +339,21 @@ fn the_store_as_witness_names_a_rolled_back_state_folder_and_a_replaced_key() {
     let status = st.evidock(&["replicate", "status"]);
     assert_eq!(status.status.code(), Some(1));
     assert!(out(&status).contains("store as witness"), "{}", out(&status));
+
+    // The daemon on the rolled-back state: the witness on start, and no checkpoint signed.
+    let mut st = st;
+    let text =
+        std::fs::read_to_string(&st.config).unwrap().replace("[daemon]\n", "[daemon]\ncheckpoint_interval_s = 1\n");
+    std::fs::write(&st.config, text).unwrap();
+    let signed = |st: &Station| -> i64 {
+        st.db().query_row("SELECT count(*) FROM custody_checkpoints", [], |r| r.get(0)).unwrap()
+    };
+    let before = signed(&st);
+    st.start();
+    crate::support::wait_for(30, "the signing refused", || st.log().contains("no checkpoint signed").then_some(()));
+    assert!(st.log().contains("rolled back"), "{}", st.log());
+    st.stop();
+    assert_eq!(signed(&st), before, "nothing signed over a rolled-back log");
 
     // The current state back, but with a new signing key: replaced, named.
     std::fs::remove_dir_all(st.path("state")).unwrap();

@@ -9,6 +9,10 @@
 //! 252) are what the probe finds, under CI too.
 //!
 //! The probes run again when `PATH` or `CI` changes or a folder on `PATH` does (a tool installed).
+//! Ceph's packages (the central store's end-to-end tests, tests/it/central.rs, run a real
+//! one-node cluster) set `evidock_no_ceph` when missing; `EVIDOCK_NO_CEPH=1` behaves as if they
+//! were, to see the skip on a machine that has them. Under CI it is never set.
+//!
 //! The library and the binary use none of these flags.
 
 use std::path::{Path, PathBuf};
@@ -66,6 +70,20 @@ fn main() {
         if present || (ci && ci_sets) {
             println!("cargo::rustc-cfg={flag}");
         }
+    }
+    ceph(ci);
+}
+
+/// `evidock_no_ceph` when Debian's Ceph packages are missing (never under CI).
+fn ceph(ci: bool) {
+    println!("cargo::rustc-check-cfg=cfg(evidock_no_ceph)");
+    println!("cargo::rerun-if-env-changed=EVIDOCK_NO_CEPH");
+    println!("cargo::rerun-if-changed=/usr/bin");
+    let programs = ["ceph-mon", "ceph-osd", "radosgw", "radosgw-admin", "monmaptool", "ceph-authtool", "ceph"];
+    let installed = programs.iter().all(|p| Path::new("/usr/bin").join(p).exists())
+        && std::env::var_os("EVIDOCK_NO_CEPH").is_none_or(|v| v.is_empty() || v == "0");
+    if !installed && !ci {
+        println!("cargo::rustc-cfg=evidock_no_ceph");
     }
 }
 

@@ -86,6 +86,8 @@ pub struct ConfigFile {
     /// `[scrub]`
     #[serde(default)]
     pub scrub: ScrubFile,
+    /// `[central]`: the central copy (absent: none).
+    pub central: Option<crate::central::config::CentralFile>,
 }
 
 /// `[scrub]` as written: the archive scrub (`evidock archive scrub`, R11).
@@ -463,6 +465,8 @@ pub struct Config {
     pub burn: Burn,
     /// The archive scrub (R11).
     pub scrub: Scrub,
+    /// The central copy (`[central]`), when configured.
+    pub central: Option<crate::central::Central>,
 }
 
 impl Config {
@@ -742,7 +746,9 @@ impl Config {
             rate_bytes_per_s: range("scrub.rate_bytes_per_s", file.scrub.rate_bytes_per_s, 64 << 20, 1 << 20, 1 << 40)?,
             max_seconds: range("scrub.max_seconds", file.scrub.max_seconds, 0, 0, 7 * 86_400)?,
         };
+        let central = crate::central::config::resolve(file.central, &shown, &base, &station_name)?;
         Ok(Config {
+            central,
             roles,
             access,
             burn,

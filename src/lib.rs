@@ -20,6 +20,8 @@
 //! - [`scrub`]: the archive scrub: every archived file re-read and compared with the custody
 //!   log's hash, paced and resumable (the plan and pace pure, the run an edge).
 //! - [`report`]: compliance reports and spot-check samples for supervisors (pure).
+//! - [`central`]: the central copy in an S3 bucket with Object Lock: replication, proofs,
+//!   locks that follow deadlines and holds, the store as witness, the auditor's check.
 //! - [`config`]: the configuration file, resolved into typed values.
 //! - [`control`]: the control socket between the command line and the daemon, and the roles
 //!   that decide who may do what.
@@ -29,7 +31,8 @@
 /// aborts the process at the named step, as a power cut or `kill -9` would; `name:panic`
 /// panics there instead, once per process, as a bug in that step would. Without the feature
 /// it compiles to nothing. Steps: `copy.mid`, `copy.before-fsync`, `copy.after-rename`,
-/// `ingest.before-wipe`, `wipe.mid`, `assign.after-rename`, `burn.stage-mid`, `export.mid`.
+/// `ingest.before-wipe`, `wipe.mid`, `assign.after-rename`, `burn.stage-mid`, `export.mid`,
+/// `central.mid-upload`, `central.before-confirm`.
 #[macro_export]
 macro_rules! failpoint {
     ($name:literal) => {
@@ -56,6 +59,7 @@ pub mod access;
 pub mod archive;
 pub mod burn;
 pub mod catalog;
+pub mod central;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -98,6 +102,9 @@ mod purity {
         "src/burn/plan.rs",
         "src/ledger/mod.rs",
         "src/scrub/mod.rs",
+        "src/central/sigv4.rs",
+        "src/central/xml.rs",
+        "src/central/keys.rs",
     ];
     const FORBIDDEN: &[&str] = &[
         "tokio",

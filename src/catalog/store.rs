@@ -416,6 +416,7 @@ impl Catalog {
         conn.execute_batch(super::access::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::alarms::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::scrub::SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::central::SCHEMA).map_err(open_err)?;
         log::create_schema(&conn)?;
         conn.execute_batch(INDEXES).map_err(open_err)?;
         restrict(path)?;

@@ -58,6 +58,11 @@ pub fn rule(cmd: &Command) -> Rule {
     use super::retention::{PurgeCommand as P, ReportCommand as Rp, RetentionCommand as R};
     match cmd {
         Command::Sim(_) | Command::Demo(_) | Command::Daemon | Command::Ingest(_) => Rule::Local,
+        Command::Central(_) => Rule::Local,
+        Command::Replicate(super::central::ReplicateCommand::Status { .. }) => Rule::Station(ANY),
+        Command::Replicate(super::central::ReplicateCommand::Run { .. }) => {
+            Rule::Station(&[Role::Admin, Role::Archivist])
+        }
         Command::Status(_) => Rule::Station(ANY),
         Command::Access(a) => match a {
             A::Request { .. } | A::List { .. } | A::View { .. } => Rule::Station(ANY),

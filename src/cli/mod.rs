@@ -6,6 +6,7 @@ pub mod access;
 mod archive;
 mod burn;
 mod case;
+mod central;
 mod daemon;
 mod demo;
 mod device;
@@ -81,6 +82,12 @@ pub enum Command {
     Sim(sim::SimCommand),
     /// Run the service on a local folder and dock the bundled fixture recorders into it.
     Demo(demo::Args),
+    /// The station's central copy (S3 with Object Lock): backlog, a pass now.
+    #[command(subcommand)]
+    Replicate(central::ReplicateCommand),
+    /// A central bucket: an auditor's check of every station in it; creating one.
+    #[command(subcommand)]
+    Central(central::CentralCommand),
 }
 
 /// Runs a parsed command line: local commands here; station commands through the daemon
@@ -92,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::Central(cmd) => central::run_central(cmd),
         command => {
             let config = match Config::load(cli.config.as_deref()) {
                 Ok(c) => c,
@@ -160,6 +168,8 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Export(args) => access::export(args, config),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::Replicate(cmd) => central::run_replicate(cmd, config),
+        Command::Central(cmd) => central::run_central(cmd),
     }
 }
 

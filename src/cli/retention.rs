@@ -523,8 +523,11 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
             };
             let mut r = report::build(&input);
             r.fixity = Some(fixity_summary(&catalog)?);
+            // The central copy (off the station), when configured: its lines after the table
+            // (`replicate status --json` has them as JSON).
+            let central = config.central.as_ref().map(|_| super::central::backlog_json(config, &catalog));
             let text = match format.as_str() {
-                "table" => render::table(&r),
+                "table" => render::table(&r) + &central.as_ref().map(super::central::render).unwrap_or_default(),
                 "json" => render::json(&r),
                 "csv" => render::csv(&r, render::Bom::With),
                 "html" => render::html(&r),

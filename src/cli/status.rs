@@ -66,6 +66,9 @@ fn load(config: &Config) -> anyhow::Result<Value> {
     {
         doc["burn"] = burn;
     }
+    if let Some(central) = super::central::status_json(config) {
+        doc["central"] = central;
+    }
     Ok(doc)
 }
 
@@ -236,6 +239,9 @@ pub fn render(doc: &Value) -> String {
         out += &format!("\n{line}");
     }
     out += &scrub_line(doc);
+    if doc["central"].is_object() {
+        out += &format!("\n{}", super::central::render(&doc["central"]));
+    }
     if let Some(recent) = doc["recent_dockings"].as_array().filter(|r| !r.is_empty()) {
         out += "\nrecent dockings 最近接入:\n";
         for d in recent {

@@ -264,11 +264,18 @@ pub enum Action {
     FixityFailed,
     /// An archive scrub re-read archived files and compared them with the custody log: what was checked, bytes, duration, findings (R11).
     ArchiveScrubbed,
+    /// The central store confirmed an object: its bytes, its lock and its legal hold.
+    CentralConfirmed,
+    /// A central object's lock was extended, or its legal hold set or removed.
+    CentralLockChanged,
+    /// The central copy disagrees with the station (the store as witness, an object with
+    /// other bytes at its key, a lock that does not match).
+    CentralAlarm,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 69] = [
+    pub const ALL: [Action; 72] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -338,6 +345,9 @@ impl Action {
         Action::CatalogueMismatch,
         Action::FixityFailed,
         Action::ArchiveScrubbed,
+        Action::CentralConfirmed,
+        Action::CentralLockChanged,
+        Action::CentralAlarm,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -412,6 +422,9 @@ impl Action {
             Action::CatalogueMismatch => "catalogue_mismatch",
             Action::FixityFailed => "fixity_failed",
             Action::ArchiveScrubbed => "archive_scrubbed",
+            Action::CentralConfirmed => "central_confirmed",
+            Action::CentralLockChanged => "central_lock_changed",
+            Action::CentralAlarm => "central_alarm",
         }
     }
 
@@ -487,6 +500,9 @@ impl Action {
             Action::CatalogueMismatch => "目录与保管日志不符",
             Action::FixityFailed => "文件校验不符",
             Action::ArchiveScrubbed => "归档巡检完成",
+            Action::CentralConfirmed => "已确认存入中心存储",
+            Action::CentralLockChanged => "中心存储锁定已变更",
+            Action::CentralAlarm => "中心存储告警",
         }
     }
 
@@ -955,7 +971,7 @@ mod tests {
              disc_verified disc_failed disc_moved disc_rechecked config_changed \
              identity_conflict impossible_value ingest_degraded contradiction_found session_remembered \
              signing_key_recorded checkpoint_refused deadline_recorded catalogue_mismatch \
-             fixity_failed archive_scrubbed"
+             fixity_failed archive_scrubbed central_confirmed central_lock_changed central_alarm"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

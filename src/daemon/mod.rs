@@ -559,6 +559,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
         }
     };
 
+    // The central copy, on its own thread (a store that is down only grows the backlog).
+    let witness = Arc::new(crate::central::witness::Witness::default());
+    let central_thread =
+        crate::central::replicate::spawn(config.clone(), catalog.clone(), stop.clone(), witness.clone())
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "ALARM: the central replication thread could not start");
+                None
+            });
+
     station.rescan();
     station.write_status();
     let notifier = systemd::Notifier::from_env();
@@ -581,7 +590,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
                 notifier.status(&station.status_line());
             }
             _ = watchdog.tick() => notifier.watchdog(),
-            _ = checkpoints.tick() => make_checkpoint(&catalog, &signer, &keys),
+            _ = checkpoints.tick() => {
+                if crate::central::may_sign(&config, &catalog, &witness) {
+                    make_checkpoint(&catalog, &signer, &keys);
+                }
+            }
             Some(done) = station.tasks.join_next(), if !station.tasks.is_empty() => {
                 if let Err(e) = done {
                     tracing::error!(error = %e, "bay task failed");
@@ -603,6 +616,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
             tracing::error!(error = %e, "bay task failed");
         }
     }
+    if let Some(t) = central_thread {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
     if let Some(t) = usb_thread {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
@@ -615,7 +631,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
         let _ = c.await;
     }
     station.event(Action::DaemonStopped, "daemon", json!({ "pid": std::process::id() }));
-    make_checkpoint(&catalog, &signer, &keys);
+    if crate::central::may_sign(&config, &catalog, &witness) {
+        make_checkpoint(&catalog, &signer, &keys);
+    }
     station.write_status();
     drop(lock);
     Ok(())

@@ -4,6 +4,7 @@
 mod access;
 mod burn;
 mod cases;
+mod central;
 mod cli;
 mod control;
 mod crash;

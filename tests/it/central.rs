@@ -1,0 +1,552 @@
+//! The central copy on a real store: a one-node Ceph cluster with a RADOS Gateway, started once
+//! for this test binary by `tests/central/ceph-up` (Debian's packages, no systemd, 127.0.0.1
+//! only) and torn down when the binary exits. Without Ceph installed these tests are ignored
+//! with the reason (see build.rs); under CI a missing Ceph fails them. No test double stands in
+//! for the store.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use chrono::{TimeDelta, Utc};
+use evidock::central::s3::{Endpoint, PutOptions, Store};
+use evidock::central::sigv4::Credentials;
+use serde_json::Value;
+
+use crate::support::Station;
+
+const NO_CEPH: &str =
+    "Ceph is not installed: apt-get install --no-install-recommends ceph-mon ceph-osd radosgw ceph-common";
+
+/// The cluster this test binary shares (one bucket per test).
+struct Ceph {
+    _child: Child,
+    io: Mutex<(ChildStdin, BufReader<ChildStdout>)>,
+    endpoint: String,
+    access: String,
+    secret: String,
+}
+
+static CEPH: OnceLock<Result<Ceph, String>> = OnceLock::new();
+
+fn ceph() -> &'static Ceph {
+    CEPH.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/central/ceph-up");
+        let started = std::time::Instant::now();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut line = String::new();
+        stdout.read_line(&mut line).map_err(|e| e.to_string())?;
+        let v: Value = serde_json::from_str(&line)
+            .map_err(|_| format!("the Ceph fixture did not start (see its messages above); {NO_CEPH}"))?;
+        eprintln!("central: Ceph ready in {:.1} s", started.elapsed().as_secs_f64());
+        Ok(Ceph {
+            _child: child,
+            io: Mutex::new((stdin, stdout)),
+            endpoint: v["endpoint"].as_str().unwrap().to_string(),
+            access: v["access_key"].as_str().unwrap().to_string(),
+            secret: v["secret_key"].as_str().unwrap().to_string(),
+        })
+    })
+    .as_ref()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+impl Ceph {
+    /// One command to the fixture, its JSON answer.
+    fn ask(&self, command: &str) -> Value {
+        let mut io = self.io.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        writeln!(io.0, "{command}").unwrap();
+        io.0.flush().unwrap();
+        let mut line = String::new();
+        io.1.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("fixture answered {line:?} to {command}"))
+    }
+
+    fn store(&self, bucket: &str) -> Store {
+        self.store_at(&self.endpoint, bucket, &self.secret)
+    }
+
+    fn store_at(&self, endpoint: &str, bucket: &str, secret: &str) -> Store {
+        Store::new(
+            Endpoint {
+                url: endpoint.to_string(),
+                bucket: bucket.to_string(),
+                region: "us-east-1".into(),
+                credentials: Credentials { access_key: self.access.clone(), secret_key: secret.to_string() },
+            },
+            None,
+        )
+    }
+}
+
+fn out(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn ok(o: std::process::Output) -> String {
+    assert!(o.status.success(), "{}", out(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A station whose `[central]` points at `endpoint`/`bucket`; `extra` lines go into `[central]`.
+fn station(endpoint: &str, bucket: &str, access: &str, secret: &str, extra: &str) -> Station {
+    use std::os::unix::fs::PermissionsExt;
+    let st = Station::new();
+    let cred = st.path("central.credentials");
+    std::fs::write(&cred, format!("access_key = \"{access}\"\nsecret_key = \"{secret}\"\n")).unwrap();
+    std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let text = std::fs::read_to_string(&st.config).unwrap()
+        + &format!(
+            "[station]\nname = \"站-{bucket}\"\n[central]\nendpoint = \"{endpoint}\"\nbucket = \"{bucket}\"\n\
+             credentials_file = \"central.credentials\"\npart_size_bytes = 5242880\n{extra}\n"
+        );
+    std::fs::write(&st.config, text).unwrap();
+    st
+}
+
+fn ceph_station(bucket: &str, extra: &str) -> Station {
+    let c = ceph();
+    c.store(bucket).create_bucket(true).unwrap();
+    station(&c.endpoint, bucket, &c.access, &c.secret, extra)
+}
+
+/// Records from yesterday: deadlines lie in the future, so the locks must equal them.
+fn recent_footage(st: &Station, name: &str, serial: &str, bytes: &str) {
+    st.register(serial);
+    let start = (Utc::now() - TimeDelta::days(1)).format("%Y-%m-%dT%H:%M:%S").to_string();
+    let (vol, _) = st.sim(
+        name,
+        &["--serial", serial, "--sessions", "2", "--segments", "2", "--segment-bytes", bytes, "--start", &start],
+    );
+    ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
+}
+
+fn replicate(st: &Station) -> Value {
+    let o = st.evidock(&["replicate", "run", "--json"]);
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("replicate run --json: {}", out(&o)))
+}
+
+fn footage_keys(st: &Station) -> Vec<(String, String, String)> {
+    let station = format!("站-{}", st.config_bucket());
+    st.archived_footage()
+        .into_iter()
+        .map(|(path, hash)| {
+            let rel = path.strip_prefix(st.archive()).unwrap_or(&path).to_string_lossy().into_owned();
+            (format!("{station}/archive/{rel}"), hash, rel)
+        })
+        .collect()
+}
+
+trait BucketOf {
+    fn config_bucket(&self) -> String;
+}
+
+impl BucketOf for Station {
+    fn config_bucket(&self) -> String {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let line = text.lines().find(|l| l.starts_with("bucket = ")).unwrap();
+        line.trim_start_matches("bucket = ").trim_matches('"').to_string()
+    }
+}
+
+/// The recording ids and their deadlines, from `retention due`.
+fn deadlines(st: &Station) -> Vec<(String, String, Value)> {
+    let due = ok(st.evidock(&["retention", "due", "--within-days", "100000", "--json"]));
+    due.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| (v["recording"].as_str().unwrap().to_string(), v["deadline"].as_str().unwrap_or("").to_string(), v))
+        .collect()
+}
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn a_station_replicates_into_ceph_locks_follow_deadlines_and_holds_and_the_auditor_names_tampering() {
+    let c = ceph();
+    let st = station(&c.endpoint, "e2e", &c.access, &c.secret, "");
+    // The bucket made as an administrator would, readable by an auditor's user.
+    let auditor = c.ask("user auditor");
+    ok(st.evidock(&[
+        "central",
+        "create-bucket",
+        "--endpoint",
+        &c.endpoint,
+        "--bucket",
+        "e2e",
+        "--credentials",
+        st.path("central.credentials").to_str().unwrap(),
+        "--reader",
+        "auditor",
+    ]));
+    recent_footage(&st, "A", "C100001", "3000000");
+    ok(st.evidock(&["log", "checkpoint"]));
+    let p = replicate(&st);
+    assert_eq!((p["failed"].as_u64(), p["blocked"].as_u64()), (Some(0), Some(0)), "{p}");
+    assert!(p["confirmed"].as_u64().unwrap() >= 6, "footage, chain files, log pieces: {p}");
+    let status: Value = serde_json::from_str(&ok(st.evidock(&["replicate", "status", "--json"]))).unwrap();
+    assert_eq!(status["pending"], 0, "{status}");
+
+    // Every recording's files: at station/date/holding folder/serial/file, with their BLAKE3, locked
+    // in COMPLIANCE until the recording's deadline, no legal hold.
+    let store = ceph().store("e2e");
+    let keys = footage_keys(&st);
+    assert_eq!(keys.len(), 4);
+    for (key, hash, rel) in &keys {
+        assert!(key.contains("/archive/20") && key.contains("/C100001/"), "{key}");
+        let head = store.head(key).unwrap().unwrap_or_else(|| panic!("{key} not on the store"));
+        assert_eq!(head.meta.get("blake3"), Some(hash), "{key}");
+        assert_eq!(head.size, std::fs::metadata(st.archive().join(rel)).unwrap().len());
+        let lock = store.retention(key).unwrap().unwrap();
+        assert_eq!(lock.mode, "COMPLIANCE");
+        assert!(!store.legal_hold(key).unwrap());
+    }
+    let recs = deadlines(&st);
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    let lock_of = |key: &str| store.retention(key).unwrap().unwrap().until;
+    let deadline_of = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v["deadline_utc"].as_str().or(v["deadline"].as_str()).unwrap())
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|e| panic!("{v}: {e}"))
+    };
+    let mut locked = std::collections::BTreeSet::new();
+    for (_, _, v) in &recs {
+        let want = deadline_of(v);
+        locked.insert(want);
+        assert!(want > Utc::now() + TimeDelta::days(150), "six months from yesterday: {v}");
+    }
+    let got: std::collections::BTreeSet<_> = keys.iter().map(|(k, _, _)| lock_of(k)).collect();
+    assert_eq!(got, locked, "every footage lock equals its recording's deadline");
+
+    // A legal hold sets the objects' legal hold; a long-term flag extends the lock; a release
+    // removes the hold.
+    let (held, _, _) = recs[0].clone();
+    ok(st.evidock(&["retention", "hold", &held, "--id", "法院-1", "--reason", "court"]));
+    ok(st.evidock(&["retention", "flag", &held, "--trigger", "evidence", "--reason", "作为证据"]));
+    let p = replicate(&st);
+    assert!(p["lock_changes"].as_u64().unwrap() >= 2, "{p}");
+    let held_keys: Vec<&String> =
+        keys.iter().filter(|(k, _, _)| store.legal_hold(k).unwrap()).map(|(k, _, _)| k).collect();
+    assert_eq!(held_keys.len(), 2, "the two files of the held recording");
+    for k in &held_keys {
+        assert_eq!(lock_of(k), evidock::central::replicate::horizon(Utc::now()), "long-term: the horizon");
+    }
+    let show = ok(st.evidock(&["retention", "show", &held]));
+    let row = show.lines().find(|l| l.contains("法院-1")).unwrap_or_else(|| panic!("{show}"));
+    let hold_row = row.split_whitespace().find_map(|w| w.trim_start_matches('#').parse::<i64>().ok()).unwrap_or(1);
+    ok(st.evidock(&["retention", "release", &hold_row.to_string(), "--reason", "case closed"]));
+    replicate(&st);
+    assert!(held_keys.iter().all(|k| !store.legal_hold(k).unwrap()), "released on the store");
+    let actions = st.actions();
+    assert!(actions.iter().any(|a| a == "central_confirmed") && actions.iter().any(|a| a == "central_lock_changed"));
+
+    // The auditor's check, with the auditor's read-only credentials: clean.
+    ok(st.evidock(&["log", "checkpoint"]));
+    replicate(&st);
+    let cred = st.path("auditor.credentials");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let (ak, sk) = (auditor["access_key"].as_str().unwrap(), auditor["secret_key"].as_str().unwrap());
+        std::fs::write(&cred, format!("access_key = \"{ak}\"\nsecret_key = \"{sk}\"\n")).unwrap();
+        std::fs::set_permissions(&cred, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let ro = Store::new(
+            Endpoint {
+                url: c.endpoint.clone(),
+                bucket: "e2e".into(),
+                region: "us-east-1".into(),
+                credentials: Credentials { access_key: ak.into(), secret_key: sk.into() },
+            },
+            None,
+        );
+        let opts = PutOptions { meta: vec![], retain_until: Utc::now() + TimeDelta::days(1), legal_hold: false };
+        let refused = ro.put("站-e2e/archive/intruder", b"x", &opts).unwrap_err();
+        assert!(refused.to_string().contains("AccessDenied"), "the auditor cannot write: {refused}");
+    }
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "central",
+            "verify",
+            "--endpoint",
+            &ceph().endpoint,
+            "--bucket",
+            "e2e",
+            "--credentials",
+            cred.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        st.evidock(&args)
+    };
+    let o = verify(&["--read-back"]);
+    assert!(o.status.success(), "{}", out(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report[0]["ok"], true, "{report}");
+    assert!(report[0]["checkpoints"].as_u64().unwrap() >= 2 && report[0]["objects_checked"].as_u64().unwrap() >= 4);
+
+    // A shortened lock is refused by the store (COMPLIANCE), and the audit still finds the lock.
+    let (victim, _, _) = &keys[0];
+    let refused = store.put_retention(victim, Utc::now() + TimeDelta::days(2)).unwrap_err();
+    assert!(refused.to_string().contains("AccessDenied") || refused.to_string().contains("403"), "{refused}");
+    assert!(lock_of(victim) > Utc::now() + TimeDelta::days(150));
+
+    // Tampering: other bytes written at a footage key (the old version stays locked) with its
+    // metadata forged: the auditor names the key.
+    let forged = PutOptions {
+        meta: vec![("blake3".into(), keys[0].1.clone()), ("size".into(), "5".into())],
+        retain_until: Utc::now() + TimeDelta::days(1),
+        legal_hold: false,
+    };
+    store.put(victim, b"fake!", &forged).unwrap();
+    let o = verify(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = report[0]["findings"].as_array().unwrap();
+    assert!(findings.iter().any(|f| f["kind"] == "overwritten" && f["key"] == victim.as_str()), "{report}");
+    assert!(findings.iter().any(|f| f["kind"] == "tampered" && f["key"] == victim.as_str()), "{report}");
+    st.assert_log_verifies();
+}
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn the_store_as_witness_names_a_rolled_back_state_folder_and_a_replaced_key() {
+    let st = ceph_station("witness", "");
+    recent_footage(&st, "A", "C200001", "20000");
+    ok(st.evidock(&["log", "checkpoint"]));
+    assert_eq!(replicate(&st)["failed"], 0);
+    // A backup of the state folder, then more work signed and sent.
+    let backup = st.path("state-backup");
+    crate::support::copy_tree(&st.path("state"), &backup);
+    let now_state = st.path("state-now");
+    recent_footage(&st, "B", "C200002", "20000");
+    ok(st.evidock(&["log", "checkpoint"]));
+    assert_eq!(replicate(&st)["failed"], 0);
+    crate::support::copy_tree(&st.path("state"), &now_state);
+
+    // The state folder restored from the backup: rolled back, named.
+    std::fs::remove_dir_all(st.path("state")).unwrap();
+    crate::support::copy_tree(&backup, &st.path("state"));
+    let o = st.evidock(&["replicate", "run"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("rolled back"), "{}", out(&o));
+    assert!(st.actions().iter().any(|a| a == "central_alarm"));
+    let status = st.evidock(&["replicate", "status"]);
+    assert_eq!(status.status.code(), Some(1));
+    assert!(out(&status).contains("store as witness"), "{}", out(&status));
+
+    // The daemon on the rolled-back state: the witness on start, and no checkpoint signed.
+    let mut st = st;
+    let text =
+        std::fs::read_to_string(&st.config).unwrap().replace("[daemon]\n", "[daemon]\ncheckpoint_interval_s = 1\n");
+    std::fs::write(&st.config, text).unwrap();
+    let signed = |st: &Station| -> i64 {
+        st.db().query_row("SELECT count(*) FROM custody_checkpoints", [], |r| r.get(0)).unwrap()
+    };
+    let before = signed(&st);
+    st.start();
+    crate::support::wait_for(30, "the signing refused", || st.log().contains("no checkpoint signed").then_some(()));
+    assert!(st.log().contains("rolled back"), "{}", st.log());
+    st.stop();
+    assert_eq!(signed(&st), before, "nothing signed over a rolled-back log");
+
+    // The current state back, but with a new signing key: replaced, named.
+    std::fs::remove_dir_all(st.path("state")).unwrap();
+    crate::support::copy_tree(&now_state, &st.path("state"));
+    std::fs::remove_file(st.path("state/custody-signing.key")).unwrap();
+    std::fs::remove_file(st.path("state/custody-signing.pub")).unwrap();
+    // A new key is made and signs (or the signing refuses): either way the store disagrees.
+    st.evidock(&["log", "checkpoint"]);
+    let o = st.evidock(&["replicate", "run"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("signing key was replaced"), "{}", out(&o));
+}
+
+/// Fault: the store is down. Ingest goes on, the backlog grows, the alarm fires; nothing lost.
+/// (No Ceph needed: nothing listens at the endpoint.)
+#[test]
+fn store_down_ingest_goes_on_the_backlog_grows_and_the_alarm_fires() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let st = station(&format!("http://127.0.0.1:{port}"), "down", "AK", "SK", "backlog_alarm_minutes = 0\n");
+    recent_footage(&st, "A", "C300001", "20000");
+    let before = st.archived_footage();
+    let o = st.evidock(&["replicate", "run"]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("unreachable") && out(&o).contains("中心存储无法连接"), "{}", out(&o));
+    let status = crate::support::wait_for(10, "the backlog alarm", || {
+        let o = st.evidock(&["replicate", "status", "--json"]);
+        let v: Value = serde_json::from_slice(&o.stdout).ok()?;
+        (v["backlog_alarm"] == true).then_some((o.status.code(), v))
+    });
+    assert_eq!(status.0, Some(1));
+    assert!(status.1["pending"].as_u64().unwrap() >= 4, "{}", status.1);
+    assert!(status.1["oldest_footage"].as_str().unwrap().contains("C300001"), "{}", status.1);
+    let text = ok(st.evidock(&["status"]));
+    assert!(text.contains("central copy 中心存储") && text.contains("waiting 待上传"), "{text}");
+    let (from, to) =
+        ((Utc::now() - TimeDelta::days(3)).format("%Y-%m-%d").to_string(), Utc::now().format("%Y-%m-%d").to_string());
+    let report = st.evidock(&["report", "compliance", "--from", &from, "--to", &to]);
+    let report = String::from_utf8_lossy(&report.stdout).into_owned();
+    assert!(report.contains("oldest recording on this station alone") && report.contains("ALARM"), "{report}");
+    assert_eq!(st.archived_footage(), before, "bytes lost: 0");
+}
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn wrong_credentials_are_named_and_nothing_is_lost() {
+    let c = ceph();
+    c.store("badcred").create_bucket(true).unwrap();
+    let st = station(&c.endpoint, "badcred", &c.access, "not-the-secret", "");
+    recent_footage(&st, "A", "C400001", "20000");
+    let o = st.evidock(&["replicate", "run"]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("refused the credentials") && out(&o).contains("SignatureDoesNotMatch"), "{}", out(&o));
+    let v: Value = serde_json::from_slice(&st.evidock(&["replicate", "status", "--json"]).stdout).unwrap();
+    assert_eq!(v["confirmed"], 0);
+}
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn a_bucket_without_object_lock_is_refused_with_a_clear_message() {
+    let c = ceph();
+    c.store("nolock").create_bucket(false).unwrap();
+    let st = station(&c.endpoint, "nolock", &c.access, &c.secret, "");
+    recent_footage(&st, "A", "C500001", "20000");
+    let o = st.evidock(&["replicate", "run"]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("has no Object Lock: refusing to replicate"), "{}", out(&o));
+    assert!(c.store("nolock").list("").unwrap().is_empty(), "nothing was written");
+}
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn a_station_clock_far_off_is_explained() {
+    let st = ceph_station("skew", "");
+    recent_footage(&st, "A", "C600001", "20000");
+    let o = Command::new(crate::support::bin())
+        .arg("--config")
+        .arg(&st.config)
+        .args(["replicate", "run"])
+        .env("EVIDOCK_CLOCK_SKEW_S", "7200")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("station clock differs from the store's by about 2 h 0 min ahead"), "{}", out(&o));
+    assert_eq!(replicate(&st)["failed"], 0, "with the clock right it goes through");
+}
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn a_full_store_keeps_the_backlog_and_drains_when_space_returns() {
+    let c = ceph();
+    let st = ceph_station("full", "");
+    let q = c.ask("admin quota set --quota-scope=bucket --bucket=full --max-size=1048576");
+    assert_eq!(q["rc"], 0, "{q}");
+    assert_eq!(c.ask("admin quota enable --quota-scope=bucket --bucket=full")["rc"], 0);
+    recent_footage(&st, "A", "C700001", "3000000");
+    let before = st.archived_footage();
+    let p = replicate(&st);
+    assert!(p["stopped_by"].as_str().unwrap_or("").contains("full"), "{p}");
+    let v: Value = serde_json::from_slice(&st.evidock(&["replicate", "status", "--json"]).stdout).unwrap();
+    assert!(v["pending"].as_u64().unwrap() >= 4, "{v}");
+    assert_eq!(c.ask("admin quota disable --quota-scope=bucket --bucket=full")["rc"], 0);
+    let p = replicate(&st);
+    assert_eq!((p["failed"].as_u64(), p["stopped_by"].is_null()), (Some(0), true), "{p}");
+    assert_eq!(st.archived_footage(), before, "bytes lost: 0");
+}
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn an_upload_cut_mid_way_resumes_without_sending_twice() {
+    let c = ceph();
+    // A gateway of this test's own, killed while a multipart upload is under way.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let ep = c.ask(&format!("rgw-up cut {port}"));
+    let endpoint = ep["endpoint"].as_str().unwrap_or_else(|| panic!("{ep}")).to_string();
+    c.store_at(&endpoint, "cut", &c.secret).create_bucket(true).unwrap();
+    let st = station(&endpoint, "cut", &c.access, &c.secret, "bandwidth_bytes_per_s = 4194304\nconcurrency = 1\n");
+    recent_footage(&st, "A", "C800001", "12000000");
+    let before = st.archived_footage();
+    // The station itself killed mid-upload (after its second part).
+    let o = Command::new(crate::support::bin())
+        .arg("--config")
+        .arg(&st.config)
+        .args(["replicate", "run"])
+        .env("EVIDOCK_FAILPOINTS", "central.mid-upload")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", out(&o));
+    let parts: i64 = st.db().query_row("SELECT count(*) FROM central_parts", [], |r| r.get(0)).unwrap();
+    assert!(parts >= 2, "parts recorded before the cut: {parts}");
+    // The store killed mid-upload: the gateway dies while the next pass sends.
+    let run = Command::new(crate::support::bin())
+        .arg("--config")
+        .arg(&st.config)
+        .args(["replicate", "run", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::support::wait_for(60, "another part sent", || {
+        let n: i64 = st.db().query_row("SELECT count(*) FROM central_parts", [], |r| r.get(0)).ok()?;
+        (n > parts).then_some(())
+    });
+    assert_eq!(c.ask("rgw-down cut")["ok"], true);
+    let o = run.wait_with_output().unwrap();
+    assert!(!o.status.success(), "{}", out(&o));
+    // Back up: the pass resumes the upload and finishes; one version per key.
+    let ep = c.ask(&format!("rgw-up cut {port}"));
+    assert!(ep["endpoint"].is_string(), "{ep}");
+    let p = replicate(&st);
+    let status = out(&st.evidock(&["replicate", "status", "--json"]));
+    assert_eq!((p["failed"].as_u64(), p["blocked"].as_u64()), (Some(0), Some(0)), "{p} {status}");
+    let store = c.store_at(&endpoint, "cut", &c.secret);
+    let versions = store.versions("").unwrap();
+    let mut keys: Vec<&str> = versions.iter().map(|v| v.key.as_str()).collect();
+    let n = keys.len();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "no key written twice");
+    for (key, hash, _) in footage_keys(&st) {
+        let mut h = blake3::Hasher::new();
+        store
+            .get_into(&key, |b| {
+                h.update(b);
+            })
+            .unwrap();
+        assert_eq!(h.finalize().to_hex().to_string(), hash, "{key} read back");
+    }
+    assert_eq!(st.archived_footage(), before, "bytes lost: 0");
+    c.ask("rgw-down cut");
+}
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn the_daemon_replicates_docked_footage_in_the_background() {
+    let mut st = ceph_station("daemon", "interval_s = 1\n");
+    st.register("C900001");
+    let start = (Utc::now() - TimeDelta::days(1)).format("%Y-%m-%dT%H:%M:%S").to_string();
+    let (vol, _) =
+        st.sim("A", &["--serial", "C900001", "--segments", "3", "--segment-bytes", "200000", "--start", &start]);
+    st.start();
+    st.dock(&vol, "C900001");
+    st.wait_finished("C900001");
+    let v = crate::support::wait_for(120, "the backlog drained by the daemon", || {
+        let o = st.evidock(&["replicate", "status", "--json"]);
+        let v: Value = serde_json::from_slice(&o.stdout).ok()?;
+        (v["pending"] == 0 && v["confirmed"].as_u64()? >= 3).then_some(v)
+    });
+    assert_eq!(v["blocked"], 0, "{v}");
+    let status = ok(st.evidock(&["status"]));
+    assert!(status.contains("central copy 中心存储") && status.contains("0 waiting 待上传"), "{status}");
+    st.stop();
+    let store = ceph().store("daemon");
+    for (key, hash, _) in footage_keys(&st) {
+        assert_eq!(store.head(&key).unwrap().unwrap().meta.get("blake3"), Some(&hash), "{key}");
+    }
+    st.assert_log_verifies();
+}

@@ -71,6 +71,8 @@ mod purity {
         "src/recorder/format.rs",
         "src/recorder/verify.rs",
         "src/recorder/seal.rs",
+        "src/recorder/adapter/names.rs",
+        "src/recorder/adapter/model.rs",
         "src/archive/layout.rs",
         "src/ingest/plan.rs",
         "src/custody/event.rs",

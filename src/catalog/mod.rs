@@ -14,6 +14,7 @@ mod cases;
 mod registry;
 mod retention;
 mod store;
+mod usb;
 
 pub use access::request_subject;
 pub use burn::{DiscRow, NewDisc};
@@ -23,3 +24,4 @@ pub use retention::RecordingRow;
 pub use store::{
     ArchivedFile, Catalog, CatalogError, CopyRecord, DockingStart, DockingSummary, SegmentRow, WipeRecord,
 };
+pub use usb::{check_usb_serial, BoundDevice, UsbBinding};

@@ -464,6 +464,31 @@ pub fn prepare(config: &Config, defer_check: bool) -> Result<(InstanceLock, Cata
 /// # Errors
 /// When it cannot start (see [`prepare`]).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
+    run_with(config, shutdown, Vec::new()).await
+}
+
+/// [`run`], with the devices of a simulated USB bus reported as arrived before the first
+/// rescan (the demo; test builds also read `EVIDOCK_SIM_USB`, see [`dock::usb::simulated`]).
+///
+/// # Errors
+/// When it cannot start (see [`prepare`]).
+pub async fn run_with(
+    config: Config,
+    shutdown: CancellationToken,
+    simulated: Vec<dock::usb::UsbDevice>,
+) -> Result<(), DaemonError> {
+    #[cfg(feature = "failpoints")]
+    let simulated = {
+        let mut simulated = simulated;
+        if let Ok(spec) = std::env::var("EVIDOCK_SIM_USB") {
+            simulated.extend(dock::usb::simulated(&spec, &config.usb.models).map_err(|e| DaemonError::Io {
+                action: "reading EVIDOCK_SIM_USB",
+                path: PathBuf::from("EVIDOCK_SIM_USB"),
+                source: std::io::Error::other(e),
+            })?);
+        }
+        simulated
+    };
     let (lock, catalog, clean) = prepare(&config, true)?;
     // The station's custody signing key, created at the first start (issue it to auditors
     // as custody-signing.pub from the state folder).
@@ -553,6 +578,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
         }
     };
 
+    for d in simulated {
+        station.handle(DockEvent::UsbArrived(d));
+    }
     station.rescan();
     station.write_status();
     let notifier = systemd::Notifier::from_env();

@@ -35,6 +35,8 @@ pub struct UsbDevice {
     pub serial: Option<String>,
     /// Model name from the configuration.
     pub model: String,
+    /// Reported by a simulated bus (tests, the demo), not by libusb.
+    pub simulated: bool,
 }
 
 impl UsbDevice {
@@ -55,6 +57,7 @@ fn describe<T: UsbContext>(device: &rusb::Device<T>, models: &[UsbModel], read_s
         product_id: desc.product_id(),
         serial,
         model: model.name.clone(),
+        simulated: false,
     })
 }
 
@@ -73,6 +76,34 @@ fn serial_of<T: UsbContext>(device: &rusb::Device<T>, desc: &rusb::DeviceDescrip
             Err(_) => return None,
         }
     }
+}
+
+/// The devices of a simulated bus, for tests and the demo: `VVVV:PPPP:SERIAL` entries separated
+/// by commas. Ids of no configured model are left out, as the real watch leaves them out.
+///
+/// # Errors
+/// On an entry of another shape.
+pub fn simulated(spec: &str, models: &[UsbModel]) -> Result<Vec<UsbDevice>, String> {
+    let mut out = Vec::new();
+    for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let b = crate::catalog::UsbBinding::parse(entry)?;
+        let Some(model) = models.iter().find(|m| {
+            (m.vendor_id, m.product_id) == (b.vendor_id, b.product_id)
+                || m.profile.storage_id == Some((b.vendor_id, b.product_id))
+        }) else {
+            continue;
+        };
+        out.push(UsbDevice {
+            bus: 0,
+            address: out.len() as u8 + 1,
+            vendor_id: b.vendor_id,
+            product_id: b.product_id,
+            serial: Some(b.usb_serial),
+            model: model.name.clone(),
+            simulated: true,
+        });
+    }
+    Ok(out)
 }
 
 struct Callback {

@@ -4,6 +4,8 @@
 //! - [`plan`]: where each file goes and its corrected times (pure).
 //! - [`exec`]: the one executor that writes to the archive and wipes recorders.
 //! - [`progress`]: a bay's live state for the status view.
+//! - [`vendor`]: the executor's part for recorders without the contract (footage folders,
+//!   times from names or the file system, the dock's manifest seal, important marks).
 //!
 //! Must never: write to the archive or remove from a recorder anywhere but [`exec`].
 
@@ -11,6 +13,7 @@ pub mod exec;
 pub mod plan;
 pub mod progress;
 pub mod scan;
+pub mod vendor;
 
 pub use exec::{Bay, IngestError, Outcome};
 pub use progress::{Phase, Progress, Snapshot};

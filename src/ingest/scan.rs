@@ -53,11 +53,11 @@ pub struct Limits {
     pub max_entries: usize,
 }
 
-fn refuse(out: &mut Inventory, path: String, what: impl Into<String>) {
+pub(super) fn refuse(out: &mut Inventory, path: String, what: impl Into<String>) {
     out.refused.push(Refused { path, what: what.into() });
 }
 
-fn kind_word(kind: EntryKind) -> &'static str {
+pub(super) fn kind_word(kind: EntryKind) -> &'static str {
     match kind {
         EntryKind::File { .. } => "file",
         EntryKind::Dir => "folder",
@@ -67,7 +67,7 @@ fn kind_word(kind: EntryKind) -> &'static str {
 }
 
 /// A safe UTF-8 name, or why not.
-fn safe_name(name: &OsStr) -> Result<&str, &'static str> {
+pub(super) fn safe_name(name: &OsStr) -> Result<&str, &'static str> {
     let s = name.to_str().ok_or("name is not valid UTF-8")?;
     if s.chars().any(char::is_control) {
         return Err("name contains control characters");
@@ -81,7 +81,7 @@ fn safe_name(name: &OsStr) -> Result<&str, &'static str> {
     Ok(s)
 }
 
-fn list_or_refuse(
+pub(super) fn list_or_refuse(
     volume: &Volume,
     rel: &[&OsStr],
     shown: &str,

@@ -14,3 +14,4 @@ mod hostile;
 mod ingest;
 mod retention;
 mod support;
+mod vendor;

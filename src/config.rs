@@ -312,6 +312,8 @@ pub struct UsbFile {
     /// Known recorder models.
     #[serde(default)]
     pub models: Vec<UsbModelFile>,
+    /// The recorder credentials file (passwords), readable by the service alone.
+    pub credentials: Option<PathBuf>,
 }
 
 /// One `[[usb.models]]` entry as written.
@@ -423,6 +425,8 @@ pub struct Usb {
     pub poll_interval_s: u64,
     /// Known models.
     pub models: Vec<UsbModel>,
+    /// The recorder credentials file, when configured (systemd's `LoadCredential=` wins).
+    pub credentials: Option<PathBuf>,
 }
 
 /// The resolved configuration.
@@ -635,6 +639,7 @@ impl Config {
             enabled: file.usb.enabled.unwrap_or(true),
             poll_interval_s: range("usb.poll_interval_s", file.usb.poll_interval_s, 5, 1, 3600)?,
             models,
+            credentials: file.usb.credentials.map(|p| if p.is_absolute() { p } else { base.join(p) }),
         };
         let r = file.retention;
         let mut retention = crate::retention::Policy::new(timezone);

@@ -312,18 +312,40 @@ fn systemd_unit_keeps_what_the_daemon_relies_on() {
     );
 }
 
-/// `(path, mode, user, group)` of every `d` line of the tmpfiles file.
-fn tmpfiles_dirs() -> Vec<(PathBuf, String, String, String)> {
+/// `(type, path, mode, user, group)` of every line of the tmpfiles file.
+fn tmpfiles_lines() -> Vec<(String, PathBuf, String, String, String)> {
     read("systemd/evidock.tmpfiles.conf")
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            assert!(f.len() >= 5 && f[0] == "d", "evidock.tmpfiles.conf: unexpected line {l:?}");
-            (PathBuf::from(f[1]), f[2].to_string(), f[3].to_string(), f[4].to_string())
+            assert!(f.len() >= 5 && ["d", "f"].contains(&f[0]), "evidock.tmpfiles.conf: unexpected line {l:?}");
+            (f[0].to_string(), PathBuf::from(f[1]), f[2].to_string(), f[3].to_string(), f[4].to_string())
         })
         .collect()
+}
+
+/// `(path, mode, user, group)` of every `d` line of the tmpfiles file.
+fn tmpfiles_dirs() -> Vec<(PathBuf, String, String, String)> {
+    tmpfiles_lines().into_iter().filter(|l| l.0 == "d").map(|(_, p, m, u, g)| (p, m, u, g)).collect()
+}
+
+#[test]
+fn recorder_passwords_reach_the_service_alone() {
+    // The credentials file exists (so LoadCredential= never fails the start), root's alone,
+    // and the service gets it under the name the daemon reads.
+    let lines = tmpfiles_lines();
+    let file = lines.iter().find(|l| l.0 == "f").expect("a tmpfiles line creating the credentials file");
+    assert_eq!(file.1, Path::new(evidock::recorder::adapter::credentials::DEFAULT_PATH));
+    assert_eq!((file.2.as_str(), file.3.as_str(), file.4.as_str()), ("0600", "root", "root"));
+    let s = unit_settings(&read("systemd/evidock.service"));
+    let wanted = format!(
+        "{}:{}",
+        evidock::recorder::adapter::credentials::CREDENTIAL_NAME,
+        evidock::recorder::adapter::credentials::DEFAULT_PATH
+    );
+    assert!(service_values(&s, "LoadCredential").contains(&wanted.as_str()), "LoadCredential={wanted} missing");
 }
 
 #[test]

@@ -238,11 +238,16 @@ pub enum Action {
     /// A recorder's identity serial differs from its USB serial, or another volume docked now
     /// claims the same serial: ingested, never wiped (R1, R14).
     IdentityConflict,
+    /// A recorder that wants a password before its storage appears was logged in to, or
+    /// refused the password, or could not be asked; never with the password (R1).
+    RecorderLogin,
+    /// A recorder was asked to show its storage (disk mode, `SetMSDC`), with the outcome.
+    StorageModeSet,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 59] = [
+    pub const ALL: [Action; 61] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -302,6 +307,8 @@ impl Action {
         Action::DiscRechecked,
         Action::ConfigChanged,
         Action::IdentityConflict,
+        Action::RecorderLogin,
+        Action::StorageModeSet,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -366,6 +373,8 @@ impl Action {
             Action::DiscRechecked => "disc_rechecked",
             Action::ConfigChanged => "config_changed",
             Action::IdentityConflict => "identity_conflict",
+            Action::RecorderLogin => "recorder_login",
+            Action::StorageModeSet => "storage_mode_set",
         }
     }
 
@@ -431,6 +440,8 @@ impl Action {
             Action::DiscRechecked => "光盘已复检",
             Action::ConfigChanged => "配置已变更",
             Action::IdentityConflict => "设备身份冲突",
+            Action::RecorderLogin => "记录仪登录",
+            Action::StorageModeSet => "切换存储模式",
         }
     }
 
@@ -858,7 +869,7 @@ mod tests {
              confidentiality_marked confidentiality_cleared access_requested access_approved access_denied \
              access_expired footage_viewed footage_copied footage_exported burn_planned disc_staged disc_written \
              disc_verified disc_failed disc_moved disc_rechecked config_changed \
-             identity_conflict"
+             identity_conflict recorder_login storage_mode_set"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

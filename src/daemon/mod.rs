@@ -185,6 +185,13 @@ struct Station {
     usb_present: BTreeMap<String, dock::usb::UsbDevice>,
     /// Serials being ingested now, shared by the bays (identity conflicts).
     claims: Arc<crate::ingest::exec::Claims>,
+    /// Recorders on the bus that want a login before their storage appears, by status name:
+    /// the login in progress, or why it failed (kept until the recorder is docked again).
+    unlocks: BTreeMap<String, Arc<Progress>>,
+    /// Those logged in to (or tried) during their present docking: never twice.
+    unlock_tried: std::collections::BTreeSet<String>,
+    /// The loop's own events (a simulated camera coming back as a disk).
+    events: mpsc::Sender<DockEvent>,
 }
 
 impl Station {
@@ -341,7 +348,59 @@ impl Station {
     }
 
     fn snapshots(&self) -> Vec<crate::ingest::Snapshot> {
-        self.bays.values().map(|b| b.progress.snapshot()).collect()
+        self.bays.values().map(|b| b.progress.snapshot()).chain(self.unlocks.values().map(|p| p.snapshot())).collect()
+    }
+
+    /// A recorder that shows no storage until it is logged in to and told to (`ambarella`):
+    /// log in and ask for disk mode, once for this docking, on a blocking thread.
+    fn unlock(&mut self, d: &dock::usb::UsbDevice) {
+        use crate::ingest::unlock;
+        use crate::recorder::adapter::ambarella::{Control, ControlError, UsbControl};
+        if d.storage {
+            return;
+        }
+        let Some(model) =
+            self.config.usb.models.iter().find(|m| (m.vendor_id, m.product_id) == (d.vendor_id, d.product_id))
+        else {
+            return;
+        };
+        if model.profile.kind != crate::recorder::adapter::AdapterKind::Ambarella {
+            return;
+        }
+        let name = unlock::status_name(d);
+        if !self.unlock_tried.insert(name.clone()) {
+            return;
+        }
+        let progress = Arc::new(Progress::new(&name));
+        self.unlocks.insert(name, progress.clone());
+        let (config, catalog, events, model, d) =
+            (self.config.clone(), self.catalog.clone(), self.events.clone(), model.clone(), d.clone());
+        self.tasks.spawn(async move {
+            let result = tokio::task::spawn_blocking(move || {
+                let open = || -> Result<Box<dyn Control>, ControlError> {
+                    if d.simulated {
+                        let serial = d.serial.clone().unwrap_or_default();
+                        let camera = dock::usb::simulated_camera(&serial).ok_or(ControlError::Gone)?;
+                        Ok(Box::new(camera))
+                    } else {
+                        Ok(Box::new(UsbControl::open(d.bus, d.address, (d.vendor_id, d.product_id))?))
+                    }
+                };
+                let outcome = unlock::unlock(&config, &catalog, &progress, &d, &model, open);
+                (d, outcome)
+            })
+            .await;
+            match result {
+                // A simulated camera comes back as a disk, as a real one re-enumerates.
+                Ok((d, unlock::Unlocked::StorageRequested)) if d.simulated => {
+                    let disk = dock::usb::UsbDevice { storage: true, ..d.clone() };
+                    let _ = events.send(DockEvent::UsbDeparted(d)).await;
+                    let _ = events.send(DockEvent::UsbArrived(disk)).await;
+                }
+                Ok((d, outcome)) => tracing::info!(usb = %d.id(), serial = ?d.serial, ?outcome, "recorder login"),
+                Err(e) => tracing::error!(error = %e, "recorder login task failed"),
+            }
+        });
     }
 
     fn write_status(&self) {
@@ -373,6 +432,7 @@ impl Station {
                 if let Some(s) = &d.serial {
                     self.usb_present.insert(s.clone(), d.clone());
                 }
+                self.unlock(&d);
                 self.rescan();
             }
             DockEvent::UsbDeparted(d) => {
@@ -384,6 +444,16 @@ impl Station {
                 );
                 if let Some(s) = &d.serial {
                     self.usb_present.remove(s);
+                }
+                if !d.storage {
+                    // Docked again later: a new docking, logged in to again. A login that
+                    // failed stays in the status view until then; one that worked gives way
+                    // to the storage's own bay.
+                    let name = crate::ingest::unlock::status_name(&d);
+                    self.unlock_tried.remove(&name);
+                    if self.unlocks.get(&name).is_some_and(|p| p.snapshot().phase == Phase::Identifying) {
+                        self.unlocks.remove(&name);
+                    }
                 }
                 self.rescan();
             }
@@ -524,6 +594,9 @@ pub async fn run_with(
         },
         usb_present: BTreeMap::new(),
         claims: Arc::default(),
+        unlocks: BTreeMap::new(),
+        unlock_tried: std::collections::BTreeSet::new(),
+        events: tx.clone(),
     };
     station.event(
         Action::DaemonStarted,

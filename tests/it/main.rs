@@ -2,6 +2,7 @@
 //! filesystem events. One binary, a module per feature, `support` for the station.
 
 mod access;
+mod ambarella;
 mod burn;
 mod cases;
 mod cli;

@@ -1,5 +1,6 @@
-//! The adapter for recorders that are a plain USB disk when docked: no protocol, no identity
-//! file. Who it is comes from the device registry (the USB vendor, product and serial bound to
+//! The adapter for recorders that are a plain USB disk when docked (`mass-storage`), or once
+//! they have been told to show it (`ambarella`, after [`super::ambarella::unlock`]): no
+//! identity file. Who it is comes from the device registry (the USB vendor, product and serial bound to
 //! a registered recorder and its officer, R1); when footage was recorded comes from the file
 //! names the model writes, else from the file system (both the recorder's clock, which the
 //! dock cannot read: unattested, R2, R13). Its footage is sealed at dock.
@@ -71,7 +72,7 @@ impl Adapter for MassStorageAdapter<'_> {
     }
 
     fn kind(&self) -> AdapterKind {
-        AdapterKind::MassStorage
+        self.model.profile.kind
     }
 
     fn identity_source(&self) -> String {

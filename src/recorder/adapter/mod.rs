@@ -6,14 +6,19 @@
 //! vendor and product id of the device a volume belongs to:
 //! - [`contract`]: the storage contract of `docs/RECORDER-FORMAT.md`, sealed at source;
 //! - [`mass_storage`]: a plain USB disk, identity from the device registry's USB binding,
-//!   times from file names ([`names`]) or the file system, sealed at dock.
+//!   times from file names ([`names`]) or the file system, sealed at dock;
+//! - [`ambarella`]: Ambarella A9 cameras, which want a password login and a "disk mode"
+//!   command over USB before their storage appears (then read as `mass_storage` is), with
+//!   passwords from the service's [`credentials`] file.
 //!
 //! The pipeline only sees [`Adapter`] and [`Selection`].
 //!
 //! Must never: write to a volume except [`Adapter::set_clock`]'s request; read or write a USB
 //! disk that is not registered for its kind.
 
+pub mod ambarella;
 pub mod contract;
+pub mod credentials;
 pub mod mass_storage;
 pub mod model;
 pub mod names;
@@ -211,7 +216,7 @@ pub fn select<'v>(
     let id = usb.map_or_else(|| format!("{:04x}:{:04x}", model.vendor_id, model.product_id), UsbFacts::id);
     let usb_serial = usb.and_then(|u| u.serial.clone());
     match (model.profile.kind, bound) {
-        (AdapterKind::MassStorage, Some(b)) => {
+        (AdapterKind::MassStorage | AdapterKind::Ambarella, Some(b)) => {
             Selection::Adapter(Box::new(MassStorageAdapter::new(model, b, usb.map_or("?", |u| u.source), dock_now)))
         }
         (kind, _) => {

@@ -164,7 +164,7 @@ impl ModelProfile {
                 bad("adapter", s, "must be \"contract\", \"mass-storage\", \"ambarella\" or \"gat947-sdk\"")
             })?,
         };
-        if matches!(kind, AdapterKind::Ambarella | AdapterKind::Gat947Sdk) {
+        if kind == AdapterKind::Gat947Sdk {
             return Err(bad("adapter", kind.as_str(), "is not supported by this version of evidock"));
         }
         let password = match k.password {

@@ -644,7 +644,12 @@ fn udev_rules_touch_only_known_recorders() {
 fn udev_ids_match_configured_models() {
     let rules = udev_ids(&read("udev/70-evidock.rules")).unwrap_or_else(|e| panic!("70-evidock.rules: {e}"));
     let config = shipped_config();
-    let models: BTreeSet<(u16, u16)> = config.usb.models.iter().map(|m| (m.vendor_id, m.product_id)).collect();
+    let models: BTreeSet<(u16, u16)> = config
+        .usb
+        .models
+        .iter()
+        .flat_map(|m| std::iter::once((m.vendor_id, m.product_id)).chain(m.profile.storage_id))
+        .collect();
     let udev: BTreeSet<(u16, u16)> = rules.iter().copied().collect();
     assert!(udev.contains(&(0x46f4, 0x0001)), "the reference recorder 46f4:0001 must be known");
     let name = |id: &(u16, u16)| {
@@ -657,6 +662,38 @@ fn udev_ids_match_configured_models() {
         only_config.is_empty() && only_udev.is_empty(),
         "in config/evidock.toml only: {only_config:?}; in udev/70-evidock.rules only: {only_udev:?}"
     );
+}
+
+#[test]
+fn shipped_udev_rules_are_the_ones_generated_from_the_shipped_model_table() {
+    // One source of truth: the model table. `evidock udev-rules` prints the rules for a
+    // configuration; the shipped file is its output for the shipped configuration.
+    let config = shipped_config();
+    let generated = evidock::dock::udev::rules(&config.usb.models, &config.paths.dock_root);
+    let shipped = read("udev/70-evidock.rules");
+    assert!(
+        shipped == generated,
+        "udev/70-evidock.rules is not generated from config/evidock.toml: run\n  \
+         cargo run -- --config config/evidock.toml udev-rules > udev/70-evidock.rules"
+    );
+    let out = run(Command::new(env!("CARGO_BIN_EXE_evidock"))
+        .arg("--config")
+        .arg(repo().join("config/evidock.toml"))
+        .arg("udev-rules"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), shipped, "the command prints the shipped rules");
+    // A model added to the table is in the rules, with its name.
+    let mut more = config.clone();
+    more.usb.models.push(evidock::config::UsbModel {
+        name: "某品牌 执法记录仪".into(),
+        vendor_id: 0x1234,
+        product_id: 0x5678,
+        profile: evidock::recorder::adapter::ModelProfile::contract(),
+    });
+    let text = evidock::dock::udev::rules(&more.usb.models, &more.paths.dock_root);
+    assert!(text
+        .contains("# 1234:5678 某品牌 执法记录仪 (contract)\nENV{ID_VENDOR_ID}==\"1234\", ENV{ID_MODEL_ID}==\"5678\""));
+    assert_eq!(udev_ids(&text).map(|ids| ids.len()), Ok(config.usb.models.len() + 1));
 }
 
 #[test]

@@ -77,6 +77,9 @@ pub enum Command {
     Sim(sim::SimCommand),
     /// Run the service on a local folder and dock the bundled fixture recorders into it.
     Demo(demo::Args),
+    /// Print the udev rules for the configuration's recorder models ([[usb.models]]), for
+    /// /etc/udev/rules.d/70-evidock.rules.
+    UdevRules,
 }
 
 /// Runs a parsed command line: local commands here; station commands through the daemon
@@ -155,6 +158,10 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Export(args) => access::export(args, config),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::UdevRules => {
+            crate::outln!("{}", crate::dock::udev::rules(&config.usb.models, &config.paths.dock_root).trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -314,6 +314,8 @@ pub struct UsbFile {
     pub models: Vec<UsbModelFile>,
     /// The recorder credentials file (passwords), readable by the service alone.
     pub credentials: Option<PathBuf>,
+    /// Seconds a vendor SDK may take before its helper is stopped.
+    pub sdk_timeout_s: Option<u64>,
 }
 
 /// One `[[usb.models]]` entry as written.
@@ -427,6 +429,8 @@ pub struct Usb {
     pub models: Vec<UsbModel>,
     /// The recorder credentials file, when configured (systemd's `LoadCredential=` wins).
     pub credentials: Option<PathBuf>,
+    /// Seconds a vendor SDK may take before its helper is stopped.
+    pub sdk_timeout_s: u64,
 }
 
 /// The resolved configuration.
@@ -640,6 +644,7 @@ impl Config {
             poll_interval_s: range("usb.poll_interval_s", file.usb.poll_interval_s, 5, 1, 3600)?,
             models,
             credentials: file.usb.credentials.map(|p| if p.is_absolute() { p } else { base.join(p) }),
+            sdk_timeout_s: range("usb.sdk_timeout_s", file.usb.sdk_timeout_s, 60, 1, 600)?,
         };
         let r = file.retention;
         let mut retention = crate::retention::Policy::new(timezone);

@@ -57,7 +57,12 @@ pub fn rule(cmd: &Command) -> Rule {
     use super::log::LogCommand as L;
     use super::retention::{PurgeCommand as P, ReportCommand as Rp, RetentionCommand as R};
     match cmd {
-        Command::Sim(_) | Command::Demo(_) | Command::Daemon | Command::Ingest(_) | Command::UdevRules => Rule::Local,
+        Command::Sim(_)
+        | Command::Demo(_)
+        | Command::Daemon
+        | Command::Ingest(_)
+        | Command::UdevRules
+        | Command::SdkHelper => Rule::Local,
         Command::Status(_) => Rule::Station(ANY),
         Command::Access(a) => match a {
             A::Request { .. } | A::List { .. } | A::View { .. } => Rule::Station(ANY),

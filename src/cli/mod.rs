@@ -80,6 +80,10 @@ pub enum Command {
     /// Print the udev rules for the configuration's recorder models ([[usb.models]]), for
     /// /etc/udev/rules.d/70-evidock.rules.
     UdevRules,
+    /// The process a vendor SDK library runs in (started by the service; reads its request on
+    /// standard input).
+    #[command(hide = true)]
+    SdkHelper,
 }
 
 /// Runs a parsed command line: local commands here; station commands through the daemon
@@ -91,6 +95,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::SdkHelper => {
+            crate::recorder::adapter::gat947::helper_main()?;
+            Ok(ExitCode::SUCCESS)
+        }
         command => {
             let config = match Config::load(cli.config.as_deref()) {
                 Ok(c) => c,
@@ -158,6 +166,10 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Export(args) => access::export(args, config),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::SdkHelper => {
+            crate::recorder::adapter::gat947::helper_main()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::UdevRules => {
             crate::outln!("{}", crate::dock::udev::rules(&config.usb.models, &config.paths.dock_root).trim_end());
             Ok(ExitCode::SUCCESS)

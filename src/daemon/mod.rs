@@ -192,6 +192,8 @@ struct Station {
     unlock_tried: std::collections::BTreeSet<String>,
     /// The loop's own events (a simulated camera coming back as a disk).
     events: mpsc::Sender<DockEvent>,
+    /// What vendor SDKs found before their recorders switched to storage, by USB serial.
+    sdk_sessions: Arc<Mutex<BTreeMap<String, Arc<crate::recorder::adapter::gat947::SdkSession>>>>,
 }
 
 impl Station {
@@ -297,6 +299,7 @@ impl Station {
         );
         // udev mounts a recorder at its USB serial: that is how a volume and a device meet.
         let usb = self.usb_present.get(&name).cloned();
+        let sdk = self.sdk_sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&name).cloned();
         if let Some(u) = &usb {
             tracing::info!(volume = %name, usb = %u.id(), "volume matches a recorder on the USB bus");
         }
@@ -315,6 +318,7 @@ impl Station {
                     stop: &stop,
                     usb: usb.as_ref(),
                     claims: &claims,
+                    sdk: sdk.as_deref(),
                 };
                 bay.run(&path)
             })
@@ -364,7 +368,11 @@ impl Station {
         else {
             return;
         };
-        if model.profile.kind != crate::recorder::adapter::AdapterKind::Ambarella {
+        let kind = model.profile.kind;
+        if !matches!(
+            kind,
+            crate::recorder::adapter::AdapterKind::Ambarella | crate::recorder::adapter::AdapterKind::Gat947Sdk
+        ) {
             return;
         }
         let name = unlock::status_name(d);
@@ -375,6 +383,32 @@ impl Station {
         self.unlocks.insert(name, progress.clone());
         let (config, catalog, events, model, d) =
             (self.config.clone(), self.catalog.clone(), self.events.clone(), model.clone(), d.clone());
+        if kind == crate::recorder::adapter::AdapterKind::Gat947Sdk {
+            let sessions = self.sdk_sessions.clone();
+            self.tasks.spawn(async move {
+                let result = tokio::task::spawn_blocking(move || {
+                    // The vendor library runs in a helper: this program, started again.
+                    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/local/bin/evidock"));
+                    let found = unlock::sdk_session(&config, &catalog, &progress, &d, &model, &exe);
+                    let ok = found.is_some();
+                    if let (Some(s), Some(serial)) = (found, d.serial.clone()) {
+                        sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(serial, Arc::new(s));
+                    }
+                    (d, ok)
+                })
+                .await;
+                match result {
+                    Ok((d, true)) if d.simulated => {
+                        let disk = dock::usb::UsbDevice { storage: true, ..d.clone() };
+                        let _ = events.send(DockEvent::UsbDeparted(d)).await;
+                        let _ = events.send(DockEvent::UsbArrived(disk)).await;
+                    }
+                    Ok((d, ok)) => tracing::info!(usb = %d.id(), serial = ?d.serial, ok, "vendor SDK session"),
+                    Err(e) => tracing::error!(error = %e, "vendor SDK task failed"),
+                }
+            });
+            return;
+        }
         self.tasks.spawn(async move {
             let result = tokio::task::spawn_blocking(move || {
                 let open = || -> Result<Box<dyn Control>, ControlError> {
@@ -445,7 +479,12 @@ impl Station {
                 if let Some(s) = &d.serial {
                     self.usb_present.remove(s);
                 }
-                if !d.storage {
+                if d.storage {
+                    // Undocked: what its SDK found belongs to that docking only.
+                    if let Some(s) = &d.serial {
+                        self.sdk_sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(s);
+                    }
+                } else {
                     // Docked again later: a new docking, logged in to again. A login that
                     // failed stays in the status view until then; one that worked gives way
                     // to the storage's own bay.
@@ -597,6 +636,7 @@ pub async fn run_with(
         unlocks: BTreeMap::new(),
         unlock_tried: std::collections::BTreeSet::new(),
         events: tx.clone(),
+        sdk_sessions: Arc::default(),
     };
     station.event(
         Action::DaemonStarted,

@@ -47,6 +47,8 @@ pub struct Bay<'a> {
     /// The serials being ingested now, by every bay, with their volume: two volumes claiming
     /// one serial at once is an identity conflict.
     pub claims: &'a Claims,
+    /// What a vendor SDK found before this recorder switched to storage (`gat947-sdk`).
+    pub sdk: Option<&'a crate::recorder::adapter::gat947::SdkSession>,
 }
 
 /// Serial being ingested → the volume folder claiming it, shared by the bays.
@@ -388,7 +390,7 @@ impl Bay<'_> {
             }
             _ => None,
         };
-        let adapter = match adapter::select(&vol, usb.as_ref(), model, bound, dock_now) {
+        let adapter = match adapter::select(&vol, usb.as_ref(), model, bound, self.sdk, dock_now) {
             Selection::Adapter(a) => a,
             Selection::Untouched { reason, reason_zh } => {
                 self.catalog().event(

@@ -186,3 +186,146 @@ pub fn unlock(
         }
     }
 }
+
+/// One SDK session at a time: vendor libraries are not known to talk to two recorders at once.
+static SDK: Mutex<()> = Mutex::new(());
+
+/// Talks to `device` (of `model`, a `gat947-sdk` model) through its vendor library, in a
+/// helper process (`exe sdk-helper`): identity, battery, clock, the clock set, and the switch
+/// to storage. Returns what it found when the recorder switched to storage.
+pub fn sdk_session(
+    config: &Config,
+    catalog: &Mutex<Catalog>,
+    progress: &Progress,
+    device: &UsbDevice,
+    model: &UsbModel,
+    exe: &std::path::Path,
+) -> Option<crate::recorder::adapter::gat947::SdkSession> {
+    use crate::recorder::adapter::gat947::{self, SdkSession};
+    use crate::recorder::adapter::model::PasswordSource;
+    let event = |subject: &str, action: Action, details: serde_json::Value| {
+        let result = catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner).event(action, subject, details);
+        if let Err(e) = result {
+            tracing::error!(error = %e, "cannot write the custody log");
+        }
+    };
+    let say = |phase: Phase, message: String| {
+        progress.update(|s| {
+            s.phase = phase;
+            s.message = message;
+        });
+    };
+    let id = device.id();
+    let library = model.profile.library.clone()?;
+    let Some(usb_serial) = device.serial.clone() else {
+        let why = format!(
+            "{id} ({}) has no USB serial: its storage could not be matched to what the SDK reads, so the SDK is not called / 设备无USB序列号，未调用厂商接口",
+            model.name
+        );
+        event(
+            &status_name(device),
+            Action::RecorderLogin,
+            json!({ "usb": id, "outcome": "not_attempted", "reason": why }),
+        );
+        say(Phase::Attention, why);
+        return None;
+    };
+    let subject = format!("usb:{usb_serial}");
+    let base =
+        json!({ "usb": format!("{id}:{usb_serial}"), "model": model.name, "library": library.display().to_string() });
+    let with = |extra: serde_json::Value| {
+        let mut v = base.clone();
+        if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+            v.extend(extra.clone());
+        }
+        v
+    };
+    let (password, scope) = match model.profile.password {
+        PasswordSource::None => (String::new(), "none"),
+        PasswordSource::Credentials => {
+            let file = credentials::path(config.usb.credentials.as_deref());
+            match credentials::password(&file, model.vendor_id, model.product_id, &usb_serial) {
+                Ok((p, scope)) => (p.expose().to_string(), scope.as_str()),
+                Err(e) => {
+                    let why = format!("{e}: the SDK is not called, nothing read or written");
+                    event(&subject, Action::RecorderLogin, with(json!({ "outcome": "not_attempted", "reason": why })));
+                    say(Phase::Attention, why);
+                    return None;
+                }
+            }
+        }
+    };
+    say(Phase::Identifying, format!("{} {usb_serial}: asking the vendor SDK / 正在通过厂商接口读取记录仪", model.name));
+    let request = gat947::Request {
+        library: library.clone(),
+        password,
+        set_clock: config.ingest.set_clock,
+        timezone: config.timezone.name().to_string(),
+    };
+    let result = {
+        let _one = SDK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        gat947::call(exe, &request, std::time::Duration::from_secs(config.usb.sdk_timeout_s))
+    };
+    drop(request);
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let why = e.to_string();
+            event(&subject, Action::RecorderLogin, with(json!({ "outcome": "failed", "reason": why })));
+            say(Phase::Attention, format!("{} {usb_serial}: {why}", model.name));
+            return None;
+        }
+    };
+    let calls: Vec<String> =
+        report.steps.iter().map(|s| format!("{} -> {} (iRet {})", s.call, s.ret, s.iret)).collect();
+    let failure = match (&report.load_error, report.connected, report.password.as_deref()) {
+        (Some(e), ..) => Some(("failed", format!("{e} / 无法加载厂商库"))),
+        (None, false, _) => Some(("failed", "Init_Device could not connect to the recorder / 无法连接记录仪".to_string())),
+        (None, true, Some("refused")) => Some((
+            "refused",
+            "the recorder refused the password (wrong password): nothing was read or written; correct it in the credentials file and dock the recorder again / 记录仪密码错误：未读写任何数据；请在凭据文件中改正密码后重新接入".to_string(),
+        )),
+        (None, true, Some("accepted")) => None,
+        _ => Some(("failed", "GetZFYInfo failed / 读取记录仪信息失败".to_string())),
+    };
+    if let Some((outcome, why)) = failure {
+        event(
+            &subject,
+            Action::RecorderLogin,
+            with(json!({ "outcome": outcome, "password_source": scope, "reason": why, "calls": calls })),
+        );
+        say(Phase::Attention, format!("{} {usb_serial}: {why}", model.name));
+        return None;
+    }
+    let serial = report.info.as_ref().map(|i| i.serial.clone());
+    progress.update(|s| s.serial = serial.clone());
+    event(
+        &subject,
+        Action::RecorderLogin,
+        with(json!({
+            "outcome": "accepted", "password_source": scope, "serial": serial, "id_code": report.id_code,
+            "identity_error": report.info_error, "battery_percent": report.battery, "device_clock": report.clock,
+            "drift_s": report.drift_s, "clock_set": report.clock_set, "resolution": report.resolution, "calls": calls,
+        })),
+    );
+    event(
+        &subject,
+        Action::StorageModeSet,
+        with(json!({ "outcome": if report.storage { "requested" } else { "failed" }, "command": "SetMSDC" })),
+    );
+    if !report.storage {
+        say(
+            Phase::Attention,
+            format!("{} {usb_serial}: SetMSDC failed: its storage cannot be read; dock it again / 切换存储模式失败，请重新接入", model.name),
+        );
+        return None;
+    }
+    say(
+        Phase::Identifying,
+        format!(
+            "{} {usb_serial}: switched to storage, waiting for it / 已切换为存储模式，等待存储设备出现",
+            model.name
+        ),
+    );
+    Some(SdkSession { library, report })
+}

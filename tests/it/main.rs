@@ -14,5 +14,6 @@ mod history;
 mod hostile;
 mod ingest;
 mod retention;
+mod sdk;
 mod support;
 mod vendor;

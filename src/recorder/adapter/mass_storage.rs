@@ -130,7 +130,9 @@ mod tests {
         let usb =
             UsbFacts { vendor_id: 0x1234, product_id: 0x5678, serial: Some("MS0001".into()), source: "USB watch" };
         let now = NaiveDateTime::default();
-        let Selection::Adapter(a) = select(&v, Some(&usb), Some(&m), Some(bound()), now) else { panic!("untouched") };
+        let Selection::Adapter(a) = select(&v, Some(&usb), Some(&m), Some(bound()), None, now) else {
+            panic!("untouched")
+        };
         assert_eq!(a.kind(), AdapterKind::MassStorage);
         let id = a.identify().unwrap();
         assert_eq!((id.serial.as_str(), id.badge.as_str()), ("A100001", "012345"));
@@ -143,7 +145,7 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "nothing written");
 
         // The same disk without a binding is left alone, with what to do about it.
-        match select(&v, Some(&usb), Some(&m), None, now) {
+        match select(&v, Some(&usb), Some(&m), None, None, now) {
             Selection::Untouched { reason, reason_zh } => {
                 assert!(reason.contains("--usb 1234:5678:MS0001"), "{reason}");
                 assert!(reason_zh.contains("未读写"), "{reason_zh}");
@@ -151,7 +153,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // A volume of no known model is the contract's.
-        let Selection::Adapter(a) = select(&v, None, None, None, now) else { panic!("untouched") };
+        let Selection::Adapter(a) = select(&v, None, None, None, None, now) else { panic!("untouched") };
         assert_eq!(a.kind(), AdapterKind::Contract);
     }
 }

@@ -9,7 +9,9 @@
 //!   times from file names ([`names`]) or the file system, sealed at dock;
 //! - [`ambarella`]: Ambarella A9 cameras, which want a password login and a "disk mode"
 //!   command over USB before their storage appears (then read as `mass_storage` is), with
-//!   passwords from the service's [`credentials`] file.
+//!   passwords from the service's [`credentials`] file;
+//! - [`gat947`]: recorders whose vendor ships a GA/T 947.4 SDK (a shared library), run in a
+//!   helper process for identity, clock, battery and the switch to storage.
 //!
 //! The pipeline only sees [`Adapter`] and [`Selection`].
 //!
@@ -19,6 +21,7 @@
 pub mod ambarella;
 pub mod contract;
 pub mod credentials;
+pub mod gat947;
 pub mod mass_storage;
 pub mod model;
 pub mod names;
@@ -208,6 +211,7 @@ pub fn select<'v>(
     usb: Option<&UsbFacts>,
     model: Option<&'v UsbModel>,
     bound: Option<BoundDevice>,
+    sdk: Option<&'v gat947::SdkSession>,
     dock_now: NaiveDateTime,
 ) -> Selection<'v> {
     let Some(model) = model.filter(|m| !m.profile.kind.is_contract()) else {
@@ -219,6 +223,17 @@ pub fn select<'v>(
         (AdapterKind::MassStorage | AdapterKind::Ambarella, Some(b)) => {
             Selection::Adapter(Box::new(MassStorageAdapter::new(model, b, usb.map_or("?", |u| u.source), dock_now)))
         }
+        (AdapterKind::Gat947Sdk, _) => match sdk {
+            Some(s) => Selection::Adapter(Box::new(gat947::SdkAdapter::new(model, s, dock_now))),
+            None => Selection::Untouched {
+                reason: format!(
+                    "the storage of {id} ({}, gat947-sdk) appeared without this station's SDK session (docked before \
+                     the service started, or switched elsewhere): left untouched; undock it and dock it again",
+                    model.name
+                ),
+                reason_zh: "未经本工作站厂商接口识别的存储设备，未读写；请拔出后重新接入".into(),
+            },
+        },
         (kind, _) => {
             let serial = usb_serial.as_deref().unwrap_or("(none)");
             let binding = format!("{:04x}:{:04x}:{serial}", model.vendor_id, model.product_id);

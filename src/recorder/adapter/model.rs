@@ -164,9 +164,6 @@ impl ModelProfile {
                 bad("adapter", s, "must be \"contract\", \"mass-storage\", \"ambarella\" or \"gat947-sdk\"")
             })?,
         };
-        if kind == AdapterKind::Gat947Sdk {
-            return Err(bad("adapter", kind.as_str(), "is not supported by this version of evidock"));
-        }
         let password = match k.password {
             None if matches!(kind, AdapterKind::Ambarella | AdapterKind::Gat947Sdk) => PasswordSource::Credentials,
             None | Some("none") => PasswordSource::None,

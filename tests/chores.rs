@@ -789,6 +789,20 @@ fn the_virtual_docking_station_driver_parses() {
     assert!(mode & 0o111 != 0, "tests/vm/run must be executable (mode {mode:o})");
 }
 
+#[test]
+fn the_virtual_camera_and_the_stand_in_sdk_compile() {
+    // tests/vm/run builds tests/vm/amba-gadget.c (statically) for the virtual station, and the
+    // SDK tests build tests/sdk/zfy_standin.c: both must compile cleanly where the tests run.
+    let Some(cc) = which("cc") else {
+        println!("SKIPPED the_virtual_camera_and_the_stand_in_sdk_compile: no C compiler (apt-get install gcc)");
+        return;
+    };
+    for file in ["tests/vm/amba-gadget.c", "tests/sdk/zfy_standin.c"] {
+        let out = run(Command::new(&cc).args(["-fsyntax-only", "-Wall", "-Wextra", "-Werror"]).arg(repo().join(file)));
+        assert!(out.status.success(), "cc {file}:\n{}", text(&out));
+    }
+}
+
 /// The contents of the ```sh blocks of a Markdown text.
 fn sh_blocks(markdown: &str) -> Vec<String> {
     let mut blocks = Vec::new();

@@ -209,6 +209,8 @@ pub fn unlock(c: &mut dyn Control, password: &Secret) -> Result<bool, UnlockErro
 /// The `rusb` transport: one opened device.
 pub struct UsbControl {
     handle: rusb::DeviceHandle<rusb::Context>,
+    context: rusb::Context,
+    at: (u8, u8),
     timeout: Duration,
 }
 
@@ -241,7 +243,22 @@ impl UsbControl {
         if handle.active_configuration().map_err(usb_error)? != 1 {
             handle.set_active_configuration(1).map_err(usb_error)?;
         }
-        Ok(UsbControl { handle, timeout: Duration::from_secs(3) })
+        Ok(UsbControl { handle, context, at: (bus, address), timeout: Duration::from_secs(3) })
+    }
+
+    /// A failed transfer from a device no longer on the bus is its departure (a camera pulled
+    /// out mid-exchange fails with an I/O error or a timeout as often as with "no device").
+    fn gone_or(&self, e: rusb::Error) -> ControlError {
+        use rusb::UsbContext;
+        // The bus takes a moment to report a departure.
+        std::thread::sleep(Duration::from_millis(300));
+        let present =
+            self.context.devices().is_ok_and(|list| list.iter().any(|d| (d.bus_number(), d.address()) == self.at));
+        if present {
+            usb_error(e)
+        } else {
+            ControlError::Gone
+        }
     }
 }
 
@@ -252,13 +269,13 @@ impl Control for UsbControl {
                 .handle
                 .write_control(*request_type, *request, *value, *index, data, self.timeout)
                 .map(|_| Vec::new())
-                .map_err(usb_error),
+                .map_err(|e| self.gone_or(e)),
             Transfer::In { request_type, request, value, index, length } => {
                 let mut buf = vec![0u8; usize::from(*length)];
                 let n = self
                     .handle
                     .read_control(*request_type, *request, *value, *index, &mut buf, self.timeout)
-                    .map_err(usb_error)?;
+                    .map_err(|e| self.gone_or(e))?;
                 buf.truncate(n);
                 Ok(buf)
             }

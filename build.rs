@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Every flag this script may set, for `rustc-check-cfg`.
-const FLAGS: [&str; 12] = [
+const FLAGS: [&str; 13] = [
     "is_root",
     "has_loop_devices",
     "has_ext4_tools",
@@ -32,6 +32,7 @@ const FLAGS: [&str; 12] = [
     "has_udevadm_verify",
     "has_shellcheck",
     "has_python3",
+    "has_cc",
 ];
 
 fn main() {
@@ -65,6 +66,7 @@ fn main() {
         ("has_udevadm_verify", on_path("udevadm") && runs("udevadm", &["verify", "--help"]), false),
         ("has_shellcheck", on_path("shellcheck"), true),
         ("has_python3", on_path("python3"), true),
+        ("has_cc", on_path("cc"), true),
     ];
     for (flag, present, ci_sets) in found {
         if present || (ci && ci_sets) {

@@ -336,6 +336,10 @@ pub struct UsbFile {
     /// Known recorder models.
     #[serde(default)]
     pub models: Vec<UsbModelFile>,
+    /// The recorder credentials file (passwords), readable by the service alone.
+    pub credentials: Option<PathBuf>,
+    /// Seconds a vendor SDK may take before its helper is stopped.
+    pub sdk_timeout_s: Option<u64>,
 }
 
 /// One `[[usb.models]]` entry as written.
@@ -348,6 +352,20 @@ pub struct UsbModelFile {
     pub vendor_id: String,
     /// Product id, hex string.
     pub product_id: String,
+    /// Adapter kind: "contract" (default), "mass-storage", "ambarella", "gat947-sdk".
+    pub adapter: Option<String>,
+    /// Where the password comes from: "credentials" or "none".
+    pub password: Option<String>,
+    /// Footage folders of a vendor recorder (default `["DCIM"]`).
+    pub footage: Option<Vec<String>>,
+    /// The pattern of a vendor recorder's file names.
+    pub name_pattern: Option<String>,
+    /// Words that mark a file important in its name or folder.
+    pub important_marks: Option<Vec<String>>,
+    /// The USB id in storage mode, `vvvv:pppp`, when it differs.
+    pub storage_id: Option<String>,
+    /// The vendor's shared library (gat947-sdk).
+    pub library: Option<PathBuf>,
 }
 
 /// `[daemon]` as written.
@@ -378,6 +396,8 @@ pub struct UsbModel {
     pub vendor_id: u16,
     /// Product id.
     pub product_id: u16,
+    /// Adapter and storage layout.
+    pub profile: crate::recorder::adapter::ModelProfile,
 }
 
 /// `[paths]`, resolved.
@@ -432,6 +452,10 @@ pub struct Usb {
     pub poll_interval_s: u64,
     /// Known models.
     pub models: Vec<UsbModel>,
+    /// The recorder credentials file, when configured (systemd's `LoadCredential=` wins).
+    pub credentials: Option<PathBuf>,
+    /// Seconds a vendor SDK may take before its helper is stopped.
+    pub sdk_timeout_s: u64,
 }
 
 /// The resolved configuration.
@@ -608,23 +632,48 @@ impl Config {
         };
         let mut models = Vec::new();
         for (n, m) in file.usb.models.iter().enumerate() {
+            let keys = crate::recorder::adapter::model::ProfileKeys {
+                adapter: m.adapter.as_deref(),
+                password: m.password.as_deref(),
+                footage: m.footage.as_deref(),
+                name_pattern: m.name_pattern.as_deref(),
+                important_marks: m.important_marks.as_deref(),
+                storage_id: m.storage_id.as_deref(),
+                library: m.library.as_deref(),
+            };
+            let profile = crate::recorder::adapter::ModelProfile::resolve(&keys)
+                .map_err(|e| invalid(&format!("usb.models[{n}].{}", e.key), &e.value, &e.reason))?;
             models.push(UsbModel {
                 name: m.name.clone(),
                 vendor_id: hex16(&format!("usb.models[{n}].vendor_id"), &m.vendor_id)?,
                 product_id: hex16(&format!("usb.models[{n}].product_id"), &m.product_id)?,
+                profile,
             });
+        }
+        for (n, m) in models.iter().enumerate() {
+            let ids = |m: &UsbModel| [Some((m.vendor_id, m.product_id)), m.profile.storage_id];
+            if models[..n].iter().any(|o| ids(o).iter().flatten().any(|id| ids(m).contains(&Some(*id)))) {
+                return Err(invalid(
+                    &format!("usb.models[{n}].vendor_id"),
+                    &format!("{:04x}:{:04x}", m.vendor_id, m.product_id),
+                    "another model has the same USB id: the model table must name each id once",
+                ));
+            }
         }
         if path.is_none() && models.is_empty() {
             models.push(UsbModel {
                 name: "ZFY-CUSTODY/1 reference recorder".into(),
                 vendor_id: 0x46f4,
                 product_id: 0x0001,
+                profile: crate::recorder::adapter::ModelProfile::contract(),
             });
         }
         let usb = Usb {
             enabled: file.usb.enabled.unwrap_or(true),
             poll_interval_s: range("usb.poll_interval_s", file.usb.poll_interval_s, 5, 1, 3600)?,
             models,
+            credentials: file.usb.credentials.map(|p| if p.is_absolute() { p } else { base.join(p) }),
+            sdk_timeout_s: range("usb.sdk_timeout_s", file.usb.sdk_timeout_s, 60, 1, 600)?,
         };
         let r = file.retention;
         let mut retention = crate::retention::Policy::new(timezone);

@@ -82,6 +82,8 @@ mod purity {
         "src/recorder/verify.rs",
         "src/recorder/memory.rs",
         "src/recorder/seal.rs",
+        "src/recorder/adapter/names.rs",
+        "src/recorder/adapter/model.rs",
         "src/archive/layout.rs",
         "src/ingest/plan.rs",
         "src/custody/event.rs",

@@ -405,18 +405,40 @@ fn systemd_unit_keeps_what_the_daemon_relies_on() {
     );
 }
 
-/// `(path, mode, user, group)` of every `d` line of the tmpfiles file.
-fn tmpfiles_dirs() -> Vec<(PathBuf, String, String, String)> {
+/// `(type, path, mode, user, group)` of every line of the tmpfiles file.
+fn tmpfiles_lines() -> Vec<(String, PathBuf, String, String, String)> {
     read("systemd/evidock.tmpfiles.conf")
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            assert!(f.len() >= 5 && f[0] == "d", "evidock.tmpfiles.conf: unexpected line {l:?}");
-            (PathBuf::from(f[1]), f[2].to_string(), f[3].to_string(), f[4].to_string())
+            assert!(f.len() >= 5 && ["d", "f"].contains(&f[0]), "evidock.tmpfiles.conf: unexpected line {l:?}");
+            (f[0].to_string(), PathBuf::from(f[1]), f[2].to_string(), f[3].to_string(), f[4].to_string())
         })
         .collect()
+}
+
+/// `(path, mode, user, group)` of every `d` line of the tmpfiles file.
+fn tmpfiles_dirs() -> Vec<(PathBuf, String, String, String)> {
+    tmpfiles_lines().into_iter().filter(|l| l.0 == "d").map(|(_, p, m, u, g)| (p, m, u, g)).collect()
+}
+
+#[test]
+fn recorder_passwords_reach_the_service_alone() {
+    // The credentials file exists (so LoadCredential= never fails the start), root's alone,
+    // and the service gets it under the name the daemon reads.
+    let lines = tmpfiles_lines();
+    let file = lines.iter().find(|l| l.0 == "f").expect("a tmpfiles line creating the credentials file");
+    assert_eq!(file.1, Path::new(evidock::recorder::adapter::credentials::DEFAULT_PATH));
+    assert_eq!((file.2.as_str(), file.3.as_str(), file.4.as_str()), ("0600", "root", "root"));
+    let s = unit_settings(&read("systemd/evidock.service"));
+    let wanted = format!(
+        "{}:{}",
+        evidock::recorder::adapter::credentials::CREDENTIAL_NAME,
+        evidock::recorder::adapter::credentials::DEFAULT_PATH
+    );
+    assert!(service_values(&s, "LoadCredential").contains(&wanted.as_str()), "LoadCredential={wanted} missing");
 }
 
 #[test]
@@ -714,7 +736,12 @@ fn udev_rules_touch_only_known_recorders() {
 fn udev_ids_match_configured_models() {
     let rules = udev_ids(&read("udev/70-evidock.rules")).unwrap_or_else(|e| panic!("70-evidock.rules: {e}"));
     let config = shipped_config();
-    let models: BTreeSet<(u16, u16)> = config.usb.models.iter().map(|m| (m.vendor_id, m.product_id)).collect();
+    let models: BTreeSet<(u16, u16)> = config
+        .usb
+        .models
+        .iter()
+        .flat_map(|m| std::iter::once((m.vendor_id, m.product_id)).chain(m.profile.storage_id))
+        .collect();
     let udev: BTreeSet<(u16, u16)> = rules.iter().copied().collect();
     assert!(udev.contains(&(0x46f4, 0x0001)), "the reference recorder 46f4:0001 must be known");
     let name = |id: &(u16, u16)| {
@@ -727,6 +754,38 @@ fn udev_ids_match_configured_models() {
         only_config.is_empty() && only_udev.is_empty(),
         "in config/evidock.toml only: {only_config:?}; in udev/70-evidock.rules only: {only_udev:?}"
     );
+}
+
+#[test]
+fn shipped_udev_rules_are_the_ones_generated_from_the_shipped_model_table() {
+    // One source of truth: the model table. `evidock udev-rules` prints the rules for a
+    // configuration; the shipped file is its output for the shipped configuration.
+    let config = shipped_config();
+    let generated = evidock::dock::udev::rules(&config.usb.models, &config.paths.dock_root);
+    let shipped = read("udev/70-evidock.rules");
+    assert!(
+        shipped == generated,
+        "udev/70-evidock.rules is not generated from config/evidock.toml: run\n  \
+         cargo run -- --config config/evidock.toml udev-rules > udev/70-evidock.rules"
+    );
+    let out = run(Command::new(env!("CARGO_BIN_EXE_evidock"))
+        .arg("--config")
+        .arg(repo().join("config/evidock.toml"))
+        .arg("udev-rules"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), shipped, "the command prints the shipped rules");
+    // A model added to the table is in the rules, with its name.
+    let mut more = config.clone();
+    more.usb.models.push(evidock::config::UsbModel {
+        name: "某品牌 执法记录仪".into(),
+        vendor_id: 0x1234,
+        product_id: 0x5678,
+        profile: evidock::recorder::adapter::ModelProfile::contract(),
+    });
+    let text = evidock::dock::udev::rules(&more.usb.models, &more.paths.dock_root);
+    assert!(text
+        .contains("# 1234:5678 某品牌 执法记录仪 (contract)\nENV{ID_VENDOR_ID}==\"1234\", ENV{ID_MODEL_ID}==\"5678\""));
+    assert_eq!(udev_ids(&text).map(|ids| ids.len()), Ok(config.usb.models.len() + 1));
 }
 
 #[test]
@@ -894,6 +953,18 @@ fn the_docs_name_the_virtual_station_scenarios_the_runner_runs() {
             }
         }
         assert!(flat.contains(&format!("all {all_word}")), "{name} does not say how many scenarios there are ({all})");
+    }
+}
+
+#[test]
+#[cfg_attr(not(has_cc), ignore = "no C compiler: apt-get install gcc")]
+fn the_virtual_camera_and_the_stand_in_sdk_compile() {
+    // tests/vm/run builds tests/vm/amba-gadget.c (statically) for the virtual station, and the
+    // SDK tests build tests/sdk/zfy_standin.c: both must compile cleanly where the tests run.
+    let cc = need("cc", "apt-get install gcc");
+    for file in ["tests/vm/amba-gadget.c", "tests/sdk/zfy_standin.c"] {
+        let out = run(Command::new(&cc).args(["-fsyntax-only", "-Wall", "-Wextra", "-Werror"]).arg(repo().join(file)));
+        assert!(out.status.success(), "cc {file}:\n{}", text(&out));
     }
 }
 

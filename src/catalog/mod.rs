@@ -19,6 +19,7 @@ mod registry;
 mod retention;
 mod scrub;
 mod store;
+mod usb;
 
 pub use access::request_subject;
 pub use alarms::{AlarmKind, AlarmRow, NewAlarm};
@@ -31,3 +32,4 @@ pub use scrub::{CheckedName, PassDelta, ScrubPass};
 pub use store::{
     ArchivedFile, Catalog, CatalogError, CopyRecord, DockingStart, DockingSummary, SegmentRow, WipeRecord,
 };
+pub use usb::{check_usb_serial, BoundDevice, UsbBinding};

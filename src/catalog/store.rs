@@ -196,6 +196,9 @@ pub struct DockingStart<'a> {
     pub drift_s: Option<i64>,
     /// Drift above which the recorder's times are unreliable (R2).
     pub drift_threshold_s: u64,
+    /// How the recorder was identified (adapter kind, identity and clock source), added to
+    /// the `identity_read` event.
+    pub adapter: Option<serde_json::Value>,
 }
 
 /// A file durably in the archive.
@@ -417,6 +420,7 @@ impl Catalog {
         conn.execute_batch(super::alarms::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::scrub::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::central::SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::usb::SCHEMA).map_err(open_err)?;
         log::create_schema(&conn)?;
         conn.execute_batch(INDEXES).map_err(open_err)?;
         restrict(path)?;
@@ -494,7 +498,7 @@ impl Catalog {
                 d.volume,
                 now,
                 wall(&d.dock_clock),
-                id.map(|i| wall(&i.clock)),
+                id.filter(|_| d.drift_s.is_some()).map(|i| wall(&i.clock)),
                 d.drift_s,
                 id.and_then(|i| i.battery_percent),
                 id.and_then(|i| i.storage_free).and_then(|v| i64::try_from(v).ok()),
@@ -527,6 +531,7 @@ impl Catalog {
                     "unit": id.unit, "model": id.model, "firmware": id.firmware, "writes_chain": id.writes_chain,
                     "battery_percent": id.battery_percent, "storage_free": id.storage_free, "storage_total": id.storage_total,
                     "registry": registry.as_str(), "registry_note": registry.describe(&id.serial),
+                    "adapter": d.adapter,
                 }),
             )?;
             append(
@@ -536,7 +541,7 @@ impl Catalog {
                 Action::ClockDrift,
                 format!("device:{}", id.serial),
                 json!({
-                    "docking": docking, "device_clock": wall(&id.clock), "dock_clock": wall(&d.dock_clock),
+                    "docking": docking, "device_clock": d.drift_s.map(|_| wall(&id.clock)), "dock_clock": wall(&d.dock_clock),
                     "drift_s": d.drift_s, "threshold_s": d.drift_threshold_s,
                     "unreliable": d.drift_s.is_some_and(|s| s.unsigned_abs() > d.drift_threshold_s),
                 }),

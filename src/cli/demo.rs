@@ -1,7 +1,9 @@
 //! `evidock demo`: the quick start. Runs the service on a local folder (no root, no
 //! hardware: dock root, archive and state all under `--dir`), docks copies of the bundled
-//! fixture recorders into it one by one, waits until every bay has finished, and prints the
-//! station's status and the custody log's verification.
+//! fixture recorders into it one by one, and beside them a recorder that is a plain USB disk
+//! (no identity file: a `mass-storage` model, registered with its USB binding, reported by a
+//! simulated USB bus), waits until every bay has finished, and prints the station's status and
+//! the custody log's verification.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,7 +41,21 @@ control_socket = "run/control.sock"
 
 [usb]
 enabled = false
+
+# A recorder that is a plain USB disk (no identity file): who it is comes from the registry's
+# USB binding, its times from its file names. The demo reports it on a simulated USB bus.
+[[usb.models]]
+name = "某品牌 执法记录仪 (USB disk)"
+vendor_id = "0x2f3a"
+product_id = "0x0100"
+adapter = "mass-storage"
+footage = ["DCIM"]
+name_pattern = "{serial}_{badge}_{YYYY}{MM}{DD}{hh}{mm}{ss}_{seq}{*}"
+important_marks = ["IMP"]
 "#;
+
+/// The USB serial and device serial of the demo's USB-disk recorder.
+const DISK_USB: (&str, &str, &str) = ("2f3a:0100", "DEMO-DISK-01", "A200001");
 
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
@@ -116,9 +132,50 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
 
+    // A recorder without the contract, when the station's model table knows its model: its
+    // volume, its registration with its USB binding, and a simulated USB bus reporting it.
+    let disk = format!("{}:{}", DISK_USB.0, DISK_USB.1);
+    let simulated = crate::dock::usb::simulated(&disk, &config.usb.models).map_err(anyhow::Error::msg)?;
+    if !simulated.is_empty() {
+        let now = chrono::Utc::now().with_timezone(&config.timezone).naive_local();
+        let start = (now.date() - chrono::Duration::days(1)).and_hms_opt(9, 0, 0).unwrap_or(now);
+        crate::recorder::vendor_sim::write_vendor(
+            &incoming.join(DISK_USB.1),
+            &crate::recorder::vendor_sim::VendorSimOptions {
+                shape: crate::recorder::vendor_sim::VendorShape::MassStorage,
+                serial: DISK_USB.2.into(),
+                badge: "012345".into(),
+                videos: 3,
+                photos: 1,
+                video_bytes: 256 << 10,
+                start,
+                video_duration_s: 600,
+                important: 1,
+                clock_drift_s: 0,
+                first_seq: 1,
+                seed: 7,
+                timezone: config.timezone,
+            },
+        )?;
+        volumes.push(incoming.join(DISK_USB.1));
+        let (lock, catalog, _) = crate::daemon::prepare(&config, false)?;
+        drop(catalog);
+        let mut catalog = super::open_catalog_as_user(&config)?;
+        catalog.register_device(&crate::catalog::Registration {
+            serial: DISK_USB.2.into(),
+            model: None,
+            officer_id: "012345".into(),
+            officer_name: Some("李四".into()),
+            unit: Some("宜良县卫生健康局".into()),
+        })?;
+        catalog.bind_usb(DISK_USB.2, &crate::catalog::UsbBinding::parse(&disk).map_err(anyhow::Error::msg)?)?;
+        drop(catalog);
+        drop(lock);
+    }
+
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let shutdown = CancellationToken::new();
-    let daemon = runtime.spawn(crate::daemon::run(config.clone(), shutdown.clone()));
+    let daemon = runtime.spawn(crate::daemon::run_with(config.clone(), shutdown.clone(), simulated));
     eprintln!("evidock demo: station in {} (config {})", dir.display(), config_path.display());
     let start = Instant::now();
     while !config.status_path().exists() && start.elapsed() < Duration::from_secs(30) {
@@ -135,7 +192,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         std::fs::rename(incoming.join(name), &target)?;
         docked += 1;
-        eprintln!("  docked {}", name.to_string_lossy());
+        if name == DISK_USB.1 {
+            eprintln!("  docked {} (a USB-disk recorder, USB {disk}: no identity file)", name.to_string_lossy());
+        } else {
+            eprintln!("  docked {}", name.to_string_lossy());
+        }
     }
     let start = Instant::now();
     while !all_final(&config, docked) && start.elapsed() < Duration::from_secs(600) {

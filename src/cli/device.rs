@@ -24,6 +24,11 @@ pub enum DeviceCommand {
         /// Model.
         #[arg(long)]
         model: Option<String>,
+        /// The USB device that is this recorder, `VENDOR:PRODUCT:USB-SERIAL` as `lsusb -v`
+        /// shows it (repeatable). A recorder without an identity of its own (`mass-storage`,
+        /// `ambarella` models) is ingested only through this binding.
+        #[arg(long, value_name = "VVVV:PPPP:SERIAL", value_parser = crate::catalog::UsbBinding::parse)]
+        usb: Vec<crate::catalog::UsbBinding>,
     },
     /// Retire a recorder from service.
     Retire {
@@ -44,7 +49,7 @@ pub enum DeviceCommand {
 pub fn run(cmd: &DeviceCommand, config: &Config) -> anyhow::Result<ExitCode> {
     let mut catalog = super::open_catalog_as_user(config)?;
     match cmd {
-        DeviceCommand::Register { serial, officer_id, officer_name, unit, model } => {
+        DeviceCommand::Register { serial, officer_id, officer_name, unit, model, usb } => {
             catalog.register_device(&Registration {
                 serial: serial.clone(),
                 model: model.clone(),
@@ -53,6 +58,10 @@ pub fn run(cmd: &DeviceCommand, config: &Config) -> anyhow::Result<ExitCode> {
                 unit: unit.clone(),
             })?;
             crate::outln!("registered {serial} to officer {officer_id} / 已登记");
+            for b in usb {
+                catalog.bind_usb(serial, b)?;
+                crate::outln!("bound USB {b} to {serial} / 已绑定USB设备");
+            }
         }
         DeviceCommand::Retire { serial, reason } => {
             catalog.retire_device(serial, reason)?;
@@ -61,6 +70,7 @@ pub fn run(cmd: &DeviceCommand, config: &Config) -> anyhow::Result<ExitCode> {
         DeviceCommand::List { json } => {
             for e in catalog.registry()? {
                 let r = &e.registration;
+                let usb: Vec<String> = catalog.usb_bindings(&r.serial)?.iter().map(ToString::to_string).collect();
                 if *json {
                     let history: Vec<_> = e
                         .history
@@ -72,16 +82,18 @@ pub fn run(cmd: &DeviceCommand, config: &Config) -> anyhow::Result<ExitCode> {
                         serde_json::json!({
                             "serial": r.serial, "model": r.model, "officer_id": r.officer_id, "officer_name": r.officer_name,
                             "unit": r.unit, "registered": e.registered, "retired": e.retired, "history": history,
+                            "usb": usb,
                         })
                     );
                 } else {
                     crate::outln!(
-                        "{}  {}  {} {}  {}{}",
+                        "{}  {}  {} {}  {}{}{}",
                         r.serial,
                         r.model.as_deref().unwrap_or("-"),
                         r.officer_id,
                         r.officer_name.as_deref().unwrap_or(""),
                         r.unit.as_deref().unwrap_or(""),
+                        if usb.is_empty() { String::new() } else { format!("  usb {}", usb.join(", ")) },
                         if e.retired.is_some() { "  (retired 已停用)" } else { "" }
                     );
                 }

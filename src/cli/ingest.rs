@@ -33,7 +33,8 @@ pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     let stop = AtomicBool::new(false);
     let done = AtomicBool::new(false);
     let claims = crate::ingest::exec::Claims::default();
-    let bay = Bay { config, catalog: &catalog, progress: &progress, stop: &stop, usb: None, claims: &claims };
+    let bay =
+        Bay { config, catalog: &catalog, progress: &progress, stop: &stop, usb: None, claims: &claims, sdk: None };
     let result = std::thread::scope(|s| {
         let ticker = s.spawn(|| {
             let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());

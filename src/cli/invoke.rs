@@ -57,7 +57,12 @@ pub fn rule(cmd: &Command) -> Rule {
     use super::log::LogCommand as L;
     use super::retention::{PurgeCommand as P, ReportCommand as Rp, RetentionCommand as R};
     match cmd {
-        Command::Sim(_) | Command::Demo(_) | Command::Daemon | Command::Ingest(_) => Rule::Local,
+        Command::Sim(_)
+        | Command::Demo(_)
+        | Command::Daemon
+        | Command::Ingest(_)
+        | Command::UdevRules
+        | Command::SdkHelper => Rule::Local,
         Command::Central(_) => Rule::Local,
         Command::Replicate(super::central::ReplicateCommand::Status { .. }) => Rule::Station(ANY),
         Command::Replicate(super::central::ReplicateCommand::Run { .. }) => {

@@ -88,6 +88,13 @@ pub enum Command {
     /// A central bucket: an auditor's check of every station in it; creating one.
     #[command(subcommand)]
     Central(central::CentralCommand),
+    /// Print the udev rules for the configuration's recorder models ([[usb.models]]), for
+    /// /etc/udev/rules.d/70-evidock.rules.
+    UdevRules,
+    /// The process a vendor SDK library runs in (started by the service; reads its request on
+    /// standard input).
+    #[command(hide = true)]
+    SdkHelper,
 }
 
 /// Runs a parsed command line: local commands here; station commands through the daemon
@@ -100,6 +107,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),
         Command::Central(cmd) => central::run_central(cmd),
+        Command::SdkHelper => {
+            crate::recorder::adapter::gat947::helper_main()?;
+            Ok(ExitCode::SUCCESS)
+        }
         command => {
             let config = match Config::load(cli.config.as_deref()) {
                 Ok(c) => c,
@@ -170,6 +181,14 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Demo(args) => demo::run(args),
         Command::Replicate(cmd) => central::run_replicate(cmd, config),
         Command::Central(cmd) => central::run_central(cmd),
+        Command::SdkHelper => {
+            crate::recorder::adapter::gat947::helper_main()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::UdevRules => {
+            crate::outln!("{}", crate::dock::udev::rules(&config.usb.models, &config.paths.dock_root).trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -30,12 +30,30 @@ pub enum SimCommand {
     Recorder(RecorderArgs),
 }
 
+/// What kind of recorder to simulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimKind {
+    /// A recorder that follows the ZFY-CUSTODY/1 contract (identity file, chain).
+    Contract,
+    /// A plain USB disk: names with serial, badge and time, an important mark, no identity file.
+    MassStorage,
+    /// The storage of an Ambarella A9 camera in disk mode (the backing of a virtual one).
+    AmbarellaImage,
+}
+
 /// `evidock sim recorder` options.
 #[derive(Debug, Clone, Args)]
 pub struct RecorderArgs {
     /// Folder to write the volume into (created; must be empty).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// The kind of recorder. A vendor kind (mass-storage, ambarella-image) writes no identity
+    /// file and no chain; the options about chains and faults do not apply to it.
+    #[arg(long, value_enum, default_value = "contract")]
+    pub kind: SimKind,
+    /// Vendor kinds: how many videos, from the last one back, are marked important.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub important: u32,
     /// Device serial, 7 characters 0-9 A-Z.
     #[arg(long)]
     pub serial: String,
@@ -136,6 +154,9 @@ pub fn run(cmd: &SimCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn recorder(args: &RecorderArgs) -> anyhow::Result<ExitCode> {
+    if args.kind != SimKind::Contract {
+        return vendor(args);
+    }
     let now = args.now.unwrap_or_else(|| {
         // Chinese recorders keep Beijing time, the station's default zone.
         let n = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).naive_local();
@@ -174,6 +195,86 @@ fn recorder(args: &RecorderArgs) -> anyhow::Result<ExitCode> {
         s
     } else {
         human(args, &summary)
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing to stdout"),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Default start: yesterday 09:00:00, Beijing time.
+fn default_start() -> NaiveDateTime {
+    let n = Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).naive_local();
+    let yesterday = n.date() - Duration::days(1);
+    yesterday.and_hms_opt(9, 0, 0).unwrap_or(n)
+}
+
+fn vendor(args: &RecorderArgs) -> anyhow::Result<ExitCode> {
+    use crate::recorder::vendor_sim::{write_vendor, VendorShape, VendorSimOptions};
+    let shape = match args.kind {
+        SimKind::MassStorage => VendorShape::MassStorage,
+        _ => VendorShape::AmbarellaImage,
+    };
+    if !args.faults.is_empty() || args.prev_tail.is_some() || args.part_every.is_some() || args.sessions != 1 {
+        anyhow::bail!(
+            "--fault, --prev-tail, --part-every and --sessions describe a chain: a {} recorder writes none",
+            shape.as_str()
+        );
+    }
+    let opts = VendorSimOptions {
+        shape,
+        serial: args.serial.clone(),
+        badge: args.badge.clone(),
+        videos: args.segments,
+        photos: args.photos,
+        video_bytes: args.segment_bytes,
+        start: args.start.unwrap_or_else(default_start),
+        video_duration_s: args.segment_duration_s,
+        important: args.important,
+        clock_drift_s: args.clock_drift_s,
+        first_seq: args.first_seq,
+        seed: args.seed,
+        timezone: chrono_tz::Asia::Shanghai,
+    };
+    let files = write_vendor(&args.out, &opts)
+        .with_context(|| format!("simulating a {} recorder into {}", shape.as_str(), args.out.display()))?;
+    let model = shape.model();
+    let text = if args.json {
+        let v = json!({
+            "version": 1,
+            "kind": shape.as_str(),
+            "out": args.out.to_string_lossy(),
+            "serial": args.serial,
+            "badge": args.badge,
+            "model": {
+                "adapter": model.adapter, "footage": model.footage, "name_pattern": model.name_pattern,
+                "important_marks": model.important_marks,
+            },
+            "files": files.iter().map(|f| json!({
+                "path": f.path, "start": format_wall(f.start), "size": f.size, "blake3": hex(&f.blake3),
+                "important": f.important,
+            })).collect::<Vec<_>>(),
+        });
+        let mut s = serde_json::to_string_pretty(&v)?;
+        s.push('\n');
+        s
+    } else {
+        let bytes: u64 = files.iter().map(|f| f.size).sum();
+        let mut out = format!(
+            "wrote a {} recorder ({}, badge {}) to {}: {} file(s), {bytes} bytes, {} marked important; no identity file\n",
+            shape.as_str(),
+            args.serial,
+            args.badge,
+            args.out.display(),
+            files.len(),
+            files.iter().filter(|f| f.important).count(),
+        );
+        out += &format!(
+            "  model table: adapter = {:?}, footage = {:?}, name_pattern = {:?}, important_marks = {:?}\n",
+            model.adapter, model.footage, model.name_pattern, model.important_marks
+        );
+        out
     };
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {

@@ -271,11 +271,16 @@ pub enum Action {
     /// The central copy disagrees with the station (the store as witness, an object with
     /// other bytes at its key, a lock that does not match).
     CentralAlarm,
+    /// A recorder that wants a password before its storage appears was logged in to, or
+    /// refused the password, or could not be asked; never with the password (R1).
+    RecorderLogin,
+    /// A recorder was asked to show its storage (disk mode, `SetMSDC`), with the outcome.
+    StorageModeSet,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 72] = [
+    pub const ALL: [Action; 74] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -348,6 +353,8 @@ impl Action {
         Action::CentralConfirmed,
         Action::CentralLockChanged,
         Action::CentralAlarm,
+        Action::RecorderLogin,
+        Action::StorageModeSet,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -425,6 +432,8 @@ impl Action {
             Action::CentralConfirmed => "central_confirmed",
             Action::CentralLockChanged => "central_lock_changed",
             Action::CentralAlarm => "central_alarm",
+            Action::RecorderLogin => "recorder_login",
+            Action::StorageModeSet => "storage_mode_set",
         }
     }
 
@@ -503,6 +512,8 @@ impl Action {
             Action::CentralConfirmed => "已确认存入中心存储",
             Action::CentralLockChanged => "中心存储锁定已变更",
             Action::CentralAlarm => "中心存储告警",
+            Action::RecorderLogin => "记录仪登录",
+            Action::StorageModeSet => "切换存储模式",
         }
     }
 
@@ -971,7 +982,8 @@ mod tests {
              disc_verified disc_failed disc_moved disc_rechecked config_changed \
              identity_conflict impossible_value ingest_degraded contradiction_found session_remembered \
              signing_key_recorded checkpoint_refused deadline_recorded catalogue_mismatch \
-             fixity_failed archive_scrubbed central_confirmed central_lock_changed central_alarm"
+             fixity_failed archive_scrubbed central_confirmed central_lock_changed central_alarm \
+             recorder_login storage_mode_set"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -185,6 +185,15 @@ struct Station {
     usb_present: BTreeMap<String, dock::usb::UsbDevice>,
     /// Serials being ingested now, shared by the bays (identity conflicts).
     claims: Arc<crate::ingest::exec::Claims>,
+    /// Recorders on the bus that want a login before their storage appears, by status name:
+    /// the login in progress, or why it failed (kept until the recorder is docked again).
+    unlocks: BTreeMap<String, Arc<Progress>>,
+    /// Those logged in to (or tried) during their present docking: never twice.
+    unlock_tried: std::collections::BTreeSet<String>,
+    /// The loop's own events (a simulated camera coming back as a disk).
+    events: mpsc::Sender<DockEvent>,
+    /// What vendor SDKs found before their recorders switched to storage, by USB serial.
+    sdk_sessions: Arc<Mutex<BTreeMap<String, Arc<crate::recorder::adapter::gat947::SdkSession>>>>,
 }
 
 impl Station {
@@ -290,6 +299,7 @@ impl Station {
         );
         // udev mounts a recorder at its USB serial: that is how a volume and a device meet.
         let usb = self.usb_present.get(&name).cloned();
+        let sdk = self.sdk_sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&name).cloned();
         if let Some(u) = &usb {
             tracing::info!(volume = %name, usb = %u.id(), "volume matches a recorder on the USB bus");
         }
@@ -308,6 +318,7 @@ impl Station {
                     stop: &stop,
                     usb: usb.as_ref(),
                     claims: &claims,
+                    sdk: sdk.as_deref(),
                 };
                 bay.run(&path)
             })
@@ -341,7 +352,89 @@ impl Station {
     }
 
     fn snapshots(&self) -> Vec<crate::ingest::Snapshot> {
-        self.bays.values().map(|b| b.progress.snapshot()).collect()
+        self.bays.values().map(|b| b.progress.snapshot()).chain(self.unlocks.values().map(|p| p.snapshot())).collect()
+    }
+
+    /// A recorder that shows no storage until it is logged in to and told to (`ambarella`):
+    /// log in and ask for disk mode, once for this docking, on a blocking thread.
+    fn unlock(&mut self, d: &dock::usb::UsbDevice) {
+        use crate::ingest::unlock;
+        use crate::recorder::adapter::ambarella::{Control, ControlError, UsbControl};
+        if d.storage {
+            return;
+        }
+        let Some(model) =
+            self.config.usb.models.iter().find(|m| (m.vendor_id, m.product_id) == (d.vendor_id, d.product_id))
+        else {
+            return;
+        };
+        let kind = model.profile.kind;
+        if !matches!(
+            kind,
+            crate::recorder::adapter::AdapterKind::Ambarella | crate::recorder::adapter::AdapterKind::Gat947Sdk
+        ) {
+            return;
+        }
+        let name = unlock::status_name(d);
+        if !self.unlock_tried.insert(name.clone()) {
+            return;
+        }
+        let progress = Arc::new(Progress::new(&name));
+        self.unlocks.insert(name, progress.clone());
+        let (config, catalog, events, model, d) =
+            (self.config.clone(), self.catalog.clone(), self.events.clone(), model.clone(), d.clone());
+        if kind == crate::recorder::adapter::AdapterKind::Gat947Sdk {
+            let sessions = self.sdk_sessions.clone();
+            self.tasks.spawn(async move {
+                let result = tokio::task::spawn_blocking(move || {
+                    // The vendor library runs in a helper: this program, started again.
+                    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/usr/local/bin/evidock"));
+                    let found = unlock::sdk_session(&config, &catalog, &progress, &d, &model, &exe);
+                    let ok = found.is_some();
+                    if let (Some(s), Some(serial)) = (found, d.serial.clone()) {
+                        sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(serial, Arc::new(s));
+                    }
+                    (d, ok)
+                })
+                .await;
+                match result {
+                    Ok((d, true)) if d.simulated => {
+                        let disk = dock::usb::UsbDevice { storage: true, ..d.clone() };
+                        let _ = events.send(DockEvent::UsbDeparted(d)).await;
+                        let _ = events.send(DockEvent::UsbArrived(disk)).await;
+                    }
+                    Ok((d, ok)) => tracing::info!(usb = %d.id(), serial = ?d.serial, ok, "vendor SDK session"),
+                    Err(e) => tracing::error!(error = %e, "vendor SDK task failed"),
+                }
+            });
+            return;
+        }
+        self.tasks.spawn(async move {
+            let result = tokio::task::spawn_blocking(move || {
+                let open = || -> Result<Box<dyn Control>, ControlError> {
+                    if d.simulated {
+                        let serial = d.serial.clone().unwrap_or_default();
+                        let camera = dock::usb::simulated_camera(&serial).ok_or(ControlError::Gone)?;
+                        Ok(Box::new(camera))
+                    } else {
+                        Ok(Box::new(UsbControl::open(d.bus, d.address, (d.vendor_id, d.product_id))?))
+                    }
+                };
+                let outcome = unlock::unlock(&config, &catalog, &progress, &d, &model, open);
+                (d, outcome)
+            })
+            .await;
+            match result {
+                // A simulated camera comes back as a disk, as a real one re-enumerates.
+                Ok((d, unlock::Unlocked::StorageRequested)) if d.simulated => {
+                    let disk = dock::usb::UsbDevice { storage: true, ..d.clone() };
+                    let _ = events.send(DockEvent::UsbDeparted(d)).await;
+                    let _ = events.send(DockEvent::UsbArrived(disk)).await;
+                }
+                Ok((d, outcome)) => tracing::info!(usb = %d.id(), serial = ?d.serial, ?outcome, "recorder login"),
+                Err(e) => tracing::error!(error = %e, "recorder login task failed"),
+            }
+        });
     }
 
     fn write_status(&self) {
@@ -373,6 +466,7 @@ impl Station {
                 if let Some(s) = &d.serial {
                     self.usb_present.insert(s.clone(), d.clone());
                 }
+                self.unlock(&d);
                 self.rescan();
             }
             DockEvent::UsbDeparted(d) => {
@@ -384,6 +478,21 @@ impl Station {
                 );
                 if let Some(s) = &d.serial {
                     self.usb_present.remove(s);
+                }
+                if d.storage {
+                    // Undocked: what its SDK found belongs to that docking only.
+                    if let Some(s) = &d.serial {
+                        self.sdk_sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(s);
+                    }
+                } else {
+                    // Docked again later: a new docking, logged in to again. A login that
+                    // failed stays in the status view until then; one that worked gives way
+                    // to the storage's own bay.
+                    let name = crate::ingest::unlock::status_name(&d);
+                    self.unlock_tried.remove(&name);
+                    if self.unlocks.get(&name).is_some_and(|p| p.snapshot().phase == Phase::Identifying) {
+                        self.unlocks.remove(&name);
+                    }
                 }
                 self.rescan();
             }
@@ -464,6 +573,31 @@ pub fn prepare(config: &Config, defer_check: bool) -> Result<(InstanceLock, Cata
 /// # Errors
 /// When it cannot start (see [`prepare`]).
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), DaemonError> {
+    run_with(config, shutdown, Vec::new()).await
+}
+
+/// [`run`], with the devices of a simulated USB bus reported as arrived before the first
+/// rescan (the demo; test builds also read `EVIDOCK_SIM_USB`, see [`dock::usb::simulated`]).
+///
+/// # Errors
+/// When it cannot start (see [`prepare`]).
+pub async fn run_with(
+    config: Config,
+    shutdown: CancellationToken,
+    simulated: Vec<dock::usb::UsbDevice>,
+) -> Result<(), DaemonError> {
+    #[cfg(feature = "failpoints")]
+    let simulated = {
+        let mut simulated = simulated;
+        if let Ok(spec) = std::env::var("EVIDOCK_SIM_USB") {
+            simulated.extend(dock::usb::simulated(&spec, &config.usb.models).map_err(|e| DaemonError::Io {
+                action: "reading EVIDOCK_SIM_USB",
+                path: PathBuf::from("EVIDOCK_SIM_USB"),
+                source: std::io::Error::other(e),
+            })?);
+        }
+        simulated
+    };
     let (lock, catalog, clean) = prepare(&config, true)?;
     // The station's custody signing key, created at the first start (issue it to auditors
     // as custody-signing.pub from the state folder).
@@ -499,6 +633,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
         },
         usb_present: BTreeMap::new(),
         claims: Arc::default(),
+        unlocks: BTreeMap::new(),
+        unlock_tried: std::collections::BTreeSet::new(),
+        events: tx.clone(),
+        sdk_sessions: Arc::default(),
     };
     station.event(
         Action::DaemonStarted,
@@ -568,6 +706,9 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Daem
                 None
             });
 
+    for d in simulated {
+        station.handle(DockEvent::UsbArrived(d));
+    }
     station.rescan();
     station.write_status();
     let notifier = systemd::Notifier::from_env();

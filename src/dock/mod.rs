@@ -1,10 +1,12 @@
 //! The edges that notice dockings: the dock-root watch ([`watch`]), USB hotplug ([`usb`]),
-//! and safe access to a docked volume ([`volume`]).
+//! and safe access to a docked volume ([`volume`]); and the udev rules that mount recorders
+//! for them, generated from the model table ([`udev`]).
 //!
 //! Edges are level-triggered: their events are hints, and the daemon rescans the dock root
 //! after each one (and periodically), so a missed or coalesced event loses nothing.
 //! Must never: decide anything about custody; they only report what they see.
 
+pub mod udev;
 pub mod usb;
 pub mod volume;
 pub mod watch;

@@ -35,6 +35,11 @@ pub struct UsbDevice {
     pub serial: Option<String>,
     /// Model name from the configuration.
     pub model: String,
+    /// Reported by a simulated bus (tests, the demo), not by libusb.
+    pub simulated: bool,
+    /// It shows a USB mass-storage interface (a recorder in storage mode); a recorder that
+    /// wants a login first (`ambarella`) shows none until it is told to.
+    pub storage: bool,
 }
 
 impl UsbDevice {
@@ -48,6 +53,11 @@ fn describe<T: UsbContext>(device: &rusb::Device<T>, models: &[UsbModel], read_s
     let desc = device.device_descriptor().ok()?;
     let model = models.iter().find(|m| m.vendor_id == desc.vendor_id() && m.product_id == desc.product_id())?;
     let serial = if read_serial { serial_of(device, &desc) } else { None };
+    // Interface class 8: USB mass storage.
+    let storage = device
+        .active_config_descriptor()
+        .or_else(|_| device.config_descriptor(0))
+        .is_ok_and(|c| c.interfaces().any(|i| i.descriptors().any(|d| d.class_code() == 8)));
     Some(UsbDevice {
         bus: device.bus_number(),
         address: device.address(),
@@ -55,6 +65,8 @@ fn describe<T: UsbContext>(device: &rusb::Device<T>, models: &[UsbModel], read_s
         product_id: desc.product_id(),
         serial,
         model: model.name.clone(),
+        simulated: false,
+        storage,
     })
 }
 
@@ -73,6 +85,58 @@ fn serial_of<T: UsbContext>(device: &rusb::Device<T>, desc: &rusb::DeviceDescrip
             Err(_) => return None,
         }
     }
+}
+
+/// Cameras of the simulated bus that want a login ([`simulated`]), by USB serial.
+static SIMULATED_CAMERAS: std::sync::Mutex<
+    std::collections::BTreeMap<String, crate::recorder::adapter::ambarella::FakeCamera>,
+> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The simulated camera with this USB serial, to talk to as to a real one.
+pub fn simulated_camera(serial: &str) -> Option<crate::recorder::adapter::ambarella::FakeCamera> {
+    SIMULATED_CAMERAS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(serial).cloned()
+}
+
+/// The devices of a simulated bus, for tests and the demo: `VVVV:PPPP:SERIAL` entries separated
+/// by commas, each a recorder showing its storage; `VVVV:PPPP:SERIAL@PASSWORD` is a camera
+/// that shows none until it is logged in to with that password and told to (Ambarella's
+/// disk mode, answered by [`crate::recorder::adapter::ambarella::FakeCamera`]). Ids of no
+/// configured model are left out, as the real watch leaves them out.
+///
+/// # Errors
+/// On an entry of another shape.
+pub fn simulated(spec: &str, models: &[UsbModel]) -> Result<Vec<UsbDevice>, String> {
+    let mut out = Vec::new();
+    for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (entry, password) = match entry.rsplit_once('@') {
+            Some((e, p)) => (e, Some(p)),
+            None => (entry, None),
+        };
+        let b = crate::catalog::UsbBinding::parse(entry)?;
+        if let Some(p) = password {
+            SIMULATED_CAMERAS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(b.usb_serial.clone(), crate::recorder::adapter::ambarella::FakeCamera::new(p));
+        }
+        let Some(model) = models.iter().find(|m| {
+            (m.vendor_id, m.product_id) == (b.vendor_id, b.product_id)
+                || m.profile.storage_id == Some((b.vendor_id, b.product_id))
+        }) else {
+            continue;
+        };
+        out.push(UsbDevice {
+            bus: 0,
+            address: out.len() as u8 + 1,
+            vendor_id: b.vendor_id,
+            product_id: b.product_id,
+            serial: Some(b.usb_serial),
+            model: model.name.clone(),
+            simulated: true,
+            storage: password.is_none(),
+        });
+    }
+    Ok(out)
 }
 
 struct Callback {

@@ -91,6 +91,17 @@ fn usb_serial_of(dev: &Path) -> Option<String> {
     Some(serial.trim().to_string()).filter(|s| !s.is_empty())
 }
 
+/// The USB device a block device sits on: vendor and product id, and serial where it has one.
+fn usb_device_of(dev: &Path) -> Option<(u16, u16, Option<String>)> {
+    let real = std::fs::canonicalize(dev).ok()?;
+    let usb = real.ancestors().find(|d| d.join("idVendor").is_file())?;
+    let hex =
+        |name: &str| std::fs::read_to_string(usb.join(name)).ok().and_then(|s| u16::from_str_radix(s.trim(), 16).ok());
+    let serial =
+        std::fs::read_to_string(usb.join("serial")).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    Some((hex("idVendor")?, hex("idProduct")?, serial))
+}
+
 fn io_err(e: nix::errno::Errno) -> io::Error {
     io::Error::from(e)
 }
@@ -155,6 +166,13 @@ impl Volume {
     /// device (a daemon starting with a recorder already docked).
     pub fn usb_serial(&self) -> Option<String> {
         self.backing.as_deref().filter(|_| self.own_fs).and_then(usb_serial_of)
+    }
+
+    /// The vendor id, product id and serial of the USB device under the volume, as the kernel
+    /// has them (`idVendor`, `idProduct`, `serial` in sysfs); `None` as for
+    /// [`Volume::usb_serial`].
+    pub fn usb_device(&self) -> Option<(u16, u16, Option<String>)> {
+        self.backing.as_deref().filter(|_| self.own_fs).and_then(usb_device_of)
     }
 
     /// [`Volume::present`] after an I/O error: an unplugged device's reads fail a moment

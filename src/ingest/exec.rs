@@ -24,7 +24,7 @@ use crate::catalog::{ArchivedFile, Catalog, CatalogError, CopyRecord, DockingSta
 use crate::config::Config;
 use crate::custody::event::Action;
 use crate::dock::volume::{components, Stamp, Volume};
-use crate::recorder::adapter::{self, Adapter, AdapterError};
+use crate::recorder::adapter::{self, Adapter, AdapterError, FootageLayout, Selection};
 use crate::recorder::format::{self, hex, ChainFile, Digest, Identity};
 use crate::recorder::{seal, verify};
 
@@ -48,6 +48,8 @@ pub struct Bay<'a> {
     /// The serials being ingested now, by every bay, with their volume: two volumes claiming
     /// one serial at once is an identity conflict.
     pub claims: &'a Claims,
+    /// What a vendor SDK found before this recorder switched to storage (`gat947-sdk`).
+    pub sdk: Option<&'a crate::recorder::adapter::gat947::SdkSession>,
 }
 
 /// Serial being ingested → the volume folder claiming it, shared by the bays.
@@ -394,7 +396,7 @@ fn is_nospace(e: &io::Error) -> bool {
 }
 
 impl Bay<'_> {
-    fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
+    pub(super) fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
         self.catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -414,10 +416,38 @@ impl Bay<'_> {
             path: path.into(),
             source,
         })?;
-        let adapter = adapter::select(&vol, self.usb.as_ref().map(|u| (u.vendor_id, u.product_id)));
         let tz = self.config.timezone;
         let now_utc = Utc::now();
         let dock_now = now_utc.with_timezone(&tz).naive_local();
+        // The model table decides the adapter, by the USB id of the device the volume is on.
+        let usb = adapter::usb_facts(self.usb, &vol);
+        let model = usb.as_ref().and_then(|u| adapter::model_for(&self.config.usb.models, u));
+        let bound = match (model, usb.as_ref().and_then(|u| u.serial.clone())) {
+            (Some(m), Some(usb_serial)) if m.profile.kind.identity_from_registry() => {
+                self.catalog().bound_device(&crate::catalog::UsbBinding {
+                    vendor_id: m.vendor_id,
+                    product_id: m.product_id,
+                    usb_serial,
+                })?
+            }
+            _ => None,
+        };
+        let adapter = match adapter::select(&vol, usb.as_ref(), model, bound, self.sdk, dock_now) {
+            Selection::Adapter(a) => a,
+            Selection::Untouched { reason, reason_zh } => {
+                self.catalog().event(
+                    Action::UnknownVolume,
+                    &format!("volume:{volume_name}"),
+                    json!({ "volume": volume_name, "reason": reason, "touched": false,
+                            "usb": usb.as_ref().map(|u| u.id()), "usb_serial": usb.as_ref().and_then(|u| u.serial.clone()) }),
+                )?;
+                self.progress.update(|s| {
+                    s.phase = Phase::NotARecorder;
+                    s.message = format!("{reason} / {reason_zh}");
+                });
+                return Ok(Outcome::NotARecorder);
+            }
+        };
         let identity = match adapter.identify() {
             Ok(id) => id,
             Err(AdapterError::NotARecorder { file }) => {
@@ -442,14 +472,23 @@ impl Bay<'_> {
 
         // Drift: both clocks in UTC where the recorder states its zone, else both local. Whole
         // seconds, so that a clock at either end of the range of times cannot overflow.
+        // A recorder whose clock cannot be read has no known drift (its times are unattested).
+        let clock_source = adapter.clock_source();
         let drift_s = match identity.clock_utc_offset {
+            _ if clock_source.is_none() => 0,
             Some(off) => plan::drift_seconds_utc(identity.clock, off, now_utc.naive_utc()),
             None => plan::drift_seconds(identity.clock, dock_now),
         };
+        let drift_known = clock_source.is_some().then_some(drift_s);
+        let adapter_facts = json!({
+            "kind": adapter.kind().as_str(), "model": model.map(|m| m.name.clone()),
+            "identity_source": adapter.identity_source(),
+            "clock_source": clock_source.clone().unwrap_or_else(|| "not read: the recorder's times are unattested".into()),
+        });
         // Nothing before the docking is catalogued may escape as a panic either: the docking is
         // then recorded without its drift, and closed as abandoned.
         let begun = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.begin(&volume_name, &identity, drift_s, dock_now)
+            self.begin(&volume_name, &identity, drift_known, dock_now, adapter_facts.clone())
         }));
         let docking_id = match begun {
             Ok(r) => r?,
@@ -463,6 +502,7 @@ impl Bay<'_> {
                     dock_clock: dock_now,
                     drift_s: None,
                     drift_threshold_s: self.config.ingest.clock_drift_threshold_s,
+                    adapter: None,
                 })?;
                 drop(cat);
                 return Err(self.abandon(docking, e));
@@ -473,8 +513,14 @@ impl Bay<'_> {
         // The USB serial as the USB watch reported it, or as the kernel has it for the volume's
         // disk: the watch may report the device only after the volume is mounted (a daemon
         // starting with a recorder docked).
-        let usb_serial =
-            self.usb.and_then(|u| u.serial.clone()).into_iter().chain(vol.usb_serial()).find(|u| *u != identity.serial);
+        // (A recorder known by its USB binding has the registry's serial: the binding is the check.)
+        let usb_serial = self
+            .usb
+            .and_then(|u| u.serial.clone())
+            .into_iter()
+            .chain(vol.usb_serial())
+            .filter(|_| !adapter.kind().identity_from_registry())
+            .find(|u| *u != identity.serial);
         let mut claim = Claim { claims: self.claims, serial: identity.serial.clone(), held: false };
         let conflict = {
             let mut claims = self.claims.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -522,7 +568,7 @@ impl Bay<'_> {
                 Ok(Some((previous, outcome))) if is_internal_outcome(&outcome) => {
                     let step = self.progress.snapshot().phase;
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        self.ingest_unverified(&vol, &identity, docking_id, dock_now, &attempt, &e, step, previous)
+                        self.ingest_unverified(&vol, adapter.layout(), &identity, docking_id, dock_now, &attempt, &e, step, previous)
                     }))
                     .unwrap_or_else(|panic| {
                         Err(IngestError::Internal { volume: vol.path().into(), what: panic_text(&*panic) })
@@ -541,16 +587,18 @@ impl Bay<'_> {
         &self,
         volume_name: &str,
         identity: &Identity,
-        drift_s: i64,
+        drift_s: Option<i64>,
         dock_now: NaiveDateTime,
+        adapter: serde_json::Value,
     ) -> Result<i64, IngestError> {
         let (docking_id, registry) = self.catalog().begin_docking(&DockingStart {
             volume: volume_name,
             usb: self.usb.map(usb_text),
             identity: Some(identity),
             dock_clock: dock_now,
-            drift_s: Some(drift_s),
+            drift_s,
             drift_threshold_s: self.config.ingest.clock_drift_threshold_s,
+            adapter: Some(adapter),
         })?;
         self.progress.update(|s| {
             s.docking_id = Some(docking_id);
@@ -561,8 +609,8 @@ impl Bay<'_> {
             });
             s.battery = identity.battery_percent;
             s.storage_free = identity.storage_free;
-            s.drift_s = Some(drift_s);
-            s.clock_unreliable = drift_s.unsigned_abs() > self.config.ingest.clock_drift_threshold_s;
+            s.drift_s = drift_s;
+            s.clock_unreliable = drift_s.is_some_and(|d| d.unsigned_abs() > self.config.ingest.clock_drift_threshold_s);
             s.registry = registry.as_str().to_string();
             if registry.is_flagged() {
                 s.registry_note = Some(registry.describe(&identity.serial));
@@ -619,6 +667,7 @@ impl Bay<'_> {
             dock_clock: dock_now,
             drift_s: None,
             drift_threshold_s: self.config.ingest.clock_drift_threshold_s,
+            adapter: None,
         })?;
         cat.record_hostile(docking, format::IDENTITY_FILE, &msg)?;
         cat.finish_docking(docking, outcome, false, Action::IngestAbandoned, json!({ "error": msg }))?;
@@ -667,7 +716,7 @@ impl Bay<'_> {
         let result = adapter.set_clock(dock_now);
         let details = match &result {
             Ok(()) => json!({ "old": format::format_wall(identity.clock), "new": format::format_wall(dock_now),
-                              "drift_s": drift_s, "applied": "on undock" }),
+                              "drift_s": drift_s, "applied": adapter.clock_applied() }),
             Err(e) => json!({ "old": format::format_wall(identity.clock), "error": e.to_string() }),
         };
         if let Err(e) = self.catalog().event(Action::ClockSet, &subject, details) {
@@ -676,12 +725,24 @@ impl Bay<'_> {
     }
 
     /// Scans the volume and records what it refuses (once per docking: `logged` says it was).
-    fn scan(&self, vol: &Volume, serial: &str, docking_id: i64, logged: &Cell<bool>) -> Result<Inventory, IngestError> {
+    fn scan(
+        &self,
+        vol: &Volume,
+        layout: Option<&FootageLayout>,
+        serial: &str,
+        docking_id: i64,
+        logged: &Cell<bool>,
+    ) -> Result<Inventory, IngestError> {
         let limits = Limits {
             max_file_bytes: self.config.ingest.max_segment_bytes,
             max_entries: self.config.ingest.max_files_per_volume,
         };
-        let inventory = scan::scan(vol, limits, serial).map_err(|source| {
+        // A vendor recorder's footage folders, else the contract's layout.
+        let scanned = match layout {
+            Some(l) => super::vendor::scan_folders(vol, limits, l),
+            None => scan::scan(vol, limits, serial),
+        };
+        let inventory = scanned.map_err(|source| {
             if vol.present() {
                 IngestError::Io { action: "scanning", path: vol.path().into(), source }
             } else {
@@ -728,7 +789,30 @@ impl Bay<'_> {
         let serial = identity.serial.as_str();
         // What footage times are corrected by: nothing, when the clock is no possible reading.
         let correction = plan::correction(identity.clock, drift_s);
-        let inventory = self.scan(vol, serial, docking_id, &attempt.refusals_logged)?;
+        let layout = adapter.layout();
+        let inventory = self.scan(vol, layout, serial, docking_id, &attempt.refusals_logged)?;
+        // A vendor recorder's files: dated by name or file system, important marks read. A
+        // name carrying another device's serial is an identity conflict (kept, never wiped).
+        let dated = layout.map(|l| {
+            super::vendor::date_files(l, &inventory.footage, dock_now, |i| {
+                super::vendor::local_mtime(vol, &i.rel, self.config.timezone)
+            })
+        });
+        let vendor = dated.is_some();
+        let dated = dated.unwrap_or_default();
+        if let (None, Some((rel, other))) = (&conflict, super::vendor::foreign_serial(&dated, serial)) {
+            let why = format!("file {rel} names device {other}, but this recorder is {serial}");
+            self.catalog().event(
+                Action::IdentityConflict,
+                &format!("device:{serial}"),
+                json!({ "docking": docking_id, "volume": vol.path().file_name().map(|n| n.to_string_lossy()), "conflict": why }),
+            )?;
+            self.progress.update(|s| s.registry_note = Some(format!("{why} / 设备身份冲突，不清除记录仪")));
+            conflict = Some(why);
+        }
+        // How the verification names a file: the contract's file names are unique (they carry
+        // the sequence number); a vendor's may repeat across folders, so its path is used.
+        let key = |i: &Item| if vendor { i.rel.clone() } else { i.name.clone() };
 
         // Chains first: their PART records say which prefixes to hash while copying.
         let mut chains: Vec<(String, ChainFile)> = Vec::new();
@@ -790,7 +874,7 @@ impl Bay<'_> {
         let mut salvaged = 0u64;
         let no_offsets = Vec::new();
         for (item, result) in
-            self.copy_all(vol, serial, docking_id, &inventory.footage, &prefixes, correction, dock_now)
+            self.copy_all(vol, serial, docking_id, &inventory.footage, &prefixes, correction, dock_now, &dated)
         {
             match result {
                 Ok(d) => done.push((item, d)),
@@ -811,7 +895,8 @@ impl Bay<'_> {
 
         // Verify: a pure function of the chains and what was read (R5, R6).
         self.progress.update(|s| s.phase = Phase::Verifying);
-        let mut read_files: Vec<verify::ReadFile> = done.iter().map(|(_, d)| d.read.clone()).collect();
+        let mut read_files: Vec<verify::ReadFile> =
+            done.iter().map(|(i, d)| verify::ReadFile { name: key(i), ..d.read.clone() }).collect();
         // Segments a chain names that an earlier docking archived and wiped: judged by the
         // archive's verified copy, not reported missing.
         let named: std::collections::BTreeSet<&str> = chains
@@ -848,7 +933,7 @@ impl Bay<'_> {
             let judged = report
                 .segments
                 .iter_mut()
-                .find(|f| f.source.is_none() && f.name.as_deref() == Some(item.name.as_str()));
+                .find(|f| f.source.is_none() && f.name.as_deref() == Some(key(item).as_str()));
             match judged {
                 Some(f) => {
                     f.detail = format!("{note}: {}", f.detail);
@@ -858,7 +943,7 @@ impl Bay<'_> {
                     report.segments.push(verify::SegmentFinding {
                         seq: crate::recorder::format::SegmentName::parse(&item.name).map(|n| n.seq),
                         last_seq: None,
-                        name: Some(item.name.clone()),
+                        name: Some(key(item)),
                         source: Some(item.rel.clone()),
                         session: None,
                         kind: None,
@@ -880,7 +965,18 @@ impl Bay<'_> {
                 f.detail = format!("on the recorder but not taken at this docking ({}): {}", r.what, f.detail);
             }
         }
-                // Each verdict is tied to the archived copy of the very file it judged (by its path on
+        // A vendor file's time is its name's or its file system's (unattested), said in its finding.
+        for f in report.segments.iter_mut().filter(|_| vendor) {
+            let Some(d) = f.name.as_deref().and_then(|n| dated.get(n)) else { continue };
+            if d.source != super::vendor::TimeSource::Docking {
+                f.start = Some(d.start);
+            }
+            f.detail = format!("{}; {}", f.detail, d.source.note());
+            if let Some(mark) = &d.important {
+                f.detail += &format!("; marked important on the recorder: {mark} / 记录仪重要标记");
+            }
+        }
+        // Each verdict is tied to the archived copy of the very file it judged (by its path on
         // the volume: two files may share a name in two dated folders).
         let by_source: BTreeMap<&str, &Done> = done.iter().map(|(i, d)| (i.rel.as_str(), d)).collect();
         let rows: Vec<SegmentRow<'_>> = report
@@ -897,7 +993,31 @@ impl Bay<'_> {
             .collect();
         self.catalog().record_verification(docking_id, serial, &report, &rows)?;
         attempt.verified.set(true);
-        if report.provenance == verify::Provenance::SealedAtDock && !read_files.is_empty() {
+        if vendor && !done.is_empty() {
+            // No chain record can carry a vendor's names: the dock seals what it read in a
+            // manifest, with where the identity and the times come from.
+            let sealed: Vec<super::vendor::Sealed<'_>> = done
+                .iter()
+                .map(|(i, d)| super::vendor::Sealed {
+                    item: i,
+                    size: d.read.size,
+                    hash: d.read.hash,
+                    file_id: d.archived.id,
+                })
+                .collect();
+            let header = [
+                ("serial", serial.to_string()),
+                ("docking", docking_id.to_string()),
+                ("kind", adapter.kind().as_str().to_string()),
+                ("model", identity.model.clone()),
+                ("identity_source", adapter.identity_source()),
+                ("clock_source", adapter.clock_source().unwrap_or_else(|| "not read: times unattested".into())),
+                ("drift_s", if adapter.clock_source().is_some() { drift_s.to_string() } else { "unknown".into() }),
+                ("sealed_at", format::format_wall(dock_now)),
+            ];
+            self.write_vendor_seal(serial, docking_id, &header, &sealed, &dated, dock_now)?;
+            self.flag_important(serial, &identity.model, &sealed, &dated)?;
+        } else if report.provenance == verify::Provenance::SealedAtDock && !read_files.is_empty() {
             self.write_dock_seal(serial, docking_id, &read_files, dock_now)?;
         }
         let flagged = report.segments.iter().filter(|s| s.verdict.is_flagged()).count() as u64;
@@ -1123,6 +1243,10 @@ impl Bay<'_> {
             if s.clock_unreliable {
                 s.message += "; recorder clock off: footage times unreliable / 记录仪时钟偏差过大，时间不可靠";
             }
+            if s.drift_s.is_none() {
+                s.message +=
+                    "; the recorder's clock cannot be read: footage times unattested / 记录仪时钟无法读取，录像时间未经证实";
+            }
             if impossible > 0 {
                 s.message += &format!(
                     "; {impossible} impossible value(s) from the recorder (times, sizes), footage archived all the \
@@ -1150,6 +1274,7 @@ impl Bay<'_> {
     fn ingest_unverified(
         &self,
         vol: &Volume,
+        layout: Option<&FootageLayout>,
         identity: &Identity,
         docking_id: i64,
         dock_now: NaiveDateTime,
@@ -1168,7 +1293,7 @@ impl Bay<'_> {
             json!({ "docking": docking_id, "error": what, "step": step.as_str(), "previous_docking": previous,
                     "verified": verified, "wiped": false }),
         )?;
-        let inventory = self.scan(vol, serial, docking_id, &attempt.refusals_logged)?;
+        let inventory = self.scan(vol, layout, serial, docking_id, &attempt.refusals_logged)?;
         let bytes_total =
             inventory.footage.iter().chain(&inventory.chains).fold(0u64, |sum, f| sum.saturating_add(f.size));
         self.progress.update(|s| {
@@ -1465,11 +1590,23 @@ impl Bay<'_> {
         prefixes: &BTreeMap<String, Vec<u64>>,
         drift_s: Option<i64>,
         dock_now: NaiveDateTime,
+        dated: &BTreeMap<String, super::vendor::Dated>,
     ) -> Vec<(Item, Result<Done, FileError>)> {
         let no_offsets = Vec::new();
         let dest_of = |item: &Item| {
-            plan::footage_destination(serial, &item.name, drift_s, dock_now)
-                .map_err(|e| FileError::Failed(format!("no archive path for it: {e}")))
+            match dated.get(&item.rel) {
+                // A vendor file, dated by its name or file system (the recorder's clock),
+                // corrected where the drift is known; else filed by the docking day.
+                Some(d) => {
+                    let start = match d.source {
+                        super::vendor::TimeSource::Docking => Some(d.start),
+                        _ => drift_s.and_then(|c| plan::corrected(d.start, c)),
+                    };
+                    layout::segment_path(start.unwrap_or(dock_now), None, serial, &item.name)
+                }
+                None => plan::footage_destination(serial, &item.name, drift_s, dock_now),
+            }
+            .map_err(|e| FileError::Failed(format!("no archive path for it: {e}")))
         };
         let abort = AtomicBool::new(false);
         let (tx, rx) = std::sync::mpsc::sync_channel::<(&Item, Result<Copied, FileError>)>(1);

@@ -80,7 +80,11 @@ pub const MAX_REFUSALS: usize = 1000;
 /// Bytes of chain files read from one volume, in all.
 pub const MAX_CHAINS_BYTES: u64 = 4 * MAX_CHAIN_BYTES;
 
-fn kind_word(kind: EntryKind) -> &'static str {
+pub(super) fn refuse(out: &mut Inventory, path: String, what: impl Into<String>) {
+    out.refused.push(Refused { path, what: what.into() });
+}
+
+pub(super) fn kind_word(kind: EntryKind) -> &'static str {
     match kind {
         EntryKind::File { .. } => "file",
         EntryKind::Dir => "folder",
@@ -90,7 +94,7 @@ fn kind_word(kind: EntryKind) -> &'static str {
 }
 
 /// A safe UTF-8 name, or why not.
-fn safe_name(name: &OsStr) -> Result<&str, &'static str> {
+pub(super) fn safe_name(name: &OsStr) -> Result<&str, &'static str> {
     let s = name.to_str().ok_or("name is not valid UTF-8")?;
     if s.chars().any(char::is_control) {
         return Err("name contains control characters");
@@ -114,6 +118,28 @@ fn rank(name: &str, serial: &str) -> u8 {
             Some((_, ext)) if ["MP4", "WAV", "JPG"].contains(&ext.to_ascii_uppercase().as_str()) => 3,
             _ => 4,
         },
+    }
+}
+
+pub(super) fn list_or_refuse(
+    volume: &Volume,
+    rel: &[&OsStr],
+    shown: &str,
+    limits: Limits,
+    out: &mut Inventory,
+) -> io::Result<Option<Vec<Entry>>> {
+    match volume.list(rel, limits.max_entries) {
+        Ok(entries) => Ok(Some(entries)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::Other => {
+            refuse(out, shown.to_string(), format!("folder not scanned: {e} (ingest.max_files_per_volume)"));
+            Ok(None)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::ENOTDIR) => {
+            refuse(out, shown.to_string(), "expected a folder, found a link or a file (never followed)");
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -127,6 +127,59 @@ pub fn seal_at_dock(
     })
 }
 
+/// First line of a dock manifest.
+pub const MANIFEST_VERSION: &str = "EVIDOCK-DOCK-SEAL/1";
+
+/// One file of a dock manifest: what the dock read of a vendor recorder's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestFile {
+    /// Path on the volume, `/`-separated.
+    pub rel: String,
+    /// Bytes read.
+    pub size: u64,
+    /// BLAKE3 of the bytes read.
+    pub hash: Digest,
+    /// Start of the recording on the recorder's clock, where known.
+    pub start: Option<NaiveDateTime>,
+    /// Where the start comes from (`file name`, `file system`).
+    pub time_source: String,
+    /// The important mark found, with where.
+    pub important: Option<String>,
+}
+
+fn one_line(s: &str) -> String {
+    s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+}
+
+/// The dock's seal for a recorder that writes no chain and whose file names the contract's
+/// chain records cannot carry (a vendor recorder): a manifest naming every file read, with
+/// its size, BLAKE3, start time and where that time comes from, and whether the recorder
+/// marked it important. `header` gives the facts of the docking (`key`, value) in order.
+///
+/// Format: the line [`MANIFEST_VERSION`], then `key=value` lines, then one line per file,
+/// sorted by path: `file=<blake3>\t<size>\t<start or ->\t<time source>\t<mark or ->\t<path>`.
+/// Control characters in values are escaped, so every record is one line.
+pub fn dock_manifest(header: &[(&str, String)], files: &[ManifestFile]) -> String {
+    let mut out = format!("{MANIFEST_VERSION}\n");
+    for (k, v) in header {
+        out += &format!("{k}={}\n", one_line(v));
+    }
+    let mut files: Vec<&ManifestFile> = files.iter().collect();
+    files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    for f in files {
+        out += &format!(
+            "file={}\t{}\t{}\t{}\t{}\t{}\n",
+            super::format::hex(&f.hash),
+            f.size,
+            f.start.map_or_else(|| "-".to_string(), super::format::format_wall),
+            one_line(&f.time_source),
+            f.important.as_deref().map_or_else(|| "-".to_string(), one_line),
+            one_line(&f.rel),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +259,38 @@ mod tests {
         assert!(chain.bad_lines.is_empty());
         assert!(matches!(chain.records[0].record, Record::Genesis { first_seq: 3, .. }));
         assert!(matches!(chain.records[1].record, Record::Close { last_seq: 2, segments: 0, .. }));
+    }
+
+    #[test]
+    fn a_dock_manifest_lists_every_file_one_line_each() {
+        let files = vec![
+            ManifestFile {
+                rel: "DCIM/100MEDIA/B.MP4".into(),
+                size: 5,
+                hash: *blake3::hash(b"video").as_bytes(),
+                start: None,
+                time_source: "file system".into(),
+                important: None,
+            },
+            ManifestFile {
+                rel: "DCIM/100MEDIA/A\nX_IMP.MP4".into(),
+                size: 3,
+                hash: [0; 32],
+                start: Some(at()),
+                time_source: "file name".into(),
+                important: Some("IMP (file name)".into()),
+            },
+        ];
+        let text =
+            dock_manifest(&[("serial", "A100001".into()), ("identity_source", "registry\nforged=1".into())], &files);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], MANIFEST_VERSION);
+        assert_eq!(lines[2], "identity_source=registry\\nforged=1", "a value cannot add a line");
+        assert!(lines[3]
+            .starts_with(&format!("file={}\t3\t2024-05-01T18:00:00\tfile name\tIMP (file name)\t", "0".repeat(64))));
+        assert!(lines[3].ends_with("\tDCIM/100MEDIA/A\\nX_IMP.MP4"), "sorted by path, escaped: {}", lines[3]);
+        assert!(lines[4].ends_with("\t-\tfile system\t-\tDCIM/100MEDIA/B.MP4"));
+        assert_eq!(lines.len(), 5);
     }
 
     #[test]

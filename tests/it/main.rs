@@ -2,6 +2,7 @@
 //! filesystem events. One binary, a module per feature, `support` for the station.
 
 mod access;
+mod ambarella;
 mod burn;
 mod cases;
 mod central;
@@ -18,5 +19,7 @@ mod ingest;
 mod limits;
 mod memory;
 mod retention;
+mod sdk;
 mod support;
 mod values;
+mod vendor;

@@ -627,7 +627,7 @@ proptest! {
         let stop = std::sync::atomic::AtomicBool::new(false);
         let claims = evidock::ingest::exec::Claims::default();
         let bay = evidock::ingest::Bay {
-            config: &config, catalog: &catalog, progress: &progress, stop: &stop, usb: None, claims: &claims,
+            config: &config, catalog: &catalog, progress: &progress, stop: &stop, usb: None, claims: &claims, sdk: None,
         };
         let outcome = bay.run(&vol);
         drop(catalog);

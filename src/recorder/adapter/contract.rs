@@ -1,90 +1,15 @@
-//! Recorder adapters: the four things the pipeline asks of a recorder, whatever its vendor:
-//! identify it (`GetZFYInfo`), read its clock, set its clock (`SyncDevTime`), and switch it
-//! to storage mode (`SetMSDC`).
-//!
-//! [`ContractAdapter`] speaks the storage contract of `docs/RECORDER-FORMAT.md`: identity
-//! and clock come from the identity file, a clock request is a file the recorder applies on
-//! undock, and its storage is already mounted. A vendor adapter that needs USB control
-//! transfers (a password, then a "disk mode" command before the storage appears) implements
-//! the same trait over `rusb`; the pipeline only sees [`Adapter`].
+//! The adapter for recorders that follow the storage contract (`ZFY-CUSTODY/1`, see
+//! `docs/RECORDER-FORMAT.md`): identity and clock come from the identity file, a clock request
+//! is a file the recorder applies on undock, and its storage is already mounted.
 //!
 //! Must never: write to the volume except [`Adapter::set_clock`]'s request.
 
 use chrono::NaiveDateTime;
 
 use crate::dock::volume::{components, Volume};
+use crate::recorder::format::{self, Identity};
 
-use super::format::{self, FormatError, Identity};
-
-/// Why an adapter could not do what was asked.
-#[derive(Debug, thiserror::Error)]
-pub enum AdapterError {
-    /// The volume has no identity file: it is not a recorder (a stick, an SD card).
-    #[error("no {file} at the volume root: not a recorder")]
-    NotARecorder {
-        /// The identity file looked for.
-        file: &'static str,
-    },
-    /// The identity file exists but is not valid.
-    #[error("identity file {file} is invalid: {source}")]
-    BadIdentity {
-        /// The identity file.
-        file: &'static str,
-        /// What is wrong, with its line.
-        source: FormatError,
-    },
-    /// The recorder does not allow setting its clock.
-    #[error("recorder {serial} does not allow its clock to be set")]
-    ClockNotSettable {
-        /// Device serial.
-        serial: String,
-    },
-    /// An I/O error talking to the recorder.
-    #[error("{action} on the recorder: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The error.
-        source: std::io::Error,
-    },
-}
-
-/// What the pipeline asks of a recorder.
-pub trait Adapter {
-    /// Reads the recorder's identity, health and clock (`GetZFYInfo`).
-    ///
-    /// # Errors
-    /// [`AdapterError::NotARecorder`] when it is no recorder; otherwise when the identity
-    /// cannot be read or is invalid.
-    fn identify(&self) -> Result<Identity, AdapterError>;
-
-    /// The recorder's clock reading at dock time.
-    ///
-    /// # Errors
-    /// When the clock cannot be read.
-    fn read_clock(&self) -> Result<NaiveDateTime, AdapterError>;
-
-    /// Asks the recorder to set its clock to `now` (device local time) (`SyncDevTime`).
-    ///
-    /// # Errors
-    /// When the recorder does not allow it or the request fails.
-    fn set_clock(&self, now: NaiveDateTime) -> Result<(), AdapterError>;
-
-    /// Makes the recorder's storage available (`SetMSDC`).
-    ///
-    /// # Errors
-    /// When the switch fails.
-    fn switch_to_storage(&self) -> Result<(), AdapterError>;
-}
-
-/// The adapter for a docked volume: the one place that chooses how to talk to a recorder.
-/// Every recorder follows the storage contract today; a vendor adapter (selected here by the
-/// USB vendor and product id of the device the volume came from) is added without touching
-/// the pipeline, which only sees [`Adapter`].
-pub fn select<'v>(volume: &'v Volume, usb_id: Option<(u16, u16)>) -> Box<dyn Adapter + 'v> {
-    let _ = usb_id;
-    Box::new(ContractAdapter::new(volume))
-}
+use super::{Adapter, AdapterError};
 
 /// The adapter for recorders that follow the storage contract (`ZFY-CUSTODY/1`).
 #[derive(Debug)]

@@ -568,7 +568,17 @@ impl Bay<'_> {
                 Ok(Some((previous, outcome))) if is_internal_outcome(&outcome) => {
                     let step = self.progress.snapshot().phase;
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        self.ingest_unverified(&vol, adapter.layout(), &identity, docking_id, dock_now, &attempt, &e, step, previous)
+                        self.ingest_unverified(
+                            &vol,
+                            adapter.layout(),
+                            &identity,
+                            docking_id,
+                            dock_now,
+                            &attempt,
+                            &e,
+                            step,
+                            previous,
+                        )
                     }))
                     .unwrap_or_else(|panic| {
                         Err(IngestError::Internal { volume: vol.path().into(), what: panic_text(&*panic) })

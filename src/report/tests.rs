@@ -48,6 +48,7 @@ fn clean(id: &str, device: &str, officer: &str, start: &str) -> RecordingFacts {
         start,
         end,
         returned: None,
+        extended_until: None,
         ingested_at: crate::retention::local_to_utc(chrono_tz::Asia::Shanghai, end, crate::retention::Pick::Latest)
             + TimeDelta::hours(2),
         unexplained_gaps: 0,

@@ -88,6 +88,9 @@ pub struct ConfigFile {
     pub scrub: ScrubFile,
     /// `[central]`: the central copy (absent: none).
     pub central: Option<crate::central::config::CentralFile>,
+    /// `[duty]`: check-out health thresholds, end of the working day, extension approvers.
+    #[serde(default)]
+    pub duty: crate::duty::DutyFile,
 }
 
 /// `[scrub]` as written: the archive scrub (`evidock archive scrub`, R11).
@@ -491,6 +494,8 @@ pub struct Config {
     pub scrub: Scrub,
     /// The central copy (`[central]`), when configured.
     pub central: Option<crate::central::Central>,
+    /// Duty check-out and check-in (`[duty]`; R14, S0 §14, S1 §16, S3 §7).
+    pub duty: crate::duty::Duty,
 }
 
 impl Config {
@@ -796,7 +801,9 @@ impl Config {
             max_seconds: range("scrub.max_seconds", file.scrub.max_seconds, 0, 0, 7 * 86_400)?,
         };
         let central = crate::central::config::resolve(file.central, &shown, &base, &station_name)?;
+        let duty = crate::duty::resolve(file.duty, &shown)?;
         Ok(Config {
+            duty,
             central,
             roles,
             access,

@@ -22,6 +22,8 @@
 //! - [`report`]: compliance reports and spot-check samples for supervisors (pure).
 //! - [`central`]: the central copy in an S3 bucket with Object Lock: replication, proofs,
 //!   locks that follow deadlines and holds, the store as witness, the auditor's check.
+//! - [`duty`]: duty check-out and check-in: the health check before a recorder is handed
+//!   out, the bindings of recorders to officers for a shift, the duty report (pure).
 //! - [`config`]: the configuration file, resolved into typed values.
 //! - [`control`]: the control socket between the command line and the daemon, and the roles
 //!   that decide who may do what.
@@ -66,6 +68,7 @@ pub mod control;
 pub mod custody;
 pub mod daemon;
 pub mod dock;
+pub mod duty;
 pub mod ingest;
 pub mod ledger;
 pub mod recorder;

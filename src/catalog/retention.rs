@@ -198,6 +198,7 @@ impl Catalog {
                     start: start.unwrap_or_default(),
                     end: end.unwrap_or_default(),
                     returned: None,
+                    extended_until: None,
                     ingested_at: Utc::now(),
                     unexplained_gaps: 0,
                     drift_s: s.drift,

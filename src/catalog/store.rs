@@ -421,6 +421,7 @@ impl Catalog {
         conn.execute_batch(super::scrub::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::central::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::usb::SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::duty::SCHEMA).map_err(open_err)?;
         log::create_schema(&conn)?;
         conn.execute_batch(INDEXES).map_err(open_err)?;
         restrict(path)?;
@@ -546,6 +547,8 @@ impl Catalog {
                     "unreliable": d.drift_s.is_some_and(|s| s.unsigned_abs() > d.drift_threshold_s),
                 }),
             )?;
+            // Docking is the check-in: a recorder out on duty is back (INV-27).
+            super::duty::check_in(&self.actor, self.tz, &tx, &id.serial, docking)?;
         }
         tx.commit().map_err(sql("commit docking"))?;
         Ok((docking, registry))

@@ -82,6 +82,16 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Archive(_) => Rule::Job(&[Role::Archivist, Role::Admin]),
         Command::Device(D::Register { .. } | D::Retire { .. }) => Rule::Station(&[Role::Custodian, Role::Admin]),
         Command::Device(D::List { .. }) => Rule::Station(ANY),
+        Command::Duty(u) => match u {
+            super::duty::DutyCommand::Out { .. }
+            | super::duty::DutyCommand::Return { .. }
+            | super::duty::DutyCommand::Extend { .. } => Rule::Station(&[Role::Custodian, Role::Admin]),
+            super::duty::DutyCommand::Approve { .. } => Rule::Station(&[Role::Approver]),
+            super::duty::DutyCommand::List { .. } => Rule::Station(ANY),
+            super::duty::DutyCommand::Report { .. } => {
+                Rule::Station(&[Role::Supervisor, Role::Archivist, Role::Custodian, Role::Admin])
+            }
+        },
         Command::Case(history::CaseCommand::History(_)) => {
             Rule::Station(&[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian])
         }

@@ -10,6 +10,7 @@ mod central;
 mod daemon;
 mod demo;
 mod device;
+mod duty;
 mod history;
 mod ingest;
 pub mod invoke;
@@ -50,6 +51,10 @@ pub enum Command {
     /// The device registry: register, retire, list recorders (R1).
     #[command(subcommand)]
     Device(device::DeviceCommand),
+    /// Duty check-out after a health check, check-in by docking, returns, extensions and the
+    /// duty report (R1, R3, R14).
+    #[command(subcommand)]
+    Duty(duty::DutyCommand),
     /// Cases and their footage (R4, R13).
     #[command(subcommand)]
     Case(history::CaseCommand),
@@ -168,6 +173,7 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
             Ok(code)
         }
         Command::Device(cmd) => device::run(cmd, config),
+        Command::Duty(cmd) => duty::run(cmd, config),
         Command::Case(history::CaseCommand::History(args)) => history::run_history(args, config),
         Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, config),
         Command::Gap(cmd) => case::run_gap(cmd, config),

@@ -468,7 +468,16 @@ fn calendar(config: &Config) -> anyhow::Result<Calendar> {
 pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCode> {
     let mut catalog = super::open_catalog_as_user(config)?;
     let rows = catalog.recordings()?;
-    let facts: Vec<_> = rows.iter().map(|r| r.facts.clone()).collect();
+    let mut facts: Vec<_> = rows.iter().map(|r| r.facts.clone()).collect();
+    // The officer on duty at each recording, returns from remote work and approved handover
+    // extensions (docs/DUTY.md): late ingest is judged against them.
+    crate::duty::apply(
+        &mut facts,
+        &catalog.bindings(false)?,
+        &catalog.returns()?,
+        &super::duty::extensions(&catalog)?,
+        config.timezone,
+    );
     let (text, what) = match cmd {
         ReportCommand::Compliance { from, to, format } => {
             let period = Period::days(*from, *to)?;

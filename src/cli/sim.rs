@@ -103,6 +103,9 @@ pub struct RecorderArgs {
     /// Device clock minus true time, in seconds (may be negative).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_name = "S")]
     pub clock_drift_s: i64,
+    /// Battery charge the identity file reports, percent (contract recorders).
+    #[arg(long, default_value_t = 80, value_name = "PERCENT")]
+    pub battery: u8,
     /// Period of PART records in bytes (default: a quarter of a segment).
     #[arg(long, value_parser = parse_size, value_name = "BYTES")]
     pub part_every: Option<u64>,
@@ -185,6 +188,7 @@ fn recorder(args: &RecorderArgs) -> anyhow::Result<ExitCode> {
         clock_drift_s: args.clock_drift_s,
         part_every_bytes: args.part_every,
         prev_tail: args.prev_tail,
+        battery_percent: Some(args.battery),
         ..SimOptions::default()
     };
     let summary = write_recorder(&args.out, &opts, now)

@@ -276,11 +276,23 @@ pub enum Action {
     RecorderLogin,
     /// A recorder was asked to show its storage (disk mode, `SetMSDC`), with the outcome.
     StorageModeSet,
+    /// A recorder was handed out: bound to an officer for a shift after its health check, with the check (R1, R14).
+    DutyCheckedOut,
+    /// A check-out was refused: the recorder's health is below the thresholds, it is already out, or not in service (R14).
+    DutyRefused,
+    /// A bound recorder docked: its binding is closed by that docking (R1, R3).
+    DutyCheckedIn,
+    /// An officer's return to the unit after remote work was recorded: the after-return deadline counts from it (R3).
+    DutyReturnRecorded,
+    /// An extension of a shift's handover deadline was requested, with the reason (R3).
+    HandoverExtensionRequested,
+    /// An extension of a handover deadline was approved by a person the configuration names (R3).
+    HandoverExtensionApproved,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 74] = [
+    pub const ALL: [Action; 80] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -355,6 +367,12 @@ impl Action {
         Action::CentralAlarm,
         Action::RecorderLogin,
         Action::StorageModeSet,
+        Action::DutyCheckedOut,
+        Action::DutyRefused,
+        Action::DutyCheckedIn,
+        Action::DutyReturnRecorded,
+        Action::HandoverExtensionRequested,
+        Action::HandoverExtensionApproved,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -434,6 +452,12 @@ impl Action {
             Action::CentralAlarm => "central_alarm",
             Action::RecorderLogin => "recorder_login",
             Action::StorageModeSet => "storage_mode_set",
+            Action::DutyCheckedOut => "duty_checked_out",
+            Action::DutyRefused => "duty_refused",
+            Action::DutyCheckedIn => "duty_checked_in",
+            Action::DutyReturnRecorded => "duty_return_recorded",
+            Action::HandoverExtensionRequested => "handover_extension_requested",
+            Action::HandoverExtensionApproved => "handover_extension_approved",
         }
     }
 
@@ -514,6 +538,12 @@ impl Action {
             Action::CentralAlarm => "中心存储告警",
             Action::RecorderLogin => "记录仪登录",
             Action::StorageModeSet => "切换存储模式",
+            Action::DutyCheckedOut => "记录仪已领用",
+            Action::DutyRefused => "拒绝领用",
+            Action::DutyCheckedIn => "记录仪已归还",
+            Action::DutyReturnRecorded => "已登记返回单位",
+            Action::HandoverExtensionRequested => "已申请延期移交",
+            Action::HandoverExtensionApproved => "延期移交已批准",
         }
     }
 
@@ -983,7 +1013,8 @@ mod tests {
              identity_conflict impossible_value ingest_degraded contradiction_found session_remembered \
              signing_key_recorded checkpoint_refused deadline_recorded catalogue_mismatch \
              fixity_failed archive_scrubbed central_confirmed central_lock_changed central_alarm \
-             recorder_login storage_mode_set"
+             recorder_login storage_mode_set duty_checked_out duty_refused duty_checked_in \
+             duty_return_recorded handover_extension_requested handover_extension_approved"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -104,6 +104,9 @@ pub struct RecordingFacts {
     /// When the officer returned to the unit after remote, continuous or outlying work, if
     /// recorded (R3: the deadline then also runs from the return, under its own rule).
     pub returned: Option<NaiveDateTime>,
+    /// The handover deadline as an approved extension moved it (S2 §22: 批准延期移交), if any:
+    /// late ingest is judged against the later of it and the rules' deadline.
+    pub extended_until: Option<DateTime<Utc>>,
     /// When the footage was durably archived.
     pub ingested_at: DateTime<Utc>,
     /// Gaps with neither the recorder's reason nor a written explanation (R6).
@@ -478,7 +481,23 @@ pub fn build(input: &Input<'_>) -> Report {
                 basis = ("returned", "返回单位于", back.max(r.end), rules.ingest_after_return);
             }
         }
-        if r.ingested_at >= deadline {
+        let extended = r.extended_until.filter(|e| *e > deadline);
+        if let Some(ext) = extended {
+            deadline = ext;
+        }
+        if r.ingested_at >= deadline && extended.is_some() {
+            let (late_en, late_zh) = duration_text(r.ingested_at - deadline);
+            push(
+                Kind::LateIngest,
+                r,
+                format!(
+                    "handover extended (approved) to {}, ingested {}: {late_en} late",
+                    local(tz, deadline),
+                    local(tz, r.ingested_at)
+                ),
+                format!("经批准延期移交至{}，入库于{}，逾期{late_zh}", local(tz, deadline), local(tz, r.ingested_at)),
+            );
+        } else if r.ingested_at >= deadline {
             let (late_en, late_zh) = duration_text(r.ingested_at - deadline);
             let (what, what_zh, when, rule) = basis;
             push(

@@ -48,6 +48,7 @@ fn clean(id: &str, device: &str, officer: &str, start: &str) -> RecordingFacts {
         start,
         end,
         returned: None,
+        extended_until: None,
         ingested_at: crate::retention::local_to_utc(chrono_tz::Asia::Shanghai, end, crate::retention::Pick::Latest)
             + TimeDelta::hours(2),
         unexplained_gaps: 0,
@@ -213,6 +214,41 @@ fn a_return_from_remote_work_extends_the_ingest_deadline_under_its_own_rule() {
         |w| {
             w.recordings[3].ingested_at = utc("2026-03-10T15:00:00Z");
             w.recordings[3].returned = Some(t("2026-03-06T16:00:00"));
+        },
+        vec![],
+    );
+}
+
+/// S2 §22: 如遇特殊情况不能移交的，需经机构主管领导批准延期移交. An approved extension moves the
+/// handover deadline later, never earlier; late ingest is then judged against it.
+#[test]
+fn an_approved_handover_extension_is_the_deadline_late_ingest_is_judged_against() {
+    check(
+        |w| {
+            w.recordings[3].ingested_at = utc("2026-03-14T09:59:59Z");
+            w.recordings[3].extended_until = Some(utc("2026-03-14T10:00:00Z"));
+        },
+        vec![],
+    );
+    let r = check(
+        |w| {
+            w.recordings[3].ingested_at = utc("2026-03-14T10:30:00Z");
+            w.recordings[3].extended_until = Some(utc("2026-03-14T10:00:00Z"));
+        },
+        vec![on(Kind::LateIngest, "3201002", "ZFY0002", "s4")],
+    );
+    assert!(
+        r.findings[0].detail.starts_with("handover extended (approved) to 2026-03-14 18:00"),
+        "{}",
+        r.findings[0].detail
+    );
+    assert!(r.findings[0].detail.ends_with("0 h 30 min late"), "{}", r.findings[0].detail);
+    assert!(r.findings[0].detail_zh.starts_with("经批准延期移交至2026-03-14 18:00"), "{}", r.findings[0].detail_zh);
+    // An extension that ends before the ordinary deadline does not shorten it.
+    check(
+        |w| {
+            w.recordings[3].ingested_at = utc("2026-03-10T15:00:00Z");
+            w.recordings[3].extended_until = Some(utc("2026-03-01T00:00:00Z"));
         },
         vec![],
     );

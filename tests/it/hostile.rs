@@ -26,7 +26,12 @@ fn hostile_names_and_links_are_reported_left_alone_and_never_followed() {
     st.start();
     let docked = st.dock(&vol, "H1");
     let bay = st.wait_finished("H1");
-    assert_eq!(bay["phase"], "done", "normal footage still ingested: {bay:#}\n{}", st.log());
+    // The normal footage is ingested; the files with unsafe names are footage left on the
+    // recorder: not safe to undock (INV-26). The links and the FIFO are no footage.
+    assert_eq!(bay["phase"], "attention", "{bay:#}\n{}", st.log());
+    assert_eq!(bay["safe_to_undock"], false, "{bay:#}");
+    let message = bay["message"].as_str().unwrap();
+    assert!(message.contains("archived and verified") && message.contains("不可拔出"), "{message}");
 
     let db = st.db();
     let refused: Vec<(String, String)> = db
@@ -138,6 +143,39 @@ fn a_file_larger_than_allowed_is_refused_and_left_on_the_recorder() {
     assert!(what.contains("larger than ingest.max_segment_bytes"), "{what}");
     assert!(huge.exists(), "left on the recorder");
     assert_eq!(st.archived_footage().len(), 3);
+    // Footage stays on the recorder: not "safe to undock", and it says what is left (R3).
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("safe to undock: all footage"), "{out}");
+    assert!(out.contains("not safe to undock") && out.contains("不可拔出"), "{out}");
+    assert!(out.contains("HUGE_000999.MP4"), "names what is left: {out}");
+    let (outcome, safe): (String, bool) =
+        st.db().query_row("SELECT outcome, safe_to_undock FROM dockings", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert!(!safe && outcome.starts_with("attention"), "{outcome}");
+
+    // Other footage a recorder holds and the scan cannot take: a bad name, a file outside a
+    // dated folder, a folder inside one. A symbolic link or a FIFO is no footage and is only
+    // reported.
+    for (what, make) in [("bad name", "bad\u{1b}.MP4"), ("outside", "../loose.MP4"), ("folder", "sub/A.MP4")] {
+        let st = Station::new();
+        let (vol, summary) = st.sim("B2", &["--serial", "F600006", "--segments", "2", "--segment-bytes", "5000"]);
+        let dated = vol.join(summary["segments"][0]["path"].as_str().unwrap()).parent().unwrap().to_path_buf();
+        let p = dated.join(make);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, b"footage").unwrap();
+        let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("not safe to undock") && out.contains("不可拔出"), "{what}: {out}");
+        assert!(p.exists(), "{what}: left on the recorder");
+        let safe: bool = st.db().query_row("SELECT safe_to_undock FROM dockings", [], |r| r.get(0)).unwrap();
+        assert!(!safe, "{what}");
+    }
+    let st = Station::new();
+    let (vol, _) = st.sim("B3", &["--serial", "F600007", "--segments", "2", "--segment-bytes", "5000"]);
+    std::os::unix::fs::symlink("/etc/passwd", vol.join("DCIM/L.MP4")).unwrap();
+    nix::unistd::mkfifo(&vol.join("DCIM/F.MP4"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("safe to undock: all footage") && out.contains("refused and left"), "{out}");
 }
 
 #[test]

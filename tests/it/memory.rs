@@ -408,3 +408,59 @@ fn a_chain_of_tens_of_kib_with_long_runs_of_missing_numbers_is_bounded() {
     assert_eq!(runs[0], (2, "sequence numbers 2 to 999 (998 numbers) are absent".to_string()), "{runs:?}");
     st.assert_log_verifies();
 }
+
+/// `catalogue_mismatch` events about the dock's memory: their details.
+fn memory_mismatches(st: &Station) -> Vec<Value> {
+    let db = st.db();
+    let mut q = db
+        .prepare(
+            "SELECT details FROM custody_log WHERE action = 'catalogue_mismatch'
+             AND json_extract(details, '$.what') = 'dock memory' ORDER BY seq",
+        )
+        .unwrap();
+    q.query_map([], |r| r.get::<_, String>(0)).unwrap().map(|d| serde_json::from_str(&d.unwrap()).unwrap()).collect()
+}
+
+#[test]
+fn the_dock_memory_is_checked_against_the_custody_log_and_the_log_is_used() {
+    // Edited in the catalogue: the last link (a made-up one the next docking "continues"), or
+    // a number no longer parseable. The log's memory is used: the genuine next docking is no
+    // contradiction, and the edit is an alarm (INV-16, INV-17).
+    for edit in [
+        "UPDATE chain_sessions SET tail = '00' || substr(tail, 3) WHERE id = (SELECT MAX(id) FROM chain_sessions)",
+        "UPDATE chain_sessions SET next_seq = 'many' WHERE id = (SELECT MAX(id) FROM chain_sessions)",
+        "UPDATE chain_sessions SET next_seq = '3'",
+    ] {
+        let st = Station::new();
+        st.register(SERIAL);
+        let (v1, s1) = sim(&st, "V1", &["--start", "2024-06-01T09:00:00"]);
+        assert_eq!(ingest(&st, &v1).0, Some(0));
+        st.open_log_for_tampering().execute_batch(edit).unwrap();
+        let v2 = next_volume(&st, "V2", &s1, true);
+        let (_, out) = ingest(&st, &v2);
+        assert!(kinds(&st).is_empty(), "{edit}: the log's memory is continued: {out}\n{:?}", contradictions(&st));
+        let found = memory_mismatches(&st);
+        assert_eq!(found.len(), 1, "{edit}: {found:?}");
+        assert_eq!(found[0]["serial"], SERIAL);
+        assert!(found[0]["text"].as_str().unwrap().contains("edited"), "{found:?}");
+        // In `status`, both languages, while the catalogue still contradicts the log.
+        let o = st.evidock(&["status"]);
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(text.contains("dock memory") && text.contains("记录仪记忆"), "{text}");
+        st.assert_log_verifies();
+    }
+
+    // Deleted: the replayed sessions are named all the same, from the log.
+    let st = Station::new();
+    st.register(SERIAL);
+    let (v1, _) = sim(&st, "W1", &["--start", "2024-06-01T09:00:00"]);
+    assert_eq!(ingest(&st, &v1).0, Some(0));
+    st.open_log_for_tampering().execute_batch("DELETE FROM chain_sessions").unwrap();
+    let (v2, _) = sim(&st, "W2", &["--start", "2024-06-01T09:00:00", "--seed", "7"]);
+    assert_eq!(ingest(&st, &v2).0, Some(1));
+    assert_eq!(kinds(&st), vec!["session_reused", "session_reused"], "{:?}", contradictions(&st));
+    let found = memory_mismatches(&st);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0]["text"].as_str().unwrap().contains("deleted"), "{found:?}");
+    st.assert_log_verifies();
+}

@@ -312,6 +312,26 @@ impl Catalog {
         rows.collect::<Result<_, _>>().map_err(sql("reading the dock's memory of a device"))
     }
 
+    /// Every contradiction found at a docking: docking, the docking's station clock (wall
+    /// text), serial, kind, English and Chinese sentences, in the order found.
+    ///
+    /// # Errors
+    /// When the query fails.
+    #[allow(clippy::type_complexity)] // one row of the table
+    pub fn all_contradictions(&self) -> Result<Vec<(i64, String, String, String, String, String)>, CatalogError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT c.docking_id, d.dock_clock, c.serial, c.kind, c.detail, c.detail_zh
+                 FROM contradictions c JOIN dockings d ON d.id = c.docking_id ORDER BY c.id",
+            )
+            .map_err(sql("reading contradictions"))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .map_err(sql("reading contradictions"))?;
+        rows.collect::<Result<_, _>>().map_err(sql("reading contradictions"))
+    }
+
     /// The contradictions found at a docking: kind, English and Chinese sentences.
     ///
     /// # Errors

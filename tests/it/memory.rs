@@ -464,3 +464,37 @@ fn the_dock_memory_is_checked_against_the_custody_log_and_the_log_is_used() {
     assert!(found[0]["text"].as_str().unwrap().contains("deleted"), "{found:?}");
     st.assert_log_verifies();
 }
+
+#[test]
+fn the_compliance_report_lists_the_contradictions_of_its_period() {
+    let st = Station::new();
+    st.register(SERIAL);
+    let (v1, s1) = sim(&st, "V1", &["--start", "2024-06-01T09:00:00"]);
+    assert_eq!(ingest(&st, &v1).0, Some(0));
+    let v2 = next_volume(&st, "V2", &s1, false);
+    assert_eq!(ingest(&st, &v2).0, Some(1));
+    // The dock memory edited in the catalogue, then found at the next docking: an alarm.
+    st.open_log_for_tampering().execute_batch("UPDATE chain_sessions SET next_seq = '1'").unwrap();
+    let (v3, _) = sim(&st, "V3", &["--start", "2024-06-02T09:00:00", "--first-seq", "20", "--seed", "3"]);
+    ingest(&st, &v3);
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    let report = |format: &str| {
+        let o = st.evidock(&["report", "compliance", "--from", &today, "--to", &today, "--format", format]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let table = report("table");
+    assert!(table.contains("记录仪哈希链与本站记忆的矛盾 Contradictions"), "{table}");
+    assert!(table.contains("[link_not_continued]") && table.contains("docking 接入 #2"), "{table}");
+    assert!(table.contains("[dock_memory_edited]") && table.contains("记录仪记忆被改动"), "{table}");
+    let json: Value = serde_json::from_str(&report("json")).expect("the JSON report parses");
+    let kinds: Vec<&str> =
+        json["contradictions"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"link_not_continued") && kinds.contains(&"dock_memory_edited"), "{json:#}");
+    let csv = report("csv");
+    assert!(csv.lines().any(|l| l.starts_with("R5,contradiction,") && l.contains(SERIAL)), "{csv}");
+    let html = report("html");
+    assert!(html.contains("<h2>记录仪哈希链与本站记忆的矛盾") && html.contains("link_not_continued"), "{html}");
+    // Another period: none of them.
+    let o = st.evidock(&["report", "compliance", "--from", "2020-01-01", "--to", "2020-01-02"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("[link_not_continued]"));
+}

@@ -284,3 +284,40 @@ fn two_volumes_claiming_one_serial_at_once_are_both_kept_and_the_second_is_not_w
     st.stop();
     st.assert_log_verifies();
 }
+
+#[test]
+fn gbk_over_long_and_deeply_nested_names_are_left_on_the_recorder_and_named() {
+    use std::os::unix::ffi::OsStrExt;
+    let st = Station::new();
+    let (vol, summary) = st.sim("N1", &["--serial", "F600008", "--segments", "2", "--segment-bytes", "5000"]);
+    let dated = vol.join(summary["segments"][0]["path"].as_str().unwrap()).parent().unwrap().to_path_buf();
+    // "录像.MP4" in GBK (not UTF-8), a name of 240 bytes, a file ten folders down.
+    let gbk = dated.join(std::ffi::OsStr::from_bytes(b"\xc2\xbc\xcf\xf1.MP4"));
+    std::fs::write(&gbk, b"gbk").unwrap();
+    let long = dated.join(format!("{}.MP4", "A".repeat(236)));
+    std::fs::write(&long, b"long").unwrap();
+    let mut deep = dated.clone();
+    for i in 0..10 {
+        deep = deep.join(format!("d{i}"));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("X.MP4"), b"deep").unwrap();
+    let before = files_under(&vol);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{}", crate::support::text(&o));
+    assert!(out.contains("not safe to undock: 3 footage") && out.contains("不可拔出"), "{out}");
+    // (Its valid UTF-8 part shown as it reads, the rest escaped.)
+    assert!(out.contains("\\xcf\\xf1.MP4 (name is not valid UTF-8"), "{out}");
+    assert!(out.contains("longer than 200 bytes") && out.contains("/d0 (unexpected folder"), "{out}");
+    // The two segments archived and wiped; the three left exactly as they were.
+    assert_eq!(st.archived_footage().len(), 2);
+    for p in [&gbk, &long, &deep.join("X.MP4")] {
+        assert!(p.exists(), "{} left on the recorder", p.display());
+    }
+    let after = files_under(&vol);
+    // (Beside them, only the clock request the dock writes.)
+    let new: Vec<_> = after.iter().filter(|p| !before.contains(p)).collect();
+    assert!(new.iter().all(|p| p.ends_with("ZFY/SYNCTIME.TXT")), "{new:?}");
+    st.assert_log_verifies();
+}

@@ -148,9 +148,9 @@ pub struct GapRow {
     /// Session.
     pub session: String,
     /// Sequence numbers around it.
-    pub after_seq: i64,
+    pub after_seq: u64,
     /// After it.
-    pub before_seq: i64,
+    pub before_seq: u64,
     /// Device times.
     pub from: String,
     /// Device time after.
@@ -350,7 +350,7 @@ impl Catalog {
                 .conn
                 .prepare(
                     "SELECT DISTINCT f.id, f.archive_path, f.size, f.blake3 FROM segments s JOIN files f ON f.id = s.file_id
-                     WHERE s.serial = ?1 AND s.session = ?2 ORDER BY s.seq",
+                     WHERE s.serial = ?1 AND s.session = ?2 ORDER BY s.seq < 0, s.seq",
                 )
                 .map_err(sql("selecting a session's files"))?;
             let rows = st.query_map(params![serial, session], file_row).map_err(sql("selecting a session's files"))?;
@@ -359,8 +359,9 @@ impl Catalog {
             }
         }
         if let Some((serial, seq)) = segment.and_then(split) {
-            let seq: i64 =
+            let seq: u64 =
                 seq.parse().map_err(|_| CatalogError::Invalid(format!("{seq:?} is not a sequence number")))?;
+            let seq = super::seq_to_sql(seq);
             let f = self
                 .conn
                 .query_row(
@@ -537,8 +538,8 @@ impl Catalog {
                     id: r.get(0)?,
                     serial: r.get(1)?,
                     session: r.get(2)?,
-                    after_seq: r.get(3)?,
-                    before_seq: r.get(4)?,
+                    after_seq: super::seq_from_sql(r.get(3)?),
+                    before_seq: super::seq_from_sql(r.get(4)?),
                     from: r.get(5)?,
                     to: r.get(6)?,
                     duration_ms: r.get(7)?,
@@ -568,9 +569,9 @@ impl Catalog {
         if n == 0 {
             return Err(CatalogError::Invalid(format!("no unexplained gap {gap_id}")));
         }
-        let (serial, session, after, before): (String, String, i64, i64) = tx
+        let (serial, session, after, before): (String, String, u64, u64) = tx
             .query_row("SELECT serial, session, after_seq, before_seq FROM gaps WHERE id = ?1", params![gap_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, super::seq_from_sql(r.get(2)?), super::seq_from_sql(r.get(3)?)))
             })
             .map_err(sql("reading a gap"))?;
         append(

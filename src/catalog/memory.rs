@@ -6,6 +6,10 @@
 //! the same footage docked again is recognised by it, other records under its id are a
 //! contradiction. Sequence numbers are stored as decimal text: a recorder's numbers are
 //! unsigned 64-bit, wider than SQLite's signed integers.
+//!
+//! The rows are the catalogue's copy; the memory is what the custody log's
+//! `session_remembered` events recorded (INV-16, INV-17). Each docking reads the log's memory,
+//! compares the rows with it, and raises the alarm when they differ.
 
 use rusqlite::{params, Transaction};
 use serde_json::json;
@@ -15,7 +19,14 @@ use crate::recorder::format::{hex, parse_hex};
 use crate::recorder::memory::{KnownSession, Memory};
 use crate::recorder::verify::Contradiction;
 
+use super::alarms::{AlarmKind, NewAlarm};
 use super::store::{append, sql, Catalog, CatalogError};
+
+/// The fields of a remembered session after its id, in the order compared and named.
+const MEMORY_FIELDS: [&str; 6] = ["chain_file", "docking", "genesis_link", "tail", "first_seq", "next_seq"];
+
+/// Contradictions of the memory with the log named one by one in an alarm.
+const MISMATCHES_SHOWN: usize = 10;
 
 pub(super) const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS chain_sessions (
@@ -139,53 +150,186 @@ pub(super) fn record_contradictions(
 }
 
 impl Catalog {
-    /// What the dock remembers of a device's chain, in the order it learnt it.
+    /// What the dock remembers of a device's chain, in the order it learnt it, as the custody
+    /// log recorded it (`session_remembered`), checked against the catalogue's rows (INV-16,
+    /// INV-17). A row edited, deleted, or added without its event, is a contradiction of the
+    /// catalogue with the log: the alarm is raised (`catalogue_mismatch`, what = dock memory,
+    /// once while it stays open) and the log's memory is used; when the two agree again the
+    /// alarm clears. Returns the memory and, on a contradiction, what to tell people
+    /// (English, Chinese).
     ///
     /// # Errors
-    /// When the query fails, or a stored value is not what this module writes (the catalogue
-    /// was edited): the memory is then not used silently.
-    pub fn chain_memory(&self, serial: &str) -> Result<Memory, CatalogError> {
+    /// When a query or the alarm's write fails.
+    pub fn checked_chain_memory(&mut self, serial: &str) -> Result<(Memory, Option<(String, String)>), CatalogError> {
+        let logged = self.logged_memory(serial)?;
+        let rows = self.memory_rows(serial)?;
+        let mut found: Vec<(String, String)> = Vec::new();
+        for (session, fields) in &logged {
+            match rows.iter().find(|(s, _)| s == session) {
+                None => found.push((format!("session {session} deleted"), format!("会话 {session} 被删除"))),
+                Some((_, row)) if row != fields => {
+                    let names: Vec<&str> = MEMORY_FIELDS
+                        .iter()
+                        .zip(fields.iter().zip(row.iter()))
+                        .filter(|(_, (a, b))| a != b)
+                        .map(|(n, _)| *n)
+                        .collect();
+                    found.push((
+                        format!("session {session} edited ({})", names.join(", ")),
+                        format!("会话 {session} 被改动（{}）", names.join("、")),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for (session, _) in rows.iter().filter(|(s, _)| !logged.iter().any(|(l, _)| l == s)) {
+            found.push((
+                format!("session {session} added without its custody event"),
+                format!("会话 {session} 无保管日志事件而被添加"),
+            ));
+        }
+        let mut memory = Memory::default();
+        for (session, f) in &logged {
+            let known = (|| {
+                Some(KnownSession {
+                    session: session.clone(),
+                    chain_file: f[0].clone(),
+                    docking: f[1].parse().ok(),
+                    genesis: parse_hex(0, "genesis_link", &f[2]).ok()?,
+                    tail: parse_hex(0, "tail", &f[3]).ok()?,
+                    first_seq: f[4].parse().ok()?,
+                    next_seq: f[5].parse().ok()?,
+                })
+            })();
+            // An event this module did not write is not memory (the log verifies it).
+            memory.sessions.extend(known);
+        }
+        let subject = format!("device:{serial}");
+        if found.is_empty() {
+            self.clear_alarms(
+                AlarmKind::Catalogue,
+                Some(&subject),
+                "the dock memory agrees with the custody log again",
+            )?;
+            return Ok((memory, None));
+        }
+        let shown = |v: Vec<&String>| -> Vec<String> {
+            let n = v.len();
+            let mut s: Vec<String> = v.into_iter().take(MISMATCHES_SHOWN).cloned().collect();
+            if n > MISMATCHES_SHOWN {
+                s.push("...".into());
+            }
+            s
+        };
+        let message = format!(
+            "the catalogue's dock memory of recorder {serial} was edited, it contradicts the custody log: {}; the \
+             log's memory (session_remembered) is used",
+            shown(found.iter().map(|f| &f.0).collect()).join("; ")
+        );
+        let message_zh = format!(
+            "目录中记录仪 {serial} 的记录仪记忆被改动，与保管日志不符：{}；已改用保管日志中的记忆",
+            shown(found.iter().map(|f| &f.1).collect()).join("；")
+        );
+        tracing::error!(serial, "ALARM: {message}");
+        self.raise_alarm(&NewAlarm {
+            kind: AlarmKind::Catalogue,
+            subject: &subject,
+            message: &message,
+            message_zh: &message_zh,
+            action: Action::CatalogueMismatch,
+            details: json!({
+                "what": "dock memory", "serial": serial, "text": message, "text_zh": message_zh,
+                "findings": found.iter().take(100).map(|f| &f.0).collect::<Vec<_>>(), "total": found.len(),
+            }),
+        })?;
+        Ok((memory, Some((message, message_zh))))
+    }
+
+    /// The sessions of a device the custody log says the dock remembers, in the order it
+    /// learnt them: id and the fields of [`MEMORY_FIELDS`], as the events carry them.
+    fn logged_memory(&self, serial: &str) -> Result<Vec<(String, [String; 6])>, CatalogError> {
+        let prefix = format!("session:{serial}/");
         let mut st = self
             .conn
             .prepare_cached(
-                "SELECT session, chain_file, docking_id, genesis_link, tail, first_seq, next_seq FROM chain_sessions
-                 WHERE serial = ?1 ORDER BY id",
+                "SELECT subject, details FROM custody_log WHERE action = 'session_remembered'
+                 AND substr(subject, 1, length(?1)) = ?1 ORDER BY seq",
+            )
+            .map_err(sql("reading the custody log's memory of a device"))?;
+        let rows = st
+            .query_map(params![prefix], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(sql("reading the custody log's memory of a device"))?;
+        let mut out: Vec<(String, [String; 6])> = Vec::new();
+        for row in rows {
+            let (subject, details) = row.map_err(sql("reading the custody log's memory of a device"))?;
+            let Some(session) = subject.strip_prefix(&prefix) else { continue };
+            let Ok(d) = serde_json::from_str::<serde_json::Value>(&details) else { continue };
+            let text = |k: &str| match &d[k] {
+                serde_json::Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            // Written once (INV-17): a later event for the same session is not the memory.
+            if out.iter().any(|(s, _)| s == session) {
+                continue;
+            }
+            let fields = [
+                text("chain_file"),
+                text("docking"),
+                text("genesis_link"),
+                text("tail"),
+                text("first_seq"),
+                text("next_seq"),
+            ];
+            out.push((session.to_string(), fields));
+        }
+        Ok(out)
+    }
+
+    /// The catalogue's rows of a device's memory, as stored: id and [`MEMORY_FIELDS`].
+    fn memory_rows(&self, serial: &str) -> Result<Vec<(String, [String; 6])>, CatalogError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT session, chain_file, CAST(docking_id AS TEXT), genesis_link, tail, first_seq, next_seq
+                 FROM chain_sessions WHERE serial = ?1 ORDER BY id",
             )
             .map_err(sql("reading the dock's memory of a device"))?;
         let rows = st
             .query_map(params![serial], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                ))
+                let t = |i: usize| -> rusqlite::Result<String> {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => String::new(),
+                        rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                        rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                        rusqlite::types::ValueRef::Text(b) | rusqlite::types::ValueRef::Blob(b) => {
+                            String::from_utf8_lossy(b).into_owned()
+                        }
+                    })
+                };
+                Ok((t(0)?, [t(1)?, t(2)?, t(3)?, t(4)?, t(5)?, t(6)?]))
             })
             .map_err(sql("reading the dock's memory of a device"))?;
-        let mut memory = Memory::default();
-        for row in rows {
-            let (session, chain_file, docking, genesis, tail, first, next) =
-                row.map_err(sql("reading the dock's memory of a device"))?;
-            let bad = |what: &str, value: &str| {
-                CatalogError::Invalid(format!(
-                    "the catalogue's memory of recorder {serial}, session {session}: {what} {value:?} is not what evidock \
-                     writes (was the catalogue edited? compare it with the session_remembered events of the custody log)"
-                ))
-            };
-            memory.sessions.push(KnownSession {
-                genesis: parse_hex(0, "genesis_link", &genesis).map_err(|_| bad("genesis_link", &genesis))?,
-                tail: parse_hex(0, "tail", &tail).map_err(|_| bad("tail", &tail))?,
-                first_seq: first.parse().map_err(|_| bad("first_seq", &first))?,
-                next_seq: next.parse().map_err(|_| bad("next_seq", &next))?,
-                session,
-                chain_file,
-                docking: Some(docking),
-            });
-        }
-        Ok(memory)
+        rows.collect::<Result<_, _>>().map_err(sql("reading the dock's memory of a device"))
+    }
+
+    /// Every contradiction found at a docking: docking, the docking's station clock (wall
+    /// text), serial, kind, English and Chinese sentences, in the order found.
+    ///
+    /// # Errors
+    /// When the query fails.
+    #[allow(clippy::type_complexity)] // one row of the table
+    pub fn all_contradictions(&self) -> Result<Vec<(i64, String, String, String, String, String)>, CatalogError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT c.docking_id, d.dock_clock, c.serial, c.kind, c.detail, c.detail_zh
+                 FROM contradictions c JOIN dockings d ON d.id = c.docking_id ORDER BY c.id",
+            )
+            .map_err(sql("reading contradictions"))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .map_err(sql("reading contradictions"))?;
+        rows.collect::<Result<_, _>>().map_err(sql("reading contradictions"))
     }
 
     /// The contradictions found at a docking: kind, English and Chinese sentences.

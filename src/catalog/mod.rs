@@ -32,6 +32,7 @@ pub use registry::{Registration, RegistryCheck, RegistryEntry};
 pub use retention::RecordingRow;
 pub use scrub::{CheckedName, PassDelta, ScrubPass};
 pub use store::{
-    ArchivedFile, Catalog, CatalogError, CopyRecord, DockingStart, DockingSummary, SegmentRow, WipeRecord,
+    seq_from_sql, seq_to_sql, ArchivedFile, Catalog, CatalogError, CopyRecord, DockingStart, DockingSummary,
+    SegmentRow, WipeRecord,
 };
 pub use usb::{check_usb_serial, BoundDevice, UsbBinding};

@@ -141,7 +141,7 @@ impl Catalog {
                 "SELECT s.serial, s.session, s.file_id, s.name, s.seq, s.verdict, s.start_corrected, s.end_corrected,
                         d.badge, d.drift_s
                  FROM segments s JOIN dockings d ON d.id = s.docking_id
-                 WHERE s.id IN (SELECT MAX(id) FROM segments GROUP BY serial, COALESCE(session, ''), COALESCE(name, ''), COALESCE(seq, -1))
+                 WHERE s.id IN (SELECT MAX(id) FROM segments GROUP BY serial, COALESCE(session, ''), COALESCE(name, ''), seq)
                  ORDER BY s.id",
             )
             .map_err(sql("reading recordings"))?;
@@ -221,7 +221,7 @@ impl Catalog {
                     row.facts.end = en;
                 }
             }
-            let segment = s.name.clone().or(s.seq.map(|q| q.to_string())).unwrap_or_default();
+            let segment = s.name.clone().or(s.seq.map(|q| super::seq_from_sql(q).to_string())).unwrap_or_default();
             row.facts.chain.push(ChainVerdict { segment, verdict: s.verdict.clone() });
             let _ = &s.session;
             if let Some(f) = s.file_id {

@@ -57,6 +57,19 @@ pub enum CatalogError {
     },
 }
 
+/// A recorder's sequence number as the catalogue stores it: its 64 bits as SQLite's signed
+/// integer, so that every number from 0 to 2^64 - 1 round-trips exactly ([`seq_from_sql`]).
+/// Numbers from 2^63 read as negative in SQL: compare and order them in Rust, or in SQL by
+/// `(seq < 0), seq`.
+pub fn seq_to_sql(seq: u64) -> i64 {
+    i64::from_ne_bytes(seq.to_ne_bytes())
+}
+
+/// A stored sequence number back as the recorder wrote it (see [`seq_to_sql`]).
+pub fn seq_from_sql(stored: i64) -> u64 {
+    u64::from_ne_bytes(stored.to_ne_bytes())
+}
+
 pub(super) fn sql(action: &'static str) -> impl FnOnce(rusqlite::Error) -> CatalogError {
     move |source| CatalogError::Sql { action, source }
 }
@@ -671,7 +684,7 @@ impl Catalog {
                     docking_id,
                     serial,
                     f.session,
-                    f.seq.map(|s| s as i64),
+                    f.seq.map(seq_to_sql),
                     f.name,
                     f.kind.map(|k| k.to_string()),
                     opt_wall(&f.start),
@@ -716,8 +729,8 @@ impl Catalog {
                     s.chain_file,
                     s.state.as_str(),
                     s.links_intact,
-                    s.first_seq.map(|v| v as i64),
-                    s.last_seq.map(|v| v as i64),
+                    s.first_seq.map(seq_to_sql),
+                    s.last_seq.map(seq_to_sql),
                     opt_wall(&s.start),
                     opt_wall(&s.end),
                     s.notes.join("\n"),
@@ -743,11 +756,11 @@ impl Catalog {
                         docking_id,
                         serial,
                         s.session,
-                        g.after_seq as i64,
-                        g.before_seq as i64,
+                        seq_to_sql(g.after_seq),
+                        seq_to_sql(g.before_seq),
                         wall(&g.from),
                         wall(&g.to),
-                        g.duration_ms as i64,
+                        i64::try_from(g.duration_ms).unwrap_or(i64::MAX),
                         g.reason.map(|r| r.code()),
                     ],
                 )
@@ -773,13 +786,17 @@ impl Catalog {
         }
         super::memory::record_contradictions(&self.actor, self.tz, &tx, docking_id, serial, &report.contradictions)?;
         super::memory::remember(&self.actor, self.tz, &tx, docking_id, serial, &report.learnt)?;
+        // The highest number unsigned (SQL's MAX would compare the stored bits as signed).
         let max_seq = report.segments.iter().filter_map(|s| s.last_seq.or(s.seq)).max();
         if let Some(max) = max_seq {
-            tx.execute(
-                "UPDATE devices SET last_seq = MAX(COALESCE(last_seq, 0), ?2) WHERE serial = ?1",
-                params![serial, max as i64],
-            )
-            .map_err(sql("updating the device's last sequence number"))?;
+            let stored: Option<i64> = tx
+                .query_row("SELECT last_seq FROM devices WHERE serial = ?1", params![serial], |r| r.get(0))
+                .optional()
+                .map_err(sql("reading the device's last sequence number"))?
+                .flatten();
+            let last = stored.map_or(max, |s| seq_from_sql(s).max(max));
+            tx.execute("UPDATE devices SET last_seq = ?2 WHERE serial = ?1", params![serial, seq_to_sql(last)])
+                .map_err(sql("updating the device's last sequence number"))?;
         }
         tx.commit().map_err(sql("commit verification"))
     }
@@ -895,7 +912,7 @@ impl Catalog {
                 r.get::<_, Option<i64>>(0)
             })
             .optional()
-            .map(|v| v.flatten().map(|v| v as u64))
+            .map(|v| v.flatten().map(seq_from_sql))
             .map_err(sql("reading the device's last sequence number"))
     }
 

@@ -336,10 +336,15 @@ fn file_key(conn: &Connection, id: i64) -> anyhow::Result<Option<FileKey>> {
         .context("reading segments")?;
     let segs = st
         .query_map(params![id], |r| {
-            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, Option<String>>(2)?, r.get(3)?))
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<i64>>(1)?.map(crate::catalog::seq_from_sql),
+                r.get::<_, Option<String>>(2)?,
+                r.get(3)?,
+            ))
         })
         .context("reading segments")?
-        .collect::<Result<Vec<(Option<String>, Option<i64>, Option<String>, i64)>, _>>()
+        .collect::<Result<Vec<(Option<String>, Option<u64>, Option<String>, i64)>, _>>()
         .context("reading segments")?;
     for (session, seq, name, d) in &segs {
         match (seq, name) {
@@ -806,7 +811,7 @@ fn file_history(
         .query_map(params![k.id], |r| {
             Ok(VerdictInfo {
                 session: r.get(0)?,
-                seq: r.get(1)?,
+                seq: r.get::<_, Option<i64>>(1)?.map(crate::catalog::seq_from_sql),
                 verdict: r.get(2)?,
                 start: r.get(3)?,
                 end: r.get(4)?,

@@ -455,6 +455,38 @@ fn fixity_summary(catalog: &Catalog) -> anyhow::Result<report::FixitySummary> {
     })
 }
 
+/// The contradictions found at dockings in the period (R5, R13), and the open alarms about the
+/// dock's memory of a recorder (its catalogue copy contradicts the custody log, INV-17).
+fn contradictions(catalog: &Catalog, period: &Period) -> anyhow::Result<Vec<report::ContradictionFacts>> {
+    let mut out: Vec<report::ContradictionFacts> = catalog
+        .all_contradictions()?
+        .into_iter()
+        .filter(|(_, when, ..)| {
+            crate::recorder::format::parse_wall(0, "dock_clock", when).is_ok_and(|t| period.contains(t))
+        })
+        .map(|(docking, when, device, kind, detail, detail_zh)| report::ContradictionFacts {
+            docking: Some(docking),
+            when,
+            device,
+            kind,
+            detail,
+            detail_zh,
+        })
+        .collect();
+    let (alarms, _) = catalog.open_alarms(usize::MAX)?;
+    for a in alarms.into_iter().filter(|a| a.kind == "catalogue" && a.subject.starts_with("device:")) {
+        out.push(report::ContradictionFacts {
+            docking: None,
+            when: a.raised,
+            device: a.subject.trim_start_matches("device:").to_string(),
+            kind: "dock_memory_edited".into(),
+            detail: a.message,
+            detail_zh: a.message_zh,
+        });
+    }
+    Ok(out)
+}
+
 fn calendar(config: &Config) -> anyhow::Result<Calendar> {
     let mut cal = Calendar::weekends_only();
     for f in &config.compliance.calendar_files {
@@ -532,6 +564,7 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
             };
             let mut r = report::build(&input);
             r.fixity = Some(fixity_summary(&catalog)?);
+            r.contradictions = contradictions(&catalog, &period)?;
             // The central copy (off the station), when configured: its lines after the table
             // (`replicate status --json` has them as JSON).
             let central = config.central.as_ref().map(|_| super::central::backlog_json(config, &catalog));

@@ -845,7 +845,16 @@ impl Bay<'_> {
         let names: Vec<String> = inventory.footage.iter().map(|f| f.name.clone()).collect();
         let prefixes = verify::requested_prefixes(&chains, &names);
         let expected_first_seq = self.catalog().device_last_seq(serial)?.and_then(|s| s.checked_add(1));
-        let memory = self.catalog().chain_memory(serial)?;
+        // The memory the custody log recorded; the catalogue's copy edited is an alarm (INV-17).
+        let (memory, memory_edited) = self.catalog().checked_chain_memory(serial)?;
+        if let Some((en, zh)) = memory_edited {
+            self.progress.update(|s| {
+                s.registry_note = Some(match s.registry_note.take() {
+                    Some(note) => format!("{note}; {en} / {zh}"),
+                    None => format!("{en} / {zh}"),
+                })
+            });
+        }
         // Another recorder's serial in the chain or the footage names (its footage on this
         // volume, or an edited identity) is an identity conflict too: kept, never wiped (R1).
         let others = verify::other_serials(&chains, &names, serial);
@@ -1166,7 +1175,13 @@ impl Bay<'_> {
             )?;
         }
 
-        let safe = all_archived && inventory.deferred == 0;
+        // Footage or a chain file refused (too large, an unsafe name, a folder not entered) is
+        // evidence still on the recorder, as much as footage over the budget (R3).
+        let left = inventory.left_text();
+        let safe = all_archived && inventory.deferred == 0 && left.is_none();
+        if let Some((en, _)) = &left {
+            kept.push(en.clone());
+        }
         let outcome_text = if safe { "done" } else { "attention: footage left on the recorder" };
         self.catalog().finish_docking(
             docking_id,
@@ -1246,6 +1261,10 @@ impl Bay<'_> {
                 let n = inventory.refused.len();
                 s.message +=
                     &format!("; {n} entr(ies) refused and left on the recorder / {n} 项异常内容未导入，留在记录仪上");
+            }
+            if let Some((en, zh)) = &left {
+                s.phase = Phase::Attention;
+                s.message += &format!("; {en} / {zh}");
             }
             if let Some(note) = &s.registry_note {
                 s.message += &format!("; {note}");
@@ -1351,7 +1370,8 @@ impl Bay<'_> {
             json!({ "docking": docking_id,
                     "reason": "a repeated internal error: the recorder keeps everything" }),
         )?;
-        let safe = failed.is_empty() && inventory.deferred == 0;
+        let left = inventory.left_text();
+        let safe = failed.is_empty() && inventory.deferred == 0 && left.is_none();
         self.catalog().finish_docking(
             docking_id,
             if verified { UNWIPED_OUTCOME } else { UNVERIFIED_OUTCOME },
@@ -1395,6 +1415,9 @@ impl Bay<'_> {
                      {n} 个文件留在记录仪上"
                 );
             }
+            if let Some((en, zh)) = &left {
+                s.message += &format!("; {en} / {zh}");
+            }
         });
         Ok(Outcome::Finished {
             archived,
@@ -1416,7 +1439,7 @@ impl Bay<'_> {
         let seal_files: Vec<seal::SealFile> =
             files.iter().map(|f| seal::SealFile { name: f.name.clone(), size: f.size, hash: f.hash }).collect();
         let session = format!("DOCK-{docking_id}");
-        let first_seq_hint = self.catalog().device_last_seq(serial)?.map_or(1, |s| s + 1);
+        let first_seq_hint = self.catalog().device_last_seq(serial)?.map_or(1, |s| s.saturating_add(1));
         let sealed = seal::seal_at_dock(serial, &session, &seal_files, dock_now, first_seq_hint).map_err(|e| {
             IngestError::Io { action: "sealing at dock", path: PathBuf::from(serial), source: io::Error::other(e) }
         })?;

@@ -41,6 +41,10 @@ pub struct Refused {
     pub path: String,
     /// Why it was not touched.
     pub what: String,
+    /// It is footage or a chain file left on the recorder, or a folder or a part of the volume
+    /// that may hold some (a regular file not taken, a folder not entered, a scan cut short):
+    /// the docking is then not safe to undock. A link or a special file is no footage.
+    pub footage: bool,
 }
 
 /// What a volume holds.
@@ -58,6 +62,37 @@ pub struct Inventory {
     /// The whole volume was looked at and every file in a footage folder was taken: a
     /// segment that is not in `footage` is not on the recorder.
     pub whole: bool,
+}
+
+impl Inventory {
+    /// The footage and chain files the scan left on the recorder (see [`Refused::footage`]),
+    /// over the budget of files or refused.
+    pub fn left_on_recorder(&self) -> Vec<&Refused> {
+        self.refused.iter().filter(|r| r.footage).collect()
+    }
+
+    /// What is left on the recorder, for people (English, Chinese), or `None` when nothing
+    /// is: the docking is then not safe to undock (R3). Names the first few.
+    pub fn left_text(&self) -> Option<(String, String)> {
+        let left = self.left_on_recorder();
+        if left.is_empty() {
+            return None;
+        }
+        let n = left.len();
+        let names: Vec<String> = left.iter().take(5).map(|r| format!("{} ({})", r.path, r.what)).collect();
+        let more = if n > 5 { ", ..." } else { "" };
+        Some((
+            format!(
+                "not safe to undock: {n} footage or chain file(s) or folder(s) left on the recorder: {}{more}; the \
+                 recorder still holds evidence, keep it for the custodian",
+                names.join(", ")
+            ),
+            format!(
+                "不可拔出：{n} 个录像、哈希链文件或文件夹留在记录仪上：{}{more}；记录仪仍存有证据，请交保管员处理",
+                names.join("，")
+            ),
+        ))
+    }
 }
 
 /// Scan limits, from the configuration.
@@ -81,7 +116,13 @@ pub const MAX_REFUSALS: usize = 1000;
 pub const MAX_CHAINS_BYTES: u64 = 4 * MAX_CHAIN_BYTES;
 
 pub(super) fn refuse(out: &mut Inventory, path: String, what: impl Into<String>) {
-    out.refused.push(Refused { path, what: what.into() });
+    out.refused.push(Refused { path, what: what.into(), footage: false });
+}
+
+/// Refuses a file or folder that is, or may hold, footage or a chain file: it stays on the
+/// recorder, and the docking is not safe to undock.
+pub(super) fn leave(out: &mut Inventory, path: String, what: impl Into<String>) {
+    out.refused.push(Refused { path, what: what.into(), footage: true });
 }
 
 pub(super) fn kind_word(kind: EntryKind) -> &'static str {
@@ -132,7 +173,7 @@ pub(super) fn list_or_refuse(
         Ok(entries) => Ok(Some(entries)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) if e.kind() == io::ErrorKind::Other => {
-            refuse(out, shown.to_string(), format!("folder not scanned: {e} (ingest.max_files_per_volume)"));
+            leave(out, shown.to_string(), format!("folder not scanned: {e} (ingest.max_files_per_volume)"));
             Ok(None)
         }
         Err(e) if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::ENOTDIR) => {
@@ -150,6 +191,8 @@ struct Scan<'s> {
     out: Inventory,
     /// Refusals beyond [`MAX_REFUSALS`].
     more_refused: u64,
+    /// Some of them are footage left on the recorder.
+    more_footage: bool,
     looked: usize,
     /// The scan stopped at [`LOOK_FACTOR`] entries per file of the budget.
     cut: bool,
@@ -171,13 +214,24 @@ impl Scan<'_> {
     /// Records a refusal. One in a footage folder means the volume may hold a segment the
     /// inventory does not list.
     fn refuse(&mut self, path: String, what: impl Into<String>, in_footage: bool) {
+        self.refuse_as(path, what, in_footage, false);
+    }
+
+    /// Records a refusal of what is, or may hold, footage or a chain file (see
+    /// [`Refused::footage`]).
+    fn leave(&mut self, path: String, what: impl Into<String>, in_footage: bool) {
+        self.refuse_as(path, what, in_footage, true);
+    }
+
+    fn refuse_as(&mut self, path: String, what: impl Into<String>, in_footage: bool, footage: bool) {
         if in_footage {
             self.out.whole = false;
         }
         if self.out.refused.len() < MAX_REFUSALS {
-            self.out.refused.push(Refused { path, what: what.into() });
+            self.out.refused.push(Refused { path, what: what.into(), footage });
         } else {
             self.more_refused += 1;
+            self.more_footage |= footage;
         }
     }
 
@@ -200,7 +254,7 @@ impl Scan<'_> {
              (chain files and footage are taken first)",
             self.limits.max_entries
         );
-        self.refuse(rel, what, true);
+        self.leave(rel, what, true);
     }
 
     /// Walks one folder with `f`: an absent folder holds nothing; a link or a file where the
@@ -248,6 +302,7 @@ impl Scan<'_> {
                     "{} more entries refused or left for a later docking, as those listed: left on the recorder",
                     self.more_refused
                 ),
+                footage: self.more_footage,
             });
         }
         if self.cut {
@@ -259,6 +314,7 @@ impl Scan<'_> {
                      ingest.max_files_per_volume); what was not looked at stays on the recorder",
                     self.limits.max_entries.saturating_mul(LOOK_FACTOR)
                 ),
+                footage: true,
             });
         }
         self.out
@@ -275,6 +331,7 @@ pub fn scan(volume: &Volume, limits: Limits, serial: &str) -> io::Result<Invento
         serial,
         out: Inventory { whole: true, ..Inventory::default() },
         more_refused: 0,
+        more_footage: false,
         looked: 0,
         cut: false,
         taken: BTreeSet::new(),
@@ -291,13 +348,13 @@ pub fn scan(volume: &Volume, limits: Limits, serial: &str) -> io::Result<Invento
         };
         let name = match safe_name(&e.name) {
             Ok(n) => n.to_string(),
-            Err(why) => return s.refuse(shown, why, false),
+            Err(why) => return s.leave(shown, why, false),
         };
         if !name.to_ascii_uppercase().ends_with(&format!(".{CHAIN_EXT}")) {
             return s.refuse(shown, "not a chain file (.CHN): ignored", false);
         }
         if size > MAX_CHAIN_BYTES {
-            return s.refuse(shown, format!("chain file of {size} bytes, larger than {MAX_CHAIN_BYTES}"), false);
+            return s.leave(shown, format!("chain file of {size} bytes, larger than {MAX_CHAIN_BYTES}"), false);
         }
         chains.push((name, size));
     })?;
@@ -309,7 +366,7 @@ pub fn scan(volume: &Volume, limits: Limits, serial: &str) -> io::Result<Invento
         chain_bytes = chain_bytes.saturating_add(size);
         let rel = format!("{CHAIN_DIR}/{name}");
         if chain_bytes > MAX_CHAINS_BYTES {
-            s.refuse(rel, format!("chain files of more than {MAX_CHAINS_BYTES} bytes in all: not read"), false);
+            s.leave(rel, format!("chain files of more than {MAX_CHAINS_BYTES} bytes in all: not read"), false);
         } else if s.out.chains.len() >= s.limits.max_entries / 2 {
             s.defer(rel);
         } else {
@@ -324,9 +381,9 @@ pub fn scan(volume: &Volume, limits: Limits, serial: &str) -> io::Result<Invento
             match folder.kind {
                 EntryKind::Dir => match safe_name(&folder.name) {
                     Ok(n) => folders.push(n.to_string()),
-                    Err(why) => s.refuse(shown, format!("folder {why}: not entered"), true),
+                    Err(why) => s.leave(shown, format!("folder {why}: not entered"), true),
                 },
-                EntryKind::File { .. } => s.refuse(shown, "footage outside a dated folder: left on the recorder", true),
+                EntryKind::File { .. } => s.leave(shown, "footage outside a dated folder: left on the recorder", true),
                 k => s.refuse(shown, kind_word(k), true),
             }
         })?;
@@ -342,16 +399,16 @@ pub fn scan(volume: &Volume, limits: Limits, serial: &str) -> io::Result<Invento
             let shown = format!("{shown}/{}", display_name(&f.name));
             let size = match f.kind {
                 EntryKind::File { size } => size,
-                EntryKind::Dir => return s.refuse(shown, "unexpected folder inside a dated folder: not entered", true),
+                EntryKind::Dir => return s.leave(shown, "unexpected folder inside a dated folder: not entered", true),
                 k => return s.refuse(shown, kind_word(k), true),
             };
             let name = match safe_name(&f.name) {
                 Ok(n) => n.to_string(),
-                Err(why) => return s.refuse(shown, format!("{why}: left on the recorder"), true),
+                Err(why) => return s.leave(shown, format!("{why}: left on the recorder"), true),
             };
             if size > s.limits.max_file_bytes {
                 let what = format!("{size} bytes, larger than ingest.max_segment_bytes ({})", s.limits.max_file_bytes);
-                return s.refuse(shown, what, true);
+                return s.leave(shown, what, true);
             }
             let r = rank(&name, s.serial);
             s.take(r, format!("{FOOTAGE_DIR}/{folder_name}/{name}"), name, size);

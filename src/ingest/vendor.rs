@@ -26,7 +26,7 @@ use crate::recorder::seal::{self, ManifestFile};
 use crate::retention::Trigger;
 
 use super::exec::{Bay, IngestError};
-use super::scan::{kind_word, list_or_refuse, refuse, safe_name, Inventory, Item, Limits};
+use super::scan::{kind_word, leave, list_or_refuse, refuse, safe_name, Inventory, Item, Limits};
 
 /// Scans a vendor recorder's footage folders: every regular file with a safe name in them or
 /// in their subfolders (up to [`MAX_DEPTH`] levels) is footage; links, special files, unsafe
@@ -60,13 +60,13 @@ fn walk(
         let shown = format!("{rel}/{}", display_name(&e.name));
         *total += 1;
         if *total > limits.max_entries {
-            refuse(out, shown, "more entries than ingest.max_files_per_volume: not scanned");
+            leave(out, shown, "more entries than ingest.max_files_per_volume: not scanned");
             continue;
         }
         let name = match safe_name(&e.name) {
             Ok(n) => n.to_string(),
             Err(why) => {
-                refuse(out, shown, format!("{why}: left on the recorder"));
+                leave(out, shown, format!("{why}: left on the recorder"));
                 continue;
             }
         };
@@ -75,9 +75,9 @@ fn walk(
                 walk(volume, limits, &format!("{rel}/{name}"), depth + 1, total, out)?
             }
             EntryKind::Dir => {
-                refuse(out, shown, format!("folder nested more than {MAX_DEPTH} levels deep: not entered"))
+                leave(out, shown, format!("folder nested more than {MAX_DEPTH} levels deep: not entered"))
             }
-            EntryKind::File { size } if size > limits.max_file_bytes => refuse(
+            EntryKind::File { size } if size > limits.max_file_bytes => leave(
                 out,
                 shown,
                 format!("{size} bytes, larger than ingest.max_segment_bytes ({})", limits.max_file_bytes),

@@ -139,7 +139,7 @@ pub struct VerdictInfo {
     /// Recording session.
     pub session: Option<String>,
     /// Sequence number in the recorder's chain.
-    pub seq: Option<i64>,
+    pub seq: Option<u64>,
     /// The verdict (`verified`, `altered`, …).
     pub verdict: String,
     /// Start and end, corrected for clock drift, station local time.

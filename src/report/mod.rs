@@ -362,6 +362,36 @@ pub struct Report {
     pub by_device: Vec<Tally>,
     /// The archive's fixity audit (R11), when the caller gathered it.
     pub fixity: Option<FixitySummary>,
+    /// Contradictions the dock found at dockings in the period, with a recorder's chain or
+    /// with what it remembers of the recorder, and the dock memory's own contradictions with
+    /// the custody log (R5, R13), when the caller gathered them.
+    pub contradictions: Vec<ContradictionFacts>,
+}
+
+/// A contradiction found at a docking (`contradictions`), or an open alarm about the dock's
+/// memory of a recorder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContradictionFacts {
+    /// The docking (none for an alarm about the dock memory).
+    pub docking: Option<i64>,
+    /// When it was docked, or the alarm raised (station-local or UTC text, as stored).
+    pub when: String,
+    /// Recorder serial.
+    pub device: String,
+    /// Stable name of the kind (`link_not_continued`, `seq_reused`, …, `dock_memory_edited`).
+    pub kind: String,
+    /// What was found, in English.
+    pub detail: String,
+    /// The same in Chinese.
+    pub detail_zh: String,
+}
+
+impl ContradictionFacts {
+    /// One line, Chinese and English.
+    pub fn line(&self) -> String {
+        let docking = self.docking.map_or(String::new(), |d| format!(" docking 接入 #{d}"));
+        format!("{} {}{docking} [{}]: {} / {}", self.when, self.device, self.kind, self.detail_zh, self.detail)
+    }
 }
 
 /// One pass of the archive scrub, for the report.
@@ -674,6 +704,7 @@ pub fn build(input: &Input<'_>) -> Report {
         by_officer,
         by_device: devs.into_values().collect(),
         fixity: None,
+        contradictions: Vec::new(),
     }
 }
 

@@ -194,8 +194,18 @@ pub fn table(r: &Report) -> String {
             let _ = writeln!(out, "{l}");
         }
     }
+    if !r.contradictions.is_empty() {
+        let _ = writeln!(out, "\n{CONTRADICTIONS_HEADING} ({})", r.contradictions.len());
+        for c in &r.contradictions {
+            let _ = writeln!(out, "  ! {}", c.line());
+        }
+    }
     out
 }
+
+/// The heading of the dock's contradictions (R5, R13).
+const CONTRADICTIONS_HEADING: &str =
+    "记录仪哈希链与本站记忆的矛盾 Contradictions with the recorders' chains and the dock memory (R5, R13)";
 
 /// A JSON string literal.
 fn js(s: &str) -> String {
@@ -303,7 +313,12 @@ pub fn json(r: &Report) -> String {
             )
         })
         .collect();
-    let _ = writeln!(o, "  \"by_device\": [{}]{}", block(&devices), if r.fixity.is_some() { "," } else { "" });
+    let _ = writeln!(
+        o,
+        "  \"by_device\": [{}]{}",
+        block(&devices),
+        if r.fixity.is_some() || !r.contradictions.is_empty() { "," } else { "" }
+    );
     if let Some(f) = &r.fixity {
         let pass = |p: &Option<super::ScrubFacts>| {
             match p {
@@ -330,6 +345,28 @@ pub fn json(r: &Report) -> String {
             pass(&f.in_progress),
             js_list(&f.open.iter().map(|(en, zh)| format!("{en} / {zh}")).collect::<Vec<_>>())
         );
+        if !r.contradictions.is_empty() {
+            o.truncate(o.trim_end().len());
+            o.push_str(",\n");
+        }
+    }
+    if !r.contradictions.is_empty() {
+        let items: Vec<String> = r
+            .contradictions
+            .iter()
+            .map(|c| {
+                format!(
+                    "{{\"docking\": {}, \"when\": {}, \"device\": {}, \"kind\": {}, \"detail\": {}, \"detail_zh\": {}}}",
+                    c.docking.map_or("null".to_string(), |d| d.to_string()),
+                    js(&c.when),
+                    js(&c.device),
+                    js(&c.kind),
+                    js(&c.detail),
+                    js(&c.detail_zh)
+                )
+            })
+            .collect();
+        let _ = writeln!(o, "  \"contradictions\": [{}]", items.join(", "));
     }
     o.push_str("}\n");
     o
@@ -399,6 +436,20 @@ pub fn csv(r: &Report, bom: Bom) -> String {
         })
         .collect();
     let mut rows = rows;
+    // Contradictions with the recorders' chains and the dock memory (R5, R13), one row each.
+    for c in &r.contradictions {
+        rows.push(vec![
+            "R5".into(),
+            "contradiction".into(),
+            "记录仪哈希链或本站记忆矛盾 Contradiction".into(),
+            String::new(),
+            c.device.clone(),
+            String::new(),
+            String::new(),
+            format!("{} [{}] {}", c.when, c.kind, c.detail_zh),
+            format!("{} [{}] {}", c.when, c.kind, c.detail),
+        ]);
+    }
     // Archived files that no longer match the custody log (R11), one row each.
     for (en, zh) in r.fixity.iter().flat_map(|f| f.open.iter()) {
         rows.push(vec![
@@ -519,6 +570,12 @@ pub fn html(r: &Report) -> String {
         let _ = writeln!(b, "<h2>归档巡检 <span class=\"en\">Archive fixity (R11)</span></h2>");
         for l in f.lines() {
             let _ = writeln!(b, "<p>{}</p>", h(&l));
+        }
+    }
+    if !r.contradictions.is_empty() {
+        let _ = writeln!(b, "<h2>{}</h2>", h(CONTRADICTIONS_HEADING));
+        for c in &r.contradictions {
+            let _ = writeln!(b, "<p>{}</p>", h(&c.line()));
         }
     }
     page("执法音像记录合规报告", "Compliance report", &b)

@@ -26,7 +26,12 @@ fn hostile_names_and_links_are_reported_left_alone_and_never_followed() {
     st.start();
     let docked = st.dock(&vol, "H1");
     let bay = st.wait_finished("H1");
-    assert_eq!(bay["phase"], "done", "normal footage still ingested: {bay:#}\n{}", st.log());
+    // The normal footage is ingested; the files with unsafe names are footage left on the
+    // recorder: not safe to undock (INV-26). The links and the FIFO are no footage.
+    assert_eq!(bay["phase"], "attention", "{bay:#}\n{}", st.log());
+    assert_eq!(bay["safe_to_undock"], false, "{bay:#}");
+    let message = bay["message"].as_str().unwrap();
+    assert!(message.contains("archived and verified") && message.contains("不可拔出"), "{message}");
 
     let db = st.db();
     let refused: Vec<(String, String)> = db
@@ -138,6 +143,39 @@ fn a_file_larger_than_allowed_is_refused_and_left_on_the_recorder() {
     assert!(what.contains("larger than ingest.max_segment_bytes"), "{what}");
     assert!(huge.exists(), "left on the recorder");
     assert_eq!(st.archived_footage().len(), 3);
+    // Footage stays on the recorder: not "safe to undock", and it says what is left (R3).
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("safe to undock: all footage"), "{out}");
+    assert!(out.contains("not safe to undock") && out.contains("不可拔出"), "{out}");
+    assert!(out.contains("HUGE_000999.MP4"), "names what is left: {out}");
+    let (outcome, safe): (String, bool) =
+        st.db().query_row("SELECT outcome, safe_to_undock FROM dockings", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert!(!safe && outcome.starts_with("attention"), "{outcome}");
+
+    // Other footage a recorder holds and the scan cannot take: a bad name, a file outside a
+    // dated folder, a folder inside one. A symbolic link or a FIFO is no footage and is only
+    // reported.
+    for (what, make) in [("bad name", "bad\u{1b}.MP4"), ("outside", "../loose.MP4"), ("folder", "sub/A.MP4")] {
+        let st = Station::new();
+        let (vol, summary) = st.sim("B2", &["--serial", "F600006", "--segments", "2", "--segment-bytes", "5000"]);
+        let dated = vol.join(summary["segments"][0]["path"].as_str().unwrap()).parent().unwrap().to_path_buf();
+        let p = dated.join(make);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, b"footage").unwrap();
+        let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("not safe to undock") && out.contains("不可拔出"), "{what}: {out}");
+        assert!(p.exists(), "{what}: left on the recorder");
+        let safe: bool = st.db().query_row("SELECT safe_to_undock FROM dockings", [], |r| r.get(0)).unwrap();
+        assert!(!safe, "{what}");
+    }
+    let st = Station::new();
+    let (vol, _) = st.sim("B3", &["--serial", "F600007", "--segments", "2", "--segment-bytes", "5000"]);
+    std::os::unix::fs::symlink("/etc/passwd", vol.join("DCIM/L.MP4")).unwrap();
+    nix::unistd::mkfifo(&vol.join("DCIM/F.MP4"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("safe to undock: all footage") && out.contains("refused and left"), "{out}");
 }
 
 #[test]
@@ -244,5 +282,42 @@ fn two_volumes_claiming_one_serial_at_once_are_both_kept_and_the_second_is_not_w
     // The first volume, which held the serial first, is wiped as usual.
     assert!(files_under(&st.dock_root().join("A").join("DCIM")).is_empty());
     st.stop();
+    st.assert_log_verifies();
+}
+
+#[test]
+fn gbk_over_long_and_deeply_nested_names_are_left_on_the_recorder_and_named() {
+    use std::os::unix::ffi::OsStrExt;
+    let st = Station::new();
+    let (vol, summary) = st.sim("N1", &["--serial", "F600008", "--segments", "2", "--segment-bytes", "5000"]);
+    let dated = vol.join(summary["segments"][0]["path"].as_str().unwrap()).parent().unwrap().to_path_buf();
+    // "录像.MP4" in GBK (not UTF-8), a name of 240 bytes, a file ten folders down.
+    let gbk = dated.join(std::ffi::OsStr::from_bytes(b"\xc2\xbc\xcf\xf1.MP4"));
+    std::fs::write(&gbk, b"gbk").unwrap();
+    let long = dated.join(format!("{}.MP4", "A".repeat(236)));
+    std::fs::write(&long, b"long").unwrap();
+    let mut deep = dated.clone();
+    for i in 0..10 {
+        deep = deep.join(format!("d{i}"));
+    }
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(deep.join("X.MP4"), b"deep").unwrap();
+    let before = files_under(&vol);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{}", crate::support::text(&o));
+    assert!(out.contains("not safe to undock: 3 footage") && out.contains("不可拔出"), "{out}");
+    // (Its valid UTF-8 part shown as it reads, the rest escaped.)
+    assert!(out.contains("\\xcf\\xf1.MP4 (name is not valid UTF-8"), "{out}");
+    assert!(out.contains("longer than 200 bytes") && out.contains("/d0 (unexpected folder"), "{out}");
+    // The two segments archived and wiped; the three left exactly as they were.
+    assert_eq!(st.archived_footage().len(), 2);
+    for p in [&gbk, &long, &deep.join("X.MP4")] {
+        assert!(p.exists(), "{} left on the recorder", p.display());
+    }
+    let after = files_under(&vol);
+    // (Beside them, only the clock request the dock writes.)
+    let new: Vec<_> = after.iter().filter(|p| !before.contains(p)).collect();
+    assert!(new.iter().all(|p| p.ends_with("ZFY/SYNCTIME.TXT")), "{new:?}");
     st.assert_log_verifies();
 }

@@ -408,3 +408,93 @@ fn a_chain_of_tens_of_kib_with_long_runs_of_missing_numbers_is_bounded() {
     assert_eq!(runs[0], (2, "sequence numbers 2 to 999 (998 numbers) are absent".to_string()), "{runs:?}");
     st.assert_log_verifies();
 }
+
+/// `catalogue_mismatch` events about the dock's memory: their details.
+fn memory_mismatches(st: &Station) -> Vec<Value> {
+    let db = st.db();
+    let mut q = db
+        .prepare(
+            "SELECT details FROM custody_log WHERE action = 'catalogue_mismatch'
+             AND json_extract(details, '$.what') = 'dock memory' ORDER BY seq",
+        )
+        .unwrap();
+    q.query_map([], |r| r.get::<_, String>(0)).unwrap().map(|d| serde_json::from_str(&d.unwrap()).unwrap()).collect()
+}
+
+#[test]
+fn the_dock_memory_is_checked_against_the_custody_log_and_the_log_is_used() {
+    // Edited in the catalogue: the last link (a made-up one the next docking "continues"), or
+    // a number no longer parseable. The log's memory is used: the genuine next docking is no
+    // contradiction, and the edit is an alarm (INV-16, INV-17).
+    for edit in [
+        "UPDATE chain_sessions SET tail = '00' || substr(tail, 3) WHERE id = (SELECT MAX(id) FROM chain_sessions)",
+        "UPDATE chain_sessions SET next_seq = 'many' WHERE id = (SELECT MAX(id) FROM chain_sessions)",
+        "UPDATE chain_sessions SET next_seq = '3'",
+    ] {
+        let st = Station::new();
+        st.register(SERIAL);
+        let (v1, s1) = sim(&st, "V1", &["--start", "2024-06-01T09:00:00"]);
+        assert_eq!(ingest(&st, &v1).0, Some(0));
+        st.open_log_for_tampering().execute_batch(edit).unwrap();
+        let v2 = next_volume(&st, "V2", &s1, true);
+        let (_, out) = ingest(&st, &v2);
+        assert!(kinds(&st).is_empty(), "{edit}: the log's memory is continued: {out}\n{:?}", contradictions(&st));
+        let found = memory_mismatches(&st);
+        assert_eq!(found.len(), 1, "{edit}: {found:?}");
+        assert_eq!(found[0]["serial"], SERIAL);
+        assert!(found[0]["text"].as_str().unwrap().contains("edited"), "{found:?}");
+        // In `status`, both languages, while the catalogue still contradicts the log.
+        let o = st.evidock(&["status"]);
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(text.contains("dock memory") && text.contains("记录仪记忆"), "{text}");
+        st.assert_log_verifies();
+    }
+
+    // Deleted: the replayed sessions are named all the same, from the log.
+    let st = Station::new();
+    st.register(SERIAL);
+    let (v1, _) = sim(&st, "W1", &["--start", "2024-06-01T09:00:00"]);
+    assert_eq!(ingest(&st, &v1).0, Some(0));
+    st.open_log_for_tampering().execute_batch("DELETE FROM chain_sessions").unwrap();
+    let (v2, _) = sim(&st, "W2", &["--start", "2024-06-01T09:00:00", "--seed", "7"]);
+    assert_eq!(ingest(&st, &v2).0, Some(1));
+    assert_eq!(kinds(&st), vec!["session_reused", "session_reused"], "{:?}", contradictions(&st));
+    let found = memory_mismatches(&st);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0]["text"].as_str().unwrap().contains("deleted"), "{found:?}");
+    st.assert_log_verifies();
+}
+
+#[test]
+fn the_compliance_report_lists_the_contradictions_of_its_period() {
+    let st = Station::new();
+    st.register(SERIAL);
+    let (v1, s1) = sim(&st, "V1", &["--start", "2024-06-01T09:00:00"]);
+    assert_eq!(ingest(&st, &v1).0, Some(0));
+    let v2 = next_volume(&st, "V2", &s1, false);
+    assert_eq!(ingest(&st, &v2).0, Some(1));
+    // The dock memory edited in the catalogue, then found at the next docking: an alarm.
+    st.open_log_for_tampering().execute_batch("UPDATE chain_sessions SET next_seq = '1'").unwrap();
+    let (v3, _) = sim(&st, "V3", &["--start", "2024-06-02T09:00:00", "--first-seq", "20", "--seed", "3"]);
+    ingest(&st, &v3);
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    let report = |format: &str| {
+        let o = st.evidock(&["report", "compliance", "--from", &today, "--to", &today, "--format", format]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let table = report("table");
+    assert!(table.contains("记录仪哈希链与本站记忆的矛盾 Contradictions"), "{table}");
+    assert!(table.contains("[link_not_continued]") && table.contains("docking 接入 #2"), "{table}");
+    assert!(table.contains("[dock_memory_edited]") && table.contains("记录仪记忆被改动"), "{table}");
+    let json: Value = serde_json::from_str(&report("json")).expect("the JSON report parses");
+    let kinds: Vec<&str> =
+        json["contradictions"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"link_not_continued") && kinds.contains(&"dock_memory_edited"), "{json:#}");
+    let csv = report("csv");
+    assert!(csv.lines().any(|l| l.starts_with("R5,contradiction,") && l.contains(SERIAL)), "{csv}");
+    let html = report("html");
+    assert!(html.contains("<h2>记录仪哈希链与本站记忆的矛盾") && html.contains("link_not_continued"), "{html}");
+    // Another period: none of them.
+    let o = st.evidock(&["report", "compliance", "--from", "2020-01-01", "--to", "2020-01-02"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("[link_not_continued]"));
+}

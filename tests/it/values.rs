@@ -414,6 +414,66 @@ fn sequence_numbers_sizes_and_counts_at_the_ends_of_their_range_are_judged_not_a
     assert_nothing_lost(&st, &before, &vol);
 }
 
+/// The catalogue's sequence numbers of a station (`SELECT <col> FROM <table>`), as the
+/// recorder's unsigned numbers: SQLite's integers are signed, so they are stored bit for bit.
+fn stored_seqs(st: &Station, query: &str) -> Vec<u64> {
+    let db = st.db();
+    let mut q = db.prepare(query).unwrap();
+    q.query_map([], |r| r.get::<_, Option<i64>>(0)).unwrap().filter_map(Result::unwrap).map(|v| v as u64).collect()
+}
+
+#[test]
+fn sequence_numbers_past_the_catalogues_integers_are_stored_bit_for_bit_and_ordered() {
+    // A session across 2^63 (where SQLite's signed integers turn negative), then one at the
+    // top of the range: every number stored as the recorder wrote it, the device's last number
+    // the highest one unsigned, never lowered by a later docking (R5).
+    let now = station_now();
+    let top = i64::MAX as u64;
+    let st = Station::with_ingest("wipe_after_verify = false");
+    let v = Vol::new(
+        now,
+        vec![
+            Seg::new(top - 1, "2024-05-01T09:30:00", 1000),
+            Seg::new(top, "2024-05-01T09:40:00", 1000),
+            Seg::new(top + 1, "2024-05-01T09:50:00", 1000),
+            Seg::new(top + 2, "2024-05-01T10:00:00", 1000),
+        ],
+    );
+    let vol = st.path("incoming/U1");
+    v.write(&vol);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(o.status.code().is_some(), "{}", crate::support::text(&o));
+    let mut seqs = stored_seqs(&st, "SELECT seq FROM segments");
+    seqs.sort_unstable();
+    assert_eq!(seqs, vec![top - 1, top, top + 1, top + 2], "stored bit for bit");
+    assert_eq!(stored_seqs(&st, "SELECT last_seq FROM devices"), vec![top + 2], "the highest, unsigned");
+    assert_eq!(stored_seqs(&st, "SELECT first_seq FROM sessions"), vec![top - 1]);
+    assert_eq!(stored_seqs(&st, "SELECT last_seq FROM sessions"), vec![top + 2]);
+
+    // The same recorder later writes the very last numbers; then footage with low numbers
+    // (another session, a replay): the device's last number stays the highest.
+    let st2 = Station::new();
+    let mut v = Vol::new(
+        now,
+        vec![Seg::new(u64::MAX - 1, "2024-05-02T09:30:00", 900), Seg::new(u64::MAX, "2024-05-02T09:40:00", 900)],
+    );
+    v.end = Some((u64::MAX, 2, wall("2024-05-02T09:50:00")));
+    let vol = st2.path("incoming/U2");
+    v.write(&vol);
+    let before = contents(&vol);
+    let o = st2.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", crate::support::text(&o));
+    assert_eq!(stored_seqs(&st2, "SELECT last_seq FROM devices"), vec![u64::MAX]);
+    assert_nothing_lost(&st2, &before, &vol);
+    let v = Vol::new(now, vec![Seg::new(3, "2024-05-03T09:30:00", 800)]);
+    let vol = st2.path("incoming/U3");
+    v.write(&vol);
+    let o = st2.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", crate::support::text(&o));
+    assert_eq!(stored_seqs(&st2, "SELECT last_seq FROM devices"), vec![u64::MAX], "never lowered");
+    st2.assert_log_verifies();
+}
+
 #[test]
 fn an_identity_file_refused_for_its_size_or_kind_is_a_custody_event() {
     type Make = Box<dyn Fn(&Path)>;
@@ -649,6 +709,23 @@ proptest! {
                     "the chain was wiped while {} is not archived", s.name()
                 );
             }
+        }
+        // Every number stored as the recorder wrote it, and the device's last number is the
+        // highest of them, unsigned (SQLite's integers are signed).
+        // (Of the segments archived whose chain was read: the budget may leave either on the
+        // recorder.)
+        let stored = stored_seqs(&st, "SELECT seq FROM segments");
+        let chain_read: i64 = st.db().query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0)).unwrap();
+        let hash = |s: &Seg| blake3::hash(&s.bytes).to_hex().to_string();
+        for s in v.segs.iter().filter(|s| s.in_chain && s.on_volume && chain_read > 0) {
+            let alike = v.segs.iter().filter(|o| o.bytes == s.bytes).count();
+            if alike == 1 && archived.contains(&hash(s)) {
+                prop_assert!(stored.contains(&s.seq), "{} stored as {stored:?}", s.seq);
+            }
+        }
+        let last = stored_seqs(&st, "SELECT last_seq FROM devices");
+        if let Some(max) = stored.iter().max() {
+            prop_assert!(last.first().is_some_and(|l| l >= max), "last_seq {last:?} below {max}");
         }
         assert_nothing_lost(&st, &before, &vol);
     }

@@ -452,6 +452,11 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
     // Everything is written under a temporary name and renamed when complete: a folder named
     // evidock-export-N is always whole. Through the service, the caller made that temporary
     // folder and renames it.
+    crate::central::offload::refuse_evicted(
+        &catalog,
+        recs.iter().flat_map(|r| r.recording.files.iter().map(|f| f.path.as_str())),
+    )
+    .map_err(anyhow::Error::msg)?;
     let name = export_folder(req.id);
     let final_dir = args.to.join(&name);
     let tmp = if args.prepared {

@@ -276,11 +276,17 @@ pub enum Action {
     RecorderLogin,
     /// A recorder was asked to show its storage (disk mode, `SetMSDC`), with the outcome.
     StorageModeSet,
+    /// The local copy of footage confirmed off the station was removed after the store and the
+    /// log proved its central copy again: the object version recall reads (INV-20).
+    FootageEvicted,
+    /// Evicted footage was brought back from its logged object version and matched its logged
+    /// BLAKE3 (INV-20).
+    FootageRecalled,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 74] = [
+    pub const ALL: [Action; 76] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -355,6 +361,8 @@ impl Action {
         Action::CentralAlarm,
         Action::RecorderLogin,
         Action::StorageModeSet,
+        Action::FootageEvicted,
+        Action::FootageRecalled,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -434,6 +442,8 @@ impl Action {
             Action::CentralAlarm => "central_alarm",
             Action::RecorderLogin => "recorder_login",
             Action::StorageModeSet => "storage_mode_set",
+            Action::FootageEvicted => "footage_evicted",
+            Action::FootageRecalled => "footage_recalled",
         }
     }
 
@@ -514,6 +524,8 @@ impl Action {
             Action::CentralAlarm => "中心存储告警",
             Action::RecorderLogin => "记录仪登录",
             Action::StorageModeSet => "切换存储模式",
+            Action::FootageEvicted => "本地副本已清除",
+            Action::FootageRecalled => "已从中心存储取回",
         }
     }
 

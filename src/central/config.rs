@@ -179,10 +179,20 @@ pub fn resolve(
         }
     };
     let evict = super::evict::Policy {
-        after_days: evict_key("evict_after_days", c.evict_after_days, 36_500, "days since the store confirmed the copy")?
-            .map(|n| n as u32),
-        at_disk_percent: evict_key("evict_at_disk_percent", c.evict_at_disk_percent, 99, "percent of the archive disk in use")?
-            .map(|n| n as u8),
+        after_days: evict_key(
+            "evict_after_days",
+            c.evict_after_days,
+            36_500,
+            "days since the store confirmed the copy",
+        )?
+        .map(|n| n as u32),
+        at_disk_percent: evict_key(
+            "evict_at_disk_percent",
+            c.evict_at_disk_percent,
+            99,
+            "percent of the archive disk in use",
+        )?
+        .map(|n| n as u8),
         disc_copies: 0,
     };
     Ok(Some(Central {
@@ -295,7 +305,8 @@ mod tests {
         assert!(e.contains("central.evict_at_disk_percent = 100: must be between 1 and 99"), "{e}");
         let e = parse(&format!("[central]\n{base}evict_at_disk_percent = -5\n")).unwrap_err();
         assert!(e.contains("central.evict_at_disk_percent = -5"), "{e}");
-        let c = parse(&format!("[central]\n{base}evict_after_days = 90\nevict_at_disk_percent = 85\n")).unwrap().unwrap();
+        let c =
+            parse(&format!("[central]\n{base}evict_after_days = 90\nevict_at_disk_percent = 85\n")).unwrap().unwrap();
         assert_eq!((c.evict.after_days, c.evict.at_disk_percent), (Some(90), Some(85)));
         assert!(!parse(&format!("[central]\n{base}")).unwrap().unwrap().evict.enabled(), "off by default");
     }

@@ -78,7 +78,10 @@ impl std::fmt::Display for Keep {
             Keep::Held => write!(f, "under a legal hold / 处于法律保全"),
             Keep::InAccess => write!(f, "an access request or export is open / 有未结束的调阅或导出"),
             Keep::TooFewDiscs { have, need } => {
-                write!(f, "long-term with {have} of {need} verified discs / 长期保存录像的已校验光盘不足（{have}/{need}）")
+                write!(
+                    f,
+                    "long-term with {have} of {need} verified discs / 长期保存录像的已校验光盘不足（{have}/{need}）"
+                )
             }
         }
     }
@@ -235,7 +238,16 @@ mod tests {
     }
 
     fn arb() -> impl Strategy<Value = Candidate> {
-        (1i64..500, 0u64..1000, 0i64..100, proptest::option::of(0i64..100), any::<bool>(), any::<bool>(), any::<bool>(), 0u32..4)
+        (
+            1i64..500,
+            0u64..1000,
+            0i64..100,
+            proptest::option::of(0i64..100),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            0u32..4,
+        )
             .prop_map(|(id, size, a, c, held, in_access, long_term, verified_discs)| Candidate {
                 file_id: id,
                 size,

@@ -146,7 +146,8 @@ pub fn targets(config: &Config, catalog: &Catalog, now: DateTime<Utc>) -> Result
         .map_err(sql("listing footage to evict"))?;
     let mut case_paths: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     {
-        let mut st = conn.prepare("SELECT file_id, path FROM case_files ORDER BY id").map_err(sql("reading case names"))?;
+        let mut st =
+            conn.prepare("SELECT file_id, path FROM case_files ORDER BY id").map_err(sql("reading case names"))?;
         let all = st
             .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
             .and_then(|r| r.collect::<Result<Vec<_>, _>>())
@@ -185,7 +186,12 @@ pub fn targets(config: &Config, catalog: &Catalog, now: DateTime<Utc>) -> Result
             in_access,
         };
         for (fid, _) in &r.files {
-            let e = recs.entry(*fid).or_insert(Rec { held: false, long_term: false, deadline: info.deadline, in_access: false });
+            let e = recs.entry(*fid).or_insert(Rec {
+                held: false,
+                long_term: false,
+                deadline: info.deadline,
+                in_access: false,
+            });
             e.held |= info.held;
             e.long_term |= info.long_term;
             e.in_access |= info.in_access;
@@ -237,7 +243,12 @@ fn lock<'a>(catalog: &'a Mutex<Catalog>) -> std::sync::MutexGuard<'a, Catalog> {
 }
 
 /// The log's word on file `id` at `key`; `Err(why)` when it cannot vouch for the copy.
-fn logged(ledger: &crate::ledger::Ledger, conn: &rusqlite::Connection, id: i64, key: &str) -> Result<Result<Logged, String>, OffloadError> {
+fn logged(
+    ledger: &crate::ledger::Ledger,
+    conn: &rusqlite::Connection,
+    id: i64,
+    key: &str,
+) -> Result<Result<Logged, String>, OffloadError> {
     let Some(file) = ledger.file(id).filter(|f| !f.purged) else {
         return Ok(Err(format!("the custody log names no archived file {id}")));
     };
@@ -285,7 +296,12 @@ fn logged(ledger: &crate::ledger::Ledger, conn: &rusqlite::Connection, id: i64, 
 }
 
 /// The store's word on the logged version; `Err(why)` on any disagreement.
-fn proved_on_store(store: &Store, t: &Target, l: &Logged, now: DateTime<Utc>) -> Result<Result<String, String>, S3Error> {
+fn proved_on_store(
+    store: &Store,
+    t: &Target,
+    l: &Logged,
+    now: DateTime<Utc>,
+) -> Result<Result<String, String>, S3Error> {
     let Some(head) = store.head_version(&t.key, &l.version_id)? else {
         return Ok(Err(format!("the store no longer holds version {} of {}", l.version_id, t.key)));
     };
@@ -573,7 +589,8 @@ pub fn recall(
             if to.exists() {
                 continue;
             }
-            let d = fsio::create_dirs(root, Path::new(p).parent().unwrap_or(Path::new(""))).map_err(io("creating", &to))?;
+            let d =
+                fsio::create_dirs(root, Path::new(p).parent().unwrap_or(Path::new(""))).map_err(io("creating", &to))?;
             std::fs::hard_link(&final_path, &to).map_err(io("linking", &to))?;
             fsio::fsync_dir(&d).map_err(io("syncing", &d))?;
         }
@@ -610,7 +627,8 @@ impl EvictedCheck {
                 by_path.insert(p.clone(), e.clone());
             }
         }
-        let store = if by_path.is_empty() { None } else { config.central.as_ref().and_then(|c| super::open_store(c).ok()) };
+        let store =
+            if by_path.is_empty() { None } else { config.central.as_ref().and_then(|c| super::open_store(c).ok()) };
         Ok(EvictedCheck { store, by_path })
     }
 

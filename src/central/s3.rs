@@ -764,13 +764,7 @@ impl Store {
             &self.ep.region,
             "s3",
             now,
-            &sigv4::Request {
-                method: "GET",
-                path: &path,
-                query,
-                headers: &headers,
-                payload_hash: sigv4::EMPTY_SHA256,
-            },
+            &sigv4::Request { method: "GET", path: &path, query, headers: &headers, payload_hash: sigv4::EMPTY_SHA256 },
         );
         let mut req = self.agent.request("GET", &self.url(&path, query));
         for (k, v) in &headers {

@@ -62,9 +62,8 @@ pub fn run(cmd: &ArchiveCommand, config: &Config) -> anyhow::Result<ExitCode> {
         restart: *restart,
     };
     let evicted = crate::central::offload::EvictedCheck::new(config, &catalog)?;
-    let out = crate::scrub::run::run(&mut catalog, &config.paths.archive_root, &ledger, &opts, &STOP, &|p| {
-        evicted.check(p)
-    })?;
+    let out =
+        crate::scrub::run::run(&mut catalog, &config.paths.archive_root, &ledger, &opts, &STOP, &|p| evicted.check(p))?;
     if *json {
         let p = &out.pass;
         crate::outln!(

@@ -293,7 +293,11 @@ pub fn run_replicate(cmd: &ReplicateCommand, config: &Config) -> anyhow::Result<
                         r.evicted_bytes
                     }),
                     r.refused.len(),
-                    if r.recovered > 0 { format!(", finished after a stop 中断后完成 {}", r.recovered) } else { String::new() }
+                    if r.recovered > 0 {
+                        format!(", finished after a stop 中断后完成 {}", r.recovered)
+                    } else {
+                        String::new()
+                    }
                 );
             }
             Ok(if r.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -311,7 +315,11 @@ pub fn run_replicate(cmd: &ReplicateCommand, config: &Config) -> anyhow::Result<
                 outln!("{}", json!({ "recalled": done }));
             } else {
                 for d in &done {
-                    outln!("recalled 已取回 {} ({})", d["paths"][0].as_str().unwrap_or(""), super::bytes(d["size"].as_u64().unwrap_or(0)));
+                    outln!(
+                        "recalled 已取回 {} ({})",
+                        d["paths"][0].as_str().unwrap_or(""),
+                        super::bytes(d["size"].as_u64().unwrap_or(0))
+                    );
                 }
                 outln!("{} files recalled 个文件已取回", done.len());
             }

@@ -197,13 +197,12 @@ pub fn run(
                 };
                 let cat = match names.get(&t.path) {
                     None => Some(Fixity::NotCatalogued),
-                    Some((_, h, s)) => {
-                        Some(catalogue_check(ledger.file_at(&t.path), h, *s)).filter(|v| !v.is_intact())
-                    }
+                    Some((_, h, s)) => Some(catalogue_check(ledger.file_at(&t.path), h, *s)).filter(|v| !v.is_intact()),
                 };
                 let ok = verdict.is_intact() && cat.is_none();
                 let detail = if ok {
-                    "evicted; its central copy matches the custody log / 本地副本已清除，中心存储副本与保管日志一致".to_string()
+                    "evicted; its central copy matches the custody log / 本地副本已清除，中心存储副本与保管日志一致"
+                        .to_string()
                 } else {
                     verdict.text(&t.path)
                 };

@@ -177,7 +177,7 @@ pub fn targets(config: &Config, catalog: &Catalog, now: DateTime<Utc>) -> Result
         let rec = &r.recording;
         let in_access = open.iter().any(|a| match &a.scope {
             crate::access::Scope::Case(c) => rec.cases.iter().any(|x| x == c),
-            crate::access::Scope::Recordings(ids) => ids.iter().any(|x| *x == rec.id),
+            crate::access::Scope::Recordings(ids) => ids.contains(&rec.id),
         });
         let info = Rec {
             held: rec.holds.iter().any(crate::retention::Hold::is_active),
@@ -505,7 +505,7 @@ pub fn resolve(config: &Config, catalog: &Catalog, what: &str) -> Result<Vec<Evi
         .strip_prefix(&config.paths.archive_root)
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| what.to_string());
-    let by_path: Vec<Eviction> = all.iter().filter(|e| e.paths.iter().any(|p| *p == rel)).cloned().collect();
+    let by_path: Vec<Eviction> = all.iter().filter(|e| e.paths.contains(&rel)).cloned().collect();
     if !by_path.is_empty() {
         return Ok(by_path);
     }

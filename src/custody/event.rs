@@ -995,7 +995,7 @@ mod tests {
              identity_conflict impossible_value ingest_degraded contradiction_found session_remembered \
              signing_key_recorded checkpoint_refused deadline_recorded catalogue_mismatch \
              fixity_failed archive_scrubbed central_confirmed central_lock_changed central_alarm \
-             recorder_login storage_mode_set"
+             recorder_login storage_mode_set footage_evicted footage_recalled"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -19,6 +19,10 @@ use crate::catalog::{AlarmKind, Catalog, CatalogError, CheckedName, PassDelta, S
 use crate::custody::event::Action;
 use crate::ledger::{catalogue_check, fixity, Fixity, Ledger};
 
+/// For a name evicted to the central store: the store's (size, BLAKE3) of its logged
+/// version, or why it could not be read; `None` for a name on the disk.
+pub type CentralCheck<'a> = dyn Fn(&str) -> Option<Result<(u64, String), String>> + 'a;
+
 /// How a run goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -139,7 +143,7 @@ pub fn run(
     ledger: &Ledger,
     opts: &Options,
     stop: &AtomicBool,
-    evicted: &dyn Fn(&str) -> Option<Result<(u64, String), String>>,
+    evicted: &CentralCheck<'_>,
 ) -> Result<Outcome, CatalogError> {
     let started = Instant::now();
     let started_utc = chrono::Utc::now().to_rfc3339();

@@ -666,6 +666,11 @@ fn footage_proven_off_the_station_is_evicted_scrubbed_against_the_store_and_reca
     assert_eq!(o.status.code(), Some(0), "{scrub}");
     assert_eq!(scrub["run"]["missing"].as_u64().or(scrub["missing"].as_u64()), Some(0), "{scrub}");
 
+    // Filing evicted footage into a case is refused with what to do.
+    ok(st.evidock(&["case", "create", "罚-2026-9", "--officer", "012345", "--kind", "penalty"]));
+    let o = st.evidock(&["case", "assign", "罚-2026-9", "--session", &recs[2]]);
+    assert!(!o.status.success() && out(&o).contains("replicate recall"), "{}", out(&o));
+
     // Recall: the logged version, byte-identical, logged.
     let o = st.evidock(&["replicate", "recall", &ordinary[0], "--json"]);
     let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", out(&o)));
@@ -680,6 +685,8 @@ fn footage_proven_off_the_station_is_evicted_scrubbed_against_the_store_and_reca
     assert_eq!(status["evicted"].as_u64(), Some(0), "{status}");
     let o = st.evidock(&["replicate", "recall", &ordinary[0]]);
     assert!(!o.status.success() && out(&o).contains("neither an evicted file nor a case"), "{}", out(&o));
+    // Recalled footage files into the case as any other.
+    ok(st.evidock(&["case", "assign", "罚-2026-9", "--session", &recs[2]]));
     st.assert_log_verifies();
 }
 

@@ -768,3 +768,46 @@ fn a_stop_between_removing_the_local_copy_and_its_commit_is_finished_at_the_next
     assert_eq!(st.archived_footage(), before, "bytes lost: 0");
     st.assert_log_verifies();
 }
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn the_daemon_finishes_a_cut_eviction_on_start_and_evicts_on_its_pass() {
+    let mut st = ceph_station("evict-daemon", "interval_s = 1\nevict_at_disk_percent = 50\n");
+    recent_footage(&st, "A", "C140001", "150000");
+    replicate(&st);
+    let before = st.archived_footage();
+    let o = evidock_env(&st, &[DISK_FULL, ("EVIDOCK_FAILPOINTS", "evict.after-unlink")], &["replicate", "evict"]);
+    assert!(!o.status.success(), "{}", out(&o));
+    st.start_with(&[DISK_FULL]);
+    let v = crate::support::wait_for(120, "every footage file evicted by the daemon", || {
+        let o = st.evidock(&["replicate", "status", "--json"]);
+        let v: Value = serde_json::from_slice(&o.stdout).ok()?;
+        (v["evicted"].as_u64()? == before.len() as u64).then_some(v)
+    });
+    st.stop();
+    assert_eq!(v["evicted_bytes"].as_u64(), Some(before.len() as u64 * 150_000), "{v}");
+    assert!(st.archived_footage().is_empty(), "every local copy gone");
+    let db = st.db();
+    let recovered: i64 = db
+        .query_row(
+            "SELECT count(*) FROM custody_log WHERE action = 'footage_evicted' AND json_extract(details, '$.recovered')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(recovered, 1, "the cut eviction finished at start");
+    drop(db);
+    let case_or_file: Vec<String> = st
+        .db()
+        .prepare("SELECT json_extract(paths, '$[0]') FROM central_evictions")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for p in &case_or_file {
+        ok(st.evidock(&["replicate", "recall", p]));
+    }
+    assert_eq!(st.archived_footage(), before, "bytes lost: 0");
+    st.assert_log_verifies();
+}

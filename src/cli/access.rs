@@ -292,6 +292,7 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
             let recs = recordings_of(&catalog, &req.scope)?;
             let files: Vec<&str> =
                 recs.iter().flat_map(|r| r.recording.files.iter().map(|f| f.path.as_str())).collect();
+            crate::central::offload::refuse_evicted(&catalog, files.iter().copied()).map_err(anyhow::Error::msg)?;
             catalog.event(
                 crate::custody::event::Action::FootageViewed,
                 &crate::catalog::request_subject(*id),

@@ -93,7 +93,7 @@ impl Catalog {
         Ok(self.evictions()?.into_iter().find(|e| e.file_id == file_id))
     }
 
-    /// Evicted files and their bytes (finished evictions only).
+    /// Evicted files and their bytes (finished evictions of files not purged since).
     ///
     /// # Errors
     /// When the query fails.
@@ -103,7 +103,8 @@ impl Catalog {
         }
         self.conn
             .query_row(
-                "SELECT count(*), COALESCE(sum(size), 0) FROM central_evictions WHERE state = 'evicted'",
+                "SELECT count(*), COALESCE(sum(e.size), 0) FROM central_evictions e JOIN files f ON f.id = e.file_id
+                 WHERE e.state = 'evicted' AND f.purged IS NULL",
                 [],
                 |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
             )

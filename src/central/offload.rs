@@ -545,8 +545,18 @@ pub fn recall(
     for e in files {
         let Some(first) = e.paths.first() else { continue };
         let (want_hash, want_size) = match verified.ledger.file(e.file_id) {
+            Some(f) if f.purged => {
+                return Err(OffloadError::Nothing(format!(
+                    "{first} was purged after its deadline: nothing to recall / 该录像已按期删除，无需取回"
+                )))
+            }
             Some(f) => (f.blake3.clone(), f.size),
-            None => (e.blake3.clone(), e.size),
+            None => {
+                return Err(OffloadError::Log(format!(
+                    "the custody log names no archived file {} ({first})",
+                    e.file_id
+                )))
+            }
         };
         let rel = Path::new(first);
         let dir = fsio::create_dirs(root, rel.parent().unwrap_or(Path::new(""))).map_err(io("creating", root))?;

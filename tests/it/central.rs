@@ -656,6 +656,11 @@ fn footage_proven_off_the_station_is_evicted_scrubbed_against_the_store_and_reca
     assert_eq!((status["evicted"].as_u64(), status["evicted_bytes"].as_u64()), (Some(2), Some(600_000)), "{status}");
     let text = ok(st.evidock(&["status"]));
     assert!(text.contains("evicted 本地副本已清除") && text.contains("2 files"), "{text}");
+    let (from, to) =
+        ((Utc::now() - TimeDelta::days(3)).format("%Y-%m-%d").to_string(), Utc::now().format("%Y-%m-%d").to_string());
+    let report = String::from_utf8_lossy(&st.evidock(&["report", "compliance", "--from", &from, "--to", &to]).stdout)
+        .into_owned();
+    assert!(report.contains("evicted 本地副本已清除") && report.contains("2 files"), "{report}");
     // Nothing more to evict: the rest is kept by the rules.
     let (_, v) = evict(&st, &[DISK_FULL], &[]);
     assert_eq!(v["evicted"].as_u64(), Some(0), "{v}");

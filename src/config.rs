@@ -800,7 +800,10 @@ impl Config {
             rate_bytes_per_s: range("scrub.rate_bytes_per_s", file.scrub.rate_bytes_per_s, 64 << 20, 1 << 20, 1 << 40)?,
             max_seconds: range("scrub.max_seconds", file.scrub.max_seconds, 0, 0, 7 * 86_400)?,
         };
-        let central = crate::central::config::resolve(file.central, &shown, &base, &station_name)?;
+        let mut central = crate::central::config::resolve(file.central, &shown, &base, &station_name)?;
+        if let Some(c) = central.as_mut() {
+            c.evict.disc_copies = burn.copies;
+        }
         let duty = crate::duty::resolve(file.duty, &shown)?;
         Ok(Config {
             duty,

@@ -110,6 +110,7 @@ mod purity {
         "src/central/sigv4.rs",
         "src/central/xml.rs",
         "src/central/keys.rs",
+        "src/central/evict.rs",
     ];
     const FORBIDDEN: &[&str] = &[
         "tokio",

@@ -45,6 +45,9 @@ pub enum AssignError {
     /// An archive path that is not `YYYY/MM/DD/<folder>/<serial>/<name>`.
     #[error("{0} is not an archive footage path")]
     NotFootage(String),
+    /// Footage whose local copy was evicted (INV-20): recall it first.
+    #[error("{0}")]
+    Evicted(String),
 }
 
 /// Where a file goes in a case folder, from its current archive path.
@@ -109,6 +112,8 @@ pub fn assign(
     files: &[ArchivedFile],
 ) -> Result<Vec<String>, AssignError> {
     recover(config, catalog)?;
+    crate::central::offload::refuse_evicted(catalog, files.iter().map(|f| f.archive_path.as_str()))
+        .map_err(AssignError::Evicted)?;
     let root = &config.paths.archive_root;
     let mut out = Vec::new();
     for file in files {

@@ -8,6 +8,8 @@
 //! region = "us-east-1"
 //! credentials_file = "/etc/evidock/central.credentials"   # or "systemd:central"
 //! bandwidth_bytes_per_s = 0                     # 0: unlimited
+//! # evict_after_days = 90                       # local copies of footage confirmed that long ago may go
+//! # evict_at_disk_percent = 85                  # evict oldest confirmed first while the disk is fuller
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -45,6 +47,12 @@ pub struct CentralFile {
     /// Alarm when the oldest file not yet off the station is older than this (minutes, default
     /// 1440 = one day; 0: as soon as anything waits).
     pub backlog_alarm_minutes: Option<u64>,
+    /// Evict the local copy of footage confirmed off the station at least this many days ago
+    /// (1-36500; absent: never by age). INV-20.
+    pub evict_after_days: Option<i64>,
+    /// Evict the local copies of the oldest confirmed footage first while the archive disk is
+    /// fuller than this percentage (1-99; absent: never by disk). INV-20.
+    pub evict_at_disk_percent: Option<i64>,
 }
 
 /// How an upload is proven before the file counts as off the station.
@@ -88,6 +96,9 @@ pub struct Central {
     pub interval_s: u64,
     /// Backlog age that raises the alarm, seconds.
     pub backlog_alarm_s: u64,
+    /// Eviction of local copies (INV-20): `after_days`, `at_disk_percent`; `disc_copies` is
+    /// filled from `burn.copies` by the station's configuration.
+    pub evict: super::evict::Policy,
 }
 
 /// Resolves `[central]`; `None` when the table is absent.
@@ -156,7 +167,36 @@ pub fn resolve(
         "read-back" => Confirm::ReadBack,
         other => return Err(invalid("confirm", &format!("{other:?}"), "must be \"checksum\" or \"read-back\"")),
     };
+    let evict_key = |key: &str, v: Option<i64>, hi: i64, what: &str| -> Result<Option<i64>, ConfigError> {
+        match v {
+            Some(n) if !(1..=hi).contains(&n) => Err(ConfigError::Invalid {
+                path: shown.to_path_buf(),
+                key: format!("central.{key}"),
+                value: n.to_string(),
+                reason: format!("must be between 1 and {hi} ({what}); leave it out to never evict by it / 取值须在 1 到 {hi} 之间，不按此条件清除本地副本请删去此项"),
+            }),
+            v => Ok(v),
+        }
+    };
+    let evict = super::evict::Policy {
+        after_days: evict_key(
+            "evict_after_days",
+            c.evict_after_days,
+            36_500,
+            "days since the store confirmed the copy",
+        )?
+        .map(|n| n as u32),
+        at_disk_percent: evict_key(
+            "evict_at_disk_percent",
+            c.evict_at_disk_percent,
+            99,
+            "percent of the archive disk in use",
+        )?
+        .map(|n| n as u8),
+        disc_copies: 0,
+    };
     Ok(Some(Central {
+        evict,
         endpoint,
         bucket,
         region: c.region.filter(|r| !r.is_empty()).unwrap_or_else(|| "us-east-1".into()),
@@ -259,6 +299,16 @@ mod tests {
         assert!(e.contains("central.credentials_file"), "{e}");
         let e = parse(&format!("[central]\n{base}confirm = \"trust\"\n")).unwrap_err();
         assert!(e.contains("central.confirm"), "{e}");
+        let e = parse(&format!("[central]\n{base}evict_after_days = 0\n")).unwrap_err();
+        assert!(e.contains("central.evict_after_days = 0: must be between 1 and 36500") && e.contains("取值"), "{e}");
+        let e = parse(&format!("[central]\n{base}evict_at_disk_percent = 100\n")).unwrap_err();
+        assert!(e.contains("central.evict_at_disk_percent = 100: must be between 1 and 99"), "{e}");
+        let e = parse(&format!("[central]\n{base}evict_at_disk_percent = -5\n")).unwrap_err();
+        assert!(e.contains("central.evict_at_disk_percent = -5"), "{e}");
+        let c =
+            parse(&format!("[central]\n{base}evict_after_days = 90\nevict_at_disk_percent = 85\n")).unwrap().unwrap();
+        assert_eq!((c.evict.after_days, c.evict.at_disk_percent), (Some(90), Some(85)));
+        assert!(!parse(&format!("[central]\n{base}")).unwrap().unwrap().evict.enabled(), "off by default");
     }
 
     #[test]

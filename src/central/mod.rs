@@ -9,6 +9,10 @@
 //! - [`s3`]: the HTTP edge, one bucket, blocking (`ureq`).
 //! - [`replicate`]: the outbox driven into the store, proofs, locks following deadlines and
 //!   holds; the daemon's thread.
+//! - [`evict`]: which local copies may go once their central copy is proven (pure, INV-20).
+//! - [`offload`]: eviction and recall at the edge: each choice proved again against the
+//!   custody log and the store's object version before a local name is removed; recall reads
+//!   that version back and checks the logged hash.
 //! - [`witness`]: the store as witness of the station's log.
 //! - [`audit`]: `central verify`, the auditor's offline check of a whole bucket.
 //!
@@ -19,7 +23,9 @@
 
 pub mod audit;
 pub mod config;
+pub mod evict;
 pub mod keys;
+pub mod offload;
 pub mod replicate;
 pub mod s3;
 pub mod sigv4;

@@ -897,6 +897,10 @@ pub fn spawn(
             let r = Replicator { config: &config, central: &central, store, catalog: &catalog, stop: &stop, witness: &witness };
             // The store as witness, on start.
             witness.check_on_start(&r.store, &config, &catalog);
+            // An eviction a stop cut short is finished (or forgotten) before anything else.
+            if let Err(e) = super::offload::recover(&config, &catalog) {
+                tracing::error!(error = %e, "ALARM: a begun eviction could not be finished / 中断的本地副本清除未能完成");
+            }
             while !stop.load(Ordering::Relaxed) {
                 match r.pass() {
                     Ok(p) => {
@@ -916,6 +920,16 @@ pub fn spawn(
                     }
                 }
                 super::backlog_alarm(&config, &catalog);
+                if central.evict.enabled() && !stop.load(Ordering::Relaxed) {
+                    match super::offload::run(&config, &r.store, &catalog, false, Utc::now()) {
+                        Ok(e) if e.evicted + e.recovered > 0 || !e.refused.is_empty() => tracing::info!(
+                            evicted = e.evicted, bytes = e.evicted_bytes, refused = e.refused.len(), recovered = e.recovered,
+                            "local copies evicted / 已清除本地副本"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "eviction failed; every local copy stays / 清除失败，本地副本保留"),
+                    }
+                }
                 let until = std::time::Instant::now() + std::time::Duration::from_secs(central.interval_s);
                 while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(std::time::Duration::from_millis(200));

@@ -501,7 +501,19 @@ impl Store {
     /// # Errors
     /// When the store cannot be asked or refuses.
     pub fn head(&self, key: &str) -> Result<Option<Head>, S3Error> {
-        match self.call("HEAD", Some(key), &[], &[], &[], false) {
+        self.head_query(key, &[])
+    }
+
+    /// HEAD of one version of an object; `None` when that version does not exist.
+    ///
+    /// # Errors
+    /// When the store cannot be asked or refuses.
+    pub fn head_version(&self, key: &str, version_id: &str) -> Result<Option<Head>, S3Error> {
+        self.head_query(key, &[("versionId", version_id)])
+    }
+
+    fn head_query(&self, key: &str, query: &[(&str, &str)]) -> Result<Option<Head>, S3Error> {
+        match self.call("HEAD", Some(key), query, &[], &[], false) {
             Ok(r) => {
                 let meta = r
                     .headers
@@ -636,7 +648,19 @@ impl Store {
     /// # Errors
     /// When the store refuses or cannot be reached.
     pub fn retention(&self, key: &str) -> Result<Option<Lock>, S3Error> {
-        match self.call("GET", Some(key), &[("retention", "")], &[], &[], false) {
+        self.retention_query(key, &[("retention", "")])
+    }
+
+    /// The lock of one version of an object.
+    ///
+    /// # Errors
+    /// When the store refuses or cannot be reached.
+    pub fn retention_version(&self, key: &str, version_id: &str) -> Result<Option<Lock>, S3Error> {
+        self.retention_query(key, &[("retention", ""), ("versionId", version_id)])
+    }
+
+    fn retention_query(&self, key: &str, query: &[(&str, &str)]) -> Result<Option<Lock>, S3Error> {
+        match self.call("GET", Some(key), query, &[], &[], false) {
             Ok(r) => {
                 let doc = r.text();
                 let mode = xml::text(&doc, "Mode").unwrap_or_default();
@@ -670,7 +694,19 @@ impl Store {
     /// # Errors
     /// When the store refuses or cannot be reached.
     pub fn legal_hold(&self, key: &str) -> Result<bool, S3Error> {
-        match self.call("GET", Some(key), &[("legal-hold", "")], &[], &[], false) {
+        self.legal_hold_query(key, &[("legal-hold", "")])
+    }
+
+    /// The legal hold of one version of an object.
+    ///
+    /// # Errors
+    /// When the store refuses or cannot be reached.
+    pub fn legal_hold_version(&self, key: &str, version_id: &str) -> Result<bool, S3Error> {
+        self.legal_hold_query(key, &[("legal-hold", ""), ("versionId", version_id)])
+    }
+
+    fn legal_hold_query(&self, key: &str, query: &[(&str, &str)]) -> Result<bool, S3Error> {
+        match self.call("GET", Some(key), query, &[], &[], false) {
             Ok(r) => Ok(xml::text(&r.text(), "Status").as_deref() == Some("ON")),
             Err(S3Error::Refused { status: 404, code, .. }) if code != "NoSuchKey" => Ok(false),
             Err(e) => Err(e),
@@ -698,7 +734,24 @@ impl Store {
     ///
     /// # Errors
     /// When the store refuses, cannot be reached, or `sink` fails.
-    pub fn get_into(&self, key: &str, mut sink: impl FnMut(&[u8])) -> Result<u64, S3Error> {
+    pub fn get_into(&self, key: &str, sink: impl FnMut(&[u8])) -> Result<u64, S3Error> {
+        self.get_query_into(key, &[], sink)
+    }
+
+    /// Streams one version of an object into `sink`; returns the bytes read.
+    ///
+    /// # Errors
+    /// As [`Store::get_into`].
+    pub fn get_version_into(&self, key: &str, version_id: &str, sink: impl FnMut(&[u8])) -> Result<u64, S3Error> {
+        self.get_query_into(key, &[("versionId".to_string(), version_id.to_string())], sink)
+    }
+
+    fn get_query_into(
+        &self,
+        key: &str,
+        query: &[(String, String)],
+        mut sink: impl FnMut(&[u8]),
+    ) -> Result<u64, S3Error> {
         let path = sigv4::encode_path(&self.ep.bucket, key);
         let now = signing_now();
         let headers: Vec<(String, String)> = vec![
@@ -711,15 +764,9 @@ impl Store {
             &self.ep.region,
             "s3",
             now,
-            &sigv4::Request {
-                method: "GET",
-                path: &path,
-                query: &[],
-                headers: &headers,
-                payload_hash: sigv4::EMPTY_SHA256,
-            },
+            &sigv4::Request { method: "GET", path: &path, query, headers: &headers, payload_hash: sigv4::EMPTY_SHA256 },
         );
-        let mut req = self.agent.request("GET", &self.url(&path, &[]));
+        let mut req = self.agent.request("GET", &self.url(&path, query));
         for (k, v) in &headers {
             req = req.set(k, v);
         }

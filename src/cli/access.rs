@@ -292,6 +292,7 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
             let recs = recordings_of(&catalog, &req.scope)?;
             let files: Vec<&str> =
                 recs.iter().flat_map(|r| r.recording.files.iter().map(|f| f.path.as_str())).collect();
+            crate::central::offload::refuse_evicted(&catalog, files.iter().copied()).map_err(anyhow::Error::msg)?;
             catalog.event(
                 crate::custody::event::Action::FootageViewed,
                 &crate::catalog::request_subject(*id),
@@ -452,6 +453,11 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
     // Everything is written under a temporary name and renamed when complete: a folder named
     // evidock-export-N is always whole. Through the service, the caller made that temporary
     // folder and renames it.
+    crate::central::offload::refuse_evicted(
+        &catalog,
+        recs.iter().flat_map(|r| r.recording.files.iter().map(|f| f.path.as_str())),
+    )
+    .map_err(anyhow::Error::msg)?;
     let name = export_folder(req.id);
     let final_dir = args.to.join(&name);
     let tmp = if args.prepared {

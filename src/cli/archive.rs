@@ -61,7 +61,9 @@ pub fn run(cmd: &ArchiveCommand, config: &Config) -> anyhow::Result<ExitCode> {
         max_seconds: max_seconds.unwrap_or(config.scrub.max_seconds),
         restart: *restart,
     };
-    let out = crate::scrub::run::run(&mut catalog, &config.paths.archive_root, &ledger, &opts, &STOP)?;
+    let evicted = crate::central::offload::EvictedCheck::new(config, &catalog)?;
+    let out =
+        crate::scrub::run::run(&mut catalog, &config.paths.archive_root, &ledger, &opts, &STOP, &|p| evicted.check(p))?;
     if *json {
         let p = &out.pass;
         crate::outln!(

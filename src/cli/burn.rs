@@ -485,6 +485,11 @@ fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyh
         .collect();
     // Every file is held against the custody log before the plan is logged (INV-16): staging
     // then checks each file's bytes against the hash the log recorded at its copy.
+    crate::central::offload::refuse_evicted(
+        &catalog,
+        p.discs.iter().flat_map(|d| d.files.iter().map(|f| f.path.as_str())),
+    )
+    .map_err(anyhow::Error::msg)?;
     let ledger = super::archive::trusted_ledger(&mut catalog, config, "burn run")?;
     let mut contradicted = Vec::new();
     for f in p.discs.iter().flat_map(|d| d.files.iter()) {

@@ -30,6 +30,26 @@ pub enum ReplicateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Evict the local copies of footage proven off the station, by `central.evict_after_days`
+    /// and `central.evict_at_disk_percent` (INV-20): each choice proved again against the
+    /// custody log and the store's object version first. Exit 1 when a proof failed (alarm).
+    Evict {
+        /// Say what would go and prove it, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring evicted footage back from its logged object version, checked against the custody
+    /// log's hash: an archive path of an evicted file, or a case number.
+    Recall {
+        /// FILE (archive path) or CASE.
+        what: String,
+        /// JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `evidock central ...`
@@ -135,6 +155,7 @@ pub fn backlog_json(config: &Config, catalog: &Catalog) -> Value {
     let age = central::backlog_age(&b, now);
     let alarm_s = config.central.as_ref().map_or(0, |c| c.backlog_alarm_s);
     let state = |n: &str| catalog.central_state(n).ok().flatten().filter(|s| !s.is_empty());
+    let evicted = catalog.evicted_totals().unwrap_or_default();
     json!({
         "version": 1,
         "endpoint": config.central.as_ref().map(|c| c.endpoint.clone()),
@@ -147,6 +168,9 @@ pub fn backlog_json(config: &Config, catalog: &Catalog) -> Value {
         "witness": state("witness"),
         "backlog_alarm": age.is_some_and(|a| a > alarm_s as i64),
         "backlog_alarm_after_s": alarm_s,
+        "evicted": evicted.0, "evicted_bytes": evicted.1,
+        "evict_after_days": config.central.as_ref().and_then(|c| c.evict.after_days),
+        "evict_at_disk_percent": config.central.as_ref().and_then(|c| c.evict.at_disk_percent),
     })
 }
 
@@ -174,6 +198,13 @@ pub fn render(v: &Value) -> String {
         out += &format!(", oldest 最早 {}", age_text(age));
     }
     out += "\n";
+    if n("evicted") > 0 || !v["evict_after_days"].is_null() || !v["evict_at_disk_percent"].is_null() {
+        out += &format!(
+            "  evicted 本地副本已清除（仅存于中心存储）: {} files 个文件 ({})\n",
+            n("evicted"),
+            super::bytes(n("evicted_bytes"))
+        );
+    }
     if let Some(f) = v["oldest_footage"].as_str() {
         out += &format!("  oldest recording on this station alone 仅存于本站的最早录像: {f}\n");
     }
@@ -222,6 +253,77 @@ pub fn run_replicate(cmd: &ReplicateCommand, config: &Config) -> anyhow::Result<
                 || v["blocked"].as_u64() > Some(0)
                 || !v["witness"].is_null();
             Ok(if alarm { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        ReplicateCommand::Evict { dry_run, json } => {
+            if !c.evict.enabled() {
+                anyhow::bail!(
+                    "eviction is off: set central.evict_after_days or central.evict_at_disk_percent to evict local copies \
+                     / 未开启本地副本清除，请设置 central.evict_after_days 或 central.evict_at_disk_percent"
+                );
+            }
+            let store = central::open_store(c).map_err(anyhow::Error::msg)?;
+            let catalog = Mutex::new(super::open_catalog_as_user(config)?);
+            let r = central::offload::run(config, &store, &catalog, *dry_run, Utc::now())?;
+            if *json {
+                outln!(
+                    "{}",
+                    json!({
+                        "dry_run": dry_run, "evicted": r.evicted, "evicted_bytes": r.evicted_bytes, "recovered": r.recovered,
+                        "disk": r.disk.map(|(t, u)| json!({"total": t, "used": u})),
+                        "chosen": r.chosen.iter().map(|(id, p, s, why)| json!({"file": id, "path": p, "size": s, "rule": why})).collect::<Vec<_>>(),
+                        "refused": r.refused.iter().map(|(p, why)| json!({"path": p, "why": why})).collect::<Vec<_>>(),
+                    })
+                );
+            } else {
+                for (_, p, s, why) in &r.chosen {
+                    let refused = r.refused.iter().find(|(q, _)| q == p);
+                    match refused {
+                        Some((_, w)) => outln!("  kept 保留 {p}: {w}"),
+                        None if *dry_run => outln!("  would evict 将清除 {p} ({}, {why})", super::bytes(*s)),
+                        None => outln!("  evicted 已清除 {p} ({}, {why})", super::bytes(*s)),
+                    }
+                }
+                outln!(
+                    "{} {} files 个文件 ({}), refused 拒绝 {}{}",
+                    if *dry_run { "dry run 试运行: would evict 将清除" } else { "evicted 已清除本地副本" },
+                    if *dry_run { (r.chosen.len() - r.refused.len()) as u64 } else { r.evicted },
+                    super::bytes(if *dry_run {
+                        r.chosen.iter().filter(|(_, p, _, _)| !r.refused.iter().any(|(q, _)| q == p)).map(|c| c.2).sum()
+                    } else {
+                        r.evicted_bytes
+                    }),
+                    r.refused.len(),
+                    if r.recovered > 0 {
+                        format!(", finished after a stop 中断后完成 {}", r.recovered)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Ok(if r.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        ReplicateCommand::Recall { what, json } => {
+            let store = central::open_store(c).map_err(anyhow::Error::msg)?;
+            let catalog = Mutex::new(super::open_catalog_as_user(config)?);
+            central::offload::recover(config, &catalog)?;
+            let files = {
+                let cat = catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                central::offload::resolve(config, &cat, what)?
+            };
+            let done = central::offload::recall(config, &store, &catalog, &files)?;
+            if *json {
+                outln!("{}", json!({ "recalled": done }));
+            } else {
+                for d in &done {
+                    outln!(
+                        "recalled 已取回 {} ({})",
+                        d["paths"][0].as_str().unwrap_or(""),
+                        super::bytes(d["size"].as_u64().unwrap_or(0))
+                    );
+                }
+                outln!("{} files recalled 个文件已取回", done.len());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         ReplicateCommand::Run { json } => {
             let store = central::open_store(c).map_err(anyhow::Error::msg)?;

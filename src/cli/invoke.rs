@@ -68,6 +68,10 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Replicate(super::central::ReplicateCommand::Run { .. }) => {
             Rule::Station(&[Role::Admin, Role::Archivist])
         }
+        Command::Replicate(super::central::ReplicateCommand::Evict { .. }) => {
+            Rule::Station(&[Role::Custodian, Role::Admin])
+        }
+        Command::Replicate(super::central::ReplicateCommand::Recall { .. }) => Rule::Station(FILERS),
         Command::Status(_) => Rule::Station(ANY),
         Command::Access(a) => match a {
             A::Request { .. } | A::List { .. } | A::View { .. } => Rule::Station(ANY),

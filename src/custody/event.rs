@@ -288,11 +288,17 @@ pub enum Action {
     HandoverExtensionRequested,
     /// An extension of a handover deadline was approved by a person the configuration names (R3).
     HandoverExtensionApproved,
+    /// The local copy of footage confirmed off the station was removed after the store and the
+    /// log proved its central copy again: the object version recall reads (INV-20).
+    FootageEvicted,
+    /// Evicted footage was brought back from its logged object version and matched its logged
+    /// BLAKE3 (INV-20).
+    FootageRecalled,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 80] = [
+    pub const ALL: [Action; 82] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -373,6 +379,8 @@ impl Action {
         Action::DutyReturnRecorded,
         Action::HandoverExtensionRequested,
         Action::HandoverExtensionApproved,
+        Action::FootageEvicted,
+        Action::FootageRecalled,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -458,6 +466,8 @@ impl Action {
             Action::DutyReturnRecorded => "duty_return_recorded",
             Action::HandoverExtensionRequested => "handover_extension_requested",
             Action::HandoverExtensionApproved => "handover_extension_approved",
+            Action::FootageEvicted => "footage_evicted",
+            Action::FootageRecalled => "footage_recalled",
         }
     }
 
@@ -544,6 +554,8 @@ impl Action {
             Action::DutyReturnRecorded => "已登记返回单位",
             Action::HandoverExtensionRequested => "已申请延期移交",
             Action::HandoverExtensionApproved => "延期移交已批准",
+            Action::FootageEvicted => "本地副本已清除",
+            Action::FootageRecalled => "已从中心存储取回",
         }
     }
 
@@ -1014,7 +1026,8 @@ mod tests {
              signing_key_recorded checkpoint_refused deadline_recorded catalogue_mismatch \
              fixity_failed archive_scrubbed central_confirmed central_lock_changed central_alarm \
              recorder_login storage_mode_set duty_checked_out duty_refused duty_checked_in \
-             duty_return_recorded handover_extension_requested handover_extension_approved"
+             duty_return_recorded handover_extension_requested handover_extension_approved \
+             footage_evicted footage_recalled"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

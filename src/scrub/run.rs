@@ -19,6 +19,10 @@ use crate::catalog::{AlarmKind, Catalog, CatalogError, CheckedName, PassDelta, S
 use crate::custody::event::Action;
 use crate::ledger::{catalogue_check, fixity, Fixity, Ledger};
 
+/// For a name evicted to the central store: the store's (size, BLAKE3) of its logged
+/// version, or why it could not be read; `None` for a name on the disk.
+pub type CentralCheck<'a> = dyn Fn(&str) -> Option<Result<(u64, String), String>> + 'a;
+
 /// How a run goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -126,7 +130,10 @@ impl Batch {
 /// custody log gives an archived file from where the pass stood, and stops when the pass is
 /// complete, `stop` is set, or the time budget is spent. Findings raise their alarms (with
 /// their custody events) as they are found; names that match again clear theirs. The run ends
-/// with `archive_scrubbed`.
+/// with `archive_scrubbed`. A name evicted to the central store (INV-20) is checked against
+/// the store instead of the disk: `evicted` gives, for such a name, the store's size and
+/// BLAKE3 of the logged object version (or why it could not be read), `None` for a name on
+/// the disk.
 ///
 /// # Errors
 /// When the catalogue cannot be written. A file that cannot be read is a finding.
@@ -136,6 +143,7 @@ pub fn run(
     ledger: &Ledger,
     opts: &Options,
     stop: &AtomicBool,
+    evicted: &CentralCheck<'_>,
 ) -> Result<Outcome, CatalogError> {
     let started = Instant::now();
     let started_utc = chrono::Utc::now().to_rfc3339();
@@ -186,6 +194,25 @@ pub fn run(
         let mut file_bytes = 0u64;
         for t in &list[i..end] {
             let path = archive_root.join(&t.path);
+            if let Some(central) = evicted(&t.path) {
+                let verdict = match central {
+                    Ok((size, hash)) => fixity(ledger.file_at(&t.path), None, Some((&hash, size))),
+                    Err(error) => Fixity::Unreadable { error },
+                };
+                let cat = match names.get(&t.path) {
+                    None => Some(Fixity::NotCatalogued),
+                    Some((_, h, s)) => Some(catalogue_check(ledger.file_at(&t.path), h, *s)).filter(|v| !v.is_intact()),
+                };
+                let ok = verdict.is_intact() && cat.is_none();
+                let detail = if ok {
+                    "evicted; its central copy matches the custody log / 本地副本已清除，中心存储副本与保管日志一致"
+                        .to_string()
+                } else {
+                    verdict.text(&t.path)
+                };
+                checked.push((CheckedName { path: t.path.clone(), file_id: t.file_id, ok, detail }, verdict, cat));
+                continue;
+            }
             let meta = std::fs::symlink_metadata(&path);
             let key = meta.as_ref().ok().map(|m| (m.dev(), m.ino()));
             let verdict = match (meta, key.and_then(|k| seen.get(&k).cloned())) {

@@ -550,3 +550,269 @@ fn the_daemon_replicates_docked_footage_in_the_background() {
     }
     st.assert_log_verifies();
 }
+
+/// `evidock ARGS` with `env` set (failpoints, the archive disk's measured numbers).
+fn evidock_env(st: &Station, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(crate::support::bin());
+    cmd.arg("--config").arg(&st.config).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// The archive disk as 95% full (evict_at_disk_percent = 50 evicts everything allowed), or
+/// 40% full (nothing to evict), through the failpoint build's `EVIDOCK_FAILPOINT_ARCHIVE_DISK`.
+const DISK_FULL: (&str, &str) = ("EVIDOCK_FAILPOINT_ARCHIVE_DISK", "1000000000000:950000000000");
+const DISK_ROOMY: (&str, &str) = ("EVIDOCK_FAILPOINT_ARCHIVE_DISK", "1000000000000:400000000000");
+
+fn evict(st: &Station, env: &[(&str, &str)], extra: &[&str]) -> (Option<i32>, Value) {
+    let mut args = vec!["replicate", "evict", "--json"];
+    args.extend_from_slice(extra);
+    let o = evidock_env(st, env, &args);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("replicate evict: {}", out(&o)));
+    (o.status.code(), v)
+}
+
+/// Archive paths of the footage of recording `SERIAL/SESSION`.
+fn files_of(st: &Station, rec: &str) -> Vec<String> {
+    let (serial, session) = rec.split_once('/').unwrap();
+    let db = st.db();
+    let mut q = db
+        .prepare(
+            "SELECT DISTINCT f.archive_path FROM files f JOIN segments s ON s.file_id = f.id
+             WHERE s.serial = ?1 AND s.session = ?2 ORDER BY 1",
+        )
+        .unwrap();
+    q.query_map([serial, session], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn footage_proven_off_the_station_is_evicted_scrubbed_against_the_store_and_recalled_byte_identical() {
+    // R1, R7, R11; INV-18, INV-20.
+    let st = ceph_station("evict", "evict_at_disk_percent = 50\n");
+    st.register("C110001");
+    let start = (Utc::now() - TimeDelta::days(1)).format("%Y-%m-%dT%H:%M:%S").to_string();
+    let (vol, _) = st.sim(
+        "A",
+        &["--serial", "C110001", "--sessions", "3", "--segments", "2", "--segment-bytes", "300000", "--start", &start],
+    );
+    ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
+    let before = st.archived_footage();
+    // Nothing is confirmed yet: nothing may go, however full the disk (INV-18).
+    let (code, v) = evict(&st, &[DISK_FULL], &[]);
+    assert_eq!((code, v["evicted"].as_u64()), (Some(0), Some(0)), "{v}");
+    assert_eq!(st.archived_footage(), before);
+
+    // One recording held, one long-term (no disc burned), one ordinary.
+    let recs: Vec<String> = deadlines(&st).into_iter().map(|(r, _, _)| r).collect();
+    assert_eq!(recs.len(), 3, "{recs:?}");
+    ok(st.evidock(&["retention", "hold", &recs[0], "--id", "法院-7", "--reason", "court"]));
+    ok(st.evidock(&["retention", "flag", &recs[1], "--trigger", "evidence", "--reason", "作为证据"]));
+    let p = replicate(&st);
+    assert_eq!((p["failed"].as_u64(), p["blocked"].as_u64()), (Some(0), Some(0)), "{p}");
+    let ordinary = files_of(&st, &recs[2]);
+    assert_eq!(ordinary.len(), 2, "{ordinary:?}");
+
+    // The disk under the threshold: nothing chosen.
+    let (_, v) = evict(&st, &[DISK_ROOMY], &[]);
+    assert_eq!(v["chosen"].as_array().map(Vec::len), Some(0), "{v}");
+
+    // A dry run names the ordinary recording's two files, proves them, and changes nothing.
+    let events_before = st.actions().len();
+    let (code, v) = evict(&st, &[DISK_FULL], &["--dry-run"]);
+    assert_eq!(code, Some(0), "{v}");
+    let chosen: Vec<&str> = v["chosen"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap()).collect();
+    assert_eq!(chosen, ordinary.iter().map(String::as_str).collect::<Vec<_>>(), "{v}");
+    assert_eq!((v["evicted"].as_u64(), v["refused"].as_array().map(Vec::len)), (Some(0), Some(0)), "{v}");
+    assert_eq!(st.archived_footage(), before, "a dry run removes nothing");
+    assert_eq!(st.actions().len(), events_before, "a dry run logs nothing");
+
+    // The eviction: the ordinary files go, the held and the long-term ones stay.
+    let (code, v) = evict(&st, &[DISK_FULL], &[]);
+    assert_eq!((code, v["evicted"].as_u64()), (Some(0), Some(2)), "{v}");
+    for p in &ordinary {
+        assert!(!st.archive().join(p).exists(), "{p} evicted");
+    }
+    for r in &recs[..2] {
+        for p in files_of(&st, r) {
+            assert!(st.archive().join(&p).exists(), "{p} of {r} (held or long-term without discs) stays");
+        }
+    }
+    let db = st.db();
+    let (key, version, details): (String, String, String) = db
+        .query_row(
+            "SELECT e.key, e.version_id, l.details FROM central_evictions e JOIN custody_log l
+             ON l.action = 'footage_evicted' AND l.subject = 'file:' || ?1 WHERE e.paths LIKE '%' || ?1 || '%'",
+            [&ordinary[0]],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let d: Value = serde_json::from_str(&details).unwrap();
+    assert_eq!((d["version_id"].as_str(), d["key"].as_str()), (Some(version.as_str()), Some(key.as_str())), "{d}");
+    assert_eq!(d["rule"], "disk");
+    let status: Value = serde_json::from_str(&ok(st.evidock(&["replicate", "status", "--json"]))).unwrap();
+    assert_eq!((status["evicted"].as_u64(), status["evicted_bytes"].as_u64()), (Some(2), Some(600_000)), "{status}");
+    let text = ok(st.evidock(&["status"]));
+    assert!(text.contains("evicted 本地副本已清除") && text.contains("2 files"), "{text}");
+    let (from, to) =
+        ((Utc::now() - TimeDelta::days(3)).format("%Y-%m-%d").to_string(), Utc::now().format("%Y-%m-%d").to_string());
+    let report = String::from_utf8_lossy(&st.evidock(&["report", "compliance", "--from", &from, "--to", &to]).stdout)
+        .into_owned();
+    assert!(report.contains("evicted 本地副本已清除") && report.contains("2 files"), "{report}");
+    // Nothing more to evict: the rest is kept by the rules.
+    let (_, v) = evict(&st, &[DISK_FULL], &[]);
+    assert_eq!(v["evicted"].as_u64(), Some(0), "{v}");
+
+    // The scrub checks evicted names against the store, not the disk: clean.
+    let o = st.evidock(&["archive", "scrub", "--json"]);
+    let scrub: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", out(&o)));
+    assert_eq!(o.status.code(), Some(0), "{scrub}");
+    assert_eq!(scrub["run"]["missing"].as_u64().or(scrub["missing"].as_u64()), Some(0), "{scrub}");
+
+    // Filing evicted footage into a case is refused with what to do.
+    ok(st.evidock(&["case", "create", "罚-2026-9", "--officer", "012345", "--kind", "penalty"]));
+    let o = st.evidock(&["case", "assign", "罚-2026-9", "--session", &recs[2]]);
+    assert!(!o.status.success() && out(&o).contains("replicate recall"), "{}", out(&o));
+
+    // Recall: the logged version, byte-identical, logged.
+    let o = st.evidock(&["replicate", "recall", &ordinary[0], "--json"]);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", out(&o)));
+    assert_eq!(r["recalled"][0]["version_id"].as_str(), Some(version.as_str()), "{r}");
+    let o = st.evidock(&["replicate", "recall", &ordinary[1]]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert_eq!(st.archived_footage(), before, "every byte back");
+    let actions = st.actions();
+    assert_eq!(actions.iter().filter(|a| *a == "footage_evicted").count(), 2);
+    assert_eq!(actions.iter().filter(|a| *a == "footage_recalled").count(), 2);
+    let status: Value = serde_json::from_str(&ok(st.evidock(&["replicate", "status", "--json"]))).unwrap();
+    assert_eq!(status["evicted"].as_u64(), Some(0), "{status}");
+    let o = st.evidock(&["replicate", "recall", &ordinary[0]]);
+    assert!(!o.status.success() && out(&o).contains("neither an evicted file nor a case"), "{}", out(&o));
+    // Recalled footage files into the case as any other.
+    ok(st.evidock(&["case", "assign", "罚-2026-9", "--session", &recs[2]]));
+    st.assert_log_verifies();
+}
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn a_central_object_missing_or_replaced_on_the_store_refuses_eviction_with_an_alarm() {
+    // INV-20: the proof is the log and the store, never the catalogue.
+    let st = ceph_station("evict-proof", "evict_at_disk_percent = 50\n");
+    recent_footage(&st, "A", "C120001", "200000");
+    let p = replicate(&st);
+    assert_eq!(p["failed"].as_u64(), Some(0), "{p}");
+    let before = st.archived_footage();
+    let keys = footage_keys(&st);
+    // The station pointed at another bucket: one key holds other bytes with our metadata
+    // forged (another version), the others are missing.
+    let other = ceph().store("evict-other");
+    other.create_bucket(true).unwrap();
+    let forged = PutOptions {
+        meta: vec![("blake3".into(), keys[0].1.clone()), ("size".into(), "5".into())],
+        retain_until: Utc::now() + TimeDelta::days(1),
+        legal_hold: false,
+    };
+    other.put(&keys[0].0, b"fake!", &forged).unwrap();
+    let text =
+        std::fs::read_to_string(&st.config).unwrap().replace("bucket = \"evict-proof\"", "bucket = \"evict-other\"");
+    std::fs::write(&st.config, text).unwrap();
+    let (code, v) = evict(&st, &[DISK_FULL], &[]);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["evicted"].as_u64(), Some(0), "{v}");
+    let refused = v["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), keys.len(), "{v}");
+    assert!(refused.iter().all(|r| r["why"].as_str().unwrap().contains("no longer holds version")), "{v}");
+    assert_eq!(st.archived_footage(), before, "every local copy stays");
+    let alarms: i64 = st
+        .db()
+        .query_row(
+            "SELECT count(*) FROM custody_log WHERE action = 'central_alarm' AND details LIKE '%eviction_refused%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(alarms as usize, keys.len());
+    // Back on the real bucket, the same files are proven and go.
+    let text =
+        std::fs::read_to_string(&st.config).unwrap().replace("bucket = \"evict-other\"", "bucket = \"evict-proof\"");
+    std::fs::write(&st.config, text).unwrap();
+    let (code, v) = evict(&st, &[DISK_FULL], &[]);
+    assert_eq!((code, v["evicted"].as_u64()), (Some(0), Some(keys.len() as u64)), "{v}");
+}
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn a_stop_between_removing_the_local_copy_and_its_commit_is_finished_at_the_next_start() {
+    let st = ceph_station("evict-crash", "evict_at_disk_percent = 50\n");
+    recent_footage(&st, "A", "C130001", "200000");
+    replicate(&st);
+    let before = st.archived_footage();
+    let o = evidock_env(&st, &[DISK_FULL, ("EVIDOCK_FAILPOINTS", "evict.after-unlink")], &["replicate", "evict"]);
+    assert!(!o.status.success() && out(&o).contains("evict.after-unlink"), "{}", out(&o));
+    assert_eq!(st.archived_footage().len(), before.len() - 1, "one file removed before the stop");
+    assert!(!st.actions().iter().any(|a| a == "footage_evicted"), "no event yet");
+    let state: String = st.db().query_row("SELECT state FROM central_evictions", [], |r| r.get(0)).unwrap();
+    assert_eq!(state, "evicting");
+    // The next start (here a run with the disk roomy: no new choice) finishes it.
+    let (code, v) = evict(&st, &[DISK_ROOMY], &[]);
+    assert_eq!((code, v["recovered"].as_u64(), v["evicted"].as_u64()), (Some(0), Some(1), Some(0)), "{v}");
+    let details: String = st
+        .db()
+        .query_row("SELECT details FROM custody_log WHERE action = 'footage_evicted'", [], |r| r.get(0))
+        .unwrap();
+    let d: Value = serde_json::from_str(&details).unwrap();
+    assert_eq!(d["recovered"], true, "{d}");
+    let status: Value = serde_json::from_str(&ok(st.evidock(&["replicate", "status", "--json"]))).unwrap();
+    assert_eq!(status["evicted"].as_u64(), Some(1), "{status}");
+    // And recall brings it back whole.
+    let path: String =
+        st.db().query_row("SELECT json_extract(paths, '$[0]') FROM central_evictions", [], |r| r.get(0)).unwrap();
+    ok(st.evidock(&["replicate", "recall", &path]));
+    assert_eq!(st.archived_footage(), before, "bytes lost: 0");
+    st.assert_log_verifies();
+}
+
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn the_daemon_finishes_a_cut_eviction_on_start_and_evicts_on_its_pass() {
+    let mut st = ceph_station("evict-daemon", "interval_s = 1\nevict_at_disk_percent = 50\n");
+    recent_footage(&st, "A", "C140001", "150000");
+    replicate(&st);
+    let before = st.archived_footage();
+    let o = evidock_env(&st, &[DISK_FULL, ("EVIDOCK_FAILPOINTS", "evict.after-unlink")], &["replicate", "evict"]);
+    assert!(!o.status.success(), "{}", out(&o));
+    st.start_with(&[DISK_FULL]);
+    let v = crate::support::wait_for(120, "every footage file evicted by the daemon", || {
+        let o = st.evidock(&["replicate", "status", "--json"]);
+        let v: Value = serde_json::from_slice(&o.stdout).ok()?;
+        (v["evicted"].as_u64()? == before.len() as u64).then_some(v)
+    });
+    st.stop();
+    assert_eq!(v["evicted_bytes"].as_u64(), Some(before.len() as u64 * 150_000), "{v}");
+    assert!(st.archived_footage().is_empty(), "every local copy gone");
+    let db = st.db();
+    let recovered: i64 = db
+        .query_row(
+            "SELECT count(*) FROM custody_log WHERE action = 'footage_evicted' AND json_extract(details, '$.recovered')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(recovered, 1, "the cut eviction finished at start");
+    drop(db);
+    let case_or_file: Vec<String> = st
+        .db()
+        .prepare("SELECT json_extract(paths, '$[0]') FROM central_evictions")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for p in &case_or_file {
+        ok(st.evidock(&["replicate", "recall", p]));
+    }
+    assert_eq!(st.archived_footage(), before, "bytes lost: 0");
+    st.assert_log_verifies();
+}

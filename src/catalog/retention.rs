@@ -184,6 +184,7 @@ impl Catalog {
                     officer: s.badge.clone(),
                     start: start.unwrap_or_default(),
                     end: end.unwrap_or_default(),
+                    stored: None,
                     cases: Vec::new(),
                     flags: Vec::new(),
                     holds: Vec::new(),
@@ -279,6 +280,8 @@ impl Catalog {
                 }
                 if let Some(t) = utc(&stored) {
                     row.facts.ingested_at = row.facts.ingested_at.min(t);
+                    let local = t.with_timezone(&self.tz).naive_local();
+                    row.recording.stored = Some(row.recording.stored.map_or(local, |s| s.min(local)));
                 }
                 row.recording.files.push(FileHash { path: path.clone(), size: size as u64, blake3 });
                 row.facts.files.push(FileFacts { path, size: size as u64, readable: true });

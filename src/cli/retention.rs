@@ -185,7 +185,7 @@ pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> 
         RetentionCommand::Due { within_days, json } => {
             let rows = refresh(&mut catalog, config)?;
             let recs: Vec<_> = rows.into_iter().map(|r| r.recording).collect();
-            for d in retention::due(&recs, policy, TimeDelta::days(i64::from(*within_days)), Utc::now()) {
+            for d in retention::due(&recs, policy, TimeDelta::days(i64::from(*within_days)), retention_now()) {
                 if *json {
                     crate::outln!(
                         "{}",
@@ -291,10 +291,22 @@ fn check_with_log(
     .into())
 }
 
+/// The retention clock: the system clock, moved forward in test builds by
+/// `EVIDOCK_RETENTION_CLOCK_DAYS` (a test-only failpoint, like `EVIDOCK_FAILPOINTS`: footage
+/// stored today looked at as if that many days had passed, since the keep period counts from
+/// storage).
+fn retention_now() -> chrono::DateTime<Utc> {
+    #[cfg(feature = "failpoints")]
+    if let Some(d) = std::env::var("EVIDOCK_RETENTION_CLOCK_DAYS").ok().and_then(|v| v.parse::<i64>().ok()) {
+        return Utc::now() + TimeDelta::days(d);
+    }
+    Utc::now()
+}
+
 fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::Result<ExitCode> {
     let policy = &config.retention;
     let user = super::invoke::caller().actor.user;
-    let now = Utc::now();
+    let now = retention_now();
     match cmd {
         PurgeCommand::Request { recording, reason } => {
             refresh(catalog, config)?;

@@ -276,11 +276,14 @@ pub enum Action {
     RecorderLogin,
     /// A recorder was asked to show its storage (disk mode, `SetMSDC`), with the outcome.
     StorageModeSet,
+    /// An approved access request was found void at the moment of use: a confidentiality mark
+    /// added after it, or its approver no longer allowed for a mark; nothing left (R10).
+    AccessVoided,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 74] = [
+    pub const ALL: [Action; 75] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -355,6 +358,7 @@ impl Action {
         Action::CentralAlarm,
         Action::RecorderLogin,
         Action::StorageModeSet,
+        Action::AccessVoided,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -434,6 +438,7 @@ impl Action {
             Action::CentralAlarm => "central_alarm",
             Action::RecorderLogin => "recorder_login",
             Action::StorageModeSet => "storage_mode_set",
+            Action::AccessVoided => "access_voided",
         }
     }
 
@@ -514,6 +519,7 @@ impl Action {
             Action::CentralAlarm => "中心存储告警",
             Action::RecorderLogin => "记录仪登录",
             Action::StorageModeSet => "切换存储模式",
+            Action::AccessVoided => "调阅批准已失效",
         }
     }
 
@@ -983,7 +989,7 @@ mod tests {
              identity_conflict impossible_value ingest_degraded contradiction_found session_remembered \
              signing_key_recorded checkpoint_refused deadline_recorded catalogue_mismatch \
              fixity_failed archive_scrubbed central_confirmed central_lock_changed central_alarm \
-             recorder_login storage_mode_set"
+             recorder_login storage_mode_set access_voided"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -131,6 +131,33 @@ pub struct DeviceFacts {
     pub officer: Option<String>,
 }
 
+/// The parts of `from..=to` that no span covers, each a minute or longer, in order.
+pub fn uncovered(
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    mut spans: Vec<(NaiveDateTime, NaiveDateTime)>,
+) -> Vec<(NaiveDateTime, NaiveDateTime)> {
+    spans.sort();
+    let mut holes = Vec::new();
+    let mut at = from;
+    for (a, b) in spans {
+        if a > at && a <= to {
+            holes.push((at, a));
+        }
+        if b > at {
+            at = b;
+        }
+        if at >= to {
+            break;
+        }
+    }
+    if at < to {
+        holes.push((at, to));
+    }
+    holes.retain(|(a, b)| (*b - *a) >= chrono::TimeDelta::minutes(1));
+    holes
+}
+
 /// A case's on-site window and its handling officers (R11: none of them recording is a breach).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseWindow {
@@ -204,11 +231,13 @@ pub enum Kind {
     UnreadableFile,
     /// A case on-site window with no footage at all from its handling officers (R11).
     NoFootage,
+    /// A case on-site window the handling officers' footage covers only in part (R13, S2 §13).
+    PartialFootage,
 }
 
 impl Kind {
     /// All kinds, in report order.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::LateIngest,
         Kind::UnexplainedGap,
         Kind::ClockDrift,
@@ -219,6 +248,7 @@ impl Kind {
         Kind::EmptyFile,
         Kind::UnreadableFile,
         Kind::NoFootage,
+        Kind::PartialFootage,
     ];
 
     /// Stable name (`--json`, CSV).
@@ -234,6 +264,7 @@ impl Kind {
             Kind::EmptyFile => "empty-file",
             Kind::UnreadableFile => "unreadable-file",
             Kind::NoFootage => "no-footage",
+            Kind::PartialFootage => "partial-footage",
         }
     }
 
@@ -248,6 +279,7 @@ impl Kind {
             Kind::NoCase => "R4",
             Kind::FlagWithoutReason => "R7",
             Kind::EmptyFile | Kind::UnreadableFile | Kind::NoFootage => "R11",
+            Kind::PartialFootage => "R13",
         }
     }
 
@@ -264,6 +296,7 @@ impl Kind {
             Kind::EmptyFile => "零字节文件",
             Kind::UnreadableFile => "文件无法读取",
             Kind::NoFootage => "现场执法无录像",
+            Kind::PartialFootage => "现场执法录像不完整",
         }
     }
 
@@ -280,6 +313,7 @@ impl Kind {
             Kind::EmptyFile => "Zero-byte file",
             Kind::UnreadableFile => "Unreadable file",
             Kind::NoFootage => "On-site without footage",
+            Kind::PartialFootage => "On-site partly without footage",
         }
     }
 
@@ -317,12 +351,12 @@ pub struct Tally {
     /// Recordings in the period.
     pub recordings: usize,
     /// Findings per kind, in [`Kind::ALL`] order.
-    pub counts: [usize; 10],
+    pub counts: [usize; 11],
 }
 
 impl Tally {
     fn new(key: Option<String>, name: Option<String>) -> Tally {
-        Tally { key, name, recordings: 0, counts: [0; 10] }
+        Tally { key, name, recordings: 0, counts: [0; 11] }
     }
 
     /// All findings.
@@ -593,10 +627,30 @@ pub fn build(input: &Input<'_>) -> Report {
     // R11: on-site windows without any footage from the handling officers.
     let windows: Vec<&CaseWindow> = input.windows.iter().filter(|w| input.period.overlaps(w.from, w.to)).collect();
     for w in &windows {
-        let covered = input
+        let spans: Vec<(NaiveDateTime, NaiveDateTime)> = input
             .recordings
             .iter()
-            .any(|r| officer_of(r).is_some_and(|o| w.officers.contains(&o)) && r.start <= w.to && r.end >= w.from);
+            .filter(|r| officer_of(r).is_some_and(|o| w.officers.contains(&o)) && r.start <= w.to && r.end >= w.from)
+            .map(|r| (r.start, r.end))
+            .collect();
+        let covered = !spans.is_empty();
+        // R13 (S2 §13): footage covering the window only in part is a finding too, naming the
+        // parts without footage (a minute or more).
+        let holes = uncovered(w.from, w.to, spans);
+        if covered && !holes.is_empty() {
+            let fmt = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
+            let list = holes.iter().map(|(a, b)| format!("{} – {}", fmt(*a), fmt(*b))).collect::<Vec<_>>().join(", ");
+            let span = format!("{} – {}", fmt(w.from), fmt(w.to));
+            findings.push(Finding {
+                kind: Kind::PartialFootage,
+                officers: w.officers.clone(),
+                device: None,
+                recording: None,
+                case: Some(w.case.clone()),
+                detail: format!("on site {span}: no footage from the handling officers' recorders for {list}"),
+                detail_zh: format!("现场执法时段{span}：{list}无承办人员录像"),
+            });
+        }
         if !covered {
             let span = format!("{} – {}", w.from.format("%Y-%m-%d %H:%M"), w.to.format("%Y-%m-%d %H:%M"));
             findings.push(Finding {

@@ -96,15 +96,16 @@ fn world() -> World {
             CaseWindow {
                 case: CASE1.into(),
                 officers: vec!["3201001".into(), "3201002".into()],
-                from: t("2026-03-02T08:50:00"),
+                from: t("2026-03-02T09:00:00"),
                 to: t("2026-03-02T09:10:00"),
             },
-            // Covered by s3 from the second handling officer only.
+            // Covered by s3 from the second handling officer only (its 30 seconds past the end
+            // of s3 are under a minute: not a finding).
             CaseWindow {
                 case: "宜卫罚〔2026〕2号".into(),
                 officers: vec!["3201001".into(), "3201002".into()],
                 from: t("2026-03-10T10:20:00"),
-                to: t("2026-03-10T11:00:00"),
+                to: t("2026-03-10T10:30:30"),
             },
         ],
         names: BTreeMap::from([("3201001".into(), "王五".into()), ("3201002".into(), "赵六".into())]),
@@ -324,6 +325,55 @@ fn on_site_windows_without_footage_are_flagged() {
         per,
         vec![(Some("3201001".into()), 3, 0), (Some("3201002".into()), 2, 1), (Some("3201003".into()), 0, 1)]
     );
+}
+
+/// R13, S2 §13 (记录的起止时间应与文书记载一致): footage that covers an on-site window only
+/// in part is a finding naming the parts without footage.
+#[test]
+fn on_site_windows_covered_only_in_part_are_flagged() {
+    let r = check(
+        |w| {
+            w.windows.push(CaseWindow {
+                case: "宜卫罚〔2026〕4号".into(),
+                officers: vec!["3201001".into()],
+                from: t("2026-03-06T14:00:00"),
+                to: t("2026-03-06T15:30:00"),
+            });
+        },
+        vec![(Kind::PartialFootage, vec!["3201001".into()], None, None, Some("宜卫罚〔2026〕4号".into()))],
+    );
+    let f = &r.findings[0];
+    assert_eq!(f.kind.rule(), "R13");
+    // s2 runs 14:30–15:00: half an hour before it and after it lack footage.
+    assert!(
+        f.detail.contains("2026-03-06 14:00:00 – 2026-03-06 14:30:00, 2026-03-06 15:00:00 – 2026-03-06 15:30:00"),
+        "{}",
+        f.detail
+    );
+    assert!(f.detail_zh.contains("无承办人员录像"), "{}", f.detail_zh);
+}
+
+#[test]
+fn uncovered_parts_are_found_across_overlapping_spans() {
+    let u = |from: &str, to: &str, spans: &[(&str, &str)]| {
+        super::uncovered(t(from), t(to), spans.iter().map(|(a, b)| (t(a), t(b))).collect())
+    };
+    assert_eq!(
+        u("2026-03-01T10:00:00", "2026-03-01T11:00:00", &[("2026-03-01T09:00:00", "2026-03-01T12:00:00")]),
+        vec![]
+    );
+    assert_eq!(
+        u(
+            "2026-03-01T10:00:00",
+            "2026-03-01T11:00:00",
+            &[("2026-03-01T10:20:00", "2026-03-01T10:40:00"), ("2026-03-01T10:10:00", "2026-03-01T10:30:00")]
+        ),
+        vec![
+            (t("2026-03-01T10:00:00"), t("2026-03-01T10:10:00")),
+            (t("2026-03-01T10:40:00"), t("2026-03-01T11:00:00"))
+        ]
+    );
+    assert_eq!(u("2026-03-01T10:00:00", "2026-03-01T10:00:59", &[]), vec![], "under a minute");
 }
 
 #[test]

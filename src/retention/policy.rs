@@ -279,8 +279,12 @@ pub struct Recording {
     pub officer: Option<String>,
     /// Corrected start, station-local.
     pub start: NaiveDateTime,
-    /// Corrected end, station-local: retention counts from here.
+    /// Corrected end, station-local.
     pub end: NaiveDateTime,
+    /// When it reached the station's storage (its first file's ingest), station-local, if
+    /// known: the keep period counts from the later of this and `end` (R7; S3 §27: 专用设备存储
+    /// 的音像记录保存期限不少于3个月), so footage docked late is never due soon after it arrived.
+    pub stored: Option<NaiveDateTime>,
     /// Case numbers it is filed under.
     pub cases: Vec<String>,
     /// Long-term flags, active and withdrawn.
@@ -351,8 +355,14 @@ pub fn class(rec: &Recording, policy: &Policy) -> Class {
     }
 }
 
-/// The deadline the rules give today, ignoring any deadline already recorded: the corrected end
-/// plus the class's duration, at the next local midnight in the station's zone. A long-term
+/// The moment the keep period counts from: the later of the corrected end and the storage
+/// time (R7; S3 §27, S0 §16, S2 §22).
+pub fn counted_from(rec: &Recording) -> NaiveDateTime {
+    rec.stored.map_or(rec.end, |s| s.max(rec.end))
+}
+
+/// The deadline the rules give today, ignoring any deadline already recorded: the later of the
+/// corrected end and the storage time ([`counted_from`]) plus the class's duration, at the next local midnight in the station's zone. A long-term
 /// deadline is never earlier than the standard one. Beyond the representable range of dates
 /// the answer is [`Deadline::Permanent`].
 pub fn computed_deadline(rec: &Recording, policy: &Policy) -> Deadline {
@@ -361,7 +371,7 @@ pub fn computed_deadline(rec: &Recording, policy: &Policy) -> Deadline {
         (Class::LongTerm, LongTerm::Permanent) => return Deadline::Permanent,
         (Class::LongTerm, LongTerm::Years(y)) => y.saturating_mul(12).max(policy.standard_months),
     };
-    match expiry_after_months(policy.tz, rec.end, months) {
+    match expiry_after_months(policy.tz, counted_from(rec), months) {
         Some(t) => Deadline::At(t),
         None => Deadline::Permanent,
     }
@@ -437,6 +447,7 @@ pub(super) mod tests {
             officer: Some("3201001".to_string()),
             start: local(end) - TimeDelta::minutes(30),
             end: local(end),
+            stored: None,
             cases: vec![],
             flags: vec![],
             holds: vec![],
@@ -450,6 +461,23 @@ pub(super) mod tests {
 
     pub fn policy() -> Policy {
         Policy::new(chrono_tz::Asia::Shanghai)
+    }
+
+    /// R7, S3 §27 (专用设备存储的音像记录保存期限不少于3个月): recorded in May, docked in
+    /// December, the keep period runs from December, never from May.
+    #[test]
+    fn footage_docked_late_is_kept_from_its_storage() {
+        let mut r = rec("s1", "2025-05-10T10:00:00");
+        assert_eq!(deadline(&r, &policy()), Deadline::At(utc("2025-11-10T16:00:00Z")), "from the end alone");
+        r.stored = Some(local("2025-12-02T08:30:00"));
+        assert_eq!(counted_from(&r), local("2025-12-02T08:30:00"));
+        assert_eq!(deadline(&r, &policy()), Deadline::At(utc("2026-06-02T16:00:00Z")), "six months from storage");
+        let mut three = policy();
+        three.standard_months = MIN_STANDARD_MONTHS;
+        assert_eq!(deadline(&r, &three), Deadline::At(utc("2026-03-02T16:00:00Z")), "three months from storage");
+        // Docked before it ended (a clock far ahead): the end still counts.
+        r.stored = Some(local("2025-05-01T00:00:00"));
+        assert_eq!(deadline(&r, &policy()), Deadline::At(utc("2025-11-10T16:00:00Z")));
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod hostile;
 mod ingest;
 mod limits;
 mod memory;
+mod regulations;
 mod retention;
 mod sdk;
 mod support;

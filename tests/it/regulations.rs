@@ -1,0 +1,165 @@
+//! The regulations against their articles (issue: the five regulations in full, section 1):
+//! each test names the seed and article it holds evidock to (`docs/REGULATIONS.md`).
+
+use crate::access::{ok, open_station_to, state_of, station, text, CASE};
+use crate::support::{files_under, Station};
+
+fn events(st: &Station, action: &str) -> Vec<serde_json::Value> {
+    let db = st.db();
+    let mut q = db.prepare("SELECT details FROM custody_log WHERE action = ?1 ORDER BY seq").unwrap();
+    q.query_map([action], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|d| serde_json::from_str(&d.unwrap()).unwrap())
+        .collect()
+}
+
+fn copy_request(st: &Station) {
+    ok(st.evidock(&["access", "request", "--case", CASE, "--kind", "copy", "--reason", "行政复议"]));
+}
+
+/// R10, S0 §18 / S2 §26 / S4 §25 (涉及国家秘密、商业秘密、个人隐私的，按保密规定): a request
+/// approved before the footage was marked secret is void at the moment footage would leave.
+#[test]
+fn r10_an_approval_made_before_a_secret_mark_is_void_at_export() {
+    let st = station();
+    copy_request(&st);
+    open_station_to(&st);
+    ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    assert_eq!(state_of(&st, 1), "approved");
+    ok(st.evidock(&["access", "mark", "--case", CASE, "--level", "secret", "--reason", "涉及国家秘密"]));
+    let out = st.path("usb-drive");
+    let o = st.evidock(&["export", "--request", "1", "--to", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("request #1 is void") && said.contains("marked secret"), "{said}");
+    assert!(said.contains("审批已失效") && said.contains("国家秘密"), "{said}");
+    assert!(files_under(&out).is_empty(), "nothing left: {:?}", files_under(&out));
+    assert_eq!(state_of(&st, 1), "voided");
+    let voided = events(&st, "access_voided");
+    assert_eq!(voided.len(), 1, "{voided:?}");
+    assert_eq!((voided[0]["use"].as_str(), voided[0]["marks"][0].as_str()), (Some("copy"), Some("secret")));
+    // Void for good: clearing the mark does not bring the approval back.
+    ok(st.evidock(&["access", "unmark", "1", "--reason", "误标，解除"]));
+    let o = st.evidock(&["export", "--request", "1", "--to", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is voided"), "{}", text(&o));
+    let listed = ok(st.evidock(&["access", "list"]));
+    assert!(listed.contains("voided") && listed.contains("已失效"), "{listed}");
+    st.assert_log_verifies();
+}
+
+/// R10, S4 §25 and S2 §26: an approver who has lost the right to approve marked footage
+/// (removed from the mark's approvers) leaves behind an approval that no longer holds; a view
+/// under it is refused and logged.
+#[test]
+fn r10_an_approval_by_someone_who_lost_the_right_is_void_at_view() {
+    let st = station();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(
+        &st.config,
+        format!("{cfg}\n[access.privacy]\nrequesters = [\"uid:0\"]\napprovers = [\"uid:65534\"]\n"),
+    )
+    .unwrap();
+    ok(st.evidock(&["access", "mark", "--case", CASE, "--level", "privacy", "--reason", "涉及未成年人"]));
+    ok(st.evidock(&["access", "request", "--case", CASE, "--kind", "view", "--reason", "案件审核"]));
+    open_station_to(&st);
+    ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    // Still allowed: the view goes ahead.
+    let listed = ok(st.evidock(&["access", "view", "1"]));
+    assert!(!listed.is_empty(), "{listed}");
+    // The privacy approvers change: nobody (uid 65534) is no longer one.
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, cfg.replace("approvers = [\"uid:65534\"]", "approvers = [\"uid:4343\"]")).unwrap();
+    let o = st.evidock(&["access", "view", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("may no longer approve footage marked privacy") && said.contains("个人隐私"), "{said}");
+    assert_eq!(state_of(&st, 1), "voided");
+    let actions = st.actions();
+    assert_eq!(actions.iter().filter(|a| *a == "footage_viewed").count(), 1, "only the first view: {actions:?}");
+    assert_eq!(actions.iter().filter(|a| *a == "access_voided").count(), 1);
+    st.assert_log_verifies();
+}
+
+/// R5, S0 §10 / S2 §27 / S4 §24 (不得删除、修改原始记录): a file missing from the archive when
+/// it is exported is a fixity failure: a custody event and an alarm, and nothing leaves.
+#[test]
+fn r5_a_file_missing_at_export_is_logged_and_raises_the_alarm() {
+    let st = station();
+    copy_request(&st);
+    open_station_to(&st);
+    ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    let (victim, _) = st.archived_footage().into_iter().find(|(p, _)| p.to_string_lossy().contains(CASE)).unwrap();
+    std::fs::remove_file(st.archive().join(&victim)).unwrap();
+    let out = st.path("usb-drive");
+    let o = st.evidock(&["export", "--request", "1", "--to", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("fixity check failed, export refused") && said.contains("校验失败，拒绝导出"), "{said}");
+    assert!(said.contains(&victim.display().to_string()), "{said}");
+    assert!(files_under(&out).is_empty(), "nothing on the drive: {:?}", files_under(&out));
+    let failed = events(&st, "fixity_failed");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let status = ok(st.evidock(&["status"]));
+    assert!(status.contains("ALARM 警报: 1 open"), "{status}");
+    assert_eq!(state_of(&st, 1), "approved", "the approval is not spent");
+}
+
+/// R7, S3 §27 (专用设备存储的音像记录保存期限不少于3个月) and S0 §16 / S2 §22 (不少于6个月):
+/// footage recorded long ago but docked today is kept from today, not from its recording.
+#[test]
+fn r7_footage_docked_late_is_kept_from_its_storage_not_from_its_recording() {
+    let st = Station::new();
+    st.register("J700001");
+    let (vol, _) = st.sim(
+        "LATE",
+        &["--serial", "J700001", "--segments", "2", "--segment-bytes", "5000", "--start", "2024-05-10T09:00:00"],
+    );
+    ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
+    let at = |days: &str, args: &[&str]| {
+        std::process::Command::new(crate::support::bin())
+            .arg("--config")
+            .arg(&st.config)
+            .args(args)
+            .env("EVIDOCK_RETENTION_CLOCK_DAYS", days)
+            .output()
+            .unwrap()
+    };
+    let due = ok(st.evidock(&["retention", "due", "--within-days", "100000", "--json"]));
+    let rec: serde_json::Value = serde_json::from_str(due.lines().next().unwrap()).unwrap();
+    let stored = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let six = stored.checked_add_months(chrono::Months::new(6)).unwrap().format("%Y-%m-%d").to_string();
+    assert!(rec["deadline"].as_str().unwrap().starts_with(&six), "six months from storage ({six}): {due}");
+    assert_eq!(rec["overdue"], false, "{due}");
+    let id = rec["recording"].as_str().unwrap().to_string();
+    // A week after docking (the recording two years old): nothing is due, no purge.
+    let week = ok(at("7", &["retention", "due", "--within-days", "0", "--json"]));
+    assert!(week.trim().is_empty(), "{week}");
+    let o = at("7", &["retention", "purge", "request", &id, "--reason", "过期"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // Past six months from storage it is due.
+    let later = ok(at("200", &["retention", "due", "--within-days", "0", "--json"]));
+    assert!(later.contains(&id) && later.contains("\"overdue\":true"), "{later}");
+}
+
+/// R13, S2 §13 (执法音像记录应当标明时间): the case history a person reads gives station time,
+/// to the second, with the zone named; no UTC instants with fractions beside local times.
+#[test]
+fn r13_case_history_reads_in_station_time_to_the_second() {
+    let st = station();
+    let text = ok(st.evidock(&["case", "history", CASE]));
+    assert!(text.contains("Asia/Shanghai") && text.contains("工作站时间"), "{text}");
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d ").to_string();
+    assert!(text.contains(&today), "{text}");
+    for line in text.lines() {
+        assert!(!line.contains("+00:00") && !line.contains("+08:00"), "an offset instant: {line}");
+        let frac = line.as_bytes().windows(7).any(|w| {
+            w[0] == b':'
+                && w[1].is_ascii_digit()
+                && w[2].is_ascii_digit()
+                && w[3] == b'.'
+                && w[4..].iter().all(u8::is_ascii_digit)
+        });
+        assert!(!frac, "fractions of a second: {line}");
+    }
+}

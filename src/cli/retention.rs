@@ -44,13 +44,21 @@ pub enum RetentionCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Withdraw a flag (its deadline stays).
+    /// Ask to withdraw a long-term flag, with the reason; another person approves it with
+    /// `retention unflag-approve`, and the deadline then returns to the standard one.
     Unflag {
         /// Flag id (from `retention show`).
         id: i64,
         /// Why (required).
         #[arg(long)]
         reason: String,
+    },
+    /// Approve a flag's withdrawal (not the person who asked): the flag is withdrawn and the
+    /// recording returns to the deadline the rules give without it, counted from the later of
+    /// recording and storage.
+    UnflagApprove {
+        /// Flag id.
+        id: i64,
     },
     /// Place a legal hold.
     Hold {
@@ -214,8 +222,29 @@ pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> 
             crate::outln!("flag #{id} set: {} {} / 已标记长期保存", trigger.as_str(), trigger.label_zh());
         }
         RetentionCommand::Unflag { id, reason } => {
-            catalog.withdraw_flag(*id, reason)?;
-            crate::outln!("flag #{id} withdrawn; its deadline stays / 已撤销，保存期限不缩短");
+            let recording = catalog.request_flag_withdrawal(*id, reason)?;
+            crate::outln!(
+                "withdrawal of flag #{id} ({recording}) awaits approval by another person; the flag stays in force \
+                 / 撤销长期保存标记的申请已提交，待他人批准，批准前标记仍有效"
+            );
+        }
+        RetentionCommand::UnflagApprove { id } => {
+            let (recording, _, requested_by) = catalog.pending_flag_withdrawal(*id)?;
+            if requested_by == super::invoke::caller().actor.user {
+                return Err(super::invoke::Refused(format!(
+                    "{requested_by} asked for this withdrawal and cannot approve it; another person must / 不得批准本人申请"
+                ))
+                .into());
+            }
+            let mut row = catalog.recording(&recording)?;
+            row.recording.flags =
+                catalog.flags(&recording)?.into_iter().filter(|(f, _)| f != id).map(|(_, f)| f).collect();
+            let returned = retention::returned_deadline(&row.recording, policy);
+            catalog.approve_flag_withdrawal(*id, returned)?;
+            crate::outln!(
+                "flag #{id} withdrawn; {recording} is kept until {} / 长期保存标记已撤销，保存期限恢复为上述时间",
+                deadline_str(returned, tz)
+            );
         }
         RetentionCommand::Hold { recording, hold, reason } => {
             let id = catalog.set_hold(recording, hold, reason)?;

@@ -279,11 +279,18 @@ pub enum Action {
     /// An approved access request was found void at the moment of use: a confidentiality mark
     /// added after it, or its approver no longer allowed for a mark; nothing left (R10).
     AccessVoided,
+    /// A long-term flag's withdrawal was asked for, with the reason; another person must
+    /// approve it (R7).
+    FlagWithdrawalRequested,
+    /// A withdrawn long-term flag returned its recording to the deadline the rules give without
+    /// it (counted from the later of recording and storage): the one time a recorded deadline
+    /// moves earlier, under a two-person withdrawal (R7, INV-11).
+    DeadlineReturned,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 75] = [
+    pub const ALL: [Action; 77] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -359,6 +366,8 @@ impl Action {
         Action::RecorderLogin,
         Action::StorageModeSet,
         Action::AccessVoided,
+        Action::FlagWithdrawalRequested,
+        Action::DeadlineReturned,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -439,6 +448,8 @@ impl Action {
             Action::RecorderLogin => "recorder_login",
             Action::StorageModeSet => "storage_mode_set",
             Action::AccessVoided => "access_voided",
+            Action::FlagWithdrawalRequested => "flag_withdrawal_requested",
+            Action::DeadlineReturned => "deadline_returned",
         }
     }
 
@@ -520,6 +531,8 @@ impl Action {
             Action::RecorderLogin => "记录仪登录",
             Action::StorageModeSet => "切换存储模式",
             Action::AccessVoided => "调阅批准已失效",
+            Action::FlagWithdrawalRequested => "申请撤销长期保存标记",
+            Action::DeadlineReturned => "保存期限恢复为普通期限",
         }
     }
 
@@ -989,7 +1002,8 @@ mod tests {
              identity_conflict impossible_value ingest_degraded contradiction_found session_remembered \
              signing_key_recorded checkpoint_refused deadline_recorded catalogue_mismatch \
              fixity_failed archive_scrubbed central_confirmed central_lock_changed central_alarm \
-             recorder_login storage_mode_set access_voided"
+             recorder_login storage_mode_set access_voided \
+             flag_withdrawal_requested deadline_returned"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -382,6 +382,15 @@ pub fn deadline(rec: &Recording, policy: &Policy) -> Deadline {
     revise(rec.kept_deadline, computed_deadline(rec, policy)).deadline()
 }
 
+/// The deadline a recording returns to when another person approves the withdrawal of a
+/// long-term flag (`rec.flags` without it): what the rules give without the flag, counted from
+/// the later of recording and storage ([`counted_from`]), so never earlier than the minimum
+/// counted from storage, and still long-term while another flag or a case filing keeps it so.
+/// The one deadline that may be earlier than the one recorded (INV-11's exception, R7).
+pub fn returned_deadline(rec: &Recording, policy: &Policy) -> Deadline {
+    computed_deadline(rec, policy)
+}
+
 /// What [`revise`] did to a recorded deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Revision {
@@ -478,6 +487,22 @@ pub(super) mod tests {
         // Docked before it ended (a clock far ahead): the end still counts.
         r.stored = Some(local("2025-05-01T00:00:00"));
         assert_eq!(deadline(&r, &policy()), Deadline::At(utc("2025-11-10T16:00:00Z")));
+    }
+
+    /// R7, S3 §27 and S2 §22: a withdrawn flag returns footage to the standard deadline,
+    /// never earlier than the minimum counted from storage; another flag keeps it long-term.
+    #[test]
+    fn a_withdrawn_flag_returns_the_standard_deadline_from_storage() {
+        let mut r = rec("s1", "2025-05-10T10:00:00");
+        r.stored = Some(local("2025-12-02T08:30:00"));
+        r.kept_deadline = Some(Deadline::Permanent);
+        let p = policy();
+        let back = returned_deadline(&r, &p);
+        assert_eq!(back, Deadline::At(utc("2026-06-02T16:00:00Z")));
+        let min = expiry_after_months(p.tz, local("2025-12-02T08:30:00"), MIN_STANDARD_MONTHS).unwrap();
+        assert!(back >= Deadline::At(min));
+        r.flags.push(Flag::new(Trigger::Dispute, "王科长", utc("2026-01-01T00:00:00Z"), "复议").unwrap());
+        assert_eq!(returned_deadline(&r, &p), Deadline::Permanent, "another flag still in force");
     }
 
     #[test]

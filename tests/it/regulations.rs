@@ -163,3 +163,65 @@ fn r13_case_history_reads_in_station_time_to_the_second() {
         assert!(!frac, "fractions of a second: {line}");
     }
 }
+
+/// R7, S2 §22 / S3 §27 (作为证据使用的长期保存; 其余不少于3个月/6个月): a long-term flag set in
+/// error is withdrawn only with a reason and another person's approval; the footage then
+/// returns to the standard deadline counted from its storage, and a purge may follow.
+#[test]
+fn r7_a_withdrawn_long_term_flag_returns_the_standard_deadline_after_a_second_person_approves() {
+    let st = Station::new();
+    // root holds the approver role too, to show that nobody approves their own withdrawal.
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, cfg.replace("approver = [\"uid:65534\"]", "approver = [\"uid:65534\", \"uid:0\"]"))
+        .unwrap();
+    st.register("J700002");
+    let (vol, _) = st.sim("FLAG", &["--serial", "J700002", "--segments", "2", "--segment-bytes", "5000"]);
+    ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
+    let due = |clock: &str| {
+        let o = std::process::Command::new(crate::support::bin())
+            .arg("--config")
+            .arg(&st.config)
+            .args(["retention", "due", "--within-days", "100000", "--json"])
+            .env("EVIDOCK_RETENTION_CLOCK_DAYS", clock)
+            .output()
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(ok(o).lines().next().unwrap_or("null")).unwrap()
+    };
+    let id = due("0")["recording"].as_str().unwrap().to_string();
+    ok(st.evidock(&["retention", "flag", &id, "--trigger", "evidence", "--reason", "拟作为处罚证据"]));
+    let show = ok(st.evidock(&["retention", "show", &id]));
+    assert!(show.contains("permanent 永久"), "{show}");
+    // A withdrawal without a reason is refused; with one it waits for another person.
+    let o = st.evidock(&["retention", "unflag", "1", "--reason", " "]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = ok(st.evidock(&["retention", "unflag", "1", "--reason", "未作为证据使用，案件已撤销"]));
+    assert!(said.contains("awaits approval by another person") && said.contains("待他人批准"), "{said}");
+    let show = ok(st.evidock(&["retention", "show", &id]));
+    assert!(show.contains("permanent 永久"), "the flag stays in force until approved: {show}");
+    let o = st.evidock(&["retention", "unflag-approve", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("cannot approve it"), "{}", text(&o));
+    open_station_to(&st);
+    let said = ok(st.evidock_as(65534, &["retention", "unflag-approve", "1"]));
+    assert!(said.contains("flag #1 withdrawn") && said.contains("保存期限恢复"), "{said}");
+    // Back to six months from storage (today), never earlier.
+    let rec = due("0");
+    assert_eq!(rec["class"], "standard", "{rec}");
+    let stored = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let six = stored.checked_add_months(chrono::Months::new(6)).unwrap().format("%Y-%m-%d").to_string();
+    assert!(rec["deadline"].as_str().unwrap().starts_with(&six), "{six}: {rec}");
+    let actions = st.actions();
+    for a in ["flag_withdrawal_requested", "retention_flag_withdrawn", "deadline_returned"] {
+        assert!(actions.contains(&a.to_string()), "{a} missing: {actions:?}");
+    }
+    // The catalogue and the log agree: past the deadline, a purge may be asked for.
+    let o = std::process::Command::new(crate::support::bin())
+        .arg("--config")
+        .arg(&st.config)
+        .args(["retention", "purge", "request", &id, "--reason", "保存期满，非证据"])
+        .env("EVIDOCK_RETENTION_CLOCK_DAYS", "200")
+        .output()
+        .unwrap();
+    ok(o);
+    st.assert_log_verifies();
+}

@@ -129,6 +129,32 @@ pub struct DeviceFacts {
     pub registered: bool,
     /// Officer currently assigned, if any.
     pub officer: Option<String>,
+    /// The registration's history from the custody log (`device_registered`,
+    /// `device_retired`), oldest first. Empty: judged by `registered` alone.
+    pub history: Vec<RegisteredSpan>,
+}
+
+/// One stretch of a recorder's registration to one officer, station-local (R1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredSpan {
+    /// From when.
+    pub from: NaiveDateTime,
+    /// Until when (retired or reassigned); `None`: still in force.
+    pub to: Option<NaiveDateTime>,
+    /// Officer number it was registered to.
+    pub officer: String,
+}
+
+/// The registration in force when a recording started (R1, S1 §12, §14): the last stretch
+/// begun by then, or the first one for footage older than the registry (its first
+/// registration is taken to cover what came before). `None`: it was not registered then
+/// (retired, or never registered).
+pub fn registration_at(history: &[RegisteredSpan], at: NaiveDateTime) -> Option<&RegisteredSpan> {
+    let span = history.iter().rev().find(|s| s.from <= at).or_else(|| history.first())?;
+    match span.to {
+        Some(to) if at >= to && span.from <= at => None,
+        _ => Some(span),
+    }
 }
 
 /// The parts of `from..=to` that no span covers, each a minute or longer, in order.
@@ -231,13 +257,15 @@ pub enum Kind {
     UnreadableFile,
     /// A case on-site window with no footage at all from its handling officers (R11).
     NoFootage,
+    /// The recorder names another officer than the registration in force when it recorded (R1).
+    RegistryMismatch,
     /// A case on-site window the handling officers' footage covers only in part (R13, S2 §13).
     PartialFootage,
 }
 
 impl Kind {
     /// All kinds, in report order.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::LateIngest,
         Kind::UnexplainedGap,
         Kind::ClockDrift,
@@ -249,6 +277,7 @@ impl Kind {
         Kind::UnreadableFile,
         Kind::NoFootage,
         Kind::PartialFootage,
+        Kind::RegistryMismatch,
     ];
 
     /// Stable name (`--json`, CSV).
@@ -265,6 +294,7 @@ impl Kind {
             Kind::UnreadableFile => "unreadable-file",
             Kind::NoFootage => "no-footage",
             Kind::PartialFootage => "partial-footage",
+            Kind::RegistryMismatch => "registry-mismatch",
         }
     }
 
@@ -275,7 +305,7 @@ impl Kind {
             Kind::UnexplainedGap => "R6",
             Kind::ClockDrift => "R2",
             Kind::ChainFailure => "R5",
-            Kind::UnregisteredDevice => "R1",
+            Kind::UnregisteredDevice | Kind::RegistryMismatch => "R1",
             Kind::NoCase => "R4",
             Kind::FlagWithoutReason => "R7",
             Kind::EmptyFile | Kind::UnreadableFile | Kind::NoFootage => "R11",
@@ -297,6 +327,7 @@ impl Kind {
             Kind::UnreadableFile => "文件无法读取",
             Kind::NoFootage => "现场执法无录像",
             Kind::PartialFootage => "现场执法录像不完整",
+            Kind::RegistryMismatch => "记录仪使用人与登记不符",
         }
     }
 
@@ -314,6 +345,7 @@ impl Kind {
             Kind::UnreadableFile => "Unreadable file",
             Kind::NoFootage => "On-site without footage",
             Kind::PartialFootage => "On-site partly without footage",
+            Kind::RegistryMismatch => "Officer differs from registry",
         }
     }
 
@@ -351,12 +383,12 @@ pub struct Tally {
     /// Recordings in the period.
     pub recordings: usize,
     /// Findings per kind, in [`Kind::ALL`] order.
-    pub counts: [usize; 11],
+    pub counts: [usize; 12],
 }
 
 impl Tally {
     fn new(key: Option<String>, name: Option<String>) -> Tally {
-        Tally { key, name, recordings: 0, counts: [0; 11] }
+        Tally { key, name, recordings: 0, counts: [0; 12] }
     }
 
     /// All findings.
@@ -609,9 +641,41 @@ pub fn build(input: &Input<'_>) -> Report {
         by_serial.entry(r.device.as_str()).or_default().push(r);
     }
     for (serial, list) in &by_serial {
-        if devices.get(serial).is_some_and(|d| d.registered) {
+        // Each recording is judged against the registration in force when it was recorded.
+        let device = devices.get(serial);
+        let mut unregistered = Vec::new();
+        for r in list {
+            match device {
+                Some(d) if !d.history.is_empty() => match registration_at(&d.history, r.start) {
+                    None => unregistered.push(*r),
+                    Some(span) => {
+                        if let Some(badge) = r.officer.as_ref().filter(|b| **b != span.officer) {
+                            findings.push(Finding {
+                                kind: Kind::RegistryMismatch,
+                                officers: vec![span.officer.clone(), badge.clone()],
+                                device: Some(serial.to_string()),
+                                recording: Some(r.id.clone()),
+                                case: None,
+                                detail: format!(
+                                    "recorder {serial} was registered to officer {} when this was recorded; the recorder names officer {badge}",
+                                    span.officer
+                                ),
+                                detail_zh: format!(
+                                    "录制时记录仪{serial}登记使用人为{}，记录仪所载警号为{badge}",
+                                    span.officer
+                                ),
+                            });
+                        }
+                    }
+                },
+                Some(d) if d.registered => {}
+                _ => unregistered.push(*r),
+            }
+        }
+        if unregistered.is_empty() {
             continue;
         }
+        let list = &unregistered;
         let officers: BTreeSet<String> = list.iter().filter_map(|r| officer_of(r)).collect();
         findings.push(Finding {
             kind: Kind::UnregisteredDevice,
@@ -619,8 +683,11 @@ pub fn build(input: &Input<'_>) -> Report {
             device: Some(serial.to_string()),
             recording: None,
             case: None,
-            detail: format!("recorder {serial} is not registered; {} recording(s) from it", list.len()),
-            detail_zh: format!("记录仪{serial}未登记，期间有{}段录像", list.len()),
+            detail: format!(
+                "recorder {serial} was not registered (or was retired) when {} recording(s) from it were made",
+                list.len()
+            ),
+            detail_zh: format!("记录仪{serial}在{}段录像录制时未登记或已停用", list.len()),
         });
     }
 

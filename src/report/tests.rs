@@ -89,8 +89,18 @@ fn world() -> World {
             RecordingFacts { cases: vec![], flags: vec![], ..clean("s5", "ZFY0001", "3201001", "2026-03-29T15:00:00") },
         ],
         devices: vec![
-            DeviceFacts { serial: "ZFY0001".into(), registered: true, officer: Some("3201001".into()) },
-            DeviceFacts { serial: "ZFY0002".into(), registered: true, officer: Some("3201002".into()) },
+            DeviceFacts {
+                serial: "ZFY0001".into(),
+                registered: true,
+                officer: Some("3201001".into()),
+                history: vec![],
+            },
+            DeviceFacts {
+                serial: "ZFY0002".into(),
+                registered: true,
+                officer: Some("3201002".into()),
+                history: vec![],
+            },
         ],
         windows: vec![
             CaseWindow {
@@ -351,6 +361,49 @@ fn on_site_windows_covered_only_in_part_are_flagged() {
         f.detail
     );
     assert!(f.detail_zh.contains("无承办人员录像"), "{}", f.detail_zh);
+}
+
+/// R1, S1 §12 / §14 (执法记录设备编号登记，录入使用人身份资料): each recording is judged against
+/// the registration in force when it was recorded: footage from before a retirement stays
+/// registered; footage after it, or naming another officer than the registration then, is a
+/// finding.
+#[test]
+fn recordings_are_judged_against_the_registration_in_force_when_recorded() {
+    let span = |from: &str, to: Option<&str>, officer: &str| RegisteredSpan {
+        from: t(from),
+        to: to.map(t),
+        officer: officer.into(),
+    };
+    let r = check(
+        |w| {
+            // ZFY0001 registered to 3201001 from 1 March, retired on 20 March: s1, s2 (2 and
+            // 6 March) are fine, s5 (29 March) was recorded after the retirement.
+            w.devices[0].registered = false;
+            w.devices[0].history = vec![span("2026-03-01T00:00:00", Some("2026-03-20T00:00:00"), "3201001")];
+            // ZFY0002 reassigned to 3201003 on 8 March: s3 (10 March, badge 3201002) names the
+            // former officer; s4 (6 March) is fine.
+            w.devices[1].history = vec![
+                span("2026-02-01T00:00:00", Some("2026-03-08T00:00:00"), "3201002"),
+                span("2026-03-08T00:00:00", None, "3201003"),
+            ];
+        },
+        vec![
+            (Kind::UnregisteredDevice, vec!["3201001".into()], Some("ZFY0001".into()), None, None),
+            (
+                Kind::RegistryMismatch,
+                vec!["3201003".into(), "3201002".into()],
+                Some("ZFY0002".into()),
+                Some("s3".into()),
+                None,
+            ),
+        ],
+    );
+    assert_eq!(r.findings[1].kind.rule(), "R1");
+    assert!(r.findings[0].detail.contains("1 recording(s)"), "{}", r.findings[0].detail);
+    assert!(r.findings[1].detail_zh.contains("登记使用人为3201003"), "{}", r.findings[1].detail_zh);
+    // Footage older than the registry is covered by the first registration.
+    let h = [span("2026-03-01T00:00:00", None, "3201001")];
+    assert_eq!(super::registration_at(&h, t("2025-01-01T00:00:00")).map(|s| s.officer.as_str()), Some("3201001"));
 }
 
 #[test]

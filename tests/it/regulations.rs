@@ -225,3 +225,36 @@ fn r7_a_withdrawn_long_term_flag_returns_the_standard_deadline_after_a_second_pe
     ok(o);
     st.assert_log_verifies();
 }
+
+/// R1, S1 §12 / §14 (每台执法记录设备进行编号登记，录入使用人的身份资料; 谁使用谁负责): a
+/// recorder retired after its footage was recorded was registered when it recorded: no
+/// finding. A recorder whose badge differs from the registration in force then is a finding
+/// of the compliance report, not only a note.
+#[test]
+fn r1_footage_is_judged_against_the_registration_in_force_when_it_was_recorded() {
+    let st = Station::new();
+    st.register("J700003");
+    let (vol, _) = st.sim("RET", &["--serial", "J700003", "--segments", "2", "--segment-bytes", "5000"]);
+    ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
+    // Retired afterwards: its footage was recorded while it was registered.
+    ok(st.evidock(&["device", "retire", "J700003", "--reason", "镜头损坏，报废"]));
+    // Another recorder registered to officer 099999, worn by 012345 (its identity's badge).
+    let o = st.evidock(&["device", "register", "J700004", "--officer-id", "099999", "--officer-name", "李四"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (vol, _) = st.sim("MIS", &["--serial", "J700004", "--segments", "2", "--segment-bytes", "5000"]);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "ingested, and flagged at docking: {}", text(&o));
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let (from, to) = ((today - chrono::Duration::days(2)).to_string(), today.to_string());
+    let json = ok(st.evidock(&["report", "compliance", "--from", &from, "--to", &to, "--format", "json"]));
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    let of = |kind: &str| findings.iter().filter(|f| f["kind"] == kind).cloned().collect::<Vec<_>>();
+    assert!(of("unregistered-device").is_empty(), "the retired recorder was registered then: {json}");
+    let mismatch = of("registry-mismatch");
+    assert_eq!(mismatch.len(), 1, "{json}");
+    assert_eq!((mismatch[0]["device"].as_str(), mismatch[0]["rule"].as_str()), (Some("J700004"), Some("R1")));
+    let detail = mismatch[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("099999") && detail.contains("012345"), "{detail}");
+    assert!(mismatch[0]["detail_zh"].as_str().unwrap().contains("登记使用人为099999"), "{json}");
+}

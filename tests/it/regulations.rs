@@ -258,3 +258,55 @@ fn r1_footage_is_judged_against_the_registration_in_force_when_it_was_recorded()
     assert!(detail.contains("099999") && detail.contains("012345"), "{detail}");
     assert!(mismatch[0]["detail_zh"].as_str().unwrap().contains("登记使用人为099999"), "{json}");
 }
+
+/// R11, S0 §19 / S2 §28 (不得篡改、删改执法记录): what people read as record is checked
+/// against the custody log. An explanation, a mark or a registration edited in the catalogue
+/// shows in `gap list` and the like, but `log verify` names the row and fails.
+#[test]
+fn r11_an_edited_gap_explanation_mark_or_registration_is_named_by_log_verify() {
+    let st = station();
+    let (vol, _) = st.sim(
+        "G",
+        &[
+            "--serial",
+            "E500001",
+            "--segments",
+            "3",
+            "--segment-bytes",
+            "6000",
+            "--fault",
+            "gap",
+            "--seed",
+            "9",
+            "--first-seq",
+            "20",
+        ],
+    );
+    let _ = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    let open = ok(st.evidock(&["gap", "list", "--open", "--json"]));
+    let gap: serde_json::Value = serde_json::from_str(open.lines().next().expect("one open gap")).unwrap();
+    let id = gap["id"].as_i64().unwrap();
+    ok(st.evidock(&["gap", "explain", &id.to_string(), "--text", "电量不足，更换电池后继续录制"]));
+    ok(st.evidock(&["access", "mark", "--case", CASE, "--level", "privacy", "--reason", "涉及未成年人"]));
+    st.assert_log_verifies();
+
+    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
+    db.execute("UPDATE gaps SET explanation = '设备故障' WHERE id = ?1", [id]).unwrap();
+    db.execute("UPDATE confidentiality SET cleared_at = '2026-01-01T00:00:00+00:00' WHERE id = 1", []).unwrap();
+    db.execute("UPDATE registry SET officer_id = '099999' WHERE serial = 'E500001'", []).unwrap();
+    // People reading the table see the edited text...
+    let listed = ok(st.evidock(&["gap", "list", "--json"]));
+    assert!(listed.contains("设备故障"), "{listed}");
+    // ...and log verify names every edited row.
+    let o = st.evidock(&["log", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains(&format!("gaps row {id}: the explanation was changed")), "{said}");
+    assert!(said.contains("confidentiality row 1: the mark's clearing differs"), "{said}");
+    assert!(said.contains("registry row E500001: the registered officer was changed"), "{said}");
+    assert!(said.contains("与保管日志记录不符"), "{said}");
+    let o = st.evidock(&["log", "verify", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!(v["catalogue_edited"].as_array().map(Vec::len), Some(3), "{v}");
+    assert_eq!(v["intact"], true, "the chain itself is sound: {v}");
+}

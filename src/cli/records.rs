@@ -140,7 +140,10 @@ pub fn check(conn: &Connection) -> anyhow::Result<Vec<Edited>> {
     for (a, s, d) in events(conn, &["device_registered", "device_retired"])? {
         let Some(serial) = s.strip_prefix("device:") else { continue };
         if a == "device_registered" {
-            reg.insert(serial.to_string(), (d, false));
+            // A USB binding is logged under the same action, without an officer.
+            if d["officer_id"].is_string() {
+                reg.insert(serial.to_string(), (d, false));
+            }
         } else if let Some(r) = reg.get_mut(serial) {
             r.1 = true;
         }

@@ -108,6 +108,14 @@ pub enum State {
         /// When it was found lapsed.
         at: DateTime<Utc>,
     },
+    /// The approval no longer held when footage was about to leave (a mark added after the
+    /// approval, or the approver no longer allowed for a mark): void, never usable again (R10).
+    Voided {
+        /// When it was found void.
+        at: DateTime<Utc>,
+        /// Why, in both languages.
+        reason: String,
+    },
     /// An approved copy or export was made; the approval is used up.
     Used {
         /// Who made it (复制人).
@@ -126,6 +134,7 @@ impl State {
             State::Denied { .. } => "denied",
             State::Expired { .. } => "expired",
             State::Used { .. } => "used",
+            State::Voided { .. } => "voided",
         }
     }
 
@@ -137,6 +146,7 @@ impl State {
             State::Denied { .. } => "未批准",
             State::Expired { .. } => "已过期",
             State::Used { .. } => "已使用",
+            State::Voided { .. } => "已失效",
         }
     }
 }
@@ -183,6 +193,16 @@ pub enum AccessError {
         id: i64,
         /// Its state.
         state: &'static str,
+    },
+    /// The approval no longer holds at the moment of use (R10).
+    #[error(
+        "request #{id} is void: {reason}; nothing leaves under it, request again (审批已失效，不得调取，请重新申请)"
+    )]
+    Voided {
+        /// Request id.
+        id: i64,
+        /// Why, in both languages.
+        reason: String,
     },
     /// The request's kind does not allow this use.
     #[error("request #{id} was approved for {approved}, not {wanted}")]
@@ -338,6 +358,34 @@ impl AccessRequest {
         }
     }
 
+    /// Why the approval no longer holds, given the marks on the footage now and whether the
+    /// approver is still allowed to approve footage under each: a mark the request did not carry
+    /// when it was approved, or an approver who has lost the right for a mark, voids it (R10:
+    /// S0 §18, S2 §26, S4 §25). `None` when it still holds, or when it is not approved.
+    pub fn void_reason(&self, marks_now: &[Mark], approver_may: impl Fn(&str, Mark) -> bool) -> Option<String> {
+        let State::Approved { by, .. } = &self.state else { return None };
+        let added: Vec<Mark> = marks_now.iter().copied().filter(|m| !self.marks.contains(m)).collect();
+        if let Some(m) = added.first() {
+            return Some(format!(
+                "the footage was marked {} after the request was made / 批准后录像被标记为{}",
+                m.as_str(),
+                m.label_zh()
+            ));
+        }
+        marks_now.iter().find(|m| !approver_may(by, **m)).map(|m| {
+            format!(
+                "{by} approved it but may no longer approve footage marked {} / 审批人已无权审批{}录像",
+                m.as_str(),
+                m.label_zh()
+            )
+        })
+    }
+
+    /// Voids the approval at `at` for `reason` (from [`AccessRequest::void_reason`]).
+    pub fn void(&mut self, at: DateTime<Utc>, reason: String) {
+        self.state = State::Voided { at, reason };
+    }
+
     /// Records the copy or export that used the approval up.
     ///
     /// # Errors
@@ -438,6 +486,25 @@ mod tests {
         let mut d = req(Kind::Copy, Party::Internal);
         d.deny("wangwu", t(2), "与案件无关").unwrap();
         assert!(matches!(d.usable(Kind::Copy, t(3)), Err(AccessError::NotApproved { state: "denied", .. })));
+    }
+
+    /// R10 (S0 §18, S2 §26, S4 §25): secrecy is judged when footage leaves, not only at approval.
+    #[test]
+    fn an_approval_is_void_once_a_mark_is_added_or_the_approver_loses_the_right() {
+        let mut r = req(Kind::Export, Party::Court);
+        assert_eq!(r.void_reason(&[Mark::Secret], |_, _| true), None, "pending: nothing to void");
+        r.approve("wangwu", t(2), TimeDelta::days(7)).unwrap();
+        assert_eq!(r.void_reason(&[], |_, _| false), None, "no marks: holds");
+        let added = r.void_reason(&[Mark::Secret], |_, _| true).unwrap();
+        assert!(added.contains("marked secret") && added.contains("国家秘密"), "{added}");
+        let mut m = req(Kind::Copy, Party::Internal);
+        m.marks = vec![Mark::Privacy];
+        m.approve("wangwu", t(2), TimeDelta::days(7)).unwrap();
+        assert_eq!(m.void_reason(&[Mark::Privacy], |by, _| by == "wangwu"), None);
+        let lost = m.void_reason(&[Mark::Privacy], |_, _| false).unwrap();
+        assert!(lost.contains("wangwu") && lost.contains("个人隐私"), "{lost}");
+        m.void(t(3), lost);
+        assert!(matches!(m.usable(Kind::View, t(3)), Err(AccessError::NotApproved { state: "voided", .. })));
     }
 
     #[test]

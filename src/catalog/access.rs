@@ -259,6 +259,10 @@ impl Catalog {
                         State::Used { by: r.get::<_, Option<String>>(14)?.unwrap_or_default(), at: time(r.get(15)?) }
                     }
                     "expired" => State::Expired { at: time(r.get(16)?) },
+                    "voided" => State::Voided {
+                        at: time(r.get(16)?),
+                        reason: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                    },
                     _ => State::Pending,
                 };
                 let marks: Vec<String> = serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or_default();
@@ -312,6 +316,16 @@ impl Catalog {
                 )
                 .map_err(sql("expiring access"))?;
                 (Action::AccessExpired, json!({ "requested_by": r.requested_by }))
+            }
+            State::Voided { at, reason } => {
+                // A void approval keeps its approver; the time goes where a lapse's would, the
+                // reason where a denial's would.
+                tx.execute(
+                    "UPDATE access_requests SET state = 'voided', expired_at = ?2, decision_why = ?3 WHERE id = ?1",
+                    params![r.id, at.to_rfc3339(), reason],
+                )
+                .map_err(sql("voiding access"))?;
+                (Action::AccessVoided, json!({ "requested_by": r.requested_by, "reason": reason }))
             }
             State::Used { by, at } => {
                 tx.execute(

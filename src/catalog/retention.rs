@@ -71,6 +71,16 @@ CREATE TABLE IF NOT EXISTS tombstones (
     body          TEXT NOT NULL,
     executed_at   TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS flag_withdrawals (
+    id            INTEGER PRIMARY KEY,
+    flag_id       INTEGER NOT NULL,
+    recording     TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    requested_by  TEXT NOT NULL,
+    requested_at  TEXT NOT NULL,
+    approved_by   TEXT,
+    approved_at   TEXT
+);
 "#;
 
 fn utc(s: &str) -> Option<DateTime<Utc>> {
@@ -184,6 +194,7 @@ impl Catalog {
                     officer: s.badge.clone(),
                     start: start.unwrap_or_default(),
                     end: end.unwrap_or_default(),
+                    stored: None,
                     cases: Vec::new(),
                     flags: Vec::new(),
                     holds: Vec::new(),
@@ -280,6 +291,8 @@ impl Catalog {
                 }
                 if let Some(t) = utc(&stored) {
                     row.facts.ingested_at = row.facts.ingested_at.min(t);
+                    let local = t.with_timezone(&self.tz).naive_local();
+                    row.recording.stored = Some(row.recording.stored.map_or(local, |s| s.min(local)));
                 }
                 row.recording.files.push(FileHash { path: path.clone(), size: size as u64, blake3 });
                 row.facts.files.push(FileFacts { path, size: size as u64, readable: true });
@@ -461,33 +474,137 @@ impl Catalog {
         Ok(id)
     }
 
-    /// Withdraws a flag (its deadline stays: deadlines are never shortened on their own).
+    /// Asks for a flag's withdrawal, with the reason; the flag stays in force until another
+    /// person approves ([`Catalog::approve_flag_withdrawal`]). Returns the recording.
     ///
     /// # Errors
-    /// When there is no such active flag, the reason is empty, or the write fails.
-    pub fn withdraw_flag(&mut self, flag_id: i64, reason: &str) -> Result<(), CatalogError> {
-        if reason.trim().is_empty() {
-            return Err(CatalogError::Invalid("a reason is required to withdraw a flag".into()));
+    /// When there is no such active flag, one is already asked for, the reason is empty, or
+    /// the write fails.
+    pub fn request_flag_withdrawal(&mut self, flag_id: i64, reason: &str) -> Result<String, CatalogError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(CatalogError::Invalid("a reason is required to withdraw a flag / 撤销须说明理由".into()));
         }
+        let tx = begin(&mut self.conn)?;
+        let recording: Option<String> = tx
+            .query_row(
+                "SELECT recording FROM retention_flags WHERE id = ?1 AND withdrawn_at IS NULL",
+                params![flag_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("reading a flag"))?;
+        let Some(recording) = recording else {
+            return Err(CatalogError::Invalid(format!("no active flag {flag_id} / 无此有效标记")));
+        };
+        let pending: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM flag_withdrawals WHERE flag_id = ?1 AND approved_at IS NULL",
+                params![flag_id],
+                |r| r.get(0),
+            )
+            .map_err(sql("reading withdrawals"))?;
+        if pending > 0 {
+            return Err(CatalogError::Invalid(format!(
+                "the withdrawal of flag {flag_id} awaits approval already / 已申请撤销，待批准"
+            )));
+        }
+        tx.execute(
+            "INSERT INTO flag_withdrawals (flag_id, recording, reason, requested_by, requested_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![flag_id, recording, reason, self.actor.user, Utc::now().to_rfc3339()],
+        )
+        .map_err(sql("asking for a withdrawal"))?;
+        append(
+            &self.actor,
+            self.tz,
+            &tx,
+            Action::FlagWithdrawalRequested,
+            format!("flag:{flag_id}"),
+            json!({ "flag": flag_id, "recording": recording, "reason": reason }),
+        )?;
+        tx.commit().map_err(sql("commit withdrawal request"))?;
+        Ok(recording)
+    }
+
+    /// The pending withdrawal of a flag: (recording, reason, who asked).
+    ///
+    /// # Errors
+    /// When none is pending.
+    pub fn pending_flag_withdrawal(&self, flag_id: i64) -> Result<(String, String, String), CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT recording, reason, requested_by FROM flag_withdrawals
+                 WHERE flag_id = ?1 AND approved_at IS NULL ORDER BY id DESC LIMIT 1",
+                params![flag_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(sql("reading withdrawals"))?
+            .ok_or_else(|| {
+                CatalogError::Invalid(format!(
+                    "no withdrawal of flag {flag_id} awaits approval (`retention unflag {flag_id} --reason ...` first)"
+                ))
+            })
+    }
+
+    /// Approves a flag's pending withdrawal (by another person than the one who asked): the
+    /// flag is withdrawn and the recording's deadline returns to `returned`, in one transaction
+    /// with both events (`retention_flag_withdrawn`, `deadline_returned`).
+    ///
+    /// # Errors
+    /// Self-approval, nothing pending, or a failed write.
+    pub fn approve_flag_withdrawal(&mut self, flag_id: i64, returned: Deadline) -> Result<(), CatalogError> {
+        let (recording, reason, requested_by) = self.pending_flag_withdrawal(flag_id)?;
         let user = self.actor.user.clone();
+        if user == requested_by {
+            return Err(CatalogError::Invalid(format!(
+                "{user} asked for this withdrawal and cannot approve it; another person must / 不得批准本人申请"
+            )));
+        }
+        let now = Utc::now().to_rfc3339();
         let tx = begin(&mut self.conn)?;
         let n = tx
             .execute(
                 "UPDATE retention_flags SET withdrawn_by = ?2, withdrawn_at = ?3, withdraw_why = ?4
                  WHERE id = ?1 AND withdrawn_at IS NULL",
-                params![flag_id, user, Utc::now().to_rfc3339(), reason],
+                params![flag_id, requested_by, now, reason],
             )
             .map_err(sql("withdrawing a flag"))?;
         if n == 0 {
             return Err(CatalogError::Invalid(format!("no active flag {flag_id}")));
         }
+        tx.execute(
+            "UPDATE flag_withdrawals SET approved_by = ?2, approved_at = ?3 WHERE flag_id = ?1 AND approved_at IS NULL",
+            params![flag_id, user, now],
+        )
+        .map_err(sql("approving a withdrawal"))?;
         append(
             &self.actor,
             self.tz,
             &tx,
             Action::RetentionFlagWithdrawn,
             format!("flag:{flag_id}"),
-            json!({ "reason": reason }),
+            json!({ "reason": reason, "requested_by": requested_by, "approved_by": user }),
+        )?;
+        let previous: Option<String> = tx
+            .query_row("SELECT deadline FROM deadlines WHERE recording = ?1", params![recording], |r| r.get(0))
+            .optional()
+            .map_err(sql("reading a deadline"))?;
+        let text = deadline_text(returned);
+        tx.execute(
+            "INSERT INTO deadlines (recording, deadline, computed) VALUES (?1, ?2, ?3)
+             ON CONFLICT(recording) DO UPDATE SET deadline = ?2, computed = ?3",
+            params![recording, text, now],
+        )
+        .map_err(sql("returning a deadline"))?;
+        append(
+            &self.actor,
+            self.tz,
+            &tx,
+            Action::DeadlineReturned,
+            format!("recording:{recording}"),
+            json!({ "deadline": text, "previous": previous, "flag": flag_id }),
         )?;
         tx.commit().map_err(sql("commit flag withdrawal"))
     }

@@ -182,6 +182,32 @@ fn marks_of(catalog: &Catalog, scope: &Scope, recs: &[RecordingRow]) -> anyhow::
     Ok(marks.into_iter().collect())
 }
 
+/// Holds an approved request against the footage's marks and its approver's rights as they
+/// are now, at the moment footage leaves (R10; S0 §18, S2 §26, S4 §25): a mark added after it,
+/// or an approver no longer holding the approver role or no longer on the mark's `approvers`,
+/// voids it for good, with its custody event (`access_voided`), and refuses.
+fn still_holds(
+    catalog: &mut Catalog,
+    config: &Config,
+    req: &mut AccessRequest,
+    recs: &[RecordingRow],
+    use_: Kind,
+) -> anyhow::Result<()> {
+    let marks_now = marks_of(catalog, &req.scope, recs)?;
+    let approver_may = |by: &str, m: Mark| {
+        let who = crate::control::peer::identity_of_name(by);
+        mark_rule(config, m).approvers.contains(&who)
+            && config.roles.roles_of(&who).contains(&crate::custody::event::Role::Approver)
+    };
+    let Some(reason) = req.void_reason(&marks_now, approver_may) else { return Ok(()) };
+    req.void(Utc::now(), reason.clone());
+    catalog.update_access(
+        req,
+        json!({ "use": use_.as_str(), "marks": marks_now.iter().map(|m| m.as_str()).collect::<Vec<_>>() }),
+    )?;
+    Err(refused(AccessError::Voided { id: req.id, reason }))
+}
+
 /// Lapses every approval and undecided request past its validity, each with its event.
 fn expire_lapsed(catalog: &mut Catalog, config: &Config) -> anyhow::Result<()> {
     let now = Utc::now();
@@ -290,6 +316,8 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
             }
             req.usable(Kind::View, Utc::now()).map_err(refused)?;
             let recs = recordings_of(&catalog, &req.scope)?;
+            let mut req = req;
+            still_holds(&mut catalog, config, &mut req, &recs, Kind::View)?;
             let files: Vec<&str> =
                 recs.iter().flat_map(|r| r.recording.files.iter().map(|f| f.path.as_str())).collect();
             crate::central::offload::refuse_evicted(&catalog, files.iter().copied()).map_err(anyhow::Error::msg)?;
@@ -440,6 +468,7 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
     req.usable(use_, now).map_err(refused)?;
     let State::Approved { by: approver, at: approved_at, .. } = req.state.clone() else { unreachable!("usable") };
     let recs = recordings_of(&catalog, &req.scope)?;
+    still_holds(&mut catalog, config, &mut req, &recs, use_)?;
     // Every file is held against the custody log before a byte leaves (INV-16): the catalogue
     // must name the file and hash the log recorded when it was copied.
     let ledger = super::archive::trusted_ledger(&mut catalog, config, "export")?;
@@ -495,7 +524,16 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
                 grant.folders(parent);
             }
-            let (size, b3, sha) = copy_hashed(&config.paths.archive_root.join(rel), &to)?;
+            let source = config.paths.archive_root.join(rel);
+            if !source.exists() {
+                // A missing file is a fixity failure like a changed one: logged and alarmed (R5).
+                if !args.prepared {
+                    let _ = std::fs::remove_dir_all(&tmp);
+                }
+                let v = crate::ledger::fixity(ledger.file_at(&f.path), Some((&f.blake3, f.size)), None);
+                return Err(fixity_refused(&mut catalog, &f.path, &v));
+            }
+            let (size, b3, sha) = copy_hashed(&source, &to)?;
             crate::failpoint!("export.mid");
             let v = crate::ledger::fixity(ledger.file_at(&f.path), Some((&f.blake3, f.size)), Some((&b3, size)));
             if !v.is_intact() {

@@ -722,14 +722,16 @@ fn gather(conn: &Connection, number: &str, config: &Config) -> anyhow::Result<Ca
     }
 
     let (log, checkpoint) = verification(conn, &config.paths.state_dir)?;
-    Ok(CaseHistory {
+    let mut h = CaseHistory {
         case,
         files,
         case_events,
         log,
         checkpoint,
         generated: Utc::now().with_timezone(&config.timezone).to_rfc3339(),
-    })
+    };
+    h.in_station_time(config.timezone);
+    Ok(h)
 }
 
 type FileRow = (String, String, i64, String, String, i64, String, String, bool, Option<String>);

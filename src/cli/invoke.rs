@@ -111,7 +111,7 @@ pub fn rule(cmd: &Command) -> Rule {
                 Rule::Station(&[Role::Archivist, Role::Supervisor])
             }
             R::Purge(P::Request { .. }) => Rule::Station(&[Role::Archivist, Role::Custodian]),
-            R::Purge(P::Approve { .. }) => Rule::Station(&[Role::Approver]),
+            R::Purge(P::Approve { .. }) | R::UnflagApprove { .. } => Rule::Station(&[Role::Approver]),
             R::Purge(P::Cancel { .. }) => Rule::Station(&[Role::Archivist, Role::Approver, Role::Custodian]),
             R::Purge(P::Run) => Rule::Station(&[Role::Admin, Role::Archivist]),
         },

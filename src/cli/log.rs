@@ -165,8 +165,24 @@ fn execute(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> any
                 ),
                 None => store::audit_unsigned(&conn)?,
             };
-            let text = if *json { audit_json(&report) + "\n" } else { audit_text(&report) };
-            Ok((text, if report.intact() { ExitCode::SUCCESS } else { ExitCode::from(FOUND) }))
+            // The station's own readable tables against the log (R11).
+            let edited = if from.db.is_none() { super::records::check(&conn)? } else { Vec::new() };
+            let text = if *json {
+                let mut v: serde_json::Value = serde_json::from_str(&audit_json(&report))?;
+                v["catalogue_edited"] = json!(edited
+                    .iter()
+                    .map(|e| json!({ "table": e.table, "row": e.row, "text": e.en, "text_zh": e.zh }))
+                    .collect::<Vec<_>>());
+                v.to_string() + "\n"
+            } else {
+                let mut t = audit_text(&report);
+                for e in &edited {
+                    t.push_str(&format!("EDITED 被改动: {} / {}\n", e.en, e.zh));
+                }
+                t
+            };
+            let ok = report.intact() && edited.is_empty();
+            Ok((text, if ok { ExitCode::SUCCESS } else { ExitCode::from(FOUND) }))
         }
         LogCommand::Checkpoint { json } => {
             let conn = store::open_read_write(db)?;

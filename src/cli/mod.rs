@@ -15,6 +15,7 @@ mod history;
 mod ingest;
 pub mod invoke;
 pub mod log;
+mod records;
 mod retention;
 pub mod sim;
 mod status;

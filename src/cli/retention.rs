@@ -44,13 +44,21 @@ pub enum RetentionCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Withdraw a flag (its deadline stays).
+    /// Ask to withdraw a long-term flag, with the reason; another person approves it with
+    /// `retention unflag-approve`, and the deadline then returns to the standard one.
     Unflag {
         /// Flag id (from `retention show`).
         id: i64,
         /// Why (required).
         #[arg(long)]
         reason: String,
+    },
+    /// Approve a flag's withdrawal (not the person who asked): the flag is withdrawn and the
+    /// recording returns to the deadline the rules give without it, counted from the later of
+    /// recording and storage.
+    UnflagApprove {
+        /// Flag id.
+        id: i64,
     },
     /// Place a legal hold.
     Hold {
@@ -185,7 +193,7 @@ pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> 
         RetentionCommand::Due { within_days, json } => {
             let rows = refresh(&mut catalog, config)?;
             let recs: Vec<_> = rows.into_iter().map(|r| r.recording).collect();
-            for d in retention::due(&recs, policy, TimeDelta::days(i64::from(*within_days)), Utc::now()) {
+            for d in retention::due(&recs, policy, TimeDelta::days(i64::from(*within_days)), retention_now()) {
                 if *json {
                     crate::outln!(
                         "{}",
@@ -214,8 +222,29 @@ pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> 
             crate::outln!("flag #{id} set: {} {} / 已标记长期保存", trigger.as_str(), trigger.label_zh());
         }
         RetentionCommand::Unflag { id, reason } => {
-            catalog.withdraw_flag(*id, reason)?;
-            crate::outln!("flag #{id} withdrawn; its deadline stays / 已撤销，保存期限不缩短");
+            let recording = catalog.request_flag_withdrawal(*id, reason)?;
+            crate::outln!(
+                "withdrawal of flag #{id} ({recording}) awaits approval by another person; the flag stays in force \
+                 / 撤销长期保存标记的申请已提交，待他人批准，批准前标记仍有效"
+            );
+        }
+        RetentionCommand::UnflagApprove { id } => {
+            let (recording, _, requested_by) = catalog.pending_flag_withdrawal(*id)?;
+            if requested_by == super::invoke::caller().actor.user {
+                return Err(super::invoke::Refused(format!(
+                    "{requested_by} asked for this withdrawal and cannot approve it; another person must / 不得批准本人申请"
+                ))
+                .into());
+            }
+            let mut row = catalog.recording(&recording)?;
+            row.recording.flags =
+                catalog.flags(&recording)?.into_iter().filter(|(f, _)| f != id).map(|(_, f)| f).collect();
+            let returned = retention::returned_deadline(&row.recording, policy);
+            catalog.approve_flag_withdrawal(*id, returned)?;
+            crate::outln!(
+                "flag #{id} withdrawn; {recording} is kept until {} / 长期保存标记已撤销，保存期限恢复为上述时间",
+                deadline_str(returned, tz)
+            );
         }
         RetentionCommand::Hold { recording, hold, reason } => {
             let id = catalog.set_hold(recording, hold, reason)?;
@@ -291,10 +320,22 @@ fn check_with_log(
     .into())
 }
 
+/// The retention clock: the system clock, moved forward in test builds by
+/// `EVIDOCK_RETENTION_CLOCK_DAYS` (a test-only failpoint, like `EVIDOCK_FAILPOINTS`: footage
+/// stored today looked at as if that many days had passed, since the keep period counts from
+/// storage).
+fn retention_now() -> chrono::DateTime<Utc> {
+    #[cfg(feature = "failpoints")]
+    if let Some(d) = std::env::var("EVIDOCK_RETENTION_CLOCK_DAYS").ok().and_then(|v| v.parse::<i64>().ok()) {
+        return Utc::now() + TimeDelta::days(d);
+    }
+    Utc::now()
+}
+
 fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::Result<ExitCode> {
     let policy = &config.retention;
     let user = super::invoke::caller().actor.user;
-    let now = Utc::now();
+    let now = retention_now();
     match cmd {
         PurgeCommand::Request { recording, reason } => {
             refresh(catalog, config)?;
@@ -497,6 +538,50 @@ fn calendar(config: &Config) -> anyhow::Result<Calendar> {
     Ok(cal)
 }
 
+/// Every recorder's registration history as the custody log tells it (R1): each
+/// `device_registered` to another officer, or after a retirement, begins a stretch; a
+/// `device_retired` or a reassignment ends it. Times are station-local.
+fn registry_history(
+    conn: &rusqlite::Connection,
+    tz: chrono_tz::Tz,
+) -> anyhow::Result<BTreeMap<String, Vec<report::RegisteredSpan>>> {
+    let mut st = conn.prepare(
+        "SELECT ts_utc, action, subject, details FROM custody_log
+         WHERE action IN ('device_registered', 'device_retired') ORDER BY seq",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+    })?;
+    let mut out: BTreeMap<String, Vec<report::RegisteredSpan>> = BTreeMap::new();
+    for row in rows {
+        let (ts, action, subject, details) = row?;
+        let (Some(serial), Ok(at)) = (subject.strip_prefix("device:"), chrono::DateTime::parse_from_rfc3339(&ts))
+        else {
+            continue;
+        };
+        let at = at.with_timezone(&tz).naive_local();
+        let spans = out.entry(serial.to_string()).or_default();
+        let open = spans.last_mut().filter(|s| s.to.is_none());
+        if action == "device_retired" {
+            if let Some(s) = open {
+                s.to = Some(at);
+            }
+            continue;
+        }
+        let d: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+        let Some(officer) = d["officer_id"].as_str() else { continue };
+        match open {
+            Some(s) if s.officer == officer => {}
+            Some(s) => {
+                s.to = Some(at);
+                spans.push(report::RegisteredSpan { from: at, to: None, officer: officer.to_string() });
+            }
+            None => spans.push(report::RegisteredSpan { from: at, to: None, officer: officer.to_string() }),
+        }
+    }
+    Ok(out)
+}
+
 pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCode> {
     let mut catalog = super::open_catalog_as_user(config)?;
     let rows = catalog.recordings()?;
@@ -520,14 +605,20 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
                     serial: e.registration.serial,
                     registered: e.retired.is_none(),
                     officer: Some(e.registration.officer_id),
+                    history: Vec::new(),
                 })
                 .collect();
+            let mut histories = registry_history(catalog.connection(), config.timezone)?;
+            for d in &mut devices {
+                d.history = histories.remove(&d.serial).unwrap_or_default();
+            }
             for r in &facts {
                 if !devices.iter().any(|d| d.serial == r.device) {
                     devices.push(DeviceFacts {
                         serial: r.device.clone(),
                         registered: false,
                         officer: r.officer.clone(),
+                        history: Vec::new(),
                     });
                 }
             }

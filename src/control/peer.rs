@@ -31,6 +31,19 @@ pub fn identity(uid: u32, gid: u32) -> Identity {
     Identity { uid, user: name, gids, groups }
 }
 
+/// The identity of a user named as the log and the catalogue name users (`NAME`, or `uid:N`
+/// for a user without an entry), as the system knows it now; a name it no longer knows keeps
+/// no uid and no groups, so no list by uid or group names it.
+pub fn identity_of_name(name: &str) -> Identity {
+    if let Some(uid) = name.strip_prefix("uid:").and_then(|n| n.parse::<u32>().ok()) {
+        return identity(uid, uid);
+    }
+    match User::from_name(name).ok().flatten() {
+        Some(u) => identity(u.uid.as_raw(), u.gid.as_raw()),
+        None => Identity { uid: u32::MAX, user: name.to_string(), gids: Vec::new(), groups: Vec::new() },
+    }
+}
+
 /// The identity of this process (its real user; the supplementary groups it holds now).
 pub fn current() -> Identity {
     let uid = nix::unistd::getuid().as_raw();

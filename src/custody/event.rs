@@ -294,11 +294,21 @@ pub enum Action {
     /// Evicted footage was brought back from its logged object version and matched its logged
     /// BLAKE3 (INV-20).
     FootageRecalled,
+    /// An approved access request was found void at the moment of use: a confidentiality mark
+    /// added after it, or its approver no longer allowed for a mark; nothing left (R10).
+    AccessVoided,
+    /// A long-term flag's withdrawal was asked for, with the reason; another person must
+    /// approve it (R7).
+    FlagWithdrawalRequested,
+    /// A withdrawn long-term flag returned its recording to the deadline the rules give without
+    /// it (counted from the later of recording and storage): the one time a recorded deadline
+    /// moves earlier, under a two-person withdrawal (R7, INV-11).
+    DeadlineReturned,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 82] = [
+    pub const ALL: [Action; 85] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -381,6 +391,9 @@ impl Action {
         Action::HandoverExtensionApproved,
         Action::FootageEvicted,
         Action::FootageRecalled,
+        Action::AccessVoided,
+        Action::FlagWithdrawalRequested,
+        Action::DeadlineReturned,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -468,6 +481,9 @@ impl Action {
             Action::HandoverExtensionApproved => "handover_extension_approved",
             Action::FootageEvicted => "footage_evicted",
             Action::FootageRecalled => "footage_recalled",
+            Action::AccessVoided => "access_voided",
+            Action::FlagWithdrawalRequested => "flag_withdrawal_requested",
+            Action::DeadlineReturned => "deadline_returned",
         }
     }
 
@@ -556,6 +572,9 @@ impl Action {
             Action::HandoverExtensionApproved => "延期移交已批准",
             Action::FootageEvicted => "本地副本已清除",
             Action::FootageRecalled => "已从中心存储取回",
+            Action::AccessVoided => "调阅批准已失效",
+            Action::FlagWithdrawalRequested => "申请撤销长期保存标记",
+            Action::DeadlineReturned => "保存期限恢复为普通期限",
         }
     }
 
@@ -1027,7 +1046,8 @@ mod tests {
              fixity_failed archive_scrubbed central_confirmed central_lock_changed central_alarm \
              recorder_login storage_mode_set duty_checked_out duty_refused duty_checked_in \
              duty_return_recorded handover_extension_requested handover_extension_approved \
-             footage_evicted footage_recalled"
+             footage_evicted footage_recalled \
+             access_voided flag_withdrawal_requested deadline_returned"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -219,6 +219,11 @@ impl Ledger {
                 let e = self.deadlines.entry(rec).or_insert(dl);
                 *e = (*e).max(dl);
             }
+            // An approved withdrawal of a long-term flag sets the deadline (INV-11's exception).
+            Action::DeadlineReturned => {
+                let (Some(rec), Some(dl)) = (after("recording:"), deadline_of(&d["deadline"])) else { return };
+                self.deadlines.insert(rec, dl);
+            }
             Action::PurgeRequested => {
                 let (Some(rec), Some(id)) = (after("recording:"), id_of(&d["purge"])) else { return };
                 self.purges.insert(

@@ -29,6 +29,65 @@ pub struct CaseHistory {
     pub generated: String,
 }
 
+/// A stored instant (RFC 3339, any offset, any fraction) as station time to the second,
+/// `YYYY-MM-DD hh:mm:ss`; anything else is returned as it is (R13: one zone, seconds,
+/// everywhere a person reads).
+pub fn station_time(s: &str, tz: chrono_tz::Tz) -> String {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
+        return t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
+    }
+    // A wall-clock time without a zone is station time already (the station's clock).
+    match chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S%.f") {
+        Ok(n) => n.format("%Y-%m-%d %H:%M:%S").to_string(),
+        Err(_) => s.to_string(),
+    }
+}
+
+impl CaseHistory {
+    /// Every time a person reads, as station time to the second, the zone named once with
+    /// the time the history was made (R13, S2 §13). The machine fields (`ts_utc`) stay.
+    pub fn in_station_time(&mut self, tz: chrono_tz::Tz) {
+        let t = |s: &mut String| *s = station_time(s, tz);
+        t(&mut self.case.created);
+        for (from, to) in &mut self.case.windows {
+            t(from);
+            t(to);
+        }
+        for f in &mut self.files {
+            if let Some(d) = &mut f.docking {
+                t(&mut d.started);
+                d.finished.iter_mut().for_each(t);
+                t(&mut d.dock_clock);
+                d.device_clock.iter_mut().for_each(t);
+            }
+            for v in &mut f.verdicts {
+                v.start.iter_mut().for_each(t);
+                v.end.iter_mut().for_each(t);
+            }
+            t(&mut f.copy.stored);
+            t(&mut f.filing.at);
+            f.wipes.iter_mut().for_each(t);
+            f.deadline.iter_mut().for_each(t);
+            f.purged.iter_mut().for_each(t);
+            for r in &mut f.retention {
+                t(&mut r.at);
+                if let Some(e) = &mut r.ended {
+                    if let Some((at, rest)) = e.split_once(" by ") {
+                        *e = format!("{} by {rest}", station_time(at, tz));
+                    }
+                }
+            }
+            for e in &mut f.events {
+                t(&mut e.ts_local);
+            }
+        }
+        for e in &mut self.case_events {
+            t(&mut e.ts_local);
+        }
+        self.generated = format!("{} ({tz}, station time 工作站时间)", station_time(&self.generated, tz));
+    }
+}
+
 /// A case's label.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseInfo {
@@ -903,6 +962,25 @@ mod tests {
     }
 
     /// INV-7: the renderer is pure (no I/O, no database, no clock).
+    /// R13, S2 §13 (记录的时间应与文书记载一致): one zone, to the second, wherever a person
+    /// reads; the UTC instant stays for machines.
+    #[test]
+    fn every_time_a_person_reads_is_station_time_to_the_second() {
+        let tz = chrono_tz::Asia::Shanghai;
+        assert_eq!(station_time("2024-05-01T09:00:00.123456789+00:00", tz), "2024-05-01 17:00:00");
+        assert_eq!(station_time("2024-05-01T16:30:00.000+08:00", tz), "2024-05-01 16:30:00");
+        assert_eq!(station_time("direct", tz), "direct");
+        assert_eq!(station_time("2024-05-01T17:00:00", tz), "2024-05-01 17:00:00");
+        let mut h = sample();
+        h.in_station_time(tz);
+        let text = text(&h);
+        assert!(text.contains("2024-05-01 17:00:00") && text.contains("Asia/Shanghai"), "{text}");
+        for bad in ["T09:00:00", "+00:00", ".000"] {
+            assert!(!text.contains(bad), "{bad} in {text}");
+        }
+        assert!(json(&h).contains("2024-05-01T08:30:00.000Z"), "ts_utc kept for machines");
+    }
+
     #[test]
     fn history_module_is_pure() {
         crate::custody::chain::tests::assert_pure(include_str!("history.rs"));

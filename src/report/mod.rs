@@ -132,6 +132,59 @@ pub struct DeviceFacts {
     pub registered: bool,
     /// Officer currently assigned, if any.
     pub officer: Option<String>,
+    /// The registration's history from the custody log (`device_registered`,
+    /// `device_retired`), oldest first. Empty: judged by `registered` alone.
+    pub history: Vec<RegisteredSpan>,
+}
+
+/// One stretch of a recorder's registration to one officer, station-local (R1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredSpan {
+    /// From when.
+    pub from: NaiveDateTime,
+    /// Until when (retired or reassigned); `None`: still in force.
+    pub to: Option<NaiveDateTime>,
+    /// Officer number it was registered to.
+    pub officer: String,
+}
+
+/// The registration in force when a recording started (R1, S1 §12, §14): the last stretch
+/// begun by then, or the first one for footage older than the registry (its first
+/// registration is taken to cover what came before). `None`: it was not registered then
+/// (retired, or never registered).
+pub fn registration_at(history: &[RegisteredSpan], at: NaiveDateTime) -> Option<&RegisteredSpan> {
+    let span = history.iter().rev().find(|s| s.from <= at).or_else(|| history.first())?;
+    match span.to {
+        Some(to) if at >= to && span.from <= at => None,
+        _ => Some(span),
+    }
+}
+
+/// The parts of `from..=to` that no span covers, each a minute or longer, in order.
+pub fn uncovered(
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    mut spans: Vec<(NaiveDateTime, NaiveDateTime)>,
+) -> Vec<(NaiveDateTime, NaiveDateTime)> {
+    spans.sort();
+    let mut holes = Vec::new();
+    let mut at = from;
+    for (a, b) in spans {
+        if a > at && a <= to {
+            holes.push((at, a));
+        }
+        if b > at {
+            at = b;
+        }
+        if at >= to {
+            break;
+        }
+    }
+    if at < to {
+        holes.push((at, to));
+    }
+    holes.retain(|(a, b)| (*b - *a) >= chrono::TimeDelta::minutes(1));
+    holes
 }
 
 /// A case's on-site window and its handling officers (R11: none of them recording is a breach).
@@ -207,11 +260,15 @@ pub enum Kind {
     UnreadableFile,
     /// A case on-site window with no footage at all from its handling officers (R11).
     NoFootage,
+    /// The recorder names another officer than the registration in force when it recorded (R1).
+    RegistryMismatch,
+    /// A case on-site window the handling officers' footage covers only in part (R13, S2 §13).
+    PartialFootage,
 }
 
 impl Kind {
     /// All kinds, in report order.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 12] = [
         Kind::LateIngest,
         Kind::UnexplainedGap,
         Kind::ClockDrift,
@@ -222,6 +279,8 @@ impl Kind {
         Kind::EmptyFile,
         Kind::UnreadableFile,
         Kind::NoFootage,
+        Kind::PartialFootage,
+        Kind::RegistryMismatch,
     ];
 
     /// Stable name (`--json`, CSV).
@@ -237,6 +296,8 @@ impl Kind {
             Kind::EmptyFile => "empty-file",
             Kind::UnreadableFile => "unreadable-file",
             Kind::NoFootage => "no-footage",
+            Kind::PartialFootage => "partial-footage",
+            Kind::RegistryMismatch => "registry-mismatch",
         }
     }
 
@@ -247,10 +308,11 @@ impl Kind {
             Kind::UnexplainedGap => "R6",
             Kind::ClockDrift => "R2",
             Kind::ChainFailure => "R5",
-            Kind::UnregisteredDevice => "R1",
+            Kind::UnregisteredDevice | Kind::RegistryMismatch => "R1",
             Kind::NoCase => "R4",
             Kind::FlagWithoutReason => "R7",
             Kind::EmptyFile | Kind::UnreadableFile | Kind::NoFootage => "R11",
+            Kind::PartialFootage => "R13",
         }
     }
 
@@ -267,6 +329,8 @@ impl Kind {
             Kind::EmptyFile => "零字节文件",
             Kind::UnreadableFile => "文件无法读取",
             Kind::NoFootage => "现场执法无录像",
+            Kind::PartialFootage => "现场执法录像不完整",
+            Kind::RegistryMismatch => "记录仪使用人与登记不符",
         }
     }
 
@@ -283,6 +347,8 @@ impl Kind {
             Kind::EmptyFile => "Zero-byte file",
             Kind::UnreadableFile => "Unreadable file",
             Kind::NoFootage => "On-site without footage",
+            Kind::PartialFootage => "On-site partly without footage",
+            Kind::RegistryMismatch => "Officer differs from registry",
         }
     }
 
@@ -320,12 +386,12 @@ pub struct Tally {
     /// Recordings in the period.
     pub recordings: usize,
     /// Findings per kind, in [`Kind::ALL`] order.
-    pub counts: [usize; 10],
+    pub counts: [usize; 12],
 }
 
 impl Tally {
     fn new(key: Option<String>, name: Option<String>) -> Tally {
-        Tally { key, name, recordings: 0, counts: [0; 10] }
+        Tally { key, name, recordings: 0, counts: [0; 12] }
     }
 
     /// All findings.
@@ -624,9 +690,41 @@ pub fn build(input: &Input<'_>) -> Report {
         by_serial.entry(r.device.as_str()).or_default().push(r);
     }
     for (serial, list) in &by_serial {
-        if devices.get(serial).is_some_and(|d| d.registered) {
+        // Each recording is judged against the registration in force when it was recorded.
+        let device = devices.get(serial);
+        let mut unregistered = Vec::new();
+        for r in list {
+            match device {
+                Some(d) if !d.history.is_empty() => match registration_at(&d.history, r.start) {
+                    None => unregistered.push(*r),
+                    Some(span) => {
+                        if let Some(badge) = r.officer.as_ref().filter(|b| **b != span.officer) {
+                            findings.push(Finding {
+                                kind: Kind::RegistryMismatch,
+                                officers: vec![span.officer.clone(), badge.clone()],
+                                device: Some(serial.to_string()),
+                                recording: Some(r.id.clone()),
+                                case: None,
+                                detail: format!(
+                                    "recorder {serial} was registered to officer {} when this was recorded; the recorder names officer {badge}",
+                                    span.officer
+                                ),
+                                detail_zh: format!(
+                                    "录制时记录仪{serial}登记使用人为{}，记录仪所载警号为{badge}",
+                                    span.officer
+                                ),
+                            });
+                        }
+                    }
+                },
+                Some(d) if d.registered => {}
+                _ => unregistered.push(*r),
+            }
+        }
+        if unregistered.is_empty() {
             continue;
         }
+        let list = &unregistered;
         let officers: BTreeSet<String> = list.iter().filter_map(|r| officer_of(r)).collect();
         findings.push(Finding {
             kind: Kind::UnregisteredDevice,
@@ -634,18 +732,41 @@ pub fn build(input: &Input<'_>) -> Report {
             device: Some(serial.to_string()),
             recording: None,
             case: None,
-            detail: format!("recorder {serial} is not registered; {} recording(s) from it", list.len()),
-            detail_zh: format!("记录仪{serial}未登记，期间有{}段录像", list.len()),
+            detail: format!(
+                "recorder {serial} was not registered (or was retired) when {} recording(s) from it were made",
+                list.len()
+            ),
+            detail_zh: format!("记录仪{serial}在{}段录像录制时未登记或已停用", list.len()),
         });
     }
 
     // R11: on-site windows without any footage from the handling officers.
     let windows: Vec<&CaseWindow> = input.windows.iter().filter(|w| input.period.overlaps(w.from, w.to)).collect();
     for w in &windows {
-        let covered = input
+        let spans: Vec<(NaiveDateTime, NaiveDateTime)> = input
             .recordings
             .iter()
-            .any(|r| officer_of(r).is_some_and(|o| w.officers.contains(&o)) && r.start <= w.to && r.end >= w.from);
+            .filter(|r| officer_of(r).is_some_and(|o| w.officers.contains(&o)) && r.start <= w.to && r.end >= w.from)
+            .map(|r| (r.start, r.end))
+            .collect();
+        let covered = !spans.is_empty();
+        // R13 (S2 §13): footage covering the window only in part is a finding too, naming the
+        // parts without footage (a minute or more).
+        let holes = uncovered(w.from, w.to, spans);
+        if covered && !holes.is_empty() {
+            let fmt = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
+            let list = holes.iter().map(|(a, b)| format!("{} – {}", fmt(*a), fmt(*b))).collect::<Vec<_>>().join(", ");
+            let span = format!("{} – {}", fmt(w.from), fmt(w.to));
+            findings.push(Finding {
+                kind: Kind::PartialFootage,
+                officers: w.officers.clone(),
+                device: None,
+                recording: None,
+                case: Some(w.case.clone()),
+                detail: format!("on site {span}: no footage from the handling officers' recorders for {list}"),
+                detail_zh: format!("现场执法时段{span}：{list}无承办人员录像"),
+            });
+        }
         if !covered {
             let span = format!("{} – {}", w.from.format("%Y-%m-%d %H:%M"), w.to.format("%Y-%m-%d %H:%M"));
             findings.push(Finding {

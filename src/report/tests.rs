@@ -90,22 +90,33 @@ fn world() -> World {
             RecordingFacts { cases: vec![], flags: vec![], ..clean("s5", "ZFY0001", "3201001", "2026-03-29T15:00:00") },
         ],
         devices: vec![
-            DeviceFacts { serial: "ZFY0001".into(), registered: true, officer: Some("3201001".into()) },
-            DeviceFacts { serial: "ZFY0002".into(), registered: true, officer: Some("3201002".into()) },
+            DeviceFacts {
+                serial: "ZFY0001".into(),
+                registered: true,
+                officer: Some("3201001".into()),
+                history: vec![],
+            },
+            DeviceFacts {
+                serial: "ZFY0002".into(),
+                registered: true,
+                officer: Some("3201002".into()),
+                history: vec![],
+            },
         ],
         windows: vec![
             CaseWindow {
                 case: CASE1.into(),
                 officers: vec!["3201001".into(), "3201002".into()],
-                from: t("2026-03-02T08:50:00"),
+                from: t("2026-03-02T09:00:00"),
                 to: t("2026-03-02T09:10:00"),
             },
-            // Covered by s3 from the second handling officer only.
+            // Covered by s3 from the second handling officer only (its 30 seconds past the end
+            // of s3 are under a minute: not a finding).
             CaseWindow {
                 case: "宜卫罚〔2026〕2号".into(),
                 officers: vec!["3201001".into(), "3201002".into()],
                 from: t("2026-03-10T10:20:00"),
-                to: t("2026-03-10T11:00:00"),
+                to: t("2026-03-10T10:30:30"),
             },
         ],
         names: BTreeMap::from([("3201001".into(), "王五".into()), ("3201002".into(), "赵六".into())]),
@@ -360,6 +371,98 @@ fn on_site_windows_without_footage_are_flagged() {
         per,
         vec![(Some("3201001".into()), 3, 0), (Some("3201002".into()), 2, 1), (Some("3201003".into()), 0, 1)]
     );
+}
+
+/// R13, S2 §13 (记录的起止时间应与文书记载一致): footage that covers an on-site window only
+/// in part is a finding naming the parts without footage.
+#[test]
+fn on_site_windows_covered_only_in_part_are_flagged() {
+    let r = check(
+        |w| {
+            w.windows.push(CaseWindow {
+                case: "宜卫罚〔2026〕4号".into(),
+                officers: vec!["3201001".into()],
+                from: t("2026-03-06T14:00:00"),
+                to: t("2026-03-06T15:30:00"),
+            });
+        },
+        vec![(Kind::PartialFootage, vec!["3201001".into()], None, None, Some("宜卫罚〔2026〕4号".into()))],
+    );
+    let f = &r.findings[0];
+    assert_eq!(f.kind.rule(), "R13");
+    // s2 runs 14:30–15:00: half an hour before it and after it lack footage.
+    assert!(
+        f.detail.contains("2026-03-06 14:00:00 – 2026-03-06 14:30:00, 2026-03-06 15:00:00 – 2026-03-06 15:30:00"),
+        "{}",
+        f.detail
+    );
+    assert!(f.detail_zh.contains("无承办人员录像"), "{}", f.detail_zh);
+}
+
+/// R1, S1 §12 / §14 (执法记录设备编号登记，录入使用人身份资料): each recording is judged against
+/// the registration in force when it was recorded: footage from before a retirement stays
+/// registered; footage after it, or naming another officer than the registration then, is a
+/// finding.
+#[test]
+fn recordings_are_judged_against_the_registration_in_force_when_recorded() {
+    let span = |from: &str, to: Option<&str>, officer: &str| RegisteredSpan {
+        from: t(from),
+        to: to.map(t),
+        officer: officer.into(),
+    };
+    let r = check(
+        |w| {
+            // ZFY0001 registered to 3201001 from 1 March, retired on 20 March: s1, s2 (2 and
+            // 6 March) are fine, s5 (29 March) was recorded after the retirement.
+            w.devices[0].registered = false;
+            w.devices[0].history = vec![span("2026-03-01T00:00:00", Some("2026-03-20T00:00:00"), "3201001")];
+            // ZFY0002 reassigned to 3201003 on 8 March: s3 (10 March, badge 3201002) names the
+            // former officer; s4 (6 March) is fine.
+            w.devices[1].history = vec![
+                span("2026-02-01T00:00:00", Some("2026-03-08T00:00:00"), "3201002"),
+                span("2026-03-08T00:00:00", None, "3201003"),
+            ];
+        },
+        vec![
+            (Kind::UnregisteredDevice, vec!["3201001".into()], Some("ZFY0001".into()), None, None),
+            (
+                Kind::RegistryMismatch,
+                vec!["3201003".into(), "3201002".into()],
+                Some("ZFY0002".into()),
+                Some("s3".into()),
+                None,
+            ),
+        ],
+    );
+    assert_eq!(r.findings[1].kind.rule(), "R1");
+    assert!(r.findings[0].detail.contains("1 recording(s)"), "{}", r.findings[0].detail);
+    assert!(r.findings[1].detail_zh.contains("登记使用人为3201003"), "{}", r.findings[1].detail_zh);
+    // Footage older than the registry is covered by the first registration.
+    let h = [span("2026-03-01T00:00:00", None, "3201001")];
+    assert_eq!(super::registration_at(&h, t("2025-01-01T00:00:00")).map(|s| s.officer.as_str()), Some("3201001"));
+}
+
+#[test]
+fn uncovered_parts_are_found_across_overlapping_spans() {
+    let u = |from: &str, to: &str, spans: &[(&str, &str)]| {
+        super::uncovered(t(from), t(to), spans.iter().map(|(a, b)| (t(a), t(b))).collect())
+    };
+    assert_eq!(
+        u("2026-03-01T10:00:00", "2026-03-01T11:00:00", &[("2026-03-01T09:00:00", "2026-03-01T12:00:00")]),
+        vec![]
+    );
+    assert_eq!(
+        u(
+            "2026-03-01T10:00:00",
+            "2026-03-01T11:00:00",
+            &[("2026-03-01T10:20:00", "2026-03-01T10:40:00"), ("2026-03-01T10:10:00", "2026-03-01T10:30:00")]
+        ),
+        vec![
+            (t("2026-03-01T10:00:00"), t("2026-03-01T10:10:00")),
+            (t("2026-03-01T10:40:00"), t("2026-03-01T11:00:00"))
+        ]
+    );
+    assert_eq!(u("2026-03-01T10:00:00", "2026-03-01T10:00:59", &[]), vec![], "under a minute");
 }
 
 #[test]

@@ -22,8 +22,8 @@ mod purge;
 pub use calendar::{ingest_deadline, Calendar, IngestRule};
 pub use months::{add_months, expiry_after_months, local_to_utc, Pick};
 pub use policy::{
-    class, computed_deadline, deadline, revise, Class, Deadline, FileHash, Flag, Hold, LongTerm, Policy, Recording,
-    Release, Revision, Trigger, MIN_STANDARD_MONTHS,
+    class, computed_deadline, counted_from, deadline, returned_deadline, revise, Class, Deadline, FileHash, Flag, Hold,
+    LongTerm, Policy, Recording, Release, Revision, Trigger, MIN_STANDARD_MONTHS,
 };
 pub use purge::{
     check_against_log, due, logged_deadline, purge_eligible, Catalogued, DueItem, LoggedFile, LoggedPurge,

@@ -279,8 +279,12 @@ pub struct Recording {
     pub officer: Option<String>,
     /// Corrected start, station-local.
     pub start: NaiveDateTime,
-    /// Corrected end, station-local: retention counts from here.
+    /// Corrected end, station-local.
     pub end: NaiveDateTime,
+    /// When it reached the station's storage (its first file's ingest), station-local, if
+    /// known: the keep period counts from the later of this and `end` (R7; S3 §27: 专用设备存储
+    /// 的音像记录保存期限不少于3个月), so footage docked late is never due soon after it arrived.
+    pub stored: Option<NaiveDateTime>,
     /// Case numbers it is filed under.
     pub cases: Vec<String>,
     /// Long-term flags, active and withdrawn.
@@ -351,8 +355,14 @@ pub fn class(rec: &Recording, policy: &Policy) -> Class {
     }
 }
 
-/// The deadline the rules give today, ignoring any deadline already recorded: the corrected end
-/// plus the class's duration, at the next local midnight in the station's zone. A long-term
+/// The moment the keep period counts from: the later of the corrected end and the storage
+/// time (R7; S3 §27, S0 §16, S2 §22).
+pub fn counted_from(rec: &Recording) -> NaiveDateTime {
+    rec.stored.map_or(rec.end, |s| s.max(rec.end))
+}
+
+/// The deadline the rules give today, ignoring any deadline already recorded: the later of the
+/// corrected end and the storage time ([`counted_from`]) plus the class's duration, at the next local midnight in the station's zone. A long-term
 /// deadline is never earlier than the standard one. Beyond the representable range of dates
 /// the answer is [`Deadline::Permanent`].
 pub fn computed_deadline(rec: &Recording, policy: &Policy) -> Deadline {
@@ -361,7 +371,7 @@ pub fn computed_deadline(rec: &Recording, policy: &Policy) -> Deadline {
         (Class::LongTerm, LongTerm::Permanent) => return Deadline::Permanent,
         (Class::LongTerm, LongTerm::Years(y)) => y.saturating_mul(12).max(policy.standard_months),
     };
-    match expiry_after_months(policy.tz, rec.end, months) {
+    match expiry_after_months(policy.tz, counted_from(rec), months) {
         Some(t) => Deadline::At(t),
         None => Deadline::Permanent,
     }
@@ -370,6 +380,15 @@ pub fn computed_deadline(rec: &Recording, policy: &Policy) -> Deadline {
 /// The recording's deadline: the later of the one already recorded and the computed one.
 pub fn deadline(rec: &Recording, policy: &Policy) -> Deadline {
     revise(rec.kept_deadline, computed_deadline(rec, policy)).deadline()
+}
+
+/// The deadline a recording returns to when another person approves the withdrawal of a
+/// long-term flag (`rec.flags` without it): what the rules give without the flag, counted from
+/// the later of recording and storage ([`counted_from`]), so never earlier than the minimum
+/// counted from storage, and still long-term while another flag or a case filing keeps it so.
+/// The one deadline that may be earlier than the one recorded (INV-11's exception, R7).
+pub fn returned_deadline(rec: &Recording, policy: &Policy) -> Deadline {
+    computed_deadline(rec, policy)
 }
 
 /// What [`revise`] did to a recorded deadline.
@@ -437,6 +456,7 @@ pub(super) mod tests {
             officer: Some("3201001".to_string()),
             start: local(end) - TimeDelta::minutes(30),
             end: local(end),
+            stored: None,
             cases: vec![],
             flags: vec![],
             holds: vec![],
@@ -450,6 +470,39 @@ pub(super) mod tests {
 
     pub fn policy() -> Policy {
         Policy::new(chrono_tz::Asia::Shanghai)
+    }
+
+    /// R7, S3 §27 (专用设备存储的音像记录保存期限不少于3个月): recorded in May, docked in
+    /// December, the keep period runs from December, never from May.
+    #[test]
+    fn footage_docked_late_is_kept_from_its_storage() {
+        let mut r = rec("s1", "2025-05-10T10:00:00");
+        assert_eq!(deadline(&r, &policy()), Deadline::At(utc("2025-11-10T16:00:00Z")), "from the end alone");
+        r.stored = Some(local("2025-12-02T08:30:00"));
+        assert_eq!(counted_from(&r), local("2025-12-02T08:30:00"));
+        assert_eq!(deadline(&r, &policy()), Deadline::At(utc("2026-06-02T16:00:00Z")), "six months from storage");
+        let mut three = policy();
+        three.standard_months = MIN_STANDARD_MONTHS;
+        assert_eq!(deadline(&r, &three), Deadline::At(utc("2026-03-02T16:00:00Z")), "three months from storage");
+        // Docked before it ended (a clock far ahead): the end still counts.
+        r.stored = Some(local("2025-05-01T00:00:00"));
+        assert_eq!(deadline(&r, &policy()), Deadline::At(utc("2025-11-10T16:00:00Z")));
+    }
+
+    /// R7, S3 §27 and S2 §22: a withdrawn flag returns footage to the standard deadline,
+    /// never earlier than the minimum counted from storage; another flag keeps it long-term.
+    #[test]
+    fn a_withdrawn_flag_returns_the_standard_deadline_from_storage() {
+        let mut r = rec("s1", "2025-05-10T10:00:00");
+        r.stored = Some(local("2025-12-02T08:30:00"));
+        r.kept_deadline = Some(Deadline::Permanent);
+        let p = policy();
+        let back = returned_deadline(&r, &p);
+        assert_eq!(back, Deadline::At(utc("2026-06-02T16:00:00Z")));
+        let min = expiry_after_months(p.tz, local("2025-12-02T08:30:00"), MIN_STANDARD_MONTHS).unwrap();
+        assert!(back >= Deadline::At(min));
+        r.flags.push(Flag::new(Trigger::Dispute, "王科长", utc("2026-01-01T00:00:00Z"), "复议").unwrap());
+        assert_eq!(returned_deadline(&r, &p), Deadline::Permanent, "another flag still in force");
     }
 
     #[test]

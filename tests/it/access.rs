@@ -198,7 +198,7 @@ fn marked_footage_narrows_who_may_request_and_approve() {
 
 /// Without the daemon, other users act directly on the catalogue: open it to them as a test
 /// shortcut (an installed station has the daemon listening instead).
-fn open_station_to(st: &Station) {
+pub(crate) fn open_station_to(st: &Station) {
     use std::os::unix::fs::PermissionsExt;
     for p in [st.dir.path().to_path_buf(), st.path("state")] {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();

@@ -20,6 +20,7 @@ mod ingest;
 mod limits;
 mod memory;
 mod profiles;
+mod regulations;
 mod retention;
 mod sdk;
 mod support;

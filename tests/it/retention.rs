@@ -6,6 +6,27 @@ use crate::support::Station;
 
 use crate::support::ok;
 
+/// The retention clock moved on (test-only failpoint): the keep period counts from storage,
+/// and this footage was stored today, so it is looked at 400 days on.
+const CLOCK: (&str, &str) = ("EVIDOCK_RETENTION_CLOCK_DAYS", "400");
+
+/// `evidock` with the retention clock moved on ([`CLOCK`]).
+pub(crate) trait Later {
+    fn later(&self, args: &[&str]) -> std::process::Output;
+}
+
+impl Later for Station {
+    fn later(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(crate::support::bin())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env(CLOCK.0, CLOCK.1)
+            .output()
+            .unwrap()
+    }
+}
+
 fn err(o: std::process::Output) -> String {
     assert_eq!(o.status.code(), Some(2), "{}", crate::support::text(&o));
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -15,6 +36,7 @@ fn err(o: std::process::Output) -> String {
 fn as_nobody(st: &Station, args: &[&str]) -> std::process::Output {
     std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", crate::support::bin(), "--config"])
+        .env(CLOCK.0, CLOCK.1)
         .arg(&st.config)
         .args(args)
         .output()
@@ -47,14 +69,17 @@ fn only_due_unflagged_unheld_footage_is_purged_after_approval_and_grace_leaving_
         ],
     );
     ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
-    let due = ok(st.evidock(&["retention", "due", "--within-days", "0", "--json"]));
+    let due = ok(st.later(&["retention", "due", "--within-days", "0", "--json"]));
     let recs: Vec<serde_json::Value> = due.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(recs.len(), 3, "{due}");
     assert!(recs.iter().all(|r| r["overdue"] == true && r["class"] == "standard"));
     let id = |i: usize| recs[i]["recording"].as_str().unwrap().to_string();
     let (plain, flagged, held) = (id(0), id(1), id(2));
-    // The deadline counts from the corrected end: 2024-01-10 + 6 months.
-    assert!(recs[0]["deadline"].as_str().unwrap().starts_with("2024-07-1"), "{due}");
+    // Recorded in January 2024 but stored today: the deadline counts from storage, six months
+    // on (R7, S3 §27), never from the recording's end.
+    let stored = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let six = stored.checked_add_months(chrono::Months::new(6)).unwrap().format("%Y-%m-%d").to_string();
+    assert!(recs[0]["deadline"].as_str().unwrap().starts_with(&six), "{six}: {due}");
 
     ok(st.evidock(&[
         "retention",
@@ -65,14 +90,14 @@ fn only_due_unflagged_unheld_footage_is_purged_after_approval_and_grace_leaving_
         "--reason",
         "used as evidence in 宜卫罚〔2024〕12号",
     ]));
-    ok(st.evidock(&["retention", "hold", &held, "--id", "法院调取-2024-7", "--reason", "court request"]));
-    assert!(err(st.evidock(&["retention", "purge", "request", &flagged, "--reason", "expired"])).contains("refused"));
-    assert!(err(st.evidock(&["retention", "purge", "request", &held, "--reason", "expired"])).contains("refused"));
-    let flag_reason = err(st.evidock(&["retention", "flag", &plain, "--trigger", "evidence", "--reason", " "]));
+    ok(st.later(&["retention", "hold", &held, "--id", "法院调取-2024-7", "--reason", "court request"]));
+    assert!(err(st.later(&["retention", "purge", "request", &flagged, "--reason", "expired"])).contains("refused"));
+    assert!(err(st.later(&["retention", "purge", "request", &held, "--reason", "expired"])).contains("refused"));
+    let flag_reason = err(st.later(&["retention", "flag", &plain, "--trigger", "evidence", "--reason", " "]));
     assert!(!flag_reason.is_empty(), "a flag needs a reason");
 
-    ok(st.evidock(&["retention", "purge", "request", &plain, "--reason", "past its six months, not evidence"]));
-    assert!(err(st.evidock(&["retention", "purge", "approve", "1"])).contains("refused"), "no self-approval");
+    ok(st.later(&["retention", "purge", "request", &plain, "--reason", "past its six months, not evidence"]));
+    assert!(err(st.later(&["retention", "purge", "approve", "1"])).contains("refused"), "no self-approval");
     // Another person approves: let them reach the station's files.
     for p in [st.dir.path().to_path_buf(), st.path("state")] {
         std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
@@ -84,18 +109,18 @@ fn only_due_unflagged_unheld_footage_is_purged_after_approval_and_grace_leaving_
     assert!(o.status.success(), "{}", crate::support::text(&o));
 
     let before = st.archived_footage().len();
-    ok(st.evidock(&["retention", "purge", "run"]));
+    ok(st.later(&["retention", "purge", "run"]));
     assert_eq!(st.archived_footage().len(), before - 2, "the two files of one recording deleted");
     let tomb: String = st.db().query_row("SELECT body FROM tombstones", [], |r| r.get(0)).unwrap();
     assert!(tomb.contains("\"approved_by\":\"nobody\"") && tomb.contains("blake3"), "{tomb}");
     assert!(st.actions().contains(&"purge_executed".to_string()));
     // The purged recording is gone; the held one is still due (and held); the flagged one is
     // now kept permanently and never due.
-    let due = ok(st.evidock(&["retention", "due", "--within-days", "0", "--json"]));
+    let due = ok(st.later(&["retention", "due", "--within-days", "0", "--json"]));
     let left: Vec<serde_json::Value> = due.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(left.len(), 1, "{due}");
     assert_eq!((left[0]["recording"].as_str().unwrap(), left[0]["held"].as_bool()), (held.as_str(), Some(true)));
-    let show = ok(st.evidock(&["retention", "show", &flagged]));
+    let show = ok(st.later(&["retention", "show", &flagged]));
     assert!(show.contains("permanent 永久") && show.contains("long-term 长期保存"), "{show}");
     st.assert_log_verifies();
 }
@@ -153,7 +178,7 @@ fn old_footage(sessions: &str) -> (Station, Vec<String>) {
         ],
     );
     ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
-    let due = ok(st.evidock(&["retention", "due", "--within-days", "0", "--json"]));
+    let due = ok(st.later(&["retention", "due", "--within-days", "0", "--json"]));
     let ids: Vec<String> = due
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["recording"].as_str().unwrap().to_string())
@@ -216,24 +241,24 @@ fn a_hold_deleted_from_the_catalogue_still_stops_a_two_person_purge() {
     let db = catalogue_for_editing(&st);
 
     // A hold placed, then its row deleted from the catalogue.
-    ok(st.evidock(&["retention", "hold", held, "--id", "法院调取-1", "--reason", "court request"]));
+    ok(st.later(&["retention", "hold", held, "--id", "法院调取-1", "--reason", "court request"]));
     db.execute("DELETE FROM holds WHERE recording = ?1", [held]).unwrap();
-    let e = err(st.evidock(&["retention", "purge", "request", held, "--reason", "expired"]));
+    let e = err(st.later(&["retention", "purge", "request", held, "--reason", "expired"]));
     assert!(e.contains("legal hold 法院调取-1") && e.contains("missing from the catalogue"), "{e}");
     assert!(e.contains("目录与保管日志不符") && e.contains("未执行删除"), "{e}");
 
     // A hold moved, in the catalogue alone, onto a recording that does not exist.
-    ok(st.evidock(&["retention", "hold", moved, "--id", "复议-2", "--reason", "review"]));
+    ok(st.later(&["retention", "hold", moved, "--id", "复议-2", "--reason", "review"]));
     db.execute("UPDATE holds SET recording = 'J800001/none' WHERE hold = '复议-2'", []).unwrap();
-    let e = err(st.evidock(&["retention", "purge", "request", moved, "--reason", "expired"]));
+    let e = err(st.later(&["retention", "purge", "request", moved, "--reason", "expired"]));
     assert!(e.contains("legal hold 复议-2"), "{e}");
 
     // A hold placed after the approval, then deleted before the purge runs.
-    ok(st.evidock(&["retention", "purge", "request", later, "--reason", "expired"]));
+    ok(st.later(&["retention", "purge", "request", later, "--reason", "expired"]));
     approve_as_nobody(&st, "1");
-    ok(st.evidock(&["retention", "hold", later, "--id", "检察-3", "--reason", "procuratorate"]));
+    ok(st.later(&["retention", "hold", later, "--id", "检察-3", "--reason", "procuratorate"]));
     db.execute("DELETE FROM holds WHERE hold = '检察-3'", []).unwrap();
-    let o = st.evidock(&["retention", "purge", "run"]);
+    let o = st.later(&["retention", "purge", "run"]);
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("purge #1") && e.contains("legal hold 检察-3"), "{e}");
@@ -260,7 +285,7 @@ fn a_hold_deleted_from_the_catalogue_still_stops_a_two_person_purge() {
         [later],
     )
     .unwrap();
-    let o = st.evidock(&["retention", "purge", "run"]);
+    let o = st.later(&["retention", "purge", "run"]);
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("under legal hold 检察-3") && !e.contains("目录与保管日志不符"), "{e}");
     assert!(!catalogue_alarms(&st).contains(&format!("recording:{later}")));
@@ -294,6 +319,13 @@ fn a_removed_flag_an_edited_deadline_a_forged_approval_a_swapped_file_and_a_lost
             [serial, session],
         )
         .unwrap();
+        // The storage time too: the keep period counts from it (INV-22).
+        db.execute(
+            "UPDATE files SET stored = '2020' || substr(stored, 5)
+             WHERE id IN (SELECT file_id FROM segments WHERE serial = ?1 AND session = ?2)",
+            [serial, session],
+        )
+        .unwrap();
         db.execute("UPDATE deadlines SET deadline = '2020-07-01T00:00:00+00:00' WHERE recording = ?1", [rec]).unwrap();
     };
     // Never recorded: the times edited before any deadline was computed.
@@ -306,7 +338,7 @@ fn a_removed_flag_an_edited_deadline_a_forged_approval_a_swapped_file_and_a_lost
     assert!(e.contains("earlier than the custody log's") && e.contains("保存期限"), "{e}");
 
     // A long-term flag withdrawn in the catalogue alone.
-    ok(st.evidock(&["retention", "flag", flagged, "--trigger", "evidence", "--reason", "证据"]));
+    ok(st.later(&["retention", "flag", flagged, "--trigger", "evidence", "--reason", "证据"]));
     db.execute(
         "UPDATE retention_flags SET withdrawn_by = 'root', withdrawn_at = '2024-02-01T00:00:00+00:00', withdraw_why = 'x'",
         [],
@@ -314,18 +346,18 @@ fn a_removed_flag_an_edited_deadline_a_forged_approval_a_swapped_file_and_a_lost
     .unwrap();
     // The permanent deadline the flag gave is edited back too, as someone who knows would.
     db.execute("UPDATE deadlines SET deadline = '2024-07-01T00:00:00+00:00' WHERE recording = ?1", [flagged]).unwrap();
-    let e = err(st.evidock(&["retention", "purge", "request", flagged, "--reason", "expired"]));
+    let e = err(st.later(&["retention", "purge", "request", flagged, "--reason", "expired"]));
     assert!(e.contains("long-term flag evidence") && e.contains("withdrawn"), "{e}");
 
     // Footage filed into a case, its filing row deleted.
     ok(st.evidock(&["case", "create", "宜卫罚〔2024〕12号", "--officer", "012345"]));
     ok(st.evidock(&["case", "assign", "宜卫罚〔2024〕12号", "--session", filed]));
     db.execute("DELETE FROM case_files", []).unwrap();
-    let e = err(st.evidock(&["retention", "purge", "request", filed, "--reason", "expired"]));
+    let e = err(st.later(&["retention", "purge", "request", filed, "--reason", "expired"]));
     assert!(e.contains("filed its footage into case 宜卫罚〔2024〕12号"), "{e}");
 
     // An approval forged into the catalogue: the log holds the request, not the approval.
-    ok(st.evidock(&["retention", "purge", "request", forged, "--reason", "expired"]));
+    ok(st.later(&["retention", "purge", "request", forged, "--reason", "expired"]));
     db.execute(
         "UPDATE purges SET state = 'grace', approved_by = 'nobody', approved_at = '2024-08-01T00:00:00+00:00',
          grace_until = '2024-08-01T00:00:00+00:00' WHERE recording = ?1",
@@ -334,9 +366,9 @@ fn a_removed_flag_an_edited_deadline_a_forged_approval_a_swapped_file_and_a_lost
     .unwrap();
 
     // A properly approved purge whose file row is pointed at footage kept long-term.
-    ok(st.evidock(&["retention", "purge", "request", swapped, "--reason", "expired"]));
+    ok(st.later(&["retention", "purge", "request", swapped, "--reason", "expired"]));
     approve_as_nobody(&st, "2");
-    ok(st.evidock(&["retention", "flag", kept, "--trigger", "dispute", "--reason", "投诉"]));
+    ok(st.later(&["retention", "flag", kept, "--trigger", "dispute", "--reason", "投诉"]));
     let file_of = |rec: &str| -> (i64, String) {
         let (serial, session) = rec.split_once('/').unwrap();
         db.query_row(
@@ -353,7 +385,7 @@ fn a_removed_flag_an_edited_deadline_a_forged_approval_a_swapped_file_and_a_lost
     db.execute("UPDATE files SET archive_path = ?2 WHERE id = ?1", rusqlite::params![theirs, my_path]).unwrap();
 
     let before = st.archived_footage();
-    let o = st.evidock(&["retention", "purge", "run"]);
+    let o = st.later(&["retention", "purge", "run"]);
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("purge #1") && e.contains("the custody log holds no approval"), "{e}");

@@ -1,0 +1,180 @@
+//! The readable tables held against the custody log (R11; S0 §19, S1 §22-23, S2 §28-30):
+//! what people read as record (gap explanations, confidentiality marks, recorder
+//! registrations) must be what the log says was written. `log verify` names every row that
+//! differs: edited, added or removed outside evidock.
+//!
+//! Owns: folding the log's events about those rows and comparing them with the rows.
+//! Must never: change a row (finding an edit is a result, not a repair).
+
+use std::collections::BTreeMap;
+
+use rusqlite::Connection;
+use serde_json::Value;
+
+/// A registry row: serial, officer id, name, unit, retired.
+type RegistryRow = (String, String, Option<String>, Option<String>, bool);
+
+/// One catalogue row that differs from what the custody log says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edited {
+    /// The table (`gaps`, `confidentiality`, `registry`).
+    pub table: &'static str,
+    /// The row (its id or serial).
+    pub row: String,
+    /// What differs, in English.
+    pub en: String,
+    /// The same in Chinese.
+    pub zh: String,
+}
+
+fn events(conn: &Connection, actions: &[&str]) -> anyhow::Result<Vec<(String, String, Value)>> {
+    let list = actions.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(",");
+    let mut st = conn
+        .prepare(&format!("SELECT action, subject, details FROM custody_log WHERE action IN ({list}) ORDER BY seq"))?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (a, s, d) = row?;
+        out.push((a, s, serde_json::from_str(&d).unwrap_or(Value::Null)));
+    }
+    Ok(out)
+}
+
+fn differs(out: &mut Vec<Edited>, table: &'static str, row: String, what: &str, what_zh: &str) {
+    out.push(Edited {
+        table,
+        en: format!("{table} row {row}: {what}, not what the custody log recorded"),
+        zh: format!("{table} 表第 {row} 行：{what_zh}，与保管日志记录不符"),
+        row,
+    });
+}
+
+fn has_table(conn: &Connection, table: &str) -> anyhow::Result<bool> {
+    let n: i64 =
+        conn.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| r.get(0))?;
+    Ok(n > 0)
+}
+
+/// Every row of the readable tables that differs from the custody log (a database holding
+/// the log alone, without the catalogue's tables, has none).
+///
+/// # Errors
+/// When the database cannot be read.
+pub fn check(conn: &Connection) -> anyhow::Result<Vec<Edited>> {
+    let mut out = Vec::new();
+    for t in ["gaps", "confidentiality", "registry"] {
+        if !has_table(conn, t)? {
+            return Ok(out);
+        }
+    }
+
+    // Gap explanations (R6): `gap_explained` carries the gap id and the text.
+    let mut logged: BTreeMap<i64, String> = BTreeMap::new();
+    for (_, _, d) in events(conn, &["gap_explained"])? {
+        if let (Some(id), Some(t)) = (d["gap"].as_i64(), d["explanation"].as_str()) {
+            logged.insert(id, t.to_string());
+        }
+    }
+    let mut st = conn.prepare("SELECT id, explanation FROM gaps ORDER BY id")?;
+    let rows: Vec<(i64, Option<String>)> =
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    for (id, text) in rows {
+        match (text, logged.remove(&id)) {
+            (Some(t), Some(l)) if t != l => {
+                differs(&mut out, "gaps", id.to_string(), "the explanation was changed", "中断说明被改动");
+            }
+            (Some(_), None) => {
+                differs(&mut out, "gaps", id.to_string(), "an explanation no event wrote", "中断说明无日志记录");
+            }
+            (None, Some(_)) => {
+                differs(&mut out, "gaps", id.to_string(), "the explanation was removed", "中断说明被删除");
+            }
+            _ => {}
+        }
+    }
+    for id in logged.keys() {
+        differs(&mut out, "gaps", id.to_string(), "the explained gap is gone", "已说明的中断记录被删除");
+    }
+
+    // Confidentiality marks (R10): set with subject, level and reason; cleared by id.
+    let mut marks: BTreeMap<i64, (String, String, String, bool)> = BTreeMap::new();
+    for (a, s, d) in events(conn, &["confidentiality_marked", "confidentiality_cleared"])? {
+        let Some(id) = d["mark"].as_i64() else { continue };
+        if a == "confidentiality_marked" {
+            let level = d["level"].as_str().unwrap_or_default().to_string();
+            let reason = d["reason"].as_str().unwrap_or_default().to_string();
+            marks.insert(id, (s, level, reason, false));
+        } else if let Some(m) = marks.get_mut(&id) {
+            m.3 = true;
+        }
+    }
+    let mut st = conn.prepare("SELECT id, subject, level, reason, cleared_at IS NOT NULL FROM confidentiality")?;
+    let rows: Vec<(i64, String, String, String, bool)> =
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?.collect::<Result<_, _>>()?;
+    for (id, subject, level, reason, cleared) in rows {
+        match marks.remove(&id) {
+            None => differs(&mut out, "confidentiality", id.to_string(), "a mark no event set", "密级标记无日志记录"),
+            Some((s, l, r, c)) => {
+                if (s, l, r) != (subject, level, reason) {
+                    differs(&mut out, "confidentiality", id.to_string(), "the mark was changed", "密级标记被改动");
+                }
+                if c != cleared {
+                    differs(
+                        &mut out,
+                        "confidentiality",
+                        id.to_string(),
+                        "the mark's clearing differs",
+                        "密级标记解除状态被改动",
+                    );
+                }
+            }
+        }
+    }
+    for id in marks.keys() {
+        differs(&mut out, "confidentiality", id.to_string(), "the mark is gone", "密级标记被删除");
+    }
+
+    // Registrations (R1): the latest `device_registered` per serial, and whether a
+    // `device_retired` came after it.
+    let mut reg: BTreeMap<String, (Value, bool)> = BTreeMap::new();
+    for (a, s, d) in events(conn, &["device_registered", "device_retired"])? {
+        let Some(serial) = s.strip_prefix("device:") else { continue };
+        if a == "device_registered" {
+            // A USB binding is logged under the same action, without an officer.
+            if d["officer_id"].is_string() {
+                reg.insert(serial.to_string(), (d, false));
+            }
+        } else if let Some(r) = reg.get_mut(serial) {
+            r.1 = true;
+        }
+    }
+    let mut st = conn.prepare("SELECT serial, officer_id, officer_name, unit, retired IS NOT NULL FROM registry")?;
+    let rows: Vec<RegistryRow> =
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?.collect::<Result<_, _>>()?;
+    for (serial, officer, name, unit, retired) in rows {
+        match reg.remove(&serial) {
+            None => differs(&mut out, "registry", serial, "a registration no event made", "设备登记无日志记录"),
+            Some((d, r)) => {
+                let same = d["officer_id"].as_str() == Some(officer.as_str())
+                    && d["officer_name"].as_str() == name.as_deref()
+                    && d["unit"].as_str() == unit.as_deref();
+                if !same {
+                    differs(
+                        &mut out,
+                        "registry",
+                        serial.clone(),
+                        "the registered officer was changed",
+                        "登记使用人被改动",
+                    );
+                }
+                if r != retired {
+                    differs(&mut out, "registry", serial, "the retirement differs", "设备停用状态被改动");
+                }
+            }
+        }
+    }
+    for serial in reg.keys() {
+        differs(&mut out, "registry", serial.clone(), "the registration is gone", "设备登记被删除");
+    }
+    Ok(out)
+}

@@ -1,0 +1,312 @@
+//! The regulations against their articles (issue: the five regulations in full, section 1):
+//! each test names the seed and article it holds evidock to (`docs/REGULATIONS.md`).
+
+use crate::access::{ok, open_station_to, state_of, station, text, CASE};
+use crate::support::{files_under, Station};
+
+fn events(st: &Station, action: &str) -> Vec<serde_json::Value> {
+    let db = st.db();
+    let mut q = db.prepare("SELECT details FROM custody_log WHERE action = ?1 ORDER BY seq").unwrap();
+    q.query_map([action], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|d| serde_json::from_str(&d.unwrap()).unwrap())
+        .collect()
+}
+
+fn copy_request(st: &Station) {
+    ok(st.evidock(&["access", "request", "--case", CASE, "--kind", "copy", "--reason", "行政复议"]));
+}
+
+/// R10, S0 §18 / S2 §26 / S4 §25 (涉及国家秘密、商业秘密、个人隐私的，按保密规定): a request
+/// approved before the footage was marked secret is void at the moment footage would leave.
+#[test]
+fn r10_an_approval_made_before_a_secret_mark_is_void_at_export() {
+    let st = station();
+    copy_request(&st);
+    open_station_to(&st);
+    ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    assert_eq!(state_of(&st, 1), "approved");
+    ok(st.evidock(&["access", "mark", "--case", CASE, "--level", "secret", "--reason", "涉及国家秘密"]));
+    let out = st.path("usb-drive");
+    let o = st.evidock(&["export", "--request", "1", "--to", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("request #1 is void") && said.contains("marked secret"), "{said}");
+    assert!(said.contains("审批已失效") && said.contains("国家秘密"), "{said}");
+    assert!(files_under(&out).is_empty(), "nothing left: {:?}", files_under(&out));
+    assert_eq!(state_of(&st, 1), "voided");
+    let voided = events(&st, "access_voided");
+    assert_eq!(voided.len(), 1, "{voided:?}");
+    assert_eq!((voided[0]["use"].as_str(), voided[0]["marks"][0].as_str()), (Some("copy"), Some("secret")));
+    // Void for good: clearing the mark does not bring the approval back.
+    ok(st.evidock(&["access", "unmark", "1", "--reason", "误标，解除"]));
+    let o = st.evidock(&["export", "--request", "1", "--to", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is voided"), "{}", text(&o));
+    let listed = ok(st.evidock(&["access", "list"]));
+    assert!(listed.contains("voided") && listed.contains("已失效"), "{listed}");
+    st.assert_log_verifies();
+}
+
+/// R10, S4 §25 and S2 §26: an approver who has lost the right to approve marked footage
+/// (removed from the mark's approvers) leaves behind an approval that no longer holds; a view
+/// under it is refused and logged.
+#[test]
+fn r10_an_approval_by_someone_who_lost_the_right_is_void_at_view() {
+    let st = station();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(
+        &st.config,
+        format!("{cfg}\n[access.privacy]\nrequesters = [\"uid:0\"]\napprovers = [\"uid:65534\"]\n"),
+    )
+    .unwrap();
+    ok(st.evidock(&["access", "mark", "--case", CASE, "--level", "privacy", "--reason", "涉及未成年人"]));
+    ok(st.evidock(&["access", "request", "--case", CASE, "--kind", "view", "--reason", "案件审核"]));
+    open_station_to(&st);
+    ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    // Still allowed: the view goes ahead.
+    let listed = ok(st.evidock(&["access", "view", "1"]));
+    assert!(!listed.is_empty(), "{listed}");
+    // The privacy approvers change: nobody (uid 65534) is no longer one.
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, cfg.replace("approvers = [\"uid:65534\"]", "approvers = [\"uid:4343\"]")).unwrap();
+    let o = st.evidock(&["access", "view", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("may no longer approve footage marked privacy") && said.contains("个人隐私"), "{said}");
+    assert_eq!(state_of(&st, 1), "voided");
+    let actions = st.actions();
+    assert_eq!(actions.iter().filter(|a| *a == "footage_viewed").count(), 1, "only the first view: {actions:?}");
+    assert_eq!(actions.iter().filter(|a| *a == "access_voided").count(), 1);
+    st.assert_log_verifies();
+}
+
+/// R5, S0 §10 / S2 §27 / S4 §24 (不得删除、修改原始记录): a file missing from the archive when
+/// it is exported is a fixity failure: a custody event and an alarm, and nothing leaves.
+#[test]
+fn r5_a_file_missing_at_export_is_logged_and_raises_the_alarm() {
+    let st = station();
+    copy_request(&st);
+    open_station_to(&st);
+    ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    let (victim, _) = st.archived_footage().into_iter().find(|(p, _)| p.to_string_lossy().contains(CASE)).unwrap();
+    std::fs::remove_file(st.archive().join(&victim)).unwrap();
+    let out = st.path("usb-drive");
+    let o = st.evidock(&["export", "--request", "1", "--to", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("fixity check failed, export refused") && said.contains("校验失败，拒绝导出"), "{said}");
+    assert!(said.contains(&victim.display().to_string()), "{said}");
+    assert!(files_under(&out).is_empty(), "nothing on the drive: {:?}", files_under(&out));
+    let failed = events(&st, "fixity_failed");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let status = ok(st.evidock(&["status"]));
+    assert!(status.contains("ALARM 警报: 1 open"), "{status}");
+    assert_eq!(state_of(&st, 1), "approved", "the approval is not spent");
+}
+
+/// R7, S3 §27 (专用设备存储的音像记录保存期限不少于3个月) and S0 §16 / S2 §22 (不少于6个月):
+/// footage recorded long ago but docked today is kept from today, not from its recording.
+#[test]
+fn r7_footage_docked_late_is_kept_from_its_storage_not_from_its_recording() {
+    let st = Station::new();
+    st.register("J700001");
+    let (vol, _) = st.sim(
+        "LATE",
+        &["--serial", "J700001", "--segments", "2", "--segment-bytes", "5000", "--start", "2024-05-10T09:00:00"],
+    );
+    ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
+    let at = |days: &str, args: &[&str]| {
+        std::process::Command::new(crate::support::bin())
+            .arg("--config")
+            .arg(&st.config)
+            .args(args)
+            .env("EVIDOCK_RETENTION_CLOCK_DAYS", days)
+            .output()
+            .unwrap()
+    };
+    let due = ok(st.evidock(&["retention", "due", "--within-days", "100000", "--json"]));
+    let rec: serde_json::Value = serde_json::from_str(due.lines().next().unwrap()).unwrap();
+    let stored = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let six = stored.checked_add_months(chrono::Months::new(6)).unwrap().format("%Y-%m-%d").to_string();
+    assert!(rec["deadline"].as_str().unwrap().starts_with(&six), "six months from storage ({six}): {due}");
+    assert_eq!(rec["overdue"], false, "{due}");
+    let id = rec["recording"].as_str().unwrap().to_string();
+    // A week after docking (the recording two years old): nothing is due, no purge.
+    let week = ok(at("7", &["retention", "due", "--within-days", "0", "--json"]));
+    assert!(week.trim().is_empty(), "{week}");
+    let o = at("7", &["retention", "purge", "request", &id, "--reason", "过期"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // Past six months from storage it is due.
+    let later = ok(at("200", &["retention", "due", "--within-days", "0", "--json"]));
+    assert!(later.contains(&id) && later.contains("\"overdue\":true"), "{later}");
+}
+
+/// R13, S2 §13 (执法音像记录应当标明时间): the case history a person reads gives station time,
+/// to the second, with the zone named; no UTC instants with fractions beside local times.
+#[test]
+fn r13_case_history_reads_in_station_time_to_the_second() {
+    let st = station();
+    let text = ok(st.evidock(&["case", "history", CASE]));
+    assert!(text.contains("Asia/Shanghai") && text.contains("工作站时间"), "{text}");
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d ").to_string();
+    assert!(text.contains(&today), "{text}");
+    for line in text.lines() {
+        assert!(!line.contains("+00:00") && !line.contains("+08:00"), "an offset instant: {line}");
+        let frac = line.as_bytes().windows(7).any(|w| {
+            w[0] == b':'
+                && w[1].is_ascii_digit()
+                && w[2].is_ascii_digit()
+                && w[3] == b'.'
+                && w[4..].iter().all(u8::is_ascii_digit)
+        });
+        assert!(!frac, "fractions of a second: {line}");
+    }
+}
+
+/// R7, S2 §22 / S3 §27 (作为证据使用的长期保存; 其余不少于3个月/6个月): a long-term flag set in
+/// error is withdrawn only with a reason and another person's approval; the footage then
+/// returns to the standard deadline counted from its storage, and a purge may follow.
+#[test]
+fn r7_a_withdrawn_long_term_flag_returns_the_standard_deadline_after_a_second_person_approves() {
+    let st = Station::new();
+    // root holds the approver role too, to show that nobody approves their own withdrawal.
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, cfg.replace("approver = [\"uid:65534\"]", "approver = [\"uid:65534\", \"uid:0\"]"))
+        .unwrap();
+    st.register("J700002");
+    let (vol, _) = st.sim("FLAG", &["--serial", "J700002", "--segments", "2", "--segment-bytes", "5000"]);
+    ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
+    let due = |clock: &str| {
+        let o = std::process::Command::new(crate::support::bin())
+            .arg("--config")
+            .arg(&st.config)
+            .args(["retention", "due", "--within-days", "100000", "--json"])
+            .env("EVIDOCK_RETENTION_CLOCK_DAYS", clock)
+            .output()
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(ok(o).lines().next().unwrap_or("null")).unwrap()
+    };
+    let id = due("0")["recording"].as_str().unwrap().to_string();
+    ok(st.evidock(&["retention", "flag", &id, "--trigger", "evidence", "--reason", "拟作为处罚证据"]));
+    let show = ok(st.evidock(&["retention", "show", &id]));
+    assert!(show.contains("permanent 永久"), "{show}");
+    // A withdrawal without a reason is refused; with one it waits for another person.
+    let o = st.evidock(&["retention", "unflag", "1", "--reason", " "]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = ok(st.evidock(&["retention", "unflag", "1", "--reason", "未作为证据使用，案件已撤销"]));
+    assert!(said.contains("awaits approval by another person") && said.contains("待他人批准"), "{said}");
+    let show = ok(st.evidock(&["retention", "show", &id]));
+    assert!(show.contains("permanent 永久"), "the flag stays in force until approved: {show}");
+    let o = st.evidock(&["retention", "unflag-approve", "1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("cannot approve it"), "{}", text(&o));
+    open_station_to(&st);
+    let said = ok(st.evidock_as(65534, &["retention", "unflag-approve", "1"]));
+    assert!(said.contains("flag #1 withdrawn") && said.contains("保存期限恢复"), "{said}");
+    // Back to six months from storage (today), never earlier.
+    let rec = due("0");
+    assert_eq!(rec["class"], "standard", "{rec}");
+    let stored = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let six = stored.checked_add_months(chrono::Months::new(6)).unwrap().format("%Y-%m-%d").to_string();
+    assert!(rec["deadline"].as_str().unwrap().starts_with(&six), "{six}: {rec}");
+    let actions = st.actions();
+    for a in ["flag_withdrawal_requested", "retention_flag_withdrawn", "deadline_returned"] {
+        assert!(actions.contains(&a.to_string()), "{a} missing: {actions:?}");
+    }
+    // The catalogue and the log agree: past the deadline, a purge may be asked for.
+    let o = std::process::Command::new(crate::support::bin())
+        .arg("--config")
+        .arg(&st.config)
+        .args(["retention", "purge", "request", &id, "--reason", "保存期满，非证据"])
+        .env("EVIDOCK_RETENTION_CLOCK_DAYS", "200")
+        .output()
+        .unwrap();
+    ok(o);
+    st.assert_log_verifies();
+}
+
+/// R1, S1 §12 / §14 (每台执法记录设备进行编号登记，录入使用人的身份资料; 谁使用谁负责): a
+/// recorder retired after its footage was recorded was registered when it recorded: no
+/// finding. A recorder whose badge differs from the registration in force then is a finding
+/// of the compliance report, not only a note.
+#[test]
+fn r1_footage_is_judged_against_the_registration_in_force_when_it_was_recorded() {
+    let st = Station::new();
+    st.register("J700003");
+    let (vol, _) = st.sim("RET", &["--serial", "J700003", "--segments", "2", "--segment-bytes", "5000"]);
+    ok(st.evidock(&["ingest", vol.to_str().unwrap()]));
+    // Retired afterwards: its footage was recorded while it was registered.
+    ok(st.evidock(&["device", "retire", "J700003", "--reason", "镜头损坏，报废"]));
+    // Another recorder registered to officer 099999, worn by 012345 (its identity's badge).
+    let o = st.evidock(&["device", "register", "J700004", "--officer-id", "099999", "--officer-name", "李四"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (vol, _) = st.sim("MIS", &["--serial", "J700004", "--segments", "2", "--segment-bytes", "5000"]);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "ingested, and flagged at docking: {}", text(&o));
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let (from, to) = ((today - chrono::Duration::days(2)).to_string(), today.to_string());
+    let json = ok(st.evidock(&["report", "compliance", "--from", &from, "--to", &to, "--format", "json"]));
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    let of = |kind: &str| findings.iter().filter(|f| f["kind"] == kind).cloned().collect::<Vec<_>>();
+    assert!(of("unregistered-device").is_empty(), "the retired recorder was registered then: {json}");
+    let mismatch = of("registry-mismatch");
+    assert_eq!(mismatch.len(), 1, "{json}");
+    assert_eq!((mismatch[0]["device"].as_str(), mismatch[0]["rule"].as_str()), (Some("J700004"), Some("R1")));
+    let detail = mismatch[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("099999") && detail.contains("012345"), "{detail}");
+    assert!(mismatch[0]["detail_zh"].as_str().unwrap().contains("登记使用人为099999"), "{json}");
+}
+
+/// R11, S0 §19 / S2 §28 (不得篡改、删改执法记录): what people read as record is checked
+/// against the custody log. An explanation, a mark or a registration edited in the catalogue
+/// shows in `gap list` and the like, but `log verify` names the row and fails.
+#[test]
+fn r11_an_edited_gap_explanation_mark_or_registration_is_named_by_log_verify() {
+    let st = station();
+    let (vol, _) = st.sim(
+        "G",
+        &[
+            "--serial",
+            "E500001",
+            "--segments",
+            "3",
+            "--segment-bytes",
+            "6000",
+            "--fault",
+            "gap",
+            "--seed",
+            "9",
+            "--first-seq",
+            "20",
+        ],
+    );
+    let _ = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    let open = ok(st.evidock(&["gap", "list", "--open", "--json"]));
+    let gap: serde_json::Value = serde_json::from_str(open.lines().next().expect("one open gap")).unwrap();
+    let id = gap["id"].as_i64().unwrap();
+    ok(st.evidock(&["gap", "explain", &id.to_string(), "--text", "电量不足，更换电池后继续录制"]));
+    ok(st.evidock(&["access", "mark", "--case", CASE, "--level", "privacy", "--reason", "涉及未成年人"]));
+    st.assert_log_verifies();
+
+    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
+    db.execute("UPDATE gaps SET explanation = '设备故障' WHERE id = ?1", [id]).unwrap();
+    db.execute("UPDATE confidentiality SET cleared_at = '2026-01-01T00:00:00+00:00' WHERE id = 1", []).unwrap();
+    db.execute("UPDATE registry SET officer_id = '099999' WHERE serial = 'E500001'", []).unwrap();
+    // People reading the table see the edited text...
+    let listed = ok(st.evidock(&["gap", "list", "--json"]));
+    assert!(listed.contains("设备故障"), "{listed}");
+    // ...and log verify names every edited row.
+    let o = st.evidock(&["log", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains(&format!("gaps row {id}: the explanation was changed")), "{said}");
+    assert!(said.contains("confidentiality row 1: the mark's clearing differs"), "{said}");
+    assert!(said.contains("registry row E500001: the registered officer was changed"), "{said}");
+    assert!(said.contains("与保管日志记录不符"), "{said}");
+    let o = st.evidock(&["log", "verify", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!(v["catalogue_edited"].as_array().map(Vec::len), Some(3), "{v}");
+    assert_eq!(v["intact"], true, "the chain itself is sound: {v}");
+}

@@ -134,6 +134,12 @@ fn timed_command(bin: &Path, config: &Path, args: &[&str]) -> anyhow::Result<(f6
 /// Starts the daemon, waits for `READY=1` on a notify socket, stops it. Returns the seconds
 /// from spawn to ready.
 fn time_to_ready(bin: &Path, config: &Path, dir: &Path) -> anyhow::Result<f64> {
+    time_to_ready_then(bin, config, dir, libc::SIGTERM)
+}
+
+/// As [`time_to_ready`], stopping the daemon with `signal` (`SIGKILL`: an unclean stop, as a
+/// power cut leaves the log).
+fn time_to_ready_then(bin: &Path, config: &Path, dir: &Path, signal: i32) -> anyhow::Result<f64> {
     let sock_path = dir.join("notify.sock");
     let _ = std::fs::remove_file(&sock_path);
     let sock = UnixDatagram::bind(&sock_path).context("binding the notify socket")?;
@@ -162,13 +168,29 @@ fn time_to_ready(bin: &Path, config: &Path, dir: &Path) -> anyhow::Result<f64> {
     let pid = i32::try_from(child.id())?;
     // SAFETY: signalling our own child process.
     unsafe {
-        libc::kill(pid, libc::SIGTERM);
+        libc::kill(pid, signal);
     }
     let status = child.wait()?;
-    if ready.is_ok() && !status.success() {
+    if ready.is_ok() && !status.success() && signal == libc::SIGTERM {
         bail!("the daemon exited with {status}; see {}", dir.join("daemon.log").display());
     }
     ready
+}
+
+/// The largest peak resident set of the child processes waited for so far, in KiB.
+fn children_peak_rss_kib() -> i64 {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u.ru_maxrss
+    }
+}
+
+fn timed<T, E: Into<anyhow::Error>>(f: impl FnOnce() -> Result<T, E>) -> anyhow::Result<(T, f64)> {
+    let t = Instant::now();
+    let v = f().map_err(Into::into)?;
+    Ok((v, t.elapsed().as_secs_f64()))
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -284,6 +306,14 @@ fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         unit: "s",
         detail: verdict,
     });
+    // The largest child so far is this `log verify`: its peak RSS (streaming: flat in the
+    // log's size).
+    rows.push(Row {
+        name: format!("evidock log verify ({n} events), peak RSS"),
+        value: Some(children_peak_rss_kib() as f64 / 1024.0),
+        unit: "MiB",
+        detail: json!({}),
+    });
     for f in [db.clone(), db.with_extension("sqlite-wal")] {
         evict(&f);
     }
@@ -311,7 +341,7 @@ fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
     }
     let unclean = time_to_ready(&bin, &config, &dir)?;
     rows.push(Row {
-        name: "daemon start to READY=1 after an unclean stop (integrity check first), database out of the page cache"
+        name: "daemon start to READY=1 after an unclean stop with no clean point yet (the whole log checked first), database out of the page cache"
             .into(),
         value: Some(unclean),
         unit: "s",
@@ -339,6 +369,21 @@ fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         value: Some(warm),
         unit: "s",
         detail: json!({}),
+    });
+    // A power cut after a clean run: killed after READY, then started again. Before READY
+    // only what the killed run wrote since the last clean point is checked (INV-24).
+    time_to_ready_then(&bin, &config, &dir, libc::SIGKILL)?;
+    for f in [db.clone(), db.with_extension("sqlite-wal")] {
+        evict(&f);
+    }
+    let after_kill = time_to_ready(&bin, &config, &dir)?;
+    rows.push(Row {
+        name:
+            "daemon start to READY=1 after an unclean stop (kill -9 after a clean run), database out of the page cache"
+                .into(),
+        value: Some(after_kill),
+        unit: "s",
+        detail: json!({ "database_bytes": db_bytes }),
     });
     // What the start-up spends its time on: the catalogue's integrity check of the whole file.
     let mut checks = Vec::new();
@@ -394,6 +439,110 @@ fn run(args: &Args) -> anyhow::Result<Vec<Row>> {
         unit: "s",
         detail: json!({ "event": middle }),
     });
+
+    // Issue 18: the same operations from stored tree nodes, side by side with today's
+    // recomputing implementation, in the same run.
+    let conn = store::open_read_only(&db)?;
+    let size = evidock::custody::tree::log_size(&conn)?;
+    let index = size / 2;
+    let ranges = evidock::custody::merkle::inclusion_ranges(index, size)?;
+    let (fast, fast_s) = timed(|| store::scan_tree(&conn, size, &ranges, Some(index)))?;
+    let (slow, slow_s) = timed(|| store::scan_tree_recomputing(&conn, size, &ranges, Some(index)))?;
+    if fast != slow {
+        bail!("the inclusion proof from stored nodes differs from the recomputed one");
+    }
+    rows.push(Row {
+        name: format!("inclusion proof of event {} of {size}, stored nodes (library)", index + 1),
+        value: Some(fast_s * 1000.0),
+        unit: "ms",
+        detail: json!({ "recomputing_ms": slow_s * 1000.0, "identical": true }),
+    });
+    rows.push(Row {
+        name: format!("inclusion proof of event {} of {size}, recomputing every leaf (before)", index + 1),
+        value: Some(slow_s * 1000.0),
+        unit: "ms",
+        detail: json!({}),
+    });
+    let cranges = evidock::custody::merkle::consistency_ranges(size / 3, size)?;
+    let (fast, fast_s) = timed(|| store::scan_tree(&conn, size, &cranges, None))?;
+    let (slow, slow_s) = timed(|| store::scan_tree_recomputing(&conn, size, &cranges, None))?;
+    if fast != slow {
+        bail!("the consistency proof from stored nodes differs from the recomputed one");
+    }
+    rows.push(Row {
+        name: format!("consistency proof {} to {size}, stored nodes (library)", size / 3),
+        value: Some(fast_s * 1000.0),
+        unit: "ms",
+        detail: json!({ "recomputing_ms": slow_s * 1000.0, "identical": true }),
+    });
+    rows.push(Row {
+        name: format!("consistency proof {} to {size}, recomputing every leaf (before)", size / 3),
+        value: Some(slow_s * 1000.0),
+        unit: "ms",
+        detail: json!({}),
+    });
+    drop(conn);
+    let cat = Catalog::open_trusted(&db, TZ, Actor::daemon("evidock"))?;
+    let start = count(&cat)?;
+    append_batch(&cat, start, start + args.appends)?;
+    let keys = evidock::custody::files::KeyPaths::in_dir(&dir.join("state"));
+    let signer = evidock::custody::files::load_or_create_signer(&keys, "evidock/bench")?;
+    let (made, sign_s) =
+        timed(|| store::checkpoint(cat.connection(), &signer, Some(&keys.checkpoints), chrono::Utc::now()))?;
+    // Today's signing read the whole log: the chain and the tree, recomputed.
+    let (_, before_s) = timed(|| -> anyhow::Result<()> {
+        let r = store::verify(cat.connection())?;
+        let t = store::scan_tree_recomputing(cat.connection(), made.tree_size, &[], None)?;
+        anyhow::ensure!(r.intact() && t.root == made.root, "the recomputed root differs");
+        Ok(())
+    })?;
+    rows.push(Row {
+        name: format!("sign a checkpoint after {} new events ({} events), stored nodes", args.appends, made.tree_size),
+        value: Some(sign_s * 1000.0),
+        unit: "ms",
+        detail: json!({ "recomputing_ms": before_s * 1000.0 }),
+    });
+    rows.push(Row {
+        name: format!("sign a checkpoint after {} new events, recomputing the chain and tree (before)", args.appends),
+        value: Some(before_s * 1000.0),
+        unit: "ms",
+        detail: json!({}),
+    });
+    // Size: bytes per event, and each index and table (SQLite's dbstat, when built in).
+    let db_bytes = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    let sizes: Vec<(String, i64)> = cat
+        .connection()
+        .prepare("SELECT name, sum(pgsize) FROM dbstat WHERE name LIKE 'custody%' OR name LIKE 'sqlite_autoindex_custody%' GROUP BY name ORDER BY 2 DESC")
+        .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .unwrap_or_default();
+    rows.push(Row {
+        name: format!("database bytes per event ({} events)", made.tree_size),
+        value: Some(db_bytes as f64 / made.tree_size.max(1) as f64),
+        unit: "B",
+        detail: json!({ "database_bytes": db_bytes, "by_table_and_index": sizes.iter().map(|(n, b)| json!({"name": n, "bytes": b, "bytes_per_event": *b as f64 / made.tree_size.max(1) as f64})).collect::<Vec<_>>() }),
+    });
+    for (name, bytes) in &sizes {
+        eprintln!("custody: {name}: {bytes} bytes ({:.1} per event)", *bytes as f64 / made.tree_size.max(1) as f64);
+    }
+    drop(cat);
+    // Every `log query` filter, first page, through the command line.
+    for (what, filter) in [
+        ("case", vec!["--case", CASE]),
+        ("device", vec!["--device", "A100042"]),
+        ("officer", vec!["--officer", "010042"]),
+        ("recording", vec!["--recording", "A100042/20240501-083000"]),
+        ("actor", vec!["--actor", "lisi"]),
+        ("action", vec!["--action", "clock_set"]),
+        ("time", vec!["--from", "2024-05-01", "--to", "2024-05-02"]),
+    ] {
+        let mut a = vec!["log", "query", "--limit", "100", "--format", "json"];
+        a.extend(filter);
+        let (value, detail) = match timed_command(&bin, &config, &a) {
+            Ok((s, out)) => (Some(s * 1000.0), json!({ "events": out.lines().count() })),
+            Err(e) => (None, json!({ "error": format!("{e:#}") })),
+        };
+        rows.push(Row { name: format!("evidock log query --{what}, first page of 100"), value, unit: "ms", detail });
+    }
     Ok(rows)
 }
 

@@ -192,6 +192,12 @@ CREATE INDEX IF NOT EXISTS dockings_by_serial ON dockings (serial);
 CREATE INDEX IF NOT EXISTS dockings_by_badge ON dockings (badge);
 CREATE INDEX IF NOT EXISTS segments_by_file ON segments (file_id);
 CREATE INDEX IF NOT EXISTS case_files_by_file ON case_files (file_id);
+CREATE INDEX IF NOT EXISTS custody_by_officer ON custody_log (actor_officer);
+CREATE INDEX IF NOT EXISTS custody_by_serial ON custody_log ((CASE WHEN json_valid(details) THEN json_extract(details, '$.serial') END));
+CREATE INDEX IF NOT EXISTS custody_by_badge ON custody_log ((CASE WHEN json_valid(details) THEN json_extract(details, '$.badge') END));
+CREATE INDEX IF NOT EXISTS custody_by_officer_id ON custody_log ((CASE WHEN json_valid(details) THEN json_extract(details, '$.officer_id') END));
+CREATE INDEX IF NOT EXISTS custody_by_docking ON custody_log ((CASE WHEN json_valid(details) THEN json_extract(details, '$.docking') END));
+CREATE INDEX IF NOT EXISTS custody_by_file ON custody_log ((CASE WHEN json_valid(details) THEN json_extract(details, '$.file') END));
 "#;
 
 /// What the dock learnt when a recorder docked.

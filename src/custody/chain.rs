@@ -193,6 +193,12 @@ impl Verifier {
         Verifier::default()
     }
 
+    /// A verifier that continues a log whose events up to `after_seq` were verified before,
+    /// the last of them with stored hash `hash` (`after_seq` 0: the start of the log).
+    pub fn resume(after_seq: u64, hash: [u8; 32]) -> Verifier {
+        Verifier { last: (after_seq > 0).then_some((after_seq, hash)), ..Verifier::default() }
+    }
+
     fn expected(&self) -> u64 {
         self.last.map_or(1, |(s, _)| s + 1)
     }

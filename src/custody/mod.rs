@@ -21,6 +21,7 @@ pub mod extract;
 pub mod files;
 pub mod merkle;
 pub mod store;
+pub mod tree;
 
 /// Why the custody log could not be read or written.
 #[derive(Debug, thiserror::Error)]

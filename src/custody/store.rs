@@ -80,7 +80,7 @@ BEGIN
 END;
 ";
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "seq, ts_utc, ts_local, actor_user, actor_role, actor_officer, action, subject, details, prev_hash, hash";
 
 fn sql(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> CustodyError {
@@ -92,7 +92,8 @@ fn sql(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> CustodyError {
 /// # Errors
 /// When SQLite refuses (read-only database, I/O error).
 pub fn create_schema(conn: &Connection) -> Result<(), CustodyError> {
-    conn.execute_batch(SCHEMA).map_err(sql("creating the custody_log table"))
+    conn.execute_batch(SCHEMA).map_err(sql("creating the custody_log table"))?;
+    conn.execute_batch(super::tree::SCHEMA).map_err(sql("creating the custody_tree table"))
 }
 
 /// Opens the database at `path` read-only, for the command line.
@@ -205,7 +206,7 @@ fn kind(v: ValueRef<'_>) -> &'static str {
 }
 
 /// Reads one row as an event, or says what is wrong with it.
-fn decode(row: &Row<'_>) -> Result<StoredEvent, (u64, String)> {
+pub(crate) fn decode(row: &Row<'_>) -> Result<StoredEvent, (u64, String)> {
     let get = |i: usize| row.get_ref(i).map_err(|e| (0, e.to_string()));
     let seq = match get(0)? {
         ValueRef::Integer(s) if s >= 1 => s as u64,
@@ -610,26 +611,36 @@ pub fn checkpoint(
             reason: format!("the last checkpoint (#{}) does not verify with this station's key: {e}", s.id),
         })?),
     };
-    let mut sizes: std::collections::BTreeSet<u64> = side.iter().map(|(_, c)| c.size).collect();
-    sizes.extend(last_cp.as_ref().map(|c| c.size));
-    let mut roots: std::collections::BTreeMap<u64, Hash> = std::collections::BTreeMap::new();
-    let mut chain = Verifier::new();
-    let mut tree = TreeBuilder::new();
-    if sizes.contains(&0) {
-        roots.insert(0, tree.root());
+    // Signing reads what is new since the last checkpoint, and stored tree nodes for the rest
+    // (INV-23): the chain of the new events, linked to the last signed one; the stored nodes
+    // brought up to date from those events; the roots of the last checkpoint and of every
+    // side-file checkpoint recomputed from the nodes. An old row edited after its nodes were
+    // stored is never signed over (the nodes keep what was signed); the full verification
+    // names it.
+    let events = super::tree::log_size(conn)?;
+    let signed = last_cp.as_ref().map_or(0, |c| c.size);
+    if let (Some(s), Some(c)) = (&last, &last_cp) {
+        if c.size > events {
+            return Err(CustodyError::Unsound {
+                reason: format!(
+                    "the log holds {events} events, fewer than the {} of the last checkpoint (#{}): it was cut back",
+                    c.size, s.id
+                ),
+            });
+        }
     }
-    each_row(conn, None, |row| {
-        match row {
-            Ok(ev) => {
-                chain.push(&ev);
-                tree.push(event_leaf(&ev));
-            }
-            Err((_, reason)) => chain.push_malformed(reason),
+    let mut chain = match signed {
+        0 => Verifier::new(),
+        n => {
+            let mut last_hash = None;
+            super::tree::each_event(conn, n - 1, n, |ev| last_hash = Some(ev.hash))
+                .map_err(|e| CustodyError::Unsound { reason: format!("the last signed event {n}: {e}") })?;
+            Verifier::resume(n, last_hash.unwrap_or_default())
         }
-        if sizes.contains(&tree.size()) {
-            roots.insert(tree.size(), tree.root());
-        }
-        true
+    };
+    each_row_after(conn, signed, |row| match row {
+        Ok(ev) => chain.push(&ev),
+        Err((_, reason)) => chain.push_malformed(reason),
     })?;
     let report = chain.finish();
     if let Some(f) = &report.finding {
@@ -637,48 +648,72 @@ pub fn checkpoint(
             reason: format!("the log is broken at event {}: {}", f.seq(), f.reason()),
         });
     }
-    if let (Some(s), Some(c)) = (&last, &last_cp) {
-        match roots.get(&c.size) {
-            None => {
-                return Err(CustodyError::Unsound {
-                    reason: format!(
-                        "the log holds {} events, fewer than the {} of the last checkpoint (#{}): it was cut back",
-                        tree.size(),
-                        c.size,
-                        s.id
-                    ),
-                })
-            }
-            Some(r) if *r != c.root => {
-                return Err(CustodyError::Unsound {
-                    reason: format!(
-                        "the first {} events no longer match the last checkpoint (#{}): they were rewritten",
-                        c.size, s.id
-                    ),
-                })
-            }
-            Some(_) => {}
+    conn.execute_batch("SAVEPOINT custody_sign").map_err(sql("signing a checkpoint"))?;
+    let result = sign_from_nodes(conn, signer, side_file, now, events, &side, last.as_ref(), last_cp.as_ref());
+    let close = if result.is_ok() { "RELEASE custody_sign" } else { "ROLLBACK TO custody_sign; RELEASE custody_sign" };
+    conn.execute_batch(close).map_err(sql("signing a checkpoint"))?;
+    result
+}
+
+/// Rows after seq `after`, in seq order.
+fn each_row_after(
+    conn: &Connection,
+    after: u64,
+    mut f: impl FnMut(Result<StoredEvent, (u64, String)>),
+) -> Result<(), CustodyError> {
+    let doing = "reading events";
+    let mut stmt =
+        conn.prepare(&format!("SELECT {COLUMNS} FROM custody_log WHERE seq > ?1 ORDER BY seq")).map_err(sql(doing))?;
+    let mut rows = stmt.query([clamp(after)]).map_err(sql(doing))?;
+    while let Some(row) = rows.next().map_err(sql(doing))? {
+        f(decode(row));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign_from_nodes(
+    conn: &Connection,
+    signer: &NoteSigner,
+    side_file: Option<&Path>,
+    now: DateTime<Utc>,
+    events: u64,
+    side: &[(usize, Checkpoint)],
+    last: Option<&StoredCheckpoint>,
+    last_cp: Option<&Checkpoint>,
+) -> Result<StoredCheckpoint, CustodyError> {
+    super::tree::sync(conn)?;
+    let root_at = |size: u64| {
+        super::tree::root_at(conn, size)
+            .map_err(|e| CustodyError::Unsound { reason: format!("the tree of the first {size} events: {e}") })
+    };
+    if let (Some(s), Some(c)) = (last, last_cp) {
+        if root_at(c.size)? != c.root {
+            return Err(CustodyError::Unsound {
+                reason: format!(
+                    "the first {} events no longer match the last checkpoint (#{}): they were rewritten",
+                    c.size, s.id
+                ),
+            });
         }
     }
-    for (index, c) in &side {
-        match roots.get(&c.size) {
-            None => {
-                return Err(CustodyError::Contradiction(Contradiction::SideTruncated {
-                    index: *index,
-                    size: c.size,
-                    events: tree.size(),
-                }))
-            }
-            Some(r) if *r != c.root => {
-                return Err(CustodyError::Contradiction(Contradiction::SideRewritten { index: *index, size: c.size }))
-            }
-            Some(_) => {}
+    for (index, c) in side {
+        if c.size > events {
+            return Err(CustodyError::Contradiction(Contradiction::SideTruncated {
+                index: *index,
+                size: c.size,
+                events,
+            }));
+        }
+        if root_at(c.size)? != c.root {
+            return Err(CustodyError::Contradiction(Contradiction::SideRewritten { index: *index, size: c.size }));
         }
     }
-    let cp = Checkpoint { origin: signer.name().to_string(), size: tree.size(), root: tree.root(), extensions: vec![] };
+    let tree = FinalTree { size: events, root: root_at(events)? };
+    let cp = Checkpoint { origin: signer.name().to_string(), size: tree.size, root: tree.root, extensions: vec![] };
     let note = cp.sign(signer)?;
     let made_utc = timestamps(now, chrono_tz::UTC).0;
-    let id = last.as_ref().map_or(1, |s| s.id + 1);
+    let id = last.map_or(1, |s| s.id + 1);
     conn.execute(
         "INSERT INTO custody_checkpoints (id, made_utc, tree_size, root_hash, note) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![clamp(id), made_utc, clamp(cp.size), &cp.root[..], note],
@@ -688,6 +723,12 @@ pub fn checkpoint(
         append_note(path, &note)?;
     }
     Ok(StoredCheckpoint { id, made_utc, note, tree_size: cp.size, root: cp.root })
+}
+
+/// The tree a checkpoint signs.
+struct FinalTree {
+    size: u64,
+    root: Hash,
 }
 
 /// Where a checkpoint being verified came from.
@@ -1043,12 +1084,39 @@ pub struct TreeScan {
     pub captured: Option<StoredEvent>,
 }
 
+/// The root of the first `size` events, the tree hashes of `ranges` and the row at leaf index
+/// `capture`, from stored tree nodes (INV-23): O(log n) stored hashes and at most a few dozen
+/// events. Gives exactly what [`scan_tree_recomputing`] gives for a sound log.
+///
+/// # Errors
+/// When the log cannot be read, or an event the tree needs is missing or unreadable.
+pub fn scan_tree(
+    conn: &Connection,
+    size: u64,
+    ranges: &[std::ops::Range<u64>],
+    capture: Option<u64>,
+) -> Result<TreeScan, CustodyError> {
+    let events = super::tree::log_size(conn)?;
+    let reader = super::tree::NodeReader::new(conn)?;
+    if events < size {
+        return Ok(TreeScan { events, root: reader.range_hash(0..events)?, nodes: None, captured: None });
+    }
+    let root = reader.range_hash(0..size)?;
+    let nodes = ranges.iter().map(|r| reader.range_hash(r.clone())).collect::<Result<Vec<_>, _>>()?;
+    let mut captured = None;
+    if let Some(i) = capture.filter(|i| *i < size) {
+        super::tree::each_event(conn, i, i + 1, |ev| captured = Some(ev))?;
+    }
+    Ok(TreeScan { events: size, root, nodes: Some(nodes), captured })
+}
+
 /// Reads the first `size` rows once, computing the root, the tree hashes of `ranges` and
-/// capturing the row at leaf index `capture`.
+/// capturing the row at leaf index `capture`: the reference [`scan_tree`] is checked against,
+/// reading the whole log.
 ///
 /// # Errors
 /// When the log cannot be read, or a row within the first `size` is unreadable.
-pub fn scan_tree(
+pub fn scan_tree_recomputing(
     conn: &Connection,
     size: u64,
     ranges: &[std::ops::Range<u64>],
@@ -1555,6 +1623,39 @@ mod tests {
 
     /// (c) An edited row is still named exactly by the chain, even though a checkpoint covering
     /// it no longer matches.
+    /// A database as the code before stored tree nodes left it (no `custody_tree` table, a
+    /// checkpoint signed over the recomputed tree) verifies unchanged; its first checkpoint
+    /// builds the nodes, and proofs from them are the recomputed ones (INV-23).
+    #[test]
+    fn a_log_from_before_stored_nodes_verifies_and_gets_its_nodes() {
+        let (_dir, conn, _) = db_with(300);
+        conn.execute_batch(
+            "DROP TRIGGER custody_tree_no_update; DROP TRIGGER custody_tree_no_delete; DROP TABLE custody_tree;",
+        )
+        .expect("the layout before stored nodes");
+        let key = signer(1);
+        let old = scan_tree_recomputing(&conn, 250, &[], None).expect("recomputed");
+        let cp = Checkpoint { origin: key.name().to_string(), size: 250, root: old.root, extensions: vec![] };
+        let note = cp.sign(&key).expect("sign");
+        conn.execute(
+            "INSERT INTO custody_checkpoints (id, made_utc, tree_size, root_hash, note) VALUES (1, 'then', 250, ?1, ?2)",
+            params![&old.root[..], note],
+        )
+        .expect("an old checkpoint");
+        assert!(audit(&conn, &key.verifier(), &[]).expect("audit").intact());
+        assert_eq!(super::super::tree::covered(&conn).expect("covered"), 0);
+        let made = checkpoint(&conn, &key, None, t(400)).expect("signed");
+        assert_eq!(made.tree_size, 300);
+        assert_eq!(made.root, scan_tree_recomputing(&conn, 300, &[], None).expect("recomputed").root);
+        assert_eq!(super::super::tree::covered(&conn).expect("covered"), 288);
+        assert!(audit(&conn, &key.verifier(), &[]).expect("audit").intact());
+        let ranges = crate::custody::merkle::inclusion_ranges(123, 250).expect("ranges");
+        assert_eq!(
+            scan_tree(&conn, 250, &ranges, Some(123)).expect("stored"),
+            scan_tree_recomputing(&conn, 250, &ranges, Some(123)).expect("recomputed")
+        );
+    }
+
     #[test]
     fn an_edited_row_is_named_by_the_chain_under_a_checkpoint() {
         let (_dir, conn, _) = db_with(1000);
@@ -1568,8 +1669,34 @@ mod tests {
         assert_eq!(problems(&report)[0].1, CheckpointProblem::Rewritten { size: 1000, from: 1 });
         let (seq, kind, ..) = report.first_bad_event().expect("named");
         assert_eq!((seq, kind), (500, "edited"));
+        // Signing reads the stored nodes, not the old rows (INV-23): it signs the tree as the
+        // events were first written, never the edit, and the full verification names the
+        // edited event under that checkpoint too.
+        let first = checkpoints(&conn).expect("stored").remove(0);
+        let again = checkpoint(&conn, &key, None, t(3000)).expect("signed from the stored nodes");
+        assert_eq!((again.tree_size, again.root), (first.tree_size, first.root));
+        let report = audit(&conn, &key.verifier(), &[]).expect("audit");
+        assert_eq!(report.first_bad_event().map(|(s, k, ..)| (s, k)), Some((500, "edited")));
+        let named: Vec<_> = problems(&report).into_iter().map(|(_, p)| p).collect();
+        assert_eq!(named, vec![CheckpointProblem::Rewritten { size: 1000, from: 1 }; 2]);
+        // An edit among the events a checkpoint has not signed yet is refused outright.
+        let (_d2, conn, _) = db_with(1000);
+        checkpoint(&conn, &key, None, t(2000)).expect("checkpoint");
+        let tx = conn.unchecked_transaction().expect("begin");
+        append(&tx, &ev(1000), t(1000), TZ).expect("append");
+        append(&tx, &ev(1001), t(1001), TZ).expect("append");
+        tx.commit().expect("commit");
+        drop_triggers(&conn);
+        conn.execute("UPDATE custody_log SET details = replace(details, '李四', '王五') WHERE seq = 1002", [])
+            .expect("tamper");
         let err = checkpoint(&conn, &key, None, t(3000)).expect_err("refused");
-        assert!(err.to_string().contains("broken at event 500"), "{err}");
+        assert!(err.to_string().contains("broken at event 1002"), "{err}");
+        // An edit in the last, partly stored, block of the last checkpoint: its root no longer
+        // comes out, and signing refuses.
+        conn.execute("UPDATE custody_log SET details = replace(details, '李四', '王五') WHERE seq = 999", [])
+            .expect("tamper");
+        let err = checkpoint(&conn, &key, None, t(3000)).expect_err("refused");
+        assert!(err.to_string().contains("rewritten") || err.to_string().contains("broken"), "{err}");
     }
 
     #[test]

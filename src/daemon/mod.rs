@@ -6,6 +6,8 @@
 //! Must never: write to the archive itself (only [`crate::ingest::exec`] does), or exit
 //! with bays still copying (they reach a safe point first).
 
+mod logcheck;
+mod startcheck;
 pub mod status;
 mod systemd;
 
@@ -107,10 +109,24 @@ pub fn lock_state(config: &Config) -> Result<InstanceLock, DaemonError> {
 pub fn open_catalog(config: &Config, defer_check: bool) -> Result<(Catalog, bool), CatalogError> {
     let actor = Actor::daemon(current_user());
     let clean = stopped_cleanly(config);
+    let path = config.catalog_path();
     let catalog = if defer_check && clean {
-        Catalog::open_trusted(&config.catalog_path(), config.timezone, actor)?
+        Catalog::open_trusted(&path, config.timezone, actor)?
+    } else if defer_check && path.exists() {
+        // After an unclean stop, only what the last run wrote is checked before READY; the
+        // whole file follows in the background (INV-24).
+        let t = std::time::Instant::now();
+        let r = startcheck::check_recent(&path)?;
+        tracing::info!(
+            secs = t.elapsed().as_secs_f64(),
+            tables = r.tables,
+            after_seq = r.after_seq,
+            events = r.events,
+            "unclean stop: the last run's writes checked before READY; the whole file is checked in the background"
+        );
+        Catalog::open_trusted(&path, config.timezone, actor)?
     } else {
-        Catalog::open(&config.catalog_path(), config.timezone, actor)?
+        Catalog::open(&path, config.timezone, actor)?
     };
     Ok((catalog, clean))
 }
@@ -128,7 +144,8 @@ pub fn stopped_cleanly(config: &Config) -> bool {
 }
 
 /// The integrity check of the catalogue (`PRAGMA quick_check`) on its own read-only
-/// connection and thread, after a clean start: a damaged file raises the alarm in the journal
+/// connection and thread, after READY (after an unclean stop, the rest of what
+/// `startcheck::check_recent` checked before READY; INV-24): a damaged file raises the alarm in the journal
 /// and the status line. Returns the thread and the handle that interrupts the check at stop.
 fn background_check(config: &Config) -> Option<(std::thread::JoinHandle<()>, rusqlite::InterruptHandle)> {
     let catalog = Catalog::open_read_only(&config.catalog_path(), config.timezone).ok()?;
@@ -598,7 +615,7 @@ pub async fn run_with(
         }
         simulated
     };
-    let (lock, catalog, clean) = prepare(&config, true)?;
+    let (lock, catalog, _clean) = prepare(&config, true)?;
     // The station's custody signing key, created at the first start (issue it to auditors
     // as custody-signing.pub from the state folder).
     let keys = crate::custody::files::KeyPaths::in_dir(&config.paths.state_dir);
@@ -714,7 +731,9 @@ pub async fn run_with(
     let notifier = systemd::Notifier::from_env();
     notifier.ready(&station.status_line());
     tracing::info!(dock_root = %config.paths.dock_root.display(), "ready");
-    let check = if clean { background_check(&config) } else { None };
+    let check = background_check(&config);
+    let mut full_check = logcheck::LogCheck::new(config.catalog_path(), signer.verifier());
+    full_check.poll();
 
     let mut rescan = tokio::time::interval(Duration::from_secs(2));
     let mut status_tick = tokio::time::interval(Duration::from_millis(config.status_interval_ms));
@@ -732,8 +751,9 @@ pub async fn run_with(
             }
             _ = watchdog.tick() => notifier.watchdog(),
             _ = checkpoints.tick() => {
+                full_check.poll();
                 if crate::central::may_sign(&config, &catalog, &witness) {
-                    make_checkpoint(&catalog, &signer, &keys);
+                    make_checkpoint(&catalog, &signer, &keys, full_check.finding());
                 }
             }
             Some(done) = station.tasks.join_next(), if !station.tasks.is_empty() => {
@@ -773,7 +793,7 @@ pub async fn run_with(
     }
     station.event(Action::DaemonStopped, "daemon", json!({ "pid": std::process::id() }));
     if crate::central::may_sign(&config, &catalog, &witness) {
-        make_checkpoint(&catalog, &signer, &keys);
+        make_checkpoint(&catalog, &signer, &keys, full_check.finding());
     }
     station.write_status();
     drop(lock);
@@ -831,25 +851,31 @@ fn record_signing_key(
 /// verifies, that would contradict a checkpoint already signed (a database rolled back or
 /// without its WAL), or a replaced key, is not signed: the alarm goes to the journal, to
 /// `evidock status` and, once, to the custody log; ingest goes on (evidence is still
-/// protected by the archive).
+/// protected by the archive). `held`: what the background full verification found, which
+/// holds every checkpoint the same way until the log verifies again (INV-23).
 fn make_checkpoint(
     catalog: &Mutex<Catalog>,
     signer: &crate::custody::checkpoint::NoteSigner,
     keys: &crate::custody::files::KeyPaths,
+    held: Option<(String, String)>,
 ) {
     use crate::catalog::{AlarmKind, NewAlarm};
     use crate::custody::CustodyError;
     let mut cat = catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let err = match cat.checkpoint(signer, &keys.checkpoints) {
-        Ok(Some(c)) => {
-            tracing::info!(id = c.id, note = %c.note, "custody checkpoint");
-            if let Err(e) = cat.clear_alarms(AlarmKind::Checkpoint, None, "a checkpoint was signed") {
-                tracing::warn!(error = %e, "cannot clear checkpoint alarms");
+    let err = if let Some((reason, _)) = held {
+        CatalogError::Custody(CustodyError::Unsound { reason })
+    } else {
+        match cat.checkpoint(signer, &keys.checkpoints) {
+            Ok(Some(c)) => {
+                tracing::info!(id = c.id, note = %c.note, "custody checkpoint");
+                if let Err(e) = cat.clear_alarms(AlarmKind::Checkpoint, None, "a checkpoint was signed") {
+                    tracing::warn!(error = %e, "cannot clear checkpoint alarms");
+                }
+                return;
             }
-            return;
+            Ok(None) => return,
+            Err(e) => e,
         }
-        Ok(None) => return,
-        Err(e) => e,
     };
     let (kind, reason, reason_zh) = match &err {
         CatalogError::Custody(CustodyError::Contradiction(c)) => (c.kind(), c.reason(), c.reason_zh()),

@@ -143,3 +143,39 @@ fn a_log_tampered_while_the_daemon_runs_raises_the_alarm_and_ingest_goes_on() {
     let o = st.evidock(&["log", "verify"]);
     assert_eq!(o.status.code(), Some(1), "{}", crate::support::text(&o));
 }
+
+/// An old event edited after its tree nodes were stored (INV-23): signing reads only what is
+/// new and the stored nodes, so it signs the tree as first written, never the edit; the
+/// daemon's full verification at the next start names the event, raises the alarm and holds
+/// every checkpoint; `log verify` names it too.
+#[test]
+fn an_old_event_edited_under_stored_nodes_is_named_by_the_full_verification_at_start() {
+    let mut st = Station::new();
+    std::fs::write(
+        &st.config,
+        std::fs::read_to_string(&st.config).unwrap().replace("[daemon]\n", "[daemon]\ncheckpoint_interval_s = 1\n"),
+    )
+    .unwrap();
+    st.start();
+    let (vol, _) = st.sim("T1", &["--serial", "E500004", "--segments", "12", "--segment-bytes", "3000"]);
+    st.dock(&vol, "T1");
+    st.wait_finished("T1");
+    st.stop();
+    let db = st.open_log_for_tampering();
+    let nodes: i64 = db.query_row("SELECT count(*) FROM custody_tree", [], |r| r.get(0)).unwrap();
+    assert!(nodes > 0, "the clean stop's checkpoint stored tree nodes");
+    db.execute("UPDATE custody_log SET subject = 'daemon:forged' WHERE seq = 3", []).unwrap();
+    drop(db);
+    st.start();
+    crate::support::wait_for(60, "the full verification's alarm", || {
+        st.log().contains("ALARM: the full verification of the custody log finds event 3").then_some(())
+    });
+    crate::support::wait_for(30, "the checkpoint held", || {
+        st.log().contains("ALARM: the custody log does not verify").then_some(())
+    });
+    st.stop();
+    let o = st.evidock(&["log", "verify", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", crate::support::text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["first_bad"]["seq"], 3, "{v}");
+}

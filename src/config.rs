@@ -306,6 +306,8 @@ pub struct IngestFile {
     pub wipe_after_verify: Option<bool>,
     /// Recorders ingested at the same time.
     pub max_concurrent_bays: Option<u64>,
+    /// Seconds a bay's copy may make no progress before the archive disk is called stalled.
+    pub stall_timeout_s: Option<u64>,
     /// A pause between segments longer than this is a gap.
     pub gap_tolerance_ms: Option<u64>,
     /// Copy buffer size.
@@ -423,6 +425,9 @@ pub struct Ingest {
     pub wipe_after_verify: bool,
     /// Concurrent bays.
     pub max_concurrent_bays: usize,
+    /// A bay copying with no progress for this long raises the alarm: the archive disk is not
+    /// responding (INV-31).
+    pub stall_timeout_s: u64,
     /// Gap tolerance.
     pub gap_tolerance_ms: u64,
     /// Copy buffer size (a multiple of 4096).
@@ -609,6 +614,7 @@ impl Config {
         let ingest = Ingest {
             wipe_after_verify: i.wipe_after_verify.unwrap_or(true),
             max_concurrent_bays: range("ingest.max_concurrent_bays", i.max_concurrent_bays, 8, 1, 64)? as usize,
+            stall_timeout_s: range("ingest.stall_timeout_s", i.stall_timeout_s, 300, 1, 86_400)?,
             gap_tolerance_ms: range("ingest.gap_tolerance_ms", i.gap_tolerance_ms, 2000, 0, 3_600_000)?,
             chunk_bytes: chunk as usize,
             max_segment_bytes: range("ingest.max_segment_bytes", i.max_segment_bytes, 64 << 30, 1, 1 << 50)?,

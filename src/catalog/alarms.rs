@@ -45,6 +45,8 @@ pub enum AlarmKind {
     Checkpoint,
     /// The custody log itself does not verify.
     Log,
+    /// The archive disk stopped answering: a bay's copy made no progress (INV-31).
+    ArchiveDisk,
 }
 
 impl AlarmKind {
@@ -55,6 +57,7 @@ impl AlarmKind {
             AlarmKind::Catalogue => "catalogue",
             AlarmKind::Checkpoint => "checkpoint",
             AlarmKind::Log => "log",
+            AlarmKind::ArchiveDisk => "archive_disk",
         }
     }
 }

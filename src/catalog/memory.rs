@@ -25,6 +25,9 @@ use super::store::{append, sql, Catalog, CatalogError};
 /// The fields of a remembered session after its id, in the order compared and named.
 const MEMORY_FIELDS: [&str; 6] = ["chain_file", "docking", "genesis_link", "tail", "first_seq", "next_seq"];
 
+/// What to tell people: English, Chinese.
+pub type Words = (String, String);
+
 /// Contradictions of the memory with the log named one by one in an alarm.
 const MISMATCHES_SHOWN: usize = 10;
 
@@ -243,6 +246,85 @@ impl Catalog {
             }),
         })?;
         Ok((memory, Some((message, message_zh))))
+    }
+
+    /// The highest sequence number the custody log saw a device use at earlier dockings (the
+    /// expected first number of the next docking is one past it), checked against the
+    /// catalogue's copy (`devices.last_seq`) like the dock memory (INV-16, INV-30): the log's
+    /// number is the largest of every `segment_verified` and `segment_flagged` event of the
+    /// device (its subject's number and `seq_last`, compared unsigned, INV-25). A catalogue
+    /// number that differs raises the alarm (`catalogue_mismatch`, what = device last sequence
+    /// number, once while it stays open) and the log's number is used; when the two agree again
+    /// the alarm clears. Returns the number and, on a contradiction, what to tell people
+    /// (English, Chinese).
+    ///
+    /// # Errors
+    /// When a query or the alarm's write fails.
+    pub fn checked_last_seq(&mut self, serial: &str) -> Result<(Option<u64>, Option<Words>), CatalogError> {
+        let logged = self.logged_last_seq(serial)?;
+        let stored = self.device_last_seq(serial)?;
+        let subject = format!("device:{serial}/last_seq");
+        if stored == logged {
+            self.clear_alarms(
+                AlarmKind::Catalogue,
+                Some(&subject),
+                "the device's last sequence number agrees with the custody log again",
+            )?;
+            return Ok((logged, None));
+        }
+        let text = |v: Option<u64>| v.map_or_else(|| "none".to_string(), |n| n.to_string());
+        let text_zh = |v: Option<u64>| v.map_or_else(|| "无".to_string(), |n| n.to_string());
+        let message = format!(
+            "the catalogue's last sequence number of recorder {serial} ({}) contradicts the custody log ({}): it was \
+             edited; the log's number is used, so the next docking's absent numbers are judged from it",
+            text(stored),
+            text(logged)
+        );
+        let message_zh = format!(
+            "目录中记录仪 {serial} 的最后序号（{}）与保管日志（{}）不符，已被改动；已改用保管日志中的序号判断下次接入缺失的序号",
+            text_zh(stored),
+            text_zh(logged)
+        );
+        tracing::error!(serial, "ALARM: {message}");
+        self.raise_alarm(&NewAlarm {
+            kind: AlarmKind::Catalogue,
+            subject: &subject,
+            message: &message,
+            message_zh: &message_zh,
+            action: Action::CatalogueMismatch,
+            details: json!({
+                "what": "device last sequence number", "serial": serial, "text": message, "text_zh": message_zh,
+                "catalogue": stored.map(|n| n.to_string()), "log": logged.map(|n| n.to_string()),
+            }),
+        })?;
+        Ok((logged, Some((message, message_zh))))
+    }
+
+    /// The highest sequence number of a device the custody log's segment events name, unsigned.
+    fn logged_last_seq(&self, serial: &str) -> Result<Option<u64>, CatalogError> {
+        // A range on the subject index: every subject `segment:<serial>/...`.
+        let from = format!("segment:{serial}/");
+        let to = format!("segment:{serial}0");
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT subject, details FROM custody_log WHERE subject >= ?1 AND subject < ?2
+                 AND action IN ('segment_verified', 'segment_flagged')",
+            )
+            .map_err(sql("reading the custody log's sequence numbers of a device"))?;
+        let rows = st
+            .query_map(params![from, to], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(sql("reading the custody log's sequence numbers of a device"))?;
+        let mut highest: Option<u64> = None;
+        for row in rows {
+            let (subject, details) = row.map_err(sql("reading the custody log's sequence numbers of a device"))?;
+            let own = subject.strip_prefix(&from).and_then(|n| n.parse::<u64>().ok());
+            let last = serde_json::from_str::<serde_json::Value>(&details).ok().and_then(|d| d["seq_last"].as_u64());
+            for n in own.into_iter().chain(last) {
+                highest = Some(highest.map_or(n, |h| h.max(n)));
+            }
+        }
+        Ok(highest)
     }
 
     /// The sessions of a device the custody log says the dock remembers, in the order it

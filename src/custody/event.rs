@@ -304,11 +304,15 @@ pub enum Action {
     /// it (counted from the later of recording and storage): the one time a recorded deadline
     /// moves earlier, under a two-person withdrawal (R7, INV-11).
     DeadlineReturned,
+    /// A bay's copy into the archive made no progress for `ingest.stall_timeout_s`: the
+    /// archive disk is not responding; that docking is never wiped, the other bays go on
+    /// (INV-31).
+    ArchiveStalled,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 85] = [
+    pub const ALL: [Action; 86] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -394,6 +398,7 @@ impl Action {
         Action::AccessVoided,
         Action::FlagWithdrawalRequested,
         Action::DeadlineReturned,
+        Action::ArchiveStalled,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -484,6 +489,7 @@ impl Action {
             Action::AccessVoided => "access_voided",
             Action::FlagWithdrawalRequested => "flag_withdrawal_requested",
             Action::DeadlineReturned => "deadline_returned",
+            Action::ArchiveStalled => "archive_stalled",
         }
     }
 
@@ -575,6 +581,7 @@ impl Action {
             Action::AccessVoided => "调阅批准已失效",
             Action::FlagWithdrawalRequested => "申请撤销长期保存标记",
             Action::DeadlineReturned => "保存期限恢复为普通期限",
+            Action::ArchiveStalled => "存档磁盘无响应",
         }
     }
 
@@ -1047,7 +1054,8 @@ mod tests {
              recorder_login storage_mode_set duty_checked_out duty_refused duty_checked_in \
              duty_return_recorded handover_extension_requested handover_extension_approved \
              footage_evicted footage_recalled \
-             access_voided flag_withdrawal_requested deadline_returned"
+             access_voided flag_withdrawal_requested deadline_returned \
+             archive_stalled"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

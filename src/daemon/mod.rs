@@ -27,7 +27,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::archive::fsio;
-use crate::catalog::{Catalog, CatalogError};
+use crate::catalog::{AlarmKind, Catalog, CatalogError, NewAlarm};
 use crate::config::Config;
 use crate::custody::event::{Action, Actor};
 use crate::dock::{self, DockEvent};
@@ -211,6 +211,9 @@ struct Station {
     events: mpsc::Sender<DockEvent>,
     /// What vendor SDKs found before their recorders switched to storage, by USB serial.
     sdk_sessions: Arc<Mutex<BTreeMap<String, Arc<crate::recorder::adapter::gat947::SdkSession>>>>,
+    /// Bays whose copy stalled on the archive disk (INV-31), by volume: the alarm's subject
+    /// and whether it is in the catalogue yet.
+    stalls: BTreeMap<String, (String, bool)>,
 }
 
 impl Station {
@@ -366,6 +369,85 @@ impl Station {
             }
             finished.store(true, Ordering::Release);
         });
+    }
+
+    /// The watchdog of the archive disk (INV-31): a bay copying with no progress for
+    /// `ingest.stall_timeout_s` is marked stalled (never wiped), shown in the status and
+    /// raised as an alarm with its `archive_stalled` event; the alarm clears when that copy
+    /// moves again or the bay ends. The loop never waits here on the catalogue: when a bay
+    /// holds it, the alarm is written at a later tick (the journal and the status have it now).
+    fn watch_stalls(&mut self) {
+        let limit = Duration::from_secs(self.config.ingest.stall_timeout_s);
+        for (name, b) in &self.bays {
+            let snap = b.progress.snapshot();
+            let idle = b.progress.idle_for();
+            let stalled = !b.finished.load(Ordering::Acquire) && snap.phase == Phase::Copying && idle >= limit;
+            if !stalled {
+                if let Some((subject, logged)) = self.stalls.get(name).cloned() {
+                    let Ok(mut cat) = self.catalog.try_lock() else { continue };
+                    if logged {
+                        let why = "the copy moved again or the bay ended";
+                        if let Err(e) = cat.clear_alarms(AlarmKind::ArchiveDisk, Some(&subject), why) {
+                            tracing::error!(error = %e, "cannot clear the archive disk alarm");
+                            continue;
+                        }
+                    }
+                    drop(cat);
+                    tracing::warn!(volume = %name, "the archive disk answers again");
+                    self.stalls.remove(name);
+                }
+                continue;
+            }
+            if self.stalls.get(name).is_some_and(|(_, logged)| *logged) {
+                continue;
+            }
+            let secs = idle.as_secs();
+            let en = format!(
+                "archive disk not responding: the copy of {name} has made no progress for {secs} s \
+                 (ingest.stall_timeout_s = {}); the recorder will not be wiped, other bays go on; check the archive \
+                 disk",
+                limit.as_secs()
+            );
+            let zh =
+                format!("存档磁盘无响应：{name} 的导入已 {secs} 秒无进展；不清除记录仪，其他接入照常；请检查存档磁盘");
+            let message = format!("{en} / {zh}");
+            let subject = snap.docking_id.map_or_else(|| format!("volume:{name}"), |d| format!("docking:{d}"));
+            if b.progress.mark_stalled(&message) {
+                tracing::error!(volume = %name, "ALARM: {message}");
+            }
+            let logged = match self.catalog.try_lock() {
+                Ok(mut cat) => {
+                    let raised = cat.raise_alarm(&NewAlarm {
+                        kind: AlarmKind::ArchiveDisk,
+                        subject: &subject,
+                        message: &en,
+                        message_zh: &zh,
+                        action: Action::ArchiveStalled,
+                        details: json!({
+                            "volume": name, "docking": snap.docking_id, "serial": snap.serial, "idle_s": secs,
+                            "timeout_s": limit.as_secs(), "text": en, "text_zh": zh,
+                        }),
+                    });
+                    if let Err(e) = &raised {
+                        tracing::error!(error = %e, "cannot write the archive disk alarm");
+                    }
+                    raised.is_ok()
+                }
+                Err(_) => false,
+            };
+            self.stalls.insert(name.clone(), (subject, logged));
+        }
+        let gone: Vec<String> = self.stalls.keys().filter(|n| !self.bays.contains_key(*n)).cloned().collect();
+        for name in gone {
+            if let Some((subject, true)) = self.stalls.get(&name).cloned() {
+                let Ok(mut cat) = self.catalog.try_lock() else { continue };
+                if let Err(e) = cat.clear_alarms(AlarmKind::ArchiveDisk, Some(&subject), "the recorder was undocked") {
+                    tracing::error!(error = %e, "cannot clear the archive disk alarm");
+                    continue;
+                }
+            }
+            self.stalls.remove(&name);
+        }
     }
 
     fn snapshots(&self) -> Vec<crate::ingest::Snapshot> {
@@ -654,6 +736,7 @@ pub async fn run_with(
         unlock_tried: std::collections::BTreeSet::new(),
         events: tx.clone(),
         sdk_sessions: Arc::default(),
+        stalls: BTreeMap::new(),
     };
     station.event(
         Action::DaemonStarted,
@@ -746,6 +829,7 @@ pub async fn run_with(
             Some(event) = rx.recv() => station.handle(event),
             _ = rescan.tick() => station.rescan(),
             _ = status_tick.tick() => {
+                station.watch_stalls();
                 station.write_status();
                 notifier.status(&station.status_line());
             }

@@ -6,7 +6,8 @@
 //! volume, docking_id, serial, officer, phase, phase_zh, files_total, files_done,
 //! bytes_total, bytes_done, rate_bytes_per_s, eta_s, verdicts {verdict: count},
 //! unexplained_gaps, contradictions (count), contradiction_lines (the first ten, each in English
-//! and Chinese), battery, storage_free, drift_s, clock_unreliable, registry, message, safe_to_undock, wiped.
+//! and Chinese), battery, storage_free, drift_s, clock_unreliable, registry, message, safe_to_undock, wiped,
+//! stalled (the archive disk stopped answering during the copy, INV-31).
 
 use serde_json::{json, Value};
 
@@ -65,6 +66,7 @@ pub fn bay_json(s: &Snapshot) -> Value {
         "message": s.message,
         "safe_to_undock": s.safe_to_undock,
         "wiped": s.wiped,
+        "stalled": s.stalled,
     })
 }
 

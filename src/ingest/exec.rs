@@ -354,6 +354,19 @@ fn corrupt_write(path: &Path, name: &str, at: u64, len: usize) {
     }
 }
 
+/// Test builds can make the archive disk stop answering in the write of a named file
+/// (`EVIDOCK_STALL_WRITE=NAME`), as a hung controller or a network file system does: the
+/// write never returns (INV-31).
+#[cfg(feature = "failpoints")]
+fn stall_write(name: &str) {
+    if std::env::var("EVIDOCK_STALL_WRITE").is_ok_and(|n| n == name) {
+        eprintln!("evidock: the write of {name} stalls (EVIDOCK_STALL_WRITE)");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+}
+
 /// A positioned read from the recorder. Test builds can make a byte range of a named file
 /// fail with `EIO` (`EVIDOCK_FAIL_READ=NAME:FROM-TO`), as a damaged card does.
 fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64, name: &str) -> io::Result<usize> {
@@ -844,10 +857,13 @@ impl Bay<'_> {
         )?;
         let names: Vec<String> = inventory.footage.iter().map(|f| f.name.clone()).collect();
         let prefixes = verify::requested_prefixes(&chains, &names);
-        let expected_first_seq = self.catalog().device_last_seq(serial)?.and_then(|s| s.checked_add(1));
-        // The memory the custody log recorded; the catalogue's copy edited is an alarm (INV-17).
-        let (memory, memory_edited) = self.catalog().checked_chain_memory(serial)?;
-        if let Some((en, zh)) = memory_edited {
+        // The last number and the memory the custody log recorded; the catalogue's copy
+        // edited is an alarm (INV-17, INV-30).
+        let (last_seq, last_seq_edited) = self.catalog().checked_last_seq(serial)?;
+        let expected_first_seq = last_seq.and_then(|s| s.checked_add(1));
+        let (mut memory, memory_edited) = self.catalog().checked_chain_memory(serial)?;
+        memory.last_used = last_seq;
+        for (en, zh) in last_seq_edited.into_iter().chain(memory_edited) {
             self.progress.update(|s| {
                 s.registry_note = Some(match s.registry_note.take() {
                     Some(note) => format!("{note}; {en} / {zh}"),
@@ -1084,10 +1100,14 @@ impl Bay<'_> {
                 inventory.deferred
             ));
         }
+        // A disk that stopped answering during the copy (INV-31) is not trusted with the only
+        // other copy: the recorder keeps everything.
+        let stalled = self.progress.snapshot().stalled;
         if all_archived
             && self.config.ingest.wipe_after_verify
             && !(done.is_empty() && chain_done.is_empty())
             && conflict.is_none()
+            && !stalled
         {
             crate::failpoint!("ingest.before-wipe");
             self.progress.update(|s| s.phase = Phase::Wiping);
@@ -1165,6 +1185,10 @@ impl Bay<'_> {
                 "some footage could not be archived: the recorder keeps everything".to_string()
             } else if let Some(why) = &conflict {
                 format!("identity conflict ({why}): the recorder keeps everything for investigation")
+            } else if stalled {
+                "the archive disk stopped responding during this docking (ingest.stall_timeout_s): the recorder \
+                 keeps everything until the disk is checked"
+                    .to_string()
             } else {
                 "ingest.wipe_after_verify is off".to_string()
             };
@@ -1251,6 +1275,11 @@ impl Bay<'_> {
             if conflict.is_some() {
                 // Archived, so safe to undock; but a person must look at whose footage this is.
                 s.phase = Phase::Attention;
+            }
+            if stalled {
+                s.phase = Phase::Attention;
+                s.message += "; the archive disk stopped responding during this docking: the recorder is not wiped, \
+                              have the disk checked / 本次接入期间存档磁盘无响应：未清除记录仪，请检查磁盘";
             }
             if s.unexplained_gaps > 0 {
                 let n = s.unexplained_gaps;
@@ -1887,6 +1916,8 @@ impl Bay<'_> {
             item,
             offsets,
             |chunk| {
+                #[cfg(feature = "failpoints")]
+                stall_write(&item.name);
                 staged.file().write_all(chunk).map_err(|e| fatal_or_failed(e, tmp.clone(), "writing"))?;
                 #[cfg(feature = "failpoints")]
                 corrupt_write(&tmp, &item.name, written, chunk.len());

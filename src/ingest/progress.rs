@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Contradictions the status view lists for a bay (the rest are counted).
 pub const CONTRADICTIONS_SHOWN: usize = 10;
@@ -114,6 +114,9 @@ pub struct Snapshot {
     pub safe_to_undock: bool,
     /// Whether the recorder was wiped.
     pub wiped: bool,
+    /// The archive disk stopped answering during this docking: the copy made no progress for
+    /// `ingest.stall_timeout_s` (INV-31). Once set it stays: the recorder is not wiped.
+    pub stalled: bool,
 }
 
 /// A bay's progress, shared between the executor (writer) and the status view (reader).
@@ -121,6 +124,8 @@ pub struct Snapshot {
 pub struct Progress {
     state: Mutex<Snapshot>,
     started: Instant,
+    /// When the executor last changed the state: the copy updates it with every chunk.
+    changed: Mutex<Instant>,
 }
 
 impl Progress {
@@ -129,13 +134,32 @@ impl Progress {
         Progress {
             state: Mutex::new(Snapshot { volume: volume.to_string(), ..Snapshot::default() }),
             started: Instant::now(),
+            changed: Mutex::new(Instant::now()),
         }
     }
 
-    /// Changes the state.
+    /// Changes the state; the change counts as progress.
     pub fn update(&self, f: impl FnOnce(&mut Snapshot)) {
         let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut s);
+        drop(s);
+        *self.changed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Instant::now();
+    }
+
+    /// How long since the executor last changed the state.
+    pub fn idle_for(&self) -> Duration {
+        self.changed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).elapsed()
+    }
+
+    /// Marks the bay as stalled on the archive disk (INV-31), with the words for the status
+    /// view, without counting it as progress. Returns whether it was not marked before.
+    pub fn mark_stalled(&self, message: &str) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first = !s.stalled;
+        s.stalled = true;
+        s.message = message.to_string();
+        s.safe_to_undock = false;
+        first
     }
 
     /// A copy of the state.

@@ -37,6 +37,11 @@ pub struct KnownSession {
 pub struct Memory {
     /// Sessions seen at earlier dockings, in the order the dock learnt them.
     pub sessions: Vec<KnownSession>,
+    /// The highest sequence number the device used at earlier dockings, as the custody log
+    /// recorded it (INV-30). A session's `next_seq` stops at 2^64 - 1, so it cannot tell a
+    /// session that used 2^64 - 1 from one that stopped at 2^64 - 2: this number can
+    /// ([`Memory::reach`]).
+    pub last_used: Option<u64>,
 }
 
 impl Memory {
@@ -54,6 +59,13 @@ impl Memory {
     /// One past the highest sequence number the device has used, as far as the dock knows.
     pub fn next_seq(&self) -> Option<u64> {
         self.sessions.iter().map(|s| s.next_seq).max()
+    }
+
+    /// One past the highest sequence number the remembered sessions used, without stopping at
+    /// 2^64 - 1: 2^64 when they reach 2^64 - 1 and the log shows 2^64 - 1 was used.
+    pub fn reach(&self) -> Option<u128> {
+        let next = self.next_seq()?;
+        Some(if next == u64::MAX && self.last_used == Some(u64::MAX) { 1u128 << 64 } else { u128::from(next) })
     }
 
     /// The remembered session with this id.
@@ -95,5 +107,19 @@ mod tests {
         assert_eq!(m.using(10).map(|s| s.session.as_str()), Some("S1"));
         assert_eq!(m.using(20).map(|s| s.session.as_str()), Some("S2"));
         assert!(m.using(21).is_none() && m.find("S9").is_none());
+        assert_eq!(m.reach(), Some(21));
+    }
+
+    #[test]
+    fn the_reach_of_a_device_that_used_the_last_number_is_past_it() {
+        // next_seq stops at 2^64 - 1 whether the session ended at 2^64 - 2 or used 2^64 - 1.
+        let mut m = Memory { sessions: vec![known("S1", u64::MAX - 1, u64::MAX)], last_used: None };
+        assert_eq!(m.reach(), Some(u128::from(u64::MAX)));
+        m.last_used = Some(u64::MAX);
+        assert_eq!(m.reach(), Some(u128::from(u64::MAX) + 1));
+        m.last_used = Some(u64::MAX - 1);
+        assert_eq!(m.reach(), Some(u128::from(u64::MAX)), "2^64 - 2 was the last used");
+        m.sessions.clear();
+        assert_eq!(m.reach(), None, "no session remembered");
     }
 }

@@ -801,6 +801,21 @@ impl Walked<'_> {
             _ => self.seqs().min(),
         }
     }
+    /// One past the highest sequence number the session used or claims, without stopping at
+    /// 2^64 - 1: a session that used 2^64 - 1 reaches 2^64, so that a later one using it again
+    /// is told (INV-30).
+    fn reach(&self) -> Option<u128> {
+        let from_records = self.seqs().max().map(|s| u128::from(s) + 1);
+        let from_close = match self.close().map(|l| &l.record) {
+            Some(Record::Close { last_seq, .. }) => Some(u128::from(*last_seq) + 1),
+            _ => None,
+        };
+        let from_genesis = match self.genesis.map(|g| &g.record) {
+            Some(Record::Genesis { first_seq, .. }) => Some(u128::from(*first_seq)),
+            _ => None,
+        };
+        [from_records, from_close, from_genesis].into_iter().flatten().max()
+    }
     /// The sequence number the next session should start at.
     fn next_seq(&self) -> Option<u64> {
         let from_records = self.seqs().max().map(|s| s.saturating_add(1));
@@ -884,7 +899,7 @@ struct Verifier<'a> {
     /// sessions by first number.
     mem_by_id: HashMap<&'a str, &'a KnownSession>,
     mem_last: Option<&'a KnownSession>,
-    mem_next: Option<u64>,
+    mem_next: Option<u128>,
     mem_by_first: Vec<&'a KnownSession>,
 }
 
@@ -1026,7 +1041,7 @@ impl<'a> Verifier<'a> {
             by_chain,
             mem_by_id,
             mem_last: memory.last(),
-            mem_next: memory.next_seq(),
+            mem_next: memory.reach(),
             mem_by_first,
         }
     }
@@ -1571,7 +1586,7 @@ impl<'a> Verifier<'a> {
         let mut ids: HashMap<&str, usize> = HashMap::new();
         // The previous chain on the volume, and the earlier one whose numbers reach furthest.
         let mut prev: Option<usize> = None;
-        let mut reach: Option<(u64, usize)> = None;
+        let mut reach: Option<(u128, usize)> = None;
         for (ci, (w, finding)) in self.chains.iter().zip(&mut findings).enumerate() {
             if let Some(p) = w.dup_of {
                 let a = self.chains[p].file;
@@ -1802,7 +1817,7 @@ impl<'a> Verifier<'a> {
             }
             out.extend(self.within_session(ci, w));
             prev = Some(ci);
-            if let Some(n) = w.next_seq() {
+            if let Some(n) = w.reach() {
                 if reach.is_none_or(|(r, _)| n > r) {
                     reach = Some((n, ci));
                 }
@@ -1827,14 +1842,16 @@ impl<'a> Verifier<'a> {
         w: &Walked<'_>,
         line: Option<usize>,
         lowest: u64,
-        reach: Option<(u64, usize)>,
+        reach: Option<(u128, usize)>,
         new: bool,
     ) -> Option<Contradiction> {
-        let highest = w.next_seq().map_or(lowest, |n| n.saturating_sub(1).max(lowest));
+        // Numbers in u128: one past 2^64 - 1 is 2^64, so reusing 2^64 - 1 is told too.
+        let highest = w.reach().map_or(lowest, |n| u64::try_from(n.saturating_sub(1)).unwrap_or(u64::MAX).max(lowest));
         let vol_ref = reach.map(|(n, _)| n);
         let mem_ref = if new { self.mem_next } else { None };
+        let low = u128::from(lowest);
         let (limit, why, why_zh) = match (vol_ref, mem_ref) {
-            (_, Some(m)) if m > lowest && vol_ref.is_none_or(|v| m >= v) => {
+            (_, Some(m)) if m > low && vol_ref.is_none_or(|v| m >= v) => {
                 let k = self.mem_using(lowest).or(self.mem_last)?;
                 (
                     m,
@@ -1847,7 +1864,7 @@ impl<'a> Verifier<'a> {
                     format!("本站{}时见到会话 {} 已用到 {}", docking_zh(k.docking), k.session, m - 1),
                 )
             }
-            (Some(v), _) if v > lowest => {
+            (Some(v), _) if v > low => {
                 let p = &self.chains[reach?.1];
                 (
                     v,
@@ -1857,7 +1874,7 @@ impl<'a> Verifier<'a> {
             }
             _ => return None,
         };
-        let upto = highest.min(limit - 1);
+        let upto = u64::try_from(u128::from(highest).min(limit - 1)).unwrap_or(u64::MAX);
         Some(contradiction(
             ContradictionKind::SeqReused,
             Some(w),
@@ -2984,7 +3001,10 @@ mod tests {
     fn mutate(sc: &Scenario, m: &Mutation) -> Case {
         let mut sc = sc.clone();
         // The dock remembers the session before the volume's first, when there was one.
-        let mut memory = Memory { sessions: sc.earlier_tail.map(|t| earlier(sc.first_seq, t)).into_iter().collect() };
+        let mut memory = Memory {
+            sessions: sc.earlier_tail.map(|t| earlier(sc.first_seq, t)).into_iter().collect(),
+            last_used: None,
+        };
         let locate = |sc: &Scenario, i: usize| {
             let mut k = i;
             for (si, ss) in sc.sessions.iter().enumerate() {
@@ -3011,7 +3031,10 @@ mod tests {
                 sc.sessions[si].segs[k].foreign = true;
             }
             Mutation::FirstDash => {
-                memory = Memory { sessions: vec![earlier(sc.first_seq, sc.earlier_tail.unwrap_or([9; 32]))] };
+                memory = Memory {
+                    sessions: vec![earlier(sc.first_seq, sc.earlier_tail.unwrap_or([9; 32]))],
+                    last_used: None,
+                };
                 sc.earlier_tail = None;
             }
             _ => {}
@@ -3200,7 +3223,10 @@ mod tests {
                 }
             }
             Mutation::MemoryTail => {
-                memory = Memory { sessions: vec![earlier(sc.first_seq, digest(b"not this recorder's last link"))] };
+                memory = Memory {
+                    sessions: vec![earlier(sc.first_seq, digest(b"not this recorder's last link"))],
+                    last_used: None,
+                };
                 contradiction(K::LinkNotContinued, sid(0));
                 intact = Some(false);
             }
@@ -3571,6 +3597,7 @@ mod tests {
                 first_seq: 1,
                 next_seq: 9,
             }],
+            last_used: None,
         };
         let r = verify(&Input { memory: &memory, ..input });
         let c: Vec<ContradictionKind> = r.contradictions.iter().map(|c| c.kind).collect();

@@ -23,6 +23,7 @@ mod profiles;
 mod regulations;
 mod retention;
 mod sdk;
+mod stall;
 mod support;
 mod values;
 mod vendor;

@@ -498,3 +498,129 @@ fn the_compliance_report_lists_the_contradictions_of_its_period() {
     let o = st.evidock(&["report", "compliance", "--from", "2020-01-01", "--to", "2020-01-02"]);
     assert!(!String::from_utf8_lossy(&o.stdout).contains("[link_not_continued]"));
 }
+
+/// `catalogue_mismatch` events about the device's last sequence number: their details.
+fn last_seq_mismatches(st: &Station) -> Vec<Value> {
+    let db = st.db();
+    let mut q = db
+        .prepare(
+            "SELECT details FROM custody_log WHERE action = 'catalogue_mismatch'
+             AND json_extract(details, '$.what') = 'device last sequence number' ORDER BY seq",
+        )
+        .unwrap();
+    q.query_map([], |r| r.get::<_, String>(0)).unwrap().map(|d| serde_json::from_str(&d.unwrap()).unwrap()).collect()
+}
+
+/// Missing runs recorded at the last docking: (first, last) numbers.
+fn missing_runs(st: &Station) -> Vec<(i64, Option<i64>)> {
+    let db = st.db();
+    let mut q = db
+        .prepare(
+            "SELECT s.seq, json_extract(l.details, '$.seq_last') FROM segments s
+             JOIN custody_log l ON l.action = 'segment_flagged' AND l.subject = 'segment:' || s.serial || '/' || s.seq
+               AND json_extract(l.details, '$.docking') = s.docking_id
+             WHERE s.verdict = 'missing' AND s.docking_id = (SELECT MAX(id) FROM dockings) ORDER BY s.seq",
+        )
+        .unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn the_devices_last_sequence_number_is_checked_against_the_custody_log() {
+    // The next docking skips numbers 5 and 6 (footage removed before it was docked). Judged
+    // from the device's last number: 5 to 6 missing. The catalogue's copy of that number
+    // edited (higher, hiding the absent numbers; lower, inventing absent ones; erased) is an
+    // alarm, and the log's number is used (INV-16, INV-30; R5, R11).
+    for (edit, stored) in [
+        (None, Some(4)),
+        (Some("UPDATE devices SET last_seq = 6"), Some(6)),
+        (Some("UPDATE devices SET last_seq = 0"), Some(0)),
+        (Some("UPDATE devices SET last_seq = NULL"), None::<i64>),
+    ] {
+        let st = Station::new();
+        st.register(SERIAL);
+        let (v1, s1) = sim(&st, "V1", &["--start", "2024-06-01T09:00:00"]);
+        assert_eq!(ingest(&st, &v1).0, Some(0));
+        assert_eq!(s1["next_seq"], 5, "numbers 1 to 4 used");
+        if let Some(edit) = edit {
+            st.open_log_for_tampering().execute_batch(edit).unwrap();
+        }
+        let tail = s1["tail"].as_str().unwrap().to_string();
+        let (v2, _) = sim(
+            &st,
+            "V2",
+            &["--start", "2024-06-01T14:00:00", "--first-seq", "7", "--seed", "2", "--prev-tail", tail.as_str()],
+        );
+        let (_, out) = ingest(&st, &v2);
+        assert_eq!(missing_runs(&st), vec![(5, Some(6))], "{edit:?}: judged from the log's number 4: {out}");
+        let found = last_seq_mismatches(&st);
+        if edit.is_none() {
+            assert!(found.is_empty(), "{found:?}");
+            continue;
+        }
+        assert_eq!(found.len(), 1, "{edit:?}: {found:?}");
+        assert_eq!(found[0]["serial"], SERIAL);
+        assert_eq!(found[0]["log"], "4", "{found:?}");
+        assert_eq!(found[0]["catalogue"], stored.map_or(Value::Null, |n| Value::String(n.to_string())), "{found:?}");
+        // In `status`, both languages, while the catalogue still contradicts the log.
+        let o = st.evidock(&["status"]);
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(text.contains("last sequence number") && text.contains("最后序号"), "{edit:?}: {text}");
+        st.assert_log_verifies();
+    }
+}
+
+#[test]
+fn sequence_number_two_to_the_64_minus_1_used_again_is_seq_reused() {
+    use crate::values::{station_now, wall, Seg, Vol};
+    // A recorder whose numbers reach the very last one, 2^64 - 1; its next docking starts a
+    // new session, linked, at 2^64 - 1 again. A session's "one past its last number" stops at
+    // 2^64 - 1, so that reuse passed unseen; it is named like any other (INV-25, INV-30).
+    let now = station_now();
+    let st = Station::new();
+    let mut v = Vol::new(
+        now,
+        vec![Seg::new(u64::MAX - 1, "2024-05-02T09:30:00", 900), Seg::new(u64::MAX, "2024-05-02T09:40:00", 900)],
+    );
+    v.end = Some((u64::MAX, 2, wall("2024-05-02T09:50:00")));
+    let vol = st.path("incoming/U1");
+    v.write(&vol);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", crate::support::text(&o));
+    assert!(kinds(&st).is_empty(), "{:?}", contradictions(&st));
+    let tail: String = st.db().query_row("SELECT tail FROM chain_sessions", [], |r| r.get(0)).unwrap();
+    let tail = evidock::recorder::format::parse_hex(0, "tail", &tail).unwrap();
+
+    let v = Vol::new(now, vec![Seg::new(u64::MAX, "2024-05-03T09:30:00", 800)]);
+    let vol = st.path("incoming/U2");
+    v.write(&vol);
+    let chain = vol.join("ZFY/CHAIN/S1.CHN");
+    rewrite_chain(&chain, |records| {
+        if let Some(Record::Genesis { session, prev_tail, .. }) = records.first_mut() {
+            *session = "S2".into();
+            *prev_tail = Some(tail);
+        }
+    });
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "a contradiction: {}", crate::support::text(&o));
+    let found: Vec<(String, Option<String>, Option<String>)> = st
+        .db()
+        .prepare(
+            "SELECT json_extract(details, '$.kind'), json_extract(details, '$.session'),
+                    json_extract(details, '$.seq_first') FROM custody_log WHERE action = 'contradiction_found'",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        found,
+        vec![("seq_reused".to_string(), Some("S2".to_string()), Some(u64::MAX.to_string()))],
+        "only the reuse, named at 2^64 - 1"
+    );
+    let (detail, detail_zh) = contradictions(&st).into_iter().map(|c| (c.2, c.3)).next().unwrap();
+    assert!(detail.contains("18446744073709551615 again"), "{detail}");
+    assert!(detail_zh.contains("18446744073709551615"), "{detail_zh}");
+    st.assert_log_verifies();
+}

@@ -315,7 +315,12 @@ impl Station {
         self.child = Some(child);
         let mut buf = [0u8; 4096];
         loop {
-            let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("no READY=1 from the daemon: {e}\n{}", self.log()));
+            // A signal to the test process (another test's child exiting) interrupts the wait:
+            // wait again.
+            let n = match sock.recv(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => r.unwrap_or_else(|e| panic!("no READY=1 from the daemon: {e}\n{}", self.log())),
+            };
             if String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == "READY=1") {
                 break;
             }

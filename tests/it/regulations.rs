@@ -310,3 +310,131 @@ fn r11_an_edited_gap_explanation_mark_or_registration_is_named_by_log_verify() {
     assert_eq!(v["catalogue_edited"].as_array().map(Vec::len), Some(3), "{v}");
     assert_eq!(v["intact"], true, "the chain itself is sound: {v}");
 }
+
+/// R11, S0 §19 / S2 §28 (不得篡改、删改执法记录) and S3 §26 (案卷标注承办人): a case label
+/// (party, handling officers, on-site windows) relabelled through evidock verifies; the same
+/// label edited in the catalogue, or a case added there, is named by `log verify`.
+#[test]
+fn r11_an_edited_case_label_is_named_by_log_verify() {
+    let st = station();
+    ok(st.evidock(&[
+        "case",
+        "label",
+        CASE,
+        "--party",
+        "某某商行",
+        "--officer",
+        "012345",
+        "--officer",
+        "012346",
+        "--kind",
+        "penalty",
+        "--window",
+        "2025-03-01T09:00,2025-03-01T10:30",
+    ]));
+    st.assert_log_verifies();
+
+    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
+    db.execute("UPDATE cases SET party = '另一商行' WHERE number = ?1", [CASE]).unwrap();
+    db.execute("UPDATE case_windows SET to_t = '2025-03-01T09:05:00'", []).unwrap();
+    db.execute(
+        "INSERT INTO cases (number, folder, party, kind, officers, created, created_by) \
+         VALUES ('伪造〔2025〕1号', 'forged', NULL, 'penalty', '[]', '2025-03-01T00:00:00+00:00', 'root')",
+        [],
+    )
+    .unwrap();
+    let o = st.evidock(&["log", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains(&format!("cases row {CASE}: the case label was changed")), "{said}");
+    assert!(said.contains(&format!("cases row {CASE}: the on-site windows were changed")), "{said}");
+    assert!(said.contains("cases row 伪造〔2025〕1号: a case no event created"), "{said}");
+    assert!(said.contains("案件信息被改动") && said.contains("现场执法时段被改动"), "{said}");
+    let o = st.evidock(&["log", "verify", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!(v["catalogue_edited"].as_array().map(Vec::len), Some(3), "{v}");
+}
+
+/// R10, S0 §18 / S2 §26 / S4 §25 (涉及国家秘密、商业秘密、个人隐私的，按保密规定使用): footage
+/// carrying a mark goes onto a disc only when the person staging it holds the mark's approver
+/// right at that moment; otherwise nothing is planned or staged, and the refusal is logged.
+#[test]
+fn r10_marked_footage_is_staged_for_a_disc_only_by_a_holder_of_the_marks_approver_right() {
+    let st = station();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(
+        &st.config,
+        format!(
+            "{cfg}\n[burn]\nstaging_dir = \"burn\"\ncopies = 1\n\n[access.secret]\nrequesters = [\"uid:0\"]\napprovers = [\"uid:4343\"]\n"
+        ),
+    )
+    .unwrap();
+    ok(st.evidock(&["access", "mark", "--case", CASE, "--level", "secret", "--reason", "涉及国家秘密"]));
+    let o = st.evidock(&["burn", "run", "--media", "dvd"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("burn refused") && said.contains("marked secret"), "{said}");
+    assert!(said.contains("拒绝刻录") && said.contains("国家秘密"), "{said}");
+    let actions = st.actions();
+    assert!(!actions.iter().any(|a| a == "burn_planned" || a == "disc_staged"), "nothing planned: {actions:?}");
+    let refused = events(&st, "call_refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["command"].as_str(), Some("burn run"), "{refused:?}");
+    assert!(refused[0]["reason"].as_str().unwrap().contains("marked secret"), "{refused:?}");
+    assert!(files_under(&st.path("burn")).is_empty(), "nothing staged");
+
+    // The superuser (an approver at this station) is named among the mark's approvers: the
+    // same job now plans and stages the disc.
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, cfg.replace("approvers = [\"uid:4343\"]", "approvers = [\"uid:0\"]")).unwrap();
+    let o = st.evidock(&["burn", "run", "--media", "dvd"]);
+    let actions = st.actions();
+    assert!(actions.iter().any(|a| a == "burn_planned"), "{actions:?}\n{}", text(&o));
+    assert!(actions.iter().any(|a| a == "disc_staged"), "{actions:?}\n{}", text(&o));
+    assert_eq!(events(&st, "call_refused").len(), 1);
+    st.assert_log_verifies();
+}
+
+/// Whether `text` shows a time as `YYYY-MM-DD hh:mm:ss Asia/Shanghai`: station time to the
+/// second, the zone named.
+fn stamped(text: &str) -> bool {
+    text.match_indices(" Asia/Shanghai").any(|(i, _)| {
+        let b = text.as_bytes();
+        i >= 19 && {
+            let t = &b[i - 19..i];
+            t.iter().enumerate().all(|(k, c)| match k {
+                4 | 7 => *c == b'-',
+                10 => *c == b' ',
+                13 | 16 => *c == b':',
+                _ => c.is_ascii_digit(),
+            })
+        }
+    })
+}
+
+/// R13, S2 §13 (音像记录应当包括执法时间): every time a person reads is station time to the
+/// second with the zone named: `access list`, an approval's validity, `status`, the compliance
+/// report; never UTC, an offset or fractions of a second.
+#[test]
+fn r13_what_people_read_is_station_time_to_the_second_with_the_zone_named() {
+    let st = station();
+    copy_request(&st);
+    let listed = ok(st.evidock(&["access", "list"]));
+    assert!(stamped(&listed), "{listed}");
+    open_station_to(&st);
+    let approved = ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    assert!(approved.contains("approved until") && stamped(&approved), "{approved}");
+    let status = ok(st.evidock(&["status"]));
+    assert!(status.contains("recent dockings") && stamped(&status), "{status}");
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d").to_string();
+    // Findings or not (exit 0 or 1), the text is what a person reads.
+    let report =
+        String::from_utf8_lossy(&st.evidock(&["report", "compliance", "--from", &today, "--to", &today]).stdout)
+            .to_string();
+    let generated = report.lines().find(|l| l.contains("Generated")).expect("a generated line");
+    assert!(stamped(generated) && !generated.ends_with('Z'), "{generated}");
+    for text in [&listed, &approved, &status, &report] {
+        assert!(!text.contains("+00:00") && !text.contains("+08:00"), "an offset instant: {text}");
+        assert!(!text.contains(&format!("{today}T")), "an ISO instant: {text}");
+    }
+}

@@ -438,3 +438,63 @@ fn r13_what_people_read_is_station_time_to_the_second_with_the_zone_named() {
         assert!(!text.contains(&format!("{today}T")), "an ISO instant: {text}");
     }
 }
+
+/// The findings of `report compliance --format json` from two days ago to `to`.
+fn compliance_findings(st: &Station, to: &str) -> (Vec<serde_json::Value>, String) {
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let from = (today - chrono::Duration::days(2)).to_string();
+    let o = st.evidock(&["report", "compliance", "--from", &from, "--to", to, "--format", "json"]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let json = String::from_utf8_lossy(&o.stdout).to_string();
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    (doc["findings"].as_array().cloned().unwrap_or_default(), json)
+}
+
+/// R1, S1 §12 / §14 (录入使用人的身份资料; 谁使用谁负责): a recorder whose badge agrees with
+/// the registration in force but whose officer NAME differs is a finding of the compliance
+/// report, not only a note at docking.
+#[test]
+fn r1_an_officer_name_that_differs_from_the_registration_is_a_compliance_finding() {
+    let st = Station::new();
+    let o = st.evidock(&["device", "register", "J700005", "--officer-id", "012345", "--officer-name", "王五"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The recorder's identity names 张三 (badge 012345).
+    let (vol, _) = st.sim("NAME", &["--serial", "J700005", "--segments", "2", "--segment-bytes", "5000"]);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    let (findings, json) = compliance_findings(&st, &today);
+    let mismatch: Vec<_> = findings.iter().filter(|f| f["kind"] == "registry-mismatch").collect();
+    assert_eq!(mismatch.len(), 1, "{json}");
+    assert_eq!((mismatch[0]["device"].as_str(), mismatch[0]["rule"].as_str()), (Some("J700005"), Some("R1")));
+    let detail = mismatch[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("(王五)") && detail.contains("names 张三"), "{detail}");
+    assert!(mismatch[0]["detail_zh"].as_str().unwrap().contains("记录仪所载姓名为张三"), "{json}");
+}
+
+/// R14, S0 §14 / S1 §16 / S3 §7 (执法记录仪领用、归还): the compliance report carries the duty
+/// report's findings: a shift whose recorder came back with no footage is a finding (R14).
+#[test]
+fn r14_a_shift_without_footage_is_a_compliance_finding() {
+    let st = Station::new();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, format!("{cfg}\n[duty]\nmin_free_bytes = 1048576\nday_end = \"18:00\"\n")).unwrap();
+    st.register("J800009");
+    let (vol, _) = st.sim("DUTY", &["--serial", "J800009", "--segments", "1", "--segment-bytes", "4096"]);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    ok(st.evidock(&["duty", "out", "J800009", "--officer", "012345", "--shift", "day"]));
+    let tomorrow = (chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
+        + chrono::Duration::days(1))
+    .to_string();
+    let (before, json) = compliance_findings(&st, &tomorrow);
+    assert!(!before.iter().any(|f| f["kind"] == "shift-without-footage"), "the shift is still open: {json}");
+    // It docks again with nothing new on it: checked in, and the shift brought no footage.
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let (findings, json) = compliance_findings(&st, &tomorrow);
+    let empty: Vec<_> = findings.iter().filter(|f| f["kind"] == "shift-without-footage").collect();
+    assert_eq!(empty.len(), 1, "{json}");
+    assert_eq!((empty[0]["device"].as_str(), empty[0]["rule"].as_str()), (Some("J800009"), Some("R14")));
+    assert!(empty[0]["detail_zh"].as_str().unwrap().contains("无任何录像"), "{json}");
+}

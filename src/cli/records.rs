@@ -188,7 +188,11 @@ fn case_labels(conn: &Connection, out: &mut Vec<Edited>) -> anyhow::Result<()> {
     let mut logged: BTreeMap<String, Value> = BTreeMap::new();
     for (_, s, d) in events(conn, &["case_created", "case_labelled"])? {
         let Some(number) = s.strip_prefix("case:") else { continue };
-        logged.insert(number.to_string(), d);
+        // An informant recorded on a case is logged as `case_labelled` without a label (its
+        // name stays out of the log); only events that carry the label set it.
+        if d["kind"].is_string() {
+            logged.insert(number.to_string(), d);
+        }
     }
     let mut st = conn.prepare("SELECT id, number, party, kind, officers FROM cases ORDER BY id")?;
     let rows: Vec<(i64, String, Option<String>, String, String)> =

@@ -332,6 +332,8 @@ fn r11_an_edited_case_label_is_named_by_log_verify() {
         "--window",
         "2025-03-01T09:00,2025-03-01T10:30",
     ]));
+    // An informant recorded on the case logs no label: the label still verifies.
+    ok(st.evidock(&["access", "informant", "--case", CASE, "--name", "王举报"]));
     st.assert_log_verifies();
 
     let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();

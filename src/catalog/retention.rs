@@ -206,6 +206,7 @@ impl Catalog {
                     id: s.rec.clone(),
                     device: s.serial.clone(),
                     officer: s.badge.clone(),
+                    officer_name: None,
                     start: start.unwrap_or_default(),
                     end: end.unwrap_or_default(),
                     returned: None,

@@ -128,7 +128,7 @@ fn refused(e: AccessError) -> anyhow::Error {
     Refused(e.to_string()).into()
 }
 
-fn mark_rule(config: &Config, m: Mark) -> &MarkRule {
+pub(super) fn mark_rule(config: &Config, m: Mark) -> &MarkRule {
     match m {
         Mark::Secret => &config.access.secret,
         Mark::CommercialSecret => &config.access.commercial_secret,
@@ -281,7 +281,7 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
                     let State::Approved { until, .. } = &req.state else { unreachable!("just approved") };
                     crate::outln!(
                         "access request #{id} approved until {} / 调阅申请 #{id} 已批准，有效期至上述时间",
-                        until.with_timezone(&config.timezone).format("%Y-%m-%d %H:%M")
+                        crate::report::history::station_time_at(*until, config.timezone)
                     );
                 }
             }
@@ -292,7 +292,7 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
                     crate::outln!("{}", request_json(&r));
                 } else {
                     crate::outln!(
-                        "#{:<4} {:<8} {:<6} {} {}  {}  by {}  [{}]",
+                        "#{:<4} {:<8} {:<6} {} {}  {}  by {} at {}  [{}]",
                         r.id,
                         r.state.as_str(),
                         r.kind.as_str(),
@@ -300,6 +300,7 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
                         scope_text(&r.scope),
                         r.reason,
                         r.requested_by,
+                        crate::report::history::station_time_at(r.requested_at, config.timezone),
                         r.marks.iter().map(|m| m.label_zh()).collect::<Vec<_>>().join(",")
                     );
                 }

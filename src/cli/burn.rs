@@ -490,6 +490,7 @@ fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyh
         p.discs.iter().flat_map(|d| d.files.iter().map(|f| f.path.as_str())),
     )
     .map_err(anyhow::Error::msg)?;
+    secrecy_allows(&catalog, config, &p, maker)?;
     let ledger = super::archive::trusted_ledger(&mut catalog, config, "burn run")?;
     let mut contradicted = Vec::new();
     for f in p.discs.iter().flat_map(|d| d.files.iter()) {
@@ -603,6 +604,55 @@ fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyh
         "job 任务 {job}: verify every disc (or image) with `evidock burn verify`; only verified discs count as copies / 仅校验通过的光盘计为副本"
     );
     Ok(if failed || !p.refused.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Holds the plan against the footage's confidentiality marks as they are now, at the moment
+/// footage would go onto a disc (R10; S0 §18, S2 §26, S4 §25; INV-21): footage carrying a
+/// mark (on its recording or on a case it is filed into) is staged only by someone who holds
+/// that mark's approver right now: the approver role and the mark's `approvers`. The person is
+/// the caller, or the named maker when the station's own user runs the job as a unit. A
+/// refusal comes before anything is logged or written; the call's refusal is its custody event
+/// (`call_refused`).
+fn secrecy_allows(catalog: &Catalog, config: &Config, p: &Plan, maker: &str) -> anyhow::Result<()> {
+    use crate::custody::event::Role;
+    let paths: BTreeSet<&str> = p.discs.iter().flat_map(|d| d.files.iter().map(|f| f.path.as_str())).collect();
+    let mut subjects = BTreeSet::new();
+    for row in catalog.recordings()? {
+        if row.recording.files.iter().any(|f| paths.contains(f.path.as_str())) {
+            subjects.insert(format!("recording:{}", row.recording.id));
+            subjects.extend(row.recording.cases.iter().map(|c| format!("case:{c}")));
+        }
+    }
+    let mut marked: Vec<(crate::access::Mark, String)> = Vec::new();
+    for s in subjects {
+        for (_, m) in catalog.marks(&s)? {
+            marked.push((m, s.clone()));
+        }
+    }
+    if marked.is_empty() {
+        return Ok(());
+    }
+    let me = super::invoke::caller();
+    let who =
+        if me.actor.role == Role::System { crate::control::peer::identity_of_name(maker) } else { me.identity.clone() };
+    let may = |m: crate::access::Mark| {
+        super::access::mark_rule(config, m).approvers.contains(&who)
+            && config.roles.roles_of(&who).contains(&Role::Approver)
+    };
+    if let Some((m, subject)) = marked.iter().find(|(m, _)| !may(*m)) {
+        return Err(super::invoke::Refused(format!(
+            "burn refused: {subject} is marked {} ({}); {} does not hold its approver right now (the approver role and \
+             access.{}.approvers), nothing was planned or staged / 拒绝刻录：{subject} 涉密（{}），{} 当前无该密级的审批权限，未备妥任何光盘",
+            m.as_str(),
+            m.label_zh(),
+            who.user,
+            m.as_str().replace('-', "_"),
+            m.label_zh(),
+            who.user,
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// The custody files every disc carries: a fresh signed checkpoint of the custody log, the

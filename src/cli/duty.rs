@@ -188,7 +188,7 @@ pub fn run(cmd: &DutyCommand, config: &Config) -> anyhow::Result<ExitCode> {
                         b.officer_name.as_deref().unwrap_or(""),
                         b.shift.as_deref().unwrap_or("-"),
                         station_time(b.out_at, tz),
-                        station_time(duty::due(b.out_at, config.duty.day_end, tz), tz),
+                        crate::report::history::station_time_at(duty::due(b.out_at, config.duty.day_end, tz), tz),
                         if b.warned { "  warned 低于标准" } else { "" }
                     );
                 }
@@ -202,8 +202,9 @@ pub fn run(cmd: &DutyCommand, config: &Config) -> anyhow::Result<ExitCode> {
             }
             let id = catalog.record_return(officer, at, note.as_deref())?;
             crate::outln!(
-                "return #{id}: officer {officer} back at {} (station time) / 已登记返回单位",
-                at.format("%Y-%m-%d %H:%M:%S")
+                "return #{id}: officer {officer} back at {} {} (station time 工作站时间) / 已登记返回单位",
+                at.format("%Y-%m-%d %H:%M:%S"),
+                tz.name()
             );
         }
         DutyCommand::Extend { binding, until, reason } => {
@@ -211,7 +212,7 @@ pub fn run(cmd: &DutyCommand, config: &Config) -> anyhow::Result<ExitCode> {
             let id = catalog.request_extension(*binding, until, reason)?;
             crate::outln!(
                 "extension #{id} of binding #{binding} to {} awaits approval / 延期移交申请已提交，待批准",
-                station_time(until, tz)
+                crate::report::history::station_time_at(until, tz)
             );
         }
         DutyCommand::Approve { id } => {
@@ -227,7 +228,7 @@ pub fn run(cmd: &DutyCommand, config: &Config) -> anyhow::Result<ExitCode> {
             crate::outln!(
                 "extension #{id} approved: binding #{} may hand over until {} / 延期移交已批准",
                 row.extension.binding,
-                station_time(row.extension.until, tz)
+                crate::report::history::station_time_at(row.extension.until, tz)
             );
         }
         DutyCommand::Report { from, to, at, json } => {

@@ -1,6 +1,6 @@
 //! The readable tables held against the custody log (R11; S0 §19, S1 §22-23, S2 §28-30):
 //! what people read as record (gap explanations, confidentiality marks, recorder
-//! registrations) must be what the log says was written. `log verify` names every row that
+//! registrations, case labels) must be what the log says was written. `log verify` names every row that
 //! differs: edited, added or removed outside evidock.
 //!
 //! Owns: folding the log's events about those rows and comparing them with the rows.
@@ -17,7 +17,7 @@ type RegistryRow = (String, String, Option<String>, Option<String>, bool);
 /// One catalogue row that differs from what the custody log says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edited {
-    /// The table (`gaps`, `confidentiality`, `registry`).
+    /// The table (`gaps`, `confidentiality`, `registry`, `cases`).
     pub table: &'static str,
     /// The row (its id or serial).
     pub row: String,
@@ -176,5 +176,50 @@ pub fn check(conn: &Connection) -> anyhow::Result<Vec<Edited>> {
     for serial in reg.keys() {
         differs(&mut out, "registry", serial.clone(), "the registration is gone", "设备登记被删除");
     }
+    if has_table(conn, "cases")? && has_table(conn, "case_windows")? {
+        case_labels(conn, &mut out)?;
+    }
     Ok(out)
+}
+
+/// Case labels (R4, R11; S3 §26): party, kind, officers and on-site windows, as the latest
+/// `case_created` or `case_labelled` event wrote them.
+fn case_labels(conn: &Connection, out: &mut Vec<Edited>) -> anyhow::Result<()> {
+    let mut logged: BTreeMap<String, Value> = BTreeMap::new();
+    for (_, s, d) in events(conn, &["case_created", "case_labelled"])? {
+        let Some(number) = s.strip_prefix("case:") else { continue };
+        // An informant recorded on a case is logged as `case_labelled` without a label (its
+        // name stays out of the log); only events that carry the label set it.
+        if d["kind"].is_string() {
+            logged.insert(number.to_string(), d);
+        }
+    }
+    let mut st = conn.prepare("SELECT id, number, party, kind, officers FROM cases ORDER BY id")?;
+    let rows: Vec<(i64, String, Option<String>, String, String)> =
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?.collect::<Result<_, _>>()?;
+    let mut wst = conn.prepare("SELECT from_t, to_t FROM case_windows WHERE case_id = ?1 ORDER BY id")?;
+    for (id, number, party, kind, officers) in rows {
+        let Some(d) = logged.remove(&number) else {
+            differs(out, "cases", number, "a case no event created", "案件无日志记录");
+            continue;
+        };
+        let officers: Value = serde_json::from_str(&officers).unwrap_or(Value::Null);
+        if d["party"].as_str() != party.as_deref()
+            || d["kind"].as_str() != Some(kind.as_str())
+            || d["officers"] != officers
+        {
+            differs(out, "cases", number.clone(), "the case label was changed", "案件信息被改动");
+        }
+        let windows: Vec<Value> = wst
+            .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .map(|w| w.map(|(a, b)| serde_json::json!([a, b])))
+            .collect::<Result<_, _>>()?;
+        if d["windows"].as_array().map(Vec::as_slice).unwrap_or_default() != windows.as_slice() {
+            differs(out, "cases", number, "the on-site windows were changed", "现场执法时段被改动");
+        }
+    }
+    for number in logged.keys() {
+        differs(out, "cases", number.clone(), "the case is gone", "案件被删除");
+    }
+    Ok(())
 }

@@ -140,7 +140,7 @@ fn refresh(catalog: &mut Catalog, config: &Config) -> anyhow::Result<Vec<crate::
 fn deadline_str(d: Deadline, tz: chrono_tz::Tz) -> String {
     match d {
         Deadline::Permanent => "permanent 永久".into(),
-        Deadline::At(t) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+        Deadline::At(t) => crate::report::history::station_time_at(t, tz),
     }
 }
 
@@ -570,16 +570,46 @@ fn registry_history(
         }
         let d: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
         let Some(officer) = d["officer_id"].as_str() else { continue };
+        let name = d["officer_name"].as_str().map(str::to_string);
+        let span = report::RegisteredSpan { from: at, to: None, officer: officer.to_string(), name: name.clone() };
         match open {
-            Some(s) if s.officer == officer => {}
+            Some(s) if s.officer == officer => s.name = name,
             Some(s) => {
                 s.to = Some(at);
-                spans.push(report::RegisteredSpan { from: at, to: None, officer: officer.to_string() });
+                spans.push(span);
             }
-            None => spans.push(report::RegisteredSpan { from: at, to: None, officer: officer.to_string() }),
+            None => spans.push(span),
         }
     }
     Ok(out)
+}
+
+/// The officer name each recording's recorder carried when it was docked (`identity_read`,
+/// by docking), for the R1 name check of the compliance report.
+fn names_on_recorders(conn: &rusqlite::Connection, facts: &mut [report::RecordingFacts]) -> anyhow::Result<()> {
+    let mut by_docking: BTreeMap<i64, String> = BTreeMap::new();
+    let mut st = conn.prepare("SELECT details FROM custody_log WHERE action = 'identity_read' ORDER BY seq")?;
+    for d in st.query_map([], |r| r.get::<_, String>(0))? {
+        let d: serde_json::Value = serde_json::from_str(&d?).unwrap_or_default();
+        if let (Some(k), Some(n)) = (d["docking"].as_i64(), d["officer_name"].as_str()) {
+            by_docking.insert(k, n.to_string());
+        }
+    }
+    if by_docking.is_empty() {
+        return Ok(());
+    }
+    let mut st = conn.prepare(
+        "SELECT serial || '/' || session, MAX(docking_id) FROM segments WHERE session IS NOT NULL GROUP BY serial, session",
+    )?;
+    let mut docked: BTreeMap<String, i64> = BTreeMap::new();
+    for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (rec, k) = row?;
+        docked.insert(rec, k);
+    }
+    for f in facts.iter_mut() {
+        f.officer_name = docked.get(&f.id).and_then(|k| by_docking.get(k)).cloned();
+    }
+    Ok(())
 }
 
 pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCode> {
@@ -609,6 +639,7 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
                 })
                 .collect();
             let mut histories = registry_history(catalog.connection(), config.timezone)?;
+            names_on_recorders(catalog.connection(), &mut facts)?;
             for d in &mut devices {
                 d.history = histories.remove(&d.serial).unwrap_or_default();
             }
@@ -643,9 +674,21 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
                 drift_threshold_s: config.ingest.clock_drift_threshold_s,
                 no_case_after_days: config.compliance.no_case_after_days,
             };
+            // R14: the duty report over the same period, as in `duty report`.
+            let now = Utc::now();
+            let duty = crate::duty::report(
+                &catalog.bindings(false)?,
+                &facts,
+                period.from,
+                period.to,
+                config.duty.day_end,
+                config.timezone,
+                now,
+            );
             let input = report::Input {
                 period,
-                now: Utc::now(),
+                now,
+                duty: &duty,
                 recordings: &facts,
                 devices: &devices,
                 windows: &windows,

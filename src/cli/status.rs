@@ -37,6 +37,7 @@ fn load(config: &Config) -> anyhow::Result<Value> {
         Err(e) => anyhow::bail!("cannot read status file {}: {e}", path.display()),
     };
     doc["running"] = Value::Bool(daemon_running(config));
+    doc["timezone"] = Value::from(config.timezone.name());
     let recent = match Catalog::open_read_only(&config.catalog_path(), config.timezone) {
         Ok(cat) => cat
             .recent_dockings(10)?
@@ -120,7 +121,7 @@ fn scrub_line(doc: &Value) -> String {
             out += &format!(
                 "last complete pass 最近完成 #{} {} ({} files 文件, {}; problems 问题 {})",
                 n(p, "pass"),
-                p["finished"].as_str().unwrap_or("-").chars().take(19).collect::<String>(),
+                at(doc, p["finished"].as_str().unwrap_or("-")),
                 n(p, "files"),
                 super::bytes(n(p, "bytes")),
                 n(p, "differ") + n(p, "missing") + n(p, "catalogue")
@@ -132,6 +133,13 @@ fn scrub_line(doc: &Value) -> String {
         out += &format!("; in progress 进行中 #{} {}/{} files 文件", n(p, "pass"), n(p, "files"), n(p, "files_total"));
     }
     out + "\n"
+}
+
+/// A stored instant as station time to the second, the zone named (R13); the zone is the
+/// one `load` put in the document (UTC when absent).
+fn at(doc: &Value, s: &str) -> String {
+    let tz = doc["timezone"].as_str().and_then(|z| z.parse::<chrono_tz::Tz>().ok()).unwrap_or(chrono_tz::UTC);
+    crate::report::history::station_time_named(s, tz)
 }
 
 /// The alarm lines of the status view (empty when none is open).
@@ -147,7 +155,7 @@ fn alarm_lines(doc: &Value) -> String {
             s("subject"),
             s("message"),
             s("message_zh"),
-            s("raised").chars().take(19).collect::<String>(),
+            at(doc, &s("raised")),
             a["custody_event"].as_i64().map_or(String::new(), |q| format!("  custody event 保管日志事件 #{q}"))
         );
     }
@@ -249,7 +257,7 @@ pub fn render(doc: &Value) -> String {
                 "  #{:<4} {:<8} {:<24} {}",
                 d["docking_id"].as_i64().unwrap_or(0),
                 d["serial"].as_str().unwrap_or("-"),
-                d["started"].as_str().unwrap_or("-").chars().take(19).collect::<String>(),
+                at(doc, d["started"].as_str().unwrap_or("-")),
                 d["outcome"].as_str().unwrap_or("in progress 进行中")
             );
             match d["contradictions"].as_u64() {

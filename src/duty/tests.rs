@@ -98,6 +98,7 @@ fn recording(id: &str, start: &str, end: &str) -> RecordingFacts {
         id: id.into(),
         device: "J800001".into(),
         officer: Some("099999".into()),
+        officer_name: None,
         start: t(start),
         end: t(end),
         returned: None,

@@ -43,6 +43,23 @@ pub fn station_time(s: &str, tz: chrono_tz::Tz) -> String {
     }
 }
 
+/// An instant as station time to the second with the zone named, `YYYY-MM-DD hh:mm:ss
+/// Asia/Shanghai` (R13): for a line that shows a time on its own.
+pub fn station_time_at(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
+    format!("{} {}", t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"), tz.name())
+}
+
+/// A stored instant as [`station_time`] with the zone named; anything that is not a time is
+/// returned as it is.
+pub fn station_time_named(s: &str, tz: chrono_tz::Tz) -> String {
+    let t = station_time(s, tz);
+    if t == s {
+        t
+    } else {
+        format!("{t} {}", tz.name())
+    }
+}
+
 impl CaseHistory {
     /// Every time a person reads, as station time to the second, the zone named once with
     /// the time the history was made (R13, S2 §13). The machine fields (`ts_utc`) stay.

@@ -97,6 +97,8 @@ pub struct RecordingFacts {
     pub device: String,
     /// Officer the recorder was assigned to at the time, if known.
     pub officer: Option<String>,
+    /// Officer name the recorder carried when it was docked, if it gives one (R1).
+    pub officer_name: Option<String>,
     /// Corrected start, station-local.
     pub start: NaiveDateTime,
     /// Corrected end, station-local.
@@ -146,6 +148,8 @@ pub struct RegisteredSpan {
     pub to: Option<NaiveDateTime>,
     /// Officer number it was registered to.
     pub officer: String,
+    /// The officer's name in that registration, when one was given.
+    pub name: Option<String>,
 }
 
 /// The registration in force when a recording started (R1, S1 §12, §14): the last stretch
@@ -235,6 +239,9 @@ pub struct Input<'a> {
     pub calendar: &'a Calendar,
     /// Thresholds.
     pub rules: &'a Rules,
+    /// The duty report's lines over the same period (`duty::report`, R14): recorders not
+    /// returned by the end of the working day and shifts without footage become findings.
+    pub duty: &'a [crate::duty::Line],
 }
 
 /// A kind of breach, with the requirement it breaks.
@@ -264,11 +271,16 @@ pub enum Kind {
     RegistryMismatch,
     /// A case on-site window the handling officers' footage covers only in part (R13, S2 §13).
     PartialFootage,
+    /// A recorder checked out and not returned by the end of its working day, or returned
+    /// after it (R14; S0 §14, S1 §16, S3 §7).
+    NotReturned,
+    /// A closed shift whose recorder holds no footage from it (R14).
+    ShiftWithoutFootage,
 }
 
 impl Kind {
     /// All kinds, in report order.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::LateIngest,
         Kind::UnexplainedGap,
         Kind::ClockDrift,
@@ -281,6 +293,8 @@ impl Kind {
         Kind::NoFootage,
         Kind::PartialFootage,
         Kind::RegistryMismatch,
+        Kind::NotReturned,
+        Kind::ShiftWithoutFootage,
     ];
 
     /// Stable name (`--json`, CSV).
@@ -298,6 +312,8 @@ impl Kind {
             Kind::NoFootage => "no-footage",
             Kind::PartialFootage => "partial-footage",
             Kind::RegistryMismatch => "registry-mismatch",
+            Kind::NotReturned => "not-returned",
+            Kind::ShiftWithoutFootage => "shift-without-footage",
         }
     }
 
@@ -313,6 +329,7 @@ impl Kind {
             Kind::FlagWithoutReason => "R7",
             Kind::EmptyFile | Kind::UnreadableFile | Kind::NoFootage => "R11",
             Kind::PartialFootage => "R13",
+            Kind::NotReturned | Kind::ShiftWithoutFootage => "R14",
         }
     }
 
@@ -331,6 +348,8 @@ impl Kind {
             Kind::NoFootage => "现场执法无录像",
             Kind::PartialFootage => "现场执法录像不完整",
             Kind::RegistryMismatch => "记录仪使用人与登记不符",
+            Kind::NotReturned => "记录仪未按时归还",
+            Kind::ShiftWithoutFootage => "执勤无录像",
         }
     }
 
@@ -349,6 +368,8 @@ impl Kind {
             Kind::NoFootage => "On-site without footage",
             Kind::PartialFootage => "On-site partly without footage",
             Kind::RegistryMismatch => "Officer differs from registry",
+            Kind::NotReturned => "Recorder not returned by day end",
+            Kind::ShiftWithoutFootage => "Shift without footage",
         }
     }
 
@@ -386,12 +407,12 @@ pub struct Tally {
     /// Recordings in the period.
     pub recordings: usize,
     /// Findings per kind, in [`Kind::ALL`] order.
-    pub counts: [usize; 12],
+    pub counts: [usize; Kind::ALL.len()],
 }
 
 impl Tally {
     fn new(key: Option<String>, name: Option<String>) -> Tally {
-        Tally { key, name, recordings: 0, counts: [0; 12] }
+        Tally { key, name, recordings: 0, counts: [0; Kind::ALL.len()] }
     }
 
     /// All findings.
@@ -535,7 +556,7 @@ impl Report {
 }
 
 fn local(tz: Tz, t: DateTime<Utc>) -> String {
-    t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 fn duration_text(d: TimeDelta) -> (String, String) {
@@ -601,13 +622,13 @@ pub fn build(input: &Input<'_>) -> Report {
                 r,
                 format!(
                     "{what} {}, ingested {}, deadline ({rule}) {}: {late_en} late",
-                    when.format("%Y-%m-%d %H:%M"),
+                    when.format("%Y-%m-%d %H:%M:%S"),
                     local(tz, r.ingested_at),
                     local(tz, deadline)
                 ),
                 format!(
                     "{what_zh}{}，入库于{}，期限（{}）为{}，逾期{late_zh}",
-                    when.format("%Y-%m-%d %H:%M"),
+                    when.format("%Y-%m-%d %H:%M:%S"),
                     local(tz, r.ingested_at),
                     rule_zh(rule),
                     local(tz, deadline)
@@ -698,6 +719,29 @@ pub fn build(input: &Input<'_>) -> Report {
                 Some(d) if !d.history.is_empty() => match registration_at(&d.history, r.start) {
                     None => unregistered.push(*r),
                     Some(span) => {
+                        // A name on the recorder that differs from the registration's name
+                        // (S1 §14 谁使用谁负责), when the badge agrees.
+                        let named = r.officer_name.as_ref().filter(|n| {
+                            r.officer.as_ref().is_none_or(|b| *b == span.officer)
+                                && span.name.as_ref().is_some_and(|reg| reg.trim() != n.trim())
+                        });
+                        if let (Some(name), Some(reg)) = (named, span.name.as_ref()) {
+                            findings.push(Finding {
+                                kind: Kind::RegistryMismatch,
+                                officers: vec![span.officer.clone()],
+                                device: Some(serial.to_string()),
+                                recording: Some(r.id.clone()),
+                                case: None,
+                                detail: format!(
+                                    "recorder {serial} was registered to officer {} ({reg}) when this was recorded; the recorder names {name}",
+                                    span.officer
+                                ),
+                                detail_zh: format!(
+                                    "录制时记录仪{serial}登记使用人为{}（{reg}），记录仪所载姓名为{name}",
+                                    span.officer
+                                ),
+                            });
+                        }
                         if let Some(badge) = r.officer.as_ref().filter(|b| **b != span.officer) {
                             findings.push(Finding {
                                 kind: Kind::RegistryMismatch,
@@ -768,7 +812,7 @@ pub fn build(input: &Input<'_>) -> Report {
             });
         }
         if !covered {
-            let span = format!("{} – {}", w.from.format("%Y-%m-%d %H:%M"), w.to.format("%Y-%m-%d %H:%M"));
+            let span = format!("{} – {}", w.from.format("%Y-%m-%d %H:%M:%S"), w.to.format("%Y-%m-%d %H:%M:%S"));
             findings.push(Finding {
                 kind: Kind::NoFootage,
                 officers: w.officers.clone(),
@@ -779,6 +823,19 @@ pub fn build(input: &Input<'_>) -> Report {
                 detail_zh: format!("现场执法时段{span}：承办人员的记录仪均无录像"),
             });
         }
+    }
+
+    // R14: the duty report's findings (`not_returned`, `returned_late`, `no_footage`).
+    for l in input.duty.iter().filter(|l| l.is_finding()) {
+        findings.push(Finding {
+            kind: if l.kind == "no_footage" { Kind::ShiftWithoutFootage } else { Kind::NotReturned },
+            officers: vec![l.officer.clone()],
+            device: Some(l.serial.clone()),
+            recording: None,
+            case: None,
+            detail: format!("binding #{}: {}", l.binding, l.text),
+            detail_zh: format!("领用 #{}：{}", l.binding, l.text_zh),
+        });
     }
 
     findings.sort_by(|a, b| {

@@ -94,7 +94,7 @@ fn grid(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 fn wall(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M").to_string()
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 fn iso_local(t: NaiveDateTime) -> String {
@@ -154,7 +154,7 @@ pub fn table(r: &Report) -> String {
         wall(r.period.from),
         wall(r.period.to),
         r.rules.tz.name(),
-        iso_utc(r.generated_at)
+        crate::report::history::station_time_at(r.generated_at, r.rules.tz)
     );
     let _ = writeln!(out, "{}", rules_line(r));
     let _ = writeln!(
@@ -529,7 +529,7 @@ pub fn html(r: &Report) -> String {
         h(&wall(r.period.from)),
         h(&wall(r.period.to)),
         h(r.rules.tz.name()),
-        h(&iso_utc(r.generated_at))
+        h(&crate::report::history::station_time_at(r.generated_at, r.rules.tz))
     );
     let _ = writeln!(b, "<p>{}</p>", h(&rules_line(r)));
     let _ = writeln!(

@@ -45,6 +45,7 @@ fn clean(id: &str, device: &str, officer: &str, start: &str) -> RecordingFacts {
         id: id.to_string(),
         device: device.to_string(),
         officer: Some(officer.to_string()),
+        officer_name: None,
         start,
         end,
         returned: None,
@@ -71,6 +72,7 @@ struct World {
     calendar: Calendar,
     rules: Rules,
     now: DateTime<Utc>,
+    duty: Vec<crate::duty::Line>,
 }
 
 fn world() -> World {
@@ -123,6 +125,7 @@ fn world() -> World {
         calendar: Calendar::parse(CAL).unwrap(),
         rules: rules(),
         now: utc(NOW),
+        duty: Vec::new(),
     }
 }
 
@@ -136,6 +139,7 @@ fn run(w: &World) -> Report {
         officer_names: &w.names,
         calendar: &w.calendar,
         rules: &w.rules,
+        duty: &w.duty,
     })
 }
 
@@ -409,6 +413,7 @@ fn recordings_are_judged_against_the_registration_in_force_when_recorded() {
         from: t(from),
         to: to.map(t),
         officer: officer.into(),
+        name: None,
     };
     let r = check(
         |w| {
@@ -440,6 +445,65 @@ fn recordings_are_judged_against_the_registration_in_force_when_recorded() {
     // Footage older than the registry is covered by the first registration.
     let h = [span("2026-03-01T00:00:00", None, "3201001")];
     assert_eq!(super::registration_at(&h, t("2025-01-01T00:00:00")).map(|s| s.officer.as_str()), Some("3201001"));
+}
+
+/// R1, S1 §14 (录入使用人的身份资料; 谁使用谁负责): a recorder whose badge agrees with the
+/// registration in force but whose officer name differs is a finding too; the same name (or
+/// no name on either side) is not.
+#[test]
+fn an_officer_name_that_differs_from_the_registration_is_a_finding() {
+    let span = |name: Option<&str>| RegisteredSpan {
+        from: t("2026-02-01T00:00:00"),
+        to: None,
+        officer: "3201001".into(),
+        name: name.map(str::to_string),
+    };
+    let r = check(
+        |w| {
+            w.devices[0].history = vec![span(Some("王五"))];
+            w.recordings[0].officer_name = Some("李四".into());
+            w.recordings[1].officer_name = Some("王五".into());
+        },
+        vec![(Kind::RegistryMismatch, vec!["3201001".into()], Some("ZFY0001".into()), Some("s1".into()), None)],
+    );
+    assert!(
+        r.findings[0].detail.contains("(王五)") && r.findings[0].detail.contains("names 李四"),
+        "{}",
+        r.findings[0].detail
+    );
+    assert!(r.findings[0].detail_zh.contains("记录仪所载姓名为李四"), "{}", r.findings[0].detail_zh);
+    check(
+        |w| {
+            w.devices[0].history = vec![span(None)];
+            w.recordings[0].officer_name = Some("李四".into());
+        },
+        vec![],
+    );
+}
+
+/// R14, S0 §14 / S1 §16 / S3 §7 (领用、归还): the duty report's findings are the compliance
+/// report's too: a recorder not returned by the end of the working day and a shift without
+/// footage, each attributed to its officer and recorder; a plain `recording` line is not.
+#[test]
+fn duty_findings_are_compliance_findings() {
+    let line = |kind: &'static str, binding: i64| crate::duty::Line {
+        kind,
+        binding,
+        serial: "ZFY0001".into(),
+        officer: "3201001".into(),
+        recording: None,
+        text: format!("{kind} text"),
+        text_zh: format!("{kind} 说明"),
+    };
+    let r = check(
+        |w| w.duty = vec![line("not_returned", 1), line("no_footage", 2), line("recording", 3)],
+        vec![
+            (Kind::NotReturned, vec!["3201001".into()], Some("ZFY0001".into()), None, None),
+            (Kind::ShiftWithoutFootage, vec!["3201001".into()], Some("ZFY0001".into()), None, None),
+        ],
+    );
+    assert_eq!((r.findings[0].kind.rule(), r.findings[1].kind.rule()), ("R14", "R14"));
+    assert!(r.findings[0].detail.contains("binding #1") && r.findings[1].detail_zh.contains("领用 #2"));
 }
 
 #[test]

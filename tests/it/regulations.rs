@@ -310,3 +310,193 @@ fn r11_an_edited_gap_explanation_mark_or_registration_is_named_by_log_verify() {
     assert_eq!(v["catalogue_edited"].as_array().map(Vec::len), Some(3), "{v}");
     assert_eq!(v["intact"], true, "the chain itself is sound: {v}");
 }
+
+/// R11, S0 §19 / S2 §28 (不得篡改、删改执法记录) and S3 §26 (案卷标注承办人): a case label
+/// (party, handling officers, on-site windows) relabelled through evidock verifies; the same
+/// label edited in the catalogue, or a case added there, is named by `log verify`.
+#[test]
+fn r11_an_edited_case_label_is_named_by_log_verify() {
+    let st = station();
+    ok(st.evidock(&[
+        "case",
+        "label",
+        CASE,
+        "--party",
+        "某某商行",
+        "--officer",
+        "012345",
+        "--officer",
+        "012346",
+        "--kind",
+        "penalty",
+        "--window",
+        "2025-03-01T09:00,2025-03-01T10:30",
+    ]));
+    // An informant recorded on the case logs no label: the label still verifies.
+    ok(st.evidock(&["access", "informant", "--case", CASE, "--name", "王举报"]));
+    st.assert_log_verifies();
+
+    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
+    db.execute("UPDATE cases SET party = '另一商行' WHERE number = ?1", [CASE]).unwrap();
+    db.execute("UPDATE case_windows SET to_t = '2025-03-01T09:05:00'", []).unwrap();
+    db.execute(
+        "INSERT INTO cases (number, folder, party, kind, officers, created, created_by) \
+         VALUES ('伪造〔2025〕1号', 'forged', NULL, 'penalty', '[]', '2025-03-01T00:00:00+00:00', 'root')",
+        [],
+    )
+    .unwrap();
+    let o = st.evidock(&["log", "verify"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains(&format!("cases row {CASE}: the case label was changed")), "{said}");
+    assert!(said.contains(&format!("cases row {CASE}: the on-site windows were changed")), "{said}");
+    assert!(said.contains("cases row 伪造〔2025〕1号: a case no event created"), "{said}");
+    assert!(said.contains("案件信息被改动") && said.contains("现场执法时段被改动"), "{said}");
+    let o = st.evidock(&["log", "verify", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!(v["catalogue_edited"].as_array().map(Vec::len), Some(3), "{v}");
+}
+
+/// R10, S0 §18 / S2 §26 / S4 §25 (涉及国家秘密、商业秘密、个人隐私的，按保密规定使用): footage
+/// carrying a mark goes onto a disc only when the person staging it holds the mark's approver
+/// right at that moment; otherwise nothing is planned or staged, and the refusal is logged.
+#[test]
+fn r10_marked_footage_is_staged_for_a_disc_only_by_a_holder_of_the_marks_approver_right() {
+    let st = station();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(
+        &st.config,
+        format!(
+            "{cfg}\n[burn]\nstaging_dir = \"burn\"\ncopies = 1\n\n[access.secret]\nrequesters = [\"uid:0\"]\napprovers = [\"uid:4343\"]\n"
+        ),
+    )
+    .unwrap();
+    ok(st.evidock(&["access", "mark", "--case", CASE, "--level", "secret", "--reason", "涉及国家秘密"]));
+    let o = st.evidock(&["burn", "run", "--media", "dvd"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("burn refused") && said.contains("marked secret"), "{said}");
+    assert!(said.contains("拒绝刻录") && said.contains("国家秘密"), "{said}");
+    let actions = st.actions();
+    assert!(!actions.iter().any(|a| a == "burn_planned" || a == "disc_staged"), "nothing planned: {actions:?}");
+    let refused = events(&st, "call_refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["command"].as_str(), Some("burn run"), "{refused:?}");
+    assert!(refused[0]["reason"].as_str().unwrap().contains("marked secret"), "{refused:?}");
+    assert!(files_under(&st.path("burn")).is_empty(), "nothing staged");
+
+    // The superuser (an approver at this station) is named among the mark's approvers: the
+    // same job now plans and stages the disc.
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, cfg.replace("approvers = [\"uid:4343\"]", "approvers = [\"uid:0\"]")).unwrap();
+    let o = st.evidock(&["burn", "run", "--media", "dvd"]);
+    let actions = st.actions();
+    assert!(actions.iter().any(|a| a == "burn_planned"), "{actions:?}\n{}", text(&o));
+    assert!(actions.iter().any(|a| a == "disc_staged"), "{actions:?}\n{}", text(&o));
+    assert_eq!(events(&st, "call_refused").len(), 1);
+    st.assert_log_verifies();
+}
+
+/// Whether `text` shows a time as `YYYY-MM-DD hh:mm:ss Asia/Shanghai`: station time to the
+/// second, the zone named.
+fn stamped(text: &str) -> bool {
+    text.match_indices(" Asia/Shanghai").any(|(i, _)| {
+        let b = text.as_bytes();
+        i >= 19 && {
+            let t = &b[i - 19..i];
+            t.iter().enumerate().all(|(k, c)| match k {
+                4 | 7 => *c == b'-',
+                10 => *c == b' ',
+                13 | 16 => *c == b':',
+                _ => c.is_ascii_digit(),
+            })
+        }
+    })
+}
+
+/// R13, S2 §13 (音像记录应当包括执法时间): every time a person reads is station time to the
+/// second with the zone named: `access list`, an approval's validity, `status`, the compliance
+/// report; never UTC, an offset or fractions of a second.
+#[test]
+fn r13_what_people_read_is_station_time_to_the_second_with_the_zone_named() {
+    let st = station();
+    copy_request(&st);
+    let listed = ok(st.evidock(&["access", "list"]));
+    assert!(stamped(&listed), "{listed}");
+    open_station_to(&st);
+    let approved = ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    assert!(approved.contains("approved until") && stamped(&approved), "{approved}");
+    let status = ok(st.evidock(&["status"]));
+    assert!(status.contains("recent dockings") && stamped(&status), "{status}");
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).format("%Y-%m-%d").to_string();
+    // Findings or not (exit 0 or 1), the text is what a person reads.
+    let report =
+        String::from_utf8_lossy(&st.evidock(&["report", "compliance", "--from", &today, "--to", &today]).stdout)
+            .to_string();
+    let generated = report.lines().find(|l| l.contains("Generated")).expect("a generated line");
+    assert!(stamped(generated) && !generated.ends_with('Z'), "{generated}");
+    for text in [&listed, &approved, &status, &report] {
+        assert!(!text.contains("+00:00") && !text.contains("+08:00"), "an offset instant: {text}");
+        assert!(!text.contains(&format!("{today}T")), "an ISO instant: {text}");
+    }
+}
+
+/// The findings of `report compliance --format json` from two days ago to `to`.
+fn compliance_findings(st: &Station, to: &str) -> (Vec<serde_json::Value>, String) {
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let from = (today - chrono::Duration::days(2)).to_string();
+    let o = st.evidock(&["report", "compliance", "--from", &from, "--to", to, "--format", "json"]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let json = String::from_utf8_lossy(&o.stdout).to_string();
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    (doc["findings"].as_array().cloned().unwrap_or_default(), json)
+}
+
+/// R1, S1 §12 / §14 (录入使用人的身份资料; 谁使用谁负责): a recorder whose badge agrees with
+/// the registration in force but whose officer NAME differs is a finding of the compliance
+/// report, not only a note at docking.
+#[test]
+fn r1_an_officer_name_that_differs_from_the_registration_is_a_compliance_finding() {
+    let st = Station::new();
+    let o = st.evidock(&["device", "register", "J700005", "--officer-id", "012345", "--officer-name", "王五"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The recorder's identity names 张三 (badge 012345).
+    let (vol, _) = st.sim("NAME", &["--serial", "J700005", "--segments", "2", "--segment-bytes", "5000"]);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive().to_string();
+    let (findings, json) = compliance_findings(&st, &today);
+    let mismatch: Vec<_> = findings.iter().filter(|f| f["kind"] == "registry-mismatch").collect();
+    assert_eq!(mismatch.len(), 1, "{json}");
+    assert_eq!((mismatch[0]["device"].as_str(), mismatch[0]["rule"].as_str()), (Some("J700005"), Some("R1")));
+    let detail = mismatch[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("(王五)") && detail.contains("names 张三"), "{detail}");
+    assert!(mismatch[0]["detail_zh"].as_str().unwrap().contains("记录仪所载姓名为张三"), "{json}");
+}
+
+/// R14, S0 §14 / S1 §16 / S3 §7 (执法记录仪领用、归还): the compliance report carries the duty
+/// report's findings: a shift whose recorder came back with no footage is a finding (R14).
+#[test]
+fn r14_a_shift_without_footage_is_a_compliance_finding() {
+    let st = Station::new();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, format!("{cfg}\n[duty]\nmin_free_bytes = 1048576\nday_end = \"18:00\"\n")).unwrap();
+    st.register("J800009");
+    let (vol, _) = st.sim("DUTY", &["--serial", "J800009", "--segments", "1", "--segment-bytes", "4096"]);
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    ok(st.evidock(&["duty", "out", "J800009", "--officer", "012345", "--shift", "day"]));
+    let tomorrow = (chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive()
+        + chrono::Duration::days(1))
+    .to_string();
+    let (before, json) = compliance_findings(&st, &tomorrow);
+    assert!(!before.iter().any(|f| f["kind"] == "shift-without-footage"), "the shift is still open: {json}");
+    // It docks again with nothing new on it: checked in, and the shift brought no footage.
+    let o = st.evidock(&["ingest", vol.to_str().unwrap()]);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", text(&o));
+    let (findings, json) = compliance_findings(&st, &tomorrow);
+    let empty: Vec<_> = findings.iter().filter(|f| f["kind"] == "shift-without-footage").collect();
+    assert_eq!(empty.len(), 1, "{json}");
+    assert_eq!((empty[0]["device"].as_str(), empty[0]["rule"].as_str()), (Some("J800009"), Some("R14")));
+    assert!(empty[0]["detail_zh"].as_str().unwrap().contains("无任何录像"), "{json}");
+}

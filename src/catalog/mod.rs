@@ -16,6 +16,7 @@ mod cases;
 mod central;
 mod duty;
 mod evict;
+mod keys;
 mod memory;
 mod registry;
 mod retention;

@@ -444,6 +444,7 @@ impl Catalog {
         conn.execute_batch(super::evict::SCHEMA).map_err(open_err)?;
         log::create_schema(&conn)?;
         conn.execute_batch(INDEXES).map_err(open_err)?;
+        super::keys::create(&conn).map_err(open_err)?;
         restrict(path)?;
         Ok(Catalog { conn, path: path.to_path_buf(), tz, actor })
     }

@@ -9,9 +9,9 @@
 //!   event and the last stored checkpoint), read through the table's B-tree and checked as a
 //!   chain from the stored hash of the event at that point.
 //!
-//! The older events, the log's indexes and its stored nodes are checked by the whole-file
-//! `PRAGMA quick_check` after READY (and the events, as a chain and a tree, by the daemon's
-//! full verification, INV-23).
+//! The older events, the log's indexes and keys (`custody_keys`) and its stored nodes are
+//! checked by the whole-file `PRAGMA quick_check` after READY (and the events, as a chain and
+//! a tree, by the daemon's full verification, INV-23).
 
 use std::path::Path;
 
@@ -20,8 +20,9 @@ use rusqlite::{Connection, OpenFlags};
 use crate::catalog::CatalogError;
 use crate::custody::chain::Verifier;
 
-/// The tables left to the background check: the log, its nodes, and SQLite's own.
-const LEFT_TO_BACKGROUND: &[&str] = &["custody_log", "custody_tree"];
+/// The tables left to the background check: the log, its nodes, its query keys, and
+/// SQLite's own.
+const LEFT_TO_BACKGROUND: &[&str] = &["custody_log", "custody_tree", "custody_keys"];
 
 fn damaged(path: &Path, detail: String) -> CatalogError {
     CatalogError::Damaged { path: path.to_path_buf(), detail }

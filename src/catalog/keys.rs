@@ -48,6 +48,17 @@ fn schema() -> String {
     let new: Vec<String> = derived("NEW").iter().map(|e| format!("SELECT {e} AS k")).collect();
     let new = new.join(" UNION ");
     let docking_details = "(CASE WHEN json_valid(details) THEN json_extract(details, '$.docking') END)";
+    // A docking that names its serial or badge, when inserted or later, keys its events.
+    let on_docking = format!(
+        "BEGIN
+             INSERT OR IGNORE INTO custody_keys (key, event)
+                 SELECT 'device:' || NEW.serial, seq FROM custody_log
+                 WHERE NEW.serial IS NOT NULL AND subject = 'docking:' || NEW.id;
+             INSERT OR IGNORE INTO custody_keys (key, event)
+                 SELECT 'officer:' || NEW.badge, seq FROM custody_log
+                 WHERE NEW.badge IS NOT NULL AND (subject = 'docking:' || NEW.id OR {docking_details} = NEW.id);
+         END;"
+    );
     format!(
         "CREATE TABLE IF NOT EXISTS custody_keys (
              key   TEXT NOT NULL,
@@ -60,23 +71,9 @@ fn schema() -> String {
                  SELECT k, NEW.seq FROM ({new}) WHERE k IS NOT NULL;
          END;
          CREATE TRIGGER IF NOT EXISTS custody_keys_on_docking AFTER INSERT ON dockings
-         BEGIN
-             INSERT OR IGNORE INTO custody_keys (key, event)
-                 SELECT 'device:' || NEW.serial, seq FROM custody_log
-                 WHERE NEW.serial IS NOT NULL AND subject = 'docking:' || NEW.id;
-             INSERT OR IGNORE INTO custody_keys (key, event)
-                 SELECT 'officer:' || NEW.badge, seq FROM custody_log
-                 WHERE NEW.badge IS NOT NULL AND (subject = 'docking:' || NEW.id OR {docking_details} = NEW.id);
-         END;
+         {on_docking}
          CREATE TRIGGER IF NOT EXISTS custody_keys_on_docking_update AFTER UPDATE OF serial, badge ON dockings
-         BEGIN
-             INSERT OR IGNORE INTO custody_keys (key, event)
-                 SELECT 'device:' || NEW.serial, seq FROM custody_log
-                 WHERE NEW.serial IS NOT NULL AND subject = 'docking:' || NEW.id;
-             INSERT OR IGNORE INTO custody_keys (key, event)
-                 SELECT 'officer:' || NEW.badge, seq FROM custody_log
-                 WHERE NEW.badge IS NOT NULL AND (subject = 'docking:' || NEW.id OR {docking_details} = NEW.id);
-         END;"
+         {on_docking}"
     )
 }
 

@@ -2,6 +2,11 @@
 //! `log query --device` and `--officer` read their first page through one index range
 //! (issue 18; R11, R13).
 //!
+//! Also `custody_hours (hour, first, last)`: the first and last event stamped in each UTC hour
+//! (`ts_utc`'s first 13 characters), so that `log query --from/--to` walks only the seq range
+//! of the hours it asks for, in log order. A clock set back makes two hours' ranges overlap;
+//! every event of an hour still lies within its range.
+//!
 //! Owns: the table `custody_keys (key, event)` (`device:SERIAL`, `officer:ID`), the triggers
 //! that fill it as events are appended and as a docking learns its recorder or officer, and its
 //! filling once from the whole log when a catalogue without it is opened (an upgrade in place).
@@ -70,6 +75,16 @@ fn schema() -> String {
              INSERT OR IGNORE INTO custody_keys (key, event)
                  SELECT k, NEW.seq FROM ({new}) WHERE k IS NOT NULL;
          END;
+         CREATE TABLE IF NOT EXISTS custody_hours (
+             hour  TEXT PRIMARY KEY,
+             first INTEGER NOT NULL,
+             last  INTEGER NOT NULL
+         ) WITHOUT ROWID, STRICT;
+         CREATE TRIGGER IF NOT EXISTS custody_hours_on_append AFTER INSERT ON custody_log
+         BEGIN
+             INSERT INTO custody_hours (hour, first, last) VALUES (substr(NEW.ts_utc, 1, 13), NEW.seq, NEW.seq)
+                 ON CONFLICT (hour) DO UPDATE SET first = min(first, excluded.first), last = max(last, excluded.last);
+         END;
          CREATE TRIGGER IF NOT EXISTS custody_keys_on_docking AFTER INSERT ON dockings
          {on_docking}
          CREATE TRIGGER IF NOT EXISTS custody_keys_on_docking_update AFTER UPDATE OF serial, badge ON dockings
@@ -83,11 +98,21 @@ fn schema() -> String {
 /// # Errors
 /// When the statements fail.
 pub(super) fn create(conn: &Connection) -> rusqlite::Result<()> {
-    let exists: i64 =
-        conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'custody_keys'", [], |r| {
-            r.get(0)
-        })?;
-    if exists > 0 {
+    let exists = |name: &str| -> rusqlite::Result<bool> {
+        conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", [name], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|n| n > 0)
+    };
+    let (had_keys, had_hours) = (exists("custody_keys")?, exists("custody_hours")?);
+    if !had_hours {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {} INSERT OR IGNORE INTO custody_hours (hour, first, last)
+                 SELECT substr(ts_utc, 1, 13), min(seq), max(seq) FROM custody_log GROUP BY 1; COMMIT;",
+            schema()
+        ))?;
+    }
+    if had_keys {
         return conn.execute_batch(&schema());
     }
     let fill: Vec<String> = derived("l")

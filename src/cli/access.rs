@@ -673,11 +673,9 @@ pub(crate) fn write_custody_folder(
         }
     };
     let wanted: BTreeSet<u64> = wanted.iter().copied().filter(|s| *s <= size).collect();
-    let (leaves, events) = store::leaves_and_events(conn, size, &wanted)?;
-    let mut cache = merkle::ProofCache::new(leaves);
     let mut extract = String::new();
     let (mut count, mut withheld) = (0, 0);
-    for ev in events {
+    for (ev, proof) in store::extract_entries(conn, size, &wanted)? {
         let index = ev.seq - 1;
         let hidden = hide(&ev);
         withheld += usize::from(hidden);
@@ -686,7 +684,7 @@ pub(crate) fn write_custody_folder(
             seq: ev.seq,
             leaf_index: index,
             tree_size: size,
-            proof: cache.inclusion(index, size)?,
+            proof,
             leaf_hash: merkle::event_leaf(&ev),
             withheld: hidden.then(|| "informant".to_string()),
             event: (!hidden).then_some(ev),

@@ -198,7 +198,7 @@ pub fn run_history(args: &HistoryArgs, config: &Config) -> anyhow::Result<ExitCo
 // Matching.
 
 /// SQL text with numbered parameters.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Sql {
     params: Vec<SqlValue>,
 }
@@ -496,22 +496,122 @@ pub(crate) fn event_seqs(
 }
 
 fn query(conn: &Connection, args: &QueryArgs, tz: chrono_tz::Tz) -> anyhow::Result<Vec<StoredEvent>> {
-    let (tail, params) = query_sql(conn, args, tz)?;
-    read_events(conn, &tail, &params)
+    match query_plan(conn, args, tz)? {
+        Plan::One(tail, params) => read_events(conn, &tail, &params),
+        Plan::Merge(streams) => {
+            let seqs = merge_streams(conn, &streams, args.after, args.limit)?;
+            if seqs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut q = Sql::default();
+            let set = q.set(seqs.iter().map(|&s| clamp(s)));
+            read_events(conn, &format!("FROM custody_log WHERE seq IN {set} ORDER BY seq"), &q.params)
+        }
+    }
 }
 
-/// The `FROM … WHERE … ORDER BY seq LIMIT …` of a query, and its parameters. Every filter is
-/// served by an index of the custody log (no full scan; see `query_plans_use_indexes`). A
-/// `--device` or `--officer` query walks that recorder's or officer's keys in log order
-/// (`custody_keys`, `catalog/keys.rs`), each event still held against the filter's rules, so
-/// its first page reads about a page of events, not every match.
-fn query_sql(conn: &Connection, args: &QueryArgs, tz: chrono_tz::Tz) -> anyhow::Result<(String, Vec<SqlValue>)> {
+/// How a query reads the log.
+enum Plan {
+    /// One statement: `FROM … WHERE … ORDER BY seq LIMIT …` and its parameters.
+    One(String, Vec<SqlValue>),
+    /// A case's or a recording's rules, each one statement that walks one index in log order
+    /// from `?1` (the cursor) and yields at most `?2` seqs: `SELECT seq FROM …`. The streams
+    /// are merged by seq ([`merge_streams`]).
+    Merge(Vec<(String, Vec<SqlValue>)>),
+}
+
+/// The seqs after `after` that any stream yields, in log order, at most `limit`: each stream
+/// read a batch at a time from a cursor, so a first page reads about a page per stream, never
+/// every match (issue 18).
+fn merge_streams(
+    conn: &Connection,
+    streams: &[(String, Vec<SqlValue>)],
+    after: u64,
+    limit: u64,
+) -> anyhow::Result<Vec<u64>> {
+    let batch = limit.clamp(1, 1000);
+    let mut out = Vec::new();
+    let mut cursor = after;
+    loop {
+        let mut found = BTreeSet::new();
+        // Every seq up to `complete` is known: each stream either ended or read past it.
+        let mut complete = u64::MAX;
+        for (sql, params) in streams {
+            let mut st = conn.prepare_cached(sql).context("querying the custody log")?;
+            let mut p = params.clone();
+            p[0] = SqlValue::Integer(clamp(cursor));
+            p[1] = SqlValue::Integer(clamp(batch));
+            let seqs: Vec<i64> = st
+                .query_map(rusqlite::params_from_iter(p.iter()), |r| r.get(0))
+                .context("querying the custody log")?
+                .collect::<Result<_, _>>()
+                .context("querying the custody log")?;
+            if seqs.len() as u64 == batch {
+                complete = complete.min(seqs.last().map_or(0, |&s| s as u64));
+            }
+            found.extend(seqs.into_iter().map(|s| s as u64));
+        }
+        for s in found.into_iter().take_while(|&s| s <= complete) {
+            out.push(s);
+            if out.len() as u64 >= limit {
+                return Ok(out);
+            }
+        }
+        if complete == u64::MAX {
+            return Ok(out);
+        }
+        cursor = complete;
+    }
+}
+
+/// The seqs an event in the time range must lie between: the first and last event of every
+/// UTC hour the range touches (`custody_hours`, `catalog/keys.rs`). A clock set back only widens
+/// the range; no event in the time range lies outside it. `(1, 0)`: no event in those hours.
+fn time_seqs(conn: &Connection, from: Option<&str>, to: Option<&str>) -> anyhow::Result<(i64, i64)> {
+    let hour = |t: Option<&str>, none: &str| t.map_or(none.to_string(), |t| t.chars().take(13).collect());
+    let kept: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'custody_hours'", [], |r| {
+            r.get(0)
+        })
+        .context("reading the custody log's hours")?;
+    if kept == 0 {
+        // A catalogue no station of this version has opened yet: every seq.
+        return Ok((1, i64::MAX));
+    }
+    conn.query_row(
+        "SELECT coalesce(min(first), 1), coalesce(max(last), 0) FROM custody_hours WHERE hour >= ?1 AND hour <= ?2",
+        params![hour(from, ""), hour(to, "\u{10ffff}")],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .context("reading the custody log's hours")
+}
+
+/// How a query reads the log. Every filter is served by an index of the custody log in log
+/// order, so a first page reads about a page of events: never a full scan, never every match
+/// gathered and sorted first (see `query_plans_use_indexes`).
+/// - `--device`, `--officer`: that recorder's or officer's keys (`custody_keys`,
+///   `catalog/keys.rs`), each event still held against the filter's rules.
+/// - `--case`, `--recording` (without those): one stream per subject of its files (by subject),
+///   per docking that brought them in (by `details.docking`) and per file's filing (by
+///   `details.file`), merged by seq ([`Plan::Merge`]).
+/// - `--from`/`--to`: the seq range of the hours they touch (`custody_hours`), walked by seq;
+///   `--actor`, `--action`: their indexes, each ordered by seq.
+fn query_plan(conn: &Connection, args: &QueryArgs, tz: chrono_tz::Tz) -> anyhow::Result<Plan> {
     let mut q = Sql::default();
     let key = match (&args.device, &args.officer) {
         (Some(s), _) => Some(format!("device:{}", s.trim())),
         (None, Some(o)) => Some(format!("officer:{}", o.trim())),
         (None, None) => None,
     };
+    // A case (else a recording) drives the query when no key does.
+    let drive_case = key.is_none() && args.case.is_some();
+    let drive_recording = key.is_none() && args.case.is_none() && args.recording.is_some();
+    let streamed = drive_case || drive_recording;
+    if streamed {
+        // ?1: the cursor, ?2: the batch (set by `merge_streams`).
+        q.p(0i64);
+        q.p(0i64);
+    }
     let from = match &key {
         Some(k) => {
             let k = q.p(k.clone());
@@ -521,7 +621,7 @@ fn query_sql(conn: &Connection, args: &QueryArgs, tz: chrono_tz::Tz) -> anyhow::
         None => "FROM custody_log WHERE".to_string(),
     };
     let order = if key.is_some() { "event" } else { "seq" };
-    let mut clauses = vec![format!("seq > {}", q.p(clamp(args.after)))];
+    let mut clauses = vec![if streamed { "seq > ?1".to_string() } else { format!("seq > {}", q.p(clamp(args.after))) }];
     if let Some(n) = args.seq_from {
         clauses.push(format!("seq >= {}", q.p(clamp(n))));
     }
@@ -540,13 +640,20 @@ fn query_sql(conn: &Connection, args: &QueryArgs, tz: chrono_tz::Tz) -> anyhow::
     if let Some(u) = &args.actor {
         clauses.push(format!("actor_user = {}", q.p(u.clone())));
     }
-    if let Some(f) = &args.from {
-        let (t, _) = time_bound(f, tz, false).context("--from")?;
-        clauses.push(format!("ts_utc >= {}", q.p(t)));
+    let from_t = args.from.as_deref().map(|f| time_bound(f, tz, false).context("--from")).transpose()?;
+    let to_t = args.to.as_deref().map(|f| time_bound(f, tz, true).context("--to")).transpose()?;
+    if from_t.is_some() || to_t.is_some() {
+        let (lo, hi) = time_seqs(conn, from_t.as_ref().map(|t| t.0.as_str()), to_t.as_ref().map(|t| t.0.as_str()))?;
+        clauses.push(format!("seq >= {}", q.p(lo)));
+        clauses.push(format!("seq <= {}", q.p(hi)));
     }
-    if let Some(f) = &args.to {
-        let (t, inclusive) = time_bound(f, tz, true).context("--to")?;
-        clauses.push(format!("ts_utc {} {}", if inclusive { "<=" } else { "<" }, q.p(t)));
+    // `+ts_utc`: the time is checked on each event of that seq range, never looked up in the
+    // time index (which would gather every match and sort it).
+    if let Some((t, _)) = &from_t {
+        clauses.push(format!("+ts_utc >= {}", q.p(t.clone())));
+    }
+    if let Some((t, inclusive)) = &to_t {
+        clauses.push(format!("+ts_utc {} {}", if *inclusive { "<=" } else { "<" }, q.p(t.clone())));
     }
     if let Some(s) = &args.device {
         let s = s.trim();
@@ -573,16 +680,63 @@ fn query_sql(conn: &Connection, args: &QueryArgs, tz: chrono_tz::Tz) -> anyhow::
         }
         clauses.push(scope.sql(&mut q));
     }
+    let mut driver = None;
     if let Some(r) = &args.recording {
         let scope = recording_scope(conn, r.trim())?;
-        clauses.push(scope.sql(&mut q));
+        if drive_recording {
+            driver = Some(scope);
+        } else {
+            clauses.push(scope.sql(&mut q));
+        }
     }
     if let Some(c) = &args.case {
         let (scope, _) = case_scope(conn, c)?;
-        clauses.push(scope.sql(&mut q));
+        if drive_case {
+            driver = Some(scope);
+        } else {
+            clauses.push(scope.sql(&mut q));
+        }
     }
-    let limit = q.p(clamp(args.limit));
-    Ok((format!("{from} {} ORDER BY {order} LIMIT {limit}", clauses.join(" AND ")), q.params))
+    let Some(scope) = driver else {
+        let limit = q.p(clamp(args.limit));
+        return Ok(Plan::One(format!("{from} {} ORDER BY {order} LIMIT {limit}", clauses.join(" AND ")), q.params));
+    };
+    let rest = clauses.join(" AND ");
+    let mut streams = Vec::new();
+    for subject in &scope.subjects {
+        let mut sq = q.clone();
+        let v = sq.p(subject.clone());
+        streams.push((
+            format!("SELECT seq FROM custody_log INDEXED BY custody_by_subject WHERE subject = {v} AND {rest} ORDER BY seq LIMIT ?2"),
+            sq.params,
+        ));
+    }
+    if !scope.device_subjects.is_empty() {
+        for d in &scope.device_dockings {
+            let mut sq = q.clone();
+            let v = sq.p(*d);
+            let subjects = sq.set(scope.device_subjects.iter().cloned());
+            streams.push((
+                format!(
+                    "SELECT seq FROM custody_log INDEXED BY custody_by_docking WHERE {} = {v} AND subject IN {subjects} AND {rest} ORDER BY seq LIMIT ?2",
+                    detail("docking")
+                ),
+                sq.params,
+            ));
+        }
+    }
+    for f in &scope.assigned_files {
+        let mut sq = q.clone();
+        let v = sq.p(*f);
+        streams.push((
+            format!(
+                "SELECT seq FROM custody_log INDEXED BY custody_by_file WHERE {} = {v} AND action = 'footage_assigned' AND {rest} ORDER BY seq LIMIT ?2",
+                detail("file")
+            ),
+            sq.params,
+        ));
+    }
+    Ok(Plan::Merge(streams))
 }
 
 fn clamp(n: u64) -> i64 {
@@ -994,9 +1148,9 @@ mod tests {
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
     }
 
-    /// Every `log query` filter is served by an index: the plan of each, on a real catalogue
-    /// with enough events that SQLite weighs its choices, searches the custody log and never
-    /// scans it (issue 18; R11).
+    /// Every `log query` filter is served by an index in log order: the plan of each
+    /// statement, on a real catalogue with enough events that SQLite weighs its choices,
+    /// searches the custody log, never scans it and never sorts every match (issue 18; R11).
     #[test]
     fn query_plans_use_indexes() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1026,6 +1180,16 @@ mod tests {
             .detail("serial", "A1");
             store::append(conn, &ev, Utc::now(), chrono_tz::Asia::Shanghai).expect("event");
         }
+        // A file of docking 3, filed into the case: its events come by subject, by docking
+        // and by filing.
+        conn.execute_batch(
+            "INSERT INTO dockings (id, serial, volume, started, dock_clock) VALUES (3, 'A1', 'v', 'now', 'now');
+             INSERT INTO files (id, serial, source, size, blake3, archive_path, docking_id, stored, read_back, immutable)
+                 VALUES (1, 'A1', 'DCIM/1.MP4', 1, 'h', 'a/1.MP4', 3, 'now', 'now', 1);
+             INSERT INTO case_files (case_id, file_id, path, linked, assigned, assigned_by)
+                 SELECT id, 1, 'c/1.MP4', 1, 'now', 'root' FROM cases;",
+        )
+        .expect("a filed file");
         conn.execute_batch("COMMIT; ANALYZE").expect("commit");
         let base = QueryArgs {
             case: None,
@@ -1052,23 +1216,34 @@ mod tests {
             ("time", QueryArgs { from: Some("2024-05-01".into()), to: Some("2024-05-01".into()), ..base.clone() }),
         ];
         for (name, args) in filters {
-            let (tail, params) = query_sql(conn, &args, chrono_tz::Asia::Shanghai).expect("sql");
-            let sql = format!("EXPLAIN QUERY PLAN SELECT seq {tail}");
-            let mut st = conn.prepare(&sql).expect("explain");
-            let plan: Vec<String> = st
-                .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get::<_, String>(3))
-                .expect("plan")
-                .collect::<Result<_, _>>()
-                .expect("rows");
-            assert!(plan.iter().any(|p| p.contains("custody_log")), "{name}: {plan:?}");
-            assert!(!plan.iter().any(|p| p.starts_with("SCAN custody_log")), "{name} scans the custody log: {plan:?}");
-            // The first page reads about a page of events: walked in log order, never every
-            // match gathered and sorted first. A case's or a recording's events are the union
-            // of its files' (a few hundred at most) and a time range is ordered by time, not by
-            // seq: those three still sort their matches.
-            let sorted = plan.iter().any(|p| p.contains("USE TEMP B-TREE FOR ORDER BY"));
-            let may_sort = ["case", "recording", "time"].contains(&name);
-            assert!(may_sort || !sorted, "{name} sorts every match before the first page: {plan:?}");
+            let statements = match query_plan(conn, &args, chrono_tz::Asia::Shanghai).expect("sql") {
+                Plan::One(tail, params) => vec![(format!("SELECT seq {tail}"), params)],
+                Plan::Merge(streams) => {
+                    // Subjects, the docking and the filing each walk their own index.
+                    assert!(streams.len() >= 4, "{name}: {}", streams.len());
+                    streams
+                }
+            };
+            assert!(!statements.is_empty(), "{name}");
+            for (sql, params) in statements {
+                let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).expect("explain");
+                let plan: Vec<String> = st
+                    .query_map(rusqlite::params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+                    .expect("plan")
+                    .collect::<Result<_, _>>()
+                    .expect("rows");
+                assert!(plan.iter().any(|p| p.contains("custody_log")), "{name}: {plan:?}");
+                assert!(
+                    !plan.iter().any(|p| p.starts_with("SCAN custody_log")),
+                    "{name} scans the custody log: {plan:?}"
+                );
+                // The first page reads about a page of events: walked in log order, never
+                // every match gathered and sorted first.
+                assert!(
+                    !plan.iter().any(|p| p.contains("USE TEMP B-TREE FOR ORDER BY")),
+                    "{name} sorts every match before the first page: {plan:?}"
+                );
+            }
         }
     }
 

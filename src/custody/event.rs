@@ -308,11 +308,15 @@ pub enum Action {
     /// archive disk is not responding; that docking is never wiped, the other bays go on
     /// (INV-31).
     ArchiveStalled,
+    /// The daemon's full verification found the log intact up to `details.up_to`, whose
+    /// stored hash was `details.hash`: a point a start after an unclean stop reads on from
+    /// (INV-24, INV-38).
+    LogPointVerified,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 86] = [
+    pub const ALL: [Action; 87] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -399,6 +403,7 @@ impl Action {
         Action::FlagWithdrawalRequested,
         Action::DeadlineReturned,
         Action::ArchiveStalled,
+        Action::LogPointVerified,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -490,6 +495,7 @@ impl Action {
             Action::FlagWithdrawalRequested => "flag_withdrawal_requested",
             Action::DeadlineReturned => "deadline_returned",
             Action::ArchiveStalled => "archive_stalled",
+            Action::LogPointVerified => "log_point_verified",
         }
     }
 
@@ -582,6 +588,7 @@ impl Action {
             Action::FlagWithdrawalRequested => "申请撤销长期保存标记",
             Action::DeadlineReturned => "保存期限恢复为普通期限",
             Action::ArchiveStalled => "存档磁盘无响应",
+            Action::LogPointVerified => "保管日志校验点",
         }
     }
 
@@ -1055,7 +1062,7 @@ mod tests {
              duty_return_recorded handover_extension_requested handover_extension_approved \
              footage_evicted footage_recalled \
              access_voided flag_withdrawal_requested deadline_returned \
-             archive_stalled"
+             archive_stalled log_point_verified"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -345,30 +345,36 @@ fn each_sound_row(conn: &Connection, limit: Option<u64>, mut f: impl FnMut(Store
     }
 }
 
-/// The leaf hashes of the first `size` rows, and the rows whose seq is in `wanted` (a custody
-/// extract's events).
+/// The rows whose seq is in `wanted` (those within the first `size`), each with its inclusion
+/// proof in the tree of the first `size` events (a custody extract's entries), from stored tree
+/// nodes (INV-23): O(log n) stored hashes and one row per entry, never every leaf of the log.
 ///
 /// # Errors
-/// When the log cannot be read, a row within `size` is unreadable, or it holds fewer rows.
-pub fn leaves_and_events(
+/// When the log cannot be read, a row it needs is missing or unreadable, or the log holds fewer
+/// than `size` rows.
+pub fn extract_entries(
     conn: &Connection,
     size: u64,
     wanted: &std::collections::BTreeSet<u64>,
-) -> Result<(Vec<Hash>, Vec<StoredEvent>), CustodyError> {
-    let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    let mut events = Vec::new();
-    each_sound_row(conn, Some(size), |ev| {
-        leaves.push(event_leaf(&ev));
-        if wanted.contains(&ev.seq) {
-            events.push(ev);
-        }
-    })?;
-    if (leaves.len() as u64) < size {
+) -> Result<Vec<(StoredEvent, Vec<Hash>)>, CustodyError> {
+    let held = super::tree::log_size(conn)?;
+    if held < size {
         return Err(CustodyError::Unsound {
-            reason: format!("the log holds {} events, fewer than the {size} its checkpoint signs", leaves.len()),
+            reason: format!("the log holds {held} events, fewer than the {size} its checkpoint signs"),
         });
     }
-    Ok((leaves, events))
+    let reader = super::tree::NodeReader::new(conn)?;
+    let mut out = Vec::with_capacity(wanted.len());
+    for &seq in wanted.range(1..=size) {
+        let ranges = super::merkle::inclusion_ranges(seq - 1, size)
+            .map_err(|e| CustodyError::Unsound { reason: format!("event {seq}: {e}") })?;
+        let proof = ranges.iter().map(|r| reader.range_hash(r.clone())).collect::<Result<Vec<_>, _>>()?;
+        let mut event = None;
+        super::tree::each_event(conn, seq - 1, seq, |ev| event = Some(ev))?;
+        let event = event.ok_or_else(|| CustodyError::Unsound { reason: format!("event {seq} is missing") })?;
+        out.push((event, proof));
+    }
+    Ok(out)
 }
 
 /// A checkpoint kept in the `custody_checkpoints` table.

@@ -829,6 +829,10 @@ pub async fn run_with(
             Some(event) = rx.recv() => station.handle(event),
             _ = rescan.tick() => station.rescan(),
             _ = status_tick.tick() => {
+                if let Some((up_to, hash)) = full_check.take_point() {
+                    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+                    station.event(Action::LogPointVerified, "log", json!({ "up_to": up_to, "hash": hex }));
+                }
                 station.watch_stalls();
                 station.write_status();
                 notifier.status(&station.status_line());

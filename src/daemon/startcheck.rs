@@ -5,9 +5,11 @@
 //! Before READY, on a read-only connection:
 //! - every catalogue table except the custody log and its stored tree, with its indexes
 //!   (`PRAGMA quick_check(table)`): the rows a docking writes besides its events;
-//! - the custody events after the last clean point (the later of the last `daemon_stopped`
-//!   event and the last stored checkpoint), read through the table's B-tree and checked as a
-//!   chain from the stored hash of the event at that point.
+//! - the custody events after the last clean point (the latest of the last `daemon_stopped`
+//!   event, the last stored checkpoint and the last point the daemon's full verification
+//!   found intact, `log_point_verified`, trusted only while the stored hash of its event still
+//!   equals the hash it recorded), read through the table's B-tree and checked as a chain
+//!   from the hash at that point (INV-38).
 //!
 //! The older events, the log's indexes and keys (`custody_keys`) and its stored nodes are
 //! checked by the whole-file `PRAGMA quick_check` after READY (and the events, as a chain and
@@ -20,9 +22,9 @@ use rusqlite::{Connection, OpenFlags};
 use crate::catalog::CatalogError;
 use crate::custody::chain::Verifier;
 
-/// The tables left to the background check: the log, its nodes, its query keys, and
+/// The tables left to the background check: the log, its nodes, its query keys and hours, and
 /// SQLite's own.
-const LEFT_TO_BACKGROUND: &[&str] = &["custody_log", "custody_tree", "custody_keys"];
+const LEFT_TO_BACKGROUND: &[&str] = &["custody_log", "custody_tree", "custody_keys", "custody_hours"];
 
 fn damaged(path: &Path, detail: String) -> CatalogError {
     CatalogError::Damaged { path: path.to_path_buf(), detail }
@@ -61,6 +63,42 @@ pub fn clean_point(conn: &Connection) -> rusqlite::Result<u64> {
     Ok(stopped.unwrap_or(0).max(signed.unwrap_or(0)).max(0) as u64)
 }
 
+/// The latest point the daemon's full verification recorded (`log_point_verified`: `up_to`
+/// and its stored `hash`), when the stored hash of event `up_to` still equals it. `None`: no
+/// such event, or the event or its hash no longer match (the point is not trusted and an
+/// earlier clean point is used).
+///
+/// # Errors
+/// When the queries fail (a damaged page among the recent events they read).
+pub fn trusted_point(conn: &Connection) -> rusqlite::Result<Option<(u64, [u8; 32])>> {
+    let details: Option<String> = conn
+        .query_row(
+            "SELECT details FROM custody_log WHERE action = 'log_point_verified' ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+    let Some(v) = details.and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok()) else { return Ok(None) };
+    let (Some(up_to), Some(hex)) = (v["up_to"].as_u64(), v["hash"].as_str()) else { return Ok(None) };
+    let Some(want) = parse_hash(hex) else { return Ok(None) };
+    let Ok(seq) = i64::try_from(up_to) else { return Ok(None) };
+    let stored: Option<Vec<u8>> = conn
+        .query_row("SELECT hash FROM custody_log WHERE seq = ?1", [seq], |r| r.get(0))
+        .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+    Ok((stored.as_deref() == Some(want.as_slice())).then_some((up_to, want)))
+}
+
+fn parse_hash(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
 /// What was checked before READY.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecentCheck {
@@ -97,8 +135,12 @@ pub fn check_recent(path: &Path) -> Result<RecentCheck, CatalogError> {
     if !tables.iter().any(|t| t == "custody_log") {
         return Ok(RecentCheck { tables: checked, after_seq: 0, events: 0 });
     }
-    let after = clean_point(&conn).map_err(e)?;
-    let mut v = if after == 0 {
+    let clean = clean_point(&conn).map_err(e)?;
+    let trusted = trusted_point(&conn).map_err(e)?.filter(|(up_to, _)| *up_to > clean);
+    let after = trusted.map_or(clean, |(up_to, _)| up_to);
+    let mut v = if let Some((up_to, hash)) = trusted {
+        Verifier::resume(up_to, hash)
+    } else if after == 0 {
         Verifier::new()
     } else {
         let mut hash = None;
@@ -152,6 +194,39 @@ mod tests {
             [],
         )
         .expect("an alarm row");
+        conn.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE);").expect("commit");
+        drop(cat);
+        (dir, path)
+    }
+
+    /// A catalogue of 1,200 events with no clean stop and no checkpoint: the first run, cut
+    /// short. The daemon's full verification recorded, as event 1,100, that the log was intact
+    /// up to event 1,000 with `hash` (the stored hash of event 1,000 when `None`).
+    fn first_run_with_a_verified_point(hash: Option<String>) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("catalog.sqlite");
+        let cat = Catalog::open(&path, TZ, Actor::daemon("evidock")).expect("catalogue");
+        let conn = cat.connection();
+        conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
+        for i in 1..=1200u64 {
+            let ev = if i == 1100 {
+                let stored: Vec<u8> =
+                    conn.query_row("SELECT hash FROM custody_log WHERE seq = 1000", [], |r| r.get(0)).expect("hash");
+                let hex = hash.clone().unwrap_or_else(|| stored.iter().map(|b| format!("{b:02x}")).collect());
+                crate::custody::event::NewEvent::new(Actor::daemon("evidock"), Action::LogPointVerified, "log")
+                    .detail("up_to", 1000)
+                    .detail("hash", hex)
+            } else {
+                crate::custody::event::NewEvent::new(
+                    Actor::daemon("evidock"),
+                    Action::SegmentVerified,
+                    format!("segment:A1/{i}"),
+                )
+                .detail("docking", i / 40)
+                .detail("note", "x".repeat(200))
+            };
+            crate::custody::store::append(conn, &ev, chrono::Utc::now(), TZ).expect("append");
+        }
         conn.execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE);").expect("commit");
         drop(cat);
         (dir, path)
@@ -223,6 +298,37 @@ mod tests {
         let first = leaves(&path, "custody_log")[0];
         damage(&path, first);
         check_recent(&path).expect("the last run's writes are sound: READY");
+        assert_ne!(whole_file(&path), "ok", "the background check finds the damage");
+    }
+
+    /// With no clean stop yet, the start reads on from the point the full verification
+    /// recorded, not from the first event (INV-38).
+    #[test]
+    fn a_verified_point_is_a_clean_point_while_its_hash_still_matches() {
+        let (_d, path) = first_run_with_a_verified_point(None);
+        let r = check_recent(&path).expect("sound");
+        assert_eq!((r.after_seq, r.events), (1000, 200));
+        // A point whose hash is no longer the stored one is not trusted: every event is read.
+        let (_d, path) = first_run_with_a_verified_point(Some("00".repeat(32)));
+        let r = check_recent(&path).expect("sound");
+        assert_eq!((r.after_seq, r.events), (0, 1200));
+    }
+
+    #[test]
+    fn a_damaged_page_after_the_verified_point_stops_the_start() {
+        let (_d, path) = first_run_with_a_verified_point(None);
+        let last = *leaves(&path, "custody_log").last().expect("a leaf");
+        damage(&path, last);
+        let err = check_recent(&path).expect_err("damaged");
+        assert!(matches!(err, CatalogError::Damaged { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_damaged_page_before_the_verified_point_is_left_to_the_background_check_which_names_it() {
+        let (_d, path) = first_run_with_a_verified_point(None);
+        let first = leaves(&path, "custody_log")[0];
+        damage(&path, first);
+        check_recent(&path).expect("the writes since the verified point are sound: READY");
         assert_ne!(whole_file(&path), "ok", "the background check finds the damage");
     }
 }

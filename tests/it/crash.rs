@@ -362,6 +362,42 @@ fn a_catalogue_damaged_after_a_clean_stop_raises_the_alarm_once_the_daemon_is_re
     st.stop();
 }
 
+/// A station cut short before it ever stopped cleanly or signed a checkpoint: the next start
+/// reads on from the point its full verification recorded (`log_point_verified`), not from the
+/// first event, and the footage docked after READY is archived (INV-24, INV-38; R11).
+#[test]
+fn a_start_after_an_unclean_stop_reads_on_from_the_point_the_full_verification_recorded() {
+    let mut st = Station::new();
+    st.register("D400011");
+    st.start();
+    let up_to: i64 = crate::support::wait_for(30, "the full verification's point", || {
+        st.db()
+            .query_row(
+                "SELECT json_extract(details, '$.up_to') FROM custody_log WHERE action = 'log_point_verified'",
+                [],
+                |r| r.get(0),
+            )
+            .ok()
+    });
+    let stopped: i64 = st
+        .db()
+        .query_row("SELECT count(*) FROM custody_log WHERE action = 'daemon_stopped'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stopped, 0, "no clean stop yet");
+    assert!(up_to > 0);
+    st.kill9();
+    st.start();
+    assert!(st.log().contains(&format!("after_seq={up_to}")), "{}", st.log());
+    let (vol, _) = st.sim("P1", &["--serial", "D400011", "--segments", "2", "--segment-bytes", "20000"]);
+    st.dock(&vol, "P1");
+    crate::support::wait_for(60, "the docking after READY to be archived", || {
+        (st.archived_footage().iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "MP4")).count() == 2)
+            .then_some(())
+    });
+    st.stop();
+    st.assert_log_verifies();
+}
+
 #[test]
 fn a_storm_of_docks_and_undocks_loses_nothing_and_stores_nothing_twice() {
     let mut st = Station::with_ingest(SLOW);

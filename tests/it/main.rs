@@ -7,6 +7,7 @@ mod burn;
 mod cases;
 mod central;
 mod cli;
+mod compat;
 mod control;
 mod crash;
 mod devices;

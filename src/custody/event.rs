@@ -308,11 +308,14 @@ pub enum Action {
     /// archive disk is not responding; that docking is never wiped, the other bays go on
     /// (INV-31).
     ArchiveStalled,
+    /// A recording or a case was described (执法对象, 执法内容, 取证地点; R4, R13, S4 §23) by
+    /// its officer or a filer; a new description supersedes the last, which stays in history.
+    FootageDescribed,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 86] = [
+    pub const ALL: [Action; 87] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -399,6 +402,7 @@ impl Action {
         Action::FlagWithdrawalRequested,
         Action::DeadlineReturned,
         Action::ArchiveStalled,
+        Action::FootageDescribed,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -490,6 +494,7 @@ impl Action {
             Action::FlagWithdrawalRequested => "flag_withdrawal_requested",
             Action::DeadlineReturned => "deadline_returned",
             Action::ArchiveStalled => "archive_stalled",
+            Action::FootageDescribed => "footage_described",
         }
     }
 
@@ -582,6 +587,7 @@ impl Action {
             Action::FlagWithdrawalRequested => "申请撤销长期保存标记",
             Action::DeadlineReturned => "保存期限恢复为普通期限",
             Action::ArchiveStalled => "存档磁盘无响应",
+            Action::FootageDescribed => "执法记录已说明",
         }
     }
 
@@ -1055,7 +1061,7 @@ mod tests {
              duty_return_recorded handover_extension_requested handover_extension_approved \
              footage_evicted footage_recalled \
              access_voided flag_withdrawal_requested deadline_returned \
-             archive_stalled"
+             archive_stalled footage_described"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -9,6 +9,7 @@ mod central;
 mod cli;
 mod control;
 mod crash;
+mod describe;
 mod devices;
 mod duty;
 mod faults;

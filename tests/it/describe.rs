@@ -24,8 +24,9 @@ fn case_folder(st: &Station) -> std::path::PathBuf {
 fn s4_23_footage_is_described_by_its_officer_or_a_filer_with_history_and_log() {
     let mut st = station();
     let cfg = std::fs::read_to_string(&st.config).unwrap();
-    // nobody (uid 65534) is officer 012345, whose recorder made the footage.
-    std::fs::write(&st.config, format!("{cfg}\n[officers]\nnobody = \"012345\"\n")).unwrap();
+    // nobody (uid 65534) is officer 012345, whose recorder made the footage; daemon (uid 1) is
+    // another officer, with no role.
+    std::fs::write(&st.config, format!("{cfg}\n[officers]\nnobody = \"012345\"\ndaemon = \"099999\"\n")).unwrap();
     st.start();
     let rec = recording(&st);
     ok(st.evidock(&[
@@ -46,7 +47,11 @@ fn s4_23_footage_is_described_by_its_officer_or_a_filer_with_history_and_log() {
     ));
     // The filer's correction supersedes it; both stay.
     ok(st.evidock(&["case", "describe", "--recording", &rec, "--place", "吴家山街 14 号"]));
-    // A user who is neither its officer nor a filer is refused.
+    // Another officer may not describe footage that is not theirs; a user who is neither an
+    // officer nor a filer is refused too.
+    let o = st.evidock_as(1, &["case", "describe", "--recording", &rec, "--place", "别处"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("may not describe") && text(&o).contains("只有承办或摄录的执法人员本人"), "{}", text(&o));
     let o = st.evidock_as(4343, &["case", "describe", "--recording", &rec, "--place", "别处"]);
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
     // Control characters and overlong text are refused in both languages, nothing written.

@@ -2,7 +2,8 @@
 //! folder is moved into `YYYY/MM/DD/<case>/<serial>/` by one rename on the same filesystem
 //! (contents untouched) and its hash is checked again at the new place; a file already in
 //! another case's folder gets a hard link, so a recording serves several cases without a
-//! second copy. Each case folder carries a readable label file.
+//! second copy. The case folder's label and manifest are written by [`super::casefolder`]
+//! after the filing.
 //!
 //! Owns: the only changes to the archive besides the ingest executor's new files.
 //! Must never: change a file's bytes, overwrite anything, or leave the catalogue pointing
@@ -17,8 +18,7 @@ use crate::config::Config;
 
 use super::{fsio, layout};
 
-/// Name of the label file in each case folder of a day.
-pub const LABEL_FILE: &str = "案件信息.txt";
+pub use super::casefolder::LABEL_FILE;
 
 /// Why filing failed.
 #[derive(Debug, thiserror::Error)]
@@ -149,34 +149,9 @@ pub fn assign(
             let now = if in_holding { &to } else { &from };
             fsio::set_immutable_flag(now, true).map_err(io_err("setting the immutable flag of", now))?;
         }
-        write_label(case, &dir)?;
         out.push(target);
     }
     Ok(out)
-}
-
-/// The label file of a case folder: case number, party, officers, kind, windows.
-pub fn label_text(case: &Case) -> String {
-    let l = &case.label;
-    let mut s = format!(
-        "案件编号 Case number: {}\n当事人 Party: {}\n承办人员 Handling officers: {}\n案件类型 Kind: {} {}\n",
-        l.number,
-        l.party.as_deref().unwrap_or("-"),
-        l.officers.join(", "),
-        l.kind.label_zh(),
-        l.kind.as_str()
-    );
-    for (a, b) in &l.windows {
-        s += &format!("现场时间 On-site: {} – {}\n", a.format("%Y-%m-%d %H:%M"), b.format("%Y-%m-%d %H:%M"));
-    }
-    s
-}
-
-fn write_label(case: &Case, serial_dir: &Path) -> Result<(), AssignError> {
-    let Some(case_dir) = serial_dir.parent() else { return Ok(()) };
-    let path = case_dir.join(LABEL_FILE);
-    fsio::replace(&path, label_text(case).as_bytes()).map_err(io_err("writing the label", &path))?;
-    fsio::seal_read_only(&path).map_err(io_err("sealing the label", &path))
 }
 
 #[cfg(test)]

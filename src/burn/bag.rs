@@ -55,6 +55,9 @@ pub struct BagInfo {
     pub extracted_at: String,
     /// The bagging date, `YYYY-MM-DD`.
     pub date: String,
+    /// What the disc's footage is (S3 §27, S4 §23): `bag-info.txt` lines such as
+    /// (`Party-当事人`, `CASE: NAME`), (`Handling-Officer-承办人`, ...), (`Place-取证地点`, ...).
+    pub described: Vec<(String, String)>,
 }
 
 /// One payload file of a staged or read-back bag.
@@ -328,6 +331,9 @@ pub fn stage(
     for c in &cases {
         bi += &format!("Case-Number-案件编号: {}\n", one_line(c));
     }
+    for (k, v) in &info.described {
+        bi += &format!("{k}: {}\n", one_line(v));
+    }
     bi += &format!("Maker-制作人: {}\n", one_line(&info.maker));
     bi += &format!("Extractor-提取人: {}\n", one_line(&info.extractor));
     bi += &format!("Extraction-Time-提取时间: {}\n", info.extracted_at);
@@ -505,6 +511,7 @@ mod tests {
             extractor: "张三".into(),
             extracted_at: "2026-01-02T10:00:00+08:00".into(),
             date: "2026-01-02".into(),
+            described: vec![("Place-取证地点".into(), "宜卫罚〔2024〕12号: 匡远街道\n1 号".into())],
         }
     }
 
@@ -552,6 +559,8 @@ mod tests {
         assert!(tags.contains("custody/checkpoint.txt") && tags.contains("bag-info.txt"), "{tags}");
         let bi = fs::read_to_string(bag.join("bag-info.txt")).unwrap();
         assert!(bi.contains("Payload-Oxum: 21.2\n") && bi.contains("Maker-制作人: 李四"), "{bi}");
+        // S4 §23: the place travels with the disc, on one line.
+        assert!(bi.contains("Place-取证地点: 宜卫罚〔2024〕12号: 匡远街道 1 号\n"), "{bi}");
 
         let expected: Vec<Expected> = staged
             .files

@@ -14,6 +14,7 @@ mod alarms;
 mod burn;
 mod cases;
 mod central;
+mod describe;
 mod duty;
 mod evict;
 mod keys;
@@ -29,6 +30,11 @@ pub use alarms::{AlarmKind, AlarmRow, NewAlarm};
 pub use burn::{DiscRow, NewDisc};
 pub use cases::{Case, CaseKind, CaseLabel, GapRow, PendingMove};
 pub use central::{Backlog, NewObject, OutboxItem};
+pub use describe::{Description, Target as DescribedTarget, Text as DescriptionText};
+/// Reading descriptions on a connection of its own (`case history`, `log verify`).
+pub mod descriptions {
+    pub use super::describe::{current_of, history_of, MAX_CONTENT, MAX_PLACE, MAX_SUBJECT};
+}
 pub use duty::{CheckOut, ExtensionRow};
 pub use evict::Eviction;
 pub use registry::{Registration, RegistryCheck, RegistryEntry};

@@ -530,6 +530,7 @@ fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyh
             extractor: extractor.to_string(),
             extracted_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
             date: now.format("%Y-%m-%d").to_string(),
+            described: described(config, &catalog, d)?,
         };
         let bag_dir = out.join(label);
         let mut done = 0u64;
@@ -841,4 +842,66 @@ pub fn status_line(doc: &Value) -> Option<String> {
         super::bytes(done),
         super::bytes(total)
     ))
+}
+
+/// What a disc's footage is, for its `bag-info.txt` (S3 §27, S4 §23): for each case on it the
+/// party, the handling officers by name and badge and the case's description; for each
+/// recording on it its description.
+fn described(
+    config: &Config,
+    catalog: &crate::catalog::Catalog,
+    disc: &crate::burn::plan::DiscPlan,
+) -> anyhow::Result<Vec<(String, String)>> {
+    use crate::burn::plan::Group;
+    use crate::catalog::DescribedTarget;
+    let mut out = Vec::new();
+    let mut cases: Vec<&str> = disc
+        .files
+        .iter()
+        .filter_map(|f| match &f.group {
+            Group::Case(c) => Some(c.as_str()),
+            Group::Recording(_) => None,
+        })
+        .collect();
+    cases.dedup();
+    let mut recordings = std::collections::BTreeSet::new();
+    let push_description = |out: &mut Vec<(String, String)>, whose: &str, d: &crate::catalog::Description| {
+        for (k, v) in [
+            ("Subject-执法对象", &d.text.subject),
+            ("Content-执法内容", &d.text.content),
+            ("Place-取证地点", &d.text.place),
+        ] {
+            if let Some(v) = v {
+                out.push((k.to_string(), format!("{whose}: {v}")));
+            }
+        }
+    };
+    for c in cases {
+        let case = catalog.case(c)?;
+        let sheet = super::case::sheet(config, catalog, &case)?;
+        if let Some(p) = &case.label.party {
+            out.push(("Party-当事人".to_string(), format!("{c}: {p}")));
+        }
+        for o in &sheet.officers {
+            out.push(("Handling-Officer-承办人".to_string(), format!("{c}: {}", o.text())));
+        }
+        if let Some(d) = &sheet.description {
+            push_description(&mut out, c, d);
+        }
+        for f in sheet.files.iter().filter(|f| disc.files.iter().any(|x| x.path == f.path)) {
+            if let Some(d) = f.description.as_ref().filter(|_| recordings.insert(f.recording.clone())) {
+                push_description(&mut out, &f.recording, d);
+            }
+        }
+    }
+    for f in &disc.files {
+        if let Group::Recording(r) = &f.group {
+            if recordings.insert(r.clone()) {
+                if let Some(d) = catalog.description(&DescribedTarget::Recording(r.clone()))? {
+                    push_description(&mut out, r, &d);
+                }
+            }
+        }
+    }
+    Ok(out)
 }

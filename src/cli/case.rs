@@ -1,5 +1,6 @@
-//! `evidock case create|label|list|show|assign|propose` and `evidock gap list|explain`:
-//! cases and their footage (R4, R13), and written explanations of gaps (R6).
+//! `evidock case create|label|list|show|assign|propose|describe|check-folder` and `evidock gap
+//! list|explain`: cases and their footage (R4, R13), their descriptions (S4 §23), the case
+//! folders' labels and manifests (S3 §26), and written explanations of gaps (R6).
 
 use std::process::ExitCode;
 
@@ -7,7 +8,8 @@ use anyhow::Context;
 use chrono::NaiveDateTime;
 
 use crate::archive::assign;
-use crate::catalog::{CaseKind, CaseLabel};
+use crate::archive::casefolder::{self, CaseSheet, ChainEntry, DutySpan, Made, SegmentEntry, SheetFile};
+use crate::catalog::{Case, CaseKind, CaseLabel, Catalog, DescribedTarget, DescriptionText};
 use crate::config::Config;
 
 /// A case's label on the command line.
@@ -97,6 +99,38 @@ pub enum CaseCommand {
         #[arg(long)]
         confirm: bool,
     },
+    /// Describe a case or one recording (S4 §23): party or object (执法对象), what was done
+    /// (执法内容), where the evidence was taken (取证地点). By its officer or a filer; a new
+    /// description supersedes the last, which stays in the history.
+    Describe {
+        /// Case number (or give --recording).
+        #[arg(required_unless_present = "recording", conflicts_with = "recording")]
+        number: Option<String>,
+        /// A recording, SERIAL/SESSION or SERIAL/file-ID.
+        #[arg(long, value_name = "SERIAL/SESSION")]
+        recording: Option<String>,
+        /// 执法对象: the party or object.
+        #[arg(long)]
+        subject: Option<String>,
+        /// 执法内容: what was done.
+        #[arg(long)]
+        content: Option<String>,
+        /// 取证地点: where the evidence was taken.
+        #[arg(long)]
+        place: Option<String>,
+        /// Show the descriptions written so far instead, oldest first.
+        #[arg(long, conflicts_with_all = ["subject", "content", "place"])]
+        history: bool,
+    },
+    /// Check a case folder on its own, offline (a copy, without the station): every file its
+    /// manifest (案件清单.json) names is there and unchanged, and nothing else is.
+    CheckFolder {
+        /// The folder: YYYY/MM/DD/<case> of an archive, or a copy of it.
+        dir: std::path::PathBuf,
+        /// JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `evidock gap ...`
@@ -122,6 +156,9 @@ pub enum GapCommand {
 }
 
 pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    if let CaseCommand::CheckFolder { dir, json } = cmd {
+        return check_folder(dir, *json);
+    }
     let mut catalog = super::open_catalog_as_user(config)?;
     match cmd {
         CaseCommand::Create(args) => {
@@ -130,8 +167,46 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
         }
         CaseCommand::Label(args) => {
             catalog.label_case(&args.label())?;
+            refresh(config, &catalog, args.number.trim())?;
             crate::outln!("case {} relabelled / 案件信息已修改", args.number.trim());
         }
+        CaseCommand::Describe { number, recording, subject, content, place, history } => {
+            let target = match (number, recording) {
+                (_, Some(r)) => DescribedTarget::Recording(r.trim().to_string()),
+                (Some(n), None) => DescribedTarget::Case(n.trim().to_string()),
+                (None, None) => anyhow::bail!("give a case number or --recording / 请指定案件编号或录像"),
+            };
+            if *history {
+                let list = catalog.descriptions(&target)?;
+                if list.is_empty() {
+                    crate::outln!("{}: no description yet / 尚无说明", target.subject());
+                }
+                for d in list {
+                    crate::outln!(
+                        "#{} {} {}{}:",
+                        d.id,
+                        crate::report::history::station_time_named(&d.written_at, config.timezone),
+                        d.written_by,
+                        d.officer.as_deref().map(|o| format!(" (警号 {o})")).unwrap_or_default()
+                    );
+                    for line in d.lines() {
+                        crate::outln!("  {line}");
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let text = DescriptionText::new(subject.as_deref(), content.as_deref(), place.as_deref())?;
+            let id = catalog.describe(&target, &text)?;
+            let cases = match &target {
+                DescribedTarget::Case(n) => vec![n.clone()],
+                DescribedTarget::Recording(r) => catalog.recording(r)?.recording.cases,
+            };
+            for c in cases {
+                refresh(config, &catalog, &c)?;
+            }
+            crate::outln!("{} described (#{id}) / 已填写说明", target.subject());
+        }
+        CaseCommand::CheckFolder { .. } => unreachable!("handled above"),
         CaseCommand::List => {
             for n in catalog.case_numbers()? {
                 crate::outln!("{n}");
@@ -139,27 +214,60 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
         }
         CaseCommand::Show { number, json } => {
             let case = catalog.case(number)?;
+            let sheet = sheet(config, &catalog, &case)?;
             let l = &case.label;
+            let desc = |d: &Option<crate::catalog::Description>| match d {
+                None => serde_json::Value::Null,
+                Some(d) => serde_json::json!({
+                    "subject": d.text.subject, "content": d.text.content, "place": d.text.place,
+                    "written_by": d.written_by, "officer": d.officer,
+                    "written_at": crate::report::history::station_time_named(&d.written_at, config.timezone),
+                }),
+            };
             if *json {
                 let files: Vec<_> = case
                     .files
                     .iter()
-                    .map(|(id, path, linked)| serde_json::json!({ "file": id, "path": path, "linked": linked }))
+                    .map(|(id, path, linked)| {
+                        let f = sheet.files.iter().find(|f| &f.path == path);
+                        serde_json::json!({
+                            "file": id, "path": path, "linked": linked,
+                            "recording": f.map(|f| f.recording.clone()),
+                            "description": f.map_or(serde_json::Value::Null, |f| desc(&f.description)),
+                        })
+                    })
                     .collect();
                 crate::outln!(
                     "{}",
                     serde_json::json!({
                         "number": l.number, "folder": case.folder, "party": l.party, "officers": l.officers,
+                        "officers_named": sheet.officers.iter().map(|o| serde_json::json!({
+                            "id": o.id, "name": o.name, "source": o.source.as_str(),
+                        })).collect::<Vec<_>>(),
                         "kind": l.kind.as_str(),
                         "windows": l.windows.iter().map(|(a, b)| [a.to_string(), b.to_string()]).collect::<Vec<_>>(),
+                        "description": desc(&sheet.description),
                         "files": files,
                     })
                 );
             } else {
-                crate::outprint!("{}", assign::label_text(&case));
+                crate::outprint!("{}", casefolder::label_text(&sheet));
+                if let Some(d) = &sheet.description {
+                    crate::outln!(
+                        "  说明人 Described by: {}{}, {}",
+                        d.written_by,
+                        d.officer.as_deref().map(|o| format!(" (警号 {o})")).unwrap_or_default(),
+                        crate::report::history::station_time_named(&d.written_at, config.timezone)
+                    );
+                }
                 crate::outln!("footage 录像 ({}):", case.files.len());
                 for (_, path, linked) in &case.files {
                     crate::outln!("  {path}{}", if *linked { "  (linked 链接)" } else { "" });
+                    if let Some(d) = sheet.files.iter().find(|f| &f.path == path).and_then(|f| f.description.as_ref()) {
+                        for line in d.lines() {
+                            crate::outln!("    {line}");
+                        }
+                    }
                 }
             }
         }
@@ -178,7 +286,10 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
             if selected.is_empty() {
                 anyhow::bail!("nothing to assign: give --file, --session or --segment");
             }
-            for path in assign::assign(config, &mut catalog, &case, &selected)? {
+            let filed = assign::assign(config, &mut catalog, &case, &selected);
+            // The folder's label and manifest follow what was filed, also when a later file failed.
+            refresh(config, &catalog, &case.label.number)?;
+            for path in filed? {
                 crate::outln!("{path}");
             }
         }
@@ -192,12 +303,185 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
             }
             if *confirm && !proposed.is_empty() {
                 let case = catalog.case(number)?;
-                let filed = assign::assign(config, &mut catalog, &case, &proposed)?;
+                let filed = assign::assign(config, &mut catalog, &case, &proposed);
+                refresh(config, &catalog, &case.label.number)?;
+                let filed = filed?;
                 crate::outln!("filed {} file(s) into {} / 已归入案件", filed.len(), case.label.number);
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Everything the labels, manifests and `case show` say about `case`: its officers named from
+/// the bindings in force when their footage was made (the custody log's registrations, duty
+/// check-outs), its description, and each file's recording, description and segments.
+///
+/// # Errors
+/// When the catalogue cannot be read.
+pub(crate) fn sheet(config: &Config, catalog: &Catalog, case: &Case) -> anyhow::Result<CaseSheet> {
+    let conn = catalog.connection();
+    let recordings = catalog.recordings()?;
+    let mut files = Vec::new();
+    let mut made = Vec::new();
+    let mut seg_st = conn.prepare(
+        "SELECT session, seq, start_corrected, end_corrected, verdict FROM segments WHERE file_id = ?1 ORDER BY id",
+    )?;
+    for (id, path, _) in &case.files {
+        let (size, blake3): (i64, String) =
+            conn.query_row("SELECT size, blake3 FROM files WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rec = recordings.iter().find(|r| r.files.iter().any(|(f, _)| f == id));
+        let recording = rec.map(|r| r.recording.id.clone()).unwrap_or_default();
+        if let Some(r) = rec {
+            made.push(Made {
+                serial: r.recording.device.clone(),
+                officer: r.recording.officer.clone(),
+                start: r.recording.start,
+            });
+        }
+        let segments = seg_st
+            .query_map([id], |r| {
+                Ok(SegmentEntry {
+                    session: r.get(0)?,
+                    seq: r.get::<_, Option<i64>>(1)?.map(crate::catalog::seq_from_sql),
+                    start: r.get(2)?,
+                    end: r.get(3)?,
+                    verdict: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let description = catalog.description(&DescribedTarget::Recording(recording.clone()))?;
+        files.push(SheetFile {
+            path: path.clone(),
+            size: u64::try_from(size).unwrap_or(0),
+            blake3,
+            recording,
+            description,
+            segments,
+        });
+    }
+    let mut chains: std::collections::BTreeMap<(String, String), ChainEntry> = std::collections::BTreeMap::new();
+    let mut st = conn.prepare("SELECT serial, session, chain_file, links_intact FROM sessions ORDER BY id")?;
+    let wanted: std::collections::BTreeSet<(String, String)> = files
+        .iter()
+        .flat_map(|f| {
+            let serial = f.recording.split('/').next().unwrap_or_default().to_string();
+            f.segments.iter().filter_map(move |s| Some((serial.clone(), s.session.clone()?)))
+        })
+        .collect();
+    for row in
+        st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?)))?
+    {
+        let (serial, session, name, links_intact) = row?;
+        if !wanted.contains(&(serial.clone(), session.clone())) {
+            continue;
+        }
+        // The chain file sits in the holding folder of the day its session's footage is filed
+        // under (`layout::chain_path`).
+        let days: std::collections::BTreeSet<String> = files
+            .iter()
+            .filter(|f| f.segments.iter().any(|s| s.session.as_deref() == Some(session.as_str())))
+            .filter_map(|f| Some(f.path.split('/').take(3).collect::<Vec<_>>().join("/")).filter(|d| d.len() == 10))
+            .collect();
+        let found = days.iter().map(|d| {
+            format!(
+                "{d}/{}/{serial}/{}/{name}",
+                crate::archive::layout::HOLDING_FOLDER,
+                crate::archive::layout::CHAIN_FOLDER
+            )
+        });
+        if let Some(archive_path) = found.into_iter().find(|p| config.paths.archive_root.join(p).is_file()) {
+            chains
+                .insert((serial.clone(), session.clone()), ChainEntry { archive_path, serial, session, links_intact });
+        }
+    }
+    let duty = duty_spans(conn, config.timezone)?;
+    let registry = super::retention::registry_history(conn, config.timezone)?;
+    Ok(CaseSheet {
+        station: config.station_name.clone(),
+        officers: casefolder::name_officers(&case.label.officers, &made, &registry, &duty),
+        description: catalog.description(&DescribedTarget::Case(case.label.number.clone()))?,
+        case: case.clone(),
+        files,
+        chains: chains.into_values().collect(),
+    })
+}
+
+/// Every duty check-out, station-local (for naming officers on labels).
+///
+/// # Errors
+/// When the catalogue cannot be read.
+pub(crate) fn duty_spans(conn: &rusqlite::Connection, tz: chrono_tz::Tz) -> anyhow::Result<Vec<DutySpan>> {
+    let local = |s: String| chrono::DateTime::parse_from_rfc3339(&s).ok().map(|t| t.with_timezone(&tz).naive_local());
+    let mut st =
+        conn.prepare("SELECT serial, officer_id, officer_name, out_at, in_at FROM duty_bindings ORDER BY id")?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (serial, officer, name, out_at, in_at) = row?;
+        if let Some(from) = local(out_at) {
+            out.push(DutySpan { serial, officer, name, from, to: in_at.and_then(local) });
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the case's folders' labels, chain copies and manifests again (INV-33).
+fn refresh(config: &Config, catalog: &Catalog, number: &str) -> anyhow::Result<()> {
+    let case = catalog.case(number)?;
+    let sheet = sheet(config, catalog, &case)?;
+    casefolder::write(&config.paths.archive_root, &sheet)
+        .with_context(|| format!("writing the case folder's label and manifest of {number}"))?;
+    Ok(())
+}
+
+/// `evidock case check-folder`: exit 0 when the folder matches its manifest, 1 when not.
+fn check_folder(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    let c = casefolder::check(dir)?;
+    if json {
+        let list = |kind: &str| -> Vec<String> {
+            c.problems
+                .iter()
+                .filter_map(|p| match (p, kind) {
+                    (casefolder::Problem::Missing(s), "missing")
+                    | (casefolder::Problem::Extra(s), "extra")
+                    | (casefolder::Problem::Altered(s), "altered") => Some(s.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        crate::outln!(
+            "{}",
+            serde_json::json!({
+                "intact": c.problems.is_empty(), "case": c.manifest["case"]["number"], "listed": c.listed,
+                "missing": list("missing"), "extra": list("extra"), "altered": list("altered"),
+            })
+        );
+    } else {
+        crate::outln!(
+            "case {} folder, {} file(s) in the manifest / 案件文件夹，清单共 {} 个文件",
+            c.manifest["case"]["number"].as_str().unwrap_or("?"),
+            c.listed,
+            c.listed
+        );
+        for p in &c.problems {
+            crate::outln!("{}", p.text());
+        }
+        if c.problems.is_empty() {
+            crate::outln!("intact: every file is there as listed, nothing else / 完整：文件齐全且未被改动");
+        } else {
+            crate::outln!("NOT INTACT: {} problem(s) / 不完整：发现 {} 处问题", c.problems.len(), c.problems.len());
+        }
+    }
+    Ok(if c.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 pub fn run_gap(cmd: &GapCommand, config: &Config) -> anyhow::Result<ExitCode> {

@@ -47,8 +47,8 @@ use crate::custody::event::{Action, Role, StoredEvent};
 use crate::custody::files::{self, KeyPaths};
 use crate::custody::store::{self, CheckpointSource};
 use crate::report::history::{
-    self as render, CaseHistory, CaseInfo, CheckpointInfo, CopyInfo, DockingInfo, EventLine, FileHistory, FilingInfo,
-    LogStatus, RetentionMark, VerdictInfo,
+    self as render, CaseHistory, CaseInfo, CheckpointInfo, CopyInfo, DescriptionInfo, DockingInfo, EventLine,
+    FileHistory, FilingInfo, LogStatus, RetentionMark, VerdictInfo,
 };
 
 /// `evidock log ...`: the log commands, and `query`.
@@ -862,7 +862,21 @@ fn gather(conn: &Connection, number: &str, config: &Config) -> anyhow::Result<Ca
         .query_map(params![case_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<Vec<(String, String)>, _>>()
         .context("reading on-site windows")?;
-    let case = CaseInfo {
+    let descriptions = |target: String| -> anyhow::Result<Vec<DescriptionInfo>> {
+        Ok(crate::catalog::descriptions::history_of(conn, &target)
+            .context("reading descriptions")?
+            .into_iter()
+            .map(|d| DescriptionInfo {
+                subject: d.text.subject,
+                content: d.text.content,
+                place: d.text.place,
+                by: d.written_by,
+                officer: d.officer,
+                at: d.written_at,
+            })
+            .collect())
+    };
+    let mut case = CaseInfo {
         number: number.to_string(),
         folder,
         party,
@@ -872,6 +886,8 @@ fn gather(conn: &Connection, number: &str, config: &Config) -> anyhow::Result<Ca
         windows,
         created,
         created_by,
+        officers_named: Vec::new(),
+        descriptions: descriptions(format!("case:{number}"))?,
     };
 
     // Every event of the case, in one pass over the log, then shared out by file.
@@ -894,10 +910,31 @@ fn gather(conn: &Connection, number: &str, config: &Config) -> anyhow::Result<Ca
         .collect();
 
     let mut files = Vec::new();
+    let mut made = Vec::new();
     for k in &keys {
         let mine: Vec<&(StoredEvent, Value)> = parsed.iter().filter(|(e, d)| k.touches(e, d)).collect();
-        files.push(file_history(conn, case_id, k, &mine)?);
+        let mut f = file_history(conn, case_id, k, &mine)?;
+        for rec in &k.recordings {
+            f.descriptions.extend(descriptions(format!("recording:{rec}"))?);
+        }
+        let start = f
+            .verdicts
+            .iter()
+            .filter_map(|v| v.start.as_deref())
+            .min()
+            .and_then(|s| crate::recorder::format::parse_wall(0, "start", s).ok());
+        if let Some(start) = start {
+            let officer = f.docking.as_ref().and_then(|d| d.officer.clone());
+            made.push(crate::archive::casefolder::Made { serial: f.serial.clone(), officer, start });
+        }
+        files.push(f);
     }
+    let registry = super::retention::registry_history(conn, config.timezone)?;
+    let duty = super::case::duty_spans(conn, config.timezone)?;
+    case.officers_named = crate::archive::casefolder::name_officers(&case.officers, &made, &registry, &duty)
+        .iter()
+        .map(crate::archive::casefolder::OfficerRef::text)
+        .collect();
 
     let (log, checkpoint) = verification(conn, &config.paths.state_dir)?;
     let mut h = CaseHistory {
@@ -1048,6 +1085,7 @@ fn file_history(
         size: u64::try_from(size).unwrap_or(0),
         blake3,
         recording: k.recordings.iter().cloned().collect::<Vec<_>>().join(", "),
+        descriptions: Vec::new(),
         docking,
         copy: CopyInfo { stored, first_path, archive_path, read_back, immutable },
         verdicts,

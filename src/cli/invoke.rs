@@ -101,7 +101,10 @@ pub fn rule(cmd: &Command) -> Rule {
         }
         Command::Case(history::CaseCommand::Case(c)) => match c {
             C::Create(_) | C::Label(_) | C::Assign { .. } => Rule::Station(FILERS),
-            C::List | C::Show { .. } | C::Propose { .. } => Rule::Station(ANY),
+            // Officers without a role describe their own footage too (see `officer_may`).
+            C::Describe { history: false, .. } => Rule::Station(FILERS),
+            C::List | C::Show { .. } | C::Propose { .. } | C::Describe { .. } => Rule::Station(ANY),
+            C::CheckFolder { .. } => Rule::Local,
         },
         Command::Gap(G::Explain { .. }) => Rule::Station(FILERS),
         Command::Gap(G::List { .. }) => Rule::Station(ANY),
@@ -268,10 +271,18 @@ pub fn authorize(cmd: &Command, who: &Identity, config: &Config) -> Result<Calle
     let owner = || {
         std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(config.catalog_path()).ok()?).eq(&who.uid).then_some(())
     };
-    let role = needed.iter().find(|r| held.contains(r)).copied().or_else(|| {
-        // The station's own user running a job (a burn unit): it acts as the system.
-        (station_may && who.uid != 0 && owner().is_some()).then_some(Role::System)
-    });
+    let role = needed
+        .iter()
+        .find(|r| held.contains(r))
+        .copied()
+        .or_else(|| {
+            // The station's own user running a job (a burn unit): it acts as the system.
+            (station_may && who.uid != 0 && owner().is_some()).then_some(Role::System)
+        })
+        .or_else(|| {
+            // An officer describing footage: the catalogue lets them describe only their own.
+            (officer_may(cmd) && officer.is_some()).then(|| held.first().copied().unwrap_or(Role::Nobody))
+        });
     match role {
         Some(role) => Ok(Caller {
             identity: who.clone(),
@@ -294,6 +305,12 @@ pub fn authorize(cmd: &Command, who: &Identity, config: &Config) -> Result<Calle
             )))
         }
     }
+}
+
+/// Commands an officer (`[officers]`) may run without a role: describing footage (S4 §23);
+/// the catalogue then lets them describe only their own.
+fn officer_may(cmd: &Command) -> bool {
+    matches!(cmd, Command::Case(history::CaseCommand::Case(super::case::CaseCommand::Describe { .. })))
 }
 
 /// The command's words, e.g. `retention purge approve`, for logs and messages.

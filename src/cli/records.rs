@@ -1,6 +1,6 @@
 //! The readable tables held against the custody log (R11; S0 §19, S1 §22-23, S2 §28-30):
 //! what people read as record (gap explanations, confidentiality marks, recorder
-//! registrations, case labels) must be what the log says was written. `log verify` names every row that
+//! registrations, case labels, descriptions of footage) must be what the log says was written. `log verify` names every row that
 //! differs: edited, added or removed outside evidock.
 //!
 //! Owns: folding the log's events about those rows and comparing them with the rows.
@@ -179,7 +179,52 @@ pub fn check(conn: &Connection) -> anyhow::Result<Vec<Edited>> {
     if has_table(conn, "cases")? && has_table(conn, "case_windows")? {
         case_labels(conn, &mut out)?;
     }
+    if has_table(conn, "descriptions")? {
+        descriptions(conn, &mut out)?;
+    }
     Ok(out)
+}
+
+/// A description row: id, target, subject, content, place, written by, officer, written at.
+type DescriptionRow = (i64, String, Option<String>, Option<String>, Option<String>, String, Option<String>, String);
+
+/// Descriptions of footage (R4, R13, S4 §23; INV-32): every row as its `footage_described`
+/// event wrote it, none added or removed.
+fn descriptions(conn: &Connection, out: &mut Vec<Edited>) -> anyhow::Result<()> {
+    let mut logged: BTreeMap<i64, (String, Value)> = BTreeMap::new();
+    for (_, s, d) in events(conn, &["footage_described"])? {
+        if let Some(id) = d["description"].as_i64() {
+            logged.insert(id, (s, d));
+        }
+    }
+    let mut st = conn.prepare(
+        "SELECT id, target, subject, content, place, written_by, officer, written_at FROM descriptions ORDER BY id",
+    )?;
+    let rows: Vec<DescriptionRow> = st
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (id, target, subject, content, place, by, officer, at) in rows {
+        let Some((s, d)) = logged.remove(&id) else {
+            differs(out, "descriptions", id.to_string(), "a description no event wrote", "说明无日志记录");
+            continue;
+        };
+        let same = s == target
+            && d["subject"].as_str() == subject.as_deref()
+            && d["content"].as_str() == content.as_deref()
+            && d["place"].as_str() == place.as_deref()
+            && d["written_by"].as_str() == Some(by.as_str())
+            && d["officer"].as_str() == officer.as_deref()
+            && d["written_at"].as_str() == Some(at.as_str());
+        if !same {
+            differs(out, "descriptions", id.to_string(), "the description was changed", "说明被改动");
+        }
+    }
+    for id in logged.keys() {
+        differs(out, "descriptions", id.to_string(), "the description is gone", "说明被删除");
+    }
+    Ok(())
 }
 
 /// Case labels (R4, R11; S3 §26): party, kind, officers and on-site windows, as the latest

@@ -541,7 +541,7 @@ fn calendar(config: &Config) -> anyhow::Result<Calendar> {
 /// Every recorder's registration history as the custody log tells it (R1): each
 /// `device_registered` to another officer, or after a retirement, begins a stretch; a
 /// `device_retired` or a reassignment ends it. Times are station-local.
-fn registry_history(
+pub(crate) fn registry_history(
     conn: &rusqlite::Connection,
     tz: chrono_tz::Tz,
 ) -> anyhow::Result<BTreeMap<String, Vec<report::RegisteredSpan>>> {

@@ -312,11 +312,14 @@ pub enum Action {
     /// stored hash was `details.hash`: a point a start after an unclean stop reads on from
     /// (INV-24, INV-38).
     LogPointVerified,
+    /// A recording or a case was described (执法对象, 执法内容, 取证地点; R4, R13, S4 §23) by
+    /// its officer or a filer; a new description supersedes the last, which stays in history.
+    FootageDescribed,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 87] = [
+    pub const ALL: [Action; 88] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -404,6 +407,7 @@ impl Action {
         Action::DeadlineReturned,
         Action::ArchiveStalled,
         Action::LogPointVerified,
+        Action::FootageDescribed,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -496,6 +500,7 @@ impl Action {
             Action::DeadlineReturned => "deadline_returned",
             Action::ArchiveStalled => "archive_stalled",
             Action::LogPointVerified => "log_point_verified",
+            Action::FootageDescribed => "footage_described",
         }
     }
 
@@ -589,6 +594,7 @@ impl Action {
             Action::DeadlineReturned => "保存期限恢复为普通期限",
             Action::ArchiveStalled => "存档磁盘无响应",
             Action::LogPointVerified => "保管日志校验点",
+            Action::FootageDescribed => "执法记录已说明",
         }
     }
 
@@ -1062,7 +1068,7 @@ mod tests {
              duty_return_recorded handover_extension_requested handover_extension_approved \
              footage_evicted footage_recalled \
              access_voided flag_withdrawal_requested deadline_returned \
-             archive_stalled log_point_verified"
+             archive_stalled log_point_verified footage_described"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

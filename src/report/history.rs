@@ -66,6 +66,9 @@ impl CaseHistory {
     pub fn in_station_time(&mut self, tz: chrono_tz::Tz) {
         let t = |s: &mut String| *s = station_time(s, tz);
         t(&mut self.case.created);
+        for d in &mut self.case.descriptions {
+            t(&mut d.at);
+        }
         for (from, to) in &mut self.case.windows {
             t(from);
             t(to);
@@ -83,6 +86,9 @@ impl CaseHistory {
             }
             t(&mut f.copy.stored);
             t(&mut f.filing.at);
+            for d in &mut f.descriptions {
+                t(&mut d.at);
+            }
             f.wipes.iter_mut().for_each(t);
             f.deadline.iter_mut().for_each(t);
             f.purged.iter_mut().for_each(t);
@@ -126,6 +132,56 @@ pub struct CaseInfo {
     pub created: String,
     /// Who created it (operating-system user).
     pub created_by: String,
+    /// Handling officers by name and badge, as the case folder's label names them (S3 §26).
+    pub officers_named: Vec<String>,
+    /// Its descriptions (S4 §23), oldest first; the last is in force.
+    pub descriptions: Vec<DescriptionInfo>,
+}
+
+/// A description of a case or a recording (执法对象, 执法内容, 取证地点; S4 §23).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescriptionInfo {
+    /// 执法对象.
+    pub subject: Option<String>,
+    /// 执法内容.
+    pub content: Option<String>,
+    /// 取证地点.
+    pub place: Option<String>,
+    /// Who wrote it (operating-system user).
+    pub by: String,
+    /// Their officer number, when an officer wrote it.
+    pub officer: Option<String>,
+    /// When (UTC, RFC 3339; station time once rendered).
+    pub at: String,
+}
+
+impl DescriptionInfo {
+    fn line(&self) -> String {
+        let mut parts = Vec::new();
+        for (zh, en, v) in [
+            ("执法对象", "subject", &self.subject),
+            ("执法内容", "content", &self.content),
+            ("取证地点", "place", &self.place),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{zh} {en}: {v}"));
+            }
+        }
+        format!(
+            "{}  — {}{}, {}",
+            parts.join("; "),
+            self.by,
+            self.officer.as_deref().map(|o| format!(" (警号 {o})")).unwrap_or_default(),
+            self.at
+        )
+    }
+
+    fn value(&self) -> Value {
+        json!({
+            "subject": self.subject, "content": self.content, "place": self.place, "by": self.by,
+            "officer": self.officer, "at": self.at,
+        })
+    }
 }
 
 /// One archived file of the case and everything that happened to it.
@@ -143,6 +199,8 @@ pub struct FileHistory {
     pub blake3: String,
     /// The recording it belongs to (`SERIAL/SESSION` or `SERIAL/file-ID`).
     pub recording: String,
+    /// The recording's descriptions (S4 §23), oldest first; the last is in force.
+    pub descriptions: Vec<DescriptionInfo>,
     /// The docking that brought it in.
     pub docking: Option<DockingInfo>,
     /// The durable copy into the archive.
@@ -369,8 +427,12 @@ pub fn text(h: &CaseHistory) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "chain of custody 证据保管链: case 案件 {}", printable(&c.number));
     let _ = writeln!(o, "party 当事人:        {}", printable(or_dash(&c.party)));
-    let _ = writeln!(o, "officers 承办人员:   {}", printable(&c.officers.join(", ")));
+    let _ = writeln!(o, "officers 承办人员:   {}", printable(&c.officers_named.join(", ")));
     let _ = writeln!(o, "kind 类别:           {} {}", c.kind, c.kind_zh);
+    for (i, d) in c.descriptions.iter().enumerate() {
+        let old = if i + 1 < c.descriptions.len() { " (superseded 已被替代)" } else { "" };
+        let _ = writeln!(o, "described 说明:      {}{old}", printable(&d.line()));
+    }
     for (a, b) in &c.windows {
         let _ = writeln!(o, "on site 现场时段:    {} – {}", printable(a), printable(b));
     }
@@ -381,6 +443,10 @@ pub fn text(h: &CaseHistory) -> String {
     for (i, f) in h.files.iter().enumerate() {
         let _ = writeln!(o, "\n[{}] {} {}  ({})", i + 1, f.serial, printable(&f.source), f.recording);
         let _ = writeln!(o, "  BLAKE3 {}  {} bytes", f.blake3, f.size);
+        for (i, d) in f.descriptions.iter().enumerate() {
+            let old = if i + 1 < f.descriptions.len() { " (superseded 已被替代)" } else { "" };
+            let _ = writeln!(o, "  described 说明: {}{old}", printable(&d.line()));
+        }
         match &f.docking {
             Some(d) => {
                 let _ = writeln!(
@@ -540,6 +606,7 @@ pub fn json(h: &CaseHistory) -> String {
             json!({
                 "file": f.id, "serial": f.serial, "source": f.source, "size": f.size, "blake3": f.blake3,
                 "recording": f.recording,
+                "descriptions": f.descriptions.iter().map(DescriptionInfo::value).collect::<Vec<_>>(),
                 "docking": f.docking.as_ref().map(|d| json!({
                     "id": d.id, "started": d.started, "finished": d.finished, "volume": d.volume, "officer": d.officer,
                     "officer_name": d.officer_name, "device_clock": d.device_clock, "dock_clock": d.dock_clock,
@@ -572,7 +639,8 @@ pub fn json(h: &CaseHistory) -> String {
         "case": {
             "number": c.number, "folder": c.folder, "party": c.party, "officers": c.officers, "kind": c.kind,
             "kind_zh": c.kind_zh, "windows": c.windows.iter().map(|(a, b)| [a, b]).collect::<Vec<_>>(),
-            "created": c.created, "created_by": c.created_by,
+            "created": c.created, "created_by": c.created_by, "officers_named": c.officers_named,
+            "descriptions": c.descriptions.iter().map(DescriptionInfo::value).collect::<Vec<_>>(),
         },
         "files": files,
         "case_events": h.case_events.iter().map(event_value).collect::<Vec<_>>(),
@@ -653,6 +721,24 @@ fn events_html(events: &[EventLine]) -> String {
     o
 }
 
+fn descriptions_html(list: &[DescriptionInfo]) -> String {
+    if list.is_empty() {
+        return "-".to_string();
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let line = e(&d.line());
+            if i + 1 < list.len() {
+                format!("<s>{line}</s> (superseded 已被替代)")
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
 /// The history as a self-contained printable HTML page: UTF-8, every value escaped, bilingual
 /// headings.
 pub fn html(h: &CaseHistory) -> String {
@@ -662,8 +748,9 @@ pub fn html(h: &CaseHistory) -> String {
     b.push_str(&kv(&[
         ("案件编号", "case number", e(&c.number)),
         ("当事人", "party", e(or_dash(&c.party))),
-        ("承办人员", "handling officers", e(&c.officers.join(", "))),
+        ("承办人员", "handling officers", e(&c.officers_named.join(", "))),
         ("类别", "kind", format!("{} {}", e(&c.kind_zh), e(&c.kind))),
+        ("说明", "description", descriptions_html(&c.descriptions)),
         (
             "现场时段",
             "on-site windows",
@@ -748,6 +835,7 @@ pub fn html(h: &CaseHistory) -> String {
             parts.join("<br>")
         };
         b.push_str(&kv(&[
+            ("说明", "description", descriptions_html(&f.descriptions)),
             ("文件哈希", "BLAKE3", format!("<span class=\"hash\">{}</span>", e(&f.blake3))),
             ("大小", "size", format!("{} bytes", f.size)),
             ("接入", "docked", docking),
@@ -874,6 +962,15 @@ mod tests {
                 windows: vec![("2024-05-01T08:00:00".into(), "2024-05-01T12:00:00".into())],
                 created: "2024-05-02T01:00:00+00:00".into(),
                 created_by: "archivist".into(),
+                officers_named: vec!["张三 (警号 012345)".into()],
+                descriptions: vec![DescriptionInfo {
+                    subject: Some("<i>某某</i>餐饮".into()),
+                    content: Some("现场检查".into()),
+                    place: Some("吴家山街 12 号".into()),
+                    by: "zhangsan".into(),
+                    officer: Some("012345".into()),
+                    at: "2024-05-02T02:00:00+00:00".into(),
+                }],
             },
             files: vec![FileHistory {
                 id: 7,
@@ -882,6 +979,7 @@ mod tests {
                 size: 1000,
                 blake3: "cd".repeat(32),
                 recording: "A100001/20240501-083000".into(),
+                descriptions: Vec::new(),
                 docking: Some(DockingInfo {
                     id: 3,
                     started: "2024-05-01T09:00:00+00:00".into(),

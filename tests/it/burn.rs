@@ -100,6 +100,9 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
     assert!(table.contains("刻录计划") && table.contains(CASE), "{table}");
     assert!(!st.actions().contains(&"burn_planned".to_string()), "showing a plan logs nothing");
 
+    // S3 §27, S4 §23: the disc carries place, party and officers.
+    ok(st.evidock(&["case", "describe", CASE, "--subject", "某某药店", "--place", "东西湖区吴家山街 8 号"]));
+
     // Run the job: plan logged first, then each disc staged and imaged.
     let run = ok(st.evidock(&["burn", "run", "--media", media, "--maker", "李四", "--extractor", "张三"]));
     let actions = st.actions();
@@ -139,9 +142,19 @@ fn long_term_footage_is_planned_staged_imaged_and_verified_and_a_changed_byte_is
     let info = std::fs::read_to_string(bag.join("bag-info.txt")).unwrap();
     let chain_size = std::fs::metadata(bag.join("data").join(chain[0])).unwrap().len();
     let oxum = format!("Payload-Oxum: {}.4", 90000 + chain_size);
-    for want in
-        [oxum.as_str(), "Maker-制作人: 李四", "Extractor-提取人: 张三", "Extraction-Time-提取时间: ", "Bag-Count: "]
-    {
+    let place = format!("Place-取证地点: {CASE}: 东西湖区吴家山街 8 号");
+    let officer = format!("Handling-Officer-承办人: {CASE}: 张三 (警号 012345)");
+    let subject = format!("Subject-执法对象: {CASE}: 某某药店");
+    for want in [
+        oxum.as_str(),
+        "Maker-制作人: 李四",
+        "Extractor-提取人: 张三",
+        "Extraction-Time-提取时间: ",
+        "Bag-Count: ",
+        place.as_str(),
+        officer.as_str(),
+        subject.as_str(),
+    ] {
         assert!(info.contains(want), "{want} in\n{info}");
     }
     let readme = std::fs::read_to_string(bag.join("README.txt")).unwrap();

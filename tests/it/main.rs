@@ -10,6 +10,7 @@ mod cli;
 mod compat;
 mod control;
 mod crash;
+mod describe;
 mod devices;
 mod duty;
 mod faults;

@@ -415,7 +415,7 @@ impl Station {
             .into_iter()
             .filter(|p| !p.components().any(|c| c.as_os_str() == "chain"))
             .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with(".evidock-tmp."))
-            .filter(|p| p.file_name().unwrap() != "案件信息.txt")
+            .filter(|p| p.file_name().unwrap() != "案件信息.txt" && p.file_name().unwrap() != "案件清单.json")
             .map(|p| {
                 let h = b3(&self.archive().join(&p));
                 (p, h)

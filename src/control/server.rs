@@ -12,7 +12,7 @@ use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use tokio_util::sync::CancellationToken;
 
 use super::roles::Identity;
-use super::wire::{Reply, Request, Station, MAX_FDS, MAX_REQUEST, VERSION};
+use super::wire::{FileOffer, Reply, Request, Station, MAX_FDS, MAX_REQUEST, VERSION};
 
 /// What the daemon does with one request: given the caller (from the kernel), its pid, the
 /// request, the descriptors it carried and the command's output streams (sent to the caller
@@ -26,6 +26,47 @@ pub struct Streams {
     pub out: Box<dyn Write + Send>,
     /// Standard error: each write goes out as one `note` reply.
     pub err: Box<dyn Write + Send>,
+    /// Descriptors handed to the caller, each with its `file` reply (approved viewing).
+    pub files: FileSender,
+}
+
+/// Hands the caller a descriptor with a [`Reply::File`] line on the command's connection
+/// (`SCM_RIGHTS` on the line's first byte), in order with the command's other replies.
+pub struct FileSender {
+    stream: std::os::unix::net::UnixStream,
+    broken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FileSender {
+    /// Sends `offer` with `fd`, which the caller receives as its own descriptor.
+    ///
+    /// # Errors
+    /// When the caller stopped reading or the connection failed.
+    pub fn send(&self, offer: &FileOffer, fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.broken.load(Ordering::Acquire) {
+            return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        }
+        let line = Reply::File(offer.clone()).line();
+        let raw = [fd.as_raw_fd()];
+        let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&raw)];
+        let sent = nix::sys::socket::sendmsg::<()>(
+            self.stream.as_raw_fd(),
+            &[std::io::IoSlice::new(line.as_bytes())],
+            &cmsg,
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(std::io::Error::from);
+        let sent = match sent {
+            Ok(n) => n,
+            Err(e) => {
+                self.broken.store(true, Ordering::Release);
+                return Err(e);
+            }
+        };
+        (&self.stream).write_all(&line.as_bytes()[sent..])
+    }
 }
 
 /// One of [`Streams`]: the connection, whether it carries standard error, and whether a
@@ -364,6 +405,7 @@ fn handle(
     let streams = Streams {
         out: Box::new(ReplyOut { stream: stream.try_clone()?, err: false, broken: broken.clone() }),
         err: Box::new(ReplyOut { stream: stream.try_clone()?, err: true, broken: broken.clone() }),
+        files: FileSender { stream: stream.try_clone()?, broken: broken.clone() },
     };
     let result = handler(who, pid, request, fds, streams);
     let mut s = &stream;

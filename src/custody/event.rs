@@ -308,11 +308,19 @@ pub enum Action {
     /// archive disk is not responding; that docking is never wiped, the other bays go on
     /// (INV-31).
     ArchiveStalled,
+    /// The head approved or rejected a written explanation of a gap (R6, S2 §18); a rejected
+    /// one leaves the gap unexplained until it is explained again.
+    GapReviewed,
+    /// An approval not to record was entered: an officer, a window, the reason (S1 §8).
+    RecordingExemptionRecorded,
+    /// An approver other than the person who entered it approved an approval not to record
+    /// (S1 §8); from then on it exempts the missing footage it covers.
+    RecordingExemptionApproved,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 86] = [
+    pub const ALL: [Action; 89] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -399,6 +407,9 @@ impl Action {
         Action::FlagWithdrawalRequested,
         Action::DeadlineReturned,
         Action::ArchiveStalled,
+        Action::GapReviewed,
+        Action::RecordingExemptionRecorded,
+        Action::RecordingExemptionApproved,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -490,6 +501,9 @@ impl Action {
             Action::FlagWithdrawalRequested => "flag_withdrawal_requested",
             Action::DeadlineReturned => "deadline_returned",
             Action::ArchiveStalled => "archive_stalled",
+            Action::GapReviewed => "gap_reviewed",
+            Action::RecordingExemptionRecorded => "recording_exemption_recorded",
+            Action::RecordingExemptionApproved => "recording_exemption_approved",
         }
     }
 
@@ -582,6 +596,9 @@ impl Action {
             Action::FlagWithdrawalRequested => "申请撤销长期保存标记",
             Action::DeadlineReturned => "保存期限恢复为普通期限",
             Action::ArchiveStalled => "存档磁盘无响应",
+            Action::GapReviewed => "中断说明已审核",
+            Action::RecordingExemptionRecorded => "不予录像批准已登记",
+            Action::RecordingExemptionApproved => "不予录像已批准",
         }
     }
 
@@ -1055,7 +1072,7 @@ mod tests {
              duty_return_recorded handover_extension_requested handover_extension_approved \
              footage_evicted footage_recalled \
              access_voided flag_withdrawal_requested deadline_returned \
-             archive_stalled"
+             archive_stalled gap_reviewed recording_exemption_recorded recording_exemption_approved"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -275,3 +275,21 @@ fn s1_8_an_approved_exemption_shows_missing_footage_as_exempted_not_as_a_violati
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("recording_exemptions row 1: the exemption was changed"), "{}", text(&o));
 }
+
+/// R9: with no service running, `access play` decides, logs and plays in the viewer's own
+/// process (the superuser, who can open the catalogue), the same checks and the same event.
+#[test]
+fn r9_without_the_service_the_requester_plays_the_file_in_its_own_process() {
+    let st = station();
+    ok(st.evidock(&["access", "request", "--case", CASE, "--kind", "view", "--reason", "案件复核"]));
+    crate::access::open_station_to(&st);
+    ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    let files = ok(st.evidock(&["access", "view", "1"]));
+    let first = files.lines().next().expect("the request covers footage").to_string();
+    let o = st.evidock(&["access", "play", "1", &first]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(blake3::hash(&o.stdout).to_hex().to_string(), b3(std::path::Path::new(&first)));
+    let views: Vec<_> = events(&st, "footage_viewed").into_iter().filter(|e| e["played"] == true).collect();
+    assert_eq!((views.len(), views[0]["via"].as_str(), views[0]["viewer"].as_str()), (1, Some("direct"), Some("root")));
+    st.assert_log_verifies();
+}

@@ -502,6 +502,44 @@ mod tests {
         assert_eq!(open.lock().unwrap().by_uid.get(&1001), None, "no entry left for a user with none open");
     }
 
+    /// A `file` reply carries its descriptor to the client, in order with the other replies:
+    /// the client reads the very file the service opened, read-only.
+    #[test]
+    fn a_file_reply_hands_the_client_a_read_only_descriptor() {
+        use std::io::{Read, Seek};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.mp4");
+        std::fs::write(&path, b"footage bytes").unwrap();
+        let (service, client) = std::os::unix::net::UnixStream::pair().unwrap();
+        let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sender = FileSender { stream: service.try_clone().unwrap(), broken };
+        let offer = FileOffer { name: "2026/01/02/a.mp4".into(), size: 13, blake3: "00".into() };
+        let file = std::fs::File::open(&path).unwrap();
+        (&service).write_all(Reply::Out("before\n".into()).line().as_bytes()).unwrap();
+        sender.send(&offer, std::os::fd::AsFd::as_fd(&file)).unwrap();
+        (&service).write_all(Reply::Exit(0).line().as_bytes()).unwrap();
+        drop(file);
+        let request = Request { v: VERSION, argv: vec!["access".into()], paths: Vec::new() };
+        let (mut outs, mut got) = (Vec::new(), None);
+        let code = super::super::client::call_receiving(
+            Path::new("test.sock"),
+            client,
+            &request,
+            &[],
+            |r| outs.push(r.clone()),
+            |o, fd| got = Some((o, std::fs::File::from(fd))),
+        )
+        .unwrap();
+        assert_eq!((code, outs), (0, vec![Reply::Out("before\n".into())]));
+        let (o, mut f) = got.expect("the descriptor arrived");
+        assert_eq!(o, offer);
+        f.rewind().unwrap();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        assert_eq!(bytes, b"footage bytes");
+        assert!(f.write_all(b"x").is_err(), "read-only");
+    }
+
     #[test]
     fn a_request_is_one_line_of_the_current_version_with_its_descriptors() {
         let ok = format!("{{\"v\":{VERSION},\"argv\":[\"status\"],\"paths\":[]}}\n");

@@ -915,7 +915,15 @@ pub fn build(input: &Input<'_>) -> Report {
 
     // R14: the duty report's findings (`not_returned`, `returned_late`, `no_footage`).
     for l in input.duty.iter().filter(|l| l.is_finding()) {
-        findings.push(Finding {
+        // S1 §8: a shift without footage that approved exemptions of its officer cover entirely.
+        let excuse = l.shift.filter(|_| l.kind == "no_footage").and_then(|(from, to)| {
+            let allowed: Vec<&ExemptionFacts> =
+                input.exemptions.iter().filter(|e| e.officer == l.officer && e.from < to && e.to > from).collect();
+            let spans = allowed.iter().map(|e| (e.from.max(from), e.to.min(to))).collect();
+            (!allowed.is_empty() && uncovered(from, to, spans).is_empty())
+                .then(|| allowed.iter().map(|e| e.id).collect::<Vec<i64>>())
+        });
+        let finding = Finding {
             kind: if l.kind == "no_footage" { Kind::ShiftWithoutFootage } else { Kind::NotReturned },
             officers: vec![l.officer.clone()],
             device: Some(l.serial.clone()),
@@ -923,7 +931,11 @@ pub fn build(input: &Input<'_>) -> Report {
             case: None,
             detail: format!("binding #{}: {}", l.binding, l.text),
             detail_zh: format!("领用 #{}：{}", l.binding, l.text_zh),
-        });
+        };
+        match excuse {
+            Some(ids) => exempted.push(Exempted { finding, exemptions: ids }),
+            None => findings.push(finding),
+        }
     }
 
     findings.sort_by(|a, b| {

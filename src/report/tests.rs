@@ -494,6 +494,7 @@ fn duty_findings_are_compliance_findings() {
         serial: "ZFY0001".into(),
         officer: "3201001".into(),
         recording: None,
+        shift: None,
         text: format!("{kind} text"),
         text_zh: format!("{kind} 说明"),
     };
@@ -860,4 +861,37 @@ fn an_explanation_awaiting_review_is_a_finding() {
     assert!(found[0].detail_zh.contains("未经本机构主要负责人审核"), "{}", found[0].detail_zh);
     let outside = build_with(&w, &[], &[UnreviewedFacts { gap: 8, recording: "X/none".into(), author: "1".into() }]);
     assert!(!outside.findings.iter().any(|f| f.kind == Kind::UnreviewedExplanation), "not a recording of the period");
+}
+
+/// S1 §8: a shift without footage (R14) that an approved exemption of its officer covers
+/// entirely is exempted; the same shift without the exemption is a finding.
+#[test]
+fn a_shift_without_footage_an_exemption_covers_is_exempted() {
+    let mut w = world();
+    w.duty = vec![crate::duty::Line {
+        kind: "no_footage",
+        binding: 4,
+        serial: "ZFY0001".into(),
+        officer: "3201001".into(),
+        recording: None,
+        shift: Some((t("2026-03-13T08:00:00"), t("2026-03-13T12:00:00"))),
+        text: "shift without footage".into(),
+        text_zh: "执勤无任何录像".into(),
+    }];
+    let plain = build_with(&w, &[], &[]);
+    assert!(plain.findings.iter().any(|f| f.kind == Kind::ShiftWithoutFootage));
+    let ex = ExemptionFacts {
+        id: 9,
+        officer: "3201001".into(),
+        from: t("2026-03-13T07:30:00"),
+        to: t("2026-03-13T12:30:00"),
+        reason: "取证需要，办案部门负责人同意".into(),
+    };
+    let r = build_with(&w, &[ex], &[]);
+    assert!(!r.findings.iter().any(|f| f.kind == Kind::ShiftWithoutFootage), "{:?}", r.findings);
+    assert_eq!(r.exempted.len(), 1);
+    assert_eq!(
+        (r.exempted[0].finding.kind, r.exempted[0].exemptions.as_slice()),
+        (Kind::ShiftWithoutFootage, &[9][..])
+    );
 }

@@ -91,6 +91,26 @@ pub struct ConfigFile {
     /// `[duty]`: check-out health thresholds, end of the working day, extension approvers.
     #[serde(default)]
     pub duty: crate::duty::DutyFile,
+    /// `[gaps]`: written explanations of gaps (R6, S2 §18).
+    #[serde(default)]
+    pub gaps: GapsFile,
+}
+
+/// `[gaps]` as written: written explanations of gaps in recording (R6).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GapsFile {
+    /// Whether a written explanation must be reviewed by the head of the bureau (S2 §18: 报本机构
+    /// 主要负责人审核后，一并存档). Default false.
+    pub review_required: Option<bool>,
+}
+
+/// `[gaps]`, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gaps {
+    /// A written explanation counts as reviewed only once an approver other than its author
+    /// and its typist approved it; until then it is a compliance finding (S2 §18).
+    pub review_required: bool,
 }
 
 /// `[scrub]` as written: the archive scrub (`evidock archive scrub`, R11).
@@ -501,6 +521,8 @@ pub struct Config {
     pub central: Option<crate::central::Central>,
     /// Duty check-out and check-in (`[duty]`; R14, S0 §14, S1 §16, S3 §7).
     pub duty: crate::duty::Duty,
+    /// Written explanations of gaps (`[gaps]`; R6, S2 §18).
+    pub gaps: Gaps,
 }
 
 impl Config {
@@ -811,8 +833,10 @@ impl Config {
             c.evict.disc_copies = burn.copies;
         }
         let duty = crate::duty::resolve(file.duty, &shown)?;
+        let gaps = Gaps { review_required: file.gaps.review_required.unwrap_or(false) };
         Ok(Config {
             duty,
+            gaps,
             central,
             roles,
             access,

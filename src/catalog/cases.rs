@@ -551,37 +551,4 @@ impl Catalog {
             .collect::<Result<_, _>>()
             .map_err(sql("listing gaps"))
     }
-
-    /// Attaches a written explanation to a gap (R6). An explanation is never replaced: a
-    /// second one is refused.
-    ///
-    /// # Errors
-    /// When the gap does not exist, is already explained in writing, the text is empty, or
-    /// the write fails.
-    pub fn explain_gap(&mut self, gap_id: i64, text: &str) -> Result<(), CatalogError> {
-        if text.trim().is_empty() {
-            return Err(CatalogError::Invalid("the explanation is empty".into()));
-        }
-        let tx = begin(&mut self.conn)?;
-        let n = tx
-            .execute("UPDATE gaps SET explanation = ?2 WHERE id = ?1 AND explanation IS NULL", params![gap_id, text])
-            .map_err(sql("explaining a gap"))?;
-        if n == 0 {
-            return Err(CatalogError::Invalid(format!("no unexplained gap {gap_id}")));
-        }
-        let (serial, session, after, before): (String, String, u64, u64) = tx
-            .query_row("SELECT serial, session, after_seq, before_seq FROM gaps WHERE id = ?1", params![gap_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, super::seq_from_sql(r.get(2)?), super::seq_from_sql(r.get(3)?)))
-            })
-            .map_err(sql("reading a gap"))?;
-        append(
-            &self.actor,
-            self.tz,
-            &tx,
-            Action::GapExplained,
-            format!("session:{serial}/{session}"),
-            json!({ "gap": gap_id, "after_seq": after, "before_seq": before, "explanation": text }),
-        )?;
-        tx.commit().map_err(sql("commit explanation"))
-    }
 }

@@ -17,6 +17,7 @@ mod central;
 mod describe;
 mod duty;
 mod evict;
+mod gaps;
 mod keys;
 mod memory;
 mod registry;
@@ -37,6 +38,7 @@ pub mod descriptions {
 }
 pub use duty::{CheckOut, ExtensionRow};
 pub use evict::Eviction;
+pub use gaps::{Exemption, Explanation, Scan, Statement};
 pub use registry::{Registration, RegistryCheck, RegistryEntry};
 pub use retention::RecordingRow;
 pub use scrub::{CheckedName, PassDelta, ScrubPass};

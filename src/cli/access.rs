@@ -73,6 +73,19 @@ pub enum AccessCommand {
         /// Request number.
         id: i64,
     },
+    /// Play one file of an approved view request: the station hands it to the viewer, checked
+    /// against the custody log as it is read, and logs the view (R9). To standard output
+    /// (`| mpv -`), or into `--player`'s standard input.
+    Play {
+        /// Request number.
+        id: i64,
+        /// The file, as `access view` lists it (archive path, or its full path).
+        file: String,
+        /// A player command run by the viewer's own shell, fed the footage on its standard
+        /// input, e.g. `"mpv -"`.
+        #[arg(long, value_name = "CMD")]
+        player: Option<String>,
+    },
     /// Mark a case or a recording secret, commercial-secret or privacy (R10).
     Mark {
         /// The case.
@@ -124,7 +137,7 @@ pub struct ExportArgs {
     pub prepared: bool,
 }
 
-fn refused(e: AccessError) -> anyhow::Error {
+pub(super) fn refused(e: AccessError) -> anyhow::Error {
     Refused(e.to_string()).into()
 }
 
@@ -137,7 +150,7 @@ pub(super) fn mark_rule(config: &Config, m: Mark) -> &MarkRule {
 }
 
 /// The recordings a scope covers (still in the archive).
-fn recordings_of(catalog: &Catalog, scope: &Scope) -> anyhow::Result<Vec<RecordingRow>> {
+pub(super) fn recordings_of(catalog: &Catalog, scope: &Scope) -> anyhow::Result<Vec<RecordingRow>> {
     let all = catalog.recordings()?;
     let rows: Vec<RecordingRow> = match scope {
         Scope::Case(c) => all.into_iter().filter(|r| r.recording.cases.iter().any(|x| x == c)).collect(),
@@ -186,7 +199,7 @@ fn marks_of(catalog: &Catalog, scope: &Scope, recs: &[RecordingRow]) -> anyhow::
 /// are now, at the moment footage leaves (R10; S0 §18, S2 §26, S4 §25): a mark added after it,
 /// or an approver no longer holding the approver role or no longer on the mark's `approvers`,
 /// voids it for good, with its custody event (`access_voided`), and refuses.
-fn still_holds(
+pub(super) fn still_holds(
     catalog: &mut Catalog,
     config: &Config,
     req: &mut AccessRequest,
@@ -209,7 +222,7 @@ fn still_holds(
 }
 
 /// Lapses every approval and undecided request past its validity, each with its event.
-fn expire_lapsed(catalog: &mut Catalog, config: &Config) -> anyhow::Result<()> {
+pub(super) fn expire_lapsed(catalog: &mut Catalog, config: &Config) -> anyhow::Result<()> {
     let now = Utc::now();
     for mut r in catalog.accesses(None)? {
         if r.expire(now, config.access.approval_valid) {
@@ -224,6 +237,9 @@ fn expire_lapsed(catalog: &mut Catalog, config: &Config) -> anyhow::Result<()> {
 /// # Errors
 /// When it is refused or could not run (exit code 2).
 pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    if let AccessCommand::Play { id, file, player } = cmd {
+        return super::play::run(*id, file, player.as_deref(), config);
+    }
     let mut catalog = super::open_catalog_as_user(config)?;
     expire_lapsed(&mut catalog, config)?;
     let me = caller();
@@ -362,6 +378,7 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
                 "informant recorded for case {number}; it never leaves the station / 举报人信息已登记，不对外提供"
             );
         }
+        AccessCommand::Play { .. } => unreachable!("`access play` runs in cli/play.rs"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -636,7 +653,7 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
 
 /// Raises the alarm for a file an export found contradicting the custody log, and the error
 /// that refuses the export, in both languages.
-fn fixity_refused(catalog: &mut Catalog, path: &str, found: &crate::ledger::Fixity) -> anyhow::Error {
+pub(super) fn fixity_refused(catalog: &mut Catalog, path: &str, found: &crate::ledger::Fixity) -> anyhow::Error {
     let (en, zh) = match catalog.fixity_alarm(path, found, "export") {
         Ok(t) => t,
         Err(e) => return anyhow::Error::new(e).context(format!("recording the alarm for {path}")),

@@ -1,6 +1,6 @@
-//! `evidock case create|label|list|show|assign|propose|describe|check-folder` and `evidock gap
-//! list|explain`: cases and their footage (R4, R13), their descriptions (S4 §23), the case
-//! folders' labels and manifests (S3 §26), and written explanations of gaps (R6).
+//! `evidock case create|label|list|show|assign|propose|describe|check-folder`: cases and their
+//! footage (R4, R13), their descriptions (S4 §23), the case folders' labels and manifests
+//! (S3 §26).
 
 use std::process::ExitCode;
 
@@ -130,28 +130,6 @@ pub enum CaseCommand {
         /// JSON.
         #[arg(long)]
         json: bool,
-    },
-}
-
-/// `evidock gap ...`
-#[derive(Debug, clap::Subcommand)]
-pub enum GapCommand {
-    /// List gaps in recording (`--open`: unexplained ones only).
-    List {
-        /// Only gaps the recorder did not explain and nobody explained in writing yet.
-        #[arg(long)]
-        open: bool,
-        /// JSON, one object per gap.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Attach a written explanation to a gap (R6).
-    Explain {
-        /// Gap id (from `gap list`).
-        id: i64,
-        /// The explanation.
-        #[arg(long)]
-        text: String,
     },
 }
 
@@ -482,46 +460,4 @@ fn check_folder(dir: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if c.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-pub fn run_gap(cmd: &GapCommand, config: &Config) -> anyhow::Result<ExitCode> {
-    let mut catalog = super::open_catalog_as_user(config)?;
-    match cmd {
-        GapCommand::List { open, json } => {
-            for g in catalog.gaps(*open)? {
-                if *json {
-                    crate::outln!(
-                        "{}",
-                        serde_json::json!({
-                            "id": g.id, "serial": g.serial, "session": g.session, "after_seq": g.after_seq,
-                            "before_seq": g.before_seq, "from": g.from, "to": g.to, "duration_ms": g.duration_ms,
-                            "reason": g.reason, "explanation": g.explanation,
-                        })
-                    );
-                } else {
-                    let why = match (&g.reason, &g.explanation) {
-                        (Some(r), _) => format!("recorder: {r}"),
-                        (None, Some(e)) => format!("explained 已说明: {e}"),
-                        (None, None) => "UNEXPLAINED 未说明".to_string(),
-                    };
-                    crate::outln!(
-                        "#{:<4} {} {} seq {}→{}  {} – {}  {} s  {why}",
-                        g.id,
-                        g.serial,
-                        g.session,
-                        g.after_seq,
-                        g.before_seq,
-                        g.from,
-                        g.to,
-                        g.duration_ms / 1000
-                    );
-                }
-            }
-        }
-        GapCommand::Explain { id, text } => {
-            catalog.explain_gap(*id, text)?;
-            crate::outln!("gap {id} explained / 已书面说明");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

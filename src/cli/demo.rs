@@ -211,6 +211,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &config.catalog_path(),
         &config.paths.state_dir,
         &crate::custody::checkpoint::key_name(&config.station_name),
+        Some(&config.paths.archive_root),
     )?;
     if args.keep_running {
         eprintln!("evidock demo: still running; dock more volumes into {} (Ctrl-C stops)", dock.display());

@@ -52,8 +52,9 @@ const FILERS: &[Role] = &[Role::Custodian, Role::Archivist];
 pub fn rule(cmd: &Command) -> Rule {
     use super::access::AccessCommand as A;
     use super::burn::{BurnCommand as B, DiscCommand as Dc};
-    use super::case::{CaseCommand as C, GapCommand as G};
+    use super::case::CaseCommand as C;
     use super::device::DeviceCommand as D;
+    use super::gap::GapCommand as G;
     use super::log::LogCommand as L;
     use super::retention::{PurgeCommand as P, ReportCommand as Rp, RetentionCommand as R};
     match cmd {
@@ -74,7 +75,7 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Replicate(super::central::ReplicateCommand::Recall { .. }) => Rule::Station(FILERS),
         Command::Status(_) => Rule::Station(ANY),
         Command::Access(a) => match a {
-            A::Request { .. } | A::List { .. } | A::View { .. } => Rule::Station(ANY),
+            A::Request { .. } | A::List { .. } | A::View { .. } | A::Play { .. } => Rule::Station(ANY),
             A::Approve { .. } | A::Deny { .. } => Rule::Station(&[Role::Approver]),
             A::Mark { .. } | A::Unmark { .. } | A::Informant { .. } => Rule::Station(&[Role::Archivist, Role::Admin]),
         },
@@ -106,8 +107,9 @@ pub fn rule(cmd: &Command) -> Rule {
             C::List | C::Show { .. } | C::Propose { .. } | C::Describe { .. } => Rule::Station(ANY),
             C::CheckFolder { .. } => Rule::Local,
         },
-        Command::Gap(G::Explain { .. }) => Rule::Station(FILERS),
-        Command::Gap(G::List { .. }) => Rule::Station(ANY),
+        Command::Gap(G::Explain { .. } | G::Exempt { .. }) => Rule::Station(FILERS),
+        Command::Gap(G::List { .. } | G::Exemptions { .. }) => Rule::Station(ANY),
+        Command::Gap(G::Review { .. } | G::ExemptApprove { .. }) => Rule::Station(&[Role::Approver]),
         Command::Retention(r) => match r {
             R::Show { .. } | R::Due { .. } | R::Purge(P::List) => Rule::Station(ANY),
             R::Flag { .. } | R::Unflag { .. } | R::Hold { .. } | R::Release { .. } => {
@@ -160,6 +162,9 @@ pub fn paths(cmd: &mut Command) -> Vec<(&mut PathBuf, PathUse)> {
             from.key.iter_mut().map(|p| (p, PathUse::Read)).collect()
         }
         Command::Export(args) => vec![(&mut args.to, PathUse::Dir)],
+        Command::Gap(super::gap::GapCommand::Explain { scan, .. }) => {
+            scan.iter_mut().map(|p| (p, PathUse::Read)).collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -179,6 +184,21 @@ thread_local! {
     static CALLER: RefCell<Option<Caller>> = const { RefCell::new(None) };
     static OUT: RefCell<Option<Box<dyn Write + Send>>> = const { RefCell::new(None) };
     static ERR: RefCell<Option<Box<dyn Write + Send>>> = const { RefCell::new(None) };
+    static FILES: RefCell<Option<crate::control::server::FileSender>> = const { RefCell::new(None) };
+}
+
+/// Hands the caller of the command running on this thread a read-only descriptor of an
+/// archived file with what the log recorded of it (approved viewing, `access play`). `Ok(false)`
+/// when the command runs in the caller's own process (no service between them): the caller
+/// then reads the file itself.
+///
+/// # Errors
+/// When the caller's connection failed.
+pub fn hand_file(offer: &crate::control::wire::FileOffer, fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<bool> {
+    FILES.with(|f| match f.borrow().as_ref() {
+        Some(sender) => sender.send(offer, fd).map(|()| true),
+        None => Ok(false),
+    })
 }
 
 /// The caller of the command running on this thread. Outside a station command (the daemon's
@@ -350,11 +370,13 @@ fn run_as(
     if let Some(s) = streams {
         OUT.with(|o| *o.borrow_mut() = Some(s.out));
         ERR.with(|o| *o.borrow_mut() = Some(s.err));
+        FILES.with(|o| *o.borrow_mut() = Some(s.files));
     }
     let result = super::dispatch(cmd, config);
     CALLER.with(|c| *c.borrow_mut() = None);
     OUT.with(|o| *o.borrow_mut() = None);
     ERR.with(|o| *o.borrow_mut() = None);
+    FILES.with(|o| *o.borrow_mut() = None);
     if let Err(e) = &result {
         if let Some(r) = e.downcast_ref::<Refused>() {
             log_refusal(config, &caller.identity, Some(caller.actor.role), cmd, &r.0, caller.via_daemon);
@@ -562,6 +584,9 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
         let mut parsed = <super::Cli as clap::Parser>::try_parse_from(
             std::iter::once("evidock".to_string()).chain(args.iter().cloned()),
         )?;
+        if let Command::Access(super::access::AccessCommand::Play { player, .. }) = &parsed.command {
+            super::play::check_sink(player.as_deref())?;
+        }
         // An export is written into a folder this process makes for the service to write in.
         let export = match &parsed.command {
             Command::Export(a) => {
@@ -583,7 +608,8 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
         }
         let request = Request { v: crate::control::wire::VERSION, argv: args, paths: cmd_paths };
         let mut error = None;
-        let called = crate::control::client::call(socket, stream, &request, &fds, |reply| match reply {
+        let mut handed = None;
+        let on_reply = |reply: &crate::control::wire::Reply| match reply {
             crate::control::wire::Reply::Out(text) => {
                 let _ = stdout().write_all(text.as_bytes());
             }
@@ -591,8 +617,12 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
                 let _ = std::io::stderr().write_all(text.as_bytes());
             }
             crate::control::wire::Reply::Error(message) => error = Some(message.clone()),
-            crate::control::wire::Reply::Exit(_) | crate::control::wire::Reply::Hello(_) => {}
-        });
+            crate::control::wire::Reply::Exit(_)
+            | crate::control::wire::Reply::Hello(_)
+            | crate::control::wire::Reply::File(_) => {}
+        };
+        let on_file = |offer, fd| handed = Some((offer, fd));
+        let called = crate::control::client::call_receiving(socket, stream, &request, &fds, on_reply, on_file);
         let code = match called {
             Ok(code) => code,
             Err(e) => {
@@ -610,6 +640,11 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
             Some(e) if code == 0 => e.finish()?,
             Some(e) => e.abandon(),
             None => {}
+        }
+        if let Some((offer, fd)) = handed {
+            // Approved viewing: the service handed over the archived file; it plays here, in
+            // the viewer's own process, checked against the log as it is read.
+            return super::play::watch(std::fs::File::from(fd), &offer, super::play::player_of(&parsed.command));
         }
         return Ok(ExitCode::from(code));
     }

@@ -122,8 +122,14 @@ pub struct Source {
 /// # Errors
 /// When the command could not run (exit code 2): no database, unreadable files, no key. A
 /// broken log is not an error: exit code 1.
-pub fn run(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> anyhow::Result<ExitCode> {
-    let (text, code) = execute(cmd, db, state_dir, key_name)?;
+pub fn run(
+    cmd: &LogCommand,
+    db: &Path,
+    state_dir: &Path,
+    key_name: &str,
+    archive_root: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let (text, code) = execute_at(cmd, db, state_dir, key_name, archive_root)?;
     let mut out = super::invoke::stdout();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(code),
@@ -135,7 +141,20 @@ pub fn run(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> any
 
 const FOUND: u8 = 1;
 
+#[cfg(test)]
 fn execute(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> anyhow::Result<(String, ExitCode)> {
+    execute_at(cmd, db, state_dir, key_name, None)
+}
+
+/// Runs a `log` command; `archive_root`, when given, is the station's archive, whose scanned
+/// gap statements `log verify` checks against the log too.
+fn execute_at(
+    cmd: &LogCommand,
+    db: &Path,
+    state_dir: &Path,
+    key_name: &str,
+    archive_root: Option<&Path>,
+) -> anyhow::Result<(String, ExitCode)> {
     let paths = KeyPaths::in_dir(state_dir);
     match cmd {
         LogCommand::Tail { n, json } => {
@@ -166,7 +185,11 @@ fn execute(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> any
                 None => store::audit_unsigned(&conn)?,
             };
             // The station's own readable tables against the log (R11).
-            let edited = if from.db.is_none() { super::records::check(&conn)? } else { Vec::new() };
+            let mut edited = if from.db.is_none() { super::records::check(&conn)? } else { Vec::new() };
+            if let (None, Some(root)) = (&from.db, archive_root) {
+                // Scanned gap statements in the archive against the hashes the log recorded.
+                edited.extend(super::records::scans(&conn, root)?);
+            }
             let text = if *json {
                 let mut v: serde_json::Value = serde_json::from_str(&audit_json(&report))?;
                 v["catalogue_edited"] = json!(edited
@@ -919,7 +942,7 @@ mod tests {
     fn run_reports_exit_codes() {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("catalog.db");
-        let missing = run(&verify_cmd(vec![], Source::default()), &db, dir.path(), NAME).expect_err("missing");
+        let missing = run(&verify_cmd(vec![], Source::default()), &db, dir.path(), NAME, None).expect_err("missing");
         assert!(format!("{missing:#}").contains("has not run yet"));
         let (_d, db, state) = station(3);
         assert_eq!(exec(&verify_cmd(vec![], Source::default()), &db, &state).1, ExitCode::SUCCESS);

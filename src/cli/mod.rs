@@ -11,10 +11,12 @@ mod daemon;
 mod demo;
 mod device;
 mod duty;
+mod gap;
 mod history;
 mod ingest;
 pub mod invoke;
 pub mod log;
+mod play;
 mod records;
 mod retention;
 pub mod sim;
@@ -61,7 +63,7 @@ pub enum Command {
     Case(history::CaseCommand),
     /// Gaps in recording and their written explanations (R6).
     #[command(subcommand)]
-    Gap(case::GapCommand),
+    Gap(gap::GapCommand),
     /// Retention: flags, holds, deadlines, purges (R7).
     #[command(subcommand)]
     Retention(retention::RetentionCommand),
@@ -162,6 +164,7 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
                 &config.catalog_path(),
                 &config.paths.state_dir,
                 &crate::custody::checkpoint::key_name(&config.station_name),
+                Some(&config.paths.archive_root),
             )?;
             // A verification of the station's own log, asked of the service, is itself an event.
             if matches!(cmd, log::LogCommand::Verify { from, .. } if from.db.is_none()) && invoke::caller().via_daemon {
@@ -177,7 +180,7 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Duty(cmd) => duty::run(cmd, config),
         Command::Case(history::CaseCommand::History(args)) => history::run_history(args, config),
         Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, config),
-        Command::Gap(cmd) => case::run_gap(cmd, config),
+        Command::Gap(cmd) => gap::run(cmd, config),
         Command::Retention(cmd) => retention::run(cmd, config),
         Command::Report(cmd) => retention::run_report(cmd, config),
         Command::Burn(cmd) => burn::run(cmd, config),

@@ -69,9 +69,14 @@ pub fn check(conn: &Connection) -> anyhow::Result<Vec<Edited>> {
     }
 
     // Gap explanations (R6): `gap_explained` carries the gap id and the text.
+    // A rejected explanation (`gap_reviewed`, S2 §18) leaves its gap unexplained again.
     let mut logged: BTreeMap<i64, String> = BTreeMap::new();
-    for (_, _, d) in events(conn, &["gap_explained"])? {
-        if let (Some(id), Some(t)) = (d["gap"].as_i64(), d["explanation"].as_str()) {
+    for (a, _, d) in events(conn, &["gap_explained", "gap_reviewed"])? {
+        if a == "gap_reviewed" {
+            if let (Some(id), Some("rejected")) = (d["gap"].as_i64(), d["decision"].as_str()) {
+                logged.remove(&id);
+            }
+        } else if let (Some(id), Some(t)) = (d["gap"].as_i64(), d["explanation"].as_str()) {
             logged.insert(id, t.to_string());
         }
     }
@@ -182,6 +187,10 @@ pub fn check(conn: &Connection) -> anyhow::Result<Vec<Edited>> {
     if has_table(conn, "descriptions")? {
         descriptions(conn, &mut out)?;
     }
+    if has_table(conn, "gap_statements")? && has_table(conn, "recording_exemptions")? {
+        gap_statements(conn, &mut out)?;
+        exemptions(conn, &mut out)?;
+    }
     Ok(out)
 }
 
@@ -267,4 +276,144 @@ fn case_labels(conn: &Connection, out: &mut Vec<Edited>) -> anyhow::Result<()> {
         differs(out, "cases", number.clone(), "the case is gone", "案件被删除");
     }
     Ok(())
+}
+
+/// Who wrote each explanation, its scan and its review (R6, S2 §18; INV-37), as the latest
+/// `gap_explained` and the `gap_reviewed` after it wrote them.
+fn gap_statements(conn: &Connection, out: &mut Vec<Edited>) -> anyhow::Result<()> {
+    let mut logged: BTreeMap<i64, (Value, Option<Value>)> = BTreeMap::new();
+    for (a, _, d) in events(conn, &["gap_explained", "gap_reviewed"])? {
+        let Some(id) = d["gap"].as_i64() else { continue };
+        if a == "gap_explained" {
+            // Explanations written before authors were recorded have no statement row.
+            if d["author"].is_string() {
+                logged.insert(id, (d, None));
+            }
+        } else if let Some(e) = logged.get_mut(&id) {
+            e.1 = Some(d);
+        }
+    }
+    type Row = (i64, String, String, Option<String>, Option<i64>, Option<String>, String, Option<String>);
+    let mut st = conn.prepare(
+        "SELECT gap_id, author, typed_by, scan_path, scan_size, scan_blake3, review, review_note FROM gap_statements",
+    )?;
+    let rows: Vec<Row> = st
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (id, author, typed_by, path, size, hash, review, note) in rows {
+        let Some((d, reviewed)) = logged.remove(&id) else {
+            differs(out, "gap_statements", id.to_string(), "a statement no event wrote", "中断说明人记录无日志记录");
+            continue;
+        };
+        if d["author"].as_str() != Some(author.as_str()) || d["typed_by"].as_str() != Some(typed_by.as_str()) {
+            differs(out, "gap_statements", id.to_string(), "the author was changed", "中断说明人被改动");
+        }
+        let scan = &d["scan"];
+        if scan["path"].as_str() != path.as_deref()
+            || scan["size"].as_i64() != size
+            || scan["blake3"].as_str() != hash.as_deref()
+        {
+            differs(out, "gap_statements", id.to_string(), "the scanned statement was changed", "说明扫描件记录被改动");
+        }
+        let (want, want_note) = match &reviewed {
+            Some(r) => (r["decision"].as_str().unwrap_or_default(), r["note"].as_str()),
+            None => (d["review"].as_str().unwrap_or_default(), None),
+        };
+        if want != review || (reviewed.is_some() && want_note != note.as_deref()) {
+            differs(out, "gap_statements", id.to_string(), "the review was changed", "审核结果被改动");
+        }
+    }
+    for id in logged.keys() {
+        differs(out, "gap_statements", id.to_string(), "the statement is gone", "中断说明人记录被删除");
+    }
+    Ok(())
+}
+
+/// Approvals not to record (S1 §8; INV-37): officer, window and reason as entered, and the
+/// approval, as `recording_exemption_recorded` and `recording_exemption_approved` wrote them.
+fn exemptions(conn: &Connection, out: &mut Vec<Edited>) -> anyhow::Result<()> {
+    let mut logged: BTreeMap<i64, (Value, Option<String>)> = BTreeMap::new();
+    for (a, _, d) in events(conn, &["recording_exemption_recorded", "recording_exemption_approved"])? {
+        let Some(id) = d["exemption"].as_i64() else { continue };
+        if a == "recording_exemption_recorded" {
+            logged.insert(id, (d, None));
+        } else if let Some(e) = logged.get_mut(&id) {
+            e.1 = d["approved_by"].as_str().map(str::to_string);
+        }
+    }
+    type Row = (i64, String, String, String, String, Option<String>);
+    let mut st = conn.prepare("SELECT id, officer, from_t, to_t, reason, approved_by FROM recording_exemptions")?;
+    let rows: Vec<Row> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, officer, from, to, reason, approved_by) in rows {
+        let Some((d, approved)) = logged.remove(&id) else {
+            differs(
+                out,
+                "recording_exemptions",
+                id.to_string(),
+                "an exemption no event entered",
+                "不予录像登记无日志记录",
+            );
+            continue;
+        };
+        if d["officer"].as_str() != Some(officer.as_str())
+            || d["from"].as_str() != Some(from.as_str())
+            || d["to"].as_str() != Some(to.as_str())
+            || d["reason"].as_str() != Some(reason.as_str())
+        {
+            differs(out, "recording_exemptions", id.to_string(), "the exemption was changed", "不予录像登记被改动");
+        }
+        if approved != approved_by {
+            differs(out, "recording_exemptions", id.to_string(), "the approval differs", "不予录像批准状态被改动");
+        }
+    }
+    for id in logged.keys() {
+        differs(out, "recording_exemptions", id.to_string(), "the exemption is gone", "不予录像登记被删除");
+    }
+    Ok(())
+}
+
+/// The scanned statements the log names (the latest explanation of each gap, INV-37), read
+/// from the archive and held against the size and BLAKE3 the log recorded: a scan missing or
+/// changed is named like an edited row.
+///
+/// # Errors
+/// When the database cannot be read.
+pub fn scans(conn: &Connection, archive_root: &std::path::Path) -> anyhow::Result<Vec<Edited>> {
+    let mut out = Vec::new();
+    let mut logged: BTreeMap<i64, Value> = BTreeMap::new();
+    for (_, _, d) in events(conn, &["gap_explained"])? {
+        if let (Some(id), true) = (d["gap"].as_i64(), d["scan"].is_object()) {
+            logged.insert(id, d["scan"].clone());
+        }
+    }
+    for (id, scan) in logged {
+        let Some(path) = scan["path"].as_str() else { continue };
+        let file = archive_root.join(path);
+        let found = std::fs::read(&file).map(|b| (b.len() as u64, blake3::hash(&b).to_hex().to_string()));
+        match found {
+            Err(_) => differs(
+                &mut out,
+                "gap_statements",
+                id.to_string(),
+                "the scanned statement is missing from the archive",
+                "说明扫描件缺失",
+            ),
+            Ok((size, hash)) => {
+                if Some(size) != scan["size"].as_u64() || Some(hash.as_str()) != scan["blake3"].as_str() {
+                    differs(
+                        &mut out,
+                        "gap_statements",
+                        id.to_string(),
+                        "the scanned statement's bytes differ",
+                        "说明扫描件内容被改动",
+                    );
+                }
+            }
+        }
+    }
+    Ok(out)
 }

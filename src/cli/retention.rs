@@ -685,10 +685,13 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
                 config.timezone,
                 now,
             );
+            let (exemptions, unreviewed) = super::gap::report_facts(&catalog)?;
             let input = report::Input {
                 period,
                 now,
                 duty: &duty,
+                exemptions: &exemptions,
+                unreviewed: &unreviewed,
                 recordings: &facts,
                 devices: &devices,
                 windows: &windows,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 
-use super::wire::{Reply, Request, Station, MAX_FDS, VERSION};
+use super::wire::{FileOffer, Reply, Request, Station, MAX_FDS, VERSION};
 
 /// Why a call through the socket failed.
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +108,23 @@ pub fn call(
     stream: UnixStream,
     request: &Request,
     fds: &[OwnedFd],
+    on_reply: impl FnMut(&Reply),
+) -> Result<u8, ClientError> {
+    call_receiving(path, stream, request, fds, on_reply, |_, _| {})
+}
+
+/// [`call`], also receiving the descriptors the service hands back: each [`Reply::File`] goes
+/// to `on_file` with its descriptor (a read-only archived file) instead of to `on_reply`.
+///
+/// # Errors
+/// On an I/O or protocol failure (a `file` reply that came without its descriptor).
+pub fn call_receiving(
+    path: &Path,
+    stream: UnixStream,
+    request: &Request,
+    fds: &[OwnedFd],
     mut on_reply: impl FnMut(&Reply),
+    mut on_file: impl FnMut(FileOffer, OwnedFd),
 ) -> Result<u8, ClientError> {
     let io = |source| ClientError::Io { path: path.to_path_buf(), source };
     debug_assert_eq!(request.v, VERSION);
@@ -131,7 +147,8 @@ pub fn call(
     (&stream).write_all(&line[sent..]).map_err(io)?;
     stream.shutdown(std::net::Shutdown::Write).map_err(io)?;
 
-    let mut reader = BufReader::new(&stream);
+    let received = std::cell::RefCell::new(std::collections::VecDeque::new());
+    let mut reader = BufReader::new(Receiving { stream: &stream, fds: &received });
     let mut buf = String::new();
     loop {
         buf.clear();
@@ -140,9 +157,45 @@ pub fn call(
         }
         let reply: Reply = serde_json::from_str(buf.trim_end())
             .map_err(|_| ClientError::Protocol { path: path.to_path_buf(), line: buf.trim_end().to_string() })?;
-        if let Reply::Exit(code) = reply {
-            return Ok(code);
+        match reply {
+            Reply::Exit(code) => return Ok(code),
+            Reply::File(offer) => match received.borrow_mut().pop_front() {
+                Some(fd) => on_file(offer, fd),
+                None => {
+                    return Err(ClientError::Protocol { path: path.to_path_buf(), line: buf.trim_end().to_string() })
+                }
+            },
+            reply => on_reply(&reply),
         }
-        on_reply(&reply);
+    }
+}
+
+/// The replies' bytes, read with `recvmsg` so that a descriptor sent with a `file` reply is
+/// kept (in `fds`, in the order received) rather than closed by a plain read.
+struct Receiving<'a> {
+    stream: &'a UnixStream,
+    fds: &'a std::cell::RefCell<std::collections::VecDeque<OwnedFd>>,
+}
+
+impl std::io::Read for Receiving<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned};
+        use std::os::fd::FromRawFd;
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let msg = loop {
+            match recvmsg::<()>(self.stream.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => break r.map_err(std::io::Error::from)?,
+            }
+        };
+        for c in msg.cmsgs().map_err(std::io::Error::from)? {
+            if let ControlMessageOwned::ScmRights(list) = c {
+                // SAFETY: the kernel just installed these descriptors in this process; nothing
+                // else owns them.
+                self.fds.borrow_mut().extend(list.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+        Ok(msg.bytes)
     }
 }

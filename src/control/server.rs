@@ -12,7 +12,7 @@ use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use tokio_util::sync::CancellationToken;
 
 use super::roles::Identity;
-use super::wire::{Reply, Request, Station, MAX_FDS, MAX_REQUEST, VERSION};
+use super::wire::{FileOffer, Reply, Request, Station, MAX_FDS, MAX_REQUEST, VERSION};
 
 /// What the daemon does with one request: given the caller (from the kernel), its pid, the
 /// request, the descriptors it carried and the command's output streams (sent to the caller
@@ -26,6 +26,47 @@ pub struct Streams {
     pub out: Box<dyn Write + Send>,
     /// Standard error: each write goes out as one `note` reply.
     pub err: Box<dyn Write + Send>,
+    /// Descriptors handed to the caller, each with its `file` reply (approved viewing).
+    pub files: FileSender,
+}
+
+/// Hands the caller a descriptor with a [`Reply::File`] line on the command's connection
+/// (`SCM_RIGHTS` on the line's first byte), in order with the command's other replies.
+pub struct FileSender {
+    stream: std::os::unix::net::UnixStream,
+    broken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FileSender {
+    /// Sends `offer` with `fd`, which the caller receives as its own descriptor.
+    ///
+    /// # Errors
+    /// When the caller stopped reading or the connection failed.
+    pub fn send(&self, offer: &FileOffer, fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.broken.load(Ordering::Acquire) {
+            return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        }
+        let line = Reply::File(offer.clone()).line();
+        let raw = [fd.as_raw_fd()];
+        let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&raw)];
+        let sent = nix::sys::socket::sendmsg::<()>(
+            self.stream.as_raw_fd(),
+            &[std::io::IoSlice::new(line.as_bytes())],
+            &cmsg,
+            MsgFlags::empty(),
+            None,
+        )
+        .map_err(std::io::Error::from);
+        let sent = match sent {
+            Ok(n) => n,
+            Err(e) => {
+                self.broken.store(true, Ordering::Release);
+                return Err(e);
+            }
+        };
+        (&self.stream).write_all(&line.as_bytes()[sent..])
+    }
 }
 
 /// One of [`Streams`]: the connection, whether it carries standard error, and whether a
@@ -364,6 +405,7 @@ fn handle(
     let streams = Streams {
         out: Box::new(ReplyOut { stream: stream.try_clone()?, err: false, broken: broken.clone() }),
         err: Box::new(ReplyOut { stream: stream.try_clone()?, err: true, broken: broken.clone() }),
+        files: FileSender { stream: stream.try_clone()?, broken: broken.clone() },
     };
     let result = handler(who, pid, request, fds, streams);
     let mut s = &stream;
@@ -458,6 +500,44 @@ mod tests {
         assert!(admit(&open, 1002, &limits).is_ok(), "a closed connection gives its place back");
         drop(b1);
         assert_eq!(open.lock().unwrap().by_uid.get(&1001), None, "no entry left for a user with none open");
+    }
+
+    /// A `file` reply carries its descriptor to the client, in order with the other replies:
+    /// the client reads the very file the service opened, read-only.
+    #[test]
+    fn a_file_reply_hands_the_client_a_read_only_descriptor() {
+        use std::io::{Read, Seek};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.mp4");
+        std::fs::write(&path, b"footage bytes").unwrap();
+        let (service, client) = std::os::unix::net::UnixStream::pair().unwrap();
+        let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sender = FileSender { stream: service.try_clone().unwrap(), broken };
+        let offer = FileOffer { name: "2026/01/02/a.mp4".into(), size: 13, blake3: "00".into() };
+        let file = std::fs::File::open(&path).unwrap();
+        (&service).write_all(Reply::Out("before\n".into()).line().as_bytes()).unwrap();
+        sender.send(&offer, std::os::fd::AsFd::as_fd(&file)).unwrap();
+        (&service).write_all(Reply::Exit(0).line().as_bytes()).unwrap();
+        drop(file);
+        let request = Request { v: VERSION, argv: vec!["access".into()], paths: Vec::new() };
+        let (mut outs, mut got) = (Vec::new(), None);
+        let code = super::super::client::call_receiving(
+            Path::new("test.sock"),
+            client,
+            &request,
+            &[],
+            |r| outs.push(r.clone()),
+            |o, fd| got = Some((o, std::fs::File::from(fd))),
+        )
+        .unwrap();
+        assert_eq!((code, outs), (0, vec![Reply::Out("before\n".into())]));
+        let (o, mut f) = got.expect("the descriptor arrived");
+        assert_eq!(o, offer);
+        f.rewind().unwrap();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        assert_eq!(bytes, b"footage bytes");
+        assert!(f.write_all(b"x").is_err(), "read-only");
     }
 
     #[test]

@@ -10,6 +10,13 @@
 //! order (`SCM_RIGHTS`). Replies are JSON objects, one per line: any number of `{"out": TEXT}`
 //! (standard output), `{"note": TEXT}` (standard error), at most one `{"error": TEXT}` (the command could not run), and a last
 //! `{"exit": CODE}`.
+//!
+//! One reply carries a descriptor back: `{"file": {"name": PATH, "size": BYTES, "blake3": HEX}}`
+//! (approved viewing, `access play`) is sent with `sendmsg` and exactly one open descriptor on
+//! its first byte (`SCM_RIGHTS`): the archived file named, opened read-only by the service.
+//! `size` and `blake3` are what the custody log recorded for it; the client checks the bytes
+//! against them as it reads. A client reads replies with `recvmsg` so that the descriptor is
+//! not lost; a `file` line without one is a protocol error.
 
 use serde::{Deserialize, Serialize};
 
@@ -56,8 +63,23 @@ pub enum Reply {
     Note(String),
     /// The command could not run: the message `evidock: ...` the caller prints.
     Error(String),
+    /// A read-only descriptor of an archived file travels with this line (approved viewing).
+    File(FileOffer),
     /// The exit code; the last line.
     Exit(u8),
+}
+
+/// An archived file handed to the caller as a descriptor (`{"file": ...}`), with what the
+/// custody log recorded of it, against which the caller checks what it reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOffer {
+    /// Its path in the archive (relative to the archive root).
+    pub name: String,
+    /// Its size in bytes, as logged.
+    pub size: u64,
+    /// Its BLAKE3, hex, as logged.
+    pub blake3: String,
 }
 
 impl Reply {
@@ -82,6 +104,8 @@ mod tests {
         assert_eq!(r, Reply::Exit(2));
         let hello = Reply::Hello(Station { station: "宜昌站".into(), state: "/var/lib/evidock".into() });
         assert_eq!(hello.line(), "{\"hello\":{\"station\":\"宜昌站\",\"state\":\"/var/lib/evidock\"}}\n");
+        let file = Reply::File(FileOffer { name: "2026/01/02/a.mp4".into(), size: 3, blake3: "ab".into() });
+        assert_eq!(file.line(), "{\"file\":{\"name\":\"2026/01/02/a.mp4\",\"size\":3,\"blake3\":\"ab\"}}\n");
     }
 
     #[test]

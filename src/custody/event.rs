@@ -315,11 +315,19 @@ pub enum Action {
     /// A recording or a case was described (执法对象, 执法内容, 取证地点; R4, R13, S4 §23) by
     /// its officer or a filer; a new description supersedes the last, which stays in history.
     FootageDescribed,
+    /// The head approved or rejected a written explanation of a gap (R6, S2 §18); a rejected
+    /// one leaves the gap unexplained until it is explained again.
+    GapReviewed,
+    /// An approval not to record was entered: an officer, a window, the reason (S1 §8).
+    RecordingExemptionRecorded,
+    /// An approver other than the person who entered it approved an approval not to record
+    /// (S1 §8); from then on it exempts the missing footage it covers.
+    RecordingExemptionApproved,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 88] = [
+    pub const ALL: [Action; 91] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -408,6 +416,9 @@ impl Action {
         Action::ArchiveStalled,
         Action::LogPointVerified,
         Action::FootageDescribed,
+        Action::GapReviewed,
+        Action::RecordingExemptionRecorded,
+        Action::RecordingExemptionApproved,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -501,6 +512,9 @@ impl Action {
             Action::ArchiveStalled => "archive_stalled",
             Action::LogPointVerified => "log_point_verified",
             Action::FootageDescribed => "footage_described",
+            Action::GapReviewed => "gap_reviewed",
+            Action::RecordingExemptionRecorded => "recording_exemption_recorded",
+            Action::RecordingExemptionApproved => "recording_exemption_approved",
         }
     }
 
@@ -595,6 +609,9 @@ impl Action {
             Action::ArchiveStalled => "存档磁盘无响应",
             Action::LogPointVerified => "保管日志校验点",
             Action::FootageDescribed => "执法记录已说明",
+            Action::GapReviewed => "中断说明已审核",
+            Action::RecordingExemptionRecorded => "不予录像批准已登记",
+            Action::RecordingExemptionApproved => "不予录像已批准",
         }
     }
 
@@ -1068,7 +1085,8 @@ mod tests {
              duty_return_recorded handover_extension_requested handover_extension_approved \
              footage_evicted footage_recalled \
              access_voided flag_withdrawal_requested deadline_returned \
-             archive_stalled log_point_verified footage_described"
+             archive_stalled log_point_verified footage_described \
+             gap_reviewed recording_exemption_recorded recording_exemption_approved"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

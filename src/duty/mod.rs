@@ -399,6 +399,9 @@ pub struct Line {
     pub officer: String,
     /// The recording, for `recording` lines.
     pub recording: Option<String>,
+    /// The shift, station-local, for `no_footage` lines (an approved exemption covering it
+    /// entirely exempts it, S1 §8).
+    pub shift: Option<(NaiveDateTime, NaiveDateTime)>,
     /// What, in English.
     pub text: String,
     /// The same in Chinese.
@@ -437,6 +440,7 @@ pub fn report(
             serial: b.serial.clone(),
             officer: b.officer.clone(),
             recording: None,
+            shift: None,
             text,
             text_zh,
         };
@@ -461,11 +465,15 @@ pub fn report(
                     && local_to_utc(tz, r.end, Pick::Latest) >= b.out_at
             });
             if !any {
-                out.push(line(
-                    "no_footage",
-                    format!("shift {} to {}: no footage recorded", local(tz, b.out_at), local(tz, back)),
-                    format!("{}至{}的执勤无任何录像", local(tz, b.out_at), local(tz, back)),
-                ));
+                let naive = |t: DateTime<Utc>| t.with_timezone(&tz).naive_local();
+                out.push(Line {
+                    shift: Some((naive(b.out_at), naive(back))),
+                    ..line(
+                        "no_footage",
+                        format!("shift {} to {}: no footage recorded", local(tz, b.out_at), local(tz, back)),
+                        format!("{}至{}的执勤无任何录像", local(tz, b.out_at), local(tz, back)),
+                    )
+                });
             }
         }
     }
@@ -496,6 +504,7 @@ pub fn report(
             serial: r.device.clone(),
             officer,
             recording: Some(r.id.clone()),
+            shift: None,
             text,
             text_zh,
         });

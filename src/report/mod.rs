@@ -242,6 +242,47 @@ pub struct Input<'a> {
     /// The duty report's lines over the same period (`duty::report`, R14): recorders not
     /// returned by the end of the working day and shifts without footage become findings.
     pub duty: &'a [crate::duty::Line],
+    /// Approved exemptions from recording (S1 §8): missing footage they cover is listed as
+    /// exempted, not as a finding.
+    pub exemptions: &'a [ExemptionFacts],
+    /// Written explanations of gaps still awaiting the head's review where the bureau requires
+    /// one (S2 §18): each a finding.
+    pub unreviewed: &'a [UnreviewedFacts],
+}
+
+/// An approved exemption from recording (S1 §8: 经现场负责人或办案部门领导同意，可以不予同步录音录像).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExemptionFacts {
+    /// Its number.
+    pub id: i64,
+    /// The officer (badge).
+    pub officer: String,
+    /// From, station-local.
+    pub from: NaiveDateTime,
+    /// To, station-local.
+    pub to: NaiveDateTime,
+    /// Why.
+    pub reason: String,
+}
+
+/// A written explanation of a gap awaiting the head's review (S2 §18).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreviewedFacts {
+    /// The gap.
+    pub gap: i64,
+    /// Its recording (SERIAL/SESSION).
+    pub recording: String,
+    /// The officer who wrote the explanation (badge).
+    pub author: String,
+}
+
+/// Missing footage an approved exemption covers: listed, not counted as a finding (S1 §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exempted {
+    /// What would have been the finding.
+    pub finding: Finding,
+    /// The exemptions that cover it.
+    pub exemptions: Vec<i64>,
 }
 
 /// A kind of breach, with the requirement it breaks.
@@ -276,11 +317,14 @@ pub enum Kind {
     NotReturned,
     /// A closed shift whose recorder holds no footage from it (R14).
     ShiftWithoutFootage,
+    /// A written explanation of a gap not yet reviewed by the head where the bureau requires
+    /// it (R6, S2 §18).
+    UnreviewedExplanation,
 }
 
 impl Kind {
     /// All kinds, in report order.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::LateIngest,
         Kind::UnexplainedGap,
         Kind::ClockDrift,
@@ -295,6 +339,7 @@ impl Kind {
         Kind::RegistryMismatch,
         Kind::NotReturned,
         Kind::ShiftWithoutFootage,
+        Kind::UnreviewedExplanation,
     ];
 
     /// Stable name (`--json`, CSV).
@@ -314,6 +359,7 @@ impl Kind {
             Kind::RegistryMismatch => "registry-mismatch",
             Kind::NotReturned => "not-returned",
             Kind::ShiftWithoutFootage => "shift-without-footage",
+            Kind::UnreviewedExplanation => "unreviewed-explanation",
         }
     }
 
@@ -321,7 +367,7 @@ impl Kind {
     pub fn rule(self) -> &'static str {
         match self {
             Kind::LateIngest => "R3",
-            Kind::UnexplainedGap => "R6",
+            Kind::UnexplainedGap | Kind::UnreviewedExplanation => "R6",
             Kind::ClockDrift => "R2",
             Kind::ChainFailure => "R5",
             Kind::UnregisteredDevice | Kind::RegistryMismatch => "R1",
@@ -350,6 +396,7 @@ impl Kind {
             Kind::RegistryMismatch => "记录仪使用人与登记不符",
             Kind::NotReturned => "记录仪未按时归还",
             Kind::ShiftWithoutFootage => "执勤无录像",
+            Kind::UnreviewedExplanation => "中断说明未经负责人审核",
         }
     }
 
@@ -370,6 +417,7 @@ impl Kind {
             Kind::RegistryMismatch => "Officer differs from registry",
             Kind::NotReturned => "Recorder not returned by day end",
             Kind::ShiftWithoutFootage => "Shift without footage",
+            Kind::UnreviewedExplanation => "Explanation not reviewed",
         }
     }
 
@@ -449,6 +497,8 @@ pub struct Report {
     pub by_device: Vec<Tally>,
     /// The archive's fixity audit (R11), when the caller gathered it.
     pub fixity: Option<FixitySummary>,
+    /// Missing footage approved exemptions cover (S1 §8): not findings.
+    pub exempted: Vec<Exempted>,
     /// Contradictions the dock found at dockings in the period, with a recorder's chain or
     /// with what it remembers of the recorder, and the dock memory's own contradictions with
     /// the custody log (R5, R13), when the caller gathered them.
@@ -786,7 +836,23 @@ pub fn build(input: &Input<'_>) -> Report {
 
     // R11: on-site windows without any footage from the handling officers.
     let windows: Vec<&CaseWindow> = input.windows.iter().filter(|w| input.period.overlaps(w.from, w.to)).collect();
+    let mut exempted = Vec::new();
     for w in &windows {
+        // S1 §8: approved exemptions of the handling officers count as covered time; missing
+        // footage they cover entirely is exempted, not a finding.
+        let allowed: Vec<&ExemptionFacts> = input
+            .exemptions
+            .iter()
+            .filter(|e| w.officers.contains(&e.officer) && e.from < w.to && e.to > w.from)
+            .collect();
+        let excused = |spans: &[(NaiveDateTime, NaiveDateTime)]| -> Option<Vec<i64>> {
+            if allowed.is_empty() {
+                return None;
+            }
+            let mut all = spans.to_vec();
+            all.extend(allowed.iter().map(|e| (e.from.max(w.from), e.to.min(w.to))));
+            uncovered(w.from, w.to, all).is_empty().then(|| allowed.iter().map(|e| e.id).collect())
+        };
         let spans: Vec<(NaiveDateTime, NaiveDateTime)> = input
             .recordings
             .iter()
@@ -794,6 +860,11 @@ pub fn build(input: &Input<'_>) -> Report {
             .map(|r| (r.start, r.end))
             .collect();
         let covered = !spans.is_empty();
+        let excuse = excused(&spans);
+        let mut push_window = |finding: Finding| match &excuse {
+            Some(ids) => exempted.push(Exempted { finding, exemptions: ids.clone() }),
+            None => findings.push(finding),
+        };
         // R13 (S2 §13): footage covering the window only in part is a finding too, naming the
         // parts without footage (a minute or more).
         let holes = uncovered(w.from, w.to, spans);
@@ -801,7 +872,7 @@ pub fn build(input: &Input<'_>) -> Report {
             let fmt = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
             let list = holes.iter().map(|(a, b)| format!("{} – {}", fmt(*a), fmt(*b))).collect::<Vec<_>>().join(", ");
             let span = format!("{} – {}", fmt(w.from), fmt(w.to));
-            findings.push(Finding {
+            push_window(Finding {
                 kind: Kind::PartialFootage,
                 officers: w.officers.clone(),
                 device: None,
@@ -813,7 +884,7 @@ pub fn build(input: &Input<'_>) -> Report {
         }
         if !covered {
             let span = format!("{} – {}", w.from.format("%Y-%m-%d %H:%M:%S"), w.to.format("%Y-%m-%d %H:%M:%S"));
-            findings.push(Finding {
+            push_window(Finding {
                 kind: Kind::NoFootage,
                 officers: w.officers.clone(),
                 device: None,
@@ -825,9 +896,34 @@ pub fn build(input: &Input<'_>) -> Report {
         }
     }
 
+    // R6, S2 §18: explanations the head has not yet reviewed, for recordings in the period.
+    for u in input.unreviewed {
+        let Some(r) = recs.iter().find(|r| r.id == u.recording) else { continue };
+        findings.push(Finding {
+            kind: Kind::UnreviewedExplanation,
+            officers: officer_of(r).into_iter().collect(),
+            device: Some(r.device.clone()),
+            recording: Some(r.id.clone()),
+            case: None,
+            detail: format!(
+                "the written explanation of gap #{} (by officer {}) awaits the head's review",
+                u.gap, u.author
+            ),
+            detail_zh: format!("中断 #{} 的书面说明（说明人 {}）未经本机构主要负责人审核", u.gap, u.author),
+        });
+    }
+
     // R14: the duty report's findings (`not_returned`, `returned_late`, `no_footage`).
     for l in input.duty.iter().filter(|l| l.is_finding()) {
-        findings.push(Finding {
+        // S1 §8: a shift without footage that approved exemptions of its officer cover entirely.
+        let excuse = l.shift.filter(|_| l.kind == "no_footage").and_then(|(from, to)| {
+            let allowed: Vec<&ExemptionFacts> =
+                input.exemptions.iter().filter(|e| e.officer == l.officer && e.from < to && e.to > from).collect();
+            let spans = allowed.iter().map(|e| (e.from.max(from), e.to.min(to))).collect();
+            (!allowed.is_empty() && uncovered(from, to, spans).is_empty())
+                .then(|| allowed.iter().map(|e| e.id).collect::<Vec<i64>>())
+        });
+        let finding = Finding {
             kind: if l.kind == "no_footage" { Kind::ShiftWithoutFootage } else { Kind::NotReturned },
             officers: vec![l.officer.clone()],
             device: Some(l.serial.clone()),
@@ -835,7 +931,11 @@ pub fn build(input: &Input<'_>) -> Report {
             case: None,
             detail: format!("binding #{}: {}", l.binding, l.text),
             detail_zh: format!("领用 #{}：{}", l.binding, l.text_zh),
-        });
+        };
+        match excuse {
+            Some(ids) => exempted.push(Exempted { finding, exemptions: ids }),
+            None => findings.push(finding),
+        }
     }
 
     findings.sort_by(|a, b| {
@@ -882,6 +982,7 @@ pub fn build(input: &Input<'_>) -> Report {
         by_officer,
         by_device: devs.into_values().collect(),
         fixity: None,
+        exempted,
         contradictions: Vec::new(),
     }
 }

@@ -188,6 +188,7 @@ pub fn table(r: &Report) -> String {
         let rows: Vec<Vec<String>> = r.findings.iter().map(finding_row).collect();
         out.push_str(&grid(&FINDING_HEADER, &rows));
     }
+    out.push_str(&exempted_lines(r));
     if let Some(f) = &r.fixity {
         let _ = writeln!(out, "\n归档巡检 Archive fixity (R11)");
         for l in f.lines() {
@@ -199,6 +200,32 @@ pub fn table(r: &Report) -> String {
         for c in &r.contradictions {
             let _ = writeln!(out, "  ! {}", c.line());
         }
+    }
+    out
+}
+
+/// Missing footage approved exemptions cover (S1 §8), one line each; nothing when none.
+fn exempted_lines(r: &Report) -> String {
+    let mut out = String::new();
+    if r.exempted.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n经批准不予录像（不计为问题） Exempted by an approval not to record (S1 §8): {}",
+        r.exempted.len()
+    );
+    for e in &r.exempted {
+        let ids = e.exemptions.iter().map(|i| format!("#{i}")).collect::<Vec<_>>().join(", ");
+        let _ = writeln!(
+            out,
+            "  {} {} [{}] {} / {} — exemption 批准 {ids}",
+            e.finding.case.as_deref().unwrap_or("-"),
+            e.finding.officers.join(","),
+            e.finding.kind.as_str(),
+            e.finding.detail_zh,
+            e.finding.detail
+        );
     }
     out
 }
@@ -285,6 +312,24 @@ pub fn json(r: &Report) -> String {
         })
         .collect();
     let _ = writeln!(o, "  \"findings\": [{}],", block(&findings));
+    let exempted: Vec<String> = r
+        .exempted
+        .iter()
+        .map(|e| {
+            let f = &e.finding;
+            format!(
+                "    {{\"rule\": {}, \"kind\": {}, \"officers\": {}, \"case\": {}, \"detail\": {}, \"detail_zh\": {}, \"exemptions\": [{}]}}",
+                js(f.kind.rule()),
+                js(f.kind.as_str()),
+                js_list(&f.officers),
+                js_opt(f.case.as_deref()),
+                js(&f.detail),
+                js(&f.detail_zh),
+                e.exemptions.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect();
+    let _ = writeln!(o, "  \"exempted\": [{}],", block(&exempted));
     let officers: Vec<String> = r
         .by_officer
         .iter()
@@ -565,6 +610,13 @@ pub fn html(r: &Report) -> String {
         let header: Vec<(&str, &str)> = FINDING_HEADER.iter().map(|x| x.split_once(' ').unwrap_or((x, ""))).collect();
         let rows: Vec<Vec<String>> = r.findings.iter().map(finding_row).collect();
         b.push_str(&html_table(&header, &rows, usize::MAX));
+    }
+    for (i, l) in exempted_lines(r).lines().filter(|l| !l.is_empty()).enumerate() {
+        if i == 0 {
+            let _ = writeln!(b, "<h2>{}</h2>", h(l));
+        } else {
+            let _ = writeln!(b, "<p>{}</p>", h(l.trim()));
+        }
     }
     if let Some(f) = &r.fixity {
         let _ = writeln!(b, "<h2>归档巡检 <span class=\"en\">Archive fixity (R11)</span></h2>");

@@ -140,6 +140,8 @@ fn run(w: &World) -> Report {
         calendar: &w.calendar,
         rules: &w.rules,
         duty: &w.duty,
+        exemptions: &[],
+        unreviewed: &[],
     })
 }
 
@@ -492,6 +494,7 @@ fn duty_findings_are_compliance_findings() {
         serial: "ZFY0001".into(),
         officer: "3201001".into(),
         recording: None,
+        shift: None,
         text: format!("{kind} text"),
         text_zh: format!("{kind} 说明"),
     };
@@ -781,4 +784,114 @@ fn sample_renderers_carry_the_seed_and_method() {
     assert!(render::sample_table(&s).contains(&u64::MAX.to_string()));
     let html = render::sample_html(&s);
     assert!(html.contains("抽查样本") && html.contains(&u64::MAX.to_string()));
+}
+
+fn build_with(w: &World, exemptions: &[ExemptionFacts], unreviewed: &[UnreviewedFacts]) -> Report {
+    build(&Input {
+        period: period(),
+        now: w.now,
+        recordings: &w.recordings,
+        devices: &w.devices,
+        windows: &w.windows,
+        officer_names: &w.names,
+        calendar: &w.calendar,
+        rules: &w.rules,
+        duty: &w.duty,
+        exemptions,
+        unreviewed,
+    })
+}
+
+/// S1 §8 (经现场负责人或办案部门领导同意，可以不予同步录音录像): missing footage an approved
+/// exemption of a handling officer covers entirely is listed as exempted, not as a finding;
+/// an exemption that covers only part of it, or another officer's, leaves the finding.
+#[test]
+fn missing_footage_an_approved_exemption_covers_is_exempted_not_a_finding() {
+    let mut w = world();
+    w.windows.push(CaseWindow {
+        case: "宜卫罚〔2026〕4号".into(),
+        officers: vec!["3201001".into()],
+        from: t("2026-03-06T14:00:00"),
+        to: t("2026-03-06T15:30:00"),
+    });
+    w.windows.push(CaseWindow {
+        case: "宜卫罚〔2026〕5号".into(),
+        officers: vec!["3201001".into()],
+        from: t("2026-03-12T09:00:00"),
+        to: t("2026-03-12T10:00:00"),
+    });
+    let ex = |id, officer: &str, from, to| ExemptionFacts {
+        id,
+        officer: officer.into(),
+        from: t(from),
+        to: t(to),
+        reason: "涉及未成年人，现场负责人同意不予录像".into(),
+    };
+    let none = build_with(&w, &[], &[]);
+    assert_eq!(none.findings.iter().map(|f| f.kind).collect::<Vec<_>>(), [Kind::NoFootage, Kind::PartialFootage]);
+    // Exemption 1 covers both parts of the first window s2 leaves bare; exemption 2 is another
+    // officer's; exemption 3 covers only half of the second window.
+    let r = build_with(
+        &w,
+        &[
+            ex(1, "3201001", "2026-03-06T13:00:00", "2026-03-06T16:00:00"),
+            ex(2, "3209999", "2026-03-12T08:00:00", "2026-03-12T11:00:00"),
+            ex(3, "3201001", "2026-03-12T09:00:00", "2026-03-12T09:30:00"),
+        ],
+        &[],
+    );
+    assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+    assert_eq!((r.findings[0].kind, r.findings[0].case.as_deref()), (Kind::NoFootage, Some("宜卫罚〔2026〕5号")));
+    assert_eq!(r.exempted.len(), 1, "{:?}", r.exempted);
+    assert_eq!(r.exempted[0].exemptions, [1]);
+    assert_eq!(r.exempted[0].finding.kind, Kind::PartialFootage);
+    assert_eq!(r.by_officer.iter().map(|t| t.count(Kind::PartialFootage)).sum::<usize>(), 0, "not tallied");
+}
+
+/// S2 §18 (报本机构主要负责人审核后，一并存档): an explanation awaiting the head's review is
+/// a finding (R6) of its recording.
+#[test]
+fn an_explanation_awaiting_review_is_a_finding() {
+    let w = world();
+    let id = w.recordings[0].id.clone();
+    let r = build_with(&w, &[], &[UnreviewedFacts { gap: 7, recording: id.clone(), author: "3201001".into() }]);
+    let found: Vec<_> = r.findings.iter().filter(|f| f.kind == Kind::UnreviewedExplanation).collect();
+    assert_eq!(found.len(), 1, "{:?}", r.findings);
+    assert_eq!((found[0].recording.as_deref(), found[0].kind.rule()), (Some(id.as_str()), "R6"));
+    assert!(found[0].detail_zh.contains("未经本机构主要负责人审核"), "{}", found[0].detail_zh);
+    let outside = build_with(&w, &[], &[UnreviewedFacts { gap: 8, recording: "X/none".into(), author: "1".into() }]);
+    assert!(!outside.findings.iter().any(|f| f.kind == Kind::UnreviewedExplanation), "not a recording of the period");
+}
+
+/// S1 §8: a shift without footage (R14) that an approved exemption of its officer covers
+/// entirely is exempted; the same shift without the exemption is a finding.
+#[test]
+fn a_shift_without_footage_an_exemption_covers_is_exempted() {
+    let mut w = world();
+    w.duty = vec![crate::duty::Line {
+        kind: "no_footage",
+        binding: 4,
+        serial: "ZFY0001".into(),
+        officer: "3201001".into(),
+        recording: None,
+        shift: Some((t("2026-03-13T08:00:00"), t("2026-03-13T12:00:00"))),
+        text: "shift without footage".into(),
+        text_zh: "执勤无任何录像".into(),
+    }];
+    let plain = build_with(&w, &[], &[]);
+    assert!(plain.findings.iter().any(|f| f.kind == Kind::ShiftWithoutFootage));
+    let ex = ExemptionFacts {
+        id: 9,
+        officer: "3201001".into(),
+        from: t("2026-03-13T07:30:00"),
+        to: t("2026-03-13T12:30:00"),
+        reason: "取证需要，办案部门负责人同意".into(),
+    };
+    let r = build_with(&w, &[ex], &[]);
+    assert!(!r.findings.iter().any(|f| f.kind == Kind::ShiftWithoutFootage), "{:?}", r.findings);
+    assert_eq!(r.exempted.len(), 1);
+    assert_eq!(
+        (r.exempted[0].finding.kind, r.exempted[0].exemptions.as_slice()),
+        (Kind::ShiftWithoutFootage, &[9][..])
+    );
 }

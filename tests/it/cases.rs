@@ -150,9 +150,17 @@ fn an_unexplained_gap_stays_open_until_explained_in_writing() {
     let gap: serde_json::Value = serde_json::from_str(open.lines().next().expect("one open gap")).unwrap();
     assert_eq!(gap["explanation"], serde_json::Value::Null);
     let id = gap["id"].as_i64().unwrap().to_string();
-    ok(st.evidock(&["gap", "explain", &id, "--text", "现场当事人遮挡镜头，执法人员口头说明后继续录制"]));
+    ok(st.evidock(&[
+        "gap",
+        "explain",
+        &id,
+        "--text",
+        "现场当事人遮挡镜头，执法人员口头说明后继续录制",
+        "--by",
+        "012345",
+    ]));
     assert_eq!(ok(st.evidock(&["gap", "list", "--open"])), "", "no open gap left");
-    let again = st.evidock(&["gap", "explain", &id, "--text", "another"]);
+    let again = st.evidock(&["gap", "explain", &id, "--text", "another", "--by", "012345"]);
     assert_eq!(again.status.code(), Some(2), "an explanation is never replaced: {}", crate::support::text(&again));
     assert!(st.actions().contains(&"gap_explained".to_string()));
     st.assert_log_verifies();

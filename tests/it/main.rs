@@ -29,3 +29,4 @@ mod stall;
 mod support;
 mod values;
 mod vendor;
+mod viewing;

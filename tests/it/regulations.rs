@@ -286,7 +286,7 @@ fn r11_an_edited_gap_explanation_mark_or_registration_is_named_by_log_verify() {
     let open = ok(st.evidock(&["gap", "list", "--open", "--json"]));
     let gap: serde_json::Value = serde_json::from_str(open.lines().next().expect("one open gap")).unwrap();
     let id = gap["id"].as_i64().unwrap();
-    ok(st.evidock(&["gap", "explain", &id.to_string(), "--text", "电量不足，更换电池后继续录制"]));
+    ok(st.evidock(&["gap", "explain", &id.to_string(), "--text", "电量不足，更换电池后继续录制", "--by", "012345"]));
     ok(st.evidock(&["access", "mark", "--case", CASE, "--level", "privacy", "--reason", "涉及未成年人"]));
     st.assert_log_verifies();
 

@@ -165,6 +165,26 @@ pub struct AccessFile {
     pub commercial_secret: Option<MarkFile>,
     /// `[access.privacy]`: the same for personal privacy (个人隐私).
     pub privacy: Option<MarkFile>,
+    /// `[access.work_secret]`: the same for work secrets (工作秘密, S2 §18).
+    pub work_secret: Option<MarkFile>,
+    /// `[access.heads]`: the bureau's heads, who decide the tiers above the approver.
+    pub heads: Option<HeadsFile>,
+    /// `[access.tiers]`: the tier (`approver`, `supervising-head`, `principal-head`) each party
+    /// and kind needs, keyed `PARTY_view` / `PARTY_copy` (R9; S1 §17-18, S2 §24, S3 §30).
+    pub tiers: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// `[access.heads]` as written: the people of the tiers above the approver (each must also
+/// hold the approver role).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadsFile {
+    /// The principal head(s) (主要负责人 / 单位负责人).
+    #[serde(default)]
+    pub principal: Vec<String>,
+    /// The supervising head(s) (主管负责人 / 主管领导).
+    #[serde(default)]
+    pub supervising: Vec<String>,
 }
 
 /// Who may request and approve access to footage with one confidentiality mark.
@@ -789,6 +809,29 @@ impl Config {
             secret: mark("secret", a.secret)?,
             commercial_secret: mark("commercial_secret", a.commercial_secret)?,
             privacy: mark("privacy", a.privacy)?,
+            work_secret: mark("work_secret", a.work_secret)?,
+            principal_heads: members(
+                "access.heads.principal",
+                &a.heads.as_ref().map(|h| h.principal.clone()).unwrap_or_default(),
+            )?,
+            supervising_heads: members(
+                "access.heads.supervising",
+                &a.heads.as_ref().map(|h| h.supervising.clone()).unwrap_or_default(),
+            )?,
+            tiers: {
+                let mut t = crate::access::tier::Tiers::strictest();
+                for (k, v) in a.tiers.unwrap_or_default() {
+                    let tier = crate::access::tier::Tier::parse(&v).ok_or_else(|| {
+                        invalid(
+                            &format!("access.tiers.{k}"),
+                            &format!("{v:?}"),
+                            "must be \"approver\", \"supervising-head\" or \"principal-head\"",
+                        )
+                    })?;
+                    t.set(&k, tier).map_err(|e| invalid(&format!("access.tiers.{k}"), &format!("{v:?}"), &e))?;
+                }
+                t
+            },
         };
         let b = file.burn;
         let station_name = file.station.name.unwrap_or_else(|| "evidock".to_string());
@@ -938,6 +981,61 @@ mod tests {
         assert!(err("[paths]\ndock_root = \"/a\"\narchive_root = \"/a/b\"\n")
             .contains("must not lie inside paths.dock_root"));
         assert!(err("[ingest]\nchunk_bytes = 5000\n").contains("multiple of 4096"));
+    }
+
+    /// R9, S1 §18: the tier table names a known party and kind and a known tier; the heads are
+    /// member lists.
+    #[test]
+    fn access_tiers_name_their_key_and_value() {
+        use crate::access::{tier::Tier, Kind, Party};
+        let c = Config::parse(
+            "[access.heads]\nprincipal = [\"juzhang\"]\n[access.tiers]\ninternal_copy = \"supervising-head\"\n",
+            Path::new("/e.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.access.tiers.needed(Party::Internal, Kind::Copy), Tier::SupervisingHead);
+        assert_eq!(c.access.tiers.needed(Party::Court, Kind::View), Tier::PrincipalHead);
+        assert!(!c.access.principal_heads.is_empty() && c.access.supervising_heads.is_empty());
+        let e = err("[access.tiers]\ncourt_copy = \"head\"\n");
+        assert!(e.contains("access.tiers.court_copy = \"head\": must be \"approver\""), "{e}");
+        let e = err("[access.tiers]\njudge_copy = \"approver\"\n");
+        assert!(e.contains("access.tiers.judge_copy") && e.contains("court_copy"), "{e}");
+        assert!(err("[access.heads]\nprincipal = [\"uid:x\"]\n").contains("access.heads.principal"));
+    }
+
+    /// Every profile sets its tier table from its articles: S1 §17 (公开使用…主管负责人或主要负责人),
+    /// S1 §18 (人民法院、人民检察院…主要负责人), S2 §24 (本机构人员…主管领导), S2 §26 and S3 §30
+    /// (未经…负责人批准不得公开), S0 §17 (调阅、复制…单位负责人).
+    #[test]
+    fn every_profile_sets_the_approval_tiers_of_its_articles() {
+        use crate::access::{tier::Tier, Kind, Party};
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/profiles");
+        let load = |name: &str| {
+            let path = dir.join(format!("{name}.toml"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.contains("[access.tiers]"), "{name} sets no tiers");
+            Config::parse(&text, &path).unwrap().access.tiers
+        };
+        let s0 = load("yiliang-health-bureau-whole-process-recording");
+        let s1 = load("neiqiu-health-bureau-recorder-device-rules");
+        let s2 = load("jincheng-health-commission-whole-process-recording-2024");
+        let s3 = load("wuhan-dongxihu-medical-insurance-whole-process-recording-2019");
+        let s4 = load("provincial-whole-process-recording-measures");
+        for t in [&s0, &s1, &s2, &s3, &s4] {
+            for p in [Party::Court, Party::Procuratorate] {
+                assert_eq!(t.needed(p, Kind::View), Tier::PrincipalHead);
+                assert_eq!(t.needed(p, Kind::Export), Tier::PrincipalHead);
+            }
+        }
+        assert_eq!(s0.needed(Party::Internal, Kind::Copy), Tier::PrincipalHead);
+        assert_eq!(s1.needed(Party::Public, Kind::Export), Tier::SupervisingHead);
+        assert_eq!(s1.needed(Party::Internal, Kind::View), Tier::Approver);
+        assert_eq!(s2.needed(Party::Internal, Kind::Copy), Tier::SupervisingHead);
+        assert_eq!(s2.needed(Party::Officer, Kind::View), Tier::SupervisingHead);
+        assert_eq!(s2.needed(Party::Public, Kind::Export), Tier::PrincipalHead);
+        assert_eq!(s3.needed(Party::Party, Kind::Export), Tier::PrincipalHead);
+        assert_eq!(s3.needed(Party::Internal, Kind::Copy), Tier::Approver);
+        assert_eq!(s4, crate::access::tier::Tiers::strictest());
     }
 }
 

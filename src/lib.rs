@@ -94,6 +94,8 @@ mod purity {
         "src/custody/merkle.rs",
         "src/custody/checkpoint.rs",
         "src/access/mod.rs",
+        "src/access/tier.rs",
+        "src/access/form.rs",
         "src/custody/extract.rs",
         "src/retention/calendar.rs",
         "src/retention/months.rs",

@@ -1,14 +1,20 @@
 //! Access to footage (R9, R10): confidentiality marks, access requests and their approval.
 //!
 //! Footage is for work use only; viewing, copying or exporting it needs a request with a
-//! reason, approved by an approver who is not the requester; an approval lapses after its
-//! validity; an export uses it up. Footage marked secret, commercial secret or privacy may be
-//! requested and approved only by the people the configuration names for that mark. A party
-//! (当事人) may receive records about themselves but never an informant's identity.
+//! reason, approved by an approver who is not the requester and who stands at the tier the
+//! bureau names for the request's party and kind ([`tier`]); an approval lapses after its
+//! validity; an export uses it up. Footage marked secret, work secret, commercial secret or
+//! privacy may be requested and approved only by the people the configuration names for that
+//! mark. A party (当事人) may receive records about themselves but never an informant's
+//! identity. An officer may ask for their own footage.
 //!
 //! Owns: the [`Kind`]s, [`Party`] kinds and [`Mark`]s with their stable names and Chinese
-//! labels, and the request state machine ([`AccessRequest`]).
+//! labels, the request state machine ([`AccessRequest`]), the approval tiers ([`tier`]) and the
+//! printable forms built from the custody log ([`form`]).
 //! Must never: do I/O or read a clock: times come in as values.
+
+pub mod form;
+pub mod tier;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -36,6 +42,18 @@ pub enum Party {
     Party,
     /// Another body, named in the request.
     Other,
+    /// The officer who recorded the footage, for their own recordings (执法人员本人).
+    Officer,
+    /// Public release (公开发布, S1 §17, S2 §26, S3 §30), naming where.
+    Public,
+}
+
+impl Party {
+    /// Whether footage for this party leaves the bureau (an export), as opposed to staying
+    /// inside it (a view or an internal copy).
+    pub fn is_outside(self) -> bool {
+        !matches!(self, Party::Internal | Party::Officer)
+    }
 }
 
 /// A confidentiality mark on a case or a recording (R10).
@@ -47,6 +65,8 @@ pub enum Mark {
     CommercialSecret,
     /// Personal privacy (个人隐私).
     Privacy,
+    /// Work secret (工作秘密, S2 §18), beside state secret, commercial secret and privacy.
+    WorkSecret,
 }
 
 macro_rules! names {
@@ -77,8 +97,15 @@ names!(Party {
     Procuratorate => "procuratorate", "人民检察院";
     Party => "party", "当事人";
     Other => "other", "其他单位";
+    Officer => "officer", "执法人员本人";
+    Public => "public", "公开发布";
 });
-names!(Mark { Secret => "secret", "国家秘密"; CommercialSecret => "commercial-secret", "商业秘密"; Privacy => "privacy", "个人隐私"; });
+names!(Mark {
+    Secret => "secret", "国家秘密";
+    CommercialSecret => "commercial-secret", "商业秘密";
+    Privacy => "privacy", "个人隐私";
+    WorkSecret => "work-secret", "工作秘密";
+});
 
 /// Where a request stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,8 +199,11 @@ pub enum AccessError {
     /// Nothing requested.
     #[error("name a case (--case) or at least one recording (--recording)")]
     EmptyScope,
-    /// Exports go to someone outside; copies and views stay inside.
-    #[error("an export names who receives it (--party court|procuratorate|party|other); a copy or view is internal")]
+    /// Exports go to someone outside; copies stay inside; anyone may view at the station.
+    #[error(
+        "an export names who receives it (--party court|procuratorate|party|other|public); a copy is internal \
+         (--party internal|officer) / 导出须注明接收方，复制仅限本单位"
+    )]
     KindParty,
     /// The requester cannot decide their own request.
     #[error("{0} requested this access and cannot approve or deny it; another approver must (不得审批本人申请)")]
@@ -203,6 +233,39 @@ pub enum AccessError {
         id: i64,
         /// Why, in both languages.
         reason: String,
+    },
+    /// The decider stands below the tier the request's party and kind need (R9; S1 §17-18,
+    /// S3 §30).
+    #[error(
+        "request #{id} needs the {needed} ({needed_zh}, access.tiers.{key}); {by} is not one ({heads_key}) \
+         / 该申请须经{needed_zh}审批，{by} 无此审批权限"
+    )]
+    BelowTier {
+        /// Request id.
+        id: i64,
+        /// Who tried to decide.
+        by: String,
+        /// The tier table's key.
+        key: String,
+        /// The tier needed.
+        needed: &'static str,
+        /// Its Chinese label.
+        needed_zh: &'static str,
+        /// The configuration list naming that tier's people.
+        heads_key: &'static str,
+    },
+    /// An officer's own request covers footage another badge recorded.
+    #[error(
+        "{recording} was recorded by {recorded_by}, not by your badge {badge}: an officer asks only for their own \
+         footage (--party officer) / 仅可申请调阅本人拍摄的录像"
+    )]
+    NotOwnFootage {
+        /// The recording.
+        recording: String,
+        /// Its officer, or `unknown`.
+        recorded_by: String,
+        /// The caller's badge.
+        badge: String,
     },
     /// The request's kind does not allow this use.
     #[error("request #{id} was approved for {approved}, not {wanted}")]
@@ -265,11 +328,16 @@ impl AccessRequest {
             Scope::Recordings(r) if r.is_empty() => return Err(AccessError::EmptyScope),
             _ => {}
         }
-        if (kind == Kind::Export) == (party == Party::Internal) {
+        let fits = match kind {
+            Kind::View => true,
+            Kind::Copy => !party.is_outside(),
+            Kind::Export => party.is_outside(),
+        };
+        if !fits {
             return Err(AccessError::KindParty);
         }
         let party_name = party_name.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-        if party != Party::Internal && party_name.is_none() {
+        if party.is_outside() && party_name.is_none() {
             return Err(AccessError::NoPartyName(party.as_str()));
         }
         Ok(AccessRequest {
@@ -459,6 +527,12 @@ mod tests {
         assert_eq!(new(Kind::Copy, case(), "r", Party::Court, Some("法院")), Err(AccessError::KindParty));
         assert_eq!(new(Kind::Export, case(), "r", Party::Court, None), Err(AccessError::NoPartyName("court")));
         assert!(new(Kind::Export, case(), "r", Party::Party, Some("李某")).is_ok());
+        // S1 §18: a court may view (查阅) at the station; an officer copies their own footage
+        // without naming anyone; a public release is an export naming where.
+        assert!(new(Kind::View, case(), "r", Party::Court, Some("法院")).is_ok());
+        assert!(new(Kind::Copy, case(), "r", Party::Officer, None).is_ok());
+        assert_eq!(new(Kind::Export, case(), "r", Party::Officer, None), Err(AccessError::KindParty));
+        assert_eq!(new(Kind::Export, case(), "r", Party::Public, None), Err(AccessError::NoPartyName("public")));
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub enum AccessCommand {
         /// What for (用途).
         #[arg(long)]
         reason: String,
-        /// Who receives an export: court, procuratorate, party (当事人) or other.
+        /// For whom: internal, officer (an officer's own footage), court, procuratorate, party
+        /// (当事人), other or public (公开发布). Its tier decides who approves (`[access.tiers]`).
         #[arg(long, default_value = "internal")]
         party: String,
         /// The receiving body or person, by name.
@@ -86,7 +87,7 @@ pub enum AccessCommand {
         #[arg(long, value_name = "CMD")]
         player: Option<String>,
     },
-    /// Mark a case or a recording secret, commercial-secret or privacy (R10).
+    /// Mark a case or a recording secret, work-secret, commercial-secret or privacy (R10).
     Mark {
         /// The case.
         #[arg(long, value_name = "NUMBER", conflicts_with = "recording")]
@@ -94,7 +95,7 @@ pub enum AccessCommand {
         /// The recording.
         #[arg(long, value_name = "SERIAL/SESSION")]
         recording: Option<String>,
-        /// secret, commercial-secret or privacy.
+        /// secret, work-secret, commercial-secret or privacy.
         #[arg(long)]
         level: String,
         /// Why.
@@ -108,6 +109,22 @@ pub enum AccessCommand {
         /// Why.
         #[arg(long)]
         reason: String,
+    },
+    /// Print the 《行政执法全过程记录资料调用单》 of a request (S2 §24) as HTML, from the
+    /// custody log.
+    Form {
+        /// Request number.
+        id: i64,
+    },
+    /// Print the access register of a period (S3 §28: viewer, copier, approver, time, reason)
+    /// as HTML, from the custody log.
+    Register {
+        /// First day, YYYY-MM-DD (station time).
+        #[arg(long)]
+        from: String,
+        /// Last day, YYYY-MM-DD (station time), included.
+        #[arg(long)]
+        to: String,
     },
     /// Record an informant (举报人) of a case. The name stays in the station's catalogue: no
     /// custody event, report or export carries it.
@@ -146,6 +163,7 @@ pub(super) fn mark_rule(config: &Config, m: Mark) -> &MarkRule {
         Mark::Secret => &config.access.secret,
         Mark::CommercialSecret => &config.access.commercial_secret,
         Mark::Privacy => &config.access.privacy,
+        Mark::WorkSecret => &config.access.work_secret,
     }
 }
 
@@ -212,7 +230,9 @@ pub(super) fn still_holds(
         mark_rule(config, m).approvers.contains(&who)
             && config.roles.roles_of(&who).contains(&crate::custody::event::Role::Approver)
     };
-    let Some(reason) = req.void_reason(&marks_now, approver_may) else { return Ok(()) };
+    let reason = req.void_reason(&marks_now, approver_may);
+    // The approver must still stand at the tier its party and kind need (INV-34).
+    let Some(reason) = reason.or_else(|| super::access_forms::tier_void_reason(config, req)) else { return Ok(()) };
     req.void(Utc::now(), reason.clone());
     catalog.update_access(
         req,
@@ -247,13 +267,15 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
     match cmd {
         AccessCommand::Request { case, recordings, kind, reason, party, party_name } => {
             let kind = Kind::parse(kind).with_context(|| format!("--kind {kind:?}: use view, copy or export"))?;
-            let party = Party::parse(party)
-                .with_context(|| format!("--party {party:?}: use internal, court, procuratorate, party or other"))?;
+            let party = Party::parse(party).with_context(|| {
+                format!("--party {party:?}: use internal, officer, court, procuratorate, party, other or public")
+            })?;
             let scope = match case {
                 Some(c) => Scope::Case(c.trim().to_string()),
                 None => Scope::Recordings(recordings.clone()),
             };
             let recs = recordings_of(&catalog, &scope)?;
+            super::access_forms::own_footage(config, &me, party, &recs)?;
             let marks = marks_of(&catalog, &scope, &recs)?;
             for m in &marks {
                 if !mark_rule(config, *m).requesters.contains(&me.identity) {
@@ -273,6 +295,7 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
         }
         AccessCommand::Approve { id } | AccessCommand::Deny { id, .. } => {
             let mut req = catalog.access(*id)?;
+            let mut tier = None;
             for m in &req.marks {
                 if !mark_rule(config, *m).approvers.contains(&me.identity) {
                     return Err(Refused(format!(
@@ -285,15 +308,20 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
                 }
             }
             let now = Utc::now();
+            if req.state == State::Pending && req.requested_by != user {
+                // The decision belongs to the tier of the request's party and kind (INV-34).
+                tier = Some(super::access_forms::decide_at_tier(config, &me, &req)?);
+            }
+            let at_tier = json!({ "tier": tier.map(|t| t.as_str()) });
             match cmd {
                 AccessCommand::Deny { reason, .. } => {
                     req.deny(&user, now, reason).map_err(refused)?;
-                    catalog.update_access(&req, json!({}))?;
+                    catalog.update_access(&req, at_tier)?;
                     crate::outln!("access request #{id} denied / 调阅申请 #{id} 未批准");
                 }
                 _ => {
                     req.approve(&user, now, config.access.approval_valid).map_err(refused)?;
-                    catalog.update_access(&req, json!({}))?;
+                    catalog.update_access(&req, at_tier)?;
                     let State::Approved { until, .. } = &req.state else { unreachable!("just approved") };
                     crate::outln!(
                         "access request #{id} approved until {} / 调阅申请 #{id} 已批准，有效期至上述时间",
@@ -303,7 +331,7 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
             }
         }
         AccessCommand::List { json } => {
-            for r in catalog.accesses(None)? {
+            for r in catalog.accesses(None)?.into_iter().filter(|r| super::access_forms::sees(&me, r)) {
                 if *json {
                     crate::outln!("{}", request_json(&r));
                 } else {
@@ -349,7 +377,7 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
         }
         AccessCommand::Mark { case, recording, level, reason } => {
             let mark = Mark::parse(level)
-                .with_context(|| format!("--level {level:?}: use secret, commercial-secret or privacy"))?;
+                .with_context(|| format!("--level {level:?}: use secret, work-secret, commercial-secret or privacy"))?;
             let subject = match (case, recording) {
                 (Some(c), None) => format!("case:{}", catalog.case(c.trim())?.label.number),
                 (None, Some(r)) => format!("recording:{}", catalog.recording(r)?.recording.id),
@@ -368,6 +396,8 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
             catalog.clear_mark(*id, reason.trim())?;
             crate::outln!("mark #{id} cleared / 密级标记已解除");
         }
+        AccessCommand::Form { id } => return super::access_forms::form(&mut catalog, config, *id),
+        AccessCommand::Register { from, to } => return super::access_forms::register(&mut catalog, config, from, to),
         AccessCommand::Informant { case, name } => {
             let number = catalog.case(case.trim())?.label.number;
             if name.trim().is_empty() {

@@ -47,6 +47,9 @@ pub enum Rule {
 const ANY: &[Role] = &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian, Role::Admin];
 const READERS: &[Role] = &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Admin];
 const FILERS: &[Role] = &[Role::Custodian, Role::Archivist];
+/// [`ANY`], or an officer named in `[officers]` acting on their own footage ([`Role::Officer`]).
+const ANY_OR_OFFICER: &[Role] =
+    &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian, Role::Admin, Role::Officer];
 
 /// The rule of a command. Exhaustive: a new command must be placed here before it compiles.
 pub fn rule(cmd: &Command) -> Rule {
@@ -75,7 +78,9 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Replicate(super::central::ReplicateCommand::Recall { .. }) => Rule::Station(FILERS),
         Command::Status(_) => Rule::Station(ANY),
         Command::Access(a) => match a {
-            A::Request { .. } | A::List { .. } | A::View { .. } | A::Play { .. } => Rule::Station(ANY),
+            // An officer named in [officers] asks for, lists, views and prints their own (R9).
+            A::Request { .. } | A::List { .. } | A::View { .. } | A::Form { .. } | A::Play { .. } => Rule::Station(ANY_OR_OFFICER),
+            A::Register { .. } => Rule::Station(READERS),
             A::Approve { .. } | A::Deny { .. } => Rule::Station(&[Role::Approver]),
             A::Mark { .. } | A::Unmark { .. } | A::Informant { .. } => Rule::Station(&[Role::Archivist, Role::Admin]),
         },
@@ -282,7 +287,11 @@ macro_rules! outprint {
 /// [`Refused`] when `who` holds none of the roles the command needs.
 pub fn authorize(cmd: &Command, who: &Identity, config: &Config) -> Result<Caller, Refused> {
     let officer = config.roles.officer_of(who);
-    let held = config.roles.roles_of(who);
+    let mut held = config.roles.roles_of(who);
+    // An officer number (`[officers]`) is the officer role: requests for their own footage.
+    if officer.is_some() {
+        held.push(Role::Officer);
+    }
     let (needed, station_may) = match rule(cmd) {
         Rule::Local => (&[][..], false),
         Rule::Station(roles) => (roles, false),

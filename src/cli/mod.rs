@@ -3,6 +3,7 @@
 //! footage, a broken log); 2 could not run (usage, configuration, I/O).
 
 pub mod access;
+mod access_forms;
 mod archive;
 mod burn;
 mod case;

@@ -172,6 +172,34 @@ pub struct AccessPolicy {
     pub commercial_secret: MarkRule,
     /// Footage marked personal privacy (个人隐私).
     pub privacy: MarkRule,
+    /// Footage marked work secret (工作秘密, S2 §18).
+    pub work_secret: MarkRule,
+    /// The principal head(s) (主要负责人, `access.heads.principal`).
+    pub principal_heads: Members,
+    /// The supervising head(s) (主管负责人, `access.heads.supervising`).
+    pub supervising_heads: Members,
+    /// The tier each party and kind needs (`[access.tiers]`; R9).
+    pub tiers: crate::access::tier::Tiers,
+}
+
+impl AccessPolicy {
+    /// The tiers `who` stands at, given whether they hold the approver role: none without it
+    /// (every decision is an approver's); the approver tier, and each head tier they are named
+    /// in.
+    pub fn tiers_of(&self, who: &Identity, roles: &RoleMap) -> Vec<crate::access::tier::Tier> {
+        use crate::access::tier::Tier;
+        if !roles.roles_of(who).contains(&Role::Approver) {
+            return Vec::new();
+        }
+        let mut held = vec![Tier::Approver];
+        if self.supervising_heads.contains(who) {
+            held.push(Tier::SupervisingHead);
+        }
+        if self.principal_heads.contains(who) {
+            held.push(Tier::PrincipalHead);
+        }
+        held
+    }
 }
 
 #[cfg(test)]

@@ -58,12 +58,22 @@ pub enum Role {
     Admin,
     /// A caller who holds no role (无角色): only refusals are logged with it.
     Nobody,
+    /// An officer (执法人员) named in `[officers]`, asking for their own footage (R9).
+    Officer,
 }
 
 impl Role {
     /// Every role, in declaration order.
-    pub const ALL: [Role; 7] =
-        [Role::System, Role::Custodian, Role::Archivist, Role::Approver, Role::Supervisor, Role::Admin, Role::Nobody];
+    pub const ALL: [Role; 8] = [
+        Role::System,
+        Role::Custodian,
+        Role::Archivist,
+        Role::Approver,
+        Role::Supervisor,
+        Role::Admin,
+        Role::Nobody,
+        Role::Officer,
+    ];
 
     /// The stable name stored in the log, e.g. `custodian`.
     pub fn as_str(self) -> &'static str {
@@ -75,6 +85,7 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
             Role::Nobody => "none",
+            Role::Officer => "officer",
         }
     }
 
@@ -88,6 +99,7 @@ impl Role {
             Role::Supervisor => "监督人员",
             Role::Admin => "系统管理员",
             Role::Nobody => "无角色",
+            Role::Officer => "执法人员",
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod access;
 mod ambarella;
+mod approvals;
 mod burn;
 mod cases;
 mod central;

@@ -170,9 +170,11 @@ pub fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// The roles of the test station: the superuser (who runs the tests) holds every role but
-/// approver; `nobody` (uid 65534) approves.
+/// approver; `nobody` (uid 65534) approves, and is the principal head (主要负责人) who decides
+/// requests for outside parties (`[access.tiers]`, built-in: S1 §18, S3 §30).
 pub const ROLES: &str = "[roles]\ncustodian = [\"uid:0\"]\narchivist = [\"uid:0\"]\nsupervisor = [\"uid:0\"]\n\
-                         admin = [\"uid:0\"]\napprover = [\"uid:65534\"]\n";
+                         admin = [\"uid:0\"]\napprover = [\"uid:65534\"]\n\
+                         [access.heads]\nprincipal = [\"uid:65534\"]\n";
 
 /// A station in a temporary folder.
 pub struct Station {

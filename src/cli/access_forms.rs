@@ -1,0 +1,152 @@
+//! The approval tiers, officers' own requests and the printable access forms of `evidock
+//! access` (R9; S1 §17-18, S2 §24, S3 §28, §30).
+//!
+//! Owns: who stands at which tier now (the approver role and `[access.heads]`), the check that
+//! an officer's request covers only footage their badge recorded, and `access form` /
+//! `access register`, which read the verified custody log and print the HTML the pure
+//! [`crate::access::form`] builds.
+//! Must never: build a form from the catalogue's rows (INV-35: the log is the record), or let a
+//! decision below the tier stand (INV-34).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+
+use super::invoke::{caller, Caller, Refused};
+use crate::access::{form, tier, AccessError, AccessRequest, Party};
+use crate::catalog::{Catalog, RecordingRow};
+use crate::config::Config;
+use crate::custody::event::{Role, StoredEvent};
+
+/// The tiers `user` stands at now (by user name, for a decision already recorded).
+fn tiers_of_name(config: &Config, user: &str) -> Vec<tier::Tier> {
+    let who = crate::control::peer::identity_of_name(user);
+    config.access.tiers_of(&who, &config.roles)
+}
+
+/// Refuses a decision by `me` on `req` below the tier its party and kind need (R9; S1 §17-18,
+/// S3 §30); returns the tier needed, for the decision's event.
+///
+/// # Errors
+/// [`Refused`] (logged as `call_refused`) when `me` stands below it.
+pub(super) fn decide_at_tier(config: &Config, me: &Caller, req: &AccessRequest) -> anyhow::Result<tier::Tier> {
+    let needed = config.access.tiers.needed(req.party, req.kind);
+    let held = config.access.tiers_of(&me.identity, &config.roles);
+    tier::check(req, needed, &held, &me.actor.user).map_err(|e| Refused(e.to_string()))?;
+    Ok(needed)
+}
+
+/// Why an approval no longer holds because its approver no longer stands at its tier
+/// (INV-34), judged when footage leaves beside the marks (INV-21).
+pub(super) fn tier_void_reason(config: &Config, req: &AccessRequest) -> Option<String> {
+    let crate::access::State::Approved { by, .. } = &req.state else { return None };
+    let needed = config.access.tiers.needed(req.party, req.kind);
+    tier::void_reason(req, needed, &tiers_of_name(config, by))
+}
+
+/// Holds a new request against who asks: an officer acting as an officer asks only for their
+/// own footage (`--party officer`), and a request for an officer's own footage covers only
+/// recordings their badge recorded (`[officers]`; R9).
+///
+/// # Errors
+/// [`Refused`] when it does not hold.
+pub(super) fn own_footage(config: &Config, me: &Caller, party: Party, recs: &[RecordingRow]) -> anyhow::Result<()> {
+    if me.actor.role == Role::Officer && party != Party::Officer {
+        return Err(Refused(format!(
+            "{} holds no station role and asks as an officer: only for their own footage, with --party officer \
+             / 执法人员仅可申请调阅本人录像（--party officer）",
+            me.actor.user
+        ))
+        .into());
+    }
+    if party != Party::Officer {
+        return Ok(());
+    }
+    let Some(badge) = config.roles.officer_of(&me.identity) else {
+        return Err(Refused(format!(
+            "{} has no officer number in [officers]: --party officer is for an officer's own footage \
+             / 未登记警号，不能以本人名义申请",
+            me.actor.user
+        ))
+        .into());
+    };
+    for r in recs {
+        if r.recording.officer.as_deref() != Some(badge.as_str()) {
+            let e = AccessError::NotOwnFootage {
+                recording: r.recording.id.clone(),
+                recorded_by: r.recording.officer.clone().unwrap_or_else(|| "unknown".to_string()),
+                badge: badge.clone(),
+            };
+            return Err(Refused(e.to_string()).into());
+        }
+    }
+    Ok(())
+}
+
+/// Whether `me` sees `req`: an officer acting as an officer sees only their own requests.
+pub(super) fn sees(me: &Caller, req: &AccessRequest) -> bool {
+    me.actor.role != Role::Officer || req.requested_by == me.actor.user
+}
+
+/// Every custody event about an access request, in log order, from a log that verifies (the
+/// forms are built from the log, not the catalogue: INV-35).
+fn access_events(catalog: &mut Catalog, config: &Config, by: &str) -> anyhow::Result<Vec<StoredEvent>> {
+    super::archive::trusted_ledger(catalog, config, by)?;
+    let conn = catalog.connection();
+    let mut st = conn.prepare(&format!(
+        "SELECT {} FROM custody_log WHERE subject LIKE 'access:%' ORDER BY seq",
+        crate::custody::store::COLUMNS
+    ))?;
+    let mut rows = st.query([])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let ev = crate::custody::store::decode(row)
+            .map_err(|(seq, why)| anyhow::anyhow!("custody event #{seq} cannot be read: {why}"))?;
+        out.push(ev);
+    }
+    Ok(out)
+}
+
+/// `access form N`: the 《行政执法全过程记录资料调用单》 of request N (S2 §24), as HTML on stdout.
+///
+/// # Errors
+/// When the request is unknown or not the caller's to see, or the log does not verify.
+pub(super) fn form(catalog: &mut Catalog, config: &Config, id: i64) -> anyhow::Result<ExitCode> {
+    let req = catalog.access(id)?;
+    let me = caller();
+    if !sees(&me, &req) {
+        return Err(Refused(format!(
+            "request #{id} is {}'s; an officer prints only their own / 仅可打印本人申请",
+            req.requested_by
+        ))
+        .into());
+    }
+    let events = access_events(catalog, config, "access form")?;
+    let record = form::records(&events)
+        .into_iter()
+        .find(|r| r.id == id)
+        .with_context(|| format!("the custody log holds no event of request #{id}"))?;
+    crate::outprint!("{}", form::render_form(&record, &config.station_name, config.timezone));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `access register --from --to`: the access register of the period (S3 §28), as HTML on
+/// stdout.
+///
+/// # Errors
+/// On a bad date, or when the log does not verify.
+pub(super) fn register(catalog: &mut Catalog, config: &Config, from: &str, to: &str) -> anyhow::Result<ExitCode> {
+    let date = |flag: &str, s: &str| {
+        NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .with_context(|| format!("{flag} {s:?}: write a date as YYYY-MM-DD / 日期格式应为 YYYY-MM-DD"))
+    };
+    let (from, to) = (date("--from", from)?, date("--to", to)?);
+    if to < from {
+        anyhow::bail!("--to {to} is before --from {from} / 结束日期早于开始日期");
+    }
+    let events = access_events(catalog, config, "access register")?;
+    let records = form::records(&events);
+    crate::outprint!("{}", form::render_register(&records, from, to, &config.station_name, config.timezone));
+    Ok(ExitCode::SUCCESS)
+}

@@ -3,6 +3,7 @@
 
 mod access;
 mod ambarella;
+mod api;
 mod burn;
 mod cases;
 mod central;

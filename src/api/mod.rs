@@ -591,6 +591,75 @@ mod tests {
         }
     }
 
+    /// A front end inside the daemon process (the web page) calls the operations directly,
+    /// without the socket, under the same rules and with the same custody events.
+    #[test]
+    fn an_in_process_caller_registers_lists_and_is_refused_under_the_rule_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::under(dir.path());
+        let identity = |uid: u32, user: &str| Identity { uid, user: user.into(), gids: vec![uid], groups: vec![] };
+        let keeper = Caller {
+            identity: identity(1001, "zhangsan"),
+            roles: vec![Role::Custodian],
+            officer: None,
+            via: Via::Direct,
+        };
+        let register = Request::DeviceRegister(device::Register {
+            serial: "J600001".into(),
+            officer_id: "012345".into(),
+            officer_name: Some("张三".into()),
+            unit: None,
+            model: None,
+            usb: vec!["2e8a:000C:J600001".into()],
+        });
+        let reply = call(&config, &keeper, register, Vec::new()).unwrap();
+        let Reply::DeviceRegister(r) = reply else { panic!("{reply:?}") };
+        assert_eq!(r.usb, ["2e8a:000c:J600001"], "the station's own spelling");
+        let Reply::DeviceList(list) =
+            call(&config, &keeper, Request::DeviceList(device::ListArgs {}), Vec::new()).unwrap()
+        else {
+            panic!("another reply")
+        };
+        assert_eq!((list.len(), list[0].officer_name.as_deref()), (1, Some("张三")));
+        // A bad binding is refused before anything is written.
+        let bad = Request::DeviceRegister(device::Register {
+            serial: "J600002".into(),
+            officer_id: "012345".into(),
+            officer_name: None,
+            unit: None,
+            model: None,
+            usb: vec!["not-usb".into()],
+        });
+        assert_eq!(call(&config, &keeper, bad, Vec::new()).unwrap_err().kind, ErrorKind::Invalid);
+        // The web page's caller, with no role: refused, and logged as coming from the daemon.
+        let stranger = Caller { identity: identity(4242, "web:4242"), roles: vec![], officer: None, via: Via::Daemon };
+        let e = call(
+            &config,
+            &stranger,
+            Request::DeviceRetire(device::Retire { serial: "J600001".into(), reason: "x".into() }),
+            Vec::new(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Refused);
+        let db = rusqlite::Connection::open(config.catalog_path()).unwrap();
+        let events: Vec<(String, String)> = db
+            .prepare("SELECT action, actor_user FROM custody_log ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .filter(|(a, _)| a != "catalog_opened" && a != "config_changed")
+            .collect();
+        let actions: Vec<&str> = events.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(actions, ["device_registered", "device_registered", "call_refused"], "{events:?}");
+        let refused: String =
+            db.query_row("SELECT details FROM custody_log WHERE action = 'call_refused'", [], |r| r.get(0)).unwrap();
+        assert!(
+            refused.contains("\"via\":\"daemon\"") && refused.contains("\"command\":\"device retire\""),
+            "{refused}"
+        );
+    }
+
     #[test]
     fn requests_and_replies_have_one_stable_shape() {
         let r = Request::DeviceRetire(device::Retire { serial: "J100001".into(), reason: "损坏".into() });

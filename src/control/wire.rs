@@ -163,6 +163,26 @@ mod tests {
         assert_eq!(serde_json::from_str::<Reply>(ok.line().trim_end()).unwrap(), ok);
     }
 
+    /// Every example line of docs/CONTROL-API.md reads as this build reads the wire: requests
+    /// as requests (typed ones with their arguments), replies as the reply of their operation.
+    #[test]
+    fn the_documented_examples_are_what_the_wire_carries() {
+        let doc = include_str!("../../docs/CONTROL-API.md");
+        let (mut requests, mut replies) = (0, 0);
+        for line in doc.lines().filter(|l| l.starts_with('{')) {
+            if line.starts_with("{\"v\":") {
+                let r: Request = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                r.call().unwrap_or_else(|e| panic!("{e}: {line}"));
+                requests += 1;
+            } else {
+                let r: Reply = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                replies += usize::from(matches!(r, Reply::Ok(_)));
+            }
+        }
+        assert!(requests >= api::Op::ALL.len(), "an example per operation: {requests}");
+        assert!(replies >= api::Op::ALL.len(), "a reply per operation: {replies}");
+    }
+
     #[test]
     fn requests_refuse_unknown_fields_and_read_typed_or_transitional() {
         let typed = r#"{"v":3,"op":"device_retire","args":{"serial":"J100001","reason":"损坏"},"paths":[]}"#;

@@ -27,6 +27,8 @@
 //! - [`config`]: the configuration file, resolved into typed values.
 //! - [`control`]: the control socket between the command line and the daemon, and the roles
 //!   that decide who may do what.
+//! - [`api`]: the station's typed operations, their rule table and typed errors: the one way
+//!   front ends (the command line, the control socket, the web page) act on the station.
 //! - [`cli`]: the command-line interface.
 
 /// Test-build failpoints: with the `failpoints` feature, `EVIDOCK_FAILPOINTS=name[,name]`
@@ -58,6 +60,7 @@ macro_rules! failpoint {
 }
 
 pub mod access;
+pub mod api;
 pub mod archive;
 pub mod burn;
 pub mod catalog;

@@ -1,17 +1,15 @@
-//! `evidock replicate status|run` (the station's central copy) and `evidock central
-//! verify|create-bucket` (an auditor's check of a whole bucket; setting one up).
+//! `evidock replicate status|run|evict|recall` (the station's central copy: a front end of
+//! the `replicate_*` operations, [`crate::api::replicate`]) and `evidock central
+//! verify|create-bucket` (an auditor's check of a whole bucket, offline; setting one up).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Mutex;
 
-use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::catalog::Catalog;
-use crate::central::{self, audit, replicate, s3, witness::Witness};
-use crate::config::Config;
+use super::invoke::Link;
+use crate::api::{replicate, Reply, Request};
+use crate::central::{self, audit, s3};
 use crate::{errln, outln};
 
 /// `evidock replicate ...`
@@ -141,39 +139,6 @@ fn store_for(a: &EndpointArgs) -> anyhow::Result<s3::Store> {
     ))
 }
 
-/// The central section of `status --json` (`None` without `[central]`).
-pub fn status_json(config: &Config) -> Option<Value> {
-    config.central.as_ref()?;
-    let catalog = Catalog::open_read_only(&config.catalog_path(), config.timezone).ok()?;
-    Some(backlog_json(config, &catalog))
-}
-
-/// The central copy's numbers (`replicate status --json`, `status`, the compliance report).
-pub fn backlog_json(config: &Config, catalog: &Catalog) -> Value {
-    let b = catalog.central_backlog().unwrap_or_default();
-    let now = Utc::now();
-    let age = central::backlog_age(&b, now);
-    let alarm_s = config.central.as_ref().map_or(0, |c| c.backlog_alarm_s);
-    let state = |n: &str| catalog.central_state(n).ok().flatten().filter(|s| !s.is_empty());
-    let evicted = catalog.evicted_totals().unwrap_or_default();
-    json!({
-        "version": 1,
-        "endpoint": config.central.as_ref().map(|c| c.endpoint.clone()),
-        "bucket": config.central.as_ref().map(|c| c.bucket.clone()),
-        "pending": b.pending, "pending_bytes": b.pending_bytes,
-        "oldest_recorded": b.oldest_recorded, "oldest_age_s": age, "oldest_footage": b.oldest_footage,
-        "confirmed": b.confirmed, "confirmed_bytes": b.confirmed_bytes,
-        "failing": b.failing, "last_error": b.last_error, "blocked": b.blocked,
-        "last_pass": state("last_pass"), "last_pass_error": state("last_pass_error"),
-        "witness": state("witness"),
-        "backlog_alarm": age.is_some_and(|a| a > alarm_s as i64),
-        "backlog_alarm_after_s": alarm_s,
-        "evicted": evicted.0, "evicted_bytes": evicted.1,
-        "evict_after_days": config.central.as_ref().and_then(|c| c.evict.after_days),
-        "evict_at_disk_percent": config.central.as_ref().and_then(|c| c.evict.at_disk_percent),
-    })
-}
-
 fn age_text(s: i64) -> String {
     if s >= 86_400 {
         format!("{} d {} h", s / 86_400, s % 86_400 / 3600)
@@ -230,68 +195,61 @@ pub fn render(v: &Value) -> String {
     out
 }
 
-/// `evidock replicate ...`
+/// The operation a `replicate` command asks for.
+pub fn request(cmd: &ReplicateCommand) -> Request {
+    match cmd {
+        ReplicateCommand::Status { .. } => Request::ReplicateStatus(replicate::StatusArgs::default()),
+        ReplicateCommand::Run { .. } => Request::ReplicateRun(replicate::RunArgs::default()),
+        ReplicateCommand::Evict { dry_run, .. } => Request::ReplicateEvict(replicate::Evict { dry_run: *dry_run }),
+        ReplicateCommand::Recall { what, .. } => Request::ReplicateRecall(replicate::Recall { what: what.clone() }),
+    }
+}
+
+/// `evidock replicate ...` through `link`: prints the reply; exit 1 on an alarm, a failed
+/// upload or a proof that failed.
 ///
 /// # Errors
-/// When the catalogue cannot be read or written (exit 2).
-pub fn run_replicate(cmd: &ReplicateCommand, config: &Config) -> anyhow::Result<ExitCode> {
-    let Some(c) = &config.central else {
-        anyhow::bail!(
-            "no [central] in the configuration: this station keeps everything on its own disk / 未配置中心存储"
-        );
+/// When the operation fails or is refused (exit 2).
+pub fn run_replicate(cmd: &ReplicateCommand, link: &Link<'_>) -> anyhow::Result<ExitCode> {
+    let json = match cmd {
+        ReplicateCommand::Status { json }
+        | ReplicateCommand::Run { json }
+        | ReplicateCommand::Evict { json, .. }
+        | ReplicateCommand::Recall { json, .. } => *json,
     };
-    match cmd {
-        ReplicateCommand::Status { json } => {
-            let catalog = Catalog::open_read_only(&config.catalog_path(), config.timezone)?;
-            let v = backlog_json(config, &catalog);
-            if *json {
-                outln!("{}", serde_json::to_string_pretty(&v)?);
+    match link.call(request(cmd))? {
+        Reply::ReplicateStatus(b) => {
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&b)?);
             } else {
-                crate::outprint!("{}", render(&v));
+                crate::outprint!("{}", render(&serde_json::to_value(&b)?));
             }
-            let alarm = v["backlog_alarm"].as_bool() == Some(true)
-                || v["blocked"].as_u64() > Some(0)
-                || !v["witness"].is_null();
-            Ok(if alarm { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if b.alarm() { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
-        ReplicateCommand::Evict { dry_run, json } => {
-            if !c.evict.enabled() {
-                anyhow::bail!(
-                    "eviction is off: set central.evict_after_days or central.evict_at_disk_percent to evict local copies \
-                     / 未开启本地副本清除，请设置 central.evict_after_days 或 central.evict_at_disk_percent"
-                );
-            }
-            let store = central::open_store(c).map_err(anyhow::Error::msg)?;
-            let catalog = Mutex::new(super::open_catalog_as_user(config)?);
-            let r = central::offload::run(config, &store, &catalog, *dry_run, Utc::now())?;
-            if *json {
-                outln!(
-                    "{}",
-                    json!({
-                        "dry_run": dry_run, "evicted": r.evicted, "evicted_bytes": r.evicted_bytes, "recovered": r.recovered,
-                        "disk": r.disk.map(|(t, u)| json!({"total": t, "used": u})),
-                        "chosen": r.chosen.iter().map(|(id, p, s, why)| json!({"file": id, "path": p, "size": s, "rule": why})).collect::<Vec<_>>(),
-                        "refused": r.refused.iter().map(|(p, why)| json!({"path": p, "why": why})).collect::<Vec<_>>(),
-                    })
-                );
+        Reply::ReplicateEvict(r) => {
+            if json {
+                outln!("{}", serde_json::to_string(&r)?);
             } else {
-                for (_, p, s, why) in &r.chosen {
-                    let refused = r.refused.iter().find(|(q, _)| q == p);
-                    match refused {
-                        Some((_, w)) => outln!("  kept 保留 {p}: {w}"),
-                        None if *dry_run => outln!("  would evict 将清除 {p} ({}, {why})", super::bytes(*s)),
-                        None => outln!("  evicted 已清除 {p} ({}, {why})", super::bytes(*s)),
+                let kept = |p: &str| r.refused.iter().find(|k| k.path == p);
+                for c in &r.chosen {
+                    match kept(&c.path) {
+                        Some(k) => outln!("  kept 保留 {}: {}", c.path, k.why),
+                        None if r.dry_run => {
+                            outln!("  would evict 将清除 {} ({}, {})", c.path, super::bytes(c.size), c.rule)
+                        }
+                        None => outln!("  evicted 已清除 {} ({}, {})", c.path, super::bytes(c.size), c.rule),
                     }
                 }
+                let would: Vec<&replicate::Chosen> = r.chosen.iter().filter(|c| kept(&c.path).is_none()).collect();
                 outln!(
                     "{} {} files 个文件 ({}), refused 拒绝 {}{}",
-                    if *dry_run { "dry run 试运行: would evict 将清除" } else { "evicted 已清除本地副本" },
-                    if *dry_run { (r.chosen.len() - r.refused.len()) as u64 } else { r.evicted },
-                    super::bytes(if *dry_run {
-                        r.chosen.iter().filter(|(_, p, _, _)| !r.refused.iter().any(|(q, _)| q == p)).map(|c| c.2).sum()
+                    if r.dry_run {
+                        "dry run 试运行: would evict 将清除"
                     } else {
-                        r.evicted_bytes
-                    }),
+                        "evicted 已清除本地副本"
+                    },
+                    if r.dry_run { would.len() as u64 } else { r.evicted },
+                    super::bytes(if r.dry_run { would.iter().map(|c| c.size).sum() } else { r.evicted_bytes }),
                     r.refused.len(),
                     if r.recovered > 0 {
                         format!(", finished after a stop 中断后完成 {}", r.recovered)
@@ -302,80 +260,44 @@ pub fn run_replicate(cmd: &ReplicateCommand, config: &Config) -> anyhow::Result<
             }
             Ok(if r.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        ReplicateCommand::Recall { what, json } => {
-            let store = central::open_store(c).map_err(anyhow::Error::msg)?;
-            let catalog = Mutex::new(super::open_catalog_as_user(config)?);
-            central::offload::recover(config, &catalog)?;
-            let files = {
-                let cat = catalog.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                central::offload::resolve(config, &cat, what)?
-            };
-            let done = central::offload::recall(config, &store, &catalog, &files)?;
-            if *json {
-                outln!("{}", json!({ "recalled": done }));
+        Reply::ReplicateRecall(r) => {
+            if json {
+                outln!("{}", serde_json::to_string(&r)?);
             } else {
-                for d in &done {
+                for d in &r.recalled {
                     outln!(
                         "recalled 已取回 {} ({})",
                         d["paths"][0].as_str().unwrap_or(""),
                         super::bytes(d["size"].as_u64().unwrap_or(0))
                     );
                 }
-                outln!("{} files recalled 个文件已取回", done.len());
+                outln!("{} files recalled 个文件已取回", r.recalled.len());
             }
             Ok(ExitCode::SUCCESS)
         }
-        ReplicateCommand::Run { json } => {
-            let store = central::open_store(c).map_err(anyhow::Error::msg)?;
-            let catalog = Mutex::new(super::open_catalog_as_user(config)?);
-            let stop = AtomicBool::new(false);
-            let witness = Witness::default();
-            witness.check_on_start(&store, config, &catalog);
-            let r =
-                replicate::Replicator { config, central: c, store, catalog: &catalog, stop: &stop, witness: &witness };
-            let result = r.pass();
-            central::backlog_alarm(config, &catalog);
-            let witness_alarm = witness.disagreement().map(|d| d.to_string());
-            match result {
-                Ok(p) => {
-                    if *json {
-                        outln!(
-                            "{}",
-                            json!({ "queued": p.queued, "confirmed": p.confirmed, "bytes_sent": p.bytes_sent,
-                                    "lock_changes": p.lock_changes, "failed": p.failed, "blocked": p.blocked,
-                                    "stopped_by": p.stopped_by, "witness": witness_alarm })
-                        );
-                    } else {
-                        outln!(
-                            "queued 新排队 {}, confirmed 已确认 {} ({}), lock changes 锁定变更 {}, failed 失败 {}, blocked 阻止 {}",
-                            p.queued,
-                            p.confirmed,
-                            super::bytes(p.bytes_sent),
-                            p.lock_changes,
-                            p.failed,
-                            p.blocked
-                        );
-                        if let Some(e) = &p.stopped_by {
-                            outln!("stopped by 中止原因: {e}");
-                        }
-                        if let Some(w) = &witness_alarm {
-                            outln!("ALARM 告警: {w}");
-                        }
-                    }
-                    Ok(if p.failed + p.blocked > 0 || p.stopped_by.is_some() || witness_alarm.is_some() {
-                        ExitCode::from(1)
-                    } else {
-                        ExitCode::SUCCESS
-                    })
+        Reply::ReplicateRun(p) => {
+            if json {
+                outln!("{}", serde_json::to_string(&p)?);
+            } else {
+                outln!(
+                    "queued 新排队 {}, confirmed 已确认 {} ({}), lock changes 锁定变更 {}, failed 失败 {}, blocked 阻止 {}",
+                    p.queued,
+                    p.confirmed,
+                    super::bytes(p.bytes_sent),
+                    p.lock_changes,
+                    p.failed,
+                    p.blocked
+                );
+                if let Some(e) = &p.stopped_by {
+                    outln!("stopped by 中止原因: {e}");
                 }
-                Err(e) => {
-                    if *json {
-                        outln!("{}", json!({ "error": e.to_string(), "kind": e.kind(), "witness": witness_alarm }));
-                    }
-                    Err(e.into())
+                if let Some(w) = &p.witness {
+                    outln!("ALARM 告警: {w}");
                 }
             }
+            Ok(if p.problem() { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
+        other => Err(super::invoke::unexpected(&other)),
     }
 }
 

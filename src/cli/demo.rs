@@ -205,7 +205,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let status = super::status::run(&super::status::Args { json: false, watch: false }, &config)?;
+    let status = super::status::run(
+        &super::status::Args { json: false, watch: false },
+        &super::invoke::Link::new(&config, super::invoke::Expect::ThisStation),
+    )?;
     let verify = super::log::run(
         &super::log::LogCommand::Verify { checkpoints: Vec::new(), from: super::log::Source::default(), json: false },
         &config.catalog_path(),

@@ -1,9 +1,10 @@
-//! `evidock device register|retire|list`: the device registry (R1).
+//! `evidock device register|retire|list`: the device registry (R1). A front end of the
+//! `device_*` operations ([`crate::api::device`]).
 
 use std::process::ExitCode;
 
-use crate::catalog::Registration;
-use crate::config::Config;
+use super::invoke::Link;
+use crate::api::{device, Reply, Request};
 
 /// `evidock device ...`
 #[derive(Debug, clap::Subcommand)]
@@ -27,8 +28,8 @@ pub enum DeviceCommand {
         /// The USB device that is this recorder, `VENDOR:PRODUCT:USB-SERIAL` as `lsusb -v`
         /// shows it (repeatable). A recorder without an identity of its own (`mass-storage`,
         /// `ambarella` models) is ingested only through this binding.
-        #[arg(long, value_name = "VVVV:PPPP:SERIAL", value_parser = crate::catalog::UsbBinding::parse)]
-        usb: Vec<crate::catalog::UsbBinding>,
+        #[arg(long, value_name = "VVVV:PPPP:SERIAL", value_parser = device::usb_binding)]
+        usb: Vec<String>,
     },
     /// Retire a recorder from service.
     Retire {
@@ -40,65 +41,65 @@ pub enum DeviceCommand {
     },
     /// List registered recorders with their assignment history.
     List {
-        /// JSON, one object per recorder.
+        /// JSON, one object per recorder (the `device_list` reply's items).
         #[arg(long)]
         json: bool,
     },
 }
 
-pub fn run(cmd: &DeviceCommand, config: &Config) -> anyhow::Result<ExitCode> {
-    let mut catalog = super::open_catalog_as_user(config)?;
+/// The operation a `device` command asks for.
+pub fn request(cmd: &DeviceCommand) -> Request {
     match cmd {
         DeviceCommand::Register { serial, officer_id, officer_name, unit, model, usb } => {
-            catalog.register_device(&Registration {
+            Request::DeviceRegister(device::Register {
                 serial: serial.clone(),
-                model: model.clone(),
                 officer_id: officer_id.clone(),
                 officer_name: officer_name.clone(),
                 unit: unit.clone(),
-            })?;
-            crate::outln!("registered {serial} to officer {officer_id} / 已登记");
-            for b in usb {
-                catalog.bind_usb(serial, b)?;
-                crate::outln!("bound USB {b} to {serial} / 已绑定USB设备");
-            }
+                model: model.clone(),
+                usb: usb.clone(),
+            })
         }
         DeviceCommand::Retire { serial, reason } => {
-            catalog.retire_device(serial, reason)?;
-            crate::outln!("retired {serial} / 已停用");
+            Request::DeviceRetire(device::Retire { serial: serial.clone(), reason: reason.clone() })
         }
-        DeviceCommand::List { json } => {
-            for e in catalog.registry()? {
-                let r = &e.registration;
-                let usb: Vec<String> = catalog.usb_bindings(&r.serial)?.iter().map(ToString::to_string).collect();
-                if *json {
-                    let history: Vec<_> = e
-                        .history
-                        .iter()
-                        .map(|(o, n, u, since)| serde_json::json!({ "officer_id": o, "officer_name": n, "unit": u, "since": since }))
-                        .collect();
-                    crate::outln!(
-                        "{}",
-                        serde_json::json!({
-                            "serial": r.serial, "model": r.model, "officer_id": r.officer_id, "officer_name": r.officer_name,
-                            "unit": r.unit, "registered": e.registered, "retired": e.retired, "history": history,
-                            "usb": usb,
-                        })
-                    );
+        DeviceCommand::List { .. } => Request::DeviceList(device::ListArgs::default()),
+    }
+}
+
+/// Runs a `device` command through `link` and prints its reply.
+///
+/// # Errors
+/// When the operation fails or is refused (exit code 2).
+pub fn run(cmd: &DeviceCommand, link: &Link<'_>) -> anyhow::Result<ExitCode> {
+    match link.call(request(cmd))? {
+        Reply::DeviceRegister(r) => {
+            crate::outln!("registered {} to officer {} / 已登记", r.serial, r.officer_id);
+            for b in &r.usb {
+                crate::outln!("bound USB {b} to {} / 已绑定USB设备", r.serial);
+            }
+        }
+        Reply::DeviceRetire(r) => crate::outln!("retired {} / 已停用", r.serial),
+        Reply::DeviceList(devices) => {
+            let json = matches!(cmd, DeviceCommand::List { json: true });
+            for d in &devices {
+                if json {
+                    crate::outln!("{}", serde_json::to_string(d)?);
                 } else {
                     crate::outln!(
                         "{}  {}  {} {}  {}{}{}",
-                        r.serial,
-                        r.model.as_deref().unwrap_or("-"),
-                        r.officer_id,
-                        r.officer_name.as_deref().unwrap_or(""),
-                        r.unit.as_deref().unwrap_or(""),
-                        if usb.is_empty() { String::new() } else { format!("  usb {}", usb.join(", ")) },
-                        if e.retired.is_some() { "  (retired 已停用)" } else { "" }
+                        d.serial,
+                        d.model.as_deref().unwrap_or("-"),
+                        d.officer_id,
+                        d.officer_name.as_deref().unwrap_or(""),
+                        d.unit.as_deref().unwrap_or(""),
+                        if d.usb.is_empty() { String::new() } else { format!("  usb {}", d.usb.join(", ")) },
+                        if d.retired.is_some() { "  (retired 已停用)" } else { "" }
                     );
                 }
             }
         }
+        other => return Err(super::invoke::unexpected(&other)),
     }
     Ok(ExitCode::SUCCESS)
 }

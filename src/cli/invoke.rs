@@ -14,13 +14,12 @@ use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use serde_json::json;
-
 use super::{history, Command};
 use crate::config::Config;
 use crate::control::roles::Identity;
+use crate::control::server::Answer;
 use crate::control::wire::Request;
-use crate::custody::event::{Action, Actor, Role};
+use crate::custody::event::{Actor, Role};
 
 /// A command refused by the rules: a missing role, self-approval, a missing approval. Logged
 /// as `call_refused`; exit code 2.
@@ -56,7 +55,6 @@ pub fn rule(cmd: &Command) -> Rule {
     use super::access::AccessCommand as A;
     use super::burn::{BurnCommand as B, DiscCommand as Dc};
     use super::case::CaseCommand as C;
-    use super::device::DeviceCommand as D;
     use super::gap::GapCommand as G;
     use super::log::LogCommand as L;
     use super::retention::{PurgeCommand as P, ReportCommand as Rp, RetentionCommand as R};
@@ -68,15 +66,11 @@ pub fn rule(cmd: &Command) -> Rule {
         | Command::UdevRules
         | Command::SdkHelper => Rule::Local,
         Command::Central(_) => Rule::Local,
-        Command::Replicate(super::central::ReplicateCommand::Status { .. }) => Rule::Station(ANY),
-        Command::Replicate(super::central::ReplicateCommand::Run { .. }) => {
-            Rule::Station(&[Role::Admin, Role::Archivist])
-        }
-        Command::Replicate(super::central::ReplicateCommand::Evict { .. }) => {
-            Rule::Station(&[Role::Custodian, Role::Admin])
-        }
-        Command::Replicate(super::central::ReplicateCommand::Recall { .. }) => Rule::Station(FILERS),
-        Command::Status(_) => Rule::Station(ANY),
+        // Typed operations: the rule table of the station API.
+        Command::Replicate(c) => Rule::Station(super::central::request(c).op().roles()),
+        Command::Status(_) => Rule::Station(super::status::request().op().roles()),
+        Command::Device(d) => Rule::Station(super::device::request(d).op().roles()),
+        Command::Duty(d) => Rule::Station(super::duty::request(d).op().roles()),
         Command::Access(a) => match a {
             // An officer named in [officers] asks for, lists, views and prints their own (R9).
             A::Request { .. } | A::List { .. } | A::View { .. } | A::Form { .. } | A::Play { .. } => Rule::Station(ANY_OR_OFFICER),
@@ -90,18 +84,6 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Burn(B::Run { .. } | B::Write { .. } | B::Verify { .. } | B::Recheck { .. }) => Rule::Job(FILERS),
         // A long read of the whole archive, run by its timer as the station's own user.
         Command::Archive(_) => Rule::Job(&[Role::Archivist, Role::Admin]),
-        Command::Device(D::Register { .. } | D::Retire { .. }) => Rule::Station(&[Role::Custodian, Role::Admin]),
-        Command::Device(D::List { .. }) => Rule::Station(ANY),
-        Command::Duty(u) => match u {
-            super::duty::DutyCommand::Out { .. }
-            | super::duty::DutyCommand::Return { .. }
-            | super::duty::DutyCommand::Extend { .. } => Rule::Station(&[Role::Custodian, Role::Admin]),
-            super::duty::DutyCommand::Approve { .. } => Rule::Station(&[Role::Approver]),
-            super::duty::DutyCommand::List { .. } => Rule::Station(ANY),
-            super::duty::DutyCommand::Report { .. } => {
-                Rule::Station(&[Role::Supervisor, Role::Archivist, Role::Custodian, Role::Admin])
-            }
-        },
         Command::Case(history::CaseCommand::History(_)) => {
             Rule::Station(&[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian])
         }
@@ -138,6 +120,18 @@ pub fn rule(cmd: &Command) -> Rule {
             L::Checkpoint { .. } => Rule::Station(&[Role::Admin, Role::Archivist, Role::Supervisor]),
             L::VerifyExtract { .. } => Rule::Local,
         },
+    }
+}
+
+/// The typed operation a command is a front end of (`None`: the command still travels as
+/// command-line words, [`crate::control::wire::TRANSITIONAL_OP`]).
+pub fn typed(cmd: &Command) -> Option<crate::api::Request> {
+    match cmd {
+        Command::Status(_) => Some(super::status::request()),
+        Command::Device(d) => Some(super::device::request(d)),
+        Command::Duty(d) => Some(super::duty::request(d)),
+        Command::Replicate(r) => Some(super::central::request(r)),
+        _ => None,
     }
 }
 
@@ -394,24 +388,14 @@ fn run_as(
     result
 }
 
-/// Writes a `call_refused` event. A refusal that cannot be logged is reported on stderr (the
-/// daemon's journal), never hidden.
+/// Writes a `call_refused` event for a command ([`crate::api::log_refusal`]).
 pub fn log_refusal(config: &Config, who: &Identity, role: Option<Role>, cmd: &Command, reason: &str, via_daemon: bool) {
-    let actor =
-        Actor { user: who.user.clone(), role: role.unwrap_or(Role::Nobody), officer: config.roles.officer_of(who) };
-    let logged = crate::catalog::Catalog::open_trusted(&config.catalog_path(), config.timezone, actor).and_then(|mut c| {
-        c.event(
-            Action::CallRefused,
-            &format!("user:{}", who.user),
-            json!({ "command": command_name(cmd), "uid": who.uid, "reason": reason, "via": if via_daemon { "socket" } else { "direct" } }),
-        )
-    });
-    if let Err(e) = logged {
-        tracing::error!("a refused call could not be logged: user {} `{}`: {reason}: {e}", who.user, command_name(cmd));
-    }
+    let via = if via_daemon { crate::api::Via::Socket } else { crate::api::Via::Direct };
+    crate::api::log_refusal(config, who, role, &command_name(cmd), reason, via);
 }
 
-/// The daemon's handler of one socket request ([`crate::control::server::Handler`]).
+/// The daemon's handler of one socket request ([`crate::control::server::Handler`]): a typed
+/// operation through [`crate::api::call`], the transitional operation by its words.
 pub fn serve(
     config: &Config,
     who: Identity,
@@ -419,38 +403,78 @@ pub fn serve(
     request: Request,
     fds: Vec<OwnedFd>,
     streams: crate::control::server::Streams,
-) -> Result<u8, String> {
-    let argv = std::iter::once("evidock".to_string()).chain(request.argv.iter().cloned());
+) -> Answer {
+    use crate::control::wire::Call;
+    let call = match request.call() {
+        Ok(c) => c,
+        Err(e) => return Answer::Typed(Err(e)),
+    };
+    match call {
+        Call::Typed(typed) => {
+            tracing::info!(user = %who.user, uid = who.uid, pid, "control: {}", typed.op().words());
+            let files: crate::api::Files = request.paths.into_iter().zip(fds).collect();
+            let caller = crate::api::Caller::of(config, who, crate::api::Via::Socket);
+            Answer::Typed(crate::api::call(config, &caller, typed, files))
+        }
+        Call::Argv(argv) => Answer::Streamed(serve_argv(config, who, pid, argv, request.paths, fds, streams)),
+    }
+}
+
+/// Runs a command not yet typed, from its words ([`crate::control::wire::TRANSITIONAL_OP`]).
+fn serve_argv(
+    config: &Config,
+    who: Identity,
+    pid: i32,
+    argv: Vec<String>,
+    paths_sent: Vec<String>,
+    fds: Vec<OwnedFd>,
+    streams: crate::control::server::Streams,
+) -> Result<u8, crate::api::ApiError> {
+    use crate::api::ApiError;
+    let argv = std::iter::once("evidock".to_string()).chain(argv);
     let mut cli = match <super::Cli as clap::Parser>::try_parse_from(argv) {
         Ok(c) => c,
-        Err(e) => return Err(e.to_string().trim_end().to_string()),
+        Err(e) => return Err(ApiError::invalid(e.to_string().trim_end())),
     };
+    if let Some(op) = typed(&cli.command).map(|r| r.op()) {
+        return Err(ApiError::invalid(format!(
+            "`{}` is a typed operation: send {{\"op\":\"{}\"}} (docs/CONTROL-API.md) / 该操作须以类型化请求发送",
+            op.words(),
+            op.name()
+        )));
+    }
     // Files named on the command line: the caller's open descriptors, in order.
-    let sent: Vec<(String, OwnedFd)> = request.paths.into_iter().zip(fds).collect();
+    let sent: Vec<(String, OwnedFd)> = paths_sent.into_iter().zip(fds).collect();
     for (path, _) in paths(&mut cli.command) {
         match sent.iter().find(|(p, _)| std::path::Path::new(p) == path.as_path()) {
             Some((_, fd)) => *path = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd))),
-            None => return Err(format!("{} was not sent as an open file", path.display())),
+            None => return Err(ApiError::invalid(format!("{} was not sent as an open file", path.display()))),
         }
     }
     if !matches!(rule(&cli.command), Rule::Station(_)) {
-        return Err(format!("`{}` runs on its own, not through the service", command_name(&cli.command)));
+        return Err(ApiError::invalid(format!(
+            "`{}` runs on its own, not through the service",
+            command_name(&cli.command)
+        )));
     }
     tracing::info!(user = %who.user, uid = who.uid, pid, "control: {}", command_name(&cli.command));
     if let Err(refused) = wire_only(&cli, &who) {
         log_refusal(config, &who, None, &cli.command, &refused.0, true);
-        return Err(format!("{refused}"));
+        return Err(ApiError::refused(refused.0));
     }
     let caller = match authorize(&cli.command, &who, config) {
         Ok(c) => Caller { via_daemon: true, ..c },
         Err(refused) => {
             log_refusal(config, &who, None, &cli.command, &refused.0, true);
-            return Err(format!("{refused}"));
+            return Err(ApiError::refused(refused.0));
         }
     };
     let result = run_as(&cli.command, config, caller, Some(streams));
     drop(sent);
-    result.map(exit_number).map_err(|e| format!("{e:#}"))
+    result.map(exit_number).map_err(|e| match e.downcast_ref::<Refused>() {
+        Some(r) => ApiError::refused(r.0.clone()),
+        None => ApiError::failed(format!("{e:#}")),
+    })
 }
 
 /// Refuses what a request over the socket may not carry, whatever program sent it: the command
@@ -490,14 +514,10 @@ fn wire_only(cli: &super::Cli, who: &Identity) -> Result<(), Refused> {
 }
 
 /// Whether a request is a quick read-only one, served in the control socket's slots kept for
-/// those: a `status` (not `--watch`), so that the custodian's view answers while other callers
-/// hold every command slot.
+/// those: a typed `status` ([`crate::api::Op::is_quick`]), so that the custodian's view
+/// answers while other callers hold every command slot.
 pub fn is_quick(request: &Request) -> bool {
-    let argv = std::iter::once("evidock".to_string()).chain(request.argv.iter().cloned());
-    matches!(
-        <super::Cli as clap::Parser>::try_parse_from(argv),
-        Ok(super::Cli { command: Command::Status(super::status::Args { watch: false, .. }), config: None })
-    )
+    matches!(request.call(), Ok(crate::control::wire::Call::Typed(r)) if r.op().is_quick())
 }
 
 /// The station a configuration belongs to, as its service greets clients and as a client
@@ -527,6 +547,100 @@ fn station_daemon_running(config: &Config) -> Option<bool> {
     }
 }
 
+/// The service of `config`'s station (or any, by `expect`) on the control socket, greeted;
+/// `None` when none listens, or when the one listening belongs to another station while this
+/// station's daemon is not running (then the command runs directly; said on stderr when
+/// `note`).
+///
+/// # Errors
+/// When the service refuses the connection, or belongs to another station while this
+/// station's daemon runs.
+fn reach(config: &Config, expect: Expect, note: bool) -> anyhow::Result<Option<std::os::unix::net::UnixStream>> {
+    use crate::control::client::Greeting;
+    let socket = &config.paths.control_socket;
+    let Some(stream) = crate::control::client::connect(socket)? else { return Ok(None) };
+    match crate::control::client::greet(socket, &stream)? {
+        Greeting::Refused(message) => anyhow::bail!("{message}"),
+        Greeting::Hello(theirs) => {
+            let ours = station_of(config);
+            if expect == Expect::ThisStation && theirs.state != ours.state {
+                let told = format!(
+                    "the evidock service at {} belongs to station {:?} (state folder {}), not to the station of this configuration{} (state folder {})",
+                    socket.display(),
+                    theirs.station,
+                    theirs.state,
+                    config.source.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default(),
+                    ours.state
+                );
+                if station_daemon_running(config) != Some(false) {
+                    anyhow::bail!(
+                        "{told}; the command was not sent there. Give each station its own `paths.control_socket`, \
+                         or use the configuration of that station / 该服务属于另一工作站，命令未发送；请为每个工作站配置各自的控制套接字"
+                    );
+                }
+                if note {
+                    eprintln!(
+                        "evidock: note: {told}; no service of this station is running, so the command runs directly on its state / 该服务属于另一工作站；本工作站的服务未运行，命令直接在本站执行"
+                    );
+                }
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(stream))
+}
+
+/// How a command of the command line reaches the station's typed operations: through the
+/// daemon of its station when it listens on the control socket, else by calling
+/// [`crate::api::call`] in this process as this process's user, under the same rules.
+pub struct Link<'a> {
+    config: &'a Config,
+    expect: Expect,
+    /// Whether the note that another station's service was passed over has been given.
+    noted: std::cell::Cell<bool>,
+}
+
+impl<'a> Link<'a> {
+    /// A link to the station of `config`, by `expect`.
+    pub fn new(config: &'a Config, expect: Expect) -> Link<'a> {
+        Link { config, expect, noted: std::cell::Cell::new(false) }
+    }
+
+    /// Calls one operation and returns its reply.
+    ///
+    /// # Errors
+    /// The operation's [`crate::api::ApiError`] (a refusal reads `refused: ...`), or a failure
+    /// to reach the service.
+    pub fn call(&self, request: crate::api::Request) -> anyhow::Result<crate::api::Reply> {
+        let socket = &self.config.paths.control_socket;
+        match reach(self.config, self.expect, !self.noted.replace(true))? {
+            Some(stream) => Ok(crate::control::client::call_typed(socket, stream, &request)??),
+            None => {
+                let caller =
+                    crate::api::Caller::of(self.config, crate::control::peer::current(), crate::api::Via::Direct);
+                Ok(crate::api::call(self.config, &caller, request, Vec::new())?)
+            }
+        }
+    }
+}
+
+/// A reply that is not the one the operation answers with (a service of another build).
+pub fn unexpected(reply: &crate::api::Reply) -> anyhow::Error {
+    anyhow::anyhow!("the service answered {:?} with the reply of another operation", reply.op())
+}
+
+/// Runs a command that is a front end of a typed operation ([`typed`]): builds the request,
+/// calls it through `link`, renders the reply.
+fn run_typed(cmd: &Command, link: &Link<'_>) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Status(args) => super::status::run(args, link),
+        Command::Device(d) => super::device::run(d, link),
+        Command::Duty(d) => super::duty::run(d, link),
+        Command::Replicate(r) => super::central::run_replicate(r, link),
+        other => anyhow::bail!("`{}` has no typed operation", command_name(other)),
+    }
+}
+
 /// Runs a station command from the command line: through the daemon of the configuration's
 /// station when it listens on the control socket, else directly as this process's user (who
 /// must then be able to open the catalogue: the service user, or the superuser), under the
@@ -543,37 +657,11 @@ pub fn run_station(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
 /// # Errors
 /// When it could not run (exit code 2).
 pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow::Result<ExitCode> {
-    use crate::control::client::Greeting;
-    let socket = &config.paths.control_socket;
-    let mut service = crate::control::client::connect(socket)?;
-    if let Some(stream) = &service {
-        match crate::control::client::greet(socket, stream)? {
-            Greeting::Refused(message) => anyhow::bail!("{message}"),
-            Greeting::Hello(theirs) => {
-                let ours = station_of(config);
-                if expect == Expect::ThisStation && theirs.state != ours.state {
-                    let told = format!(
-                        "the evidock service at {} belongs to station {:?} (state folder {}), not to the station of this configuration{} (state folder {})",
-                        socket.display(),
-                        theirs.station,
-                        theirs.state,
-                        config.source.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default(),
-                        ours.state
-                    );
-                    if station_daemon_running(config) != Some(false) {
-                        anyhow::bail!(
-                            "{told}; the command was not sent there. Give each station its own `paths.control_socket`, \
-                             or use the configuration of that station / 该服务属于另一工作站，命令未发送；请为每个工作站配置各自的控制套接字"
-                        );
-                    }
-                    eprintln!(
-                        "evidock: note: {told}; no service of this station is running, so the command runs directly on its state / 该服务属于另一工作站；本工作站的服务未运行，命令直接在本站执行"
-                    );
-                    service = None;
-                }
-            }
-        }
+    if typed(cmd).is_some() {
+        return run_typed(cmd, &Link::new(config, expect));
     }
+    let socket = &config.paths.control_socket;
+    let service = reach(config, expect, true)?;
     if let Some(stream) = service {
         let mut cmd_paths = Vec::new();
         let mut fds: Vec<OwnedFd> = Vec::new();
@@ -615,7 +703,7 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
             cmd_paths.push(path.to_string_lossy().into_owned());
             fds.push(file.into());
         }
-        let request = Request { v: crate::control::wire::VERSION, argv: args, paths: cmd_paths };
+        let request = Request::argv(args, cmd_paths);
         let mut error = None;
         let mut handed = None;
         let on_reply = |reply: &crate::control::wire::Reply| match reply {
@@ -625,8 +713,9 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
             crate::control::wire::Reply::Note(text) => {
                 let _ = std::io::stderr().write_all(text.as_bytes());
             }
-            crate::control::wire::Reply::Error(message) => error = Some(message.clone()),
-            crate::control::wire::Reply::Exit(_)
+            crate::control::wire::Reply::Error(e) => error = Some(e.to_string()),
+            crate::control::wire::Reply::Ok(_)
+            | crate::control::wire::Reply::Exit(_)
             | crate::control::wire::Reply::Hello(_)
             | crate::control::wire::Reply::File(_) => {}
         };
@@ -698,17 +787,25 @@ mod tests {
     }
 
     #[test]
-    fn only_a_plain_status_is_quick() {
-        let quick = |argv: &[&str]| {
-            is_quick(&Request {
-                v: crate::control::wire::VERSION,
-                argv: argv.iter().map(|a| a.to_string()).collect(),
-                paths: Vec::new(),
-            })
-        };
-        assert!(quick(&["status"]) && quick(&["status", "--json"]));
-        assert!(!quick(&["status", "--watch"]), "a watch runs until the caller leaves");
-        assert!(!quick(&["device", "list"]) && !quick(&["--config", "x.toml", "status"]) && !quick(&["stat"]));
+    fn only_a_typed_status_is_quick() {
+        let quick = |line: &str| is_quick(&serde_json::from_str(line).unwrap());
+        assert!(quick(r#"{"v":3,"op":"status"}"#) && quick(r#"{"v":3,"op":"status","args":{}}"#));
+        assert!(!quick(r#"{"v":3,"op":"device_list"}"#));
+        assert!(!quick(r#"{"v":3,"op":"status","args":{"watch":true}}"#), "not a request the service reads");
+        assert!(!quick(r#"{"v":3,"op":"argv","args":{"argv":["status"]}}"#), "words are not the typed operation");
+    }
+
+    #[test]
+    fn typed_commands_take_their_rule_from_the_station_api() {
+        use crate::api::Op;
+        assert_eq!(
+            rule(&parse(&["device", "register", "J1", "--officer-id", "1"])),
+            Rule::Station(Op::DeviceRegister.roles())
+        );
+        assert_eq!(rule(&parse(&["duty", "approve", "1"])), Rule::Station(&[Role::Approver]));
+        assert_eq!(rule(&parse(&["replicate", "status"])), Rule::Station(Op::ReplicateStatus.roles()));
+        assert_eq!(typed(&parse(&["status", "--watch"])).map(|r| r.op()), Some(Op::Status));
+        assert!(typed(&parse(&["case", "list"])).is_none(), "still transitional");
     }
 
     #[test]

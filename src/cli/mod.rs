@@ -107,7 +107,8 @@ pub enum Command {
 }
 
 /// Runs a parsed command line: local commands here; station commands through the daemon
-/// when it runs, else directly ([`invoke::run_station`]).
+/// when it runs, else directly ([`invoke::run_station`]); commands that are front ends of the
+/// station API ([`crate::api`]) as typed requests, the others as words (transitional).
 ///
 /// # Errors
 /// When the command could not run (exit code 2).
@@ -157,7 +158,10 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
     match command {
         Command::Daemon => daemon::run(config.clone()),
         Command::Ingest(args) => ingest::run(args, config),
-        Command::Status(args) => status::run(args, config),
+        // Front ends of typed operations: through the station API, whoever runs them.
+        Command::Status(_) | Command::Device(_) | Command::Duty(_) | Command::Replicate(_) => {
+            invoke::run_station(command, config)
+        }
         Command::Log(history::LogCommand::Query(args)) => history::run_query(args, config),
         Command::Log(history::LogCommand::Log(cmd)) => {
             let code = log::run(
@@ -177,8 +181,6 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
             }
             Ok(code)
         }
-        Command::Device(cmd) => device::run(cmd, config),
-        Command::Duty(cmd) => duty::run(cmd, config),
         Command::Case(history::CaseCommand::History(args)) => history::run_history(args, config),
         Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, config),
         Command::Gap(cmd) => gap::run(cmd, config),
@@ -190,7 +192,6 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Export(args) => access::export(args, config),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),
-        Command::Replicate(cmd) => central::run_replicate(cmd, config),
         Command::Central(cmd) => central::run_central(cmd),
         Command::SdkHelper => {
             crate::recorder::adapter::gat947::helper_main()?;

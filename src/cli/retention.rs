@@ -622,7 +622,7 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
         &mut facts,
         &catalog.bindings(false)?,
         &catalog.returns()?,
-        &super::duty::extensions(&catalog)?,
+        &crate::api::duty::extensions(&catalog)?,
         config.timezone,
     );
     let (text, what) = match cmd {
@@ -704,7 +704,10 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
             r.contradictions = contradictions(&catalog, &period)?;
             // The central copy (off the station), when configured: its lines after the table
             // (`replicate status --json` has them as JSON).
-            let central = config.central.as_ref().map(|_| super::central::backlog_json(config, &catalog));
+            let central = config
+                .central
+                .as_ref()
+                .map(|_| serde_json::to_value(crate::api::replicate::backlog(config, &catalog)).unwrap_or_default());
             let text = match format.as_str() {
                 "table" => render::table(&r) + &central.as_ref().map(super::central::render).unwrap_or_default(),
                 "json" => render::json(&r),

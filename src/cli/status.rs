@@ -1,5 +1,6 @@
 //! `evidock status [--json] [--watch]`: the custodian's view of the station: per bay the
-//! recorder, officer, progress, rate, time left, verdicts, and a plain "safe to undock".
+//! recorder, officer, progress, rate, time left, verdicts, and a plain "safe to undock". A
+//! front end of the `status` operation ([`crate::api::status`]): it renders the document.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -7,8 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::catalog::Catalog;
-use crate::config::Config;
+use super::invoke::Link;
 
 /// Arguments.
 #[derive(Debug, clap::Args)]
@@ -21,90 +21,16 @@ pub struct Args {
     pub watch: bool,
 }
 
-fn daemon_running(config: &Config) -> bool {
-    match std::fs::OpenOptions::new().read(true).write(true).open(config.lock_path()) {
-        Ok(f) => nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockSharedNonblock).is_err(),
-        Err(_) => false,
-    }
+/// The request `status` sends: no arguments (`--json` and `--watch` are this front end's).
+pub fn request() -> crate::api::Request {
+    crate::api::Request::Status(crate::api::status::StatusArgs::default())
 }
 
-fn load(config: &Config) -> anyhow::Result<Value> {
-    let path = config.status_path();
-    let mut doc: Value = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| anyhow::anyhow!("status file {} is not valid JSON: {e}", path.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({ "version": 1, "bays": [] }),
-        Err(e) => anyhow::bail!("cannot read status file {}: {e}", path.display()),
-    };
-    doc["running"] = Value::Bool(daemon_running(config));
-    doc["timezone"] = Value::from(config.timezone.name());
-    let recent = match Catalog::open_read_only(&config.catalog_path(), config.timezone) {
-        Ok(cat) => cat
-            .recent_dockings(10)?
-            .into_iter()
-            .map(|d| {
-                serde_json::json!({
-                    "docking_id": d.id, "serial": d.serial, "volume": d.volume, "started": d.started,
-                    "finished": d.finished, "outcome": d.outcome, "safe_to_undock": d.safe_to_undock,
-                    "contradictions": d.contradictions,
-                    "verdicts": d.verdicts.into_iter().map(|(k, n)| (k, Value::from(n))).collect::<serde_json::Map<String, Value>>(),
-                })
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    doc["recent_dockings"] = Value::Array(recent);
-    alarms_into(config, &mut doc);
-    // A burn job's progress (R8), while the process that writes it is alive.
-    if let Some(burn) = std::fs::read(config.burn_progress_path())
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .filter(|b| {
-            b["pid"]
-                .as_i64()
-                .is_some_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok())
-        })
-    {
-        doc["burn"] = burn;
+fn load(link: &Link<'_>) -> anyhow::Result<Value> {
+    match link.call(request())? {
+        crate::api::Reply::Status(doc) => Ok(doc.0),
+        other => Err(super::invoke::unexpected(&other)),
     }
-    if let Some(central) = super::central::status_json(config) {
-        doc["central"] = central;
-    }
-    Ok(doc)
-}
-
-/// How many open alarms the status shows one by one.
-const ALARMS_SHOWN: usize = 20;
-
-/// Adds the open alarms (`alarms`, newest first, and `alarms_open`, how many in all) from the
-/// catalogue: files that no longer match the custody log, a catalogue that contradicts it,
-/// checkpoints the station refused to sign.
-fn alarms_into(config: &Config, doc: &mut Value) {
-    let Ok(cat) = Catalog::open_read_only(&config.catalog_path(), config.timezone) else { return };
-    if let Ok((in_progress, last)) = cat.scrub_state() {
-        let pass = |p: &crate::catalog::ScrubPass| {
-            serde_json::json!({
-                "pass": p.id, "started": p.started, "updated": p.updated, "finished": p.finished,
-                "files": p.files, "files_total": p.files_total, "bytes": p.bytes, "bytes_total": p.bytes_total,
-                "differ": p.differ, "missing": p.missing, "catalogue": p.catalogue, "busy_ms": p.busy_ms, "runs": p.runs,
-            })
-        };
-        doc["scrub"] = serde_json::json!({
-            "in_progress": in_progress.as_ref().map(pass), "last_complete": last.as_ref().map(pass),
-        });
-    }
-    let Ok((rows, total)) = cat.open_alarms(ALARMS_SHOWN) else { return };
-    doc["alarms_open"] = Value::from(total);
-    doc["alarms"] = Value::Array(
-        rows.into_iter()
-            .map(|a| {
-                serde_json::json!({
-                    "id": a.id, "kind": a.kind, "subject": a.subject, "message": a.message, "message_zh": a.message_zh,
-                    "raised": a.raised, "custody_event": a.raised_seq, "last_seen": a.last_seen, "times": a.times,
-                })
-            })
-            .collect(),
-    );
 }
 
 /// The archive scrub's line: the last complete pass and the one in progress.
@@ -269,15 +195,19 @@ pub fn render(doc: &Value) -> String {
     out
 }
 
-pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
+/// Renders the station's status once, or every half second with `--watch`.
+///
+/// # Errors
+/// When the status cannot be had (exit code 2).
+pub fn run(args: &Args, link: &Link<'_>) -> anyhow::Result<ExitCode> {
     let mut stdout = super::invoke::stdout();
     if args.json && !args.watch {
-        let doc = load(config)?;
+        let doc = load(link)?;
         let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
     }
     loop {
-        let doc = load(config)?;
+        let doc = load(link)?;
         let text = if args.json { serde_json::to_string(&doc)? } else { render(&doc) };
         let written =
             if args.watch && !args.json { write!(stdout, "\x1b[H\x1b[2J{text}") } else { writeln!(stdout, "{text}") };

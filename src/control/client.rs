@@ -93,13 +93,39 @@ pub fn greet(path: &Path, stream: &UnixStream) -> Result<Greeting, ClientError> 
     let text = String::from_utf8_lossy(&line).into_owned();
     match serde_json::from_str::<Reply>(&text) {
         Ok(Reply::Hello(station)) => Ok(Greeting::Hello(station)),
-        Ok(Reply::Error(message)) => Ok(Greeting::Refused(message)),
+        Ok(Reply::Error(e)) => Ok(Greeting::Refused(e.to_string())),
         _ => Err(ClientError::Protocol { path: path.to_path_buf(), line: text }),
     }
 }
 
-/// Sends `request` with one descriptor per path (after [`greet`]), then passes each reply to
-/// `on_reply` until the exit code, which it returns.
+/// Sends a typed operation (after [`greet`]) and reads its one reply: the operation's reply
+/// or its error.
+///
+/// # Errors
+/// On an I/O or protocol failure.
+pub fn call_typed(
+    path: &Path,
+    stream: UnixStream,
+    request: &crate::api::Request,
+) -> Result<Result<crate::api::Reply, crate::api::ApiError>, ClientError> {
+    let line = Request::typed(request)
+        .map_err(|e| ClientError::Io { path: path.to_path_buf(), source: std::io::Error::other(e) })?;
+    send(path, &stream, &line, &[])?;
+    let mut reader = BufReader::new(&stream);
+    let mut buf = String::new();
+    if reader.read_line(&mut buf).map_err(|source| ClientError::Io { path: path.to_path_buf(), source })? == 0 {
+        return Err(ClientError::Cut { path: path.to_path_buf() });
+    }
+    match serde_json::from_str::<Reply>(buf.trim_end()) {
+        Ok(Reply::Ok(reply)) if reply.op() == request.op() => Ok(Ok(reply)),
+        Ok(Reply::Error(e)) => Ok(Err(e)),
+        _ => Err(ClientError::Protocol { path: path.to_path_buf(), line: buf.trim_end().to_string() }),
+    }
+}
+
+/// Sends the transitional `request` ([`super::wire::TRANSITIONAL_OP`]) with one descriptor per
+/// path (after [`greet`]), then passes each reply to `on_reply` until the exit code, which it
+/// returns.
 ///
 /// # Errors
 /// On an I/O or protocol failure.
@@ -127,26 +153,7 @@ pub fn call_receiving(
     mut on_file: impl FnMut(FileOffer, OwnedFd),
 ) -> Result<u8, ClientError> {
     let io = |source| ClientError::Io { path: path.to_path_buf(), source };
-    debug_assert_eq!(request.v, VERSION);
-    if fds.len() > MAX_FDS {
-        return Err(io(std::io::Error::other(format!("more than {MAX_FDS} files on one command line"))));
-    }
-    let mut line = serde_json::to_vec(request).map_err(|e| io(std::io::Error::other(e)))?;
-    line.push(b'\n');
-    let raw: Vec<i32> = fds.iter().map(AsRawFd::as_raw_fd).collect();
-    // The descriptors go with the first bytes; the rest of a long request follows plainly.
-    let cmsg = [ControlMessage::ScmRights(&raw)];
-    let sent = sendmsg::<()>(
-        stream.as_raw_fd(),
-        &[IoSlice::new(&line)],
-        if raw.is_empty() { &[] } else { &cmsg },
-        MsgFlags::empty(),
-        None,
-    )
-    .map_err(|e| io(std::io::Error::from(e)))?;
-    (&stream).write_all(&line[sent..]).map_err(io)?;
-    stream.shutdown(std::net::Shutdown::Write).map_err(io)?;
-
+    send(path, &stream, request, fds)?;
     let received = std::cell::RefCell::new(std::collections::VecDeque::new());
     let mut reader = BufReader::new(Receiving { stream: &stream, fds: &received });
     let mut buf = String::new();
@@ -168,6 +175,31 @@ pub fn call_receiving(
             reply => on_reply(&reply),
         }
     }
+}
+
+
+/// Writes one request line, the descriptors with its first bytes, and closes the writing half.
+fn send(path: &Path, stream: &UnixStream, request: &Request, fds: &[OwnedFd]) -> Result<(), ClientError> {
+    let io = |source| ClientError::Io { path: path.to_path_buf(), source };
+    debug_assert_eq!(request.v, VERSION);
+    if fds.len() > MAX_FDS {
+        return Err(io(std::io::Error::other(format!("more than {MAX_FDS} files on one command line"))));
+    }
+    let mut line = serde_json::to_vec(request).map_err(|e| io(std::io::Error::other(e)))?;
+    line.push(b'\n');
+    let raw: Vec<i32> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    // The descriptors go with the first bytes; the rest of a long request follows plainly.
+    let cmsg = [ControlMessage::ScmRights(&raw)];
+    let sent = sendmsg::<()>(
+        stream.as_raw_fd(),
+        &[IoSlice::new(&line)],
+        if raw.is_empty() { &[] } else { &cmsg },
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| io(std::io::Error::from(e)))?;
+    (&*stream).write_all(&line[sent..]).map_err(io)?;
+    stream.shutdown(std::net::Shutdown::Write).map_err(io)
 }
 
 /// The replies' bytes, read with `recvmsg` so that a descriptor sent with a `file` reply is

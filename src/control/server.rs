@@ -13,12 +13,23 @@ use tokio_util::sync::CancellationToken;
 
 use super::roles::Identity;
 use super::wire::{FileOffer, Reply, Request, Station, MAX_FDS, MAX_REQUEST, VERSION};
+use crate::api::ApiError;
 
 /// What the daemon does with one request: given the caller (from the kernel), its pid, the
-/// request, the descriptors it carried and the command's output streams (sent to the caller
-/// as they are written), the result: an exit code, or the message of an error that stopped
-/// the command.
-pub type Handler = dyn Fn(Identity, i32, Request, Vec<OwnedFd>, Streams) -> Result<u8, String> + Send + Sync;
+/// request, the descriptors it carried and the output streams of a transitional command (sent
+/// to the caller as they are written), the answer.
+pub type Handler = dyn Fn(Identity, i32, Request, Vec<OwnedFd>, Streams) -> Answer + Send + Sync;
+
+/// The answer to one request.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per connection, moved once
+pub enum Answer {
+    /// A typed operation's reply or error: one line.
+    Typed(Result<crate::api::Reply, ApiError>),
+    /// A transitional command's exit code (its output already streamed), or the error that
+    /// stopped it: then an `error` line and exit code 2.
+    Streamed(Result<u8, ApiError>),
+}
 
 /// The standard output and standard error of a command run for a client.
 pub struct Streams {
@@ -285,7 +296,7 @@ pub async fn serve(
                 // Told at once, without waiting on the client: a full socket buffer loses
                 // only the message, never a slot.
                 tracing::warn!(uid, "control socket: refused: {message}");
-                let text = Reply::Error(message).line() + &Reply::Exit(2).line();
+                let text = Reply::Error(ApiError::failed(message)).line() + &Reply::Exit(2).line();
                 let _ = stream.try_write(text.as_bytes());
                 continue;
             }
@@ -374,7 +385,7 @@ impl Connection {
 
 /// Tells the client why its request is not served, within the write timeout, and closes.
 async fn refuse(stream: &mut tokio::net::UnixStream, message: String, limits: &Limits) -> std::io::Result<()> {
-    let text = Reply::Error(message).line() + &Reply::Exit(2).line();
+    let text = Reply::Error(ApiError::invalid(message)).line() + &Reply::Exit(2).line();
     match tokio::time::timeout(limits.write_timeout, write_all(stream, text.as_bytes())).await {
         Ok(r) => r,
         Err(_) => Err(std::io::Error::from(std::io::ErrorKind::TimedOut)),
@@ -407,16 +418,17 @@ fn handle(
         err: Box::new(ReplyOut { stream: stream.try_clone()?, err: true, broken: broken.clone() }),
         files: FileSender { stream: stream.try_clone()?, broken: broken.clone() },
     };
-    let result = handler(who, pid, request, fds, streams);
+    let answer = handler(who, pid, request, fds, streams);
     let mut s = &stream;
-    let code = match result {
-        Ok(code) => code,
-        Err(message) => {
-            s.write_all(Reply::Error(message).line().as_bytes())?;
-            2
+    match answer {
+        Answer::Typed(Ok(reply)) => s.write_all(Reply::Ok(reply).line().as_bytes()),
+        Answer::Typed(Err(e)) => s.write_all(Reply::Error(e).line().as_bytes()),
+        Answer::Streamed(Ok(code)) => s.write_all(Reply::Exit(code).line().as_bytes()),
+        Answer::Streamed(Err(e)) => {
+            s.write_all(Reply::Error(e).line().as_bytes())?;
+            s.write_all(Reply::Exit(2).line().as_bytes())
         }
-    };
-    s.write_all(Reply::Exit(code).line().as_bytes())
+    }
 }
 
 /// Reads one request: a JSON line, with the descriptors its first bytes carried, up to
@@ -467,14 +479,17 @@ fn parse_request(first: &[u8], fds: Vec<OwnedFd>) -> Result<(Request, Vec<OwnedF
     if line.len() > MAX_REQUEST {
         return Err(format!("request longer than {MAX_REQUEST} bytes"));
     }
-    let request: Request = serde_json::from_slice(line)
-        .map_err(|e| format!("not an evidock request ({e}); is the program the same version?"))?;
-    if request.v != VERSION {
-        return Err(format!(
-            "request version {} is not {VERSION}: use the evidock program that matches the service",
-            request.v
-        ));
+    // The version first, so that a client of another version is told so whatever else its
+    // request holds.
+    if let Some(v) = serde_json::from_slice::<serde_json::Value>(line).ok().and_then(|r| r["v"].as_u64()) {
+        if v != u64::from(VERSION) {
+            return Err(format!(
+                "request version {v} is not {VERSION}: use the evidock program that matches the service / 请求版本与服务不一致"
+            ));
+        }
     }
+    let request: Request = serde_json::from_slice(line)
+        .map_err(|e| format!("not an evidock request ({e}); see docs/CONTROL-API.md / 不是有效的请求"))?;
     if request.paths.len() != fds.len() {
         return Err(format!("{} file argument(s) but {} descriptor(s)", request.paths.len(), fds.len()));
     }
@@ -519,7 +534,7 @@ mod tests {
         sender.send(&offer, std::os::fd::AsFd::as_fd(&file)).unwrap();
         (&service).write_all(Reply::Exit(0).line().as_bytes()).unwrap();
         drop(file);
-        let request = Request { v: VERSION, argv: vec!["access".into()], paths: Vec::new() };
+        let request = Request::argv(vec!["access".into()], Vec::new());
         let (mut outs, mut got) = (Vec::new(), None);
         let code = super::super::client::call_receiving(
             Path::new("test.sock"),
@@ -542,11 +557,13 @@ mod tests {
 
     #[test]
     fn a_request_is_one_line_of_the_current_version_with_its_descriptors() {
-        let ok = format!("{{\"v\":{VERSION},\"argv\":[\"status\"],\"paths\":[]}}\n");
-        assert_eq!(parse_request(ok.as_bytes(), Vec::new()).unwrap().0.argv, ["status"]);
-        let old = b"{\"v\":1,\"argv\":[\"status\"],\"paths\":[]}\n";
-        assert!(parse_request(old, Vec::new()).unwrap_err().contains("request version 1 is not"));
-        let missing = format!("{{\"v\":{VERSION},\"argv\":[\"log\",\"verify\"],\"paths\":[\"c.txt\"]}}\n");
+        let ok = format!("{{\"v\":{VERSION},\"op\":\"status\",\"paths\":[]}}\n");
+        assert_eq!(parse_request(ok.as_bytes(), Vec::new()).unwrap().0.op, "status");
+        let old = b"{\"v\":2,\"argv\":[\"status\"],\"paths\":[]}\n";
+        assert!(parse_request(old, Vec::new()).unwrap_err().contains("request version 2 is not 3"));
+        let missing = format!(
+            "{{\"v\":{VERSION},\"op\":\"argv\",\"args\":{{\"argv\":[\"log\",\"verify\"]}},\"paths\":[\"c.txt\"]}}\n"
+        );
         assert!(parse_request(missing.as_bytes(), Vec::new()).unwrap_err().contains("1 file argument(s) but 0"));
         let long = vec![b'x'; MAX_REQUEST + 1];
         assert!(parse_request(&long, Vec::new()).unwrap_err().contains("longer than"));

@@ -280,7 +280,8 @@ fn a_raw_client_cannot_make_the_service_write_an_export_into_a_folder_not_its_ow
         // The requester opens the folder itself, as the evidock program would.
         let open = to.clone();
         let dir = crate::support::as_uid(REQUESTER, move || std::fs::File::open(open).unwrap());
-        let line = serde_json::json!({ "v": 2, "argv": argv, "paths": [to] }).to_string() + "\n";
+        let line =
+            serde_json::json!({ "v": 3, "op": "argv", "args": { "argv": argv }, "paths": [to] }).to_string() + "\n";
         c.send(line.as_bytes(), &[std::os::fd::AsRawFd::as_raw_fd(&dir)]);
         c.rest()
     };

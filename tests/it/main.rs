@@ -4,6 +4,7 @@
 mod access;
 mod ambarella;
 mod approvals;
+mod api;
 mod burn;
 mod cases;
 mod central;

@@ -1,0 +1,685 @@
+//! The station's typed operations: what a front end (the command line, the control socket, the
+//! web page) may ask of the station, who may ask it, and what it answers (R9, R12).
+//!
+//! Each operation is one variant of [`Request`] (its arguments, serde, unknown fields refused)
+//! with one variant of [`Reply`] of the same name; [`call`] authorizes the [`Caller`] by the
+//! rule table ([`Op::roles`], exhaustive), runs the operation, and returns the typed reply or a
+//! typed [`ApiError`] (`refused`, `invalid`, `not_found`, `conflict`, `failed`, each message in
+//! Chinese and English). Operations write their custody events in the catalogue's
+//! transactions and print nothing; rendering is the front end's. One file per domain:
+//! [`status`], [`device`], [`duty`], [`replicate`].
+//!
+//! Owns: the request and reply types, the rule table, the refusal log (`call_refused`).
+//! Must never: print, read a terminal or a socket, parse command-line words, or take a
+//! caller's word for who it is: the [`Caller`] is built by the front end from the kernel
+//! (`SO_PEERCRED`, or this process's own user) or from the station's own sign-in.
+//! Front ends reach the catalogue, the archive and the custody log only through here (INV-40).
+
+pub mod device;
+pub mod duty;
+pub mod replicate;
+pub mod status;
+
+use std::os::fd::OwnedFd;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::catalog::{Catalog, CatalogError};
+use crate::config::Config;
+use crate::control::roles::Identity;
+use crate::custody::event::{Action, Actor, Role};
+
+/// One operation asked of the station, with its arguments. On the wire: `{"op": NAME, "args":
+/// {...}}` (docs/CONTROL-API.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", content = "args", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// The custodian's view: bays, alarms, recent dockings.
+    Status(status::StatusArgs),
+    /// Register a recorder, or change the officer it is assigned to (R1).
+    DeviceRegister(device::Register),
+    /// Retire a recorder from service.
+    DeviceRetire(device::Retire),
+    /// The registered recorders with their assignment history.
+    DeviceList(device::ListArgs),
+    /// Hand a recorder out for a shift after its health check (R1, R14).
+    DutyOut(duty::Out),
+    /// The bindings in force.
+    DutyList(duty::ListArgs),
+    /// An officer's return to the unit.
+    DutyReturn(duty::Return),
+    /// A request to extend a handover deadline.
+    DutyExtend(duty::Extend),
+    /// The approval of an extension.
+    DutyApprove(duty::Approve),
+    /// The duty report for a period (R3).
+    DutyReport(duty::ReportArgs),
+    /// The central copy's backlog.
+    ReplicateStatus(replicate::StatusArgs),
+    /// One replication pass now.
+    ReplicateRun(replicate::RunArgs),
+    /// Eviction of local copies proven off the station (INV-20).
+    ReplicateEvict(replicate::Evict),
+    /// Recall of evicted footage.
+    ReplicateRecall(replicate::Recall),
+}
+
+/// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
+/// "data": ...}` inside `{"ok": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", content = "data", rename_all = "snake_case")]
+pub enum Reply {
+    /// The status document.
+    Status(status::StatusDoc),
+    /// The registration.
+    DeviceRegister(device::Registered),
+    /// The retirement.
+    DeviceRetire(device::Retired),
+    /// The registry.
+    DeviceList(Vec<device::Device>),
+    /// The health check and whether the recorder was handed out.
+    DutyOut(duty::OutReply),
+    /// The bindings in force.
+    DutyList(Vec<duty::Binding>),
+    /// The return recorded.
+    DutyReturn(duty::Returned),
+    /// The extension requested.
+    DutyExtend(duty::ExtensionRequested),
+    /// The extension approved.
+    DutyApprove(duty::ExtensionApproved),
+    /// The duty report.
+    DutyReport(duty::Report),
+    /// The central copy's numbers.
+    ReplicateStatus(replicate::Backlog),
+    /// What the pass did.
+    ReplicateRun(replicate::PassReply),
+    /// What was evicted.
+    ReplicateEvict(replicate::Evicted),
+    /// What was recalled.
+    ReplicateRecall(replicate::Recalled),
+}
+
+/// The operations, without their arguments: the rule table's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Status,
+    DeviceRegister,
+    DeviceRetire,
+    DeviceList,
+    DutyOut,
+    DutyList,
+    DutyReturn,
+    DutyExtend,
+    DutyApprove,
+    DutyReport,
+    ReplicateStatus,
+    ReplicateRun,
+    ReplicateEvict,
+    ReplicateRecall,
+}
+
+/// Every role a person can hold.
+const ANY: &[Role] = &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian, Role::Admin];
+/// Those who file footage.
+const FILERS: &[Role] = &[Role::Custodian, Role::Archivist];
+/// Those who keep the recorders.
+const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
+
+impl Op {
+    /// Every operation, in wire order.
+    pub const ALL: [Op; 14] = [
+        Op::Status,
+        Op::DeviceRegister,
+        Op::DeviceRetire,
+        Op::DeviceList,
+        Op::DutyOut,
+        Op::DutyList,
+        Op::DutyReturn,
+        Op::DutyExtend,
+        Op::DutyApprove,
+        Op::DutyReport,
+        Op::ReplicateStatus,
+        Op::ReplicateRun,
+        Op::ReplicateEvict,
+        Op::ReplicateRecall,
+    ];
+
+    /// The rule table: who may call the operation, in the order a role is chosen to act in
+    /// (the first one the caller holds). Exhaustive: a new operation has no rule until it is
+    /// placed here.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Op::Status | Op::DeviceList | Op::DutyList | Op::ReplicateStatus => ANY,
+            Op::DeviceRegister | Op::DeviceRetire => KEEPERS,
+            Op::DutyOut | Op::DutyReturn | Op::DutyExtend => KEEPERS,
+            Op::DutyApprove => &[Role::Approver],
+            Op::DutyReport => &[Role::Supervisor, Role::Archivist, Role::Custodian, Role::Admin],
+            Op::ReplicateRun => &[Role::Admin, Role::Archivist],
+            Op::ReplicateEvict => KEEPERS,
+            Op::ReplicateRecall => FILERS,
+        }
+    }
+
+    /// The name on the wire (`device_register`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Status => "status",
+            Op::DeviceRegister => "device_register",
+            Op::DeviceRetire => "device_retire",
+            Op::DeviceList => "device_list",
+            Op::DutyOut => "duty_out",
+            Op::DutyList => "duty_list",
+            Op::DutyReturn => "duty_return",
+            Op::DutyExtend => "duty_extend",
+            Op::DutyApprove => "duty_approve",
+            Op::DutyReport => "duty_report",
+            Op::ReplicateStatus => "replicate_status",
+            Op::ReplicateRun => "replicate_run",
+            Op::ReplicateEvict => "replicate_evict",
+            Op::ReplicateRecall => "replicate_recall",
+        }
+    }
+
+    /// The operation as people read it in logs and `call_refused` events (`device register`,
+    /// the command line's words).
+    pub fn words(self) -> String {
+        self.name().replace('_', " ")
+    }
+
+    /// Whether the operation only reads and answers at once (`status`): served in the
+    /// control socket's slots kept for those.
+    pub fn is_quick(self) -> bool {
+        matches!(self, Op::Status)
+    }
+}
+
+impl Request {
+    /// The operation asked.
+    pub fn op(&self) -> Op {
+        match self {
+            Request::Status(_) => Op::Status,
+            Request::DeviceRegister(_) => Op::DeviceRegister,
+            Request::DeviceRetire(_) => Op::DeviceRetire,
+            Request::DeviceList(_) => Op::DeviceList,
+            Request::DutyOut(_) => Op::DutyOut,
+            Request::DutyList(_) => Op::DutyList,
+            Request::DutyReturn(_) => Op::DutyReturn,
+            Request::DutyExtend(_) => Op::DutyExtend,
+            Request::DutyApprove(_) => Op::DutyApprove,
+            Request::DutyReport(_) => Op::DutyReport,
+            Request::ReplicateStatus(_) => Op::ReplicateStatus,
+            Request::ReplicateRun(_) => Op::ReplicateRun,
+            Request::ReplicateEvict(_) => Op::ReplicateEvict,
+            Request::ReplicateRecall(_) => Op::ReplicateRecall,
+        }
+    }
+
+    /// Reads a request from its operation name and arguments (`args` absent: no arguments).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Invalid`] for an unknown operation, a missing or unknown field, or a value
+    /// of the wrong type.
+    pub fn from_parts(op: &str, args: Option<serde_json::Value>) -> Result<Request, ApiError> {
+        let args = args.unwrap_or_else(|| json!({}));
+        serde_json::from_value(json!({ "op": op, "args": args }))
+            .map_err(|e| ApiError::invalid(format!("request {op:?}: {e} (docs/CONTROL-API.md) / 请求格式不正确：{op}")))
+    }
+}
+
+impl Reply {
+    /// The operation this answers.
+    pub fn op(&self) -> Op {
+        match self {
+            Reply::Status(_) => Op::Status,
+            Reply::DeviceRegister(_) => Op::DeviceRegister,
+            Reply::DeviceRetire(_) => Op::DeviceRetire,
+            Reply::DeviceList(_) => Op::DeviceList,
+            Reply::DutyOut(_) => Op::DutyOut,
+            Reply::DutyList(_) => Op::DutyList,
+            Reply::DutyReturn(_) => Op::DutyReturn,
+            Reply::DutyExtend(_) => Op::DutyExtend,
+            Reply::DutyApprove(_) => Op::DutyApprove,
+            Reply::DutyReport(_) => Op::DutyReport,
+            Reply::ReplicateStatus(_) => Op::ReplicateStatus,
+            Reply::ReplicateRun(_) => Op::ReplicateRun,
+            Reply::ReplicateEvict(_) => Op::ReplicateEvict,
+            Reply::ReplicateRecall(_) => Op::ReplicateRecall,
+        }
+    }
+}
+
+/// What kind of failure an [`ApiError`] is; stable names on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The caller may not do this (a missing role, self-approval); logged as `call_refused`.
+    Refused,
+    /// The request itself is wrong (a missing or unknown field, a bad value).
+    Invalid,
+    /// What the request names does not exist.
+    NotFound,
+    /// The request contradicts the station's state (already done, already out).
+    Conflict,
+    /// It could not be done (I/O, the catalogue, the central store); a retry may help.
+    Failed,
+}
+
+impl ErrorKind {
+    /// The stable name (`not_found`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Refused => "refused",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Failed => "failed",
+        }
+    }
+}
+
+/// Why an operation did not answer: its kind and a message in Chinese and English that names
+/// the input and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(deny_unknown_fields)]
+#[error("{}{message}", if *kind == ErrorKind::Refused { "refused: " } else { "" })]
+pub struct ApiError {
+    /// The kind.
+    pub kind: ErrorKind,
+    /// The message, bilingual.
+    pub message: String,
+}
+
+impl ApiError {
+    /// A refusal.
+    pub fn refused(message: impl Into<String>) -> ApiError {
+        ApiError { kind: ErrorKind::Refused, message: message.into() }
+    }
+
+    /// A wrong request.
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError { kind: ErrorKind::Invalid, message: message.into() }
+    }
+
+    /// Something named that does not exist.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError { kind: ErrorKind::NotFound, message: message.into() }
+    }
+
+    /// A request against the station's state.
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError { kind: ErrorKind::Conflict, message: message.into() }
+    }
+
+    /// A failure to do it.
+    pub fn failed(message: impl Into<String>) -> ApiError {
+        ApiError { kind: ErrorKind::Failed, message: message.into() }
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> ApiError {
+        match e {
+            // A value a person gave that the catalogue does not accept.
+            CatalogError::Invalid(m) => ApiError::invalid(m),
+            other => ApiError::failed(format!("{other} / 目录数据库操作失败")),
+        }
+    }
+}
+
+/// How a caller reached the station.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Over the control socket: the daemon runs the operation; identity from `SO_PEERCRED`.
+    Socket,
+    /// In the caller's own process, no daemon running: identity is this process's user.
+    Direct,
+    /// A front end inside the daemon process (the station's web page): identity from the
+    /// station's own sign-in.
+    Daemon,
+}
+
+impl Via {
+    /// As logged (`socket`, `direct`, `daemon`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Socket => "socket",
+            Via::Direct => "direct",
+            Via::Daemon => "daemon",
+        }
+    }
+
+    /// Whether the daemon runs the operation (it checked the catalogue at its start).
+    pub fn in_daemon(self) -> bool {
+        !matches!(self, Via::Direct)
+    }
+}
+
+/// Who calls: the identity the front end learned from the kernel (or its own sign-in), the
+/// roles that identity holds, its officer number, and how it reached the station.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Who, as the kernel (or the sign-in) said.
+    pub identity: Identity,
+    /// The roles held, in [`crate::control::roles::GRANTABLE`] order.
+    pub roles: Vec<Role>,
+    /// The officer number (警号) written into custody events, if configured.
+    pub officer: Option<String>,
+    /// How it reached the station.
+    pub via: Via,
+}
+
+impl Caller {
+    /// The caller `identity` as the configuration's `[roles]` and `[officers]` see it.
+    pub fn of(config: &Config, identity: Identity, via: Via) -> Caller {
+        Caller { roles: config.roles.roles_of(&identity), officer: config.roles.officer_of(&identity), identity, via }
+    }
+}
+
+/// The descriptors a request carried, each with the path the caller named (`SCM_RIGHTS`).
+/// No typed operation takes files yet: a request with any is invalid.
+pub type Files = Vec<(String, OwnedFd)>;
+
+/// An authorized call: the configuration, who calls, and the actor it acts as.
+pub struct Ctx<'a> {
+    /// The station's configuration.
+    pub config: &'a Config,
+    /// Who calls.
+    pub caller: &'a Caller,
+    /// The actor written into custody events: the caller in the role the rule table chose.
+    pub actor: Actor,
+}
+
+impl Ctx<'_> {
+    /// The catalogue, to write as the actor: in the daemon without a new integrity check
+    /// (the daemon checked it at start), directly with one.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Failed`] when it cannot be opened.
+    pub fn catalog(&self) -> Result<Catalog, ApiError> {
+        let path = self.config.catalog_path();
+        let tz = self.config.timezone;
+        Ok(if self.caller.via.in_daemon() {
+            Catalog::open_trusted(&path, tz, self.actor.clone())?
+        } else {
+            Catalog::open(&path, tz, self.actor.clone())?
+        })
+    }
+}
+
+/// Chooses the role `caller` acts in for `op`: the first of [`Op::roles`] it holds.
+///
+/// # Errors
+/// [`ErrorKind::Refused`] naming the caller, what it holds and what it would need.
+pub fn authorize(caller: &Caller, op: Op) -> Result<Actor, ApiError> {
+    let needed = op.roles();
+    match needed.iter().find(|r| caller.roles.contains(r)) {
+        Some(role) => Ok(Actor { user: caller.identity.user.clone(), role: *role, officer: caller.officer.clone() }),
+        None => {
+            let names: Vec<&str> = needed.iter().map(|r| r.as_str()).collect();
+            let has = if caller.roles.is_empty() {
+                "no role".to_string()
+            } else {
+                caller.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+            };
+            Err(ApiError::refused(format!(
+                "user {} (uid {}) has {has}; `{}` needs one of: {} (set in [roles] of the configuration) / 无此操作权限",
+                caller.identity.user,
+                caller.identity.uid,
+                op.words(),
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// Runs one operation for `caller`: authorizes it by the rule table, runs it, and logs every
+/// refusal (`call_refused`). Usable from any thread of any front end, in the daemon or not.
+///
+/// # Errors
+/// The typed [`ApiError`] of the operation, or a refusal.
+pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) -> Result<Reply, ApiError> {
+    let op = request.op();
+    let actor = match authorize(caller, op) {
+        Ok(a) => a,
+        Err(e) => {
+            log_refusal(config, &caller.identity, None, &op.words(), &e.message, caller.via);
+            return Err(e);
+        }
+    };
+    if let Some((path, _)) = files.first() {
+        return Err(ApiError::invalid(format!(
+            "`{}` takes no files, but {path} was sent as one / 此操作不接收文件",
+            op.words()
+        )));
+    }
+    let role = actor.role;
+    let ctx = Ctx { config, caller, actor };
+    let result = match request {
+        Request::Status(a) => status::status(&ctx, &a).map(Reply::Status),
+        Request::DeviceRegister(a) => device::register(&ctx, &a).map(Reply::DeviceRegister),
+        Request::DeviceRetire(a) => device::retire(&ctx, &a).map(Reply::DeviceRetire),
+        Request::DeviceList(a) => device::list(&ctx, &a).map(Reply::DeviceList),
+        Request::DutyOut(a) => duty::out(&ctx, &a).map(Reply::DutyOut),
+        Request::DutyList(a) => duty::list(&ctx, &a).map(Reply::DutyList),
+        Request::DutyReturn(a) => duty::record_return(&ctx, &a).map(Reply::DutyReturn),
+        Request::DutyExtend(a) => duty::extend(&ctx, &a).map(Reply::DutyExtend),
+        Request::DutyApprove(a) => duty::approve(&ctx, &a).map(Reply::DutyApprove),
+        Request::DutyReport(a) => duty::report(&ctx, &a).map(Reply::DutyReport),
+        Request::ReplicateStatus(a) => replicate::status(&ctx, &a).map(Reply::ReplicateStatus),
+        Request::ReplicateRun(a) => replicate::run(&ctx, &a).map(Reply::ReplicateRun),
+        Request::ReplicateEvict(a) => replicate::evict(&ctx, &a).map(Reply::ReplicateEvict),
+        Request::ReplicateRecall(a) => replicate::recall(&ctx, &a).map(Reply::ReplicateRecall),
+    };
+    if let Err(e) = &result {
+        if e.kind == ErrorKind::Refused {
+            log_refusal(config, &caller.identity, Some(role), &op.words(), &e.message, caller.via);
+        }
+    }
+    debug_assert!(result.as_ref().map_or(true, |r| r.op() == op), "{op:?} answered with another reply");
+    result
+}
+
+/// Writes a `call_refused` event naming the user, uid, command and reason. A refusal that
+/// cannot be logged is reported to the operator's log (the daemon's journal), never hidden.
+pub fn log_refusal(config: &Config, who: &Identity, role: Option<Role>, command: &str, reason: &str, via: Via) {
+    let actor =
+        Actor { user: who.user.clone(), role: role.unwrap_or(Role::Nobody), officer: config.roles.officer_of(who) };
+    let logged = Catalog::open_trusted(&config.catalog_path(), config.timezone, actor).and_then(|mut c| {
+        c.event(
+            Action::CallRefused,
+            &format!("user:{}", who.user),
+            json!({ "command": command, "uid": who.uid, "reason": reason, "via": via.as_str() }),
+        )
+    });
+    if let Err(e) = logged {
+        tracing::error!("a refused call could not be logged: user {} `{command}`: {reason}: {e}", who.user);
+    }
+}
+
+/// No arguments (`{}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(roles: &[Role]) -> Caller {
+        Caller {
+            identity: Identity {
+                uid: 1001,
+                user: "zhangsan".into(),
+                gids: vec![1001],
+                groups: vec!["zhangsan".into()],
+            },
+            roles: roles.to_vec(),
+            officer: Some("012345".into()),
+            via: Via::Direct,
+        }
+    }
+
+    #[test]
+    fn every_operation_has_a_rule_and_a_distinct_name() {
+        let mut names = std::collections::BTreeSet::new();
+        for op in Op::ALL {
+            assert!(!op.roles().is_empty(), "{op:?} has no role that may call it");
+            assert!(!op.roles().contains(&Role::System) && !op.roles().contains(&Role::Nobody), "{op:?}");
+            assert!(names.insert(op.name()), "{op:?}: name {} twice", op.name());
+        }
+        assert_eq!(Op::DeviceRegister.words(), "device register");
+    }
+
+    #[test]
+    fn the_rule_table_chooses_the_first_role_held_and_refuses_with_what_is_needed() {
+        let keeper = caller(&[Role::Custodian]);
+        let a = authorize(&keeper, Op::DeviceRegister).unwrap();
+        assert_eq!((a.user.as_str(), a.role, a.officer.as_deref()), ("zhangsan", Role::Custodian, Some("012345")));
+        let e = authorize(&keeper, Op::DutyApprove).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Refused);
+        assert!(e.message.contains("has custodian") && e.message.contains("needs one of: approver"), "{e}");
+        assert!(e.message.contains("无此操作权限") && e.to_string().starts_with("refused: "), "{e}");
+        let nobody = caller(&[]);
+        let e = authorize(&nobody, Op::Status).unwrap_err();
+        assert!(e.message.contains("uid 1001) has no role"), "{e}");
+        // An archivist who is also an admin runs a replication pass as admin, the first listed.
+        assert_eq!(authorize(&caller(&[Role::Archivist, Role::Admin]), Op::ReplicateRun).unwrap().role, Role::Admin);
+        // Approvers read the registry but never change it.
+        let approver = caller(&[Role::Approver]);
+        assert!(authorize(&approver, Op::DeviceList).is_ok());
+        for op in [Op::DeviceRegister, Op::DeviceRetire, Op::DutyOut, Op::ReplicateEvict, Op::ReplicateRun] {
+            assert!(authorize(&approver, op).is_err(), "{op:?}");
+        }
+    }
+
+    #[test]
+    fn requests_read_from_the_wire_refuse_unknown_fields_and_operations() {
+        let r = Request::from_parts("device_retire", Some(json!({ "serial": "J100001", "reason": "损坏" }))).unwrap();
+        assert_eq!(r.op(), Op::DeviceRetire);
+        assert_eq!(Request::from_parts("status", None).unwrap(), Request::Status(status::StatusArgs::default()));
+        let e =
+            Request::from_parts("device_retire", Some(json!({ "serial": "J1", "reason": "x", "uid": 0 }))).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Invalid);
+        assert!(e.message.contains("unknown field `uid`"), "{e}");
+        assert!(
+            Request::from_parts("status", Some(json!({ "json": true }))).is_err(),
+            "front-end options are not on the wire"
+        );
+        assert!(Request::from_parts("device_burn", None).unwrap_err().message.contains("unknown variant"));
+        assert!(Request::from_parts("device_retire", Some(json!({ "serial": "J1" }))).is_err(), "reason is required");
+    }
+
+    /// INV-40: the command line's front ends of typed operations reach the catalogue, the
+    /// archive and the custody log only through [`call`].
+    #[test]
+    fn typed_front_ends_touch_no_store_of_the_station() {
+        let central = include_str!("../cli/central.rs");
+        let replicate_part = &central[..central.find("pub fn run_central").expect("central verify follows")];
+        for (file, text) in [
+            ("cli/status.rs", include_str!("../cli/status.rs")),
+            ("cli/device.rs", include_str!("../cli/device.rs")),
+            ("cli/duty.rs", include_str!("../cli/duty.rs")),
+            ("cli/central.rs (replicate)", replicate_part),
+        ] {
+            for banned in
+                ["crate::catalog", "Catalog", "open_catalog_as_user", "std::fs", "rusqlite", "custody::", "fsio"]
+            {
+                assert!(!text.contains(banned), "{file} uses {banned}: front ends act through api::call (INV-40)");
+            }
+            assert!(text.contains("link.call("), "{file} calls the station API");
+        }
+    }
+
+    /// A front end inside the daemon process (the web page) calls the operations directly,
+    /// without the socket, under the same rules and with the same custody events.
+    #[test]
+    fn an_in_process_caller_registers_lists_and_is_refused_under_the_rule_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::under(dir.path());
+        let identity = |uid: u32, user: &str| Identity { uid, user: user.into(), gids: vec![uid], groups: vec![] };
+        let keeper = Caller {
+            identity: identity(1001, "zhangsan"),
+            roles: vec![Role::Custodian],
+            officer: None,
+            via: Via::Direct,
+        };
+        let register = Request::DeviceRegister(device::Register {
+            serial: "J600001".into(),
+            officer_id: "012345".into(),
+            officer_name: Some("张三".into()),
+            unit: None,
+            model: None,
+            usb: vec!["2e8a:000C:J600001".into()],
+        });
+        let reply = call(&config, &keeper, register, Vec::new()).unwrap();
+        let Reply::DeviceRegister(r) = reply else { panic!("{reply:?}") };
+        assert_eq!(r.usb, ["2e8a:000c:J600001"], "the station's own spelling");
+        let Reply::DeviceList(list) =
+            call(&config, &keeper, Request::DeviceList(device::ListArgs {}), Vec::new()).unwrap()
+        else {
+            panic!("another reply")
+        };
+        assert_eq!((list.len(), list[0].officer_name.as_deref()), (1, Some("张三")));
+        // A bad binding is refused before anything is written.
+        let bad = Request::DeviceRegister(device::Register {
+            serial: "J600002".into(),
+            officer_id: "012345".into(),
+            officer_name: None,
+            unit: None,
+            model: None,
+            usb: vec!["not-usb".into()],
+        });
+        assert_eq!(call(&config, &keeper, bad, Vec::new()).unwrap_err().kind, ErrorKind::Invalid);
+        // The web page's caller, with no role: refused, and logged as coming from the daemon.
+        let stranger = Caller { identity: identity(4242, "web:4242"), roles: vec![], officer: None, via: Via::Daemon };
+        let e = call(
+            &config,
+            &stranger,
+            Request::DeviceRetire(device::Retire { serial: "J600001".into(), reason: "x".into() }),
+            Vec::new(),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Refused);
+        let db = rusqlite::Connection::open(config.catalog_path()).unwrap();
+        let events: Vec<(String, String)> = db
+            .prepare("SELECT action, actor_user FROM custody_log ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .filter(|(a, _)| a != "catalog_opened" && a != "config_changed")
+            .collect();
+        let actions: Vec<&str> = events.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(actions, ["device_registered", "device_registered", "call_refused"], "{events:?}");
+        let refused: String =
+            db.query_row("SELECT details FROM custody_log WHERE action = 'call_refused'", [], |r| r.get(0)).unwrap();
+        assert!(
+            refused.contains("\"via\":\"daemon\"") && refused.contains("\"command\":\"device retire\""),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn requests_and_replies_have_one_stable_shape() {
+        let r = Request::DeviceRetire(device::Retire { serial: "J100001".into(), reason: "损坏".into() });
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"op":"device_retire","args":{"serial":"J100001","reason":"损坏"}}"#
+        );
+        let reply = Reply::DeviceRetire(device::Retired { serial: "J100001".into() });
+        assert_eq!(serde_json::to_string(&reply).unwrap(), r#"{"op":"device_retire","data":{"serial":"J100001"}}"#);
+        assert_eq!(serde_json::from_str::<Reply>(&serde_json::to_string(&reply).unwrap()).unwrap(), reply);
+        let e = ApiError::not_found("no recorder J100009 / 无此记录仪");
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"kind":"not_found","message":"no recorder J100009 / 无此记录仪"}"#
+        );
+        // The wire name of each operation is the one serde reads.
+        for op in Op::ALL {
+            let read = Request::from_parts(op.name(), None).map(|r| r.op());
+            assert!(read.as_ref().map_or(true, |o| *o == op), "{op:?} read as {read:?}");
+            assert!(read.is_ok() || read.unwrap_err().message.contains("missing field"), "{op:?}");
+        }
+    }
+}

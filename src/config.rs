@@ -91,6 +91,9 @@ pub struct ConfigFile {
     /// `[duty]`: check-out health thresholds, end of the working day, extension approvers.
     #[serde(default)]
     pub duty: crate::duty::DutyFile,
+    /// `[web]`: the station's web page (docs/WEB.md).
+    #[serde(default)]
+    pub web: crate::web::config::WebFile,
 }
 
 /// `[scrub]` as written: the archive scrub (`evidock archive scrub`, R11).
@@ -501,6 +504,8 @@ pub struct Config {
     pub central: Option<crate::central::Central>,
     /// Duty check-out and check-in (`[duty]`; R14, S0 §14, S1 §16, S3 §7).
     pub duty: crate::duty::Duty,
+    /// The station's web page (`[web]`, docs/WEB.md).
+    pub web: crate::web::config::Web,
 }
 
 impl Config {
@@ -811,8 +816,10 @@ impl Config {
             c.evict.disc_copies = burn.copies;
         }
         let duty = crate::duty::resolve(file.duty, &shown)?;
+        let web = crate::web::config::resolve(file.web, &shown, &base)?;
         Ok(Config {
             duty,
+            web,
             central,
             roles,
             access,

@@ -28,6 +28,10 @@
 //! - [`control`]: the control socket between the command line and the daemon, and the roles
 //!   that decide who may do what.
 //! - [`cli`]: the command-line interface.
+//! - [`accounts`]: station accounts for the web page: argon2id hashes, lockout, sessions and
+//!   the CSRF check (pure but for the hash's randomness).
+//! - [`web`]: the station's web page, served by the daemon: routes and server-rendered pages;
+//!   it renders and routes only.
 
 /// Test-build failpoints: with the `failpoints` feature, `EVIDOCK_FAILPOINTS=name[,name]`
 /// aborts the process at the named step, as a power cut or `kill -9` would; `name:panic`
@@ -58,6 +62,7 @@ macro_rules! failpoint {
 }
 
 pub mod access;
+pub mod accounts;
 pub mod archive;
 pub mod burn;
 pub mod catalog;
@@ -75,6 +80,7 @@ pub mod recorder;
 pub mod report;
 pub mod retention;
 pub mod scrub;
+pub mod web;
 
 #[cfg(test)]
 mod purity {

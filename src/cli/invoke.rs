@@ -86,6 +86,7 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Archive(_) => Rule::Job(&[Role::Archivist, Role::Admin]),
         Command::Device(D::Register { .. } | D::Retire { .. }) => Rule::Station(&[Role::Custodian, Role::Admin]),
         Command::Device(D::List { .. }) => Rule::Station(ANY),
+        Command::Account(_) => Rule::Station(&[Role::Admin]),
         Command::Duty(u) => match u {
             super::duty::DutyCommand::Out { .. }
             | super::duty::DutyCommand::Return { .. }
@@ -555,6 +556,13 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
             }
             _ => None,
         };
+        // A station account's password is hashed here: only the hash goes to the service.
+        if let Command::Account(a) = &parsed.command {
+            if let Some(hash) = a.hash_from_stdin()? {
+                args.push("--password-hash".into());
+                args.push(hash);
+            }
+        }
         for (path, how) in paths(&mut parsed.command) {
             let open = export.as_ref().map_or(path.as_path(), |e| e.folder());
             if how == PathUse::Dir {

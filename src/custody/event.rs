@@ -58,12 +58,22 @@ pub enum Role {
     Admin,
     /// A caller who holds no role (无角色): only refusals are logged with it.
     Nobody,
+    /// An officer (执法人员) signed in to the station's web page with a station account.
+    Officer,
 }
 
 impl Role {
     /// Every role, in declaration order.
-    pub const ALL: [Role; 7] =
-        [Role::System, Role::Custodian, Role::Archivist, Role::Approver, Role::Supervisor, Role::Admin, Role::Nobody];
+    pub const ALL: [Role; 8] = [
+        Role::System,
+        Role::Custodian,
+        Role::Archivist,
+        Role::Approver,
+        Role::Supervisor,
+        Role::Admin,
+        Role::Nobody,
+        Role::Officer,
+    ];
 
     /// The stable name stored in the log, e.g. `custodian`.
     pub fn as_str(self) -> &'static str {
@@ -75,6 +85,7 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
             Role::Nobody => "none",
+            Role::Officer => "officer",
         }
     }
 
@@ -88,6 +99,7 @@ impl Role {
             Role::Supervisor => "监督人员",
             Role::Admin => "系统管理员",
             Role::Nobody => "无角色",
+            Role::Officer => "执法人员",
         }
     }
 
@@ -308,11 +320,22 @@ pub enum Action {
     /// archive disk is not responding; that docking is never wiped, the other bays go on
     /// (INV-31).
     ArchiveStalled,
+    /// A station account was created or changed (password, roles, disabled, enabled, unlocked)
+    /// by an administrator (INV-42).
+    AccountChanged,
+    /// A person signed in to the station's web page with a station account (INV-42).
+    SignedIn,
+    /// A sign-in was refused: wrong password, unknown name, locked or disabled account (INV-42).
+    SignInFailed,
+    /// A run of failed sign-ins locked a station account for `web.lockout_s` (INV-42).
+    AccountLocked,
+    /// A web session ended: signed out by the person, or its time ran out (INV-43).
+    SignedOut,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 86] = [
+    pub const ALL: [Action; 91] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -399,6 +422,11 @@ impl Action {
         Action::FlagWithdrawalRequested,
         Action::DeadlineReturned,
         Action::ArchiveStalled,
+        Action::AccountChanged,
+        Action::SignedIn,
+        Action::SignInFailed,
+        Action::AccountLocked,
+        Action::SignedOut,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -490,6 +518,11 @@ impl Action {
             Action::FlagWithdrawalRequested => "flag_withdrawal_requested",
             Action::DeadlineReturned => "deadline_returned",
             Action::ArchiveStalled => "archive_stalled",
+            Action::AccountChanged => "account_changed",
+            Action::SignedIn => "signed_in",
+            Action::SignInFailed => "sign_in_failed",
+            Action::AccountLocked => "account_locked",
+            Action::SignedOut => "signed_out",
         }
     }
 
@@ -582,6 +615,11 @@ impl Action {
             Action::FlagWithdrawalRequested => "申请撤销长期保存标记",
             Action::DeadlineReturned => "保存期限恢复为普通期限",
             Action::ArchiveStalled => "存档磁盘无响应",
+            Action::AccountChanged => "工作站账户变更",
+            Action::SignedIn => "登录",
+            Action::SignInFailed => "登录失败",
+            Action::AccountLocked => "账户锁定",
+            Action::SignedOut => "退出登录",
         }
     }
 
@@ -1055,7 +1093,8 @@ mod tests {
              duty_return_recorded handover_extension_requested handover_extension_approved \
              footage_evicted footage_recalled \
              access_voided flag_withdrawal_requested deadline_returned \
-             archive_stalled"
+             archive_stalled \
+             account_changed signed_in sign_in_failed account_locked signed_out"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

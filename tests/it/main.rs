@@ -27,3 +27,4 @@ mod stall;
 mod support;
 mod values;
 mod vendor;
+mod web;

@@ -146,12 +146,11 @@ fn bay(s: &Snapshot) -> String {
         if s.message.is_empty() { String::new() } else { format!("<p class=\"message\">{}</p>", esc(&s.message)) };
     format!(
         "<section class=\"bay {class}\" id=\"bay-{vol}\" data-phase=\"{phase}\">\
-         <h2>{name}</h2><p class=\"officer\">警员 <small>Officer</small> {officer}</p>\
+         <h2>{name}</h2><p class=\"sign\" id=\"sign-{vol}\">{sign}</p><p class=\"officer\">警员 <small>Officer</small> {officer}</p>\
          <p class=\"phase\">{phase_zh} <small>{phase}</small></p>\
          <div class=\"bar\"><div style=\"width:{pct}%\"></div></div>\
          <p class=\"counts\">{done} / {total} 个文件 <small>files</small> {eta}</p>\
-         <ul class=\"verdicts\">{verdicts}</ul>{alarms}{message}\
-         <p class=\"sign\" id=\"sign-{vol}\">{sign}</p></section>",
+         <ul class=\"verdicts\">{verdicts}</ul>{alarms}{message}</section>",
         vol = esc(&s.volume),
         name = esc(name),
         phase = s.phase.as_str(),

@@ -503,3 +503,44 @@ fn in_a_browser_sign_in_watch_a_docking_live_and_the_session_ends() {
     drop(b);
     st.stop();
 }
+
+#[test]
+fn beyond_the_station_the_page_is_served_over_tls_with_secure_cookies() {
+    let st = Station::new();
+    let (cert, key) = (st.path("web.crt"), st.path("web.key"));
+    let o = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=evidock station", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs (apt-get install openssl)");
+    assert!(o.status.success(), "{}", text(&o));
+    let port = free_port();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&st.config).unwrap();
+    // Every address of the station, the LAN's too: allowed with TLS.
+    writeln!(f, "\n[web]\nenabled = true\nlisten = \"0.0.0.0:{port}\"\ntls_cert = \"web.crt\"\ntls_key = \"web.key\"")
+        .unwrap();
+    let mut st = st;
+    st.start();
+    let curl = |url: &str| {
+        Command::new("curl")
+            .args(["-sS", "-D", "-", "-o", "/dev/null", "--max-time", "20", "--cacert"])
+            .arg(&cert)
+            .arg(url)
+            .output()
+            .expect("curl runs (apt-get install curl)")
+    };
+    let o = curl(&format!("https://127.0.0.1:{port}/login"));
+    assert!(o.status.success(), "{}", text(&o));
+    let head = String::from_utf8_lossy(&o.stdout).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let cookie = head.lines().find(|l| l.starts_with("set-cookie: evidock_pre=")).expect("the form's cookie");
+    assert!(cookie.contains("; httponly; samesite=strict") && cookie.ends_with("; secure"), "{cookie}");
+    // Plain HTTP on the same port gets no page.
+    let o = curl(&format!("http://127.0.0.1:{port}/login"));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("200"), "{}", text(&o));
+    st.stop();
+}

@@ -120,6 +120,12 @@ impl Gate {
         }
     }
 
+    /// Whether `token` names a live session at `now`, without recording anything (an open
+    /// event stream asks at every change).
+    pub fn is_live(&self, token: &str, now: i64) -> bool {
+        self.sessions().is_live(token, now)
+    }
+
     /// Signs out the session of `token`, recorded (`signed_out`).
     pub fn sign_out(&self, token: &str) {
         let ended = self.sessions().end(token);

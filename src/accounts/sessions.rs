@@ -97,6 +97,11 @@ impl Sessions {
         }
     }
 
+    /// Whether `token` names a live session at `now` (nothing removed or recorded).
+    pub fn is_live(&self, token: &str, now: i64) -> bool {
+        self.by_token.get(&key(token)).is_some_and(|s| s.until > now)
+    }
+
     /// Ends the session of `token` (sign-out); returns it if it was there.
     pub fn end(&mut self, token: &str) -> Option<Session> {
         self.by_token.remove(&key(token))
@@ -146,6 +151,7 @@ mod tests {
         let (t, live) = s.start(account("li"), 1000, 60).unwrap();
         assert_eq!(t.len(), 43);
         assert_eq!(s.find(&t, 1059), Lookup::Live(live.clone()));
+        assert!(s.is_live(&t, 1059) && !s.is_live(&t, 1060) && !s.is_live("other", 1000));
         assert_eq!(s.find("not-a-token", 1000), Lookup::Unknown);
         assert_eq!(s.find(&t, 1060), Lookup::Expired(live));
         assert_eq!(s.find(&t, 1000), Lookup::Unknown, "an expired session is gone");

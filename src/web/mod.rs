@@ -374,6 +374,8 @@ async fn sign_out(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(form): 
 
 /// What one event stream keeps between events.
 struct Stream {
+    gate: Arc<Gate>,
+    token: String,
     live: Live,
     last: String,
     first: bool,
@@ -383,15 +385,18 @@ struct Stream {
 }
 
 /// The bay screen's live part as server-sent events: `bays` (the panels, rendered again when
-/// they change), `expired` when the session ends (the page then reloads to the sign-in).
+/// they change), `expired` when the session ends or is signed out (the page then reloads to the
+/// sign-in).
 async fn events(State(w): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let Some((_, session)) = w.session(&headers).await else {
+    let Some((token, session)) = w.session(&headers).await else {
         return (StatusCode::UNAUTHORIZED, "sign in first / 请先登录").into_response();
     };
     // To the millisecond: the stream never says `expired` before the session has ended.
     let left_ms = session.until.saturating_mul(1000).saturating_sub(chrono::Utc::now().timestamp_millis());
     let left = Duration::from_millis(u64::try_from(left_ms).unwrap_or(0));
     let start = Stream {
+        gate: w.gate.clone(),
+        token,
         live: w.live.clone(),
         last: String::new(),
         first: true,
@@ -412,6 +417,11 @@ async fn events(State(w): State<Arc<Shared>>, headers: HeaderMap) -> Response {
                         return Some((Ok::<Event, Infallible>(Event::default().event("expired").data("expired")), st));
                     }
                     changed = st.live.changed() => if changed.is_err() { return None },
+                }
+                // Signed out elsewhere (another tab): the page is told as at the end.
+                if !st.gate.is_live(&st.token, now()) {
+                    st.done = true;
+                    return Some((Ok(Event::default().event("expired").data("ended")), st));
                 }
             }
             st.first = false;

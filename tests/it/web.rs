@@ -250,9 +250,13 @@ fn a_session_expires_and_its_end_is_recorded() {
     st.stop();
 }
 
-/// Reads server-sent events from `r` until one of kind `kind` has data containing `needle`.
-fn read_events_until(r: ureq::Response, kind: &str, needle: &str, secs: u64) -> String {
-    let mut lines = BufReader::new(r.into_reader()).lines();
+/// Reads server-sent events from `lines` until one of kind `kind` has data containing `needle`.
+fn read_events_until(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    kind: &str,
+    needle: &str,
+    secs: u64,
+) -> String {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let (mut event, mut data) = (String::new(), String::new());
     while Instant::now() < deadline {
@@ -284,11 +288,23 @@ fn the_bay_screen_follows_a_docking_live_to_safe_to_undock() {
     let (vol, _) =
         st.sim("W1", &["--serial", "W100001", "--sessions", "1", "--segments", "3", "--segment-bytes", "40000"]);
     st.dock(&vol, "W100001");
-    let bay = read_events_until(r, "bays", "可以拔出", 60);
+    let mut stream = BufReader::new(r.into_reader()).lines();
+    let bay = read_events_until(&mut stream, "bays", "可以拔出", 60);
     assert!(bay.contains("id=\"bay-W100001\"") && bay.contains("safe to undock"), "{bay}");
     assert!(bay.contains("3 / 3"), "every file counted: {bay}");
     // The same in the status view: the page shows the daemon's own state.
     assert_eq!(st.wait_finished("W100001")["safe_to_undock"], true);
+    // Signed out from another page: the open stream tells its page, and ends.
+    let token = csrf_field(&get(&base, "/", &session).into_string().unwrap());
+    let r = answer(
+        agent()
+            .post(&format!("{base}/logout"))
+            .set("Cookie", &format!("evidock_session={session}"))
+            .send_form(&[("csrf", &token)]),
+    );
+    assert_eq!(r.status(), 303);
+    read_events_until(&mut stream, "expired", "ended", 30);
+    assert!(stream.all(|l| l.is_ok_and(|l| l.is_empty() || l.starts_with(':'))), "nothing after the end");
     st.stop();
 }
 

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Every flag this script may set, for `rustc-check-cfg`.
-const FLAGS: [&str; 13] = [
+const FLAGS: [&str; 14] = [
     "is_root",
     "has_loop_devices",
     "has_ext4_tools",
@@ -33,6 +33,7 @@ const FLAGS: [&str; 13] = [
     "has_shellcheck",
     "has_python3",
     "has_cc",
+    "has_chromium",
 ];
 
 fn main() {
@@ -67,6 +68,8 @@ fn main() {
         ("has_shellcheck", on_path("shellcheck"), true),
         ("has_python3", on_path("python3"), true),
         ("has_cc", on_path("cc"), true),
+        // The web page's browser test (tests/it/web.rs): headless Chromium through chromedriver.
+        ("has_chromium", on_path("chromium") && on_path("chromedriver"), true),
     ];
     for (flag, present, ci_sets) in found {
         if present || (ci && ci_sets) {

@@ -94,6 +94,9 @@ pub struct ConfigFile {
     /// `[gaps]`: written explanations of gaps (R6, S2 §18).
     #[serde(default)]
     pub gaps: GapsFile,
+    /// `[web]`: the station's web page (docs/WEB.md).
+    #[serde(default)]
+    pub web: crate::web::config::WebFile,
 }
 
 /// `[gaps]` as written: written explanations of gaps in recording (R6).
@@ -543,6 +546,8 @@ pub struct Config {
     pub duty: crate::duty::Duty,
     /// Written explanations of gaps (`[gaps]`; R6, S2 §18).
     pub gaps: Gaps,
+    /// The station's web page (`[web]`, docs/WEB.md).
+    pub web: crate::web::config::Web,
 }
 
 impl Config {
@@ -877,9 +882,11 @@ impl Config {
         }
         let duty = crate::duty::resolve(file.duty, &shown)?;
         let gaps = Gaps { review_required: file.gaps.review_required.unwrap_or(false) };
+        let web = crate::web::config::resolve(file.web, &shown, &base)?;
         Ok(Config {
             duty,
             gaps,
+            web,
             central,
             roles,
             access,

@@ -30,6 +30,10 @@
 //! - [`api`]: the station's typed operations, their rule table and typed errors: the one way
 //!   front ends (the command line, the control socket, the web page) act on the station.
 //! - [`cli`]: the command-line interface.
+//! - [`accounts`]: station accounts for the web page: argon2id hashes, lockout, sessions and
+//!   the CSRF check (pure but for the hash's randomness).
+//! - [`web`]: the station's web page, served by the daemon: routes and server-rendered pages;
+//!   it renders and routes only.
 
 /// Test-build failpoints: with the `failpoints` feature, `EVIDOCK_FAILPOINTS=name[,name]`
 /// aborts the process at the named step, as a power cut or `kill -9` would; `name:panic`
@@ -61,6 +65,7 @@ macro_rules! failpoint {
 
 pub mod access;
 pub mod api;
+pub mod accounts;
 pub mod archive;
 pub mod burn;
 pub mod catalog;
@@ -78,6 +83,7 @@ pub mod recorder;
 pub mod report;
 pub mod retention;
 pub mod scrub;
+pub mod web;
 
 #[cfg(test)]
 mod purity {

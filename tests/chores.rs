@@ -845,7 +845,7 @@ fn ci_runs_the_readme_test_command() {
 
 /// The shell scripts of the repository: .ci/run and the virtual docking station's image
 /// builder (tests/vm/build-image).
-const SCRIPTS: [&str; 2] = [".ci/run", "tests/vm/build-image"];
+const SCRIPTS: [&str; 3] = [".ci/run", "tests/vm/build-image", "docs/web/screenshots"];
 
 #[test]
 fn ci_scripts_pass_bash() {

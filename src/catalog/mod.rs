@@ -10,6 +10,7 @@
 //! readable by other users (mode 0600, R12).
 
 mod access;
+mod accounts;
 mod alarms;
 mod burn;
 mod cases;
@@ -27,6 +28,7 @@ mod store;
 mod usb;
 
 pub use access::request_subject;
+pub use accounts::AccountChange;
 pub use alarms::{AlarmKind, AlarmRow, NewAlarm};
 pub use burn::{DiscRow, NewDisc};
 pub use cases::{Case, CaseKind, CaseLabel, GapRow, PendingMove};

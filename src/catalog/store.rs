@@ -444,6 +444,7 @@ impl Catalog {
         conn.execute_batch(super::evict::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::describe::SCHEMA).map_err(open_err)?;
         conn.execute_batch(super::gaps::SCHEMA).map_err(open_err)?;
+        conn.execute_batch(super::accounts::SCHEMA).map_err(open_err)?;
         log::create_schema(&conn)?;
         conn.execute_batch(INDEXES).map_err(open_err)?;
         super::keys::create(&conn).map_err(open_err)?;

@@ -84,6 +84,7 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Burn(B::Run { .. } | B::Write { .. } | B::Verify { .. } | B::Recheck { .. }) => Rule::Job(FILERS),
         // A long read of the whole archive, run by its timer as the station's own user.
         Command::Archive(_) => Rule::Job(&[Role::Archivist, Role::Admin]),
+        Command::Account(_) => Rule::Station(&[Role::Admin]),
         Command::Case(history::CaseCommand::History(_)) => {
             Rule::Station(&[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian])
         }
@@ -694,6 +695,13 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
             }
             _ => None,
         };
+        // A station account's password is hashed here: only the hash goes to the service.
+        if let Command::Account(a) = &parsed.command {
+            if let Some(hash) = a.hash_from_stdin()? {
+                args.push("--password-hash".into());
+                args.push(hash);
+            }
+        }
         for (path, how) in paths(&mut parsed.command) {
             let open = export.as_ref().map_or(path.as_path(), |e| e.folder());
             if how == PathUse::Dir {

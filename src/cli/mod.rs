@@ -4,6 +4,7 @@
 
 pub mod access;
 mod access_forms;
+pub mod account;
 mod archive;
 mod burn;
 mod case;
@@ -97,6 +98,10 @@ pub enum Command {
     /// A central bucket: an auditor's check of every station in it; creating one.
     #[command(subcommand)]
     Central(central::CentralCommand),
+    /// Station accounts for the web page: officers (badge and password), custodians,
+    /// archivists, approvers, supervisors (docs/WEB.md).
+    #[command(subcommand)]
+    Account(account::AccountCommand),
     /// Print the udev rules for the configuration's recorder models ([[usb.models]]), for
     /// /etc/udev/rules.d/70-evidock.rules.
     UdevRules,
@@ -181,6 +186,7 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
             }
             Ok(code)
         }
+        Command::Account(cmd) => account::run(cmd, config),
         Command::Case(history::CaseCommand::History(args)) => history::run_history(args, config),
         Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, config),
         Command::Gap(cmd) => gap::run(cmd, config),

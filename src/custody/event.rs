@@ -58,7 +58,8 @@ pub enum Role {
     Admin,
     /// A caller who holds no role (无角色): only refusals are logged with it.
     Nobody,
-    /// An officer (执法人员) named in `[officers]`, asking for their own footage (R9).
+    /// An officer (执法人员) named in `[officers]`, asking for their own footage (R9), or signed
+    /// in to the station's web page with a station account.
     Officer,
 }
 
@@ -335,11 +336,22 @@ pub enum Action {
     /// An approver other than the person who entered it approved an approval not to record
     /// (S1 §8); from then on it exempts the missing footage it covers.
     RecordingExemptionApproved,
+    /// A station account was created or changed (password, roles, disabled, enabled, unlocked)
+    /// by an administrator (INV-42).
+    AccountChanged,
+    /// A person signed in to the station's web page with a station account (INV-42).
+    SignedIn,
+    /// A sign-in was refused: wrong password, unknown name, locked or disabled account (INV-42).
+    SignInFailed,
+    /// A run of failed sign-ins locked a station account for `web.lockout_s` (INV-42).
+    AccountLocked,
+    /// A web session ended: signed out by the person, or its time ran out (INV-43).
+    SignedOut,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 91] = [
+    pub const ALL: [Action; 96] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -431,6 +443,11 @@ impl Action {
         Action::GapReviewed,
         Action::RecordingExemptionRecorded,
         Action::RecordingExemptionApproved,
+        Action::AccountChanged,
+        Action::SignedIn,
+        Action::SignInFailed,
+        Action::AccountLocked,
+        Action::SignedOut,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -527,6 +544,11 @@ impl Action {
             Action::GapReviewed => "gap_reviewed",
             Action::RecordingExemptionRecorded => "recording_exemption_recorded",
             Action::RecordingExemptionApproved => "recording_exemption_approved",
+            Action::AccountChanged => "account_changed",
+            Action::SignedIn => "signed_in",
+            Action::SignInFailed => "sign_in_failed",
+            Action::AccountLocked => "account_locked",
+            Action::SignedOut => "signed_out",
         }
     }
 
@@ -624,6 +646,11 @@ impl Action {
             Action::GapReviewed => "中断说明已审核",
             Action::RecordingExemptionRecorded => "不予录像批准已登记",
             Action::RecordingExemptionApproved => "不予录像已批准",
+            Action::AccountChanged => "工作站账户变更",
+            Action::SignedIn => "登录",
+            Action::SignInFailed => "登录失败",
+            Action::AccountLocked => "账户锁定",
+            Action::SignedOut => "退出登录",
         }
     }
 
@@ -1098,7 +1125,8 @@ mod tests {
              footage_evicted footage_recalled \
              access_voided flag_withdrawal_requested deadline_returned \
              archive_stalled log_point_verified footage_described \
-             gap_reviewed recording_exemption_recorded recording_exemption_approved"
+             gap_reviewed recording_exemption_recorded recording_exemption_approved \
+             account_changed signed_in sign_in_failed account_locked signed_out"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

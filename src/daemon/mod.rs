@@ -214,6 +214,8 @@ struct Station {
     /// Bays whose copy stalled on the archive disk (INV-31), by volume: the alarm's subject
     /// and whether it is in the catalogue yet.
     stalls: BTreeMap<String, (String, bool)>,
+    /// The live bay state for the web page's bay screens (`web::Live` holds the receivers).
+    live: tokio::sync::watch::Sender<Arc<Vec<crate::ingest::Snapshot>>>,
 }
 
 impl Station {
@@ -537,7 +539,9 @@ impl Station {
     }
 
     fn write_status(&self) {
-        let doc = status::document(&self.info, &self.snapshots(), &Utc::now().to_rfc3339());
+        let snaps = self.snapshots();
+        let doc = status::document(&self.info, &snaps, &Utc::now().to_rfc3339());
+        self.live.send_replace(Arc::new(snaps));
         let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
         if let Err(e) = fsio::replace(&self.config.status_path(), text.as_bytes()) {
             tracing::warn!(error = %e, "cannot write the status file");
@@ -737,6 +741,7 @@ pub async fn run_with(
         events: tx.clone(),
         sdk_sessions: Arc::default(),
         stalls: BTreeMap::new(),
+        live: tokio::sync::watch::Sender::new(Arc::new(Vec::new())),
     };
     station.event(
         Action::DaemonStarted,
@@ -795,6 +800,29 @@ pub async fn run_with(
             tracing::error!(error = %e, "no control socket: commands cannot reach the service");
             None
         }
+    };
+
+    // The station's web page (`[web]`): a failure to listen is an alarm; ingest goes on.
+    let web_stop = shutdown.child_token();
+    let web = if config.web.enabled {
+        match crate::web::bind(&config.web).await {
+            Ok((listener, tls)) => {
+                tracing::info!(listen = %config.web.listen, tls = tls.is_some(), "web page listening");
+                let gate = Arc::new(crate::accounts::gate::Gate::new(
+                    catalog.clone(),
+                    config.web.lockout,
+                    config.web.session_s,
+                    config.timezone,
+                ));
+                Some(tokio::spawn(crate::web::serve(listener, tls, gate, station.live.subscribe(), web_stop.clone())))
+            }
+            Err(e) => {
+                tracing::error!("ALARM: {e}; ingest goes on without the web page");
+                None
+            }
+        }
+    } else {
+        None
     };
 
     // The central copy, on its own thread (a store that is down only grows the backlog).
@@ -878,6 +906,10 @@ pub async fn run_with(
     control_stop.cancel();
     if let Some(c) = control {
         let _ = c.await;
+    }
+    web_stop.cancel();
+    if let Some(w) = web {
+        let _ = w.await;
     }
     station.event(Action::DaemonStopped, "daemon", json!({ "pid": std::process::id() }));
     if crate::central::may_sign(&config, &catalog, &witness) {

@@ -33,14 +33,26 @@ pub struct DaemonInfo {
     pub archive_root: String,
 }
 
+/// A bay's copy rate so far, bytes per second.
+pub fn rate(s: &Snapshot) -> f64 {
+    if s.elapsed_s > 0.0 {
+        s.bytes_done as f64 / s.elapsed_s
+    } else {
+        0.0
+    }
+}
+
+/// A bay's time left at its rate so far, seconds; `None` when done or not yet moving.
+pub fn eta_s(s: &Snapshot) -> Option<u64> {
+    let rate = rate(s);
+    (rate > 0.0 && s.bytes_total > s.bytes_done && !s.phase.is_final())
+        .then(|| ((s.bytes_total - s.bytes_done) as f64 / rate).ceil() as u64)
+}
+
 /// One bay as JSON.
 pub fn bay_json(s: &Snapshot) -> Value {
-    let rate = if s.elapsed_s > 0.0 { s.bytes_done as f64 / s.elapsed_s } else { 0.0 };
-    let eta = if rate > 0.0 && s.bytes_total > s.bytes_done && !s.phase.is_final() {
-        Some(((s.bytes_total - s.bytes_done) as f64 / rate).ceil() as u64)
-    } else {
-        None
-    };
+    let rate = rate(s);
+    let eta = eta_s(s);
     json!({
         "volume": s.volume,
         "docking_id": s.docking_id,

@@ -32,3 +32,4 @@ mod support;
 mod values;
 mod vendor;
 mod viewing;
+mod web;

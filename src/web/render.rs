@@ -1,0 +1,231 @@
+//! The pages as HTML text, Chinese first with English beside it (pure: values in, text out).
+//! Every text that comes from a recorder, the catalogue or a person is escaped ([`esc`]).
+
+use std::fmt::Write as _;
+
+use crate::accounts::sessions::Session;
+use crate::ingest::Snapshot;
+
+/// Escapes text for HTML content and quoted attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A whole page: `title` (already bilingual), the signed-in person's bar when there is one,
+/// and `body`.
+pub fn page(title: &str, who: Option<&Session>, body: &str) -> String {
+    let bar = who.map_or_else(String::new, |s| {
+        let roles: Vec<&str> = s.account.roles.iter().map(|r| r.label_zh()).collect();
+        format!(
+            "<header class=\"who\"><span>{name}（{roles}）</span>\
+             <form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <button type=\"submit\" id=\"logout\">退出 Sign out</button></form></header>",
+            name = esc(&s.account.display_name),
+            roles = esc(&roles.join("、")),
+            csrf = esc(&s.csrf),
+        )
+    });
+    format!(
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head>\
+         <body>{bar}<main>{body}</main></body></html>",
+        title = esc(title),
+    )
+}
+
+/// The sign-in page: `notice` is a bilingual message (a failure), `pre` the pre-session CSRF
+/// token its form carries back.
+pub fn sign_in(notice: Option<&str>, pre: &str) -> String {
+    let notice = notice.map_or_else(String::new, |n| format!("<p class=\"notice\" id=\"notice\">{}</p>", esc(n)));
+    page(
+        "登录 Sign in · evidock",
+        None,
+        &format!(
+            "<h1>执法记录仪工作站<br><small>Body-recorder docking station</small></h1>{notice}\
+             <form method=\"post\" action=\"/login\" class=\"signin\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{pre}\">\
+             <label>警号或账户名 <small>Badge number or account</small>\
+             <input name=\"name\" id=\"name\" autocomplete=\"username\" required autofocus></label>\
+             <label>密码 <small>Password</small>\
+             <input name=\"password\" id=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
+             <button type=\"submit\" id=\"signin\">登录 Sign in</button></form>",
+            pre = esc(pre),
+        ),
+    )
+}
+
+/// A message page (a refusal).
+pub fn message(title: &str, text: &str) -> String {
+    page(
+        title,
+        None,
+        &format!(
+            "<h1>{}</h1><p class=\"notice\" id=\"notice\">{}</p><p><a href=\"/\">返回 Back</a></p>",
+            esc(title),
+            esc(text)
+        ),
+    )
+}
+
+/// Seconds as `m:ss` or `h:mm:ss`.
+pub fn duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+/// The bay screen's live part: one panel per bay, the undock sign in big letters. Sent again,
+/// whole, by the server-sent events as bays change.
+pub fn bays(snaps: &[Snapshot]) -> String {
+    if snaps.is_empty() {
+        return "<p class=\"empty\" id=\"no-bays\">没有接入的记录仪<br><small>No recorder docked</small></p>".into();
+    }
+    let mut out = String::new();
+    for s in snaps {
+        let _ = write!(out, "{}", bay(s));
+    }
+    out
+}
+
+fn bay(s: &Snapshot) -> String {
+    let name = s.serial.as_deref().unwrap_or(&s.volume);
+    let (class, sign) = if s.safe_to_undock {
+        ("safe", "可以拔出<br><small>safe to undock</small>")
+    } else if s.phase.is_final() {
+        ("alarm", "请勿拔出，请联系设备管理员<br><small>do not undock: see the custodian</small>")
+    } else {
+        ("busy", "正在导入，请勿拔出<br><small>ingesting: do not undock</small>")
+    };
+    let officer = s.officer.as_deref().map_or_else(|| "—".to_string(), esc);
+    let pct = s
+        .bytes_done
+        .saturating_mul(100)
+        .checked_div(s.bytes_total)
+        .unwrap_or(if s.phase.is_final() { 100 } else { 0 })
+        .min(100);
+    let eta = crate::daemon::status::eta_s(s)
+        .map_or_else(String::new, |e| format!("<span class=\"eta\">剩余 {} <small>left</small></span>", duration(e)));
+    let mut verdicts = String::new();
+    for (v, n) in &s.verdicts {
+        let _ = write!(verdicts, "<li class=\"verdict-{v}\">{} {n}</li>", esc(&verdict_label(v)));
+    }
+    let mut alarms = String::new();
+    if s.stalled {
+        alarms.push_str("<li>存档磁盘无响应 <small>archive disk not responding</small></li>");
+    }
+    if s.contradictions > 0 {
+        let _ = write!(alarms, "<li>记录矛盾 {} 处 <small>contradictions</small></li>", s.contradictions);
+    }
+    if s.unexplained_gaps > 0 {
+        let _ = write!(alarms, "<li>未说明的中断 {} 处 <small>unexplained gaps</small></li>", s.unexplained_gaps);
+    }
+    if s.clock_unreliable {
+        alarms.push_str("<li>记录仪时钟偏差过大 <small>recorder clock unreliable</small></li>");
+    }
+    if let Some(note) = &s.registry_note {
+        let _ = write!(alarms, "<li>{}</li>", esc(note));
+    }
+    let alarms = if alarms.is_empty() { String::new() } else { format!("<ul class=\"alarms\">{alarms}</ul>") };
+    let message =
+        if s.message.is_empty() { String::new() } else { format!("<p class=\"message\">{}</p>", esc(&s.message)) };
+    format!(
+        "<section class=\"bay {class}\" id=\"bay-{vol}\" data-phase=\"{phase}\">\
+         <h2>{name}</h2><p class=\"sign\" id=\"sign-{vol}\">{sign}</p><p class=\"officer\">警员 <small>Officer</small> {officer}</p>\
+         <p class=\"phase\">{phase_zh} <small>{phase}</small></p>\
+         <div class=\"bar\"><div style=\"width:{pct}%\"></div></div>\
+         <p class=\"counts\">{done} / {total} 个文件 <small>files</small> {eta}</p>\
+         <ul class=\"verdicts\">{verdicts}</ul>{alarms}{message}</section>",
+        vol = esc(&s.volume),
+        name = esc(name),
+        phase = s.phase.as_str(),
+        phase_zh = s.phase.label_zh(),
+        done = s.files_done,
+        total = s.files_total,
+    )
+}
+
+/// A verdict's words, Chinese first.
+fn verdict_label(v: &str) -> String {
+    let zh = match v {
+        "verified" => "已校验",
+        "altered" => "被修改",
+        "missing" => "缺失",
+        "inserted" => "插入",
+        "reordered" => "顺序错乱",
+        "truncated" => "被截断",
+        "unchained" => "无链记录",
+        "sealed" => "已封存",
+        _ => "",
+    };
+    if zh.is_empty() {
+        v.to_string()
+    } else {
+        format!("{zh} {v}")
+    }
+}
+
+/// The bay screen: the live part, and the script that keeps it live.
+pub fn bay_screen(who: &Session, snaps: &[Snapshot]) -> String {
+    page(
+        "接入状态 Bays · evidock",
+        Some(who),
+        &format!(
+            "<h1>接入状态 <small>Bays</small></h1><div id=\"bays\" class=\"bays\">{}</div>\
+             <p class=\"live\" id=\"live\">实时更新 <small>live</small></p><script src=\"/static/bays.js\"></script>",
+            bays(snaps)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::Phase;
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(esc("<b a=\"x\">&'\n"), "&lt;b a=&quot;x&quot;&gt;&amp;&#39; ");
+        let s = Snapshot {
+            volume: "<script>".into(),
+            officer: Some("012345 <img>".into()),
+            phase: Phase::Copying,
+            ..Snapshot::default()
+        };
+        let html = bays(&[s]);
+        assert!(!html.contains("<script>") && !html.contains("<img>"), "{html}");
+        assert!(html.contains("012345 &lt;img&gt;"));
+    }
+
+    #[test]
+    fn the_undock_sign_follows_the_bay() {
+        let mut s = Snapshot { volume: "A100001".into(), phase: Phase::Copying, ..Snapshot::default() };
+        assert!(bays(std::slice::from_ref(&s)).contains("正在导入，请勿拔出"));
+        s.phase = Phase::Attention;
+        assert!(bays(std::slice::from_ref(&s)).contains("请联系设备管理员"));
+        s.phase = Phase::Done;
+        s.safe_to_undock = true;
+        s.verdicts.insert("verified".into(), 3);
+        let html = bays(&[s]);
+        assert!(html.contains("可以拔出<br><small>safe to undock</small>"), "{html}");
+        assert!(html.contains("已校验 verified 3"));
+        assert!(bays(&[]).contains("没有接入的记录仪"));
+        assert_eq!(duration(61), "1:01");
+        assert_eq!(duration(3_725), "1:02:05");
+    }
+}

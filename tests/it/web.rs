@@ -1,0 +1,562 @@
+//! The station's web page (docs/WEB.md; INV-42, INV-43; R12): the real daemon serving it,
+//! station accounts made with the real command, sign-in, lockout, sessions, CSRF and the live
+//! bay screen, over plain HTTP and in a real browser (headless Chromium driven through
+//! chromedriver's WebDriver HTTP API). Without Chromium and chromedriver the browser test is
+//! ignored with the reason (build.rs, `has_chromium`); under CI a missing browser fails it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::{bin, text, wait_for, Station};
+
+/// A free port on 127.0.0.1 (bound, then released for the daemon).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A station serving its web page on a port of its own, with `web` lines added to `[web]`.
+fn web_station(web: &str) -> (Station, String) {
+    let st = Station::new();
+    let port = free_port();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&st.config).unwrap();
+    writeln!(f, "\n[web]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\n{web}").unwrap();
+    (st, format!("http://127.0.0.1:{port}"))
+}
+
+/// `evidock account ARGS` with `password` on standard input.
+fn account(st: &Station, args: &[&str], password: &str) -> std::process::Output {
+    let mut child = Command::new(bin())
+        .arg("--config")
+        .arg(&st.config)
+        .arg("account")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A command that reads nothing may be gone already: what it did not read does not matter.
+    let _ = child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes());
+    child.wait_with_output().unwrap()
+}
+
+fn add_officer(st: &Station) {
+    let o =
+        account(st, &["add", "zhang", "--display-name", "张三", "--badge", "012345", "--role", "officer"], PASSWORD);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+const PASSWORD: &str = "长城-correct-horse";
+
+/// An HTTP client that follows no redirects: each answer is looked at as it comes.
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().redirects(0).timeout(Duration::from_secs(120)).build()
+}
+
+fn answer(r: Result<ureq::Response, ureq::Error>) -> ureq::Response {
+    match r {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("HTTP request failed: {e}"),
+    }
+}
+
+/// The value of cookie `name` among a response's `Set-Cookie` headers, with the whole header.
+fn set_cookie(r: &ureq::Response, name: &str) -> Option<(String, String)> {
+    r.all("set-cookie").into_iter().find_map(|h| {
+        let value = h.strip_prefix(&format!("{name}="))?.split(';').next()?.to_string();
+        Some((value, h.to_string()))
+    })
+}
+
+/// The hidden CSRF field of a page.
+fn csrf_field(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// Fetches the sign-in form: its cookie and token.
+fn sign_in_form(base: &str) -> (String, String) {
+    let r = answer(agent().get(&format!("{base}/login")).call());
+    assert_eq!(r.status(), 200);
+    let (pre, header) = set_cookie(&r, "evidock_pre").expect("the form's cookie");
+    assert!(header.contains("HttpOnly") && header.contains("SameSite=Strict"), "{header}");
+    (pre, csrf_field(&r.into_string().unwrap()))
+}
+
+/// Posts the sign-in form; the response.
+fn sign_in(base: &str, name: &str, password: &str) -> ureq::Response {
+    let (pre, token) = sign_in_form(base);
+    answer(agent().post(&format!("{base}/login")).set("Cookie", &format!("evidock_pre={pre}")).send_form(&[
+        ("name", name),
+        ("password", password),
+        ("csrf", &token),
+    ]))
+}
+
+fn get(base: &str, path: &str, session: &str) -> ureq::Response {
+    answer(agent().get(&format!("{base}{path}")).set("Cookie", &format!("evidock_session={session}")).call())
+}
+
+/// Custody events of `action`: (actor user, actor role, actor officer, details).
+fn events(st: &Station, action: &str) -> Vec<(String, String, Option<String>, Value)> {
+    let db = st.db();
+    let mut q = db
+        .prepare(
+            "SELECT actor_user, actor_role, actor_officer, details FROM custody_log WHERE action = ?1 ORDER BY seq",
+        )
+        .unwrap();
+    q.query_map([action], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, serde_json::from_str(&r.get::<_, String>(3)?).unwrap()))
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+#[test]
+fn sign_in_lockout_sign_out_and_csrf_over_http() {
+    let (mut st, base) = web_station("lockout_failures = 3\nlockout_s = 600");
+    st.start();
+    // Made through the service (the superuser is admin): only the hash crosses the socket.
+    add_officer(&st);
+    let created = events(&st, "account_changed");
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].3["change"], "created");
+    assert!(!created[0].3.to_string().contains("argon2"), "no hash in the log: {:?}", created[0].3);
+    let hash: String =
+        st.db().query_row("SELECT password_hash FROM station_accounts WHERE name = 'zhang'", [], |r| r.get(0)).unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    // Too short a password is refused with the reason, and nothing is made.
+    let o = account(&st, &["add", "li", "--display-name", "李四", "--role", "custodian"], "short");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("至少需要10个字符"), "{}", text(&o));
+
+    // Nobody signed in: the page sends to the sign-in.
+    let r = answer(agent().get(&format!("{base}/")).call());
+    assert_eq!((r.status(), r.header("location")), (303, Some("/login")));
+    // A sign-in form that did not come from this page is refused.
+    let r = answer(agent().post(&format!("{base}/login")).send_form(&[("name", "zhang"), ("password", PASSWORD)]));
+    assert_eq!(r.status(), 403);
+    assert!(events(&st, "sign_in_failed").is_empty(), "no attempt was judged");
+
+    // Wrong password, twice; an unknown name; the third wrong password locks the account.
+    for n in 1..=2 {
+        let r = sign_in(&base, "012345", "wrong-password-1");
+        assert_eq!(r.status(), 401);
+        assert!(r.into_string().unwrap().contains("密码错误"));
+        assert_eq!(events(&st, "sign_in_failed").last().unwrap().3["failures"], n);
+    }
+    assert_eq!(sign_in(&base, "nobody-here", PASSWORD).status(), 401);
+    let r = sign_in(&base, "zhang", "wrong-password-3");
+    assert_eq!(r.status(), 403);
+    assert!(r.into_string().unwrap().contains("账户已锁定"));
+    // Locked: the right password too is refused.
+    assert_eq!(sign_in(&base, "zhang", PASSWORD).status(), 403);
+    let failed = events(&st, "sign_in_failed");
+    let reasons: Vec<&str> = failed.iter().map(|e| e.3["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, ["wrong_password", "wrong_password", "unknown_account", "wrong_password", "locked"]);
+    assert_eq!(
+        (failed[0].0.as_str(), failed[0].1.as_str(), failed[0].2.as_deref()),
+        ("account:zhang", "officer", Some("012345"))
+    );
+    assert_eq!(failed[2].3["given"], "nobody-here");
+    let locked = events(&st, "account_locked");
+    assert_eq!(locked.len(), 1);
+    assert_eq!(locked[0].3["failures"], 3);
+
+    // The administrator unlocks; the officer signs in with the badge number.
+    let o = account(&st, &["unlock", "zhang"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    let r = sign_in(&base, "012345", PASSWORD);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/")));
+    let (session, header) = set_cookie(&r, "evidock_session").expect("a session cookie");
+    assert!(
+        header.contains("HttpOnly") && header.contains("SameSite=Strict") && header.contains("Max-Age=1800"),
+        "{header}"
+    );
+    assert!(!header.contains("Secure"), "no Secure flag without TLS (the browser would drop it): {header}");
+    let signed_in = events(&st, "signed_in");
+    assert_eq!(signed_in.len(), 1);
+    assert_eq!(signed_in[0].0, "account:zhang");
+    assert_eq!(signed_in[0].3["from"], "127.0.0.1");
+
+    // The bay screen, with the person's name and the page's headers.
+    let r = get(&base, "/", &session);
+    assert_eq!(r.status(), 200);
+    assert!(r.header("content-security-policy").is_some_and(|c| c.contains("frame-ancestors 'none'")));
+    let page = r.into_string().unwrap();
+    assert!(page.contains("张三") && page.contains("没有接入的记录仪"), "{page}");
+    let token = csrf_field(&page);
+
+    // A change without the session's CSRF token is refused and recorded; the session lives on.
+    for bad in ["", "forged-token"] {
+        let r = answer(
+            agent()
+                .post(&format!("{base}/logout"))
+                .set("Cookie", &format!("evidock_session={session}"))
+                .send_form(&[("csrf", bad)]),
+        );
+        assert_eq!(r.status(), 403);
+    }
+    let refused = events(&st, "call_refused");
+    assert_eq!(refused.len(), 2);
+    assert_eq!(refused[0].0, "account:zhang");
+    assert_eq!(refused[0].3["via"], "web");
+    assert_eq!(get(&base, "/", &session).status(), 200);
+
+    // Sign-out with the token ends the session.
+    let r = answer(
+        agent()
+            .post(&format!("{base}/logout"))
+            .set("Cookie", &format!("evidock_session={session}"))
+            .send_form(&[("csrf", &token)]),
+    );
+    assert_eq!((r.status(), r.header("location")), (303, Some("/login")));
+    assert_eq!(get(&base, "/", &session).status(), 303);
+    assert_eq!(events(&st, "signed_out").last().unwrap().3["reason"], "signed_out");
+
+    // A disabled account is refused whatever the password.
+    assert!(account(&st, &["disable", "zhang"], "").status.success());
+    assert_eq!(sign_in(&base, "zhang", PASSWORD).status(), 403);
+    assert_eq!(events(&st, "sign_in_failed").last().unwrap().3["reason"], "disabled");
+    // The log still verifies with all of it in.
+    let o = st.evidock(&["log", "verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+    st.stop();
+}
+
+#[test]
+fn a_session_expires_and_its_end_is_recorded() {
+    let (mut st, base) = web_station("session_s = 2");
+    st.start();
+    add_officer(&st);
+    let r = sign_in(&base, "zhang", PASSWORD);
+    let (session, header) = set_cookie(&r, "evidock_session").unwrap();
+    assert!(header.contains("Max-Age=2"), "{header}");
+    assert_eq!(get(&base, "/", &session).status(), 200);
+    // Polled until it has run out (two seconds after sign-in).
+    wait_for(20, "the session to expire", || (get(&base, "/", &session).status() == 303).then_some(()));
+    let ended = events(&st, "signed_out");
+    assert_eq!(ended.len(), 1, "recorded once");
+    assert_eq!(ended[0].3["reason"], "expired");
+    assert_eq!(
+        answer(agent().get(&format!("{base}/events")).set("Cookie", &format!("evidock_session={session}")).call())
+            .status(),
+        401
+    );
+    st.stop();
+}
+
+/// Reads server-sent events from `lines` until one of kind `kind` has data containing `needle`.
+fn read_events_until(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    kind: &str,
+    needle: &str,
+    secs: u64,
+) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let (mut event, mut data) = (String::new(), String::new());
+    while Instant::now() < deadline {
+        let line = lines.next().expect("the stream goes on").unwrap();
+        if let Some(e) = line.strip_prefix("event:") {
+            event = e.trim().to_string();
+        } else if let Some(d) = line.strip_prefix("data:") {
+            data.push_str(d.trim_start());
+        } else if line.is_empty() {
+            if event == kind && data.contains(needle) {
+                return data;
+            }
+            event.clear();
+            data.clear();
+        }
+    }
+    panic!("no {kind} event with {needle:?} within {secs} s");
+}
+
+#[test]
+fn the_bay_screen_follows_a_docking_live_to_safe_to_undock() {
+    let (mut st, base) = web_station("");
+    st.start();
+    add_officer(&st);
+    let (session, _) = set_cookie(&sign_in(&base, "zhang", PASSWORD), "evidock_session").unwrap();
+    let r = get(&base, "/events", &session);
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    let (vol, _) =
+        st.sim("W1", &["--serial", "W100001", "--sessions", "1", "--segments", "3", "--segment-bytes", "40000"]);
+    st.dock(&vol, "W100001");
+    let mut stream = BufReader::new(r.into_reader()).lines();
+    let bay = read_events_until(&mut stream, "bays", "可以拔出", 60);
+    assert!(bay.contains("id=\"bay-W100001\"") && bay.contains("safe to undock"), "{bay}");
+    assert!(bay.contains("3 / 3"), "every file counted: {bay}");
+    // The same in the status view: the page shows the daemon's own state.
+    assert_eq!(st.wait_finished("W100001")["safe_to_undock"], true);
+    // Signed out from another page: the open stream tells its page, and ends.
+    let token = csrf_field(&get(&base, "/", &session).into_string().unwrap());
+    let r = answer(
+        agent()
+            .post(&format!("{base}/logout"))
+            .set("Cookie", &format!("evidock_session={session}"))
+            .send_form(&[("csrf", &token)]),
+    );
+    assert_eq!(r.status(), 303);
+    read_events_until(&mut stream, "expired", "ended", 30);
+    assert!(stream.all(|l| l.is_ok_and(|l| l.is_empty() || l.starts_with(':'))), "nothing after the end");
+    st.stop();
+}
+
+#[test]
+fn listening_beyond_the_station_without_tls_is_refused_at_start() {
+    let st = Station::new();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&st.config).unwrap();
+    writeln!(f, "\n[web]\nenabled = true\nlisten = \"0.0.0.0:8470\"").unwrap();
+    let o = st.evidock_within(30, &["daemon"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("web.listen = 0.0.0.0:8470") && said.contains("needs TLS") && said.contains("须启用 TLS"),
+        "{said}"
+    );
+    assert!(!st.path("state/catalog.sqlite").exists(), "nothing started");
+}
+
+/// chromedriver on a port of its own, killed on drop.
+struct Driver {
+    child: std::process::Child,
+    url: String,
+    session: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = ureq::delete(&format!("{}/session/{}", self.url, self.session)).call();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = free_port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (apt-get install chromium-driver)");
+        let url = format!("http://127.0.0.1:{port}");
+        let mut d = Driver { child, url, session: String::new() };
+        wait_for(30, "chromedriver to answer", || {
+            ureq::get(&format!("{}/status", d.url))
+                .call()
+                .ok()
+                .and_then(|r| serde_json::from_str::<Value>(&r.into_string().ok()?).ok())
+                .filter(|v| v["value"]["ready"] == true)
+        });
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1024,900",
+                "--lang=zh-CN",
+            ] },
+        } } });
+        let r = ureq::post(&format!("{}/session", d.url))
+            .set("Content-Type", "application/json")
+            .send_string(&caps.to_string())
+            .expect("a browser session");
+        let v: Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
+        d.session = v["value"]["sessionId"].as_str().expect("a session id").to_string();
+        d
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.url, self.session);
+        let req = agent().request(method, &url);
+        let r = match body {
+            Some(b) => req.set("Content-Type", "application/json").send_string(&b.to_string()),
+            None => req.call(),
+        };
+        let v: Value = serde_json::from_str(&answer(r).into_string().unwrap()).unwrap();
+        assert!(v["value"].get("error").is_none(), "WebDriver {method} {path}: {v}");
+        v["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn url(&self) -> String {
+        self.call("GET", "/url", None).as_str().unwrap().to_string()
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.call("POST", "/element", Some(json!({ "using": "css selector", "value": css })));
+        v.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap().to_string()
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let e = self.find(css);
+        self.call("POST", &format!("/element/{e}/value"), Some(json!({ "text": text })));
+    }
+
+    fn click(&self, css: &str) {
+        let e = self.find(css);
+        self.call("POST", &format!("/element/{e}/click"), Some(json!({})));
+    }
+
+    fn text(&self, css: &str) -> String {
+        let e = self.find(css);
+        self.call("GET", &format!("/element/{e}/text"), None).as_str().unwrap_or_default().to_string()
+    }
+
+    /// The text of the element `css` once it contains `needle` (the page may still be loading).
+    fn text_when(&self, css: &str, needle: &str) -> String {
+        let script = format!(
+            "var e = document.querySelector({}); return e ? e.innerText : '';",
+            serde_json::to_string(css).unwrap()
+        );
+        wait_for(30, &format!("{css} to say {needle:?}"), || {
+            let t = self.script(&script);
+            t.as_str().filter(|t| t.contains(needle)).map(str::to_string)
+        })
+    }
+
+    fn script(&self, script: &str) -> Value {
+        self.call("POST", "/execute/sync", Some(json!({ "script": script, "args": [] })))
+    }
+
+    /// Saves a screenshot as `name`.png into `EVIDOCK_SCREENSHOTS`, when it is set
+    /// (`docs/screenshots`).
+    fn screenshot(&self, name: &str) {
+        use base64::Engine as _;
+        let Some(dir) = std::env::var_os("EVIDOCK_SCREENSHOTS") else { return };
+        let png = self.call("GET", "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), bytes).unwrap();
+    }
+
+    fn sign_in(&self, base: &str, name: &str, password: &str) {
+        self.go(&format!("{base}/login"));
+        self.type_into("#name", name);
+        self.type_into("#password", password);
+        self.click("#signin");
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+)]
+fn in_a_browser_sign_in_watch_a_docking_live_and_the_session_ends() {
+    let (mut st, base) = web_station("session_s = 30\nlockout_failures = 3");
+    st.start();
+    add_officer(&st);
+    let o = account(&st, &["add", "wang", "--display-name", "王五", "--role", "custodian"], "another-password-1");
+    assert!(o.status.success(), "{}", text(&o));
+    let b = Driver::start();
+
+    // Sent to the sign-in; a wrong password is told, and three lock the account.
+    b.go(&format!("{base}/"));
+    assert!(b.url().ends_with("/login"), "{}", b.url());
+    b.screenshot("sign-in");
+    for _ in 0..2 {
+        b.sign_in(&base, "wang", "not-the-password");
+        b.text_when("#notice", "密码错误");
+    }
+    b.sign_in(&base, "wang", "not-the-password");
+    b.text_when("#notice", "账户已锁定");
+    b.screenshot("locked");
+    assert_eq!(events(&st, "account_locked").len(), 1);
+
+    // The officer signs in with the badge number: the bay screen, a session cookie the page's
+    // script cannot read.
+    b.sign_in(&base, "012345", PASSWORD);
+    b.text_when("#no-bays", "没有接入的记录仪");
+    assert_eq!(b.url(), format!("{base}/"));
+    let cookies = b.call("GET", "/cookie", None);
+    let c = cookies.as_array().unwrap().iter().find(|c| c["name"] == "evidock_session").expect("the session cookie");
+    assert_eq!((c["httpOnly"].as_bool(), c["sameSite"].as_str()), (Some(true), Some("Strict")), "{c}");
+    assert_eq!(b.script("return document.cookie.includes('evidock_session');"), json!(false));
+
+    // A recorder docks: the page follows it live, without reloading, to "safe to undock".
+    b.script("window.stillThisPage = true; return null;");
+    let (vol, _) =
+        st.sim("B1", &["--serial", "B100001", "--sessions", "1", "--segments", "4", "--segment-bytes", "300000"]);
+    st.dock(&vol, "B100001");
+    let sign = wait_for(60, "the page to say safe to undock", || {
+        let t = b.script("var s = document.getElementById('sign-B100001'); return s ? s.innerText : '';");
+        t.as_str().filter(|t| t.contains("可以拔出")).map(str::to_string)
+    });
+    assert!(sign.contains("safe to undock"), "{sign}");
+    assert_eq!(b.script("return window.stillThisPage === true;"), json!(true), "updated in place, not reloaded");
+    assert!(
+        b.text("#bay-B100001").contains("张三") || b.text("#bay-B100001").contains("012345"),
+        "{}",
+        b.text("#bay-B100001")
+    );
+    b.screenshot("bays");
+
+    // A change posted from the page without its token is refused (and recorded).
+    let status = b.script(
+        "return fetch('/logout', {method: 'POST', body: new URLSearchParams({csrf: 'forged'})}).then(r => r.status);",
+    );
+    assert_eq!(status, json!(403));
+    assert_eq!(events(&st, "call_refused").last().unwrap().0, "account:zhang");
+    assert!(b.text("#bays").contains("可以拔出"), "still signed in");
+    assert_eq!(b.url(), format!("{base}/"));
+
+    // The session runs out: the page goes back to the sign-in by itself.
+    wait_for(60, "the page to return to the sign-in", || b.url().ends_with("/login").then_some(()));
+    b.text_when("#signin", "登录");
+    // Recorded when next presented, or by the sweep when the browser dropped the cookie.
+    let ended = wait_for(30, "the end of the session to be recorded", || events(&st, "signed_out").pop());
+    assert_eq!((ended.0.as_str(), ended.3["reason"].as_str()), ("account:zhang", Some("expired")));
+    drop(b);
+    st.stop();
+}
+
+#[test]
+fn beyond_the_station_the_page_is_served_over_tls_with_secure_cookies() {
+    let st = Station::new();
+    let (cert, key) = (st.path("web.crt"), st.path("web.key"));
+    let o = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=evidock station", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs (apt-get install openssl)");
+    assert!(o.status.success(), "{}", text(&o));
+    let port = free_port();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&st.config).unwrap();
+    // Every address of the station, the LAN's too: allowed with TLS.
+    writeln!(f, "\n[web]\nenabled = true\nlisten = \"0.0.0.0:{port}\"\ntls_cert = \"web.crt\"\ntls_key = \"web.key\"")
+        .unwrap();
+    let mut st = st;
+    st.start();
+    let curl = |url: &str| {
+        Command::new("curl")
+            .args(["-sS", "-D", "-", "-o", "/dev/null", "--max-time", "20", "--cacert"])
+            .arg(&cert)
+            .arg(url)
+            .output()
+            .expect("curl runs (apt-get install curl)")
+    };
+    let o = curl(&format!("https://127.0.0.1:{port}/login"));
+    assert!(o.status.success(), "{}", text(&o));
+    let head = String::from_utf8_lossy(&o.stdout).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let cookie = head.lines().find(|l| l.starts_with("set-cookie: evidock_pre=")).expect("the form's cookie");
+    assert!(cookie.contains("; httponly; samesite=strict") && cookie.ends_with("; secure"), "{cookie}");
+    // Plain HTTP on the same port gets no page.
+    let o = curl(&format!("http://127.0.0.1:{port}/login"));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("200"), "{}", text(&o));
+    st.stop();
+}

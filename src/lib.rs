@@ -64,8 +64,8 @@ macro_rules! failpoint {
 }
 
 pub mod access;
-pub mod api;
 pub mod accounts;
+pub mod api;
 pub mod archive;
 pub mod burn;
 pub mod catalog;

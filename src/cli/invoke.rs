@@ -73,7 +73,9 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Duty(d) => Rule::Station(super::duty::request(d).op().roles()),
         Command::Access(a) => match a {
             // An officer named in [officers] asks for, lists, views and prints their own (R9).
-            A::Request { .. } | A::List { .. } | A::View { .. } | A::Form { .. } | A::Play { .. } => Rule::Station(ANY_OR_OFFICER),
+            A::Request { .. } | A::List { .. } | A::View { .. } | A::Form { .. } | A::Play { .. } => {
+                Rule::Station(ANY_OR_OFFICER)
+            }
             A::Register { .. } => Rule::Station(READERS),
             A::Approve { .. } | A::Deny { .. } => Rule::Station(&[Role::Approver]),
             A::Mark { .. } | A::Unmark { .. } | A::Informant { .. } => Rule::Station(&[Role::Archivist, Role::Admin]),

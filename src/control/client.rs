@@ -177,7 +177,6 @@ pub fn call_receiving(
     }
 }
 
-
 /// Writes one request line, the descriptors with its first bytes, and closes the writing half.
 fn send(path: &Path, stream: &UnixStream, request: &Request, fds: &[OwnedFd]) -> Result<(), ClientError> {
     let io = |source| ClientError::Io { path: path.to_path_buf(), source };

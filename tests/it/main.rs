@@ -3,8 +3,8 @@
 
 mod access;
 mod ambarella;
-mod approvals;
 mod api;
+mod approvals;
 mod burn;
 mod cases;
 mod central;

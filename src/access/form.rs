@@ -143,18 +143,7 @@ pub fn records(events: &[StoredEvent]) -> Vec<RequestRecord> {
 
 /// `s` with the five HTML special characters escaped.
 pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::report::render::h(s)
 }
 
 const STYLE: &str = "\

@@ -513,7 +513,7 @@ pub fn csv(r: &Report, bom: Bom) -> String {
 }
 
 /// Text safe inside HTML elements and attribute values.
-fn h(s: &str) -> String {
+pub(crate) fn h(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -814,7 +814,14 @@ pub async fn run_with(
                     config.web.session_s,
                     config.timezone,
                 ));
-                Some(tokio::spawn(crate::web::serve(listener, tls, gate, station.live.subscribe(), web_stop.clone())))
+                Some(tokio::spawn(crate::web::serve(
+                    listener,
+                    tls,
+                    config.clone(),
+                    gate,
+                    station.live.subscribe(),
+                    web_stop.clone(),
+                )))
             }
             Err(e) => {
                 tracing::error!("ALARM: {e}; ingest goes on without the web page");

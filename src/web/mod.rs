@@ -31,6 +31,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::accounts::gate::{Gate, Refusal};
 use crate::accounts::sessions::{self, Session};
+use crate::api::{self, ApiError, Caller, ErrorKind, Via};
+use crate::config::Config;
+use crate::control::roles::Identity;
 use crate::ingest::Snapshot;
 
 /// The live bay state the daemon publishes at every status tick: the latest snapshot of every
@@ -71,6 +74,8 @@ pub enum WebError {
 
 /// What every request handler shares.
 struct Shared {
+    /// The station's configuration, for the typed operations the pages call.
+    config: Arc<Config>,
     gate: Arc<Gate>,
     live: Live,
     /// Whether cookies are marked Secure (served over TLS).
@@ -135,6 +140,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/login", get(sign_in_page).post(sign_in))
         .route("/logout", post(sign_out))
         .route("/events", get(events))
+        .route("/devices", get(devices))
         .route("/static/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }))
         .route(
             "/static/bays.js",
@@ -165,11 +171,12 @@ async fn hardened(mut r: Response) -> Response {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    config: Arc<Config>,
     gate: Arc<Gate>,
     live: Live,
     stop: CancellationToken,
 ) {
-    let shared = Arc::new(Shared { gate: gate.clone(), live, secure: tls.is_some(), stop: stop.clone() });
+    let shared = Arc::new(Shared { config, gate: gate.clone(), live, secure: tls.is_some(), stop: stop.clone() });
     let app = router(shared);
     let tracker = TaskTracker::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
@@ -265,6 +272,75 @@ impl Shared {
         let found = tokio::task::spawn_blocking(move || gate.session(&t, now())).await.ok().flatten()?;
         Some((token, found))
     }
+
+    /// The session of a request that changes something, checked against the form's CSRF token
+    /// (INV-43). A missing or wrong token is refused, recorded as `call_refused` naming the
+    /// account and `what`, and answered 403; no session sends the browser to the sign-in.
+    async fn changing(&self, headers: &HeaderMap, csrf: &str, what: &'static str) -> Result<Session, Response> {
+        let Some((_, session)) = self.session(headers).await else {
+            return Err(see_other("/login"));
+        };
+        if session.csrf_ok(Some(csrf)) {
+            return Ok(session);
+        }
+        let gate = self.gate.clone();
+        let _ = tokio::task::spawn_blocking(move || gate.refuse(&session, what, "csrf_token_missing_or_wrong")).await;
+        Err(refused_csrf())
+    }
+
+    /// Runs one typed operation of the station API as the signed-in account (the daemon's own
+    /// front end, [`Via::Daemon`]): the same rule table, custody events and refusals as the
+    /// command line's (INV-40). Pages hold no station logic; they call this and render.
+    async fn call(&self, session: &Session, request: api::Request) -> Result<api::Reply, ApiError> {
+        let config = self.config.clone();
+        let caller = caller(session);
+        tokio::task::spawn_blocking(move || api::call(&config, &caller, request, Vec::new()))
+            .await
+            .unwrap_or_else(|e| Err(ApiError::failed(format!("the operation stopped: {e} / 操作意外中止"))))
+    }
+}
+
+/// The caller a station account is to the station API: `account:NAME` (as its custody events
+/// name it), the roles of the account, its badge number. The uid is the service's own: the
+/// page acts inside the service.
+fn caller(session: &Session) -> Caller {
+    let a = &session.account;
+    Caller {
+        identity: Identity {
+            uid: nix::unistd::getuid().as_raw(),
+            user: format!("account:{}", a.name),
+            gids: Vec::new(),
+            groups: Vec::new(),
+        },
+        roles: a.roles.clone(),
+        officer: a.badge.clone(),
+        via: Via::Daemon,
+    }
+}
+
+/// The page for an operation the station refused or could not do: the status its kind means
+/// and its message (Chinese and English).
+fn api_error_page(e: &ApiError) -> Response {
+    let status = match e.kind {
+        ErrorKind::Refused => StatusCode::FORBIDDEN,
+        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Html(render::message("未能完成 Not done", &e.message))).into_response()
+}
+
+/// The answer to a change without this page's CSRF token.
+fn refused_csrf() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Html(render::message(
+            "拒绝 Refused",
+            "请求缺少本页的安全令牌，已拒绝并记录 / the request lacks this page's security token: refused and recorded",
+        )),
+    )
+        .into_response()
 }
 
 async fn bay_screen(State(w): State<Arc<Shared>>, headers: HeaderMap) -> Response {
@@ -274,6 +350,19 @@ async fn bay_screen(State(w): State<Arc<Shared>>, headers: HeaderMap) -> Respons
             Html(render::bay_screen(&s, &snaps)).into_response()
         }
         None => see_other("/login"),
+    }
+}
+
+/// The device registry, through the station API's `device_list` (its rule table decides who
+/// may read it).
+async fn devices(State(w): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let Some((_, s)) = w.session(&headers).await else {
+        return see_other("/login");
+    };
+    match w.call(&s, api::Request::DeviceList(api::device::ListArgs {})).await {
+        Ok(api::Reply::DeviceList(list)) => Html(render::devices(&s, &list)).into_response(),
+        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Err(e) => api_error_page(&e),
     }
 }
 
@@ -350,22 +439,13 @@ struct ChangeForm {
 }
 
 async fn sign_out(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(form): Form<ChangeForm>) -> Response {
-    let Some((token, session)) = w.session(&headers).await else {
+    let Some((token, _)) = w.session(&headers).await else {
         return see_other("/login");
     };
-    let gate = w.gate.clone();
-    if !session.csrf_ok(Some(&form.csrf)) {
-        let _ =
-            tokio::task::spawn_blocking(move || gate.refuse(&session, "sign_out", "csrf_token_missing_or_wrong")).await;
-        return (
-            StatusCode::FORBIDDEN,
-            Html(render::message(
-                "拒绝 Refused",
-                "请求缺少本页的安全令牌，已拒绝并记录 / the request lacks this page's security token: refused and recorded",
-            )),
-        )
-            .into_response();
+    if let Err(r) = w.changing(&headers, &form.csrf, "sign_out").await {
+        return r;
     }
+    let gate = w.gate.clone();
     let _ = tokio::task::spawn_blocking(move || gate.sign_out(&token)).await;
     let mut r = see_other("/login");
     r.headers_mut().append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, w.secure));

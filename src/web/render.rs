@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::accounts::sessions::Session;
+use crate::api::device::Device;
 use crate::ingest::Snapshot;
 
 /// Escapes text for HTML content and quoted attribute values.
@@ -228,4 +229,40 @@ mod tests {
         assert_eq!(duration(61), "1:01");
         assert_eq!(duration(3_725), "1:02:05");
     }
+}
+
+/// The custodian's device registry (R1): every registered recorder, its officer and unit, its
+/// USB bindings, and whether it is retired. Times are as the registry gives them.
+pub fn devices(who: &Session, devices: &[Device]) -> String {
+    let mut rows = String::new();
+    for d in devices {
+        let _ = write!(
+            rows,
+            "<tr><td class=\"serial\">{serial}</td><td>{model}</td><td>{name} ({officer})</td><td>{unit}</td>\
+             <td>{usb}</td><td>{state}</td></tr>",
+            serial = esc(&d.serial),
+            model = esc(d.model.as_deref().unwrap_or("—")),
+            name = esc(d.officer_name.as_deref().unwrap_or("—")),
+            officer = esc(&d.officer_id),
+            unit = esc(d.unit.as_deref().unwrap_or("—")),
+            usb = esc(&d.usb.join(", ")),
+            state = match &d.retired {
+                Some(at) => format!("已停用 retired {}", esc(at)),
+                None => "在用 in service".to_string(),
+            },
+        );
+    }
+    if devices.is_empty() {
+        rows.push_str("<tr><td colspan=\"6\">尚无登记的记录仪 / no recorder registered</td></tr>");
+    }
+    page(
+        "记录仪登记 Device registry · evidock",
+        Some(who),
+        &format!(
+            "<h1>记录仪登记 <small>Device registry</small></h1>\
+             <table id=\"devices\"><thead><tr><th>编号 Serial</th><th>型号 Model</th><th>执法人员 Officer</th>\
+             <th>单位 Unit</th><th>USB</th><th>状态 State</th></tr></thead><tbody>{rows}</tbody></table>\
+             <p><a href=\"/\">返回 Back</a></p>"
+        ),
+    )
 }

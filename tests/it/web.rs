@@ -250,6 +250,48 @@ fn a_session_expires_and_its_end_is_recorded() {
     st.stop();
 }
 
+#[test]
+fn the_registry_page_reads_through_the_station_api_under_its_rules() {
+    // R1, R12 (INV-40): the page calls `device_list` as the signed-in account; the rule table
+    // decides, and a refusal is a `call_refused` event naming the account.
+    let (mut st, base) = web_station("");
+    st.start();
+    add_officer(&st);
+    let o = account(&st, &["add", "wang", "--display-name", "王五", "--role", "custodian"], PASSWORD);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = st.evidock(&[
+        "device",
+        "register",
+        "J500001",
+        "--officer-id",
+        "012345",
+        "--officer-name",
+        "张三",
+        "--unit",
+        "城关中队",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let (custodian, _) = set_cookie(&sign_in(&base, "wang", PASSWORD), "evidock_session").unwrap();
+    let r = get(&base, "/devices", &custodian);
+    assert_eq!(r.status(), 200);
+    let html = r.into_string().unwrap();
+    assert!(html.contains("J500001") && html.contains("张三 (012345)") && html.contains("城关中队"), "{html}");
+    assert!(html.contains("在用 in service"), "{html}");
+
+    let (officer, _) = set_cookie(&sign_in(&base, "zhang", PASSWORD), "evidock_session").unwrap();
+    let r = get(&base, "/devices", &officer);
+    assert_eq!(r.status(), 403);
+    assert!(r.into_string().unwrap().contains("无此操作权限"));
+    let refused = events(&st, "call_refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, "account:zhang");
+    assert_eq!(refused[0].3["command"], "device list");
+    assert_eq!(refused[0].3["via"], "daemon");
+    assert!(get(&base, "/devices", "no-such-session").status() == 303, "no session: to the sign-in");
+    st.stop();
+}
+
 /// Reads server-sent events from `lines` until one of kind `kind` has data containing `needle`.
 fn read_events_until(
     lines: &mut impl Iterator<Item = std::io::Result<String>>,

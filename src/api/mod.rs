@@ -7,7 +7,7 @@
 //! typed [`ApiError`] (`refused`, `invalid`, `not_found`, `conflict`, `failed`, each message in
 //! Chinese and English). Operations write their custody events in the catalogue's
 //! transactions and print nothing; rendering is the front end's. One file per domain:
-//! [`status`], [`device`], [`duty`], [`replicate`].
+//! [`status`], [`device`], [`duty`], [`replicate`], [`log`].
 //!
 //! Owns: the request and reply types, the rule table, the refusal log (`call_refused`).
 //! Must never: print, read a terminal or a socket, parse command-line words, or take a
@@ -17,6 +17,7 @@
 
 pub mod device;
 pub mod duty;
+pub mod log;
 pub mod replicate;
 pub mod status;
 
@@ -63,6 +64,10 @@ pub enum Request {
     ReplicateEvict(replicate::Evict),
     /// Recall of evicted footage.
     ReplicateRecall(replicate::Recall),
+    /// Events of the custody log a filter selects, a page at a time (R11).
+    LogQuery(crate::custody::query::Filter),
+    /// The last events of the custody log.
+    LogTail(log::TailArgs),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -98,6 +103,10 @@ pub enum Reply {
     ReplicateEvict(replicate::Evicted),
     /// What was recalled.
     ReplicateRecall(replicate::Recalled),
+    /// A page of events.
+    LogQuery(log::Page),
+    /// The last events, oldest first.
+    LogTail(Vec<log::Event>),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -117,18 +126,23 @@ pub enum Op {
     ReplicateRun,
     ReplicateEvict,
     ReplicateRecall,
+    LogQuery,
+    LogTail,
 }
 
 /// Every role a person can hold.
 const ANY: &[Role] = &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian, Role::Admin];
 /// Those who file footage.
 const FILERS: &[Role] = &[Role::Custodian, Role::Archivist];
+/// Those who read the custody log (the custodian files and keeps recorders; the log is the
+/// archivists', supervisors' and approvers').
+const READERS: &[Role] = &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Admin];
 /// Those who keep the recorders.
 const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 14] = [
+    pub const ALL: [Op; 16] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -143,6 +157,8 @@ impl Op {
         Op::ReplicateRun,
         Op::ReplicateEvict,
         Op::ReplicateRecall,
+        Op::LogQuery,
+        Op::LogTail,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -158,6 +174,7 @@ impl Op {
             Op::ReplicateRun => &[Role::Admin, Role::Archivist],
             Op::ReplicateEvict => KEEPERS,
             Op::ReplicateRecall => FILERS,
+            Op::LogQuery | Op::LogTail => READERS,
         }
     }
 
@@ -178,6 +195,8 @@ impl Op {
             Op::ReplicateRun => "replicate_run",
             Op::ReplicateEvict => "replicate_evict",
             Op::ReplicateRecall => "replicate_recall",
+            Op::LogQuery => "log_query",
+            Op::LogTail => "log_tail",
         }
     }
 
@@ -212,6 +231,8 @@ impl Request {
             Request::ReplicateRun(_) => Op::ReplicateRun,
             Request::ReplicateEvict(_) => Op::ReplicateEvict,
             Request::ReplicateRecall(_) => Op::ReplicateRecall,
+            Request::LogQuery(_) => Op::LogQuery,
+            Request::LogTail(_) => Op::LogTail,
         }
     }
 
@@ -245,6 +266,8 @@ impl Reply {
             Reply::ReplicateRun(_) => Op::ReplicateRun,
             Reply::ReplicateEvict(_) => Op::ReplicateEvict,
             Reply::ReplicateRecall(_) => Op::ReplicateRecall,
+            Reply::LogQuery(_) => Op::LogQuery,
+            Reply::LogTail(_) => Op::LogTail,
         }
     }
 }
@@ -470,6 +493,8 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::ReplicateRun(a) => replicate::run(&ctx, &a).map(Reply::ReplicateRun),
         Request::ReplicateEvict(a) => replicate::evict(&ctx, &a).map(Reply::ReplicateEvict),
         Request::ReplicateRecall(a) => replicate::recall(&ctx, &a).map(Reply::ReplicateRecall),
+        Request::LogQuery(a) => log::query(&ctx, &a).map(Reply::LogQuery),
+        Request::LogTail(a) => log::tail(&ctx, &a).map(Reply::LogTail),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

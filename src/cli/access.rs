@@ -621,10 +621,10 @@ pub fn export(args: &ExportArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let conn = catalog.connection();
     let mut wanted = BTreeSet::new();
     if let Scope::Case(c) = &req.scope {
-        wanted.extend(super::history::event_seqs(conn, Some(c), None, config.timezone)?);
+        wanted.extend(crate::custody::query::event_seqs(conn, Some(c), None, config.timezone)?);
     }
     for r in &recs {
-        wanted.extend(super::history::event_seqs(conn, None, Some(&r.recording.id), config.timezone)?);
+        wanted.extend(crate::custody::query::event_seqs(conn, None, Some(&r.recording.id), config.timezone)?);
     }
     // The events that recorded each file's copy and filings, whatever the queries above found:
     // `log verify-extract` checks the exported bytes against them.

@@ -672,14 +672,17 @@ fn custody_files(
     let mut cases = std::collections::BTreeSet::new();
     for r in catalog.recordings().map_err(|e| io(e.into()))? {
         if r.files.iter().any(|(id, _)| on_disc.contains(id)) {
-            let seqs = super::history::event_seqs(catalog.connection(), None, Some(&r.recording.id), config.timezone)
-                .map_err(io)?;
+            let seqs =
+                crate::custody::query::event_seqs(catalog.connection(), None, Some(&r.recording.id), config.timezone)
+                    .map_err(io)?;
             wanted.extend(seqs);
             cases.extend(r.recording.cases.iter().cloned());
         }
     }
     for c in &cases {
-        wanted.extend(super::history::event_seqs(catalog.connection(), Some(c), None, config.timezone).map_err(io)?);
+        wanted.extend(
+            crate::custody::query::event_seqs(catalog.connection(), Some(c), None, config.timezone).map_err(io)?,
+        );
     }
     // The events that recorded each file's copy and filings (chain files included): what
     // `log verify-extract` checks the disc's bytes against.

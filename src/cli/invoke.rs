@@ -113,13 +113,14 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Report(Rp::Compliance { .. } | Rp::SpotCheck { .. }) => {
             Rule::Station(&[Role::Supervisor, Role::Archivist, Role::Admin])
         }
-        Command::Log(history::LogCommand::Query(_)) => Rule::Station(READERS),
+        Command::Log(history::LogCommand::Query(_)) => Rule::Station(crate::api::Op::LogQuery.roles()),
         Command::Log(history::LogCommand::Log(l)) => match l {
             // Checks of exported copies run offline, on the caller's own files.
             L::Verify { from, .. } | L::Prove { from, .. } | L::Consistency { from, .. } if from.db.is_some() => {
                 Rule::Local
             }
-            L::Tail { .. } | L::Verify { .. } | L::Prove { .. } | L::Consistency { .. } => Rule::Station(READERS),
+            L::Tail { .. } => Rule::Station(crate::api::Op::LogTail.roles()),
+            L::Verify { .. } | L::Prove { .. } | L::Consistency { .. } => Rule::Station(READERS),
             L::Checkpoint { .. } => Rule::Station(&[Role::Admin, Role::Archivist, Role::Supervisor]),
             L::VerifyExtract { .. } => Rule::Local,
         },
@@ -134,6 +135,10 @@ pub fn typed(cmd: &Command) -> Option<crate::api::Request> {
         Command::Device(d) => Some(super::device::request(d)),
         Command::Duty(d) => Some(super::duty::request(d)),
         Command::Replicate(r) => Some(super::central::request(r)),
+        Command::Log(history::LogCommand::Query(q)) => Some(crate::api::Request::LogQuery(q.filter())),
+        Command::Log(history::LogCommand::Log(super::log::LogCommand::Tail { n, .. })) => {
+            Some(crate::api::Request::LogTail(crate::api::log::TailArgs { n: *n as u64 }))
+        }
         _ => None,
     }
 }
@@ -640,6 +645,10 @@ fn run_typed(cmd: &Command, link: &Link<'_>) -> anyhow::Result<ExitCode> {
         Command::Device(d) => super::device::run(d, link),
         Command::Duty(d) => super::duty::run(d, link),
         Command::Replicate(r) => super::central::run_replicate(r, link),
+        Command::Log(history::LogCommand::Query(q)) => history::run_query(q, link),
+        Command::Log(history::LogCommand::Log(super::log::LogCommand::Tail { n, json })) => {
+            super::log::run_tail(*n, *json, link)
+        }
         other => anyhow::bail!("`{}` has no typed operation", command_name(other)),
     }
 }

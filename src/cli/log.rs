@@ -157,12 +157,7 @@ fn execute_at(
 ) -> anyhow::Result<(String, ExitCode)> {
     let paths = KeyPaths::in_dir(state_dir);
     match cmd {
-        LogCommand::Tail { n, json } => {
-            let conn = store::open_read_only(db)?;
-            let events = store::tail(&conn, *n)?;
-            let text = if *json { events.iter().map(|e| event_json(e) + "\n").collect() } else { table(&events) };
-            Ok((text, ExitCode::SUCCESS))
-        }
+        LogCommand::Tail { .. } => bail!("`log tail` is the station API's `log_tail`: run it as a station command"),
         LogCommand::Verify { checkpoints, from, json } => {
             let conn = store::open_read_only(from.db.as_deref().unwrap_or(db))?;
             let mut files: Vec<PathBuf> = Vec::new();
@@ -769,6 +764,20 @@ fn action(ev: &StoredEvent) -> String {
     }
 }
 
+/// Prints the reply of `log tail`: a table, or one JSON object per line.
+///
+/// # Errors
+/// When the operation is refused or fails (exit code 2).
+pub fn run_tail(n: usize, json: bool, link: &super::invoke::Link<'_>) -> anyhow::Result<ExitCode> {
+    let request = crate::api::Request::LogTail(crate::api::log::TailArgs { n: n as u64 });
+    let crate::api::Reply::LogTail(events) = link.call(request)? else {
+        bail!("the service answered `log tail` with another reply");
+    };
+    let events: Vec<StoredEvent> = events.iter().map(crate::api::log::Event::to_stored).collect();
+    let text = if json { events.iter().map(|e| event_json(e) + "\n").collect() } else { table(&events) };
+    super::history::emit(&text, ExitCode::SUCCESS)
+}
+
 /// The events as a table with a bilingual header, columns padded by display width.
 pub fn table(events: &[StoredEvent]) -> String {
     let header = ["seq", "local time 本地时间", "actor 操作人", "action 动作", "subject 对象", "details 详情"];
@@ -946,7 +955,6 @@ mod tests {
         assert!(format!("{missing:#}").contains("has not run yet"));
         let (_d, db, state) = station(3);
         assert_eq!(exec(&verify_cmd(vec![], Source::default()), &db, &state).1, ExitCode::SUCCESS);
-        assert_eq!(exec(&LogCommand::Tail { n: 2, json: false }, &db, &state).1, ExitCode::SUCCESS);
         let conn = rusqlite::Connection::open(&db).expect("open");
         conn.execute_batch(
             "DROP TRIGGER custody_log_no_update; UPDATE custody_log SET subject = 'docking:9' WHERE seq = 2;",

@@ -167,7 +167,9 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Status(_) | Command::Device(_) | Command::Duty(_) | Command::Replicate(_) => {
             invoke::run_station(command, config)
         }
-        Command::Log(history::LogCommand::Query(args)) => history::run_query(args, config),
+        Command::Log(history::LogCommand::Query(_) | history::LogCommand::Log(log::LogCommand::Tail { .. })) => {
+            invoke::run_station(command, config)
+        }
         Command::Log(history::LogCommand::Log(cmd)) => {
             let code = log::run(
                 cmd,

@@ -69,6 +69,7 @@ pub struct ArgvArgs {
 
 /// What a request asks, read.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per connection
 pub enum Call {
     /// A typed operation.
     Typed(api::Request),

@@ -20,6 +20,7 @@ pub mod event;
 pub mod extract;
 pub mod files;
 pub mod merkle;
+pub mod query;
 pub mod store;
 pub mod tree;
 

@@ -8,6 +8,7 @@
 //! records it), write the catalogue itself, or send a session cookie that is not HttpOnly and
 //! SameSite=Strict (INV-43).
 
+pub mod archive;
 pub mod config;
 pub mod render;
 
@@ -141,6 +142,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/logout", post(sign_out))
         .route("/events", get(events))
         .route("/devices", get(devices))
+        .route("/log", get(archive::search))
         .route("/static/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }))
         .route(
             "/static/bays.js",

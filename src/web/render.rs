@@ -181,15 +181,73 @@ fn verdict_label(v: &str) -> String {
     }
 }
 
+/// Links to the pages the account may use: those whose operation the station API's rule table
+/// grants one of its roles (the table decides; the link only saves a refused visit).
+pub fn pages(who: &Session) -> String {
+    use crate::api::Op;
+    let may = |op: Op| op.roles().iter().any(|r| who.account.roles.contains(r));
+    let mut links = String::new();
+    for (op, href, id, zh, en) in [
+        (Op::DeviceList, "/devices", "to-devices", "记录仪登记", "Devices"),
+        (Op::LogQuery, "/log", "to-log", "保管日志", "Custody log"),
+    ] {
+        if may(op) {
+            let _ = write!(links, "<a href=\"{href}\" id=\"{id}\">{zh} <small>{en}</small></a>");
+        }
+    }
+    if links.is_empty() {
+        String::new()
+    } else {
+        format!("<nav class=\"pages\">{links}</nav>")
+    }
+}
+
 /// The bay screen: the live part, and the script that keeps it live.
 pub fn bay_screen(who: &Session, snaps: &[Snapshot]) -> String {
     page(
         "接入状态 Bays · evidock",
         Some(who),
         &format!(
-            "<h1>接入状态 <small>Bays</small></h1><div id=\"bays\" class=\"bays\">{}</div>\
+            "<h1>接入状态 <small>Bays</small></h1>{}<div id=\"bays\" class=\"bays\">{}</div>\
              <p class=\"live\" id=\"live\">实时更新 <small>live</small></p><script src=\"/static/bays.js\"></script>",
+            pages(who),
             bays(snaps)
+        ),
+    )
+}
+
+/// The custodian's device registry (R1): every registered recorder, its officer and unit, its
+/// USB bindings, and whether it is retired. Times are as the registry gives them.
+pub fn devices(who: &Session, devices: &[Device]) -> String {
+    let mut rows = String::new();
+    for d in devices {
+        let _ = write!(
+            rows,
+            "<tr><td class=\"serial\">{serial}</td><td>{model}</td><td>{name} ({officer})</td><td>{unit}</td>\
+             <td>{usb}</td><td>{state}</td></tr>",
+            serial = esc(&d.serial),
+            model = esc(d.model.as_deref().unwrap_or("—")),
+            name = esc(d.officer_name.as_deref().unwrap_or("—")),
+            officer = esc(&d.officer_id),
+            unit = esc(d.unit.as_deref().unwrap_or("—")),
+            usb = esc(&d.usb.join(", ")),
+            state = match &d.retired {
+                Some(at) => format!("已停用 retired {}", esc(at)),
+                None => "在用 in service".to_string(),
+            },
+        );
+    }
+    if devices.is_empty() {
+        rows.push_str("<tr><td colspan=\"6\">尚无登记的记录仪 / no recorder registered</td></tr>");
+    }
+    page(
+        "记录仪登记 Device registry · evidock",
+        Some(who),
+        &format!(
+            "<h1>记录仪登记 <small>Device registry</small></h1>\
+             <table id=\"devices\"><thead><tr><th>编号 Serial</th><th>型号 Model</th><th>执法人员 Officer</th>\
+             <th>单位 Unit</th><th>USB</th><th>状态 State</th></tr></thead><tbody>{rows}</tbody></table>\
+             <p><a href=\"/\">返回 Back</a></p>"
         ),
     )
 }
@@ -229,40 +287,4 @@ mod tests {
         assert_eq!(duration(61), "1:01");
         assert_eq!(duration(3_725), "1:02:05");
     }
-}
-
-/// The custodian's device registry (R1): every registered recorder, its officer and unit, its
-/// USB bindings, and whether it is retired. Times are as the registry gives them.
-pub fn devices(who: &Session, devices: &[Device]) -> String {
-    let mut rows = String::new();
-    for d in devices {
-        let _ = write!(
-            rows,
-            "<tr><td class=\"serial\">{serial}</td><td>{model}</td><td>{name} ({officer})</td><td>{unit}</td>\
-             <td>{usb}</td><td>{state}</td></tr>",
-            serial = esc(&d.serial),
-            model = esc(d.model.as_deref().unwrap_or("—")),
-            name = esc(d.officer_name.as_deref().unwrap_or("—")),
-            officer = esc(&d.officer_id),
-            unit = esc(d.unit.as_deref().unwrap_or("—")),
-            usb = esc(&d.usb.join(", ")),
-            state = match &d.retired {
-                Some(at) => format!("已停用 retired {}", esc(at)),
-                None => "在用 in service".to_string(),
-            },
-        );
-    }
-    if devices.is_empty() {
-        rows.push_str("<tr><td colspan=\"6\">尚无登记的记录仪 / no recorder registered</td></tr>");
-    }
-    page(
-        "记录仪登记 Device registry · evidock",
-        Some(who),
-        &format!(
-            "<h1>记录仪登记 <small>Device registry</small></h1>\
-             <table id=\"devices\"><thead><tr><th>编号 Serial</th><th>型号 Model</th><th>执法人员 Officer</th>\
-             <th>单位 Unit</th><th>USB</th><th>状态 State</th></tr></thead><tbody>{rows}</tbody></table>\
-             <p><a href=\"/\">返回 Back</a></p>"
-        ),
-    )
 }

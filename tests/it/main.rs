@@ -33,3 +33,4 @@ mod values;
 mod vendor;
 mod viewing;
 mod web;
+mod web_archive;

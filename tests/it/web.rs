@@ -18,7 +18,7 @@ fn free_port() -> u16 {
 }
 
 /// A station serving its web page on a port of its own, with `web` lines added to `[web]`.
-fn web_station(web: &str) -> (Station, String) {
+pub(crate) fn web_station(web: &str) -> (Station, String) {
     let st = Station::new();
     let port = free_port();
     let mut f = std::fs::OpenOptions::new().append(true).open(&st.config).unwrap();
@@ -27,7 +27,7 @@ fn web_station(web: &str) -> (Station, String) {
 }
 
 /// `evidock account ARGS` with `password` on standard input.
-fn account(st: &Station, args: &[&str], password: &str) -> std::process::Output {
+pub(crate) fn account(st: &Station, args: &[&str], password: &str) -> std::process::Output {
     let mut child = Command::new(bin())
         .arg("--config")
         .arg(&st.config)
@@ -43,20 +43,20 @@ fn account(st: &Station, args: &[&str], password: &str) -> std::process::Output 
     child.wait_with_output().unwrap()
 }
 
-fn add_officer(st: &Station) {
+pub(crate) fn add_officer(st: &Station) {
     let o =
         account(st, &["add", "zhang", "--display-name", "张三", "--badge", "012345", "--role", "officer"], PASSWORD);
     assert!(o.status.success(), "{}", text(&o));
 }
 
-const PASSWORD: &str = "长城-correct-horse";
+pub(crate) const PASSWORD: &str = "长城-correct-horse";
 
 /// An HTTP client that follows no redirects: each answer is looked at as it comes.
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::AgentBuilder::new().redirects(0).timeout(Duration::from_secs(120)).build()
 }
 
-fn answer(r: Result<ureq::Response, ureq::Error>) -> ureq::Response {
+pub(crate) fn answer(r: Result<ureq::Response, ureq::Error>) -> ureq::Response {
     match r {
         Ok(r) | Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("HTTP request failed: {e}"),
@@ -64,7 +64,7 @@ fn answer(r: Result<ureq::Response, ureq::Error>) -> ureq::Response {
 }
 
 /// The value of cookie `name` among a response's `Set-Cookie` headers, with the whole header.
-fn set_cookie(r: &ureq::Response, name: &str) -> Option<(String, String)> {
+pub(crate) fn set_cookie(r: &ureq::Response, name: &str) -> Option<(String, String)> {
     r.all("set-cookie").into_iter().find_map(|h| {
         let value = h.strip_prefix(&format!("{name}="))?.split(';').next()?.to_string();
         Some((value, h.to_string()))
@@ -72,7 +72,7 @@ fn set_cookie(r: &ureq::Response, name: &str) -> Option<(String, String)> {
 }
 
 /// The hidden CSRF field of a page.
-fn csrf_field(html: &str) -> String {
+pub(crate) fn csrf_field(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
     html[at..].split('"').next().unwrap().to_string()
 }
@@ -87,7 +87,7 @@ fn sign_in_form(base: &str) -> (String, String) {
 }
 
 /// Posts the sign-in form; the response.
-fn sign_in(base: &str, name: &str, password: &str) -> ureq::Response {
+pub(crate) fn sign_in(base: &str, name: &str, password: &str) -> ureq::Response {
     let (pre, token) = sign_in_form(base);
     answer(agent().post(&format!("{base}/login")).set("Cookie", &format!("evidock_pre={pre}")).send_form(&[
         ("name", name),
@@ -96,12 +96,12 @@ fn sign_in(base: &str, name: &str, password: &str) -> ureq::Response {
     ]))
 }
 
-fn get(base: &str, path: &str, session: &str) -> ureq::Response {
+pub(crate) fn get(base: &str, path: &str, session: &str) -> ureq::Response {
     answer(agent().get(&format!("{base}{path}")).set("Cookie", &format!("evidock_session={session}")).call())
 }
 
 /// Custody events of `action`: (actor user, actor role, actor officer, details).
-fn events(st: &Station, action: &str) -> Vec<(String, String, Option<String>, Value)> {
+pub(crate) fn events(st: &Station, action: &str) -> Vec<(String, String, Option<String>, Value)> {
     let db = st.db();
     let mut q = db
         .prepare(

@@ -7,7 +7,7 @@
 //! typed [`ApiError`] (`refused`, `invalid`, `not_found`, `conflict`, `failed`, each message in
 //! Chinese and English). Operations write their custody events in the catalogue's
 //! transactions and print nothing; rendering is the front end's. One file per domain:
-//! [`status`], [`device`], [`duty`], [`replicate`], [`log`].
+//! [`status`], [`device`], [`duty`], [`replicate`], [`log`], [`history`].
 //!
 //! Owns: the request and reply types, the rule table, the refusal log (`call_refused`).
 //! Must never: print, read a terminal or a socket, parse command-line words, or take a
@@ -17,6 +17,7 @@
 
 pub mod device;
 pub mod duty;
+pub mod history;
 pub mod log;
 pub mod replicate;
 pub mod status;
@@ -68,6 +69,8 @@ pub enum Request {
     LogQuery(crate::custody::query::Filter),
     /// The last events of the custody log.
     LogTail(log::TailArgs),
+    /// The chain of custody of every recording in a case (R4, R11, R13).
+    CaseHistory(history::HistoryArgs),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -107,6 +110,8 @@ pub enum Reply {
     LogQuery(log::Page),
     /// The last events, oldest first.
     LogTail(Vec<log::Event>),
+    /// The case's chain of custody.
+    CaseHistory(Box<crate::report::history::CaseHistory>),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -128,6 +133,7 @@ pub enum Op {
     ReplicateRecall,
     LogQuery,
     LogTail,
+    CaseHistory,
 }
 
 /// Every role a person can hold.
@@ -142,7 +148,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 16] = [
+    pub const ALL: [Op; 17] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -159,6 +165,7 @@ impl Op {
         Op::ReplicateRecall,
         Op::LogQuery,
         Op::LogTail,
+        Op::CaseHistory,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -175,6 +182,7 @@ impl Op {
             Op::ReplicateEvict => KEEPERS,
             Op::ReplicateRecall => FILERS,
             Op::LogQuery | Op::LogTail => READERS,
+            Op::CaseHistory => &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian],
         }
     }
 
@@ -197,6 +205,7 @@ impl Op {
             Op::ReplicateRecall => "replicate_recall",
             Op::LogQuery => "log_query",
             Op::LogTail => "log_tail",
+            Op::CaseHistory => "case_history",
         }
     }
 
@@ -233,6 +242,7 @@ impl Request {
             Request::ReplicateRecall(_) => Op::ReplicateRecall,
             Request::LogQuery(_) => Op::LogQuery,
             Request::LogTail(_) => Op::LogTail,
+            Request::CaseHistory(_) => Op::CaseHistory,
         }
     }
 
@@ -268,6 +278,7 @@ impl Reply {
             Reply::ReplicateRecall(_) => Op::ReplicateRecall,
             Reply::LogQuery(_) => Op::LogQuery,
             Reply::LogTail(_) => Op::LogTail,
+            Reply::CaseHistory(_) => Op::CaseHistory,
         }
     }
 }
@@ -495,6 +506,7 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::ReplicateRecall(a) => replicate::recall(&ctx, &a).map(Reply::ReplicateRecall),
         Request::LogQuery(a) => log::query(&ctx, &a).map(Reply::LogQuery),
         Request::LogTail(a) => log::tail(&ctx, &a).map(Reply::LogTail),
+        Request::CaseHistory(a) => history::case_history(&ctx, &a).map(|h| Reply::CaseHistory(Box::new(h))),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

@@ -87,9 +87,7 @@ pub fn rule(cmd: &Command) -> Rule {
         // A long read of the whole archive, run by its timer as the station's own user.
         Command::Archive(_) => Rule::Job(&[Role::Archivist, Role::Admin]),
         Command::Account(_) => Rule::Station(&[Role::Admin]),
-        Command::Case(history::CaseCommand::History(_)) => {
-            Rule::Station(&[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian])
-        }
+        Command::Case(history::CaseCommand::History(_)) => Rule::Station(crate::api::Op::CaseHistory.roles()),
         Command::Case(history::CaseCommand::Case(c)) => match c {
             C::Create(_) | C::Label(_) | C::Assign { .. } => Rule::Station(FILERS),
             // Officers without a role describe their own footage too (see `officer_may`).
@@ -136,6 +134,9 @@ pub fn typed(cmd: &Command) -> Option<crate::api::Request> {
         Command::Duty(d) => Some(super::duty::request(d)),
         Command::Replicate(r) => Some(super::central::request(r)),
         Command::Log(history::LogCommand::Query(q)) => Some(crate::api::Request::LogQuery(q.filter())),
+        Command::Case(history::CaseCommand::History(h)) => {
+            Some(crate::api::Request::CaseHistory(crate::api::history::HistoryArgs { number: h.number.clone() }))
+        }
         Command::Log(history::LogCommand::Log(super::log::LogCommand::Tail { n, .. })) => {
             Some(crate::api::Request::LogTail(crate::api::log::TailArgs { n: *n as u64 }))
         }
@@ -646,6 +647,7 @@ fn run_typed(cmd: &Command, link: &Link<'_>) -> anyhow::Result<ExitCode> {
         Command::Duty(d) => super::duty::run(d, link),
         Command::Replicate(r) => super::central::run_replicate(r, link),
         Command::Log(history::LogCommand::Query(q)) => history::run_query(q, link),
+        Command::Case(history::CaseCommand::History(h)) => history::run_history(h, link),
         Command::Log(history::LogCommand::Log(super::log::LogCommand::Tail { n, json })) => {
             super::log::run_tail(*n, *json, link)
         }

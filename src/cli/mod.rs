@@ -7,7 +7,7 @@ mod access_forms;
 pub mod account;
 mod archive;
 mod burn;
-mod case;
+pub(crate) mod case;
 mod central;
 mod daemon;
 mod demo;
@@ -20,7 +20,7 @@ pub mod invoke;
 pub mod log;
 mod play;
 mod records;
-mod retention;
+pub(crate) mod retention;
 pub mod sim;
 mod status;
 
@@ -189,7 +189,7 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
             Ok(code)
         }
         Command::Account(cmd) => account::run(cmd, config),
-        Command::Case(history::CaseCommand::History(args)) => history::run_history(args, config),
+        Command::Case(history::CaseCommand::History(_)) => invoke::run_station(command, config),
         Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, config),
         Command::Gap(cmd) => gap::run(cmd, config),
         Command::Retention(cmd) => retention::run(cmd, config),

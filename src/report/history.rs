@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 /// The whole history of one case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CaseHistory {
     /// The case's label.
     pub case: CaseInfo,
@@ -112,7 +112,7 @@ impl CaseHistory {
 }
 
 /// A case's label.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CaseInfo {
     /// Case number.
     pub number: String,
@@ -139,7 +139,7 @@ pub struct CaseInfo {
 }
 
 /// A description of a case or a recording (执法对象, 执法内容, 取证地点; S4 §23).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DescriptionInfo {
     /// 执法对象.
     pub subject: Option<String>,
@@ -185,7 +185,7 @@ impl DescriptionInfo {
 }
 
 /// One archived file of the case and everything that happened to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileHistory {
     /// Catalogue file id.
     pub id: i64,
@@ -224,7 +224,7 @@ pub struct FileHistory {
 }
 
 /// A docking.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DockingInfo {
     /// Docking id.
     pub id: i64,
@@ -253,7 +253,7 @@ pub struct DockingInfo {
 }
 
 /// A durable copy into the archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CopyInfo {
     /// When it was stored (UTC).
     pub stored: String,
@@ -268,7 +268,7 @@ pub struct CopyInfo {
 }
 
 /// A segment's chain verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerdictInfo {
     /// Recording session.
     pub session: Option<String>,
@@ -285,7 +285,7 @@ pub struct VerdictInfo {
 }
 
 /// A file's filing into the case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FilingInfo {
     /// Path in the case folder.
     pub path: String,
@@ -298,10 +298,10 @@ pub struct FilingInfo {
 }
 
 /// A retention flag or legal hold.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RetentionMark {
     /// `flag` or `hold`.
-    pub kind: &'static str,
+    pub kind: String,
     /// The trigger (flag) or hold id.
     pub what: String,
     /// Why.
@@ -315,7 +315,7 @@ pub struct RetentionMark {
 }
 
 /// One custody event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EventLine {
     /// Sequence number.
     pub seq: u64,
@@ -340,7 +340,7 @@ pub struct EventLine {
 }
 
 /// The custody log's verification.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogStatus {
     /// Chain sound and every checkpoint verifies and matches.
     pub intact: bool,
@@ -363,7 +363,7 @@ pub struct LogStatus {
 }
 
 /// A signed checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CheckpointInfo {
     /// Row id.
     pub id: u64,
@@ -679,7 +679,9 @@ fn e(s: &str) -> String {
     o
 }
 
-const STYLE: &str = "body{font-family:\"Noto Sans CJK SC\",\"Source Han Sans SC\",\"Microsoft YaHei\",sans-serif;\
+/// The printable page's style sheet (inline, so the page stands alone; the web page allows
+/// exactly this text by its hash).
+pub const STYLE: &str = "body{font-family:\"Noto Sans CJK SC\",\"Source Han Sans SC\",\"Microsoft YaHei\",sans-serif;\
 margin:2em;color:#111;font-size:11pt}h1{font-size:18pt}h2{font-size:14pt;border-bottom:1px solid #444;margin-top:1.6em}\
 h3{font-size:12pt;margin-top:1.2em}.en{color:#444;font-weight:normal}table{border-collapse:collapse;width:100%;margin:.4em 0}\
 th,td{border:1px solid #999;padding:2px 5px;vertical-align:top;text-align:left}th{background:#eee;width:16em}\

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
@@ -42,6 +42,17 @@ pub struct SearchForm {
     after: Option<u64>,
 }
 
+/// Percent-encodes everything but the unreserved characters (RFC 3986), for a path segment or
+/// a query value.
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn given(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_string())
@@ -74,15 +85,7 @@ impl SearchForm {
 
     /// The query string of this search at `after` (the next page's link).
     fn link(&self, after: u64) -> String {
-        let enc = |s: &str| -> String {
-            s.trim()
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                    _ => format!("%{b:02X}"),
-                })
-                .collect()
-        };
+        let enc = |s: &str| percent(s.trim());
         let mut q = String::from("/log?");
         for (k, v) in [
             ("case", &self.case),
@@ -123,6 +126,40 @@ pub(super) async fn search(
         Err(e) if e.kind == ErrorKind::Invalid => {
             (StatusCode::BAD_REQUEST, Html(render(&s, &form, &tz, None, Some(&e.message)))).into_response()
         }
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The policy of the printable case history: nothing but its own inline style sheet, allowed by
+/// its SHA-256 (CSP level 2), no script, no form, no frame.
+fn history_policy() -> HeaderValue {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(crate::report::history::STYLE));
+    HeaderValue::from_str(&format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+}
+
+/// `GET /case/{number}/history`: the case's chain of custody as the printable page of `case
+/// history --format html`, through the station API's `case_history`.
+pub(super) async fn case_history(
+    State(w): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Response {
+    let Some((_, s)) = w.session(&headers).await else {
+        return see_other("/login");
+    };
+    let request = api::Request::CaseHistory(api::history::HistoryArgs { number });
+    match w.call(&s, request).await {
+        Ok(api::Reply::CaseHistory(h)) => {
+            let mut r = Html(crate::report::history::html(&h)).into_response();
+            r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, history_policy());
+            r
+        }
+        Ok(other) => api_error_page(&api::ApiError::failed(format!("unexpected reply {:?}", other.op()))),
         Err(e) => api_error_page(&e),
     }
 }
@@ -195,6 +232,13 @@ pub fn render(who: &Session, form: &SearchForm, tz: &str, found: Option<&Page>, 
             body.push_str("<tr><td colspan=\"6\">没有符合条件的事件 / no event matches</td></tr>");
         }
         body.push_str("</tbody></table><p class=\"paging\">");
+        if let Some(case) = given(&form.case) {
+            let _ = write!(
+                body,
+                "<a href=\"/case/{}/history\" id=\"history\">证据保管链（可打印） <small>Chain of custody, printable</small></a> ",
+                esc(&percent(&case))
+            );
+        }
         if form.after.unwrap_or(0) > 0 {
             let _ = write!(body, "<a href=\"{}\" id=\"first\">第一页 First page</a> ", esc(&form.link(0)));
         }

@@ -143,6 +143,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/events", get(events))
         .route("/devices", get(devices))
         .route("/log", get(archive::search))
+        .route("/case/{number}/history", get(archive::case_history))
         .route("/static/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }))
         .route(
             "/static/bays.js",
@@ -158,10 +159,10 @@ const BAYS_JS: &str = include_str!("static/bays.js");
 /// Headers on every response: no framing, no inline script, nothing cached.
 async fn hardened(mut r: Response) -> Response {
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
-    );
+    // A page that sets its own (narrower) policy keeps it.
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -88,3 +88,58 @@ fn an_archivist_searches_the_custody_log_a_page_at_a_time_and_others_are_refused
     assert_eq!(get(&base, "/log?device=J500001", "nothing").status(), 303);
     st.stop();
 }
+
+#[test]
+fn a_case_history_prints_from_the_web_page_under_its_own_narrow_policy() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    const CASE: &str = "宜卫罚〔2026〕3号";
+    let (mut st, base) = web_station("");
+    st.start();
+    add_officer(&st);
+    let o = account(&st, &["add", "li", "--display-name", "李四", "--role", "archivist"], PASSWORD);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = st.evidock(&["device", "register", "J500001", "--officer-id", "012345", "--officer-name", "张三"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = st.evidock(&["case", "create", CASE, "--party", "某某商行", "--officer", "012345", "--kind", "penalty"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (archivist, _) = set_cookie(&sign_in(&base, "li", PASSWORD), "evidock_session").unwrap();
+
+    // The search by case links to the printable history.
+    let html = get(&base, &format!("/log?case={}", enc(CASE)), &archivist).into_string().unwrap();
+    let href = format!("/case/{}/history", enc(CASE));
+    assert!(html.contains(&href), "{html}");
+
+    let r = get(&base, &href, &archivist);
+    assert_eq!(r.status(), 200);
+    let policy = r.header("content-security-policy").unwrap().to_string();
+    let page = r.into_string().unwrap();
+    assert!(page.contains("证据保管链") && page.contains(CASE) && page.contains("某某商行"), "{page}");
+    assert!(page.contains("张三"), "the handling officer by name: {page}");
+    // The page's one inline style sheet is what the policy allows by hash; nothing else is.
+    let style = &page[page.find("<style>").unwrap() + 7..page.find("</style>").unwrap()];
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()));
+    assert!(policy.contains(&format!("style-src 'sha256-{hash}'")), "{policy}");
+    assert!(policy.starts_with("default-src 'none'") && !policy.contains("script-src"), "{policy}");
+    assert_eq!(page.matches("<style>").count(), 1);
+    assert!(!page.contains("<script"));
+
+    // The same document as the command line's.
+    let cli = st.evidock(&["case", "history", CASE, "--format", "html"]);
+    assert!(cli.status.success(), "{}", text(&cli));
+    // Equal but for the moment each was generated.
+    let strip = |s: &str| -> String {
+        s.lines().filter(|l| !l.contains("报告生成时间") && !l.contains("generated")).collect::<Vec<_>>().join("\n")
+    };
+    assert_eq!(strip(&String::from_utf8_lossy(&cli.stdout)), strip(&page));
+
+    // No such case: 404 with the reason; an officer may not read case histories: 403, recorded.
+    let r = get(&base, &format!("/case/{}/history", enc("宜卫罚〔2026〕99号")), &archivist);
+    assert_eq!(r.status(), 404);
+    assert!(r.into_string().unwrap().contains("没有此案件"));
+    let (officer, _) = set_cookie(&sign_in(&base, "zhang", PASSWORD), "evidock_session").unwrap();
+    assert_eq!(get(&base, &href, &officer).status(), 403);
+    let refused = events(&st, "call_refused");
+    assert!(refused.iter().any(|e| e.0 == "account:zhang" && e.3["command"] == "case history"), "{refused:?}");
+    st.stop();
+}

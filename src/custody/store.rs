@@ -644,9 +644,30 @@ pub fn checkpoint(
             Verifier::resume(n, last_hash.unwrap_or_default())
         }
     };
-    each_row_after(conn, signed, |row| match row {
-        Ok(ev) => chain.push(&ev),
-        Err((_, reason)) => chain.push_malformed(reason),
+    // One read serves the chain and the stored nodes: the leaves of the events the nodes do
+    // not cover yet are kept (at most `KNOWN_LEAVES`, so memory stays bounded however long
+    // the station went unsigned; the rest are read again by the sync).
+    const KNOWN_LEAVES: usize = 1 << 18;
+    let from = signed.min(super::tree::covered(conn)?);
+    let mut known: Vec<Hash> = Vec::new();
+    let mut keep = true;
+    each_row_after(conn, from, |row| match row {
+        Ok(ev) => {
+            if keep && ev.seq == from + known.len() as u64 + 1 && known.len() < KNOWN_LEAVES {
+                known.push(event_leaf(&ev));
+            } else {
+                keep = false;
+            }
+            if ev.seq > signed {
+                chain.push(&ev);
+            }
+        }
+        Err((seq, reason)) => {
+            keep = false;
+            if seq == 0 || seq > signed {
+                chain.push_malformed(reason);
+            }
+        }
     })?;
     let report = chain.finish();
     if let Some(f) = &report.finding {
@@ -655,7 +676,8 @@ pub fn checkpoint(
         });
     }
     conn.execute_batch("SAVEPOINT custody_sign").map_err(sql("signing a checkpoint"))?;
-    let result = sign_from_nodes(conn, signer, side_file, now, events, &side, last.as_ref(), last_cp.as_ref());
+    let result =
+        sign_from_nodes(conn, signer, side_file, now, events, &side, last.as_ref(), last_cp.as_ref(), (from, &known));
     let close = if result.is_ok() { "RELEASE custody_sign" } else { "ROLLBACK TO custody_sign; RELEASE custody_sign" };
     conn.execute_batch(close).map_err(sql("signing a checkpoint"))?;
     result
@@ -687,8 +709,9 @@ fn sign_from_nodes(
     side: &[(usize, Checkpoint)],
     last: Option<&StoredCheckpoint>,
     last_cp: Option<&Checkpoint>,
+    (first, known): (u64, &[Hash]),
 ) -> Result<StoredCheckpoint, CustodyError> {
-    super::tree::sync(conn)?;
+    super::tree::sync_known(conn, first, known)?;
     let root_at = |size: u64| {
         super::tree::root_at(conn, size)
             .map_err(|e| CustodyError::Unsound { reason: format!("the tree of the first {size} events: {e}") })
@@ -1724,5 +1747,30 @@ mod tests {
 
         let short = scan_tree(&conn, 50, &inclusion_ranges(3, 50).expect("ranges"), None).expect("scan");
         assert_eq!((short.events, short.nodes), (37, None));
+    }
+    /// Signing reads the new events once for the chain and the stored nodes (issue 18): at
+    /// every size, aligned to the stored level or not, the root and the stored nodes are those
+    /// of the events recomputed, and a proof from them is the reference proof.
+    #[test]
+    fn signing_at_any_size_stores_the_nodes_of_the_events_it_checked() {
+        let (_dir, conn, _) = db_with(0);
+        let key = signer(1);
+        let mut stored = Vec::new();
+        let mut n = 0u64;
+        for step in [1u64, 14, 1, 16, 17, 31, 2, 100, 16, 257] {
+            for i in n..n + step {
+                stored.push(append(&conn, &ev(i), t(i as i64), TZ).expect("append"));
+            }
+            n += step;
+            let c = checkpoint(&conn, &key, None, t(1000 + n as i64)).expect("checkpoint");
+            assert_eq!(c.tree_size, n);
+            assert_eq!(c.root, crate::custody::merkle::root(stored.iter().map(event_leaf)), "size {n}");
+            assert_eq!(crate::custody::tree::covered(&conn).expect("covered"), n - n % 16, "size {n}");
+            let index = n / 2;
+            let ranges = crate::custody::merkle::inclusion_ranges(index, n).expect("ranges");
+            let fast = scan_tree(&conn, n, &ranges, Some(index)).expect("stored");
+            let slow = scan_tree_recomputing(&conn, n, &ranges, Some(index)).expect("recomputed");
+            assert_eq!(fast, slow, "size {n}");
+        }
     }
 }

@@ -212,6 +212,16 @@ pub fn range_hash(conn: &Connection, range: Range<u64>) -> Result<Hash, CustodyE
 /// # Errors
 /// When an event is missing or unreadable, or SQLite refuses.
 pub fn sync(conn: &Connection) -> Result<u64, CustodyError> {
+    sync_known(conn, 0, &[])
+}
+
+/// As [`sync`], given the leaves of events `first + 1 ..= first + known.len()` the caller has
+/// just read (signing reads them to check the chain): those events are not read again. Leaves
+/// outside `known` are read from the log.
+///
+/// # Errors
+/// As [`sync`].
+pub fn sync_known(conn: &Connection, first: u64, known: &[Hash]) -> Result<u64, CustodyError> {
     conn.execute_batch(SCHEMA).map_err(sql("creating the custody_tree table"))?;
     let start = covered(conn)?;
     let size = log_size(conn)?;
@@ -220,7 +230,7 @@ pub fn sync(conn: &Connection) -> Result<u64, CustodyError> {
         return Ok(start);
     }
     conn.execute_batch("SAVEPOINT custody_tree_sync").map_err(sql("syncing the stored tree"))?;
-    let result = sync_range(conn, start, end);
+    let result = sync_range(conn, start, end, first, known);
     let close = if result.is_ok() {
         "RELEASE custody_tree_sync"
     } else {
@@ -230,17 +240,24 @@ pub fn sync(conn: &Connection) -> Result<u64, CustodyError> {
     result.map(|()| end)
 }
 
-fn sync_range(conn: &Connection, start: u64, end: u64) -> Result<(), CustodyError> {
+fn sync_range(conn: &Connection, start: u64, end: u64, first: u64, known: &[Hash]) -> Result<(), CustodyError> {
     let doing = "storing a tree node";
     let mut insert =
         conn.prepare_cached("INSERT INTO custody_tree (level, idx, hash) VALUES (?1, ?2, ?3)").map_err(sql(doing))?;
     let reader = NodeReader { conn, has_table: true };
     // Stream in chunks so memory stays flat whatever the log's size.
     const CHUNK: u64 = 1 << 16;
+    let known_end = first + known.len() as u64;
     let mut lo = start;
     while lo < end {
         let hi = (lo + CHUNK).min(end);
-        let leaves = leaves(conn, lo, hi)?;
+        let read;
+        let leaves: &[Hash] = if first <= lo && hi <= known_end {
+            &known[(lo - first) as usize..(hi - first) as usize]
+        } else {
+            read = leaves(conn, lo, hi)?;
+            &read
+        };
         for (b, block) in leaves.chunks(BASE as usize).enumerate() {
             let mut t = TreeBuilder::new();
             block.iter().for_each(|l| t.push(*l));

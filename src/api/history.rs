@@ -165,8 +165,8 @@ fn gather(conn: &Connection, number: &str, config: &Config) -> anyhow::Result<Ca
         }
         files.push(f);
     }
-    let registry = crate::cli::retention::registry_history(conn, config.timezone)?;
-    let duty = crate::cli::case::duty_spans(conn, config.timezone)?;
+    let registry = crate::catalog::registry_history(conn, config.timezone)?;
+    let duty = crate::catalog::duty_spans(conn, config.timezone)?;
     case.officers_named = crate::archive::casefolder::name_officers(&case.officers, &made, &registry, &duty)
         .iter()
         .map(crate::archive::casefolder::OfficerRef::text)

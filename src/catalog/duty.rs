@@ -430,3 +430,37 @@ fn extension(conn: &rusqlite::Connection, id: i64) -> Result<Option<ExtensionRow
     })
     .transpose()
 }
+
+/// Every duty check-out, station-local (for naming officers on labels).
+///
+/// # Errors
+/// When the catalogue cannot be read.
+pub fn duty_spans(
+    conn: &rusqlite::Connection,
+    tz: chrono_tz::Tz,
+) -> Result<Vec<crate::archive::casefolder::DutySpan>, CatalogError> {
+    let doing = "reading duty check-outs";
+    let local = |s: String| chrono::DateTime::parse_from_rfc3339(&s).ok().map(|t| t.with_timezone(&tz).naive_local());
+    let mut st = conn
+        .prepare("SELECT serial, officer_id, officer_name, out_at, in_at FROM duty_bindings ORDER BY id")
+        .map_err(sql(doing))?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })
+        .map_err(sql(doing))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (serial, officer, name, out_at, in_at) = row.map_err(sql(doing))?;
+        if let Some(from) = local(out_at) {
+            out.push(crate::archive::casefolder::DutySpan { serial, officer, name, from, to: in_at.and_then(local) });
+        }
+    }
+    Ok(out)
+}

@@ -38,10 +38,10 @@ pub use describe::{Description, Target as DescribedTarget, Text as DescriptionTe
 pub mod descriptions {
     pub use super::describe::{current_of, history_of, MAX_CONTENT, MAX_PLACE, MAX_SUBJECT};
 }
-pub use duty::{CheckOut, ExtensionRow};
+pub use duty::{duty_spans, CheckOut, ExtensionRow};
 pub use evict::Eviction;
 pub use gaps::{Exemption, Explanation, Scan, Statement};
-pub use registry::{Registration, RegistryCheck, RegistryEntry};
+pub use registry::{registry_history, Registration, RegistryCheck, RegistryEntry};
 pub use retention::RecordingRow;
 pub use scrub::{CheckedName, PassDelta, ScrubPass};
 pub use store::{

@@ -267,6 +267,62 @@ impl Catalog {
     }
 }
 
+/// Every recorder's registration history as the custody log tells it (R1): each
+/// `device_registered` to another officer, or after a retirement, begins a stretch; a
+/// `device_retired` or a reassignment ends it. Times are station-local.
+///
+/// # Errors
+/// When the log cannot be read.
+pub fn registry_history(
+    conn: &rusqlite::Connection,
+    tz: chrono_tz::Tz,
+) -> Result<std::collections::BTreeMap<String, Vec<crate::report::RegisteredSpan>>, CatalogError> {
+    let doing = "reading the registry's history from the custody log";
+    let mut st = conn
+        .prepare(
+            "SELECT ts_utc, action, subject, details FROM custody_log
+             WHERE action IN ('device_registered', 'device_retired') ORDER BY seq",
+        )
+        .map_err(sql(doing))?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })
+        .map_err(sql(doing))?;
+    let mut out: std::collections::BTreeMap<String, Vec<crate::report::RegisteredSpan>> =
+        std::collections::BTreeMap::new();
+    for row in rows {
+        let (ts, action, subject, details) = row.map_err(sql(doing))?;
+        let (Some(serial), Ok(at)) = (subject.strip_prefix("device:"), chrono::DateTime::parse_from_rfc3339(&ts))
+        else {
+            continue;
+        };
+        let at = at.with_timezone(&tz).naive_local();
+        let spans = out.entry(serial.to_string()).or_default();
+        let open = spans.last_mut().filter(|s| s.to.is_none());
+        if action == "device_retired" {
+            if let Some(s) = open {
+                s.to = Some(at);
+            }
+            continue;
+        }
+        let d: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+        let Some(officer) = d["officer_id"].as_str() else { continue };
+        let name = d["officer_name"].as_str().map(str::to_string);
+        let span =
+            crate::report::RegisteredSpan { from: at, to: None, officer: officer.to_string(), name: name.clone() };
+        match open {
+            Some(s) if s.officer == officer => s.name = name,
+            Some(s) => {
+                s.to = Some(at);
+                spans.push(span);
+            }
+            None => spans.push(span),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

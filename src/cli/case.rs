@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::NaiveDateTime;
 
 use crate::archive::assign;
-use crate::archive::casefolder::{self, CaseSheet, ChainEntry, DutySpan, Made, SegmentEntry, SheetFile};
+use crate::archive::casefolder::{self, CaseSheet, ChainEntry, Made, SegmentEntry, SheetFile};
 use crate::catalog::{Case, CaseKind, CaseLabel, Catalog, DescribedTarget, DescriptionText};
 use crate::config::Config;
 
@@ -373,8 +373,8 @@ pub(crate) fn sheet(config: &Config, catalog: &Catalog, case: &Case) -> anyhow::
                 .insert((serial.clone(), session.clone()), ChainEntry { archive_path, serial, session, links_intact });
         }
     }
-    let duty = duty_spans(conn, config.timezone)?;
-    let registry = super::retention::registry_history(conn, config.timezone)?;
+    let duty = crate::catalog::duty_spans(conn, config.timezone)?;
+    let registry = crate::catalog::registry_history(conn, config.timezone)?;
     Ok(CaseSheet {
         station: config.station_name.clone(),
         officers: casefolder::name_officers(&case.label.officers, &made, &registry, &duty),
@@ -383,33 +383,6 @@ pub(crate) fn sheet(config: &Config, catalog: &Catalog, case: &Case) -> anyhow::
         files,
         chains: chains.into_values().collect(),
     })
-}
-
-/// Every duty check-out, station-local (for naming officers on labels).
-///
-/// # Errors
-/// When the catalogue cannot be read.
-pub(crate) fn duty_spans(conn: &rusqlite::Connection, tz: chrono_tz::Tz) -> anyhow::Result<Vec<DutySpan>> {
-    let local = |s: String| chrono::DateTime::parse_from_rfc3339(&s).ok().map(|t| t.with_timezone(&tz).naive_local());
-    let mut st =
-        conn.prepare("SELECT serial, officer_id, officer_name, out_at, in_at FROM duty_bindings ORDER BY id")?;
-    let rows = st.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<String>>(4)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (serial, officer, name, out_at, in_at) = row?;
-        if let Some(from) = local(out_at) {
-            out.push(DutySpan { serial, officer, name, from, to: in_at.and_then(local) });
-        }
-    }
-    Ok(out)
 }
 
 /// Writes the case's folders' labels, chain copies and manifests again (INV-33).

@@ -538,52 +538,6 @@ fn calendar(config: &Config) -> anyhow::Result<Calendar> {
     Ok(cal)
 }
 
-/// Every recorder's registration history as the custody log tells it (R1): each
-/// `device_registered` to another officer, or after a retirement, begins a stretch; a
-/// `device_retired` or a reassignment ends it. Times are station-local.
-pub(crate) fn registry_history(
-    conn: &rusqlite::Connection,
-    tz: chrono_tz::Tz,
-) -> anyhow::Result<BTreeMap<String, Vec<report::RegisteredSpan>>> {
-    let mut st = conn.prepare(
-        "SELECT ts_utc, action, subject, details FROM custody_log
-         WHERE action IN ('device_registered', 'device_retired') ORDER BY seq",
-    )?;
-    let rows = st.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-    })?;
-    let mut out: BTreeMap<String, Vec<report::RegisteredSpan>> = BTreeMap::new();
-    for row in rows {
-        let (ts, action, subject, details) = row?;
-        let (Some(serial), Ok(at)) = (subject.strip_prefix("device:"), chrono::DateTime::parse_from_rfc3339(&ts))
-        else {
-            continue;
-        };
-        let at = at.with_timezone(&tz).naive_local();
-        let spans = out.entry(serial.to_string()).or_default();
-        let open = spans.last_mut().filter(|s| s.to.is_none());
-        if action == "device_retired" {
-            if let Some(s) = open {
-                s.to = Some(at);
-            }
-            continue;
-        }
-        let d: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
-        let Some(officer) = d["officer_id"].as_str() else { continue };
-        let name = d["officer_name"].as_str().map(str::to_string);
-        let span = report::RegisteredSpan { from: at, to: None, officer: officer.to_string(), name: name.clone() };
-        match open {
-            Some(s) if s.officer == officer => s.name = name,
-            Some(s) => {
-                s.to = Some(at);
-                spans.push(span);
-            }
-            None => spans.push(span),
-        }
-    }
-    Ok(out)
-}
-
 /// The officer name each recording's recorder carried when it was docked (`identity_read`,
 /// by docking), for the R1 name check of the compliance report.
 fn names_on_recorders(conn: &rusqlite::Connection, facts: &mut [report::RecordingFacts]) -> anyhow::Result<()> {
@@ -638,7 +592,7 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
                     history: Vec::new(),
                 })
                 .collect();
-            let mut histories = registry_history(catalog.connection(), config.timezone)?;
+            let mut histories = crate::catalog::registry_history(catalog.connection(), config.timezone)?;
             names_on_recorders(catalog.connection(), &mut facts)?;
             for d in &mut devices {
                 d.history = histories.remove(&d.serial).unwrap_or_default();

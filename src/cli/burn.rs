@@ -417,13 +417,23 @@ struct Progress<'a> {
 
 impl Progress<'_> {
     fn set(&self, disc: usize, phase: &str, phase_zh: &str, done: u64, total: u64) {
-        let doc = json!({
-            "version": 1, "job": self.job, "disc": disc, "discs": self.discs, "label": self.label,
-            "phase": phase, "phase_zh": phase_zh, "bytes_done": done, "bytes_total": total,
-            "pid": std::process::id(), "updated": Utc::now().to_rfc3339(),
-        });
+        let doc = crate::api::status::BurnProgress {
+            version: 1,
+            job: self.job,
+            disc,
+            discs: self.discs,
+            label: self.label.to_string(),
+            phase: phase.to_string(),
+            phase_zh: phase_zh.to_string(),
+            bytes_done: done,
+            bytes_total: total,
+            pid: std::process::id(),
+            updated: Utc::now().to_rfc3339(),
+        };
         // Progress is a view for people: a failed write is not worth stopping the job for.
-        let _ = crate::archive::fsio::replace(&self.path, doc.to_string().as_bytes());
+        if let Ok(text) = serde_json::to_string(&doc) {
+            let _ = crate::archive::fsio::replace(&self.path, text.as_bytes());
+        }
     }
 }
 
@@ -829,22 +839,19 @@ fn due_for_recheck(catalog: &Catalog, config: &Config) -> anyhow::Result<Vec<cra
 }
 
 /// The burn line of `evidock status`, from the progress file, when a job runs.
-pub fn status_line(doc: &Value) -> Option<String> {
-    let b = doc.get("burn")?;
-    let n = |k: &str| b[k].as_u64().unwrap_or(0);
-    let (done, total) = (n("bytes_done"), n("bytes_total"));
-    let pct = (done * 100).checked_div(total).unwrap_or(100);
-    Some(format!(
+pub fn status_line(b: &crate::api::status::BurnProgress) -> String {
+    let pct = (b.bytes_done * 100).checked_div(b.bytes_total).unwrap_or(100);
+    format!(
         "burn 刻录 job 任务 {}  disc 光盘 {}/{} {}  {} {}  {pct}%  {} / {}\n",
-        n("job"),
-        n("disc"),
-        n("discs"),
-        b["label"].as_str().unwrap_or("-"),
-        b["phase"].as_str().unwrap_or("-"),
-        b["phase_zh"].as_str().unwrap_or(""),
-        super::bytes(done),
-        super::bytes(total)
-    ))
+        b.job,
+        b.disc,
+        b.discs,
+        b.label,
+        b.phase,
+        b.phase_zh,
+        super::bytes(b.bytes_done),
+        super::bytes(b.bytes_total)
+    )
 }
 
 /// What a disc's footage is, for its `bag-info.txt` (S3 §27, S4 §23): for each case on it the

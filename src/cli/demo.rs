@@ -89,12 +89,9 @@ fn fixtures_dir(args: &Args) -> anyhow::Result<PathBuf> {
 
 fn all_final(config: &Config, expected: usize) -> bool {
     let Ok(bytes) = std::fs::read(config.status_path()) else { return false };
-    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return false };
-    let bays = doc["bays"].as_array().cloned().unwrap_or_default();
-    bays.len() >= expected
-        && bays
-            .iter()
-            .all(|b| matches!(b["phase"].as_str(), Some("done" | "attention" | "not_a_recorder" | "abandoned")))
+    let Ok(doc) = serde_json::from_slice::<crate::daemon::status::Document>(&bytes) else { return false };
+    doc.bays.len() >= expected
+        && doc.bays.iter().all(|b| matches!(b.phase.as_str(), "done" | "attention" | "not_a_recorder" | "abandoned"))
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {

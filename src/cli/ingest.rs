@@ -62,7 +62,7 @@ pub fn run(args: &Args, config: &Config) -> anyhow::Result<ExitCode> {
     let snap = progress.snapshot();
     let outcome = result?;
     if args.json {
-        crate::outln!("{}", crate::daemon::status::bay_json(&snap));
+        crate::outln!("{}", serde_json::to_string(&crate::daemon::status::Bay::from(&snap))?);
     } else {
         eprintln!();
         crate::outln!("{}", snap.message);

@@ -6,9 +6,8 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use super::invoke::Link;
+use crate::api::status::StatusDoc;
 
 /// Arguments.
 #[derive(Debug, clap::Args)]
@@ -26,67 +25,64 @@ pub fn request() -> crate::api::Request {
     crate::api::Request::Status(crate::api::status::StatusArgs::default())
 }
 
-fn load(link: &Link<'_>) -> anyhow::Result<Value> {
+fn load(link: &Link<'_>) -> anyhow::Result<StatusDoc> {
     match link.call(request())? {
-        crate::api::Reply::Status(doc) => Ok(doc.0),
+        crate::api::Reply::Status(doc) => Ok(doc),
         other => Err(super::invoke::unexpected(&other)),
     }
 }
 
 /// The archive scrub's line: the last complete pass and the one in progress.
-fn scrub_line(doc: &Value) -> String {
-    let s = &doc["scrub"];
-    if s.is_null() {
-        return String::new();
-    }
-    let n = |p: &Value, k: &str| p[k].as_u64().unwrap_or(0);
+fn scrub_line(doc: &StatusDoc) -> String {
+    let Some(s) = &doc.scrub else { return String::new() };
     let mut out = String::from("\narchive scrub 归档巡检: ");
-    match s["last_complete"].as_object() {
-        Some(_) => {
-            let p = &s["last_complete"];
+    match &s.last_complete {
+        Some(p) => {
             out += &format!(
                 "last complete pass 最近完成 #{} {} ({} files 文件, {}; problems 问题 {})",
-                n(p, "pass"),
-                at(doc, p["finished"].as_str().unwrap_or("-")),
-                n(p, "files"),
-                super::bytes(n(p, "bytes")),
-                n(p, "differ") + n(p, "missing") + n(p, "catalogue")
+                p.pass,
+                at(doc, p.finished.as_deref().unwrap_or("-")),
+                p.files,
+                super::bytes(p.bytes),
+                p.differ + p.missing + p.catalogue
             );
         }
         None => out += "no complete pass yet 尚无完成的巡检",
     }
-    if let Some(p) = s["in_progress"].as_object().map(|_| &s["in_progress"]) {
-        out += &format!("; in progress 进行中 #{} {}/{} files 文件", n(p, "pass"), n(p, "files"), n(p, "files_total"));
+    if let Some(p) = &s.in_progress {
+        out += &format!("; in progress 进行中 #{} {}/{} files 文件", p.pass, p.files, p.files_total);
     }
     out + "\n"
 }
 
 /// A stored instant as station time to the second, the zone named (R13); the zone is the
-/// one `load` put in the document (UTC when absent).
-fn at(doc: &Value, s: &str) -> String {
-    let tz = doc["timezone"].as_str().and_then(|z| z.parse::<chrono_tz::Tz>().ok()).unwrap_or(chrono_tz::UTC);
+/// document's (UTC when absent).
+fn at(doc: &StatusDoc, s: &str) -> String {
+    let tz = doc.timezone.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::UTC);
     crate::report::history::station_time_named(s, tz)
 }
 
 /// The alarm lines of the status view (empty when none is open).
-fn alarm_lines(doc: &Value) -> String {
-    let Some(alarms) = doc["alarms"].as_array().filter(|a| !a.is_empty()) else { return String::new() };
-    let total = doc["alarms_open"].as_u64().unwrap_or(alarms.len() as u64);
+fn alarm_lines(doc: &StatusDoc) -> String {
+    if doc.alarms.is_empty() {
+        return String::new();
+    }
+    let shown = doc.alarms.len() as u64;
+    let total = doc.alarms_open.max(shown);
     let mut out = format!("\n!! ALARM 警报: {total} open / 未解除 {total} 项\n");
-    for a in alarms {
-        let s = |k: &str| a[k].as_str().unwrap_or("-").to_string();
+    for a in &doc.alarms {
         out += &format!(
             "  ! [{}] {}: {}\n    {}\n    since 自 {}{}\n",
-            s("kind"),
-            s("subject"),
-            s("message"),
-            s("message_zh"),
-            at(doc, &s("raised")),
-            a["custody_event"].as_i64().map_or(String::new(), |q| format!("  custody event 保管日志事件 #{q}"))
+            a.kind,
+            a.subject,
+            a.message,
+            a.message_zh,
+            at(doc, &a.raised),
+            a.custody_event.map_or(String::new(), |q| format!("  custody event 保管日志事件 #{q}"))
         );
     }
-    if total > alarms.len() as u64 {
-        out += &format!("  … and {} more / 另有 {} 项\n", total - alarms.len() as u64, total - alarms.len() as u64);
+    if total > shown {
+        out += &format!("  … and {} more / 另有 {} 项\n", total - shown, total - shown);
     }
     out
 }
@@ -101,94 +97,97 @@ fn duration(s: u64) -> String {
 }
 
 /// Renders the status document for a person, in Chinese and English.
-pub fn render(doc: &Value) -> String {
+pub fn render(doc: &StatusDoc) -> String {
     let mut out = String::new();
-    let running = doc["running"].as_bool().unwrap_or(false);
+    let daemon = doc.station.daemon.as_ref();
+    let or_dash = |s: Option<&str>| s.filter(|s| !s.is_empty()).unwrap_or("-").to_string();
     out += &format!(
         "evidock  {}  dock {}  USB: {}\n",
-        if running { "running 运行中" } else { "not running 未运行" },
-        doc["daemon"]["dock_root"].as_str().unwrap_or("-"),
-        doc["daemon"]["usb"].as_str().unwrap_or("-"),
+        if doc.running { "running 运行中" } else { "not running 未运行" },
+        or_dash(daemon.map(|d| d.dock_root.as_str())),
+        or_dash(daemon.map(|d| d.usb.as_str())),
     );
     out += &alarm_lines(doc);
-    let bays = doc["bays"].as_array().cloned().unwrap_or_default();
-    if bays.is_empty() {
+    if doc.station.bays.is_empty() {
         out += "no recorder docked / 无记录仪接入\n";
     }
-    for b in &bays {
-        let s = |k: &str| b[k].as_str().unwrap_or("-").to_string();
-        let n = |k: &str| b[k].as_u64().unwrap_or(0);
-        out += &format!("\n■ {}  recorder 记录仪 {}  officer 警员 {}\n", s("volume"), s("serial"), s("officer"));
-        let (done, total) = (n("bytes_done"), n("bytes_total"));
+    for b in &doc.station.bays {
+        out += &format!(
+            "\n■ {}  recorder 记录仪 {}  officer 警员 {}\n",
+            b.volume,
+            or_dash(b.serial.as_deref()),
+            or_dash(b.officer.as_deref())
+        );
+        let (done, total) = (b.bytes_done, b.bytes_total);
         let pct = (done * 100).checked_div(total).unwrap_or(100);
         out += &format!(
             "  {} {}  {} {pct:>3}%  {}/{} files 文件  {} / {}",
-            s("phase"),
-            s("phase_zh"),
+            or_dash(Some(&b.phase)),
+            b.phase_zh,
             bar(done, total, 24),
-            n("files_done"),
-            n("files_total"),
+            b.files_done,
+            b.files_total,
             super::bytes(done),
             super::bytes(total)
         );
-        if n("rate_bytes_per_s") > 0 {
-            out += &format!("  {}/s", super::bytes(n("rate_bytes_per_s")));
+        if b.rate_bytes_per_s > 0 {
+            out += &format!("  {}/s", super::bytes(b.rate_bytes_per_s));
         }
-        if let Some(eta) = b["eta_s"].as_u64() {
+        if let Some(eta) = b.eta_s {
             out += &format!("  left 剩余 {}", duration(eta));
         }
         out += "\n";
         let mut health = Vec::new();
-        if let Some(v) = b["battery"].as_u64() {
+        if let Some(v) = b.battery {
             health.push(format!("battery 电量 {v}%"));
         }
-        if let Some(v) = b["storage_free"].as_u64() {
+        if let Some(v) = b.storage_free {
             health.push(format!("free 剩余空间 {}", super::bytes(v)));
         }
-        if let Some(v) = b["drift_s"].as_i64() {
-            let warn = if b["clock_unreliable"].as_bool().unwrap_or(false) { " (unreliable 不可靠)" } else { "" };
+        if let Some(v) = b.drift_s {
+            let warn = if b.clock_unreliable { " (unreliable 不可靠)" } else { "" };
             health.push(format!("clock drift 时钟偏差 {v:+} s{warn}"));
         }
         if !health.is_empty() {
             out += &format!("  {}\n", health.join("  "));
         }
-        if let Some(v) = b["verdicts"].as_object().filter(|v| !v.is_empty()) {
-            let list: Vec<String> = v.iter().map(|(k, c)| format!("{k} {c}")).collect();
+        if !b.verdicts.is_empty() {
+            let list: Vec<String> = b.verdicts.iter().map(|(k, c)| format!("{k} {c}")).collect();
             out += &format!("  verdicts 校验结果: {}", list.join(", "));
-            if n("unexplained_gaps") > 0 {
-                out += &format!("; unexplained gaps 未说明中断 {}", n("unexplained_gaps"));
+            if b.unexplained_gaps > 0 {
+                out += &format!("; unexplained gaps 未说明中断 {}", b.unexplained_gaps);
             }
             out += "\n";
         }
-        if n("contradictions") > 0 {
-            out += &format!("  contradictions 矛盾: {}\n", n("contradictions"));
-            for line in b["contradiction_lines"].as_array().into_iter().flatten() {
-                out += &format!("    ! {}\n", line.as_str().unwrap_or("-"));
+        if b.contradictions > 0 {
+            out += &format!("  contradictions 矛盾: {}\n", b.contradictions);
+            for line in &b.contradiction_lines {
+                out += &format!("    ! {line}\n");
             }
         }
-        let safe = b["safe_to_undock"].as_bool().unwrap_or(false);
-        out += &format!("  {} {}\n", if safe { "✔" } else { "…" }, s("message"));
+        out += &format!("  {} {}\n", if b.safe_to_undock { "✔" } else { "…" }, or_dash(Some(&b.message)));
     }
-    if let Some(line) = super::burn::status_line(doc) {
+    if let Some(line) = doc.burn.as_ref().map(super::burn::status_line) {
         out += &format!("\n{line}");
     }
     out += &scrub_line(doc);
-    if doc["central"].is_object() {
-        out += &format!("\n{}", super::central::render(&doc["central"]));
+    if let Some(central) = doc.central.as_ref().and_then(|c| serde_json::to_value(c).ok()) {
+        out += &format!("\n{}", super::central::render(&central));
     }
-    if let Some(recent) = doc["recent_dockings"].as_array().filter(|r| !r.is_empty()) {
+    if !doc.recent_dockings.is_empty() {
         out += "\nrecent dockings 最近接入:\n";
-        for d in recent {
+        for d in &doc.recent_dockings {
             out += &format!(
                 "  #{:<4} {:<8} {:<24} {}",
-                d["docking_id"].as_i64().unwrap_or(0),
-                d["serial"].as_str().unwrap_or("-"),
-                at(doc, d["started"].as_str().unwrap_or("-")),
-                d["outcome"].as_str().unwrap_or("in progress 进行中")
+                d.docking_id,
+                or_dash(d.serial.as_deref()),
+                at(doc, &d.started),
+                d.outcome.as_deref().unwrap_or("in progress 进行中")
             );
-            match d["contradictions"].as_u64() {
-                Some(c) if c > 0 => out += &format!("  ({c} contradictions 处矛盾: review 需复核)\n"),
-                _ => out += "\n",
+            if d.contradictions > 0 {
+                out += &format!("  ({} contradictions 处矛盾: review 需复核)\n", d.contradictions);
+            } else {
+                out += "\n";
             }
         }
     }
@@ -225,6 +224,11 @@ pub fn run(args: &Args, link: &Link<'_>) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::*;
 
+    /// The document as the station API's client reads it off the wire.
+    fn typed(doc: serde_json::Value) -> StatusDoc {
+        serde_json::from_value(doc).expect("a status document")
+    }
+
     #[test]
     fn renders_a_bay_in_both_languages() {
         let doc = serde_json::json!({
@@ -237,7 +241,7 @@ mod tests {
                 "message": "safe to undock: all footage archived, verified, recorder wiped / 可以拔出：已归档、校验并清除"
             }],
         });
-        let text = render(&doc);
+        let text = render(&typed(doc));
         assert!(text.contains("officer 警员 012345 张三"), "{text}");
         assert!(text.contains("100%"), "{text}");
         assert!(text.contains("✔ safe to undock"), "{text}");
@@ -254,13 +258,13 @@ mod tests {
             })
         };
         let doc = serde_json::json!({ "running": true, "bays": [], "alarms_open": 3, "alarms": [alarm(3), alarm(2)] });
-        let text = render(&doc);
+        let text = render(&typed(doc));
         assert!(text.contains("ALARM 警报: 3 open"), "{text}");
         assert!(text.contains("[fixity] file:2024/01/10/x/3.MP4: differs from the custody log"), "{text}");
         assert!(text.contains("与保管日志记录的哈希值不符") && text.contains("#43"), "{text}");
         assert!(text.contains("and 1 more"), "{text}");
         assert!(text.find("ALARM").unwrap() < text.find("no recorder docked").unwrap(), "alarms first: {text}");
-        assert!(!render(&serde_json::json!({ "running": true, "bays": [] })).contains("ALARM"));
+        assert!(!render(&typed(serde_json::json!({ "running": true, "bays": [] }))).contains("ALARM"));
     }
 
     #[test]
@@ -270,7 +274,7 @@ mod tests {
             "burn": { "job": 3, "disc": 2, "discs": 4, "label": "EVIDOCK_J00003_D02_OF_04", "phase": "staging",
                       "phase_zh": "备妥内容", "bytes_done": 512, "bytes_total": 2048 },
         });
-        let text = render(&doc);
+        let text = render(&typed(doc));
         assert!(
             text.contains("burn 刻录 job 任务 3  disc 光盘 2/4 EVIDOCK_J00003_D02_OF_04  staging 备妥内容  25%"),
             "{text}"

@@ -769,13 +769,48 @@ fn action(ev: &StoredEvent) -> String {
 /// # Errors
 /// When the operation is refused or fails (exit code 2).
 pub fn run_tail(n: usize, json: bool, link: &super::invoke::Link<'_>) -> anyhow::Result<ExitCode> {
-    let request = crate::api::Request::LogTail(crate::api::log::TailArgs { n: n as u64 });
-    let crate::api::Reply::LogTail(events) = link.call(request)? else {
-        bail!("the service answered `log tail` with another reply");
+    use crate::api::log::{Event, TailArgs, MAX_PAGE};
+    use crate::api::{Reply, Request};
+    let tail = |n: u64| -> anyhow::Result<Vec<StoredEvent>> {
+        match link.call(Request::LogTail(TailArgs { n }))? {
+            Reply::LogTail(events) => Ok(events.iter().map(Event::to_stored).collect()),
+            other => Err(super::invoke::unexpected(&other)),
+        }
     };
-    let events: Vec<StoredEvent> = events.iter().map(crate::api::log::Event::to_stored).collect();
-    let text = if json { events.iter().map(|e| event_json(e) + "\n").collect() } else { table(&events) };
-    super::history::emit(&text, ExitCode::SUCCESS)
+    let n = n as u64;
+    if n <= MAX_PAGE {
+        let events = tail(n)?;
+        let text = if json { events.iter().map(|e| event_json(e) + "\n").collect() } else { table(&events) };
+        return super::history::emit(&text, ExitCode::SUCCESS);
+    }
+    // More than one reply holds: the last `n` events a page at a time, JSON lines written as
+    // each page comes (a table is laid out once every row is in).
+    let Some(last) = tail(1)?.pop().map(|e| e.seq) else { return super::history::emit("", ExitCode::SUCCESS) };
+    let mut filter = crate::custody::query::Filter {
+        seq_from: Some(last.saturating_sub(n - 1).max(1)),
+        seq_to: Some(last),
+        limit: MAX_PAGE,
+        ..crate::custody::query::Filter::default()
+    };
+    let mut rows = Vec::new();
+    loop {
+        let page = match link.call(Request::LogQuery(filter.clone()))? {
+            Reply::LogQuery(page) => page,
+            other => return Err(super::invoke::unexpected(&other)),
+        };
+        let events: Vec<StoredEvent> = page.events.iter().map(Event::to_stored).collect();
+        if json {
+            let text: String = events.iter().map(|e| event_json(e) + "\n").collect();
+            super::history::emit(&text, ExitCode::SUCCESS)?;
+        } else {
+            rows.extend(events);
+        }
+        match page.next_after {
+            Some(after) => filter.after = after,
+            None => break,
+        }
+    }
+    super::history::emit(&if json { String::new() } else { table(&rows) }, ExitCode::SUCCESS)
 }
 
 /// The events as a table with a bilingual header, columns padded by display width.

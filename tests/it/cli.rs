@@ -52,6 +52,14 @@ fn log_tail_and_verify_report_the_story() {
     assert!(o.status.success(), "{}", crate::support::text(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("segment_copied"), "{text}");
+    // More than one reply of the station API holds (10,000): read a page at a time, the same
+    // events in the same order, table and JSON lines.
+    let page = crate::support::ok(st.evidock(&["log", "tail", "-n", "100", "--json"]));
+    let many = crate::support::ok(st.evidock(&["log", "tail", "-n", "1000000", "--json"]));
+    assert!(page.lines().count() > 10, "{page}");
+    assert_eq!(many, page);
+    let table = crate::support::ok(st.evidock(&["log", "tail", "-n", "10001"]));
+    assert_eq!(table, text);
     let o = st.evidock(&["log", "verify", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", crate::support::text(&o));
 

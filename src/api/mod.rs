@@ -7,7 +7,7 @@
 //! typed [`ApiError`] (`refused`, `invalid`, `not_found`, `conflict`, `failed`, each message in
 //! Chinese and English). Operations write their custody events in the catalogue's
 //! transactions and print nothing; rendering is the front end's. One file per domain:
-//! [`status`], [`device`], [`duty`], [`replicate`], [`log`], [`history`].
+//! [`status`], [`device`], [`duty`], [`replicate`], [`log`], [`history`], [`gap`].
 //!
 //! Owns: the request and reply types, the rule table, the refusal log (`call_refused`).
 //! Must never: print, read a terminal or a socket, parse command-line words, or take a
@@ -17,6 +17,7 @@
 
 pub mod device;
 pub mod duty;
+pub mod gap;
 pub mod history;
 pub mod log;
 pub mod replicate;
@@ -71,6 +72,18 @@ pub enum Request {
     LogTail(log::TailArgs),
     /// The chain of custody of every recording in a case (R4, R11, R13).
     CaseHistory(history::HistoryArgs),
+    /// Gaps in recording with their explanations (R6).
+    GapList(gap::ListArgs),
+    /// A written explanation of a gap, with its scanned statement as the file `scan`.
+    GapExplain(gap::Explain),
+    /// The head's review of an explanation (S2 §18).
+    GapReview(gap::Review),
+    /// An approval not to record, entered (S1 §8).
+    GapExempt(gap::Exempt),
+    /// The approval of an exemption by another person.
+    GapExemptApprove(gap::ExemptApprove),
+    /// Every exemption.
+    GapExemptions(gap::ExemptionsArgs),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -112,6 +125,18 @@ pub enum Reply {
     LogTail(Vec<log::Event>),
     /// The case's chain of custody.
     CaseHistory(Box<crate::report::history::CaseHistory>),
+    /// The gaps.
+    GapList(Vec<gap::Gap>),
+    /// The explanation recorded.
+    GapExplain(gap::Explained),
+    /// The review recorded.
+    GapReview(gap::Reviewed),
+    /// The exemption entered.
+    GapExempt(gap::Exempted),
+    /// The exemption approved.
+    GapExemptApprove(gap::Exemption),
+    /// The exemptions.
+    GapExemptions(Vec<gap::Exemption>),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -134,6 +159,12 @@ pub enum Op {
     LogQuery,
     LogTail,
     CaseHistory,
+    GapList,
+    GapExplain,
+    GapReview,
+    GapExempt,
+    GapExemptApprove,
+    GapExemptions,
 }
 
 /// Every role a person can hold.
@@ -148,7 +179,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 17] = [
+    pub const ALL: [Op; 23] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -166,6 +197,12 @@ impl Op {
         Op::LogQuery,
         Op::LogTail,
         Op::CaseHistory,
+        Op::GapList,
+        Op::GapExplain,
+        Op::GapReview,
+        Op::GapExempt,
+        Op::GapExemptApprove,
+        Op::GapExemptions,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -183,6 +220,9 @@ impl Op {
             Op::ReplicateRecall => FILERS,
             Op::LogQuery | Op::LogTail => READERS,
             Op::CaseHistory => &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian],
+            Op::GapList | Op::GapExemptions => ANY,
+            Op::GapExplain | Op::GapExempt => FILERS,
+            Op::GapReview | Op::GapExemptApprove => &[Role::Approver],
         }
     }
 
@@ -206,6 +246,12 @@ impl Op {
             Op::LogQuery => "log_query",
             Op::LogTail => "log_tail",
             Op::CaseHistory => "case_history",
+            Op::GapList => "gap_list",
+            Op::GapExplain => "gap_explain",
+            Op::GapReview => "gap_review",
+            Op::GapExempt => "gap_exempt",
+            Op::GapExemptApprove => "gap_exempt_approve",
+            Op::GapExemptions => "gap_exemptions",
         }
     }
 
@@ -213,6 +259,12 @@ impl Op {
     /// the command line's words).
     pub fn words(self) -> String {
         self.name().replace('_', " ")
+    }
+
+    /// Whether the operation takes files (descriptors the caller opened): `gap_explain`'s
+    /// scanned statement. Any other operation refuses a request that carries one.
+    pub fn takes_files(self) -> bool {
+        matches!(self, Op::GapExplain)
     }
 
     /// Whether the operation only reads and answers at once (`status`): served in the
@@ -243,6 +295,12 @@ impl Request {
             Request::LogQuery(_) => Op::LogQuery,
             Request::LogTail(_) => Op::LogTail,
             Request::CaseHistory(_) => Op::CaseHistory,
+            Request::GapList(_) => Op::GapList,
+            Request::GapExplain(_) => Op::GapExplain,
+            Request::GapReview(_) => Op::GapReview,
+            Request::GapExempt(_) => Op::GapExempt,
+            Request::GapExemptApprove(_) => Op::GapExemptApprove,
+            Request::GapExemptions(_) => Op::GapExemptions,
         }
     }
 
@@ -279,6 +337,12 @@ impl Reply {
             Reply::LogQuery(_) => Op::LogQuery,
             Reply::LogTail(_) => Op::LogTail,
             Reply::CaseHistory(_) => Op::CaseHistory,
+            Reply::GapList(_) => Op::GapList,
+            Reply::GapExplain(_) => Op::GapExplain,
+            Reply::GapReview(_) => Op::GapReview,
+            Reply::GapExempt(_) => Op::GapExempt,
+            Reply::GapExemptApprove(_) => Op::GapExemptApprove,
+            Reply::GapExemptions(_) => Op::GapExemptions,
         }
     }
 }
@@ -411,7 +475,7 @@ impl Caller {
 }
 
 /// The descriptors a request carried, each with the path the caller named (`SCM_RIGHTS`).
-/// No typed operation takes files yet: a request with any is invalid.
+/// Only operations whose [`Op::takes_files`] holds accept any; each names the ones it takes.
 pub type Files = Vec<(String, OwnedFd)>;
 
 /// An authorized call: the configuration, who calls, and the actor it acts as.
@@ -481,7 +545,7 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
             return Err(e);
         }
     };
-    if let Some((path, _)) = files.first() {
+    if let Some((path, _)) = files.first().filter(|_| !op.takes_files()) {
         return Err(ApiError::invalid(format!(
             "`{}` takes no files, but {path} was sent as one / 此操作不接收文件",
             op.words()
@@ -507,6 +571,12 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::LogQuery(a) => log::query(&ctx, &a).map(Reply::LogQuery),
         Request::LogTail(a) => log::tail(&ctx, &a).map(Reply::LogTail),
         Request::CaseHistory(a) => history::case_history(&ctx, &a).map(|h| Reply::CaseHistory(Box::new(h))),
+        Request::GapList(a) => gap::list(&ctx, &a).map(Reply::GapList),
+        Request::GapExplain(a) => gap::explain(&ctx, &a, files).map(Reply::GapExplain),
+        Request::GapReview(a) => gap::review(&ctx, &a).map(Reply::GapReview),
+        Request::GapExempt(a) => gap::exempt(&ctx, &a).map(Reply::GapExempt),
+        Request::GapExemptApprove(a) => gap::exempt_approve(&ctx, &a).map(Reply::GapExemptApprove),
+        Request::GapExemptions(a) => gap::exemptions(&ctx, &a).map(Reply::GapExemptions),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

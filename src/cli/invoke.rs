@@ -55,7 +55,6 @@ pub fn rule(cmd: &Command) -> Rule {
     use super::access::AccessCommand as A;
     use super::burn::{BurnCommand as B, DiscCommand as Dc};
     use super::case::CaseCommand as C;
-    use super::gap::GapCommand as G;
     use super::log::LogCommand as L;
     use super::retention::{PurgeCommand as P, ReportCommand as Rp, RetentionCommand as R};
     match cmd {
@@ -95,9 +94,7 @@ pub fn rule(cmd: &Command) -> Rule {
             C::List | C::Show { .. } | C::Propose { .. } | C::Describe { .. } => Rule::Station(ANY),
             C::CheckFolder { .. } => Rule::Local,
         },
-        Command::Gap(G::Explain { .. } | G::Exempt { .. }) => Rule::Station(FILERS),
-        Command::Gap(G::List { .. } | G::Exemptions { .. }) => Rule::Station(ANY),
-        Command::Gap(G::Review { .. } | G::ExemptApprove { .. }) => Rule::Station(&[Role::Approver]),
+        Command::Gap(g) => Rule::Station(super::gap::request(g).op().roles()),
         Command::Retention(r) => match r {
             R::Show { .. } | R::Due { .. } | R::Purge(P::List) => Rule::Station(ANY),
             R::Flag { .. } | R::Unflag { .. } | R::Hold { .. } | R::Release { .. } => {
@@ -140,6 +137,7 @@ pub fn typed(cmd: &Command) -> Option<crate::api::Request> {
         Command::Log(history::LogCommand::Log(super::log::LogCommand::Tail { n, .. })) => {
             Some(crate::api::Request::LogTail(crate::api::log::TailArgs { n: *n as u64 }))
         }
+        Command::Gap(g) => Some(super::gap::request(g)),
         _ => None,
     }
 }
@@ -170,9 +168,6 @@ pub fn paths(cmd: &mut Command) -> Vec<(&mut PathBuf, PathUse)> {
             from.key.iter_mut().map(|p| (p, PathUse::Read)).collect()
         }
         Command::Export(args) => vec![(&mut args.to, PathUse::Dir)],
-        Command::Gap(super::gap::GapCommand::Explain { scan, .. }) => {
-            scan.iter_mut().map(|p| (p, PathUse::Read)).collect()
-        }
         _ => Vec::new(),
     }
 }
@@ -621,13 +616,26 @@ impl<'a> Link<'a> {
     /// The operation's [`crate::api::ApiError`] (a refusal reads `refused: ...`), or a failure
     /// to reach the service.
     pub fn call(&self, request: crate::api::Request) -> anyhow::Result<crate::api::Reply> {
+        self.call_with_files(request, Vec::new())
+    }
+
+    /// [`Link::call`] with files this process opened, each under the name the operation
+    /// takes it by (sent as descriptors: the service reads what the caller could open).
+    ///
+    /// # Errors
+    /// As [`Link::call`].
+    pub fn call_with_files(
+        &self,
+        request: crate::api::Request,
+        files: crate::api::Files,
+    ) -> anyhow::Result<crate::api::Reply> {
         let socket = &self.config.paths.control_socket;
         match reach(self.config, self.expect, !self.noted.replace(true))? {
-            Some(stream) => Ok(crate::control::client::call_typed(socket, stream, &request)??),
+            Some(stream) => Ok(crate::control::client::call_typed(socket, stream, &request, files)??),
             None => {
                 let caller =
                     crate::api::Caller::of(self.config, crate::control::peer::current(), crate::api::Via::Direct);
-                Ok(crate::api::call(self.config, &caller, request, Vec::new())?)
+                Ok(crate::api::call(self.config, &caller, request, files)?)
             }
         }
     }
@@ -651,6 +659,7 @@ fn run_typed(cmd: &Command, link: &Link<'_>) -> anyhow::Result<ExitCode> {
         Command::Log(history::LogCommand::Log(super::log::LogCommand::Tail { n, json })) => {
             super::log::run_tail(*n, *json, link)
         }
+        Command::Gap(g) => super::gap::run(g, link),
         other => anyhow::bail!("`{}` has no typed operation", command_name(other)),
     }
 }

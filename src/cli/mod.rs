@@ -191,7 +191,7 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Account(cmd) => account::run(cmd, config),
         Command::Case(history::CaseCommand::History(_)) => invoke::run_station(command, config),
         Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, config),
-        Command::Gap(cmd) => gap::run(cmd, config),
+        Command::Gap(_) => invoke::run_station(command, config),
         Command::Retention(cmd) => retention::run(cmd, config),
         Command::Report(cmd) => retention::run_report(cmd, config),
         Command::Burn(cmd) => burn::run(cmd, config),

@@ -107,10 +107,13 @@ pub fn call_typed(
     path: &Path,
     stream: UnixStream,
     request: &crate::api::Request,
+    files: crate::api::Files,
 ) -> Result<Result<crate::api::Reply, crate::api::ApiError>, ClientError> {
-    let line = Request::typed(request)
+    let mut line = Request::typed(request)
         .map_err(|e| ClientError::Io { path: path.to_path_buf(), source: std::io::Error::other(e) })?;
-    send(path, &stream, &line, &[])?;
+    let (names, fds): (Vec<String>, Vec<OwnedFd>) = files.into_iter().unzip();
+    line.paths = names;
+    send(path, &stream, &line, &fds)?;
     let mut reader = BufReader::new(&stream);
     let mut buf = String::new();
     if reader.read_line(&mut buf).map_err(|source| ClientError::Io { path: path.to_path_buf(), source })? == 0 {

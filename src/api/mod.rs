@@ -92,7 +92,7 @@ pub enum Request {
 #[serde(tag = "op", content = "data", rename_all = "snake_case")]
 pub enum Reply {
     /// The status document.
-    Status(status::StatusDoc),
+    Status(Box<status::StatusDoc>),
     /// The registration.
     DeviceRegister(device::Registered),
     /// The retirement.
@@ -554,7 +554,7 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
     let role = actor.role;
     let ctx = Ctx { config, caller, actor };
     let result = match request {
-        Request::Status(a) => status::status(&ctx, &a).map(Reply::Status),
+        Request::Status(a) => status::status(&ctx, &a).map(|d| Reply::Status(Box::new(d))),
         Request::DeviceRegister(a) => device::register(&ctx, &a).map(Reply::DeviceRegister),
         Request::DeviceRetire(a) => device::retire(&ctx, &a).map(Reply::DeviceRetire),
         Request::DeviceList(a) => device::list(&ctx, &a).map(Reply::DeviceList),

@@ -27,7 +27,7 @@ pub fn request() -> crate::api::Request {
 
 fn load(link: &Link<'_>) -> anyhow::Result<StatusDoc> {
     match link.call(request())? {
-        crate::api::Reply::Status(doc) => Ok(doc),
+        crate::api::Reply::Status(doc) => Ok(*doc),
         other => Err(super::invoke::unexpected(&other)),
     }
 }

@@ -103,9 +103,7 @@ fn unknown_fields_front_end_options_and_other_versions_are_refused_with_the_reas
     // What callers caused: the daemon's own background work (its full verification's
     // `log_point_verified`, INV-38) may land at any moment after READY.
     let by_callers = |st: &Station| -> i64 {
-        st.db()
-            .query_row("SELECT count(*) FROM custody_log WHERE actor_role != 'system'", [], |r| r.get(0))
-            .unwrap()
+        st.db().query_row("SELECT count(*) FROM custody_log WHERE actor_role != 'system'", [], |r| r.get(0)).unwrap()
     };
     let events = by_callers(&st);
     // An unknown field in the arguments, and an option of the command line's own (`--json`).

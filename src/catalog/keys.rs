@@ -53,7 +53,10 @@ fn schema() -> String {
     let new: Vec<String> = derived("NEW").iter().map(|e| format!("SELECT {e} AS k")).collect();
     let new = new.join(" UNION ");
     let docking_details = "(CASE WHEN json_valid(details) THEN json_extract(details, '$.docking') END)";
-    // A docking that names its serial or badge, when inserted or later, keys its events.
+    // A docking that names its serial or badge, when inserted or later, keys its events. One
+    // index per statement, and `+NEW.id` (no affinity, as the indexed expression has none):
+    // otherwise SQLite cannot seek the expression index and reads the whole log, or the whole
+    // index, at every docking (`triggers_search_the_log_by_index`).
     let on_docking = format!(
         "BEGIN
              INSERT OR IGNORE INTO custody_keys (key, event)
@@ -61,7 +64,10 @@ fn schema() -> String {
                  WHERE NEW.serial IS NOT NULL AND subject = 'docking:' || NEW.id;
              INSERT OR IGNORE INTO custody_keys (key, event)
                  SELECT 'officer:' || NEW.badge, seq FROM custody_log
-                 WHERE NEW.badge IS NOT NULL AND (subject = 'docking:' || NEW.id OR {docking_details} = NEW.id);
+                 WHERE NEW.badge IS NOT NULL AND subject = 'docking:' || NEW.id;
+             INSERT OR IGNORE INTO custody_keys (key, event)
+                 SELECT 'officer:' || NEW.badge, seq FROM custody_log
+                 WHERE NEW.badge IS NOT NULL AND {docking_details} = +NEW.id;
          END;"
     );
     format!(
@@ -105,6 +111,18 @@ pub(super) fn create(conn: &Connection) -> rusqlite::Result<()> {
         .map(|n| n > 0)
     };
     let (had_keys, had_hours) = (exists("custody_keys")?, exists("custody_hours")?);
+    // Triggers of an earlier layout are replaced (the table and its keys stay).
+    let stale: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'trigger' AND name = 'custody_keys_on_docking'
+             AND sql NOT LIKE '%= +NEW.id%'",
+        [],
+        |r| r.get(0),
+    )?;
+    if stale {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE; DROP TRIGGER custody_keys_on_docking; DROP TRIGGER IF EXISTS custody_keys_on_docking_update; COMMIT;",
+        )?;
+    }
     if !had_hours {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {} INSERT OR IGNORE INTO custody_hours (hour, first, last)
@@ -131,6 +149,69 @@ mod tests {
     fn keys(conn: &rusqlite::Connection) -> Vec<(String, i64)> {
         let mut st = conn.prepare("SELECT key, event FROM custody_keys ORDER BY key, event").expect("keys");
         st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).expect("rows").collect::<Result<_, _>>().expect("rows")
+    }
+
+    /// Every statement a docking's insert or update runs, its triggers' included, searches
+    /// the custody log by an index and never reads it whole (issue 18: at 10 million events a
+    /// scan per docking took seconds); a catalogue with the earlier triggers gets these.
+    #[test]
+    fn triggers_search_the_log_by_index() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("catalog.sqlite");
+        let tz = chrono_tz::Asia::Shanghai;
+        let scans = |conn: &rusqlite::Connection| -> Vec<String> {
+            // The log's table and every index on it.
+            let mut st =
+                conn.prepare("SELECT rootpage FROM sqlite_schema WHERE tbl_name = 'custody_log'").expect("roots");
+            let roots: Vec<i64> =
+                st.query_map([], |r| r.get(0)).expect("roots").collect::<Result<_, _>>().expect("roots");
+            let mut out = Vec::new();
+            for sql in [
+                "INSERT INTO dockings (id, serial, volume, started, dock_clock, badge) VALUES (9, 'A1', 'v', 'x', 'x', 'B')",
+                "UPDATE dockings SET serial = 'A2', badge = 'C' WHERE id = 9",
+            ] {
+                let mut st = conn.prepare(&format!("EXPLAIN {sql}")).expect("explain");
+                let ops: Vec<(String, i64, i64)> = st
+                    .query_map([], |r| Ok((r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .expect("ops")
+                    .collect::<Result<_, _>>()
+                    .expect("ops");
+                // The statement and each trigger program (each opens with `Init`; cursor
+                // numbers are the program's own): a cursor on the log or one of its indexes
+                // walked from an end is a scan.
+                let mut on_log: Vec<i64> = Vec::new();
+                for (op, p1, p2) in &ops {
+                    match op.as_str() {
+                        "Init" => on_log.clear(),
+                        "OpenRead" | "OpenWrite" if roots.contains(p2) => on_log.push(*p1),
+                        "Rewind" | "Last" if on_log.contains(p1) => out.push(format!("{sql}: {op} {p1}")),
+                        _ => {}
+                    }
+                }
+            }
+            out
+        };
+        let cat = Catalog::open(&path, tz, Actor::daemon("evidock")).expect("catalogue");
+        assert_eq!(scans(cat.connection()), Vec::<String>::new());
+        drop(cat);
+        // The earlier layout: one statement with an OR of the two indexes. It reads the log whole,
+        // and is replaced at the next open.
+        let old = rusqlite::Connection::open(&path).expect("open");
+        old.execute_batch(
+            "DROP TRIGGER custody_keys_on_docking;
+             CREATE TRIGGER custody_keys_on_docking AFTER INSERT ON dockings
+             BEGIN
+                 INSERT OR IGNORE INTO custody_keys (key, event)
+                     SELECT 'officer:' || NEW.badge, seq FROM custody_log
+                     WHERE NEW.badge IS NOT NULL AND (subject = 'docking:' || NEW.id
+                         OR (CASE WHEN json_valid(details) THEN json_extract(details, '$.docking') END) = NEW.id);
+             END;",
+        )
+        .expect("the earlier trigger");
+        assert_eq!(scans(&old).len(), 1, "the earlier trigger reads the whole log");
+        drop(old);
+        let cat = Catalog::open(&path, tz, Actor::daemon("evidock")).expect("upgraded");
+        assert_eq!(scans(cat.connection()), Vec::<String>::new());
     }
 
     /// The keys the triggers write as events are appended and dockings learn their recorder

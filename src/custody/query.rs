@@ -734,20 +734,7 @@ mod tests {
         )
         .expect("a filed file");
         conn.execute_batch("COMMIT; ANALYZE").expect("commit");
-        let base = Filter {
-            case: None,
-            device: None,
-            officer: None,
-            recording: None,
-            actor: None,
-            actions: vec![],
-            from: None,
-            to: None,
-            seq_from: None,
-            seq_to: None,
-            limit: 50,
-            after: 0,
-        };
+        let base = Filter { limit: 50, ..Filter::default() };
         let filters: Vec<(&str, Filter)> = vec![
             ("case", Filter { case: Some("卫健罚〔2024〕12号".into()), ..base.clone() }),
             ("device", Filter { device: Some("A1".into()), ..base.clone() }),
@@ -831,20 +818,7 @@ mod tests {
             store::append(conn, &ev, Utc::now(), tz).expect("event");
         }
         conn.execute_batch("COMMIT").expect("commit");
-        let base = Filter {
-            case: None,
-            device: None,
-            officer: None,
-            recording: None,
-            actor: None,
-            actions: vec![],
-            from: None,
-            to: None,
-            seq_from: None,
-            seq_to: None,
-            limit: 50,
-            after: 0,
-        };
+        let base = Filter { limit: 50, ..Filter::default() };
         let (case_rules, _) = case_scope(conn, "卫健罚〔2024〕12号").expect("case");
         let recording = recording_scope(conn, "A1/file-1").expect("recording");
         for (name, scope, args) in [

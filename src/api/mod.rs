@@ -7,7 +7,8 @@
 //! typed [`ApiError`] (`refused`, `invalid`, `not_found`, `conflict`, `failed`, each message in
 //! Chinese and English). Operations write their custody events in the catalogue's
 //! transactions and print nothing; rendering is the front end's. One file per domain:
-//! [`status`], [`device`], [`duty`], [`replicate`], [`log`], [`history`], [`gap`].
+//! [`status`], [`device`], [`duty`], [`replicate`], [`log`], [`history`], [`gap`], [`footage`],
+//! [`cases`], [`retention`].
 //!
 //! Owns: the request and reply types, the rule table, the refusal log (`call_refused`).
 //! Must never: print, read a terminal or a socket, parse command-line words, or take a
@@ -15,12 +16,15 @@
 //! (`SO_PEERCRED`, or this process's own user) or from the station's own sign-in.
 //! Front ends reach the catalogue, the archive and the custody log only through here (INV-40).
 
+pub mod cases;
 pub mod device;
 pub mod duty;
+pub mod footage;
 pub mod gap;
 pub mod history;
 pub mod log;
 pub mod replicate;
+pub mod retention;
 pub mod status;
 
 use std::os::fd::OwnedFd;
@@ -84,6 +88,14 @@ pub enum Request {
     GapExemptApprove(gap::ExemptApprove),
     /// Every exemption.
     GapExemptions(gap::ExemptionsArgs),
+    /// An officer's own recent footage and its standing (R4, R6, R7, R13).
+    FootageMine(footage::MineArgs),
+    /// A description of a case or a recording (S4 §23).
+    Describe(cases::Describe),
+    /// Footage filed into a case (R4).
+    CaseAssign(cases::Assign),
+    /// A recording marked to be kept long-term (R7).
+    RetentionFlag(retention::Flag),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -137,6 +149,14 @@ pub enum Reply {
     GapExemptApprove(gap::Exemption),
     /// The exemptions.
     GapExemptions(Vec<gap::Exemption>),
+    /// The recordings, newest first.
+    FootageMine(Vec<footage::Recording>),
+    /// The description recorded.
+    Describe(cases::Described),
+    /// What was filed.
+    CaseAssign(cases::Assigned),
+    /// The mark set and the deadline that follows.
+    RetentionFlag(retention::Flagged),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -165,6 +185,10 @@ pub enum Op {
     GapExempt,
     GapExemptApprove,
     GapExemptions,
+    FootageMine,
+    Describe,
+    CaseAssign,
+    RetentionFlag,
 }
 
 /// Every role a person can hold.
@@ -179,7 +203,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 23] = [
+    pub const ALL: [Op; 27] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -203,6 +227,10 @@ impl Op {
         Op::GapExempt,
         Op::GapExemptApprove,
         Op::GapExemptions,
+        Op::FootageMine,
+        Op::Describe,
+        Op::CaseAssign,
+        Op::RetentionFlag,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -223,6 +251,10 @@ impl Op {
             Op::GapList | Op::GapExemptions => ANY,
             Op::GapExplain | Op::GapExempt => FILERS,
             Op::GapReview | Op::GapExemptApprove => &[Role::Approver],
+            // An officer acts on their own footage only (each operation checks whose it is).
+            Op::FootageMine => &[Role::Officer, Role::Custodian, Role::Archivist, Role::Supervisor],
+            Op::Describe | Op::CaseAssign => &[Role::Custodian, Role::Archivist, Role::Officer],
+            Op::RetentionFlag => &[Role::Archivist, Role::Supervisor, Role::Officer],
         }
     }
 
@@ -252,6 +284,10 @@ impl Op {
             Op::GapExempt => "gap_exempt",
             Op::GapExemptApprove => "gap_exempt_approve",
             Op::GapExemptions => "gap_exemptions",
+            Op::FootageMine => "footage_mine",
+            Op::Describe => "describe",
+            Op::CaseAssign => "case_assign",
+            Op::RetentionFlag => "retention_flag",
         }
     }
 
@@ -301,6 +337,10 @@ impl Request {
             Request::GapExempt(_) => Op::GapExempt,
             Request::GapExemptApprove(_) => Op::GapExemptApprove,
             Request::GapExemptions(_) => Op::GapExemptions,
+            Request::FootageMine(_) => Op::FootageMine,
+            Request::Describe(_) => Op::Describe,
+            Request::CaseAssign(_) => Op::CaseAssign,
+            Request::RetentionFlag(_) => Op::RetentionFlag,
         }
     }
 
@@ -343,6 +383,10 @@ impl Reply {
             Reply::GapExempt(_) => Op::GapExempt,
             Reply::GapExemptApprove(_) => Op::GapExemptApprove,
             Reply::GapExemptions(_) => Op::GapExemptions,
+            Reply::FootageMine(_) => Op::FootageMine,
+            Reply::Describe(_) => Op::Describe,
+            Reply::CaseAssign(_) => Op::CaseAssign,
+            Reply::RetentionFlag(_) => Op::RetentionFlag,
         }
     }
 }
@@ -470,7 +514,13 @@ pub struct Caller {
 impl Caller {
     /// The caller `identity` as the configuration's `[roles]` and `[officers]` see it.
     pub fn of(config: &Config, identity: Identity, via: Via) -> Caller {
-        Caller { roles: config.roles.roles_of(&identity), officer: config.roles.officer_of(&identity), identity, via }
+        let officer = config.roles.officer_of(&identity);
+        let mut roles = config.roles.roles_of(&identity);
+        // An officer number (`[officers]`) is the officer role: acting on their own footage.
+        if officer.is_some() {
+            roles.push(Role::Officer);
+        }
+        Caller { roles, officer, identity, via }
     }
 }
 
@@ -541,7 +591,7 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
     let actor = match authorize(caller, op) {
         Ok(a) => a,
         Err(e) => {
-            log_refusal(config, &caller.identity, None, &op.words(), &e.message, caller.via);
+            log_refusal_for(config, caller, None, &op.words(), &e.message);
             return Err(e);
         }
     };
@@ -577,10 +627,14 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::GapExempt(a) => gap::exempt(&ctx, &a).map(Reply::GapExempt),
         Request::GapExemptApprove(a) => gap::exempt_approve(&ctx, &a).map(Reply::GapExemptApprove),
         Request::GapExemptions(a) => gap::exemptions(&ctx, &a).map(Reply::GapExemptions),
+        Request::FootageMine(a) => footage::mine(&ctx, &a).map(Reply::FootageMine),
+        Request::Describe(a) => cases::describe(&ctx, &a).map(Reply::Describe),
+        Request::CaseAssign(a) => cases::assign(&ctx, &a).map(Reply::CaseAssign),
+        Request::RetentionFlag(a) => retention::flag(&ctx, &a).map(Reply::RetentionFlag),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {
-            log_refusal(config, &caller.identity, Some(role), &op.words(), &e.message, caller.via);
+            log_refusal_for(config, caller, Some(role), &op.words(), &e.message);
         }
     }
     debug_assert!(result.as_ref().map_or(true, |r| r.op() == op), "{op:?} answered with another reply");
@@ -590,8 +644,26 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
 /// Writes a `call_refused` event naming the user, uid, command and reason. A refusal that
 /// cannot be logged is reported to the operator's log (the daemon's journal), never hidden.
 pub fn log_refusal(config: &Config, who: &Identity, role: Option<Role>, command: &str, reason: &str, via: Via) {
-    let actor =
-        Actor { user: who.user.clone(), role: role.unwrap_or(Role::Nobody), officer: config.roles.officer_of(who) };
+    let officer = config.roles.officer_of(who);
+    write_refusal(config, who, officer, role, command, reason, via);
+}
+
+/// [`log_refusal`] for a caller of the API: its officer number is the one it holds (a station
+/// account's badge, or `[officers]`).
+fn log_refusal_for(config: &Config, caller: &Caller, role: Option<Role>, command: &str, reason: &str) {
+    write_refusal(config, &caller.identity, caller.officer.clone(), role, command, reason, caller.via);
+}
+
+fn write_refusal(
+    config: &Config,
+    who: &Identity,
+    officer: Option<String>,
+    role: Option<Role>,
+    command: &str,
+    reason: &str,
+    via: Via,
+) {
+    let actor = Actor { user: who.user.clone(), role: role.unwrap_or(Role::Nobody), officer };
     let logged = Catalog::open_trusted(&config.catalog_path(), config.timezone, actor).and_then(|mut c| {
         c.event(
             Action::CallRefused,

@@ -888,7 +888,7 @@ fn described(
     };
     for c in cases {
         let case = catalog.case(c)?;
-        let sheet = super::case::sheet(config, catalog, &case)?;
+        let sheet = crate::api::cases::sheet(config, catalog, &case)?;
         if let Some(p) = &case.label.party {
             out.push(("Party-当事人".to_string(), format!("{c}: {p}")));
         }

@@ -4,12 +4,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use chrono::NaiveDateTime;
 
+use super::invoke::Link;
+use crate::api::{cases, Reply, Request};
 use crate::archive::assign;
-use crate::archive::casefolder::{self, CaseSheet, ChainEntry, Made, SegmentEntry, SheetFile};
-use crate::catalog::{Case, CaseKind, CaseLabel, Catalog, DescribedTarget, DescriptionText};
+use crate::archive::casefolder;
+use crate::catalog::{CaseKind, CaseLabel, DescribedTarget};
 use crate::config::Config;
 
 /// A case's label on the command line.
@@ -145,44 +146,34 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
         }
         CaseCommand::Label(args) => {
             catalog.label_case(&args.label())?;
-            refresh(config, &catalog, args.number.trim())?;
+            cases::refresh(config, &catalog, args.number.trim())?;
             crate::outln!("case {} relabelled / 案件信息已修改", args.number.trim());
         }
-        CaseCommand::Describe { number, recording, subject, content, place, history } => {
+        CaseCommand::Describe { number, recording, history: true, .. } => {
             let target = match (number, recording) {
                 (_, Some(r)) => DescribedTarget::Recording(r.trim().to_string()),
                 (Some(n), None) => DescribedTarget::Case(n.trim().to_string()),
                 (None, None) => anyhow::bail!("give a case number or --recording / 请指定案件编号或录像"),
             };
-            if *history {
-                let list = catalog.descriptions(&target)?;
-                if list.is_empty() {
-                    crate::outln!("{}: no description yet / 尚无说明", target.subject());
-                }
-                for d in list {
-                    crate::outln!(
-                        "#{} {} {}{}:",
-                        d.id,
-                        crate::report::history::station_time_named(&d.written_at, config.timezone),
-                        d.written_by,
-                        d.officer.as_deref().map(|o| format!(" (警号 {o})")).unwrap_or_default()
-                    );
-                    for line in d.lines() {
-                        crate::outln!("  {line}");
-                    }
-                }
-                return Ok(ExitCode::SUCCESS);
+            let list = catalog.descriptions(&target)?;
+            if list.is_empty() {
+                crate::outln!("{}: no description yet / 尚无说明", target.subject());
             }
-            let text = DescriptionText::new(subject.as_deref(), content.as_deref(), place.as_deref())?;
-            let id = catalog.describe(&target, &text)?;
-            let cases = match &target {
-                DescribedTarget::Case(n) => vec![n.clone()],
-                DescribedTarget::Recording(r) => catalog.recording(r)?.recording.cases,
-            };
-            for c in cases {
-                refresh(config, &catalog, &c)?;
+            for d in list {
+                crate::outln!(
+                    "#{} {} {}{}:",
+                    d.id,
+                    crate::report::history::station_time_named(&d.written_at, config.timezone),
+                    d.written_by,
+                    d.officer.as_deref().map(|o| format!(" (警号 {o})")).unwrap_or_default()
+                );
+                for line in d.lines() {
+                    crate::outln!("  {line}");
+                }
             }
-            crate::outln!("{} described (#{id}) / 已填写说明", target.subject());
+        }
+        CaseCommand::Describe { .. } | CaseCommand::Assign { .. } => {
+            anyhow::bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)")
         }
         CaseCommand::CheckFolder { .. } => unreachable!("handled above"),
         CaseCommand::List => {
@@ -192,7 +183,7 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
         }
         CaseCommand::Show { number, json } => {
             let case = catalog.case(number)?;
-            let sheet = sheet(config, &catalog, &case)?;
+            let sheet = cases::sheet(config, &catalog, &case)?;
             let l = &case.label;
             let desc = |d: &Option<crate::catalog::Description>| match d {
                 None => serde_json::Value::Null,
@@ -249,28 +240,6 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        CaseCommand::Assign { number, files, sessions, segments } => {
-            let case = catalog.case(number)?;
-            let mut selected = Vec::new();
-            for f in files {
-                selected.extend(catalog.select_files(Some(f), None, None).with_context(|| format!("file {f}"))?);
-            }
-            for s in sessions {
-                selected.extend(catalog.select_files(None, Some(s), None).with_context(|| format!("session {s}"))?);
-            }
-            for s in segments {
-                selected.extend(catalog.select_files(None, None, Some(s)).with_context(|| format!("segment {s}"))?);
-            }
-            if selected.is_empty() {
-                anyhow::bail!("nothing to assign: give --file, --session or --segment");
-            }
-            let filed = assign::assign(config, &mut catalog, &case, &selected);
-            // The folder's label and manifest follow what was filed, also when a later file failed.
-            refresh(config, &catalog, &case.label.number)?;
-            for path in filed? {
-                crate::outln!("{path}");
-            }
-        }
         CaseCommand::Propose { number, confirm } => {
             let proposed = catalog.propose(number)?;
             if proposed.is_empty() {
@@ -282,7 +251,7 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
             if *confirm && !proposed.is_empty() {
                 let case = catalog.case(number)?;
                 let filed = assign::assign(config, &mut catalog, &case, &proposed);
-                refresh(config, &catalog, &case.label.number)?;
+                cases::refresh(config, &catalog, &case.label.number)?;
                 let filed = filed?;
                 crate::outln!("filed {} file(s) into {} / 已归入案件", filed.len(), case.label.number);
             }
@@ -291,107 +260,50 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Everything the labels, manifests and `case show` say about `case`: its officers named from
-/// the bindings in force when their footage was made (the custody log's registrations, duty
-/// check-outs), its description, and each file's recording, description and segments.
-///
-/// # Errors
-/// When the catalogue cannot be read.
-pub(crate) fn sheet(config: &Config, catalog: &Catalog, case: &Case) -> anyhow::Result<CaseSheet> {
-    let conn = catalog.connection();
-    let recordings = catalog.recordings()?;
-    let mut files = Vec::new();
-    let mut made = Vec::new();
-    let mut seg_st = conn.prepare(
-        "SELECT session, seq, start_corrected, end_corrected, verdict FROM segments WHERE file_id = ?1 ORDER BY id",
-    )?;
-    for (id, path, _) in &case.files {
-        let (size, blake3): (i64, String) =
-            conn.query_row("SELECT size, blake3 FROM files WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let rec = recordings.iter().find(|r| r.files.iter().any(|(f, _)| f == id));
-        let recording = rec.map(|r| r.recording.id.clone()).unwrap_or_default();
-        if let Some(r) = rec {
-            made.push(Made {
-                serial: r.recording.device.clone(),
-                officer: r.recording.officer.clone(),
-                start: r.recording.start,
-            });
+/// The typed operation a `case` command is a front end of: `describe` (but its history) and
+/// `assign`; `None` for the others (still command-line words).
+pub fn request(cmd: &CaseCommand) -> Option<Request> {
+    match cmd {
+        CaseCommand::Describe { number, recording, subject, content, place, history: false } => {
+            Some(Request::Describe(cases::Describe {
+                case: number.clone(),
+                recording: recording.clone(),
+                subject: subject.clone(),
+                content: content.clone(),
+                place: place.clone(),
+            }))
         }
-        let segments = seg_st
-            .query_map([id], |r| {
-                Ok(SegmentEntry {
-                    session: r.get(0)?,
-                    seq: r.get::<_, Option<i64>>(1)?.map(crate::catalog::seq_from_sql),
-                    start: r.get(2)?,
-                    end: r.get(3)?,
-                    verdict: r.get(4)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let description = catalog.description(&DescribedTarget::Recording(recording.clone()))?;
-        files.push(SheetFile {
-            path: path.clone(),
-            size: u64::try_from(size).unwrap_or(0),
-            blake3,
-            recording,
-            description,
-            segments,
-        });
+        CaseCommand::Assign { number, files, sessions, segments } => Some(Request::CaseAssign(cases::Assign {
+            number: number.clone(),
+            files: files.clone(),
+            sessions: sessions.clone(),
+            segments: segments.clone(),
+        })),
+        _ => None,
     }
-    let mut chains: std::collections::BTreeMap<(String, String), ChainEntry> = std::collections::BTreeMap::new();
-    let mut st = conn.prepare("SELECT serial, session, chain_file, links_intact FROM sessions ORDER BY id")?;
-    let wanted: std::collections::BTreeSet<(String, String)> = files
-        .iter()
-        .flat_map(|f| {
-            let serial = f.recording.split('/').next().unwrap_or_default().to_string();
-            f.segments.iter().filter_map(move |s| Some((serial.clone(), s.session.clone()?)))
-        })
-        .collect();
-    for row in
-        st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?)))?
-    {
-        let (serial, session, name, links_intact) = row?;
-        if !wanted.contains(&(serial.clone(), session.clone())) {
-            continue;
-        }
-        // The chain file sits in the holding folder of the day its session's footage is filed
-        // under (`layout::chain_path`).
-        let days: std::collections::BTreeSet<String> = files
-            .iter()
-            .filter(|f| f.segments.iter().any(|s| s.session.as_deref() == Some(session.as_str())))
-            .filter_map(|f| Some(f.path.split('/').take(3).collect::<Vec<_>>().join("/")).filter(|d| d.len() == 10))
-            .collect();
-        let found = days.iter().map(|d| {
-            format!(
-                "{d}/{}/{serial}/{}/{name}",
-                crate::archive::layout::HOLDING_FOLDER,
-                crate::archive::layout::CHAIN_FOLDER
-            )
-        });
-        if let Some(archive_path) = found.into_iter().find(|p| config.paths.archive_root.join(p).is_file()) {
-            chains
-                .insert((serial.clone(), session.clone()), ChainEntry { archive_path, serial, session, links_intact });
-        }
-    }
-    let duty = crate::catalog::duty_spans(conn, config.timezone)?;
-    let registry = crate::catalog::registry_history(conn, config.timezone)?;
-    Ok(CaseSheet {
-        station: config.station_name.clone(),
-        officers: casefolder::name_officers(&case.label.officers, &made, &registry, &duty),
-        description: catalog.description(&DescribedTarget::Case(case.label.number.clone()))?,
-        case: case.clone(),
-        files,
-        chains: chains.into_values().collect(),
-    })
 }
 
-/// Writes the case's folders' labels, chain copies and manifests again (INV-33).
-fn refresh(config: &Config, catalog: &Catalog, number: &str) -> anyhow::Result<()> {
-    let case = catalog.case(number)?;
-    let sheet = sheet(config, catalog, &case)?;
-    casefolder::write(&config.paths.archive_root, &sheet)
-        .with_context(|| format!("writing the case folder's label and manifest of {number}"))?;
-    Ok(())
+/// Runs a typed `case` command ([`request`]) through `link` and renders its reply.
+///
+/// # Errors
+/// When it is refused or could not run (exit code 2).
+pub fn run_typed(cmd: &CaseCommand, link: &Link<'_>) -> anyhow::Result<ExitCode> {
+    let Some(request) = request(cmd) else {
+        anyhow::bail!("not a typed case command");
+    };
+    match link.call(request)? {
+        Reply::Describe(d) => crate::outln!("{} described (#{}) / 已填写说明", d.target, d.id),
+        Reply::CaseAssign(a) => {
+            for path in &a.filed {
+                crate::outln!("{path}");
+            }
+            if a.filed.is_empty() {
+                crate::outln!("already filed in case {} / 已在该案件中", a.case);
+            }
+        }
+        other => return Err(super::invoke::unexpected(&other)),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `evidock case check-folder`: exit 0 when the folder matches its manifest, 1 when not.

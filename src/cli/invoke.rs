@@ -88,16 +88,18 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Account(_) => Rule::Station(&[Role::Admin]),
         Command::Case(history::CaseCommand::History(_)) => Rule::Station(crate::api::Op::CaseHistory.roles()),
         Command::Case(history::CaseCommand::Case(c)) => match c {
-            C::Create(_) | C::Label(_) | C::Assign { .. } => Rule::Station(FILERS),
-            // Officers without a role describe their own footage too (see `officer_may`).
-            C::Describe { history: false, .. } => Rule::Station(FILERS),
+            C::Describe { history: false, .. } | C::Assign { .. } => {
+                Rule::Station(super::case::request(c).map_or(FILERS, |r| r.op().roles()))
+            }
+            C::Create(_) | C::Label(_) => Rule::Station(FILERS),
             C::List | C::Show { .. } | C::Propose { .. } | C::Describe { .. } => Rule::Station(ANY),
             C::CheckFolder { .. } => Rule::Local,
         },
         Command::Gap(g) => Rule::Station(super::gap::request(g).op().roles()),
         Command::Retention(r) => match r {
             R::Show { .. } | R::Due { .. } | R::Purge(P::List) => Rule::Station(ANY),
-            R::Flag { .. } | R::Unflag { .. } | R::Hold { .. } | R::Release { .. } => {
+            R::Flag { .. } => Rule::Station(crate::api::Op::RetentionFlag.roles()),
+            R::Unflag { .. } | R::Hold { .. } | R::Release { .. } => {
                 Rule::Station(&[Role::Archivist, Role::Supervisor])
             }
             R::Purge(P::Request { .. }) => Rule::Station(&[Role::Archivist, Role::Custodian]),
@@ -138,6 +140,8 @@ pub fn typed(cmd: &Command) -> Option<crate::api::Request> {
             Some(crate::api::Request::LogTail(crate::api::log::TailArgs { n: *n as u64 }))
         }
         Command::Gap(g) => Some(super::gap::request(g)),
+        Command::Case(history::CaseCommand::Case(c)) => super::case::request(c),
+        Command::Retention(r) => super::retention::request(r),
         _ => None,
     }
 }
@@ -298,18 +302,10 @@ pub fn authorize(cmd: &Command, who: &Identity, config: &Config) -> Result<Calle
     let owner = || {
         std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(config.catalog_path()).ok()?).eq(&who.uid).then_some(())
     };
-    let role = needed
-        .iter()
-        .find(|r| held.contains(r))
-        .copied()
-        .or_else(|| {
-            // The station's own user running a job (a burn unit): it acts as the system.
-            (station_may && who.uid != 0 && owner().is_some()).then_some(Role::System)
-        })
-        .or_else(|| {
-            // An officer describing footage: the catalogue lets them describe only their own.
-            (officer_may(cmd) && officer.is_some()).then(|| held.first().copied().unwrap_or(Role::Nobody))
-        });
+    let role = needed.iter().find(|r| held.contains(r)).copied().or_else(|| {
+        // The station's own user running a job (a burn unit): it acts as the system.
+        (station_may && who.uid != 0 && owner().is_some()).then_some(Role::System)
+    });
     match role {
         Some(role) => Ok(Caller {
             identity: who.clone(),
@@ -332,12 +328,6 @@ pub fn authorize(cmd: &Command, who: &Identity, config: &Config) -> Result<Calle
             )))
         }
     }
-}
-
-/// Commands an officer (`[officers]`) may run without a role: describing footage (S4 §23);
-/// the catalogue then lets them describe only their own.
-fn officer_may(cmd: &Command) -> bool {
-    matches!(cmd, Command::Case(history::CaseCommand::Case(super::case::CaseCommand::Describe { .. })))
 }
 
 /// The command's words, e.g. `retention purge approve`, for logs and messages.
@@ -660,6 +650,8 @@ fn run_typed(cmd: &Command, link: &Link<'_>) -> anyhow::Result<ExitCode> {
             super::log::run_tail(*n, *json, link)
         }
         Command::Gap(g) => super::gap::run(g, link),
+        Command::Case(history::CaseCommand::Case(c)) => super::case::run_typed(c, link),
+        Command::Retention(r) => super::retention::run_typed(r, link),
         other => anyhow::bail!("`{}` has no typed operation", command_name(other)),
     }
 }

@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::custody::event::Action;
 use crate::ledger::Ledger;
 use crate::report::{self, render, CaseWindow, DeviceFacts, Period, Rules};
-use crate::retention::{self, Calendar, Catalogued, Deadline, PurgeRequest, Revision, Trigger};
+use crate::retention::{self, Calendar, Catalogued, Deadline, PurgeRequest, Trigger};
 
 /// `evidock retention ...`
 #[derive(Debug, clap::Subcommand)]
@@ -121,27 +121,48 @@ fn parse_trigger(s: &str) -> Result<Trigger, String> {
     })
 }
 
-/// Records the deadline of every recording, revised and never shortened; returns them.
 fn refresh(catalog: &mut Catalog, config: &Config) -> anyhow::Result<Vec<crate::catalog::RecordingRow>> {
-    let mut rows = catalog.recordings()?;
-    for row in &mut rows {
-        let computed = retention::computed_deadline(&row.recording, &config.retention);
-        match retention::revise(row.recording.kept_deadline, computed) {
-            Revision::Unchanged(_) => {}
-            rev => {
-                catalog.keep_deadline(&row.recording.id, rev.deadline())?;
-                row.recording.kept_deadline = Some(rev.deadline());
-            }
-        }
-    }
-    Ok(rows)
+    Ok(crate::api::retention::record_deadlines(catalog, config)?)
 }
 
 fn deadline_str(d: Deadline, tz: chrono_tz::Tz) -> String {
-    match d {
-        Deadline::Permanent => "permanent 永久".into(),
-        Deadline::At(t) => crate::report::history::station_time_at(t, tz),
+    crate::api::retention::deadline_text(d, tz)
+}
+
+/// The typed operation a `retention` command is a front end of: `flag`; `None` for the others
+/// (still command-line words).
+pub fn request(cmd: &RetentionCommand) -> Option<crate::api::Request> {
+    match cmd {
+        RetentionCommand::Flag { recording, trigger, reason } => {
+            Some(crate::api::Request::RetentionFlag(crate::api::retention::Flag {
+                recording: recording.clone(),
+                trigger: trigger.as_str().to_string(),
+                reason: reason.clone(),
+            }))
+        }
+        _ => None,
     }
+}
+
+/// Runs a typed `retention` command ([`request`]) through `link` and renders its reply.
+///
+/// # Errors
+/// When it is refused or could not run (exit code 2).
+pub fn run_typed(cmd: &RetentionCommand, link: &super::invoke::Link<'_>) -> anyhow::Result<ExitCode> {
+    let Some(request) = request(cmd) else {
+        anyhow::bail!("not a typed retention command");
+    };
+    match link.call(request)? {
+        crate::api::Reply::RetentionFlag(f) => crate::outln!(
+            "flag #{} set: {} {} / 已标记长期保存; deadline 保存期限: {}",
+            f.id,
+            f.trigger,
+            f.trigger_zh,
+            f.deadline
+        ),
+        other => return Err(super::invoke::unexpected(&other)),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> {
@@ -216,10 +237,8 @@ pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> 
                 }
             }
         }
-        RetentionCommand::Flag { recording, trigger, reason } => {
-            let id = catalog.set_flag(recording, *trigger, reason)?;
-            refresh(&mut catalog, config)?;
-            crate::outln!("flag #{id} set: {} {} / 已标记长期保存", trigger.as_str(), trigger.label_zh());
+        RetentionCommand::Flag { .. } => {
+            anyhow::bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)")
         }
         RetentionCommand::Unflag { id, reason } => {
             let recording = catalog.request_flag_withdrawal(*id, reason)?;

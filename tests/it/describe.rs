@@ -51,7 +51,21 @@ fn s4_23_footage_is_described_by_its_officer_or_a_filer_with_history_and_log() {
     // officer nor a filer is refused too.
     let o = st.evidock_as(1, &["case", "describe", "--recording", &rec, "--place", "别处"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("may not describe") && text(&o).contains("只有承办或摄录的执法人员本人"), "{}", text(&o));
+    assert!(
+        text(&o).contains("refused: recording:") && text(&o).contains("not the footage of officer 099999"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("执法人员只能处理本人摄录的录像"), "{}", text(&o));
+    let refused: i64 = st
+        .db()
+        .query_row(
+            "SELECT COUNT(*) FROM custody_log WHERE action = 'call_refused' AND actor_officer = '099999'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(refused, 1, "the refusal is a custody event naming the officer");
     let o = st.evidock_as(4343, &["case", "describe", "--recording", &rec, "--place", "别处"]);
     assert_ne!(o.status.code(), Some(0), "{}", text(&o));
     // Control characters and overlong text are refused in both languages, nothing written.

@@ -44,7 +44,7 @@ pub struct SearchForm {
 
 /// Percent-encodes everything but the unreserved characters (RFC 3986), for a path segment or
 /// a query value.
-fn percent(s: &str) -> String {
+pub(super) fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

@@ -10,6 +10,7 @@
 
 pub mod archive;
 pub mod config;
+pub mod footage;
 pub mod render;
 
 use std::convert::Infallible;
@@ -142,6 +143,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/logout", post(sign_out))
         .route("/events", get(events))
         .route("/devices", get(devices))
+        .route("/mine", get(footage::mine))
+        .route("/mine/describe", post(footage::describe))
+        .route("/mine/flag", post(footage::flag))
+        .route("/mine/assign", post(footage::assign))
         .route("/log", get(archive::search))
         .route("/case/{number}/history", get(archive::case_history))
         .route("/static/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }))

@@ -162,7 +162,7 @@ fn bay(s: &Snapshot) -> String {
 }
 
 /// A verdict's words, Chinese first.
-fn verdict_label(v: &str) -> String {
+pub(super) fn verdict_label(v: &str) -> String {
     let zh = match v {
         "verified" => "已校验",
         "altered" => "被修改",
@@ -188,6 +188,7 @@ pub fn pages(who: &Session) -> String {
     let may = |op: Op| op.roles().iter().any(|r| who.account.roles.contains(r));
     let mut links = String::new();
     for (op, href, id, zh, en) in [
+        (Op::FootageMine, "/mine", "to-mine", "我的录像", "My footage"),
         (Op::DeviceList, "/devices", "to-devices", "记录仪登记", "Devices"),
         (Op::LogQuery, "/log", "to-log", "保管日志", "Custody log"),
     ] {

@@ -34,3 +34,4 @@ mod vendor;
 mod viewing;
 mod web;
 mod web_archive;
+mod web_footage;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::support::{bin, text, wait_for, Station};
 
 /// A free port on 127.0.0.1 (bound, then released for the daemon).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -366,7 +366,7 @@ fn listening_beyond_the_station_without_tls_is_refused_at_start() {
 }
 
 /// chromedriver on a port of its own, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: std::process::Child,
     url: String,
     session: String,
@@ -381,7 +381,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         let port = free_port();
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -414,7 +414,7 @@ impl Driver {
         d
     }
 
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}/session/{}{path}", self.url, self.session);
         let req = agent().request(method, &url);
         let r = match body {
@@ -426,36 +426,36 @@ impl Driver {
         v["value"].clone()
     }
 
-    fn go(&self, url: &str) {
+    pub(crate) fn go(&self, url: &str) {
         self.call("POST", "/url", Some(json!({ "url": url })));
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.call("GET", "/url", None).as_str().unwrap().to_string()
     }
 
-    fn find(&self, css: &str) -> String {
+    pub(crate) fn find(&self, css: &str) -> String {
         let v = self.call("POST", "/element", Some(json!({ "using": "css selector", "value": css })));
         v.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap().to_string()
     }
 
-    fn type_into(&self, css: &str, text: &str) {
+    pub(crate) fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css);
         self.call("POST", &format!("/element/{e}/value"), Some(json!({ "text": text })));
     }
 
-    fn click(&self, css: &str) {
+    pub(crate) fn click(&self, css: &str) {
         let e = self.find(css);
         self.call("POST", &format!("/element/{e}/click"), Some(json!({})));
     }
 
-    fn text(&self, css: &str) -> String {
+    pub(crate) fn text(&self, css: &str) -> String {
         let e = self.find(css);
         self.call("GET", &format!("/element/{e}/text"), None).as_str().unwrap_or_default().to_string()
     }
 
     /// The text of the element `css` once it contains `needle` (the page may still be loading).
-    fn text_when(&self, css: &str, needle: &str) -> String {
+    pub(crate) fn text_when(&self, css: &str, needle: &str) -> String {
         let script = format!(
             "var e = document.querySelector({}); return e ? e.innerText : '';",
             serde_json::to_string(css).unwrap()
@@ -466,13 +466,13 @@ impl Driver {
         })
     }
 
-    fn script(&self, script: &str) -> Value {
+    pub(crate) fn script(&self, script: &str) -> Value {
         self.call("POST", "/execute/sync", Some(json!({ "script": script, "args": [] })))
     }
 
     /// Saves a screenshot as `name`.png into `EVIDOCK_SCREENSHOTS`, when it is set
     /// (`docs/screenshots`).
-    fn screenshot(&self, name: &str) {
+    pub(crate) fn screenshot(&self, name: &str) {
         use base64::Engine as _;
         let Some(dir) = std::env::var_os("EVIDOCK_SCREENSHOTS") else { return };
         let png = self.call("GET", "/screenshot", None);
@@ -481,7 +481,7 @@ impl Driver {
         std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), bytes).unwrap();
     }
 
-    fn sign_in(&self, base: &str, name: &str, password: &str) {
+    pub(crate) fn sign_in(&self, base: &str, name: &str, password: &str) {
         self.go(&format!("{base}/login"));
         self.type_into("#name", name);
         self.type_into("#password", password);

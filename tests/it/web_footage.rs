@@ -1,0 +1,220 @@
+//! The officer's own footage on the station's web page (`/mine`; docs/WEB.md; R4, R7, R12,
+//! S4 §23): the real daemon, real dockings, station accounts; an officer describes their own
+//! recording, marks it important and files it into a case that names them, each through the
+//! station API as the signed-in account, each a custody event naming them; footage that is not
+//! theirs, a case that does not name them and a form without its CSRF token are refused and
+//! recorded. Over plain HTTP, and in a real browser (headless Chromium through WebDriver).
+
+use serde_json::json;
+
+use crate::support::{text, Station};
+use crate::web::{
+    account, add_officer, agent, answer, csrf_field, events, get, set_cookie, sign_in, web_station, Driver, PASSWORD,
+};
+
+const CASE: &str = "宜卫罚〔2026〕7号";
+const OTHER_CASE: &str = "宜卫罚〔2026〕8号";
+
+/// Posts `form` to `path` as `session`.
+fn post(base: &str, path: &str, session: &str, form: &[(&str, &str)]) -> ureq::Response {
+    answer(agent().post(&format!("{base}{path}")).set("Cookie", &format!("evidock_session={session}")).send_form(form))
+}
+
+fn session_of(base: &str, name: &str) -> String {
+    set_cookie(&sign_in(base, name, PASSWORD), "evidock_session").expect("signed in").0
+}
+
+/// The recording id of `serial`'s footage.
+fn recording_of(st: &Station, serial: &str) -> String {
+    st.db()
+        .query_row("SELECT serial || '/' || session FROM segments WHERE serial = ?1 LIMIT 1", [serial], |r| r.get(0))
+        .unwrap()
+}
+
+/// Two officers' recorders docked, two cases (one naming officer 012345, one not), the
+/// accounts: zhang (officer 012345), li (officer 054321), wang (custodian).
+fn docked_station(web: &str) -> (Station, String, String, String) {
+    let (mut st, base) = web_station(web);
+    st.start();
+    add_officer(&st);
+    let o = account(&st, &["add", "li", "--display-name", "李四", "--badge", "054321", "--role", "officer"], PASSWORD);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = account(&st, &["add", "wang", "--display-name", "王五", "--role", "custodian"], PASSWORD);
+    assert!(o.status.success(), "{}", text(&o));
+    for (name, serial, badge) in [("F1", "F100001", "012345"), ("F2", "F200002", "054321")] {
+        let (vol, _) = st.sim(
+            name,
+            &["--serial", serial, "--badge", badge, "--sessions", "1", "--segments", "2", "--segment-bytes", "20000"],
+        );
+        st.dock(&vol, serial);
+        assert_eq!(st.wait_finished(serial)["safe_to_undock"], true);
+    }
+    for (number, officer) in [(CASE, "012345"), (OTHER_CASE, "054321")] {
+        let o = st.evidock(&["case", "create", number, "--officer", officer, "--kind", "penalty"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let own = recording_of(&st, "F100001");
+    let theirs = recording_of(&st, "F200002");
+    (st, base, own, theirs)
+}
+
+#[test]
+fn an_officer_describes_marks_and_files_their_own_footage_and_nothing_else() {
+    let (mut st, base, own, theirs) = docked_station("");
+    let zhang = session_of(&base, "zhang");
+
+    // Their own footage only, with its standing.
+    let r = get(&base, "/mine", &zhang);
+    assert_eq!(r.status(), 200);
+    let html = r.into_string().unwrap();
+    assert!(html.contains(&own) && !html.contains(&theirs), "{html}");
+    assert!(html.contains("已校验 verified 2") && html.contains("未归入案件 not filed"), "{html}");
+    assert!(html.contains("普通保存 standard"), "{html}");
+    let csrf = csrf_field(&html);
+    assert!(get(&base, "/", &zhang).into_string().unwrap().contains("id=\"to-mine\""), "linked from the bays");
+
+    // A change without the page's token: refused, recorded, nothing written.
+    let r = post(&base, "/mine/describe", &zhang, &[("recording", &own), ("place", "别处"), ("csrf", "forged")]);
+    assert_eq!(r.status(), 403);
+    let refused = events(&st, "call_refused");
+    assert_eq!((refused[0].0.as_str(), refused[0].3["command"].as_str()), ("account:zhang", Some("describe")));
+    assert!(events(&st, "footage_described").is_empty());
+
+    // Described, in Chinese: back to the list (303), which says so and shows it.
+    let r = post(
+        &base,
+        "/mine/describe",
+        &zhang,
+        &[
+            ("csrf", &csrf),
+            ("recording", &own),
+            ("subject", "某某商行"),
+            ("content", "现场检查"),
+            ("place", "解放路 12 号"),
+        ],
+    );
+    assert_eq!((r.status(), r.header("location")), (303, Some("/mine?done=described")));
+    let described = events(&st, "footage_described");
+    assert_eq!(described.len(), 1);
+    assert_eq!((described[0].0.as_str(), described[0].1.as_str()), ("account:zhang", "officer"));
+    assert_eq!(described[0].2.as_deref(), Some("012345"));
+    let html = get(&base, "/mine?done=described", &zhang).into_string().unwrap();
+    assert!(html.contains("说明已保存") && html.contains("某某商行，现场检查，解放路 12 号"), "{html}");
+
+    // Marked important: kept long-term, the mark naming the officer.
+    let r = post(
+        &base,
+        "/mine/flag",
+        &zhang,
+        &[("csrf", &csrf), ("recording", &own), ("trigger", "dispute"), ("reason", "当事人当场表示将申请复议")],
+    );
+    assert_eq!(r.status(), 303);
+    let flags = events(&st, "retention_flag_set");
+    assert_eq!((flags[0].0.as_str(), flags[0].3["trigger"].as_str()), ("account:zhang", Some("dispute")));
+    let html = get(&base, "/mine", &zhang).into_string().unwrap();
+    assert!(html.contains("长期保存 long-term") && html.contains("当事人当场表示将申请复议"), "{html}");
+    // A mark without a reason, or with a trigger the rules do not know, is refused with why.
+    let r = post(&base, "/mine/flag", &zhang, &[("csrf", &csrf), ("recording", &own), ("trigger", "dispute")]);
+    assert_eq!(r.status(), 400);
+    let r = post(
+        &base,
+        "/mine/flag",
+        &zhang,
+        &[("csrf", &csrf), ("recording", &own), ("trigger", "whim"), ("reason", "x")],
+    );
+    assert_eq!(r.status(), 400);
+    assert!(r.into_string().unwrap().contains("长期保存事由不正确"));
+    assert_eq!(events(&st, "retention_flag_set").len(), 1);
+
+    // Filed: not into a case that does not name them; into theirs, moved and listed.
+    let r = post(&base, "/mine/assign", &zhang, &[("csrf", &csrf), ("recording", &own), ("case", OTHER_CASE)]);
+    assert_eq!(r.status(), 403);
+    assert!(r.into_string().unwrap().contains("该案件的承办人员不含本人"));
+    let r = post(&base, "/mine/assign", &zhang, &[("csrf", &csrf), ("recording", &own), ("case", "没有这个案件")]);
+    assert_eq!(r.status(), 404);
+    let r = post(&base, "/mine/assign", &zhang, &[("csrf", &csrf), ("recording", &own), ("case", CASE)]);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/mine?done=filed")));
+    let filed = events(&st, "footage_assigned");
+    assert_eq!(filed.len(), 2, "each file: {filed:?}");
+    assert!(filed.iter().all(|e| e.0 == "account:zhang"));
+    let in_case: i64 = st.db().query_row("SELECT COUNT(*) FROM case_files", [], |r| r.get(0)).unwrap();
+    assert_eq!(in_case, 2);
+    let html = get(&base, "/mine", &zhang).into_string().unwrap();
+    assert!(html.contains(&format!("id=\"cases-0\">{CASE}<")), "{html}");
+
+    // Someone else's recording, by a forged form: refused each way, recorded, nothing written.
+    for (path, extra) in
+        [("/mine/describe", ("place", "别处")), ("/mine/flag", ("reason", "想保留")), ("/mine/assign", ("case", CASE))]
+    {
+        let r = post(&base, path, &zhang, &[("csrf", &csrf), ("recording", &theirs), ("trigger", "other"), extra]);
+        assert_eq!(r.status(), 403, "{path}");
+        assert!(r.into_string().unwrap().contains("本人"), "{path}");
+    }
+    let refused = events(&st, "call_refused");
+    assert_eq!(refused.len(), 5, "the forged form, the other case, the three: {refused:?}");
+    assert!(refused[1..].iter().all(|e| e.0 == "account:zhang" && e.2.as_deref() == Some("012345")), "{refused:?}");
+    assert_eq!(events(&st, "footage_described").len(), 1);
+    assert_eq!(events(&st, "retention_flag_set").len(), 1);
+    assert_eq!(events(&st, "footage_assigned").len(), 2);
+
+    // The custodian names the officer; an officer may not list another's.
+    let wang = session_of(&base, "wang");
+    let html = get(&base, "/mine", &wang).into_string().unwrap();
+    assert!(html.contains("id=\"q-officer\"") && !html.contains("class=\"rec\""), "{html}");
+    let html = get(&base, "/mine?officer=054321", &wang).into_string().unwrap();
+    assert!(html.contains(&theirs) && !html.contains(&own), "{html}");
+    assert_eq!(get(&base, "/mine?officer=054321", &zhang).status(), 403);
+    assert_eq!(get(&base, "/mine", "no-such-session").status(), 303, "no session: to the sign-in");
+
+    st.assert_log_verifies();
+    st.stop();
+}
+
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+)]
+fn in_a_browser_an_officer_describes_marks_and_files_their_footage() {
+    let (mut st, base, own, _) = docked_station("");
+    let b = Driver::start();
+    b.sign_in(&base, "012345", PASSWORD);
+    b.text_when("#to-mine", "我的录像");
+    b.click("#to-mine");
+    b.text_when("#rec-0", &own);
+
+    b.type_into("#subject-0", "某某商行");
+    b.type_into("#content-0", "现场检查，责令整改");
+    b.type_into("#place-0", "解放路 12 号");
+    b.click("#describe-0");
+    b.text_when("#done", "说明已保存");
+    assert!(b.text("#description-0").contains("某某商行，现场检查，责令整改，解放路 12 号"), "{}", b.text("#rec-0"));
+
+    b.script("document.getElementById('trigger-0').value = 'evidence'; return null;");
+    b.type_into("#reason-0", "作为行政处罚证据");
+    b.click("#flag-0");
+    b.text_when("#done", "已标记为重要");
+    assert!(b.text("#flags-0").contains("作为证据使用"), "{}", b.text("#rec-0"));
+    assert!(b.text("#deadline-0").contains("长期保存"), "{}", b.text("#rec-0"));
+
+    b.type_into("#case-0", CASE);
+    b.click("#assign-0");
+    b.text_when("#done", "已归入案件");
+    assert_eq!(b.text("#cases-0"), CASE);
+    b.screenshot("mine");
+
+    // The same, as the custody log has it: each by the officer, signed in.
+    for action in ["footage_described", "retention_flag_set", "footage_assigned"] {
+        let e = events(&st, action);
+        assert!(!e.is_empty() && e.iter().all(|e| e.0 == "account:zhang"), "{action}: {e:?}");
+    }
+    // A form sent from the page without its token is refused.
+    let status = b.script(&format!(
+        "return fetch('/mine/flag', {{method: 'POST', body: new URLSearchParams({})}}).then(r => r.status);",
+        json!({ "recording": own, "trigger": "other", "reason": "x", "csrf": "forged" })
+    ));
+    assert_eq!(status, json!(403));
+    drop(b);
+    st.assert_log_verifies();
+    st.stop();
+}

@@ -16,6 +16,7 @@
 //! (`SO_PEERCRED`, or this process's own user) or from the station's own sign-in.
 //! Front ends reach the catalogue, the archive and the custody log only through here (INV-40).
 
+pub mod access;
 pub mod cases;
 pub mod device;
 pub mod duty;
@@ -96,6 +97,10 @@ pub enum Request {
     CaseAssign(cases::Assign),
     /// A recording marked to be kept long-term (R7).
     RetentionFlag(retention::Flag),
+    /// A request to view, copy or export footage (R9).
+    AccessRequest(access::NewRequest),
+    /// The access requests the caller sees.
+    AccessList(access::ListArgs),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -157,6 +162,10 @@ pub enum Reply {
     CaseAssign(cases::Assigned),
     /// The mark set and the deadline that follows.
     RetentionFlag(retention::Flagged),
+    /// The request recorded.
+    AccessRequest(access::Requested),
+    /// The requests, oldest first.
+    AccessList(Vec<access::Request>),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -189,6 +198,8 @@ pub enum Op {
     Describe,
     CaseAssign,
     RetentionFlag,
+    AccessRequest,
+    AccessList,
 }
 
 /// Every role a person can hold.
@@ -198,12 +209,15 @@ const FILERS: &[Role] = &[Role::Custodian, Role::Archivist];
 /// Those who read the custody log (the custodian files and keeps recorders; the log is the
 /// archivists', supervisors' and approvers').
 const READERS: &[Role] = &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Admin];
+/// Every role a person can hold, and an officer acting on their own footage.
+pub const ANY_OR_OFFICER: &[Role] =
+    &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian, Role::Admin, Role::Officer];
 /// Those who keep the recorders.
 const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 27] = [
+    pub const ALL: [Op; 29] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -231,6 +245,8 @@ impl Op {
         Op::Describe,
         Op::CaseAssign,
         Op::RetentionFlag,
+        Op::AccessRequest,
+        Op::AccessList,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -255,6 +271,8 @@ impl Op {
             Op::FootageMine => &[Role::Officer, Role::Custodian, Role::Archivist, Role::Supervisor],
             Op::Describe | Op::CaseAssign => &[Role::Custodian, Role::Archivist, Role::Officer],
             Op::RetentionFlag => &[Role::Archivist, Role::Supervisor, Role::Officer],
+            // An officer asks for, and sees, their own (R9).
+            Op::AccessRequest | Op::AccessList => ANY_OR_OFFICER,
         }
     }
 
@@ -288,6 +306,8 @@ impl Op {
             Op::Describe => "describe",
             Op::CaseAssign => "case_assign",
             Op::RetentionFlag => "retention_flag",
+            Op::AccessRequest => "access_request",
+            Op::AccessList => "access_list",
         }
     }
 
@@ -341,6 +361,8 @@ impl Request {
             Request::Describe(_) => Op::Describe,
             Request::CaseAssign(_) => Op::CaseAssign,
             Request::RetentionFlag(_) => Op::RetentionFlag,
+            Request::AccessRequest(_) => Op::AccessRequest,
+            Request::AccessList(_) => Op::AccessList,
         }
     }
 
@@ -387,6 +409,8 @@ impl Reply {
             Reply::Describe(_) => Op::Describe,
             Reply::CaseAssign(_) => Op::CaseAssign,
             Reply::RetentionFlag(_) => Op::RetentionFlag,
+            Reply::AccessRequest(_) => Op::AccessRequest,
+            Reply::AccessList(_) => Op::AccessList,
         }
     }
 }
@@ -560,7 +584,14 @@ impl Ctx<'_> {
 /// # Errors
 /// [`ErrorKind::Refused`] naming the caller, what it holds and what it would need.
 pub fn authorize(caller: &Caller, op: Op) -> Result<Actor, ApiError> {
-    let needed = op.roles();
+    authorize_as(caller, op.roles(), &op.words())
+}
+
+/// [`authorize`] for what is not a wire operation (`words`, as logged), by the roles `needed`.
+///
+/// # Errors
+/// As [`authorize`].
+pub fn authorize_as(caller: &Caller, needed: &[Role], words: &str) -> Result<Actor, ApiError> {
     match needed.iter().find(|r| caller.roles.contains(r)) {
         Some(role) => Ok(Actor { user: caller.identity.user.clone(), role: *role, officer: caller.officer.clone() }),
         None => {
@@ -571,10 +602,9 @@ pub fn authorize(caller: &Caller, op: Op) -> Result<Actor, ApiError> {
                 caller.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
             };
             Err(ApiError::refused(format!(
-                "user {} (uid {}) has {has}; `{}` needs one of: {} (set in [roles] of the configuration) / 无此操作权限",
+                "user {} (uid {}) has {has}; `{words}` needs one of: {} (set in [roles] of the configuration) / 无此操作权限",
                 caller.identity.user,
                 caller.identity.uid,
-                op.words(),
                 names.join(", ")
             )))
         }
@@ -631,6 +661,8 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::Describe(a) => cases::describe(&ctx, &a).map(Reply::Describe),
         Request::CaseAssign(a) => cases::assign(&ctx, &a).map(Reply::CaseAssign),
         Request::RetentionFlag(a) => retention::flag(&ctx, &a).map(Reply::RetentionFlag),
+        Request::AccessRequest(a) => access::request(&ctx, &a).map(Reply::AccessRequest),
+        Request::AccessList(a) => access::list(&ctx, &a).map(Reply::AccessList),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {
@@ -650,7 +682,7 @@ pub fn log_refusal(config: &Config, who: &Identity, role: Option<Role>, command:
 
 /// [`log_refusal`] for a caller of the API: its officer number is the one it holds (a station
 /// account's badge, or `[officers]`).
-fn log_refusal_for(config: &Config, caller: &Caller, role: Option<Role>, command: &str, reason: &str) {
+pub(crate) fn log_refusal_for(config: &Config, caller: &Caller, role: Option<Role>, command: &str, reason: &str) {
     write_refusal(config, &caller.identity, caller.officer.clone(), role, command, reason, caller.via);
 }
 

@@ -17,11 +17,10 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use super::invoke::{caller, Refused};
-use crate::access::{AccessError, AccessRequest, Kind, Mark, Party, Scope, State};
+use crate::access::{AccessError, Kind, Mark, Scope, State};
 use crate::archive::fsio;
 use crate::catalog::{Catalog, RecordingRow};
 use crate::config::Config;
-use crate::control::roles::MarkRule;
 use crate::custody::extract::Entry;
 use crate::custody::{files, merkle, store};
 
@@ -158,98 +157,73 @@ pub(super) fn refused(e: AccessError) -> anyhow::Error {
     Refused(e.to_string()).into()
 }
 
-pub(super) fn mark_rule(config: &Config, m: Mark) -> &MarkRule {
-    match m {
-        Mark::Secret => &config.access.secret,
-        Mark::CommercialSecret => &config.access.commercial_secret,
-        Mark::Privacy => &config.access.privacy,
-        Mark::WorkSecret => &config.access.work_secret,
+pub(super) use crate::api::access::{expire_lapsed, mark_rule, recordings_of, still_holds};
+
+/// The typed operation an `access` command is a front end of: `request` and `list`; `None`
+/// for the others (still command-line words).
+pub fn request(cmd: &AccessCommand) -> Option<crate::api::Request> {
+    use crate::api::{access, Request};
+    match cmd {
+        AccessCommand::Request { case, recordings, kind, reason, party, party_name } => {
+            Some(Request::AccessRequest(access::NewRequest {
+                case: case.clone(),
+                recordings: recordings.clone(),
+                kind: kind.clone(),
+                reason: reason.clone(),
+                party: Some(party.clone()),
+                party_name: party_name.clone(),
+            }))
+        }
+        AccessCommand::List { .. } => Some(Request::AccessList(access::ListArgs {})),
+        _ => None,
     }
 }
 
-/// The recordings a scope covers (still in the archive).
-pub(super) fn recordings_of(catalog: &Catalog, scope: &Scope) -> anyhow::Result<Vec<RecordingRow>> {
-    let all = catalog.recordings()?;
-    let rows: Vec<RecordingRow> = match scope {
-        Scope::Case(c) => all.into_iter().filter(|r| r.recording.cases.iter().any(|x| x == c)).collect(),
-        Scope::Recordings(ids) => {
-            for id in ids {
-                if !all.iter().any(|r| &r.recording.id == id) {
-                    bail!("no recording {id} in the archive (see `evidock retention due --within-days 100000`)");
+/// Runs a typed `access` command ([`request`]) through `link` and renders its reply.
+///
+/// # Errors
+/// When it is refused or could not run (exit code 2).
+pub fn run_typed(cmd: &AccessCommand, link: &super::invoke::Link<'_>, config: &Config) -> anyhow::Result<ExitCode> {
+    let Some(request) = request(cmd) else {
+        bail!("not a typed access command");
+    };
+    match link.call(request)? {
+        crate::api::Reply::AccessRequest(r) => crate::outln!(
+            "access request #{} awaits an approver who is not you / 调阅申请 #{} 已提交，待他人审批",
+            r.id,
+            r.id
+        ),
+        crate::api::Reply::AccessList(list) => {
+            let json = matches!(cmd, AccessCommand::List { json: true });
+            for r in &list {
+                if json {
+                    crate::outln!("{}", serde_json::to_string(r)?);
+                    continue;
                 }
+                let scope = match &r.case {
+                    Some(c) => format!("case {c}"),
+                    None => format!("recording(s) {}", r.recordings.join(", ")),
+                };
+                let at = chrono::DateTime::parse_from_rfc3339(&r.requested_at)
+                    .map(|t| crate::report::history::station_time_at(t.with_timezone(&Utc), config.timezone))
+                    .unwrap_or_else(|_| r.requested_at.clone());
+                crate::outln!(
+                    "#{:<4} {:<8} {:<6} {} {}  {}  by {} at {}  [{}]",
+                    r.id,
+                    r.state,
+                    r.kind,
+                    r.state_zh,
+                    scope,
+                    r.reason,
+                    r.requested_by,
+                    at,
+                    r.marks_zh.join(",")
+                );
             }
-            all.into_iter().filter(|r| ids.contains(&r.recording.id)).collect()
         }
-    };
-    if rows.is_empty() {
-        bail!("no footage in the archive for {}", scope_text(scope));
+        other => return Err(super::invoke::unexpected(&other)),
     }
-    Ok(rows)
-}
-
-fn scope_text(s: &Scope) -> String {
-    match s {
-        Scope::Case(c) => format!("case {c}"),
-        Scope::Recordings(r) => format!("recording(s) {}", r.join(", ")),
-    }
-}
-
-/// Active marks on the scope, on its recordings and on the cases they are filed into.
-fn marks_of(catalog: &Catalog, scope: &Scope, recs: &[RecordingRow]) -> anyhow::Result<Vec<Mark>> {
-    let mut subjects = BTreeSet::new();
-    if let Scope::Case(c) = scope {
-        subjects.insert(format!("case:{c}"));
-    }
-    for r in recs {
-        subjects.insert(format!("recording:{}", r.recording.id));
-        for c in &r.recording.cases {
-            subjects.insert(format!("case:{c}"));
-        }
-    }
-    let mut marks = BTreeSet::new();
-    for s in subjects {
-        marks.extend(catalog.marks(&s)?.into_iter().map(|(_, m)| m));
-    }
-    Ok(marks.into_iter().collect())
-}
-
-/// Holds an approved request against the footage's marks and its approver's rights as they
-/// are now, at the moment footage leaves (R10; S0 §18, S2 §26, S4 §25): a mark added after it,
-/// or an approver no longer holding the approver role or no longer on the mark's `approvers`,
-/// voids it for good, with its custody event (`access_voided`), and refuses.
-pub(super) fn still_holds(
-    catalog: &mut Catalog,
-    config: &Config,
-    req: &mut AccessRequest,
-    recs: &[RecordingRow],
-    use_: Kind,
-) -> anyhow::Result<()> {
-    let marks_now = marks_of(catalog, &req.scope, recs)?;
-    let approver_may = |by: &str, m: Mark| {
-        let who = crate::control::peer::identity_of_name(by);
-        mark_rule(config, m).approvers.contains(&who)
-            && config.roles.roles_of(&who).contains(&crate::custody::event::Role::Approver)
-    };
-    let reason = req.void_reason(&marks_now, approver_may);
-    // The approver must still stand at the tier its party and kind need (INV-34).
-    let Some(reason) = reason.or_else(|| super::access_forms::tier_void_reason(config, req)) else { return Ok(()) };
-    req.void(Utc::now(), reason.clone());
-    catalog.update_access(
-        req,
-        json!({ "use": use_.as_str(), "marks": marks_now.iter().map(|m| m.as_str()).collect::<Vec<_>>() }),
-    )?;
-    Err(refused(AccessError::Voided { id: req.id, reason }))
-}
-
-/// Lapses every approval and undecided request past its validity, each with its event.
-pub(super) fn expire_lapsed(catalog: &mut Catalog, config: &Config) -> anyhow::Result<()> {
-    let now = Utc::now();
-    for mut r in catalog.accesses(None)? {
-        if r.expire(now, config.access.approval_valid) {
-            catalog.update_access(&r, json!({}))?;
-        }
-    }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs an `access` command.
@@ -265,33 +239,8 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
     let me = caller();
     let user = me.actor.user.clone();
     match cmd {
-        AccessCommand::Request { case, recordings, kind, reason, party, party_name } => {
-            let kind = Kind::parse(kind).with_context(|| format!("--kind {kind:?}: use view, copy or export"))?;
-            let party = Party::parse(party).with_context(|| {
-                format!("--party {party:?}: use internal, officer, court, procuratorate, party, other or public")
-            })?;
-            let scope = match case {
-                Some(c) => Scope::Case(c.trim().to_string()),
-                None => Scope::Recordings(recordings.clone()),
-            };
-            let recs = recordings_of(&catalog, &scope)?;
-            super::access_forms::own_footage(config, &me, party, &recs)?;
-            let marks = marks_of(&catalog, &scope, &recs)?;
-            for m in &marks {
-                if !mark_rule(config, *m).requesters.contains(&me.identity) {
-                    return Err(Refused(format!(
-                        "the footage is marked {} ({}); {user} is not in access.{}.requesters / 涉密录像，无权申请",
-                        m.as_str(),
-                        m.label_zh(),
-                        m.as_str().replace('-', "_")
-                    ))
-                    .into());
-                }
-            }
-            let req = AccessRequest::new(kind, scope, reason, party, party_name.as_deref(), &user, Utc::now(), marks)
-                .map_err(refused)?;
-            let id = catalog.insert_access(&req)?;
-            crate::outln!("access request #{id} awaits an approver who is not you / 调阅申请 #{id} 已提交，待他人审批");
+        AccessCommand::Request { .. } | AccessCommand::List { .. } => {
+            bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)")
         }
         AccessCommand::Approve { id } | AccessCommand::Deny { id, .. } => {
             let mut req = catalog.access(*id)?;
@@ -326,26 +275,6 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
                     crate::outln!(
                         "access request #{id} approved until {} / 调阅申请 #{id} 已批准，有效期至上述时间",
                         crate::report::history::station_time_at(*until, config.timezone)
-                    );
-                }
-            }
-        }
-        AccessCommand::List { json } => {
-            for r in catalog.accesses(None)?.into_iter().filter(|r| super::access_forms::sees(&me, r)) {
-                if *json {
-                    crate::outln!("{}", request_json(&r));
-                } else {
-                    crate::outln!(
-                        "#{:<4} {:<8} {:<6} {} {}  {}  by {} at {}  [{}]",
-                        r.id,
-                        r.state.as_str(),
-                        r.kind.as_str(),
-                        r.state.label_zh(),
-                        scope_text(&r.scope),
-                        r.reason,
-                        r.requested_by,
-                        crate::report::history::station_time_at(r.requested_at, config.timezone),
-                        r.marks.iter().map(|m| m.label_zh()).collect::<Vec<_>>().join(",")
                     );
                 }
             }
@@ -411,23 +340,6 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
         AccessCommand::Play { .. } => unreachable!("`access play` runs in cli/play.rs"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn request_json(r: &AccessRequest) -> String {
-    let (decided_by, until) = match &r.state {
-        State::Approved { by, until, .. } => (Some(by.clone()), Some(until.to_rfc3339())),
-        State::Denied { by, .. } => (Some(by.clone()), None),
-        _ => (None, None),
-    };
-    json!({
-        "id": r.id, "state": r.state.as_str(), "kind": r.kind.as_str(), "reason": r.reason,
-        "party": r.party.as_str(), "party_name": r.party_name, "requested_by": r.requested_by,
-        "requested_at": r.requested_at.to_rfc3339(), "decided_by": decided_by, "valid_until": until,
-        "marks": r.marks.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-        "case": match &r.scope { Scope::Case(c) => Some(c.clone()), Scope::Recordings(_) => None },
-        "recordings": match &r.scope { Scope::Recordings(v) => v.clone(), Scope::Case(_) => Vec::new() },
-    })
-    .to_string()
 }
 
 fn hex(b: &[u8]) -> String {

@@ -14,16 +14,10 @@ use anyhow::Context;
 use chrono::NaiveDate;
 
 use super::invoke::{caller, Caller, Refused};
-use crate::access::{form, tier, AccessError, AccessRequest, Party};
-use crate::catalog::{Catalog, RecordingRow};
+use crate::access::{form, tier, AccessRequest};
+use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::custody::event::{Role, StoredEvent};
-
-/// The tiers `user` stands at now (by user name, for a decision already recorded).
-fn tiers_of_name(config: &Config, user: &str) -> Vec<tier::Tier> {
-    let who = crate::control::peer::identity_of_name(user);
-    config.access.tiers_of(&who, &config.roles)
-}
+use crate::custody::event::StoredEvent;
 
 /// Refuses a decision by `me` on `req` below the tier its party and kind need (R9; S1 §17-18,
 /// S3 §30); returns the tier needed, for the decision's event.
@@ -37,56 +31,9 @@ pub(super) fn decide_at_tier(config: &Config, me: &Caller, req: &AccessRequest) 
     Ok(needed)
 }
 
-/// Why an approval no longer holds because its approver no longer stands at its tier
-/// (INV-34), judged when footage leaves beside the marks (INV-21).
-pub(super) fn tier_void_reason(config: &Config, req: &AccessRequest) -> Option<String> {
-    let crate::access::State::Approved { by, .. } = &req.state else { return None };
-    let needed = config.access.tiers.needed(req.party, req.kind);
-    tier::void_reason(req, needed, &tiers_of_name(config, by))
-}
-
-/// Holds a new request against who asks: an officer acting as an officer asks only for their
-/// own footage (`--party officer`), and a request for an officer's own footage covers only
-/// recordings their badge recorded (`[officers]`; R9).
-///
-/// # Errors
-/// [`Refused`] when it does not hold.
-pub(super) fn own_footage(config: &Config, me: &Caller, party: Party, recs: &[RecordingRow]) -> anyhow::Result<()> {
-    if me.actor.role == Role::Officer && party != Party::Officer {
-        return Err(Refused(format!(
-            "{} holds no station role and asks as an officer: only for their own footage, with --party officer \
-             / 执法人员仅可申请调阅本人录像（--party officer）",
-            me.actor.user
-        ))
-        .into());
-    }
-    if party != Party::Officer {
-        return Ok(());
-    }
-    let Some(badge) = config.roles.officer_of(&me.identity) else {
-        return Err(Refused(format!(
-            "{} has no officer number in [officers]: --party officer is for an officer's own footage \
-             / 未登记警号，不能以本人名义申请",
-            me.actor.user
-        ))
-        .into());
-    };
-    for r in recs {
-        if r.recording.officer.as_deref() != Some(badge.as_str()) {
-            let e = AccessError::NotOwnFootage {
-                recording: r.recording.id.clone(),
-                recorded_by: r.recording.officer.clone().unwrap_or_else(|| "unknown".to_string()),
-                badge: badge.clone(),
-            };
-            return Err(Refused(e.to_string()).into());
-        }
-    }
-    Ok(())
-}
-
 /// Whether `me` sees `req`: an officer acting as an officer sees only their own requests.
 pub(super) fn sees(me: &Caller, req: &AccessRequest) -> bool {
-    me.actor.role != Role::Officer || req.requested_by == me.actor.user
+    crate::api::access::sees(me.actor.role, &me.actor.user, req)
 }
 
 /// Every custody event about an access request, in log order, from a log that verifies (the

@@ -9,9 +9,8 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::catalog::{AlarmKind, Catalog, NewAlarm};
+use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::custody::event::Action;
 use crate::ledger::Ledger;
 
 /// `evidock archive ...`
@@ -98,21 +97,5 @@ pub fn run(cmd: &ArchiveCommand, config: &Config) -> anyhow::Result<ExitCode> {
 /// # Errors
 /// [`super::invoke::Refused`] when the log does not verify or cannot be read.
 pub(crate) fn trusted_ledger(catalog: &mut Catalog, config: &Config, by: &str) -> anyhow::Result<Ledger> {
-    let (en, zh) = match crate::ledger::load(catalog.connection(), &config.paths.state_dir) {
-        Ok(v) => match v.problem() {
-            None => return Ok(v.ledger),
-            Some(p) => p,
-        },
-        Err(e) => (format!("the custody log cannot be verified: {e}"), "无法校验保管日志".to_string()),
-    };
-    tracing::error!(by, "ALARM: {en}");
-    catalog.raise_alarm(&NewAlarm {
-        kind: AlarmKind::Log,
-        subject: "log",
-        message: &en,
-        message_zh: &zh,
-        action: Action::LogVerified,
-        details: serde_json::json!({ "intact": false, "reason": en, "reason_zh": zh, "by": by }),
-    })?;
-    Err(super::invoke::Refused(format!("{en}; refused until it does / {zh}，在此之前拒绝执行")).into())
+    Ok(crate::api::access::trusted_ledger(catalog, config, by)?)
 }

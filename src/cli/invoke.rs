@@ -72,9 +72,11 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Duty(d) => Rule::Station(super::duty::request(d).op().roles()),
         Command::Access(a) => match a {
             // An officer named in [officers] asks for, lists, views and prints their own (R9).
-            A::Request { .. } | A::List { .. } | A::View { .. } | A::Form { .. } | A::Play { .. } => {
-                Rule::Station(ANY_OR_OFFICER)
+            A::Request { .. } | A::List { .. } => {
+                Rule::Station(super::access::request(a).map_or(ANY_OR_OFFICER, |r| r.op().roles()))
             }
+            A::View { .. } | A::Form { .. } => Rule::Station(ANY_OR_OFFICER),
+            A::Play { .. } => Rule::Station(crate::api::access::VIEWERS),
             A::Register { .. } => Rule::Station(READERS),
             A::Approve { .. } | A::Deny { .. } => Rule::Station(&[Role::Approver]),
             A::Mark { .. } | A::Unmark { .. } | A::Informant { .. } => Rule::Station(&[Role::Archivist, Role::Admin]),
@@ -142,6 +144,7 @@ pub fn typed(cmd: &Command) -> Option<crate::api::Request> {
         Command::Gap(g) => Some(super::gap::request(g)),
         Command::Case(history::CaseCommand::Case(c)) => super::case::request(c),
         Command::Retention(r) => super::retention::request(r),
+        Command::Access(a) => super::access::request(a),
         _ => None,
     }
 }
@@ -375,11 +378,22 @@ fn run_as(
     ERR.with(|o| *o.borrow_mut() = None);
     FILES.with(|o| *o.borrow_mut() = None);
     if let Err(e) = &result {
-        if let Some(r) = e.downcast_ref::<Refused>() {
-            log_refusal(config, &caller.identity, Some(caller.actor.role), cmd, &r.0, caller.via_daemon);
+        if let Some(reason) = refusal(e) {
+            log_refusal(config, &caller.identity, Some(caller.actor.role), cmd, &reason, caller.via_daemon);
         }
     }
     result
+}
+
+/// The reason of a refusal: [`Refused`], or a station API's refusal
+/// ([`crate::api::ErrorKind::Refused`]) met on the way.
+fn refusal(e: &anyhow::Error) -> Option<String> {
+    if let Some(r) = e.downcast_ref::<Refused>() {
+        return Some(r.0.clone());
+    }
+    e.downcast_ref::<crate::api::ApiError>()
+        .filter(|a| a.kind == crate::api::ErrorKind::Refused)
+        .map(|a| a.message.clone())
 }
 
 /// Writes a `call_refused` event for a command ([`crate::api::log_refusal`]).
@@ -465,8 +479,8 @@ fn serve_argv(
     };
     let result = run_as(&cli.command, config, caller, Some(streams));
     drop(sent);
-    result.map(exit_number).map_err(|e| match e.downcast_ref::<Refused>() {
-        Some(r) => ApiError::refused(r.0.clone()),
+    result.map(exit_number).map_err(|e| match refusal(&e) {
+        Some(reason) => ApiError::refused(reason),
         None => ApiError::failed(format!("{e:#}")),
     })
 }
@@ -600,6 +614,11 @@ impl<'a> Link<'a> {
         Link { config, expect, noted: std::cell::Cell::new(false) }
     }
 
+    /// The station's configuration.
+    pub fn config(&self) -> &'a Config {
+        self.config
+    }
+
     /// Calls one operation and returns its reply.
     ///
     /// # Errors
@@ -652,6 +671,7 @@ fn run_typed(cmd: &Command, link: &Link<'_>) -> anyhow::Result<ExitCode> {
         Command::Gap(g) => super::gap::run(g, link),
         Command::Case(history::CaseCommand::Case(c)) => super::case::run_typed(c, link),
         Command::Retention(r) => super::retention::run_typed(r, link),
+        Command::Access(a) => super::access::run_typed(a, link, link.config()),
         other => anyhow::bail!("`{}` has no typed operation", command_name(other)),
     }
 }

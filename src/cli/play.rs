@@ -1,31 +1,24 @@
 //! `evidock access play REQUEST FILE [--player CMD]`: approved viewing that plays the footage
 //! (R9; S2 §24, S3 §28: 调阅 under an approval, every view registered).
 //!
-//! Owns: the moment a file is viewed: the request and the marks held again at that moment
-//! (INV-21), the file held against the custody log (INV-16), the view logged (who, which file,
-//! when) before a byte is handed over (INV-36), and the hand-over itself: through the service,
-//! a read-only descriptor of the archived file with its `file` reply; directly, the file opened
-//! here. The viewer's process reads it, hashing as it goes, and tells whether the bytes were
+//! Owns: the hand-over of a viewed file: through the service, a read-only descriptor of the
+//! archived file with its `file` reply; directly, the file opened here. The decision (the
+//! request and the marks held again at that moment, INV-21; the file held against the custody
+//! log, INV-16; the view logged before a byte is handed over, INV-36) is the station API's
+//! (`api::access::view`). The viewer's process reads it, hashing as it goes, and tells whether the bytes were
 //! the logged ones ([`watch`]).
 //! Must never: run the viewer's player as the service's user (the player runs in the viewer's
 //! own process), write to the archive, or hand over a file outside the approved request.
 
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::Utc;
-use serde_json::json;
 
-use super::access::{expire_lapsed, recordings_of, refused, still_holds};
-use super::invoke::{caller, Refused};
-use crate::access::Kind;
+use super::invoke::caller;
 use crate::config::Config;
 use crate::control::wire::FileOffer;
-use crate::custody::event::Action;
 
 /// The `--player` of an `access play` command line, if any.
 pub fn player_of(cmd: &super::Command) -> Option<&str> {
@@ -51,13 +44,6 @@ pub fn check_sink(player: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The archive path `file` names: as `access view` lists it (under the archive root), or
-/// relative to the archive root.
-fn archive_path(config: &Config, file: &str) -> String {
-    let p = Path::new(file.trim());
-    p.strip_prefix(&config.paths.archive_root).unwrap_or(p).to_string_lossy().trim_start_matches('/').to_string()
-}
-
 /// Runs `access play`: decides, logs the view, and hands the file over (or plays it here when
 /// no service stands between the viewer and the archive).
 ///
@@ -66,88 +52,27 @@ fn archive_path(config: &Config, file: &str) -> String {
 /// a mark or approver right that no longer holds, a file that contradicts the log) or could
 /// not run.
 pub fn run(id: i64, file: &str, player: Option<&str>, config: &Config) -> anyhow::Result<ExitCode> {
-    if !caller().via_daemon {
+    use crate::api::access::{self, Handed};
+    let me = caller();
+    if !me.via_daemon {
         check_sink(player)?;
     }
-    let mut catalog = super::open_catalog_as_user(config)?;
-    expire_lapsed(&mut catalog, config)?;
-    let me = caller();
-    let user = me.actor.user.clone();
-    let mut req = catalog.access(id)?;
-    if req.requested_by != user {
-        return Err(Refused(format!(
-            "request #{id} is {}'s; only the requester views under it / 仅申请人本人可凭此审批查看",
-            req.requested_by
-        ))
-        .into());
-    }
-    req.usable(Kind::View, Utc::now()).map_err(refused)?;
-    let recs = recordings_of(&catalog, &req.scope)?;
-    still_holds(&mut catalog, config, &mut req, &recs, Kind::View)?;
-    let rel = archive_path(config, file);
-    let Some(row) = recs.iter().flat_map(|r| r.recording.files.iter()).find(|f| f.path == rel) else {
-        return Err(Refused(format!(
-            "{rel} is not footage of request #{id}; `evidock access view {id}` lists what it covers \
-             / 该文件不在调阅申请 #{id} 批准的范围内"
-        ))
-        .into());
+    let api_caller = crate::api::Caller {
+        officer: me.actor.officer.clone(),
+        ..crate::api::Caller::of(
+            config,
+            me.identity.clone(),
+            if me.via_daemon { crate::api::Via::Socket } else { crate::api::Via::Direct },
+        )
     };
-    crate::central::offload::refuse_evicted(&catalog, [rel.as_str()]).map_err(anyhow::Error::msg)?;
-    // The file named must be the one the log recorded (INV-16): the catalogue row first, then
-    // the size on disk; the bytes are hashed by the viewer's process as it reads them.
-    let ledger = super::archive::trusted_ledger(&mut catalog, config, "view")?;
-    let logged = ledger.file_at(&rel).cloned();
-    let check = crate::ledger::catalogue_check(logged.as_ref(), &row.blake3, row.size);
-    if !check.is_intact() {
-        return Err(view_refused(&mut catalog, &rel, &check));
-    }
-    let Some(logged) = logged else { unreachable!("an intact check has a logged file") };
-    let path = config.paths.archive_root.join(&rel);
-    let opened = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&path)
-        .and_then(|f| f.metadata().map(|m| (f, m.len())));
-    let (fd, on_disk) = match opened {
-        Ok(x) => x,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let v = crate::ledger::fixity(Some(&logged), Some((&row.blake3, row.size)), None);
-            return Err(view_refused(&mut catalog, &rel, &v));
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("opening {}", path.display()))),
-    };
-    if on_disk != logged.size {
-        let v = crate::ledger::fixity(Some(&logged), Some((&row.blake3, row.size)), Some(("", on_disk)));
-        return Err(view_refused(&mut catalog, &rel, &v));
-    }
-    // The view is logged before a byte is handed over, in one transaction (INV-36).
-    let offer = FileOffer { name: rel.clone(), size: logged.size, blake3: logged.blake3.clone() };
-    catalog.event(
-        Action::FootageViewed,
-        &crate::catalog::request_subject(id),
-        json!({
-            "requested_by": req.requested_by, "viewer": user, "file": rel, "size": logged.size,
-            "blake3": logged.blake3, "played": true,
-            "via": if me.via_daemon { "descriptor" } else { "direct" },
-        }),
-    )?;
+    let ctx = crate::api::Ctx { config, caller: &api_caller, actor: me.actor.clone() };
+    let handed = if me.via_daemon { Handed::Descriptor } else { Handed::Direct };
+    let (opened, fd) = access::view(&ctx, &access::View { id, file: file.to_string() }, handed)?;
+    let offer = FileOffer { name: opened.name, size: opened.size, blake3: opened.blake3 };
     if super::invoke::hand_file(&offer, fd.as_fd()).context("handing the file to the viewer")? {
         return Ok(ExitCode::SUCCESS);
     }
     watch(fd, &offer, player)
-}
-
-/// Refuses a view whose file contradicts the custody log: the alarm and its event, and the
-/// error in both languages.
-fn view_refused(catalog: &mut crate::catalog::Catalog, path: &str, found: &crate::ledger::Fixity) -> anyhow::Error {
-    let (en, zh) = match catalog.fixity_alarm(path, found, "view") {
-        Ok(t) => t,
-        Err(e) => return anyhow::Error::new(e).context(format!("recording the alarm for {path}")),
-    };
-    anyhow::anyhow!(
-        "fixity check failed, viewing refused: {en}; the alarm is raised (`evidock status`) \
-         / 校验失败，拒绝查看：{zh}；已发出警报"
-    )
 }
 
 /// Plays `file` in the viewer's process: its bytes go to standard output, or into the standard

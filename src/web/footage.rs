@@ -247,7 +247,10 @@ fn recording(who: &Session, officer: &str, i: usize, r: &Recording) -> String {
          <button type=\"submit\" id=\"flag-{i}\">标记重要 Mark important</button></form>\
          <form method=\"post\" action=\"/mine/assign\" class=\"change\">{h}\
          <label>案件编号 <small>Case number</small><input name=\"case\" id=\"case-{i}\" required placeholder=\"宜卫罚〔2026〕3号\"></label>\
-         <button type=\"submit\" id=\"assign-{i}\">归入案件 File into case</button></form></section>",
+         <button type=\"submit\" id=\"assign-{i}\">归入案件 File into case</button></form>\
+         <form method=\"post\" action=\"/access/request\" class=\"change\">{h}\
+         <label>调阅理由 <small>Why view it</small><input name=\"reason\" id=\"view-reason-{i}\" required maxlength=\"500\"></label>\
+         <button type=\"submit\" id=\"ask-{i}\">申请调阅 Request to view</button></form></section>",
         h = hidden(who, &r.id, officer),
     );
     out

@@ -12,6 +12,7 @@ pub mod archive;
 pub mod config;
 pub mod footage;
 pub mod render;
+pub mod viewing;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -82,6 +83,8 @@ struct Shared {
     live: Live,
     /// Whether cookies are marked Secure (served over TLS).
     secure: bool,
+    /// Files open for approved viewing.
+    viewings: viewing::Viewings,
     stop: CancellationToken,
 }
 
@@ -147,6 +150,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mine/describe", post(footage::describe))
         .route("/mine/flag", post(footage::flag))
         .route("/mine/assign", post(footage::assign))
+        .route("/access", get(viewing::requests))
+        .route("/access/request", post(viewing::ask))
+        .route("/view/{id}", get(viewing::view))
+        .route("/view/stream/{token}", get(viewing::stream))
         .route("/log", get(archive::search))
         .route("/case/{number}/history", get(archive::case_history))
         .route("/static/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }))
@@ -184,7 +191,14 @@ pub async fn serve(
     live: Live,
     stop: CancellationToken,
 ) {
-    let shared = Arc::new(Shared { config, gate: gate.clone(), live, secure: tls.is_some(), stop: stop.clone() });
+    let shared = Arc::new(Shared {
+        config,
+        gate: gate.clone(),
+        live,
+        secure: tls.is_some(),
+        viewings: viewing::Viewings::default(),
+        stop: stop.clone(),
+    });
     let app = router(shared);
     let tracker = TaskTracker::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));

@@ -189,6 +189,7 @@ pub fn pages(who: &Session) -> String {
     let mut links = String::new();
     for (op, href, id, zh, en) in [
         (Op::FootageMine, "/mine", "to-mine", "我的录像", "My footage"),
+        (Op::AccessList, "/access", "to-access", "调阅申请", "Access requests"),
         (Op::DeviceList, "/devices", "to-devices", "记录仪登记", "Devices"),
         (Op::LogQuery, "/log", "to-log", "保管日志", "Custody log"),
     ] {

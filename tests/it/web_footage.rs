@@ -218,3 +218,181 @@ fn in_a_browser_an_officer_describes_marks_and_files_their_footage() {
     st.assert_log_verifies();
     st.stop();
 }
+
+/// The archive path of `serial`'s first file, and its bytes.
+fn first_file(st: &Station, serial: &str) -> (String, Vec<u8>) {
+    let path: String = st
+        .db()
+        .query_row(
+            "SELECT f.archive_path FROM files f JOIN segments s ON s.file_id = f.id WHERE s.serial = ?1 ORDER BY f.id LIMIT 1",
+            [serial],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let bytes = std::fs::read(st.archive().join(&path)).unwrap();
+    (path, bytes)
+}
+
+/// Percent-encodes a query value.
+fn q(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// GET `path` as `session` with a `Range` header.
+fn get_range(base: &str, path: &str, session: &str, range: &str) -> ureq::Response {
+    answer(
+        agent()
+            .get(&format!("{base}{path}"))
+            .set("Cookie", &format!("evidock_session={session}"))
+            .set("Range", range)
+            .call(),
+    )
+}
+
+fn body(r: ureq::Response) -> Vec<u8> {
+    let mut v = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_reader(), &mut v).unwrap();
+    v
+}
+
+/// The player's source on a viewer page.
+fn player_src(html: &str) -> String {
+    let at = html.find("id=\"player\" src=\"").expect("a player") + "id=\"player\" src=\"".len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+#[test]
+fn r9_an_officer_views_their_footage_in_the_page_only_under_an_approved_request() {
+    let (mut st, base, own, theirs) = docked_station("");
+    let zhang = session_of(&base, "zhang");
+    let csrf = csrf_field(&get(&base, "/mine", &zhang).into_string().unwrap());
+    let (path, bytes) = first_file(&st, "F100001");
+    let (other_path, _) = first_file(&st, "F200002");
+    assert!(bytes.len() > 1000, "a file worth seeking in: {}", bytes.len());
+
+    // Asked from the officer's own list, as an officer (their own footage only).
+    let r =
+        post(&base, "/access/request", &zhang, &[("csrf", &csrf), ("recording", &own), ("reason", "核对现场检查经过")]);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/access?done=requested")));
+    let asked = events(&st, "access_requested");
+    assert_eq!((asked.len(), asked[0].0.as_str()), (1, "account:zhang"));
+    let r = post(&base, "/access/request", &zhang, &[("csrf", &csrf), ("recording", &theirs), ("reason", "看看")]);
+    assert_eq!(r.status(), 403, "another officer's footage");
+    let html = get(&base, "/access?done=requested", &zhang).into_string().unwrap();
+    assert!(
+        html.contains("id=\"request-1\"") && html.contains("待审批") && !html.contains("id=\"view-1-0\""),
+        "{html}"
+    );
+
+    // Not yet approved: refused and recorded, nothing viewed.
+    let view = format!("/view/1?file={}", q(&path));
+    let r = get(&base, &view, &zhang);
+    assert_eq!(r.status(), 403);
+    assert!(r.into_string().unwrap().contains("未经批准不得调取"));
+    let refused = events(&st, "call_refused");
+    let last = refused.last().unwrap();
+    assert_eq!((last.0.as_str(), last.3["command"].as_str()), ("account:zhang", Some("access play")));
+    assert!(events(&st, "footage_viewed").is_empty());
+
+    // Approved by an approver, at the command line: the page lists the file to watch.
+    let o = st.evidock_as(65534, &["access", "approve", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let html = get(&base, "/access", &zhang).into_string().unwrap();
+    assert!(html.contains("已批准") && html.contains("id=\"view-1-0\""), "{html}");
+
+    // Opened: the view recorded first, with the file the log recorded.
+    let r = get(&base, &view, &zhang);
+    assert_eq!(r.status(), 200);
+    let html = r.into_string().unwrap();
+    assert!(html.contains("本次查看已记入保管日志") && html.contains(&path), "{html}");
+    let viewed = events(&st, "footage_viewed");
+    assert_eq!(viewed.len(), 1);
+    assert_eq!((viewed[0].0.as_str(), viewed[0].3["via"].as_str()), ("account:zhang", Some("web")));
+    assert_eq!(viewed[0].3["file"].as_str(), Some(path.as_str()));
+    let src = player_src(&html);
+
+    // Streamed in ranges, as a browser seeks; whole; a range past the end refused.
+    let r = get_range(&base, &src, &zhang, "bytes=0-99");
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.header("content-range"), Some(format!("bytes 0-99/{}", bytes.len()).as_str()));
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    assert_eq!(body(r), bytes[..100]);
+    let r = get_range(&base, &src, &zhang, "bytes=1000-");
+    assert_eq!(r.status(), 206);
+    assert_eq!(body(r), bytes[1000..]);
+    let r = get_range(&base, &src, &zhang, "bytes=-10");
+    assert_eq!(body(r), bytes[bytes.len() - 10..]);
+    let r = get(&base, &src, &zhang);
+    assert_eq!((r.status(), r.header("content-type")), (200, Some("video/mp4")));
+    assert_eq!(body(r), bytes, "every byte, as archived");
+    let r = get_range(&base, &src, &zhang, &format!("bytes={}-", bytes.len()));
+    assert_eq!(r.status(), 416);
+    assert_eq!(r.header("content-range"), Some(format!("bytes */{}", bytes.len()).as_str()));
+    assert_eq!(events(&st, "footage_viewed").len(), 1, "one view, however many ranges");
+
+    // Nobody else reads through this viewing; a file outside the request and another
+    // person's request are refused.
+    let li = session_of(&base, "li");
+    assert_eq!(get_range(&base, &src, &li, "bytes=0-9").status(), 404);
+    assert_eq!(get(&base, &src, "no-such-session").status(), 401);
+    let r = get(&base, &format!("/view/1?file={}", q(&other_path)), &zhang);
+    assert_eq!(r.status(), 403);
+    assert!(r.into_string().unwrap().contains("不在调阅申请 #1 批准的范围内"));
+    assert_eq!(get(&base, &view, &li).status(), 403, "only the requester views under it");
+    assert_eq!(events(&st, "footage_viewed").len(), 1);
+
+    st.assert_log_verifies();
+    st.stop();
+}
+
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+)]
+fn in_a_browser_a_view_is_refused_without_approval_and_streams_with_it() {
+    let (mut st, base, _, _) = docked_station("");
+    let (path, bytes) = first_file(&st, "F100001");
+    let b = Driver::start();
+    b.sign_in(&base, "012345", PASSWORD);
+    b.text_when("#to-mine", "我的录像");
+    b.go(&format!("{base}/mine"));
+    b.type_into("#view-reason-0", "核对现场检查经过");
+    b.click("#ask-0");
+    b.text_when("#done", "调阅申请已提交");
+    assert!(b.text("#request-1").contains("待审批"), "{}", b.text("#request-1"));
+
+    // Without an approval the page refuses, in both languages.
+    b.go(&format!("{base}/view/1?file={}", q(&path)));
+    b.text_when("#notice", "未经批准不得调取");
+    assert!(events(&st, "footage_viewed").is_empty());
+
+    // With one, the file plays in the page, and the browser's range requests are answered.
+    let o = st.evidock_as(65534, &["access", "approve", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    b.go(&format!("{base}/access"));
+    b.text_when("#request-1", "已批准");
+    b.click("#view-1-0");
+    b.text_when("#recorded", "本次查看已记入保管日志");
+    assert_eq!(b.text("#file-name"), path);
+    b.screenshot("viewing");
+    let got = b.script(
+        "const src = document.getElementById('player').getAttribute('src');\
+         return fetch(src, {headers: {Range: 'bytes=16-47'}}).then(r => r.arrayBuffer().then(a => \
+         [r.status, r.headers.get('content-range'), Array.from(new Uint8Array(a))]));",
+    );
+    let want: Vec<u8> = bytes[16..48].to_vec();
+    assert_eq!(got[0], json!(206), "{got}");
+    assert_eq!(got[1], json!(format!("bytes 16-47/{}", bytes.len())), "{got}");
+    assert_eq!(got[2], json!(want), "the bytes as archived");
+    let viewed = events(&st, "footage_viewed");
+    assert_eq!((viewed.len(), viewed[0].0.as_str()), (1, "account:zhang"));
+    drop(b);
+    st.assert_log_verifies();
+    st.stop();
+}

@@ -10,6 +10,7 @@
 
 pub mod archive;
 pub mod config;
+pub mod custodian;
 pub mod footage;
 pub mod render;
 pub mod viewing;
@@ -146,6 +147,12 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/logout", post(sign_out))
         .route("/events", get(events))
         .route("/devices", get(devices))
+        .route("/devices/register", post(custodian::register))
+        .route("/devices/retire", post(custodian::retire))
+        .route("/alarms", get(custodian::alarms))
+        .route("/duty", get(custodian::duty))
+        .route("/duty/out", post(custodian::out))
+        .route("/duty/return", post(custodian::returned))
         .route("/mine", get(footage::mine))
         .route("/mine/describe", post(footage::describe))
         .route("/mine/flag", post(footage::flag))
@@ -377,12 +384,20 @@ async fn bay_screen(State(w): State<Arc<Shared>>, headers: HeaderMap) -> Respons
 
 /// The device registry, through the station API's `device_list` (its rule table decides who
 /// may read it).
-async fn devices(State(w): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+async fn devices(
+    State(w): State<Arc<Shared>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<custodian::Notice>,
+) -> Response {
     let Some((_, s)) = w.session(&headers).await else {
         return see_other("/login");
     };
     match w.call(&s, api::Request::DeviceList(api::device::ListArgs {})).await {
-        Ok(api::Reply::DeviceList(list)) => Html(render::devices(&s, &list)).into_response(),
+        Ok(api::Reply::DeviceList(list)) => {
+            let serials: Vec<String> = list.iter().filter(|d| d.retired.is_none()).map(|d| d.serial.clone()).collect();
+            let forms = custodian::registry_forms(&s, &serials);
+            Html(render::devices(&s, &list, custodian::notice_of(&q), &forms)).into_response()
+        }
         Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
         Err(e) => api_error_page(&e),
     }

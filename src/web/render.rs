@@ -191,6 +191,8 @@ pub fn pages(who: &Session) -> String {
         (Op::FootageMine, "/mine", "to-mine", "我的录像", "My footage"),
         (Op::AccessList, "/access", "to-access", "调阅申请", "Access requests"),
         (Op::DeviceList, "/devices", "to-devices", "记录仪登记", "Devices"),
+        (Op::DutyOut, "/duty", "to-duty", "领用与归队", "Duty"),
+        (Op::Status, "/alarms", "to-alarms", "警报与状态", "Alarms"),
         (Op::LogQuery, "/log", "to-log", "保管日志", "Custody log"),
     ] {
         if may(op) {
@@ -220,7 +222,7 @@ pub fn bay_screen(who: &Session, snaps: &[Snapshot]) -> String {
 
 /// The custodian's device registry (R1): every registered recorder, its officer and unit, its
 /// USB bindings, and whether it is retired. Times are as the registry gives them.
-pub fn devices(who: &Session, devices: &[Device]) -> String {
+pub fn devices(who: &Session, devices: &[Device], notice: Option<&str>, forms: &str) -> String {
     let mut rows = String::new();
     for d in devices {
         let _ = write!(
@@ -246,10 +248,11 @@ pub fn devices(who: &Session, devices: &[Device]) -> String {
         "记录仪登记 Device registry · evidock",
         Some(who),
         &format!(
-            "<h1>记录仪登记 <small>Device registry</small></h1>\
+            "<h1>记录仪登记 <small>Device registry</small></h1>{notice}\
              <table id=\"devices\"><thead><tr><th>编号 Serial</th><th>型号 Model</th><th>执法人员 Officer</th>\
-             <th>单位 Unit</th><th>USB</th><th>状态 State</th></tr></thead><tbody>{rows}</tbody></table>\
-             <p><a href=\"/\">返回 Back</a></p>"
+             <th>单位 Unit</th><th>USB</th><th>状态 State</th></tr></thead><tbody>{rows}</tbody></table>{forms}\
+             <p><a href=\"/\">返回 Back</a></p>",
+            notice = notice.map_or_else(String::new, |n| format!("<p class=\"done\" id=\"done\">{}</p>", esc(n))),
         ),
     )
 }

@@ -34,4 +34,5 @@ mod vendor;
 mod viewing;
 mod web;
 mod web_archive;
+mod web_custodian;
 mod web_footage;

@@ -1,0 +1,405 @@
+//! The custodian's pages: the station's alarms and state (`/alarms`, through `status`), the
+//! device registry's changes (`POST /devices/register`, `POST /devices/retire`, through
+//! `device_register` and `device_retire`), and the recorders handed out for a shift (`/duty`,
+//! through `duty_list`, `duty_out` with its health check, and `duty_return`). Each change
+//! carries the session's CSRF token and answers 303 back to its page, which says what was
+//! done. Renders; holds no station logic (who may, and what a hand-out checks, is the API's).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Form, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::render::{esc, page};
+use super::{api_error_page, see_other, Shared};
+use crate::accounts::sessions::Session;
+use crate::api::duty::{Binding, OutReply, Outcome};
+use crate::api::status::StatusDoc;
+use crate::api::{self, ApiError, Op};
+
+/// A page's query: the notice of a change just made.
+#[derive(Debug, Default, Deserialize)]
+pub struct Notice {
+    #[serde(default)]
+    done: String,
+    #[serde(default)]
+    binding: String,
+}
+
+/// The notice a page shows after a change.
+pub fn notice_of(q: &Notice) -> Option<&'static str> {
+    notice(&q.done)
+}
+
+fn notice(done: &str) -> Option<&'static str> {
+    match done {
+        "registered" => Some("已登记 / registered"),
+        "retired" => Some("已停用 / retired"),
+        "returned" => Some("已登记归队 / the return is recorded"),
+        _ => None,
+    }
+}
+
+fn go(to: String) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(&to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+fn opt(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+fn unexpected(reply: &api::Reply) -> Response {
+    api_error_page(&ApiError::failed(format!("unexpected reply {:?}", reply.op())))
+}
+
+/// Station time to the second from an RFC 3339 instant.
+fn local(s: &str, tz: chrono_tz::Tz) -> String {
+    crate::report::history::station_time(s, tz)
+}
+
+/// `GET /alarms`: open alarms, the archive scrub, the central copy, recent dockings.
+pub(super) async fn alarms(State(w): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let Some((_, s)) = w.session(&headers).await else {
+        return see_other("/login");
+    };
+    match w.call(&s, api::Request::Status(api::status::StatusArgs {})).await {
+        Ok(api::Reply::Status(doc)) => Html(render_alarms(&s, &doc, w.config.timezone)).into_response(),
+        Ok(other) => unexpected(&other),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The alarms and state page.
+pub fn render_alarms(who: &Session, doc: &StatusDoc, tz: chrono_tz::Tz) -> String {
+    let mut body = String::from("<h1>警报与状态 <small>Alarms and state</small></h1>");
+    if doc.alarms.is_empty() {
+        body.push_str("<p class=\"done\" id=\"no-alarms\">没有未解除的警报 <small>No open alarm</small></p>");
+    } else {
+        let _ = write!(
+            body,
+            "<p class=\"notice\" id=\"alarm-count\">{} 条警报未解除 <small>open alarms</small></p><ul class=\"alarm-list\" id=\"alarms\">",
+            doc.alarms_open
+        );
+        for a in &doc.alarms {
+            let _ = write!(
+                body,
+                "<li id=\"alarm-{id}\"><strong>{zh}</strong><br><small>{en}</small><br>\
+                 <small>{kind} · {subject} · 首次 first {raised} · 最近 last {last} · {times} 次 times</small></li>",
+                id = a.id,
+                zh = esc(&a.message_zh),
+                en = esc(&a.message),
+                kind = esc(&a.kind),
+                subject = esc(&a.subject),
+                raised = esc(&local(&a.raised, tz)),
+                last = esc(&local(&a.last_seen, tz)),
+                times = a.times,
+            );
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str("<h2>档案巡检 <small>Archive scrub</small></h2>");
+    match doc.scrub.as_ref().and_then(|s| s.last_complete.as_ref().or(s.in_progress.as_ref())) {
+        Some(p) => {
+            let _ = write!(
+                body,
+                "<p id=\"scrub\">第 {pass} 轮 pass，{files}/{total} 个文件 files，{state}；不符 differ {differ}，缺失 missing {missing}</p>",
+                pass = p.pass,
+                files = p.files,
+                total = p.files_total,
+                state = match &p.finished {
+                    Some(f) => format!("完成于 finished {}", esc(&local(f, tz))),
+                    None => "进行中 in progress".to_string(),
+                },
+                differ = p.differ,
+                missing = p.missing,
+            );
+        }
+        None => body.push_str("<p id=\"scrub\">尚未巡检 <small>no pass yet</small></p>"),
+    }
+    if let Some(c) = &doc.central {
+        let _ = write!(
+            body,
+            "<h2>中心存储 <small>Central copy</small></h2><p id=\"central\">已确认 confirmed {}，待上传 pending {}，失败 failing {}</p>",
+            c.confirmed, c.pending, c.failing
+        );
+    }
+    body.push_str(
+        "<h2>最近接入 <small>Recent dockings</small></h2><table id=\"dockings\"><thead><tr><th>记录仪 Recorder</th>\
+         <th>开始 Started</th><th>结束 Finished</th><th>结果 Outcome</th><th>校验 Verdicts</th></tr></thead><tbody>",
+    );
+    for d in &doc.recent_dockings {
+        let verdicts: Vec<String> = d.verdicts.iter().map(|(v, n)| format!("{v} {n}")).collect();
+        let _ = write!(
+            body,
+            "<tr><td>{serial}</td><td>{started}</td><td>{finished}</td><td>{outcome}{safe}</td><td>{verdicts}</td></tr>",
+            serial = esc(d.serial.as_deref().unwrap_or(&d.volume)),
+            started = esc(&local(&d.started, tz)),
+            finished = esc(&d.finished.as_deref().map(|f| local(f, tz)).unwrap_or_default()),
+            outcome = esc(d.outcome.as_deref().unwrap_or("—")),
+            safe = if d.safe_to_undock { " · 可以拔出 safe" } else { "" },
+            verdicts = esc(&verdicts.join(", ")),
+        );
+    }
+    if doc.recent_dockings.is_empty() {
+        body.push_str("<tr><td colspan=\"5\">尚无接入 / no docking yet</td></tr>");
+    }
+    body.push_str("</tbody></table><p><a href=\"/\">返回 Back</a></p>");
+    page("警报与状态 Alarms · evidock", Some(who), &body)
+}
+
+/// The registration form, as the browser sends it.
+#[derive(Debug, Default, Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    serial: String,
+    #[serde(default)]
+    officer_id: String,
+    #[serde(default)]
+    officer_name: String,
+    #[serde(default)]
+    unit: String,
+    #[serde(default)]
+    model: String,
+}
+
+/// `POST /devices/register`.
+pub(super) async fn register(
+    State(w): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Form(f): Form<RegisterForm>,
+) -> Response {
+    let session = match w.changing(&headers, &f.csrf, "device_register").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let request = api::Request::DeviceRegister(api::device::Register {
+        serial: f.serial.trim().to_string(),
+        officer_id: f.officer_id.trim().to_string(),
+        officer_name: opt(&f.officer_name),
+        unit: opt(&f.unit),
+        model: opt(&f.model),
+        usb: Vec::new(),
+    });
+    match w.call(&session, request).await {
+        Ok(_) => see_other("/devices?done=registered"),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The retirement form.
+#[derive(Debug, Default, Deserialize)]
+pub struct RetireForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    serial: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /devices/retire`.
+pub(super) async fn retire(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<RetireForm>) -> Response {
+    let session = match w.changing(&headers, &f.csrf, "device_retire").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let request = api::Request::DeviceRetire(api::device::Retire {
+        serial: f.serial.trim().to_string(),
+        reason: f.reason.clone(),
+    });
+    match w.call(&session, request).await {
+        Ok(_) => see_other("/devices?done=retired"),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The registry page's forms, for an account that may change it.
+pub fn registry_forms(who: &Session, serials: &[String]) -> String {
+    if !Op::DeviceRegister.roles().iter().any(|r| who.account.roles.contains(r)) {
+        return String::new();
+    }
+    let csrf = esc(&who.csrf);
+    let mut options = String::new();
+    for s in serials {
+        let _ = write!(options, "<option value=\"{0}\">{0}</option>", esc(s));
+    }
+    format!(
+        "<h2>登记或改配 <small>Register, or assign to another officer</small></h2>\
+         <form method=\"post\" action=\"/devices/register\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label>记录仪编号 <small>Serial</small><input name=\"serial\" id=\"reg-serial\" required maxlength=\"7\" placeholder=\"J500001\"></label>\
+         <label>警号 <small>Officer number</small><input name=\"officer_id\" id=\"reg-officer\" required placeholder=\"012345\"></label>\
+         <label>姓名 <small>Name</small><input name=\"officer_name\" id=\"reg-name\"></label>\
+         <label>单位 <small>Unit</small><input name=\"unit\" id=\"reg-unit\"></label>\
+         <label>型号 <small>Model</small><input name=\"model\" id=\"reg-model\"></label>\
+         <button type=\"submit\" id=\"register\">登记 Register</button></form>\
+         <h2>停用 <small>Retire</small></h2>\
+         <form method=\"post\" action=\"/devices/retire\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label>记录仪 <small>Recorder</small><select name=\"serial\" id=\"retire-serial\">{options}</select></label>\
+         <label>原因 <small>Reason</small><input name=\"reason\" id=\"retire-reason\" required></label>\
+         <button type=\"submit\" id=\"retire\">停用 Retire</button></form>"
+    )
+}
+
+/// `GET /duty`: the recorders out on duty, and the forms to hand one out and record a return.
+pub(super) async fn duty(State(w): State<Arc<Shared>>, headers: HeaderMap, Query(q): Query<Notice>) -> Response {
+    let Some((_, s)) = w.session(&headers).await else {
+        return see_other("/login");
+    };
+    match w.call(&s, api::Request::DutyList(api::duty::ListArgs {})).await {
+        Ok(api::Reply::DutyList(list)) => {
+            let handed = (q.done == "out").then(|| format!("已发放，绑定 #{} / handed out", q.binding));
+            let text = handed.as_deref().or_else(|| notice(&q.done));
+            Html(render_duty(&s, &list, text, None)).into_response()
+        }
+        Ok(other) => unexpected(&other),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The hand-out form.
+#[derive(Debug, Default, Deserialize)]
+pub struct OutForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    serial: String,
+    #[serde(default)]
+    officer: String,
+    #[serde(default)]
+    officer_name: String,
+    #[serde(default)]
+    shift: String,
+}
+
+/// `POST /duty/out`: the health check, and the recorder handed out or not (a refusal by the
+/// check is a finding shown on the page, not an error).
+pub(super) async fn out(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<OutForm>) -> Response {
+    let session = match w.changing(&headers, &f.csrf, "duty_out").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let request = api::Request::DutyOut(api::duty::Out {
+        serial: f.serial.trim().to_string(),
+        officer: f.officer.trim().to_string(),
+        officer_name: opt(&f.officer_name),
+        shift: opt(&f.shift),
+    });
+    match w.call(&session, request).await {
+        Ok(api::Reply::DutyOut(o)) => match &o.outcome {
+            Outcome::HandedOut { binding, .. } => go(format!("/duty?done=out&binding={binding}")),
+            Outcome::NotHandedOut { .. } => {
+                // Not handed out: the check's findings, with the list as it stands.
+                let list = match w.call(&session, api::Request::DutyList(api::duty::ListArgs {})).await {
+                    Ok(api::Reply::DutyList(l)) => l,
+                    _ => Vec::new(),
+                };
+                (StatusCode::CONFLICT, Html(render_duty(&session, &list, None, Some(&o)))).into_response()
+            }
+        },
+        Ok(other) => unexpected(&other),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The return form.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReturnForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    officer: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /duty/return`: an officer's return to the unit, now.
+pub(super) async fn returned(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<ReturnForm>) -> Response {
+    let session = match w.changing(&headers, &f.csrf, "duty_return").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let request = api::Request::DutyReturn(api::duty::Return {
+        officer: f.officer.trim().to_string(),
+        at: None,
+        note: opt(&f.note),
+    });
+    match w.call(&session, request).await {
+        Ok(_) => see_other("/duty?done=returned"),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The duty page: the notice, a refused hand-out's findings, the bindings, the forms.
+pub fn render_duty(who: &Session, list: &[Binding], notice: Option<&str>, refused: Option<&OutReply>) -> String {
+    let mut body = String::from("<h1>领用与归队 <small>Recorders on duty</small></h1>");
+    if let Some(n) = notice {
+        let _ = write!(body, "<p class=\"done\" id=\"done\">{}</p>", esc(n));
+    }
+    if let Some(o) = refused {
+        if let Outcome::NotHandedOut { text, text_zh, .. } = &o.outcome {
+            let _ = write!(
+                body,
+                "<p class=\"notice\" id=\"notice\">未发放 {serial}：{zh} <small>Not handed out: {en}</small></p><ul class=\"health\">",
+                serial = esc(&o.serial),
+                zh = esc(text_zh),
+                en = esc(text),
+            );
+            for h in &o.health {
+                let _ = write!(body, "<li>{} <small>{}</small></li>", esc(&h.text_zh), esc(&h.text));
+            }
+            body.push_str("</ul>");
+        }
+    }
+    body.push_str(
+        "<table id=\"bindings\"><thead><tr><th>绑定 No.</th><th>记录仪 Recorder</th><th>执法人员 Officer</th>\
+         <th>班次 Shift</th><th>领用 Out</th><th>应交回 Due</th></tr></thead><tbody>",
+    );
+    for b in list {
+        let _ = write!(
+            body,
+            "<tr id=\"binding-{id}\"><td>{id}</td><td>{serial}</td><td>{name} ({officer})</td><td>{shift}</td><td>{out}</td><td>{due}{warned}</td></tr>",
+            id = b.binding,
+            serial = esc(&b.serial),
+            name = esc(b.officer_name.as_deref().unwrap_or("—")),
+            officer = esc(&b.officer_id),
+            shift = esc(b.shift.as_deref().unwrap_or("—")),
+            out = esc(&b.out_at),
+            due = esc(&b.due_named),
+            warned = if b.warned { " · 低于阈值发放 handed out below the thresholds" } else { "" },
+        );
+    }
+    if list.is_empty() {
+        body.push_str("<tr><td colspan=\"6\">没有在外的记录仪 / no recorder out</td></tr>");
+    }
+    body.push_str("</tbody></table>");
+    if Op::DutyOut.roles().iter().any(|r| who.account.roles.contains(r)) {
+        let csrf = esc(&who.csrf);
+        let _ = write!(
+            body,
+            "<h2>发放 <small>Hand out (after its health check)</small></h2>\
+             <form method=\"post\" action=\"/duty/out\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>记录仪编号 <small>Serial</small><input name=\"serial\" id=\"out-serial\" required></label>\
+             <label>警号 <small>Officer number</small><input name=\"officer\" id=\"out-officer\" required></label>\
+             <label>姓名 <small>Name</small><input name=\"officer_name\" id=\"out-name\"></label>\
+             <label>班次 <small>Shift</small><input name=\"shift\" id=\"out-shift\"></label>\
+             <button type=\"submit\" id=\"hand-out\">发放 Hand out</button></form>\
+             <h2>归队 <small>Return to the unit</small></h2>\
+             <form method=\"post\" action=\"/duty/return\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>警号 <small>Officer number</small><input name=\"officer\" id=\"return-officer\" required></label>\
+             <label>备注 <small>Note</small><input name=\"note\" id=\"return-note\"></label>\
+             <button type=\"submit\" id=\"record-return\">登记归队 Record the return</button></form>"
+        );
+    }
+    body.push_str("<p><a href=\"/\">返回 Back</a></p>");
+    page("领用与归队 Duty · evidock", Some(who), &body)
+}

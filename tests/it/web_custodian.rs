@@ -1,0 +1,134 @@
+//! The custodian's day on the station's web page (docs/WEB.md; R1, R3, R12, R14): registering
+//! and retiring a recorder, handing one out after its health check and recording the return,
+//! and the alarms and recent dockings, each through the station API as the signed-in
+//! account, each change a custody event naming them; an officer refused; a form without its
+//! CSRF token refused. Over plain HTTP, and in headless Chromium.
+
+use crate::support::text;
+use crate::web::{
+    account, add_officer, agent, answer, csrf_field, events, get, set_cookie, sign_in, web_station, Driver, PASSWORD,
+};
+
+fn post(base: &str, path: &str, session: &str, form: &[(&str, &str)]) -> ureq::Response {
+    answer(agent().post(&format!("{base}{path}")).set("Cookie", &format!("evidock_session={session}")).send_form(form))
+}
+
+fn session_of(base: &str, name: &str) -> String {
+    set_cookie(&sign_in(base, name, PASSWORD), "evidock_session").expect("signed in").0
+}
+
+#[test]
+fn a_custodian_registers_hands_out_takes_back_and_retires_from_the_page() {
+    let (mut st, base) = web_station("");
+    st.start();
+    add_officer(&st);
+    let o = account(&st, &["add", "wang", "--display-name", "王五", "--role", "custodian"], PASSWORD);
+    assert!(o.status.success(), "{}", text(&o));
+    let (vol, _) =
+        st.sim("K1", &["--serial", "K600001", "--sessions", "1", "--segments", "2", "--segment-bytes", "20000"]);
+    st.dock(&vol, "K600001");
+    st.wait_finished("K600001");
+    let wang = session_of(&base, "wang");
+    let bays = get(&base, "/", &wang).into_string().unwrap();
+    assert!(bays.contains("id=\"to-duty\"") && bays.contains("id=\"to-alarms\""), "{bays}");
+    let html = get(&base, "/devices", &wang).into_string().unwrap();
+    assert!(html.contains("id=\"register\""), "{html}");
+    let csrf = csrf_field(&html);
+
+    // Registered to an officer, by name and unit, in Chinese.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("serial", "K600001"),
+        ("officer_id", "012345"),
+        ("officer_name", "张三"),
+        ("unit", "城关中队"),
+    ];
+    assert_eq!(post(&base, "/devices/register", &wang, &form[1..]).status(), 403, "no token");
+    let r = post(&base, "/devices/register", &wang, &form);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/devices?done=registered")));
+    let reg = events(&st, "device_registered");
+    assert_eq!((reg.len(), reg[0].0.as_str(), reg[0].1.as_str()), (1, "account:wang", "custodian"));
+    let html = get(&base, "/devices?done=registered", &wang).into_string().unwrap();
+    assert!(html.contains("已登记") && html.contains("张三 (012345)") && html.contains("城关中队"), "{html}");
+    let r = post(&base, "/devices/register", &wang, &[("csrf", &csrf), ("serial", "bad!"), ("officer_id", "012345")]);
+    assert_eq!(r.status(), 400, "a bad serial is told");
+
+    // Handed out after its health check; a second hand-out is a finding shown on the page.
+    let out = [("csrf", csrf.as_str()), ("serial", "K600001"), ("officer", "012345"), ("shift", "早班")];
+    let r = post(&base, "/duty/out", &wang, &out);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/duty?done=out&binding=1")));
+    let html = get(&base, "/duty?done=out&binding=1", &wang).into_string().unwrap();
+    assert!(html.contains("已发放，绑定 #1") && html.contains("id=\"binding-1\"") && html.contains("早班"), "{html}");
+    let r = post(&base, "/duty/out", &wang, &out);
+    assert_eq!(r.status(), 409);
+    assert!(r.into_string().unwrap().contains("未发放 K600001"), "already out");
+    assert_eq!(events(&st, "duty_checked_out").len(), 1);
+    assert_eq!(events(&st, "duty_refused").len(), 1);
+
+    // The officer's return, now.
+    let r = post(&base, "/duty/return", &wang, &[("csrf", &csrf), ("officer", "012345"), ("note", "异地执法返回")]);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/duty?done=returned")));
+    assert_eq!(events(&st, "duty_return_recorded")[0].0, "account:wang");
+
+    // The state of the station: recent dockings, alarms.
+    let html = get(&base, "/alarms", &wang).into_string().unwrap();
+    assert!(html.contains("最近接入") && html.contains("K600001") && html.contains("档案巡检"), "{html}");
+
+    // An officer may do none of it: refused and recorded, no form offered.
+    let zhang = session_of(&base, "zhang");
+    let html = get(&base, "/devices", &zhang);
+    assert_eq!(html.status(), 403, "the registry is the custodians'");
+    assert_eq!(get(&base, "/duty", &zhang).status(), 403, "the bindings are the custodians'");
+    let zcsrf = csrf_field(&get(&base, "/", &zhang).into_string().unwrap());
+    let r = post(&base, "/duty/out", &zhang, &[("csrf", &zcsrf), ("serial", "K600001"), ("officer", "012345")]);
+    assert_eq!(r.status(), 403);
+    let refused = events(&st, "call_refused");
+    assert!(refused.iter().any(|e| e.0 == "account:zhang" && e.3["command"] == "duty out"), "{refused:?}");
+
+    // Retired, with the reason.
+    let r = post(&base, "/devices/retire", &wang, &[("csrf", &csrf), ("serial", "K600001"), ("reason", "屏幕损坏")]);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/devices?done=retired")));
+    assert_eq!(events(&st, "device_retired")[0].0, "account:wang");
+    assert!(get(&base, "/devices", &wang).into_string().unwrap().contains("已停用 retired"));
+    st.assert_log_verifies();
+    st.stop();
+}
+
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+)]
+fn in_a_browser_a_custodian_registers_a_recorder_and_hands_it_out() {
+    let (mut st, base) = web_station("");
+    st.start();
+    let o = account(&st, &["add", "wang", "--display-name", "王五", "--role", "custodian"], PASSWORD);
+    assert!(o.status.success(), "{}", text(&o));
+    let (vol, _) =
+        st.sim("K2", &["--serial", "K600002", "--sessions", "1", "--segments", "1", "--segment-bytes", "20000"]);
+    st.dock(&vol, "K600002");
+    st.wait_finished("K600002");
+    let b = Driver::start();
+    b.sign_in(&base, "wang", PASSWORD);
+    b.text_when("#to-devices", "记录仪登记");
+    b.click("#to-devices");
+    b.type_into("#reg-serial", "K600002");
+    b.type_into("#reg-officer", "012345");
+    b.type_into("#reg-name", "张三");
+    b.click("#register");
+    b.text_when("#done", "已登记");
+    assert!(b.text("#devices").contains("张三 (012345)"), "{}", b.text("#devices"));
+    b.go(&format!("{base}/duty"));
+    b.type_into("#out-serial", "K600002");
+    b.type_into("#out-officer", "012345");
+    b.click("#hand-out");
+    b.text_when("#done", "已发放");
+    assert!(b.text("#binding-1").contains("K600002"), "{}", b.text("#bindings"));
+    b.screenshot("duty");
+    b.go(&format!("{base}/alarms"));
+    b.text_when("#dockings", "K600002");
+    drop(b);
+    assert_eq!(events(&st, "duty_checked_out")[0].0, "account:wang");
+    st.assert_log_verifies();
+    st.stop();
+}

@@ -46,6 +46,8 @@ pub struct Recording {
     pub verdicts: BTreeMap<String, u32>,
     /// Gaps inside it nobody has explained yet (R6).
     pub unexplained_gaps: u32,
+    /// Those gaps, to explain (`gap_explain`).
+    pub gaps: Vec<OpenGap>,
     /// The cases it is filed under.
     pub cases: Vec<String>,
     /// Its current description, if any.
@@ -56,6 +58,19 @@ pub struct Recording {
     pub class: String,
     /// Its deadline: station time, or permanent.
     pub deadline: String,
+}
+
+/// A gap in recording nobody has explained yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenGap {
+    /// The gap's number (for `gap_explain`).
+    pub id: i64,
+    /// From, the recorder's time.
+    pub from: String,
+    /// To, the recorder's time.
+    pub to: String,
+    /// How long, seconds.
+    pub seconds: i64,
 }
 
 /// A description as shown.
@@ -119,6 +134,7 @@ pub fn mine(ctx: &Ctx<'_>, a: &MineArgs) -> Result<Vec<Recording>, ApiError> {
     let since = (chrono::Utc::now() - chrono::TimeDelta::days(i64::from(days))).with_timezone(&tz).naive_local();
     let mut catalog = ctx.catalog()?;
     let rows = super::retention::record_deadlines(&mut catalog, ctx.config)?;
+    let open_gaps = catalog.gaps(true)?;
     let mut out = Vec::new();
     for row in rows.iter().rev() {
         let r = &row.recording;
@@ -158,6 +174,11 @@ pub fn mine(ctx: &Ctx<'_>, a: &MineArgs) -> Result<Vec<Recording>, ApiError> {
             files: r.files.iter().map(|f| f.path.clone()).collect(),
             verdicts,
             unexplained_gaps: row.facts.unexplained_gaps,
+            gaps: open_gaps
+                .iter()
+                .filter(|g| format!("{}/{}", g.serial, g.session) == r.id)
+                .map(|g| OpenGap { id: g.id, from: g.from.clone(), to: g.to.clone(), seconds: g.duration_ms / 1000 })
+                .collect(),
             cases: r.cases.clone(),
             description,
             flags,

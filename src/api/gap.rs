@@ -218,9 +218,12 @@ impl From<crate::catalog::Exemption> for Exemption {
 pub fn list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<Vec<Gap>, ApiError> {
     let catalog = ctx.catalog()?;
     let statements = catalog.gap_statements()?;
+    let officers = officers_of_recordings(&catalog, ctx)?;
     Ok(catalog
         .gaps(args.open)?
         .into_iter()
+        // An officer sees the gaps in their own footage only.
+        .filter(|g| officers.as_ref().is_none_or(|o| own(o, ctx, &g.serial, &g.session)))
         .map(|g| {
             let s = statements.iter().find(|s| s.gap == g.id);
             Gap {
@@ -242,6 +245,29 @@ pub fn list(ctx: &Ctx<'_>, args: &ListArgs) -> Result<Vec<Gap>, ApiError> {
             }
         })
         .collect())
+}
+
+/// For a caller acting as an officer, each recording's officer (`SERIAL/SESSION` to badge);
+/// `None` for the other roles, who see every gap.
+fn officers_of_recordings(
+    catalog: &crate::catalog::Catalog,
+    ctx: &Ctx<'_>,
+) -> Result<Option<std::collections::HashMap<String, Option<String>>>, ApiError> {
+    if ctx.actor.role != crate::custody::event::Role::Officer {
+        return Ok(None);
+    }
+    Ok(Some(catalog.recordings()?.into_iter().map(|r| (r.recording.id, r.recording.officer)).collect()))
+}
+
+/// Whether the gap in `serial`'s `session` is in the calling officer's own footage.
+fn own(
+    officers: &std::collections::HashMap<String, Option<String>>,
+    ctx: &Ctx<'_>,
+    serial: &str,
+    session: &str,
+) -> bool {
+    let mine = ctx.caller.officer.as_deref();
+    mine.is_some() && officers.get(&format!("{serial}/{session}")).is_some_and(|o| o.as_deref() == mine)
 }
 
 /// Takes the one file an operation accepts under `name`; any other file is invalid.
@@ -273,11 +299,22 @@ pub fn explain(ctx: &Ctx<'_>, args: &Explain, files: Files) -> Result<Explained,
         ));
     }
     let mut catalog = ctx.catalog()?;
-    if !catalog.gaps(true)?.iter().any(|g| g.id == args.id) {
+    let Some(gap) = catalog.gaps(true)?.into_iter().find(|g| g.id == args.id) else {
         return Err(ApiError::not_found(format!(
             "no unexplained gap {} (see `evidock gap list --open`); an explanation stands unless the head rejects it / 无待说明的中断 {}",
             args.id, args.id
         )));
+    };
+    if let Some(officers) = officers_of_recordings(&catalog, ctx)? {
+        // An officer explains, in their own name, a gap in their own footage.
+        let badge = ctx.caller.officer.as_deref().unwrap_or("-");
+        if !own(&officers, ctx, &gap.serial, &gap.session) || args.by.trim() != badge {
+            return Err(ApiError::refused(format!(
+                "gap {} is not in the footage of officer {badge}, or the explanation is not theirs: an officer explains \
+                 their own gaps, in their own name / 执法人员只能以本人名义说明本人录像中的中断",
+                args.id
+            )));
+        }
     }
     let scan = match scan_fd {
         Some(fd) => Some(store_scan(ctx.config, args.id, std::fs::File::from(fd))?),

@@ -264,8 +264,11 @@ impl Op {
             Op::ReplicateRecall => FILERS,
             Op::LogQuery | Op::LogTail => READERS,
             Op::CaseHistory => &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian],
-            Op::GapList | Op::GapExemptions => ANY,
-            Op::GapExplain | Op::GapExempt => FILERS,
+            Op::GapExemptions => ANY,
+            // An officer lists and explains the gaps in their own footage.
+            Op::GapList => ANY_OR_OFFICER,
+            Op::GapExplain => &[Role::Custodian, Role::Archivist, Role::Officer],
+            Op::GapExempt => FILERS,
             Op::GapReview | Op::GapExemptApprove => &[Role::Approver],
             // An officer acts on their own footage only (each operation checks whose it is).
             Op::FootageMine => &[Role::Officer, Role::Custodian, Role::Archivist, Role::Supervisor],

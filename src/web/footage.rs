@@ -37,6 +37,7 @@ fn done_notice(done: &str) -> Option<&'static str> {
         "described" => Some("说明已保存 / the description is saved"),
         "flagged" => Some("已标记为重要，长期保存 / marked important: kept long-term"),
         "filed" => Some("已归入案件 / filed into the case"),
+        "explained" => Some("中断说明已保存 / the gap's explanation is saved"),
         _ => None,
     }
 }
@@ -83,6 +84,10 @@ pub struct Change {
     reason: String,
     #[serde(default)]
     case: String,
+    #[serde(default)]
+    gap: i64,
+    #[serde(default)]
+    text: String,
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -112,6 +117,7 @@ async fn change(w: &Shared, headers: &HeaderMap, form: &Change, what: &'static s
     let done = match &request {
         api::Request::Describe(_) => "described",
         api::Request::RetentionFlag(_) => "flagged",
+        api::Request::GapExplain(_) => "explained",
         _ => "filed",
     };
     match w.call(&session, request).await {
@@ -152,6 +158,17 @@ pub(super) async fn assign(State(w): State<Arc<Shared>>, headers: HeaderMap, For
     change(&w, &headers, &f, "case_assign", request).await
 }
 
+/// `POST /mine/explain`: a written explanation of a gap, in the name of the officer whose
+/// footage it is (an officer: themselves).
+pub(super) async fn explain(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<Change>) -> Response {
+    let by = match &w.session(&headers).await {
+        Some((_, s)) if s.account.roles.contains(&Role::Officer) => s.account.badge.clone().unwrap_or_default(),
+        _ => f.officer.trim().to_string(),
+    };
+    let request = api::Request::GapExplain(api::gap::Explain { id: f.gap, text: f.text.clone(), by });
+    change(&w, &headers, &f, "gap_explain", request).await
+}
+
 /// The hidden fields every form of a recording carries.
 fn hidden(who: &Session, recording: &str, officer: &str) -> String {
     format!(
@@ -186,7 +203,7 @@ fn recording(who: &Session, officer: &str, i: usize, r: &Recording) -> String {
     if r.unexplained_gaps > 0 {
         let _ = write!(
             out,
-            "<dt>中断 <small>Gaps</small></dt><dd class=\"gaps\">{} 处未说明 <small>unexplained</small></dd>",
+            "<dt>中断 <small>Gaps</small></dt><dd class=\"gaps\" id=\"gaps-{i}\">{} 处未说明 <small>unexplained</small></dd>",
             r.unexplained_gaps
         );
     }
@@ -235,6 +252,21 @@ fn recording(who: &Session, officer: &str, i: usize, r: &Recording) -> String {
         c = value(d.map(|d| &d.content)),
         p = value(d.map(|d| &d.place)),
     );
+    for (k, g) in r.gaps.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<form method=\"post\" action=\"/mine/explain\" class=\"change gap\">{h}\
+             <input type=\"hidden\" name=\"gap\" value=\"{id}\">\
+             <label>中断 {from} – {to}（{secs} 秒）的说明 <small>Why recording stopped, {secs} s</small>\
+             <input name=\"text\" id=\"gap-text-{i}-{k}\" required maxlength=\"2000\"></label>\
+             <button type=\"submit\" id=\"explain-{i}-{k}\">提交说明 Explain</button></form>",
+            h = hidden(who, &r.id, officer),
+            id = g.id,
+            from = esc(&g.from),
+            to = esc(&g.to),
+            secs = g.seconds,
+        );
+    }
     let mut options = String::new();
     for t in Trigger::ALL {
         let _ = write!(options, "<option value=\"{}\">{}</option>", t.as_str(), esc(t.label_zh()));

@@ -157,6 +157,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mine/describe", post(footage::describe))
         .route("/mine/flag", post(footage::flag))
         .route("/mine/assign", post(footage::assign))
+        .route("/mine/explain", post(footage::explain))
         .route("/access", get(viewing::requests))
         .route("/access/request", post(viewing::ask))
         .route("/view/{id}", get(viewing::view))

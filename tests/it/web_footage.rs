@@ -396,3 +396,56 @@ fn in_a_browser_a_view_is_refused_without_approval_and_streams_with_it() {
     st.assert_log_verifies();
     st.stop();
 }
+
+#[test]
+fn r6_an_officer_explains_a_gap_in_their_own_footage_from_the_page() {
+    let (mut st, base) = web_station("");
+    st.start();
+    add_officer(&st);
+    let o = account(&st, &["add", "li", "--display-name", "李四", "--badge", "054321", "--role", "officer"], PASSWORD);
+    assert!(o.status.success(), "{}", text(&o));
+    let (vol, _) = st.sim(
+        "G1",
+        &["--serial", "G100001", "--badge", "012345", "--segments", "3", "--segment-bytes", "10000", "--fault", "gap"],
+    );
+    st.dock(&vol, "G100001");
+    st.wait_finished("G100001");
+    let zhang = session_of(&base, "zhang");
+    let html = get(&base, "/mine", &zhang).into_string().unwrap();
+    assert!(html.contains("id=\"gaps-0\">1 处未说明") && html.contains("id=\"explain-0-0\""), "{html}");
+    let csrf = csrf_field(&html);
+    let gap = html.split("name=\"gap\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let rec = recording_of(&st, "G100001");
+
+    // Another officer may neither see it nor explain it.
+    let li = session_of(&base, "li");
+    assert!(!get(&base, "/mine", &li).into_string().unwrap().contains("explain-0-0"));
+    let lcsrf = csrf_field(&get(&base, "/mine", &li).into_string().unwrap());
+    let r = post(
+        &base,
+        "/mine/explain",
+        &li,
+        &[("csrf", &lcsrf), ("recording", &rec), ("gap", &gap), ("text", "不是我的")],
+    );
+    assert_eq!(r.status(), 403);
+    assert!(r.into_string().unwrap().contains("执法人员只能以本人名义说明本人录像中的中断"));
+
+    // Its officer explains it, in their own name; the gap is no longer open.
+    let r = post(
+        &base,
+        "/mine/explain",
+        &zhang,
+        &[("csrf", &csrf), ("recording", &rec), ("gap", &gap), ("text", "电池耗尽，更换电池后继续录像")],
+    );
+    assert_eq!((r.status(), r.header("location")), (303, Some("/mine?done=explained")));
+    let explained = events(&st, "gap_explained");
+    assert_eq!(explained.len(), 1, "{explained:?}");
+    assert_eq!((explained[0].0.as_str(), explained[0].2.as_deref()), ("account:zhang", Some("012345")));
+    let html = get(&base, "/mine?done=explained", &zhang).into_string().unwrap();
+    assert!(html.contains("中断说明已保存") && !html.contains("id=\"explain-0-0\""), "{html}");
+    let open = st.evidock(&["gap", "list", "--open"]);
+    assert!(open.status.success(), "{}", text(&open));
+    assert_eq!(String::from_utf8_lossy(&open.stdout).trim(), "", "no open gap left");
+    st.assert_log_verifies();
+    st.stop();
+}

@@ -1,5 +1,6 @@
-//! `describe`, `case_assign`: what is said of footage and where it is filed (R4, R13; S4 §23),
-//! and the case folders' labels and manifests that follow both (S3 §26, INV-33).
+//! `case_create`, `case_list`, `describe`, `case_assign`: cases, what is said of footage and
+//! where it is filed (R4, R13; S4 §23), and the case folders' labels and manifests that follow
+//! (S3 §26, INV-33).
 //!
 //! Officers act on their own footage only: a recording made on a recorder assigned to them
 //! then, filed only into a case that names them as a handling officer. Custodians and
@@ -11,9 +12,130 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, Ctx};
 use crate::archive::assign;
 use crate::archive::casefolder::{self, CaseSheet, ChainEntry, Made, SegmentEntry, SheetFile};
-use crate::catalog::{ArchivedFile, Case, Catalog, DescribedTarget, DescriptionText};
+use crate::catalog::{ArchivedFile, Case, CaseKind, CaseLabel, Catalog, DescribedTarget, DescriptionText};
 use crate::config::Config;
 use crate::custody::event::Role;
+
+/// A case's label: create a case with it (`case_create`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Label {
+    /// The case number, e.g. 宜卫罚〔2024〕12号.
+    pub number: String,
+    /// The party (当事人).
+    #[serde(default)]
+    pub party: Option<String>,
+    /// The handling officers' numbers.
+    #[serde(default)]
+    pub officers: Vec<String>,
+    /// `penalty`, `coercive`, `inspection`, `permit` or `other` (default).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// On-site windows, `[FROM, TO]`, station time `YYYY-MM-DDThh:mm[:ss]`.
+    #[serde(default)]
+    pub windows: Vec<[String; 2]>,
+}
+
+/// The case created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    /// Its number.
+    pub number: String,
+    /// Its folder's name under each day.
+    pub folder: String,
+}
+
+/// One case, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    /// Its number.
+    pub number: String,
+    /// The party.
+    pub party: Option<String>,
+    /// `penalty`, …
+    pub kind: String,
+    /// In Chinese.
+    pub kind_zh: String,
+    /// The handling officers' numbers.
+    pub officers: Vec<String>,
+    /// Files filed into it.
+    pub files: usize,
+}
+
+fn parse_time(s: &str) -> Result<chrono::NaiveDateTime, ApiError> {
+    let s = s.trim();
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
+        .map_err(|_| {
+            ApiError::invalid(format!("{s:?}: expected YYYY-MM-DDThh:mm[:ss] / 时间格式应为 YYYY-MM-DDThh:mm"))
+        })
+}
+
+impl Label {
+    /// The label the catalogue stores.
+    ///
+    /// # Errors
+    /// [`super::ErrorKind::Invalid`] for an unknown kind or a time that is not one.
+    pub fn label(&self) -> Result<CaseLabel, ApiError> {
+        let kind = match self.kind.as_deref().map(str::trim).filter(|k| !k.is_empty()) {
+            None => CaseKind::Other,
+            Some(k) => CaseKind::parse(k).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "kind {k:?}: expected penalty, coercive, inspection, permit or other / 案件类别不正确"
+                ))
+            })?,
+        };
+        let windows = self
+            .windows
+            .iter()
+            .map(|[a, b]| Ok((parse_time(a)?, parse_time(b)?)))
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok(CaseLabel {
+            number: self.number.trim().to_string(),
+            party: self.party.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_string),
+            officers: self.officers.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect(),
+            kind,
+            windows,
+        })
+    }
+}
+
+/// Creates a case (`case_created`).
+///
+/// # Errors
+/// [`super::ErrorKind::Invalid`] for a number that cannot be a folder name, an unknown kind, a
+/// window that ends before it starts; [`super::ErrorKind::Conflict`] for a number that exists.
+pub fn create(ctx: &Ctx<'_>, a: &Label) -> Result<Created, ApiError> {
+    let label = a.label()?;
+    let mut catalog = ctx.catalog()?;
+    if catalog.case(&label.number).is_ok() {
+        return Err(ApiError::conflict(format!("case {} already exists / 案件已存在", label.number)));
+    }
+    catalog.create_case(&label)?;
+    let case = catalog.case(&label.number)?;
+    Ok(Created { number: case.label.number, folder: case.folder })
+}
+
+/// Every case, by number.
+///
+/// # Errors
+/// When the catalogue cannot be read.
+pub fn list(ctx: &Ctx<'_>, _a: &super::NoArgs) -> Result<Vec<CaseSummary>, ApiError> {
+    let catalog = ctx.catalog()?;
+    let mut out = Vec::new();
+    for n in catalog.case_numbers()? {
+        let c = catalog.case(&n)?;
+        out.push(CaseSummary {
+            number: c.label.number,
+            party: c.label.party,
+            kind: c.label.kind.as_str().to_string(),
+            kind_zh: c.label.kind.label_zh().to_string(),
+            officers: c.label.officers,
+            files: c.files.len(),
+        });
+    }
+    Ok(out)
+}
 
 /// Describe a case or one recording (S4 §23): the party or object (执法对象), what was done
 /// (执法内容), where the evidence was taken (取证地点). A new description supersedes the last,

@@ -101,6 +101,10 @@ pub enum Request {
     AccessRequest(access::NewRequest),
     /// The access requests the caller sees.
     AccessList(access::ListArgs),
+    /// A new case (R4).
+    CaseCreate(cases::Label),
+    /// Every case.
+    CaseList(NoArgs),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -166,6 +170,10 @@ pub enum Reply {
     AccessRequest(access::Requested),
     /// The requests, oldest first.
     AccessList(Vec<access::Request>),
+    /// The case created.
+    CaseCreate(cases::Created),
+    /// The cases, by number.
+    CaseList(Vec<cases::CaseSummary>),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -200,6 +208,8 @@ pub enum Op {
     RetentionFlag,
     AccessRequest,
     AccessList,
+    CaseCreate,
+    CaseList,
 }
 
 /// Every role a person can hold.
@@ -217,7 +227,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 29] = [
+    pub const ALL: [Op; 31] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -247,6 +257,8 @@ impl Op {
         Op::RetentionFlag,
         Op::AccessRequest,
         Op::AccessList,
+        Op::CaseCreate,
+        Op::CaseList,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -276,6 +288,8 @@ impl Op {
             Op::RetentionFlag => &[Role::Archivist, Role::Supervisor, Role::Officer],
             // An officer asks for, and sees, their own (R9).
             Op::AccessRequest | Op::AccessList => ANY_OR_OFFICER,
+            Op::CaseCreate => FILERS,
+            Op::CaseList => ANY,
         }
     }
 
@@ -311,6 +325,8 @@ impl Op {
             Op::RetentionFlag => "retention_flag",
             Op::AccessRequest => "access_request",
             Op::AccessList => "access_list",
+            Op::CaseCreate => "case_create",
+            Op::CaseList => "case_list",
         }
     }
 
@@ -366,6 +382,8 @@ impl Request {
             Request::RetentionFlag(_) => Op::RetentionFlag,
             Request::AccessRequest(_) => Op::AccessRequest,
             Request::AccessList(_) => Op::AccessList,
+            Request::CaseCreate(_) => Op::CaseCreate,
+            Request::CaseList(_) => Op::CaseList,
         }
     }
 
@@ -414,6 +432,8 @@ impl Reply {
             Reply::RetentionFlag(_) => Op::RetentionFlag,
             Reply::AccessRequest(_) => Op::AccessRequest,
             Reply::AccessList(_) => Op::AccessList,
+            Reply::CaseCreate(_) => Op::CaseCreate,
+            Reply::CaseList(_) => Op::CaseList,
         }
     }
 }
@@ -666,6 +686,8 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::RetentionFlag(a) => retention::flag(&ctx, &a).map(Reply::RetentionFlag),
         Request::AccessRequest(a) => access::request(&ctx, &a).map(Reply::AccessRequest),
         Request::AccessList(a) => access::list(&ctx, &a).map(Reply::AccessList),
+        Request::CaseCreate(a) => cases::create(&ctx, &a).map(Reply::CaseCreate),
+        Request::CaseList(a) => cases::list(&ctx, &a).map(Reply::CaseList),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

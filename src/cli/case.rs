@@ -140,10 +140,6 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
     }
     let mut catalog = super::open_catalog_as_user(config)?;
     match cmd {
-        CaseCommand::Create(args) => {
-            catalog.create_case(&args.label())?;
-            crate::outln!("case {} created / 案件已创建", args.number.trim());
-        }
         CaseCommand::Label(args) => {
             catalog.label_case(&args.label())?;
             cases::refresh(config, &catalog, args.number.trim())?;
@@ -172,15 +168,10 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        CaseCommand::Describe { .. } | CaseCommand::Assign { .. } => {
+        CaseCommand::Describe { .. } | CaseCommand::Assign { .. } | CaseCommand::Create(_) | CaseCommand::List => {
             anyhow::bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)")
         }
         CaseCommand::CheckFolder { .. } => unreachable!("handled above"),
-        CaseCommand::List => {
-            for n in catalog.case_numbers()? {
-                crate::outln!("{n}");
-            }
-        }
         CaseCommand::Show { number, json } => {
             let case = catalog.case(number)?;
             let sheet = cases::sheet(config, &catalog, &case)?;
@@ -260,8 +251,8 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The typed operation a `case` command is a front end of: `describe` (but its history) and
-/// `assign`; `None` for the others (still command-line words).
+/// The typed operation a `case` command is a front end of: `create`, `list`, `describe` (but
+/// its history) and `assign`; `None` for the others (still command-line words).
 pub fn request(cmd: &CaseCommand) -> Option<Request> {
     match cmd {
         CaseCommand::Describe { number, recording, subject, content, place, history: false } => {
@@ -273,6 +264,18 @@ pub fn request(cmd: &CaseCommand) -> Option<Request> {
                 place: place.clone(),
             }))
         }
+        CaseCommand::Create(l) => Some(Request::CaseCreate(cases::Label {
+            number: l.number.clone(),
+            party: l.party.clone(),
+            officers: l.officers.clone(),
+            kind: Some(l.kind.as_str().to_string()),
+            windows: l
+                .windows
+                .iter()
+                .map(|(a, b)| [a.format("%Y-%m-%dT%H:%M:%S").to_string(), b.format("%Y-%m-%dT%H:%M:%S").to_string()])
+                .collect(),
+        })),
+        CaseCommand::List => Some(Request::CaseList(crate::api::NoArgs {})),
         CaseCommand::Assign { number, files, sessions, segments } => Some(Request::CaseAssign(cases::Assign {
             number: number.clone(),
             files: files.clone(),
@@ -293,6 +296,12 @@ pub fn run_typed(cmd: &CaseCommand, link: &Link<'_>) -> anyhow::Result<ExitCode>
     };
     match link.call(request)? {
         Reply::Describe(d) => crate::outln!("{} described (#{}) / 已填写说明", d.target, d.id),
+        Reply::CaseCreate(c) => crate::outln!("case {} created / 案件已创建", c.number),
+        Reply::CaseList(list) => {
+            for c in &list {
+                crate::outln!("{}", c.number);
+            }
+        }
         Reply::CaseAssign(a) => {
             for path in &a.filed {
                 crate::outln!("{path}");

@@ -90,11 +90,11 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Account(_) => Rule::Station(&[Role::Admin]),
         Command::Case(history::CaseCommand::History(_)) => Rule::Station(crate::api::Op::CaseHistory.roles()),
         Command::Case(history::CaseCommand::Case(c)) => match c {
-            C::Describe { history: false, .. } | C::Assign { .. } => {
+            C::Describe { history: false, .. } | C::Assign { .. } | C::Create(_) | C::List => {
                 Rule::Station(super::case::request(c).map_or(FILERS, |r| r.op().roles()))
             }
-            C::Create(_) | C::Label(_) => Rule::Station(FILERS),
-            C::List | C::Show { .. } | C::Propose { .. } | C::Describe { .. } => Rule::Station(ANY),
+            C::Label(_) => Rule::Station(FILERS),
+            C::Show { .. } | C::Propose { .. } | C::Describe { .. } => Rule::Station(ANY),
             C::CheckFolder { .. } => Rule::Local,
         },
         Command::Gap(g) => Rule::Station(super::gap::request(g).op().roles()),
@@ -847,7 +847,7 @@ mod tests {
         assert_eq!(rule(&parse(&["duty", "approve", "1"])), Rule::Station(&[Role::Approver]));
         assert_eq!(rule(&parse(&["replicate", "status"])), Rule::Station(Op::ReplicateStatus.roles()));
         assert_eq!(typed(&parse(&["status", "--watch"])).map(|r| r.op()), Some(Op::Status));
-        assert!(typed(&parse(&["case", "list"])).is_none(), "still transitional");
+        assert!(typed(&parse(&["case", "show", "X"])).is_none(), "still transitional");
     }
 
     #[test]

@@ -403,3 +403,120 @@ pub fn render_duty(who: &Session, list: &[Binding], notice: Option<&str>, refuse
     body.push_str("<p><a href=\"/\">返回 Back</a></p>");
     page("领用与归队 Duty · evidock", Some(who), &body)
 }
+
+/// `GET /cases`: every case, each linked to its chain of custody, and (for a custodian or
+/// archivist) the form to create one.
+pub(super) async fn cases(State(w): State<Arc<Shared>>, headers: HeaderMap, Query(q): Query<Notice>) -> Response {
+    let Some((_, s)) = w.session(&headers).await else {
+        return see_other("/login");
+    };
+    match w.call(&s, api::Request::CaseList(api::NoArgs {})).await {
+        Ok(api::Reply::CaseList(list)) => {
+            let text = (q.done == "created").then_some("案件已创建 / the case is created");
+            Html(render_cases(&s, &list, text)).into_response()
+        }
+        Ok(other) => unexpected(&other),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The case form, as the browser sends it.
+#[derive(Debug, Default, Deserialize)]
+pub struct CaseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    party: String,
+    /// Officer numbers, separated by commas or spaces.
+    #[serde(default)]
+    officers: String,
+    #[serde(default)]
+    kind: String,
+    /// The on-site window, `datetime-local` values.
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// `POST /cases/create`.
+pub(super) async fn create_case(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<CaseForm>) -> Response {
+    let session = match w.changing(&headers, &f.csrf, "case_create").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let windows = match (opt(&f.from), opt(&f.to)) {
+        (Some(a), Some(b)) => vec![[a, b]],
+        (None, None) => Vec::new(),
+        _ => {
+            return api_error_page(&ApiError::invalid(
+                "give both ends of the on-site window, or neither / 现场时段须同时填写起止时间",
+            ))
+        }
+    };
+    let request = api::Request::CaseCreate(api::cases::Label {
+        number: f.number.trim().to_string(),
+        party: opt(&f.party),
+        officers: f.officers.split([',', ' ', '，', '、']).filter_map(opt).collect(),
+        kind: opt(&f.kind),
+        windows,
+    });
+    match w.call(&session, request).await {
+        Ok(_) => see_other("/cases?done=created"),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The cases page.
+pub fn render_cases(who: &Session, list: &[api::cases::CaseSummary], notice: Option<&str>) -> String {
+    let mut body = String::from("<h1>案件 <small>Cases</small></h1>");
+    if let Some(n) = notice {
+        let _ = write!(body, "<p class=\"done\" id=\"done\">{}</p>", esc(n));
+    }
+    body.push_str(
+        "<table id=\"cases\"><thead><tr><th>案件编号 Number</th><th>当事人 Party</th><th>类别 Kind</th>\
+         <th>承办人员 Officers</th><th>录像 Files</th><th>保管链 Custody</th></tr></thead><tbody>",
+    );
+    for c in list {
+        let _ = write!(
+            body,
+            "<tr><td>{number}</td><td>{party}</td><td>{kind_zh} <small>{kind}</small></td><td>{officers}</td><td>{files}</td>\
+             <td><a href=\"/case/{link}/history\">证据保管链 <small>history</small></a></td></tr>",
+            number = esc(&c.number),
+            party = esc(c.party.as_deref().unwrap_or("—")),
+            kind_zh = esc(&c.kind_zh),
+            kind = esc(&c.kind),
+            officers = esc(&c.officers.join("，")),
+            files = c.files,
+            link = esc(&super::archive::percent(&c.number)),
+        );
+    }
+    if list.is_empty() {
+        body.push_str("<tr><td colspan=\"6\">尚无案件 / no case yet</td></tr>");
+    }
+    body.push_str("</tbody></table>");
+    if Op::CaseCreate.roles().iter().any(|r| who.account.roles.contains(r)) {
+        let mut kinds = String::new();
+        for k in ["penalty", "coercive", "inspection", "permit", "other"] {
+            let zh = crate::catalog::CaseKind::parse(k).map_or(k, |c| c.label_zh());
+            let _ = write!(kinds, "<option value=\"{k}\">{zh}</option>");
+        }
+        let _ = write!(
+            body,
+            "<h2>新建案件 <small>New case</small></h2>\
+             <form method=\"post\" action=\"/cases/create\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>案件编号 <small>Number</small><input name=\"number\" id=\"case-number\" required placeholder=\"宜卫罚〔2026〕3号\"></label>\
+             <label>当事人 <small>Party</small><input name=\"party\" id=\"case-party\"></label>\
+             <label>承办人员警号 <small>Officers (numbers)</small><input name=\"officers\" id=\"case-officers\" placeholder=\"012345，054321\"></label>\
+             <label>类别 <small>Kind</small><select name=\"kind\" id=\"case-kind\">{kinds}</select></label>\
+             <label>现场开始 <small>On site from</small><input type=\"datetime-local\" name=\"from\" id=\"case-from\"></label>\
+             <label>现场结束 <small>to</small><input type=\"datetime-local\" name=\"to\" id=\"case-to\"></label>\
+             <button type=\"submit\" id=\"create-case\">新建 Create</button></form>",
+            csrf = esc(&who.csrf),
+        );
+    }
+    body.push_str("<p><a href=\"/\">返回 Back</a></p>");
+    page("案件 Cases · evidock", Some(who), &body)
+}

@@ -150,6 +150,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/devices/register", post(custodian::register))
         .route("/devices/retire", post(custodian::retire))
         .route("/alarms", get(custodian::alarms))
+        .route("/cases", get(custodian::cases))
+        .route("/cases/create", post(custodian::create_case))
         .route("/duty", get(custodian::duty))
         .route("/duty/out", post(custodian::out))
         .route("/duty/return", post(custodian::returned))

@@ -79,11 +79,44 @@ fn a_custodian_registers_hands_out_takes_back_and_retires_from_the_page() {
     let html = get(&base, "/devices", &zhang);
     assert_eq!(html.status(), 403, "the registry is the custodians'");
     assert_eq!(get(&base, "/duty", &zhang).status(), 403, "the bindings are the custodians'");
+    assert_eq!(get(&base, "/cases", &zhang).status(), 403, "the case list is the station's roles'");
     let zcsrf = csrf_field(&get(&base, "/", &zhang).into_string().unwrap());
     let r = post(&base, "/duty/out", &zhang, &[("csrf", &zcsrf), ("serial", "K600001"), ("officer", "012345")]);
     assert_eq!(r.status(), 403);
     let refused = events(&st, "call_refused");
     assert!(refused.iter().any(|e| e.0 == "account:zhang" && e.3["command"] == "duty out"), "{refused:?}");
+
+    // A case, in Chinese, with its handling officer and on-site window.
+    let case = [
+        ("csrf", csrf.as_str()),
+        ("number", "宜卫罚〔2026〕9号"),
+        ("party", "某某商行"),
+        ("officers", "012345，054321"),
+        ("kind", "penalty"),
+        ("from", "2026-03-02T08:00"),
+        ("to", "2026-03-02T09:30"),
+    ];
+    let r = post(&base, "/cases/create", &wang, &case);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/cases?done=created")));
+    let created = events(&st, "case_created");
+    assert_eq!((created.len(), created[0].0.as_str()), (1, "account:wang"));
+    assert_eq!(created[0].3["officers"], serde_json::json!(["012345", "054321"]));
+    let html = get(&base, "/cases?done=created", &wang).into_string().unwrap();
+    assert!(html.contains("案件已创建") && html.contains("宜卫罚〔2026〕9号") && html.contains("行政处罚"), "{html}");
+    assert_eq!(post(&base, "/cases/create", &wang, &case).status(), 409, "a number that exists");
+    let r = post(&base, "/cases/create", &wang, &[("csrf", &csrf), ("number", "宜卫罚〔2026〕10号"), ("kind", "whim")]);
+    assert_eq!(r.status(), 400);
+    assert!(r.into_string().unwrap().contains("案件类别不正确"));
+    let r = post(
+        &base,
+        "/cases/create",
+        &wang,
+        &[("csrf", &csrf), ("number", "宜卫罚〔2026〕10号"), ("from", "2026-03-02T08:00")],
+    );
+    assert_eq!(r.status(), 400, "half a window");
+    assert_eq!(events(&st, "case_created").len(), 1);
+    let o = st.evidock(&["case", "list"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "宜卫罚〔2026〕9号", "{}", text(&o));
 
     // Retired, with the reason.
     let r = post(&base, "/devices/retire", &wang, &[("csrf", &csrf), ("serial", "K600001"), ("reason", "屏幕损坏")]);
@@ -125,6 +158,12 @@ fn in_a_browser_a_custodian_registers_a_recorder_and_hands_it_out() {
     b.text_when("#done", "已发放");
     assert!(b.text("#binding-1").contains("K600002"), "{}", b.text("#bindings"));
     b.screenshot("duty");
+    b.go(&format!("{base}/cases"));
+    b.type_into("#case-number", "宜卫罚〔2026〕11号");
+    b.type_into("#case-officers", "012345");
+    b.click("#create-case");
+    b.text_when("#done", "案件已创建");
+    assert!(b.text("#cases").contains("宜卫罚〔2026〕11号"), "{}", b.text("#cases"));
     b.go(&format!("{base}/alarms"));
     b.text_when("#dockings", "K600002");
     drop(b);

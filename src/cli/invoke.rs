@@ -47,8 +47,7 @@ const ANY: &[Role] = &[Role::Archivist, Role::Supervisor, Role::Approver, Role::
 const READERS: &[Role] = &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Admin];
 const FILERS: &[Role] = &[Role::Custodian, Role::Archivist];
 /// [`ANY`], or an officer named in `[officers]` acting on their own footage ([`Role::Officer`]).
-const ANY_OR_OFFICER: &[Role] =
-    &[Role::Archivist, Role::Supervisor, Role::Approver, Role::Custodian, Role::Admin, Role::Officer];
+use crate::api::ANY_OR_OFFICER;
 
 /// The rule of a command. Exhaustive: a new command must be placed here before it compiles.
 pub fn rule(cmd: &Command) -> Rule {

@@ -96,6 +96,16 @@ pub(crate) fn sign_in(base: &str, name: &str, password: &str) -> ureq::Response 
     ]))
 }
 
+/// Posts `form` to `path` as `session`.
+pub(crate) fn post(base: &str, path: &str, session: &str, form: &[(&str, &str)]) -> ureq::Response {
+    answer(agent().post(&format!("{base}{path}")).set("Cookie", &format!("evidock_session={session}")).send_form(form))
+}
+
+/// Signs `name` in with the test password; the session token.
+pub(crate) fn session_of(base: &str, name: &str) -> String {
+    set_cookie(&sign_in(base, name, PASSWORD), "evidock_session").expect("signed in").0
+}
+
 pub(crate) fn get(base: &str, path: &str, session: &str) -> ureq::Response {
     answer(agent().get(&format!("{base}{path}")).set("Cookie", &format!("evidock_session={session}")).call())
 }

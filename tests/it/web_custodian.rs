@@ -1,21 +1,11 @@
-//! The custodian's day on the station's web page (docs/WEB.md; R1, R3, R12, R14): registering
-//! and retiring a recorder, handing one out after its health check and recording the return,
-//! and the alarms and recent dockings, each through the station API as the signed-in
+//! The custodian's day on the station's web page (docs/WEB.md; R1, R3, R4, R12, R14):
+//! registering and retiring a recorder, handing one out after its health check and recording
+//! the return, creating a case, and the alarms and recent dockings, each through the station API as the signed-in
 //! account, each change a custody event naming them; an officer refused; a form without its
 //! CSRF token refused. Over plain HTTP, and in headless Chromium.
 
 use crate::support::text;
-use crate::web::{
-    account, add_officer, agent, answer, csrf_field, events, get, set_cookie, sign_in, web_station, Driver, PASSWORD,
-};
-
-fn post(base: &str, path: &str, session: &str, form: &[(&str, &str)]) -> ureq::Response {
-    answer(agent().post(&format!("{base}{path}")).set("Cookie", &format!("evidock_session={session}")).send_form(form))
-}
-
-fn session_of(base: &str, name: &str) -> String {
-    set_cookie(&sign_in(base, name, PASSWORD), "evidock_session").expect("signed in").0
-}
+use crate::web::{account, add_officer, csrf_field, events, get, post, session_of, web_station, Driver, PASSWORD};
 
 #[test]
 fn a_custodian_registers_hands_out_takes_back_and_retires_from_the_page() {

@@ -1,28 +1,21 @@
-//! The officer's own footage on the station's web page (`/mine`; docs/WEB.md; R4, R7, R12,
-//! S4 §23): the real daemon, real dockings, station accounts; an officer describes their own
-//! recording, marks it important and files it into a case that names them, each through the
-//! station API as the signed-in account, each a custody event naming them; footage that is not
-//! theirs, a case that does not name them and a form without its CSRF token are refused and
-//! recorded. Over plain HTTP, and in a real browser (headless Chromium through WebDriver).
+//! The officer's own footage on the station's web page (`/mine`, `/access`, `/view`;
+//! docs/WEB.md; R4, R6, R7, R9, R12, S4 §23): the real daemon, real dockings, station
+//! accounts; an officer describes their own recording, marks it important, files it into a case
+//! that names them, explains its gaps, and views it under an approved request, streamed in
+//! ranges; each through the station API as the signed-in account, each a custody event naming
+//! them; footage that is not theirs, a case that does not name them, a view without approval
+//! and a form without its CSRF token are refused and recorded. Over plain HTTP, and in a real
+//! browser (headless Chromium through WebDriver).
 
 use serde_json::json;
 
 use crate::support::{text, Station};
 use crate::web::{
-    account, add_officer, agent, answer, csrf_field, events, get, set_cookie, sign_in, web_station, Driver, PASSWORD,
+    account, add_officer, agent, answer, csrf_field, events, get, post, session_of, web_station, Driver, PASSWORD,
 };
 
 const CASE: &str = "宜卫罚〔2026〕7号";
 const OTHER_CASE: &str = "宜卫罚〔2026〕8号";
-
-/// Posts `form` to `path` as `session`.
-fn post(base: &str, path: &str, session: &str, form: &[(&str, &str)]) -> ureq::Response {
-    answer(agent().post(&format!("{base}{path}")).set("Cookie", &format!("evidock_session={session}")).send_form(form))
-}
-
-fn session_of(base: &str, name: &str) -> String {
-    set_cookie(&sign_in(base, name, PASSWORD), "evidock_session").expect("signed in").0
-}
 
 /// The recording id of `serial`'s footage.
 fn recording_of(st: &Station, serial: &str) -> String {

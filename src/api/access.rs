@@ -193,18 +193,82 @@ pub fn marks_of(catalog: &Catalog, scope: &Scope, recs: &[RecordingRow]) -> Resu
     Ok(marks.into_iter().collect())
 }
 
+/// The roles `who` holds now: a station account's (`account:NAME`) from the catalogue, none
+/// when it is disabled or gone; anyone else's from `[roles]`.
+///
+/// # Errors
+/// When the catalogue cannot be read.
+pub fn roles_now(
+    config: &Config,
+    catalog: &Catalog,
+    who: &crate::control::roles::Identity,
+) -> Result<Vec<Role>, ApiError> {
+    match who.user.strip_prefix("account:") {
+        Some(name) => Ok(catalog
+            .accounts()?
+            .into_iter()
+            .find(|a| a.name == name && !a.disabled)
+            .map(|a| a.roles)
+            .unwrap_or_default()),
+        None => Ok(config.roles.roles_of(who)),
+    }
+}
+
+/// The tiers `who` stands at now: none without the approver role (every decision is an
+/// approver's); the approver tier, and each head tier `[access.heads]` names them in (a
+/// station account as `account:NAME`).
+///
+/// # Errors
+/// When the catalogue cannot be read.
+pub fn tiers_now(
+    config: &Config,
+    catalog: &Catalog,
+    who: &crate::control::roles::Identity,
+) -> Result<Vec<tier::Tier>, ApiError> {
+    if !roles_now(config, catalog, who)?.contains(&Role::Approver) {
+        return Ok(Vec::new());
+    }
+    let mut held = vec![tier::Tier::Approver];
+    if config.access.supervising_heads.contains(who) {
+        held.push(tier::Tier::SupervisingHead);
+    }
+    if config.access.principal_heads.contains(who) {
+        held.push(tier::Tier::PrincipalHead);
+    }
+    Ok(held)
+}
+
 /// The tiers `user` stands at now (by user name, for a decision already recorded).
-pub fn tiers_of_name(config: &Config, user: &str) -> Vec<tier::Tier> {
-    let who = crate::control::peer::identity_of_name(user);
-    config.access.tiers_of(&who, &config.roles)
+///
+/// # Errors
+/// When the catalogue cannot be read.
+pub fn tiers_of_name(config: &Config, catalog: &Catalog, user: &str) -> Result<Vec<tier::Tier>, ApiError> {
+    tiers_now(config, catalog, &crate::control::peer::identity_of_name(user))
 }
 
 /// Why an approval no longer holds because its approver no longer stands at its tier
 /// (INV-34), judged when footage leaves beside the marks (INV-21).
-pub fn tier_void_reason(config: &Config, req: &AccessRequest) -> Option<String> {
-    let State::Approved { by, .. } = &req.state else { return None };
+///
+/// # Errors
+/// When the catalogue cannot be read.
+pub fn tier_void_reason(config: &Config, catalog: &Catalog, req: &AccessRequest) -> Result<Option<String>, ApiError> {
+    let State::Approved { by, .. } = &req.state else { return Ok(None) };
     let needed = config.access.tiers.needed(req.party, req.kind);
-    tier::void_reason(req, needed, &tiers_of_name(config, by))
+    Ok(tier::void_reason(req, needed, &tiers_of_name(config, catalog, by)?))
+}
+
+/// Whether `who` may approve footage under mark `m` now: on its `approvers` and holding the
+/// approver role.
+///
+/// # Errors
+/// When the catalogue cannot be read.
+pub fn may_approve_mark(
+    config: &Config,
+    catalog: &Catalog,
+    who: &crate::control::roles::Identity,
+    m: Mark,
+) -> Result<bool, ApiError> {
+    Ok(mark_rule(config, m).approvers.contains(who) && roles_now(config, catalog, who)?.contains(&Role::Approver))
 }
 
 /// Holds an approved request against the footage's marks and its approver's rights as they
@@ -222,12 +286,20 @@ pub fn still_holds(
     use_: Kind,
 ) -> Result<(), ApiError> {
     let marks_now = marks_of(catalog, &req.scope, recs)?;
-    let approver_may = |by: &str, m: Mark| {
-        let who = crate::control::peer::identity_of_name(by);
-        mark_rule(config, m).approvers.contains(&who) && config.roles.roles_of(&who).contains(&Role::Approver)
+    let approver = match &req.state {
+        State::Approved { by, .. } => crate::control::peer::identity_of_name(by),
+        _ => crate::control::peer::identity_of_name(""),
     };
-    let reason = req.void_reason(&marks_now, approver_may);
-    let Some(reason) = reason.or_else(|| tier_void_reason(config, req)) else { return Ok(()) };
+    let mut may = std::collections::BTreeMap::new();
+    for m in &marks_now {
+        may.insert(*m, may_approve_mark(config, catalog, &approver, *m)?);
+    }
+    let reason = req.void_reason(&marks_now, |_, m| may.get(&m).copied().unwrap_or(false));
+    let reason = match reason {
+        Some(r) => Some(r),
+        None => tier_void_reason(config, catalog, req)?,
+    };
+    let Some(reason) = reason else { return Ok(()) };
     req.void(Utc::now(), reason.clone());
     catalog.update_access(
         req,
@@ -425,6 +497,88 @@ fn view_of(r: &AccessRequest, files: Vec<String>) -> Request {
         },
         files,
     }
+}
+
+/// Approve a request (an approver who is not its requester, at the tier its party and kind
+/// need, and on the approvers of every mark its footage carries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approve {
+    /// The request's number.
+    pub id: i64,
+}
+
+/// Deny a request, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deny {
+    /// The request's number.
+    pub id: i64,
+    /// Why.
+    pub reason: String,
+}
+
+/// The decision recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decided {
+    /// The request's number.
+    pub id: i64,
+    /// `approved` or `denied`.
+    pub state: String,
+    /// Until when an approval may be used (UTC, RFC 3339).
+    pub valid_until: Option<String>,
+    /// The tier the decision was taken at (`approver`, `supervising_head`, `principal_head`).
+    pub tier: Option<String>,
+}
+
+/// Approves (`access_approved`) or denies (`access_denied`) a request.
+///
+/// # Errors
+/// [`super::ErrorKind::Refused`] for a caller not on a mark's approvers, below the tier,
+/// deciding their own request or one already decided, or denying without a reason;
+/// [`super::ErrorKind::NotFound`] for an unknown request.
+pub fn decide(ctx: &Ctx<'_>, id: i64, deny: Option<&str>) -> Result<Decided, ApiError> {
+    let config = ctx.config;
+    let user = ctx.actor.user.clone();
+    let mut catalog = ctx.catalog()?;
+    expire_lapsed(&mut catalog, config)?;
+    let mut req = catalog.access(id).map_err(|e| ApiError::not_found(format!("{e} / 无此调阅申请")))?;
+    for m in &req.marks {
+        if !mark_rule(config, *m).approvers.contains(&ctx.caller.identity) {
+            return Err(ApiError::refused(format!(
+                "request #{id} covers footage marked {} ({}); {user} is not in access.{}.approvers / 涉密录像，无权审批",
+                m.as_str(),
+                m.label_zh(),
+                m.as_str().replace('-', "_")
+            )));
+        }
+    }
+    let now = Utc::now();
+    let mut at = None;
+    if req.state == State::Pending && req.requested_by != user {
+        // The decision belongs to the tier of the request's party and kind (INV-34).
+        let needed = config.access.tiers.needed(req.party, req.kind);
+        let held = tiers_now(config, &catalog, &ctx.caller.identity)?;
+        tier::check(&req, needed, &held, &user).map_err(|e| refused(&e))?;
+        at = Some(needed);
+    }
+    let details = json!({ "tier": at.map(|t| t.as_str()) });
+    // Deciding one's own request, one already decided, or a denial without its reason: refused
+    // and recorded, as every refused decision is.
+    match deny {
+        Some(reason) => req.deny(&user, now, reason).map_err(|e| refused(&e))?,
+        None => req.approve(&user, now, config.access.approval_valid).map_err(|e| refused(&e))?,
+    }
+    catalog.update_access(&req, details)?;
+    Ok(Decided {
+        id,
+        state: req.state.as_str().to_string(),
+        valid_until: match &req.state {
+            State::Approved { until, .. } => Some(until.to_rfc3339()),
+            _ => None,
+        },
+        tier: at.map(|t| t.as_str().to_string()),
+    })
 }
 
 /// The archive path `file` names: as `access view` lists it (under the archive root), or

@@ -105,6 +105,10 @@ pub enum Request {
     CaseCreate(cases::Label),
     /// Every case.
     CaseList(NoArgs),
+    /// An access request approved (R9, R10).
+    AccessApprove(access::Approve),
+    /// An access request denied, with the reason.
+    AccessDeny(access::Deny),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -174,6 +178,10 @@ pub enum Reply {
     CaseCreate(cases::Created),
     /// The cases, by number.
     CaseList(Vec<cases::CaseSummary>),
+    /// The approval recorded.
+    AccessApprove(access::Decided),
+    /// The denial recorded.
+    AccessDeny(access::Decided),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -210,6 +218,8 @@ pub enum Op {
     AccessList,
     CaseCreate,
     CaseList,
+    AccessApprove,
+    AccessDeny,
 }
 
 /// Every role a person can hold.
@@ -227,7 +237,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 31] = [
+    pub const ALL: [Op; 33] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -259,6 +269,8 @@ impl Op {
         Op::AccessList,
         Op::CaseCreate,
         Op::CaseList,
+        Op::AccessApprove,
+        Op::AccessDeny,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -290,6 +302,7 @@ impl Op {
             Op::AccessRequest | Op::AccessList => ANY_OR_OFFICER,
             Op::CaseCreate => FILERS,
             Op::CaseList => ANY,
+            Op::AccessApprove | Op::AccessDeny => &[Role::Approver],
         }
     }
 
@@ -327,6 +340,8 @@ impl Op {
             Op::AccessList => "access_list",
             Op::CaseCreate => "case_create",
             Op::CaseList => "case_list",
+            Op::AccessApprove => "access_approve",
+            Op::AccessDeny => "access_deny",
         }
     }
 
@@ -384,6 +399,8 @@ impl Request {
             Request::AccessList(_) => Op::AccessList,
             Request::CaseCreate(_) => Op::CaseCreate,
             Request::CaseList(_) => Op::CaseList,
+            Request::AccessApprove(_) => Op::AccessApprove,
+            Request::AccessDeny(_) => Op::AccessDeny,
         }
     }
 
@@ -434,6 +451,8 @@ impl Reply {
             Reply::AccessList(_) => Op::AccessList,
             Reply::CaseCreate(_) => Op::CaseCreate,
             Reply::CaseList(_) => Op::CaseList,
+            Reply::AccessApprove(_) => Op::AccessApprove,
+            Reply::AccessDeny(_) => Op::AccessDeny,
         }
     }
 }
@@ -688,6 +707,8 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::AccessList(a) => access::list(&ctx, &a).map(Reply::AccessList),
         Request::CaseCreate(a) => cases::create(&ctx, &a).map(Reply::CaseCreate),
         Request::CaseList(a) => cases::list(&ctx, &a).map(Reply::CaseList),
+        Request::AccessApprove(a) => access::decide(&ctx, a.id, None).map(Reply::AccessApprove),
+        Request::AccessDeny(a) => access::decide(&ctx, a.id, Some(&a.reason)).map(Reply::AccessDeny),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

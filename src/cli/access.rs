@@ -1,8 +1,9 @@
 //! `evidock access ...` and `evidock export`: access requests, approvals, confidentiality marks,
 //! informants, and the export of approved footage with its custody extract (R9, R10).
 //!
-//! Owns: who may request and approve marked footage (the configuration's `[access.*]` lists,
-//! on top of the roles `cli/invoke.rs` checks), the lapse of approvals, and the export folder.
+//! Owns: the rendering of the typed `access request|list|approve|deny` (their decisions are
+//! the station API's, `api::access`), confidentiality marks and informants, `access view`, and
+//! the export folder.
 //! Must never: let footage leave without a live approval of the right kind, move or change an
 //! archived file (exports copy and verify), or put an informant's name into anything that leaves.
 
@@ -159,7 +160,8 @@ pub(super) fn refused(e: AccessError) -> anyhow::Error {
 
 pub(super) use crate::api::access::{expire_lapsed, mark_rule, recordings_of, still_holds};
 
-/// The typed operation an `access` command is a front end of: `request` and `list`; `None`
+/// The typed operation an `access` command is a front end of: `request`, `list`, `approve`
+/// and `deny`; `None`
 /// for the others (still command-line words).
 pub fn request(cmd: &AccessCommand) -> Option<crate::api::Request> {
     use crate::api::{access, Request};
@@ -175,6 +177,10 @@ pub fn request(cmd: &AccessCommand) -> Option<crate::api::Request> {
             }))
         }
         AccessCommand::List { .. } => Some(Request::AccessList(access::ListArgs {})),
+        AccessCommand::Approve { id } => Some(Request::AccessApprove(access::Approve { id: *id })),
+        AccessCommand::Deny { id, reason } => {
+            Some(Request::AccessDeny(access::Deny { id: *id, reason: reason.clone() }))
+        }
         _ => None,
     }
 }
@@ -193,6 +199,22 @@ pub fn run_typed(cmd: &AccessCommand, link: &super::invoke::Link<'_>, config: &C
             r.id,
             r.id
         ),
+        crate::api::Reply::AccessApprove(d) => {
+            let until = d
+                .valid_until
+                .as_deref()
+                .and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok())
+                .map(|t| crate::report::history::station_time_at(t.with_timezone(&Utc), config.timezone))
+                .unwrap_or_default();
+            crate::outln!(
+                "access request #{} approved until {until} / 调阅申请 #{} 已批准，有效期至上述时间",
+                d.id,
+                d.id
+            );
+        }
+        crate::api::Reply::AccessDeny(d) => {
+            crate::outln!("access request #{} denied / 调阅申请 #{} 未批准", d.id, d.id)
+        }
         crate::api::Reply::AccessList(list) => {
             let json = matches!(cmd, AccessCommand::List { json: true });
             for r in &list {
@@ -239,45 +261,11 @@ pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
     let me = caller();
     let user = me.actor.user.clone();
     match cmd {
-        AccessCommand::Request { .. } | AccessCommand::List { .. } => {
+        AccessCommand::Request { .. }
+        | AccessCommand::List { .. }
+        | AccessCommand::Approve { .. }
+        | AccessCommand::Deny { .. } => {
             bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)")
-        }
-        AccessCommand::Approve { id } | AccessCommand::Deny { id, .. } => {
-            let mut req = catalog.access(*id)?;
-            let mut tier = None;
-            for m in &req.marks {
-                if !mark_rule(config, *m).approvers.contains(&me.identity) {
-                    return Err(Refused(format!(
-                        "request #{id} covers footage marked {} ({}); {user} is not in access.{}.approvers / 涉密录像，无权审批",
-                        m.as_str(),
-                        m.label_zh(),
-                        m.as_str().replace('-', "_")
-                    ))
-                    .into());
-                }
-            }
-            let now = Utc::now();
-            if req.state == State::Pending && req.requested_by != user {
-                // The decision belongs to the tier of the request's party and kind (INV-34).
-                tier = Some(super::access_forms::decide_at_tier(config, &me, &req)?);
-            }
-            let at_tier = json!({ "tier": tier.map(|t| t.as_str()) });
-            match cmd {
-                AccessCommand::Deny { reason, .. } => {
-                    req.deny(&user, now, reason).map_err(refused)?;
-                    catalog.update_access(&req, at_tier)?;
-                    crate::outln!("access request #{id} denied / 调阅申请 #{id} 未批准");
-                }
-                _ => {
-                    req.approve(&user, now, config.access.approval_valid).map_err(refused)?;
-                    catalog.update_access(&req, at_tier)?;
-                    let State::Approved { until, .. } = &req.state else { unreachable!("just approved") };
-                    crate::outln!(
-                        "access request #{id} approved until {} / 调阅申请 #{id} 已批准，有效期至上述时间",
-                        crate::report::history::station_time_at(*until, config.timezone)
-                    );
-                }
-            }
         }
         AccessCommand::View { id } => {
             let req = catalog.access(*id)?;

@@ -1,12 +1,9 @@
-//! The approval tiers, officers' own requests and the printable access forms of `evidock
-//! access` (R9; S1 §17-18, S2 §24, S3 §28, §30).
+//! The printable access forms of `evidock access` (R9; S1 §17-18, S2 §24, S3 §28, §30).
 //!
-//! Owns: who stands at which tier now (the approver role and `[access.heads]`), the check that
-//! an officer's request covers only footage their badge recorded, and `access form` /
-//! `access register`, which read the verified custody log and print the HTML the pure
-//! [`crate::access::form`] builds.
-//! Must never: build a form from the catalogue's rows (INV-35: the log is the record), or let a
-//! decision below the tier stand (INV-34).
+//! Owns: `access form` / `access register`, which read the verified custody log and print the
+//! HTML the pure [`crate::access::form`] builds. Who stands at which tier, and officers' own
+//! requests, are the station API's (`api::access`).
+//! Must never: build a form from the catalogue's rows (INV-35: the log is the record).
 
 use std::process::ExitCode;
 
@@ -14,22 +11,10 @@ use anyhow::Context;
 use chrono::NaiveDate;
 
 use super::invoke::{caller, Caller, Refused};
-use crate::access::{form, tier, AccessRequest};
+use crate::access::{form, AccessRequest};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::custody::event::StoredEvent;
-
-/// Refuses a decision by `me` on `req` below the tier its party and kind need (R9; S1 §17-18,
-/// S3 §30); returns the tier needed, for the decision's event.
-///
-/// # Errors
-/// [`Refused`] (logged as `call_refused`) when `me` stands below it.
-pub(super) fn decide_at_tier(config: &Config, me: &Caller, req: &AccessRequest) -> anyhow::Result<tier::Tier> {
-    let needed = config.access.tiers.needed(req.party, req.kind);
-    let held = config.access.tiers_of(&me.identity, &config.roles);
-    tier::check(req, needed, &held, &me.actor.user).map_err(|e| Refused(e.to_string()))?;
-    Ok(needed)
-}
 
 /// Whether `me` sees `req`: an officer acting as an officer sees only their own requests.
 pub(super) fn sees(me: &Caller, req: &AccessRequest) -> bool {

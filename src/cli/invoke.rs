@@ -71,13 +71,12 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Duty(d) => Rule::Station(super::duty::request(d).op().roles()),
         Command::Access(a) => match a {
             // An officer named in [officers] asks for, lists, views and prints their own (R9).
-            A::Request { .. } | A::List { .. } => {
+            A::Request { .. } | A::List { .. } | A::Approve { .. } | A::Deny { .. } => {
                 Rule::Station(super::access::request(a).map_or(ANY_OR_OFFICER, |r| r.op().roles()))
             }
             A::View { .. } | A::Form { .. } => Rule::Station(ANY_OR_OFFICER),
             A::Play { .. } => Rule::Station(crate::api::access::VIEWERS),
             A::Register { .. } => Rule::Station(READERS),
-            A::Approve { .. } | A::Deny { .. } => Rule::Station(&[Role::Approver]),
             A::Mark { .. } | A::Unmark { .. } | A::Informant { .. } => Rule::Station(&[Role::Archivist, Role::Admin]),
         },
         Command::Export(_) => Rule::Station(&[Role::Archivist, Role::Custodian]),

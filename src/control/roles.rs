@@ -38,6 +38,8 @@ pub enum Member {
     Uid(u32),
     /// Every member of a group, by numeric id.
     Gid(u32),
+    /// A station account of the web page (`account:NAME`), as its custody events name it.
+    Account(String),
 }
 
 /// Why a member entry is not valid.
@@ -70,7 +72,8 @@ impl Member {
             Some(("group", g)) => Ok(Member::Group(name(g)?)),
             Some(("uid", n)) => Ok(Member::Uid(number(n)?)),
             Some(("gid", n)) => Ok(Member::Gid(number(n)?)),
-            Some(_) => Err(err("write a user name, group:NAME, uid:N or gid:N")),
+            Some(("account", a)) => Ok(Member::Account(name(a)?)),
+            Some(_) => Err(err("write a user name, group:NAME, uid:N, gid:N or account:NAME")),
         }
     }
 
@@ -81,6 +84,7 @@ impl Member {
             Member::Group(g) => who.groups.iter().any(|x| x == g),
             Member::Uid(u) => who.uid == *u,
             Member::Gid(g) => who.gids.contains(g),
+            Member::Account(a) => who.user.strip_prefix("account:") == Some(a.as_str()),
         }
     }
 }
@@ -92,6 +96,7 @@ impl std::fmt::Display for Member {
             Member::Group(g) => write!(f, "group:{g}"),
             Member::Uid(u) => write!(f, "uid:{u}"),
             Member::Gid(g) => write!(f, "gid:{g}"),
+            Member::Account(a) => write!(f, "account:{a}"),
         }
     }
 }
@@ -217,12 +222,17 @@ mod tests {
 
     #[test]
     fn members_parse_and_print_back() {
-        for e in ["zhangsan", "group:evidock-archive", "uid:1001", "gid:0"] {
+        for e in ["zhangsan", "group:evidock-archive", "uid:1001", "gid:0", "account:juzhang"] {
             assert_eq!(Member::parse(e).unwrap().to_string(), e);
         }
-        for bad in ["", "uid:x", "gid:", "group:", "role:admin", "a b", "group:a:b"] {
+        for bad in ["", "uid:x", "gid:", "group:", "role:admin", "a b", "group:a:b", "account:", "account:a:b"] {
             assert!(Member::parse(bad).is_err(), "{bad:?} must be refused");
         }
+        // A station account is matched by the name its custody events carry, and only so: a
+        // system user of the same name is another person.
+        let heads = Members::parse(&["account:juzhang".into()]).unwrap();
+        assert!(heads.contains(&who(u32::MAX, "account:juzhang", &[])));
+        assert!(!heads.contains(&who(1003, "juzhang", &[(1003, "juzhang")])));
     }
 
     #[test]

@@ -162,6 +162,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mine/explain", post(footage::explain))
         .route("/access", get(viewing::requests))
         .route("/access/request", post(viewing::ask))
+        .route("/access/decide", post(viewing::decide))
         .route("/view/{id}", get(viewing::view))
         .route("/view/stream/{token}", get(viewing::stream))
         .route("/log", get(archive::search))

@@ -159,8 +159,12 @@ pub(super) async fn requests(State(w): State<Arc<Shared>>, headers: HeaderMap, Q
     };
     match w.call(&s, api::Request::AccessList(api::access::ListArgs {})).await {
         Ok(api::Reply::AccessList(list)) => {
-            let notice =
-                (q.done == "requested").then_some("调阅申请已提交，待他人审批 / the request awaits an approver");
+            let notice = match q.done.as_str() {
+                "requested" => Some("调阅申请已提交，待他人审批 / the request awaits an approver"),
+                "approved" => Some("已批准 / approved"),
+                "denied" => Some("未批准 / denied"),
+                _ => None,
+            };
             Html(render_requests(&s, &list, notice, w.config.timezone)).into_response()
         }
         Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
@@ -195,6 +199,44 @@ pub(super) async fn ask(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f
     });
     match w.call(&session, request).await {
         Ok(_) => see_other("/access?done=requested"),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// A decision, as the browser sends it.
+#[derive(Debug, Default, Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    id: i64,
+    /// `approve` or `deny`.
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /access/decide`: an approver approves or denies a request (`access_approve`,
+/// `access_deny`: the tier, the marks' approvers and never one's own, as the station decides).
+pub(super) async fn decide(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<DecideForm>) -> Response {
+    let session = match w.changing(&headers, &f.csrf, "access_decide").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (request, to) = match f.decision.as_str() {
+        "approve" => (api::Request::AccessApprove(api::access::Approve { id: f.id }), "/access?done=approved"),
+        "deny" => {
+            (api::Request::AccessDeny(api::access::Deny { id: f.id, reason: f.reason.clone() }), "/access?done=denied")
+        }
+        other => {
+            return api_error_page(&ApiError::invalid(format!(
+                "decision {other:?}: approve or deny / 审批结果应为批准或不批准"
+            )))
+        }
+    };
+    match w.call(&session, request).await {
+        Ok(_) => see_other(to),
         Err(e) => api_error_page(&e),
     }
 }
@@ -323,7 +365,7 @@ pub fn render_requests(
     }
     body.push_str(
         "<table id=\"requests\"><thead><tr><th>编号 No.</th><th>状态 State</th><th>用途 Kind</th><th>范围 Covers</th>\
-         <th>理由 Reason</th><th>申请人 By</th><th>时间 When</th><th>查看 View</th></tr></thead><tbody>",
+         <th>理由 Reason</th><th>申请人 By</th><th>时间 When</th><th>查看或审批 View or decide</th></tr></thead><tbody>",
     );
     for r in list {
         let covers = r.case.as_ref().map_or_else(|| r.recordings.join("，"), |c| format!("案件 {c}"));
@@ -338,6 +380,21 @@ pub fn render_requests(
                 id = r.id,
                 q = esc(&percent(f)),
                 name = esc(f.rsplit('/').next().unwrap_or(f)),
+            );
+        }
+        let me = format!("account:{}", who.account.name);
+        if who.account.roles.contains(&Role::Approver) && r.state == "pending" && r.requested_by != me {
+            let _ = write!(
+                files,
+                "<form method=\"post\" action=\"/access/decide\" class=\"decide\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"id\" value=\"{id}\">\
+                 <button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve-{id}\">批准 Approve</button></form>\
+                 <form method=\"post\" action=\"/access/decide\" class=\"decide\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"id\" value=\"{id}\">\
+                 <input name=\"reason\" id=\"deny-reason-{id}\" required placeholder=\"不批准的理由 reason\">\
+                 <button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny-{id}\">不批准 Deny</button></form>",
+                csrf = esc(&who.csrf),
+                id = r.id,
             );
         }
         let _ = write!(

@@ -442,3 +442,64 @@ fn r6_an_officer_explains_a_gap_in_their_own_footage_from_the_page() {
     st.assert_log_verifies();
     st.stop();
 }
+
+#[test]
+fn r9_an_approver_account_decides_in_the_page_and_its_tier_is_held_again_at_viewing() {
+    let (mut st, base, own, _) = docked_station("");
+    let o = account(&st, &["add", "shen", "--display-name", "沈六", "--role", "approver"], PASSWORD);
+    assert!(o.status.success(), "{}", text(&o));
+    let zhang = session_of(&base, "zhang");
+    let csrf = csrf_field(&get(&base, "/mine", &zhang).into_string().unwrap());
+    for reason in ["核对现场检查经过", "再看一次"] {
+        let r = post(&base, "/access/request", &zhang, &[("csrf", &csrf), ("recording", &own), ("reason", reason)]);
+        assert_eq!(r.status(), 303);
+    }
+    let (path, _) = first_file(&st, "F100001");
+
+    // The officer sees no decision to take; the approver sees both.
+    assert!(!get(&base, "/access", &zhang).into_string().unwrap().contains("id=\"approve-1\""));
+    let shen = session_of(&base, "shen");
+    let html = get(&base, "/access", &shen).into_string().unwrap();
+    assert!(html.contains("id=\"approve-1\"") && html.contains("id=\"deny-2\""), "{html}");
+    let scsrf = csrf_field(&html);
+
+    // A denial needs its reason; then it stands, by the account.
+    let r = post(&base, "/access/decide", &shen, &[("csrf", &scsrf), ("id", "2"), ("decision", "deny")]);
+    assert_eq!(r.status(), 403);
+    let r = post(
+        &base,
+        "/access/decide",
+        &shen,
+        &[("csrf", &scsrf), ("id", "2"), ("decision", "deny"), ("reason", "已批准同一录像的查看")],
+    );
+    assert_eq!((r.status(), r.header("location")), (303, Some("/access?done=denied")));
+    assert_eq!(events(&st, "access_denied")[0].0, "account:shen");
+    // An officer may not decide, not even with a forged form.
+    let r = post(&base, "/access/decide", &zhang, &[("csrf", &csrf), ("id", "1"), ("decision", "approve")]);
+    assert_eq!(r.status(), 403);
+    // Approved at the approver's tier.
+    let r = post(&base, "/access/decide", &shen, &[("csrf", &scsrf), ("id", "1"), ("decision", "approve")]);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/access?done=approved")));
+    let approved = events(&st, "access_approved");
+    assert_eq!((approved[0].0.as_str(), approved[0].3["tier"].as_str()), ("account:shen", Some("approver")));
+    let view = format!("/view/1?file={}", q(&path));
+    assert_eq!(get(&base, &view, &zhang).status(), 200, "viewed under the account's approval");
+
+    // The approver deciding their own request is refused.
+    let r = post(&base, "/access/request", &shen, &[("csrf", &scsrf), ("recording", &own), ("reason", "抽查")]);
+    assert_eq!(r.status(), 303);
+    let r = post(&base, "/access/decide", &shen, &[("csrf", &scsrf), ("id", "3"), ("decision", "approve")]);
+    assert_eq!(r.status(), 403);
+    assert!(r.into_string().unwrap().contains("shen"), "names who");
+
+    // The approver's account disabled: the approval no longer holds when footage leaves.
+    let o = account(&st, &["disable", "shen"], "");
+    assert!(o.status.success(), "{}", text(&o));
+    let r = get(&base, &view, &zhang);
+    assert_eq!(r.status(), 403);
+    assert!(r.into_string().unwrap().contains("审批人已非"), "voided: the tier is held again");
+    assert_eq!(events(&st, "access_voided").len(), 1);
+    assert_eq!(events(&st, "footage_viewed").len(), 1);
+    st.assert_log_verifies();
+    st.stop();
+}

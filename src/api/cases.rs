@@ -137,6 +137,148 @@ pub fn list(ctx: &Ctx<'_>, _a: &super::NoArgs) -> Result<Vec<CaseSummary>, ApiEr
     Ok(out)
 }
 
+/// `case_show`: one case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowArgs {
+    /// The case number.
+    pub number: String,
+}
+
+/// A description as shown, station time with the zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DescriptionView {
+    /// 执法对象.
+    pub subject: Option<String>,
+    /// 执法内容.
+    pub content: Option<String>,
+    /// 取证地点.
+    pub place: Option<String>,
+    /// Who wrote it.
+    pub written_by: String,
+    /// Their officer number, when they are an officer.
+    pub officer: Option<String>,
+    /// When.
+    pub written_at: String,
+}
+
+impl DescriptionView {
+    fn of(d: &crate::catalog::Description, tz: chrono_tz::Tz) -> DescriptionView {
+        DescriptionView {
+            subject: d.text.subject.clone(),
+            content: d.text.content.clone(),
+            place: d.text.place.clone(),
+            written_by: d.written_by.clone(),
+            officer: d.officer.clone(),
+            written_at: crate::report::history::station_time_named(&d.written_at, tz),
+        }
+    }
+
+    /// One line per field, Chinese first.
+    pub fn lines(&self) -> Vec<String> {
+        [
+            ("执法对象", "Subject", &self.subject),
+            ("执法内容", "Content", &self.content),
+            ("取证地点", "Place", &self.place),
+        ]
+        .into_iter()
+        .filter_map(|(zh, en, v)| v.as_ref().map(|v| format!("{zh} {en}: {v}")))
+        .collect()
+    }
+}
+
+/// A handling officer, named from the bindings in force when their footage was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedOfficer {
+    /// Officer number.
+    pub id: String,
+    /// Name, when known.
+    pub name: Option<String>,
+    /// Where the name comes from (`registry`, `duty`, …).
+    pub source: String,
+}
+
+/// A file filed into a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseFile {
+    /// The file's id.
+    pub file: i64,
+    /// Its path in the case folder.
+    pub path: String,
+    /// A hard link to another case's copy.
+    pub linked: bool,
+    /// Its recording.
+    pub recording: Option<String>,
+    /// The recording's description.
+    pub description: Option<DescriptionView>,
+}
+
+/// A case: its label, description and footage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseView {
+    /// Its number.
+    pub number: String,
+    /// Its folder's name under each day.
+    pub folder: String,
+    /// The party.
+    pub party: Option<String>,
+    /// The handling officers' numbers.
+    pub officers: Vec<String>,
+    /// The handling officers by name.
+    pub officers_named: Vec<NamedOfficer>,
+    /// `penalty`, …
+    pub kind: String,
+    /// On-site windows, station time.
+    pub windows: Vec<[String; 2]>,
+    /// The case's description.
+    pub description: Option<DescriptionView>,
+    /// Its footage.
+    pub files: Vec<CaseFile>,
+    /// The label its folders carry (案件信息.txt).
+    pub label: String,
+}
+
+/// One case, as its folder's label and manifest see it.
+///
+/// # Errors
+/// [`super::ErrorKind::NotFound`] for an unknown case.
+pub fn show(ctx: &Ctx<'_>, a: &ShowArgs) -> Result<CaseView, ApiError> {
+    let tz = ctx.config.timezone;
+    let catalog = ctx.catalog()?;
+    let case = catalog.case(a.number.trim()).map_err(|e| ApiError::not_found(format!("{e} / 案件不存在")))?;
+    let sheet = sheet(ctx.config, &catalog, &case).map_err(|e| failed(&e))?;
+    let l = &case.label;
+    Ok(CaseView {
+        number: l.number.clone(),
+        folder: case.folder.clone(),
+        party: l.party.clone(),
+        officers: l.officers.clone(),
+        officers_named: sheet
+            .officers
+            .iter()
+            .map(|o| NamedOfficer { id: o.id.clone(), name: o.name.clone(), source: o.source.as_str().to_string() })
+            .collect(),
+        kind: l.kind.as_str().to_string(),
+        windows: l.windows.iter().map(|(a, b)| [a.to_string(), b.to_string()]).collect(),
+        description: sheet.description.as_ref().map(|d| DescriptionView::of(d, tz)),
+        files: case
+            .files
+            .iter()
+            .map(|(id, path, linked)| {
+                let f = sheet.files.iter().find(|f| &f.path == path);
+                CaseFile {
+                    file: *id,
+                    path: path.clone(),
+                    linked: *linked,
+                    recording: f.map(|f| f.recording.clone()),
+                    description: f.and_then(|f| f.description.as_ref()).map(|d| DescriptionView::of(d, tz)),
+                }
+            })
+            .collect(),
+        label: casefolder::label_text(&sheet),
+    })
+}
+
 /// Describe a case or one recording (S4 §23): the party or object (执法对象), what was done
 /// (执法内容), where the evidence was taken (取证地点). A new description supersedes the last,
 /// which stays in the history.

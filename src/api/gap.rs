@@ -270,6 +270,43 @@ fn own(
     mine.is_some() && officers.get(&format!("{serial}/{session}")).is_some_and(|o| o.as_deref() == mine)
 }
 
+/// What the compliance report needs of gaps and exemptions: the approved exemptions (S1 §8)
+/// and the explanations awaiting the head's review (S2 §18).
+///
+/// # Errors
+/// When the catalogue cannot be read.
+pub fn report_facts(
+    catalog: &crate::catalog::Catalog,
+) -> Result<(Vec<crate::report::ExemptionFacts>, Vec<crate::report::UnreviewedFacts>), ApiError> {
+    let exemptions = catalog
+        .exemptions()?
+        .into_iter()
+        .filter(|e| e.approved_by.is_some())
+        .map(|e| crate::report::ExemptionFacts {
+            id: e.id,
+            officer: e.officer,
+            from: e.from,
+            to: e.to,
+            reason: e.reason,
+        })
+        .collect();
+    let gaps = catalog.gaps(false)?;
+    let unreviewed = catalog
+        .gap_statements()?
+        .into_iter()
+        .filter(|s| s.review == "pending")
+        .filter_map(|s| {
+            let g = gaps.iter().find(|g| g.id == s.gap)?;
+            Some(crate::report::UnreviewedFacts {
+                gap: s.gap,
+                recording: format!("{}/{}", g.serial, g.session),
+                author: s.author,
+            })
+        })
+        .collect();
+    Ok((exemptions, unreviewed))
+}
+
 /// Takes the one file an operation accepts under `name`; any other file is invalid.
 fn only_file(op: &str, files: Files, name: &str) -> Result<Option<OwnedFd>, ApiError> {
     let mut found = None;

@@ -109,6 +109,8 @@ pub enum Request {
     AccessApprove(access::Approve),
     /// An access request denied, with the reason.
     AccessDeny(access::Deny),
+    /// One case: its label, description and footage (R4, S3 §26).
+    CaseShow(cases::ShowArgs),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -182,6 +184,8 @@ pub enum Reply {
     AccessApprove(access::Decided),
     /// The denial recorded.
     AccessDeny(access::Decided),
+    /// The case.
+    CaseShow(Box<cases::CaseView>),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -220,6 +224,7 @@ pub enum Op {
     CaseList,
     AccessApprove,
     AccessDeny,
+    CaseShow,
 }
 
 /// Every role a person can hold.
@@ -237,7 +242,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 33] = [
+    pub const ALL: [Op; 34] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -271,6 +276,7 @@ impl Op {
         Op::CaseList,
         Op::AccessApprove,
         Op::AccessDeny,
+        Op::CaseShow,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -301,7 +307,7 @@ impl Op {
             // An officer asks for, and sees, their own (R9).
             Op::AccessRequest | Op::AccessList => ANY_OR_OFFICER,
             Op::CaseCreate => FILERS,
-            Op::CaseList => ANY,
+            Op::CaseList | Op::CaseShow => ANY,
             Op::AccessApprove | Op::AccessDeny => &[Role::Approver],
         }
     }
@@ -342,6 +348,7 @@ impl Op {
             Op::CaseList => "case_list",
             Op::AccessApprove => "access_approve",
             Op::AccessDeny => "access_deny",
+            Op::CaseShow => "case_show",
         }
     }
 
@@ -401,6 +408,7 @@ impl Request {
             Request::CaseList(_) => Op::CaseList,
             Request::AccessApprove(_) => Op::AccessApprove,
             Request::AccessDeny(_) => Op::AccessDeny,
+            Request::CaseShow(_) => Op::CaseShow,
         }
     }
 
@@ -453,6 +461,7 @@ impl Reply {
             Reply::CaseList(_) => Op::CaseList,
             Reply::AccessApprove(_) => Op::AccessApprove,
             Reply::AccessDeny(_) => Op::AccessDeny,
+            Reply::CaseShow(_) => Op::CaseShow,
         }
     }
 }
@@ -709,6 +718,7 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::CaseList(a) => cases::list(&ctx, &a).map(Reply::CaseList),
         Request::AccessApprove(a) => access::decide(&ctx, a.id, None).map(Reply::AccessApprove),
         Request::AccessDeny(a) => access::decide(&ctx, a.id, Some(&a.reason)).map(Reply::AccessDeny),
+        Request::CaseShow(a) => cases::show(&ctx, &a).map(|c| Reply::CaseShow(Box::new(c))),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

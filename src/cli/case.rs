@@ -168,69 +168,14 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        CaseCommand::Describe { .. } | CaseCommand::Assign { .. } | CaseCommand::Create(_) | CaseCommand::List => {
+        CaseCommand::Describe { .. }
+        | CaseCommand::Assign { .. }
+        | CaseCommand::Create(_)
+        | CaseCommand::List
+        | CaseCommand::Show { .. } => {
             anyhow::bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)")
         }
         CaseCommand::CheckFolder { .. } => unreachable!("handled above"),
-        CaseCommand::Show { number, json } => {
-            let case = catalog.case(number)?;
-            let sheet = cases::sheet(config, &catalog, &case)?;
-            let l = &case.label;
-            let desc = |d: &Option<crate::catalog::Description>| match d {
-                None => serde_json::Value::Null,
-                Some(d) => serde_json::json!({
-                    "subject": d.text.subject, "content": d.text.content, "place": d.text.place,
-                    "written_by": d.written_by, "officer": d.officer,
-                    "written_at": crate::report::history::station_time_named(&d.written_at, config.timezone),
-                }),
-            };
-            if *json {
-                let files: Vec<_> = case
-                    .files
-                    .iter()
-                    .map(|(id, path, linked)| {
-                        let f = sheet.files.iter().find(|f| &f.path == path);
-                        serde_json::json!({
-                            "file": id, "path": path, "linked": linked,
-                            "recording": f.map(|f| f.recording.clone()),
-                            "description": f.map_or(serde_json::Value::Null, |f| desc(&f.description)),
-                        })
-                    })
-                    .collect();
-                crate::outln!(
-                    "{}",
-                    serde_json::json!({
-                        "number": l.number, "folder": case.folder, "party": l.party, "officers": l.officers,
-                        "officers_named": sheet.officers.iter().map(|o| serde_json::json!({
-                            "id": o.id, "name": o.name, "source": o.source.as_str(),
-                        })).collect::<Vec<_>>(),
-                        "kind": l.kind.as_str(),
-                        "windows": l.windows.iter().map(|(a, b)| [a.to_string(), b.to_string()]).collect::<Vec<_>>(),
-                        "description": desc(&sheet.description),
-                        "files": files,
-                    })
-                );
-            } else {
-                crate::outprint!("{}", casefolder::label_text(&sheet));
-                if let Some(d) = &sheet.description {
-                    crate::outln!(
-                        "  说明人 Described by: {}{}, {}",
-                        d.written_by,
-                        d.officer.as_deref().map(|o| format!(" (警号 {o})")).unwrap_or_default(),
-                        crate::report::history::station_time_named(&d.written_at, config.timezone)
-                    );
-                }
-                crate::outln!("footage 录像 ({}):", case.files.len());
-                for (_, path, linked) in &case.files {
-                    crate::outln!("  {path}{}", if *linked { "  (linked 链接)" } else { "" });
-                    if let Some(d) = sheet.files.iter().find(|f| &f.path == path).and_then(|f| f.description.as_ref()) {
-                        for line in d.lines() {
-                            crate::outln!("    {line}");
-                        }
-                    }
-                }
-            }
-        }
         CaseCommand::Propose { number, confirm } => {
             let proposed = catalog.propose(number)?;
             if proposed.is_empty() {
@@ -251,8 +196,9 @@ pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The typed operation a `case` command is a front end of: `create`, `list`, `describe` (but
-/// its history) and `assign`; `None` for the others (still command-line words).
+/// The typed operation a `case` command is a front end of: `create`, `list`, `show`,
+/// `describe` (but its history) and `assign`; `None` for the others (still command-line
+/// words).
 pub fn request(cmd: &CaseCommand) -> Option<Request> {
     match cmd {
         CaseCommand::Describe { number, recording, subject, content, place, history: false } => {
@@ -276,6 +222,7 @@ pub fn request(cmd: &CaseCommand) -> Option<Request> {
                 .collect(),
         })),
         CaseCommand::List => Some(Request::CaseList(crate::api::NoArgs {})),
+        CaseCommand::Show { number, .. } => Some(Request::CaseShow(cases::ShowArgs { number: number.clone() })),
         CaseCommand::Assign { number, files, sessions, segments } => Some(Request::CaseAssign(cases::Assign {
             number: number.clone(),
             files: files.clone(),
@@ -297,6 +244,27 @@ pub fn run_typed(cmd: &CaseCommand, link: &Link<'_>) -> anyhow::Result<ExitCode>
     match link.call(request)? {
         Reply::Describe(d) => crate::outln!("{} described (#{}) / 已填写说明", d.target, d.id),
         Reply::CaseCreate(c) => crate::outln!("case {} created / 案件已创建", c.number),
+        Reply::CaseShow(c) if matches!(cmd, CaseCommand::Show { json: true, .. }) => {
+            crate::outln!("{}", serde_json::to_string(&c)?);
+        }
+        Reply::CaseShow(c) => {
+            crate::outprint!("{}", c.label);
+            if let Some(d) = &c.description {
+                crate::outln!(
+                    "  说明人 Described by: {}{}, {}",
+                    d.written_by,
+                    d.officer.as_deref().map(|o| format!(" (警号 {o})")).unwrap_or_default(),
+                    d.written_at
+                );
+            }
+            crate::outln!("footage 录像 ({}):", c.files.len());
+            for f in &c.files {
+                crate::outln!("  {}{}", f.path, if f.linked { "  (linked 链接)" } else { "" });
+                for line in f.description.iter().flat_map(cases::DescriptionView::lines) {
+                    crate::outln!("    {line}");
+                }
+            }
+        }
         Reply::CaseList(list) => {
             for c in &list {
                 crate::outln!("{}", c.number);

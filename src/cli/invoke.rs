@@ -88,11 +88,11 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Account(_) => Rule::Station(&[Role::Admin]),
         Command::Case(history::CaseCommand::History(_)) => Rule::Station(crate::api::Op::CaseHistory.roles()),
         Command::Case(history::CaseCommand::Case(c)) => match c {
-            C::Describe { history: false, .. } | C::Assign { .. } | C::Create(_) | C::List => {
+            C::Describe { history: false, .. } | C::Assign { .. } | C::Create(_) | C::List | C::Show { .. } => {
                 Rule::Station(super::case::request(c).map_or(FILERS, |r| r.op().roles()))
             }
             C::Label(_) => Rule::Station(FILERS),
-            C::Show { .. } | C::Propose { .. } | C::Describe { .. } => Rule::Station(ANY),
+            C::Propose { .. } | C::Describe { .. } => Rule::Station(ANY),
             C::CheckFolder { .. } => Rule::Local,
         },
         Command::Gap(g) => Rule::Station(super::gap::request(g).op().roles()),
@@ -845,7 +845,7 @@ mod tests {
         assert_eq!(rule(&parse(&["duty", "approve", "1"])), Rule::Station(&[Role::Approver]));
         assert_eq!(rule(&parse(&["replicate", "status"])), Rule::Station(Op::ReplicateStatus.roles()));
         assert_eq!(typed(&parse(&["status", "--watch"])).map(|r| r.op()), Some(Op::Status));
-        assert!(typed(&parse(&["case", "show", "X"])).is_none(), "still transitional");
+        assert!(typed(&parse(&["case", "propose", "X"])).is_none(), "still transitional");
     }
 
     #[test]

@@ -658,7 +658,7 @@ pub fn run_report(cmd: &ReportCommand, config: &Config) -> anyhow::Result<ExitCo
                 config.timezone,
                 now,
             );
-            let (exemptions, unreviewed) = super::gap::report_facts(&catalog)?;
+            let (exemptions, unreviewed) = crate::api::gap::report_facts(&catalog)?;
             let input = report::Input {
                 period,
                 now,

@@ -482,7 +482,8 @@ pub fn render_cases(who: &Session, list: &[api::cases::CaseSummary], notice: Opt
     for c in list {
         let _ = write!(
             body,
-            "<tr><td>{number}</td><td>{party}</td><td>{kind_zh} <small>{kind}</small></td><td>{officers}</td><td>{files}</td>\
+            "<tr><td><a href=\"/case/{link}\">{number}</a></td><td>{party}</td><td>{kind_zh} <small>{kind}</small></td>\
+             <td>{officers}</td><td>{files}</td>\
              <td><a href=\"/case/{link}/history\">证据保管链 <small>history</small></a></td></tr>",
             number = esc(&c.number),
             party = esc(c.party.as_deref().unwrap_or("—")),
@@ -519,4 +520,124 @@ pub fn render_cases(who: &Session, list: &[api::cases::CaseSummary], notice: Opt
     }
     body.push_str("<p><a href=\"/\">返回 Back</a></p>");
     page("案件 Cases · evidock", Some(who), &body)
+}
+
+/// `GET /case/{number}`: a case as its folders' label and manifest see it, with its footage
+/// and descriptions; for a custodian or archivist, the form to describe the case.
+pub(super) async fn case(
+    State(w): State<Arc<Shared>>,
+    headers: HeaderMap,
+    axum::extract::Path(number): axum::extract::Path<String>,
+    Query(q): Query<Notice>,
+) -> Response {
+    let Some((_, s)) = w.session(&headers).await else {
+        return see_other("/login");
+    };
+    match w.call(&s, api::Request::CaseShow(api::cases::ShowArgs { number })).await {
+        Ok(api::Reply::CaseShow(c)) => {
+            let text = (q.done == "described").then_some("说明已保存 / the description is saved");
+            Html(render_case(&s, &c, text)).into_response()
+        }
+        Ok(other) => unexpected(&other),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The case description form.
+#[derive(Debug, Default, Deserialize)]
+pub struct DescribeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    place: String,
+}
+
+/// `POST /case/{number}/describe`: the case's description (S4 §23), superseding the last.
+pub(super) async fn describe_case(
+    State(w): State<Arc<Shared>>,
+    headers: HeaderMap,
+    axum::extract::Path(number): axum::extract::Path<String>,
+    Form(f): Form<DescribeForm>,
+) -> Response {
+    let session = match w.changing(&headers, &f.csrf, "describe").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let request = api::Request::Describe(api::cases::Describe {
+        case: Some(number.clone()),
+        recording: None,
+        subject: opt(&f.subject),
+        content: opt(&f.content),
+        place: opt(&f.place),
+    });
+    match w.call(&session, request).await {
+        Ok(_) => go(format!("/case/{}?done=described", super::archive::percent(&number))),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The case page.
+pub fn render_case(who: &Session, c: &api::cases::CaseView, notice: Option<&str>) -> String {
+    let link = super::archive::percent(&c.number);
+    let mut body = format!("<h1>案件 {} <small>Case</small></h1>", esc(&c.number));
+    if let Some(n) = notice {
+        let _ = write!(body, "<p class=\"done\" id=\"done\">{}</p>", esc(n));
+    }
+    let _ = write!(body, "<pre class=\"label\" id=\"label\">{}</pre>", esc(&c.label));
+    if let Some(d) = &c.description {
+        let _ = write!(
+            body,
+            "<p id=\"described-by\">说明人 <small>Described by</small> {}{}，{}</p>",
+            esc(&d.written_by),
+            esc(&d.officer.as_deref().map(|o| format!("（警号 {o}）")).unwrap_or_default()),
+            esc(&d.written_at),
+        );
+    }
+    body.push_str(
+        "<h2>录像 <small>Footage</small></h2><table id=\"files\"><thead><tr><th>文件 File</th><th>录像 Recording</th>\
+         <th>说明 Description</th></tr></thead><tbody>",
+    );
+    for f in &c.files {
+        let _ = write!(
+            body,
+            "<tr><td>{path}{linked}</td><td>{rec}</td><td>{desc}</td></tr>",
+            path = esc(&f.path),
+            linked = if f.linked { " <small>（链接 linked）</small>" } else { "" },
+            rec = esc(f.recording.as_deref().unwrap_or("—")),
+            desc = esc(&f.description.as_ref().map(|d| d.lines().join("；")).unwrap_or_default()),
+        );
+    }
+    if c.files.is_empty() {
+        body.push_str("<tr><td colspan=\"3\">尚无归档录像 / no footage filed yet</td></tr>");
+    }
+    body.push_str("</tbody></table>");
+    if Op::CaseCreate.roles().iter().any(|r| who.account.roles.contains(r)) {
+        let d = c.description.as_ref();
+        let v = |x: Option<&Option<String>>| esc(x.and_then(Option::as_deref).unwrap_or(""));
+        let _ = write!(
+            body,
+            "<h2>案件说明 <small>Describe the case</small></h2>\
+             <form method=\"post\" action=\"/case/{link}/describe\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>执法对象 <small>Party or object</small><input name=\"subject\" id=\"case-subject\" value=\"{s}\" maxlength=\"200\"></label>\
+             <label>执法内容 <small>What was done</small><input name=\"content\" id=\"case-content\" value=\"{co}\" maxlength=\"2000\"></label>\
+             <label>取证地点 <small>Place</small><input name=\"place\" id=\"case-place\" value=\"{p}\" maxlength=\"200\"></label>\
+             <button type=\"submit\" id=\"describe-case\">保存说明 Save description</button></form>",
+            link = esc(&link),
+            csrf = esc(&who.csrf),
+            s = v(d.map(|d| &d.subject)),
+            co = v(d.map(|d| &d.content)),
+            p = v(d.map(|d| &d.place)),
+        );
+    }
+    let _ = write!(
+        body,
+        "<p><a href=\"/case/{l}/history\" id=\"to-history\">证据保管链（可打印） <small>Chain of custody, printable</small></a> · \
+         <a href=\"/cases\">案件 Cases</a> · <a href=\"/\">返回 Back</a></p>",
+        l = esc(&link)
+    );
+    page("案件 Case · evidock", Some(who), &body)
 }

@@ -96,6 +96,16 @@ pub(crate) fn sign_in(base: &str, name: &str, password: &str) -> ureq::Response 
     ]))
 }
 
+/// Percent-encodes a path segment or query value.
+pub(crate) fn q(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Posts `form` to `path` as `session`.
 pub(crate) fn post(base: &str, path: &str, session: &str, form: &[(&str, &str)]) -> ureq::Response {
     answer(agent().post(&format!("{base}{path}")).set("Cookie", &format!("evidock_session={session}")).send_form(form))

@@ -5,7 +5,7 @@
 //! CSRF token refused. Over plain HTTP, and in headless Chromium.
 
 use crate::support::text;
-use crate::web::{account, add_officer, csrf_field, events, get, post, session_of, web_station, Driver, PASSWORD};
+use crate::web::{account, add_officer, csrf_field, events, get, post, q, session_of, web_station, Driver, PASSWORD};
 
 #[test]
 fn a_custodian_registers_hands_out_takes_back_and_retires_from_the_page() {
@@ -107,6 +107,23 @@ fn a_custodian_registers_hands_out_takes_back_and_retires_from_the_page() {
     assert_eq!(events(&st, "case_created").len(), 1);
     let o = st.evidock(&["case", "list"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "宜卫罚〔2026〕9号", "{}", text(&o));
+    // The case as its folders' label has it, and its description written from the page.
+    let page = format!("/case/{}", q("宜卫罚〔2026〕9号"));
+    let html = get(&base, &page, &wang).into_string().unwrap();
+    assert!(html.contains("当事人 Party: 某某商行") && html.contains("id=\"describe-case\""), "{html}");
+    let r = post(
+        &base,
+        &format!("{page}/describe"),
+        &wang,
+        &[("csrf", &csrf), ("subject", "某某商行"), ("content", "现场检查，责令整改"), ("place", "解放路 12 号")],
+    );
+    assert_eq!((r.status(), r.header("location")), (303, Some(format!("{page}?done=described").as_str())));
+    assert_eq!(events(&st, "footage_described")[0].0, "account:wang");
+    let html = get(&base, &format!("{page}?done=described"), &wang).into_string().unwrap();
+    assert!(html.contains("说明已保存") && html.contains("执法内容 Content: 现场检查，责令整改"), "{html}");
+    let shown = st.evidock(&["case", "show", "宜卫罚〔2026〕9号"]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("取证地点 Place: 解放路 12 号"), "{}", text(&shown));
+    assert_eq!(get(&base, &format!("/case/{}", q("没有这个案件")), &wang).status(), 404);
 
     // Retired, with the reason.
     let r = post(&base, "/devices/retire", &wang, &[("csrf", &csrf), ("serial", "K600001"), ("reason", "屏幕损坏")]);

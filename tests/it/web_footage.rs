@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::support::{text, Station};
 use crate::web::{
-    account, add_officer, agent, answer, csrf_field, events, get, post, session_of, web_station, Driver, PASSWORD,
+    account, add_officer, agent, answer, csrf_field, events, get, post, q, session_of, web_station, Driver, PASSWORD,
 };
 
 const CASE: &str = "宜卫罚〔2026〕7号";
@@ -224,16 +224,6 @@ fn first_file(st: &Station, serial: &str) -> (String, Vec<u8>) {
         .unwrap();
     let bytes = std::fs::read(st.archive().join(&path)).unwrap();
     (path, bytes)
-}
-
-/// Percent-encodes a query value.
-fn q(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// GET `path` as `session` with a `Range` header.

@@ -111,6 +111,18 @@ pub enum Request {
     AccessDeny(access::Deny),
     /// One case: its label, description and footage (R4, S3 §26).
     CaseShow(cases::ShowArgs),
+    /// A recording's class, deadline, flags, holds and files (R7).
+    RetentionShow(retention::ShowArgs),
+    /// What reaches its deadline within a window (R7).
+    RetentionDue(retention::DueArgs),
+    /// A legal hold placed.
+    RetentionHold(retention::HoldArgs),
+    /// A legal hold released.
+    RetentionRelease(retention::WithReason),
+    /// A flag's withdrawal asked for.
+    RetentionUnflag(retention::WithReason),
+    /// A flag's withdrawal approved by another person.
+    RetentionUnflagApprove(retention::UnflagApprove),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -186,6 +198,18 @@ pub enum Reply {
     AccessDeny(access::Decided),
     /// The case.
     CaseShow(Box<cases::CaseView>),
+    /// The recording's retention.
+    RetentionShow(Box<retention::RecordingRetention>),
+    /// What is due, earliest first.
+    RetentionDue(Vec<retention::Due>),
+    /// The hold placed.
+    RetentionHold(retention::Done),
+    /// The hold released.
+    RetentionRelease(retention::Done),
+    /// The withdrawal asked for.
+    RetentionUnflag(retention::Done),
+    /// The flag withdrawn, and the deadline the recording returns to.
+    RetentionUnflagApprove(retention::Done),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -225,6 +249,12 @@ pub enum Op {
     AccessApprove,
     AccessDeny,
     CaseShow,
+    RetentionShow,
+    RetentionDue,
+    RetentionHold,
+    RetentionRelease,
+    RetentionUnflag,
+    RetentionUnflagApprove,
 }
 
 /// Every role a person can hold.
@@ -242,7 +272,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 34] = [
+    pub const ALL: [Op; 40] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -277,6 +307,12 @@ impl Op {
         Op::AccessApprove,
         Op::AccessDeny,
         Op::CaseShow,
+        Op::RetentionShow,
+        Op::RetentionDue,
+        Op::RetentionHold,
+        Op::RetentionRelease,
+        Op::RetentionUnflag,
+        Op::RetentionUnflagApprove,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -309,6 +345,9 @@ impl Op {
             Op::CaseCreate => FILERS,
             Op::CaseList | Op::CaseShow => ANY,
             Op::AccessApprove | Op::AccessDeny => &[Role::Approver],
+            Op::RetentionShow | Op::RetentionDue => ANY,
+            Op::RetentionHold | Op::RetentionRelease | Op::RetentionUnflag => &[Role::Archivist, Role::Supervisor],
+            Op::RetentionUnflagApprove => &[Role::Approver],
         }
     }
 
@@ -349,6 +388,12 @@ impl Op {
             Op::AccessApprove => "access_approve",
             Op::AccessDeny => "access_deny",
             Op::CaseShow => "case_show",
+            Op::RetentionShow => "retention_show",
+            Op::RetentionDue => "retention_due",
+            Op::RetentionHold => "retention_hold",
+            Op::RetentionRelease => "retention_release",
+            Op::RetentionUnflag => "retention_unflag",
+            Op::RetentionUnflagApprove => "retention_unflag_approve",
         }
     }
 
@@ -409,6 +454,12 @@ impl Request {
             Request::AccessApprove(_) => Op::AccessApprove,
             Request::AccessDeny(_) => Op::AccessDeny,
             Request::CaseShow(_) => Op::CaseShow,
+            Request::RetentionShow(_) => Op::RetentionShow,
+            Request::RetentionDue(_) => Op::RetentionDue,
+            Request::RetentionHold(_) => Op::RetentionHold,
+            Request::RetentionRelease(_) => Op::RetentionRelease,
+            Request::RetentionUnflag(_) => Op::RetentionUnflag,
+            Request::RetentionUnflagApprove(_) => Op::RetentionUnflagApprove,
         }
     }
 
@@ -462,6 +513,12 @@ impl Reply {
             Reply::AccessApprove(_) => Op::AccessApprove,
             Reply::AccessDeny(_) => Op::AccessDeny,
             Reply::CaseShow(_) => Op::CaseShow,
+            Reply::RetentionShow(_) => Op::RetentionShow,
+            Reply::RetentionDue(_) => Op::RetentionDue,
+            Reply::RetentionHold(_) => Op::RetentionHold,
+            Reply::RetentionRelease(_) => Op::RetentionRelease,
+            Reply::RetentionUnflag(_) => Op::RetentionUnflag,
+            Reply::RetentionUnflagApprove(_) => Op::RetentionUnflagApprove,
         }
     }
 }
@@ -719,6 +776,12 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::AccessApprove(a) => access::decide(&ctx, a.id, None).map(Reply::AccessApprove),
         Request::AccessDeny(a) => access::decide(&ctx, a.id, Some(&a.reason)).map(Reply::AccessDeny),
         Request::CaseShow(a) => cases::show(&ctx, &a).map(|c| Reply::CaseShow(Box::new(c))),
+        Request::RetentionShow(a) => retention::show(&ctx, &a).map(|r| Reply::RetentionShow(Box::new(r))),
+        Request::RetentionDue(a) => retention::due(&ctx, &a).map(Reply::RetentionDue),
+        Request::RetentionHold(a) => retention::hold(&ctx, &a).map(Reply::RetentionHold),
+        Request::RetentionRelease(a) => retention::release(&ctx, &a).map(Reply::RetentionRelease),
+        Request::RetentionUnflag(a) => retention::unflag(&ctx, &a).map(Reply::RetentionUnflag),
+        Request::RetentionUnflagApprove(a) => retention::unflag_approve(&ctx, &a).map(Reply::RetentionUnflagApprove),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

@@ -107,3 +107,303 @@ pub fn flag(ctx: &Ctx<'_>, a: &Flag) -> Result<Flagged, ApiError> {
         deadline,
     })
 }
+
+/// The retention clock: the system clock, moved forward in test builds by
+/// `EVIDOCK_RETENTION_CLOCK_DAYS` (a test-only failpoint, like `EVIDOCK_FAILPOINTS`: footage
+/// stored today looked at as if that many days had passed, since the keep period counts from
+/// storage).
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    #[cfg(feature = "failpoints")]
+    if let Some(d) = std::env::var("EVIDOCK_RETENTION_CLOCK_DAYS").ok().and_then(|v| v.parse::<i64>().ok()) {
+        return chrono::Utc::now() + chrono::TimeDelta::days(d);
+    }
+    chrono::Utc::now()
+}
+
+/// `retention_show`: one recording's class, deadline, flags, holds and files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShowArgs {
+    /// The recording, `SERIAL/SESSION` or `SERIAL/file-ID`.
+    pub recording: String,
+}
+
+/// A long-term flag as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagRow {
+    /// Its number.
+    pub id: i64,
+    /// `evidence`, …
+    pub trigger: String,
+    /// In Chinese.
+    pub trigger_zh: String,
+    /// Why.
+    pub reason: String,
+    /// Who set it.
+    pub set_by: String,
+    /// When (UTC).
+    pub set_at: String,
+    /// Whether it is in force.
+    pub active: bool,
+}
+
+/// A legal hold as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldRow {
+    /// Its row number (for `retention_release`).
+    pub row: i64,
+    /// Its identifier (the court's reference).
+    pub id: String,
+    /// Why.
+    pub reason: String,
+    /// Who placed it.
+    pub set_by: String,
+    /// When (UTC).
+    pub set_at: String,
+    /// Whether it is in force.
+    pub active: bool,
+}
+
+/// An archived file of a recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRow {
+    /// Its archive path.
+    pub path: String,
+    /// Bytes.
+    pub size: u64,
+    /// BLAKE3, hex.
+    pub blake3: String,
+}
+
+/// A recording's retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingRetention {
+    /// The recording.
+    pub id: String,
+    /// The recorder.
+    pub device: String,
+    /// The officer.
+    pub officer: Option<String>,
+    /// Start, station time.
+    pub start: String,
+    /// End, station time.
+    pub end: String,
+    /// `standard` or `long-term`.
+    pub class: String,
+    /// In Chinese.
+    pub class_zh: String,
+    /// The deadline: station time with the zone, or permanent.
+    pub deadline: String,
+    /// The cases it is filed under.
+    pub cases: Vec<String>,
+    /// Its flags.
+    pub flags: Vec<FlagRow>,
+    /// Its holds.
+    pub holds: Vec<HoldRow>,
+    /// Its files.
+    pub files: Vec<FileRow>,
+}
+
+/// One recording's retention, after the deadlines are recorded.
+///
+/// # Errors
+/// [`super::ErrorKind::NotFound`] for a recording not in the archive.
+pub fn show(ctx: &Ctx<'_>, a: &ShowArgs) -> Result<RecordingRetention, ApiError> {
+    let policy = &ctx.config.retention;
+    let mut catalog = ctx.catalog()?;
+    record_deadlines(&mut catalog, ctx.config)?;
+    let id = a.recording.trim();
+    let row = catalog.recording(id).map_err(|e| ApiError::not_found(e.to_string()))?;
+    let r = &row.recording;
+    let class = retention::class(r, policy);
+    Ok(RecordingRetention {
+        id: r.id.clone(),
+        device: r.device.clone(),
+        officer: r.officer.clone(),
+        start: r.start.to_string(),
+        end: r.end.to_string(),
+        class: class.as_str().to_string(),
+        class_zh: class.label_zh().to_string(),
+        deadline: deadline_text(retention::deadline(r, policy), ctx.config.timezone),
+        cases: r.cases.clone(),
+        flags: catalog
+            .flags(id)?
+            .into_iter()
+            .map(|(n, f)| FlagRow {
+                id: n,
+                trigger: f.trigger.as_str().to_string(),
+                trigger_zh: f.trigger.label_zh().to_string(),
+                active: f.is_active(),
+                reason: f.reason,
+                set_by: f.set_by,
+                set_at: f.set_at.to_string(),
+            })
+            .collect(),
+        holds: catalog
+            .holds(id)?
+            .into_iter()
+            .map(|(n, h)| HoldRow {
+                row: n,
+                active: h.is_active(),
+                id: h.id,
+                reason: h.reason,
+                set_by: h.set_by,
+                set_at: h.set_at.to_string(),
+            })
+            .collect(),
+        files: r
+            .files
+            .iter()
+            .map(|f| FileRow { path: f.path.clone(), size: f.size, blake3: f.blake3.clone() })
+            .collect(),
+    })
+}
+
+/// `retention_due`: what reaches its deadline within a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DueArgs {
+    /// The window, days from now.
+    pub within_days: u32,
+}
+
+/// A recording that reaches its deadline within the window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Due {
+    /// The recording.
+    pub recording: String,
+    /// The recorder.
+    pub device: String,
+    /// The officer.
+    pub officer: Option<String>,
+    /// The deadline (UTC, RFC 3339).
+    pub deadline: String,
+    /// The deadline, station time with the zone.
+    pub deadline_local: String,
+    /// `standard` or `long-term`.
+    pub class: String,
+    /// In Chinese.
+    pub class_zh: String,
+    /// A legal hold keeps it whatever its deadline.
+    pub held: bool,
+    /// Its deadline has passed.
+    pub overdue: bool,
+}
+
+/// What reaches its deadline within `within_days`, earliest first (deadlines recorded first,
+/// never shortened; permanent footage never appears).
+///
+/// # Errors
+/// When the catalogue cannot be read or written.
+pub fn due(ctx: &Ctx<'_>, a: &DueArgs) -> Result<Vec<Due>, ApiError> {
+    let mut catalog = ctx.catalog()?;
+    let rows = record_deadlines(&mut catalog, ctx.config)?;
+    let recs: Vec<_> = rows.into_iter().map(|r| r.recording).collect();
+    let window = chrono::TimeDelta::days(i64::from(a.within_days));
+    Ok(retention::due(&recs, &ctx.config.retention, window, now())
+        .into_iter()
+        .map(|d| Due {
+            recording: d.id,
+            device: d.device,
+            officer: d.officer,
+            deadline: d.deadline.to_rfc3339(),
+            deadline_local: deadline_text(Deadline::At(d.deadline), ctx.config.timezone),
+            class: d.class.as_str().to_string(),
+            class_zh: d.class.label_zh().to_string(),
+            held: d.held,
+            overdue: d.overdue,
+        })
+        .collect())
+}
+
+/// Place a legal hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldArgs {
+    /// The recording.
+    pub recording: String,
+    /// The hold's identifier (e.g. the court's reference).
+    pub hold: String,
+    /// Why (required).
+    pub reason: String,
+}
+
+/// Release a legal hold, or ask to withdraw a flag: a row number and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithReason {
+    /// The hold's row (from `retention_show`), or the flag's number.
+    pub id: i64,
+    /// Why (required).
+    pub reason: String,
+}
+
+/// Approve a flag's withdrawal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnflagApprove {
+    /// The flag's number.
+    pub id: i64,
+}
+
+/// What a hold, release or withdrawal step did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    /// The hold's row or the flag's number.
+    pub id: i64,
+    /// The recording.
+    pub recording: Option<String>,
+    /// The deadline the recording returns to (an approved withdrawal).
+    pub deadline: Option<String>,
+}
+
+/// Places a legal hold (`hold_placed`).
+///
+/// # Errors
+/// [`super::ErrorKind::Invalid`] for an unknown recording or no reason.
+pub fn hold(ctx: &Ctx<'_>, a: &HoldArgs) -> Result<Done, ApiError> {
+    let mut catalog = ctx.catalog()?;
+    let id = catalog.set_hold(a.recording.trim(), &a.hold, &a.reason)?;
+    Ok(Done { id, recording: Some(a.recording.trim().to_string()), deadline: None })
+}
+
+/// Releases a legal hold (`hold_released`).
+///
+/// # Errors
+/// [`super::ErrorKind::Invalid`] for an unknown or released hold, or no reason.
+pub fn release(ctx: &Ctx<'_>, a: &WithReason) -> Result<Done, ApiError> {
+    let mut catalog = ctx.catalog()?;
+    catalog.release_hold(a.id, &a.reason)?;
+    Ok(Done { id: a.id, recording: None, deadline: None })
+}
+
+/// Asks to withdraw a long-term flag; it stays in force until another person approves.
+///
+/// # Errors
+/// [`super::ErrorKind::Invalid`] for no such active flag, one already asked for, or no reason.
+pub fn unflag(ctx: &Ctx<'_>, a: &WithReason) -> Result<Done, ApiError> {
+    let mut catalog = ctx.catalog()?;
+    let recording = catalog.request_flag_withdrawal(a.id, &a.reason)?;
+    Ok(Done { id: a.id, recording: Some(recording), deadline: None })
+}
+
+/// Approves a flag's withdrawal (not by who asked): the recording returns to the deadline the
+/// rules give without it.
+///
+/// # Errors
+/// [`super::ErrorKind::Refused`] for the person who asked; [`super::ErrorKind::Invalid`] for
+/// no pending withdrawal.
+pub fn unflag_approve(ctx: &Ctx<'_>, a: &UnflagApprove) -> Result<Done, ApiError> {
+    let mut catalog = ctx.catalog()?;
+    let (recording, _, requested_by) = catalog.pending_flag_withdrawal(a.id)?;
+    if requested_by == ctx.actor.user {
+        return Err(ApiError::refused(format!(
+            "{requested_by} asked for this withdrawal and cannot approve it; another person must / 不得批准本人申请"
+        )));
+    }
+    let mut row = catalog.recording(&recording)?;
+    row.recording.flags = catalog.flags(&recording)?.into_iter().filter(|(f, _)| *f != a.id).map(|(_, f)| f).collect();
+    let returned = retention::returned_deadline(&row.recording, &ctx.config.retention);
+    catalog.approve_flag_withdrawal(a.id, returned)?;
+    Ok(Done { id: a.id, recording: Some(recording), deadline: Some(deadline_text(returned, ctx.config.timezone)) })
+}

@@ -97,13 +97,16 @@ pub fn rule(cmd: &Command) -> Rule {
         },
         Command::Gap(g) => Rule::Station(super::gap::request(g).op().roles()),
         Command::Retention(r) => match r {
-            R::Show { .. } | R::Due { .. } | R::Purge(P::List) => Rule::Station(ANY),
-            R::Flag { .. } => Rule::Station(crate::api::Op::RetentionFlag.roles()),
-            R::Unflag { .. } | R::Hold { .. } | R::Release { .. } => {
-                Rule::Station(&[Role::Archivist, Role::Supervisor])
-            }
+            R::Show { .. }
+            | R::Due { .. }
+            | R::Flag { .. }
+            | R::Unflag { .. }
+            | R::UnflagApprove { .. }
+            | R::Hold { .. }
+            | R::Release { .. } => Rule::Station(super::retention::request(r).map_or(ANY, |q| q.op().roles())),
+            R::Purge(P::List) => Rule::Station(ANY),
             R::Purge(P::Request { .. }) => Rule::Station(&[Role::Archivist, Role::Custodian]),
-            R::Purge(P::Approve { .. }) | R::UnflagApprove { .. } => Rule::Station(&[Role::Approver]),
+            R::Purge(P::Approve { .. }) => Rule::Station(&[Role::Approver]),
             R::Purge(P::Cancel { .. }) => Rule::Station(&[Role::Archivist, Role::Approver, Role::Custodian]),
             R::Purge(P::Run) => Rule::Station(&[Role::Admin, Role::Archivist]),
         },

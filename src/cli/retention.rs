@@ -7,14 +7,14 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::{NaiveDate, TimeDelta, Utc};
+use chrono::{NaiveDate, Utc};
 
 use crate::catalog::{AlarmKind, Catalog, NewAlarm};
 use crate::config::Config;
 use crate::custody::event::Action;
 use crate::ledger::Ledger;
 use crate::report::{self, render, CaseWindow, DeviceFacts, Period, Rules};
-use crate::retention::{self, Calendar, Catalogued, Deadline, PurgeRequest, Trigger};
+use crate::retention::{self, Calendar, Catalogued, PurgeRequest, Trigger};
 
 /// `evidock retention ...`
 #[derive(Debug, clap::Subcommand)]
@@ -125,13 +125,11 @@ fn refresh(catalog: &mut Catalog, config: &Config) -> anyhow::Result<Vec<crate::
     Ok(crate::api::retention::record_deadlines(catalog, config)?)
 }
 
-fn deadline_str(d: Deadline, tz: chrono_tz::Tz) -> String {
-    crate::api::retention::deadline_text(d, tz)
-}
-
-/// The typed operation a `retention` command is a front end of: `flag`; `None` for the others
-/// (still command-line words).
+/// The typed operation a `retention` command is a front end of: all but `purge`; `None` for
+/// the purge queue (still command-line words).
 pub fn request(cmd: &RetentionCommand) -> Option<crate::api::Request> {
+    use crate::api::retention as r;
+    use crate::api::Request;
     match cmd {
         RetentionCommand::Flag { recording, trigger, reason } => {
             Some(crate::api::Request::RetentionFlag(crate::api::retention::Flag {
@@ -140,7 +138,25 @@ pub fn request(cmd: &RetentionCommand) -> Option<crate::api::Request> {
                 reason: reason.clone(),
             }))
         }
-        _ => None,
+        RetentionCommand::Show { recording } => {
+            Some(Request::RetentionShow(r::ShowArgs { recording: recording.clone() }))
+        }
+        RetentionCommand::Due { within_days, .. } => {
+            Some(Request::RetentionDue(r::DueArgs { within_days: *within_days }))
+        }
+        RetentionCommand::Hold { recording, hold, reason } => Some(Request::RetentionHold(r::HoldArgs {
+            recording: recording.clone(),
+            hold: hold.clone(),
+            reason: reason.clone(),
+        })),
+        RetentionCommand::Release { id, reason } => {
+            Some(Request::RetentionRelease(r::WithReason { id: *id, reason: reason.clone() }))
+        }
+        RetentionCommand::Unflag { id, reason } => {
+            Some(Request::RetentionUnflag(r::WithReason { id: *id, reason: reason.clone() }))
+        }
+        RetentionCommand::UnflagApprove { id } => Some(Request::RetentionUnflagApprove(r::UnflagApprove { id: *id })),
+        RetentionCommand::Purge(_) => None,
     }
 }
 
@@ -160,22 +176,7 @@ pub fn run_typed(cmd: &RetentionCommand, link: &super::invoke::Link<'_>) -> anyh
             f.trigger_zh,
             f.deadline
         ),
-        other => return Err(super::invoke::unexpected(&other)),
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> {
-    let mut catalog = super::open_catalog_as_user(config)?;
-    let policy = &config.retention;
-    let tz = config.timezone;
-    match cmd {
-        RetentionCommand::Show { recording } => {
-            refresh(&mut catalog, config)?;
-            let row = catalog.recording(recording)?;
-            let r = &row.recording;
-            let class = retention::class(r, policy);
-            let deadline = retention::deadline(r, policy);
+        crate::api::Reply::RetentionShow(r) => {
             crate::outln!(
                 "recording 录像 {}  device {}  officer {}",
                 r.id,
@@ -183,99 +184,79 @@ pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> 
                 r.officer.as_deref().unwrap_or("-")
             );
             crate::outln!("  {} – {}", r.start, r.end);
-            crate::outln!(
-                "  class 类别: {} {}  deadline 保存期限: {}",
-                class.as_str(),
-                class.label_zh(),
-                deadline_str(deadline, tz)
-            );
+            crate::outln!("  class 类别: {} {}  deadline 保存期限: {}", r.class, r.class_zh, r.deadline);
             if !r.cases.is_empty() {
                 crate::outln!("  cases 案件: {}", r.cases.join(", "));
             }
-            for (id, f) in catalog.flags(recording)? {
-                let state = if f.is_active() { "" } else { " (withdrawn 已撤销)" };
+            for f in &r.flags {
+                let state = if f.active { "" } else { " (withdrawn 已撤销)" };
                 crate::outln!(
-                    "  flag #{id} {} {}: {} — {} {}{state}",
-                    f.trigger.as_str(),
-                    f.trigger.label_zh(),
+                    "  flag #{} {} {}: {} — {} {}{state}",
+                    f.id,
+                    f.trigger,
+                    f.trigger_zh,
                     f.reason,
                     f.set_by,
                     f.set_at
                 );
             }
-            for (id, h) in catalog.holds(recording)? {
-                let state = if h.is_active() { "" } else { " (released 已解除)" };
-                crate::outln!("  hold #{id} {}: {} — {} {}{state}", h.id, h.reason, h.set_by, h.set_at);
+            for h in &r.holds {
+                let state = if h.active { "" } else { " (released 已解除)" };
+                crate::outln!("  hold #{} {}: {} — {} {}{state}", h.row, h.id, h.reason, h.set_by, h.set_at);
             }
             for f in &r.files {
                 crate::outln!("  {}  {} bytes  blake3 {}", f.path, f.size, f.blake3);
             }
         }
-        RetentionCommand::Due { within_days, json } => {
-            let rows = refresh(&mut catalog, config)?;
-            let recs: Vec<_> = rows.into_iter().map(|r| r.recording).collect();
-            for d in retention::due(&recs, policy, TimeDelta::days(i64::from(*within_days)), retention_now()) {
-                if *json {
+        crate::api::Reply::RetentionDue(list) => {
+            let json = matches!(cmd, RetentionCommand::Due { json: true, .. });
+            for d in &list {
+                if json {
                     crate::outln!(
                         "{}",
                         serde_json::json!({
-                            "recording": d.id, "device": d.device, "officer": d.officer,
-                            "deadline": d.deadline.to_rfc3339(), "class": d.class.as_str(),
-                            "held": d.held, "overdue": d.overdue,
+                            "recording": d.recording, "device": d.device, "officer": d.officer,
+                            "deadline": d.deadline, "class": d.class, "held": d.held, "overdue": d.overdue,
                         })
                     );
                 } else {
                     crate::outln!(
                         "{}  {}  {}  {}{}{}",
-                        d.id,
+                        d.recording,
                         d.officer.as_deref().unwrap_or("-"),
-                        deadline_str(Deadline::At(d.deadline), tz),
-                        d.class.label_zh(),
+                        d.deadline_local,
+                        d.class_zh,
                         if d.held { "  held 保全中" } else { "" },
                         if d.overdue { "  overdue 已到期" } else { "" }
                     );
                 }
             }
         }
-        RetentionCommand::Flag { .. } => {
-            anyhow::bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)")
-        }
-        RetentionCommand::Unflag { id, reason } => {
-            let recording = catalog.request_flag_withdrawal(*id, reason)?;
-            crate::outln!(
-                "withdrawal of flag #{id} ({recording}) awaits approval by another person; the flag stays in force \
-                 / 撤销长期保存标记的申请已提交，待他人批准，批准前标记仍有效"
-            );
-        }
-        RetentionCommand::UnflagApprove { id } => {
-            let (recording, _, requested_by) = catalog.pending_flag_withdrawal(*id)?;
-            if requested_by == super::invoke::caller().actor.user {
-                return Err(super::invoke::Refused(format!(
-                    "{requested_by} asked for this withdrawal and cannot approve it; another person must / 不得批准本人申请"
-                ))
-                .into());
-            }
-            let mut row = catalog.recording(&recording)?;
-            row.recording.flags =
-                catalog.flags(&recording)?.into_iter().filter(|(f, _)| f != id).map(|(_, f)| f).collect();
-            let returned = retention::returned_deadline(&row.recording, policy);
-            catalog.approve_flag_withdrawal(*id, returned)?;
-            crate::outln!(
-                "flag #{id} withdrawn; {recording} is kept until {} / 长期保存标记已撤销，保存期限恢复为上述时间",
-                deadline_str(returned, tz)
-            );
-        }
-        RetentionCommand::Hold { recording, hold, reason } => {
-            let id = catalog.set_hold(recording, hold, reason)?;
-            crate::outln!("hold #{id} placed / 已冻结保全");
-        }
-        RetentionCommand::Release { id, reason } => {
-            catalog.release_hold(*id, reason)?;
-            crate::outln!("hold #{id} released / 保全已解除");
-        }
-        RetentionCommand::Purge(p) => return purge(p, &mut catalog, config),
+        crate::api::Reply::RetentionHold(d) => crate::outln!("hold #{} placed / 已冻结保全", d.id),
+        crate::api::Reply::RetentionRelease(d) => crate::outln!("hold #{} released / 保全已解除", d.id),
+        crate::api::Reply::RetentionUnflag(d) => crate::outln!(
+            "withdrawal of flag #{} ({}) awaits approval by another person; the flag stays in force \
+             / 撤销长期保存标记的申请已提交，待他人批准，批准前标记仍有效",
+            d.id,
+            d.recording.as_deref().unwrap_or("")
+        ),
+        crate::api::Reply::RetentionUnflagApprove(d) => crate::outln!(
+            "flag #{} withdrawn; {} is kept until {} / 长期保存标记已撤销，保存期限恢复为上述时间",
+            d.id,
+            d.recording.as_deref().unwrap_or(""),
+            d.deadline.as_deref().unwrap_or("")
+        ),
+        other => return Err(super::invoke::unexpected(&other)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn run(cmd: &RetentionCommand, config: &Config) -> anyhow::Result<ExitCode> {
+    let mut catalog = super::open_catalog_as_user(config)?;
+    match cmd {
+        RetentionCommand::Purge(p) => purge(p, &mut catalog, config),
+        _ => anyhow::bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)"),
+    }
 }
 
 fn refusal(e: retention::RetentionError) -> anyhow::Error {
@@ -339,16 +320,8 @@ fn check_with_log(
     .into())
 }
 
-/// The retention clock: the system clock, moved forward in test builds by
-/// `EVIDOCK_RETENTION_CLOCK_DAYS` (a test-only failpoint, like `EVIDOCK_FAILPOINTS`: footage
-/// stored today looked at as if that many days had passed, since the keep period counts from
-/// storage).
 fn retention_now() -> chrono::DateTime<Utc> {
-    #[cfg(feature = "failpoints")]
-    if let Some(d) = std::env::var("EVIDOCK_RETENTION_CLOCK_DAYS").ok().and_then(|v| v.parse::<i64>().ok()) {
-        return Utc::now() + TimeDelta::days(d);
-    }
-    Utc::now()
+    crate::api::retention::now()
 }
 
 fn purge(cmd: &PurgeCommand, catalog: &mut Catalog, config: &Config) -> anyhow::Result<ExitCode> {

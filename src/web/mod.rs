@@ -13,6 +13,7 @@ pub mod config;
 pub mod custodian;
 pub mod footage;
 pub mod render;
+pub mod retention;
 pub mod viewing;
 
 use std::convert::Infallible;
@@ -165,6 +166,9 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/access/decide", post(viewing::decide))
         .route("/view/{id}", get(viewing::view))
         .route("/view/stream/{token}", get(viewing::stream))
+        .route("/retention", get(retention::due))
+        .route("/retention/show", get(retention::show))
+        .route("/retention/change", post(retention::change))
         .route("/log", get(archive::search))
         .route("/case/{number}", get(custodian::case))
         .route("/case/{number}/describe", post(custodian::describe_case))

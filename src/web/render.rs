@@ -193,6 +193,7 @@ pub fn pages(who: &Session) -> String {
         (Op::DeviceList, "/devices", "to-devices", "记录仪登记", "Devices"),
         (Op::DutyOut, "/duty", "to-duty", "领用与归队", "Duty"),
         (Op::CaseList, "/cases", "to-cases", "案件", "Cases"),
+        (Op::RetentionDue, "/retention", "to-retention", "保存期限", "Retention"),
         (Op::Status, "/alarms", "to-alarms", "警报与状态", "Alarms"),
         (Op::LogQuery, "/log", "to-log", "保管日志", "Custody log"),
     ] {

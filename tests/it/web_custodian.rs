@@ -178,3 +178,80 @@ fn in_a_browser_a_custodian_registers_a_recorder_and_hands_it_out() {
     st.assert_log_verifies();
     st.stop();
 }
+
+#[test]
+fn r7_an_archivist_holds_and_asks_to_withdraw_a_flag_and_another_person_approves_in_the_page() {
+    let (mut st, base) = web_station("");
+    st.start();
+    add_officer(&st);
+    for (name, display, role) in [("an", "安七", "archivist"), ("shen", "沈六", "approver")] {
+        let o = account(&st, &["add", name, "--display-name", display, "--role", role], PASSWORD);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let (vol, _) =
+        st.sim("R1", &["--serial", "R700001", "--sessions", "1", "--segments", "1", "--segment-bytes", "20000"]);
+    st.dock(&vol, "R700001");
+    st.wait_finished("R700001");
+    let rec: String = st
+        .db()
+        .query_row("SELECT serial || '/' || session FROM segments WHERE serial = 'R700001' LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    let an = session_of(&base, "an");
+    let html = get(&base, "/retention?days=400", &an).into_string().unwrap();
+    assert!(html.contains(&rec) && html.contains("普通保存"), "due within 400 days: {html}");
+    let show = format!("/retention/show?recording={}", q(&rec));
+    let html = get(&base, &show, &an).into_string().unwrap();
+    assert!(html.contains("id=\"place-hold\"") && !html.contains("id=\"hold-1\""), "{html}");
+    let csrf = csrf_field(&html);
+
+    // A legal hold, placed and released, each with its reason, by the account.
+    let hold = [("csrf", csrf.as_str()), ("recording", &rec), ("action", "hold"), ("hold", "（2026）鄂0105行初12号")];
+    assert_eq!(post(&base, "/retention/change", &an, &hold).status(), 400, "a hold needs its reason");
+    let mut with_reason = hold.to_vec();
+    with_reason.push(("reason", "法院调取证据"));
+    let r = post(&base, "/retention/change", &an, &with_reason);
+    assert_eq!((r.status(), r.header("location")), (303, Some(format!("{show}&done=held").as_str())));
+    assert_eq!(events(&st, "hold_placed")[0].0, "account:an");
+    let html = get(&base, &show, &an).into_string().unwrap();
+    assert!(html.contains("id=\"hold-1\"") && html.contains("（2026）鄂0105行初12号"), "{html}");
+    let r = post(
+        &base,
+        "/retention/change",
+        &an,
+        &[("csrf", &csrf), ("recording", &rec), ("action", "release"), ("id", "1"), ("reason", "案件已审结")],
+    );
+    assert_eq!(r.status(), 303);
+    assert_eq!(events(&st, "hold_released")[0].0, "account:an");
+
+    // A long-term flag: its withdrawal asked for by the archivist, approved by another person.
+    let o = st.evidock(&["retention", "flag", &rec, "--trigger", "dispute", "--reason", "当事人申请复议"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let html = get(&base, &show, &an).into_string().unwrap();
+    assert!(
+        html.contains("长期保存") && html.contains("id=\"unflag-1\"") && !html.contains("unflag-approve-1"),
+        "{html}"
+    );
+    let unflag =
+        [("csrf", csrf.as_str()), ("recording", &rec), ("action", "unflag"), ("id", "1"), ("reason", "复议申请已撤回")];
+    assert_eq!(post(&base, "/retention/change", &an, &unflag).status(), 303);
+    assert_eq!(events(&st, "flag_withdrawal_requested")[0].0, "account:an");
+    let approve = [("csrf", csrf.as_str()), ("recording", &rec), ("action", "unflag_approve"), ("id", "1")];
+    assert_eq!(post(&base, "/retention/change", &an, &approve).status(), 403, "not the archivist's to approve");
+    let shen = session_of(&base, "shen");
+    let scsrf = csrf_field(&get(&base, &show, &shen).into_string().unwrap());
+    let approve = [("csrf", scsrf.as_str()), ("recording", &rec), ("action", "unflag_approve"), ("id", "1")];
+    let r = post(&base, "/retention/change", &shen, &approve);
+    assert_eq!((r.status(), r.header("location")), (303, Some(format!("{show}&done=unflagged").as_str())));
+    assert_eq!(events(&st, "retention_flag_withdrawn")[0].0, "account:shen");
+    let html = get(&base, &format!("{show}&done=unflagged"), &an).into_string().unwrap();
+    assert!(
+        html.contains("长期保存标记已撤销") && html.contains("已撤销 withdrawn") && html.contains("普通保存"),
+        "{html}"
+    );
+
+    // An officer has no retention page.
+    let zhang = session_of(&base, "zhang");
+    assert_eq!(get(&base, "/retention", &zhang).status(), 403);
+    st.assert_log_verifies();
+    st.stop();
+}

@@ -53,7 +53,7 @@ pub(super) fn percent(s: &str) -> String {
         .collect()
 }
 
-fn given(s: &str) -> Option<String> {
+pub(super) fn given(s: &str) -> Option<String> {
     let t = s.trim();
     (!t.is_empty()).then(|| t.to_string())
 }

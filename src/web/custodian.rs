@@ -9,12 +9,13 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Form, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
+use super::archive::given as opt;
 use super::render::{esc, page};
-use super::{api_error_page, see_other, Shared};
+use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::duty::{Binding, OutReply, Outcome};
 use crate::api::status::StatusDoc;
@@ -41,19 +42,6 @@ fn notice(done: &str) -> Option<&'static str> {
         "returned" => Some("已登记归队 / the return is recorded"),
         _ => None,
     }
-}
-
-fn go(to: String) -> Response {
-    let mut r = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(&to) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r
-}
-
-fn opt(s: &str) -> Option<String> {
-    let t = s.trim();
-    (!t.is_empty()).then(|| t.to_string())
 }
 
 fn unexpected(reply: &api::Reply) -> Response {
@@ -296,7 +284,7 @@ pub(super) async fn out(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f
     });
     match w.call(&session, request).await {
         Ok(api::Reply::DutyOut(o)) => match &o.outcome {
-            Outcome::HandedOut { binding, .. } => go(format!("/duty?done=out&binding={binding}")),
+            Outcome::HandedOut { binding, .. } => see_other_to(&format!("/duty?done=out&binding={binding}")),
             Outcome::NotHandedOut { .. } => {
                 // Not handed out: the check's findings, with the list as it stands.
                 let list = match w.call(&session, api::Request::DutyList(api::duty::ListArgs {})).await {
@@ -575,7 +563,7 @@ pub(super) async fn describe_case(
         place: opt(&f.place),
     });
     match w.call(&session, request).await {
-        Ok(_) => go(format!("/case/{}?done=described", super::archive::percent(&number))),
+        Ok(_) => see_other_to(&format!("/case/{}?done=described", super::archive::percent(&number))),
         Err(e) => api_error_page(&e),
     }
 }

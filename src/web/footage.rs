@@ -9,12 +9,13 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Form, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
+use super::archive::given as opt;
 use super::render::{esc, page};
-use super::{api_error_page, see_other, Shared};
+use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::footage::{MineArgs, Recording};
 use crate::api::{self, ApiError};
@@ -90,11 +91,6 @@ pub struct Change {
     text: String,
 }
 
-fn opt(s: &str) -> Option<String> {
-    let t = s.trim();
-    (!t.is_empty()).then(|| t.to_string())
-}
-
 /// Back to the list after a change (303, so a reload does not send it again).
 fn back(officer: &str, done: &str) -> Response {
     let mut to = format!("/mine?done={done}");
@@ -102,11 +98,7 @@ fn back(officer: &str, done: &str) -> Response {
         to.push_str("&officer=");
         to.push_str(&super::archive::percent(officer.trim()));
     }
-    let mut r = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(&to) {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    r
+    see_other_to(&to)
 }
 
 async fn change(w: &Shared, headers: &HeaderMap, form: &Change, what: &'static str, request: api::Request) -> Response {

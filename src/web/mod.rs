@@ -302,6 +302,15 @@ fn see_other(to: &'static str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, HeaderValue::from_static(to))]).into_response()
 }
 
+/// A 303 to a path built from a request (percent-encoded by its builder), back to the page a
+/// change came from.
+fn see_other_to(to: &str) -> Response {
+    match HeaderValue::from_str(to) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
+        Err(_) => see_other("/"),
+    }
+}
+
 impl Shared {
     /// The session the request's cookie names (an expired one is recorded as it is found).
     async fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {

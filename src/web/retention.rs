@@ -9,12 +9,12 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Form, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::render::{esc, page};
-use super::{api_error_page, see_other, Shared};
+use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::retention::{Due, RecordingRetention};
 use crate::api::{self, ApiError, Op};
@@ -113,14 +113,10 @@ pub(super) async fn change(State(w): State<Arc<Shared>>, headers: HeaderMap, For
         other => return api_error_page(&ApiError::invalid(format!("action {other:?} / 操作不正确"))),
     };
     match w.call(&session, request).await {
-        Ok(_) => {
-            let to = format!("/retention/show?recording={}&done={done}", super::archive::percent(f.recording.trim()));
-            let mut r = StatusCode::SEE_OTHER.into_response();
-            if let Ok(v) = HeaderValue::from_str(&to) {
-                r.headers_mut().insert(header::LOCATION, v);
-            }
-            r
-        }
+        Ok(_) => see_other_to(&format!(
+            "/retention/show?recording={}&done={done}",
+            super::archive::percent(f.recording.trim())
+        )),
         Err(e) => api_error_page(&e),
     }
 }

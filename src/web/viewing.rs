@@ -347,11 +347,6 @@ pub(super) async fn stream(State(w): State<Arc<Shared>>, headers: HeaderMap, Pat
     r
 }
 
-/// Percent-encodes a query value.
-fn percent(s: &str) -> String {
-    super::archive::percent(s)
-}
-
 /// The account's requests.
 pub fn render_requests(
     who: &Session,
@@ -378,7 +373,7 @@ pub fn render_requests(
                 files,
                 "<a href=\"/view/{id}?file={q}\" id=\"view-{id}-{i}\">{name}</a><br>",
                 id = r.id,
-                q = esc(&percent(f)),
+                q = esc(&super::archive::percent(f)),
                 name = esc(f.rsplit('/').next().unwrap_or(f)),
             );
         }

@@ -1,4 +1,5 @@
-//! `case_create`, `case_list`, `describe`, `case_assign`: cases, what is said of footage and
+//! `case_create`, `case_list`, `case_show`, `case_label`, `case_propose`, `describe`,
+//! `describe_history`, `case_assign`: cases, what is said of footage and
 //! where it is filed (R4, R13; S4 §23), and the case folders' labels and manifests that follow
 //! (S3 §26, INV-33).
 //!
@@ -238,6 +239,111 @@ pub struct CaseView {
     pub label: String,
 }
 
+/// The case relabelled (`case_label`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relabelled {
+    /// Its number.
+    pub number: String,
+    /// Its folder's name under each day.
+    pub folder: String,
+}
+
+/// Replaces a case's label (party, officers, kind, windows; `case_labelled`, naming the label it
+/// replaced) and writes its folders' labels and manifests again (INV-33).
+///
+/// # Errors
+/// [`super::ErrorKind::NotFound`] for an unknown case, [`super::ErrorKind::Invalid`] for an
+/// unknown kind or a window that ends before it starts.
+pub fn relabel(ctx: &Ctx<'_>, a: &Label) -> Result<Relabelled, ApiError> {
+    let label = a.label()?;
+    let mut catalog = ctx.catalog()?;
+    catalog.case(&label.number).map_err(|e| ApiError::not_found(format!("{e} / 案件不存在")))?;
+    catalog.label_case(&label)?;
+    refresh(ctx.config, &catalog, &label.number).map_err(|e| failed(&e))?;
+    let case = catalog.case(&label.number)?;
+    Ok(Relabelled { number: case.label.number, folder: case.folder })
+}
+
+/// A file proposed for a case (`case_propose`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposed {
+    /// The file's id.
+    pub file: i64,
+    /// Its archive path now.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// The footage a case's handling officers recorded within its on-site windows (device time
+/// corrected to the station's clock) that is not yet filed into it, by file id. Reads only:
+/// filing it is `case_assign`'s.
+///
+/// # Errors
+/// [`super::ErrorKind::NotFound`] for an unknown case.
+pub fn propose(ctx: &Ctx<'_>, a: &ShowArgs) -> Result<Vec<Proposed>, ApiError> {
+    let catalog = ctx.catalog()?;
+    let number = a.number.trim();
+    catalog.case(number).map_err(|e| ApiError::not_found(format!("{e} / 案件不存在")))?;
+    Ok(catalog
+        .propose(number)?
+        .into_iter()
+        .map(|f| Proposed { file: f.id, path: f.archive_path, size: f.size })
+        .collect())
+}
+
+/// `describe_history`: the descriptions of a case (`case`) or of one recording (`recording`),
+/// one of the two.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryOf {
+    /// A case number, or
+    #[serde(default)]
+    pub case: Option<String>,
+    /// a recording, `SERIAL/SESSION` or `SERIAL/file-ID`.
+    #[serde(default)]
+    pub recording: Option<String>,
+}
+
+/// One description of the history, with its number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    /// Its number.
+    pub id: i64,
+    /// What it says, who wrote it and when.
+    #[serde(flatten)]
+    pub view: DescriptionView,
+}
+
+fn target_of(case: Option<&str>, recording: Option<&str>) -> Result<DescribedTarget, ApiError> {
+    match (given(case), given(recording)) {
+        (Some(n), None) => Ok(DescribedTarget::Case(n)),
+        (None, Some(r)) => Ok(DescribedTarget::Recording(r)),
+        _ => Err(ApiError::invalid("give a case number or a recording, not both / 请指定案件编号或录像（二选一）")),
+    }
+}
+
+/// Every description written of a case or a recording, oldest first; the last is the one in
+/// force (S4 §23: a new description never erases the one before).
+///
+/// # Errors
+/// [`super::ErrorKind::Invalid`] without exactly one of `case` and `recording`,
+/// [`super::ErrorKind::NotFound`] for an unknown case or recording.
+pub fn history_of(ctx: &Ctx<'_>, a: &HistoryOf) -> Result<Vec<Written>, ApiError> {
+    let target = target_of(a.case.as_deref(), a.recording.as_deref())?;
+    let catalog = ctx.catalog()?;
+    match &target {
+        DescribedTarget::Case(n) => {
+            catalog.case(n).map_err(|e| ApiError::not_found(format!("{e} / 案件不存在")))?;
+        }
+        DescribedTarget::Recording(r) => {
+            catalog.recording(r).map_err(|e| ApiError::not_found(e.to_string()))?;
+        }
+    }
+    let tz = ctx.config.timezone;
+    Ok(catalog.descriptions(&target)?.iter().map(|d| Written { id: d.id, view: DescriptionView::of(d, tz) }).collect())
+}
+
 /// One case, as its folder's label and manifest see it.
 ///
 /// # Errors
@@ -259,7 +365,7 @@ pub fn show(ctx: &Ctx<'_>, a: &ShowArgs) -> Result<CaseView, ApiError> {
             .map(|o| NamedOfficer { id: o.id.clone(), name: o.name.clone(), source: o.source.as_str().to_string() })
             .collect(),
         kind: l.kind.as_str().to_string(),
-        windows: l.windows.iter().map(|(a, b)| [a.to_string(), b.to_string()]).collect(),
+        windows: l.windows.iter().map(|(a, b)| [a, b].map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())).collect(),
         description: sheet.description.as_ref().map(|d| DescriptionView::of(d, tz)),
         files: case
             .files
@@ -353,15 +459,7 @@ fn failed(e: &anyhow::Error) -> ApiError {
 /// text; [`super::ErrorKind::Refused`] for an officer describing what is not theirs;
 /// [`super::ErrorKind::Failed`] when it cannot be written.
 pub fn describe(ctx: &Ctx<'_>, a: &Describe) -> Result<Described, ApiError> {
-    let target = match (given(a.case.as_deref()), given(a.recording.as_deref())) {
-        (Some(n), None) => DescribedTarget::Case(n),
-        (None, Some(r)) => DescribedTarget::Recording(r),
-        _ => {
-            return Err(ApiError::invalid(
-                "give a case number or a recording, not both / 请指定案件编号或录像（二选一）",
-            ))
-        }
-    };
+    let target = target_of(a.case.as_deref(), a.recording.as_deref())?;
     let text = DescriptionText::new(a.subject.as_deref(), a.content.as_deref(), a.place.as_deref())?;
     let mut catalog = ctx.catalog()?;
     let cases = match &target {

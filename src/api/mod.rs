@@ -123,6 +123,12 @@ pub enum Request {
     RetentionUnflag(retention::WithReason),
     /// A flag's withdrawal approved by another person.
     RetentionUnflagApprove(retention::UnflagApprove),
+    /// A case's label replaced (R4, S3 §26).
+    CaseLabel(cases::Label),
+    /// The footage a case's officers recorded within its on-site windows, not yet filed.
+    CasePropose(cases::ShowArgs),
+    /// Every description of a case or a recording, oldest first (S4 §23).
+    DescribeHistory(cases::HistoryOf),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -210,6 +216,12 @@ pub enum Reply {
     RetentionUnflag(retention::Done),
     /// The flag withdrawn, and the deadline the recording returns to.
     RetentionUnflagApprove(retention::Done),
+    /// The case relabelled.
+    CaseLabel(cases::Relabelled),
+    /// The footage proposed, by file id.
+    CasePropose(Vec<cases::Proposed>),
+    /// The descriptions, oldest first.
+    DescribeHistory(Vec<cases::Written>),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -255,6 +267,9 @@ pub enum Op {
     RetentionRelease,
     RetentionUnflag,
     RetentionUnflagApprove,
+    CaseLabel,
+    CasePropose,
+    DescribeHistory,
 }
 
 /// Every role a person can hold.
@@ -272,7 +287,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 40] = [
+    pub const ALL: [Op; 43] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -313,6 +328,9 @@ impl Op {
         Op::RetentionRelease,
         Op::RetentionUnflag,
         Op::RetentionUnflagApprove,
+        Op::CaseLabel,
+        Op::CasePropose,
+        Op::DescribeHistory,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -348,6 +366,8 @@ impl Op {
             Op::RetentionShow | Op::RetentionDue => ANY,
             Op::RetentionHold | Op::RetentionRelease | Op::RetentionUnflag => &[Role::Archivist, Role::Supervisor],
             Op::RetentionUnflagApprove => &[Role::Approver],
+            Op::CaseLabel => FILERS,
+            Op::CasePropose | Op::DescribeHistory => ANY,
         }
     }
 
@@ -394,6 +414,9 @@ impl Op {
             Op::RetentionRelease => "retention_release",
             Op::RetentionUnflag => "retention_unflag",
             Op::RetentionUnflagApprove => "retention_unflag_approve",
+            Op::CaseLabel => "case_label",
+            Op::CasePropose => "case_propose",
+            Op::DescribeHistory => "describe_history",
         }
     }
 
@@ -460,6 +483,9 @@ impl Request {
             Request::RetentionRelease(_) => Op::RetentionRelease,
             Request::RetentionUnflag(_) => Op::RetentionUnflag,
             Request::RetentionUnflagApprove(_) => Op::RetentionUnflagApprove,
+            Request::CaseLabel(_) => Op::CaseLabel,
+            Request::CasePropose(_) => Op::CasePropose,
+            Request::DescribeHistory(_) => Op::DescribeHistory,
         }
     }
 
@@ -519,6 +545,9 @@ impl Reply {
             Reply::RetentionRelease(_) => Op::RetentionRelease,
             Reply::RetentionUnflag(_) => Op::RetentionUnflag,
             Reply::RetentionUnflagApprove(_) => Op::RetentionUnflagApprove,
+            Reply::CaseLabel(_) => Op::CaseLabel,
+            Reply::CasePropose(_) => Op::CasePropose,
+            Reply::DescribeHistory(_) => Op::DescribeHistory,
         }
     }
 }
@@ -782,6 +811,9 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::RetentionRelease(a) => retention::release(&ctx, &a).map(Reply::RetentionRelease),
         Request::RetentionUnflag(a) => retention::unflag(&ctx, &a).map(Reply::RetentionUnflag),
         Request::RetentionUnflagApprove(a) => retention::unflag_approve(&ctx, &a).map(Reply::RetentionUnflagApprove),
+        Request::CaseLabel(a) => cases::relabel(&ctx, &a).map(Reply::CaseLabel),
+        Request::CasePropose(a) => cases::propose(&ctx, &a).map(Reply::CasePropose),
+        Request::DescribeHistory(a) => cases::history_of(&ctx, &a).map(Reply::DescribeHistory),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {
@@ -910,6 +942,7 @@ mod tests {
             ("cli/status.rs", include_str!("../cli/status.rs")),
             ("cli/device.rs", include_str!("../cli/device.rs")),
             ("cli/duty.rs", include_str!("../cli/duty.rs")),
+            ("cli/case.rs", include_str!("../cli/case.rs")),
             ("cli/central.rs (replicate)", replicate_part),
         ] {
             for banned in

@@ -229,9 +229,14 @@ impl Catalog {
     /// Relabels a case: party, officers, kind and windows replaced by `label`'s.
     ///
     /// # Errors
-    /// When the case does not exist or the write fails.
+    /// When the case does not exist, a window ends before it starts, or the write fails.
     pub fn label_case(&mut self, label: &CaseLabel) -> Result<(), CatalogError> {
         let case = self.case(&label.number)?;
+        for (from, to) in &label.windows {
+            if to < from {
+                return Err(CatalogError::Invalid(format!("on-site window ends before it starts: {from} > {to}")));
+            }
+        }
         let tx = begin(&mut self.conn)?;
         tx.execute(
             "UPDATE cases SET party = ?2, kind = ?3, officers = ?4 WHERE id = ?1",

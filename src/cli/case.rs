@@ -8,9 +8,7 @@ use chrono::NaiveDateTime;
 
 use super::invoke::Link;
 use crate::api::{cases, Reply, Request};
-use crate::archive::assign;
 use crate::archive::casefolder;
-use crate::catalog::{CaseKind, CaseLabel, DescribedTarget};
 use crate::config::Config;
 
 /// A case's label on the command line.
@@ -25,15 +23,11 @@ pub struct LabelArgs {
     #[arg(long = "officer", value_name = "ID")]
     pub officers: Vec<String>,
     /// penalty, coercive, inspection, permit or other.
-    #[arg(long, default_value = "other", value_parser = parse_kind)]
-    pub kind: CaseKind,
+    #[arg(long, default_value = "other", value_parser = ["penalty", "coercive", "inspection", "permit", "other"])]
+    pub kind: String,
     /// On-site window FROM,TO (YYYY-MM-DDThh:mm[:ss], station local time; repeat for each).
     #[arg(long = "window", value_name = "FROM,TO", value_parser = parse_window)]
     pub windows: Vec<(NaiveDateTime, NaiveDateTime)>,
-}
-
-fn parse_kind(s: &str) -> Result<CaseKind, String> {
-    CaseKind::parse(s).ok_or_else(|| format!("{s:?}: expected penalty, coercive, inspection, permit or other"))
 }
 
 fn parse_time(s: &str) -> Result<NaiveDateTime, String> {
@@ -49,13 +43,15 @@ fn parse_window(s: &str) -> Result<(NaiveDateTime, NaiveDateTime), String> {
 }
 
 impl LabelArgs {
-    fn label(&self) -> CaseLabel {
-        CaseLabel {
+    /// The label as the station API takes it.
+    fn wire(&self) -> cases::Label {
+        let at = |t: &NaiveDateTime| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+        cases::Label {
             number: self.number.clone(),
             party: self.party.clone(),
             officers: self.officers.clone(),
-            kind: self.kind,
-            windows: self.windows.clone(),
+            kind: Some(self.kind.clone()),
+            windows: self.windows.iter().map(|(a, b)| [at(a), at(b)]).collect(),
         }
     }
 }
@@ -134,73 +130,20 @@ pub enum CaseCommand {
     },
 }
 
-pub fn run(cmd: &CaseCommand, config: &Config) -> anyhow::Result<ExitCode> {
-    if let CaseCommand::CheckFolder { dir, json } = cmd {
-        return check_folder(dir, *json);
-    }
-    let mut catalog = super::open_catalog_as_user(config)?;
+pub fn run(cmd: &CaseCommand, _config: &Config) -> anyhow::Result<ExitCode> {
     match cmd {
-        CaseCommand::Label(args) => {
-            catalog.label_case(&args.label())?;
-            cases::refresh(config, &catalog, args.number.trim())?;
-            crate::outln!("case {} relabelled / 案件信息已修改", args.number.trim());
-        }
-        CaseCommand::Describe { number, recording, history: true, .. } => {
-            let target = match (number, recording) {
-                (_, Some(r)) => DescribedTarget::Recording(r.trim().to_string()),
-                (Some(n), None) => DescribedTarget::Case(n.trim().to_string()),
-                (None, None) => anyhow::bail!("give a case number or --recording / 请指定案件编号或录像"),
-            };
-            let list = catalog.descriptions(&target)?;
-            if list.is_empty() {
-                crate::outln!("{}: no description yet / 尚无说明", target.subject());
-            }
-            for d in list {
-                crate::outln!(
-                    "#{} {} {}{}:",
-                    d.id,
-                    crate::report::history::station_time_named(&d.written_at, config.timezone),
-                    d.written_by,
-                    d.officer.as_deref().map(|o| format!(" (警号 {o})")).unwrap_or_default()
-                );
-                for line in d.lines() {
-                    crate::outln!("  {line}");
-                }
-            }
-        }
-        CaseCommand::Describe { .. }
-        | CaseCommand::Assign { .. }
-        | CaseCommand::Create(_)
-        | CaseCommand::List
-        | CaseCommand::Show { .. } => {
-            anyhow::bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)")
-        }
-        CaseCommand::CheckFolder { .. } => unreachable!("handled above"),
-        CaseCommand::Propose { number, confirm } => {
-            let proposed = catalog.propose(number)?;
-            if proposed.is_empty() {
-                crate::outln!("no footage matches the case's officers and on-site windows / 无匹配录像");
-            }
-            for f in &proposed {
-                crate::outln!("{}", f.archive_path);
-            }
-            if *confirm && !proposed.is_empty() {
-                let case = catalog.case(number)?;
-                let filed = assign::assign(config, &mut catalog, &case, &proposed);
-                cases::refresh(config, &catalog, &case.label.number)?;
-                let filed = filed?;
-                crate::outln!("filed {} file(s) into {} / 已归入案件", filed.len(), case.label.number);
-            }
-        }
+        CaseCommand::CheckFolder { dir, json } => check_folder(dir, *json),
+        _ => anyhow::bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)"),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
-/// The typed operation a `case` command is a front end of: `create`, `list`, `show`,
-/// `describe` (but its history) and `assign`; `None` for the others (still command-line
-/// words).
+/// The typed operation a `case` command is a front end of; `None` for `check-folder`, which
+/// reads a folder offline, without the station.
 pub fn request(cmd: &CaseCommand) -> Option<Request> {
     match cmd {
+        CaseCommand::Describe { number, recording, history: true, .. } => {
+            Some(Request::DescribeHistory(cases::HistoryOf { case: number.clone(), recording: recording.clone() }))
+        }
         CaseCommand::Describe { number, recording, subject, content, place, history: false } => {
             Some(Request::Describe(cases::Describe {
                 case: number.clone(),
@@ -210,17 +153,9 @@ pub fn request(cmd: &CaseCommand) -> Option<Request> {
                 place: place.clone(),
             }))
         }
-        CaseCommand::Create(l) => Some(Request::CaseCreate(cases::Label {
-            number: l.number.clone(),
-            party: l.party.clone(),
-            officers: l.officers.clone(),
-            kind: Some(l.kind.as_str().to_string()),
-            windows: l
-                .windows
-                .iter()
-                .map(|(a, b)| [a.format("%Y-%m-%dT%H:%M:%S").to_string(), b.format("%Y-%m-%dT%H:%M:%S").to_string()])
-                .collect(),
-        })),
+        CaseCommand::Create(l) => Some(Request::CaseCreate(l.wire())),
+        CaseCommand::Label(l) => Some(Request::CaseLabel(l.wire())),
+        CaseCommand::Propose { number, .. } => Some(Request::CasePropose(cases::ShowArgs { number: number.clone() })),
         CaseCommand::List => Some(Request::CaseList(crate::api::NoArgs {})),
         CaseCommand::Show { number, .. } => Some(Request::CaseShow(cases::ShowArgs { number: number.clone() })),
         CaseCommand::Assign { number, files, sessions, segments } => Some(Request::CaseAssign(cases::Assign {
@@ -229,7 +164,7 @@ pub fn request(cmd: &CaseCommand) -> Option<Request> {
             sessions: sessions.clone(),
             segments: segments.clone(),
         })),
-        _ => None,
+        CaseCommand::CheckFolder { .. } => None,
     }
 }
 
@@ -244,6 +179,48 @@ pub fn run_typed(cmd: &CaseCommand, link: &Link<'_>) -> anyhow::Result<ExitCode>
     match link.call(request)? {
         Reply::Describe(d) => crate::outln!("{} described (#{}) / 已填写说明", d.target, d.id),
         Reply::CaseCreate(c) => crate::outln!("case {} created / 案件已创建", c.number),
+        Reply::CaseLabel(c) => crate::outln!("case {} relabelled / 案件信息已修改", c.number),
+        Reply::CasePropose(proposed) => {
+            if proposed.is_empty() {
+                crate::outln!("no footage matches the case's officers and on-site windows / 无匹配录像");
+            }
+            for f in &proposed {
+                crate::outln!("{}", f.path);
+            }
+            if let CaseCommand::Propose { number, confirm: true } = cmd {
+                if !proposed.is_empty() {
+                    let assign = Request::CaseAssign(cases::Assign {
+                        number: number.clone(),
+                        files: proposed.iter().map(|f| f.path.clone()).collect(),
+                        ..cases::Assign::default()
+                    });
+                    match link.call(assign)? {
+                        Reply::CaseAssign(a) => {
+                            crate::outln!("filed {} file(s) into {} / 已归入案件", a.filed.len(), a.case);
+                        }
+                        other => return Err(super::invoke::unexpected(&other)),
+                    }
+                }
+            }
+        }
+        Reply::DescribeHistory(list) => {
+            let subject = match cmd {
+                CaseCommand::Describe { recording: Some(r), .. } => format!("recording {}", r.trim()),
+                CaseCommand::Describe { number: Some(n), .. } => format!("case {}", n.trim()),
+                _ => String::new(),
+            };
+            if list.is_empty() {
+                crate::outln!("{subject}: no description yet / 尚无说明");
+            }
+            for d in list {
+                let v = &d.view;
+                let badge = v.officer.as_deref().map(|o| format!(" (警号 {o})")).unwrap_or_default();
+                crate::outln!("#{} {} {}{badge}:", d.id, v.written_at, v.written_by);
+                for line in v.lines() {
+                    crate::outln!("  {line}");
+                }
+            }
+        }
         Reply::CaseShow(c) if matches!(cmd, CaseCommand::Show { json: true, .. }) => {
             crate::outln!("{}", serde_json::to_string(&c)?);
         }

@@ -88,12 +88,8 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Account(_) => Rule::Station(&[Role::Admin]),
         Command::Case(history::CaseCommand::History(_)) => Rule::Station(crate::api::Op::CaseHistory.roles()),
         Command::Case(history::CaseCommand::Case(c)) => match c {
-            C::Describe { history: false, .. } | C::Assign { .. } | C::Create(_) | C::List | C::Show { .. } => {
-                Rule::Station(super::case::request(c).map_or(FILERS, |r| r.op().roles()))
-            }
-            C::Label(_) => Rule::Station(FILERS),
-            C::Propose { .. } | C::Describe { .. } => Rule::Station(ANY),
             C::CheckFolder { .. } => Rule::Local,
+            _ => Rule::Station(super::case::request(c).map_or(FILERS, |r| r.op().roles())),
         },
         Command::Gap(g) => Rule::Station(super::gap::request(g).op().roles()),
         Command::Retention(r) => match r {
@@ -848,7 +844,8 @@ mod tests {
         assert_eq!(rule(&parse(&["duty", "approve", "1"])), Rule::Station(&[Role::Approver]));
         assert_eq!(rule(&parse(&["replicate", "status"])), Rule::Station(Op::ReplicateStatus.roles()));
         assert_eq!(typed(&parse(&["status", "--watch"])).map(|r| r.op()), Some(Op::Status));
-        assert!(typed(&parse(&["case", "propose", "X"])).is_none(), "still transitional");
+        assert_eq!(typed(&parse(&["case", "propose", "X"])).map(|r| r.op()), Some(Op::CasePropose));
+        assert!(typed(&parse(&["case", "check-folder", "X"])).is_none(), "read offline, without the station");
     }
 
     #[test]

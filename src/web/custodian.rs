@@ -435,26 +435,45 @@ pub(super) async fn create_case(State(w): State<Arc<Shared>>, headers: HeaderMap
         Ok(s) => s,
         Err(r) => return r,
     };
+    let label = match label_of(&f.number, &f) {
+        Ok(l) => l,
+        Err(e) => return api_error_page(&e),
+    };
+    match w.call(&session, api::Request::CaseCreate(label)).await {
+        Ok(_) => see_other("/cases?done=created"),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The label a case form gives, for the case `number`.
+fn label_of(number: &str, f: &CaseForm) -> Result<api::cases::Label, ApiError> {
     let windows = match (opt(&f.from), opt(&f.to)) {
         (Some(a), Some(b)) => vec![[a, b]],
         (None, None) => Vec::new(),
         _ => {
-            return api_error_page(&ApiError::invalid(
+            return Err(ApiError::invalid(
                 "give both ends of the on-site window, or neither / 现场时段须同时填写起止时间",
             ))
         }
     };
-    let request = api::Request::CaseCreate(api::cases::Label {
-        number: f.number.trim().to_string(),
+    Ok(api::cases::Label {
+        number: number.trim().to_string(),
         party: opt(&f.party),
         officers: f.officers.split([',', ' ', '，', '、']).filter_map(opt).collect(),
         kind: opt(&f.kind),
         windows,
-    });
-    match w.call(&session, request).await {
-        Ok(_) => see_other("/cases?done=created"),
-        Err(e) => api_error_page(&e),
+    })
+}
+
+/// The kinds of case, as options of a select, `chosen` selected.
+fn kind_options(chosen: &str) -> String {
+    let mut kinds = String::new();
+    for k in ["penalty", "coercive", "inspection", "permit", "other"] {
+        let zh = crate::catalog::CaseKind::parse(k).map_or(k, |c| c.label_zh());
+        let selected = if k == chosen { " selected" } else { "" };
+        let _ = write!(kinds, "<option value=\"{k}\"{selected}>{zh}</option>");
     }
+    kinds
 }
 
 /// The cases page.
@@ -487,11 +506,7 @@ pub fn render_cases(who: &Session, list: &[api::cases::CaseSummary], notice: Opt
     }
     body.push_str("</tbody></table>");
     if Op::CaseCreate.roles().iter().any(|r| who.account.roles.contains(r)) {
-        let mut kinds = String::new();
-        for k in ["penalty", "coercive", "inspection", "permit", "other"] {
-            let zh = crate::catalog::CaseKind::parse(k).map_or(k, |c| c.label_zh());
-            let _ = write!(kinds, "<option value=\"{k}\">{zh}</option>");
-        }
+        let kinds = kind_options("other");
         let _ = write!(
             body,
             "<h2>新建案件 <small>New case</small></h2>\
@@ -521,12 +536,77 @@ pub(super) async fn case(
     let Some((_, s)) = w.session(&headers).await else {
         return see_other("/login");
     };
-    match w.call(&s, api::Request::CaseShow(api::cases::ShowArgs { number })).await {
-        Ok(api::Reply::CaseShow(c)) => {
-            let text = (q.done == "described").then_some("说明已保存 / the description is saved");
-            Html(render_case(&s, &c, text)).into_response()
+    let c = match w.call(&s, api::Request::CaseShow(api::cases::ShowArgs { number: number.clone() })).await {
+        Ok(api::Reply::CaseShow(c)) => c,
+        Ok(other) => return unexpected(&other),
+        Err(e) => return api_error_page(&e),
+    };
+    let proposed = match w.call(&s, api::Request::CasePropose(api::cases::ShowArgs { number: number.clone() })).await {
+        Ok(api::Reply::CasePropose(p)) => p,
+        Ok(other) => return unexpected(&other),
+        Err(e) => return api_error_page(&e),
+    };
+    let asked = api::cases::HistoryOf { case: Some(number), recording: None };
+    let history = match w.call(&s, api::Request::DescribeHistory(asked)).await {
+        Ok(api::Reply::DescribeHistory(h)) => h,
+        Ok(other) => return unexpected(&other),
+        Err(e) => return api_error_page(&e),
+    };
+    let text = match q.done.as_str() {
+        "described" => Some("说明已保存 / the description is saved"),
+        "relabelled" => Some("案件信息已修改 / the case is relabelled"),
+        "filed" => Some("已归入案件 / the footage is filed into the case"),
+        _ => None,
+    };
+    Html(render_case(&s, &c, &proposed, &history, text)).into_response()
+}
+
+/// `POST /case/{number}/label`: the case's label replaced (party, officers, kind, one on-site
+/// window), its folders' labels and manifests written again.
+pub(super) async fn label_case(
+    State(w): State<Arc<Shared>>,
+    headers: HeaderMap,
+    axum::extract::Path(number): axum::extract::Path<String>,
+    Form(f): Form<CaseForm>,
+) -> Response {
+    let session = match w.changing(&headers, &f.csrf, "case_label").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let label = match label_of(&number, &f) {
+        Ok(l) => l,
+        Err(e) => return api_error_page(&e),
+    };
+    match w.call(&session, api::Request::CaseLabel(label)).await {
+        Ok(_) => see_other_to(&format!("/case/{}?done=relabelled", super::archive::percent(&number))),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// `POST /case/{number}/file`: the proposed footage the person ticked (a `file` field per
+/// archive path), filed into the case (`case_assign`).
+pub(super) async fn file_proposed(
+    State(w): State<Arc<Shared>>,
+    headers: HeaderMap,
+    axum::extract::Path(number): axum::extract::Path<String>,
+    axum::extract::RawForm(body): axum::extract::RawForm,
+) -> Response {
+    let mut csrf = String::new();
+    let mut files = Vec::new();
+    for (k, v) in form_urlencoded::parse(&body) {
+        match &*k {
+            "csrf" => csrf = v.into_owned(),
+            "file" => files.extend(opt(&v)),
+            _ => {}
         }
-        Ok(other) => unexpected(&other),
+    }
+    let session = match w.changing(&headers, &csrf, "case_assign").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let request = api::Request::CaseAssign(api::cases::Assign { number: number.clone(), files, ..Default::default() });
+    match w.call(&session, request).await {
+        Ok(_) => see_other_to(&format!("/case/{}?done=filed", super::archive::percent(&number))),
         Err(e) => api_error_page(&e),
     }
 }
@@ -569,7 +649,13 @@ pub(super) async fn describe_case(
 }
 
 /// The case page.
-pub fn render_case(who: &Session, c: &api::cases::CaseView, notice: Option<&str>) -> String {
+pub fn render_case(
+    who: &Session,
+    c: &api::cases::CaseView,
+    proposed: &[api::cases::Proposed],
+    history: &[api::cases::Written],
+    notice: Option<&str>,
+) -> String {
     let link = super::archive::percent(&c.number);
     let mut body = format!("<h1>案件 {} <small>Case</small></h1>", esc(&c.number));
     if let Some(n) = notice {
@@ -603,6 +689,78 @@ pub fn render_case(who: &Session, c: &api::cases::CaseView, notice: Option<&str>
         body.push_str("<tr><td colspan=\"3\">尚无归档录像 / no footage filed yet</td></tr>");
     }
     body.push_str("</tbody></table>");
+    // Filers file what is proposed (an officer files their own footage from /mine).
+    let files_it = Op::CaseLabel.roles().iter().any(|r| who.account.roles.contains(r));
+    body.push_str("<h2>拟归入录像 <small>Proposed footage</small></h2>");
+    if proposed.is_empty() {
+        body.push_str(
+            "<p id=\"proposed\">无匹配录像：承办人员在现场时段内的录像均已归档 \
+             <small>No footage of the handling officers within the on-site windows is left to file</small></p>",
+        );
+    } else {
+        // A filer ticks what to file (all, at first); anyone else reads the list.
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"/case/{link}/file\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <ul id=\"proposed\">",
+            link = esc(&link),
+            csrf = esc(&who.csrf),
+        );
+        for (i, p) in proposed.iter().enumerate() {
+            let tick = if files_it {
+                format!(
+                    "<input type=\"checkbox\" name=\"file\" id=\"propose-{i}\" value=\"{}\" checked> ",
+                    esc(&p.path)
+                )
+            } else {
+                String::new()
+            };
+            let _ = write!(body, "<li><label>{tick}{} <small>{} B</small></label></li>", esc(&p.path), p.size);
+        }
+        body.push_str("</ul>");
+        if files_it {
+            body.push_str(
+                "<button type=\"submit\" id=\"file-proposed\">归入本案 File the ticked footage into the case</button>",
+            );
+        }
+        body.push_str("</form>");
+    }
+    if !history.is_empty() {
+        body.push_str("<h2>说明记录 <small>Descriptions written</small></h2><ol id=\"descriptions\">");
+        for h in history {
+            let v = &h.view;
+            let _ = write!(
+                body,
+                "<li>{at} {by}{badge}：{text}</li>",
+                at = esc(&v.written_at),
+                by = esc(&v.written_by),
+                badge = esc(&v.officer.as_deref().map(|o| format!("（警号 {o}）")).unwrap_or_default()),
+                text = esc(&v.lines().join("；")),
+            );
+        }
+        body.push_str("</ol>");
+    }
+    if Op::CaseLabel.roles().iter().any(|r| who.account.roles.contains(r)) {
+        let (from, to) = c.windows.first().map_or(("", ""), |[a, b]| (a.as_str(), b.as_str()));
+        let _ = write!(
+            body,
+            "<h2>修改案件信息 <small>Relabel the case</small></h2>\
+             <form method=\"post\" action=\"/case/{link}/label\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>当事人 <small>Party</small><input name=\"party\" id=\"label-party\" value=\"{party}\"></label>\
+             <label>承办人员警号 <small>Officers (numbers)</small><input name=\"officers\" id=\"label-officers\" value=\"{officers}\"></label>\
+             <label>类别 <small>Kind</small><select name=\"kind\" id=\"label-kind\">{kinds}</select></label>\
+             <label>现场开始 <small>On site from</small><input type=\"datetime-local\" step=\"1\" name=\"from\" id=\"label-from\" value=\"{from}\"></label>\
+             <label>现场结束 <small>to</small><input type=\"datetime-local\" step=\"1\" name=\"to\" id=\"label-to\" value=\"{to}\"></label>\
+             <button type=\"submit\" id=\"relabel-case\">保存案件信息 Save the label</button></form>",
+            link = esc(&link),
+            csrf = esc(&who.csrf),
+            party = esc(c.party.as_deref().unwrap_or("")),
+            officers = esc(&c.officers.join("，")),
+            kinds = kind_options(&c.kind),
+            from = esc(from),
+            to = esc(to),
+        );
+    }
     if Op::CaseCreate.roles().iter().any(|r| who.account.roles.contains(r)) {
         let d = c.description.as_ref();
         let v = |x: Option<&Option<String>>| esc(x.and_then(Option::as_deref).unwrap_or(""));

@@ -172,6 +172,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/log", get(archive::search))
         .route("/case/{number}", get(custodian::case))
         .route("/case/{number}/describe", post(custodian::describe_case))
+        .route("/case/{number}/label", post(custodian::label_case))
+        .route("/case/{number}/file", post(custodian::file_proposed))
         .route("/case/{number}/history", get(archive::case_history))
         .route("/static/style.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE) }))
         .route(

@@ -125,6 +125,59 @@ fn a_custodian_registers_hands_out_takes_back_and_retires_from_the_page() {
     assert!(String::from_utf8_lossy(&shown.stdout).contains("取证地点 Place: 解放路 12 号"), "{}", text(&shown));
     assert_eq!(get(&base, &format!("/case/{}", q("没有这个案件")), &wang).status(), 404);
 
+    // Relabelled from the page (R4, S3 §26): the officer and an on-site window around the
+    // footage docked above; the folders' label follows; a window that ends before it starts is
+    // told and changes nothing.
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let (from, to) = (format!("{}T00:00", today - chrono::Duration::days(2)), format!("{today}T23:59"));
+    let bad = [("csrf", csrf.as_str()), ("party", "某某公司"), ("officers", "012345"), ("from", &to), ("to", &from)];
+    let r = post(&base, &format!("{page}/label"), &wang, &bad);
+    assert_eq!(r.status(), 400);
+    assert!(r.into_string().unwrap().contains("ends before it starts"));
+    assert!(events(&st, "case_labelled").is_empty());
+    let label = [
+        ("csrf", csrf.as_str()),
+        ("party", "某某商贸有限公司"),
+        ("officers", "012345"),
+        ("kind", "inspection"),
+        ("from", &from),
+        ("to", &to),
+    ];
+    assert_eq!(post(&base, &format!("{page}/label"), &wang, &label[1..]).status(), 403, "no token");
+    let r = post(&base, &format!("{page}/label"), &wang, &label);
+    assert_eq!((r.status(), r.header("location")), (303, Some(format!("{page}?done=relabelled").as_str())));
+    assert_eq!(events(&st, "case_labelled")[0].0, "account:wang");
+    // The footage of officer 012345 within the window is proposed, and filed from the page.
+    let html = get(&base, &format!("{page}?done=relabelled"), &wang).into_string().unwrap();
+    assert!(html.contains("案件信息已修改") && html.contains("当事人 Party: 某某商贸有限公司"), "{html}");
+    assert!(html.contains("<option value=\"inspection\" selected>"), "the form shows the label in force");
+    assert!(html.contains(&format!("id=\"label-from\" value=\"{from}:00\"")), "a datetime-local value: {html}");
+    let ticked: Vec<&str> = html
+        .split("name=\"file\" id=\"propose-")
+        .skip(1)
+        .filter_map(|t| t.split("value=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(ticked.len(), 2, "two segments proposed: {html}");
+    assert!(ticked.iter().all(|p| p.contains("/K600001/K600001_012345_")), "{ticked:?}");
+    let mut form = vec![("csrf", csrf.as_str())];
+    form.extend(ticked.iter().map(|p| ("file", *p)));
+    assert_eq!(post(&base, &format!("{page}/file"), &wang, &form[1..]).status(), 403, "no token");
+    let r = post(&base, &format!("{page}/file"), &wang, &form);
+    assert_eq!((r.status(), r.header("location")), (303, Some(format!("{page}?done=filed").as_str())));
+    let assigned = events(&st, "footage_assigned");
+    assert_eq!((assigned.len(), assigned[0].0.as_str()), (2, "account:wang"));
+    let html = get(&base, &format!("{page}?done=filed"), &wang).into_string().unwrap();
+    assert!(html.contains("已归入案件") && html.contains("id=\"proposed\">无匹配录像"), "nothing left to file: {html}");
+    // Every description written stays in the history, oldest first (S4 §23).
+    let r = post(&base, &format!("{page}/describe"), &wang, &[("csrf", &csrf), ("content", "复查，已整改")]);
+    assert_eq!(r.status(), 303);
+    let html = get(&base, &page, &wang).into_string().unwrap();
+    let history = html.split("id=\"descriptions\"").nth(1).expect("the history is shown");
+    let (first, second) = (history.find("现场检查，责令整改").unwrap(), history.find("复查，已整改").unwrap());
+    assert!(first < second, "{history}");
+    let said = st.evidock(&["case", "describe", "宜卫罚〔2026〕9号", "--history"]);
+    assert_eq!(String::from_utf8_lossy(&said.stdout).matches("执法内容 Content").count(), 2, "{}", text(&said));
+
     // Retired, with the reason.
     let r = post(&base, "/devices/retire", &wang, &[("csrf", &csrf), ("serial", "K600001"), ("reason", "屏幕损坏")]);
     assert_eq!((r.status(), r.header("location")), (303, Some("/devices?done=retired")));

@@ -675,10 +675,21 @@ pub fn checkpoint(
             reason: format!("the log is broken at event {}: {}", f.seq(), f.reason()),
         });
     }
-    conn.execute_batch("SAVEPOINT custody_sign").map_err(sql("signing a checkpoint"))?;
+    // Outside a caller's transaction, the write lock is taken first (`BEGIN IMMEDIATE`, which
+    // waits out another writer under the busy timeout): a deferred transaction that reads the
+    // tree and then writes it fails at once with "database is locked" when another connection
+    // wrote in between (SQLite's snapshot rule in WAL mode), which a busy daemon does.
+    let own = conn.is_autocommit();
+    conn.execute_batch(if own { "BEGIN IMMEDIATE" } else { "SAVEPOINT custody_sign" })
+        .map_err(sql("signing a checkpoint"))?;
     let result =
         sign_from_nodes(conn, signer, side_file, now, events, &side, last.as_ref(), last_cp.as_ref(), (from, &known));
-    let close = if result.is_ok() { "RELEASE custody_sign" } else { "ROLLBACK TO custody_sign; RELEASE custody_sign" };
+    let close = match (own, result.is_ok()) {
+        (true, true) => "COMMIT",
+        (true, false) => "ROLLBACK",
+        (false, true) => "RELEASE custody_sign",
+        (false, false) => "ROLLBACK TO custody_sign; RELEASE custody_sign",
+    };
     conn.execute_batch(close).map_err(sql("signing a checkpoint"))?;
     result
 }
@@ -1401,6 +1412,26 @@ mod tests {
 
     fn problems(r: &AuditReport) -> Vec<(CheckpointSource, CheckpointProblem)> {
         r.bad_checkpoints().map(|c| (c.source.clone(), c.problem.clone().expect("problem"))).collect()
+    }
+
+    /// A checkpoint signed while another connection writes waits for it under the busy
+    /// timeout, instead of failing with "database is locked" when it turns from reading the
+    /// tree to writing it (a deferred transaction's snapshot is stale once the other commits).
+    #[test]
+    fn a_checkpoint_waits_for_another_writer_instead_of_failing() {
+        let (dir, conn, _) = db_with(40);
+        drop(conn);
+        // As the station opens it: WAL, a busy timeout.
+        let conn = open_read_write(&dir.path().join("catalog.db")).expect("the signer's connection");
+        let other = open_read_write(&dir.path().join("catalog.db")).expect("a second connection");
+        other.execute_batch("BEGIN IMMEDIATE").expect("the other writer holds the lock");
+        append(&other, &ev(41), t(41), TZ).expect("append");
+        let signing = std::thread::spawn(move || checkpoint(&conn, &signer(1), None, t(50)).map(|c| c.tree_size));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        other.execute_batch("COMMIT").expect("commit");
+        let size = signing.join().expect("the signing thread").expect("signed once the other writer committed");
+        assert!(size >= 40, "{size}");
+        assert!(verify(&other).expect("verify").intact());
     }
 
     #[test]

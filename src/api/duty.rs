@@ -229,7 +229,7 @@ fn station_time_arg(field: &str, s: &str) -> Result<NaiveDateTime, ApiError> {
     })
 }
 
-fn day_arg(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
+pub(super) fn day_arg(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
     s.parse::<NaiveDate>()
         .map_err(|e| ApiError::invalid(format!("{field} {s:?}: {e}; write YYYY-MM-DD / 日期格式应为 YYYY-MM-DD")))
 }

@@ -8,7 +8,7 @@
 //! Chinese and English). Operations write their custody events in the catalogue's
 //! transactions and print nothing; rendering is the front end's. One file per domain:
 //! [`status`], [`device`], [`duty`], [`replicate`], [`log`], [`history`], [`gap`], [`footage`],
-//! [`cases`], [`retention`].
+//! [`cases`], [`retention`], [`purge`], [`report`], [`access`], [`forms`], [`marks`].
 //!
 //! Owns: the request and reply types, the rule table, the refusal log (`call_refused`).
 //! Must never: print, read a terminal or a socket, parse command-line words, or take a
@@ -21,10 +21,14 @@ pub mod cases;
 pub mod device;
 pub mod duty;
 pub mod footage;
+pub mod forms;
 pub mod gap;
 pub mod history;
 pub mod log;
+pub mod marks;
+pub mod purge;
 pub mod replicate;
+pub mod report;
 pub mod retention;
 pub mod status;
 
@@ -129,6 +133,34 @@ pub enum Request {
     CasePropose(cases::ShowArgs),
     /// Every description of a case or a recording, oldest first (S4 §23).
     DescribeHistory(cases::HistoryOf),
+    /// The compliance report over a period (R3, R6, R11, R13, R14).
+    ReportCompliance(report::ComplianceArgs),
+    /// A reproducible random sample of recordings to replay.
+    ReportSpotCheck(report::SpotCheckArgs),
+    /// A purge of a recording past its deadline asked for (R7).
+    PurgeRequest(purge::Ask),
+    /// A purge approved by someone else; its grace period starts.
+    PurgeApprove(purge::Approve),
+    /// A purge cancelled before it runs.
+    PurgeCancel(purge::Cancel),
+    /// The purge queue.
+    PurgeList(NoArgs),
+    /// The approved purges past their grace period carried out.
+    PurgeRun(NoArgs),
+    /// The footage of an approved view request viewed at the station (R9).
+    AccessView(forms::RequestId),
+    /// The 《资料调用单》 of a request, printed from the custody log (S2 §24).
+    AccessForm(forms::RequestId),
+    /// The access register of a period, printed from the custody log (S3 §28).
+    AccessRegister(forms::Period),
+    /// A case or a recording marked confidential (R10).
+    AccessMark(marks::MarkArgs),
+    /// A confidentiality mark removed, with the reason.
+    AccessUnmark(marks::UnmarkArgs),
+    /// The marks in force on a case or a recording.
+    AccessMarks(marks::MarksOf),
+    /// A case's informant recorded (the name never leaves the station).
+    AccessInformant(marks::InformantArgs),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -222,6 +254,34 @@ pub enum Reply {
     CasePropose(Vec<cases::Proposed>),
     /// The descriptions, oldest first.
     DescribeHistory(Vec<cases::Written>),
+    /// The report.
+    ReportCompliance(Box<report::Document>),
+    /// The sample.
+    ReportSpotCheck(Box<report::Document>),
+    /// The request.
+    PurgeRequest(purge::Stepped),
+    /// The request approved.
+    PurgeApprove(purge::Stepped),
+    /// The request cancelled.
+    PurgeCancel(purge::Stepped),
+    /// The requests, oldest first.
+    PurgeList(Vec<purge::Purge>),
+    /// What the pass did.
+    PurgeRun(purge::Pass),
+    /// The files, the view recorded.
+    AccessView(forms::Viewed),
+    /// The form.
+    AccessForm(forms::Printed),
+    /// The register.
+    AccessRegister(forms::Printed),
+    /// The mark set.
+    AccessMark(marks::MarkRow),
+    /// The mark removed.
+    AccessUnmark(marks::Unmarked),
+    /// The marks, by number.
+    AccessMarks(Vec<marks::MarkRow>),
+    /// The informant recorded.
+    AccessInformant(marks::InformantRecorded),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -270,6 +330,20 @@ pub enum Op {
     CaseLabel,
     CasePropose,
     DescribeHistory,
+    ReportCompliance,
+    ReportSpotCheck,
+    PurgeRequest,
+    PurgeApprove,
+    PurgeCancel,
+    PurgeList,
+    PurgeRun,
+    AccessView,
+    AccessForm,
+    AccessRegister,
+    AccessMark,
+    AccessUnmark,
+    AccessMarks,
+    AccessInformant,
 }
 
 /// Every role a person can hold.
@@ -287,7 +361,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 43] = [
+    pub const ALL: [Op; 57] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -331,6 +405,20 @@ impl Op {
         Op::CaseLabel,
         Op::CasePropose,
         Op::DescribeHistory,
+        Op::ReportCompliance,
+        Op::ReportSpotCheck,
+        Op::PurgeRequest,
+        Op::PurgeApprove,
+        Op::PurgeCancel,
+        Op::PurgeList,
+        Op::PurgeRun,
+        Op::AccessView,
+        Op::AccessForm,
+        Op::AccessRegister,
+        Op::AccessMark,
+        Op::AccessUnmark,
+        Op::AccessMarks,
+        Op::AccessInformant,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -368,6 +456,17 @@ impl Op {
             Op::RetentionUnflagApprove => &[Role::Approver],
             Op::CaseLabel => FILERS,
             Op::CasePropose | Op::DescribeHistory => ANY,
+            Op::ReportCompliance | Op::ReportSpotCheck => &[Role::Supervisor, Role::Archivist, Role::Admin],
+            Op::PurgeRequest => &[Role::Archivist, Role::Custodian],
+            Op::PurgeApprove => &[Role::Approver],
+            Op::PurgeCancel => &[Role::Archivist, Role::Approver, Role::Custodian],
+            Op::PurgeList => ANY,
+            Op::PurgeRun => &[Role::Admin, Role::Archivist],
+            // An officer views and prints under their own requests (each checks whose it is).
+            Op::AccessView | Op::AccessForm => ANY_OR_OFFICER,
+            Op::AccessRegister => READERS,
+            Op::AccessMark | Op::AccessUnmark | Op::AccessInformant => &[Role::Archivist, Role::Admin],
+            Op::AccessMarks => ANY,
         }
     }
 
@@ -417,6 +516,20 @@ impl Op {
             Op::CaseLabel => "case_label",
             Op::CasePropose => "case_propose",
             Op::DescribeHistory => "describe_history",
+            Op::ReportCompliance => "report_compliance",
+            Op::ReportSpotCheck => "report_spot_check",
+            Op::PurgeRequest => "purge_request",
+            Op::PurgeApprove => "purge_approve",
+            Op::PurgeCancel => "purge_cancel",
+            Op::PurgeList => "purge_list",
+            Op::PurgeRun => "purge_run",
+            Op::AccessView => "access_view",
+            Op::AccessForm => "access_form",
+            Op::AccessRegister => "access_register",
+            Op::AccessMark => "access_mark",
+            Op::AccessUnmark => "access_unmark",
+            Op::AccessMarks => "access_marks",
+            Op::AccessInformant => "access_informant",
         }
     }
 
@@ -486,6 +599,20 @@ impl Request {
             Request::CaseLabel(_) => Op::CaseLabel,
             Request::CasePropose(_) => Op::CasePropose,
             Request::DescribeHistory(_) => Op::DescribeHistory,
+            Request::ReportCompliance(_) => Op::ReportCompliance,
+            Request::ReportSpotCheck(_) => Op::ReportSpotCheck,
+            Request::PurgeRequest(_) => Op::PurgeRequest,
+            Request::PurgeApprove(_) => Op::PurgeApprove,
+            Request::PurgeCancel(_) => Op::PurgeCancel,
+            Request::PurgeList(_) => Op::PurgeList,
+            Request::PurgeRun(_) => Op::PurgeRun,
+            Request::AccessView(_) => Op::AccessView,
+            Request::AccessForm(_) => Op::AccessForm,
+            Request::AccessRegister(_) => Op::AccessRegister,
+            Request::AccessMark(_) => Op::AccessMark,
+            Request::AccessUnmark(_) => Op::AccessUnmark,
+            Request::AccessMarks(_) => Op::AccessMarks,
+            Request::AccessInformant(_) => Op::AccessInformant,
         }
     }
 
@@ -548,6 +675,20 @@ impl Reply {
             Reply::CaseLabel(_) => Op::CaseLabel,
             Reply::CasePropose(_) => Op::CasePropose,
             Reply::DescribeHistory(_) => Op::DescribeHistory,
+            Reply::ReportCompliance(_) => Op::ReportCompliance,
+            Reply::ReportSpotCheck(_) => Op::ReportSpotCheck,
+            Reply::PurgeRequest(_) => Op::PurgeRequest,
+            Reply::PurgeApprove(_) => Op::PurgeApprove,
+            Reply::PurgeCancel(_) => Op::PurgeCancel,
+            Reply::PurgeList(_) => Op::PurgeList,
+            Reply::PurgeRun(_) => Op::PurgeRun,
+            Reply::AccessView(_) => Op::AccessView,
+            Reply::AccessForm(_) => Op::AccessForm,
+            Reply::AccessRegister(_) => Op::AccessRegister,
+            Reply::AccessMark(_) => Op::AccessMark,
+            Reply::AccessUnmark(_) => Op::AccessUnmark,
+            Reply::AccessMarks(_) => Op::AccessMarks,
+            Reply::AccessInformant(_) => Op::AccessInformant,
         }
     }
 }
@@ -814,6 +955,20 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::CaseLabel(a) => cases::relabel(&ctx, &a).map(Reply::CaseLabel),
         Request::CasePropose(a) => cases::propose(&ctx, &a).map(Reply::CasePropose),
         Request::DescribeHistory(a) => cases::history_of(&ctx, &a).map(Reply::DescribeHistory),
+        Request::ReportCompliance(a) => report::compliance(&ctx, &a).map(|d| Reply::ReportCompliance(Box::new(d))),
+        Request::ReportSpotCheck(a) => report::spot_check(&ctx, &a).map(|d| Reply::ReportSpotCheck(Box::new(d))),
+        Request::PurgeRequest(a) => purge::request(&ctx, &a).map(Reply::PurgeRequest),
+        Request::PurgeApprove(a) => purge::approve(&ctx, &a).map(Reply::PurgeApprove),
+        Request::PurgeCancel(a) => purge::cancel(&ctx, &a).map(Reply::PurgeCancel),
+        Request::PurgeList(a) => purge::list(&ctx, &a).map(Reply::PurgeList),
+        Request::PurgeRun(a) => purge::run(&ctx, &a).map(Reply::PurgeRun),
+        Request::AccessView(a) => forms::view(&ctx, &a).map(Reply::AccessView),
+        Request::AccessForm(a) => forms::print_form(&ctx, &a).map(Reply::AccessForm),
+        Request::AccessRegister(a) => forms::register(&ctx, &a).map(Reply::AccessRegister),
+        Request::AccessMark(a) => marks::mark(&ctx, &a).map(Reply::AccessMark),
+        Request::AccessUnmark(a) => marks::unmark(&ctx, &a).map(Reply::AccessUnmark),
+        Request::AccessMarks(a) => marks::marks(&ctx, &a).map(Reply::AccessMarks),
+        Request::AccessInformant(a) => marks::informant(&ctx, &a).map(Reply::AccessInformant),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {
@@ -943,6 +1098,7 @@ mod tests {
             ("cli/device.rs", include_str!("../cli/device.rs")),
             ("cli/duty.rs", include_str!("../cli/duty.rs")),
             ("cli/case.rs", include_str!("../cli/case.rs")),
+            ("cli/retention.rs", include_str!("../cli/retention.rs")),
             ("cli/central.rs (replicate)", replicate_part),
         ] {
             for banned in

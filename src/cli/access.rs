@@ -18,7 +18,7 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
 use super::invoke::{caller, Refused};
-use crate::access::{AccessError, Kind, Mark, Scope, State};
+use crate::access::{AccessError, Kind, Scope, State};
 use crate::archive::fsio;
 use crate::catalog::{Catalog, RecordingRow};
 use crate::config::Config;
@@ -164,7 +164,7 @@ pub(super) use crate::api::access::{expire_lapsed, mark_rule, recordings_of, sti
 /// and `deny`; `None`
 /// for the others (still command-line words).
 pub fn request(cmd: &AccessCommand) -> Option<crate::api::Request> {
-    use crate::api::{access, Request};
+    use crate::api::{access, forms, marks, Request};
     match cmd {
         AccessCommand::Request { case, recordings, kind, reason, party, party_name } => {
             Some(Request::AccessRequest(access::NewRequest {
@@ -181,7 +181,25 @@ pub fn request(cmd: &AccessCommand) -> Option<crate::api::Request> {
         AccessCommand::Deny { id, reason } => {
             Some(Request::AccessDeny(access::Deny { id: *id, reason: reason.clone() }))
         }
-        _ => None,
+        AccessCommand::View { id } => Some(Request::AccessView(forms::RequestId { id: *id })),
+        AccessCommand::Form { id } => Some(Request::AccessForm(forms::RequestId { id: *id })),
+        AccessCommand::Register { from, to } => {
+            Some(Request::AccessRegister(forms::Period { from: from.clone(), to: to.clone() }))
+        }
+        AccessCommand::Mark { case, recording, level, reason } => Some(Request::AccessMark(marks::MarkArgs {
+            case: case.clone(),
+            recording: recording.clone(),
+            level: level.clone(),
+            reason: reason.clone(),
+        })),
+        AccessCommand::Unmark { id, reason } => {
+            Some(Request::AccessUnmark(marks::UnmarkArgs { id: *id, reason: reason.clone() }))
+        }
+        AccessCommand::Informant { case, name } => {
+            Some(Request::AccessInformant(marks::InformantArgs { case: case.clone(), name: name.clone() }))
+        }
+        // The file is handed to the viewer's own process (a descriptor): `cli/play.rs`.
+        AccessCommand::Play { .. } => None,
     }
 }
 
@@ -243,6 +261,20 @@ pub fn run_typed(cmd: &AccessCommand, link: &super::invoke::Link<'_>, config: &C
                 );
             }
         }
+        crate::api::Reply::AccessView(v) => {
+            for f in &v.files {
+                crate::outln!("{f}");
+            }
+        }
+        crate::api::Reply::AccessForm(p) | crate::api::Reply::AccessRegister(p) => crate::outprint!("{}", p.html),
+        crate::api::Reply::AccessMark(m) => {
+            crate::outln!("mark #{}: {} is {} / 已标记为{}", m.id, m.subject, m.level, m.level_zh)
+        }
+        crate::api::Reply::AccessUnmark(m) => crate::outln!("mark #{} cleared / 密级标记已解除", m.id),
+        crate::api::Reply::AccessInformant(i) => crate::outln!(
+            "informant recorded for case {}; it never leaves the station / 举报人信息已登记，不对外提供",
+            i.case
+        ),
         other => return Err(super::invoke::unexpected(&other)),
     }
     Ok(ExitCode::SUCCESS)
@@ -253,81 +285,10 @@ pub fn run_typed(cmd: &AccessCommand, link: &super::invoke::Link<'_>, config: &C
 /// # Errors
 /// When it is refused or could not run (exit code 2).
 pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
-    if let AccessCommand::Play { id, file, player } = cmd {
-        return super::play::run(*id, file, player.as_deref(), config);
-    }
-    let mut catalog = super::open_catalog_as_user(config)?;
-    expire_lapsed(&mut catalog, config)?;
-    let me = caller();
-    let user = me.actor.user.clone();
     match cmd {
-        AccessCommand::Request { .. }
-        | AccessCommand::List { .. }
-        | AccessCommand::Approve { .. }
-        | AccessCommand::Deny { .. } => {
-            bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)")
-        }
-        AccessCommand::View { id } => {
-            let req = catalog.access(*id)?;
-            if req.requested_by != user {
-                return Err(Refused(format!(
-                    "request #{id} is {}'s; only the requester views under it",
-                    req.requested_by
-                ))
-                .into());
-            }
-            req.usable(Kind::View, Utc::now()).map_err(refused)?;
-            let recs = recordings_of(&catalog, &req.scope)?;
-            let mut req = req;
-            still_holds(&mut catalog, config, &mut req, &recs, Kind::View)?;
-            let files: Vec<&str> =
-                recs.iter().flat_map(|r| r.recording.files.iter().map(|f| f.path.as_str())).collect();
-            crate::central::offload::refuse_evicted(&catalog, files.iter().copied()).map_err(anyhow::Error::msg)?;
-            catalog.event(
-                crate::custody::event::Action::FootageViewed,
-                &crate::catalog::request_subject(*id),
-                json!({ "requested_by": req.requested_by, "files": files.len() }),
-            )?;
-            for f in files {
-                crate::outln!("{}", config.paths.archive_root.join(f).display());
-            }
-        }
-        AccessCommand::Mark { case, recording, level, reason } => {
-            let mark = Mark::parse(level)
-                .with_context(|| format!("--level {level:?}: use secret, work-secret, commercial-secret or privacy"))?;
-            let subject = match (case, recording) {
-                (Some(c), None) => format!("case:{}", catalog.case(c.trim())?.label.number),
-                (None, Some(r)) => format!("recording:{}", catalog.recording(r)?.recording.id),
-                _ => bail!("name a case (--case) or a recording (--recording)"),
-            };
-            if reason.trim().is_empty() {
-                bail!("a reason is required");
-            }
-            let id = catalog.set_mark(&subject, mark, reason.trim())?;
-            crate::outln!("mark #{id}: {subject} is {} / 已标记为{}", mark.as_str(), mark.label_zh());
-        }
-        AccessCommand::Unmark { id, reason } => {
-            if reason.trim().is_empty() {
-                bail!("a reason is required");
-            }
-            catalog.clear_mark(*id, reason.trim())?;
-            crate::outln!("mark #{id} cleared / 密级标记已解除");
-        }
-        AccessCommand::Form { id } => return super::access_forms::form(&mut catalog, config, *id),
-        AccessCommand::Register { from, to } => return super::access_forms::register(&mut catalog, config, from, to),
-        AccessCommand::Informant { case, name } => {
-            let number = catalog.case(case.trim())?.label.number;
-            if name.trim().is_empty() {
-                bail!("--name must not be empty");
-            }
-            catalog.add_informant(&number, name.trim())?;
-            crate::outln!(
-                "informant recorded for case {number}; it never leaves the station / 举报人信息已登记，不对外提供"
-            );
-        }
-        AccessCommand::Play { .. } => unreachable!("`access play` runs in cli/play.rs"),
+        AccessCommand::Play { id, file, player } => super::play::run(*id, file, player.as_deref(), config),
+        _ => bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)"),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn hex(b: &[u8]) -> String {

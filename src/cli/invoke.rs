@@ -55,7 +55,6 @@ pub fn rule(cmd: &Command) -> Rule {
     use super::burn::{BurnCommand as B, DiscCommand as Dc};
     use super::case::CaseCommand as C;
     use super::log::LogCommand as L;
-    use super::retention::{PurgeCommand as P, ReportCommand as Rp, RetentionCommand as R};
     match cmd {
         Command::Sim(_)
         | Command::Demo(_)
@@ -71,13 +70,8 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Duty(d) => Rule::Station(super::duty::request(d).op().roles()),
         Command::Access(a) => match a {
             // An officer named in [officers] asks for, lists, views and prints their own (R9).
-            A::Request { .. } | A::List { .. } | A::Approve { .. } | A::Deny { .. } => {
-                Rule::Station(super::access::request(a).map_or(ANY_OR_OFFICER, |r| r.op().roles()))
-            }
-            A::View { .. } | A::Form { .. } => Rule::Station(ANY_OR_OFFICER),
             A::Play { .. } => Rule::Station(crate::api::access::VIEWERS),
-            A::Register { .. } => Rule::Station(READERS),
-            A::Mark { .. } | A::Unmark { .. } | A::Informant { .. } => Rule::Station(&[Role::Archivist, Role::Admin]),
+            _ => Rule::Station(super::access::request(a).map_or(ANY_OR_OFFICER, |r| r.op().roles())),
         },
         Command::Export(_) => Rule::Station(&[Role::Archivist, Role::Custodian]),
         Command::Burn(B::Plan { .. } | B::Disc(Dc::List { .. })) => Rule::Station(ANY),
@@ -92,23 +86,8 @@ pub fn rule(cmd: &Command) -> Rule {
             _ => Rule::Station(super::case::request(c).map_or(FILERS, |r| r.op().roles())),
         },
         Command::Gap(g) => Rule::Station(super::gap::request(g).op().roles()),
-        Command::Retention(r) => match r {
-            R::Show { .. }
-            | R::Due { .. }
-            | R::Flag { .. }
-            | R::Unflag { .. }
-            | R::UnflagApprove { .. }
-            | R::Hold { .. }
-            | R::Release { .. } => Rule::Station(super::retention::request(r).map_or(ANY, |q| q.op().roles())),
-            R::Purge(P::List) => Rule::Station(ANY),
-            R::Purge(P::Request { .. }) => Rule::Station(&[Role::Archivist, Role::Custodian]),
-            R::Purge(P::Approve { .. }) => Rule::Station(&[Role::Approver]),
-            R::Purge(P::Cancel { .. }) => Rule::Station(&[Role::Archivist, Role::Approver, Role::Custodian]),
-            R::Purge(P::Run) => Rule::Station(&[Role::Admin, Role::Archivist]),
-        },
-        Command::Report(Rp::Compliance { .. } | Rp::SpotCheck { .. }) => {
-            Rule::Station(&[Role::Supervisor, Role::Archivist, Role::Admin])
-        }
+        Command::Retention(r) => Rule::Station(super::retention::request(r).map_or(ANY, |q| q.op().roles())),
+        Command::Report(r) => Rule::Station(super::retention::report_request(r).op().roles()),
         Command::Log(history::LogCommand::Query(_)) => Rule::Station(crate::api::Op::LogQuery.roles()),
         Command::Log(history::LogCommand::Log(l)) => match l {
             // Checks of exported copies run offline, on the caller's own files.
@@ -142,6 +121,7 @@ pub fn typed(cmd: &Command) -> Option<crate::api::Request> {
         Command::Case(history::CaseCommand::Case(c)) => super::case::request(c),
         Command::Retention(r) => super::retention::request(r),
         Command::Access(a) => super::access::request(a),
+        Command::Report(r) => Some(super::retention::report_request(r)),
         _ => None,
     }
 }
@@ -669,6 +649,7 @@ fn run_typed(cmd: &Command, link: &Link<'_>) -> anyhow::Result<ExitCode> {
         Command::Case(history::CaseCommand::Case(c)) => super::case::run_typed(c, link),
         Command::Retention(r) => super::retention::run_typed(r, link),
         Command::Access(a) => super::access::run_typed(a, link, link.config()),
+        Command::Report(r) => super::retention::run_report(r, link),
         other => anyhow::bail!("`{}` has no typed operation", command_name(other)),
     }
 }

@@ -3,7 +3,6 @@
 //! footage, a broken log); 2 could not run (usage, configuration, I/O).
 
 pub mod access;
-mod access_forms;
 pub mod account;
 mod archive;
 mod burn;
@@ -192,8 +191,8 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Case(history::CaseCommand::History(_)) => invoke::run_station(command, config),
         Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, config),
         Command::Gap(_) => invoke::run_station(command, config),
-        Command::Retention(cmd) => retention::run(cmd, config),
-        Command::Report(cmd) => retention::run_report(cmd, config),
+        Command::Retention(_) => invoke::run_station(command, config),
+        Command::Report(_) => invoke::run_station(command, config),
         Command::Burn(cmd) => burn::run(cmd, config),
         Command::Archive(cmd) => archive::run(cmd, config),
         Command::Access(cmd) => access::run(cmd, config),

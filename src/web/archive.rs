@@ -130,16 +130,43 @@ pub(super) async fn search(
     }
 }
 
-/// The policy of the printable case history: nothing but its own inline style sheet, allowed by
-/// its SHA-256 (CSP level 2), no script, no form, no frame.
-fn history_policy() -> HeaderValue {
+/// The policy of a printable page (the case history, a report): nothing but its own inline
+/// style sheet `style`, allowed by its SHA-256 (CSP level 2), no script, no form, no frame.
+pub(super) fn print_policy(style: &str) -> HeaderValue {
     use base64::Engine as _;
     use sha2::Digest as _;
-    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(crate::report::history::STYLE));
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style));
     HeaderValue::from_str(&format!(
         "default-src 'none'; style-src 'sha256-{hash}'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+}
+
+/// A page that prints (a report, a form, a register), answered under a policy that allows
+/// its one inline style sheet and its elements' `style` attributes (a register's column
+/// widths), each by its SHA-256, and nothing else: no script, no form, no frame.
+pub(super) fn printable(html: String) -> Response {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hash =
+        |s: &str| format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(s)));
+    let sheet = html.split_once("<style>").and_then(|(_, rest)| rest.split_once("</style>")).map_or("", |(s, _)| s);
+    let mut attributes: Vec<String> =
+        html.split(" style=\"").skip(1).filter_map(|rest| rest.split_once('"').map(|(v, _)| hash(v))).collect();
+    attributes.sort();
+    attributes.dedup();
+    let extra =
+        if attributes.is_empty() { String::new() } else { format!(" 'unsafe-hashes' {}", attributes.join(" ")) };
+    let policy = format!(
+        "default-src 'none'; style-src {}{extra}; frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
+        hash(sheet)
+    );
+    let mut r = Html(html).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'")),
+    );
+    r
 }
 
 /// `GET /case/{number}/history`: the case's chain of custody as the printable page of `case
@@ -156,7 +183,7 @@ pub(super) async fn case_history(
     match w.call(&s, request).await {
         Ok(api::Reply::CaseHistory(h)) => {
             let mut r = Html(crate::report::history::html(&h)).into_response();
-            r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, history_policy());
+            r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, print_policy(crate::report::history::STYLE));
             r
         }
         Ok(other) => api_error_page(&api::ApiError::failed(format!("unexpected reply {:?}", other.op()))),

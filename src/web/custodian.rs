@@ -552,13 +552,18 @@ pub(super) async fn case(
         Ok(other) => return unexpected(&other),
         Err(e) => return api_error_page(&e),
     };
+    let marks = match w.call(&s, super::marks::marks_of(super::marks::Subject::Case(&c.number))).await {
+        Ok(api::Reply::AccessMarks(m)) => m,
+        Ok(other) => return unexpected(&other),
+        Err(e) => return api_error_page(&e),
+    };
     let text = match q.done.as_str() {
         "described" => Some("说明已保存 / the description is saved"),
         "relabelled" => Some("案件信息已修改 / the case is relabelled"),
         "filed" => Some("已归入案件 / the footage is filed into the case"),
-        _ => None,
+        other => super::marks::notice(other),
     };
-    Html(render_case(&s, &c, &proposed, &history, text)).into_response()
+    Html(render_case(&s, &c, &Extra { proposed: &proposed, history: &history, marks: &marks }, text)).into_response()
 }
 
 /// `POST /case/{number}/label`: the case's label replaced (party, officers, kind, one on-site
@@ -648,14 +653,19 @@ pub(super) async fn describe_case(
     }
 }
 
+/// What the case page shows beside the case itself.
+pub struct Extra<'a> {
+    /// The footage proposed for it.
+    pub proposed: &'a [api::cases::Proposed],
+    /// Every description written of it.
+    pub history: &'a [api::cases::Written],
+    /// Its confidentiality marks in force.
+    pub marks: &'a [api::marks::MarkRow],
+}
+
 /// The case page.
-pub fn render_case(
-    who: &Session,
-    c: &api::cases::CaseView,
-    proposed: &[api::cases::Proposed],
-    history: &[api::cases::Written],
-    notice: Option<&str>,
-) -> String {
+pub fn render_case(who: &Session, c: &api::cases::CaseView, extra: &Extra<'_>, notice: Option<&str>) -> String {
+    let Extra { proposed, history, marks } = *extra;
     let link = super::archive::percent(&c.number);
     let mut body = format!("<h1>案件 {} <small>Case</small></h1>", esc(&c.number));
     if let Some(n) = notice {
@@ -779,6 +789,7 @@ pub fn render_case(
             p = v(d.map(|d| &d.place)),
         );
     }
+    body.push_str(&super::marks::section(who, super::marks::Subject::Case(&c.number), marks));
     let _ = write!(
         body,
         "<p><a href=\"/case/{l}/history\" id=\"to-history\">证据保管链（可打印） <small>Chain of custody, printable</small></a> · \

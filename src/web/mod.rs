@@ -12,7 +12,10 @@ pub mod archive;
 pub mod config;
 pub mod custodian;
 pub mod footage;
+pub mod marks;
+pub mod purges;
 pub mod render;
+pub mod reports;
 pub mod retention;
 pub mod viewing;
 
@@ -169,7 +172,15 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/retention", get(retention::due))
         .route("/retention/show", get(retention::show))
         .route("/retention/change", post(retention::change))
+        .route("/purges", get(purges::purges))
+        .route("/purges/change", post(purges::change))
+        .route("/marks/change", post(marks::change))
+        .route("/access/{id}/form", get(viewing::form))
+        .route("/access/register", get(viewing::register))
         .route("/log", get(archive::search))
+        .route("/reports", get(reports::reports))
+        .route("/reports/compliance", post(reports::compliance))
+        .route("/reports/spot-check", post(reports::spot_check))
         .route("/case/{number}", get(custodian::case))
         .route("/case/{number}/describe", post(custodian::describe_case))
         .route("/case/{number}/label", post(custodian::label_case))

@@ -64,11 +64,18 @@ pub(super) async fn show(State(w): State<Arc<Shared>>, headers: HeaderMap, Query
         return see_other("/login");
     };
     let request = api::Request::RetentionShow(api::retention::ShowArgs { recording: q.recording.clone() });
-    match w.call(&s, request).await {
-        Ok(api::Reply::RetentionShow(r)) => Html(render_show(&s, &r, notice(&q.done))).into_response(),
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
-        Err(e) => api_error_page(&e),
-    }
+    let r = match w.call(&s, request).await {
+        Ok(api::Reply::RetentionShow(r)) => r,
+        Ok(other) => return api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Err(e) => return api_error_page(&e),
+    };
+    let marks = match w.call(&s, super::marks::marks_of(super::marks::Subject::Recording(&r.id))).await {
+        Ok(api::Reply::AccessMarks(m)) => m,
+        Ok(other) => return api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Err(e) => return api_error_page(&e),
+    };
+    let said = notice(&q.done).or_else(|| super::marks::notice(&q.done));
+    Html(render_show(&s, &r, &marks, said)).into_response()
 }
 
 /// A retention change, as the browser sends it.
@@ -156,12 +163,19 @@ pub fn render_due(who: &Session, days: u32, list: &[Due]) -> String {
         let _ =
             write!(body, "<tr><td colspan=\"5\">{days} 天内没有到期的录像 / nothing due within {days} days</td></tr>");
     }
-    body.push_str("</tbody></table><p><a href=\"/\">返回 Back</a></p>");
+    body.push_str(
+        "</tbody></table><p><a href=\"/purges\" id=\"to-purges\">删除队列 Purges</a> · <a href=\"/\">返回 Back</a></p>",
+    );
     page("保存期限 Retention · evidock", Some(who), &body)
 }
 
 /// One recording's retention, with the forms the account may use.
-pub fn render_show(who: &Session, r: &RecordingRetention, notice: Option<&str>) -> String {
+pub fn render_show(
+    who: &Session,
+    r: &RecordingRetention,
+    marks: &[api::marks::MarkRow],
+    notice: Option<&str>,
+) -> String {
     let csrf = esc(&who.csrf);
     let rec = esc(&r.id);
     let hidden = |action: &str| {
@@ -265,11 +279,16 @@ pub fn render_show(who: &Session, r: &RecordingRetention, notice: Option<&str>) 
             h = hidden("hold"),
         );
     }
+    body.push_str(&super::marks::section(who, super::marks::Subject::Recording(&r.id), marks));
+    body.push_str(&super::purges::request_form(who, &r.id));
     body.push_str("<h2>文件 <small>Files</small></h2><ul>");
     for f in &r.files {
         let _ =
             write!(body, "<li>{} <small>{} 字节 bytes · BLAKE3 {}</small></li>", esc(&f.path), f.size, esc(&f.blake3));
     }
-    body.push_str("</ul><p><a href=\"/retention\">保存期限 Retention</a> · <a href=\"/\">返回 Back</a></p>");
+    body.push_str(
+        "</ul><p><a href=\"/retention\">保存期限 Retention</a> · <a href=\"/purges\">删除队列 Purges</a> · \
+         <a href=\"/\">返回 Back</a></p>",
+    );
     page("录像保存 Retention · evidock", Some(who), &body)
 }

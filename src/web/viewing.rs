@@ -377,6 +377,11 @@ pub fn render_requests(
                 name = esc(f.rsplit('/').next().unwrap_or(f)),
             );
         }
+        let _ = write!(
+            files,
+            "<a href=\"/access/{id}/form\" id=\"form-{id}\">调用单 <small>Form</small></a><br>",
+            id = r.id
+        );
         let me = format!("account:{}", who.account.name);
         if who.account.roles.contains(&Role::Approver) && r.state == "pending" && r.requested_by != me {
             let _ = write!(
@@ -410,7 +415,17 @@ pub fn render_requests(
     if list.is_empty() {
         body.push_str("<tr><td colspan=\"8\">尚无调阅申请 / no access request</td></tr>");
     }
-    body.push_str("</tbody></table><p><a href=\"/mine\">我的录像 My footage</a> · <a href=\"/\">返回 Back</a></p>");
+    body.push_str("</tbody></table>");
+    if api::Op::AccessRegister.roles().iter().any(|r| who.account.roles.contains(r)) {
+        body.push_str(
+            "<h2>调阅登记簿 <small>Access register</small></h2>\
+             <form method=\"get\" action=\"/access/register\" class=\"search\">\
+             <label>起 <small>From</small><input type=\"date\" name=\"from\" id=\"register-from\" required></label>\
+             <label>止 <small>To</small><input type=\"date\" name=\"to\" id=\"register-to\" required></label>\
+             <button type=\"submit\" id=\"print-register\">打印 Print</button></form>",
+        );
+    }
+    body.push_str("<p><a href=\"/mine\">我的录像 My footage</a> · <a href=\"/\">返回 Back</a></p>");
     page("调阅申请 Access requests · evidock", Some(who), &body)
 }
 
@@ -481,5 +496,44 @@ mod tests {
                 prop_assert!(r.start <= r.end && r.end < size);
             }
         }
+    }
+}
+
+/// `GET /access/{id}/form`: the 《行政执法全过程记录资料调用单》 of a request (S2 §24), the page
+/// that prints, through `access_form` (built from the verified custody log).
+pub(super) async fn form(State(w): State<Arc<Shared>>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let Some((_, s)) = w.session(&headers).await else {
+        return see_other("/login");
+    };
+    match w.call(&s, api::Request::AccessForm(api::forms::RequestId { id })).await {
+        Ok(api::Reply::AccessForm(p)) => super::archive::printable(p.html),
+        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// `GET /access/register`'s query.
+#[derive(Debug, Default, Deserialize)]
+pub struct PeriodQuery {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// `GET /access/register?from=&to=`: the access register of a period (S3 §28), the page that
+/// prints, through `access_register`.
+pub(super) async fn register(
+    State(w): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(q): Query<PeriodQuery>,
+) -> Response {
+    let Some((_, s)) = w.session(&headers).await else {
+        return see_other("/login");
+    };
+    match w.call(&s, api::Request::AccessRegister(api::forms::Period { from: q.from, to: q.to })).await {
+        Ok(api::Reply::AccessRegister(p)) => super::archive::printable(p.html),
+        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Err(e) => api_error_page(&e),
     }
 }

@@ -36,3 +36,6 @@ mod web;
 mod web_archive;
 mod web_custodian;
 mod web_footage;
+mod web_marks;
+mod web_purges;
+mod web_reports;

@@ -8,7 +8,7 @@
 //! Chinese and English). Operations write their custody events in the catalogue's
 //! transactions and print nothing; rendering is the front end's. One file per domain:
 //! [`status`], [`device`], [`duty`], [`replicate`], [`log`], [`history`], [`gap`], [`footage`],
-//! [`cases`], [`retention`], [`purge`], [`report`], [`access`], [`forms`], [`marks`].
+//! [`cases`], [`retention`], [`purge`], [`report`], [`access`], [`forms`], [`marks`], [`verify`].
 //!
 //! Owns: the request and reply types, the rule table, the refusal log (`call_refused`).
 //! Must never: print, read a terminal or a socket, parse command-line words, or take a
@@ -27,10 +27,12 @@ pub mod history;
 pub mod log;
 pub mod marks;
 pub mod purge;
+pub mod records;
 pub mod replicate;
 pub mod report;
 pub mod retention;
 pub mod status;
+pub mod verify;
 
 use std::os::fd::OwnedFd;
 
@@ -161,6 +163,11 @@ pub enum Request {
     AccessMarks(marks::MarksOf),
     /// A case's informant recorded (the name never leaves the station).
     AccessInformant(marks::InformantArgs),
+    /// The custody log checked against its chain, tree and checkpoints, the checkpoint files
+    /// sent as files (R11).
+    LogVerify(verify::VerifyArgs),
+    /// A signed checkpoint of the custody log made now.
+    LogCheckpoint(NoArgs),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -282,6 +289,10 @@ pub enum Reply {
     AccessMarks(Vec<marks::MarkRow>),
     /// The informant recorded.
     AccessInformant(marks::InformantRecorded),
+    /// The verdict.
+    LogVerify(Box<verify::Verification>),
+    /// The checkpoint, or why none was signed.
+    LogCheckpoint(verify::Checkpointed),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -344,6 +355,8 @@ pub enum Op {
     AccessUnmark,
     AccessMarks,
     AccessInformant,
+    LogVerify,
+    LogCheckpoint,
 }
 
 /// Every role a person can hold.
@@ -361,7 +374,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 57] = [
+    pub const ALL: [Op; 59] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -419,6 +432,8 @@ impl Op {
         Op::AccessUnmark,
         Op::AccessMarks,
         Op::AccessInformant,
+        Op::LogVerify,
+        Op::LogCheckpoint,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -467,6 +482,8 @@ impl Op {
             Op::AccessRegister => READERS,
             Op::AccessMark | Op::AccessUnmark | Op::AccessInformant => &[Role::Archivist, Role::Admin],
             Op::AccessMarks => ANY,
+            Op::LogVerify => READERS,
+            Op::LogCheckpoint => &[Role::Admin, Role::Archivist, Role::Supervisor],
         }
     }
 
@@ -530,6 +547,8 @@ impl Op {
             Op::AccessUnmark => "access_unmark",
             Op::AccessMarks => "access_marks",
             Op::AccessInformant => "access_informant",
+            Op::LogVerify => "log_verify",
+            Op::LogCheckpoint => "log_checkpoint",
         }
     }
 
@@ -540,9 +559,10 @@ impl Op {
     }
 
     /// Whether the operation takes files (descriptors the caller opened): `gap_explain`'s
-    /// scanned statement. Any other operation refuses a request that carries one.
+    /// scanned statement, `log_verify`'s checkpoint files and key. Any other operation refuses
+    /// a request that carries one.
     pub fn takes_files(self) -> bool {
-        matches!(self, Op::GapExplain)
+        matches!(self, Op::GapExplain | Op::LogVerify)
     }
 
     /// Whether the operation only reads and answers at once (`status`): served in the
@@ -613,6 +633,8 @@ impl Request {
             Request::AccessUnmark(_) => Op::AccessUnmark,
             Request::AccessMarks(_) => Op::AccessMarks,
             Request::AccessInformant(_) => Op::AccessInformant,
+            Request::LogVerify(_) => Op::LogVerify,
+            Request::LogCheckpoint(_) => Op::LogCheckpoint,
         }
     }
 
@@ -689,6 +711,8 @@ impl Reply {
             Reply::AccessUnmark(_) => Op::AccessUnmark,
             Reply::AccessMarks(_) => Op::AccessMarks,
             Reply::AccessInformant(_) => Op::AccessInformant,
+            Reply::LogVerify(_) => Op::LogVerify,
+            Reply::LogCheckpoint(_) => Op::LogCheckpoint,
         }
     }
 }
@@ -969,6 +993,8 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::AccessUnmark(a) => marks::unmark(&ctx, &a).map(Reply::AccessUnmark),
         Request::AccessMarks(a) => marks::marks(&ctx, &a).map(Reply::AccessMarks),
         Request::AccessInformant(a) => marks::informant(&ctx, &a).map(Reply::AccessInformant),
+        Request::LogVerify(a) => verify::verify(&ctx, &a, files).map(|v| Reply::LogVerify(Box::new(v))),
+        Request::LogCheckpoint(a) => verify::checkpoint(&ctx, &a).map(Reply::LogCheckpoint),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

@@ -95,8 +95,10 @@ pub fn rule(cmd: &Command) -> Rule {
                 Rule::Local
             }
             L::Tail { .. } => Rule::Station(crate::api::Op::LogTail.roles()),
-            L::Verify { .. } | L::Prove { .. } | L::Consistency { .. } => Rule::Station(READERS),
-            L::Checkpoint { .. } => Rule::Station(&[Role::Admin, Role::Archivist, Role::Supervisor]),
+            L::Verify { .. } | L::Checkpoint { .. } => {
+                Rule::Station(super::log::request(l).map_or(READERS, |r| r.op().roles()))
+            }
+            L::Prove { .. } | L::Consistency { .. } => Rule::Station(READERS),
             L::VerifyExtract { .. } => Rule::Local,
         },
     }
@@ -122,6 +124,7 @@ pub fn typed(cmd: &Command) -> Option<crate::api::Request> {
         Command::Retention(r) => super::retention::request(r),
         Command::Access(a) => super::access::request(a),
         Command::Report(r) => Some(super::retention::report_request(r)),
+        Command::Log(history::LogCommand::Log(l)) => super::log::request(l),
         _ => None,
     }
 }
@@ -650,6 +653,7 @@ fn run_typed(cmd: &Command, link: &Link<'_>) -> anyhow::Result<ExitCode> {
         Command::Retention(r) => super::retention::run_typed(r, link),
         Command::Access(a) => super::access::run_typed(a, link, link.config()),
         Command::Report(r) => super::retention::run_report(r, link),
+        Command::Log(history::LogCommand::Log(l)) => super::log::run_typed(l, link),
         other => anyhow::bail!("`{}` has no typed operation", command_name(other)),
     }
 }

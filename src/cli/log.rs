@@ -14,13 +14,12 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
-use crate::custody::chain::LogReport;
+use crate::api::verify;
 use crate::custody::checkpoint::{Checkpoint, NoteVerifier};
 use crate::custody::event::{encode, Action, Role, StoredEvent};
 use crate::custody::files::{self, KeyPaths};
 use crate::custody::merkle::{self, Hash};
-use crate::custody::store::{self, AuditReport, CheckpointSource};
-use crate::custody::CustodyError;
+use crate::custody::store;
 
 /// `evidock log ...`
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -141,6 +140,57 @@ pub fn run(
 
 const FOUND: u8 = 1;
 
+/// The typed operation a `log` command is a front end of: `verify` of the station's own log
+/// and `checkpoint`; `None` for the others (an exported copy's checks run here, offline).
+pub fn request(cmd: &LogCommand) -> Option<crate::api::Request> {
+    match cmd {
+        LogCommand::Verify { from, .. } if from.db.is_none() => {
+            Some(crate::api::Request::LogVerify(verify::VerifyArgs {
+                key: from.key.as_ref().map(|k| k.display().to_string()),
+            }))
+        }
+        LogCommand::Checkpoint { .. } => Some(crate::api::Request::LogCheckpoint(crate::api::NoArgs {})),
+        _ => None,
+    }
+}
+
+/// Runs a typed `log` command ([`request`]) through `link` and prints its verdict: exit code
+/// 0 when intact (a checkpoint made), 1 when tampering is found (none signed).
+///
+/// # Errors
+/// When it is refused or could not run (exit code 2).
+pub fn run_typed(cmd: &LogCommand, link: &super::invoke::Link<'_>) -> anyhow::Result<ExitCode> {
+    let Some(request) = request(cmd) else {
+        bail!("not a typed log command");
+    };
+    // The caller's checkpoint files and key, sent as descriptors it opened.
+    let mut sent: crate::api::Files = Vec::new();
+    if let LogCommand::Verify { checkpoints, from, .. } = cmd {
+        for p in checkpoints.iter().chain(from.key.iter()) {
+            let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            sent.push((p.display().to_string(), f.into()));
+        }
+    }
+    let json = matches!(cmd, LogCommand::Verify { json: true, .. } | LogCommand::Checkpoint { json: true });
+    let code = match link.call_with_files(request, sent)? {
+        crate::api::Reply::LogVerify(v) => {
+            crate::outprint!("{}", if json { v.document.to_string() + "\n" } else { v.text.clone() });
+            v.intact
+        }
+        crate::api::Reply::LogCheckpoint(c) => {
+            let (text, made) = c.render(json);
+            if made {
+                crate::outprint!("{text}");
+            } else {
+                crate::errln!("evidock: {text}");
+            }
+            made
+        }
+        other => return Err(super::invoke::unexpected(&other)),
+    };
+    Ok(if code { ExitCode::SUCCESS } else { ExitCode::from(FOUND) })
+}
+
 #[cfg(test)]
 fn execute(cmd: &LogCommand, db: &Path, state_dir: &Path, key_name: &str) -> anyhow::Result<(String, ExitCode)> {
     execute_at(cmd, db, state_dir, key_name, None)
@@ -169,74 +219,20 @@ fn execute_at(
             for f in &files {
                 external.extend(files::read_notes(f)?.into_iter().map(|n| (f.display().to_string(), n)));
             }
-            let stored = store::checkpoints(&conn)?.len();
-            let report = match verifier(from, &paths)? {
-                Some(v) => store::audit(&conn, &v, &external)?,
-                None if stored + external.len() > 0 => bail!(
-                    "cannot check {} checkpoints without the station's verifier key: {} is missing; pass --key FILE",
-                    stored + external.len(),
-                    key_path(from, &paths).map_or("custody-signing.pub".into(), |p| p.display().to_string())
-                ),
-                None => store::audit_unsigned(&conn)?,
-            };
-            // The station's own readable tables against the log (R11).
-            let mut edited = if from.db.is_none() { super::records::check(&conn)? } else { Vec::new() };
-            if let (None, Some(root)) = (&from.db, archive_root) {
-                // Scanned gap statements in the archive against the hashes the log recorded.
-                edited.extend(super::records::scans(&conn, root)?);
-            }
-            let text = if *json {
-                let mut v: serde_json::Value = serde_json::from_str(&audit_json(&report))?;
-                v["catalogue_edited"] = json!(edited
-                    .iter()
-                    .map(|e| json!({ "table": e.table, "row": e.row, "text": e.en, "text_zh": e.zh }))
-                    .collect::<Vec<_>>());
-                v.to_string() + "\n"
-            } else {
-                let mut t = audit_text(&report);
-                for e in &edited {
-                    t.push_str(&format!("EDITED 被改动: {} / {}\n", e.en, e.zh));
-                }
-                t
-            };
-            let ok = report.intact() && edited.is_empty();
-            Ok((text, if ok { ExitCode::SUCCESS } else { ExitCode::from(FOUND) }))
+            let hint = key_path(from, &paths).map_or("custody-signing.pub".into(), |p| p.display().to_string());
+            // The station's own log: its readable tables and scans against it too (R11).
+            let station = from.db.is_none().then_some(archive_root);
+            let (report, edited) = verify::audit(&conn, verifier(from, &paths)?.as_ref(), &hint, &external, station)?;
+            let ok = verify::intact(&report, &edited);
+            Ok((verify::render(&report, &edited, *json), if ok { ExitCode::SUCCESS } else { ExitCode::from(FOUND) }))
         }
         LogCommand::Checkpoint { json } => {
-            let conn = store::open_read_write(db)?;
-            let signer = files::load_or_create_signer(&paths, key_name)?;
-            let made = match store::checkpoint(&conn, &signer, Some(&paths.checkpoints), chrono::Utc::now()) {
-                Ok(c) => c,
-                Err(e @ (CustodyError::Unsound { .. } | CustodyError::Contradiction(_))) => {
-                    crate::errln!("evidock: {e}");
-                    return Ok((String::new(), ExitCode::from(FOUND)));
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let vkey = signer.verifier().encode();
-            let text = if *json {
-                json!({
-                    "id": made.id,
-                    "made_utc": made.made_utc,
-                    "tree_size": made.tree_size,
-                    "root": hex(&made.root),
-                    "note": made.note,
-                    "verifier_key": vkey,
-                })
-                .to_string()
-                    + "\n"
+            let (text, made) = verify::checkpoint_at(db, &paths, key_name)?.render(*json);
+            if made {
+                Ok((text, ExitCode::SUCCESS))
             } else {
-                format!(
-                    "checkpoint #{} made: {} events, root {}\n检查点 #{} 已生成：覆盖 {} 条事件\n\n{}",
-                    made.id,
-                    made.tree_size,
-                    hex(&made.root),
-                    made.id,
-                    made.tree_size,
-                    made.note
-                )
-            };
-            Ok((text, ExitCode::SUCCESS))
+                Ok(found(text))
+            }
         }
         LogCommand::Prove { seq, checkpoint, from, json } => {
             let conn = store::open_read_only(from.db.as_deref().unwrap_or(db))?;
@@ -607,115 +603,6 @@ pub fn event_json(ev: &StoredEvent) -> String {
     .to_string()
 }
 
-/// The chain's verification result as one JSON object (the chain part of `log verify --json`).
-pub fn verify_json(r: &LogReport) -> String {
-    chain_json(r).to_string()
-}
-
-fn chain_json(r: &LogReport) -> Value {
-    json!({
-        "intact": r.intact(),
-        "events": r.events,
-        "head": r.head.as_ref().map(hex),
-        "first_bad": r.finding.as_ref().map(|f| json!({
-            "seq": f.seq(),
-            "kind": f.kind(),
-            "reason": f.reason(),
-            "reason_zh": f.reason_zh(),
-        })),
-    })
-}
-
-/// The chain's verification result as two lines, English then Chinese.
-pub fn verify_text(r: &LogReport) -> String {
-    match (&r.finding, &r.head) {
-        (None, None) => "custody log intact: 0 events (empty log)\n保管日志完好：0 条事件（空日志）\n".to_string(),
-        (None, Some(head)) => {
-            let (n, h) = (r.events, hex(head));
-            format!("custody log intact: {n} events, head {h}\n保管日志完好：共 {n} 条事件，链头 {h}\n")
-        }
-        (Some(f), _) => {
-            let (s, n) = (f.seq(), r.events);
-            format!(
-                "custody log BROKEN at event {s} ({n} rows read): {}\n保管日志校验失败，问题始于第 {s} 条事件（共读取 {n} 行）：{}\n",
-                f.reason(),
-                f.reason_zh()
-            )
-        }
-    }
-}
-
-fn source_json(s: &CheckpointSource) -> Value {
-    match s {
-        CheckpointSource::Stored { id } => json!({"stored": id}),
-        CheckpointSource::File { path, index } => json!({"file": path, "index": index}),
-    }
-}
-
-/// The full verification result as one JSON object (the `log verify --json` shape).
-pub fn audit_json(r: &AuditReport) -> String {
-    let mut v = chain_json(&r.chain);
-    v["intact"] = json!(r.intact());
-    v["first_bad"] = r.first_bad_event().map_or(
-        Value::Null,
-        |(seq, kind, reason, reason_zh)| json!({"seq": seq, "kind": kind, "reason": reason, "reason_zh": reason_zh}),
-    );
-    v["tree"] = json!({"size": r.tree_size, "root": hex(&r.root)});
-    v["checkpoints"] = json!({
-        "checked": r.checkpoints.len(),
-        "latest_size": r.checkpoints.iter().filter(|c| c.problem.is_none()).filter_map(|c| c.checkpoint.as_ref().map(|c| c.size)).max(),
-        "bad": r.bad_checkpoints().map(|c| {
-            let p = c.problem.as_ref();
-            json!({
-                "source": source_json(&c.source),
-                "size": c.checkpoint.as_ref().map(|c| c.size),
-                "kind": p.map(|p| p.kind()),
-                "reason": p.map(|p| p.reason()),
-                "reason_zh": p.map(|p| p.reason_zh()),
-            })
-        }).collect::<Vec<_>>(),
-    });
-    v.to_string()
-}
-
-/// The full verification result: the chain's two lines (or the first bad event), the tree
-/// root, and the checkpoints, English then Chinese.
-pub fn audit_text(r: &AuditReport) -> String {
-    let mut out = match (&r.chain.finding, r.first_bad_event()) {
-        (None, Some((s, _, reason, reason_zh))) => format!(
-            "custody log BROKEN at event {s} ({n} rows read): {reason}\n保管日志校验失败，问题始于第 {s} 条事件（共读取 {n} 行）：{reason_zh}\n",
-            n = r.chain.events
-        ),
-        _ => verify_text(&r.chain),
-    };
-    out.push_str(&format!("Merkle tree root (RFC 9162, SHA-256) at {} events: {}\n", r.tree_size, hex(&r.root)));
-    let good: Vec<u64> = r
-        .checkpoints
-        .iter()
-        .filter(|c| c.problem.is_none())
-        .filter_map(|c| c.checkpoint.as_ref().map(|c| c.size))
-        .collect();
-    let stored = r.checkpoints.iter().filter(|c| matches!(c.source, CheckpointSource::Stored { .. })).count();
-    let (n, files) = (r.checkpoints.len(), r.checkpoints.len() - stored);
-    if n == 0 {
-        out.push_str("checkpoints: none yet (run `evidock log checkpoint`)\n检查点：尚无\n");
-    } else {
-        let latest = good.iter().max().map_or("none".to_string(), |s| format!("{s} events"));
-        out.push_str(&format!(
-            "checkpoints: {n} checked ({stored} stored, {files} from files), {} match, latest matching covers {latest}\n\
-             检查点：已核对 {n} 个（库内 {stored} 个，文件中 {files} 个），{} 个一致\n",
-            good.len(),
-            good.len()
-        ));
-    }
-    for c in r.bad_checkpoints() {
-        if let Some(p) = &c.problem {
-            out.push_str(&format!("BAD {}: {}\n检查点异常 {}：{}\n", c.source, p.reason(), c.source, p.reason_zh()));
-        }
-    }
-    out
-}
-
 /// Terminal columns a character takes: 2 for East Asian wide and full-width characters,
 /// 0 for combining marks, 1 otherwise.
 fn char_width(c: char) -> usize {
@@ -856,6 +743,7 @@ mod tests {
     use crate::custody::chain::{verify, Finding, Verifier};
     use crate::custody::event::{seal, Actor, NewEvent};
     use crate::custody::store::{append, create_schema};
+    use crate::custody::verdict::{verify_json, verify_text};
     use chrono::{TimeZone, Utc};
     use std::path::PathBuf;
 

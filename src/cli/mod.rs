@@ -18,7 +18,6 @@ mod ingest;
 pub mod invoke;
 pub mod log;
 mod play;
-mod records;
 pub(crate) mod retention;
 pub mod sim;
 mod status;
@@ -169,24 +168,17 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Log(history::LogCommand::Query(_) | history::LogCommand::Log(log::LogCommand::Tail { .. })) => {
             invoke::run_station(command, config)
         }
-        Command::Log(history::LogCommand::Log(cmd)) => {
-            let code = log::run(
-                cmd,
-                &config.catalog_path(),
-                &config.paths.state_dir,
-                &crate::custody::checkpoint::key_name(&config.station_name),
-                Some(&config.paths.archive_root),
-            )?;
-            // A verification of the station's own log, asked of the service, is itself an event.
-            if matches!(cmd, log::LogCommand::Verify { from, .. } if from.db.is_none()) && invoke::caller().via_daemon {
-                open_catalog_as_user(config)?.event(
-                    crate::custody::event::Action::LogVerified,
-                    "log",
-                    serde_json::json!({ "intact": code == ExitCode::SUCCESS }),
-                )?;
-            }
-            Ok(code)
+        // The station's own log verified and checkpointed: the station API's.
+        Command::Log(history::LogCommand::Log(_)) if invoke::typed(command).is_some() => {
+            invoke::run_station(command, config)
         }
+        Command::Log(history::LogCommand::Log(cmd)) => log::run(
+            cmd,
+            &config.catalog_path(),
+            &config.paths.state_dir,
+            &crate::custody::checkpoint::key_name(&config.station_name),
+            Some(&config.paths.archive_root),
+        ),
         Command::Account(cmd) => account::run(cmd, config),
         Command::Case(history::CaseCommand::History(_)) => invoke::run_station(command, config),
         Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, config),

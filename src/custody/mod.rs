@@ -5,7 +5,8 @@
 //! ([`chain`], pure, streaming), the RFC 9162 Merkle tree and its proofs ([`merkle`], pure),
 //! signed checkpoints ([`checkpoint`], pure), the `custody_log` and `custody_checkpoints`
 //! tables with their append-only triggers and queries ([`store`], the SQLite edge), and the
-//! signing key and checkpoint side file ([`files`], the file edge).
+//! signing key and checkpoint side file ([`files`], the file edge), and the verdict as text and
+//! JSON ([`verdict`], pure).
 //! Must never: update or delete an event, hold the whole log in memory, or treat tampering as
 //! an error: verification reports findings; [`CustodyError`] means "could not look" or "could
 //! not write".
@@ -23,6 +24,7 @@ pub mod merkle;
 pub mod query;
 pub mod store;
 pub mod tree;
+pub mod verdict;
 
 /// Why the custody log could not be read or written.
 #[derive(Debug, thiserror::Error)]

@@ -275,7 +275,102 @@ pub fn render(who: &Session, form: &SearchForm, tz: &str, found: Option<&Page>, 
         body.push_str("</p>");
     }
     body.push_str("<p><a href=\"/\">返回 Back</a></p>");
+    body.push_str(&integrity_forms(who));
     page("保管日志查询 Custody log search · evidock", Some(who), &body)
+}
+
+/// The forms to check the log and to sign a checkpoint, for the roles that may.
+fn integrity_forms(who: &Session) -> String {
+    let may = |op: api::Op| op.roles().iter().any(|r| who.account.roles.contains(r));
+    let mut out = String::new();
+    if may(api::Op::LogVerify) || may(api::Op::LogCheckpoint) {
+        out.push_str("<h2>日志完整性 <small>Integrity of the log</small></h2>");
+    }
+    if may(api::Op::LogVerify) {
+        let _ = write!(
+            out,
+            "<form method=\"post\" action=\"/log/verify\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <button type=\"submit\" id=\"verify-log\">校验保管日志 Verify the custody log</button></form>",
+            esc(&who.csrf)
+        );
+    }
+    if may(api::Op::LogCheckpoint) {
+        let _ = write!(
+            out,
+            "<form method=\"post\" action=\"/log/checkpoint\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <button type=\"submit\" id=\"checkpoint-log\">签署检查点 Sign a checkpoint</button></form>",
+            esc(&who.csrf)
+        );
+    }
+    out
+}
+
+/// A change's form: its CSRF token.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /log/verify`: the station's custody log checked (`log_verify`, a `log_verified` event
+/// naming the account), the verdict shown as people read it.
+pub(super) async fn verify(w: State<Arc<Shared>>, headers: HeaderMap, f: axum::extract::Form<TokenForm>) -> Response {
+    integrity(w, headers, f, api::Request::LogVerify(api::verify::VerifyArgs::default())).await
+}
+
+/// `POST /log/checkpoint`: a signed checkpoint made now (`log_checkpoint`), or why the station
+/// will not sign one.
+pub(super) async fn checkpoint(
+    w: State<Arc<Shared>>,
+    headers: HeaderMap,
+    f: axum::extract::Form<TokenForm>,
+) -> Response {
+    integrity(w, headers, f, api::Request::LogCheckpoint(api::NoArgs {})).await
+}
+
+/// Runs `log_verify` or `log_checkpoint` and shows its verdict: 200 when the log holds, 409
+/// when something is found.
+async fn integrity(
+    State(w): State<Arc<Shared>>,
+    headers: HeaderMap,
+    axum::extract::Form(f): axum::extract::Form<TokenForm>,
+    request: api::Request,
+) -> Response {
+    let session = match w.changing(&headers, &f.csrf, request.op().name()).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (title, ok, text, (zh, en)) = match w.call(&session, request).await {
+        Ok(api::Reply::LogVerify(v)) => (
+            "保管日志校验 <small>Custody log verification</small>",
+            v.intact,
+            v.text.clone(),
+            if v.intact {
+                ("保管日志完好", "The custody log is intact")
+            } else {
+                ("保管日志校验发现问题", "The custody log check found tampering")
+            },
+        ),
+        Ok(api::Reply::LogCheckpoint(c)) => {
+            let (text, made) = c.render(false);
+            let said = if made {
+                ("检查点已签署", "The checkpoint is signed")
+            } else {
+                ("拒绝签署：保管日志校验未通过", "Not signed: the custody log does not verify")
+            };
+            ("检查点 <small>Checkpoint</small>", made, text, said)
+        }
+        Ok(other) => return api_error_page(&api::ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Err(e) => return api_error_page(&e),
+    };
+    let body = format!(
+        "<h1>{title}</h1><p class=\"{class}\" id=\"verdict\">{zh} / {en}</p><pre id=\"verdict-text\">{}</pre>\
+         <p><a href=\"/log\">保管日志 Custody log</a> · <a href=\"/\">返回 Back</a></p>",
+        esc(&text),
+        class = if ok { "done" } else { "notice" },
+    );
+    let status = if ok { StatusCode::OK } else { StatusCode::CONFLICT };
+    (status, Html(page("保管日志 Custody log · evidock", Some(&session), &body))).into_response()
 }
 
 #[cfg(test)]

@@ -178,6 +178,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/access/{id}/form", get(viewing::form))
         .route("/access/register", get(viewing::register))
         .route("/log", get(archive::search))
+        .route("/log/verify", post(archive::verify))
+        .route("/log/checkpoint", post(archive::checkpoint))
         .route("/reports", get(reports::reports))
         .route("/reports/compliance", post(reports::compliance))
         .route("/reports/spot-check", post(reports::spot_check))

@@ -143,3 +143,63 @@ fn a_case_history_prints_from_the_web_page_under_its_own_narrow_policy() {
     assert!(refused.iter().any(|e| e.0 == "account:zhang" && e.3["command"] == "case history"), "{refused:?}");
     st.stop();
 }
+
+/// R11: an archivist verifies the custody log and signs a checkpoint from the page, each an
+/// event naming the account; an edited event is named and the station then refuses to sign; a
+/// custodian is offered neither and refused.
+#[test]
+fn r11_an_archivist_verifies_the_log_and_signs_a_checkpoint_from_the_page_and_tampering_is_named() {
+    use crate::web::{csrf_field, post, session_of};
+    let (mut st, base) = web_station("");
+    st.start();
+    for (name, role, shown) in [("li", "archivist", "李四"), ("wang", "custodian", "王五")] {
+        let o = account(&st, &["add", name, "--display-name", shown, "--role", role], PASSWORD);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = st.evidock(&["device", "register", "J510001", "--officer-id", "012345", "--officer-name", "张三"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let li = session_of(&base, "li");
+    let html = get(&base, "/log", &li).into_string().unwrap();
+    assert!(html.contains("id=\"verify-log\"") && html.contains("id=\"checkpoint-log\""), "{html}");
+    let csrf = csrf_field(&html);
+    assert_eq!(post(&base, "/log/verify", &li, &[]).status(), 403, "no token");
+    let r = post(&base, "/log/verify", &li, &[("csrf", &csrf)]);
+    assert_eq!(r.status(), 200);
+    let page = r.into_string().unwrap();
+    assert!(page.contains("保管日志完好") && page.contains("custody log intact"), "{page}");
+    let verified = events(&st, "log_verified");
+    assert_eq!((verified.len(), verified[0].0.as_str()), (1, "account:li"));
+    assert_eq!(verified[0].3["intact"], true);
+    let r = post(&base, "/log/checkpoint", &li, &[("csrf", &csrf)]);
+    assert_eq!(r.status(), 200);
+    assert!(r.into_string().unwrap().contains("检查点已签署"));
+    let signed: i64 = st.db().query_row("SELECT count(*) FROM custody_checkpoints", [], |r| r.get(0)).unwrap();
+    assert!(signed >= 1);
+
+    // An event edited behind the station's back: named, and no checkpoint signed over it.
+    let db = st.open_log_for_tampering();
+    db.execute(
+        "UPDATE custody_log SET details = replace(details, '张三', '李某') WHERE action = 'device_registered'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let r = post(&base, "/log/verify", &li, &[("csrf", &csrf)]);
+    assert_eq!(r.status(), 409);
+    let page = r.into_string().unwrap();
+    assert!(page.contains("保管日志校验发现问题") && page.contains("BROKEN"), "{page}");
+    assert_eq!(events(&st, "log_verified").last().map(|e| e.3["intact"].clone()), Some(serde_json::json!(false)));
+    let before: i64 = st.db().query_row("SELECT count(*) FROM custody_checkpoints", [], |r| r.get(0)).unwrap();
+    let r = post(&base, "/log/checkpoint", &li, &[("csrf", &csrf)]);
+    assert_eq!(r.status(), 409);
+    assert!(r.into_string().unwrap().contains("拒绝签署"));
+    let after: i64 = st.db().query_row("SELECT count(*) FROM custody_checkpoints", [], |r| r.get(0)).unwrap();
+    assert_eq!(before, after, "nothing signed over a broken log");
+
+    // A custodian neither verifies nor signs.
+    let wang = session_of(&base, "wang");
+    let html = get(&base, "/", &wang).into_string().unwrap();
+    let r = post(&base, "/log/verify", &wang, &[("csrf", &csrf_field(&html))]);
+    assert_eq!(r.status(), 403);
+    st.stop();
+}

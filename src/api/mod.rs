@@ -8,7 +8,7 @@
 //! Chinese and English). Operations write their custody events in the catalogue's
 //! transactions and print nothing; rendering is the front end's. One file per domain:
 //! [`status`], [`device`], [`duty`], [`replicate`], [`log`], [`history`], [`gap`], [`footage`],
-//! [`cases`], [`retention`], [`purge`], [`report`], [`access`], [`forms`], [`marks`], [`verify`].
+//! [`cases`], [`retention`], [`purge`], [`report`], [`access`], [`forms`], [`marks`], [`verify`], [`discs`].
 //!
 //! Owns: the request and reply types, the rule table, the refusal log (`call_refused`).
 //! Must never: print, read a terminal or a socket, parse command-line words, or take a
@@ -19,6 +19,7 @@
 pub mod access;
 pub mod cases;
 pub mod device;
+pub mod discs;
 pub mod duty;
 pub mod footage;
 pub mod forms;
@@ -168,6 +169,12 @@ pub enum Request {
     LogVerify(verify::VerifyArgs),
     /// A signed checkpoint of the custody log made now.
     LogCheckpoint(NoArgs),
+    /// The discs that keep long-term footage, where each stands and is stored (R7).
+    DiscList(NoArgs),
+    /// A disc moved to another place or holder, with the reason.
+    DiscMove(discs::Move),
+    /// A disc that will never be verified given up; its footage returns to the next plan.
+    DiscAbandon(discs::Abandon),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -293,6 +300,12 @@ pub enum Reply {
     LogVerify(Box<verify::Verification>),
     /// The checkpoint, or why none was signed.
     LogCheckpoint(verify::Checkpointed),
+    /// The discs.
+    DiscList(Vec<discs::Disc>),
+    /// The disc moved.
+    DiscMove(Box<discs::Changed>),
+    /// The disc given up.
+    DiscAbandon(Box<discs::Changed>),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -357,6 +370,9 @@ pub enum Op {
     AccessInformant,
     LogVerify,
     LogCheckpoint,
+    DiscList,
+    DiscMove,
+    DiscAbandon,
 }
 
 /// Every role a person can hold.
@@ -374,7 +390,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 59] = [
+    pub const ALL: [Op; 62] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -434,6 +450,9 @@ impl Op {
         Op::AccessInformant,
         Op::LogVerify,
         Op::LogCheckpoint,
+        Op::DiscList,
+        Op::DiscMove,
+        Op::DiscAbandon,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -484,6 +503,8 @@ impl Op {
             Op::AccessMarks => ANY,
             Op::LogVerify => READERS,
             Op::LogCheckpoint => &[Role::Admin, Role::Archivist, Role::Supervisor],
+            Op::DiscList => ANY,
+            Op::DiscMove | Op::DiscAbandon => FILERS,
         }
     }
 
@@ -549,6 +570,9 @@ impl Op {
             Op::AccessInformant => "access_informant",
             Op::LogVerify => "log_verify",
             Op::LogCheckpoint => "log_checkpoint",
+            Op::DiscList => "disc_list",
+            Op::DiscMove => "disc_move",
+            Op::DiscAbandon => "disc_abandon",
         }
     }
 
@@ -635,6 +659,9 @@ impl Request {
             Request::AccessInformant(_) => Op::AccessInformant,
             Request::LogVerify(_) => Op::LogVerify,
             Request::LogCheckpoint(_) => Op::LogCheckpoint,
+            Request::DiscList(_) => Op::DiscList,
+            Request::DiscMove(_) => Op::DiscMove,
+            Request::DiscAbandon(_) => Op::DiscAbandon,
         }
     }
 
@@ -713,6 +740,9 @@ impl Reply {
             Reply::AccessInformant(_) => Op::AccessInformant,
             Reply::LogVerify(_) => Op::LogVerify,
             Reply::LogCheckpoint(_) => Op::LogCheckpoint,
+            Reply::DiscList(_) => Op::DiscList,
+            Reply::DiscMove(_) => Op::DiscMove,
+            Reply::DiscAbandon(_) => Op::DiscAbandon,
         }
     }
 }
@@ -995,6 +1025,9 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::AccessInformant(a) => marks::informant(&ctx, &a).map(Reply::AccessInformant),
         Request::LogVerify(a) => verify::verify(&ctx, &a, files).map(|v| Reply::LogVerify(Box::new(v))),
         Request::LogCheckpoint(a) => verify::checkpoint(&ctx, &a).map(Reply::LogCheckpoint),
+        Request::DiscList(a) => discs::list(&ctx, &a).map(Reply::DiscList),
+        Request::DiscMove(a) => discs::move_disc(&ctx, &a).map(|d| Reply::DiscMove(Box::new(d))),
+        Request::DiscAbandon(a) => discs::abandon(&ctx, &a).map(|d| Reply::DiscAbandon(Box::new(d))),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

@@ -204,76 +204,79 @@ pub fn run(cmd: &BurnCommand, config: &Config) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         }
-        BurnCommand::Disc(DiscCommand::List { json }) => {
-            let catalog = super::open_catalog_as_user(config)?;
-            let discs = catalog.discs()?;
-            if !*json && discs.is_empty() {
-                crate::outln!("no disc registered / 尚无登记的光盘");
-            }
-            for d in discs {
-                if *json {
-                    crate::outln!(
-                        "{}",
-                        json!({
-                            "label": d.label, "job": d.job, "number": d.number.0, "of": d.number.1, "media": d.media,
-                            "state": d.state, "location": d.location, "holder": d.holder, "maker": d.maker,
-                            "extractor": d.extractor, "extracted_at": d.extracted_at, "verified_at": d.verified_at,
-                            "last_check": d.last_check.as_ref().map(|c| &c.0), "last_result": d.last_check.as_ref().map(|c| &c.1),
-                            "files": d.files, "bytes": d.bytes,
-                        })
-                    );
-                } else {
-                    crate::outln!(
-                        "{}  {} {}  {}/{}  {}  {} files 文件  {}  at 存放 {}  holder 保管人 {}  checked 检查 {}",
-                        d.label,
-                        d.state,
-                        state_zh(&d.state),
-                        d.number.0,
-                        d.number.1,
-                        d.media,
-                        d.files,
-                        super::bytes(d.bytes as u64),
-                        d.location.as_deref().unwrap_or("-"),
-                        d.holder.as_deref().unwrap_or("-"),
-                        d.last_check.as_ref().map_or("-".to_string(), |(t, r)| format!("{t} {r}")),
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        BurnCommand::Disc(DiscCommand::Move { label, location, holder, reason }) => {
-            let mut catalog = super::open_catalog_as_user(config)?;
-            catalog.move_disc(label, location.as_deref(), holder.as_deref(), reason)?;
-            crate::outln!("disc {label} moved / 光盘已移交");
-            Ok(ExitCode::SUCCESS)
-        }
-        BurnCommand::Disc(DiscCommand::Abandon { label, reason }) => {
-            if reason.trim().is_empty() {
-                anyhow::bail!("a reason is required");
-            }
-            let mut catalog = super::open_catalog_as_user(config)?;
-            let disc = catalog.disc(label)?;
-            if !matches!(disc.state.as_str(), "planned" | "staged" | "written") {
-                anyhow::bail!("disc {label} is {}; only a disc not yet verified can be abandoned", disc.state);
-            }
-            catalog.record_disc_failed(label, json!({ "stage": "abandoned", "reason": reason.trim() }))?;
-            crate::outln!(
-                "disc {label} abandoned; its footage returns to the next plan / 光盘已作废，录像重新列入刻录计划"
-            );
-            Ok(ExitCode::SUCCESS)
+        BurnCommand::Disc(_) => {
+            anyhow::bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)")
         }
     }
 }
 
-fn state_zh(state: &str) -> &'static str {
-    match state {
-        "planned" => "已计划",
-        "staged" => "已备妥",
-        "written" => "已刻录",
-        "verified" => "已校验",
-        "failed" => "校验失败",
-        _ => "",
+/// The typed operation a `burn` command is a front end of: `disc list|move|abandon`; `None`
+/// for the others (the burn job's steps, and the plan, still run here).
+pub fn request(cmd: &BurnCommand) -> Option<crate::api::Request> {
+    use crate::api::{discs, NoArgs, Request};
+    match cmd {
+        BurnCommand::Disc(DiscCommand::List { .. }) => Some(Request::DiscList(NoArgs {})),
+        BurnCommand::Disc(DiscCommand::Move { label, location, holder, reason }) => {
+            Some(Request::DiscMove(discs::Move {
+                label: label.clone(),
+                location: location.clone(),
+                holder: holder.clone(),
+                reason: reason.clone(),
+            }))
+        }
+        BurnCommand::Disc(DiscCommand::Abandon { label, reason }) => {
+            Some(Request::DiscAbandon(discs::Abandon { label: label.clone(), reason: reason.clone() }))
+        }
+        _ => None,
     }
+}
+
+/// Runs a typed `burn disc` command ([`request`]) through `link` and renders its reply.
+///
+/// # Errors
+/// When it is refused or could not run (exit code 2).
+pub fn run_typed(cmd: &BurnCommand, link: &super::invoke::Link<'_>) -> anyhow::Result<ExitCode> {
+    let Some(request) = request(cmd) else {
+        anyhow::bail!("not a typed burn command");
+    };
+    match link.call(request)? {
+        crate::api::Reply::DiscList(discs) => {
+            let json = matches!(cmd, BurnCommand::Disc(DiscCommand::List { json: true }));
+            if !json && discs.is_empty() {
+                crate::outln!("no disc registered / 尚无登记的光盘");
+            }
+            for d in discs {
+                if json {
+                    crate::outln!("{}", serde_json::to_string(&d)?);
+                    continue;
+                }
+                crate::outln!(
+                    "{}  {} {}  {}/{}  {}  {} files 文件  {}  at 存放 {}  holder 保管人 {}  checked 检查 {}",
+                    d.label,
+                    d.state,
+                    d.state_zh,
+                    d.number,
+                    d.of,
+                    d.media,
+                    d.files,
+                    super::bytes(d.bytes as u64),
+                    d.location.as_deref().unwrap_or("-"),
+                    d.holder.as_deref().unwrap_or("-"),
+                    match (&d.last_check, &d.last_result) {
+                        (Some(t), Some(r)) => format!("{t} {r}"),
+                        _ => "-".to_string(),
+                    },
+                );
+            }
+        }
+        crate::api::Reply::DiscMove(d) => crate::outln!("disc {} moved / 光盘已移交", d.disc.label),
+        crate::api::Reply::DiscAbandon(d) => crate::outln!(
+            "disc {} abandoned; its footage returns to the next plan / 光盘已作废，录像重新列入刻录计划",
+            d.disc.label
+        ),
+        other => return Err(super::invoke::unexpected(&other)),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Long-term footage with fewer verified disc copies than `burn.copies`, with the chain files

@@ -52,7 +52,7 @@ use crate::api::ANY_OR_OFFICER;
 /// The rule of a command. Exhaustive: a new command must be placed here before it compiles.
 pub fn rule(cmd: &Command) -> Rule {
     use super::access::AccessCommand as A;
-    use super::burn::{BurnCommand as B, DiscCommand as Dc};
+    use super::burn::BurnCommand as B;
     use super::case::CaseCommand as C;
     use super::log::LogCommand as L;
     match cmd {
@@ -74,8 +74,8 @@ pub fn rule(cmd: &Command) -> Rule {
             _ => Rule::Station(super::access::request(a).map_or(ANY_OR_OFFICER, |r| r.op().roles())),
         },
         Command::Export(_) => Rule::Station(&[Role::Archivist, Role::Custodian]),
-        Command::Burn(B::Plan { .. } | B::Disc(Dc::List { .. })) => Rule::Station(ANY),
-        Command::Burn(B::Disc(Dc::Move { .. } | Dc::Abandon { .. })) => Rule::Station(FILERS),
+        Command::Burn(B::Plan { .. }) => Rule::Station(ANY),
+        Command::Burn(b @ B::Disc(_)) => Rule::Station(super::burn::request(b).map_or(FILERS, |r| r.op().roles())),
         Command::Burn(B::Run { .. } | B::Write { .. } | B::Verify { .. } | B::Recheck { .. }) => Rule::Job(FILERS),
         // A long read of the whole archive, run by its timer as the station's own user.
         Command::Archive(_) => Rule::Job(&[Role::Archivist, Role::Admin]),
@@ -125,6 +125,7 @@ pub fn typed(cmd: &Command) -> Option<crate::api::Request> {
         Command::Access(a) => super::access::request(a),
         Command::Report(r) => Some(super::retention::report_request(r)),
         Command::Log(history::LogCommand::Log(l)) => super::log::request(l),
+        Command::Burn(b) => super::burn::request(b),
         _ => None,
     }
 }
@@ -654,6 +655,7 @@ fn run_typed(cmd: &Command, link: &Link<'_>) -> anyhow::Result<ExitCode> {
         Command::Access(a) => super::access::run_typed(a, link, link.config()),
         Command::Report(r) => super::retention::run_report(r, link),
         Command::Log(history::LogCommand::Log(l)) => super::log::run_typed(l, link),
+        Command::Burn(b) => super::burn::run_typed(b, link),
         other => anyhow::bail!("`{}` has no typed operation", command_name(other)),
     }
 }

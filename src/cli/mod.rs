@@ -185,6 +185,7 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Gap(_) => invoke::run_station(command, config),
         Command::Retention(_) => invoke::run_station(command, config),
         Command::Report(_) => invoke::run_station(command, config),
+        Command::Burn(_) if invoke::typed(command).is_some() => invoke::run_station(command, config),
         Command::Burn(cmd) => burn::run(cmd, config),
         Command::Archive(cmd) => archive::run(cmd, config),
         Command::Access(cmd) => access::run(cmd, config),

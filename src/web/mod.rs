@@ -11,6 +11,7 @@
 pub mod archive;
 pub mod config;
 pub mod custodian;
+pub mod discs;
 pub mod footage;
 pub mod marks;
 pub mod purges;
@@ -175,6 +176,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/purges", get(purges::purges))
         .route("/purges/change", post(purges::change))
         .route("/marks/change", post(marks::change))
+        .route("/discs", get(discs::discs))
+        .route("/discs/change", post(discs::change))
         .route("/access/{id}/form", get(viewing::form))
         .route("/access/register", get(viewing::register))
         .route("/log", get(archive::search))

@@ -197,6 +197,7 @@ pub fn pages(who: &Session) -> String {
         (Op::Status, "/alarms", "to-alarms", "警报与状态", "Alarms"),
         (Op::LogQuery, "/log", "to-log", "保管日志", "Custody log"),
         (Op::ReportCompliance, "/reports", "to-reports", "报告", "Reports"),
+        (Op::DiscList, "/discs", "to-discs", "光盘", "Discs"),
     ] {
         if may(op) {
             let _ = write!(links, "<a href=\"{href}\" id=\"{id}\">{zh} <small>{en}</small></a>");

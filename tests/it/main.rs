@@ -35,6 +35,7 @@ mod viewing;
 mod web;
 mod web_archive;
 mod web_custodian;
+mod web_discs;
 mod web_footage;
 mod web_marks;
 mod web_purges;

@@ -1,0 +1,151 @@
+//! The discs that keep long-term footage (`/discs`, R7; S3 §27): every registered disc with
+//! its state, place and holder (`disc_list`); a custodian or archivist records a move to
+//! another place or holder with the reason (`disc_move`) and gives up a disc that will never
+//! be verified (`disc_abandon`). Each change carries the session's CSRF token and answers 303
+//! back. Making and verifying discs stay the supervised burn job's. Renders; holds no station
+//! logic.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Form, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::archive::given as opt;
+use super::render::{esc, page};
+use super::{api_error_page, see_other, see_other_to, Shared};
+use crate::accounts::sessions::Session;
+use crate::api::discs::{Abandon, Disc, Move};
+use crate::api::{self, ApiError, NoArgs, Op};
+
+/// `GET /discs`'s query: the notice of a change just made.
+#[derive(Debug, Default, Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    done: String,
+}
+
+/// `GET /discs`.
+pub(super) async fn discs(State(w): State<Arc<Shared>>, headers: HeaderMap, Query(q): Query<Done>) -> Response {
+    let Some((_, s)) = w.session(&headers).await else {
+        return see_other("/login");
+    };
+    let notice = match q.done.as_str() {
+        "moved" => Some("光盘已移交 / the disc's move is recorded"),
+        "abandoned" => {
+            Some("光盘已作废，录像重新列入刻录计划 / the disc is given up; its footage returns to the next plan")
+        }
+        _ => None,
+    };
+    match w.call(&s, api::Request::DiscList(NoArgs {})).await {
+        Ok(api::Reply::DiscList(list)) => Html(render(&s, &list, notice)).into_response(),
+        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// A change, as the browser sends it.
+#[derive(Debug, Default, Deserialize)]
+pub struct ChangeForm {
+    #[serde(default)]
+    csrf: String,
+    /// `move` or `abandon`.
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    location: String,
+    #[serde(default)]
+    holder: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /discs/change`.
+pub(super) async fn change(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<ChangeForm>) -> Response {
+    let session = match w.changing(&headers, &f.csrf, "disc").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (request, done) = match f.action.as_str() {
+        "move" => (
+            api::Request::DiscMove(Move {
+                label: f.label,
+                location: opt(&f.location),
+                holder: opt(&f.holder),
+                reason: f.reason,
+            }),
+            "moved",
+        ),
+        "abandon" => (api::Request::DiscAbandon(Abandon { label: f.label, reason: f.reason }), "abandoned"),
+        other => return api_error_page(&ApiError::invalid(format!("action {other:?} / 操作不正确"))),
+    };
+    match w.call(&session, request).await {
+        Ok(_) => see_other_to(&format!("/discs?done={done}")),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The discs page.
+pub fn render(who: &Session, list: &[Disc], notice: Option<&str>) -> String {
+    let may = |op: Op| op.roles().iter().any(|r| who.account.roles.contains(r));
+    let csrf = esc(&who.csrf);
+    let mut body = String::from("<h1>光盘 <small>Discs</small></h1>");
+    if let Some(n) = notice {
+        let _ = write!(body, "<p class=\"done\" id=\"done\">{}</p>", esc(n));
+    }
+    body.push_str(
+        "<table id=\"discs\"><thead><tr><th>标签 Label</th><th>状态 State</th><th>套 Set</th><th>介质 Media</th>\
+         <th>文件 Files</th><th>存放 Stored at</th><th>保管人 Holder</th><th>检查 Checked</th><th></th></tr></thead><tbody>",
+    );
+    for d in list {
+        let l = esc(&d.label);
+        let mut forms = String::new();
+        if may(Op::DiscMove) {
+            let _ = write!(
+                forms,
+                "<form method=\"post\" action=\"/discs/change\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <input type=\"hidden\" name=\"action\" value=\"move\"><input type=\"hidden\" name=\"label\" value=\"{l}\">\
+                 <label>存放 <small>Stored at</small><input name=\"location\" id=\"location-{l}\"></label>\
+                 <label>保管人 <small>Holder</small><input name=\"holder\" id=\"holder-{l}\"></label>\
+                 <label>理由 <small>Reason</small><input name=\"reason\" id=\"move-reason-{l}\" required></label>\
+                 <button type=\"submit\" id=\"move-{l}\">移交 Record the move</button></form>"
+            );
+        }
+        if may(Op::DiscAbandon) && matches!(d.state.as_str(), "planned" | "staged" | "written") {
+            let _ = write!(
+                forms,
+                "<form method=\"post\" action=\"/discs/change\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <input type=\"hidden\" name=\"action\" value=\"abandon\"><input type=\"hidden\" name=\"label\" value=\"{l}\">\
+                 <label>作废理由 <small>Why give it up</small><input name=\"reason\" id=\"abandon-reason-{l}\" required></label>\
+                 <button type=\"submit\" id=\"abandon-{l}\">作废 Give up</button></form>"
+            );
+        }
+        let checked = match (&d.last_check, &d.last_result) {
+            (Some(t), Some(r)) => format!("{t} {r}"),
+            _ => "—".to_string(),
+        };
+        let _ = write!(
+            body,
+            "<tr id=\"disc-{l}\"><td>{l}</td><td>{zh} <small>{state}</small></td><td>{n}/{of}</td><td>{media}</td>\
+             <td>{files}</td><td>{at}</td><td>{holder}</td><td>{checked}</td><td>{forms}</td></tr>",
+            zh = esc(&d.state_zh),
+            state = esc(&d.state),
+            n = d.number,
+            of = d.of,
+            media = esc(&d.media),
+            files = d.files,
+            at = esc(d.location.as_deref().unwrap_or("—")),
+            holder = esc(d.holder.as_deref().unwrap_or("—")),
+            checked = esc(&checked),
+        );
+    }
+    if list.is_empty() {
+        body.push_str("<tr><td colspan=\"9\">尚无登记的光盘 / no disc registered</td></tr>");
+    }
+    body.push_str("</tbody></table><p><a href=\"/\">返回 Back</a></p>");
+    page("光盘 Discs · evidock", Some(who), &body)
+}

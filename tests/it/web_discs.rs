@@ -1,0 +1,108 @@
+//! The discs on the station's web page (docs/WEB.md; R7; S3 §27): a custodian records where a
+//! disc is stored and who holds it, with the reason, and gives up a disc that will never be
+//! verified so its footage returns to the plan; each a custody event naming the account; no
+//! token, no reason and an approver are refused. Discs are made by the real burn job
+//! (`burn run`, xorriso).
+
+use crate::support::text;
+use crate::web::{account, add_officer, csrf_field, events, get, post, session_of, web_station, PASSWORD};
+
+#[test]
+#[cfg_attr(not(has_xorriso), ignore = "xorriso is not installed: apt-get install xorriso")]
+fn r7_a_custodian_records_a_disc_move_and_gives_up_a_spoiled_disc_from_the_page() {
+    let (mut st, base) = web_station("");
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    let burn = "\n[burn]\nstaging_dir = \"burn\"\ncopies = 1\nreserve_per_disc_bytes = 1048576\n";
+    std::fs::write(&st.config, cfg + burn).unwrap();
+    st.start();
+    add_officer(&st);
+    for (name, display, role) in [("wang", "王五", "custodian"), ("shen", "沈六", "approver")] {
+        let o = account(&st, &["add", name, "--display-name", display, "--role", role], PASSWORD);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let (vol, _) =
+        st.sim("D1", &["--serial", "D700001", "--sessions", "1", "--segments", "2", "--segment-bytes", "20000"]);
+    st.dock(&vol, "D700001");
+    st.wait_finished("D700001");
+    let rec: String = st
+        .db()
+        .query_row("SELECT serial || '/' || session FROM segments WHERE serial = 'D700001' LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    let o = st.evidock(&["retention", "flag", &rec, "--trigger", "dispute", "--reason", "当事人申请复议"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = st.evidock(&["burn", "run", "--media", "dvd", "--maker", "李四", "--extractor", "张三"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let label: String = st.db().query_row("SELECT label FROM discs LIMIT 1", [], |r| r.get(0)).unwrap();
+
+    let wang = session_of(&base, "wang");
+    let html = get(&base, "/", &wang).into_string().unwrap();
+    assert!(html.contains("id=\"to-discs\""), "{html}");
+    let html = get(&base, "/discs", &wang).into_string().unwrap();
+    assert!(html.contains(&format!("id=\"disc-{label}\"")) && html.contains("已刻录"), "{html}");
+    assert!(html.contains(&format!("id=\"move-{label}\"")) && html.contains(&format!("id=\"abandon-{label}\"")));
+    let csrf = csrf_field(&html);
+
+    // Moved to the archive room, with the reason.
+    let moved = [
+        ("csrf", csrf.as_str()),
+        ("action", "move"),
+        ("label", &label),
+        ("location", "档案室 柜3 格2"),
+        ("holder", "王五"),
+        ("reason", "入库保管"),
+    ];
+    assert_eq!(post(&base, "/discs/change", &wang, &moved[1..]).status(), 403, "no token");
+    let r =
+        post(&base, "/discs/change", &wang, &[("csrf", &csrf), ("action", "move"), ("label", &label), ("reason", "x")]);
+    assert_eq!(r.status(), 400, "neither a place nor a holder");
+    let r = post(&base, "/discs/change", &wang, &moved);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/discs?done=moved")));
+    let ev = events(&st, "disc_moved");
+    assert_eq!((ev.len(), ev[0].0.as_str(), ev[0].1.as_str()), (1, "account:wang", "custodian"));
+    assert_eq!(ev[0].3["location"], "档案室 柜3 格2");
+    let html = get(&base, "/discs?done=moved", &wang).into_string().unwrap();
+    assert!(html.contains("光盘已移交") && html.contains("档案室 柜3 格2"), "{html}");
+
+    // An approver reads the list and changes nothing.
+    let shen = session_of(&base, "shen");
+    let html = get(&base, "/discs", &shen).into_string().unwrap();
+    assert!(html.contains(&format!("id=\"disc-{label}\"")) && !html.contains(&format!("id=\"move-{label}\"")));
+    let r = post(
+        &base,
+        "/discs/change",
+        &shen,
+        &[("csrf", &csrf_field(&html)), ("action", "abandon"), ("label", &label), ("reason", "x")],
+    );
+    assert_eq!(r.status(), 403);
+
+    // Given up with the reason: it counts as failed, and its footage is planned again.
+    let r = post(
+        &base,
+        "/discs/change",
+        &wang,
+        &[("csrf", &csrf), ("action", "abandon"), ("label", &label), ("reason", " ")],
+    );
+    assert_eq!(r.status(), 400, "giving up says why");
+    let r = post(
+        &base,
+        "/discs/change",
+        &wang,
+        &[("csrf", &csrf), ("action", "abandon"), ("label", &label), ("reason", "盘片刻录失败")],
+    );
+    assert_eq!((r.status(), r.header("location")), (303, Some("/discs?done=abandoned")));
+    assert_eq!(events(&st, "disc_failed").last().map(|e| e.0.clone()), Some("account:wang".to_string()));
+    let html = get(&base, "/discs", &wang).into_string().unwrap();
+    assert!(html.contains("校验失败") && !html.contains(&format!("id=\"abandon-{label}\"")), "{html}");
+    let r = post(
+        &base,
+        "/discs/change",
+        &wang,
+        &[("csrf", &csrf), ("action", "abandon"), ("label", &label), ("reason", "再次")],
+    );
+    assert_eq!(r.status(), 409, "a failed disc is not given up twice");
+    let plan = st.evidock(&["burn", "plan", "--media", "dvd", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&plan.stdout)).unwrap();
+    assert_eq!(plan["discs"].as_array().map(Vec::len), Some(1), "the footage is planned again: {plan}");
+    st.assert_log_verifies();
+    st.stop();
+}

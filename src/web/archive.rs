@@ -366,7 +366,7 @@ async fn integrity(
     let body = format!(
         "<h1>{title}</h1><p class=\"{class}\" id=\"verdict\">{zh} / {en}</p><pre id=\"verdict-text\">{}</pre>\
          <p><a href=\"/log\">保管日志 Custody log</a> · <a href=\"/\">返回 Back</a></p>",
-        esc(&text),
+        super::render::esc_lines(&text),
         class = if ok { "done" } else { "notice" },
     );
     let status = if ok { StatusCode::OK } else { StatusCode::CONFLICT };

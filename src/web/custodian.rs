@@ -671,7 +671,7 @@ pub fn render_case(who: &Session, c: &api::cases::CaseView, extra: &Extra<'_>, n
     if let Some(n) = notice {
         let _ = write!(body, "<p class=\"done\" id=\"done\">{}</p>", esc(n));
     }
-    let _ = write!(body, "<pre class=\"label\" id=\"label\">{}</pre>", esc(&c.label));
+    let _ = write!(body, "<pre class=\"label\" id=\"label\">{}</pre>", super::render::esc_lines(&c.label));
     if let Some(d) = &c.description {
         let _ = write!(
             body,
@@ -702,7 +702,12 @@ pub fn render_case(who: &Session, c: &api::cases::CaseView, extra: &Extra<'_>, n
     // Filers file what is proposed (an officer files their own footage from /mine).
     let files_it = Op::CaseLabel.roles().iter().any(|r| who.account.roles.contains(r));
     body.push_str("<h2>拟归入录像 <small>Proposed footage</small></h2>");
-    if proposed.is_empty() {
+    if c.windows.is_empty() || c.officers.is_empty() {
+        body.push_str(
+            "<p id=\"proposed\">尚未填写承办人员和现场时段，无法推荐录像 \
+             <small>Give the case its handling officers and on-site window to have their footage proposed</small></p>",
+        );
+    } else if proposed.is_empty() {
         body.push_str(
             "<p id=\"proposed\">无匹配录像：承办人员在现场时段内的录像均已归档 \
              <small>No footage of the handling officers within the on-site windows is left to file</small></p>",

@@ -24,6 +24,11 @@ pub fn esc(text: &str) -> String {
     out
 }
 
+/// [`esc`] for text shown in a `<pre>`: each line escaped, the line breaks kept.
+pub fn esc_lines(text: &str) -> String {
+    text.lines().map(esc).collect::<Vec<_>>().join("\n")
+}
+
 /// A whole page: `title` (already bilingual), the signed-in person's bar when there is one,
 /// and `body`.
 pub fn page(title: &str, who: Option<&Session>, body: &str) -> String {
@@ -269,6 +274,8 @@ mod tests {
     #[test]
     fn text_is_escaped() {
         assert_eq!(esc("<b a=\"x\">&'\n"), "&lt;b a=&quot;x&quot;&gt;&amp;&#39; ");
+        // In a <pre>, the line breaks stay and nothing else passes unescaped.
+        assert_eq!(esc_lines("案件 <1>\n当事人: \"甲\"\u{7}\n"), "案件 &lt;1&gt;\n当事人: &quot;甲&quot; ");
         let s = Snapshot {
             volume: "<script>".into(),
             officer: Some("012345 <img>".into()),

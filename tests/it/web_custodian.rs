@@ -224,10 +224,20 @@ fn in_a_browser_a_custodian_registers_a_recorder_and_hands_it_out() {
     b.click("#create-case");
     b.text_when("#done", "案件已创建");
     assert!(b.text("#cases").contains("宜卫罚〔2026〕11号"), "{}", b.text("#cases"));
+    // The case's page: relabelled in the browser, its folders' label following.
+    b.click("#cases a");
+    b.text_when("#label", "宜卫罚〔2026〕11号");
+    b.type_into("#label-party", "某某餐饮有限公司");
+    b.click("#relabel-case");
+    b.text_when("#done", "案件信息已修改");
+    assert!(b.text("#label").contains("当事人 Party: 某某餐饮有限公司"), "{}", b.text("#label"));
+    assert!(b.text("#marks").contains("无"), "no mark: {}", b.text("#marks"));
+    b.screenshot("case");
     b.go(&format!("{base}/alarms"));
     b.text_when("#dockings", "K600002");
     drop(b);
     assert_eq!(events(&st, "duty_checked_out")[0].0, "account:wang");
+    assert_eq!(events(&st, "case_labelled")[0].0, "account:wang");
     st.assert_log_verifies();
     st.stop();
 }

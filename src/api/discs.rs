@@ -1,13 +1,20 @@
-//! `disc_list`, `disc_move`, `disc_abandon`: the discs that keep long-term footage (R7; S3
+//! `burn_plan`, `disc_list`, `disc_move`, `disc_abandon`: which long-term footage would go on
+//! which disc, and the discs that keep long-term footage (R7; S3
 //! §27): where each stands (planned, staged, written, verified, failed), where it is stored and
 //! who holds it, moved with the reason (`disc_moved`), and a disc that will never be verified
 //! given up so that its footage returns to the next plan. Making, writing and verifying discs
 //! are the burn job's (`evidock burn run|write|verify|recheck`, run supervised).
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use super::{ApiError, Ctx};
-use crate::catalog::DiscRow;
+use crate::burn::plan::{self, Candidate, Group, Media, Plan};
+use crate::catalog::{Catalog, CatalogError, DiscRow};
+use crate::config::Config;
+use crate::retention::{self, Class};
 
 /// A registered disc.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,4 +180,177 @@ pub fn abandon(ctx: &Ctx<'_>, a: &Abandon) -> Result<Changed, ApiError> {
     }
     catalog.record_disc_failed(label, serde_json::json!({ "stage": "abandoned", "reason": why }))?;
     Ok(Changed { disc: view(catalog.disc(label)?) })
+}
+
+/// `burn_plan`: the medium.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanArgs {
+    /// `bd25`, `bd50`, `bd100`, `dvd` or `custom:BYTES`.
+    pub media: String,
+}
+
+/// The plan: nothing is written or logged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanDoc {
+    /// As people read it, a bilingual table.
+    pub text: String,
+    /// Its JSON document (`burn plan --json`).
+    pub document: Value,
+    /// Files that fit on no disc of the medium (the front end's exit code says so).
+    pub refused: usize,
+    /// Files left out because they are on discs not yet verified.
+    pub waiting: usize,
+}
+
+/// Which long-term footage would go on which disc of `media`. Reads only.
+///
+/// # Errors
+/// [`super::ErrorKind::Invalid`] for an unknown medium.
+pub fn burn_plan(ctx: &Ctx<'_>, a: &PlanArgs) -> Result<PlanDoc, ApiError> {
+    let media = Media::parse(a.media.trim())
+        .map_err(|e| ApiError::invalid(format!("media {:?}: {e} / 光盘介质不正确", a.media)))?;
+    let catalog = ctx.catalog()?;
+    let (p, waiting) = make_plan(&catalog, ctx.config, &media)?;
+    Ok(PlanDoc {
+        text: plan_table(&p, ctx.config, &in_progress(&catalog)?),
+        document: plan_json(&p, ctx.config),
+        refused: p.refused.len(),
+        waiting,
+    })
+}
+
+/// Long-term footage with fewer verified disc copies than `burn.copies`, with the chain files
+/// of its sessions.
+/// Copies on discs not yet verified count too, so that a second job does not put the same
+/// footage on more discs while the first is being written; `burn disc abandon` releases them.
+fn candidates(catalog: &Catalog, config: &Config) -> Result<(Vec<Candidate>, usize), CatalogError> {
+    let mut copies = catalog.verified_copies()?;
+    let pending = catalog.pending_copies()?;
+    let mut waiting = 0usize;
+    let mut out = Vec::new();
+    for row in catalog.recordings()? {
+        if retention::class(&row.recording, &config.retention) != Class::LongTerm {
+            continue;
+        }
+        let group = match row.recording.cases.first() {
+            Some(c) => Group::Case(c.clone()),
+            None => Group::Recording(row.recording.id.clone()),
+        };
+        let mut files: Vec<(i64, String, u64, String)> = Vec::new();
+        for (file_id, paths) in &row.files {
+            let Some(path) = paths.first() else { continue };
+            let Some(f) = row.recording.files.iter().find(|f| &f.path == path) else { continue };
+            files.push((*file_id, path.clone(), f.size, f.blake3.clone()));
+        }
+        if let Some((serial, session)) = row.recording.id.split_once('/').filter(|(_, s)| !s.starts_with("file-")) {
+            for f in catalog.session_chain_files(serial, session)? {
+                files.push((f.id, f.archive_path, f.size, f.blake3));
+            }
+        }
+        for (file_id, path, size, blake3) in files {
+            let verified = copies.entry(file_id).or_default();
+            if *verified >= config.burn.copies {
+                continue;
+            }
+            if *verified + pending.get(&file_id).copied().unwrap_or(0) >= config.burn.copies {
+                waiting += 1;
+                continue;
+            }
+            out.push(Candidate { file_id, path, size, blake3, group: group.clone() });
+        }
+    }
+    Ok((out, waiting))
+}
+
+/// The plan of `media` discs for the long-term footage that needs copies, and how many files
+/// are left out because they are on discs not yet verified.
+///
+/// # Errors
+/// When the catalogue cannot be read.
+pub fn make_plan(catalog: &Catalog, config: &Config, media: &Media) -> Result<(Plan, usize), CatalogError> {
+    let (candidates, waiting) = candidates(catalog, config)?;
+    Ok((plan::plan(&candidates, media, config.burn.reserve), waiting))
+}
+
+/// The plan as its JSON document (`burn plan --json`).
+pub fn plan_json(p: &Plan, config: &Config) -> Value {
+    json!({
+        "media": p.media.name, "capacity": p.media.capacity, "room": p.room(), "copies_needed": config.burn.copies,
+        "reserve": { "per_file": p.reserve.per_file, "per_disc": p.reserve.per_disc },
+        "discs": p.discs.iter().map(|d| json!({
+            "number": d.number, "files": d.files.len(), "payload": d.payload(), "used": d.used,
+            "groups": d.groups.iter().map(|g| json!({ "group": g.group.label(), "part": g.part, "of": g.of, "discs": g.discs })).collect::<Vec<_>>(),
+            "paths": d.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "refused": p.refused.iter().map(|r| json!({ "path": r.file.path, "size": r.file.size, "room": r.room, "message": r.message() })).collect::<Vec<_>>(),
+    })
+}
+
+/// Discs made but not yet verified: their footage counts as on its way, so the plan leaves it
+/// out until they are verified or abandoned.
+///
+/// # Errors
+/// When the catalogue cannot be read.
+pub fn in_progress(catalog: &Catalog) -> Result<Vec<DiscRow>, CatalogError> {
+    Ok(catalog.discs()?.into_iter().filter(|d| matches!(d.state.as_str(), "planned" | "staged" | "written")).collect())
+}
+
+/// The plan as a bilingual table.
+pub fn plan_table(p: &Plan, config: &Config, in_progress: &[DiscRow]) -> String {
+    let mut t = format!(
+        "burn plan 刻录计划: media 介质 {} ({} per disc 每张, {} usable 可用), copies needed 需要份数 {}\n",
+        p.media.name,
+        crate::scrub::bytes_text(p.media.capacity),
+        crate::scrub::bytes_text(p.room()),
+        config.burn.copies
+    );
+    let waiting = in_progress.iter().map(|d| {
+        let what = match d.state.as_str() {
+            "planned" => "planned but never staged: its job was interrupted? / 已计划未备妥：任务中断？",
+            "staged" => "staged, not yet written / 已备妥未刻录",
+            _ => "written, not yet verified / 已刻录未校验",
+        };
+        format!(
+            "in progress 制作中: {} ({} files 文件): {what}; verify it with `evidock burn verify`, or if it will never be \
+             verified, `evidock burn disc abandon {} --reason ...` plans its footage again / 校验后计入；无法完成的请放弃以重新计划\n",
+            d.label, d.files, d.label
+        )
+    });
+    let waiting: String = waiting.collect();
+    if p.discs.is_empty() && p.refused.is_empty() {
+        if in_progress.is_empty() {
+            t += "nothing to burn: every long-term recording has its verified copies / 无需刻录：长期保存录像均已有足够的已校验光盘\n";
+        } else {
+            t += "nothing new to burn: the rest is on discs in progress / 无新刻录内容：其余录像已在制作中的光盘上\n";
+            t += &waiting;
+        }
+        return t;
+    }
+    t += &waiting;
+    t += "disc 光盘 | files 文件 | footage 录像 | used 占用 | cases / recordings 案件 / 录像\n";
+    for d in &p.discs {
+        let pct = (d.used as f64 * 100.0 / p.media.capacity as f64).round() as u64;
+        let groups: Vec<String> = d
+            .groups
+            .iter()
+            .map(|g| if g.of > 1 { format!("{} ({}/{})", g.group.label(), g.part, g.of) } else { g.group.label() })
+            .collect();
+        t += &format!(
+            "{:<9} | {:>10} | {:>12} | {:>6}% | {}\n",
+            format!("{}/{}", d.number, p.discs.len()),
+            d.files.len(),
+            crate::scrub::bytes_text(d.payload()),
+            pct,
+            groups.join(", ")
+        );
+    }
+    let notes: BTreeSet<String> = p.discs.iter().flat_map(|d| d.groups.iter().filter_map(|g| g.note())).collect();
+    for n in notes {
+        t += &format!("  continuation 续盘: {n}\n");
+    }
+    for r in &p.refused {
+        t += &format!("refused 无法刻录: {}\n", r.message());
+    }
+    t
 }

@@ -175,6 +175,8 @@ pub enum Request {
     DiscMove(discs::Move),
     /// A disc that will never be verified given up; its footage returns to the next plan.
     DiscAbandon(discs::Abandon),
+    /// Which long-term footage would go on which disc (nothing is written or logged).
+    BurnPlan(discs::PlanArgs),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -306,6 +308,8 @@ pub enum Reply {
     DiscMove(Box<discs::Changed>),
     /// The disc given up.
     DiscAbandon(Box<discs::Changed>),
+    /// The plan.
+    BurnPlan(Box<discs::PlanDoc>),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -373,6 +377,7 @@ pub enum Op {
     DiscList,
     DiscMove,
     DiscAbandon,
+    BurnPlan,
 }
 
 /// Every role a person can hold.
@@ -390,7 +395,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 62] = [
+    pub const ALL: [Op; 63] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -453,6 +458,7 @@ impl Op {
         Op::DiscList,
         Op::DiscMove,
         Op::DiscAbandon,
+        Op::BurnPlan,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -503,7 +509,7 @@ impl Op {
             Op::AccessMarks => ANY,
             Op::LogVerify => READERS,
             Op::LogCheckpoint => &[Role::Admin, Role::Archivist, Role::Supervisor],
-            Op::DiscList => ANY,
+            Op::DiscList | Op::BurnPlan => ANY,
             Op::DiscMove | Op::DiscAbandon => FILERS,
         }
     }
@@ -573,6 +579,7 @@ impl Op {
             Op::DiscList => "disc_list",
             Op::DiscMove => "disc_move",
             Op::DiscAbandon => "disc_abandon",
+            Op::BurnPlan => "burn_plan",
         }
     }
 
@@ -662,6 +669,7 @@ impl Request {
             Request::DiscList(_) => Op::DiscList,
             Request::DiscMove(_) => Op::DiscMove,
             Request::DiscAbandon(_) => Op::DiscAbandon,
+            Request::BurnPlan(_) => Op::BurnPlan,
         }
     }
 
@@ -743,6 +751,7 @@ impl Reply {
             Reply::DiscList(_) => Op::DiscList,
             Reply::DiscMove(_) => Op::DiscMove,
             Reply::DiscAbandon(_) => Op::DiscAbandon,
+            Reply::BurnPlan(_) => Op::BurnPlan,
         }
     }
 }
@@ -1028,6 +1037,7 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::DiscList(a) => discs::list(&ctx, &a).map(Reply::DiscList),
         Request::DiscMove(a) => discs::move_disc(&ctx, &a).map(|d| Reply::DiscMove(Box::new(d))),
         Request::DiscAbandon(a) => discs::abandon(&ctx, &a).map(|d| Reply::DiscAbandon(Box::new(d))),
+        Request::BurnPlan(a) => discs::burn_plan(&ctx, &a).map(|p| Reply::BurnPlan(Box::new(p))),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

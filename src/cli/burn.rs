@@ -8,14 +8,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::Utc;
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::api::discs;
 use crate::burn::bag::{self, BagInfo};
 use crate::burn::image::{self, Source};
-use crate::burn::plan::{self, Candidate, Group, Media, Plan};
-use crate::catalog::{Catalog, DiscRow, NewDisc};
+use crate::burn::plan::{Media, Plan};
+use crate::catalog::{Catalog, NewDisc};
 use crate::config::Config;
-use crate::retention::{self, Class};
 
 /// `evidock burn ...`
 #[derive(Debug, clap::Subcommand)]
@@ -128,16 +128,6 @@ pub enum DiscCommand {
 
 pub fn run(cmd: &BurnCommand, config: &Config) -> anyhow::Result<ExitCode> {
     match cmd {
-        BurnCommand::Plan { media, json } => {
-            let catalog = super::open_catalog_as_user(config)?;
-            let p = make_plan(&catalog, config, media)?;
-            if *json {
-                crate::outln!("{}", plan_json(&p, config));
-            } else {
-                crate::outprint!("{}", plan_table(&p, config, &in_progress(&catalog)?));
-            }
-            Ok(if p.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
-        }
         BurnCommand::Run { media, maker, extractor } => {
             let maker = maker.clone().unwrap_or_else(|| super::invoke::caller().actor.user);
             let extractor =
@@ -204,17 +194,18 @@ pub fn run(cmd: &BurnCommand, config: &Config) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         }
-        BurnCommand::Disc(_) => {
+        BurnCommand::Plan { .. } | BurnCommand::Disc(_) => {
             anyhow::bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)")
         }
     }
 }
 
-/// The typed operation a `burn` command is a front end of: `disc list|move|abandon`; `None`
-/// for the others (the burn job's steps, and the plan, still run here).
+/// The typed operation a `burn` command is a front end of: `plan` and `disc list|move|abandon`;
+/// `None` for the burn job's steps, which run here, supervised.
 pub fn request(cmd: &BurnCommand) -> Option<crate::api::Request> {
     use crate::api::{discs, NoArgs, Request};
     match cmd {
+        BurnCommand::Plan { media, .. } => Some(Request::BurnPlan(discs::PlanArgs { media: media.name.clone() })),
         BurnCommand::Disc(DiscCommand::List { .. }) => Some(Request::DiscList(NoArgs {})),
         BurnCommand::Disc(DiscCommand::Move { label, location, holder, reason }) => {
             Some(Request::DiscMove(discs::Move {
@@ -240,6 +231,17 @@ pub fn run_typed(cmd: &BurnCommand, link: &super::invoke::Link<'_>) -> anyhow::R
         anyhow::bail!("not a typed burn command");
     };
     match link.call(request)? {
+        crate::api::Reply::BurnPlan(p) => {
+            waiting_note(p.waiting);
+            if matches!(cmd, BurnCommand::Plan { json: true, .. }) {
+                crate::outln!("{}", p.document);
+            } else {
+                crate::outprint!("{}", p.text);
+            }
+            if p.refused > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
         crate::api::Reply::DiscList(discs) => {
             let json = matches!(cmd, BurnCommand::Disc(DiscCommand::List { json: true }));
             if !json && discs.is_empty() {
@@ -279,137 +281,6 @@ pub fn run_typed(cmd: &BurnCommand, link: &super::invoke::Link<'_>) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-/// Long-term footage with fewer verified disc copies than `burn.copies`, with the chain files
-/// of its sessions.
-/// Copies on discs not yet verified count too, so that a second job does not put the same
-/// footage on more discs while the first is being written; `burn disc abandon` releases them.
-fn candidates(catalog: &Catalog, config: &Config) -> anyhow::Result<Vec<Candidate>> {
-    let mut copies = catalog.verified_copies()?;
-    let pending = catalog.pending_copies()?;
-    let mut waiting = 0usize;
-    let mut out = Vec::new();
-    for row in catalog.recordings()? {
-        if retention::class(&row.recording, &config.retention) != Class::LongTerm {
-            continue;
-        }
-        let group = match row.recording.cases.first() {
-            Some(c) => Group::Case(c.clone()),
-            None => Group::Recording(row.recording.id.clone()),
-        };
-        let mut files: Vec<(i64, String, u64, String)> = Vec::new();
-        for (file_id, paths) in &row.files {
-            let Some(path) = paths.first() else { continue };
-            let Some(f) = row.recording.files.iter().find(|f| &f.path == path) else { continue };
-            files.push((*file_id, path.clone(), f.size, f.blake3.clone()));
-        }
-        if let Some((serial, session)) = row.recording.id.split_once('/').filter(|(_, s)| !s.starts_with("file-")) {
-            for f in catalog.session_chain_files(serial, session)? {
-                files.push((f.id, f.archive_path, f.size, f.blake3));
-            }
-        }
-        for (file_id, path, size, blake3) in files {
-            let verified = copies.entry(file_id).or_default();
-            if *verified >= config.burn.copies {
-                continue;
-            }
-            if *verified + pending.get(&file_id).copied().unwrap_or(0) >= config.burn.copies {
-                waiting += 1;
-                continue;
-            }
-            out.push(Candidate { file_id, path, size, blake3, group: group.clone() });
-        }
-    }
-    if waiting > 0 {
-        crate::errln!(
-            "evidock: {waiting} file(s) are on discs not yet verified and are left out; `evidock burn disc list` shows \
-             them, `burn verify` counts them, `burn disc abandon LABEL --reason ...` returns them / {waiting} 个文件已在待校验光盘上"
-        );
-    }
-    Ok(out)
-}
-
-fn make_plan(catalog: &Catalog, config: &Config, media: &Media) -> anyhow::Result<Plan> {
-    Ok(plan::plan(&candidates(catalog, config)?, media, config.burn.reserve))
-}
-
-fn plan_json(p: &Plan, config: &Config) -> Value {
-    json!({
-        "media": p.media.name, "capacity": p.media.capacity, "room": p.room(), "copies_needed": config.burn.copies,
-        "reserve": { "per_file": p.reserve.per_file, "per_disc": p.reserve.per_disc },
-        "discs": p.discs.iter().map(|d| json!({
-            "number": d.number, "files": d.files.len(), "payload": d.payload(), "used": d.used,
-            "groups": d.groups.iter().map(|g| json!({ "group": g.group.label(), "part": g.part, "of": g.of, "discs": g.discs })).collect::<Vec<_>>(),
-            "paths": d.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "refused": p.refused.iter().map(|r| json!({ "path": r.file.path, "size": r.file.size, "room": r.room, "message": r.message() })).collect::<Vec<_>>(),
-    })
-}
-
-/// The plan as a bilingual table.
-/// Discs made but not yet verified: their footage counts as on its way, so the plan leaves it
-/// out until they are verified or abandoned.
-fn in_progress(catalog: &Catalog) -> anyhow::Result<Vec<DiscRow>> {
-    Ok(catalog.discs()?.into_iter().filter(|d| matches!(d.state.as_str(), "planned" | "staged" | "written")).collect())
-}
-
-fn plan_table(p: &Plan, config: &Config, in_progress: &[DiscRow]) -> String {
-    let mut t = format!(
-        "burn plan 刻录计划: media 介质 {} ({} per disc 每张, {} usable 可用), copies needed 需要份数 {}\n",
-        p.media.name,
-        super::bytes(p.media.capacity),
-        super::bytes(p.room()),
-        config.burn.copies
-    );
-    let waiting = in_progress.iter().map(|d| {
-        let what = match d.state.as_str() {
-            "planned" => "planned but never staged: its job was interrupted? / 已计划未备妥：任务中断？",
-            "staged" => "staged, not yet written / 已备妥未刻录",
-            _ => "written, not yet verified / 已刻录未校验",
-        };
-        format!(
-            "in progress 制作中: {} ({} files 文件): {what}; verify it with `evidock burn verify`, or if it will never be \
-             verified, `evidock burn disc abandon {} --reason ...` plans its footage again / 校验后计入；无法完成的请放弃以重新计划\n",
-            d.label, d.files, d.label
-        )
-    });
-    let waiting: String = waiting.collect();
-    if p.discs.is_empty() && p.refused.is_empty() {
-        if in_progress.is_empty() {
-            t += "nothing to burn: every long-term recording has its verified copies / 无需刻录：长期保存录像均已有足够的已校验光盘\n";
-        } else {
-            t += "nothing new to burn: the rest is on discs in progress / 无新刻录内容：其余录像已在制作中的光盘上\n";
-            t += &waiting;
-        }
-        return t;
-    }
-    t += &waiting;
-    t += "disc 光盘 | files 文件 | footage 录像 | used 占用 | cases / recordings 案件 / 录像\n";
-    for d in &p.discs {
-        let pct = (d.used as f64 * 100.0 / p.media.capacity as f64).round() as u64;
-        let groups: Vec<String> = d
-            .groups
-            .iter()
-            .map(|g| if g.of > 1 { format!("{} ({}/{})", g.group.label(), g.part, g.of) } else { g.group.label() })
-            .collect();
-        t += &format!(
-            "{:<9} | {:>10} | {:>12} | {:>6}% | {}\n",
-            format!("{}/{}", d.number, p.discs.len()),
-            d.files.len(),
-            super::bytes(d.payload()),
-            pct,
-            groups.join(", ")
-        );
-    }
-    let notes: BTreeSet<String> = p.discs.iter().flat_map(|d| d.groups.iter().filter_map(|g| g.note())).collect();
-    for n in notes {
-        t += &format!("  continuation 续盘: {n}\n");
-    }
-    for r in &p.refused {
-        t += &format!("refused 无法刻录: {}\n", r.message());
-    }
-    t
-}
-
 /// The progress of the running burn job, in the state folder for `evidock status`.
 struct Progress<'a> {
     path: PathBuf,
@@ -437,6 +308,17 @@ impl Progress<'_> {
         if let Ok(text) = serde_json::to_string(&doc) {
             let _ = crate::archive::fsio::replace(&self.path, text.as_bytes());
         }
+    }
+}
+
+/// Tells on standard error how many files are left out of a plan because they are on discs
+/// not yet verified.
+fn waiting_note(waiting: usize) {
+    if waiting > 0 {
+        crate::errln!(
+            "evidock: {waiting} file(s) are on discs not yet verified and are left out; `evidock burn disc list` shows \
+             them, `burn verify` counts them, `burn disc abandon LABEL --reason ...` returns them / {waiting} 个文件已在待校验光盘上"
+        );
     }
 }
 
@@ -482,8 +364,9 @@ fn write_disc(config: &Config, label: &str, device: &str) -> anyhow::Result<Exit
 
 fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyhow::Result<ExitCode> {
     let mut catalog = super::open_catalog_as_user(config)?;
-    let p = make_plan(&catalog, config, media)?;
-    crate::outprint!("{}", plan_table(&p, config, &in_progress(&catalog)?));
+    let (p, waiting) = discs::make_plan(&catalog, config, media)?;
+    waiting_note(waiting);
+    crate::outprint!("{}", discs::plan_table(&p, config, &discs::in_progress(&catalog)?));
     if p.discs.is_empty() {
         return Ok(if p.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) });
     }
@@ -524,7 +407,7 @@ fn run_job(config: &Config, media: &Media, maker: &str, extractor: &str) -> anyh
         );
         return Ok(ExitCode::from(1));
     }
-    let (job, labels) = catalog.record_burn_plan(&media.name, media.capacity, &discs, plan_json(&p, config))?;
+    let (job, labels) = catalog.record_burn_plan(&media.name, media.capacity, &discs, discs::plan_json(&p, config))?;
     let out = job_dir(config, job);
     std::fs::create_dir_all(&out).with_context(|| format!("creating the staging folder {}", out.display()))?;
     let now = Utc::now().with_timezone(&config.timezone);

@@ -74,8 +74,9 @@ pub fn rule(cmd: &Command) -> Rule {
             _ => Rule::Station(super::access::request(a).map_or(ANY_OR_OFFICER, |r| r.op().roles())),
         },
         Command::Export(_) => Rule::Station(&[Role::Archivist, Role::Custodian]),
-        Command::Burn(B::Plan { .. }) => Rule::Station(ANY),
-        Command::Burn(b @ B::Disc(_)) => Rule::Station(super::burn::request(b).map_or(FILERS, |r| r.op().roles())),
+        Command::Burn(b @ (B::Plan { .. } | B::Disc(_))) => {
+            Rule::Station(super::burn::request(b).map_or(FILERS, |r| r.op().roles()))
+        }
         Command::Burn(B::Run { .. } | B::Write { .. } | B::Verify { .. } | B::Recheck { .. }) => Rule::Job(FILERS),
         // A long read of the whole archive, run by its timer as the station's own user.
         Command::Archive(_) => Rule::Job(&[Role::Archivist, Role::Admin]),

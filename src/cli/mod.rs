@@ -237,16 +237,5 @@ pub fn open_catalog_as_user(config: &Config) -> anyhow::Result<crate::catalog::C
 
 /// Human-readable bytes (binary units).
 pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    crate::scrub::bytes_text(n)
 }

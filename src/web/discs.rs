@@ -1,5 +1,6 @@
 //! The discs that keep long-term footage (`/discs`, R7; S3 §27): every registered disc with
-//! its state, place and holder (`disc_list`); a custodian or archivist records a move to
+//! its state, place and holder (`disc_list`), and the plan of what would go on which disc
+//! (`burn_plan`); a custodian or archivist records a move to
 //! another place or holder with the reason (`disc_move`) and gives up a disc that will never
 //! be verified (`disc_abandon`). Each change carries the session's CSRF token and answers 303
 //! back. Making and verifying discs stay the supervised burn job's. Renders; holds no station
@@ -17,7 +18,7 @@ use super::archive::given as opt;
 use super::render::{esc, page};
 use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
-use crate::api::discs::{Abandon, Disc, Move};
+use crate::api::discs::{Abandon, Disc, Move, PlanArgs};
 use crate::api::{self, ApiError, NoArgs, Op};
 
 /// `GET /discs`'s query: the notice of a change just made.
@@ -25,6 +26,9 @@ use crate::api::{self, ApiError, NoArgs, Op};
 pub struct Done {
     #[serde(default)]
     done: String,
+    /// The medium to plan for (`bd25`, `dvd`, …); empty: no plan shown.
+    #[serde(default)]
+    media: String,
 }
 
 /// `GET /discs`.
@@ -39,8 +43,16 @@ pub(super) async fn discs(State(w): State<Arc<Shared>>, headers: HeaderMap, Quer
         }
         _ => None,
     };
+    let plan = match opt(&q.media) {
+        None => None,
+        Some(media) => match w.call(&s, api::Request::BurnPlan(PlanArgs { media })).await {
+            Ok(api::Reply::BurnPlan(p)) => Some(p.text),
+            Ok(other) => return api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+            Err(e) => return api_error_page(&e),
+        },
+    };
     match w.call(&s, api::Request::DiscList(NoArgs {})).await {
-        Ok(api::Reply::DiscList(list)) => Html(render(&s, &list, notice)).into_response(),
+        Ok(api::Reply::DiscList(list)) => Html(render(&s, &list, plan.as_deref(), notice)).into_response(),
         Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
         Err(e) => api_error_page(&e),
     }
@@ -89,8 +101,8 @@ pub(super) async fn change(State(w): State<Arc<Shared>>, headers: HeaderMap, For
     }
 }
 
-/// The discs page.
-pub fn render(who: &Session, list: &[Disc], notice: Option<&str>) -> String {
+/// The discs page, with the plan of the medium asked for.
+pub fn render(who: &Session, list: &[Disc], plan: Option<&str>, notice: Option<&str>) -> String {
     let may = |op: Op| op.roles().iter().any(|r| who.account.roles.contains(r));
     let csrf = esc(&who.csrf);
     let mut body = String::from("<h1>光盘 <small>Discs</small></h1>");
@@ -146,6 +158,23 @@ pub fn render(who: &Session, list: &[Disc], notice: Option<&str>) -> String {
     if list.is_empty() {
         body.push_str("<tr><td colspan=\"9\">尚无登记的光盘 / no disc registered</td></tr>");
     }
-    body.push_str("</tbody></table><p><a href=\"/\">返回 Back</a></p>");
+    body.push_str("</tbody></table>");
+    let mut media = String::new();
+    for m in ["bd25", "bd50", "bd100", "dvd"] {
+        let _ = write!(media, "<option value=\"{m}\">{m}</option>");
+    }
+    let _ = write!(
+        body,
+        "<h2>刻录计划 <small>Burn plan</small></h2>\
+         <p>需要刻录的长期保存录像将如何分配到光盘（仅查看，不写入、不记录）。<small>Which long-term footage would go on \
+         which disc (nothing is written or logged); discs are made by the supervised burn job.</small></p>\
+         <form method=\"get\" action=\"/discs\" class=\"search\"><label>介质 <small>Media</small>\
+         <select name=\"media\" id=\"plan-media\">{media}</select></label>\
+         <button type=\"submit\" id=\"show-plan\">查看计划 Show the plan</button></form>"
+    );
+    if let Some(p) = plan {
+        let _ = write!(body, "<pre id=\"plan\">{}</pre>", super::render::esc_lines(p));
+    }
+    body.push_str("<p><a href=\"/\">返回 Back</a></p>");
     page("光盘 Discs · evidock", Some(who), &body)
 }

@@ -100,6 +100,9 @@ fn r7_a_custodian_records_a_disc_move_and_gives_up_a_spoiled_disc_from_the_page(
         &[("csrf", &csrf), ("action", "abandon"), ("label", &label), ("reason", "再次")],
     );
     assert_eq!(r.status(), 409, "a failed disc is not given up twice");
+    let html = get(&base, "/discs?media=dvd", &wang).into_string().unwrap();
+    assert!(html.contains("id=\"plan\"") && html.contains("burn plan 刻录计划: media 介质 dvd"), "{html}");
+    assert_eq!(get(&base, "/discs?media=floppy", &wang).status(), 400, "an unknown medium");
     let plan = st.evidock(&["burn", "plan", "--media", "dvd", "--json"]);
     let plan: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&plan.stdout)).unwrap();
     assert_eq!(plan["discs"].as_array().map(Vec::len), Some(1), "the footage is planned again: {plan}");

@@ -177,6 +177,10 @@ pub enum Request {
     DiscAbandon(discs::Abandon),
     /// Which long-term footage would go on which disc (nothing is written or logged).
     BurnPlan(discs::PlanArgs),
+    /// The inclusion proof of an event in the custody log as a checkpoint signed it (R11).
+    LogProve(verify::ProveArgs),
+    /// The proof that the custody log at one size extends it at an earlier one.
+    LogConsistency(verify::ConsistencyArgs),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -310,6 +314,10 @@ pub enum Reply {
     DiscAbandon(Box<discs::Changed>),
     /// The plan.
     BurnPlan(Box<discs::PlanDoc>),
+    /// The proof, or what was found instead.
+    LogProve(Box<verify::ProofDoc>),
+    /// The proof, or what was found instead.
+    LogConsistency(Box<verify::ProofDoc>),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -378,6 +386,8 @@ pub enum Op {
     DiscMove,
     DiscAbandon,
     BurnPlan,
+    LogProve,
+    LogConsistency,
 }
 
 /// Every role a person can hold.
@@ -395,7 +405,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 63] = [
+    pub const ALL: [Op; 65] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -459,6 +469,8 @@ impl Op {
         Op::DiscMove,
         Op::DiscAbandon,
         Op::BurnPlan,
+        Op::LogProve,
+        Op::LogConsistency,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -507,7 +519,7 @@ impl Op {
             Op::AccessRegister => READERS,
             Op::AccessMark | Op::AccessUnmark | Op::AccessInformant => &[Role::Archivist, Role::Admin],
             Op::AccessMarks => ANY,
-            Op::LogVerify => READERS,
+            Op::LogVerify | Op::LogProve | Op::LogConsistency => READERS,
             Op::LogCheckpoint => &[Role::Admin, Role::Archivist, Role::Supervisor],
             Op::DiscList | Op::BurnPlan => ANY,
             Op::DiscMove | Op::DiscAbandon => FILERS,
@@ -580,6 +592,8 @@ impl Op {
             Op::DiscMove => "disc_move",
             Op::DiscAbandon => "disc_abandon",
             Op::BurnPlan => "burn_plan",
+            Op::LogProve => "log_prove",
+            Op::LogConsistency => "log_consistency",
         }
     }
 
@@ -590,10 +604,10 @@ impl Op {
     }
 
     /// Whether the operation takes files (descriptors the caller opened): `gap_explain`'s
-    /// scanned statement, `log_verify`'s checkpoint files and key. Any other operation refuses
-    /// a request that carries one.
+    /// scanned statement, the checkpoint files and verifier key of `log_verify`, `log_prove`
+    /// and `log_consistency`. Any other operation refuses a request that carries one.
     pub fn takes_files(self) -> bool {
-        matches!(self, Op::GapExplain | Op::LogVerify)
+        matches!(self, Op::GapExplain | Op::LogVerify | Op::LogProve | Op::LogConsistency)
     }
 
     /// Whether the operation only reads and answers at once (`status`): served in the
@@ -670,6 +684,8 @@ impl Request {
             Request::DiscMove(_) => Op::DiscMove,
             Request::DiscAbandon(_) => Op::DiscAbandon,
             Request::BurnPlan(_) => Op::BurnPlan,
+            Request::LogProve(_) => Op::LogProve,
+            Request::LogConsistency(_) => Op::LogConsistency,
         }
     }
 
@@ -752,6 +768,8 @@ impl Reply {
             Reply::DiscMove(_) => Op::DiscMove,
             Reply::DiscAbandon(_) => Op::DiscAbandon,
             Reply::BurnPlan(_) => Op::BurnPlan,
+            Reply::LogProve(_) => Op::LogProve,
+            Reply::LogConsistency(_) => Op::LogConsistency,
         }
     }
 }
@@ -1038,6 +1056,10 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::DiscMove(a) => discs::move_disc(&ctx, &a).map(|d| Reply::DiscMove(Box::new(d))),
         Request::DiscAbandon(a) => discs::abandon(&ctx, &a).map(|d| Reply::DiscAbandon(Box::new(d))),
         Request::BurnPlan(a) => discs::burn_plan(&ctx, &a).map(|p| Reply::BurnPlan(Box::new(p))),
+        Request::LogProve(a) => verify::log_prove(&ctx, &a, files).map(|p| Reply::LogProve(Box::new(p))),
+        Request::LogConsistency(a) => {
+            verify::log_consistency(&ctx, &a, files).map(|p| Reply::LogConsistency(Box::new(p)))
+        }
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

@@ -12,12 +12,15 @@ use std::path::Path;
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use super::records::{self, Edited};
 use super::{ApiError, Ctx, Files};
-use crate::custody::checkpoint::NoteVerifier;
+use crate::custody::checkpoint::{Checkpoint, NoteVerifier};
+use crate::custody::event::encode;
 use crate::custody::event::Action;
 use crate::custody::files::{self, KeyPaths};
+use crate::custody::merkle::{self, Hash};
 use crate::custody::store::{self, AuditReport};
 use crate::custody::verdict;
 use crate::custody::CustodyError;
@@ -235,5 +238,323 @@ impl Checkpointed {
             ),
             (None, why) => (why.clone().unwrap_or_default(), false),
         }
+    }
+}
+
+/// An inclusion or consistency proof, or what was found instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProofDoc {
+    /// Whether the proof holds (`false` also for a `finding`).
+    pub holds: bool,
+    /// The proof as people read it, English then Chinese (absent with a `finding`).
+    pub text: Option<String>,
+    /// Its JSON document (`log prove --json`, `log consistency --json`).
+    pub document: Option<serde_json::Value>,
+    /// What was found instead of a proof: a forged checkpoint, a truncated or rewritten log.
+    pub finding: Option<String>,
+}
+
+impl ProofDoc {
+    fn found(msg: String) -> ProofDoc {
+        ProofDoc { holds: false, text: None, document: None, finding: Some(msg) }
+    }
+}
+
+/// `log_prove`: an event, and the checkpoint to prove it against (the name of a file sent;
+/// else the latest stored one); `key` names the file sent that is the verifier key (else the
+/// station's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProveArgs {
+    /// The event's sequence number.
+    pub seq: u64,
+    /// The checkpoint file (as sent); its last checkpoint.
+    #[serde(default)]
+    pub checkpoint: Option<String>,
+    /// The verifier key file (as sent).
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// `log_consistency`: the older and the newer tree, each a size or the name of a checkpoint
+/// file sent; `key` as for `log_prove`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyArgs {
+    /// The older tree.
+    pub old: String,
+    /// The newer tree.
+    pub new: String,
+    /// The verifier key file (as sent).
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// A tree named by a caller: a size, or a verified checkpoint with its note and where it came
+/// from.
+pub struct TreeArg {
+    size: u64,
+    checkpoint: Option<(crate::custody::checkpoint::Checkpoint, String, String)>,
+}
+
+/// The last checkpoint in a file.
+///
+/// # Errors
+/// When it cannot be read or holds none.
+pub fn last_note(path: &Path, label: &str) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    files::read_notes(path)?.pop().with_context(|| format!("{label} holds no checkpoint"))
+}
+
+/// Reads `arg` as a tree size, or else as the checkpoint file at `path` (shown as `arg`). The
+/// inner `Err` is a finding (a forged checkpoint); the outer one means it cannot be read.
+///
+/// # Errors
+/// When the file cannot be read, or there is no key to check it with.
+pub fn tree_arg(arg: &str, path: &Path, v: Option<&NoteVerifier>) -> anyhow::Result<Result<TreeArg, String>> {
+    if let Ok(size) = arg.parse::<u64>() {
+        return Ok(Ok(TreeArg { size, checkpoint: None }));
+    }
+    let note = last_note(path, arg)?;
+    let Some(v) = v else {
+        anyhow::bail!("no verifier key to check {arg} with: pass --key FILE");
+    };
+    Ok(match crate::custody::checkpoint::Checkpoint::open(&note, v) {
+        Ok(cp) => Ok(TreeArg { size: cp.size, checkpoint: Some((cp, note, arg.to_string())) }),
+        Err(e) => Err(format!("{arg}: forged or altered checkpoint: {e}")),
+    })
+}
+
+/// The inclusion proof of event `seq` in the log as `cp` (the checkpoint `note`) signed it,
+/// checked with `v`.
+///
+/// # Errors
+/// For an event the checkpoint does not cover, or a log that cannot be read.
+pub fn prove(conn: &Connection, seq: u64, cp: &Checkpoint, note: &str, v: &NoteVerifier) -> anyhow::Result<ProofDoc> {
+    if seq == 0 || seq > cp.size {
+        anyhow::bail!("event {seq} is not covered by the checkpoint, which covers events 1..={}", cp.size);
+    }
+    let index = seq - 1;
+    let ranges = merkle::inclusion_ranges(index, cp.size)?;
+    let scan = store::scan_tree(conn, cp.size, &ranges, Some(index))?;
+    let (Some(proof), Some(ev)) = (scan.nodes, scan.captured) else {
+        return Ok(ProofDoc::found(format!(
+            "the checkpoint covers {} events but the log holds {}: the log was truncated; run `evidock log verify`",
+            cp.size, scan.events
+        )));
+    };
+    if ev.seq != seq {
+        return Ok(ProofDoc::found(format!(
+            "the row where event {seq} belongs carries seq {}: the log is not sound; run `evidock log verify`",
+            ev.seq
+        )));
+    }
+    let encoding = encode(&ev);
+    let leaf = merkle::leaf_hash(&encoding);
+    if let Err(e) = merkle::verify_inclusion(index, cp.size, &leaf, &proof, &cp.root) {
+        return Ok(ProofDoc::found(format!(
+            "the log's first {} events do not match the checkpoint ({e}): the log was rewritten; run `evidock log verify`",
+            cp.size
+        )));
+    }
+    let proof_hex: Vec<String> = proof.iter().map(|h| verdict::hex(h)).collect();
+    let document = json!({
+        "seq": seq,
+        "leaf_index": index,
+        "event": serde_json::from_str::<Value>(&verdict::event_json(&ev)).unwrap_or(Value::Null),
+        "encoding": verdict::hex(&encoding),
+        "leaf_hash": verdict::hex(&leaf),
+        "tree_size": cp.size,
+        "root": verdict::hex(&cp.root),
+        "proof": proof_hex,
+        "checkpoint": note,
+        "verifier_key": v.encode(),
+        "verified": true,
+    });
+    let text = {
+        let mut t = format!(
+            "inclusion proof: event {seq} is in the custody log as signed at {size} events\n\
+             包含证明：第 {seq} 条事件包含在已签名的保管日志（共 {size} 条事件）中\n\
+             event:       {}\n\
+             encoding:    {}\n\
+             leaf index:  {index}\n\
+             leaf hash:   {}  SHA-256(00 ‖ encoding)\n\
+             tree size:   {size}\n\
+             root:        {}\n\
+             proof:       {} hashes, nearest the leaf first (RFC 9162 §2.1.3)\n",
+            verdict::event_json(&ev),
+            verdict::hex(&encoding),
+            verdict::hex(&leaf),
+            verdict::hex(&cp.root),
+            proof.len(),
+            size = cp.size,
+        );
+        for p in &proof_hex {
+            t.push_str(&format!("  {p}\n"));
+        }
+        t.push_str(&format!("checkpoint:\n{note}verifier key: {}\nverified:    yes / 已验证\n", v.encode()));
+        t
+    };
+    Ok(ProofDoc { holds: true, text: Some(text), document: Some(document), finding: None })
+}
+
+/// The consistency proof that the log at `new` extends the log at `old`.
+///
+/// # Errors
+/// For an old tree larger than the new one, or a log that cannot be read or is shorter than a
+/// size given.
+pub fn consistency(conn: &Connection, old: TreeArg, new: TreeArg) -> anyhow::Result<ProofDoc> {
+    if old.size > new.size {
+        anyhow::bail!("the old tree ({} events) is larger than the new one ({} events)", old.size, new.size);
+    }
+    let scan = store::scan_tree(conn, new.size, &merkle::consistency_ranges(old.size, new.size)?, None)?;
+    let Some(proof) = scan.nodes else {
+        let msg = format!("the log holds {} events, fewer than {}", scan.events, new.size);
+        if new.checkpoint.is_some() {
+            return Ok(ProofDoc::found(format!(
+                "{msg} of the checkpoint: the log was truncated; run `evidock log verify`"
+            )));
+        }
+        anyhow::bail!("{msg}");
+    };
+    let root_of = |t: &TreeArg, computed: Option<Hash>| -> anyhow::Result<(Hash, String)> {
+        Ok(match (&t.checkpoint, computed) {
+            (Some((cp, _, file)), _) => (cp.root, format!("checkpoint {file}")),
+            (None, Some(r)) => (r, "the log".to_string()),
+            (None, None) => (store::scan_tree(conn, t.size, &[], None)?.root, "the log".to_string()),
+        })
+    };
+    let (old_root, old_from) = root_of(&old, (old.size == new.size).then_some(scan.root))?;
+    let (new_root, new_from) = root_of(&new, Some(scan.root))?;
+    let holds = merkle::verify_consistency(old.size, new.size, &old_root, &new_root, &proof);
+    let proof_hex: Vec<String> = proof.iter().map(|h| verdict::hex(h)).collect();
+    let side = |t: &TreeArg, root: &Hash, from: &str| json!({"size": t.size, "root": verdict::hex(root), "from": from, "checkpoint": t.checkpoint.as_ref().map(|c| &c.1)});
+    let document = json!({
+        "old": side(&old, &old_root, &old_from),
+        "new": side(&new, &new_root, &new_from),
+        "proof": proof_hex,
+        "verified": holds.is_ok(),
+        "reason": holds.as_ref().err().map(ToString::to_string),
+    });
+    let text = {
+        let mut t = match &holds {
+            Ok(()) => format!(
+                "consistency proof: the log at {n} events extends the log at {o} events\n\
+                 一致性证明：{n} 条事件的日志是 {o} 条事件日志的延续\n",
+                o = old.size,
+                n = new.size
+            ),
+            Err(e) => format!(
+                "NOT consistent: the log at {n} events does not extend the log at {o} events: {e}\n\
+                 不一致：{n} 条事件的日志不是 {o} 条事件日志的延续（日志被截断或重写）\n",
+                o = old.size,
+                n = new.size
+            ),
+        };
+        t.push_str(&format!("old:   {} events, root {} ({old_from})\n", old.size, verdict::hex(&old_root)));
+        t.push_str(&format!("new:   {} events, root {} ({new_from})\n", new.size, verdict::hex(&new_root)));
+        t.push_str(&format!("proof: {} hashes (RFC 9162 §2.1.4)\n", proof.len()));
+        for p in &proof_hex {
+            t.push_str(&format!("  {p}\n"));
+        }
+        t
+    };
+    Ok(ProofDoc { holds: holds.is_ok(), text: Some(text), document: Some(document), finding: None })
+}
+
+/// The inclusion proof of event `seq` against the last checkpoint in `file` (`(label, path)`),
+/// or else the latest stored one, checked with `v`.
+///
+/// # Errors
+/// When there is no checkpoint to prove against, or the log cannot be read.
+pub fn prove_against(
+    conn: &Connection,
+    seq: u64,
+    file: Option<(&str, &Path)>,
+    v: &NoteVerifier,
+) -> anyhow::Result<ProofDoc> {
+    let (note, label) = match file {
+        Some((label, path)) => (last_note(path, label)?, label.to_string()),
+        None => match store::checkpoints(conn)?.pop() {
+            Some(c) => (c.note, format!("stored checkpoint #{}", c.id)),
+            None => {
+                anyhow::bail!("no checkpoint to prove against: run `evidock log checkpoint` or pass --checkpoint FILE")
+            }
+        },
+    };
+    match Checkpoint::open(&note, v) {
+        Ok(cp) => prove(conn, seq, &cp, &note, v),
+        Err(e) => Ok(ProofDoc::found(format!("{label}: forged or altered checkpoint: {e}"))),
+    }
+}
+
+/// The descriptor path of the file sent as `name`.
+fn sent(files: &Files, name: &str) -> Option<std::path::PathBuf> {
+    files
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, fd)| std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())))
+}
+
+/// The verifier key: the file sent as `key`, else the station's.
+fn key_of(config: &crate::config::Config, key: Option<&str>, files: &Files) -> Result<NoteVerifier, ApiError> {
+    let path = match key {
+        Some(k) => sent(files, k).ok_or_else(|| {
+            ApiError::invalid(format!("key {k:?} is not among the files sent / 未收到所指的验证公钥文件"))
+        })?,
+        None => KeyPaths::in_dir(&config.paths.state_dir).verifier,
+    };
+    files::load_verifier(&path).map_err(|e| ApiError::invalid(format!("{e}; send the verifier key / 无法读取验证公钥")))
+}
+
+fn asked(e: anyhow::Error) -> ApiError {
+    ApiError::invalid(format!("{e:#} / 无法给出证明"))
+}
+
+/// `log_prove`: the inclusion proof of an event in the station's log as a checkpoint signed it.
+///
+/// # Errors
+/// [`super::ErrorKind::Invalid`] for a file named but not sent, no verifier key, no checkpoint,
+/// or an event the checkpoint does not cover. A forged checkpoint or a rewritten log is a
+/// finding in the answer, not an error.
+pub fn log_prove(ctx: &Ctx<'_>, a: &ProveArgs, files: Files) -> Result<ProofDoc, ApiError> {
+    let v = key_of(ctx.config, a.key.as_deref(), &files)?;
+    let checkpoint = match &a.checkpoint {
+        Some(name) => Some((
+            name.as_str(),
+            sent(&files, name).ok_or_else(|| {
+                ApiError::invalid(format!("checkpoint {name:?} is not among the files sent / 未收到所指的检查点文件"))
+            })?,
+        )),
+        None => None,
+    };
+    let conn = store::open_read_only(&ctx.config.catalog_path()).map_err(failed)?;
+    prove_against(&conn, a.seq, checkpoint.as_ref().map(|(l, p)| (*l, p.as_path())), &v).map_err(asked)
+}
+
+/// `log_consistency`: the proof that the station's log at the newer tree extends it at the
+/// older one.
+///
+/// # Errors
+/// As [`log_prove`]; also for an old tree larger than the new one.
+pub fn log_consistency(ctx: &Ctx<'_>, a: &ConsistencyArgs, files: Files) -> Result<ProofDoc, ApiError> {
+    let needs_key = a.old.parse::<u64>().is_err() || a.new.parse::<u64>().is_err();
+    let v = if needs_key { Some(key_of(ctx.config, a.key.as_deref(), &files)?) } else { None };
+    let tree = |arg: &str| -> Result<Result<TreeArg, String>, ApiError> {
+        let path = match arg.parse::<u64>() {
+            Ok(_) => std::path::PathBuf::new(),
+            Err(_) => sent(&files, arg).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "{arg:?} is neither a tree size nor a file sent / 既非事件数也非所发检查点文件"
+                ))
+            })?,
+        };
+        tree_arg(arg, &path, v.as_ref()).map_err(asked)
+    };
+    let (old, new) = (tree(&a.old)?, tree(&a.new)?);
+    let conn = store::open_read_only(&ctx.config.catalog_path()).map_err(failed)?;
+    match (old, new) {
+        (Ok(o), Ok(n)) => consistency(&conn, o, n).map_err(asked),
+        (Err(msg), _) | (_, Err(msg)) => Ok(ProofDoc::found(msg)),
     }
 }

@@ -96,10 +96,9 @@ pub fn rule(cmd: &Command) -> Rule {
                 Rule::Local
             }
             L::Tail { .. } => Rule::Station(crate::api::Op::LogTail.roles()),
-            L::Verify { .. } | L::Checkpoint { .. } => {
+            L::Verify { .. } | L::Checkpoint { .. } | L::Prove { .. } | L::Consistency { .. } => {
                 Rule::Station(super::log::request(l).map_or(READERS, |r| r.op().roles()))
             }
-            L::Prove { .. } | L::Consistency { .. } => Rule::Station(READERS),
             L::VerifyExtract { .. } => Rule::Local,
         },
     }

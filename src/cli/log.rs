@@ -12,14 +12,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::api::verify;
 use crate::custody::checkpoint::{Checkpoint, NoteVerifier};
-use crate::custody::event::{encode, Action, Role, StoredEvent};
+use crate::custody::event::{Role, StoredEvent};
 use crate::custody::files::{self, KeyPaths};
-use crate::custody::merkle::{self, Hash};
 use crate::custody::store;
+pub use crate::custody::verdict::event_json;
 
 /// `evidock log ...`
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -140,8 +140,9 @@ pub fn run(
 
 const FOUND: u8 = 1;
 
-/// The typed operation a `log` command is a front end of: `verify` of the station's own log
-/// and `checkpoint`; `None` for the others (an exported copy's checks run here, offline).
+/// The typed operation a `log` command is a front end of: `verify`, `prove` and `consistency`
+/// of the station's own log, and `checkpoint`; `None` for the others (an exported copy's
+/// checks run here, offline).
 pub fn request(cmd: &LogCommand) -> Option<crate::api::Request> {
     match cmd {
         LogCommand::Verify { from, .. } if from.db.is_none() => {
@@ -150,6 +151,20 @@ pub fn request(cmd: &LogCommand) -> Option<crate::api::Request> {
             }))
         }
         LogCommand::Checkpoint { .. } => Some(crate::api::Request::LogCheckpoint(crate::api::NoArgs {})),
+        LogCommand::Prove { seq, checkpoint, from, .. } if from.db.is_none() => {
+            Some(crate::api::Request::LogProve(verify::ProveArgs {
+                seq: *seq,
+                checkpoint: checkpoint.as_ref().map(|c| c.display().to_string()),
+                key: from.key.as_ref().map(|k| k.display().to_string()),
+            }))
+        }
+        LogCommand::Consistency { old, new, from, .. } if from.db.is_none() => {
+            Some(crate::api::Request::LogConsistency(verify::ConsistencyArgs {
+                old: old.clone(),
+                new: new.clone(),
+                key: from.key.as_ref().map(|k| k.display().to_string()),
+            }))
+        }
         _ => None,
     }
 }
@@ -165,13 +180,28 @@ pub fn run_typed(cmd: &LogCommand, link: &super::invoke::Link<'_>) -> anyhow::Re
     };
     // The caller's checkpoint files and key, sent as descriptors it opened.
     let mut sent: crate::api::Files = Vec::new();
-    if let LogCommand::Verify { checkpoints, from, .. } = cmd {
-        for p in checkpoints.iter().chain(from.key.iter()) {
-            let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            sent.push((p.display().to_string(), f.into()));
-        }
+    let files: Vec<PathBuf> = match cmd {
+        LogCommand::Verify { checkpoints, from, .. } => checkpoints.iter().chain(from.key.iter()).cloned().collect(),
+        LogCommand::Prove { checkpoint, from, .. } => checkpoint.iter().chain(from.key.iter()).cloned().collect(),
+        LogCommand::Consistency { old, new, from, .. } => [old, new]
+            .into_iter()
+            .filter(|t| t.parse::<u64>().is_err())
+            .map(PathBuf::from)
+            .chain(from.key.iter().cloned())
+            .collect(),
+        _ => Vec::new(),
+    };
+    for p in &files {
+        let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+        sent.push((p.display().to_string(), f.into()));
     }
-    let json = matches!(cmd, LogCommand::Verify { json: true, .. } | LogCommand::Checkpoint { json: true });
+    let json = matches!(
+        cmd,
+        LogCommand::Verify { json: true, .. }
+            | LogCommand::Checkpoint { json: true }
+            | LogCommand::Prove { json: true, .. }
+            | LogCommand::Consistency { json: true, .. }
+    );
     let code = match link.call_with_files(request, sent)? {
         crate::api::Reply::LogVerify(v) => {
             crate::outprint!("{}", if json { v.document.to_string() + "\n" } else { v.text.clone() });
@@ -185,6 +215,11 @@ pub fn run_typed(cmd: &LogCommand, link: &super::invoke::Link<'_>) -> anyhow::Re
                 crate::errln!("evidock: {text}");
             }
             made
+        }
+        crate::api::Reply::LogProve(p) | crate::api::Reply::LogConsistency(p) => {
+            let (text, code) = shown(*p, json);
+            crate::outprint!("{text}");
+            return Ok(code);
         }
         other => return Err(super::invoke::unexpected(&other)),
     };
@@ -239,36 +274,38 @@ fn execute_at(
             let Some(v) = verifier(from, &paths)? else {
                 bail!("no verifier key to check the checkpoint with: pass --key FILE");
             };
-            let (note, label) = match checkpoint {
-                Some(f) => (last_note(f)?, f.display().to_string()),
-                None => match store::checkpoints(&conn)?.pop() {
-                    Some(c) => (c.note, format!("stored checkpoint #{}", c.id)),
-                    None => {
-                        bail!("no checkpoint to prove against: run `evidock log checkpoint` or pass --checkpoint FILE")
-                    }
-                },
-            };
-            let cp = match Checkpoint::open(&note, &v) {
-                Ok(cp) => cp,
-                Err(e) => return Ok(found(format!("{label}: forged or altered checkpoint: {e}"))),
-            };
-            prove(&conn, *seq, &cp, &note, &v, *json)
+            let file = checkpoint.as_ref().map(|f| (f.display().to_string(), f.as_path()));
+            Ok(shown(verify::prove_against(&conn, *seq, file.as_ref().map(|(l, p)| (l.as_str(), *p)), &v)?, *json))
         }
         LogCommand::VerifyExtract { dir, key, json } => verify_extract(dir, key.as_deref(), *json),
         LogCommand::Consistency { old, new, from, json } => {
             let conn = store::open_read_only(from.db.as_deref().unwrap_or(db))?;
             let v = verifier(from, &paths)?;
-            let old = match tree_arg(old, v.as_ref())? {
-                Ok(t) => t,
-                Err(msg) => return Ok(found(msg)),
+            let trees = (
+                verify::tree_arg(old, Path::new(old), v.as_ref())?,
+                verify::tree_arg(new, Path::new(new), v.as_ref())?,
+            );
+            let doc = match trees {
+                (Ok(o), Ok(n)) => verify::consistency(&conn, o, n)?,
+                (Err(msg), _) | (_, Err(msg)) => return Ok(found(msg)),
             };
-            let new = match tree_arg(new, v.as_ref())? {
-                Ok(t) => t,
-                Err(msg) => return Ok(found(msg)),
-            };
-            consistency(&conn, old, new, *json)
+            Ok(shown(doc, *json))
         }
     }
+}
+
+/// A proof as printed: its text or JSON and exit code 0 when it holds, 1 when it does not;
+/// a finding on standard error with exit code 1.
+fn shown(doc: verify::ProofDoc, json: bool) -> (String, ExitCode) {
+    if let Some(msg) = doc.finding {
+        return found(msg);
+    }
+    let text = if json {
+        doc.document.map(|d| d.to_string() + "\n").unwrap_or_default()
+    } else {
+        doc.text.unwrap_or_default()
+    };
+    (text, if doc.holds { ExitCode::SUCCESS } else { ExitCode::from(FOUND) })
 }
 
 fn verify_extract(dir: &Path, key: Option<&Path>, as_json: bool) -> anyhow::Result<(String, ExitCode)> {
@@ -405,202 +442,12 @@ fn verifier(from: &Source, paths: &KeyPaths) -> anyhow::Result<Option<NoteVerifi
     }
 }
 
-fn last_note(path: &Path) -> anyhow::Result<String> {
-    files::read_notes(path)?.pop().with_context(|| format!("{} holds no checkpoint", path.display()))
-}
-
-/// A tree named on the command line: a size, or a verified checkpoint.
-struct TreeArg {
-    size: u64,
-    checkpoint: Option<(Checkpoint, String, String)>,
-}
-
-/// Reads `arg` as a tree size or a checkpoint file. The inner `Err` is a finding (a forged
-/// checkpoint); the outer one means the command cannot run.
-fn tree_arg(arg: &str, v: Option<&NoteVerifier>) -> anyhow::Result<Result<TreeArg, String>> {
-    if let Ok(size) = arg.parse::<u64>() {
-        return Ok(Ok(TreeArg { size, checkpoint: None }));
-    }
-    let path = Path::new(arg);
-    let note = last_note(path)?;
-    let Some(v) = v else {
-        bail!("no verifier key to check {arg} with: pass --key FILE");
-    };
-    Ok(match Checkpoint::open(&note, v) {
-        Ok(cp) => Ok(TreeArg { size: cp.size, checkpoint: Some((cp, note, arg.to_string())) }),
-        Err(e) => Err(format!("{arg}: forged or altered checkpoint: {e}")),
-    })
-}
-
-fn prove(
-    conn: &rusqlite::Connection,
-    seq: u64,
-    cp: &Checkpoint,
-    note: &str,
-    v: &NoteVerifier,
-    as_json: bool,
-) -> anyhow::Result<(String, ExitCode)> {
-    if seq == 0 || seq > cp.size {
-        bail!("event {seq} is not covered by the checkpoint, which covers events 1..={}", cp.size);
-    }
-    let index = seq - 1;
-    let ranges = merkle::inclusion_ranges(index, cp.size)?;
-    let scan = store::scan_tree(conn, cp.size, &ranges, Some(index))?;
-    let (Some(proof), Some(ev)) = (scan.nodes, scan.captured) else {
-        return Ok(found(format!(
-            "the checkpoint covers {} events but the log holds {}: the log was truncated; run `evidock log verify`",
-            cp.size, scan.events
-        )));
-    };
-    if ev.seq != seq {
-        return Ok(found(format!(
-            "the row where event {seq} belongs carries seq {}: the log is not sound; run `evidock log verify`",
-            ev.seq
-        )));
-    }
-    let encoding = encode(&ev);
-    let leaf = merkle::leaf_hash(&encoding);
-    if let Err(e) = merkle::verify_inclusion(index, cp.size, &leaf, &proof, &cp.root) {
-        return Ok(found(format!(
-            "the log's first {} events do not match the checkpoint ({e}): the log was rewritten; run `evidock log verify`",
-            cp.size
-        )));
-    }
-    let proof_hex: Vec<String> = proof.iter().map(hex).collect();
-    let text = if as_json {
-        json!({
-            "seq": seq,
-            "leaf_index": index,
-            "event": serde_json::from_str::<Value>(&event_json(&ev)).unwrap_or(Value::Null),
-            "encoding": hex_bytes(&encoding),
-            "leaf_hash": hex(&leaf),
-            "tree_size": cp.size,
-            "root": hex(&cp.root),
-            "proof": proof_hex,
-            "checkpoint": note,
-            "verifier_key": v.encode(),
-            "verified": true,
-        })
-        .to_string()
-            + "\n"
-    } else {
-        let mut t = format!(
-            "inclusion proof: event {seq} is in the custody log as signed at {size} events\n\
-             包含证明：第 {seq} 条事件包含在已签名的保管日志（共 {size} 条事件）中\n\
-             event:       {}\n\
-             encoding:    {}\n\
-             leaf index:  {index}\n\
-             leaf hash:   {}  SHA-256(00 ‖ encoding)\n\
-             tree size:   {size}\n\
-             root:        {}\n\
-             proof:       {} hashes, nearest the leaf first (RFC 9162 §2.1.3)\n",
-            event_json(&ev),
-            hex_bytes(&encoding),
-            hex(&leaf),
-            hex(&cp.root),
-            proof.len(),
-            size = cp.size,
-        );
-        for p in &proof_hex {
-            t.push_str(&format!("  {p}\n"));
-        }
-        t.push_str(&format!("checkpoint:\n{note}verifier key: {}\nverified:    yes / 已验证\n", v.encode()));
-        t
-    };
-    Ok((text, ExitCode::SUCCESS))
-}
-
-fn consistency(
-    conn: &rusqlite::Connection,
-    old: TreeArg,
-    new: TreeArg,
-    as_json: bool,
-) -> anyhow::Result<(String, ExitCode)> {
-    if old.size > new.size {
-        bail!("the old tree ({} events) is larger than the new one ({} events)", old.size, new.size);
-    }
-    let scan = store::scan_tree(conn, new.size, &merkle::consistency_ranges(old.size, new.size)?, None)?;
-    let Some(proof) = scan.nodes else {
-        let msg = format!("the log holds {} events, fewer than {}", scan.events, new.size);
-        if new.checkpoint.is_some() {
-            return Ok(found(format!("{msg} of the checkpoint: the log was truncated; run `evidock log verify`")));
-        }
-        bail!("{msg}");
-    };
-    let root_of = |t: &TreeArg, computed: Option<Hash>| -> anyhow::Result<(Hash, String)> {
-        Ok(match (&t.checkpoint, computed) {
-            (Some((cp, _, file)), _) => (cp.root, format!("checkpoint {file}")),
-            (None, Some(r)) => (r, "the log".to_string()),
-            (None, None) => (store::scan_tree(conn, t.size, &[], None)?.root, "the log".to_string()),
-        })
-    };
-    let (old_root, old_from) = root_of(&old, (old.size == new.size).then_some(scan.root))?;
-    let (new_root, new_from) = root_of(&new, Some(scan.root))?;
-    let verdict = merkle::verify_consistency(old.size, new.size, &old_root, &new_root, &proof);
-    let proof_hex: Vec<String> = proof.iter().map(hex).collect();
-    let side = |t: &TreeArg, root: &Hash, from: &str| json!({"size": t.size, "root": hex(root), "from": from, "checkpoint": t.checkpoint.as_ref().map(|c| &c.1)});
-    let text = if as_json {
-        json!({
-            "old": side(&old, &old_root, &old_from),
-            "new": side(&new, &new_root, &new_from),
-            "proof": proof_hex,
-            "verified": verdict.is_ok(),
-            "reason": verdict.as_ref().err().map(ToString::to_string),
-        })
-        .to_string()
-            + "\n"
-    } else {
-        let mut t = match &verdict {
-            Ok(()) => format!(
-                "consistency proof: the log at {n} events extends the log at {o} events\n\
-                 一致性证明：{n} 条事件的日志是 {o} 条事件日志的延续\n",
-                o = old.size,
-                n = new.size
-            ),
-            Err(e) => format!(
-                "NOT consistent: the log at {n} events does not extend the log at {o} events: {e}\n\
-                 不一致：{n} 条事件的日志不是 {o} 条事件日志的延续（日志被截断或重写）\n",
-                o = old.size,
-                n = new.size
-            ),
-        };
-        t.push_str(&format!("old:   {} events, root {} ({old_from})\n", old.size, hex(&old_root)));
-        t.push_str(&format!("new:   {} events, root {} ({new_from})\n", new.size, hex(&new_root)));
-        t.push_str(&format!("proof: {} hashes (RFC 9162 §2.1.4)\n", proof.len()));
-        for p in &proof_hex {
-            t.push_str(&format!("  {p}\n"));
-        }
-        t
-    };
-    Ok((text, if verdict.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(FOUND) }))
-}
-
 fn hex(h: &[u8; 32]) -> String {
     hex_bytes(h)
 }
 
 fn hex_bytes(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// One event as a JSON object on one line (the `log tail --json` shape).
-pub fn event_json(ev: &StoredEvent) -> String {
-    // Details are canonical JSON text; re-serialise so the line holds no raw newline even if the
-    // stored text was tampered with, and fall back to the text itself when it is not JSON.
-    let details = serde_json::from_str::<Value>(&ev.details).unwrap_or_else(|_| Value::String(ev.details.clone()));
-    json!({
-        "seq": ev.seq,
-        "ts_utc": ev.ts_utc,
-        "ts_local": ev.ts_local,
-        "actor": { "user": ev.actor_user, "role": ev.actor_role, "officer": ev.actor_officer },
-        "action": ev.action,
-        "action_zh": ev.known_action().map(Action::label_zh),
-        "subject": ev.subject,
-        "details": details,
-        "prev_hash": hex(&ev.prev_hash),
-        "hash": hex(&ev.hash),
-    })
-    .to_string()
 }
 
 /// Terminal columns a character takes: 2 for East Asian wide and full-width characters,
@@ -741,10 +588,13 @@ pub fn table(events: &[StoredEvent]) -> String {
 mod tests {
     use super::*;
     use crate::custody::chain::{verify, Finding, Verifier};
+    use crate::custody::event::Action;
     use crate::custody::event::{seal, Actor, NewEvent};
+    use crate::custody::merkle::{self, Hash};
     use crate::custody::store::{append, create_schema};
     use crate::custody::verdict::{verify_json, verify_text};
     use chrono::{TimeZone, Utc};
+    use serde_json::Value;
     use std::path::PathBuf;
 
     fn events() -> Vec<StoredEvent> {

@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use super::chain::LogReport;
+use super::event::{Action, StoredEvent};
 use super::store::{AuditReport, CheckpointSource};
 
 /// Lower-case hexadecimal.
@@ -119,4 +120,24 @@ pub fn audit_text(r: &AuditReport) -> String {
         }
     }
     out
+}
+
+/// One event as a JSON object on one line (the `log tail --json` shape).
+pub fn event_json(ev: &StoredEvent) -> String {
+    // Details are canonical JSON text; re-serialise so the line holds no raw newline even if the
+    // stored text was tampered with, and fall back to the text itself when it is not JSON.
+    let details = serde_json::from_str::<Value>(&ev.details).unwrap_or_else(|_| Value::String(ev.details.clone()));
+    json!({
+        "seq": ev.seq,
+        "ts_utc": ev.ts_utc,
+        "ts_local": ev.ts_local,
+        "actor": { "user": ev.actor_user, "role": ev.actor_role, "officer": ev.actor_officer },
+        "action": ev.action,
+        "action_zh": ev.known_action().map(Action::label_zh),
+        "subject": ev.subject,
+        "details": details,
+        "prev_hash": hex(&ev.prev_hash),
+        "hash": hex(&ev.hash),
+    })
+    .to_string()
 }

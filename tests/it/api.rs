@@ -138,9 +138,15 @@ fn commands_not_yet_typed_travel_as_words_and_typed_ones_only_typed() {
     let mut st = Station::new();
     st.start();
     st.register("J500004");
-    // The transitional operation: printed text, then the exit code.
-    let told = ask(&st, 0, r#"{"v":3,"op":"argv","args":{"argv":["log","consistency","0","1"]}}"#);
-    assert_eq!(told.last().map(String::as_str), Some("{\"exit\":0}"), "{told:?}");
+    // The transitional operation (`export`, the last command as words): read as words and
+    // answered, here refused for a folder named but not sent as an open file, then the exit code.
+    let told = ask(
+        &st,
+        0,
+        r#"{"v":3,"op":"argv","args":{"argv":["export","--request","9","--to","/nonexistent/x","--prepared"]}}"#,
+    );
+    assert!(told[0].contains("/nonexistent/x was not sent as an open file"), "{told:?}");
+    assert_eq!(told.last().map(String::as_str), Some("{\"exit\":2}"), "{told:?}");
     // A typed command sent as words is refused: one way on the wire for each operation.
     let told = ask(&st, 0, r#"{"v":3,"op":"argv","args":{"argv":["device","list"]}}"#);
     assert!(told[0].contains("is a typed operation") && told[0].contains("device_list"), "{told:?}");

@@ -147,7 +147,6 @@ fn failed(e: impl std::fmt::Display) -> ApiError {
 pub fn verify(ctx: &Ctx<'_>, a: &VerifyArgs, files: Files) -> Result<Verification, ApiError> {
     let config = ctx.config;
     let paths = KeyPaths::in_dir(&config.paths.state_dir);
-    let fd_path = |fd: &std::os::fd::OwnedFd| std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     let mut external = Vec::new();
     if paths.checkpoints.exists() {
         let label = paths.checkpoints.display().to_string();
@@ -488,12 +487,14 @@ pub fn prove_against(
     }
 }
 
+/// The path this process reads a descriptor the caller sent by.
+fn fd_path(fd: &std::os::fd::OwnedFd) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
 /// The descriptor path of the file sent as `name`.
 fn sent(files: &Files, name: &str) -> Option<std::path::PathBuf> {
-    files
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, fd)| std::path::PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())))
+    files.iter().find(|(n, _)| n == name).map(|(_, fd)| fd_path(fd))
 }
 
 /// The verifier key: the file sent as `key`, else the station's.

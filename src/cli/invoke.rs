@@ -142,19 +142,7 @@ pub enum PathUse {
 /// The file arguments of a station command, to be sent as descriptors and replaced, in the
 /// daemon, by `/proc/self/fd/N` paths to what the caller opened.
 pub fn paths(cmd: &mut Command) -> Vec<(&mut PathBuf, PathUse)> {
-    use super::log::LogCommand as L;
     match cmd {
-        Command::Log(history::LogCommand::Log(L::Verify { checkpoints, from, .. })) => {
-            let mut v: Vec<_> = checkpoints.iter_mut().map(|p| (p, PathUse::Read)).collect();
-            v.extend(from.key.iter_mut().map(|p| (p, PathUse::Read)));
-            v
-        }
-        Command::Log(history::LogCommand::Log(L::Prove { checkpoint, from, .. })) => {
-            checkpoint.iter_mut().chain(from.key.iter_mut()).map(|p| (p, PathUse::Read)).collect()
-        }
-        Command::Log(history::LogCommand::Log(L::Consistency { from, .. })) => {
-            from.key.iter_mut().map(|p| (p, PathUse::Read)).collect()
-        }
         Command::Export(args) => vec![(&mut args.to, PathUse::Dir)],
         _ => Vec::new(),
     }

@@ -20,6 +20,7 @@ use crate::custody::event::{Role, StoredEvent};
 use crate::custody::files::{self, KeyPaths};
 use crate::custody::store;
 pub use crate::custody::verdict::event_json;
+use crate::custody::verdict::hex;
 
 /// `evidock log ...`
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -440,14 +441,6 @@ fn verifier(from: &Source, paths: &KeyPaths) -> anyhow::Result<Option<NoteVerifi
         Some(p) if from.key.is_some() || p.exists() => Ok(Some(files::load_verifier(&p)?)),
         _ => Ok(None),
     }
-}
-
-fn hex(h: &[u8; 32]) -> String {
-    hex_bytes(h)
-}
-
-fn hex_bytes(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Terminal columns a character takes: 2 for East Asian wide and full-width characters,

@@ -130,19 +130,8 @@ pub(super) async fn search(
     }
 }
 
-/// The policy of a printable page (the case history, a report): nothing but its own inline
-/// style sheet `style`, allowed by its SHA-256 (CSP level 2), no script, no form, no frame.
-pub(super) fn print_policy(style: &str) -> HeaderValue {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style));
-    HeaderValue::from_str(&format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
-}
-
-/// A page that prints (a report, a form, a register), answered under a policy that allows
+/// A page that prints (the case history, a report, a form, a register), answered under a
+/// policy (CSP level 2 and 3) that allows
 /// its one inline style sheet and its elements' `style` attributes (a register's column
 /// widths), each by its SHA-256, and nothing else: no script, no form, no frame.
 pub(super) fn printable(html: String) -> Response {
@@ -181,11 +170,7 @@ pub(super) async fn case_history(
     };
     let request = api::Request::CaseHistory(api::history::HistoryArgs { number });
     match w.call(&s, request).await {
-        Ok(api::Reply::CaseHistory(h)) => {
-            let mut r = Html(crate::report::history::html(&h)).into_response();
-            r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, print_policy(crate::report::history::STYLE));
-            r
-        }
+        Ok(api::Reply::CaseHistory(h)) => printable(crate::report::history::html(&h)),
         Ok(other) => api_error_page(&api::ApiError::failed(format!("unexpected reply {:?}", other.op()))),
         Err(e) => api_error_page(&e),
     }

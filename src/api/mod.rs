@@ -8,7 +8,7 @@
 //! Chinese and English). Operations write their custody events in the catalogue's
 //! transactions and print nothing; rendering is the front end's. One file per domain:
 //! [`status`], [`device`], [`duty`], [`replicate`], [`log`], [`history`], [`gap`], [`footage`],
-//! [`cases`], [`retention`], [`purge`], [`report`], [`access`], [`forms`], [`marks`], [`verify`], [`discs`].
+//! [`cases`], [`retention`], [`purge`], [`report`], [`access`], [`forms`], [`marks`], [`verify`], [`discs`], [`export`].
 //!
 //! Owns: the request and reply types, the rule table, the refusal log (`call_refused`).
 //! Must never: print, read a terminal or a socket, parse command-line words, or take a
@@ -21,6 +21,7 @@ pub mod cases;
 pub mod device;
 pub mod discs;
 pub mod duty;
+pub mod export;
 pub mod footage;
 pub mod forms;
 pub mod gap;
@@ -181,6 +182,9 @@ pub enum Request {
     LogProve(verify::ProveArgs),
     /// The proof that the custody log at one size extends it at an earlier one.
     LogConsistency(verify::ConsistencyArgs),
+    /// Approved footage copied out, with its hashes and custody extract, into the folder sent
+    /// (R9).
+    Export(export::ExportArgs),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -318,6 +322,8 @@ pub enum Reply {
     LogProve(Box<verify::ProofDoc>),
     /// The proof, or what was found instead.
     LogConsistency(Box<verify::ProofDoc>),
+    /// What was exported.
+    Export(export::Exported),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -388,6 +394,7 @@ pub enum Op {
     BurnPlan,
     LogProve,
     LogConsistency,
+    Export,
 }
 
 /// Every role a person can hold.
@@ -405,7 +412,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 65] = [
+    pub const ALL: [Op; 66] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -471,6 +478,7 @@ impl Op {
         Op::BurnPlan,
         Op::LogProve,
         Op::LogConsistency,
+        Op::Export,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -523,6 +531,7 @@ impl Op {
             Op::LogCheckpoint => &[Role::Admin, Role::Archivist, Role::Supervisor],
             Op::DiscList | Op::BurnPlan => ANY,
             Op::DiscMove | Op::DiscAbandon => FILERS,
+            Op::Export => &[Role::Archivist, Role::Custodian],
         }
     }
 
@@ -594,6 +603,7 @@ impl Op {
             Op::BurnPlan => "burn_plan",
             Op::LogProve => "log_prove",
             Op::LogConsistency => "log_consistency",
+            Op::Export => "export",
         }
     }
 
@@ -605,9 +615,10 @@ impl Op {
 
     /// Whether the operation takes files (descriptors the caller opened): `gap_explain`'s
     /// scanned statement, the checkpoint files and verifier key of `log_verify`, `log_prove`
-    /// and `log_consistency`. Any other operation refuses a request that carries one.
+    /// and `log_consistency`, the folder `export` writes into. Any other operation refuses a
+    /// request that carries one.
     pub fn takes_files(self) -> bool {
-        matches!(self, Op::GapExplain | Op::LogVerify | Op::LogProve | Op::LogConsistency)
+        matches!(self, Op::GapExplain | Op::LogVerify | Op::LogProve | Op::LogConsistency | Op::Export)
     }
 
     /// Whether the operation only reads and answers at once (`status`): served in the
@@ -685,6 +696,7 @@ impl Request {
             Request::DiscAbandon(_) => Op::DiscAbandon,
             Request::BurnPlan(_) => Op::BurnPlan,
             Request::LogProve(_) => Op::LogProve,
+            Request::Export(_) => Op::Export,
             Request::LogConsistency(_) => Op::LogConsistency,
         }
     }
@@ -769,6 +781,7 @@ impl Reply {
             Reply::DiscAbandon(_) => Op::DiscAbandon,
             Reply::BurnPlan(_) => Op::BurnPlan,
             Reply::LogProve(_) => Op::LogProve,
+            Reply::Export(_) => Op::Export,
             Reply::LogConsistency(_) => Op::LogConsistency,
         }
     }
@@ -1060,6 +1073,7 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::LogConsistency(a) => {
             verify::log_consistency(&ctx, &a, files).map(|p| Reply::LogConsistency(Box::new(p)))
         }
+        Request::Export(a) => export::export(&ctx, &a, files).map(Reply::Export),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

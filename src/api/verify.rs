@@ -493,7 +493,7 @@ fn fd_path(fd: &std::os::fd::OwnedFd) -> std::path::PathBuf {
 }
 
 /// The descriptor path of the file sent as `name`.
-fn sent(files: &Files, name: &str) -> Option<std::path::PathBuf> {
+pub(super) fn sent(files: &Files, name: &str) -> Option<std::path::PathBuf> {
     files.iter().find(|(n, _)| n == name).map(|(_, fd)| fd_path(fd))
 }
 

@@ -533,7 +533,7 @@ fn secrecy_allows(catalog: &Catalog, config: &Config, p: &Plan, maker: &str) -> 
     let who =
         if me.actor.role == Role::System { crate::control::peer::identity_of_name(maker) } else { me.identity.clone() };
     let may = |m: crate::access::Mark| {
-        super::access::mark_rule(config, m).approvers.contains(&who)
+        crate::api::access::mark_rule(config, m).approvers.contains(&who)
             && config.roles.roles_of(&who).contains(&Role::Approver)
     };
     if let Some((m, subject)) = marked.iter().find(|(m, _)| !may(*m)) {
@@ -585,7 +585,7 @@ fn custody_files(
     for f in &disc.files {
         wanted.extend(ledger.file(f.file_id).map(|l| l.seqs.clone()).unwrap_or_default());
     }
-    super::access::write_custody_folder(&mut catalog, config, &wanted, &|_| false, dir).map_err(io)?;
+    crate::api::export::write_custody_folder(&mut catalog, config, &wanted, &|_| false, dir).map_err(io)?;
     Ok(())
 }
 

@@ -11,7 +11,6 @@
 use std::cell::RefCell;
 use std::io::Write;
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{history, Command};
@@ -73,7 +72,7 @@ pub fn rule(cmd: &Command) -> Rule {
             A::Play { .. } => Rule::Station(crate::api::access::VIEWERS),
             _ => Rule::Station(super::access::request(a).map_or(ANY_OR_OFFICER, |r| r.op().roles())),
         },
-        Command::Export(_) => Rule::Station(&[Role::Archivist, Role::Custodian]),
+        Command::Export(_) => Rule::Station(crate::api::Op::Export.roles()),
         Command::Burn(b @ (B::Plan { .. } | B::Disc(_))) => {
             Rule::Station(super::burn::request(b).map_or(FILERS, |r| r.op().roles()))
         }
@@ -126,25 +125,11 @@ pub fn typed(cmd: &Command) -> Option<crate::api::Request> {
         Command::Report(r) => Some(super::retention::report_request(r)),
         Command::Log(history::LogCommand::Log(l)) => super::log::request(l),
         Command::Burn(b) => super::burn::request(b),
+        Command::Export(a) => Some(crate::api::Request::Export(crate::api::export::ExportArgs {
+            request: a.id,
+            folder: a.to.to_string_lossy().into_owned(),
+        })),
         _ => None,
-    }
-}
-
-/// What a file argument is for: the client opens it accordingly and sends the descriptor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathUse {
-    /// A file to read.
-    Read,
-    /// A folder to write into (made when missing).
-    Dir,
-}
-
-/// The file arguments of a station command, to be sent as descriptors and replaced, in the
-/// daemon, by `/proc/self/fd/N` paths to what the caller opened.
-pub fn paths(cmd: &mut Command) -> Vec<(&mut PathBuf, PathUse)> {
-    match cmd {
-        Command::Export(args) => vec![(&mut args.to, PathUse::Dir)],
-        _ => Vec::new(),
     }
 }
 
@@ -409,7 +394,7 @@ fn serve_argv(
 ) -> Result<u8, crate::api::ApiError> {
     use crate::api::ApiError;
     let argv = std::iter::once("evidock".to_string()).chain(argv);
-    let mut cli = match <super::Cli as clap::Parser>::try_parse_from(argv) {
+    let cli = match <super::Cli as clap::Parser>::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) => return Err(ApiError::invalid(e.to_string().trim_end())),
     };
@@ -420,14 +405,14 @@ fn serve_argv(
             op.name()
         )));
     }
-    // Files named on the command line: the caller's open descriptors, in order.
-    let sent: Vec<(String, OwnedFd)> = paths_sent.into_iter().zip(fds).collect();
-    for (path, _) in paths(&mut cli.command) {
-        match sent.iter().find(|(p, _)| std::path::Path::new(p) == path.as_path()) {
-            Some((_, fd)) => *path = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd))),
-            None => return Err(ApiError::invalid(format!("{} was not sent as an open file", path.display()))),
-        }
+    // No command sent as words takes a file: those that do are typed.
+    if let Some(path) = paths_sent.first() {
+        return Err(ApiError::invalid(format!(
+            "`{}` takes no files, but {path} was sent as one",
+            command_name(&cli.command)
+        )));
     }
+    drop(fds);
     if !matches!(rule(&cli.command), Rule::Station(_)) {
         return Err(ApiError::invalid(format!(
             "`{}` runs on its own, not through the service",
@@ -447,7 +432,6 @@ fn serve_argv(
         }
     };
     let result = run_as(&cli.command, config, caller, Some(streams));
-    drop(sent);
     result.map(exit_number).map_err(|e| match refusal(&e) {
         Some(reason) => ApiError::refused(reason),
         None => ApiError::failed(format!("{e:#}")),
@@ -455,37 +439,13 @@ fn serve_argv(
 }
 
 /// Refuses what a request over the socket may not carry, whatever program sent it: the command
-/// line's own options (`--config`: the service runs with its own configuration) and an export
-/// into a folder that is not the caller's. The evidock program exports through the service into
-/// a folder it made for the export and opened itself (`--prepared`, which it adds); the service
-/// writes only into such a folder of the caller's own, so it never writes where the caller
-/// could not.
-fn wire_only(cli: &super::Cli, who: &Identity) -> Result<(), Refused> {
-    use std::os::unix::fs::MetadataExt;
+/// line's own options (`--config`: the service runs with its own configuration).
+fn wire_only(cli: &super::Cli, _who: &Identity) -> Result<(), Refused> {
     if let Some(config) = &cli.config {
         return Err(Refused(format!(
             "--config {} is an option of the evidock program, not of the service, which runs with its own configuration / 服务不接受 --config",
             config.display()
         )));
-    }
-    if let Command::Export(args) = &cli.command {
-        if !args.prepared {
-            return Err(Refused(
-                "an export through the service is written into a folder the evidock program makes for it: run `evidock export` / 请使用 evidock export 命令导出"
-                    .to_string(),
-            ));
-        }
-        let meta = std::fs::metadata(&args.to).map_err(|e| Refused(format!("the export's folder: {e}")))?;
-        if !meta.is_dir() {
-            return Err(Refused("the descriptor sent for the export's folder is not a folder".to_string()));
-        }
-        if meta.uid() != who.uid {
-            return Err(Refused(format!(
-                "the folder sent for the export belongs to uid {}, not to the caller (uid {}): the service writes an export only into a folder the caller made for it / 导出目录必须由请求者本人创建",
-                meta.uid(),
-                who.uid
-            )));
-        }
     }
     Ok(())
 }
@@ -607,10 +567,31 @@ impl<'a> Link<'a> {
         request: crate::api::Request,
         files: crate::api::Files,
     ) -> anyhow::Result<crate::api::Reply> {
+        self.call_preparing(request, |_| Ok(files))
+    }
+
+    /// [`Link::call_with_files`], the files made by `prepare` once it is known who will use
+    /// them: the user the service runs as (from the socket's peer credentials), or `None` when
+    /// this process calls the operation itself.
+    ///
+    /// # Errors
+    /// As [`Link::call`], and `prepare`'s.
+    pub fn call_preparing(
+        &self,
+        request: crate::api::Request,
+        prepare: impl FnOnce(Option<u32>) -> anyhow::Result<crate::api::Files>,
+    ) -> anyhow::Result<crate::api::Reply> {
         let socket = &self.config.paths.control_socket;
         match reach(self.config, self.expect, !self.noted.replace(true))? {
-            Some(stream) => Ok(crate::control::client::call_typed(socket, stream, &request, files)??),
+            Some(stream) => {
+                let service = nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+                    .map_err(|e| anyhow::anyhow!("asking the control socket which user the service runs as: {e}"))?
+                    .uid();
+                let files = prepare(Some(service))?;
+                Ok(crate::control::client::call_typed(socket, stream, &request, files)??)
+            }
             None => {
+                let files = prepare(None)?;
                 let caller =
                     crate::api::Caller::of(self.config, crate::control::peer::current(), crate::api::Via::Direct);
                 Ok(crate::api::call(self.config, &caller, request, files)?)
@@ -644,6 +625,7 @@ fn run_typed(cmd: &Command, link: &Link<'_>) -> anyhow::Result<ExitCode> {
         Command::Report(r) => super::retention::run_report(r, link),
         Command::Log(history::LogCommand::Log(l)) => super::log::run_typed(l, link),
         Command::Burn(b) => super::burn::run_typed(b, link),
+        Command::Export(a) => super::access::run_export(a, link),
         other => anyhow::bail!("`{}` has no typed operation", command_name(other)),
     }
 }
@@ -670,8 +652,6 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
     let socket = &config.paths.control_socket;
     let service = reach(config, expect, true)?;
     if let Some(stream) = service {
-        let mut cmd_paths = Vec::new();
-        let mut fds: Vec<OwnedFd> = Vec::new();
         let mut args: Vec<String> = Vec::new();
         let mut raw = std::env::args_os().skip(1);
         while let Some(a) = raw.next() {
@@ -685,22 +665,12 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
             }
             args.push(a);
         }
-        let mut parsed = <super::Cli as clap::Parser>::try_parse_from(
+        let parsed = <super::Cli as clap::Parser>::try_parse_from(
             std::iter::once("evidock".to_string()).chain(args.iter().cloned()),
         )?;
         if let Command::Access(super::access::AccessCommand::Play { player, .. }) = &parsed.command {
             super::play::check_sink(player.as_deref())?;
         }
-        // An export is written into a folder this process makes for the service to write in.
-        let export = match &parsed.command {
-            Command::Export(a) => {
-                if !a.prepared {
-                    args.push("--prepared".into());
-                }
-                Some(super::access::PreparedExport::make(a, &stream)?)
-            }
-            _ => None,
-        };
         // A station account's password is hashed here: only the hash goes to the service.
         if let Command::Account(a) = &parsed.command {
             if let Some(hash) = a.hash_from_stdin()? {
@@ -708,16 +678,7 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
                 args.push(hash);
             }
         }
-        for (path, how) in paths(&mut parsed.command) {
-            let open = export.as_ref().map_or(path.as_path(), |e| e.folder());
-            if how == PathUse::Dir {
-                std::fs::create_dir_all(open).map_err(|e| anyhow::anyhow!("creating {}: {e}", open.display()))?;
-            }
-            let file = std::fs::File::open(open).map_err(|e| anyhow::anyhow!("opening {}: {e}", open.display()))?;
-            cmd_paths.push(path.to_string_lossy().into_owned());
-            fds.push(file.into());
-        }
-        let request = Request::argv(args, cmd_paths);
+        let request = Request::argv(args, Vec::new());
         let mut error = None;
         let mut handed = None;
         let on_reply = |reply: &crate::control::wire::Reply| match reply {
@@ -734,24 +695,11 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
             | crate::control::wire::Reply::File(_) => {}
         };
         let on_file = |offer, fd| handed = Some((offer, fd));
-        let called = crate::control::client::call_receiving(socket, stream, &request, &fds, on_reply, on_file);
-        let code = match called {
-            Ok(code) => code,
-            Err(e) => {
-                if let Some(export) = export {
-                    export.abandon();
-                }
-                return Err(e.into());
-            }
-        };
+        let called = crate::control::client::call_receiving(socket, stream, &request, &[], on_reply, on_file);
+        let code = called?;
         let _ = stdout().flush();
         if let Some(message) = error {
             eprintln!("evidock: {message}");
-        }
-        match export {
-            Some(e) if code == 0 => e.finish()?,
-            Some(e) => e.abandon(),
-            None => {}
         }
         if let Some((offer, fd)) = handed {
             // Approved viewing: the service handed over the archived file; it plays here, in

@@ -189,7 +189,7 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Burn(cmd) => burn::run(cmd, config),
         Command::Archive(cmd) => archive::run(cmd, config),
         Command::Access(cmd) => access::run(cmd, config),
-        Command::Export(args) => access::export(args, config),
+        Command::Export(_) => invoke::run_station(command, config),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),
         Command::Central(cmd) => central::run_central(cmd),

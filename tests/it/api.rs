@@ -138,14 +138,21 @@ fn commands_not_yet_typed_travel_as_words_and_typed_ones_only_typed() {
     let mut st = Station::new();
     st.start();
     st.register("J500004");
-    // The transitional operation (`export`, the last command as words): read as words and
-    // answered, here refused for a folder named but not sent as an open file, then the exit code.
-    let told = ask(
-        &st,
-        0,
-        r#"{"v":3,"op":"argv","args":{"argv":["export","--request","9","--to","/nonexistent/x","--prepared"]}}"#,
+    // The transitional operation (`access play` and `account`, the last commands as words):
+    // read as words and answered, then the exit code. Here a file sent with it is refused (no
+    // command sent as words takes one), and a request that does not exist is not played.
+    let mut c = crate::support::RawClient::connect_as(0, &st.path("run/control.sock"));
+    assert!(c.line().expect("greeted").starts_with("{\"hello\":"));
+    let null = std::fs::File::open("/dev/null").unwrap();
+    c.send(
+        b"{\"v\":3,\"op\":\"argv\",\"args\":{\"argv\":[\"access\",\"play\",\"9\",\"a.mp4\"]},\"paths\":[\"/dev/null\"]}\n",
+        &[std::os::fd::AsRawFd::as_raw_fd(&null)],
     );
-    assert!(told[0].contains("/nonexistent/x was not sent as an open file"), "{told:?}");
+    let told = c.rest();
+    assert!(told[0].contains("`access play` takes no files, but /dev/null was sent as one"), "{told:?}");
+    assert_eq!(told.last().map(String::as_str), Some("{\"exit\":2}"), "{told:?}");
+    let told = ask(&st, 0, r#"{"v":3,"op":"argv","args":{"argv":["access","play","9","a.mp4"]}}"#);
+    assert!(told.iter().any(|l| l.contains("9")), "{told:?}");
     assert_eq!(told.last().map(String::as_str), Some("{\"exit\":2}"), "{told:?}");
     // A typed command sent as words is refused: one way on the wire for each operation.
     let told = ask(&st, 0, r#"{"v":3,"op":"argv","args":{"argv":["device","list"]}}"#);

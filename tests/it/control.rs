@@ -273,28 +273,55 @@ fn a_raw_client_cannot_make_the_service_write_an_export_into_a_folder_not_its_ow
     let socket = st.path("run/control.sock");
     let to = theirs.to_str().unwrap().to_string();
 
-    let ask = |argv: &[&str]| -> Vec<String> {
+    // The typed `export`, with `folder` the descriptor's name, sent by hand.
+    let ask = |args: serde_json::Value, send: Option<&std::path::Path>| -> Vec<String> {
         let mut c = RawClient::connect_as(REQUESTER, &socket);
         let hello = c.line().expect("greeted");
         assert!(hello.starts_with("{\"hello\":"), "{hello}");
         // The requester opens the folder itself, as the evidock program would.
-        let open = to.clone();
-        let dir = crate::support::as_uid(REQUESTER, move || std::fs::File::open(open).unwrap());
-        let line =
-            serde_json::json!({ "v": 3, "op": "argv", "args": { "argv": argv }, "paths": [to] }).to_string() + "\n";
-        c.send(line.as_bytes(), &[std::os::fd::AsRawFd::as_raw_fd(&dir)]);
+        let dir = send.map(|p| {
+            let p = p.to_path_buf();
+            crate::support::as_uid(REQUESTER, move || std::fs::File::open(p).unwrap())
+        });
+        let paths: Vec<&str> = send.map(|_| to.as_str()).into_iter().collect();
+        let line = serde_json::json!({ "v": 3, "op": "export", "args": args, "paths": paths }).to_string() + "\n";
+        let fds: Vec<i32> = dir.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
+        c.send(line.as_bytes(), &fds);
         c.rest()
     };
-    // The hidden option the evidock program adds for the folder it prepared, set by hand.
-    let told = ask(&["export", "--request", "1", "--to", &to, "--prepared"]);
-    assert!(told.iter().any(|l| l.contains("belongs to uid 0, not to the caller (uid 4243)")), "{told:?}");
-    assert_eq!(told.last().map(String::as_str), Some("{\"exit\":2}"), "{told:?}");
-    // Without it, the service would write its own folder into the caller's.
-    let told = ask(&["export", "--request", "1", "--to", &to]);
-    assert!(told.iter().any(|l| l.contains("run `evidock export`")), "{told:?}");
-    // The command line's own option is not the service's either.
-    let told = ask(&["--config", "/tmp/other.toml", "export", "--request", "1", "--to", &to, "--prepared"]);
-    assert!(told.iter().any(|l| l.contains("is an option of the evidock program")), "{told:?}");
+    let error = |told: &[String]| -> (String, String) {
+        assert_eq!(told.len(), 1, "one typed error: {told:?}");
+        let e: serde_json::Value = serde_json::from_str(&told[0]).unwrap();
+        (e["error"]["kind"].as_str().unwrap().to_string(), e["error"]["message"].as_str().unwrap().to_string())
+    };
+    // A folder of root's, opened by the requester: the service would write where they cannot.
+    let told = ask(serde_json::json!({ "request": 1, "folder": to }), Some(&theirs));
+    let (kind, message) = error(&told);
+    assert_eq!(kind, "refused", "{message}");
+    assert!(message.contains("belongs to uid 0, not to the caller (uid 4243)"), "{message}");
+    // A folder named but not sent.
+    let told = ask(serde_json::json!({ "request": 1, "folder": to }), None);
+    let (kind, message) = error(&told);
+    assert_eq!(kind, "invalid", "{message}");
+    assert!(message.contains("was not sent as an open folder"), "{message}");
+    // A file of the requester's own sent as the folder.
+    let file = st.path("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    std::os::unix::fs::chown(&file, Some(REQUESTER), Some(REQUESTER)).unwrap();
+    let told = ask(serde_json::json!({ "request": 1, "folder": to }), Some(&file));
+    let (kind, message) = error(&told);
+    assert_eq!(kind, "invalid", "{message}");
+    assert!(message.contains("is not a folder"), "{message}");
+    // A folder of the requester's own that holds something already.
+    let full = st.path("full");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::write(full.join("old.txt"), b"x").unwrap();
+    std::os::unix::fs::chown(&full, Some(REQUESTER), Some(REQUESTER)).unwrap();
+    let told = ask(serde_json::json!({ "request": 1, "folder": to }), Some(&full));
+    let (kind, message) = error(&told);
+    assert_eq!(kind, "invalid", "{message}");
+    assert!(message.contains("is not empty"), "{message}");
+    assert_eq!(std::fs::read_dir(&full).unwrap().count(), 1, "nothing written beside what was there");
 
     assert_eq!(std::fs::read_dir(&theirs).unwrap().count(), 0, "nothing written into root's folder");
     assert_eq!(crate::access::state_of(&st, 1), "approved", "the approval is not spent");
@@ -306,7 +333,7 @@ fn a_raw_client_cannot_make_the_service_write_an_export_into_a_folder_not_its_ow
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(refusals, 3, "each refusal is in the custody log");
+    assert_eq!(refusals, 1, "the refusal is in the custody log (the wrong requests are not refusals)");
 
     // The evidock program itself still exports for the requester, into a folder of its own.
     let home = st.path("home-4243");

@@ -106,12 +106,33 @@ impl Gate {
             .map_or_else(|| secs.to_string(), |t| t.with_timezone(&self.tz).format("%Y-%m-%d %H:%M:%S").to_string())
     }
 
-    /// The live session of a cookie's token at `now`. An expired one is recorded
-    /// (`signed_out`, `expired`) and gives `None`.
+    /// The live session of a cookie's token at `now`, with its account as the catalogue holds
+    /// it now (its roles and badge). An expired one is recorded (`signed_out`, `expired`) and
+    /// gives `None`; so does one whose account was disabled or removed since sign-in
+    /// (`signed_out`, `account_disabled`): an administrator's `account_disable` takes effect at
+    /// the account's next request, not when its session would have ended. When the catalogue
+    /// cannot be read, `None` (no session is trusted without it).
     pub fn session(&self, token: &str, now: i64) -> Option<Session> {
         let found = self.sessions().find(token, now);
         match found {
-            Lookup::Live(s) => Some(s),
+            Lookup::Live(mut s) => {
+                let held = self.catalog().account_for_sign_in(&s.account.name);
+                match held {
+                    Ok(Some((a, _))) if a.name == s.account.name && !a.disabled => {
+                        s.account = a;
+                        Some(s)
+                    }
+                    Ok(_) => {
+                        self.sessions().end(token);
+                        self.record_end(&s, "account_disabled");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!(account = %s.account.name, error = %e, "cannot read a web session's account");
+                        None
+                    }
+                }
+            }
             Lookup::Expired(s) => {
                 self.record_end(&s, "expired");
                 None

@@ -8,7 +8,7 @@
 //! Chinese and English). Operations write their custody events in the catalogue's
 //! transactions and print nothing; rendering is the front end's. One file per domain:
 //! [`status`], [`device`], [`duty`], [`replicate`], [`log`], [`history`], [`gap`], [`footage`],
-//! [`cases`], [`retention`], [`purge`], [`report`], [`access`], [`forms`], [`marks`], [`verify`], [`discs`], [`export`].
+//! [`cases`], [`retention`], [`purge`], [`report`], [`access`], [`forms`], [`marks`], [`verify`], [`discs`], [`export`], [`accounts`].
 //!
 //! Owns: the request and reply types, the rule table, the refusal log (`call_refused`).
 //! Must never: print, read a terminal or a socket, parse command-line words, or take a
@@ -17,6 +17,7 @@
 //! Front ends reach the catalogue, the archive and the custody log only through here (INV-40).
 
 pub mod access;
+pub mod accounts;
 pub mod cases;
 pub mod device;
 pub mod discs;
@@ -185,6 +186,18 @@ pub enum Request {
     /// Approved footage copied out, with its hashes and custody extract, into the folder sent
     /// (R9).
     Export(export::ExportArgs),
+    /// A station account for the web page's sign-in, with its password's hash.
+    AccountAdd(accounts::AddArgs),
+    /// A station account's new password (its hash); clears failures and lockout.
+    AccountPassword(accounts::PasswordArgs),
+    /// A station account with no sign-in until enabled again.
+    AccountDisable(accounts::NameArgs),
+    /// A station account allowed to sign in again.
+    AccountEnable(accounts::NameArgs),
+    /// A station account's failures and lockout cleared.
+    AccountUnlock(accounts::NameArgs),
+    /// The station accounts (never their hashes).
+    AccountList(NoArgs),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -324,6 +337,18 @@ pub enum Reply {
     LogConsistency(Box<verify::ProofDoc>),
     /// What was exported.
     Export(export::Exported),
+    /// The account created.
+    AccountAdd(accounts::Changed),
+    /// The password set.
+    AccountPassword(accounts::Changed),
+    /// The account disabled.
+    AccountDisable(accounts::Changed),
+    /// The account enabled.
+    AccountEnable(accounts::Changed),
+    /// The account unlocked.
+    AccountUnlock(accounts::Changed),
+    /// The accounts, by name.
+    AccountList(Vec<accounts::AccountView>),
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -395,6 +420,12 @@ pub enum Op {
     LogProve,
     LogConsistency,
     Export,
+    AccountAdd,
+    AccountPassword,
+    AccountDisable,
+    AccountEnable,
+    AccountUnlock,
+    AccountList,
 }
 
 /// Every role a person can hold.
@@ -412,7 +443,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 66] = [
+    pub const ALL: [Op; 72] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -479,6 +510,12 @@ impl Op {
         Op::LogProve,
         Op::LogConsistency,
         Op::Export,
+        Op::AccountAdd,
+        Op::AccountPassword,
+        Op::AccountDisable,
+        Op::AccountEnable,
+        Op::AccountUnlock,
+        Op::AccountList,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -532,6 +569,12 @@ impl Op {
             Op::DiscList | Op::BurnPlan => ANY,
             Op::DiscMove | Op::DiscAbandon => FILERS,
             Op::Export => &[Role::Archivist, Role::Custodian],
+            Op::AccountAdd
+            | Op::AccountPassword
+            | Op::AccountDisable
+            | Op::AccountEnable
+            | Op::AccountUnlock
+            | Op::AccountList => &[Role::Admin],
         }
     }
 
@@ -604,6 +647,12 @@ impl Op {
             Op::LogProve => "log_prove",
             Op::LogConsistency => "log_consistency",
             Op::Export => "export",
+            Op::AccountAdd => "account_add",
+            Op::AccountPassword => "account_password",
+            Op::AccountDisable => "account_disable",
+            Op::AccountEnable => "account_enable",
+            Op::AccountUnlock => "account_unlock",
+            Op::AccountList => "account_list",
         }
     }
 
@@ -697,6 +746,12 @@ impl Request {
             Request::BurnPlan(_) => Op::BurnPlan,
             Request::LogProve(_) => Op::LogProve,
             Request::Export(_) => Op::Export,
+            Request::AccountAdd(_) => Op::AccountAdd,
+            Request::AccountPassword(_) => Op::AccountPassword,
+            Request::AccountDisable(_) => Op::AccountDisable,
+            Request::AccountEnable(_) => Op::AccountEnable,
+            Request::AccountUnlock(_) => Op::AccountUnlock,
+            Request::AccountList(_) => Op::AccountList,
             Request::LogConsistency(_) => Op::LogConsistency,
         }
     }
@@ -782,6 +837,12 @@ impl Reply {
             Reply::BurnPlan(_) => Op::BurnPlan,
             Reply::LogProve(_) => Op::LogProve,
             Reply::Export(_) => Op::Export,
+            Reply::AccountAdd(_) => Op::AccountAdd,
+            Reply::AccountPassword(_) => Op::AccountPassword,
+            Reply::AccountDisable(_) => Op::AccountDisable,
+            Reply::AccountEnable(_) => Op::AccountEnable,
+            Reply::AccountUnlock(_) => Op::AccountUnlock,
+            Reply::AccountList(_) => Op::AccountList,
             Reply::LogConsistency(_) => Op::LogConsistency,
         }
     }
@@ -1074,6 +1135,18 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
             verify::log_consistency(&ctx, &a, files).map(|p| Reply::LogConsistency(Box::new(p)))
         }
         Request::Export(a) => export::export(&ctx, &a, files).map(Reply::Export),
+        Request::AccountAdd(a) => accounts::add(&ctx, &a).map(Reply::AccountAdd),
+        Request::AccountPassword(a) => accounts::password(&ctx, &a).map(Reply::AccountPassword),
+        Request::AccountDisable(a) => {
+            accounts::change(&ctx, &a, &crate::catalog::AccountChange::Disable).map(Reply::AccountDisable)
+        }
+        Request::AccountEnable(a) => {
+            accounts::change(&ctx, &a, &crate::catalog::AccountChange::Enable).map(Reply::AccountEnable)
+        }
+        Request::AccountUnlock(a) => {
+            accounts::change(&ctx, &a, &crate::catalog::AccountChange::Unlock).map(Reply::AccountUnlock)
+        }
+        Request::AccountList(a) => accounts::list(&ctx, &a).map(Reply::AccountList),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

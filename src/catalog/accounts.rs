@@ -43,7 +43,8 @@ pub enum AccountChange<'a> {
 }
 
 impl AccountChange<'_> {
-    fn as_str(&self) -> &'static str {
+    /// The change as its `account_changed` event names it.
+    pub fn as_str(&self) -> &'static str {
         match self {
             AccountChange::Password(_) => "password",
             AccountChange::Disable => "disabled",

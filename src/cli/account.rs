@@ -1,14 +1,15 @@
-//! `evidock account add|password|disable|enable|unlock|list`: station accounts for the web page
+//! `evidock account add|password|disable|enable|unlock|list`: the front end of the station
+//! API's `account_*` operations (`api::accounts`): station accounts for the web page
 //! (docs/WEB.md), by an administrator. The password is read from standard input (without echo
 //! on a terminal) and hashed (argon2id) in the caller's own process: only the hash reaches the
-//! service, never the password (INV-42).
+//! station, never the password (INV-42).
 
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use crate::accounts::{self, Account};
-use crate::catalog::AccountChange;
-use crate::config::Config;
+use crate::accounts;
+use crate::api::accounts::{AddArgs, NameArgs, PasswordArgs};
+use crate::api::{NoArgs, Reply, Request};
 
 /// `evidock account ...`
 #[derive(Debug, clap::Subcommand)]
@@ -27,17 +28,11 @@ pub enum AccountCommand {
         /// A role (repeatable): officer, custodian, archivist, approver, supervisor, admin.
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
-        /// The argon2id hash of the password (the command line makes it from standard input).
-        #[arg(long, hide = true)]
-        password_hash: Option<String>,
     },
     /// Set a new password (read from standard input); clears failures and any lockout.
     Password {
         /// Account name.
         name: String,
-        /// The argon2id hash of the password (the command line makes it from standard input).
-        #[arg(long, hide = true)]
-        password_hash: Option<String>,
     },
     /// No sign-in until enabled again.
     Disable {
@@ -62,20 +57,24 @@ pub enum AccountCommand {
     },
 }
 
-impl AccountCommand {
-    /// For `add` and `password` without a hash: reads the password from standard input and
-    /// returns its hash, to be sent instead of it. `None` for the other commands.
-    ///
-    /// # Errors
-    /// When standard input cannot be read or the password is too short.
-    pub fn hash_from_stdin(&self) -> anyhow::Result<Option<String>> {
-        match self {
-            AccountCommand::Add { password_hash: None, .. } | AccountCommand::Password { password_hash: None, .. } => {
-                let password = read_password()?;
-                Ok(Some(accounts::hash_password(&password)?))
-            }
-            _ => Ok(None),
+/// The typed request of an `account` command, with `hash` the password's hash for `add` and
+/// `password` (empty until it is read: [`run`] reads and hashes it first).
+pub fn request(cmd: &AccountCommand, hash: String) -> Request {
+    match cmd {
+        AccountCommand::Add { name, display_name, badge, roles } => Request::AccountAdd(AddArgs {
+            name: name.clone(),
+            display_name: display_name.clone(),
+            badge: badge.clone(),
+            roles: roles.clone(),
+            password_hash: hash,
+        }),
+        AccountCommand::Password { name } => {
+            Request::AccountPassword(PasswordArgs { name: name.clone(), password_hash: hash })
         }
+        AccountCommand::Disable { name } => Request::AccountDisable(NameArgs { name: name.clone() }),
+        AccountCommand::Enable { name } => Request::AccountEnable(NameArgs { name: name.clone() }),
+        AccountCommand::Unlock { name } => Request::AccountUnlock(NameArgs { name: name.clone() }),
+        AccountCommand::List { .. } => Request::AccountList(NoArgs {}),
     }
 }
 
@@ -116,92 +115,49 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password)
 }
 
-fn hash_of(given: Option<&String>) -> anyhow::Result<String> {
-    match given {
-        Some(h) => {
-            accounts::check_hash(h)?;
-            Ok(h.clone())
-        }
-        None => Ok(accounts::hash_password(&read_password()?)?),
-    }
-}
-
-/// Runs `evidock account ...`.
+/// Runs `evidock account ...` through `link`: for `add` and `password`, the password is read
+/// from standard input and hashed here first.
 ///
 /// # Errors
-/// On an invalid value, or when the catalogue cannot be written.
-pub fn run(cmd: &AccountCommand, config: &Config) -> anyhow::Result<ExitCode> {
-    let mut catalog = super::open_catalog_as_user(config)?;
-    match cmd {
-        AccountCommand::Add { name, display_name, badge, roles, password_hash } => {
-            accounts::check_name(name)?;
-            let display_name = display_name.trim();
-            if display_name.is_empty()
-                || display_name.chars().any(char::is_control)
-                || display_name.chars().count() > 64
-            {
-                anyhow::bail!("--display-name {display_name:?}: 1 to 64 characters, no control characters / 姓名无效");
-            }
-            let roles = accounts::parse_roles(roles, badge.as_deref())?;
-            let hash = hash_of(password_hash.as_ref())?;
-            let account = Account {
-                name: name.clone(),
-                display_name: display_name.to_string(),
-                badge: badge.clone(),
-                roles,
-                disabled: false,
-                failures: 0,
-                locked_until: None,
-            };
-            catalog.add_account(&account, &hash)?;
-            crate::outln!("account {name} created / 账户已创建");
+/// When it is refused, a value is invalid, or the password cannot be read.
+pub fn run(cmd: &AccountCommand, link: &super::invoke::Link<'_>) -> anyhow::Result<ExitCode> {
+    let hash = match cmd {
+        AccountCommand::Add { .. } | AccountCommand::Password { .. } => accounts::hash_password(&read_password()?)?,
+        _ => String::new(),
+    };
+    match link.call(request(cmd, hash))? {
+        Reply::AccountAdd(c) => crate::outln!("account {} created / 账户已创建", c.name),
+        Reply::AccountPassword(c) => {
+            crate::outln!("password of {} set; its failures and lockout cleared / 密码已设置", c.name)
         }
-        AccountCommand::Password { name, password_hash } => {
-            let hash = hash_of(password_hash.as_ref())?;
-            catalog.change_account(name, &AccountChange::Password(&hash))?;
-            crate::outln!("password of {name} set; its failures and lockout cleared / 密码已设置");
-        }
-        AccountCommand::Disable { name } => {
-            catalog.change_account(name, &AccountChange::Disable)?;
-            crate::outln!("account {name} disabled / 账户已停用");
-        }
-        AccountCommand::Enable { name } => {
-            catalog.change_account(name, &AccountChange::Enable)?;
-            crate::outln!("account {name} enabled / 账户已启用");
-        }
-        AccountCommand::Unlock { name } => {
-            catalog.change_account(name, &AccountChange::Unlock)?;
-            crate::outln!("account {name} unlocked / 账户已解锁");
-        }
-        AccountCommand::List { json } => {
-            for a in catalog.accounts()? {
-                let roles: Vec<&str> = a.roles.iter().map(|r| r.as_str()).collect();
-                if *json {
+        Reply::AccountDisable(c) => crate::outln!("account {} disabled / 账户已停用", c.name),
+        Reply::AccountEnable(c) => crate::outln!("account {} enabled / 账户已启用", c.name),
+        Reply::AccountUnlock(c) => crate::outln!("account {} unlocked / 账户已解锁", c.name),
+        Reply::AccountList(list) => {
+            let json = matches!(cmd, AccountCommand::List { json: true });
+            for a in list {
+                if json {
                     crate::outln!(
                         "{}",
                         serde_json::json!({
-                            "name": a.name, "display_name": a.display_name, "badge": a.badge, "roles": roles,
+                            "name": a.name, "display_name": a.display_name, "badge": a.badge, "roles": a.roles,
                             "disabled": a.disabled, "failures": a.failures, "locked_until": a.locked_until,
                         })
                     );
                 } else {
                     crate::outln!(
-                        "{}\t{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{} / {}",
                         a.name,
                         a.display_name,
                         a.badge.as_deref().unwrap_or("-"),
-                        roles.join(","),
-                        if a.disabled {
-                            "disabled / 已停用"
-                        } else if a.locked_until.is_some_and(|u| u > chrono::Utc::now().timestamp()) {
-                            "locked / 已锁定"
-                        } else {
-                            "active / 可用"
-                        }
+                        a.roles.join(","),
+                        a.state,
+                        a.state_zh
                     );
                 }
             }
         }
+        other => return Err(super::invoke::unexpected(&other)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -79,7 +79,7 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Burn(B::Run { .. } | B::Write { .. } | B::Verify { .. } | B::Recheck { .. }) => Rule::Job(FILERS),
         // A long read of the whole archive, run by its timer as the station's own user.
         Command::Archive(_) => Rule::Job(&[Role::Archivist, Role::Admin]),
-        Command::Account(_) => Rule::Station(&[Role::Admin]),
+        Command::Account(a) => Rule::Station(super::account::request(a, String::new()).op().roles()),
         Command::Case(history::CaseCommand::History(_)) => Rule::Station(crate::api::Op::CaseHistory.roles()),
         Command::Case(history::CaseCommand::Case(c)) => match c {
             C::CheckFolder { .. } => Rule::Local,
@@ -129,6 +129,8 @@ pub fn typed(cmd: &Command) -> Option<crate::api::Request> {
             request: a.id,
             folder: a.to.to_string_lossy().into_owned(),
         })),
+        // The password's hash is made when the command runs (read from standard input).
+        Command::Account(a) => Some(super::account::request(a, String::new())),
         _ => None,
     }
 }
@@ -626,6 +628,7 @@ fn run_typed(cmd: &Command, link: &Link<'_>) -> anyhow::Result<ExitCode> {
         Command::Log(history::LogCommand::Log(l)) => super::log::run_typed(l, link),
         Command::Burn(b) => super::burn::run_typed(b, link),
         Command::Export(a) => super::access::run_export(a, link),
+        Command::Account(a) => super::account::run(a, link),
         other => anyhow::bail!("`{}` has no typed operation", command_name(other)),
     }
 }
@@ -670,13 +673,6 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
         )?;
         if let Command::Access(super::access::AccessCommand::Play { player, .. }) = &parsed.command {
             super::play::check_sink(player.as_deref())?;
-        }
-        // A station account's password is hashed here: only the hash goes to the service.
-        if let Command::Account(a) = &parsed.command {
-            if let Some(hash) = a.hash_from_stdin()? {
-                args.push("--password-hash".into());
-                args.push(hash);
-            }
         }
         let request = Request::argv(args, Vec::new());
         let mut error = None;

@@ -179,7 +179,7 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
             &crate::custody::checkpoint::key_name(&config.station_name),
             Some(&config.paths.archive_root),
         ),
-        Command::Account(cmd) => account::run(cmd, config),
+        Command::Account(_) => invoke::run_station(command, config),
         Command::Case(history::CaseCommand::History(_)) => invoke::run_station(command, config),
         Command::Case(history::CaseCommand::Case(cmd)) => case::run(cmd, config),
         Command::Gap(_) => invoke::run_station(command, config),

@@ -138,7 +138,7 @@ fn commands_not_yet_typed_travel_as_words_and_typed_ones_only_typed() {
     let mut st = Station::new();
     st.start();
     st.register("J500004");
-    // The transitional operation (`access play` and `account`, the last commands as words):
+    // The transitional operation (`access play`, the last command as words):
     // read as words and answered, then the exit code. Here a file sent with it is refused (no
     // command sent as words takes one), and a request that does not exist is not played.
     let mut c = crate::support::RawClient::connect_as(0, &st.path("run/control.sock"));

@@ -249,6 +249,73 @@ fn sign_in_lockout_sign_out_and_csrf_over_http() {
 }
 
 #[test]
+fn a_disabled_account_is_signed_out_at_its_next_request_and_accounts_are_typed_operations() {
+    let (mut st, base) = web_station("");
+    st.start();
+    add_officer(&st);
+    let session = session_of(&base, "zhang");
+    assert_eq!(get(&base, "/mine", &session).status(), 200);
+    // The administrator disables the account while its session is live: its next request
+    // finds no session, and the end is recorded with why.
+    let o = account(&st, &["disable", "zhang"], "");
+    assert!(o.status.success() && text(&o).contains("account zhang disabled / 账户已停用"), "{}", text(&o));
+    let r = get(&base, "/mine", &session);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/login")), "a disabled account's session ends");
+    let ended = events(&st, "signed_out");
+    assert_eq!(ended.last().unwrap().3["reason"], "account_disabled", "{ended:?}");
+    assert_eq!(ended.last().unwrap().0, "account:zhang");
+    let r = sign_in(&base, "012345", PASSWORD);
+    assert_eq!(r.status(), 403, "no sign-in while disabled");
+    assert!(r.into_string().unwrap().contains("账户已停用"));
+    // Enabled again: it signs in, and the same session token stays dead.
+    ok_account(&st, &["enable", "zhang"], "account zhang enabled");
+    let again = session_of(&base, "012345");
+    assert_eq!(get(&base, "/mine", &again).status(), 200);
+    assert_eq!(get(&base, "/mine", &session).status(), 303);
+
+    // On the control socket the accounts are typed operations of the administrator's.
+    let ask = |uid: u32, line: &str| -> Value {
+        let mut c = crate::support::RawClient::connect_as(uid, &st.path("run/control.sock"));
+        assert!(c.line().expect("greeted").starts_with("{\"hello\":"));
+        c.send(format!("{line}\n").as_bytes(), &[]);
+        let told = c.rest();
+        assert_eq!(told.len(), 1, "one typed reply: {told:?}");
+        serde_json::from_str(&told[0]).unwrap()
+    };
+    let listed = ask(0, r#"{"v":3,"op":"account_list"}"#);
+    let rows = listed["ok"]["data"].as_array().unwrap_or_else(|| panic!("{listed}"));
+    assert_eq!(rows.len(), 1, "{listed}");
+    assert_eq!((rows[0]["name"].as_str(), rows[0]["state"].as_str()), (Some("zhang"), Some("active")));
+    assert_eq!(rows[0]["roles"], json!(["officer"]));
+    assert!(!listed.to_string().contains("argon2"), "never a hash: {listed}");
+    // The approver (uid 65534) may not list or change accounts; each refusal is logged.
+    let refused = ask(65534, r#"{"v":3,"op":"account_disable","args":{"name":"zhang"}}"#);
+    assert_eq!(refused["error"]["kind"], "refused", "{refused}");
+    assert!(events(&st, "call_refused").iter().any(|e| e.3["command"] == "account disable"));
+    // A hash this station does not accept (too few passes and too little memory), sent by hand,
+    // makes nothing; neither does a password sent where its hash belongs.
+    let weak = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGlnZXN0";
+    for hash in [weak, "长城-correct-horse"] {
+        let line = json!({ "v": 3, "op": "account_add", "args": {
+            "name": "li", "display_name": "李四", "roles": ["custodian"], "password_hash": hash } });
+        let told = ask(0, &line.to_string());
+        assert_eq!(told["error"]["kind"], "invalid", "{told}");
+    }
+    let names: i64 = st.db().query_row("SELECT count(*) FROM station_accounts", [], |r| r.get(0)).unwrap();
+    assert_eq!(names, 1, "nothing made");
+    // An unknown account is named in the error.
+    let told = ask(0, r#"{"v":3,"op":"account_unlock","args":{"name":"nobody"}}"#);
+    assert!(told["error"]["message"].as_str().unwrap().contains("no station account \"nobody\""), "{told}");
+    assert!(st.stop().success(), "{}", st.log());
+    st.assert_log_verifies();
+}
+
+fn ok_account(st: &Station, args: &[&str], said: &str) {
+    let o = account(st, args, "");
+    assert!(o.status.success() && text(&o).contains(said), "{}", text(&o));
+}
+
+#[test]
 fn a_session_expires_and_its_end_is_recorded() {
     let (mut st, base) = web_station("session_s = 2");
     st.start();

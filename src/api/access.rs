@@ -119,6 +119,48 @@ pub struct Opened {
     pub blake3: String,
 }
 
+/// `access_play`'s answer: the file opened for viewing, as the log recorded it, and the open
+/// file itself ([`Handover`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Played {
+    /// Its archive path.
+    pub name: String,
+    /// Its size, bytes.
+    pub size: u64,
+    /// Its BLAKE3, hex.
+    pub blake3: String,
+    /// The open, read-only archived file: never a field on the wire, but the descriptor sent
+    /// with the reply's line (`SCM_RIGHTS`); in process, the file.
+    #[serde(skip)]
+    pub file: Handover,
+}
+
+/// An open archived file handed over with a reply (approved viewing).
+#[derive(Debug, Clone, Default)]
+pub struct Handover(Option<std::sync::Arc<std::fs::File>>);
+
+impl Handover {
+    /// Hands over `file`.
+    pub fn of(file: std::fs::File) -> Handover {
+        Handover(Some(std::sync::Arc::new(file)))
+    }
+
+    /// The file, when one was handed over.
+    pub fn file(&self) -> Option<&std::fs::File> {
+        self.0.as_deref()
+    }
+}
+
+impl PartialEq for Handover {
+    /// Two answers are alike when both hand a file over or neither does (a descriptor has no
+    /// value to compare).
+    fn eq(&self, other: &Handover) -> bool {
+        self.0.is_some() == other.0.is_some()
+    }
+}
+
+impl Eq for Handover {}
+
 /// The refusal of an access step.
 pub fn refused(e: &AccessError) -> ApiError {
     ApiError::refused(e.to_string())
@@ -614,8 +656,8 @@ pub enum Handed {
 /// file (INV-36). A refusal is recorded as `call_refused`; a file that contradicts the log
 /// raises its alarm.
 ///
-/// The one operation that answers with an open file: the daemon's own front ends call it in
-/// process; the command line's `access play` reaches it over the control socket as words.
+/// The web page's way to the file (`access_play` is the command line's, the file handed over
+/// with its answer).
 ///
 /// # Errors
 /// [`super::ErrorKind::Refused`] when it may not be viewed, [`super::ErrorKind::Failed`] when
@@ -644,8 +686,25 @@ pub fn open_view(
     result
 }
 
-/// [`open_view`] for a caller already authorized as `ctx.actor` (the command line's `access
-/// play`, whose refusals its own runner records).
+/// `access_play`: one file of an approved view request opened for its requester and handed
+/// over with the answer, the view logged first ([`view`]). Over the control socket the
+/// descriptor goes to the viewer's own process, which plays it and checks its bytes against
+/// the log as it reads; in the caller's own process, the file opened there; the daemon's own
+/// front ends check the bytes first, whole ([`Handed::Web`]).
+///
+/// # Errors
+/// As [`open_view`].
+pub fn play(ctx: &Ctx<'_>, a: &View) -> Result<Played, ApiError> {
+    let handed = match ctx.caller.via {
+        super::Via::Socket => Handed::Descriptor,
+        super::Via::Direct => Handed::Direct,
+        super::Via::Daemon => Handed::Web,
+    };
+    let (opened, file) = view(ctx, a, handed)?;
+    Ok(Played { name: opened.name, size: opened.size, blake3: opened.blake3, file: Handover::of(file) })
+}
+
+/// [`open_view`] for a caller already authorized as `ctx.actor`.
 ///
 /// # Errors
 /// As [`open_view`].

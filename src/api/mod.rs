@@ -198,6 +198,8 @@ pub enum Request {
     AccountUnlock(accounts::NameArgs),
     /// The station accounts (never their hashes).
     AccountList(NoArgs),
+    /// One file of an approved view request opened and handed to its requester (R9).
+    AccessPlay(access::View),
 }
 
 /// The answer to one [`Request`]: the variant of the same name. On the wire: `{"op": NAME,
@@ -349,6 +351,30 @@ pub enum Reply {
     AccountUnlock(accounts::Changed),
     /// The accounts, by name.
     AccountList(Vec<accounts::AccountView>),
+    /// The file as the log recorded it, handed over with the answer.
+    AccessPlay(access::Played),
+}
+
+impl Reply {
+    /// The open file the answer hands over (`access_play`), if any.
+    pub fn handed_file(&self) -> Option<&std::fs::File> {
+        match self {
+            Reply::AccessPlay(p) => p.file.file(),
+            _ => None,
+        }
+    }
+
+    /// Attaches the file handed over with the answer's line (the client's side of the wire).
+    /// `false` when the answer hands over none.
+    pub fn attach_file(&mut self, file: std::fs::File) -> bool {
+        match self {
+            Reply::AccessPlay(p) => {
+                p.file = access::Handover::of(file);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The operations, without their arguments: the rule table's rows.
@@ -426,6 +452,7 @@ pub enum Op {
     AccountEnable,
     AccountUnlock,
     AccountList,
+    AccessPlay,
 }
 
 /// Every role a person can hold.
@@ -443,7 +470,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 72] = [
+    pub const ALL: [Op; 73] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -516,6 +543,7 @@ impl Op {
         Op::AccountEnable,
         Op::AccountUnlock,
         Op::AccountList,
+        Op::AccessPlay,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -575,6 +603,8 @@ impl Op {
             | Op::AccountEnable
             | Op::AccountUnlock
             | Op::AccountList => &[Role::Admin],
+            // The request decides who views (its requester); an officer views their own.
+            Op::AccessPlay => access::VIEWERS,
         }
     }
 
@@ -653,6 +683,7 @@ impl Op {
             Op::AccountEnable => "account_enable",
             Op::AccountUnlock => "account_unlock",
             Op::AccountList => "account_list",
+            Op::AccessPlay => "access_play",
         }
     }
 
@@ -668,6 +699,12 @@ impl Op {
     /// request that carries one.
     pub fn takes_files(self) -> bool {
         matches!(self, Op::GapExplain | Op::LogVerify | Op::LogProve | Op::LogConsistency | Op::Export)
+    }
+
+    /// Whether the operation answers with an open file ([`access::Handover`]): on the wire,
+    /// its descriptor travels with the reply's line.
+    pub fn hands_over_a_file(self) -> bool {
+        matches!(self, Op::AccessPlay)
     }
 
     /// Whether the operation only reads and answers at once (`status`): served in the
@@ -752,6 +789,7 @@ impl Request {
             Request::AccountEnable(_) => Op::AccountEnable,
             Request::AccountUnlock(_) => Op::AccountUnlock,
             Request::AccountList(_) => Op::AccountList,
+            Request::AccessPlay(_) => Op::AccessPlay,
             Request::LogConsistency(_) => Op::LogConsistency,
         }
     }
@@ -843,6 +881,7 @@ impl Reply {
             Reply::AccountEnable(_) => Op::AccountEnable,
             Reply::AccountUnlock(_) => Op::AccountUnlock,
             Reply::AccountList(_) => Op::AccountList,
+            Reply::AccessPlay(_) => Op::AccessPlay,
             Reply::LogConsistency(_) => Op::LogConsistency,
         }
     }
@@ -1147,6 +1186,7 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
             accounts::change(&ctx, &a, &crate::catalog::AccountChange::Unlock).map(Reply::AccountUnlock)
         }
         Request::AccountList(a) => accounts::list(&ctx, &a).map(Reply::AccountList),
+        Request::AccessPlay(a) => access::play(&ctx, &a).map(Reply::AccessPlay),
     };
     if let Err(e) = &result {
         if e.kind == ErrorKind::Refused {

@@ -180,8 +180,9 @@ pub fn request(cmd: &AccessCommand) -> Option<crate::api::Request> {
         AccessCommand::Informant { case, name } => {
             Some(Request::AccessInformant(marks::InformantArgs { case: case.clone(), name: name.clone() }))
         }
-        // The file is handed to the viewer's own process (a descriptor): `cli/play.rs`.
-        AccessCommand::Play { .. } => None,
+        // The file is handed to the viewer's own process (a descriptor) and played there:
+        // `cli/play.rs`.
+        AccessCommand::Play { id, file, .. } => Some(Request::AccessPlay(access::View { id: *id, file: file.clone() })),
     }
 }
 
@@ -193,7 +194,18 @@ pub fn run_typed(cmd: &AccessCommand, link: &super::invoke::Link<'_>, config: &C
     let Some(request) = request(cmd) else {
         bail!("not a typed access command");
     };
+    if let AccessCommand::Play { player, .. } = cmd {
+        // Footage is never played onto a terminal: checked before anything is asked or logged.
+        super::play::check_sink(player.as_deref())?;
+    }
     match link.call(request)? {
+        crate::api::Reply::AccessPlay(played) => {
+            let player = match cmd {
+                AccessCommand::Play { player, .. } => player.as_deref(),
+                _ => None,
+            };
+            return super::play::watch(&played, player);
+        }
         crate::api::Reply::AccessRequest(r) => crate::outln!(
             "access request #{} awaits an approver who is not you / 调阅申请 #{} 已提交，待他人审批",
             r.id,
@@ -260,17 +272,6 @@ pub fn run_typed(cmd: &AccessCommand, link: &super::invoke::Link<'_>, config: &C
         other => return Err(super::invoke::unexpected(&other)),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Runs an `access` command.
-///
-/// # Errors
-/// When it is refused or could not run (exit code 2).
-pub fn run(cmd: &AccessCommand, config: &Config) -> anyhow::Result<ExitCode> {
-    match cmd {
-        AccessCommand::Play { id, file, player } => super::play::run(*id, file, player.as_deref(), config),
-        _ => bail!("a typed operation of the station API: sent as one (docs/CONTROL-API.md)"),
-    }
 }
 
 /// `evidock export`: makes the export's own folder, sends it to the `export` operation as an

@@ -1,10 +1,11 @@
 //! How a station command runs: through the daemon when it listens, else directly; who may run
 //! it; where its output goes (R9, R12).
 //!
-//! Owns: the routing of each command ([`rule`]: local, or which roles may run it), the files a
-//! command names ([`paths`], sent over the socket as descriptors), the caller a command acts
-//! for ([`caller`]), its standard output ([`stdout`], a buffer when the daemon runs it for a
-//! client), the typed refusal ([`Refused`]) and the logging of every refusal.
+//! Owns: the routing of each command ([`rule`]: local, or which roles may run it), the typed
+//! request of each station command ([`typed`]) and the way it reaches the station ([`Link`]:
+//! the daemon's control socket, else [`crate::api::call`] in this process), the caller a
+//! command that runs here acts for ([`caller`]), its output streams ([`stdout`], [`stderr`]),
+//! the typed refusal ([`Refused`]) and the logging of every refusal.
 //! Must never: take a caller's word for who it is: over the socket the kernel says
 //! (`SO_PEERCRED`), directly it is this process's own user.
 
@@ -103,8 +104,8 @@ pub fn rule(cmd: &Command) -> Rule {
     }
 }
 
-/// The typed operation a command is a front end of (`None`: the command still travels as
-/// command-line words, [`crate::control::wire::TRANSITIONAL_OP`]).
+/// The typed operation a command is a front end of (`None`: a command that runs locally, or a
+/// job run in the caller's process, [`rule`]).
 pub fn typed(cmd: &Command) -> Option<crate::api::Request> {
     match cmd {
         Command::Status(_) => Some(super::status::request()),
@@ -148,23 +149,6 @@ pub struct Caller {
 
 thread_local! {
     static CALLER: RefCell<Option<Caller>> = const { RefCell::new(None) };
-    static OUT: RefCell<Option<Box<dyn Write + Send>>> = const { RefCell::new(None) };
-    static ERR: RefCell<Option<Box<dyn Write + Send>>> = const { RefCell::new(None) };
-    static FILES: RefCell<Option<crate::control::server::FileSender>> = const { RefCell::new(None) };
-}
-
-/// Hands the caller of the command running on this thread a read-only descriptor of an
-/// archived file with what the log recorded of it (approved viewing, `access play`). `Ok(false)`
-/// when the command runs in the caller's own process (no service between them): the caller
-/// then reads the file itself.
-///
-/// # Errors
-/// When the caller's connection failed.
-pub fn hand_file(offer: &crate::control::wire::FileOffer, fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<bool> {
-    FILES.with(|f| match f.borrow().as_ref() {
-        Some(sender) => sender.send(offer, fd).map(|()| true),
-        None => Ok(false),
-    })
 }
 
 /// The caller of the command running on this thread. Outside a station command (the daemon's
@@ -177,14 +161,12 @@ pub fn caller() -> Caller {
     })
 }
 
-/// Standard output of the command running on this thread: the terminal, or the `out` replies
-/// the daemon sends back to its client.
+/// Standard output of the command running in this process.
 pub fn stdout() -> Stream {
     Stream { err: false }
 }
 
-/// Standard error of the command running on this thread: the terminal, or the `note` replies
-/// the daemon sends back to its client.
+/// Standard error of the command running in this process.
 pub fn stderr() -> Stream {
     Stream { err: true }
 }
@@ -196,12 +178,11 @@ pub struct Stream {
 
 impl Stream {
     fn with<R>(&self, f: impl FnOnce(&mut dyn Write) -> R) -> R {
-        let sink = if self.err { &ERR } else { &OUT };
-        sink.with(|o| match o.borrow_mut().as_mut() {
-            Some(w) => f(w.as_mut()),
-            None if self.err => f(&mut std::io::stderr().lock()),
-            None => f(&mut std::io::stdout().lock()),
-        })
+        if self.err {
+            f(&mut std::io::stderr().lock())
+        } else {
+            f(&mut std::io::stdout().lock())
+        }
     }
 }
 
@@ -314,25 +295,11 @@ pub fn command_name(cmd: &Command) -> String {
     words.join(" ")
 }
 
-/// Runs a station command for `caller`: sets who acts and where output goes (`out`, else
-/// this process's standard output), runs it, logs a refusal.
-fn run_as(
-    cmd: &Command,
-    config: &Config,
-    caller: Caller,
-    streams: Option<crate::control::server::Streams>,
-) -> anyhow::Result<ExitCode> {
+/// Runs a command in this process for `caller`: sets who acts, runs it, logs a refusal.
+fn run_as(cmd: &Command, config: &Config, caller: Caller) -> anyhow::Result<ExitCode> {
     CALLER.with(|c| *c.borrow_mut() = Some(caller.clone()));
-    if let Some(s) = streams {
-        OUT.with(|o| *o.borrow_mut() = Some(s.out));
-        ERR.with(|o| *o.borrow_mut() = Some(s.err));
-        FILES.with(|o| *o.borrow_mut() = Some(s.files));
-    }
     let result = super::dispatch(cmd, config);
     CALLER.with(|c| *c.borrow_mut() = None);
-    OUT.with(|o| *o.borrow_mut() = None);
-    ERR.with(|o| *o.borrow_mut() = None);
-    FILES.with(|o| *o.borrow_mut() = None);
     if let Err(e) = &result {
         if let Some(reason) = refusal(e) {
             log_refusal(config, &caller.identity, Some(caller.actor.role), cmd, &reason, caller.via_daemon);
@@ -358,105 +325,21 @@ pub fn log_refusal(config: &Config, who: &Identity, role: Option<Role>, cmd: &Co
     crate::api::log_refusal(config, who, role, &command_name(cmd), reason, via);
 }
 
-/// The daemon's handler of one socket request ([`crate::control::server::Handler`]): a typed
-/// operation through [`crate::api::call`], the transitional operation by its words.
-pub fn serve(
-    config: &Config,
-    who: Identity,
-    pid: i32,
-    request: Request,
-    fds: Vec<OwnedFd>,
-    streams: crate::control::server::Streams,
-) -> Answer {
-    use crate::control::wire::Call;
-    let call = match request.call() {
-        Ok(c) => c,
-        Err(e) => return Answer::Typed(Err(e)),
-    };
-    match call {
-        Call::Typed(typed) => {
-            tracing::info!(user = %who.user, uid = who.uid, pid, "control: {}", typed.op().words());
-            let files: crate::api::Files = request.paths.into_iter().zip(fds).collect();
-            let caller = crate::api::Caller::of(config, who, crate::api::Via::Socket);
-            Answer::Typed(crate::api::call(config, &caller, typed, files))
-        }
-        Call::Argv(argv) => Answer::Streamed(serve_argv(config, who, pid, argv, request.paths, fds, streams)),
-    }
-}
-
-/// Runs a command not yet typed, from its words ([`crate::control::wire::TRANSITIONAL_OP`]).
-fn serve_argv(
-    config: &Config,
-    who: Identity,
-    pid: i32,
-    argv: Vec<String>,
-    paths_sent: Vec<String>,
-    fds: Vec<OwnedFd>,
-    streams: crate::control::server::Streams,
-) -> Result<u8, crate::api::ApiError> {
-    use crate::api::ApiError;
-    let argv = std::iter::once("evidock".to_string()).chain(argv);
-    let cli = match <super::Cli as clap::Parser>::try_parse_from(argv) {
-        Ok(c) => c,
-        Err(e) => return Err(ApiError::invalid(e.to_string().trim_end())),
-    };
-    if let Some(op) = typed(&cli.command).map(|r| r.op()) {
-        return Err(ApiError::invalid(format!(
-            "`{}` is a typed operation: send {{\"op\":\"{}\"}} (docs/CONTROL-API.md) / 该操作须以类型化请求发送",
-            op.words(),
-            op.name()
-        )));
-    }
-    // No command sent as words takes a file: those that do are typed.
-    if let Some(path) = paths_sent.first() {
-        return Err(ApiError::invalid(format!(
-            "`{}` takes no files, but {path} was sent as one",
-            command_name(&cli.command)
-        )));
-    }
-    drop(fds);
-    if !matches!(rule(&cli.command), Rule::Station(_)) {
-        return Err(ApiError::invalid(format!(
-            "`{}` runs on its own, not through the service",
-            command_name(&cli.command)
-        )));
-    }
-    tracing::info!(user = %who.user, uid = who.uid, pid, "control: {}", command_name(&cli.command));
-    if let Err(refused) = wire_only(&cli, &who) {
-        log_refusal(config, &who, None, &cli.command, &refused.0, true);
-        return Err(ApiError::refused(refused.0));
-    }
-    let caller = match authorize(&cli.command, &who, config) {
-        Ok(c) => Caller { via_daemon: true, ..c },
-        Err(refused) => {
-            log_refusal(config, &who, None, &cli.command, &refused.0, true);
-            return Err(ApiError::refused(refused.0));
-        }
-    };
-    let result = run_as(&cli.command, config, caller, Some(streams));
-    result.map(exit_number).map_err(|e| match refusal(&e) {
-        Some(reason) => ApiError::refused(reason),
-        None => ApiError::failed(format!("{e:#}")),
-    })
-}
-
-/// Refuses what a request over the socket may not carry, whatever program sent it: the command
-/// line's own options (`--config`: the service runs with its own configuration).
-fn wire_only(cli: &super::Cli, _who: &Identity) -> Result<(), Refused> {
-    if let Some(config) = &cli.config {
-        return Err(Refused(format!(
-            "--config {} is an option of the evidock program, not of the service, which runs with its own configuration / 服务不接受 --config",
-            config.display()
-        )));
-    }
-    Ok(())
+/// The daemon's handler of one socket request ([`crate::control::server::Handler`]): the typed
+/// operation through [`crate::api::call`], as the caller the kernel named.
+pub fn serve(config: &Config, who: Identity, pid: i32, request: Request, fds: Vec<OwnedFd>) -> Answer {
+    let typed = request.call()?;
+    tracing::info!(user = %who.user, uid = who.uid, pid, "control: {}", typed.op().words());
+    let files: crate::api::Files = request.paths.into_iter().zip(fds).collect();
+    let caller = crate::api::Caller::of(config, who, crate::api::Via::Socket);
+    crate::api::call(config, &caller, typed, files)
 }
 
 /// Whether a request is a quick read-only one, served in the control socket's slots kept for
 /// those: a typed `status` ([`crate::api::Op::is_quick`]), so that the custodian's view
 /// answers while other callers hold every command slot.
 pub fn is_quick(request: &Request) -> bool {
-    matches!(request.call(), Ok(crate::control::wire::Call::Typed(r)) if r.op().is_quick())
+    matches!(request.call(), Ok(r) if r.op().is_quick())
 }
 
 /// The station a configuration belongs to, as its service greets clients and as a client
@@ -649,70 +532,11 @@ pub fn run_station(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
 /// # Errors
 /// When it could not run (exit code 2).
 pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow::Result<ExitCode> {
-    if typed(cmd).is_some() {
-        return run_typed(cmd, &Link::new(config, expect));
+    // Every station command is a typed operation: the one way it reaches the station.
+    match typed(cmd) {
+        Some(_) => run_typed(cmd, &Link::new(config, expect)),
+        None => anyhow::bail!("`{}` has no operation of the station API", command_name(cmd)),
     }
-    let socket = &config.paths.control_socket;
-    let service = reach(config, expect, true)?;
-    if let Some(stream) = service {
-        let mut args: Vec<String> = Vec::new();
-        let mut raw = std::env::args_os().skip(1);
-        while let Some(a) = raw.next() {
-            let a = a.into_string().map_err(|a| anyhow::anyhow!("argument {a:?} is not valid UTF-8"))?;
-            if a == "--config" {
-                raw.next();
-                continue;
-            }
-            if a.starts_with("--config=") {
-                continue;
-            }
-            args.push(a);
-        }
-        let parsed = <super::Cli as clap::Parser>::try_parse_from(
-            std::iter::once("evidock".to_string()).chain(args.iter().cloned()),
-        )?;
-        if let Command::Access(super::access::AccessCommand::Play { player, .. }) = &parsed.command {
-            super::play::check_sink(player.as_deref())?;
-        }
-        let request = Request::argv(args, Vec::new());
-        let mut error = None;
-        let mut handed = None;
-        let on_reply = |reply: &crate::control::wire::Reply| match reply {
-            crate::control::wire::Reply::Out(text) => {
-                let _ = stdout().write_all(text.as_bytes());
-            }
-            crate::control::wire::Reply::Note(text) => {
-                let _ = std::io::stderr().write_all(text.as_bytes());
-            }
-            crate::control::wire::Reply::Error(e) => error = Some(e.to_string()),
-            crate::control::wire::Reply::Ok(_)
-            | crate::control::wire::Reply::Exit(_)
-            | crate::control::wire::Reply::Hello(_)
-            | crate::control::wire::Reply::File(_) => {}
-        };
-        let on_file = |offer, fd| handed = Some((offer, fd));
-        let called = crate::control::client::call_receiving(socket, stream, &request, &[], on_reply, on_file);
-        let code = called?;
-        let _ = stdout().flush();
-        if let Some(message) = error {
-            eprintln!("evidock: {message}");
-        }
-        if let Some((offer, fd)) = handed {
-            // Approved viewing: the service handed over the archived file; it plays here, in
-            // the viewer's own process, checked against the log as it is read.
-            return super::play::watch(std::fs::File::from(fd), &offer, super::play::player_of(&parsed.command));
-        }
-        return Ok(ExitCode::from(code));
-    }
-    let who = crate::control::peer::current();
-    let caller = match authorize(cmd, &who, config) {
-        Ok(c) => c,
-        Err(refused) => {
-            log_refusal(config, &who, None, cmd, &refused.0, false);
-            return Err(refused.into());
-        }
-    };
-    run_as(cmd, config, caller, None)
 }
 
 /// Runs a job ([`Rule::Job`]) in this process, for this process's user, under the rules.
@@ -722,17 +546,12 @@ pub fn run_station_at(cmd: &Command, config: &Config, expect: Expect) -> anyhow:
 pub fn run_job(cmd: &Command, config: &Config) -> anyhow::Result<ExitCode> {
     let who = crate::control::peer::current();
     match authorize(cmd, &who, config) {
-        Ok(caller) => run_as(cmd, config, caller, None),
+        Ok(caller) => run_as(cmd, config, caller),
         Err(refused) => {
             log_refusal(config, &who, None, cmd, &refused.0, false);
             Err(refused.into())
         }
     }
-}
-
-/// The number of an exit code (`ExitCode` hides it).
-fn exit_number(code: ExitCode) -> u8 {
-    (0..=u8::MAX).find(|n| ExitCode::from(*n) == code).unwrap_or(2)
 }
 
 #[cfg(test)]
@@ -747,10 +566,10 @@ mod tests {
     #[test]
     fn only_a_typed_status_is_quick() {
         let quick = |line: &str| is_quick(&serde_json::from_str(line).unwrap());
-        assert!(quick(r#"{"v":3,"op":"status"}"#) && quick(r#"{"v":3,"op":"status","args":{}}"#));
-        assert!(!quick(r#"{"v":3,"op":"device_list"}"#));
-        assert!(!quick(r#"{"v":3,"op":"status","args":{"watch":true}}"#), "not a request the service reads");
-        assert!(!quick(r#"{"v":3,"op":"argv","args":{"argv":["status"]}}"#), "words are not the typed operation");
+        assert!(quick(r#"{"v":4,"op":"status"}"#) && quick(r#"{"v":4,"op":"status","args":{}}"#));
+        assert!(!quick(r#"{"v":4,"op":"device_list"}"#));
+        assert!(!quick(r#"{"v":4,"op":"status","args":{"watch":true}}"#), "not a request the service reads");
+        assert!(!quick(r#"{"v":4,"op":"argv","args":{"argv":["status"]}}"#), "words are not the typed operation");
     }
 
     #[test]
@@ -765,6 +584,55 @@ mod tests {
         assert_eq!(typed(&parse(&["status", "--watch"])).map(|r| r.op()), Some(Op::Status));
         assert_eq!(typed(&parse(&["case", "propose", "X"])).map(|r| r.op()), Some(Op::CasePropose));
         assert!(typed(&parse(&["case", "check-folder", "X"])).is_none(), "read offline, without the station");
+    }
+
+    /// Every command the rules send to the station is the front end of a typed operation:
+    /// nothing reaches the service as command-line words.
+    #[test]
+    fn every_station_command_is_a_typed_operation() {
+        let lines: &[&[&str]] = &[
+            &["status"],
+            &["device", "list"],
+            &["device", "register", "J1", "--officer-id", "1"],
+            &["device", "retire", "J1", "--reason", "x"],
+            &["duty", "list"],
+            &["duty", "approve", "1"],
+            &["replicate", "status"],
+            &["log", "query"],
+            &["log", "tail"],
+            &["log", "verify"],
+            &["log", "checkpoint"],
+            &["log", "prove", "3"],
+            &["case", "list"],
+            &["case", "show", "A"],
+            &["case", "history", "A"],
+            &["case", "propose", "A"],
+            &["gap", "list"],
+            &["retention", "due"],
+            &["retention", "purge", "list"],
+            &["retention", "purge", "approve", "3"],
+            &["report", "compliance", "--from", "2026-01-01", "--to", "2026-01-31"],
+            &["access", "list"],
+            &["access", "approve", "1"],
+            &["access", "view", "1"],
+            &["access", "play", "1", "a.mp4"],
+            &["access", "mark", "--case", "A", "--level", "privacy", "--reason", "x"],
+            &["export", "--request", "1", "--to", "/media/u"],
+            &["account", "list"],
+            &["account", "disable", "zhang"],
+            &["account", "add", "li", "--display-name", "李四", "--role", "custodian"],
+            &["burn", "plan", "--media", "bd25"],
+            &["burn", "disc", "list"],
+        ];
+        for line in lines {
+            let Ok(cli) = super::super::Cli::try_parse_from(std::iter::once("evidock").chain(line.iter().copied()))
+            else {
+                panic!("{line:?} does not parse");
+            };
+            assert!(matches!(rule(&cli.command), Rule::Station(_)), "{line:?} is a station command");
+            let op = typed(&cli.command).unwrap_or_else(|| panic!("{line:?} has no typed operation")).op();
+            assert_eq!(rule(&cli.command), Rule::Station(op.roles()), "{line:?} takes its rule from {op:?}");
+        }
     }
 
     #[test]

@@ -109,9 +109,9 @@ pub enum Command {
     SdkHelper,
 }
 
-/// Runs a parsed command line: local commands here; station commands through the daemon
-/// when it runs, else directly ([`invoke::run_station`]); commands that are front ends of the
-/// station API ([`crate::api`]) as typed requests, the others as words (transitional).
+/// Runs a parsed command line: local commands and jobs here; station commands, each the front
+/// end of a typed operation of the station API ([`crate::api`]), through the daemon when it
+/// runs, else directly ([`invoke::run_station`]).
 ///
 /// # Errors
 /// When the command could not run (exit code 2).
@@ -188,7 +188,7 @@ pub fn dispatch(command: &Command, config: &Config) -> anyhow::Result<ExitCode> 
         Command::Burn(_) if invoke::typed(command).is_some() => invoke::run_station(command, config),
         Command::Burn(cmd) => burn::run(cmd, config),
         Command::Archive(cmd) => archive::run(cmd, config),
-        Command::Access(cmd) => access::run(cmd, config),
+        Command::Access(_) => invoke::run_station(command, config),
         Command::Export(_) => invoke::run_station(command, config),
         Command::Sim(cmd) => sim::run(cmd),
         Command::Demo(args) => demo::run(args),

@@ -1,32 +1,22 @@
 //! `evidock access play REQUEST FILE [--player CMD]`: approved viewing that plays the footage
 //! (R9; S2 §24, S3 §28: 调阅 under an approval, every view registered).
 //!
-//! Owns: the hand-over of a viewed file: through the service, a read-only descriptor of the
-//! archived file with its `file` reply; directly, the file opened here. The decision (the
+//! Owns: playing a viewed file in the viewer's own process: the front end of the typed
+//! `access_play`, whose answer hands over the archived file (through the service, a read-only
+//! descriptor with the reply's line; directly, the file opened here). The decision (the
 //! request and the marks held again at that moment, INV-21; the file held against the custody
 //! log, INV-16; the view logged before a byte is handed over, INV-36) is the station API's
-//! (`api::access::view`). The viewer's process reads it, hashing as it goes, and tells whether the bytes were
-//! the logged ones ([`watch`]).
+//! (`api::access::play`). The viewer's process reads it, hashing as it goes, and tells whether
+//! the bytes were the logged ones ([`watch`]).
 //! Must never: run the viewer's player as the service's user (the player runs in the viewer's
 //! own process), write to the archive, or hand over a file outside the approved request.
 
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::invoke::caller;
-use crate::config::Config;
-use crate::control::wire::FileOffer;
-
-/// The `--player` of an `access play` command line, if any.
-pub fn player_of(cmd: &super::Command) -> Option<&str> {
-    match cmd {
-        super::Command::Access(super::access::AccessCommand::Play { player, .. }) => player.as_deref(),
-        _ => None,
-    }
-}
+use crate::api::access::Played;
 
 /// Refuses to play footage onto a terminal: without `--player`, standard output must go to a
 /// player (`| mpv -`) or a file. Checked before anything is asked or logged.
@@ -44,37 +34,6 @@ pub fn check_sink(player: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `access play`: decides, logs the view, and hands the file over (or plays it here when
-/// no service stands between the viewer and the archive).
-///
-/// # Errors
-/// When it is refused (not the requester, no live view approval, a file outside the request,
-/// a mark or approver right that no longer holds, a file that contradicts the log) or could
-/// not run.
-pub fn run(id: i64, file: &str, player: Option<&str>, config: &Config) -> anyhow::Result<ExitCode> {
-    use crate::api::access::{self, Handed};
-    let me = caller();
-    if !me.via_daemon {
-        check_sink(player)?;
-    }
-    let api_caller = crate::api::Caller {
-        officer: me.actor.officer.clone(),
-        ..crate::api::Caller::of(
-            config,
-            me.identity.clone(),
-            if me.via_daemon { crate::api::Via::Socket } else { crate::api::Via::Direct },
-        )
-    };
-    let ctx = crate::api::Ctx { config, caller: &api_caller, actor: me.actor.clone() };
-    let handed = if me.via_daemon { Handed::Descriptor } else { Handed::Direct };
-    let (opened, fd) = access::view(&ctx, &access::View { id, file: file.to_string() }, handed)?;
-    let offer = FileOffer { name: opened.name, size: opened.size, blake3: opened.blake3 };
-    if super::invoke::hand_file(&offer, fd.as_fd()).context("handing the file to the viewer")? {
-        return Ok(ExitCode::SUCCESS);
-    }
-    watch(fd, &offer, player)
-}
-
 /// Plays `file` in the viewer's process: its bytes go to standard output, or into the standard
 /// input of `player` (run by `sh -c`), hashed as they go; at the end they are held against the
 /// size and BLAKE3 the log recorded. A viewer that stops early (the player quits, the pipe
@@ -83,7 +42,8 @@ pub fn run(id: i64, file: &str, player: Option<&str>, config: &Config) -> anyhow
 /// # Errors
 /// When the player cannot be started, or reading the file fails. Bytes that differ from the
 /// log are not an error but exit code 1, in both languages.
-pub fn watch(mut file: std::fs::File, offer: &FileOffer, player: Option<&str>) -> anyhow::Result<ExitCode> {
+pub fn watch(offer: &Played, player: Option<&str>) -> anyhow::Result<ExitCode> {
+    let mut file = offer.file.file().context("the station answered without the file")?;
     let mut child = match player {
         Some(cmd) => Some(
             std::process::Command::new("sh")

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 
-use super::wire::{FileOffer, Reply, Request, Station, MAX_FDS, VERSION};
+use super::wire::{Reply, Request, Station, MAX_FDS, VERSION};
 
 /// Why a call through the socket failed.
 #[derive(Debug, thiserror::Error)]
@@ -114,69 +114,25 @@ pub fn call_typed(
     let (names, fds): (Vec<String>, Vec<OwnedFd>) = files.into_iter().unzip();
     line.paths = names;
     send(path, &stream, &line, &fds)?;
-    let mut reader = BufReader::new(&stream);
+    // Read with `recvmsg`: an answer that hands over a file carries its descriptor.
+    let received = std::cell::RefCell::new(std::collections::VecDeque::new());
+    let mut reader = BufReader::new(Receiving { stream: &stream, fds: &received });
     let mut buf = String::new();
     if reader.read_line(&mut buf).map_err(|source| ClientError::Io { path: path.to_path_buf(), source })? == 0 {
         return Err(ClientError::Cut { path: path.to_path_buf() });
     }
+    let protocol = || ClientError::Protocol { path: path.to_path_buf(), line: buf.trim_end().to_string() };
     match serde_json::from_str::<Reply>(buf.trim_end()) {
-        Ok(Reply::Ok(reply)) if reply.op() == request.op() => Ok(Ok(reply)),
+        Ok(Reply::Ok(mut reply)) if reply.op() == request.op() => {
+            if reply.op().hands_over_a_file() {
+                // The answer names a file: without its descriptor it is no answer.
+                let fd = received.borrow_mut().pop_front().ok_or_else(protocol)?;
+                reply.attach_file(std::fs::File::from(fd));
+            }
+            Ok(Ok(reply))
+        }
         Ok(Reply::Error(e)) => Ok(Err(e)),
-        _ => Err(ClientError::Protocol { path: path.to_path_buf(), line: buf.trim_end().to_string() }),
-    }
-}
-
-/// Sends the transitional `request` ([`super::wire::TRANSITIONAL_OP`]) with one descriptor per
-/// path (after [`greet`]), then passes each reply to `on_reply` until the exit code, which it
-/// returns.
-///
-/// # Errors
-/// On an I/O or protocol failure.
-pub fn call(
-    path: &Path,
-    stream: UnixStream,
-    request: &Request,
-    fds: &[OwnedFd],
-    on_reply: impl FnMut(&Reply),
-) -> Result<u8, ClientError> {
-    call_receiving(path, stream, request, fds, on_reply, |_, _| {})
-}
-
-/// [`call`], also receiving the descriptors the service hands back: each [`Reply::File`] goes
-/// to `on_file` with its descriptor (a read-only archived file) instead of to `on_reply`.
-///
-/// # Errors
-/// On an I/O or protocol failure (a `file` reply that came without its descriptor).
-pub fn call_receiving(
-    path: &Path,
-    stream: UnixStream,
-    request: &Request,
-    fds: &[OwnedFd],
-    mut on_reply: impl FnMut(&Reply),
-    mut on_file: impl FnMut(FileOffer, OwnedFd),
-) -> Result<u8, ClientError> {
-    let io = |source| ClientError::Io { path: path.to_path_buf(), source };
-    send(path, &stream, request, fds)?;
-    let received = std::cell::RefCell::new(std::collections::VecDeque::new());
-    let mut reader = BufReader::new(Receiving { stream: &stream, fds: &received });
-    let mut buf = String::new();
-    loop {
-        buf.clear();
-        if reader.read_line(&mut buf).map_err(io)? == 0 {
-            return Err(ClientError::Cut { path: path.to_path_buf() });
-        }
-        let reply: Reply = serde_json::from_str(buf.trim_end())
-            .map_err(|_| ClientError::Protocol { path: path.to_path_buf(), line: buf.trim_end().to_string() })?;
-        match reply {
-            Reply::Exit(code) => return Ok(code),
-            Reply::File(offer) => match received.borrow_mut().pop_front() {
-                Some(fd) => on_file(offer, fd),
-                None => {
-                    return Err(ClientError::Protocol { path: path.to_path_buf(), line: buf.trim_end().to_string() })
-                }
-            },
-            reply => on_reply(&reply),
-        }
+        _ => Err(protocol()),
     }
 }
 

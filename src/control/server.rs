@@ -12,102 +12,35 @@ use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use tokio_util::sync::CancellationToken;
 
 use super::roles::Identity;
-use super::wire::{FileOffer, Reply, Request, Station, MAX_FDS, MAX_REQUEST, VERSION};
+use super::wire::{Reply, Request, Station, MAX_FDS, MAX_REQUEST, VERSION};
 use crate::api::ApiError;
 
 /// What the daemon does with one request: given the caller (from the kernel), its pid, the
-/// request, the descriptors it carried and the output streams of a transitional command (sent
-/// to the caller as they are written), the answer.
-pub type Handler = dyn Fn(Identity, i32, Request, Vec<OwnedFd>, Streams) -> Answer + Send + Sync;
+/// request and the descriptors it carried, the typed answer.
+pub type Handler = dyn Fn(Identity, i32, Request, Vec<OwnedFd>) -> Answer + Send + Sync;
 
-/// The answer to one request.
-#[derive(Debug)]
-#[allow(clippy::large_enum_variant)] // one per connection, moved once
-pub enum Answer {
-    /// A typed operation's reply or error: one line.
-    Typed(Result<crate::api::Reply, ApiError>),
-    /// A transitional command's exit code (its output already streamed), or the error that
-    /// stopped it: then an `error` line and exit code 2.
-    Streamed(Result<u8, ApiError>),
-}
+/// The answer to one request: a typed operation's reply or error, one line.
+pub type Answer = Result<crate::api::Reply, ApiError>;
 
-/// The standard output and standard error of a command run for a client.
-pub struct Streams {
-    /// Standard output: each write goes out as one `out` reply.
-    pub out: Box<dyn Write + Send>,
-    /// Standard error: each write goes out as one `note` reply.
-    pub err: Box<dyn Write + Send>,
-    /// Descriptors handed to the caller, each with its `file` reply (approved viewing).
-    pub files: FileSender,
-}
-
-/// Hands the caller a descriptor with a [`Reply::File`] line on the command's connection
-/// (`SCM_RIGHTS` on the line's first byte), in order with the command's other replies.
-pub struct FileSender {
-    stream: std::os::unix::net::UnixStream,
-    broken: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl FileSender {
-    /// Sends `offer` with `fd`, which the caller receives as its own descriptor.
-    ///
-    /// # Errors
-    /// When the caller stopped reading or the connection failed.
-    pub fn send(&self, offer: &FileOffer, fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
-        use std::sync::atomic::Ordering;
-        if self.broken.load(Ordering::Acquire) {
-            return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
-        }
-        let line = Reply::File(offer.clone()).line();
-        let raw = [fd.as_raw_fd()];
-        let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&raw)];
-        let sent = nix::sys::socket::sendmsg::<()>(
-            self.stream.as_raw_fd(),
-            &[std::io::IoSlice::new(line.as_bytes())],
-            &cmsg,
-            MsgFlags::empty(),
-            None,
-        )
-        .map_err(std::io::Error::from);
-        let sent = match sent {
-            Ok(n) => n,
-            Err(e) => {
-                self.broken.store(true, Ordering::Release);
-                return Err(e);
-            }
-        };
-        (&self.stream).write_all(&line.as_bytes()[sent..])
-    }
-}
-
-/// One of [`Streams`]: the connection, whether it carries standard error, and whether a
-/// write to the client has failed (then every later one fails at once: a client that stopped
-/// reading costs one write timeout, not one per line).
-struct ReplyOut {
-    stream: std::os::unix::net::UnixStream,
-    err: bool,
-    broken: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Write for ReplyOut {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use std::sync::atomic::Ordering;
-        if self.broken.load(Ordering::Acquire) {
-            return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
-        }
-        let text = String::from_utf8_lossy(buf).into_owned();
-        let reply = if self.err { Reply::Note(text) } else { Reply::Out(text) };
-        if let Err(e) = self.stream.write_all(reply.line().as_bytes()) {
-            self.broken.store(true, Ordering::Release);
-            let _ = self.stream.shutdown(std::net::Shutdown::Both);
-            return Err(e);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.stream.flush()
-    }
+/// Writes `line` with `fd` on its first byte (`SCM_RIGHTS`): the caller receives the
+/// descriptor as its own, with the line.
+fn send_with_fd(
+    stream: &std::os::unix::net::UnixStream,
+    line: &str,
+    fd: std::os::fd::BorrowedFd<'_>,
+) -> std::io::Result<()> {
+    let raw = [fd.as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&raw)];
+    let sent = nix::sys::socket::sendmsg::<()>(
+        stream.as_raw_fd(),
+        &[std::io::IoSlice::new(line.as_bytes())],
+        &cmsg,
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(std::io::Error::from)?;
+    let mut s = stream;
+    s.write_all(&line.as_bytes()[sent..])
 }
 
 /// The connections being served, so that a stop can cut them (a `status --watch` ends).
@@ -412,22 +345,19 @@ fn handle(
     handler: &Handler,
 ) -> std::io::Result<()> {
     let (who, pid) = super::peer::of_socket(&stream).map_err(std::io::Error::from)?;
-    let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let streams = Streams {
-        out: Box::new(ReplyOut { stream: stream.try_clone()?, err: false, broken: broken.clone() }),
-        err: Box::new(ReplyOut { stream: stream.try_clone()?, err: true, broken: broken.clone() }),
-        files: FileSender { stream: stream.try_clone()?, broken: broken.clone() },
-    };
-    let answer = handler(who, pid, request, fds, streams);
+    let answer = handler(who, pid, request, fds);
     let mut s = &stream;
     match answer {
-        Answer::Typed(Ok(reply)) => s.write_all(Reply::Ok(reply).line().as_bytes()),
-        Answer::Typed(Err(e)) => s.write_all(Reply::Error(e).line().as_bytes()),
-        Answer::Streamed(Ok(code)) => s.write_all(Reply::Exit(code).line().as_bytes()),
-        Answer::Streamed(Err(e)) => {
-            s.write_all(Reply::Error(e).line().as_bytes())?;
-            s.write_all(Reply::Exit(2).line().as_bytes())
+        Ok(reply) => {
+            // An answer that hands over a file (approved viewing) carries its descriptor.
+            let handed = reply.handed_file().map(std::fs::File::try_clone).transpose()?;
+            let line = Reply::Ok(reply).line();
+            match handed {
+                Some(file) => send_with_fd(&stream, &line, std::os::fd::AsFd::as_fd(&file)),
+                None => s.write_all(line.as_bytes()),
+            }
         }
+        Err(e) => s.write_all(Reply::Error(e).line().as_bytes()),
     }
 }
 
@@ -517,37 +447,30 @@ mod tests {
         assert_eq!(open.lock().unwrap().by_uid.get(&1001), None, "no entry left for a user with none open");
     }
 
-    /// A `file` reply carries its descriptor to the client, in order with the other replies:
-    /// the client reads the very file the service opened, read-only.
+    /// An answer that hands over a file carries its descriptor to the client: the client
+    /// reads the very file the service opened, read-only.
     #[test]
-    fn a_file_reply_hands_the_client_a_read_only_descriptor() {
+    fn an_answer_that_hands_over_a_file_gives_the_client_a_read_only_descriptor() {
         use std::io::{Read, Seek};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.mp4");
         std::fs::write(&path, b"footage bytes").unwrap();
         let (service, client) = std::os::unix::net::UnixStream::pair().unwrap();
-        let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let sender = FileSender { stream: service.try_clone().unwrap(), broken };
-        let offer = FileOffer { name: "2026/01/02/a.mp4".into(), size: 13, blake3: "00".into() };
-        let file = std::fs::File::open(&path).unwrap();
-        (&service).write_all(Reply::Out("before\n".into()).line().as_bytes()).unwrap();
-        sender.send(&offer, std::os::fd::AsFd::as_fd(&file)).unwrap();
-        (&service).write_all(Reply::Exit(0).line().as_bytes()).unwrap();
+        let played = crate::api::Reply::AccessPlay(crate::api::access::Played {
+            name: "2026/01/02/a.mp4".into(),
+            size: 13,
+            blake3: "00".into(),
+            file: crate::api::access::Handover::of(std::fs::File::open(&path).unwrap()),
+        });
+        let file = played.handed_file().unwrap().try_clone().unwrap();
+        send_with_fd(&service, &Reply::Ok(played).line(), std::os::fd::AsFd::as_fd(&file)).unwrap();
         drop(file);
-        let request = Request::argv(vec!["access".into()], Vec::new());
-        let (mut outs, mut got) = (Vec::new(), None);
-        let code = super::super::client::call_receiving(
-            Path::new("test.sock"),
-            client,
-            &request,
-            &[],
-            |r| outs.push(r.clone()),
-            |o, fd| got = Some((o, std::fs::File::from(fd))),
-        )
-        .unwrap();
-        assert_eq!((code, outs), (0, vec![Reply::Out("before\n".into())]));
-        let (o, mut f) = got.expect("the descriptor arrived");
-        assert_eq!(o, offer);
+        let request = crate::api::Request::AccessPlay(crate::api::access::View { id: 1, file: "a.mp4".into() });
+        let reply =
+            super::super::client::call_typed(Path::new("test.sock"), client, &request, Vec::new()).unwrap().unwrap();
+        let crate::api::Reply::AccessPlay(p) = reply else { panic!("{reply:?}") };
+        assert_eq!((p.name.as_str(), p.size), ("2026/01/02/a.mp4", 13));
+        let mut f = p.file.file().expect("the descriptor arrived");
         f.rewind().unwrap();
         let mut bytes = Vec::new();
         f.read_to_end(&mut bytes).unwrap();
@@ -555,15 +478,28 @@ mod tests {
         assert!(f.write_all(b"x").is_err(), "read-only");
     }
 
+    /// The same answer without its descriptor is no answer: a protocol error, not a reply
+    /// naming a file the client cannot read.
+    #[test]
+    fn an_answer_naming_a_file_without_its_descriptor_is_a_protocol_error() {
+        let (service, client) = std::os::unix::net::UnixStream::pair().unwrap();
+        let line = "{\"ok\":{\"op\":\"access_play\",\"data\":{\"name\":\"a.mp4\",\"size\":1,\"blake3\":\"00\"}}}\n";
+        (&service).write_all(line.as_bytes()).unwrap();
+        let request = crate::api::Request::AccessPlay(crate::api::access::View { id: 1, file: "a.mp4".into() });
+        let got = super::super::client::call_typed(Path::new("test.sock"), client, &request, Vec::new());
+        assert!(matches!(got, Err(super::super::client::ClientError::Protocol { .. })), "{got:?}");
+    }
+
     #[test]
     fn a_request_is_one_line_of_the_current_version_with_its_descriptors() {
         let ok = format!("{{\"v\":{VERSION},\"op\":\"status\",\"paths\":[]}}\n");
         assert_eq!(parse_request(ok.as_bytes(), Vec::new()).unwrap().0.op, "status");
         let old = b"{\"v\":2,\"argv\":[\"status\"],\"paths\":[]}\n";
-        assert!(parse_request(old, Vec::new()).unwrap_err().contains("request version 2 is not 3"));
-        let missing = format!(
-            "{{\"v\":{VERSION},\"op\":\"argv\",\"args\":{{\"argv\":[\"log\",\"verify\"]}},\"paths\":[\"c.txt\"]}}\n"
-        );
+        assert!(parse_request(old, Vec::new()).unwrap_err().contains("request version 2 is not 4"));
+        let v3 = b"{\"v\":3,\"op\":\"argv\",\"args\":{\"argv\":[\"status\"]}}\n";
+        assert!(parse_request(v3, Vec::new()).unwrap_err().contains("request version 3 is not 4"));
+        let missing =
+            format!("{{\"v\":{VERSION},\"op\":\"log_verify\",\"args\":{{\"key\":\"c.txt\"}},\"paths\":[\"c.txt\"]}}\n");
         assert!(parse_request(missing.as_bytes(), Vec::new()).unwrap_err().contains("1 file argument(s) but 0"));
         let long = vec![b'x'; MAX_REQUEST + 1];
         assert!(parse_request(&long, Vec::new()).unwrap_err().contains("longer than"));

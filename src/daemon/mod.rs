@@ -780,9 +780,8 @@ pub async fn run_with(
     let control = match crate::control::server::bind(&config.paths.control_socket) {
         Ok(listener) => {
             let cfg = config.clone();
-            let handler: Arc<crate::control::server::Handler> = Arc::new(move |who, pid, request, fds, out| {
-                crate::cli::invoke::serve(&cfg, who, pid, request, fds, out)
-            });
+            let handler: Arc<crate::control::server::Handler> =
+                Arc::new(move |who, pid, request, fds| crate::cli::invoke::serve(&cfg, who, pid, request, fds));
             let service = crate::control::server::Service {
                 handler,
                 quick: Box::new(crate::cli::invoke::is_quick),

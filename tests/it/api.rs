@@ -30,7 +30,7 @@ fn a_typed_request_gets_one_typed_reply_and_writes_its_custody_event() {
     let mut st = Station::new();
     st.start();
     let register = json!({
-        "v": 3, "op": "device_register",
+        "v": 4, "op": "device_register",
         "args": { "serial": "J500001", "officer_id": "012345", "officer_name": "张三", "unit": "城关派出所" },
     });
     let told = ask(&st, 0, &register.to_string());
@@ -48,7 +48,7 @@ fn a_typed_request_gets_one_typed_reply_and_writes_its_custody_event() {
     assert!(st.log().contains("control: device register"), "{}", st.log());
 
     // Read back by the approver (uid 65534 here), who may read the registry.
-    let told = ask(&st, 65534, r#"{"v":3,"op":"device_list"}"#);
+    let told = ask(&st, 65534, r#"{"v":4,"op":"device_list"}"#);
     let list = parse(&told[0]);
     let devices = list["ok"]["data"].as_array().unwrap_or_else(|| panic!("{list}"));
     assert_eq!(devices.len(), 1, "{list}");
@@ -62,7 +62,7 @@ fn a_typed_request_gets_one_typed_reply_and_writes_its_custody_event() {
 
     // A typed error: a recorder never registered is not found, and the catalogue is untouched.
     let events = st.actions().len();
-    let told = ask(&st, 0, r#"{"v":3,"op":"device_retire","args":{"serial":"J500009","reason":"损坏"}}"#);
+    let told = ask(&st, 0, r#"{"v":4,"op":"device_retire","args":{"serial":"J500009","reason":"损坏"}}"#);
     let e = parse(&told[0]);
     assert_eq!(e["error"]["kind"], "not_found", "{e}");
     assert!(e["error"]["message"].as_str().unwrap().contains("记录仪未登记"), "{e}");
@@ -75,7 +75,7 @@ fn a_typed_request_gets_one_typed_reply_and_writes_its_custody_event() {
 fn a_refused_request_is_a_typed_refusal_and_is_logged() {
     let mut st = Station::new();
     st.start();
-    let told = ask(&st, 65534, r#"{"v":3,"op":"device_register","args":{"serial":"J500002","officer_id":"012345"}}"#);
+    let told = ask(&st, 65534, r#"{"v":4,"op":"device_register","args":{"serial":"J500002","officer_id":"012345"}}"#);
     assert_eq!(told.len(), 1, "{told:?}");
     let e = parse(&told[0]);
     assert_eq!(e["error"]["kind"], "refused", "{e}");
@@ -108,9 +108,9 @@ fn unknown_fields_front_end_options_and_other_versions_are_refused_with_the_reas
     let events = by_callers(&st);
     // An unknown field in the arguments, and an option of the command line's own (`--json`).
     for (line, field) in [
-        (r#"{"v":3,"op":"device_retire","args":{"serial":"J500003","reason":"损坏","uid":0}}"#, "uid"),
-        (r#"{"v":3,"op":"device_list","args":{"json":true}}"#, "json"),
-        (r#"{"v":3,"op":"status","args":{"watch":true}}"#, "watch"),
+        (r#"{"v":4,"op":"device_retire","args":{"serial":"J500003","reason":"损坏","uid":0}}"#, "uid"),
+        (r#"{"v":4,"op":"device_list","args":{"json":true}}"#, "json"),
+        (r#"{"v":4,"op":"status","args":{"watch":true}}"#, "watch"),
     ] {
         let told = ask(&st, 0, line);
         let e = parse(&told[0]);
@@ -118,46 +118,42 @@ fn unknown_fields_front_end_options_and_other_versions_are_refused_with_the_reas
         assert!(e["error"]["message"].as_str().unwrap().contains(&format!("unknown field `{field}`")), "{e}");
     }
     // An unknown field beside the operation, and an unknown operation.
-    let told = ask(&st, 0, r#"{"v":3,"op":"device_list","uid":0}"#);
+    let told = ask(&st, 0, r#"{"v":4,"op":"device_list","uid":0}"#);
     assert!(told[0].contains("\"kind\":\"invalid\"") && told[0].contains("unknown field `uid`"), "{told:?}");
     assert_eq!(told.last().map(String::as_str), Some("{\"exit\":2}"), "an unread request ends both kinds of client");
-    let told = ask(&st, 0, r#"{"v":3,"op":"device_burn"}"#);
+    let told = ask(&st, 0, r#"{"v":4,"op":"device_burn"}"#);
     assert!(told[0].contains("\"kind\":\"invalid\"") && told[0].contains("unknown variant `device_burn`"), "{told:?}");
     // A client of wire version 2 is told which version the service speaks.
     let told = ask(&st, 0, r#"{"v":2,"argv":["device","list"],"paths":[]}"#);
     let e = parse(&told[0]);
     assert_eq!(e["error"]["kind"], "invalid", "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("request version 2 is not 3"), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("request version 2 is not 4"), "{e}");
+    assert_eq!(told[1], "{\"exit\":2}");
+    // And one of version 3, which still carried command-line words.
+    let told = ask(&st, 0, r#"{"v":3,"op":"argv","args":{"argv":["device","list"]}}"#);
+    assert!(told[0].contains("request version 3 is not 4"), "{told:?}");
     assert_eq!(told[1], "{\"exit\":2}");
     assert_eq!(by_callers(&st), events, "nothing written for a request that was not read");
     assert!(st.stop().success(), "{}", st.log());
 }
 
 #[test]
-fn commands_not_yet_typed_travel_as_words_and_typed_ones_only_typed() {
+fn no_command_travels_as_words() {
     let mut st = Station::new();
     st.start();
     st.register("J500004");
-    // The transitional operation (`access play`, the last command as words):
-    // read as words and answered, then the exit code. Here a file sent with it is refused (no
-    // command sent as words takes one), and a request that does not exist is not played.
-    let mut c = crate::support::RawClient::connect_as(0, &st.path("run/control.sock"));
-    assert!(c.line().expect("greeted").starts_with("{\"hello\":"));
-    let null = std::fs::File::open("/dev/null").unwrap();
-    c.send(
-        b"{\"v\":3,\"op\":\"argv\",\"args\":{\"argv\":[\"access\",\"play\",\"9\",\"a.mp4\"]},\"paths\":[\"/dev/null\"]}\n",
-        &[std::os::fd::AsRawFd::as_raw_fd(&null)],
-    );
-    let told = c.rest();
-    assert!(told[0].contains("`access play` takes no files, but /dev/null was sent as one"), "{told:?}");
-    assert_eq!(told.last().map(String::as_str), Some("{\"exit\":2}"), "{told:?}");
-    let told = ask(&st, 0, r#"{"v":3,"op":"argv","args":{"argv":["access","play","9","a.mp4"]}}"#);
-    assert!(told.iter().any(|l| l.contains("9")), "{told:?}");
-    assert_eq!(told.last().map(String::as_str), Some("{\"exit\":2}"), "{told:?}");
-    // A typed command sent as words is refused: one way on the wire for each operation.
-    let told = ask(&st, 0, r#"{"v":3,"op":"argv","args":{"argv":["device","list"]}}"#);
-    assert!(told[0].contains("is a typed operation") && told[0].contains("device_list"), "{told:?}");
-    assert_eq!(told.last().map(String::as_str), Some("{\"exit\":2}"));
+    let events: i64 = st.db().query_row("SELECT count(*) FROM custody_log", [], |r| r.get(0)).unwrap();
+    // Command-line words are no operation of wire version 4: one typed error, with what to do.
+    for words in [r#"["device","list"]"#, r#"["access","play","1","a.mp4"]"#, r#"["account","list"]"#] {
+        let told = ask(&st, 0, &format!(r#"{{"v":4,"op":"argv","args":{{"argv":{words}}}}}"#));
+        assert_eq!(told.len(), 1, "{told:?}");
+        let e = parse(&told[0]);
+        assert_eq!(e["error"]["kind"], "invalid", "{e}");
+        assert!(e["error"]["message"].as_str().unwrap().contains("gone since wire version 4"), "{e}");
+    }
+    let after: i64 =
+        st.db().query_row("SELECT count(*) FROM custody_log WHERE actor_role != 'system'", [], |r| r.get(0)).unwrap();
+    assert!(after <= events, "nothing run for words");
     // The command line: the same text as before for typed commands.
     let listed = ok(st.evidock(&["device", "list"]));
     assert!(listed.starts_with("J500004  -  012345 张三"), "{listed}");

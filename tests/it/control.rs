@@ -284,7 +284,7 @@ fn a_raw_client_cannot_make_the_service_write_an_export_into_a_folder_not_its_ow
             crate::support::as_uid(REQUESTER, move || std::fs::File::open(p).unwrap())
         });
         let paths: Vec<&str> = send.map(|_| to.as_str()).into_iter().collect();
-        let line = serde_json::json!({ "v": 3, "op": "export", "args": args, "paths": paths }).to_string() + "\n";
+        let line = serde_json::json!({ "v": 4, "op": "export", "args": args, "paths": paths }).to_string() + "\n";
         let fds: Vec<i32> = dir.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
         c.send(line.as_bytes(), &fds);
         c.rest()

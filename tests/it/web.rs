@@ -282,21 +282,21 @@ fn a_disabled_account_is_signed_out_at_its_next_request_and_accounts_are_typed_o
         assert_eq!(told.len(), 1, "one typed reply: {told:?}");
         serde_json::from_str(&told[0]).unwrap()
     };
-    let listed = ask(0, r#"{"v":3,"op":"account_list"}"#);
+    let listed = ask(0, r#"{"v":4,"op":"account_list"}"#);
     let rows = listed["ok"]["data"].as_array().unwrap_or_else(|| panic!("{listed}"));
     assert_eq!(rows.len(), 1, "{listed}");
     assert_eq!((rows[0]["name"].as_str(), rows[0]["state"].as_str()), (Some("zhang"), Some("active")));
     assert_eq!(rows[0]["roles"], json!(["officer"]));
     assert!(!listed.to_string().contains("argon2"), "never a hash: {listed}");
     // The approver (uid 65534) may not list or change accounts; each refusal is logged.
-    let refused = ask(65534, r#"{"v":3,"op":"account_disable","args":{"name":"zhang"}}"#);
+    let refused = ask(65534, r#"{"v":4,"op":"account_disable","args":{"name":"zhang"}}"#);
     assert_eq!(refused["error"]["kind"], "refused", "{refused}");
     assert!(events(&st, "call_refused").iter().any(|e| e.3["command"] == "account disable"));
     // A hash this station does not accept (too few passes and too little memory), sent by hand,
     // makes nothing; neither does a password sent where its hash belongs.
     let weak = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGlnZXN0";
     for hash in [weak, "长城-correct-horse"] {
-        let line = json!({ "v": 3, "op": "account_add", "args": {
+        let line = json!({ "v": 4, "op": "account_add", "args": {
             "name": "li", "display_name": "李四", "roles": ["custodian"], "password_hash": hash } });
         let told = ask(0, &line.to_string());
         assert_eq!(told["error"]["kind"], "invalid", "{told}");
@@ -304,7 +304,7 @@ fn a_disabled_account_is_signed_out_at_its_next_request_and_accounts_are_typed_o
     let names: i64 = st.db().query_row("SELECT count(*) FROM station_accounts", [], |r| r.get(0)).unwrap();
     assert_eq!(names, 1, "nothing made");
     // An unknown account is named in the error.
-    let told = ask(0, r#"{"v":3,"op":"account_unlock","args":{"name":"nobody"}}"#);
+    let told = ask(0, r#"{"v":4,"op":"account_unlock","args":{"name":"nobody"}}"#);
     assert!(told["error"]["message"].as_str().unwrap().contains("no station account \"nobody\""), "{told}");
     assert!(st.stop().success(), "{}", st.log());
     st.assert_log_verifies();

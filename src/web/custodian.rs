@@ -158,6 +158,20 @@ pub struct RegisterForm {
     unit: String,
     #[serde(default)]
     model: String,
+    /// USB devices that are this recorder (`vvvv:pppp:SERIAL`), separated by spaces, commas or
+    /// lines: how a recorder of a vendor's USB protocol is known when it docks.
+    #[serde(default)]
+    usb: String,
+}
+
+/// The USB devices of a form's field: each `vvvv:pppp:SERIAL`, separated by whitespace, commas
+/// or the Chinese comma and enumeration mark; the station API checks each.
+pub fn usb_list(field: &str) -> Vec<String> {
+    field
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '，' | '、' | ';' | '；'))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// `POST /devices/register`.
@@ -176,7 +190,7 @@ pub(super) async fn register(
         officer_name: opt(&f.officer_name),
         unit: opt(&f.unit),
         model: opt(&f.model),
-        usb: Vec::new(),
+        usb: usb_list(&f.usb),
     });
     match w.call(&session, request).await {
         Ok(_) => see_other("/devices?done=registered"),
@@ -229,6 +243,8 @@ pub fn registry_forms(who: &Session, serials: &[String]) -> String {
          <label>姓名 <small>Name</small><input name=\"officer_name\" id=\"reg-name\"></label>\
          <label>单位 <small>Unit</small><input name=\"unit\" id=\"reg-unit\"></label>\
          <label>型号 <small>Model</small><input name=\"model\" id=\"reg-model\"></label>\
+         <label>USB 设备 <small>USB devices, vvvv:pppp:序列号 serial (for recorders of a vendor protocol)</small>\
+         <input name=\"usb\" id=\"reg-usb\" placeholder=\"2e3c:5740:HK0123456789\"></label>\
          <button type=\"submit\" id=\"register\">登记 Register</button></form>\
          <h2>停用 <small>Retire</small></h2>\
          <form method=\"post\" action=\"/devices/retire\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
@@ -802,4 +818,18 @@ pub fn render_case(who: &Session, c: &api::cases::CaseView, extra: &Extra<'_>, n
         l = esc(&link)
     );
     page("案件 Case · evidock", Some(who), &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_usb_field_splits_on_spaces_commas_and_chinese_marks() {
+        assert_eq!(
+            usb_list(" 2e3c:5740:HK01，2e3c:5741:HK01、1234:abcd:X\n46f4:0001:Y ; "),
+            vec!["2e3c:5740:HK01", "2e3c:5741:HK01", "1234:abcd:X", "46f4:0001:Y"]
+        );
+        assert!(usb_list("  ").is_empty());
+    }
 }

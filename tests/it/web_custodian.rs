@@ -32,16 +32,26 @@ fn a_custodian_registers_hands_out_takes_back_and_retires_from_the_page() {
         ("officer_id", "012345"),
         ("officer_name", "张三"),
         ("unit", "城关中队"),
+        ("usb", "2e3c:5740:HK0123456789，2E3C:5741:HK0123456789"),
     ];
     assert_eq!(post(&base, "/devices/register", &wang, &form[1..]).status(), 403, "no token");
     let r = post(&base, "/devices/register", &wang, &form);
     assert_eq!((r.status(), r.header("location")), (303, Some("/devices?done=registered")));
     let reg = events(&st, "device_registered");
-    assert_eq!((reg.len(), reg[0].0.as_str(), reg[0].1.as_str()), (1, "account:wang", "custodian"));
+    assert_eq!((reg.len(), reg[0].0.as_str(), reg[0].1.as_str()), (3, "account:wang", "custodian"), "{reg:?}");
     let html = get(&base, "/devices?done=registered", &wang).into_string().unwrap();
     assert!(html.contains("已登记") && html.contains("张三 (012345)") && html.contains("城关中队"), "{html}");
+    // Its USB devices bound (a vendor's protocol recorder is known by them when it docks).
+    assert!(html.contains("2e3c:5740:HK0123456789") && html.contains("2e3c:5741:HK0123456789"), "{html}");
+    let bound: Vec<&str> = reg.iter().filter_map(|e| e.3["usb_binding"].as_str()).collect();
+    assert_eq!(bound, ["2e3c:5740:HK0123456789", "2e3c:5741:HK0123456789"], "one event per binding: {reg:?}");
     let r = post(&base, "/devices/register", &wang, &[("csrf", &csrf), ("serial", "bad!"), ("officer_id", "012345")]);
     assert_eq!(r.status(), 400, "a bad serial is told");
+    let bad_usb = [("csrf", csrf.as_str()), ("serial", "K600002"), ("officer_id", "012345"), ("usb", "2e3c-5740")];
+    let r = post(&base, "/devices/register", &wang, &bad_usb);
+    assert_eq!(r.status(), 400, "a bad USB device is told");
+    assert!(r.into_string().unwrap().contains("USB设备标识不正确"));
+    assert_eq!(events(&st, "device_registered").len(), 3, "nothing registered for it");
 
     // Handed out after its health check; a second hand-out is a finding shown on the page.
     let out = [("csrf", csrf.as_str()), ("serial", "K600001"), ("officer", "012345"), ("shift", "早班")];

@@ -74,6 +74,85 @@ pub fn partial_folder(request: i64) -> String {
     format!(".{}.partial", export_folder(request))
 }
 
+/// An export's folder on the caller's side (the command line's `export`, the web page's): the
+/// front end makes it and names it complete once the station answers, so a folder named
+/// `evidock-export-N` is always whole. Through the service, whose user may not write into the
+/// caller's folder, the caller makes it, lets the service's user write into it (an ACL naming
+/// that user), and the service grants back what it writes there.
+pub struct PreparedExport {
+    to: PathBuf,
+    partial: PathBuf,
+    done: PathBuf,
+}
+
+impl PreparedExport {
+    /// Makes `<to>/.evidock-export-N.partial/`, writable for the service running as the user
+    /// `service` (`None`: this process exports itself).
+    ///
+    /// # Errors
+    /// When the export's folder exists already, or the folder cannot be made or opened to the
+    /// service.
+    pub fn make(to: &Path, request: i64, service: Option<u32>) -> anyhow::Result<PreparedExport> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+        let done = to.join(export_folder(request));
+        if std::fs::symlink_metadata(&done).is_ok() {
+            anyhow::bail!("{} exists already: an approval is used once; choose another folder", done.display());
+        }
+        let partial = to.join(partial_folder(request));
+        if std::fs::symlink_metadata(&partial).is_ok() {
+            std::fs::remove_dir_all(&partial).with_context(|| {
+                format!(
+                    "removing {}, left by an export that did not finish; remove it, then try again",
+                    partial.display()
+                )
+            })?;
+        }
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&partial)
+            .with_context(|| format!("creating {}", partial.display()))?;
+        let prepared = PreparedExport { to: to.to_path_buf(), partial, done };
+        if let Some(service) = service.filter(|s| *s != 0 && *s != nix::unistd::geteuid().as_raw()) {
+            // On FAT and exFAT, which keep no ACLs, the mount options decide alone.
+            if let Err(e) = fsio::grant_user(&prepared.partial, service) {
+                prepared.abandon();
+                anyhow::bail!("cannot let the service write into {}: {e}", to.display());
+            }
+        }
+        Ok(prepared)
+    }
+
+    /// The folder the service writes into.
+    pub fn folder(&self) -> &Path {
+        &self.partial
+    }
+
+    /// Names the complete export `evidock-export-N`, durably.
+    ///
+    /// # Errors
+    /// When the rename or the folder's sync fails.
+    pub fn finish(self) -> anyhow::Result<()> {
+        if std::fs::symlink_metadata(&self.done).is_ok() {
+            anyhow::bail!(
+                "{} appeared during the export; the export is complete in {}",
+                self.done.display(),
+                self.partial.display()
+            );
+        }
+        std::fs::rename(&self.partial, &self.done)
+            .with_context(|| format!("renaming {} into place", self.partial.display()))?;
+        fsio::fsync_dir(&self.to).with_context(|| format!("syncing folder {}", self.to.display()))
+    }
+
+    /// Removes the temporary folder of an export that did not complete.
+    pub fn abandon(self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.partial) {
+            tracing::warn!(path = %self.partial.display(), error = %e, "could not remove an unfinished export");
+        }
+    }
+}
+
 const EXPORT_README: &str = "\
 evidock export / 执法记录仪视音频导出
 

@@ -8,14 +8,13 @@
 //! Must never: decide who may see or take footage, open the catalogue, or copy footage itself
 //! (the station does, into the folder sent).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use chrono::Utc;
 
-use crate::api::export::{export_folder, partial_folder};
-use crate::archive::fsio;
+use crate::api::export::PreparedExport;
 use crate::config::Config;
 
 /// `evidock access ...`
@@ -287,7 +286,7 @@ pub fn run_export(args: &ExportArgs, link: &super::invoke::Link<'_>) -> anyhow::
     let request = Request::Export(export::ExportArgs { request: args.id, folder: name.clone() });
     let mut prepared = None;
     let called = link.call_preparing(request, |service| {
-        let p = PreparedExport::make(args, service)?;
+        let p = PreparedExport::make(&args.to, args.id, service)?;
         let dir = std::fs::File::open(p.folder()).with_context(|| format!("opening {}", p.folder().display()))?;
         prepared = Some(p);
         Ok(vec![(name, dir.into())])
@@ -321,82 +320,4 @@ pub fn run_export(args: &ExportArgs, link: &super::invoke::Link<'_>) -> anyhow::
         }
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// An export's folder on the caller's side: the service user may not write into the caller's
-/// folder, so the caller makes the export's temporary folder, lets the service's user write
-/// into it (an ACL naming that user), and renames it into place once the service reports the
-/// export complete. What the service writes there it grants back to the caller.
-pub struct PreparedExport {
-    to: PathBuf,
-    partial: PathBuf,
-    done: PathBuf,
-}
-
-impl PreparedExport {
-    /// Makes `<to>/.evidock-export-N.partial/`, writable for the service running as the user
-    /// `service` (`None`: this process exports itself).
-    ///
-    /// # Errors
-    /// When the export's folder exists already, or the folder cannot be made or opened to the
-    /// service.
-    pub fn make(args: &ExportArgs, service: Option<u32>) -> anyhow::Result<PreparedExport> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::create_dir_all(&args.to).with_context(|| format!("creating {}", args.to.display()))?;
-        let done = args.to.join(export_folder(args.id));
-        if std::fs::symlink_metadata(&done).is_ok() {
-            bail!("{} exists already: an approval is used once; choose another folder", done.display());
-        }
-        let partial = args.to.join(partial_folder(args.id));
-        if std::fs::symlink_metadata(&partial).is_ok() {
-            std::fs::remove_dir_all(&partial).with_context(|| {
-                format!(
-                    "removing {}, left by an export that did not finish; remove it, then try again",
-                    partial.display()
-                )
-            })?;
-        }
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&partial)
-            .with_context(|| format!("creating {}", partial.display()))?;
-        let prepared = PreparedExport { to: args.to.clone(), partial, done };
-        if let Some(service) = service.filter(|s| *s != 0 && *s != nix::unistd::geteuid().as_raw()) {
-            // On FAT and exFAT, which keep no ACLs, the mount options decide alone.
-            if let Err(e) = fsio::grant_user(&prepared.partial, service) {
-                prepared.abandon();
-                bail!("cannot let the service write into {}: {e}", args.to.display());
-            }
-        }
-        Ok(prepared)
-    }
-
-    /// The folder the service writes into.
-    pub fn folder(&self) -> &Path {
-        &self.partial
-    }
-
-    /// Names the complete export `evidock-export-N`, durably.
-    ///
-    /// # Errors
-    /// When the rename or the folder's sync fails.
-    pub fn finish(self) -> anyhow::Result<()> {
-        if std::fs::symlink_metadata(&self.done).is_ok() {
-            bail!(
-                "{} appeared during the export; the export is complete in {}",
-                self.done.display(),
-                self.partial.display()
-            );
-        }
-        std::fs::rename(&self.partial, &self.done)
-            .with_context(|| format!("renaming {} into place", self.partial.display()))?;
-        fsio::fsync_dir(&self.to).with_context(|| format!("syncing folder {}", self.to.display()))
-    }
-
-    /// Removes the temporary folder of an export that did not complete.
-    pub fn abandon(self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.partial) {
-            eprintln!("evidock: could not remove {}: {e}", self.partial.display());
-        }
-    }
 }

@@ -29,6 +29,10 @@ pub struct WebFile {
     pub tls_cert: Option<PathBuf>,
     /// The TLS private key, PEM.
     pub tls_key: Option<PathBuf>,
+    /// Where removable drives are mounted (each folder directly under it one drive, e.g. by
+    /// udisks under `/media/evidock`): the page exports approved footage onto them. Absolute.
+    /// Unset: the page does not export.
+    pub export_root: Option<PathBuf>,
 }
 
 /// `[web]`, resolved.
@@ -44,6 +48,8 @@ pub struct Web {
     pub lockout: crate::accounts::Lockout,
     /// Certificate chain and key, when the page is served over TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Where removable drives are mounted, when the page exports onto them.
+    pub export_root: Option<PathBuf>,
 }
 
 impl Default for Web {
@@ -54,6 +60,7 @@ impl Default for Web {
             session_s: 1800,
             lockout: crate::accounts::Lockout { failures: 5, seconds: 900 },
             tls: None,
+            export_root: None,
         }
     }
 }
@@ -112,8 +119,18 @@ pub fn resolve(file: WebFile, shown: &Path, base: &Path) -> Result<Web, ConfigEr
              127.0.0.1 / 在本机以外监听须启用 TLS：请设置 web.tls_cert 和 web.tls_key（PEM 文件），或只监听 127.0.0.1",
         ));
     }
+    if let Some(root) = &file.export_root {
+        if !root.is_absolute() || root.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            return Err(invalid(
+                "export_root",
+                &root.display(),
+                "must be an absolute folder without `..`, e.g. \"/media/evidock\" / 须为绝对路径",
+            ));
+        }
+    }
     Ok(Web {
         enabled: file.enabled.unwrap_or(false),
+        export_root: file.export_root,
         listen,
         session_s: session_s as i64,
         lockout: crate::accounts::Lockout { failures, seconds: lockout_s as i64 },
@@ -153,5 +170,11 @@ mod tests {
         assert!(check("listen = \"localhost\"").unwrap_err().contains("web.listen"));
         assert!(check("session_s = 1").unwrap_err().contains("web.session_s = 1"));
         assert!(check("bogus = 1").unwrap_err().contains("bogus"));
+        assert!(check("export_root = \"media\"").unwrap_err().contains("web.export_root = media"));
+        assert!(check("export_root = \"/media/../etc\"").unwrap_err().contains("web.export_root"));
+        assert_eq!(
+            check("export_root = \"/media/evidock\"").unwrap().export_root,
+            Some(PathBuf::from("/media/evidock"))
+        );
     }
 }

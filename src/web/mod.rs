@@ -12,6 +12,7 @@ pub mod archive;
 pub mod config;
 pub mod custodian;
 pub mod discs;
+pub mod export;
 pub mod footage;
 pub mod marks;
 pub mod purges;
@@ -168,6 +169,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/access", get(viewing::requests))
         .route("/access/request", post(viewing::ask))
         .route("/access/decide", post(viewing::decide))
+        .route("/access/export", post(export::export))
         .route("/view/{id}", get(viewing::view))
         .route("/view/stream/{token}", get(viewing::stream))
         .route("/retention", get(retention::due))

@@ -163,9 +163,20 @@ pub(super) async fn requests(State(w): State<Arc<Shared>>, headers: HeaderMap, Q
                 "requested" => Some("调阅申请已提交，待他人审批 / the request awaits an approver"),
                 "approved" => Some("已批准 / approved"),
                 "denied" => Some("未批准 / denied"),
+                "exported" => Some(
+                    "已导出到移动存储（文件夹 evidock-export-编号），附哈希清单与保管日志摘录 / exported onto the drive \
+                     (folder evidock-export-N), with its manifests and custody extract",
+                ),
                 _ => None,
             };
-            Html(render_requests(&s, &list, notice, w.config.timezone)).into_response()
+            // The drives mounted now, when the page exports onto them.
+            let drives = match w.config.web.export_root.clone() {
+                Some(root) => {
+                    Some(tokio::task::spawn_blocking(move || super::export::drives(&root)).await.unwrap_or_default())
+                }
+                None => None,
+            };
+            Html(render_requests(&s, &list, notice, w.config.timezone, drives.as_deref())).into_response()
         }
         Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
         Err(e) => api_error_page(&e),
@@ -353,7 +364,9 @@ pub fn render_requests(
     list: &[api::access::Request],
     notice: Option<&str>,
     tz: chrono_tz::Tz,
+    drives: Option<&[String]>,
 ) -> String {
+    let exports = api::Op::Export.roles().iter().any(|r| who.account.roles.contains(r));
     let mut body = String::from("<h1>调阅申请 <small>Access requests</small></h1>");
     if let Some(n) = notice {
         let _ = write!(body, "<p class=\"done\" id=\"done\">{}</p>", esc(n));
@@ -382,6 +395,9 @@ pub fn render_requests(
             "<a href=\"/access/{id}/form\" id=\"form-{id}\">调用单 <small>Form</small></a><br>",
             id = r.id
         );
+        if exports && r.state == "approved" && (r.kind == "copy" || r.kind == "export") {
+            files.push_str(&export_form(who, r.id, drives));
+        }
         let me = format!("account:{}", who.account.name);
         if who.account.roles.contains(&Role::Approver) && r.state == "pending" && r.requested_by != me {
             let _ = write!(
@@ -427,6 +443,28 @@ pub fn render_requests(
     }
     body.push_str("<p><a href=\"/mine\">我的录像 My footage</a> · <a href=\"/\">返回 Back</a></p>");
     page("调阅申请 Access requests · evidock", Some(who), &body)
+}
+
+/// The form that exports an approved copy or export request onto a drive: the drives mounted
+/// under `[web] export_root` (`None`: the page does not export).
+fn export_form(who: &Session, id: i64, drives: Option<&[String]>) -> String {
+    match drives {
+        None => String::new(),
+        Some([]) => "<span class=\"note\">未检测到移动存储 <small>no drive mounted</small></span>".to_string(),
+        Some(list) => {
+            let mut options = String::new();
+            for d in list {
+                let _ = write!(options, "<option value=\"{0}\">{0}</option>", esc(d));
+            }
+            format!(
+                "<form method=\"post\" action=\"/access/export\" class=\"decide\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"id\" value=\"{id}\">\
+                 <select name=\"drive\" id=\"drive-{id}\">{options}</select>\
+                 <button type=\"submit\" id=\"export-{id}\">导出到移动存储 <small>Export onto the drive</small></button></form>",
+                csrf = esc(&who.csrf),
+            )
+        }
+    }
 }
 
 /// The viewer: the file in the page, what the log recorded of it, and that this view is

@@ -36,6 +36,7 @@ mod web;
 mod web_archive;
 mod web_custodian;
 mod web_discs;
+mod web_export;
 mod web_footage;
 mod web_marks;
 mod web_purges;

@@ -151,14 +151,124 @@ pub(super) async fn assign(State(w): State<Arc<Shared>>, headers: HeaderMap, For
 }
 
 /// `POST /mine/explain`: a written explanation of a gap, in the name of the officer whose
-/// footage it is (an officer: themselves).
-pub(super) async fn explain(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<Change>) -> Response {
-    let by = match &w.session(&headers).await {
-        Some((_, s)) if s.account.roles.contains(&Role::Officer) => s.account.badge.clone().unwrap_or_default(),
-        _ => f.officer.trim().to_string(),
+/// footage it is (an officer: themselves), with the scanned, signed statement when one is
+/// attached: the form is sent as `multipart/form-data` (its file `scan`, at most
+/// [`api::gap::MAX_SCAN_BYTES`]), or urlencoded without a scan. The scan is kept in an
+/// unnamed file of the state folder until the station has stored it (`gap_explain`, which
+/// hashes it and stores it write-once in the archive).
+pub(super) async fn explain(State(w): State<Arc<Shared>>, request: axum::extract::Request) -> Response {
+    use axum::extract::FromRequest as _;
+    let headers = request.headers().clone();
+    // Nothing is read, let alone stored, for a browser that is not signed in.
+    let Some((_, signed_in)) = w.session(&headers).await else {
+        return super::see_other("/login");
+    };
+    let multipart = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("multipart/form-data"));
+    let (f, scan) = if multipart {
+        match axum::extract::Multipart::from_request(request, &()).await {
+            Ok(m) => match read_explanation(m, &w.config.paths.state_dir).await {
+                Ok(got) => got,
+                Err(e) => return api_error_page(&e),
+            },
+            Err(e) => return api_error_page(&ApiError::invalid(format!("{e} / 表单无法读取"))),
+        }
+    } else {
+        match Form::<Change>::from_request(request, &()).await {
+            Ok(Form(f)) => (f, None),
+            Err(e) => return api_error_page(&ApiError::invalid(format!("{e} / 表单无法读取"))),
+        }
+    };
+    let session = match w.changing(&headers, &f.csrf, "gap_explain").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let by = if signed_in.account.roles.contains(&Role::Officer) {
+        signed_in.account.badge.clone().unwrap_or_default()
+    } else {
+        f.officer.trim().to_string()
     };
     let request = api::Request::GapExplain(api::gap::Explain { id: f.gap, text: f.text.clone(), by });
-    change(&w, &headers, &f, "gap_explain", request).await
+    let files: api::Files = scan.map(|file| vec![(api::gap::SCAN_FILE.to_string(), file.into())]).unwrap_or_default();
+    match w.call_with_files(&session, request, files).await {
+        Ok(_) => back(&f.officer, "explained"),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// Reads an explanation sent as `multipart/form-data`: its fields, and its scan (the file
+/// `scan`, when one was chosen) written into an unnamed file under `dir`, rewound.
+async fn read_explanation(
+    mut m: axum::extract::Multipart,
+    dir: &std::path::Path,
+) -> Result<(Change, Option<std::fs::File>), ApiError> {
+    let bad = |e: &dyn std::fmt::Display| ApiError::invalid(format!("{e} / 表单无法读取"));
+    let mut f = Change::default();
+    let mut scan = None;
+    while let Some(mut field) = m.next_field().await.map_err(|e| bad(&e))? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "scan" {
+            let keep = |e: std::io::Error| ApiError::failed(format!("keeping the scan: {e} / 无法暂存扫描件"));
+            let mut file = unnamed_file(dir).map_err(|e| {
+                ApiError::failed(format!("keeping the scan in {}: {e} / 无法暂存扫描件", dir.display()))
+            })?;
+            let mut size = 0u64;
+            while let Some(chunk) = field.chunk().await.map_err(|e| bad(&e))? {
+                size += chunk.len() as u64;
+                if size > api::gap::MAX_SCAN_BYTES {
+                    return Err(ApiError::invalid(format!(
+                        "the scan is larger than {} bytes / 扫描件过大",
+                        api::gap::MAX_SCAN_BYTES
+                    )));
+                }
+                // Written off the server's threads, a chunk at a time.
+                let (back, wrote) = tokio::task::spawn_blocking(move || {
+                    let wrote = std::io::Write::write_all(&mut file, &chunk);
+                    (file, wrote)
+                })
+                .await
+                .map_err(|e| ApiError::failed(format!("keeping the scan: {e} / 无法暂存扫描件")))?;
+                file = back;
+                wrote.map_err(keep)?;
+            }
+            // A form whose file input was left empty sends an empty part: no scan.
+            if size > 0 {
+                std::io::Seek::rewind(&mut file).map_err(keep)?;
+                scan = Some(file);
+            }
+            continue;
+        }
+        let text = field.text().await.map_err(|e| bad(&e))?;
+        match name.as_str() {
+            "csrf" => f.csrf = text,
+            "recording" => f.recording = text,
+            "officer" => f.officer = text,
+            "gap" => f.gap = text.trim().parse().map_err(|_| bad(&format!("gap {text:?}")))?,
+            "text" => f.text = text,
+            _ => {}
+        }
+    }
+    Ok((f, scan))
+}
+
+/// A file with no name under `dir` (`O_TMPFILE`), gone when closed; where the file system has
+/// none, a named one removed at once.
+fn unnamed_file(dir: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let unnamed =
+        std::fs::OpenOptions::new().read(true).write(true).mode(0o600).custom_flags(nix::libc::O_TMPFILE).open(dir);
+    match unnamed {
+        Ok(f) => Ok(f),
+        Err(_) => {
+            let path =
+                dir.join(format!(".scan-{}.tmp", crate::accounts::sessions::token().map_err(std::io::Error::other)?));
+            let f = std::fs::OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path)?;
+            std::fs::remove_file(&path)?;
+            Ok(f)
+        }
+    }
 }
 
 /// The hidden fields every form of a recording carries.
@@ -247,10 +357,12 @@ fn recording(who: &Session, officer: &str, i: usize, r: &Recording) -> String {
     for (k, g) in r.gaps.iter().enumerate() {
         let _ = write!(
             out,
-            "<form method=\"post\" action=\"/mine/explain\" class=\"change gap\">{h}\
+            "<form method=\"post\" action=\"/mine/explain\" enctype=\"multipart/form-data\" class=\"change gap\">{h}\
              <input type=\"hidden\" name=\"gap\" value=\"{id}\">\
              <label>中断 {from} – {to}（{secs} 秒）的说明 <small>Why recording stopped, {secs} s</small>\
              <input name=\"text\" id=\"gap-text-{i}-{k}\" required maxlength=\"2000\"></label>\
+             <label>签字说明扫描件 <small>Signed statement, scanned (PDF, JPEG, PNG, TIFF; optional)</small>\
+             <input type=\"file\" name=\"scan\" id=\"gap-scan-{i}-{k}\" accept=\"application/pdf,image/jpeg,image/png,image/tiff\"></label>\
              <button type=\"submit\" id=\"explain-{i}-{k}\">提交说明 Explain</button></form>",
             h = hidden(who, &r.id, officer),
             id = g.id,

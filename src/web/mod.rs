@@ -165,7 +165,12 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/mine/describe", post(footage::describe))
         .route("/mine/flag", post(footage::flag))
         .route("/mine/assign", post(footage::assign))
-        .route("/mine/explain", post(footage::explain))
+        .route(
+            "/mine/explain",
+            post(footage::explain).layer(axum::extract::DefaultBodyLimit::max(
+                usize::try_from(api::gap::MAX_SCAN_BYTES).unwrap_or(usize::MAX) + (1 << 20),
+            )),
+        )
         .route("/access", get(viewing::requests))
         .route("/access/request", post(viewing::ask))
         .route("/access/decide", post(viewing::decide))
@@ -360,9 +365,19 @@ impl Shared {
     /// front end, [`Via::Daemon`]): the same rule table, custody events and refusals as the
     /// command line's (INV-40). Pages hold no station logic; they call this and render.
     async fn call(&self, session: &Session, request: api::Request) -> Result<api::Reply, ApiError> {
+        self.call_with_files(session, request, Vec::new()).await
+    }
+
+    /// [`Shared::call`] with files the page holds open (a scanned statement sent with a form).
+    async fn call_with_files(
+        &self,
+        session: &Session,
+        request: api::Request,
+        files: api::Files,
+    ) -> Result<api::Reply, ApiError> {
         let config = self.config.clone();
         let caller = caller(session);
-        tokio::task::spawn_blocking(move || api::call(&config, &caller, request, Vec::new()))
+        tokio::task::spawn_blocking(move || api::call(&config, &caller, request, files))
             .await
             .unwrap_or_else(|e| Err(ApiError::failed(format!("the operation stopped: {e} / 操作意外中止"))))
     }

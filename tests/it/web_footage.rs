@@ -433,6 +433,92 @@ fn r6_an_officer_explains_a_gap_in_their_own_footage_from_the_page() {
     st.stop();
 }
 
+/// A form as `multipart/form-data`: its text fields, and the file `scan` when given.
+fn multipart(fields: &[(&str, &str)], scan: Option<&[u8]>) -> (String, Vec<u8>) {
+    let boundary = "----evidock-test-7f3a";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    let (file_name, bytes) = match scan {
+        Some(b) => ("说明-scan.pdf", b),
+        None => ("", &b""[..]),
+    };
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"scan\"; filename=\"{file_name}\"\r\n\
+             Content-Type: application/pdf\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn post_multipart(base: &str, session: Option<&str>, content_type: &str, body: &[u8]) -> ureq::Response {
+    let mut r = agent().post(&format!("{base}/mine/explain")).set("Content-Type", content_type);
+    if let Some(s) = session {
+        r = r.set("Cookie", &format!("evidock_session={s}"));
+    }
+    answer(r.send_bytes(body))
+}
+
+#[test]
+fn r6_an_officer_attaches_the_signed_statement_scanned_to_a_gap_explanation_from_the_page() {
+    let (mut st, base) = web_station("");
+    st.start();
+    add_officer(&st);
+    let (vol, _) = st.sim(
+        "G2",
+        &["--serial", "G100002", "--badge", "012345", "--segments", "3", "--segment-bytes", "10000", "--fault", "gap"],
+    );
+    st.dock(&vol, "G100002");
+    st.wait_finished("G100002");
+    let zhang = session_of(&base, "zhang");
+    let html = get(&base, "/mine", &zhang).into_string().unwrap();
+    assert!(html.contains("enctype=\"multipart/form-data\"") && html.contains("id=\"gap-scan-0-0\""), "{html}");
+    let csrf = csrf_field(&html);
+    let gap = html.split("name=\"gap\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let rec = recording_of(&st, "G100002");
+    let scan: Vec<u8> =
+        [&b"%PDF-1.4\n"[..], "情况说明：电池耗尽。签字：张三".as_bytes(), &[0u8, 0xff, 0x10][..]].concat();
+    let statements = st.archive().join("statements");
+    let stored = || std::fs::read_dir(&statements).map(|d| d.count()).unwrap_or(0);
+
+    // Signed out, or without the page's token: refused, and nothing kept.
+    let fields = [("recording", rec.as_str()), ("gap", gap.as_str()), ("text", "电池耗尽")];
+    let (ct, body) = multipart(&fields, Some(&scan));
+    let r = post_multipart(&base, None, &ct, &body);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/login")));
+    let r = post_multipart(&base, Some(&zhang), &ct, &body);
+    assert_eq!(r.status(), 403, "no token");
+    assert_eq!(stored(), 0, "nothing stored for a refused form");
+    assert!(events(&st, "gap_explained").is_empty());
+
+    // With its token: the explanation and the scan, stored write-once and named in the event.
+    let mut with_token = vec![("csrf", csrf.as_str())];
+    with_token.extend_from_slice(&fields);
+    let (ct, body) = multipart(&with_token, Some(&scan));
+    let r = post_multipart(&base, Some(&zhang), &ct, &body);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/mine?done=explained")));
+    let explained = events(&st, "gap_explained");
+    assert_eq!(explained.len(), 1, "{explained:?}");
+    let logged = &explained[0].3["scan"];
+    let hash = blake3::hash(&scan).to_hex().to_string();
+    assert_eq!((logged["blake3"].as_str(), logged["size"].as_u64()), (Some(hash.as_str()), Some(scan.len() as u64)));
+    let path = logged["path"].as_str().unwrap();
+    assert!(path.starts_with("statements/gap-") && path.ends_with(".pdf"), "{path}");
+    assert_eq!(std::fs::read(st.archive().join(path)).unwrap(), scan, "the bytes sent, stored");
+    assert_eq!(explained[0].0, "account:zhang");
+    let html = get(&base, "/mine?done=explained", &zhang).into_string().unwrap();
+    assert!(html.contains("中断说明已保存") && !html.contains("id=\"explain-0-0\""), "{html}");
+    st.assert_log_verifies();
+    st.stop();
+}
+
 #[test]
 fn r9_an_approver_account_decides_in_the_page_and_its_tier_is_held_again_at_viewing() {
     let (mut st, base, own, _) = docked_station("");

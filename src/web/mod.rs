@@ -8,6 +8,7 @@
 //! records it), write the catalogue itself, or send a session cookie that is not HttpOnly and
 //! SameSite=Strict (INV-43).
 
+pub mod accounts;
 pub mod archive;
 pub mod config;
 pub mod custodian;
@@ -183,6 +184,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/purges", get(purges::purges))
         .route("/purges/change", post(purges::change))
         .route("/marks/change", post(marks::change))
+        .route("/accounts", get(accounts::accounts))
+        .route("/accounts/change", post(accounts::change))
         .route("/discs", get(discs::discs))
         .route("/discs/change", post(discs::change))
         .route("/access/{id}/form", get(viewing::form))

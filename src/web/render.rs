@@ -203,6 +203,7 @@ pub fn pages(who: &Session) -> String {
         (Op::LogQuery, "/log", "to-log", "保管日志", "Custody log"),
         (Op::ReportCompliance, "/reports", "to-reports", "报告", "Reports"),
         (Op::DiscList, "/discs", "to-discs", "光盘", "Discs"),
+        (Op::AccountList, "/accounts", "to-accounts", "工作站账户", "Accounts"),
     ] {
         if may(op) {
             let _ = write!(links, "<a href=\"{href}\" id=\"{id}\">{zh} <small>{en}</small></a>");

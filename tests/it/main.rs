@@ -33,6 +33,7 @@ mod values;
 mod vendor;
 mod viewing;
 mod web;
+mod web_accounts;
 mod web_archive;
 mod web_custodian;
 mod web_discs;

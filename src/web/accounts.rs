@@ -52,7 +52,7 @@ pub(super) async fn accounts(State(w): State<Arc<Shared>>, headers: HeaderMap, Q
     };
     match w.call(&s, api::Request::AccountList(NoArgs {})).await {
         Ok(api::Reply::AccountList(list)) => Html(render(&s, &list, notice)).into_response(),
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }

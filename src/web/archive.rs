@@ -121,7 +121,7 @@ pub(super) async fn search(
     }
     match w.call(&s, api::Request::LogQuery(form.filter())).await {
         Ok(api::Reply::LogQuery(found)) => Html(render(&s, &form, &tz, Some(&found), None)).into_response(),
-        Ok(other) => api_error_page(&api::ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         // A filter the station cannot read: the form again, with why.
         Err(e) if e.kind == ErrorKind::Invalid => {
             (StatusCode::BAD_REQUEST, Html(render(&s, &form, &tz, None, Some(&e.message)))).into_response()
@@ -171,7 +171,7 @@ pub(super) async fn case_history(
     let request = api::Request::CaseHistory(api::history::HistoryArgs { number });
     match w.call(&s, request).await {
         Ok(api::Reply::CaseHistory(h)) => printable(crate::report::history::html(&h)),
-        Ok(other) => api_error_page(&api::ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }
@@ -345,7 +345,7 @@ async fn integrity(
             };
             ("检查点 <small>Checkpoint</small>", made, text, said)
         }
-        Ok(other) => return api_error_page(&api::ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => return super::unexpected(&other),
         Err(e) => return api_error_page(&e),
     };
     let body = format!(

@@ -44,10 +44,6 @@ fn notice(done: &str) -> Option<&'static str> {
     }
 }
 
-fn unexpected(reply: &api::Reply) -> Response {
-    api_error_page(&ApiError::failed(format!("unexpected reply {:?}", reply.op())))
-}
-
 /// Station time to the second from an RFC 3339 instant.
 fn local(s: &str, tz: chrono_tz::Tz) -> String {
     crate::report::history::station_time(s, tz)
@@ -60,7 +56,7 @@ pub(super) async fn alarms(State(w): State<Arc<Shared>>, headers: HeaderMap) -> 
     };
     match w.call(&s, api::Request::Status(api::status::StatusArgs {})).await {
         Ok(api::Reply::Status(doc)) => Html(render_alarms(&s, &doc, w.config.timezone)).into_response(),
-        Ok(other) => unexpected(&other),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }
@@ -265,7 +261,7 @@ pub(super) async fn duty(State(w): State<Arc<Shared>>, headers: HeaderMap, Query
             let text = handed.as_deref().or_else(|| notice(&q.done));
             Html(render_duty(&s, &list, text, None)).into_response()
         }
-        Ok(other) => unexpected(&other),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }
@@ -310,7 +306,7 @@ pub(super) async fn out(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f
                 (StatusCode::CONFLICT, Html(render_duty(&session, &list, None, Some(&o)))).into_response()
             }
         },
-        Ok(other) => unexpected(&other),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }
@@ -419,7 +415,7 @@ pub(super) async fn cases(State(w): State<Arc<Shared>>, headers: HeaderMap, Quer
             let text = (q.done == "created").then_some("案件已创建 / the case is created");
             Html(render_cases(&s, &list, text)).into_response()
         }
-        Ok(other) => unexpected(&other),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }
@@ -554,23 +550,23 @@ pub(super) async fn case(
     };
     let c = match w.call(&s, api::Request::CaseShow(api::cases::ShowArgs { number: number.clone() })).await {
         Ok(api::Reply::CaseShow(c)) => c,
-        Ok(other) => return unexpected(&other),
+        Ok(other) => return super::unexpected(&other),
         Err(e) => return api_error_page(&e),
     };
     let proposed = match w.call(&s, api::Request::CasePropose(api::cases::ShowArgs { number: number.clone() })).await {
         Ok(api::Reply::CasePropose(p)) => p,
-        Ok(other) => return unexpected(&other),
+        Ok(other) => return super::unexpected(&other),
         Err(e) => return api_error_page(&e),
     };
     let asked = api::cases::HistoryOf { case: Some(number), recording: None };
     let history = match w.call(&s, api::Request::DescribeHistory(asked)).await {
         Ok(api::Reply::DescribeHistory(h)) => h,
-        Ok(other) => return unexpected(&other),
+        Ok(other) => return super::unexpected(&other),
         Err(e) => return api_error_page(&e),
     };
     let marks = match w.call(&s, super::marks::marks_of(super::marks::Subject::Case(&c.number))).await {
         Ok(api::Reply::AccessMarks(m)) => m,
-        Ok(other) => return unexpected(&other),
+        Ok(other) => return super::unexpected(&other),
         Err(e) => return api_error_page(&e),
     };
     let text = match q.done.as_str() {

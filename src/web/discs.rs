@@ -47,13 +47,13 @@ pub(super) async fn discs(State(w): State<Arc<Shared>>, headers: HeaderMap, Quer
         None => None,
         Some(media) => match w.call(&s, api::Request::BurnPlan(PlanArgs { media })).await {
             Ok(api::Reply::BurnPlan(p)) => Some(p.text),
-            Ok(other) => return api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+            Ok(other) => return super::unexpected(&other),
             Err(e) => return api_error_page(&e),
         },
     };
     match w.call(&s, api::Request::DiscList(NoArgs {})).await {
         Ok(api::Reply::DiscList(list)) => Html(render(&s, &list, plan.as_deref(), notice)).into_response(),
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }

@@ -58,7 +58,7 @@ pub(super) async fn mine(State(w): State<Arc<Shared>>, headers: HeaderMap, Query
         Ok(api::Reply::FootageMine(list)) => {
             Html(render(&s, &officer, Some(&list), done_notice(&q.done))).into_response()
         }
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }

@@ -417,6 +417,12 @@ fn api_error_page(e: &ApiError) -> Response {
     (status, Html(render::message("未能完成 Not done", &e.message))).into_response()
 }
 
+/// The page for a reply that is not the one the operation answers with (a defect: the station
+/// API answers each operation with its own reply).
+fn unexpected(reply: &api::Reply) -> Response {
+    api_error_page(&ApiError::failed(format!("unexpected reply {:?}", reply.op())))
+}
+
 /// The answer to a change without this page's CSRF token.
 fn refused_csrf() -> Response {
     (
@@ -455,7 +461,7 @@ async fn devices(
             let forms = custodian::registry_forms(&s, &serials);
             Html(render::devices(&s, &list, custodian::notice_of(&q), &forms)).into_response()
         }
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }

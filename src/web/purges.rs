@@ -59,7 +59,7 @@ pub(super) async fn purges(State(w): State<Arc<Shared>>, headers: HeaderMap, Que
     };
     match w.call(&s, api::Request::PurgeList(NoArgs {})).await {
         Ok(api::Reply::PurgeList(list)) => Html(render(&s, &list, notice(&q).as_deref())).into_response(),
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }
@@ -107,7 +107,7 @@ pub(super) async fn change(State(w): State<Arc<Shared>>, headers: HeaderMap, For
             contradicted.len(),
             refused.len()
         )),
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }

@@ -78,7 +78,7 @@ pub(super) async fn compliance(
     let request = api::Request::ReportCompliance(ComplianceArgs { from: f.from, to: f.to, format });
     match w.call(&session, request).await {
         Ok(api::Reply::ReportCompliance(d)) => document(&d, &name),
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }
@@ -111,7 +111,7 @@ pub(super) async fn spot_check(
         api::Request::ReportSpotCheck(SpotCheckArgs { sample, seed: opt(&f.seed), from: f.from, to: f.to, format });
     match w.call(&session, request).await {
         Ok(api::Reply::ReportSpotCheck(d)) => document(&d, &name),
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }

@@ -34,7 +34,7 @@ pub(super) async fn due(State(w): State<Arc<Shared>>, headers: HeaderMap, Query(
     let days = q.days.unwrap_or(30).min(36_500);
     match w.call(&s, api::Request::RetentionDue(api::retention::DueArgs { within_days: days })).await {
         Ok(api::Reply::RetentionDue(list)) => Html(render_due(&s, days, &list)).into_response(),
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }
@@ -66,12 +66,12 @@ pub(super) async fn show(State(w): State<Arc<Shared>>, headers: HeaderMap, Query
     let request = api::Request::RetentionShow(api::retention::ShowArgs { recording: q.recording.clone() });
     let r = match w.call(&s, request).await {
         Ok(api::Reply::RetentionShow(r)) => r,
-        Ok(other) => return api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => return super::unexpected(&other),
         Err(e) => return api_error_page(&e),
     };
     let marks = match w.call(&s, super::marks::marks_of(super::marks::Subject::Recording(&r.id))).await {
         Ok(api::Reply::AccessMarks(m)) => m,
-        Ok(other) => return api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => return super::unexpected(&other),
         Err(e) => return api_error_page(&e),
     };
     let said = notice(&q.done).or_else(|| super::marks::notice(&q.done));

@@ -178,7 +178,7 @@ pub(super) async fn requests(State(w): State<Arc<Shared>>, headers: HeaderMap, Q
             };
             Html(render_requests(&s, &list, notice, w.config.timezone, drives.as_deref())).into_response()
         }
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }
@@ -545,7 +545,7 @@ pub(super) async fn form(State(w): State<Arc<Shared>>, headers: HeaderMap, Path(
     };
     match w.call(&s, api::Request::AccessForm(api::forms::RequestId { id })).await {
         Ok(api::Reply::AccessForm(p)) => super::archive::printable(p.html),
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }
@@ -571,7 +571,7 @@ pub(super) async fn register(
     };
     match w.call(&s, api::Request::AccessRegister(api::forms::Period { from: q.from, to: q.to })).await {
         Ok(api::Reply::AccessRegister(p)) => super::archive::printable(p.html),
-        Ok(other) => api_error_page(&ApiError::failed(format!("unexpected reply {:?}", other.op()))),
+        Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
 }

@@ -78,6 +78,7 @@ pub mod daemon;
 pub mod dock;
 pub mod duty;
 pub mod ingest;
+pub mod job;
 pub mod ledger;
 pub mod recorder;
 pub mod report;

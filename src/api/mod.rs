@@ -1326,6 +1326,24 @@ mod tests {
             }
             assert!(text.contains("link.call("), "{file} calls the station API");
         }
+        // The long jobs' front ends: the job room opens the catalogue, never the command line.
+        for (file, text) in
+            [("cli/burn.rs", include_str!("../cli/burn.rs")), ("cli/archive.rs", include_str!("../cli/archive.rs"))]
+        {
+            for banned in [
+                "crate::catalog",
+                "Catalog",
+                "open_catalog_as_user",
+                "std::fs",
+                "rusqlite",
+                "custody::",
+                "fsio",
+                "ledger",
+            ] {
+                assert!(!text.contains(banned), "{file} uses {banned}: a job's steps are crate::job's (INV-40)");
+            }
+            assert!(text.contains("job::"), "{file} runs its job through crate::job");
+        }
     }
 
     /// A front end inside the daemon process (the web page) calls the operations directly,

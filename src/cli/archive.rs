@@ -1,6 +1,5 @@
-//! `evidock archive scrub` (R11): the archive's fixity audit, and the one place the command
-//! line reads the custody log as trusted facts ([`trusted_ledger`], for the purge, exports,
-//! burns and the scrub).
+//! `evidock archive scrub` (R11): the front end of the archive's fixity audit, a job run in
+//! the caller's process ([`crate::job::scrub`]).
 //!
 //! Owns: the command's options, its output (text or JSON), its exit code (1 when this run found
 //! a file that differs, is missing, or a catalogue row that contradicts the log), and the stop
@@ -9,9 +8,7 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::catalog::Catalog;
 use crate::config::Config;
-use crate::ledger::Ledger;
 
 /// `evidock archive ...`
 #[derive(Debug, clap::Subcommand)]
@@ -42,14 +39,13 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-/// Runs an `archive` command.
+/// Runs an `archive` command: the scrub job ([`crate::job::scrub`]) as the caller the rules
+/// named, stopped by `SIGTERM` or `SIGINT` (the run keeps its place), its result rendered.
 ///
 /// # Errors
 /// When it could not run (exit code 2): no catalogue, a custody log that does not verify.
 pub fn run(cmd: &ArchiveCommand, config: &Config) -> anyhow::Result<ExitCode> {
     let ArchiveCommand::Scrub { rate, max_seconds, restart, json } = cmd;
-    let mut catalog = super::open_catalog_as_user(config)?;
-    let ledger = trusted_ledger(&mut catalog, config, "archive scrub")?;
     use nix::sys::signal::{signal, SigHandler, Signal};
     for s in [Signal::SIGTERM, Signal::SIGINT] {
         // SAFETY: the handler only stores to an atomic.
@@ -60,9 +56,7 @@ pub fn run(cmd: &ArchiveCommand, config: &Config) -> anyhow::Result<ExitCode> {
         max_seconds: max_seconds.unwrap_or(config.scrub.max_seconds),
         restart: *restart,
     };
-    let evicted = crate::central::offload::EvictedCheck::new(config, &catalog)?;
-    let out =
-        crate::scrub::run::run(&mut catalog, &config.paths.archive_root, &ledger, &opts, &STOP, &|p| evicted.check(p))?;
+    let out = crate::job::scrub::run(config, &super::invoke::runner(), &opts, &STOP)?;
     if *json {
         let p = &out.pass;
         crate::outln!(
@@ -89,13 +83,4 @@ pub fn run(cmd: &ArchiveCommand, config: &Config) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(if out.run.problems() > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-/// The custody log's facts, read while verifying the log (INV-16). A log that does not verify
-/// cannot vouch for anything: the purge, export, burn or scrub is refused and the alarm raised.
-///
-/// # Errors
-/// [`super::invoke::Refused`] when the log does not verify or cannot be read.
-pub(crate) fn trusted_ledger(catalog: &mut Catalog, config: &Config, by: &str) -> anyhow::Result<Ledger> {
-    Ok(crate::api::access::trusted_ledger(catalog, config, by)?)
 }

@@ -77,9 +77,11 @@ pub fn rule(cmd: &Command) -> Rule {
         Command::Burn(b @ (B::Plan { .. } | B::Disc(_))) => {
             Rule::Station(super::burn::request(b).map_or(FILERS, |r| r.op().roles()))
         }
-        Command::Burn(B::Run { .. } | B::Write { .. } | B::Verify { .. } | B::Recheck { .. }) => Rule::Job(FILERS),
+        Command::Burn(B::Run { .. } | B::Write { .. } | B::Verify { .. } | B::Recheck { .. }) => {
+            Rule::Job(crate::job::burn::ROLES)
+        }
         // A long read of the whole archive, run by its timer as the station's own user.
-        Command::Archive(_) => Rule::Job(&[Role::Archivist, Role::Admin]),
+        Command::Archive(_) => Rule::Job(crate::job::scrub::ROLES),
         Command::Account(a) => Rule::Station(super::account::request(a, String::new()).op().roles()),
         Command::Case(history::CaseCommand::History(_)) => Rule::Station(crate::api::Op::CaseHistory.roles()),
         Command::Case(history::CaseCommand::Case(c)) => match c {
@@ -159,6 +161,12 @@ pub fn caller() -> Caller {
         let actor = Actor { user: identity.user.clone(), role: Role::Custodian, officer: None };
         Caller { identity, actor, via_daemon: false }
     })
+}
+
+/// The runner of a job ([`Rule::Job`]) on this thread: the caller the rules named.
+pub fn runner() -> crate::job::Runner {
+    let c = caller();
+    crate::job::Runner { identity: c.identity, actor: c.actor }
 }
 
 /// Standard output of the command running in this process.

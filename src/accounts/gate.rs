@@ -1,5 +1,6 @@
 //! The sign-in gate: the one place that signs people in and out, finds their sessions and
-//! records each of these with its custody event, through the catalogue the daemon writes. The
+//! records each of these with its custody event, through the catalogue the daemon writes
+//! (where the sessions are kept too, so a restart of the service signs nobody out). The
 //! web page calls it (on a blocking thread: a hash takes tens of milliseconds) and renders what
 //! it says.
 //!
@@ -9,7 +10,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::sessions::{Lookup, Session, Sessions};
+use super::sessions::{key, Lookup, Session, MAX_SESSIONS};
 use super::{judge, verify_password, Judgement, Lockout, DUMMY_HASH};
 use crate::catalog::{Catalog, CatalogError};
 
@@ -38,12 +39,10 @@ fn locked_text(until: Option<&str>) -> String {
 }
 
 /// The gate. Held by the web server; the catalogue is the daemon's (its one writer, behind
-/// its mutex), the sessions are the gate's own.
+/// its mutex), and holds the sessions.
 pub struct Gate {
     /// The daemon's catalogue.
     catalog: Arc<Mutex<Catalog>>,
-    /// Live sessions.
-    sessions: Mutex<Sessions>,
     /// The lockout rule.
     lockout: Lockout,
     /// Session lifetime, seconds.
@@ -55,15 +54,11 @@ pub struct Gate {
 impl Gate {
     /// A gate over the daemon's catalogue.
     pub fn new(catalog: Arc<Mutex<Catalog>>, lockout: Lockout, lifetime_s: i64, tz: chrono_tz::Tz) -> Gate {
-        Gate { catalog, sessions: Mutex::new(Sessions::default()), lockout, lifetime_s, tz }
+        Gate { catalog, lockout, lifetime_s, tz }
     }
 
     fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
         self.catalog.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
-        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Signs in with a badge number or account name and a password at `now` (Unix seconds)
@@ -82,13 +77,16 @@ impl Gate {
         let matched = verify_password(password, &hash);
         let judgement = judge(&account, matched, now, self.lockout);
         let until = now.saturating_add(self.lifetime_s);
-        self.catalog().record_sign_in(&account, judgement, until, from)?;
+        // The token is made first: the session is stored with its `signed_in` event.
+        let token = super::sessions::token().map_err(|e| Refusal::Random(e.to_string()))?;
+        self.catalog().record_sign_in(&account, judgement, (&key(&token), now, until), MAX_SESSIONS, from)?;
         match judgement {
             Judgement::Accepted => {
                 let mut account = account;
                 account.failures = 0;
                 account.locked_until = None;
-                self.sessions().start(account, now, self.lifetime_s).map_err(|e| Refusal::Random(e.to_string()))
+                let session = Session::of(&token, account, now, until);
+                Ok((token, session))
             }
             Judgement::Wrong { locks_until: None, .. } => Err(Refusal::Wrong),
             Judgement::Wrong { locks_until: Some(t), .. } | Judgement::Locked(Some(t)) => {
@@ -107,64 +105,87 @@ impl Gate {
     }
 
     /// The live session of a cookie's token at `now`, with its account as the catalogue holds
-    /// it now (its roles and badge). An expired one is recorded (`signed_out`, `expired`) and
-    /// gives `None`; so does one whose account was disabled or removed since sign-in
-    /// (`signed_out`, `account_disabled`): an administrator's `account_disable` takes effect at
-    /// the account's next request, not when its session would have ended. When the catalogue
-    /// cannot be read, `None` (no session is trusted without it).
+    /// it now (its roles and badge). An expired one is ended and recorded (`signed_out`,
+    /// `expired`) and gives `None`; so does one whose account was disabled or removed since
+    /// sign-in (`signed_out`, `account_disabled`): an administrator's `account_disable` takes
+    /// effect at the account's next request, not when its session would have ended. When the
+    /// catalogue cannot be read, `None` (no session is trusted without it).
     pub fn session(&self, token: &str, now: i64) -> Option<Session> {
-        let found = self.sessions().find(token, now);
-        match found {
-            Lookup::Live(mut s) => {
-                let held = self.catalog().account_for_sign_in(&s.account.name);
-                match held {
-                    Ok(Some((a, _))) if a.name == s.account.name && !a.disabled => {
-                        s.account = a;
-                        Some(s)
-                    }
-                    Ok(_) => {
-                        self.sessions().end(token);
-                        self.record_end(&s, "account_disabled");
-                        None
-                    }
-                    Err(e) => {
-                        tracing::error!(account = %s.account.name, error = %e, "cannot read a web session's account");
-                        None
-                    }
-                }
-            }
-            Lookup::Expired(s) => {
-                self.record_end(&s, "expired");
+        match self.find(token, now) {
+            Ok(Lookup::Live(s)) => Some(s),
+            Ok(Lookup::Expired(_) | Lookup::Unknown) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read a web session");
                 None
             }
-            Lookup::Unknown => None,
         }
+    }
+
+    fn find(&self, token: &str, now: i64) -> Result<Lookup, CatalogError> {
+        let k = key(token);
+        let found = self.catalog().web_session(&k)?;
+        let Some(stored) = found else { return Ok(Lookup::Unknown) };
+        let session = Session::of(token, stored.account, stored.since, stored.until);
+        if session.until <= now {
+            self.end(&k, &session, "expired");
+            return Ok(Lookup::Expired(session));
+        }
+        if session.account.disabled {
+            self.end(&k, &session, "account_disabled");
+            return Ok(Lookup::Unknown);
+        }
+        Ok(Lookup::Live(session))
     }
 
     /// Whether `token` names a live session at `now`, without recording anything (an open
     /// event stream asks at every change).
     pub fn is_live(&self, token: &str, now: i64) -> bool {
-        self.sessions().is_live(token, now)
+        let live = self.catalog().web_session_live(&key(token), now);
+        live.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read a web session");
+            false
+        })
     }
 
     /// Signs out the session of `token`, recorded (`signed_out`).
     pub fn sign_out(&self, token: &str) {
-        let ended = self.sessions().end(token);
-        if let Some(s) = ended {
-            self.record_end(&s, "signed_out");
+        let k = key(token);
+        let found = self.catalog().web_session(&k);
+        match found {
+            Ok(Some(stored)) => {
+                let session = Session::of(token, stored.account, stored.since, stored.until);
+                self.end(&k, &session, "signed_out");
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "cannot read a web session to sign it out"),
         }
     }
 
-    /// Ends and records the sessions past their end at `now` (the web server sweeps every `web::SWEEP_S` seconds).
+    /// Ends and records the sessions past their end at `now` (the web server sweeps every
+    /// `web::SWEEP_S` seconds, and once at its start: sessions that ended while the service
+    /// was stopped are recorded then).
     pub fn sweep(&self, now: i64) {
-        let ended = self.sessions().sweep(now);
-        for s in ended {
-            self.record_end(&s, "expired");
+        let ended = self.catalog().web_sessions_ended(now);
+        let ended = match ended {
+            Ok(keys) => keys,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list ended web sessions");
+                return;
+            }
+        };
+        for k in ended {
+            let found = self.catalog().web_session(&k);
+            if let Ok(Some(stored)) = found {
+                let account = stored.account;
+                if let Err(e) = self.catalog().end_web_session(&k, &account, "expired") {
+                    tracing::error!(account = %account.name, error = %e, "cannot record the end of a web session");
+                }
+            }
         }
     }
 
-    fn record_end(&self, s: &Session, reason: &str) {
-        if let Err(e) = self.catalog().record_sign_out(&s.account, reason) {
+    fn end(&self, k: &[u8; 32], s: &Session, reason: &str) {
+        if let Err(e) = self.catalog().end_web_session(k, &s.account, reason) {
             tracing::error!(account = %s.account.name, error = %e, "cannot record the end of a web session");
         }
     }

@@ -255,8 +255,8 @@ fn a_disabled_account_is_signed_out_at_its_next_request_and_accounts_are_typed_o
     add_officer(&st);
     let session = session_of(&base, "zhang");
     assert_eq!(get(&base, "/mine", &session).status(), 200);
-    // The administrator disables the account while its session is live: its next request
-    // finds no session, and the end is recorded with why.
+    // The administrator disables the account while its session is live: the session ends
+    // then, its next request finds none, and the end is recorded with why.
     let o = account(&st, &["disable", "zhang"], "");
     assert!(o.status.success() && text(&o).contains("account zhang disabled / 账户已停用"), "{}", text(&o));
     let r = get(&base, "/mine", &session);
@@ -272,6 +272,12 @@ fn a_disabled_account_is_signed_out_at_its_next_request_and_accounts_are_typed_o
     let again = session_of(&base, "012345");
     assert_eq!(get(&base, "/mine", &again).status(), 200);
     assert_eq!(get(&base, "/mine", &session).status(), 303);
+    // A new password set by the administrator ends the account's sessions too.
+    let o = account(&st, &["password", "zhang"], "新的-battery-staple-9");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(get(&base, "/mine", &again).status(), 303, "signed out by the new password");
+    assert_eq!(events(&st, "signed_out").last().unwrap().3["reason"], "password_changed");
+    assert_eq!(sign_in(&base, "zhang", "新的-battery-staple-9").status(), 303, "the new password signs in");
 
     // On the control socket the accounts are typed operations of the administrator's.
     let ask = |uid: u32, line: &str| -> Value {
@@ -335,6 +341,57 @@ fn a_session_expires_and_its_end_is_recorded() {
         401
     );
     st.stop();
+}
+
+/// A restart of the service (an upgrade, a power cut) signs nobody out: sessions are rows of
+/// the catalogue, stored under the BLAKE3 of their token, and a form's CSRF token is the same
+/// after it. A session whose time ran out while the service was stopped is ended and recorded
+/// when it starts again.
+#[test]
+fn sessions_outlive_a_restart_and_only_their_hashes_are_kept() {
+    let (mut st, base) = web_station("session_s = 8");
+    st.start();
+    add_officer(&st);
+    let session = session_of(&base, "zhang");
+    let page = get(&base, "/mine", &session);
+    assert_eq!(page.status(), 200);
+    let csrf = csrf_field(&page.into_string().unwrap());
+    assert!(st.stop().success(), "{}", st.log());
+    // Neither the cookie's token nor the form's is in the catalogue's files.
+    for name in ["catalog.sqlite", "catalog.sqlite-wal"] {
+        let path = st.path("state").join(name);
+        if let Ok(bytes) = std::fs::read(&path) {
+            for secret in [&session, &csrf] {
+                assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "{name} holds a token");
+            }
+        }
+    }
+    let keys: i64 = st.db().query_row("SELECT count(*) FROM web_sessions", [], |r| r.get(0)).unwrap();
+    assert_eq!(keys, 1, "the session is kept");
+
+    st.start();
+    let page = get(&base, "/mine", &session);
+    assert_eq!(page.status(), 200, "still signed in after the restart");
+    assert_eq!(csrf_field(&page.into_string().unwrap()), csrf, "the same form token");
+    let r = post(&base, "/logout", &session, &[("csrf", &csrf)]);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/login")));
+    assert_eq!(get(&base, "/mine", &session).status(), 303, "signed out");
+    let ended = events(&st, "signed_out");
+    assert_eq!((ended.len(), ended[0].3["reason"].as_str()), (1, Some("signed_out")), "{ended:?}");
+
+    // A session that runs out while the service is stopped is recorded as it starts again.
+    let second = session_of(&base, "zhang");
+    let signed_in = Instant::now();
+    assert!(st.stop().success(), "{}", st.log());
+    std::thread::sleep(Duration::from_secs(9).saturating_sub(signed_in.elapsed()));
+    st.start();
+    wait_for(20, "the expired session's end to be recorded", || (events(&st, "signed_out").len() == 2).then_some(()));
+    assert_eq!(events(&st, "signed_out")[1].3["reason"], "expired");
+    assert_eq!(get(&base, "/mine", &second).status(), 303);
+    let keys: i64 = st.db().query_row("SELECT count(*) FROM web_sessions", [], |r| r.get(0)).unwrap();
+    assert_eq!(keys, 0, "no session left");
+    assert!(st.stop().success(), "{}", st.log());
+    st.assert_log_verifies();
 }
 
 #[test]

@@ -91,7 +91,7 @@ impl Role {
     }
 
     /// The Chinese label.
-    pub fn label_zh(self) -> &'static str {
+    pub const fn label_zh(self) -> &'static str {
         match self {
             Role::System => "系统",
             Role::Custodian => "设备管理员",
@@ -553,7 +553,7 @@ impl Action {
     }
 
     /// The Chinese label shown beside the stable name.
-    pub fn label_zh(self) -> &'static str {
+    pub const fn label_zh(self) -> &'static str {
         match self {
             Action::DaemonStarted => "服务启动",
             Action::DaemonStopped => "服务停止",

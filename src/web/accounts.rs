@@ -19,15 +19,16 @@ use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::accounts::{AccountView, AddArgs, NameArgs, PasswordArgs};
 use crate::api::{self, ApiError, NoArgs};
+use crate::custody::event::Role;
 
 /// The roles an account may be given, as the form offers them.
 const ROLES: [(&str, &str); 6] = [
-    ("officer", "执法人员"),
-    ("custodian", "保管员"),
-    ("archivist", "档案管理员"),
-    ("approver", "审批人"),
-    ("supervisor", "监督人员"),
-    ("admin", "管理员"),
+    ("officer", Role::Officer.label_zh()),
+    ("custodian", Role::Custodian.label_zh()),
+    ("archivist", Role::Archivist.label_zh()),
+    ("approver", Role::Approver.label_zh()),
+    ("supervisor", Role::Supervisor.label_zh()),
+    ("admin", Role::Admin.label_zh()),
 ];
 
 /// `GET /accounts`'s query: the notice of a change just made.
@@ -198,12 +199,13 @@ pub fn render(who: &Session, list: &[AccountView], notice: Option<&str>) -> Stri
         }
         let _ = write!(
             forms,
-            "<form method=\"post\" action=\"/accounts/change\" class=\"change\">{h}\
+            "<details class=\"password\"><summary id=\"change-password-{n}\">设置密码 <small>Set password</small></summary>\
+             <form method=\"post\" action=\"/accounts/change\" class=\"change\">{h}\
              <label>新密码 <small>New password</small><input type=\"password\" name=\"password\" id=\"password-{n}\" \
              required minlength=\"10\" autocomplete=\"new-password\"></label>\
              <label>再次输入 <small>Again</small><input type=\"password\" name=\"again\" id=\"again-{n}\" required \
              minlength=\"10\" autocomplete=\"new-password\"></label>\
-             <button type=\"submit\" id=\"set-password-{n}\">设置密码 Set password</button></form>",
+             <button type=\"submit\" id=\"set-password-{n}\">设置密码 Set password</button></form></details>",
             h = hidden("password", &a.name)
         );
         let _ = write!(
@@ -212,7 +214,15 @@ pub fn render(who: &Session, list: &[AccountView], notice: Option<&str>) -> Stri
              <td class=\"state\">{zh} <small>{state}</small>{failures}</td><td>{forms}</td></tr>",
             name = esc(&a.display_name),
             badge = esc(a.badge.as_deref().unwrap_or("—")),
-            roles = esc(&a.roles.join(", ")),
+            roles = a
+                .roles
+                .iter()
+                .map(|r| match ROLES.iter().find(|(en, _)| en == r) {
+                    Some((en, zh)) => format!("{zh} <small>{en}</small>"),
+                    None => esc(r),
+                })
+                .collect::<Vec<_>>()
+                .join("<br>"),
             zh = esc(&a.state_zh),
             state = esc(&a.state),
             failures = if a.failures > 0 {

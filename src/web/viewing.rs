@@ -420,7 +420,12 @@ pub fn render_requests(
             id = r.id,
             zh = esc(&r.state_zh),
             en = esc(&r.state),
-            kind = esc(&r.kind),
+            kind = match r.kind.as_str() {
+                "view" => "查看 <small>view</small>".to_string(),
+                "copy" => "复制 <small>copy</small>".to_string(),
+                "export" => "导出 <small>export</small>".to_string(),
+                other => esc(other),
+            },
             covers = esc(&covers),
             reason = esc(&r.reason),
             by = esc(&r.requested_by),

@@ -112,3 +112,48 @@ fn session_of_with(base: &str, name: &str, password: &str) -> String {
     assert_eq!(r.status(), 303, "signed in as {name}");
     crate::web::set_cookie(&r, "evidock_session").expect("a session").0
 }
+
+/// In a real browser: the administrator goes from the bay screen to the accounts, adds an
+/// officer with the form, and the officer then signs in with the badge number.
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+)]
+fn in_a_browser_an_administrator_adds_an_officer_who_then_signs_in() {
+    let (mut st, base) = web_station("");
+    st.start();
+    for (name, display, role) in [("admin1", "管理员甲", "admin"), ("wang", "王五", "custodian")] {
+        let o = account(&st, &["add", name, "--display-name", display, "--role", role], PASSWORD);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let b = crate::web::Driver::start();
+    b.sign_in(&base, "admin1", PASSWORD);
+    b.text_when("#to-accounts", "账户");
+    b.click("#to-accounts");
+    b.text_when("#account-wang", "王五");
+    for (field, value) in [
+        ("#new-name", "zhao"),
+        ("#new-display-name", "赵六"),
+        ("#new-badge", "076543"),
+        ("#new-password", "长城-十个字符以上-ok"),
+        ("#new-again", "长城-十个字符以上-ok"),
+    ] {
+        b.type_into(field, value);
+    }
+    b.click("#new-role-officer");
+    b.click("#add-account");
+    b.text_when("#done", "账户已创建");
+    assert!(b.text("#account-zhao").contains("赵六") && b.text("#account-zhao").contains("076543"));
+    b.screenshot("accounts");
+    let created = events(&st, "account_changed");
+    assert!(created.iter().any(|e| e.3["account"] == "zhao" && e.0 == "account:admin1"), "{created:?}");
+    // The officer signs in on the same kiosk with the badge number.
+    b.call("DELETE", "/cookie", None);
+    b.sign_in(&base, "076543", "长城-十个字符以上-ok");
+    b.text_when("#no-bays", "没有接入的记录仪");
+    assert_eq!(b.url(), format!("{base}/"));
+    assert!(events(&st, "signed_in").iter().any(|e| e.0 == "account:zhao"));
+    drop(b);
+    assert!(st.stop().success(), "{}", st.log());
+}

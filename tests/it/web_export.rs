@@ -11,9 +11,10 @@ use crate::access::CASE;
 use crate::support::{ok, text};
 use crate::web::{account, csrf_field, events, free_port, get, post, session_of, PASSWORD};
 
-#[test]
-fn r9_an_archivist_exports_an_approved_copy_onto_a_drive_from_the_page() {
-    // A station with footage filed into a case; its page exports onto drives under media/.
+/// A station with footage filed into a case, its page exporting onto drives under media/,
+/// an archivist `an` and an approver `shen`, and a copy for a review asked by the station's
+/// archivist and approved by another person (request 1): the station, the page, media/.
+fn export_station() -> (crate::support::Station, String, std::path::PathBuf) {
     let mut st = crate::access::station();
     let port = free_port();
     let media = st.path("media");
@@ -32,7 +33,12 @@ fn r9_an_archivist_exports_an_approved_copy_onto_a_drive_from_the_page() {
     // A copy for the review, asked by the station's archivist and approved by another person.
     ok(st.evidock(&["access", "request", "--case", CASE, "--kind", "copy", "--reason", "行政复议"]));
     ok(st.evidock_as(65534, &["access", "approve", "1"]));
+    (st, base, media)
+}
 
+#[test]
+fn r9_an_archivist_exports_an_approved_copy_onto_a_drive_from_the_page() {
+    let (mut st, base, media) = export_station();
     let an = session_of(&base, "an");
     let html = get(&base, "/access", &an).into_string().unwrap();
     assert!(html.contains("id=\"export-1\"") && html.contains("U盘-KINGSTON") && html.contains("SANDISK"), "{html}");
@@ -80,4 +86,30 @@ fn r9_an_archivist_exports_an_approved_copy_onto_a_drive_from_the_page() {
     assert_eq!(std::fs::read_dir(media.join("SANDISK")).unwrap().count(), 0, "nothing left on the drive");
     assert!(st.stop().success(), "{}", st.log());
     st.assert_log_verifies();
+}
+
+/// The same export in a real browser: the archivist picks the drive on the access page and
+/// the page tells that the copy is there.
+#[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+)]
+fn in_a_browser_an_archivist_exports_onto_a_drive() {
+    let (mut st, base, media) = export_station();
+    let b = crate::web::Driver::start();
+    b.sign_in(&base, "an", PASSWORD);
+    b.text_when("body", "安七");
+    b.go(&format!("{base}/access"));
+    b.text_when("#export-1", "导出到移动存储");
+    b.script("document.getElementById('drive-1').value = 'SANDISK'; return null;");
+    b.screenshot("export");
+    b.click("#export-1");
+    b.text_when("body", "已导出到移动存储");
+    assert!(b.url().contains("done=exported"), "{}", b.url());
+    assert!(media.join("SANDISK/evidock-export-1/export.json").is_file(), "the folder on the chosen drive");
+    assert_eq!(std::fs::read_dir(media.join("U盘-KINGSTON")).unwrap().count(), 0, "nothing on the other");
+    assert_eq!(events(&st, "footage_copied")[0].0, "account:an");
+    drop(b);
+    assert!(st.stop().success(), "{}", st.log());
 }

@@ -559,3 +559,123 @@ pub fn log_consistency(ctx: &Ctx<'_>, a: &ConsistencyArgs, files: Files) -> Resu
         (Err(msg), _) | (_, Err(msg)) => Ok(ProofDoc::found(msg)),
     }
 }
+
+/// What `log verify-extract` found in an export's or a disc's folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtractVerdict {
+    /// Events proven included in the checkpoint.
+    pub proven: u64,
+    /// Events withheld (their hash only).
+    pub withheld: u64,
+    /// The checkpoint's tree size.
+    pub tree_size: u64,
+    /// The checkpoint's root, hex.
+    pub root: String,
+    /// The verifier key's label.
+    pub key: String,
+    /// Whether the key came from the folder itself (to be compared with the published one).
+    pub key_from_folder: bool,
+    /// The extract's problems: (line, event seq if known, why).
+    pub problems: Vec<(usize, Option<u64>, String)>,
+    /// Footage files checked against the proven events.
+    pub files_checked: usize,
+    /// The files that do not match: (path, why, bilingual).
+    pub file_problems: Vec<(String, String)>,
+}
+
+impl ExtractVerdict {
+    /// Whether the extract and every file hold.
+    pub fn intact(&self) -> bool {
+        self.problems.is_empty() && self.file_problems.is_empty()
+    }
+}
+
+/// Checks an export's or a disc's folder offline, without the station: the custody extract
+/// (`custody/custody-extract.jsonl`) against its signed checkpoint (`custody/checkpoint.txt`)
+/// with the verifier key given (else the folder's own `custody-signing.pub`), then each file
+/// under `data/` against the hashes the proven events recorded at its copy (a file no proven
+/// event records is a problem too: the extract does not vouch for it). `Ok(Err(finding))`
+/// when the checkpoint does not open with the key (forged or altered).
+///
+/// # Errors
+/// When a file of the folder or the key cannot be read, or the key cannot be parsed.
+pub fn extract_folder(dir: &Path, key: Option<&Path>) -> anyhow::Result<Result<ExtractVerdict, String>> {
+    use anyhow::Context as _;
+    let custody = if dir.join("custody").is_dir() { dir.join("custody") } else { dir.to_path_buf() };
+    let read = |name: &str| {
+        std::fs::read_to_string(custody.join(name)).with_context(|| format!("reading {}", custody.join(name).display()))
+    };
+    let key_text = match key {
+        Some(k) => std::fs::read_to_string(k).with_context(|| format!("reading {}", k.display()))?,
+        None => read("custody-signing.pub")?,
+    };
+    let v = NoteVerifier::parse(key_text.trim()).map_err(|e| anyhow::anyhow!("verifier key: {e}"))?;
+    let note = read("checkpoint.txt")?;
+    let cp = match Checkpoint::open(&note, &v) {
+        Ok(cp) => cp,
+        Err(e) => {
+            return Ok(Err(format!("checkpoint.txt does not open with key {}: forged or altered: {e}", v.label())))
+        }
+    };
+    let report = crate::custody::extract::verify(&read("custody-extract.jsonl")?, &cp);
+    // The folder's footage against the proven events: each file's bytes must be those the
+    // custody log recorded when it was copied (an export or a disc holds `data/`).
+    let files = if custody != dir && dir.join("data").is_dir() {
+        let mut ledger = crate::ledger::Ledger::new();
+        for ev in &report.events {
+            ledger.push(ev);
+        }
+        extract_files(&dir.join("data"), &ledger)?
+    } else {
+        Vec::new()
+    };
+    Ok(Ok(ExtractVerdict {
+        proven: report.proven,
+        withheld: report.withheld,
+        tree_size: cp.size,
+        root: verdict::hex(&cp.root),
+        key: v.label().to_string(),
+        key_from_folder: key.is_none(),
+        problems: report.problems.clone(),
+        files_checked: files.len(),
+        file_problems: files.into_iter().filter_map(|(path, p)| p.map(|p| (path, p))).collect(),
+    }))
+}
+
+/// Every file under `data` (the archive's layout), with what contradicts the custody events
+/// `ledger` was folded from (`None`: it matches them).
+fn extract_files(data: &Path, ledger: &crate::ledger::Ledger) -> anyhow::Result<Vec<(String, Option<String>)>> {
+    use anyhow::Context as _;
+    let mut out = Vec::new();
+    let mut stack = vec![data.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let e = e.with_context(|| format!("reading {}", d.display()))?;
+            let ty = e.file_type().with_context(|| format!("reading {}", e.path().display()))?;
+            if ty.is_dir() {
+                stack.push(e.path());
+                continue;
+            }
+            let path = e.path();
+            let rel = path.strip_prefix(data).unwrap_or(&path).to_string_lossy().into_owned();
+            let shown = format!("data/{rel}");
+            if !ty.is_file() {
+                out.push((shown.clone(), Some(format!("{shown}: not a regular file / 不是普通文件"))));
+                continue;
+            }
+            let h = crate::burn::bag::hash_file(&path, &mut |_| {})
+                .with_context(|| format!("reading {}", path.display()))?;
+            let v = crate::ledger::fixity(ledger.file_at(&rel), None, Some((&h.blake3, h.size)));
+            let problem = match v {
+                crate::ledger::Fixity::Intact => None,
+                crate::ledger::Fixity::Unknown => Some(format!(
+                    "{shown}: no event of the custody extract records this file: the extract does not vouch for it / 保管日志摘录中没有此文件的记录"
+                )),
+                v => Some(format!("{} / {}", v.text(&shown), v.text_zh(&shown))),
+            };
+            out.push((shown, problem));
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -15,12 +15,11 @@ use anyhow::{bail, Context};
 use serde_json::json;
 
 use crate::api::verify;
-use crate::custody::checkpoint::{Checkpoint, NoteVerifier};
+use crate::custody::checkpoint::NoteVerifier;
 use crate::custody::event::{Role, StoredEvent};
 use crate::custody::files::{self, KeyPaths};
 use crate::custody::store;
 pub use crate::custody::verdict::event_json;
-use crate::custody::verdict::hex;
 
 /// `evidock log ...`
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -309,44 +308,20 @@ fn shown(doc: verify::ProofDoc, json: bool) -> (String, ExitCode) {
     (text, if doc.holds { ExitCode::SUCCESS } else { ExitCode::from(FOUND) })
 }
 
+/// `log verify-extract DIR`: the folder's custody extract against its signed checkpoint, and
+/// its footage against the proven events ([`verify::extract_folder`]), as text or JSON.
 fn verify_extract(dir: &Path, key: Option<&Path>, as_json: bool) -> anyhow::Result<(String, ExitCode)> {
-    let custody = if dir.join("custody").is_dir() { dir.join("custody") } else { dir.to_path_buf() };
-    let read = |name: &str| {
-        std::fs::read_to_string(custody.join(name)).with_context(|| format!("reading {}", custody.join(name).display()))
+    let v = match verify::extract_folder(dir, key)? {
+        Ok(v) => v,
+        Err(finding) => return Ok(found(finding)),
     };
-    let key_text = match key {
-        Some(k) => std::fs::read_to_string(k).with_context(|| format!("reading {}", k.display()))?,
-        None => read("custody-signing.pub")?,
-    };
-    let v = NoteVerifier::parse(key_text.trim()).map_err(|e| anyhow::anyhow!("verifier key: {e}"))?;
-    let note = read("checkpoint.txt")?;
-    let cp = match Checkpoint::open(&note, &v) {
-        Ok(cp) => cp,
-        Err(e) => {
-            return Ok(found(format!("checkpoint.txt does not open with key {}: forged or altered: {e}", v.label())))
-        }
-    };
-    let report = crate::custody::extract::verify(&read("custody-extract.jsonl")?, &cp);
-    // The folder's footage against the proven events: each file's bytes must be those the
-    // custody log recorded when it was copied (an export or a disc holds `data/`).
-    let files = if custody != dir && dir.join("data").is_dir() {
-        let mut ledger = crate::ledger::Ledger::new();
-        for ev in &report.events {
-            ledger.push(ev);
-        }
-        extract_files(&dir.join("data"), &ledger)?
-    } else {
-        Vec::new()
-    };
-    let file_problems: Vec<&(String, Option<String>)> = files.iter().filter(|(_, p)| p.is_some()).collect();
-    let intact = report.intact() && file_problems.is_empty();
     let text = if as_json {
         json!({
-            "intact": intact, "proven": report.proven, "withheld": report.withheld, "tree_size": cp.size,
-            "root": hex(&cp.root), "key": v.label(), "key_from_folder": key.is_none(),
-            "problems": report.problems.iter().map(|(line, seq, why)| json!({ "line": line, "seq": seq, "problem": why })).collect::<Vec<_>>(),
-            "files_checked": files.len(),
-            "files": file_problems.iter().map(|(path, why)| json!({ "path": path, "problem": why })).collect::<Vec<_>>(),
+            "intact": v.intact(), "proven": v.proven, "withheld": v.withheld, "tree_size": v.tree_size,
+            "root": v.root, "key": v.key, "key_from_folder": v.key_from_folder,
+            "problems": v.problems.iter().map(|(line, seq, why)| json!({ "line": line, "seq": seq, "problem": why })).collect::<Vec<_>>(),
+            "files_checked": v.files_checked,
+            "files": v.file_problems.iter().map(|(path, why)| json!({ "path": path, "problem": why })).collect::<Vec<_>>(),
         })
         .to_string()
             + "\n"
@@ -354,71 +329,33 @@ fn verify_extract(dir: &Path, key: Option<&Path>, as_json: bool) -> anyhow::Resu
         let mut t = format!(
             "custody extract: {} event(s) proven, {} withheld (hash only), against a checkpoint of {} events signed by {}\n\
              保管日志摘录：{} 条事件已证明包含于签名检查点（{} 条事件）中，{} 条仅提供哈希\n",
-            report.proven, report.withheld, cp.size, v.label(), report.proven, cp.size, report.withheld
+            v.proven, v.withheld, v.tree_size, v.key, v.proven, v.tree_size, v.withheld
         );
-        if key.is_none() {
+        if v.key_from_folder {
             t.push_str("note: the key came from the folder itself; compare it with the key the bureau published / 请与另行获得的公钥比对\n");
         }
-        for (line, seq, why) in &report.problems {
+        for (line, seq, why) in &v.problems {
             t.push_str(&format!(
                 "line {line} (event {}): {why}\n",
                 seq.map_or_else(|| "?".to_string(), |s| s.to_string())
             ));
         }
-        if !files.is_empty() {
+        if v.files_checked > 0 {
             t.push_str(&format!(
                 "footage: {} file(s) checked against the hashes the custody log recorded at their copy, {} do not match\n\
                  录像文件：已按保管日志复制时记录的哈希值核对 {} 个，{} 个不符\n",
-                files.len(),
-                file_problems.len(),
-                files.len(),
-                file_problems.len()
+                v.files_checked,
+                v.file_problems.len(),
+                v.files_checked,
+                v.file_problems.len()
             ));
         }
-        for (_, why) in &file_problems {
-            t.push_str(&format!("{}\n", why.as_deref().unwrap_or_default()));
+        for (_, why) in &v.file_problems {
+            t.push_str(&format!("{why}\n"));
         }
         t
     };
-    Ok((text, if intact { ExitCode::SUCCESS } else { ExitCode::from(FOUND) }))
-}
-
-/// Every file under `data` (the archive's layout), with what contradicts the custody events
-/// `ledger` was folded from (`None`: it matches them). A file no proven event records is a
-/// problem too: the extract does not vouch for it.
-fn extract_files(data: &Path, ledger: &crate::ledger::Ledger) -> anyhow::Result<Vec<(String, Option<String>)>> {
-    let mut out = Vec::new();
-    let mut stack = vec![data.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-            let e = e.with_context(|| format!("reading {}", d.display()))?;
-            let ty = e.file_type().with_context(|| format!("reading {}", e.path().display()))?;
-            if ty.is_dir() {
-                stack.push(e.path());
-                continue;
-            }
-            let path = e.path();
-            let rel = path.strip_prefix(data).unwrap_or(&path).to_string_lossy().into_owned();
-            let shown = format!("data/{rel}");
-            if !ty.is_file() {
-                out.push((shown.clone(), Some(format!("{shown}: not a regular file / 不是普通文件"))));
-                continue;
-            }
-            let h = crate::burn::bag::hash_file(&path, &mut |_| {})
-                .with_context(|| format!("reading {}", path.display()))?;
-            let v = crate::ledger::fixity(ledger.file_at(&rel), None, Some((&h.blake3, h.size)));
-            let problem = match v {
-                crate::ledger::Fixity::Intact => None,
-                crate::ledger::Fixity::Unknown => Some(format!(
-                    "{shown}: no event of the custody extract records this file: the extract does not vouch for it / 保管日志摘录中没有此文件的记录"
-                )),
-                v => Some(format!("{} / {}", v.text(&shown), v.text_zh(&shown))),
-            };
-            out.push((shown, problem));
-        }
-    }
-    out.sort();
-    Ok(out)
+    Ok((text, if v.intact() { ExitCode::SUCCESS } else { ExitCode::from(FOUND) }))
 }
 
 /// A finding printed on stderr, with exit code 1.
@@ -581,10 +518,12 @@ pub fn table(events: &[StoredEvent]) -> String {
 mod tests {
     use super::*;
     use crate::custody::chain::{verify, Finding, Verifier};
+    use crate::custody::checkpoint::Checkpoint;
     use crate::custody::event::Action;
     use crate::custody::event::{seal, Actor, NewEvent};
     use crate::custody::merkle::{self, Hash};
     use crate::custody::store::{append, create_schema};
+    use crate::custody::verdict::hex;
     use crate::custody::verdict::{verify_json, verify_text};
     use chrono::{TimeZone, Utc};
     use serde_json::Value;

@@ -3,7 +3,9 @@
 //! §27): where each stands (planned, staged, written, verified, failed), where it is stored and
 //! who holds it, moved with the reason (`disc_moved`), and a disc that will never be verified
 //! given up so that its footage returns to the next plan. Making, writing and verifying discs
-//! are the burn job's (`evidock burn run|write|verify|recheck`, run supervised).
+//! are the burn job's (`evidock burn run|write|verify|recheck`, run supervised); `burn_start`
+//! starts one of its steps as a process of its own for a person at the page, and `burn_jobs`
+//! lists the steps started so (`crate::job::launch`).
 
 use std::collections::BTreeSet;
 
@@ -180,6 +182,88 @@ pub fn abandon(ctx: &Ctx<'_>, a: &Abandon) -> Result<Changed, ApiError> {
     }
     catalog.record_disc_failed(label, serde_json::json!({ "stage": "abandoned", "reason": why }))?;
     Ok(Changed { disc: view(catalog.disc(label)?) })
+}
+
+/// `burn_start`: which step of the burn job to start, as a process of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartArgs {
+    /// `run` (plan, stage and image the discs; needs `media`), `write` (write the staged disc
+    /// `label` onto the blank disc in the burner, `burn.device`), `verify` (the disc in the
+    /// burner, read back whole) or `recheck` (a verified disc in the burner, on its schedule).
+    pub step: String,
+    /// For `run`: `bd25`, `bd50`, `bd100`, `dvd` or `custom:BYTES`.
+    #[serde(default)]
+    pub media: Option<String>,
+    /// For `write`: the disc label.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// `burn_start`: starts a step of the burn job as `evidock burn ...` in a process of its own
+/// (the same step a terminal or a unit runs, with its checks and events), once no other burn
+/// step runs; logged as `burn_started` naming the caller, who is the discs' maker for `run`.
+///
+/// # Errors
+/// `invalid` for an unknown step or medium or a missing label; `not_found` for an unknown
+/// disc; `conflict` for a disc that cannot be written or while another burn step runs.
+pub fn burn_start(ctx: &Ctx<'_>, a: &StartArgs) -> Result<crate::job::launch::JobRecord, ApiError> {
+    let config = ctx.config;
+    let device = config.burn.device.clone();
+    let args: Vec<String> = match a.step.as_str() {
+        "run" => {
+            let media = a.media.as_deref().map(str::trim).unwrap_or_default();
+            let media = Media::parse(media).map_err(|e| {
+                ApiError::invalid(format!(
+                    "media {media:?}: {e} (bd25, bd50, bd100, dvd or custom:BYTES) / 光盘类型无效"
+                ))
+            })?;
+            vec!["burn".into(), "run".into(), "--media".into(), media.name, "--maker".into(), ctx.actor.user.clone()]
+        }
+        "write" => {
+            let label = a.label.as_deref().map(str::trim).unwrap_or_default();
+            if label.is_empty() {
+                return Err(ApiError::invalid("write: which disc? give its label / 请选择要刻录的光盘"));
+            }
+            let disc = ctx.catalog()?.disc(label).map_err(|e| ApiError::not_found(format!("{e} / 无此光盘")))?;
+            if !matches!(disc.state.as_str(), "staged" | "written") {
+                return Err(ApiError::conflict(format!(
+                    "disc {label} is {}: only a staged disc can be written / 仅已备妥的光盘可以刻录",
+                    disc.state
+                )));
+            }
+            vec!["burn".into(), "write".into(), label.to_string(), "--device".into(), device]
+        }
+        "verify" => vec!["burn".into(), "verify".into(), "--device".into(), device],
+        "recheck" => vec!["burn".into(), "recheck".into(), "--device".into(), device],
+        other => {
+            return Err(ApiError::invalid(format!(
+                "unknown burn step {other:?}: run, write, verify or recheck / 未知的刻录步骤"
+            )))
+        }
+    };
+    if crate::job::launch::burn_running(config) {
+        return Err(ApiError::conflict(
+            "another burn step is running (`evidock status` shows it); wait for it to end / 另一刻录步骤正在进行，请等待其结束",
+        ));
+    }
+    let started =
+        crate::job::launch::start(config, &args, &ctx.actor.user).map_err(|e| ApiError::conflict(format!("{e:#}")))?;
+    ctx.catalog()?.event(
+        crate::custody::event::Action::BurnStarted,
+        &format!("job:{}", started.id),
+        json!({ "step": a.step, "args": started.what, "job": started.id, "pid": started.pid }),
+    )?;
+    Ok(started)
+}
+
+/// `burn_jobs`: the burn steps started from the page, newest first, with their state and the
+/// last lines of their output.
+///
+/// # Errors
+/// `failed` when their records cannot be read.
+pub fn burn_jobs(ctx: &Ctx<'_>, _a: &super::NoArgs) -> Result<Vec<crate::job::launch::JobRecord>, ApiError> {
+    crate::job::launch::recent(ctx.config).map_err(|e| ApiError::failed(format!("{e:#} / 无法读取刻录任务记录")))
 }
 
 /// `burn_plan`: the medium.

@@ -179,6 +179,10 @@ pub enum Request {
     DiscAbandon(discs::Abandon),
     /// Which long-term footage would go on which disc (nothing is written or logged).
     BurnPlan(discs::PlanArgs),
+    /// A step of the burn job started as a process of its own (R8).
+    BurnStart(discs::StartArgs),
+    /// The burn steps started so, with their state and output.
+    BurnJobs(NoArgs),
     /// The inclusion proof of an event in the custody log as a checkpoint signed it (R11).
     LogProve(verify::ProveArgs),
     /// The proof that the custody log at one size extends it at an earlier one.
@@ -333,6 +337,10 @@ pub enum Reply {
     DiscAbandon(Box<discs::Changed>),
     /// The plan.
     BurnPlan(Box<discs::PlanDoc>),
+    /// The step started.
+    BurnStart(Box<crate::job::launch::JobRecord>),
+    /// The steps started, newest first.
+    BurnJobs(Vec<crate::job::launch::JobRecord>),
     /// The proof, or what was found instead.
     LogProve(Box<verify::ProofDoc>),
     /// The proof, or what was found instead.
@@ -443,6 +451,8 @@ pub enum Op {
     DiscMove,
     DiscAbandon,
     BurnPlan,
+    BurnStart,
+    BurnJobs,
     LogProve,
     LogConsistency,
     Export,
@@ -470,7 +480,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 73] = [
+    pub const ALL: [Op; 75] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -534,6 +544,8 @@ impl Op {
         Op::DiscMove,
         Op::DiscAbandon,
         Op::BurnPlan,
+        Op::BurnStart,
+        Op::BurnJobs,
         Op::LogProve,
         Op::LogConsistency,
         Op::Export,
@@ -595,7 +607,8 @@ impl Op {
             Op::LogVerify | Op::LogProve | Op::LogConsistency => READERS,
             Op::LogCheckpoint => &[Role::Admin, Role::Archivist, Role::Supervisor],
             Op::DiscList | Op::BurnPlan => ANY,
-            Op::DiscMove | Op::DiscAbandon => FILERS,
+            Op::DiscMove | Op::DiscAbandon | Op::BurnStart => FILERS,
+            Op::BurnJobs => ANY,
             Op::Export => &[Role::Archivist, Role::Custodian],
             Op::AccountAdd
             | Op::AccountPassword
@@ -674,6 +687,8 @@ impl Op {
             Op::DiscMove => "disc_move",
             Op::DiscAbandon => "disc_abandon",
             Op::BurnPlan => "burn_plan",
+            Op::BurnStart => "burn_start",
+            Op::BurnJobs => "burn_jobs",
             Op::LogProve => "log_prove",
             Op::LogConsistency => "log_consistency",
             Op::Export => "export",
@@ -781,6 +796,8 @@ impl Request {
             Request::DiscMove(_) => Op::DiscMove,
             Request::DiscAbandon(_) => Op::DiscAbandon,
             Request::BurnPlan(_) => Op::BurnPlan,
+            Request::BurnStart(_) => Op::BurnStart,
+            Request::BurnJobs(_) => Op::BurnJobs,
             Request::LogProve(_) => Op::LogProve,
             Request::Export(_) => Op::Export,
             Request::AccountAdd(_) => Op::AccountAdd,
@@ -873,6 +890,8 @@ impl Reply {
             Reply::DiscMove(_) => Op::DiscMove,
             Reply::DiscAbandon(_) => Op::DiscAbandon,
             Reply::BurnPlan(_) => Op::BurnPlan,
+            Reply::BurnStart(_) => Op::BurnStart,
+            Reply::BurnJobs(_) => Op::BurnJobs,
             Reply::LogProve(_) => Op::LogProve,
             Reply::Export(_) => Op::Export,
             Reply::AccountAdd(_) => Op::AccountAdd,
@@ -1169,6 +1188,8 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::DiscMove(a) => discs::move_disc(&ctx, &a).map(|d| Reply::DiscMove(Box::new(d))),
         Request::DiscAbandon(a) => discs::abandon(&ctx, &a).map(|d| Reply::DiscAbandon(Box::new(d))),
         Request::BurnPlan(a) => discs::burn_plan(&ctx, &a).map(|p| Reply::BurnPlan(Box::new(p))),
+        Request::BurnStart(a) => discs::burn_start(&ctx, &a).map(|j| Reply::BurnStart(Box::new(j))),
+        Request::BurnJobs(a) => discs::burn_jobs(&ctx, &a).map(Reply::BurnJobs),
         Request::LogProve(a) => verify::log_prove(&ctx, &a, files).map(|p| Reply::LogProve(Box::new(p))),
         Request::LogConsistency(a) => {
             verify::log_consistency(&ctx, &a, files).map(|p| Reply::LogConsistency(Box::new(p)))

@@ -246,6 +246,8 @@ pub enum Action {
     DiscMoved,
     /// A registered disc was re-checked, with the result (R8).
     DiscRechecked,
+    /// A step of the burn job was started for a person at the station's page (R8).
+    BurnStarted,
     /// The daemon started with a configuration that differs from the last one recorded.
     ConfigChanged,
     /// A recorder's identity serial differs from its USB serial, or another volume docked now
@@ -351,7 +353,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 96] = [
+    pub const ALL: [Action; 97] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -448,6 +450,7 @@ impl Action {
         Action::SignInFailed,
         Action::AccountLocked,
         Action::SignedOut,
+        Action::BurnStarted,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -510,6 +513,7 @@ impl Action {
             Action::DiscFailed => "disc_failed",
             Action::DiscMoved => "disc_moved",
             Action::DiscRechecked => "disc_rechecked",
+            Action::BurnStarted => "burn_started",
             Action::ConfigChanged => "config_changed",
             Action::IdentityConflict => "identity_conflict",
             Action::ImpossibleValue => "impossible_value",
@@ -612,6 +616,7 @@ impl Action {
             Action::DiscFailed => "光盘校验失败",
             Action::DiscMoved => "光盘已移交",
             Action::DiscRechecked => "光盘已复检",
+            Action::BurnStarted => "刻录步骤已启动",
             Action::ConfigChanged => "配置已变更",
             Action::IdentityConflict => "设备身份冲突",
             Action::ImpossibleValue => "记录仪数值不合理",
@@ -1126,7 +1131,7 @@ mod tests {
              access_voided flag_withdrawal_requested deadline_returned \
              archive_stalled log_point_verified footage_described \
              gap_reviewed recording_exemption_recorded recording_exemption_approved \
-             account_changed signed_in sign_in_failed account_locked signed_out"
+             account_changed signed_in sign_in_failed account_locked signed_out burn_started"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -7,7 +7,8 @@
 //! secrecy check of a plan (R10), the custody files each disc carries, and the progress file
 //! `evidock status` shows.
 //! Must never: count a disc as a copy before a full read-back verify (INV-14); stage a file
-//! whose bytes or catalogue row contradict the custody log (INV-16); print.
+//! whose bytes or catalogue row contradict the custody log (INV-16); run beside another burn
+//! step (each holds the burn lock, [`super::launch::lock_burn`]); print.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -101,6 +102,7 @@ pub fn run(
     extractor: &str,
     notes: &mut dyn FnMut(Note),
 ) -> anyhow::Result<RunOutcome> {
+    let _one_at_a_time = super::launch::lock_burn(config)?;
     let mut catalog = runner.catalog(config)?;
     let (p, waiting) = discs::make_plan(&catalog, config, media)?;
     if waiting > 0 {
@@ -242,6 +244,7 @@ pub fn run(
 /// When it could not run: an unknown disc, one that is not staged, a staged bag that is gone.
 /// A failed write is `Ok(Err(message))`, recorded.
 pub fn write(config: &Config, runner: &Runner, label: &str, device: &str) -> anyhow::Result<Result<(), String>> {
+    let _one_at_a_time = super::launch::lock_burn(config)?;
     let mut catalog = runner.catalog(config)?;
     let disc = catalog.disc(label)?;
     if !matches!(disc.state.as_str(), "staged" | "written") {
@@ -303,6 +306,7 @@ impl Verdict {
 /// # Errors
 /// When it could not run: no volume id, an unknown disc, a custody log that does not verify.
 pub fn verify(config: &Config, runner: &Runner, src: &Source, recheck: bool) -> anyhow::Result<Verdict> {
+    let _one_at_a_time = super::launch::lock_burn(config)?;
     let mut catalog = runner.catalog(config)?;
     let medium = image::check_medium(src)?;
     let label = medium.label.clone().ok_or_else(|| {

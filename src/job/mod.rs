@@ -5,11 +5,13 @@
 //!
 //! Owns: who may run each job ([`burn::ROLES`], [`scrub::ROLES`]; the station's own user may
 //! run them as the system), opening the catalogue as the job's [`Runner`], every step's
-//! custody events, and the typed results a front end renders.
+//! custody events, the typed results a front end renders, and a burn step started by the
+//! service for a person at the page ([`launch`]: a process of its own, one at a time).
 //! Must never: print or exit (a job tells what it does through its notes and its result);
 //! take a caller's word for who it is (the runner is this process's user, as the kernel says).
 
 pub mod burn;
+pub mod launch;
 pub mod scrub;
 
 use crate::catalog::Catalog;

@@ -2,9 +2,11 @@
 //! its state, place and holder (`disc_list`), and the plan of what would go on which disc
 //! (`burn_plan`); a custodian or archivist records a move to
 //! another place or holder with the reason (`disc_move`) and gives up a disc that will never
-//! be verified (`disc_abandon`). Each change carries the session's CSRF token and answers 303
-//! back. Making and verifying discs stay the supervised burn job's. Renders; holds no station
-//! logic.
+//! be verified (`disc_abandon`). A custodian or archivist starts the burn job's steps from
+//! here (`burn_start`: make the discs, write one, verify the disc in the burner, re-check
+//! one), each a process of its own, and follows them (`burn_jobs`, the page reloading itself
+//! while one runs). Each change carries the session's CSRF token and answers 303 back.
+//! Renders; holds no station logic.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -18,8 +20,9 @@ use super::archive::given as opt;
 use super::render::{esc, page};
 use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
-use crate::api::discs::{Abandon, Disc, Move, PlanArgs};
+use crate::api::discs::{Abandon, Disc, Move, PlanArgs, StartArgs};
 use crate::api::{self, ApiError, NoArgs, Op};
+use crate::job::launch::JobRecord;
 
 /// `GET /discs`'s query: the notice of a change just made.
 #[derive(Debug, Default, Deserialize)]
@@ -41,7 +44,13 @@ pub(super) async fn discs(State(w): State<Arc<Shared>>, headers: HeaderMap, Quer
         "abandoned" => {
             Some("光盘已作废，录像重新列入刻录计划 / the disc is given up; its footage returns to the next plan")
         }
+        "started" => Some("刻录步骤已启动，进度见下方 / the burn step is started; it shows below"),
         _ => None,
+    };
+    let jobs = match w.call(&s, api::Request::BurnJobs(NoArgs {})).await {
+        Ok(api::Reply::BurnJobs(j)) => j,
+        Ok(other) => return super::unexpected(&other),
+        Err(e) => return api_error_page(&e),
     };
     let plan = match opt(&q.media) {
         None => None,
@@ -52,7 +61,35 @@ pub(super) async fn discs(State(w): State<Arc<Shared>>, headers: HeaderMap, Quer
         },
     };
     match w.call(&s, api::Request::DiscList(NoArgs {})).await {
-        Ok(api::Reply::DiscList(list)) => Html(render(&s, &list, plan.as_deref(), notice)).into_response(),
+        Ok(api::Reply::DiscList(list)) => Html(render(&s, &list, &jobs, plan.as_deref(), notice)).into_response(),
+        Ok(other) => super::unexpected(&other),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// A burn step to start, as the browser sends it.
+#[derive(Debug, Default, Deserialize)]
+pub struct StartForm {
+    #[serde(default)]
+    csrf: String,
+    /// `run`, `write`, `verify` or `recheck`.
+    #[serde(default)]
+    step: String,
+    #[serde(default)]
+    media: String,
+    #[serde(default)]
+    label: String,
+}
+
+/// `POST /discs/burn`.
+pub(super) async fn start(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<StartForm>) -> Response {
+    let session = match w.changing(&headers, &f.csrf, "burn_start").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let request = api::Request::BurnStart(StartArgs { step: f.step, media: opt(&f.media), label: opt(&f.label) });
+    match w.call(&session, request).await {
+        Ok(api::Reply::BurnStart(_)) => see_other("/discs?done=started"),
         Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
@@ -102,7 +139,7 @@ pub(super) async fn change(State(w): State<Arc<Shared>>, headers: HeaderMap, For
 }
 
 /// The discs page, with the plan of the medium asked for.
-pub fn render(who: &Session, list: &[Disc], plan: Option<&str>, notice: Option<&str>) -> String {
+pub fn render(who: &Session, list: &[Disc], jobs: &[JobRecord], plan: Option<&str>, notice: Option<&str>) -> String {
     let may = |op: Op| op.roles().iter().any(|r| who.account.roles.contains(r));
     let csrf = esc(&who.csrf);
     let mut body = String::from("<h1>光盘 <small>Discs</small></h1>");
@@ -175,6 +212,86 @@ pub fn render(who: &Session, list: &[Disc], plan: Option<&str>, notice: Option<&
     if let Some(p) = plan {
         let _ = write!(body, "<pre id=\"plan\">{}</pre>", super::render::esc_lines(p));
     }
+    if may(Op::BurnStart) {
+        body.push_str(&burn_forms(&csrf, list, &media));
+    }
+    body.push_str(&job_table(jobs));
     body.push_str("<p><a href=\"/\">返回 Back</a></p>");
     page("光盘 Discs · evidock", Some(who), &body)
+}
+
+/// The forms that start the burn job's steps: make the discs of a medium, write a staged disc,
+/// verify or re-check the disc in the burner.
+fn burn_forms(csrf: &str, list: &[Disc], media: &str) -> String {
+    let start = |step: &str, fields: &str, id: &str, label: &str| {
+        format!(
+            "<form method=\"post\" action=\"/discs/burn\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <input type=\"hidden\" name=\"step\" value=\"{step}\">{fields}<button type=\"submit\" id=\"{id}\">{label}</button></form>"
+        )
+    };
+    let mut out = String::from(
+        "<h2>刻录 <small>Burn</small></h2><p>每一步单独运行，同一时间只运行一步；光盘经全部读回校验后才计为副本。\
+         <small>Each step runs as a process of its own, one at a time; a disc counts as a copy only once it is read \
+         back whole.</small></p>",
+    );
+    out.push_str(&start(
+        "run",
+        &format!("<label>介质 <small>Media</small><select name=\"media\" id=\"burn-media\">{media}</select></label>"),
+        "burn-run",
+        "备妥光盘 <small>Stage the discs</small>",
+    ));
+    let staged: Vec<&Disc> = list.iter().filter(|d| matches!(d.state.as_str(), "staged" | "written")).collect();
+    if !staged.is_empty() {
+        let options: String =
+            staged.iter().map(|d| format!("<option value=\"{l}\">{l}</option>", l = esc(&d.label))).collect();
+        out.push_str(&start(
+            "write",
+            &format!(
+                "<label>光盘 <small>Disc</small><select name=\"label\" id=\"burn-label\">{options}</select></label>"
+            ),
+            "burn-write",
+            "写入空白光盘 <small>Write onto the blank disc</small>",
+        ));
+    }
+    out.push_str(&start("verify", "", "burn-verify", "校验光驱中的光盘 <small>Verify the disc in the burner</small>"));
+    out.push_str(&start(
+        "recheck",
+        "",
+        "burn-recheck",
+        "复检光驱中的光盘 <small>Re-check the disc in the burner</small>",
+    ));
+    out
+}
+
+/// The burn steps started from the page, newest first, each with the end of its output; the
+/// page reloads itself while one runs.
+fn job_table(jobs: &[JobRecord]) -> String {
+    if jobs.is_empty() {
+        return String::new();
+    }
+    let mut out = String::new();
+    if jobs.iter().any(|j| j.state == "running") {
+        out.push_str("<meta http-equiv=\"refresh\" content=\"3\">");
+    }
+    out.push_str(
+        "<h2>刻录步骤 <small>Burn steps</small></h2><table id=\"jobs\"><thead><tr><th>编号 No.</th><th>步骤 Step</th>\
+         <th>启动人 By</th><th>开始 Started</th><th>状态 State</th><th>输出 Output</th></tr></thead><tbody>",
+    );
+    for j in jobs {
+        let _ = write!(
+            out,
+            "<tr id=\"job-{id}\"><td>{id}</td><td>{what}</td><td>{by}</td><td>{started}</td>\
+             <td class=\"state\" id=\"job-state-{id}\">{zh} <small>{state}{exit}</small></td><td><pre>{tail}</pre></td></tr>",
+            id = j.id,
+            what = esc(&j.what),
+            by = esc(&j.by),
+            started = esc(&j.started),
+            zh = esc(&j.state_zh),
+            state = esc(&j.state),
+            exit = j.exit.map(|c| format!(" (exit {c})")).unwrap_or_default(),
+            tail = super::render::esc_lines(&j.tail.join("\n")),
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
 }

@@ -188,6 +188,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/accounts/change", post(accounts::change))
         .route("/discs", get(discs::discs))
         .route("/discs/change", post(discs::change))
+        .route("/discs/burn", post(discs::start))
         .route("/access/{id}/form", get(viewing::form))
         .route("/access/register", get(viewing::register))
         .route("/log", get(archive::search))

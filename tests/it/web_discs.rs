@@ -109,3 +109,96 @@ fn r7_a_custodian_records_a_disc_move_and_gives_up_a_spoiled_disc_from_the_page(
     st.assert_log_verifies();
     st.stop();
 }
+
+/// The burn job run from the page (R8), a terminal never needed: a custodian stages the discs,
+/// writes the staged disc onto the "blank disc" in the burner (a file here, written by the
+/// default `xorriso` command) and verifies it, each step a process of its own, one at a time,
+/// started with `burn_started` naming the account and followed on the page to its end.
+#[test]
+#[cfg_attr(not(has_xorriso), ignore = "xorriso is not installed: apt-get install xorriso")]
+fn r8_a_custodian_stages_writes_and_verifies_a_disc_from_the_page() {
+    let (mut st, base) = web_station("");
+    let drive = st.path("drive.img");
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    let burn = format!(
+        "\n[burn]\nstaging_dir = \"burn\"\ncopies = 1\nreserve_per_disc_bytes = 1048576\ndevice = \"{}\"\n",
+        drive.display()
+    );
+    std::fs::write(&st.config, cfg + &burn).unwrap();
+    st.start();
+    add_officer(&st);
+    for (name, display, role) in [("wang", "王五", "custodian"), ("shen", "沈六", "approver")] {
+        let o = account(&st, &["add", name, "--display-name", display, "--role", role], PASSWORD);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let (vol, _) =
+        st.sim("D1", &["--serial", "D700002", "--sessions", "1", "--segments", "2", "--segment-bytes", "20000"]);
+    st.dock(&vol, "D700002");
+    st.wait_finished("D700002");
+    let rec: String = st
+        .db()
+        .query_row("SELECT serial || '/' || session FROM segments WHERE serial = 'D700002' LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    let o = st.evidock(&["retention", "flag", &rec, "--trigger", "dispute", "--reason", "当事人申请复议"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let wang = session_of(&base, "wang");
+    let html = get(&base, "/discs", &wang).into_string().unwrap();
+    assert!(html.contains("id=\"burn-run\"") && !html.contains("id=\"burn-write\""), "no staged disc yet: {html}");
+    let csrf = csrf_field(&html);
+    // Refused: without the token, an unknown medium, an approver.
+    assert_eq!(post(&base, "/discs/burn", &wang, &[("step", "run"), ("media", "dvd")]).status(), 403);
+    let r = post(&base, "/discs/burn", &wang, &[("csrf", &csrf), ("step", "run"), ("media", "floppy")]);
+    assert_eq!(r.status(), 400);
+    assert!(r.into_string().unwrap().contains("光盘类型无效"));
+    let shen = session_of(&base, "shen");
+    let shen_csrf = csrf_field(&get(&base, "/discs", &shen).into_string().unwrap());
+    let r = post(&base, "/discs/burn", &shen, &[("csrf", &shen_csrf), ("step", "run"), ("media", "dvd")]);
+    assert_eq!(r.status(), 403, "an approver does not burn");
+    assert!(events(&st, "burn_started").is_empty(), "nothing started");
+
+    // Each step from the page, followed to its end.
+    let step = |form: &[(&str, &str)], job: u64| {
+        let mut f = vec![("csrf", csrf.as_str())];
+        f.extend_from_slice(form);
+        let r = post(&base, "/discs/burn", &wang, &f);
+        assert_eq!((r.status(), r.header("location")), (303, Some("/discs?done=started")), "{form:?}");
+        crate::support::wait_for(180, &format!("burn step {job} to end"), || {
+            let html = get(&base, "/discs", &wang).into_string().unwrap();
+            let at = html.find(&format!("id=\"job-state-{job}\""))?;
+            let state = html[at..].chars().take(120).collect::<String>();
+            (!state.contains("running")).then(|| (state.contains("done"), html))
+        })
+    };
+    let (ok, html) = step(&[("step", "run"), ("media", "dvd")], 1);
+    assert!(ok, "{html}");
+    assert!(html.contains("staged 已备妥") && html.contains("id=\"burn-write\""), "{html}");
+    let label: String = st.db().query_row("SELECT label FROM discs LIMIT 1", [], |r| r.get(0)).unwrap();
+    let maker: String = st.db().query_row("SELECT maker FROM discs LIMIT 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(maker, "account:wang", "the person at the page made the disc");
+    let (ok, html) = step(&[("step", "write"), ("label", &label)], 2);
+    assert!(ok && html.contains("written to 已刻录到"), "{html}");
+    assert!(drive.metadata().unwrap().len() > 0, "the burner holds the disc");
+    let (ok, html) = step(&[("step", "verify")], 3);
+    assert!(ok && html.contains("verified 校验通过"), "{html}");
+    let state: String = st.db().query_row("SELECT state FROM discs LIMIT 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(state, "verified");
+    let started = events(&st, "burn_started");
+    assert_eq!(started.len(), 3);
+    assert!(started.iter().all(|e| e.0 == "account:wang" && e.1 == "custodian"), "{started:?}");
+    assert_eq!(started[1].3["args"], format!("burn write {label} --device {}", drive.display()));
+
+    // One step at a time: while another process holds the burn lock, nothing starts.
+    let lock = std::fs::File::options().write(true).open(st.path("state/burn.lock")).unwrap();
+    nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map(|held| {
+            let r = post(&base, "/discs/burn", &wang, &[("csrf", &csrf), ("step", "recheck")]);
+            assert_eq!(r.status(), 409);
+            assert!(r.into_string().unwrap().contains("另一刻录步骤正在进行"));
+            drop(held);
+        })
+        .unwrap_or_else(|(_, e)| panic!("{e}"));
+    assert_eq!(events(&st, "burn_started").len(), 3, "refused, nothing started");
+    assert!(st.stop().success(), "{}", st.log());
+    st.assert_log_verifies();
+}

@@ -157,16 +157,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         volumes.push(incoming.join(DISK_USB.1));
         let (lock, catalog, _) = crate::daemon::prepare(&config, false)?;
         drop(catalog);
-        let mut catalog = super::open_catalog_as_user(&config)?;
-        catalog.register_device(&crate::catalog::Registration {
+        // Registered as a custodian would, through the station API (the demo's user holds the
+        // custodian role in its configuration).
+        let me = crate::api::Caller::of(&config, crate::control::peer::current(), crate::api::Via::Direct);
+        let register = crate::api::Request::DeviceRegister(crate::api::device::Register {
             serial: DISK_USB.2.into(),
-            model: None,
             officer_id: "012345".into(),
             officer_name: Some("李四".into()),
             unit: Some("宜良县卫生健康局".into()),
-        })?;
-        catalog.bind_usb(DISK_USB.2, &crate::catalog::UsbBinding::parse(&disk).map_err(anyhow::Error::msg)?)?;
-        drop(catalog);
+            model: None,
+            usb: vec![disk.clone()],
+        });
+        crate::api::call(&config, &me, register, Vec::new())?;
         drop(lock);
     }
 

@@ -219,22 +219,6 @@ pub fn init_tracing() {
     let _ = result;
 }
 
-/// Opens the catalogue to write as the caller of the running command ([`invoke::caller`]):
-/// in the daemon without a new integrity check (the daemon checked it at start), directly with
-/// one.
-///
-/// # Errors
-/// When the catalogue cannot be opened.
-pub fn open_catalog_as_user(config: &Config) -> anyhow::Result<crate::catalog::Catalog> {
-    let caller = invoke::caller();
-    let path = config.catalog_path();
-    Ok(if caller.via_daemon {
-        crate::catalog::Catalog::open_trusted(&path, config.timezone, caller.actor)?
-    } else {
-        crate::catalog::Catalog::open(&path, config.timezone, caller.actor)?
-    })
-}
-
 /// Human-readable bytes (binary units).
 pub fn bytes(n: u64) -> String {
     crate::scrub::bytes_text(n)

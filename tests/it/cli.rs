@@ -187,3 +187,29 @@ fn an_old_event_edited_under_stored_nodes_is_named_by_the_full_verification_at_s
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["first_bad"]["seq"], 3, "{v}");
 }
+
+/// The README's first command: the demo station, without root or hardware, in a folder of
+/// its own (run as an unprivileged user when the tests run as root): every bundled recorder
+/// docked and safe to undock, the plain USB disk known by the binding the demo registered
+/// through the station API, and the custody log intact.
+#[test]
+fn the_readme_demo_runs_without_root_or_hardware() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = nix::unistd::getuid().is_root();
+    let mut cmd = if root {
+        let o = std::process::Command::new("chown").args(["65534:65534"]).arg(dir.path()).output().unwrap();
+        assert!(o.status.success(), "{}", crate::support::text(&o));
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(crate::support::bin());
+        c
+    } else {
+        std::process::Command::new(crate::support::bin())
+    };
+    let o = cmd.arg("demo").current_dir(dir.path()).env("HOME", dir.path()).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", crate::support::text(&o));
+    assert!(out.contains("custody log intact") && out.contains("保管日志完好"), "{out}");
+    assert!(out.contains("DEMO-DISK-01  recorder 记录仪 A200001  officer 警员 012345 李四"), "{out}");
+    assert!(!out.contains("not safe") && out.matches("✔ safe to undock").count() >= 10, "{out}");
+    assert!(dir.path().join("evidock-demo/archive").is_dir());
+}

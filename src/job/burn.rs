@@ -433,7 +433,8 @@ fn job_dir(config: &Config, job: i64) -> PathBuf {
 /// footage would go onto a disc (R10; S0 §18, S2 §26, S4 §25; INV-21): footage carrying a
 /// mark (on its recording or on a case it is filed into) is staged only by someone who holds
 /// that mark's approver right now: the approver role and the mark's `approvers`. The person is
-/// the runner, or the named maker when the station's own user runs the job as a unit. A
+/// the runner, or the named maker when the station's own user runs the job (a unit, or a step
+/// started from the page for a station account, whose roles are the catalogue's). A
 /// refusal comes before anything is logged or written; the call's refusal is its custody event
 /// (`call_refused`).
 fn secrecy_allows(catalog: &Catalog, config: &Config, runner: &Runner, p: &Plan, maker: &str) -> anyhow::Result<()> {
@@ -459,9 +460,18 @@ fn secrecy_allows(catalog: &Catalog, config: &Config, runner: &Runner, p: &Plan,
     } else {
         runner.identity.clone()
     };
+    // A station account (`account:NAME`, a maker named by the page) holds the roles the
+    // catalogue gives it now, while it is enabled; anyone else those of `[roles]`.
+    let roles = match who.user.strip_prefix("account:") {
+        Some(name) => catalog
+            .account_for_sign_in(name)?
+            .filter(|(a, _)| a.name == name && !a.disabled)
+            .map(|(a, _)| a.roles)
+            .unwrap_or_default(),
+        None => config.roles.roles_of(&who),
+    };
     let may = |m: crate::access::Mark| {
-        crate::api::access::mark_rule(config, m).approvers.contains(&who)
-            && config.roles.roles_of(&who).contains(&Role::Approver)
+        crate::api::access::mark_rule(config, m).approvers.contains(&who) && roles.contains(&Role::Approver)
     };
     if let Some((m, subject)) = marked.iter().find(|(m, _)| !may(*m)) {
         return Err(ApiError::refused(format!(

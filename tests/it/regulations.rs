@@ -397,6 +397,47 @@ fn r10_marked_footage_is_staged_for_a_disc_only_by_a_holder_of_the_marks_approve
     st.assert_log_verifies();
 }
 
+/// A burn run by the station's own user for a station account (a step started from the page
+/// names the account as the maker) holds that account to the mark's approver right: its
+/// roles are the catalogue's, the mark's `approvers` name it (`account:NAME`). A custodian
+/// account is refused with nothing planned; an approver account named among the approvers
+/// stages the disc.
+#[test]
+#[cfg_attr(not(is_root), ignore = "needs root: the station is handed to a user of its own")]
+fn r10_a_burn_for_a_station_account_holds_the_account_to_the_marks_approver_right() {
+    let st = station();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(
+        &st.config,
+        format!(
+            "{cfg}\n[burn]\nstaging_dir = \"burn\"\ncopies = 1\n\n[access.secret]\nrequesters = [\"uid:0\"]\napprovers = [\"account:boss\"]\n"
+        ),
+    )
+    .unwrap();
+    ok(st.evidock(&["access", "mark", "--case", CASE, "--level", "secret", "--reason", "涉及国家秘密"]));
+    for (name, roles) in
+        [("wang", &["--role", "custodian"][..]), ("boss", &["--role", "custodian", "--role", "approver"])]
+    {
+        let mut args = vec!["account", "add", name, "--display-name", name];
+        args.extend_from_slice(roles);
+        let o = crate::web::account(&st, &args[1..], crate::web::PASSWORD);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    // The station's own user (the catalogue's owner, no role of its own) runs the job.
+    let o = std::process::Command::new("chown").args(["-R", "4242:4242"]).arg(st.path(".")).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = st.evidock_as(4242, &["burn", "run", "--media", "dvd", "--maker", "account:wang"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("account:wang does not hold its approver right"), "{}", text(&o));
+    assert!(!st.actions().iter().any(|a| a == "burn_planned"), "nothing planned");
+    let o = st.evidock_as(4242, &["burn", "run", "--media", "dvd", "--maker", "account:boss"]);
+    let actions = st.actions();
+    assert!(actions.iter().any(|a| a == "disc_staged"), "{actions:?}\n{}", text(&o));
+    let maker: String = st.db().query_row("SELECT maker FROM discs LIMIT 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(maker, "account:boss");
+    st.assert_log_verifies();
+}
+
 /// Whether `text` shows a time as `YYYY-MM-DD hh:mm:ss Asia/Shanghai`: station time to the
 /// second, the zone named.
 fn stamped(text: &str) -> bool {

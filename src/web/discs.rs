@@ -61,7 +61,9 @@ pub(super) async fn discs(State(w): State<Arc<Shared>>, headers: HeaderMap, Quer
         },
     };
     match w.call(&s, api::Request::DiscList(NoArgs {})).await {
-        Ok(api::Reply::DiscList(list)) => Html(render(&s, &list, &jobs, plan.as_deref(), notice)).into_response(),
+        Ok(api::Reply::DiscList(list)) => {
+            Html(render(&s, &list, &jobs, w.config.timezone, plan.as_deref(), notice)).into_response()
+        }
         Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
@@ -139,7 +141,14 @@ pub(super) async fn change(State(w): State<Arc<Shared>>, headers: HeaderMap, For
 }
 
 /// The discs page, with the plan of the medium asked for.
-pub fn render(who: &Session, list: &[Disc], jobs: &[JobRecord], plan: Option<&str>, notice: Option<&str>) -> String {
+pub fn render(
+    who: &Session,
+    list: &[Disc],
+    jobs: &[JobRecord],
+    tz: chrono_tz::Tz,
+    plan: Option<&str>,
+    notice: Option<&str>,
+) -> String {
     let may = |op: Op| op.roles().iter().any(|r| who.account.roles.contains(r));
     let csrf = esc(&who.csrf);
     let mut body = String::from("<h1>光盘 <small>Discs</small></h1>");
@@ -156,21 +165,23 @@ pub fn render(who: &Session, list: &[Disc], jobs: &[JobRecord], plan: Option<&st
         if may(Op::DiscMove) {
             let _ = write!(
                 forms,
-                "<form method=\"post\" action=\"/discs/change\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                "<details class=\"password\"><summary id=\"to-move-{l}\">移交 <small>Record a move</small></summary>\
+                 <form method=\"post\" action=\"/discs/change\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
                  <input type=\"hidden\" name=\"action\" value=\"move\"><input type=\"hidden\" name=\"label\" value=\"{l}\">\
                  <label>存放 <small>Stored at</small><input name=\"location\" id=\"location-{l}\"></label>\
                  <label>保管人 <small>Holder</small><input name=\"holder\" id=\"holder-{l}\"></label>\
                  <label>理由 <small>Reason</small><input name=\"reason\" id=\"move-reason-{l}\" required></label>\
-                 <button type=\"submit\" id=\"move-{l}\">移交 Record the move</button></form>"
+                 <button type=\"submit\" id=\"move-{l}\">移交 Record the move</button></form></details>"
             );
         }
         if may(Op::DiscAbandon) && matches!(d.state.as_str(), "planned" | "staged" | "written") {
             let _ = write!(
                 forms,
-                "<form method=\"post\" action=\"/discs/change\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                "<details class=\"password\"><summary id=\"to-abandon-{l}\">作废 <small>Give up</small></summary>\
+                 <form method=\"post\" action=\"/discs/change\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
                  <input type=\"hidden\" name=\"action\" value=\"abandon\"><input type=\"hidden\" name=\"label\" value=\"{l}\">\
                  <label>作废理由 <small>Why give it up</small><input name=\"reason\" id=\"abandon-reason-{l}\" required></label>\
-                 <button type=\"submit\" id=\"abandon-{l}\">作废 Give up</button></form>"
+                 <button type=\"submit\" id=\"abandon-{l}\">作废 Give up</button></form></details>"
             );
         }
         let checked = match (&d.last_check, &d.last_result) {
@@ -215,7 +226,7 @@ pub fn render(who: &Session, list: &[Disc], jobs: &[JobRecord], plan: Option<&st
     if may(Op::BurnStart) {
         body.push_str(&burn_forms(&csrf, list, &media));
     }
-    body.push_str(&job_table(jobs));
+    body.push_str(&job_list(jobs, tz));
     body.push_str("<p><a href=\"/\">返回 Back</a></p>");
     page("光盘 Discs · evidock", Some(who), &body)
 }
@@ -263,9 +274,10 @@ fn burn_forms(csrf: &str, list: &[Disc], media: &str) -> String {
     out
 }
 
-/// The burn steps started from the page, newest first, each with the end of its output; the
-/// page reloads itself while one runs.
-fn job_table(jobs: &[JobRecord]) -> String {
+/// The burn steps started from the page, newest first, each with the end of its output and
+/// its times in station time; the page reloads itself while one runs.
+fn job_list(jobs: &[JobRecord], tz: chrono_tz::Tz) -> String {
+    use crate::report::history::station_time_named;
     if jobs.is_empty() {
         return String::new();
     }
@@ -273,25 +285,23 @@ fn job_table(jobs: &[JobRecord]) -> String {
     if jobs.iter().any(|j| j.state == "running") {
         out.push_str("<meta http-equiv=\"refresh\" content=\"3\">");
     }
-    out.push_str(
-        "<h2>刻录步骤 <small>Burn steps</small></h2><table id=\"jobs\"><thead><tr><th>编号 No.</th><th>步骤 Step</th>\
-         <th>启动人 By</th><th>开始 Started</th><th>状态 State</th><th>输出 Output</th></tr></thead><tbody>",
-    );
+    out.push_str("<h2>刻录步骤 <small>Burn steps</small></h2><div id=\"jobs\">");
     for j in jobs {
+        let ended = j.ended.as_deref().map(|t| format!(" → {}", esc(&station_time_named(t, tz)))).unwrap_or_default();
         let _ = write!(
             out,
-            "<tr id=\"job-{id}\"><td>{id}</td><td>{what}</td><td>{by}</td><td>{started}</td>\
-             <td class=\"state\" id=\"job-state-{id}\">{zh} <small>{state}{exit}</small></td><td><pre>{tail}</pre></td></tr>",
+            "<div class=\"job\" id=\"job-{id}\"><p><b>{id}</b> · <code>{what}</code> · {by} · {started}{ended} · \
+             <span class=\"state\" id=\"job-state-{id}\">{zh} <small>{state}{exit}</small></span></p><pre>{tail}</pre></div>",
             id = j.id,
             what = esc(&j.what),
             by = esc(&j.by),
-            started = esc(&j.started),
+            started = esc(&station_time_named(&j.started, tz)),
             zh = esc(&j.state_zh),
             state = esc(&j.state),
             exit = j.exit.map(|c| format!(" (exit {c})")).unwrap_or_default(),
             tail = super::render::esc_lines(&j.tail.join("\n")),
         );
     }
-    out.push_str("</tbody></table>");
+    out.push_str("</div>");
     out
 }

@@ -114,9 +114,10 @@ fn r7_a_custodian_records_a_disc_move_and_gives_up_a_spoiled_disc_from_the_page(
 /// writes the staged disc onto the "blank disc" in the burner (a file here, written by the
 /// default `xorriso` command) and verifies it, each step a process of its own, one at a time,
 /// started with `burn_started` naming the account and followed on the page to its end.
-#[test]
-#[cfg_attr(not(has_xorriso), ignore = "xorriso is not installed: apt-get install xorriso")]
-fn r8_a_custodian_stages_writes_and_verifies_a_disc_from_the_page() {
+/// A station serving its page with a file as the burner (`drive.img`), a custodian `wang`,
+/// an approver `shen` and a docked recording flagged long-term: the station, the page, the
+/// burner.
+fn burn_station() -> (crate::support::Station, String, std::path::PathBuf) {
     let (mut st, base) = web_station("");
     let drive = st.path("drive.img");
     let cfg = std::fs::read_to_string(&st.config).unwrap();
@@ -141,7 +142,13 @@ fn r8_a_custodian_stages_writes_and_verifies_a_disc_from_the_page() {
         .unwrap();
     let o = st.evidock(&["retention", "flag", &rec, "--trigger", "dispute", "--reason", "当事人申请复议"]);
     assert!(o.status.success(), "{}", text(&o));
+    (st, base, drive)
+}
 
+#[test]
+#[cfg_attr(not(has_xorriso), ignore = "xorriso is not installed: apt-get install xorriso")]
+fn r8_a_custodian_stages_writes_and_verifies_a_disc_from_the_page() {
+    let (mut st, base, drive) = burn_station();
     let wang = session_of(&base, "wang");
     let html = get(&base, "/discs", &wang).into_string().unwrap();
     assert!(html.contains("id=\"burn-run\"") && !html.contains("id=\"burn-write\""), "no staged disc yet: {html}");
@@ -201,4 +208,34 @@ fn r8_a_custodian_stages_writes_and_verifies_a_disc_from_the_page() {
     assert_eq!(events(&st, "burn_started").len(), 3, "refused, nothing started");
     assert!(st.stop().success(), "{}", st.log());
     st.assert_log_verifies();
+}
+
+/// In a real browser: the custodian stages the discs from the page, which follows the step by
+/// itself (reloading while it runs) until it is done and offers to write the staged disc.
+#[test]
+#[cfg_attr(
+    any(not(has_xorriso), not(has_chromium)),
+    ignore = "needs xorriso, chromium and chromedriver (apt-get install xorriso chromium chromium-driver)"
+)]
+fn in_a_browser_a_custodian_stages_the_discs_and_the_page_follows_the_step() {
+    let (mut st, base, _) = burn_station();
+    let b = crate::web::Driver::start();
+    b.sign_in(&base, "wang", PASSWORD);
+    b.text_when("#to-discs", "光盘");
+    b.click("#to-discs");
+    b.text_when("#burn-run", "备妥光盘");
+    b.script("document.getElementById('burn-media').value = 'dvd'; return null;");
+    b.click("#burn-run");
+    b.text_when("#done", "刻录步骤已启动");
+    // Not reloaded by hand: the page follows the step to its end.
+    let state = b.text_when("#job-state-1", "完成");
+    assert!(state.contains("done"), "{state}");
+    b.text_when("#burn-write", "写入空白光盘");
+    assert!(b.text("#job-1").contains("staged 已备妥"), "{}", b.text("#job-1"));
+    b.script("document.getElementById('jobs').scrollIntoView(); return null;");
+    b.screenshot("discs");
+    let state: String = st.db().query_row("SELECT state FROM discs LIMIT 1", [], |r| r.get(0)).unwrap();
+    assert_eq!(state, "written", "staged and imaged");
+    drop(b);
+    assert!(st.stop().success(), "{}", st.log());
 }

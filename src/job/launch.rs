@@ -89,6 +89,14 @@ pub struct JobRecord {
     pub tail: Vec<String>,
 }
 
+/// The steps this process started whose end it has not recorded yet: running, whatever their
+/// process looks like (between its exit and its record, it is still this process's to tell).
+static WATCHED: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+fn watched() -> std::sync::MutexGuard<'static, Vec<u64>> {
+    WATCHED.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn jobs_dir(config: &Config) -> PathBuf {
     config.paths.state_dir.join("jobs")
 }
@@ -157,6 +165,7 @@ pub fn start(config: &Config, args: &[String], by: &str) -> anyhow::Result<JobRe
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let mut ended = record.clone();
+    watched().push(id);
     std::thread::spawn(move || {
         let status = child.wait();
         ended.ended = Some(chrono::Utc::now().to_rfc3339());
@@ -164,13 +173,17 @@ pub fn start(config: &Config, args: &[String], by: &str) -> anyhow::Result<JobRe
         if let Err(e) = write_record(&dir, &ended) {
             tracing::error!(job = ended.id, error = %e, "cannot record the end of a burn step");
         }
+        watched().retain(|j| *j != ended.id);
     });
     Ok(seen(record, &log_path))
 }
 
 /// The record with its state and the last lines of its output.
 fn seen(mut r: JobRecord, log: &Path) -> JobRecord {
-    let alive = || nix::sys::signal::kill(nix::unistd::Pid::from_raw(r.pid as i32), None).is_ok();
+    // Started by this process and not yet recorded as ended; else (a step a former run of
+    // the service started) its process still there.
+    let alive =
+        || watched().contains(&r.id) || nix::sys::signal::kill(nix::unistd::Pid::from_raw(r.pid as i32), None).is_ok();
     let (state, zh) = match (r.ended.is_some(), r.exit) {
         (true, Some(0)) => ("done", "完成"),
         (true, _) => ("failed", "未成功"),

@@ -10,26 +10,7 @@ use crate::web::{account, add_officer, csrf_field, events, get, post, session_of
 #[test]
 #[cfg_attr(not(has_xorriso), ignore = "xorriso is not installed: apt-get install xorriso")]
 fn r7_a_custodian_records_a_disc_move_and_gives_up_a_spoiled_disc_from_the_page() {
-    let (mut st, base) = web_station("");
-    let cfg = std::fs::read_to_string(&st.config).unwrap();
-    let burn = "\n[burn]\nstaging_dir = \"burn\"\ncopies = 1\nreserve_per_disc_bytes = 1048576\n";
-    std::fs::write(&st.config, cfg + burn).unwrap();
-    st.start();
-    add_officer(&st);
-    for (name, display, role) in [("wang", "王五", "custodian"), ("shen", "沈六", "approver")] {
-        let o = account(&st, &["add", name, "--display-name", display, "--role", role], PASSWORD);
-        assert!(o.status.success(), "{}", text(&o));
-    }
-    let (vol, _) =
-        st.sim("D1", &["--serial", "D700001", "--sessions", "1", "--segments", "2", "--segment-bytes", "20000"]);
-    st.dock(&vol, "D700001");
-    st.wait_finished("D700001");
-    let rec: String = st
-        .db()
-        .query_row("SELECT serial || '/' || session FROM segments WHERE serial = 'D700001' LIMIT 1", [], |r| r.get(0))
-        .unwrap();
-    let o = st.evidock(&["retention", "flag", &rec, "--trigger", "dispute", "--reason", "当事人申请复议"]);
-    assert!(o.status.success(), "{}", text(&o));
+    let (mut st, base, _) = burn_station();
     let o = st.evidock(&["burn", "run", "--media", "dvd", "--maker", "李四", "--extractor", "张三"]);
     assert!(o.status.success(), "{}", text(&o));
     let label: String = st.db().query_row("SELECT label FROM discs LIMIT 1", [], |r| r.get(0)).unwrap();

@@ -247,14 +247,24 @@ pub fn burn_start(ctx: &Ctx<'_>, a: &StartArgs) -> Result<crate::job::launch::Jo
             "another burn step is running (`evidock status` shows it); wait for it to end / 另一刻录步骤正在进行，请等待其结束",
         ));
     }
-    let started =
-        crate::job::launch::start(config, &args, &ctx.actor.user).map_err(|e| ApiError::conflict(format!("{e:#}")))?;
-    ctx.catalog()?.event(
-        crate::custody::event::Action::BurnStarted,
-        &format!("job:{}", started.id),
-        json!({ "step": a.step, "args": started.what, "job": started.id, "pid": started.pid }),
-    )?;
-    Ok(started)
+    let mut catalog = ctx.catalog()?;
+    let what = args.join(" ");
+    // The start's event is written before the step's process starts: no step without it.
+    let mut logged: Option<ApiError> = None;
+    let started = crate::job::launch::start(config, &args, &ctx.actor.user, |job| {
+        let details = json!({ "step": a.step, "args": what, "job": job });
+        catalog.event(crate::custody::event::Action::BurnStarted, &format!("job:{job}"), details).map_err(|e| {
+            let e = ApiError::from(e);
+            logged = Some(e.clone());
+            anyhow::anyhow!("{}", e.message)
+        })?;
+        Ok(())
+    });
+    match (started, logged) {
+        (Ok(s), _) => Ok(s),
+        (Err(_), Some(e)) => Err(e),
+        (Err(e), None) => Err(ApiError::conflict(format!("{e:#}"))),
+    }
 }
 
 /// `burn_jobs`: the burn steps started from the page, newest first, with their state and the

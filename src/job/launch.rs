@@ -53,9 +53,11 @@ pub fn lock_burn(config: &Config) -> anyhow::Result<BurnLock> {
     }
 }
 
-/// Whether a burn step runs now (another process holds the lock).
+/// Whether a burn step runs now (another process holds the lock). A lock file that cannot
+/// be opened says nothing here; starting a step then says why.
 pub fn burn_running(config: &Config) -> bool {
-    lock_burn(config).is_err()
+    let opened = File::options().create(true).truncate(false).write(true).open(lock_path(config));
+    opened.is_ok_and(|f| nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).is_err())
 }
 
 /// One started step, as recorded.
@@ -108,11 +110,18 @@ fn write_record(dir: &Path, r: &JobRecord) -> std::io::Result<()> {
 
 /// Starts `evidock ARGS` (under this service's configuration file) as a process of its own,
 /// its output into `jobs/N.log`, recorded as `jobs/N.json` for `by`; a thread of this process
-/// records its end.
+/// records its end. `record(N)` runs first, once the step's number is known and no other step
+/// runs: the start's custody event, so that no step runs without it (when it fails, nothing
+/// starts).
 ///
 /// # Errors
-/// When a burn step runs already, or the process cannot be started.
-pub fn start(config: &Config, args: &[String], by: &str) -> anyhow::Result<JobRecord> {
+/// When a burn step runs already, `record` fails, or the process cannot be started.
+pub fn start(
+    config: &Config,
+    args: &[String],
+    by: &str,
+    record: impl FnOnce(u64) -> anyhow::Result<()>,
+) -> anyhow::Result<JobRecord> {
     // Two pages asking at once start one step: the second waits here until the first step
     // holds the burn lock, then finds it held.
     static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -139,7 +148,17 @@ pub fn start(config: &Config, args: &[String], by: &str) -> anyhow::Result<JobRe
     if let Some(source) = &config.source {
         cmd.arg("--config").arg(source);
     }
-    cmd.args(args).stdin(Stdio::null()).stdout(log).stderr(err).process_group(0);
+    // Its own process group (a signal to the service's is not the step's), and nothing of the
+    // service's own supervision (the step is not the service to systemd).
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .process_group(0)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID");
+    record(id)?;
     // The step takes the lock itself; this process lets go of it as the step starts.
     drop(lock);
     let mut child = cmd.spawn().map_err(|e| anyhow::anyhow!("starting `evidock {}`: {e}", args.join(" ")))?;
@@ -247,7 +266,12 @@ mod tests {
         assert!(burn_running(&config), "held by another open file");
         let e = lock_burn(&config).err().unwrap().to_string();
         assert!(e.contains("another burn step is running") && e.contains("另一刻录步骤"), "{e}");
-        assert!(start(&config, &["status".into()], "account:wang").is_err(), "nothing starts while one runs");
+        let mut recorded = false;
+        let refused = start(&config, &["status".into()], "account:wang", |_| {
+            recorded = true;
+            Ok(())
+        });
+        assert!(refused.is_err() && !recorded, "nothing starts or is recorded while one runs");
         drop(held);
         assert!(!burn_running(&config));
         let log = dir.path().join("out.log");

@@ -174,6 +174,29 @@ pub struct ExtensionApproved {
     pub until: String,
 }
 
+/// An extension of a handover deadline, as `duty_extensions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionListed {
+    /// The extension.
+    pub id: i64,
+    /// The binding it extends.
+    pub binding: i64,
+    /// The binding's recorder.
+    pub serial: String,
+    /// The binding's officer (警号).
+    pub officer_id: String,
+    /// The officer's name, where given.
+    pub officer_name: Option<String>,
+    /// The new deadline, station time with the zone named.
+    pub until: String,
+    /// Why.
+    pub reason: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// Who approved it; none while it waits (a pending extension moves nothing).
+    pub approved_by: Option<String>,
+}
+
 /// The duty report for days `from` to `to` (station time).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -431,6 +454,38 @@ pub fn approve(ctx: &Ctx<'_>, a: &Approve) -> Result<ExtensionApproved, ApiError
         binding: row.extension.binding,
         until: crate::report::history::station_time_at(row.extension.until, config.timezone),
     })
+}
+
+/// `duty_extensions`: every extension, newest first, with its binding's recorder and officer,
+/// so an approver sees what waits for them.
+///
+/// # Errors
+/// When the catalogue fails.
+pub fn extensions_list(ctx: &Ctx<'_>, _a: &super::NoArgs) -> Result<Vec<ExtensionListed>, ApiError> {
+    let tz = ctx.config.timezone;
+    let catalog = ctx.catalog()?;
+    let bindings: std::collections::HashMap<i64, crate::duty::Binding> =
+        catalog.bindings(false)?.into_iter().map(|b| (b.id, b)).collect();
+    let mut out: Vec<ExtensionListed> = catalog
+        .extensions()?
+        .into_iter()
+        .map(|row| {
+            let b = bindings.get(&row.extension.binding);
+            ExtensionListed {
+                id: row.extension.id,
+                binding: row.extension.binding,
+                serial: b.map(|b| b.serial.clone()).unwrap_or_default(),
+                officer_id: b.map(|b| b.officer.clone()).unwrap_or_default(),
+                officer_name: b.and_then(|b| b.officer_name.clone()),
+                until: crate::report::history::station_time_at(row.extension.until, tz),
+                reason: row.reason,
+                requested_by: row.requested_by,
+                approved_by: row.extension.approved_by,
+            }
+        })
+        .collect();
+    out.reverse();
+    Ok(out)
 }
 
 /// The extensions, for [`rules::apply`].

@@ -72,6 +72,8 @@ pub enum Request {
     DutyApprove(duty::Approve),
     /// The duty report for a period (R3).
     DutyReport(duty::ReportArgs),
+    /// Every extension of a handover deadline, asked for or approved.
+    DutyExtensions(NoArgs),
     /// The central copy's backlog.
     ReplicateStatus(replicate::StatusArgs),
     /// One replication pass now.
@@ -231,6 +233,8 @@ pub enum Reply {
     DutyApprove(duty::ExtensionApproved),
     /// The duty report.
     DutyReport(duty::Report),
+    /// `duty_extensions`.
+    DutyExtensions(Vec<duty::ExtensionListed>),
     /// The central copy's numbers.
     ReplicateStatus(replicate::Backlog),
     /// What the pass did.
@@ -463,6 +467,7 @@ pub enum Op {
     AccountUnlock,
     AccountList,
     AccessPlay,
+    DutyExtensions,
 }
 
 /// Every role a person can hold.
@@ -480,7 +485,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 75] = [
+    pub const ALL: [Op; 76] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -556,6 +561,7 @@ impl Op {
         Op::AccountUnlock,
         Op::AccountList,
         Op::AccessPlay,
+        Op::DutyExtensions,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -563,7 +569,7 @@ impl Op {
     /// placed here.
     pub fn roles(self) -> &'static [Role] {
         match self {
-            Op::Status | Op::DeviceList | Op::DutyList | Op::ReplicateStatus => ANY,
+            Op::Status | Op::DeviceList | Op::DutyList | Op::DutyExtensions | Op::ReplicateStatus => ANY,
             Op::DeviceRegister | Op::DeviceRetire => KEEPERS,
             Op::DutyOut | Op::DutyReturn | Op::DutyExtend => KEEPERS,
             Op::DutyApprove => &[Role::Approver],
@@ -699,6 +705,7 @@ impl Op {
             Op::AccountUnlock => "account_unlock",
             Op::AccountList => "account_list",
             Op::AccessPlay => "access_play",
+            Op::DutyExtensions => "duty_extensions",
         }
     }
 
@@ -807,6 +814,7 @@ impl Request {
             Request::AccountUnlock(_) => Op::AccountUnlock,
             Request::AccountList(_) => Op::AccountList,
             Request::AccessPlay(_) => Op::AccessPlay,
+            Request::DutyExtensions(_) => Op::DutyExtensions,
             Request::LogConsistency(_) => Op::LogConsistency,
         }
     }
@@ -901,6 +909,7 @@ impl Reply {
             Reply::AccountUnlock(_) => Op::AccountUnlock,
             Reply::AccountList(_) => Op::AccountList,
             Reply::AccessPlay(_) => Op::AccessPlay,
+            Reply::DutyExtensions(_) => Op::DutyExtensions,
             Reply::LogConsistency(_) => Op::LogConsistency,
         }
     }
@@ -1135,6 +1144,7 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::DutyExtend(a) => duty::extend(&ctx, &a).map(Reply::DutyExtend),
         Request::DutyApprove(a) => duty::approve(&ctx, &a).map(Reply::DutyApprove),
         Request::DutyReport(a) => duty::report(&ctx, &a).map(Reply::DutyReport),
+        Request::DutyExtensions(a) => duty::extensions_list(&ctx, &a).map(Reply::DutyExtensions),
         Request::ReplicateStatus(a) => replicate::status(&ctx, &a).map(Reply::ReplicateStatus),
         Request::ReplicateRun(a) => replicate::run(&ctx, &a).map(Reply::ReplicateRun),
         Request::ReplicateEvict(a) => replicate::evict(&ctx, &a).map(Reply::ReplicateEvict),

@@ -1,4 +1,4 @@
-//! `evidock duty out|list|return|extend|approve|report`: handing recorders out for a shift
+//! `evidock duty out|list|return|extend|approve|extensions|report`: handing recorders out for a shift
 //! after a health check, officers' returns from remote work, extensions of the handover
 //! deadline, and the duty report (R1, R3, R14; docs/DUTY.md). A front end of the `duty_*`
 //! operations ([`crate::api::duty`]).
@@ -63,6 +63,13 @@ pub enum DutyCommand {
         /// Extension id.
         id: i64,
     },
+    /// Every extension of a handover deadline, newest first: those awaiting approval, and
+    /// those approved with who approved them.
+    Extensions {
+        /// JSON, one object per extension.
+        #[arg(long)]
+        json: bool,
+    },
     /// The duty report: recorders not returned by the end of the working day, shifts without
     /// footage, the binding in force at each recording.
     Report {
@@ -105,6 +112,7 @@ pub fn request(cmd: &DutyCommand) -> Request {
             Request::DutyExtend(duty::Extend { binding: *binding, until: wire_time(until), reason: reason.clone() })
         }
         DutyCommand::Approve { id } => Request::DutyApprove(duty::Approve { id: *id }),
+        DutyCommand::Extensions { .. } => Request::DutyExtensions(crate::api::NoArgs {}),
         DutyCommand::Report { from, to, at, .. } => Request::DutyReport(duty::ReportArgs {
             from: from.to_string(),
             to: to.to_string(),
@@ -119,7 +127,12 @@ pub fn request(cmd: &DutyCommand) -> Request {
 /// # Errors
 /// When the operation fails or is refused (exit code 2).
 pub fn run(cmd: &DutyCommand, link: &Link<'_>) -> anyhow::Result<ExitCode> {
-    let json = matches!(cmd, DutyCommand::List { json: true } | DutyCommand::Report { json: true, .. });
+    let json = matches!(
+        cmd,
+        DutyCommand::List { json: true }
+            | DutyCommand::Extensions { json: true }
+            | DutyCommand::Report { json: true, .. }
+    );
     match link.call(request(cmd))? {
         Reply::DutyOut(r) => {
             for i in &r.health {
@@ -178,6 +191,30 @@ pub fn run(cmd: &DutyCommand, link: &Link<'_>) -> anyhow::Result<ExitCode> {
             r.binding,
             r.until
         ),
+        Reply::DutyExtensions(list) => {
+            for e in &list {
+                if json {
+                    crate::outln!("{}", serde_json::to_string(e)?);
+                } else {
+                    let state = match &e.approved_by {
+                        Some(by) => format!("approved by {by} / 已批准"),
+                        None => "awaiting approval / 待批准".to_string(),
+                    };
+                    crate::outln!(
+                        "#{}  binding #{}  {}  {} {}  until 延至 {}  asked by {}: {}  {}",
+                        e.id,
+                        e.binding,
+                        e.serial,
+                        e.officer_id,
+                        e.officer_name.as_deref().unwrap_or(""),
+                        e.until,
+                        e.requested_by,
+                        e.reason,
+                        state
+                    );
+                }
+            }
+        }
         Reply::DutyReport(r) => {
             for l in &r.lines {
                 if json {

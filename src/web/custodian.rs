@@ -1,15 +1,15 @@
 //! The custodian's pages: the station's alarms and state (`/alarms`, through `status`), the
 //! device registry's changes (`POST /devices/register`, `POST /devices/retire`, through
-//! `device_register` and `device_retire`), and the recorders handed out for a shift (`/duty`,
-//! through `duty_list`, `duty_out` with its health check, and `duty_return`). Each change
-//! carries the session's CSRF token and answers 303 back to its page, which says what was
-//! done. Renders; holds no station logic (who may, and what a hand-out checks, is the API's).
+//! `device_register` and `device_retire`), and the cases (`/cases`, `/case/{number}`). Each
+//! change carries the session's CSRF token and answers 303 back to its page, which says what
+//! was done. Renders; holds no station logic (who may is the API's). The recorders handed
+//! out for a shift are [`super::duty`]'s.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
@@ -17,7 +17,6 @@ use super::archive::given as opt;
 use super::render::{esc, page};
 use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
-use crate::api::duty::{Binding, OutReply, Outcome};
 use crate::api::status::StatusDoc;
 use crate::api::{self, ApiError, Op};
 
@@ -26,8 +25,6 @@ use crate::api::{self, ApiError, Op};
 pub struct Notice {
     #[serde(default)]
     done: String,
-    #[serde(default)]
-    binding: String,
 }
 
 /// The notice a page shows after a change.
@@ -39,7 +36,6 @@ fn notice(done: &str) -> Option<&'static str> {
     match done {
         "registered" => Some("已登记 / registered"),
         "retired" => Some("已停用 / retired"),
-        "returned" => Some("已登记归队 / the return is recorded"),
         _ => None,
     }
 }
@@ -248,160 +244,6 @@ pub fn registry_forms(who: &Session, serials: &[String]) -> String {
          <label>原因 <small>Reason</small><input name=\"reason\" id=\"retire-reason\" required></label>\
          <button type=\"submit\" id=\"retire\">停用 Retire</button></form>"
     )
-}
-
-/// `GET /duty`: the recorders out on duty, and the forms to hand one out and record a return.
-pub(super) async fn duty(State(w): State<Arc<Shared>>, headers: HeaderMap, Query(q): Query<Notice>) -> Response {
-    let Some((_, s)) = w.session(&headers).await else {
-        return see_other("/login");
-    };
-    match w.call(&s, api::Request::DutyList(api::duty::ListArgs {})).await {
-        Ok(api::Reply::DutyList(list)) => {
-            let handed = (q.done == "out").then(|| format!("已发放，绑定 #{} / handed out", q.binding));
-            let text = handed.as_deref().or_else(|| notice(&q.done));
-            Html(render_duty(&s, &list, text, None)).into_response()
-        }
-        Ok(other) => super::unexpected(&other),
-        Err(e) => api_error_page(&e),
-    }
-}
-
-/// The hand-out form.
-#[derive(Debug, Default, Deserialize)]
-pub struct OutForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    serial: String,
-    #[serde(default)]
-    officer: String,
-    #[serde(default)]
-    officer_name: String,
-    #[serde(default)]
-    shift: String,
-}
-
-/// `POST /duty/out`: the health check, and the recorder handed out or not (a refusal by the
-/// check is a finding shown on the page, not an error).
-pub(super) async fn out(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<OutForm>) -> Response {
-    let session = match w.changing(&headers, &f.csrf, "duty_out").await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let request = api::Request::DutyOut(api::duty::Out {
-        serial: f.serial.trim().to_string(),
-        officer: f.officer.trim().to_string(),
-        officer_name: opt(&f.officer_name),
-        shift: opt(&f.shift),
-    });
-    match w.call(&session, request).await {
-        Ok(api::Reply::DutyOut(o)) => match &o.outcome {
-            Outcome::HandedOut { binding, .. } => see_other_to(&format!("/duty?done=out&binding={binding}")),
-            Outcome::NotHandedOut { .. } => {
-                // Not handed out: the check's findings, with the list as it stands.
-                let list = match w.call(&session, api::Request::DutyList(api::duty::ListArgs {})).await {
-                    Ok(api::Reply::DutyList(l)) => l,
-                    _ => Vec::new(),
-                };
-                (StatusCode::CONFLICT, Html(render_duty(&session, &list, None, Some(&o)))).into_response()
-            }
-        },
-        Ok(other) => super::unexpected(&other),
-        Err(e) => api_error_page(&e),
-    }
-}
-
-/// The return form.
-#[derive(Debug, Default, Deserialize)]
-pub struct ReturnForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    officer: String,
-    #[serde(default)]
-    note: String,
-}
-
-/// `POST /duty/return`: an officer's return to the unit, now.
-pub(super) async fn returned(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<ReturnForm>) -> Response {
-    let session = match w.changing(&headers, &f.csrf, "duty_return").await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let request = api::Request::DutyReturn(api::duty::Return {
-        officer: f.officer.trim().to_string(),
-        at: None,
-        note: opt(&f.note),
-    });
-    match w.call(&session, request).await {
-        Ok(_) => see_other("/duty?done=returned"),
-        Err(e) => api_error_page(&e),
-    }
-}
-
-/// The duty page: the notice, a refused hand-out's findings, the bindings, the forms.
-pub fn render_duty(who: &Session, list: &[Binding], notice: Option<&str>, refused: Option<&OutReply>) -> String {
-    let mut body = String::from("<h1>领用与归队 <small>Recorders on duty</small></h1>");
-    if let Some(n) = notice {
-        let _ = write!(body, "<p class=\"done\" id=\"done\">{}</p>", esc(n));
-    }
-    if let Some(o) = refused {
-        if let Outcome::NotHandedOut { text, text_zh, .. } = &o.outcome {
-            let _ = write!(
-                body,
-                "<p class=\"notice\" id=\"notice\">未发放 {serial}：{zh} <small>Not handed out: {en}</small></p><ul class=\"health\">",
-                serial = esc(&o.serial),
-                zh = esc(text_zh),
-                en = esc(text),
-            );
-            for h in &o.health {
-                let _ = write!(body, "<li>{} <small>{}</small></li>", esc(&h.text_zh), esc(&h.text));
-            }
-            body.push_str("</ul>");
-        }
-    }
-    body.push_str(
-        "<table id=\"bindings\"><thead><tr><th>绑定 No.</th><th>记录仪 Recorder</th><th>执法人员 Officer</th>\
-         <th>班次 Shift</th><th>领用 Out</th><th>应交回 Due</th></tr></thead><tbody>",
-    );
-    for b in list {
-        let _ = write!(
-            body,
-            "<tr id=\"binding-{id}\"><td>{id}</td><td>{serial}</td><td>{name} ({officer})</td><td>{shift}</td><td>{out}</td><td>{due}{warned}</td></tr>",
-            id = b.binding,
-            serial = esc(&b.serial),
-            name = esc(b.officer_name.as_deref().unwrap_or("—")),
-            officer = esc(&b.officer_id),
-            shift = esc(b.shift.as_deref().unwrap_or("—")),
-            out = esc(&b.out_at),
-            due = esc(&b.due_named),
-            warned = if b.warned { " · 低于阈值发放 handed out below the thresholds" } else { "" },
-        );
-    }
-    if list.is_empty() {
-        body.push_str("<tr><td colspan=\"6\">没有在外的记录仪 / no recorder out</td></tr>");
-    }
-    body.push_str("</tbody></table>");
-    if Op::DutyOut.roles().iter().any(|r| who.account.roles.contains(r)) {
-        let csrf = esc(&who.csrf);
-        let _ = write!(
-            body,
-            "<h2>发放 <small>Hand out (after its health check)</small></h2>\
-             <form method=\"post\" action=\"/duty/out\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <label>记录仪编号 <small>Serial</small><input name=\"serial\" id=\"out-serial\" required></label>\
-             <label>警号 <small>Officer number</small><input name=\"officer\" id=\"out-officer\" required></label>\
-             <label>姓名 <small>Name</small><input name=\"officer_name\" id=\"out-name\"></label>\
-             <label>班次 <small>Shift</small><input name=\"shift\" id=\"out-shift\"></label>\
-             <button type=\"submit\" id=\"hand-out\">发放 Hand out</button></form>\
-             <h2>归队 <small>Return to the unit</small></h2>\
-             <form method=\"post\" action=\"/duty/return\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <label>警号 <small>Officer number</small><input name=\"officer\" id=\"return-officer\" required></label>\
-             <label>备注 <small>Note</small><input name=\"note\" id=\"return-note\"></label>\
-             <button type=\"submit\" id=\"record-return\">登记归队 Record the return</button></form>"
-        );
-    }
-    body.push_str("<p><a href=\"/\">返回 Back</a></p>");
-    page("领用与归队 Duty · evidock", Some(who), &body)
 }
 
 /// `GET /cases`: every case, each linked to its chain of custody, and (for a custodian or

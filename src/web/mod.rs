@@ -10,11 +10,14 @@
 
 pub mod accounts;
 pub mod archive;
+pub mod central;
 pub mod config;
 pub mod custodian;
 pub mod discs;
+pub mod duty;
 pub mod export;
 pub mod footage;
+pub mod gaps;
 pub mod marks;
 pub mod purges;
 pub mod render;
@@ -159,9 +162,16 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/alarms", get(custodian::alarms))
         .route("/cases", get(custodian::cases))
         .route("/cases/create", post(custodian::create_case))
-        .route("/duty", get(custodian::duty))
-        .route("/duty/out", post(custodian::out))
-        .route("/duty/return", post(custodian::returned))
+        .route("/duty", get(duty::duty))
+        .route("/duty/out", post(duty::out))
+        .route("/duty/return", post(duty::returned))
+        .route("/duty/extend", post(duty::extend))
+        .route("/duty/approve", post(duty::approve))
+        .route("/duty/report", post(duty::report))
+        .route("/gaps", get(gaps::gaps))
+        .route("/gaps/change", post(gaps::change))
+        .route("/central", get(central::central))
+        .route("/central/change", post(central::change))
         .route("/mine", get(footage::mine))
         .route("/mine/describe", post(footage::describe))
         .route("/mine/flag", post(footage::flag))
@@ -440,7 +450,7 @@ async fn bay_screen(State(w): State<Arc<Shared>>, headers: HeaderMap) -> Respons
     match w.session(&headers).await {
         Some((_, s)) => {
             let snaps = w.live.borrow().clone();
-            Html(render::bay_screen(&s, &snaps)).into_response()
+            Html(render::bay_screen(&s, &snaps, w.config.central.is_some())).into_response()
         }
         None => see_other("/login"),
     }

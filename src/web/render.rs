@@ -187,25 +187,28 @@ pub(super) fn verdict_label(v: &str) -> String {
 }
 
 /// Links to the pages the account may use: those whose operation the station API's rule table
-/// grants one of its roles (the table decides; the link only saves a refused visit).
-pub fn pages(who: &Session) -> String {
+/// grants one of its roles (the table decides; the link only saves a refused visit). `central`:
+/// whether the station keeps a central copy (the page of a station without one is left out).
+pub fn pages(who: &Session, central: bool) -> String {
     use crate::api::Op;
-    let may = |op: Op| op.roles().iter().any(|r| who.account.roles.contains(r));
+    let may = |ops: &[Op]| ops.iter().any(|op| op.roles().iter().any(|r| who.account.roles.contains(r)));
     let mut links = String::new();
-    for (op, href, id, zh, en) in [
-        (Op::FootageMine, "/mine", "to-mine", "我的录像", "My footage"),
-        (Op::AccessList, "/access", "to-access", "调阅申请", "Access requests"),
-        (Op::DeviceList, "/devices", "to-devices", "记录仪登记", "Devices"),
-        (Op::DutyOut, "/duty", "to-duty", "领用与归队", "Duty"),
-        (Op::CaseList, "/cases", "to-cases", "案件", "Cases"),
-        (Op::RetentionDue, "/retention", "to-retention", "保存期限", "Retention"),
-        (Op::Status, "/alarms", "to-alarms", "警报与状态", "Alarms"),
-        (Op::LogQuery, "/log", "to-log", "保管日志", "Custody log"),
-        (Op::ReportCompliance, "/reports", "to-reports", "报告", "Reports"),
-        (Op::DiscList, "/discs", "to-discs", "光盘", "Discs"),
-        (Op::AccountList, "/accounts", "to-accounts", "工作站账户", "Accounts"),
+    for (ops, href, id, zh, en) in [
+        (&[Op::FootageMine][..], "/mine", "to-mine", "我的录像", "My footage"),
+        (&[Op::AccessList], "/access", "to-access", "调阅申请", "Access requests"),
+        (&[Op::DeviceList], "/devices", "to-devices", "记录仪登记", "Devices"),
+        (&[Op::DutyOut, Op::DutyApprove, Op::DutyReport], "/duty", "to-duty", "领用与归队", "Duty"),
+        (&[Op::GapReview, Op::GapExempt, Op::GapExemptApprove], "/gaps", "to-gaps", "录像中断", "Gaps"),
+        (&[Op::CaseList], "/cases", "to-cases", "案件", "Cases"),
+        (&[Op::RetentionDue], "/retention", "to-retention", "保存期限", "Retention"),
+        (&[Op::Status], "/alarms", "to-alarms", "警报与状态", "Alarms"),
+        (if central { &[Op::ReplicateStatus][..] } else { &[] }, "/central", "to-central", "中心存储", "Central copy"),
+        (&[Op::LogQuery], "/log", "to-log", "保管日志", "Custody log"),
+        (&[Op::ReportCompliance], "/reports", "to-reports", "报告", "Reports"),
+        (&[Op::DiscList], "/discs", "to-discs", "光盘", "Discs"),
+        (&[Op::AccountList], "/accounts", "to-accounts", "工作站账户", "Accounts"),
     ] {
-        if may(op) {
+        if may(ops) {
             let _ = write!(links, "<a href=\"{href}\" id=\"{id}\">{zh} <small>{en}</small></a>");
         }
     }
@@ -217,14 +220,14 @@ pub fn pages(who: &Session) -> String {
 }
 
 /// The bay screen: the live part, and the script that keeps it live.
-pub fn bay_screen(who: &Session, snaps: &[Snapshot]) -> String {
+pub fn bay_screen(who: &Session, snaps: &[Snapshot], central: bool) -> String {
     page(
         "接入状态 Bays · evidock",
         Some(who),
         &format!(
             "<h1>接入状态 <small>Bays</small></h1>{}<div id=\"bays\" class=\"bays\">{}</div>\
              <p class=\"live\" id=\"live\">实时更新 <small>live</small></p><script src=\"/static/bays.js\"></script>",
-            pages(who),
+            pages(who, central),
             bays(snaps)
         ),
     )

@@ -816,3 +816,83 @@ fn the_daemon_finishes_a_cut_eviction_on_start_and_evicts_on_its_pass() {
     assert_eq!(st.archived_footage(), before, "bytes lost: 0");
     st.assert_log_verifies();
 }
+
+/// The central copy on the station's web page (docs/WEB.md): the backlog as the service sees
+/// it; an archivist brings evicted footage back by its path, byte-identical; a custodian
+/// evicts it again after a dry run that names it; an archivist runs a pass now, which a
+/// custodian may not. Each step a custody event naming the account.
+#[test]
+#[cfg_attr(evidock_no_ceph, ignore = "Ceph is not installed (apt-get install ceph-mon ceph-osd radosgw ceph-common)")]
+fn on_the_web_page_an_archivist_recalls_evicted_footage_and_a_custodian_evicts_it_again() {
+    use crate::web::{account, csrf_field, events, get, post, session_of, PASSWORD};
+    let mut st = ceph_station("web", "interval_s = 86400\nevict_at_disk_percent = 50\n");
+    let port = crate::web::free_port();
+    let cfg = std::fs::read_to_string(&st.config).unwrap();
+    std::fs::write(&st.config, format!("{cfg}\n[web]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\n")).unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    recent_footage(&st, "A", "C150001", "150000");
+    let before = st.archived_footage();
+    // The service's first pass sends everything and evicts what the (full) disk asks for.
+    st.start_with(&[DISK_FULL]);
+    crate::support::wait_for(120, "every footage file evicted by the daemon", || {
+        let o = st.evidock(&["replicate", "status", "--json"]);
+        let v: Value = serde_json::from_slice(&o.stdout).ok()?;
+        (v["evicted"].as_u64()? == before.len() as u64).then_some(v)
+    });
+    for (name, shown, role) in [("wang", "王五", "custodian"), ("chen", "陈七", "archivist")] {
+        let o = account(&st, &["add", name, "--display-name", shown, "--role", role], PASSWORD);
+        assert!(o.status.success(), "{}", out(&o));
+    }
+
+    let chen = session_of(&base, "chen");
+    let bays = get(&base, "/", &chen).into_string().unwrap();
+    assert!(bays.contains("id=\"to-central\""), "{bays}");
+    let html = get(&base, "/central", &chen).into_string().unwrap();
+    assert!(html.contains(&format!("id=\"evicted-count\">{} 个文件 files", before.len())), "{html}");
+    assert!(html.contains("id=\"pending\">0 个文件") && html.contains("id=\"recall\""), "{html}");
+    assert!(!html.contains("id=\"evict\""), "eviction is the keepers' (custodian, admin)");
+    let csrf = csrf_field(&html);
+    let first = before[0].0.to_string_lossy().into_owned();
+    let first_path = st.archive().join(&before[0].0);
+    let recall = [("csrf", csrf.as_str()), ("action", "recall"), ("what", first.as_str())];
+    assert_eq!(post(&base, "/central/change", &chen, &recall[1..]).status(), 403, "no token");
+    let r = post(&base, "/central/change", &chen, &recall);
+    assert_eq!(r.status(), 200);
+    let html = r.into_string().unwrap();
+    assert!(
+        html.contains("id=\"recalled\"") && html.contains("1 个文件已从中心存储取回") && html.contains(&first),
+        "{html}"
+    );
+    assert!(st.archived_footage().contains(&before[0]), "the file back, byte-identical");
+    let recalled = events(&st, "footage_recalled");
+    assert_eq!((recalled.len(), recalled[0].0.as_str()), (1, "account:chen"), "{recalled:?}");
+    let r = post(&base, "/central/change", &chen, &recall);
+    assert!(r.status() >= 400, "not evicted any more: {}", r.status());
+    assert!(r.into_string().unwrap().contains("neither an evicted file nor a case"));
+
+    // The custodian: a dry run names the recalled file and removes nothing; then it goes.
+    let wang = session_of(&base, "wang");
+    let html = get(&base, "/central", &wang).into_string().unwrap();
+    assert!(html.contains("id=\"evict-dry-run\"") && !html.contains("id=\"run-pass\""), "{html}");
+    let wcsrf = csrf_field(&html);
+    let r = post(&base, "/central/change", &wang, &[("csrf", &wcsrf), ("action", "evict_dry_run")]);
+    let html = r.into_string().unwrap();
+    assert!(html.contains("试运行") && html.contains("将清除 1 个文件") && html.contains(&first), "{html}");
+    assert!(first_path.exists(), "a dry run removes nothing");
+    let r = post(&base, "/central/change", &wang, &[("csrf", &wcsrf), ("action", "evict")]);
+    let html = r.into_string().unwrap();
+    assert!(html.contains("已清除本地副本") && html.contains(&format!("id=\"evicted-count\">{} 个文件", before.len())));
+    assert!(!first_path.exists(), "evicted again");
+    let evicted = events(&st, "footage_evicted");
+    assert_eq!(evicted.iter().filter(|e| e.0 == "account:wang").count(), 1, "{evicted:?}");
+    let r = post(&base, "/central/change", &wang, &[("csrf", &wcsrf), ("action", "run")]);
+    assert_eq!(r.status(), 403, "a pass is an administrator's or archivist's");
+
+    // The archivist runs a pass now: nothing new to send.
+    let r = post(&base, "/central/change", &chen, &[("csrf", &csrf), ("action", "run")]);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/central?done=run&confirmed=0&failed=0&blocked=0")));
+    let html = get(&base, "/central?done=run&confirmed=0&failed=0&blocked=0", &chen).into_string().unwrap();
+    assert!(html.contains("复制已运行：新确认 0 个文件"), "{html}");
+    assert!(st.stop().success(), "{}", st.log());
+    st.assert_log_verifies();
+}

@@ -251,6 +251,11 @@ fn a_return_moves_the_after_return_deadline_and_only_the_named_head_approves_an_
     let until = local(Utc::now() + Duration::days(2));
     let out = ok(st.evidock(&["duty", "extend", "1", "--until", &until, "--reason", "偏远地区执法，交通中断"]));
     assert!(out.contains("extension #1"), "{out}");
+    let listed = ok(st.evidock(&["duty", "extensions"]));
+    assert!(
+        listed.contains("#1  binding #1  J800005  012345") && listed.contains("awaiting approval / 待批准"),
+        "{listed}"
+    );
     st.start();
     let o = st.evidock(&["duty", "approve", "1"]);
     assert_eq!(o.status.code(), Some(2), "the custodian holds no approver role: {}", text(&o));
@@ -262,6 +267,12 @@ fn a_return_moves_the_after_return_deadline_and_only_the_named_head_approves_an_
     assert!(text(&o).contains("延期移交已批准"), "{}", text(&o));
     let o = st.evidock_as(65534, &["duty", "approve", "1"]);
     assert!(!o.status.success(), "approved once: {}", text(&o));
+    let listed: Value = serde_json::from_str(&ok(st.evidock(&["duty", "extensions", "--json"]))).unwrap();
+    assert_eq!(
+        (listed["requested_by"].as_str(), listed["approved_by"].as_str(), listed["reason"].as_str()),
+        (Some("root"), Some("nobody"), Some("偏远地区执法，交通中断")),
+        "{listed}"
+    );
     st.stop();
     let approved = events(&st, "handover_extension_approved");
     assert_eq!(approved.len(), 1);

@@ -371,6 +371,8 @@ pub struct IngestFile {
     pub set_clock: Option<bool>,
     /// Drift above which footage times are flagged unreliable, in seconds.
     pub clock_drift_threshold_s: Option<u64>,
+    /// Percent of the archive disk used at which the custodian is told it runs low.
+    pub disk_warn_percent: Option<u64>,
 }
 
 /// `[usb]` as written.
@@ -492,6 +494,9 @@ pub struct Ingest {
     pub set_clock: bool,
     /// Drift threshold in seconds.
     pub clock_drift_threshold_s: u64,
+    /// Percent of the archive disk used at which the status and the alarms page say it runs
+    /// low.
+    pub disk_warn_percent: u8,
 }
 
 /// `[usb]`, resolved.
@@ -679,6 +684,8 @@ impl Config {
                 0,
                 86_400 * 365,
             )?,
+            disk_warn_percent: u8::try_from(range("ingest.disk_warn_percent", i.disk_warn_percent, 90, 50, 99)?)
+                .unwrap_or(90),
         };
 
         let hex16 = |key: &str, s: &str| -> Result<u16, ConfigError> {
@@ -970,6 +977,7 @@ mod tests {
         assert_eq!(c.paths.archive_root, PathBuf::from("/var/lib/evidock/archive"));
         assert_eq!(c.ingest.read_back, ReadBack::Direct);
         assert!(c.ingest.wipe_after_verify);
+        assert_eq!(c.ingest.disk_warn_percent, 90);
     }
 
     #[test]
@@ -988,6 +996,10 @@ mod tests {
         assert!(err("[paths]\ndock_root = \"/a\"\narchive_root = \"/a/b\"\n")
             .contains("must not lie inside paths.dock_root"));
         assert!(err("[ingest]\nchunk_bytes = 5000\n").contains("multiple of 4096"));
+        assert_eq!(
+            err("[ingest]\ndisk_warn_percent = 100\n"),
+            "/etc/evidock/evidock.toml: ingest.disk_warn_percent = 100: must be between 50 and 99"
+        );
     }
 
     /// R9, S1 §18: the tier table names a known party and kind and a known tier; the heads are

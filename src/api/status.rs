@@ -1,6 +1,8 @@
 //! `status`: the custodian's view of the station as one document: per bay the recorder,
 //! officer, progress, verdicts and "safe to undock", the open alarms, the archive scrub, a
-//! running burn job, the central copy and the recent dockings.
+//! running burn job, the central copy, the recent dockings, and what needs the custodian's
+//! attention beyond the alarms (recorders that docked without being in service, recorders
+//! not back by their due time, the archive disk, footage that needs review).
 
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +43,8 @@ pub struct StatusDoc {
     /// A running burn job (R8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub burn: Option<BurnProgress>,
+    /// What needs the custodian's attention beyond the open alarms.
+    pub attention: Attention,
     /// The central copy, when one is configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub central: Option<super::replicate::Backlog>,
@@ -184,6 +188,169 @@ pub struct BurnProgress {
     pub updated: String,
 }
 
+/// What needs the custodian's attention beyond the open alarms (R1, R3, R5, R14): the facts
+/// the catalogue and the custody log hold now, each gone once it is dealt with (the recorder
+/// registered or returned, space made, the review done off the station).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attention {
+    /// Recorders that docked in the last [`ATTENTION_DAYS`] days and are not registered, or
+    /// are retired (R1): footage is never refused, but whose it is needs settling.
+    pub not_in_service: Vec<NotInService>,
+    /// Recorders out on duty past their due time, an approved extension counted (R14).
+    pub overdue: Vec<Overdue>,
+    /// The archive disk, when it can be measured.
+    pub disk: Option<DiskSpace>,
+    /// Dockings of the last [`ATTENTION_DAYS`] days whose footage needs a person's review
+    /// (a flagged verdict, an unexplained gap, a clock off, the registry's note, something left
+    /// on the recorder), newest first, at most [`REVIEW_SHOWN`].
+    pub review: Vec<Review>,
+}
+
+impl Attention {
+    /// How many things need attention (the disk counts when it is low).
+    pub fn count(&self) -> usize {
+        self.not_in_service.len()
+            + self.overdue.len()
+            + self.review.len()
+            + usize::from(self.disk.is_some_and(|d| d.low))
+    }
+}
+
+/// A recorder that docked while not in service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotInService {
+    /// Its serial.
+    pub serial: String,
+    /// `unregistered` or `retired`.
+    pub state: String,
+    /// Its latest docking, station time with the zone named.
+    pub last_docked: String,
+    /// How many times it docked in the period.
+    pub dockings: u64,
+}
+
+/// A recorder out on duty past its due time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Overdue {
+    /// The binding.
+    pub binding: i64,
+    /// The recorder.
+    pub serial: String,
+    /// The officer (警号).
+    pub officer_id: String,
+    /// The officer's name, where given.
+    pub officer_name: Option<String>,
+    /// When it was due back (the end of its working day, or an approved extension), station
+    /// time with the zone named.
+    pub due: String,
+}
+
+/// The archive disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DiskSpace {
+    /// Bytes in all.
+    pub total: u64,
+    /// Bytes free.
+    pub free: u64,
+    /// Percent used.
+    pub used_percent: u8,
+    /// At or above `ingest.disk_warn_percent`.
+    pub low: bool,
+}
+
+/// A docking whose footage needs review.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Review {
+    /// The docking.
+    pub docking_id: i64,
+    /// The recorder, when identified.
+    pub serial: Option<String>,
+    /// When it finished, station time with the zone named.
+    pub finished: String,
+    /// Segments with a flagged verdict.
+    pub flagged: u64,
+    /// What the ingest found, as it logged it.
+    pub problems: Vec<String>,
+}
+
+/// How far back the attention list looks, in days.
+pub const ATTENTION_DAYS: i64 = 30;
+/// How many dockings needing review the status lists.
+pub const REVIEW_SHOWN: usize = 20;
+
+/// What needs attention, from the catalogue at `now`.
+fn attention(config: &Config, cat: &Catalog, now: chrono::DateTime<chrono::Utc>) -> Result<Attention, ApiError> {
+    let tz = config.timezone;
+    let named = |rfc: &str| {
+        chrono::DateTime::parse_from_rfc3339(rfc)
+            .map(|t| crate::report::history::station_time_at(t.with_timezone(&chrono::Utc), tz))
+            .unwrap_or_else(|_| rfc.to_string())
+    };
+    let since = now - chrono::Duration::days(ATTENTION_DAYS);
+    let not_in_service = cat
+        .not_in_service_since(&since.to_rfc3339(), 50)?
+        .into_iter()
+        .map(|n| NotInService {
+            state: if n.retired.is_some() { "retired" } else { "unregistered" }.to_string(),
+            last_docked: named(&n.last_docked),
+            serial: n.serial,
+            dockings: n.dockings,
+        })
+        .collect();
+    let extensions = super::duty::extensions(cat)?;
+    let overdue = cat
+        .bindings(true)?
+        .into_iter()
+        .filter_map(|b| {
+            let ordinary = crate::duty::due(b.out_at, config.duty.day_end, tz);
+            let extended = extensions
+                .iter()
+                .filter(|e| e.binding == b.id && e.approved_by.is_some())
+                .map(|e| e.until)
+                .max()
+                .map_or(ordinary, |u| u.max(ordinary));
+            (extended < now).then(|| Overdue {
+                binding: b.id,
+                serial: b.serial,
+                officer_id: b.officer,
+                officer_name: b.officer_name,
+                due: crate::report::history::station_time_at(extended, tz),
+            })
+        })
+        .collect();
+    let disk =
+        crate::central::offload::archive_disk(&config.paths.archive_root).ok().filter(|d| d.total > 0).map(|d| {
+            let used_percent = u8::try_from(d.used.saturating_mul(100) / d.total).unwrap_or(100);
+            DiskSpace {
+                total: d.total,
+                free: d.total.saturating_sub(d.used),
+                used_percent,
+                low: used_percent >= config.ingest.disk_warn_percent,
+            }
+        });
+    let since_log = since.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let review = cat
+        .needing_review_since(&since_log, REVIEW_SHOWN)?
+        .into_iter()
+        .map(|r| Review {
+            docking_id: r.docking_id,
+            serial: r.serial,
+            finished: named(&r.finished),
+            flagged: r.details["flagged"].as_u64().unwrap_or(0),
+            problems: r.details["problems"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(Attention { not_in_service, overdue, disk, review })
+}
+
 /// How many open alarms the status shows one by one.
 const ALARMS_SHOWN: usize = 20;
 
@@ -238,6 +405,7 @@ fn load(config: &Config) -> Result<StatusDoc, ApiError> {
             })
             .collect();
         alarms_into(&cat, &mut doc);
+        doc.attention = attention(config, &cat, chrono::Utc::now())?;
         if config.central.is_some() {
             doc.central = Some(super::replicate::backlog(config, &cat));
         }

@@ -12,6 +12,7 @@
 mod access;
 mod accounts;
 mod alarms;
+mod attention;
 mod burn;
 mod cases;
 mod central;
@@ -30,6 +31,7 @@ mod usb;
 pub use access::request_subject;
 pub use accounts::AccountChange;
 pub use alarms::{AlarmKind, AlarmRow, NewAlarm};
+pub use attention::{NeedsReview, NotInService};
 pub use burn::{DiscRow, NewDisc};
 pub use cases::{Case, CaseKind, CaseLabel, GapRow, PendingMove};
 pub use central::{Backlog, NewObject, OutboxItem};

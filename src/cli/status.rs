@@ -87,6 +87,50 @@ fn alarm_lines(doc: &StatusDoc) -> String {
     out
 }
 
+/// The lines of what needs attention beyond the alarms (empty when nothing does).
+fn attention_lines(doc: &StatusDoc) -> String {
+    let a = &doc.attention;
+    if a.count() == 0 {
+        return String::new();
+    }
+    let mut out = format!("\n!  attention 需要处理: {}\n", a.count());
+    for n in &a.not_in_service {
+        let (en, zh) = if n.state == "retired" { ("retired", "已停用") } else { ("not registered", "未登记") };
+        out += &format!(
+            "  recorder 记录仪 {} docked {} time(s), last {}: {en} / 接入{}次，{zh}\n",
+            n.serial, n.dockings, n.last_docked, n.dockings
+        );
+    }
+    for o in &a.overdue {
+        out += &format!(
+            "  recorder 记录仪 {} (binding 绑定 #{}, officer 警员 {} {}) was due back {}: not returned / 逾期未归还\n",
+            o.serial,
+            o.binding,
+            o.officer_id,
+            o.officer_name.as_deref().unwrap_or(""),
+            o.due
+        );
+    }
+    if let Some(d) = a.disk.filter(|d| d.low) {
+        out += &format!(
+            "  archive disk 档案盘 {}% used, {} free: running low / 空间不足\n",
+            d.used_percent,
+            super::bytes(d.free)
+        );
+    }
+    for r in &a.review {
+        out += &format!(
+            "  docking 接入 #{} {} finished {}: {}needs review / 需要人工复核{}\n",
+            r.docking_id,
+            r.serial.as_deref().unwrap_or("-"),
+            r.finished,
+            if r.flagged > 0 { format!("{} flagged segment(s) 个异常片段, ", r.flagged) } else { String::new() },
+            r.problems.iter().map(|p| format!("\n    {p}")).collect::<String>()
+        );
+    }
+    out
+}
+
 fn bar(done: u64, total: u64, width: usize) -> String {
     let filled = if total == 0 { width } else { ((done as f64 / total as f64) * width as f64).round() as usize };
     format!("[{}{}]", "#".repeat(filled.min(width)), ".".repeat(width - filled.min(width)))
@@ -108,6 +152,7 @@ pub fn render(doc: &StatusDoc) -> String {
         or_dash(daemon.map(|d| d.usb.as_str())),
     );
     out += &alarm_lines(doc);
+    out += &attention_lines(doc);
     if doc.station.bays.is_empty() {
         out += "no recorder docked / 无记录仪接入\n";
     }
@@ -265,6 +310,29 @@ mod tests {
         assert!(text.contains("and 1 more"), "{text}");
         assert!(text.find("ALARM").unwrap() < text.find("no recorder docked").unwrap(), "alarms first: {text}");
         assert!(!render(&typed(serde_json::json!({ "running": true, "bays": [] }))).contains("ALARM"));
+    }
+
+    #[test]
+    fn renders_what_needs_attention_in_both_languages_and_nothing_when_nothing_does() {
+        let doc = serde_json::json!({
+            "running": true, "bays": [],
+            "attention": {
+                "not_in_service": [{ "serial": "X900001", "state": "unregistered", "last_docked": "2026-03-02 09:00:00 Asia/Shanghai", "dockings": 2 }],
+                "overdue": [{ "binding": 7, "serial": "J500001", "officer_id": "012345", "officer_name": "张三", "due": "2026-03-02 18:00:00 Asia/Shanghai" }],
+                "disk": { "total": 1000, "free": 50, "used_percent": 95, "low": true },
+                "review": [{ "docking_id": 4, "serial": "J500002", "finished": "2026-03-02 10:00:00 Asia/Shanghai", "flagged": 3, "problems": ["a.MP4: altered"] }],
+            },
+        });
+        let text = render(&typed(doc));
+        assert!(text.contains("attention 需要处理: 4"), "{text}");
+        assert!(text.contains("X900001 docked 2 time(s)") && text.contains("未登记"), "{text}");
+        assert!(text.contains("binding 绑定 #7") && text.contains("逾期未归还"), "{text}");
+        assert!(text.contains("95% used") && text.contains("空间不足"), "{text}");
+        assert!(text.contains("docking 接入 #4 J500002") && text.contains("3 flagged segment(s)"), "{text}");
+        assert!(text.contains("a.MP4: altered"), "{text}");
+        let roomy = serde_json::json!({ "running": true, "bays": [],
+            "attention": { "disk": { "total": 1000, "free": 900, "used_percent": 10, "low": false } } });
+        assert!(!render(&typed(roomy)).contains("attention"), "a roomy disk alone needs nothing");
     }
 
     #[test]

@@ -57,6 +57,81 @@ pub(super) async fn alarms(State(w): State<Arc<Shared>>, headers: HeaderMap) -> 
     }
 }
 
+/// What needs the custodian beyond the open alarms: recorders that docked while not in
+/// service, recorders not back by their due time, the archive disk, footage that needs review.
+fn render_attention(a: &crate::api::status::Attention) -> String {
+    let mut out = String::from("<h2>需要处理 <small>Needs attention</small></h2>");
+    if a.count() == 0 {
+        out.push_str("<p class=\"done\" id=\"no-attention\">无待处理事项 <small>Nothing needs attention</small></p>");
+    }
+    if !a.not_in_service.is_empty() {
+        out.push_str(
+            "<h3>未在用记录仪接入 <small>Recorders docked while not in service</small></h3><ul id=\"not-in-service\">",
+        );
+        for n in &a.not_in_service {
+            let (zh, en) =
+                if n.state == "retired" { ("已停用", "retired") } else { ("未登记", "not registered") };
+            let _ = write!(
+                out,
+                "<li id=\"not-in-service-{s}\"><strong>{s}</strong> {zh} <small>{en}</small> · 接入 {n} 次 <small>docked {n} times</small> · \
+                 最近 <small>last</small> {last}</li>",
+                s = esc(&n.serial),
+                n = n.dockings,
+                last = esc(&n.last_docked),
+            );
+        }
+        out.push_str("</ul><p><a href=\"/devices\">去登记 <small>Register it</small></a></p>");
+    }
+    if !a.overdue.is_empty() {
+        out.push_str("<h3>逾期未归还 <small>Not back by their due time</small></h3><ul id=\"overdue\">");
+        for o in &a.overdue {
+            let _ = write!(
+                out,
+                "<li id=\"overdue-{b}\"><strong>{serial}</strong> · {name} ({officer}) · 绑定 binding #{b} · 应于 <small>due</small> {due}</li>",
+                b = o.binding,
+                serial = esc(&o.serial),
+                name = esc(o.officer_name.as_deref().unwrap_or("—")),
+                officer = esc(&o.officer_id),
+                due = esc(&o.due),
+            );
+        }
+        out.push_str("</ul><p><a href=\"/duty\">领用与归队 <small>Duty</small></a></p>");
+    }
+    if let Some(d) = a.disk {
+        let _ = write!(
+            out,
+            "<p id=\"disk\" class=\"{class}\">档案盘 <small>Archive disk</small>：已用 {pct}% <small>used</small>，剩余 {free} <small>free</small>{low}</p>",
+            class = if d.low { "notice" } else { "" },
+            pct = d.used_percent,
+            free = esc(&crate::scrub::bytes_text(d.free)),
+            low = if d.low { " · 空间不足 <small>running low</small>" } else { "" },
+        );
+    }
+    if !a.review.is_empty() {
+        out.push_str("<h3>需要复核的录像 <small>Footage that needs review</small></h3><ul id=\"review\">");
+        for r in &a.review {
+            let mut problems = String::new();
+            for p in &r.problems {
+                let _ = write!(problems, "<br><small>{}</small>", esc(p));
+            }
+            let _ = write!(
+                out,
+                "<li id=\"review-{id}\"><strong>{serial}</strong> · 接入 docking #{id} · {finished}{flagged}{problems}</li>",
+                id = r.docking_id,
+                serial = esc(r.serial.as_deref().unwrap_or("—")),
+                finished = esc(&r.finished),
+                flagged = if r.flagged > 0 {
+                    format!(" · 异常片段 <small>flagged segments</small> {}", r.flagged)
+                } else {
+                    String::new()
+                },
+            );
+        }
+        out.push_str("</ul>");
+    }
+    out
+}
+
 /// The alarms and state page.
 pub fn render_alarms(who: &Session, doc: &StatusDoc, tz: chrono_tz::Tz) -> String {
     let mut body = String::from("<h1>警报与状态 <small>Alarms and state</small></h1>");
@@ -85,6 +160,7 @@ pub fn render_alarms(who: &Session, doc: &StatusDoc, tz: chrono_tz::Tz) -> Strin
         }
         body.push_str("</ul>");
     }
+    body.push_str(&render_attention(&doc.attention));
     body.push_str("<h2>档案巡检 <small>Archive scrub</small></h2>");
     match doc.scrub.as_ref().and_then(|s| s.last_complete.as_ref().or(s.in_progress.as_ref())) {
         Some(p) => {

@@ -197,6 +197,82 @@ fn a_custodian_registers_hands_out_takes_back_and_retires_from_the_page() {
     st.stop();
 }
 
+/// The alarms page names what needs the custodian beyond the alarms (the list:
+/// unregistered recorders, late docking, disk space, flagged footage), each fact from the
+/// catalogue and the custody log, and each gone once it is dealt with.
+#[test]
+fn r1_r14_the_alarms_page_names_what_needs_attention_and_each_goes_once_dealt_with() {
+    let (mut st, base) = web_station("");
+    st.register("K800001");
+    // The archive disk as 95% full, as the service measures it.
+    st.start_with(&[("EVIDOCK_FAILPOINT_ARCHIVE_DISK", "1000000000000:950000000000")]);
+    let o = account(&st, &["add", "wang", "--display-name", "王五", "--role", "custodian"], PASSWORD);
+    assert!(o.status.success(), "{}", text(&o));
+    let wang = session_of(&base, "wang");
+    let html = get(&base, "/alarms", &wang).into_string().unwrap();
+    assert!(html.contains("id=\"disk\" class=\"notice\">档案盘") && html.contains("已用 95%"), "{html}");
+    assert!(!html.contains("id=\"no-attention\"") && !html.contains("id=\"review\""), "{html}");
+
+    // An unregistered recorder with a gap in its footage docks; a registered one is handed out.
+    let (vol, _) =
+        st.sim("X1", &["--serial", "X800009", "--segments", "3", "--segment-bytes", "10000", "--fault", "gap"]);
+    st.dock(&vol, "X800009");
+    st.wait_finished("X800009");
+    let (vol, _) = st.sim("K1", &["--serial", "K800001", "--segments", "1", "--segment-bytes", "10000"]);
+    st.dock(&vol, "K800001");
+    st.wait_finished("K800001");
+    let o = st.evidock(&["duty", "out", "K800001", "--officer", "012345", "--officer-name", "张三"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let html = get(&base, "/alarms", &wang).into_string().unwrap();
+    assert!(html.contains("id=\"not-in-service-X800009\"") && html.contains("未登记"), "{html}");
+    assert!(html.contains("id=\"review\"") && html.contains("<strong>X800009</strong> · 接入 docking #1"), "{html}");
+    assert!(!html.contains("K800001</strong> · 接入"), "nothing to review in the registered one's footage: {html}");
+    assert!(!html.contains("id=\"overdue\""), "handed out just now, due tonight: {html}");
+
+    // As if handed out two days ago: past the end of its working day, not returned.
+    let two_days_ago = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
+    let db = rusqlite::Connection::open(st.path("state/catalog.sqlite")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    db.execute("UPDATE duty_bindings SET out_at = ?1 WHERE id = 1", [&two_days_ago]).unwrap();
+    drop(db);
+    let html = get(&base, "/alarms", &wang).into_string().unwrap();
+    assert!(html.contains("id=\"overdue-1\"><strong>K800001</strong> · 张三 (012345)"), "{html}");
+    // The command line's status says the same.
+    let o = st.evidock(&["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    let a = &doc["attention"];
+    assert_eq!(
+        (
+            a["not_in_service"][0]["serial"].as_str(),
+            a["overdue"][0]["serial"].as_str(),
+            a["review"][0]["docking_id"].as_i64()
+        ),
+        (Some("X800009"), Some("K800001"), Some(1)),
+        "{a}"
+    );
+    assert_eq!((a["disk"]["used_percent"].as_u64(), a["disk"]["low"].as_bool()), (Some(95), Some(true)), "{a}");
+    let o = st.evidock(&["status"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("attention 需要处理: 4"), "{}", text(&o));
+
+    // Dealt with: registered, returned by docking; only the review and the disk stay.
+    let r = post(
+        &base,
+        "/devices/register",
+        &wang,
+        &[("csrf", &csrf_field(&html)), ("serial", "X800009"), ("officer_id", "054321")],
+    );
+    assert_eq!(r.status(), 303);
+    let (vol, _) =
+        st.sim("K2", &["--serial", "K800001", "--segments", "1", "--segment-bytes", "10000", "--first-seq", "5"]);
+    std::fs::remove_dir_all(st.dock_root().join("K800001")).unwrap();
+    st.dock(&vol, "K800001b");
+    st.wait_finished("K800001b");
+    let html = get(&base, "/alarms", &wang).into_string().unwrap();
+    assert!(!html.contains("id=\"not-in-service") && !html.contains("id=\"overdue"), "{html}");
+    assert!(html.contains("id=\"review-1\"") && html.contains("已用 95%"), "{html}");
+    assert!(st.stop().success(), "{}", st.log());
+}
+
 #[test]
 #[cfg_attr(
     not(has_chromium),

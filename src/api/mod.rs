@@ -34,6 +34,7 @@ pub mod records;
 pub mod replicate;
 pub mod report;
 pub mod retention;
+pub mod review;
 pub mod status;
 pub mod verify;
 
@@ -74,6 +75,8 @@ pub enum Request {
     DutyReport(duty::ReportArgs),
     /// Every extension of a handover deadline, asked for or approved.
     DutyExtensions(NoArgs),
+    /// A docking whose footage needed review, reviewed (R1, R5).
+    DockingReview(review::Review),
     /// The central copy's backlog.
     ReplicateStatus(replicate::StatusArgs),
     /// One replication pass now.
@@ -235,6 +238,8 @@ pub enum Reply {
     DutyReport(duty::Report),
     /// `duty_extensions`.
     DutyExtensions(Vec<duty::ExtensionListed>),
+    /// The review recorded.
+    DockingReview(review::Reviewed),
     /// The central copy's numbers.
     ReplicateStatus(replicate::Backlog),
     /// What the pass did.
@@ -468,6 +473,7 @@ pub enum Op {
     AccountList,
     AccessPlay,
     DutyExtensions,
+    DockingReview,
 }
 
 /// Every role a person can hold.
@@ -485,7 +491,7 @@ const KEEPERS: &[Role] = &[Role::Custodian, Role::Admin];
 
 impl Op {
     /// Every operation, in wire order.
-    pub const ALL: [Op; 76] = [
+    pub const ALL: [Op; 77] = [
         Op::Status,
         Op::DeviceRegister,
         Op::DeviceRetire,
@@ -562,6 +568,7 @@ impl Op {
         Op::AccountList,
         Op::AccessPlay,
         Op::DutyExtensions,
+        Op::DockingReview,
     ];
 
     /// The rule table: who may call the operation, in the order a role is chosen to act in
@@ -583,7 +590,7 @@ impl Op {
             // An officer lists and explains the gaps in their own footage.
             Op::GapList => ANY_OR_OFFICER,
             Op::GapExplain => &[Role::Custodian, Role::Archivist, Role::Officer],
-            Op::GapExempt => FILERS,
+            Op::GapExempt | Op::DockingReview => FILERS,
             Op::GapReview | Op::GapExemptApprove => &[Role::Approver],
             // An officer acts on their own footage only (each operation checks whose it is).
             Op::FootageMine => &[Role::Officer, Role::Custodian, Role::Archivist, Role::Supervisor],
@@ -706,6 +713,7 @@ impl Op {
             Op::AccountList => "account_list",
             Op::AccessPlay => "access_play",
             Op::DutyExtensions => "duty_extensions",
+            Op::DockingReview => "docking_review",
         }
     }
 
@@ -815,6 +823,7 @@ impl Request {
             Request::AccountList(_) => Op::AccountList,
             Request::AccessPlay(_) => Op::AccessPlay,
             Request::DutyExtensions(_) => Op::DutyExtensions,
+            Request::DockingReview(_) => Op::DockingReview,
             Request::LogConsistency(_) => Op::LogConsistency,
         }
     }
@@ -910,6 +919,7 @@ impl Reply {
             Reply::AccountList(_) => Op::AccountList,
             Reply::AccessPlay(_) => Op::AccessPlay,
             Reply::DutyExtensions(_) => Op::DutyExtensions,
+            Reply::DockingReview(_) => Op::DockingReview,
             Reply::LogConsistency(_) => Op::LogConsistency,
         }
     }
@@ -1145,6 +1155,7 @@ pub fn call(config: &Config, caller: &Caller, request: Request, files: Files) ->
         Request::DutyApprove(a) => duty::approve(&ctx, &a).map(Reply::DutyApprove),
         Request::DutyReport(a) => duty::report(&ctx, &a).map(Reply::DutyReport),
         Request::DutyExtensions(a) => duty::extensions_list(&ctx, &a).map(Reply::DutyExtensions),
+        Request::DockingReview(a) => review::review(&ctx, &a).map(Reply::DockingReview),
         Request::ReplicateStatus(a) => replicate::status(&ctx, &a).map(Reply::ReplicateStatus),
         Request::ReplicateRun(a) => replicate::run(&ctx, &a).map(Reply::ReplicateRun),
         Request::ReplicateEvict(a) => replicate::evict(&ctx, &a).map(Reply::ReplicateEvict),

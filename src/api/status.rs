@@ -190,7 +190,7 @@ pub struct BurnProgress {
 
 /// What needs the custodian's attention beyond the open alarms (R1, R3, R5, R14): the facts
 /// the catalogue and the custody log hold now, each gone once it is dealt with (the recorder
-/// registered or returned, space made, the review done off the station).
+/// registered or returned, space made, the review recorded with `docking_review`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Attention {

@@ -2,14 +2,18 @@
 //! hold it: recorders that docked without being in service in the registry, and dockings whose
 //! footage needs a person's review (R1, R5).
 //!
-//! Owns: nothing; it reads the `dockings`, `registry` and `custody_log` tables.
-//! Must never: write. A docking needs review when its `ingest_finished` event says so (the
-//! custody log, not the catalogue's outcome column, is the record).
+//! Owns: the `docking_reviewed` event, which a person records once they have reviewed such a
+//! docking; it reads the `dockings`, `registry` and `custody_log` tables and has no table of
+//! its own. A docking needs review when its `ingest_finished` event says so and no
+//! `docking_reviewed` event names it (the custody log, not the catalogue's outcome column, is
+//! the record).
+//! Must never: record a review of a docking that did not ask for one, or twice.
 
-use rusqlite::params;
-use serde_json::Value;
+use rusqlite::{params, OptionalExtension};
+use serde_json::{json, Value};
 
-use super::store::{sql, Catalog, CatalogError};
+use super::store::{append, begin, sql, Catalog, CatalogError};
+use crate::custody::event::Action;
 
 /// A recorder that docked while the registry did not hold it in service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +39,19 @@ pub struct NeedsReview {
     pub finished: String,
     /// The event's details (`flagged` segments, `problems`, `outcome`, ...).
     pub details: Value,
+}
+
+/// What became of a docking's review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DockingReview {
+    /// Recorded, with the docking's recorder.
+    Recorded(Option<String>),
+    /// No such docking has finished.
+    Unknown,
+    /// Its footage asked for no review.
+    NotAsked,
+    /// Reviewed already, by this custody event.
+    Already(i64),
 }
 
 impl Catalog {
@@ -86,6 +103,7 @@ impl Catalog {
                  WHERE l.action = 'ingest_finished'
                    AND l.seq >= (SELECT seq FROM custody_log WHERE ts_utc >= ?1 ORDER BY ts_utc LIMIT 1)
                    AND json_valid(l.details) AND json_extract(l.details, '$.review') = 1
+                   AND NOT EXISTS (SELECT 1 FROM custody_log r WHERE r.subject = l.subject AND r.action = 'docking_reviewed')
                  ORDER BY l.seq DESC LIMIT ?2",
             )
             .map_err(sql(doing))?;
@@ -104,5 +122,57 @@ impl Catalog {
             .collect::<Result<_, _>>()
             .map_err(sql(doing));
         rows
+    }
+
+    /// Records that the caller reviewed docking `docking`, whose footage needed review, with
+    /// their note (`docking_reviewed`); it then leaves the attention list. Nothing is written
+    /// unless it is [`DockingReview::Recorded`].
+    ///
+    /// # Errors
+    /// [`CatalogError::Invalid`] without a note; when the catalogue fails.
+    pub fn review_docking(&mut self, docking: i64, note: &str) -> Result<DockingReview, CatalogError> {
+        let note = note.trim();
+        if note.is_empty() {
+            return Err(CatalogError::Invalid("say what was reviewed and found / 须写明复核情况".into()));
+        }
+        let subject = format!("docking:{docking}");
+        let tx = begin(&mut self.conn)?;
+        let finished: Option<(String, Option<String>)> = tx
+            .query_row(
+                "SELECT l.details, d.serial FROM custody_log l LEFT JOIN dockings d ON d.id = ?2
+                 WHERE l.subject = ?1 AND l.action = 'ingest_finished' ORDER BY l.seq DESC LIMIT 1",
+                params![subject, docking],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql("reading a docking's outcome"))?;
+        let Some((details, serial)) = finished else {
+            return Ok(DockingReview::Unknown);
+        };
+        let asked = serde_json::from_str::<Value>(&details).ok().is_some_and(|d| d["review"] == true);
+        if !asked {
+            return Ok(DockingReview::NotAsked);
+        }
+        let done: Option<i64> = tx
+            .query_row(
+                "SELECT seq FROM custody_log WHERE subject = ?1 AND action = 'docking_reviewed' LIMIT 1",
+                params![subject],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("reading a docking's review"))?;
+        if let Some(seq) = done {
+            return Ok(DockingReview::Already(seq));
+        }
+        append(
+            &self.actor,
+            self.tz,
+            &tx,
+            Action::DockingReviewed,
+            subject,
+            json!({ "docking": docking, "serial": serial, "note": note }),
+        )?;
+        tx.commit().map_err(sql("commit a docking's review"))?;
+        Ok(DockingReview::Recorded(serial))
     }
 }

@@ -31,7 +31,7 @@ mod usb;
 pub use access::request_subject;
 pub use accounts::AccountChange;
 pub use alarms::{AlarmKind, AlarmRow, NewAlarm};
-pub use attention::{NeedsReview, NotInService};
+pub use attention::{DockingReview, NeedsReview, NotInService};
 pub use burn::{DiscRow, NewDisc};
 pub use cases::{Case, CaseKind, CaseLabel, GapRow, PendingMove};
 pub use central::{Backlog, NewObject, OutboxItem};

@@ -1,10 +1,11 @@
-//! `evidock device register|retire|list`: the device registry (R1). A front end of the
-//! `device_*` operations ([`crate::api::device`]).
+//! `evidock device register|retire|list|reviewed`: the device registry (R1), and a docking's
+//! footage reviewed (R1, R5). A front end of the `device_*` operations
+//! ([`crate::api::device`]) and of `docking_review` ([`crate::api::review`]).
 
 use std::process::ExitCode;
 
 use super::invoke::Link;
-use crate::api::{device, Reply, Request};
+use crate::api::{device, review, Reply, Request};
 
 /// `evidock device ...`
 #[derive(Debug, clap::Subcommand)]
@@ -45,6 +46,15 @@ pub enum DeviceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Record that a docking whose footage needed review (`status` lists them under
+    /// "attention") was reviewed, with what was found; it then leaves the list.
+    Reviewed {
+        /// The docking's number.
+        docking: i64,
+        /// What was reviewed and found (required).
+        #[arg(long)]
+        note: String,
+    },
 }
 
 /// The operation a `device` command asks for.
@@ -64,6 +74,9 @@ pub fn request(cmd: &DeviceCommand) -> Request {
             Request::DeviceRetire(device::Retire { serial: serial.clone(), reason: reason.clone() })
         }
         DeviceCommand::List { .. } => Request::DeviceList(device::ListArgs::default()),
+        DeviceCommand::Reviewed { docking, note } => {
+            Request::DockingReview(review::Review { docking: *docking, note: note.clone() })
+        }
     }
 }
 
@@ -80,6 +93,9 @@ pub fn run(cmd: &DeviceCommand, link: &Link<'_>) -> anyhow::Result<ExitCode> {
             }
         }
         Reply::DeviceRetire(r) => crate::outln!("retired {} / 已停用", r.serial),
+        Reply::DockingReview(r) => {
+            crate::outln!("docking #{} ({}) reviewed / 接入已复核", r.docking, r.serial.as_deref().unwrap_or("-"))
+        }
         Reply::DeviceList(devices) => {
             let json = matches!(cmd, DeviceCommand::List { json: true });
             for d in &devices {

@@ -248,6 +248,8 @@ pub enum Action {
     DiscRechecked,
     /// A step of the burn job was started for a person at the station's page (R8).
     BurnStarted,
+    /// A person recorded that they reviewed a docking whose footage needed review (R1, R5).
+    DockingReviewed,
     /// The daemon started with a configuration that differs from the last one recorded.
     ConfigChanged,
     /// A recorder's identity serial differs from its USB serial, or another volume docked now
@@ -353,7 +355,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 97] = [
+    pub const ALL: [Action; 98] = [
         Action::DaemonStarted,
         Action::DaemonStopped,
         Action::Docked,
@@ -451,6 +453,7 @@ impl Action {
         Action::AccountLocked,
         Action::SignedOut,
         Action::BurnStarted,
+        Action::DockingReviewed,
     ];
 
     /// The stable snake_case name stored in the log, e.g. `segment_verified`.
@@ -514,6 +517,7 @@ impl Action {
             Action::DiscMoved => "disc_moved",
             Action::DiscRechecked => "disc_rechecked",
             Action::BurnStarted => "burn_started",
+            Action::DockingReviewed => "docking_reviewed",
             Action::ConfigChanged => "config_changed",
             Action::IdentityConflict => "identity_conflict",
             Action::ImpossibleValue => "impossible_value",
@@ -617,6 +621,7 @@ impl Action {
             Action::DiscMoved => "光盘已移交",
             Action::DiscRechecked => "光盘已复检",
             Action::BurnStarted => "刻录步骤已启动",
+            Action::DockingReviewed => "接入已复核",
             Action::ConfigChanged => "配置已变更",
             Action::IdentityConflict => "设备身份冲突",
             Action::ImpossibleValue => "记录仪数值不合理",
@@ -1131,7 +1136,8 @@ mod tests {
              access_voided flag_withdrawal_requested deadline_returned \
              archive_stalled log_point_verified footage_described \
              gap_reviewed recording_exemption_recorded recording_exemption_approved \
-             account_changed signed_in sign_in_failed account_locked signed_out burn_started"
+             account_changed signed_in sign_in_failed account_locked signed_out burn_started \
+             docking_reviewed"
         );
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(a));

@@ -36,6 +36,7 @@ fn notice(done: &str) -> Option<&'static str> {
     match done {
         "registered" => Some("已登记 / registered"),
         "retired" => Some("已停用 / retired"),
+        "reviewed" => Some("已记录复核 / the review is recorded"),
         _ => None,
     }
 }
@@ -46,20 +47,52 @@ fn local(s: &str, tz: chrono_tz::Tz) -> String {
 }
 
 /// `GET /alarms`: open alarms, the archive scrub, the central copy, recent dockings.
-pub(super) async fn alarms(State(w): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+pub(super) async fn alarms(State(w): State<Arc<Shared>>, headers: HeaderMap, Query(q): Query<Notice>) -> Response {
     let Some((_, s)) = w.session(&headers).await else {
         return see_other("/login");
     };
     match w.call(&s, api::Request::Status(api::status::StatusArgs {})).await {
-        Ok(api::Reply::Status(doc)) => Html(render_alarms(&s, &doc, w.config.timezone)).into_response(),
+        Ok(api::Reply::Status(doc)) => {
+            Html(render_alarms(&s, &doc, w.config.timezone, notice(&q.done))).into_response()
+        }
         Ok(other) => super::unexpected(&other),
+        Err(e) => api_error_page(&e),
+    }
+}
+
+/// The review form.
+#[derive(Debug, Default, Deserialize)]
+pub struct ReviewedForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    docking: i64,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /alarms/reviewed`: a docking whose footage needed review, reviewed
+/// (`docking_review`); it leaves the attention list.
+pub(super) async fn reviewed(
+    State(w): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Form(f): Form<ReviewedForm>,
+) -> Response {
+    let session = match w.changing(&headers, &f.csrf, "docking_review").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let request = api::Request::DockingReview(api::review::Review { docking: f.docking, note: f.note });
+    match w.call(&session, request).await {
+        Ok(_) => see_other("/alarms?done=reviewed"),
         Err(e) => api_error_page(&e),
     }
 }
 
 /// What needs the custodian beyond the open alarms: recorders that docked while not in
 /// service, recorders not back by their due time, the archive disk, footage that needs review.
-fn render_attention(a: &crate::api::status::Attention) -> String {
+fn render_attention(who: &Session, a: &crate::api::status::Attention) -> String {
+    let may_review = Op::DockingReview.roles().iter().any(|r| who.account.roles.contains(r));
     let mut out = String::from("<h2>需要处理 <small>Needs attention</small></h2>");
     if a.count() == 0 {
         out.push_str("<p class=\"done\" id=\"no-attention\">无待处理事项 <small>Nothing needs attention</small></p>");
@@ -116,8 +149,21 @@ fn render_attention(a: &crate::api::status::Attention) -> String {
             }
             let _ = write!(
                 out,
-                "<li id=\"review-{id}\"><strong>{serial}</strong> · 接入 docking #{id} · {finished}{flagged}{problems}</li>",
+                "<li id=\"review-{id}\"><strong>{serial}</strong> · 接入 docking #{id} · {finished}{flagged}{problems}{form}</li>",
                 id = r.docking_id,
+                form = if may_review {
+                    format!(
+                        "<details><summary>已复核 <small>Reviewed</small></summary>\
+                         <form method=\"post\" action=\"/alarms/reviewed\" class=\"change\">\
+                         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"docking\" value=\"{id}\">\
+                         <label>复核情况 <small>What was reviewed and found</small><input name=\"note\" id=\"review-note-{id}\" required></label>\
+                         <button type=\"submit\" id=\"reviewed-{id}\">记录复核 Record the review</button></form></details>",
+                        csrf = esc(&who.csrf),
+                        id = r.docking_id,
+                    )
+                } else {
+                    String::new()
+                },
                 serial = esc(r.serial.as_deref().unwrap_or("—")),
                 finished = esc(&r.finished),
                 flagged = if r.flagged > 0 {
@@ -133,8 +179,13 @@ fn render_attention(a: &crate::api::status::Attention) -> String {
 }
 
 /// The alarms and state page.
-pub fn render_alarms(who: &Session, doc: &StatusDoc, tz: chrono_tz::Tz) -> String {
-    let mut body = String::from("<h1>警报与状态 <small>Alarms and state</small></h1>");
+pub fn render_alarms(who: &Session, doc: &StatusDoc, tz: chrono_tz::Tz, notice: Option<&str>) -> String {
+    // A kiosk's page: it reads the station again by itself every half minute.
+    let mut body =
+        String::from("<meta http-equiv=\"refresh\" content=\"30\"><h1>警报与状态 <small>Alarms and state</small></h1>");
+    if let Some(n) = notice {
+        let _ = write!(body, "<p class=\"done\" id=\"done\">{}</p>", esc(n));
+    }
     if doc.alarms.is_empty() {
         body.push_str("<p class=\"done\" id=\"no-alarms\">没有未解除的警报 <small>No open alarm</small></p>");
     } else {
@@ -160,7 +211,7 @@ pub fn render_alarms(who: &Session, doc: &StatusDoc, tz: chrono_tz::Tz) -> Strin
         }
         body.push_str("</ul>");
     }
-    body.push_str(&render_attention(&doc.attention));
+    body.push_str(&render_attention(who, &doc.attention));
     body.push_str("<h2>档案巡检 <small>Archive scrub</small></h2>");
     match doc.scrub.as_ref().and_then(|s| s.last_complete.as_ref().or(s.in_progress.as_ref())) {
         Some(p) => {

@@ -160,6 +160,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/devices/register", post(custodian::register))
         .route("/devices/retire", post(custodian::retire))
         .route("/alarms", get(custodian::alarms))
+        .route("/alarms/reviewed", post(custodian::reviewed))
         .route("/cases", get(custodian::cases))
         .route("/cases/create", post(custodian::create_case))
         .route("/duty", get(duty::duty))

@@ -211,6 +211,7 @@ fn r1_r14_the_alarms_page_names_what_needs_attention_and_each_goes_once_dealt_wi
     let wang = session_of(&base, "wang");
     let html = get(&base, "/alarms", &wang).into_string().unwrap();
     assert!(html.contains("id=\"disk\" class=\"notice\">档案盘") && html.contains("已用 95%"), "{html}");
+    assert!(html.contains("<meta http-equiv=\"refresh\" content=\"30\">"), "the kiosk's page keeps itself current");
     assert!(!html.contains("id=\"no-attention\"") && !html.contains("id=\"review\""), "{html}");
 
     // An unregistered recorder with a gap in its footage docks; a registered one is handed out.
@@ -270,7 +271,36 @@ fn r1_r14_the_alarms_page_names_what_needs_attention_and_each_goes_once_dealt_wi
     let html = get(&base, "/alarms", &wang).into_string().unwrap();
     assert!(!html.contains("id=\"not-in-service") && !html.contains("id=\"overdue"), "{html}");
     assert!(html.contains("id=\"review-1\"") && html.contains("已用 95%"), "{html}");
+
+    // The review, recorded with what was found; then the docking leaves the list.
+    let csrf = csrf_field(&html);
+    let form = [("csrf", csrf.as_str()), ("docking", "1"), ("note", "中断系电池耗尽，已核对并登记")];
+    assert_eq!(post(&base, "/alarms/reviewed", &wang, &form[1..]).status(), 403, "no token");
+    let r = post(&base, "/alarms/reviewed", &wang, &[("csrf", &csrf), ("docking", "1"), ("note", " ")]);
+    assert_eq!(r.status(), 400, "a review says what was found");
+    let r = post(&base, "/alarms/reviewed", &wang, &[("csrf", &csrf), ("docking", "2"), ("note", "x")]);
+    assert_eq!(r.status(), 400, "the registered recorder's docking asked for no review");
+    assert!(r.into_string().unwrap().contains("无须复核"));
+    assert_eq!(
+        post(&base, "/alarms/reviewed", &wang, &[("csrf", &csrf), ("docking", "99"), ("note", "x")]).status(),
+        404
+    );
+    assert!(events(&st, "docking_reviewed").is_empty(), "nothing recorded by the refusals");
+    let r = post(&base, "/alarms/reviewed", &wang, &form);
+    assert_eq!((r.status(), r.header("location")), (303, Some("/alarms?done=reviewed")));
+    let reviewed = events(&st, "docking_reviewed");
+    assert_eq!((reviewed.len(), reviewed[0].0.as_str()), (1, "account:wang"), "{reviewed:?}");
+    assert_eq!(
+        (reviewed[0].3["serial"].as_str(), reviewed[0].3["note"].as_str()),
+        (Some("X800009"), Some("中断系电池耗尽，已核对并登记"))
+    );
+    let html = get(&base, "/alarms?done=reviewed", &wang).into_string().unwrap();
+    assert!(html.contains("已记录复核") && !html.contains("id=\"review-1\""), "{html}");
+    let o = st.evidock(&["device", "reviewed", "1", "--note", "再次复核"]);
+    assert_eq!(o.status.code(), Some(2), "reviewed once: {}", text(&o));
+    assert!(text(&o).contains("接入 1 已复核"), "{}", text(&o));
     assert!(st.stop().success(), "{}", st.log());
+    st.assert_log_verifies();
 }
 
 #[test]
@@ -289,8 +319,13 @@ fn in_a_browser_a_custodian_registers_a_recorder_and_hands_it_out() {
     st.wait_finished("K600002");
     let b = Driver::start();
     b.sign_in(&base, "wang", PASSWORD);
-    b.text_when("#to-devices", "记录仪登记");
-    b.click("#to-devices");
+    // The alarms page names the recorder that docked unregistered, and leads to the registry.
+    b.text_when("#to-alarms", "警报与状态");
+    b.click("#to-alarms");
+    assert!(b.text_when("#not-in-service", "K600002").contains("未登记"));
+    b.screenshot("alarms");
+    b.click("#not-in-service + p a");
+    b.text_when("#register", "登记");
     b.type_into("#reg-serial", "K600002");
     b.type_into("#reg-officer", "012345");
     b.type_into("#reg-name", "张三");
@@ -321,6 +356,8 @@ fn in_a_browser_a_custodian_registers_a_recorder_and_hands_it_out() {
     b.screenshot("case");
     b.go(&format!("{base}/alarms"));
     b.text_when("#dockings", "K600002");
+    let attention = b.script("return document.querySelectorAll('#not-in-service').length");
+    assert_eq!(attention, serde_json::json!(0), "registered: no longer named");
     drop(b);
     assert_eq!(events(&st, "duty_checked_out")[0].0, "account:wang");
     assert_eq!(events(&st, "case_labelled")[0].0, "account:wang");

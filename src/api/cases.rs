@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::{ApiError, Ctx};
 use crate::archive::assign;
 use crate::archive::casefolder::{self, CaseSheet, ChainEntry, Made, SegmentEntry, SheetFile};
-use crate::catalog::{ArchivedFile, Case, CaseKind, CaseLabel, Catalog, DescribedTarget, DescriptionText};
+/// The kinds of case, as the wire names them (`penalty`, `coercive`, ...) with their Chinese
+/// labels, for front ends.
+pub use crate::catalog::CaseKind;
+use crate::catalog::{ArchivedFile, Case, CaseLabel, Catalog, DescribedTarget, DescriptionText};
 use crate::config::Config;
 use crate::custody::event::Role;
 

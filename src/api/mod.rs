@@ -1388,6 +1388,62 @@ mod tests {
         }
     }
 
+    /// INV-40, for every front end there is: no file of `src/cli/` or `src/web/` opens the
+    /// catalogue, the custody log's store, the archive or the ingest pipeline, or folds the
+    /// ledger; a new file is held to it as it is added. The exceptions are tools that do not
+    /// act on a station through the service, each named with why.
+    #[test]
+    fn no_front_end_file_reaches_a_store_of_the_station() {
+        const BANNED: &[&str] = &[
+            "crate::catalog",
+            "Catalog",
+            "rusqlite",
+            "custody::store",
+            "custody::chain",
+            "custody::files",
+            "fsio",
+            "ledger::",
+            "crate::archive",
+            "crate::ingest::",
+            "daemon::prepare",
+        ];
+        // (file, what it may use, why).
+        const EXEMPT: &[(&str, &[&str], &str)] = &[
+            (
+                "cli/ingest.rs",
+                &["crate::ingest::", "daemon::prepare"],
+                "the pipeline once on a folder, refused beside a daemon",
+            ),
+            ("cli/demo.rs", &["daemon::prepare"], "the demo runs a station of its own in a folder"),
+            (
+                "cli/log.rs",
+                &["custody::store", "custody::chain", "custody::files", "rusqlite"],
+                "an auditor's offline verification of exported log files, no station involved",
+            ),
+            ("cli/case.rs", &["crate::archive"], "`case check-folder`: a copy of a case folder checked offline"),
+            ("web/mod.rs", &["crate::ingest::"], "the live bays' snapshot type, read only"),
+            ("web/render.rs", &["crate::ingest::"], "the live bays' snapshot type, read only"),
+        ];
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut checked = 0;
+        for dir in ["cli", "web"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("the front ends' folder") {
+                let path = entry.expect("an entry").path();
+                if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+                    continue;
+                }
+                let name = format!("{dir}/{}", path.file_name().and_then(|n| n.to_str()).expect("a name"));
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                let allowed = EXEMPT.iter().find(|(f, _, _)| *f == name).map_or(&[][..], |(_, a, _)| *a);
+                for banned in BANNED.iter().filter(|b| !allowed.contains(b)) {
+                    assert!(!text.contains(banned), "{name} uses {banned}: front ends act through api::call (INV-40)");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 30, "every front end file read: {checked}");
+    }
+
     /// A front end inside the daemon process (the web page) calls the operations directly,
     /// without the socket, under the same rules and with the same custody events.
     #[test]

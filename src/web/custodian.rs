@@ -450,7 +450,7 @@ fn label_of(number: &str, f: &CaseForm) -> Result<api::cases::Label, ApiError> {
 fn kind_options(chosen: &str) -> String {
     let mut kinds = String::new();
     for k in ["penalty", "coercive", "inspection", "permit", "other"] {
-        let zh = crate::catalog::CaseKind::parse(k).map_or(k, |c| c.label_zh());
+        let zh = api::cases::CaseKind::parse(k).map_or(k, |c| c.label_zh());
         let selected = if k == chosen { " selected" } else { "" };
         let _ = write!(kinds, "<option value=\"{k}\"{selected}>{zh}</option>");
     }

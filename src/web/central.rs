@@ -264,8 +264,9 @@ pub fn render(who: &Session, b: &Backlog, notice: Option<&str>, done: &str) -> S
              and the store's version first.</small></p>\
              <form method=\"post\" action=\"/central/change\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
              <input type=\"hidden\" name=\"action\" value=\"evict_dry_run\"><button type=\"submit\" id=\"evict-dry-run\">试运行 Dry run</button></form>\
+             <details><summary>清除 <small>Evict (the files can be recalled from the store)</small></summary>\
              <form method=\"post\" action=\"/central/change\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-             <input type=\"hidden\" name=\"action\" value=\"evict\"><button type=\"submit\" id=\"evict\">清除 Evict</button></form>"
+             <input type=\"hidden\" name=\"action\" value=\"evict\"><button type=\"submit\" id=\"evict\">确认清除 Evict now</button></form></details>"
         );
     }
     if may(who, Op::ReplicateRecall) {

@@ -111,7 +111,7 @@ pub struct Binding {
 pub struct Return {
     /// Officer's number.
     pub officer: String,
-    /// When back, station time `YYYY-MM-DDThh:mm:ss` (default: now).
+    /// When back, station time `YYYY-MM-DDThh:mm[:ss]` (default: now).
     #[serde(default)]
     pub at: Option<String>,
     /// Where from, why late.
@@ -138,7 +138,7 @@ pub struct Returned {
 pub struct Extend {
     /// The binding.
     pub binding: i64,
-    /// New deadline, station time `YYYY-MM-DDThh:mm:ss`.
+    /// New deadline, station time `YYYY-MM-DDThh:mm[:ss]`.
     pub until: String,
     /// Why (required).
     pub reason: String,
@@ -245,11 +245,11 @@ pub struct Report {
     pub lines: Vec<ReportLine>,
 }
 
-/// A station time given on the wire (`YYYY-MM-DDThh:mm:ss`, a space allowed for the `T`).
+/// A station time given on the wire (`YYYY-MM-DDThh:mm:ss`, or to the minute as a browser's
+/// date and time picker sends it; a space allowed for the `T`).
 fn station_time_arg(field: &str, s: &str) -> Result<NaiveDateTime, ApiError> {
-    s.replacen(' ', "T", 1).parse::<NaiveDateTime>().map_err(|e| {
-        ApiError::invalid(format!("{field} {s:?}: {e}; write YYYY-MM-DDThh:mm:ss / 时间格式应为 YYYY-MM-DDThh:mm:ss"))
-    })
+    let t = s.trim().replacen(' ', "T", 1);
+    t.parse::<NaiveDateTime>().or_else(|_| super::gap::station_time(field, &t))
 }
 
 pub(super) fn day_arg(field: &str, s: &str) -> Result<NaiveDate, ApiError> {
@@ -539,4 +539,18 @@ pub fn report(ctx: &Ctx<'_>, a: &ReportArgs) -> Result<Report, ApiError> {
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_station_time_is_read_to_the_second_or_to_the_minute_and_anything_else_is_told() {
+        let t = |s: &str| station_time_arg("until", s).map(|t| t.to_string());
+        assert_eq!(t("2026-03-03T12:00:05").unwrap(), "2026-03-03 12:00:05");
+        assert_eq!(t(" 2026-03-03 12:00 ").unwrap(), "2026-03-03 12:00:00", "a picker's minute, a space for the T");
+        let e = t("后天").unwrap_err();
+        assert!(e.message.contains("until") && e.message.contains("时间格式应为"), "{}", e.message);
+    }
 }

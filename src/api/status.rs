@@ -286,11 +286,7 @@ pub const REVIEW_SHOWN: usize = 20;
 /// What needs attention, from the catalogue at `now`.
 fn attention(config: &Config, cat: &Catalog, now: chrono::DateTime<chrono::Utc>) -> Result<Attention, ApiError> {
     let tz = config.timezone;
-    let named = |rfc: &str| {
-        chrono::DateTime::parse_from_rfc3339(rfc)
-            .map(|t| crate::report::history::station_time_at(t.with_timezone(&chrono::Utc), tz))
-            .unwrap_or_else(|_| rfc.to_string())
-    };
+    let named = |rfc: &str| crate::report::history::station_time_named(rfc, tz);
     let since = now - chrono::Duration::days(ATTENTION_DAYS);
     let not_in_service = cat
         .not_in_service_since(&since.to_rfc3339(), 50)?
@@ -307,19 +303,13 @@ fn attention(config: &Config, cat: &Catalog, now: chrono::DateTime<chrono::Utc>)
         .bindings(true)?
         .into_iter()
         .filter_map(|b| {
-            let ordinary = crate::duty::due(b.out_at, config.duty.day_end, tz);
-            let extended = extensions
-                .iter()
-                .filter(|e| e.binding == b.id && e.approved_by.is_some())
-                .map(|e| e.until)
-                .max()
-                .map_or(ordinary, |u| u.max(ordinary));
-            (extended < now).then(|| Overdue {
+            let due = crate::duty::due_back(&b, &extensions, config.duty.day_end, tz);
+            (due < now).then(|| Overdue {
                 binding: b.id,
                 serial: b.serial,
                 officer_id: b.officer,
                 officer_name: b.officer_name,
-                due: crate::report::history::station_time_at(extended, tz),
+                due: crate::report::history::station_time_at(due, tz),
             })
         })
         .collect();

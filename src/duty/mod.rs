@@ -353,6 +353,17 @@ pub fn due(out: DateTime<Utc>, day_end: NaiveTime, tz: Tz) -> DateTime<Utc> {
     local_to_utc(tz, day.and_time(day_end), Pick::Latest)
 }
 
+/// When binding `b`'s recorder is due back: [`due`], or the latest approved extension of that
+/// binding when it is later (a pending extension moves nothing).
+pub fn due_back(b: &Binding, extensions: &[Extension], day_end: NaiveTime, tz: Tz) -> DateTime<Utc> {
+    let ordinary = due(b.out_at, day_end, tz);
+    extensions
+        .iter()
+        .filter(|e| e.binding == b.id && e.approved_by.is_some())
+        .map(|e| e.until)
+        .fold(ordinary, DateTime::max)
+}
+
 /// The binding in force on `device` at station time `t`, if any.
 pub fn binding_at<'b>(bindings: &'b [Binding], device: &str, t: NaiveDateTime, tz: Tz) -> Option<&'b Binding> {
     let t = local_to_utc(tz, t, Pick::Earliest);

@@ -179,3 +179,24 @@ fn duty_configuration_names_its_keys() {
 fn duty_module_is_pure() {
     crate::custody::chain::tests::assert_pure(include_str!("mod.rs"));
 }
+
+#[test]
+fn a_recorder_is_due_back_at_the_end_of_its_day_or_at_its_latest_approved_extension() {
+    let end = NaiveTime::from_hms_opt(18, 0, 0).unwrap();
+    let b = binding(1, "2026-03-02T08:00:00", None);
+    let ext = |id: i64, binding: i64, until: &str, approved: bool| Extension {
+        id,
+        binding,
+        until: utc(until),
+        approved_by: approved.then(|| "uid:65534".to_string()),
+    };
+    assert_eq!(due_back(&b, &[], end, TZ), utc("2026-03-02T18:00:00"));
+    let exts = [
+        ext(1, 1, "2026-03-03T12:00:00", true),
+        ext(2, 1, "2026-03-05T12:00:00", false),
+        ext(3, 2, "2026-03-06T12:00:00", true),
+        ext(4, 1, "2026-03-02T09:00:00", true),
+    ];
+    // The pending one, another binding's and an earlier one move nothing.
+    assert_eq!(due_back(&b, &exts, end, TZ), utc("2026-03-03T12:00:00"));
+}

@@ -14,7 +14,7 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::render::{esc, page};
+use super::render::{esc, may, page};
 use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::accounts::{AccountView, AddArgs, NameArgs, PasswordArgs};
@@ -124,11 +124,11 @@ pub(super) async fn change(State(w): State<Arc<Shared>>, headers: HeaderMap, For
     };
     // Only for an administrator is a password hashed: anyone else's request goes without one,
     // and the station refuses and records it by the rule table.
-    let may = api::Op::AccountAdd.roles().iter().any(|r| session.account.roles.contains(r));
+    let allowed = may(&session, api::Op::AccountAdd);
     let name = f.name.trim().to_string();
     let (request, done) = match f.action.as_str() {
         "add" => {
-            let hash = match may.then(|| hash_of(&f.password, &f.again)) {
+            let hash = match allowed.then(|| hash_of(&f.password, &f.again)) {
                 Some(hashing) => match hashing.await {
                     Ok(h) => h,
                     Err(e) => return api_error_page(&e),
@@ -141,7 +141,7 @@ pub(super) async fn change(State(w): State<Arc<Shared>>, headers: HeaderMap, For
             (api::Request::AccountAdd(add), "created")
         }
         "password" => {
-            let hash = match may.then(|| hash_of(&f.password, &f.again)) {
+            let hash = match allowed.then(|| hash_of(&f.password, &f.again)) {
                 Some(hashing) => match hashing.await {
                     Ok(h) => h,
                     Err(e) => return api_error_page(&e),

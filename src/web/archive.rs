@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::render::{esc, page};
+use super::render::{esc, may, page};
 use super::{api_error_page, see_other, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::log::{Event, Page};
@@ -266,12 +266,11 @@ pub fn render(who: &Session, form: &SearchForm, tz: &str, found: Option<&Page>, 
 
 /// The forms to check the log and to sign a checkpoint, for the roles that may.
 fn integrity_forms(who: &Session) -> String {
-    let may = |op: api::Op| op.roles().iter().any(|r| who.account.roles.contains(r));
     let mut out = String::new();
-    if may(api::Op::LogVerify) || may(api::Op::LogCheckpoint) {
+    if may(who, api::Op::LogVerify) || may(who, api::Op::LogCheckpoint) {
         out.push_str("<h2>日志完整性 <small>Integrity of the log</small></h2>");
     }
-    if may(api::Op::LogVerify) {
+    if may(who, api::Op::LogVerify) {
         let _ = write!(
             out,
             "<form method=\"post\" action=\"/log/verify\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
@@ -279,7 +278,7 @@ fn integrity_forms(who: &Session) -> String {
             esc(&who.csrf)
         );
     }
-    if may(api::Op::LogCheckpoint) {
+    if may(who, api::Op::LogCheckpoint) {
         let _ = write!(
             out,
             "<form method=\"post\" action=\"/log/checkpoint\" class=\"change\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\

@@ -15,7 +15,7 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::render::{esc, page};
+use super::render::{esc, may, page};
 use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::replicate::{self, Backlog, Evicted, PassReply, Recalled};
@@ -44,10 +44,6 @@ fn notice(q: &Done) -> Option<String> {
         )),
         _ => None,
     }
-}
-
-fn may(who: &Session, op: Op) -> bool {
-    op.roles().iter().any(|r| who.account.roles.contains(r))
 }
 
 /// `GET /central`: the central copy's numbers and the forms.

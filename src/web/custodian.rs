@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::archive::given as opt;
-use super::render::{esc, page};
+use super::render::{esc, may, page};
 use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::status::StatusDoc;
@@ -92,7 +92,7 @@ pub(super) async fn reviewed(
 /// What needs the custodian beyond the open alarms: recorders that docked while not in
 /// service, recorders not back by their due time, the archive disk, footage that needs review.
 fn render_attention(who: &Session, a: &crate::api::status::Attention) -> String {
-    let may_review = Op::DockingReview.roles().iter().any(|r| who.account.roles.contains(r));
+    let may_review = may(who, Op::DockingReview);
     let mut out = String::from("<h2>需要处理 <small>Needs attention</small></h2>");
     if a.count() == 0 {
         out.push_str("<p class=\"done\" id=\"no-attention\">无待处理事项 <small>Nothing needs attention</small></p>");
@@ -346,7 +346,7 @@ pub(super) async fn retire(State(w): State<Arc<Shared>>, headers: HeaderMap, For
 
 /// The registry page's forms, for an account that may change it.
 pub fn registry_forms(who: &Session, serials: &[String]) -> String {
-    if !Op::DeviceRegister.roles().iter().any(|r| who.account.roles.contains(r)) {
+    if !may(who, Op::DeviceRegister) {
         return String::new();
     }
     let csrf = esc(&who.csrf);
@@ -486,7 +486,7 @@ pub fn render_cases(who: &Session, list: &[api::cases::CaseSummary], notice: Opt
         body.push_str("<tr><td colspan=\"6\">尚无案件 / no case yet</td></tr>");
     }
     body.push_str("</tbody></table>");
-    if Op::CaseCreate.roles().iter().any(|r| who.account.roles.contains(r)) {
+    if may(who, Op::CaseCreate) {
         let kinds = kind_options("other");
         let _ = write!(
             body,
@@ -681,7 +681,7 @@ pub fn render_case(who: &Session, c: &api::cases::CaseView, extra: &Extra<'_>, n
     }
     body.push_str("</tbody></table>");
     // Filers file what is proposed (an officer files their own footage from /mine).
-    let files_it = Op::CaseLabel.roles().iter().any(|r| who.account.roles.contains(r));
+    let files_it = may(who, Op::CaseLabel);
     body.push_str("<h2>拟归入录像 <small>Proposed footage</small></h2>");
     if c.windows.is_empty() || c.officers.is_empty() {
         body.push_str(
@@ -736,7 +736,7 @@ pub fn render_case(who: &Session, c: &api::cases::CaseView, extra: &Extra<'_>, n
         }
         body.push_str("</ol>");
     }
-    if Op::CaseLabel.roles().iter().any(|r| who.account.roles.contains(r)) {
+    if may(who, Op::CaseLabel) {
         let (from, to) = c.windows.first().map_or(("", ""), |[a, b]| (a.as_str(), b.as_str()));
         let _ = write!(
             body,
@@ -757,7 +757,7 @@ pub fn render_case(who: &Session, c: &api::cases::CaseView, extra: &Extra<'_>, n
             to = esc(to),
         );
     }
-    if Op::CaseCreate.roles().iter().any(|r| who.account.roles.contains(r)) {
+    if may(who, Op::CaseCreate) {
         let d = c.description.as_ref();
         let v = |x: Option<&Option<String>>| esc(x.and_then(Option::as_deref).unwrap_or(""));
         let _ = write!(

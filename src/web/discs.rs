@@ -17,7 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::archive::given as opt;
-use super::render::{esc, page};
+use super::render::{esc, may, page};
 use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::discs::{Abandon, Disc, Move, PlanArgs, StartArgs};
@@ -149,7 +149,6 @@ pub fn render(
     plan: Option<&str>,
     notice: Option<&str>,
 ) -> String {
-    let may = |op: Op| op.roles().iter().any(|r| who.account.roles.contains(r));
     let csrf = esc(&who.csrf);
     let mut body = String::from("<h1>光盘 <small>Discs</small></h1>");
     if let Some(n) = notice {
@@ -162,7 +161,7 @@ pub fn render(
     for d in list {
         let l = esc(&d.label);
         let mut forms = String::new();
-        if may(Op::DiscMove) {
+        if may(who, Op::DiscMove) {
             let _ = write!(
                 forms,
                 "<details class=\"password\"><summary id=\"to-move-{l}\">移交 <small>Record a move</small></summary>\
@@ -174,7 +173,7 @@ pub fn render(
                  <button type=\"submit\" id=\"move-{l}\">移交 Record the move</button></form></details>"
             );
         }
-        if may(Op::DiscAbandon) && matches!(d.state.as_str(), "planned" | "staged" | "written") {
+        if may(who, Op::DiscAbandon) && matches!(d.state.as_str(), "planned" | "staged" | "written") {
             let _ = write!(
                 forms,
                 "<details class=\"password\"><summary id=\"to-abandon-{l}\">作废 <small>Give up</small></summary>\
@@ -223,7 +222,7 @@ pub fn render(
     if let Some(p) = plan {
         let _ = write!(body, "<pre id=\"plan\">{}</pre>", super::render::esc_lines(p));
     }
-    if may(Op::BurnStart) {
+    if may(who, Op::BurnStart) {
         body.push_str(&burn_forms(&csrf, list, &media));
     }
     body.push_str(&job_list(jobs, tz));

@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::archive::given as opt;
-use super::render::{esc, page};
+use super::render::{esc, may, page};
 use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::duty::{self, Binding, ExtensionListed, OutReply, Outcome, Report};
@@ -43,10 +43,6 @@ fn notice(q: &Notice) -> Option<String> {
         "approved" => format!("延期移交 #{} 已批准 / extension #{} approved", q.id, q.id),
         _ => return None,
     })
-}
-
-fn may(who: &Session, op: Op) -> bool {
-    op.roles().iter().any(|r| who.account.roles.contains(r))
 }
 
 /// `GET /duty`: the recorders out on duty, and the forms to hand one out and record a return.
@@ -316,7 +312,7 @@ pub(super) async fn extend(State(w): State<Arc<Shared>>, headers: HeaderMap, For
     };
     let request = api::Request::DutyExtend(duty::Extend {
         binding: f.binding,
-        until: super::gaps::local_field(&f.until),
+        until: f.until.trim().to_string(),
         reason: f.reason.trim().to_string(),
     });
     match w.call(&session, request).await {
@@ -349,20 +345,13 @@ pub(super) async fn approve(State(w): State<Arc<Shared>>, headers: HeaderMap, Fo
     }
 }
 
-/// The report form.
-#[derive(Debug, Default, Deserialize)]
-pub struct ReportForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    from: String,
-    #[serde(default)]
-    to: String,
-}
-
 /// `POST /duty/report`: the duty report for the period, as a page that prints (making it is a
 /// custody event, `report_made`, so it is asked for with the session's token).
-pub(super) async fn report(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<ReportForm>) -> Response {
+pub(super) async fn report(
+    State(w): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Form(f): Form<super::reports::ReportForm>,
+) -> Response {
     let session = match w.changing(&headers, &f.csrf, "duty_report").await {
         Ok(s) => s,
         Err(r) => return r,

@@ -15,7 +15,7 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::render::{esc, page};
+use super::render::{esc, may, page};
 use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::gap::{self, Exemption, Gap};
@@ -44,10 +44,6 @@ fn notice(q: &GapsQuery) -> Option<String> {
         "exemption_approved" => format!("不录像审批{id}已批准 / exemption{id} approved"),
         _ => return None,
     })
-}
-
-fn may(who: &Session, op: Op) -> bool {
-    op.roles().iter().any(|r| who.account.roles.contains(r))
 }
 
 /// `GET /gaps`: the gaps and the exemptions.
@@ -94,17 +90,6 @@ pub struct ChangeForm {
     reason: String,
 }
 
-/// A `datetime-local` field's value as the wire's station time (the browser leaves out the
-/// seconds).
-pub(super) fn local_field(s: &str) -> String {
-    let t = s.trim();
-    if t.len() == 16 && t.as_bytes().get(10) == Some(&b'T') {
-        format!("{t}:00")
-    } else {
-        t.to_string()
-    }
-}
-
 /// `POST /gaps/change`.
 pub(super) async fn change(State(w): State<Arc<Shared>>, headers: HeaderMap, Form(f): Form<ChangeForm>) -> Response {
     let session = match w.changing(&headers, &f.csrf, "gap").await {
@@ -116,8 +101,8 @@ pub(super) async fn change(State(w): State<Arc<Shared>>, headers: HeaderMap, For
         "reject" => api::Request::GapReview(gap::Review { id: f.id, approve: false, note: f.note.trim().to_string() }),
         "exempt" => api::Request::GapExempt(gap::Exempt {
             officer: f.officer.trim().to_string(),
-            from: local_field(&f.from),
-            to: local_field(&f.to),
+            from: f.from.trim().to_string(),
+            to: f.to.trim().to_string(),
             reason: f.reason.trim().to_string(),
         }),
         "approve_exemption" => api::Request::GapExemptApprove(gap::ExemptApprove { id: f.id }),
@@ -299,14 +284,6 @@ pub fn render(who: &Session, list: &[Gap], all: bool, exemptions: &[Exemption], 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_browsers_local_time_gains_its_seconds_and_anything_else_is_passed_on_for_the_station_to_judge() {
-        assert_eq!(local_field("2026-03-02T08:00"), "2026-03-02T08:00:00");
-        assert_eq!(local_field(" 2026-03-02T08:00:05 "), "2026-03-02T08:00:05");
-        assert_eq!(local_field("yesterday"), "yesterday");
-        assert_eq!(local_field("2026-03-02 08:00"), "2026-03-02 08:00");
-    }
 
     #[test]
     fn a_gaps_length_reads_in_both_languages() {

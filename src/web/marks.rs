@@ -14,7 +14,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::archive::{given as opt, percent};
-use super::render::esc;
+use super::render::{esc, may};
 use super::{api_error_page, see_other_to, Shared};
 use crate::access::Mark;
 use crate::accounts::sessions::Session;
@@ -54,10 +54,6 @@ pub fn marks_of(subject: Subject<'_>) -> api::Request {
         Subject::Recording(r) => (None, Some(r.to_string())),
     };
     api::Request::AccessMarks(api::marks::MarksOf { case, recording })
-}
-
-fn may(who: &Session, op: Op) -> bool {
-    op.roles().iter().any(|r| who.account.roles.contains(r))
 }
 
 /// The section: the marks in force, and the forms the account may use.

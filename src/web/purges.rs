@@ -13,7 +13,7 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::render::{esc, page};
+use super::render::{esc, may, page};
 use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::purge::{self, Pass, Purge};
@@ -110,10 +110,6 @@ pub(super) async fn change(State(w): State<Arc<Shared>>, headers: HeaderMap, For
         Ok(other) => super::unexpected(&other),
         Err(e) => api_error_page(&e),
     }
-}
-
-fn may(who: &Session, op: Op) -> bool {
-    op.roles().iter().any(|r| who.account.roles.contains(r))
 }
 
 /// The form asking to purge `recording`, for a recording's retention page (empty when the

@@ -186,12 +186,18 @@ pub(super) fn verdict_label(v: &str) -> String {
     }
 }
 
+/// Whether the account's roles may call `op`, by the station API's rule table (a form or link
+/// is offered only then; the API decides again when it is used).
+pub fn may(who: &Session, op: crate::api::Op) -> bool {
+    op.roles().iter().any(|r| who.account.roles.contains(r))
+}
+
 /// Links to the pages the account may use: those whose operation the station API's rule table
 /// grants one of its roles (the table decides; the link only saves a refused visit). `central`:
 /// whether the station keeps a central copy (the page of a station without one is left out).
 pub fn pages(who: &Session, central: bool) -> String {
     use crate::api::Op;
-    let may = |ops: &[Op]| ops.iter().any(|op| op.roles().iter().any(|r| who.account.roles.contains(r)));
+    let may_any = |ops: &[Op]| ops.iter().any(|op| may(who, *op));
     let mut links = String::new();
     for (ops, href, id, zh, en) in [
         (&[Op::FootageMine][..], "/mine", "to-mine", "我的录像", "My footage"),
@@ -208,7 +214,7 @@ pub fn pages(who: &Session, central: bool) -> String {
         (&[Op::DiscList], "/discs", "to-discs", "光盘", "Discs"),
         (&[Op::AccountList], "/accounts", "to-accounts", "工作站账户", "Accounts"),
     ] {
-        if may(ops) {
+        if may_any(ops) {
             let _ = write!(links, "<a href=\"{href}\" id=\"{id}\">{zh} <small>{en}</small></a>");
         }
     }

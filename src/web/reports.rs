@@ -34,11 +34,11 @@ pub(super) async fn reports(State(w): State<Arc<Shared>>, headers: HeaderMap) ->
 #[derive(Debug, Default, Deserialize)]
 pub struct ReportForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
-    from: String,
+    pub(super) from: String,
     #[serde(default)]
-    to: String,
+    pub(super) to: String,
     #[serde(default)]
     format: String,
     /// The spot check's size.

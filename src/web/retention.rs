@@ -13,7 +13,7 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::render::{esc, page};
+use super::render::{esc, may, page};
 use super::{api_error_page, see_other, see_other_to, Shared};
 use crate::accounts::sessions::Session;
 use crate::api::retention::{Due, RecordingRetention};
@@ -126,10 +126,6 @@ pub(super) async fn change(State(w): State<Arc<Shared>>, headers: HeaderMap, For
         )),
         Err(e) => api_error_page(&e),
     }
-}
-
-fn may(who: &Session, op: Op) -> bool {
-    op.roles().iter().any(|r| who.account.roles.contains(r))
 }
 
 /// The due list.

@@ -22,7 +22,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
-use super::render::{esc, page};
+use super::render::{esc, may, page};
 use super::{api_error_page, caller, see_other, Shared};
 use crate::accounts::sessions::{self, Session};
 use crate::api::access::{Handed, Opened, View};
@@ -366,7 +366,7 @@ pub fn render_requests(
     tz: chrono_tz::Tz,
     drives: Option<&[String]>,
 ) -> String {
-    let exports = api::Op::Export.roles().iter().any(|r| who.account.roles.contains(r));
+    let exports = may(who, api::Op::Export);
     let mut body = String::from("<h1>调阅申请 <small>Access requests</small></h1>");
     if let Some(n) = notice {
         let _ = write!(body, "<p class=\"done\" id=\"done\">{}</p>", esc(n));
@@ -437,7 +437,7 @@ pub fn render_requests(
         body.push_str("<tr><td colspan=\"8\">尚无调阅申请 / no access request</td></tr>");
     }
     body.push_str("</tbody></table>");
-    if api::Op::AccessRegister.roles().iter().any(|r| who.account.roles.contains(r)) {
+    if may(who, api::Op::AccessRegister) {
         body.push_str(
             "<h2>调阅登记簿 <small>Access register</small></h2>\
              <form method=\"get\" action=\"/access/register\" class=\"search\">\
